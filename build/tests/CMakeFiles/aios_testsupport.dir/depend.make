@@ -1,0 +1,2 @@
+# Empty dependencies file for aios_testsupport.
+# This may be replaced when dependencies are built.

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs, with apt-get on Debian 12, everything aios needs to build, test and run.
+# Idempotent and quiet: packages already present are not touched; a run with nothing
+# missing takes well under a second. Both README commands call it.
+#   scripts/install-deps.sh            build + test + demo dependencies
+#   scripts/install-deps.sh --bench    also the benchmark peers (PyTorch, nginx, wrk)
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config git ca-certificates curl
+  libcurl4-openssl-dev libjson-c-dev libyaml-dev libssl-dev libwebsockets-dev check
+  clang-format valgrind iproute2 iptables procps psmisc python3
+  etcd-server prometheus
+  golang-go golang-github-modern-go-reflect2-dev dpkg-dev rsync
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  PKGS+=(python3-torch python3-numpy nginx-light wrk hyperfine)
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  if [[ ! -f /var/lib/apt/lists/.aios-updated ]] || ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/aios-apt.log 2>&1; then
+    apt-get update -qq >/tmp/aios-apt.log 2>&1 || { cat /tmp/aios-apt.log >&2; exit 1; }
+    touch /var/lib/apt/lists/.aios-updated
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/aios-apt.log 2>&1 \
+      || { echo "install-deps: apt-get install failed:" >&2; tail -30 /tmp/aios-apt.log >&2; exit 1; }
+  fi
+fi
