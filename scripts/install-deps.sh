@@ -12,6 +12,7 @@ PKGS=(
   clang-format valgrind iproute2 iptables procps psmisc python3
   etcd-server prometheus
   golang-go golang-github-modern-go-reflect2-dev dpkg-dev rsync
+  clang libclang-rt-14-dev
 )
 if [[ "${1:-}" == "--bench" ]]; then
   PKGS+=(python3-torch python3-numpy nginx-light wrk hyperfine)
