@@ -27,8 +27,8 @@
  * ---- For the ModelService engineer ----
  * Define `const struct aios_controller aios_modelservice_controller` in your
  * modelservice_*.c (declare it below, in the marked spot), with .resource =
- * &aios_res_modelservices and .watches naming pods (owner label aios.dev/service) and
- * services; then add one line in main.c at the marked spot:
+ * &aios_kube_modelservices (kube/client.h) and .watches naming aios_kube_pods (owner
+ * label aios.dev/service) and aios_kube_services; then add one line in main.c at the marked spot:
  *     aios_manager_add(m, &aios_modelservice_controller);
  * The manager calls init() once before informers start (allocate your state, declare
  * your metrics through aios_manager_metrics()) and cleanup() after workers stop.
@@ -42,23 +42,9 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "kube/client.h"
 
 struct aios_manager;
-
-/* An API resource the manager can watch: what a path /apis/<group>/<version>/... needs. */
-struct aios_resource {
-	const char *group;   /* "" for the core group */
-	const char *version; /* "v1", "v1alpha1" */
-	const char *plural;  /* "pods", "trainingjobs" */
-	const char *kind;    /* "Pod", "TrainingJob" */
-};
-
-/* The resources the operator knows (defined in manager.c). */
-extern const struct aios_resource aios_res_trainingjobs;
-extern const struct aios_resource aios_res_modelservices;
-extern const struct aios_resource aios_res_pods;
-extern const struct aios_resource aios_res_services;
-extern const struct aios_resource aios_res_configmaps;
 
 enum aios_watch_map {
 	AIOS_WATCH_SELF,  /* key of the object itself */
@@ -66,7 +52,7 @@ enum aios_watch_map {
 };
 
 struct aios_watch {
-	const struct aios_resource *res;
+	const struct aios_kube_gvr *res; /* aios_kube_pods, aios_kube_services, ... */
 	enum aios_watch_map map;
 	const char *owner_label; /* AIOS_WATCH_OWNER: label naming the owner; also the selector */
 };
@@ -75,7 +61,7 @@ struct aios_watch {
 
 struct aios_controller {
 	const char *name;                   /* "trainingjob": metrics label kind, queue name */
-	const struct aios_resource *resource; /* the primary resource (watched, AIOS_WATCH_SELF) */
+	const struct aios_kube_gvr *resource; /* primary resource (watched, AIOS_WATCH_SELF) */
 	struct aios_watch watches[AIOS_CONTROLLER_MAX_WATCHES]; /* children; res NULL ends */
 
 	/* Optional: called once before informers start; *state is passed to reconcile. */

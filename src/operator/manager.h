@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "kube/client.h"
 #include "operator/controller.h"
 
 struct aios_metrics;
@@ -59,38 +60,40 @@ int aios_manager_health_port(struct aios_manager *m);
 
 /* ---- cache reads (informers): shared objects, never mutate them ---- */
 
-/* The cached object or NULL; a new reference (json_object_put it). */
-struct json_object *aios_manager_get(struct aios_manager *m, const struct aios_resource *r,
+/* The cached object or NULL: a shared reference, drop it with aios_kube_obj_put(). */
+struct json_object *aios_manager_get(struct aios_manager *m, const struct aios_kube_gvr *r,
 				     const char *ns, const char *name);
 /*
  * Cached objects of r in ns whose label `label` equals value (value NULL: the label
- * exists). *out is a new array of new references (aios_manager_list_free it).
+ * exists). *out: shared references; free with aios_kube_objs_free(*out, n).
  */
-size_t aios_manager_list(struct aios_manager *m, const struct aios_resource *r, const char *ns,
+size_t aios_manager_list(struct aios_manager *m, const struct aios_kube_gvr *r, const char *ns,
 			 const char *label, const char *value, struct json_object ***out);
-void aios_manager_list_free(struct json_object **objs, size_t n);
+/* Cached objects of r whose controller ownerReference has owner_uid (same freeing). */
+size_t aios_manager_owned(struct aios_manager *m, const struct aios_kube_gvr *r,
+			  const char *owner_uid, struct json_object ***out);
 
 /* ---- API writes (counted in the metrics) ---- */
 
 /* POST; *out (optional) receives the created object. */
-enum aios_err aios_manager_create(struct aios_manager *m, const struct aios_resource *r,
+enum aios_err aios_manager_create(struct aios_manager *m, const struct aios_kube_gvr *r,
 				  const char *ns, struct json_object *obj,
 				  struct json_object **out) AIOS_MUST_CHECK;
 /* DELETE with background propagation; uid (optional) is a precondition. */
-enum aios_err aios_manager_delete(struct aios_manager *m, const struct aios_resource *r,
+enum aios_err aios_manager_delete(struct aios_manager *m, const struct aios_kube_gvr *r,
 				  const char *ns, const char *name,
 				  const char *uid) AIOS_MUST_CHECK;
 /* PUT .../status of obj (its metadata.resourceVersion is the precondition). */
-enum aios_err aios_manager_update_status(struct aios_manager *m, const struct aios_resource *r,
+enum aios_err aios_manager_update_status(struct aios_manager *m, const struct aios_kube_gvr *r,
 					 struct json_object *obj,
 					 struct json_object **out) AIOS_MUST_CHECK;
 /* GET from the API server (not the cache): for a fresh resourceVersion after a 409. */
-enum aios_err aios_manager_fetch(struct aios_manager *m, const struct aios_resource *r,
+enum aios_err aios_manager_fetch(struct aios_manager *m, const struct aios_kube_gvr *r,
 				 const char *ns, const char *name,
 				 struct json_object **out) AIOS_MUST_CHECK;
 
 /* Records a core/v1 Event about obj (type "Normal" or "Warning"); failures are logged. */
-void aios_manager_event(struct aios_manager *m, const struct aios_resource *r,
+void aios_manager_event(struct aios_manager *m, const struct aios_kube_gvr *r,
 			struct json_object *obj, const char *type, const char *reason,
 			const char *fmt, ...) AIOS_PRINTF(6, 7);
 
