@@ -61,7 +61,12 @@ struct aios_model {
 	int n_inputs, n_outputs;
 	float *norm_mean, *norm_std; /* (n_inputs) each, or NULL: x' = (x - mean) / std */
 	struct json_object *meta;    /* free-form metadata, owned; never NULL after new/read */
-	char sha256[AIOS_SHA256_HEX]; /* digest of the file it was read from or written to */
+	char sha256[AIOS_SHA256_HEX]; /* SHA-256 of the whole file read or written (= sha256sum) */
+	/*
+	 * Every layer's w and b live in this one block, in file order (l0.w, l0.b, l1.w,
+	 * l1.b, ...), aios_model_param_count() floats: the trainer's flat parameter buffer.
+	 */
+	float *params;
 };
 
 /* Names <-> enums ("mlp", "relu", "sigmoid", ...). parse returns -1 on unknown names. */
@@ -96,6 +101,12 @@ enum aios_err aios_model_write_mem(struct aios_model *m, enum aios_dtype dtype, 
  */
 enum aios_err aios_model_write_file(struct aios_model *m, const char *path,
 				    enum aios_dtype dtype) AIOS_MUST_CHECK;
+
+/*
+ * Writes n bytes to path atomically (the same steps as aios_model_write_file); the
+ * trainer's checkpoints use it too. Messages name the path.
+ */
+enum aios_err aios_model_atomic_write(const char *path, const void *p, size_t n) AIOS_MUST_CHECK;
 
 /*
  * Reference forward pass (naive loops, the ground truth for every fast kernel):
