@@ -1,2 +1,0 @@
-# Empty dependencies file for unit_common_test_common.
-# This may be replaced when dependencies are built.
