@@ -1,0 +1,474 @@
+/*
+ * test_crd_validation.c - the CRDs of crds/ against a real kube-apiserver (1.20).
+ *
+ * Data-driven: every YAML file in tests/integration/crd/cases/ is one manifest whose comment
+ * lines say what the server must do with it (see tests/integration/crd/README.md):
+ *   bad-*.yaml      refused by the API server (kubectl apply --validate=false) with a
+ *                   message holding every "# expect-refused: TEXT" (the field path)
+ *   good-*.yaml     accepted; read back, "# expect-default: PATH = JSON" holds and
+ *                   "# expect-absent: PATH" is gone
+ *   unknown-*.yaml  an unknown field: the 1.20 API server accepts the object and prunes
+ *                   the field ("# expect-absent: PATH"), while kubectl's client-side
+ *                   validation (--validate=true) refuses it ("# expect-client-refused:")
+ * Then: printer columns, short names, the aios category, kubectl explain, and every
+ * example under examples/ passing server-side validation.
+ *
+ * Each test runs all of its cases and reports every failing one before failing.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "common/json.h"
+#include "support/kubectl.h"
+
+#define CASE_MAX_BYTES (64 * 1024) /* a case manifest is small by design */
+#define CASES_MAX 256
+
+static char g_ns[64];
+static char g_out[AIOS_TEST_KUBECTL_OUT_CAP];
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	char *buf = malloc(CASE_MAX_BYTES + 1);
+	ck_assert_ptr_nonnull(buf);
+	size_t n = fread(buf, 1, CASE_MAX_BYTES, f);
+	ck_assert_msg(feof(f), "%s: larger than %d bytes", path, CASE_MAX_BYTES);
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Copies n bytes of s into dst as a NUL-terminated string, cut to cap - 1. */
+static void copy_span(char *dst, size_t cap, const char *s, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The YAML files of one folder whose names start with a prefix, sorted. */
+struct case_set {
+	char dir[4096];
+	char *names[CASES_MAX];
+	size_t n;
+};
+
+static void cases_load(struct case_set *cs, const char *rel, const char *prefix)
+{
+	snprintf(cs->dir, sizeof(cs->dir), "%s", aios_test_path(rel));
+	DIR *d = opendir(cs->dir);
+	ck_assert_msg(d != NULL, "cannot open %s", cs->dir);
+	cs->n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || len < 6 ||
+		    strcmp(e->d_name + len - 5, ".yaml") != 0)
+			continue;
+		ck_assert_msg(cs->n < CASES_MAX, "more than %d cases in %s", CASES_MAX, cs->dir);
+		cs->names[cs->n++] = strdup(e->d_name);
+	}
+	closedir(d);
+	qsort(cs->names, cs->n, sizeof(*cs->names), cmp_str);
+}
+
+/* Text of case i (caller frees); its full path goes to path. */
+static char *cases_read(const struct case_set *cs, size_t i, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/%s", cs->dir, cs->names[i]);
+	return read_file(path);
+}
+
+static void cases_free(struct case_set *cs)
+{
+	for (size_t i = 0; i < cs->n; i++)
+		free(cs->names[i]);
+	cs->n = 0;
+}
+
+/*
+ * Calls fn(value) for each comment line "# KEY: value" of text; value is a copy with
+ * surrounding blanks cut (fn must not keep it). Returns how many lines matched.
+ */
+static int each_directive(const char *text, const char *key,
+			  int (*fn)(const char *value, void *ctx), void *ctx, int *failures)
+{
+	char want[64];
+	snprintf(want, sizeof(want), "# %s:", key);
+	int count = 0;
+	for (const char *line = text; line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		if (len > strlen(want) && strncmp(line, want, strlen(want)) == 0) {
+			char value[1024];
+			const char *v = line + strlen(want);
+			size_t vlen = len - strlen(want);
+			while (vlen && (*v == ' ' || *v == '\t'))
+				v++, vlen--;
+			while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\r'))
+				vlen--;
+			copy_span(value, sizeof(value), v, vlen);
+			count++;
+			if (!fn(value, ctx))
+				(*failures)++;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return count;
+}
+
+/* The "metadata.name" of a case manifest (first "  name: " line under metadata). */
+static void case_name(const char *text, char *name, size_t cap)
+{
+	const char *m = strstr(text, "\nmetadata:");
+	ck_assert_msg(m != NULL, "case has no metadata");
+	const char *n = strstr(m, "\n  name:");
+	ck_assert_msg(n != NULL, "case has no metadata.name");
+	n += strlen("\n  name:");
+	while (*n == ' ')
+		n++;
+	size_t len = strcspn(n, " \r\n");
+	ck_assert_msg(len > 0 && len < cap, "bad metadata.name");
+	copy_span(name, cap, n, len);
+}
+
+static const char *case_kind(const char *text)
+{
+	if (strstr(text, "\nkind: TrainingJob"))
+		return "trainingjobs.aios.dev";
+	if (strstr(text, "\nkind: ModelService"))
+		return "modelservices.aios.dev";
+	ck_abort_msg("case is neither a TrainingJob nor a ModelService");
+	return NULL;
+}
+
+/* The object as the server stores it (kubectl get -o json); caller puts it. */
+static struct json_object *get_object(const char *kc, const char *resource, const char *name)
+{
+	int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "get", resource, name, "-n",
+				   g_ns, "-o", "json", (char *)NULL);
+	ck_assert_msg(rc == 0, "kubectl get %s %s: %s", resource, name, g_out);
+	struct json_object *obj = NULL;
+	enum aios_err e = aios_json_parse(g_out, strlen(g_out), "kubectl get", &obj);
+	ck_assert_msg(e == AIOS_OK, "kubectl get %s %s: not JSON: %s", resource, name,
+		      aios_errmsg());
+	return obj;
+}
+
+static void delete_object(const char *kc, const char *resource, const char *name)
+{
+	int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "delete", resource, name, "-n",
+				   g_ns, "--ignore-not-found", "--wait=false", (char *)NULL);
+	ck_assert_msg(rc == 0, "kubectl delete %s %s: %s", resource, name, g_out);
+}
+
+struct check_ctx {
+	const char *file;
+	const char *output;     /* for expect-refused / expect-client-refused */
+	struct json_object *obj; /* for expect-default / expect-absent */
+};
+
+static int check_contains(const char *value, void *p)
+{
+	struct check_ctx *c = p;
+	if (strstr(c->output, value))
+		return 1;
+	fprintf(stderr, "FAIL %s: the message does not name \"%s\":\n  %s\n", c->file, value,
+		c->output);
+	return 0;
+}
+
+static int check_default(const char *value, void *p)
+{
+	struct check_ctx *c = p;
+	const char *eq = strstr(value, " = ");
+	if (!eq) {
+		fprintf(stderr, "FAIL %s: malformed expect-default \"%s\" (PATH = JSON)\n", c->file,
+			value);
+		return 0;
+	}
+	char path[256];
+	copy_span(path, sizeof(path), value, (size_t)(eq - value));
+	struct json_object *want = NULL;
+	if (aios_json_parse(eq + 3, strlen(eq + 3), "expect-default", &want) != AIOS_OK) {
+		fprintf(stderr, "FAIL %s: expect-default value is not JSON: %s\n", c->file, eq + 3);
+		return 0;
+	}
+	struct json_object *got = aios_json_lookup(c->obj, path);
+	int ok = got != NULL && aios_json_equal(got, want);
+	if (!ok)
+		fprintf(stderr, "FAIL %s: %s is %s, want %s\n", c->file, path,
+			got ? json_object_to_json_string(got) : "absent", eq + 3);
+	json_object_put(want);
+	return ok;
+}
+
+static int check_absent(const char *value, void *p)
+{
+	struct check_ctx *c = p;
+	struct json_object *got = aios_json_lookup(c->obj, value);
+	if (!got)
+		return 1;
+	fprintf(stderr, "FAIL %s: %s should be absent, is %s\n", c->file, value,
+		json_object_to_json_string(got));
+	return 0;
+}
+
+/* ---- fixture: CRDs installed, a namespace of our own ---------------------------- */
+
+static void setup(void)
+{
+	const char *kc = aios_test_kubeconfig();
+	int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply", "-f",
+				   aios_test_path("crds"), (char *)NULL);
+	ck_assert_msg(rc == 0, "kubectl apply -f crds/: %s", g_out);
+	rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "wait", "--for=condition=Established",
+			       "--timeout=60s", "crd/trainingjobs.aios.dev",
+			       "crd/modelservices.aios.dev", (char *)NULL);
+	ck_assert_msg(rc == 0, "CRDs not established: %s", g_out);
+	snprintf(g_ns, sizeof(g_ns), "aios-crd-test-%d", (int)getpid());
+	rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "create", "namespace", g_ns,
+			       (char *)NULL);
+	ck_assert_msg(rc == 0, "create namespace %s: %s", g_ns, g_out);
+}
+
+static void teardown(void)
+{
+	const char *kc = aios_test_kubeconfig();
+	/* Objects first: the test server may run no namespace controller to empty it. */
+	if (aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "delete", "trainingjobs,modelservices",
+			      "--all", "-n", g_ns, "--wait=false", (char *)NULL) != 0 ||
+	    aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "delete", "namespace", g_ns,
+			      "--wait=false", (char *)NULL) != 0)
+		fprintf(stderr, "teardown of %s: %s\n", g_ns, g_out);
+}
+
+/* ---- the table tests ---------------------------------------------------------- */
+
+START_TEST(bad_manifests_are_refused_naming_the_field)
+{
+	const char *kc = aios_test_kubeconfig();
+	static struct case_set cs;
+	cases_load(&cs, "tests/integration/crd/cases", "bad-");
+	ck_assert_msg(cs.n >= 25, "only %zu bad cases (issue 3 asks for at least 25)", cs.n);
+	int failures = 0;
+	for (size_t i = 0; i < cs.n; i++) {
+		char path[4200];
+		char *text = cases_read(&cs, i, path, sizeof(path));
+		const char *file = cs.names[i];
+		int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply", "--validate=false",
+					   "-n", g_ns, "-f", path, (char *)NULL);
+		if (rc == 0) {
+			fprintf(stderr, "FAIL %s: accepted, should be refused:\n  %s\n", file, g_out);
+			failures++;
+			char name[254];
+			case_name(text, name, sizeof(name));
+			delete_object(kc, case_kind(text), name);
+		} else {
+			struct check_ctx c = {file, g_out, NULL};
+			if (each_directive(text, "expect-refused", check_contains, &c, &failures) == 0) {
+				fprintf(stderr, "FAIL %s: no expect-refused line\n", file);
+				failures++;
+			}
+		}
+		free(text);
+	}
+	ck_assert_msg(failures == 0, "%d of the checks over %zu bad manifests failed (see above)",
+		      failures, cs.n);
+	cases_free(&cs);
+}
+END_TEST
+
+/* Applies each file of prefix, checks its defaults/absences, then deletes it. */
+static void run_accepted_cases(const char *prefix, int also_client_side)
+{
+	const char *kc = aios_test_kubeconfig();
+	static struct case_set cs;
+	cases_load(&cs, "tests/integration/crd/cases", prefix);
+	ck_assert_msg(cs.n >= 1, "no %s cases", prefix);
+	int failures = 0;
+	for (size_t i = 0; i < cs.n; i++) {
+		char path[4200];
+		char *text = cases_read(&cs, i, path, sizeof(path));
+		const char *file = cs.names[i];
+		char name[254];
+		case_name(text, name, sizeof(name));
+		const char *kind = case_kind(text);
+		if (also_client_side) {
+			int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply",
+						   "--validate=true", "--dry-run=server", "-n", g_ns,
+						   "-f", path, (char *)NULL);
+			struct check_ctx c = {file, g_out, NULL};
+			if (rc == 0) {
+				fprintf(stderr, "FAIL %s: kubectl --validate=true accepted it\n",
+					file);
+				failures++;
+			} else if (each_directive(text, "expect-client-refused", check_contains, &c,
+						  &failures) == 0) {
+				fprintf(stderr, "FAIL %s: no expect-client-refused line\n", file);
+				failures++;
+			}
+		}
+		int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply", "--validate=false",
+					   "-n", g_ns, "-f", path, (char *)NULL);
+		if (rc != 0) {
+			fprintf(stderr, "FAIL %s: refused, should be accepted:\n  %s\n", file, g_out);
+			failures++;
+		} else {
+			struct json_object *obj = get_object(kc, kind, name);
+			struct check_ctx c = {file, NULL, obj};
+			int checks = each_directive(text, "expect-default", check_default, &c, &failures);
+			checks += each_directive(text, "expect-absent", check_absent, &c, &failures);
+			if (checks == 0) {
+				fprintf(stderr, "FAIL %s: no expect-default or expect-absent line\n",
+					file);
+				failures++;
+			}
+			json_object_put(obj);
+			delete_object(kc, kind, name);
+		}
+		free(text);
+	}
+	ck_assert_msg(failures == 0, "%d of the checks over %zu %s manifests failed (see above)",
+		      failures, cs.n, prefix);
+	cases_free(&cs);
+}
+
+START_TEST(good_manifests_get_defaults)
+{
+	run_accepted_cases("good-", 0);
+}
+END_TEST
+
+START_TEST(unknown_fields_pruned_by_server_refused_by_kubectl)
+{
+	run_accepted_cases("unknown-", 1);
+}
+END_TEST
+
+/* ---- what kubectl shows ------------------------------------------------------- */
+
+static void apply_text(const char *kc, const char *yaml)
+{
+	int rc = aios_test_kubectl(kc, yaml, g_out, sizeof(g_out), "apply", "-n", g_ns, "-f", "-",
+				   (char *)NULL);
+	ck_assert_msg(rc == 0, "kubectl apply: %s", g_out);
+}
+
+static void assert_has(const char *what, const char *text, const char *needle)
+{
+	ck_assert_msg(strstr(text, needle) != NULL, "%s: no \"%s\" in:\n%s", what, needle, text);
+}
+
+START_TEST(printer_columns_short_names_and_category)
+{
+	const char *kc = aios_test_kubeconfig();
+	apply_text(kc, "apiVersion: aios.dev/v1alpha1\nkind: TrainingJob\n"
+		       "metadata: {name: cols}\n"
+		       "spec:\n  model: {type: linear}\n  distributed: {workers: 3}\n"
+		       "  data: {inline: {features: [[1], [2]], labels: [2, 4]}}\n");
+	apply_text(kc, "apiVersion: aios.dev/v1alpha1\nkind: ModelService\n"
+		       "metadata: {name: cols}\nspec:\n  model: {trainingJob: cols}\n");
+	int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "get", "tj", "cols", "-n", g_ns,
+				   (char *)NULL);
+	ck_assert_msg(rc == 0, "kubectl get tj: %s", g_out);
+	const char *tj_cols[] = {"NAME", "PHASE", "WORKERS", "EPOCH", "LOSS", "AGE"};
+	for (size_t i = 0; i < sizeof(tj_cols) / sizeof(*tj_cols); i++)
+		assert_has("kubectl get tj", g_out, tj_cols[i]);
+	assert_has("kubectl get tj (workers column)", g_out, "   3   ");
+
+	rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "get", "ms", "cols", "-n", g_ns,
+			       (char *)NULL);
+	ck_assert_msg(rc == 0, "kubectl get ms: %s", g_out);
+	const char *ms_cols[] = {"NAME", "PHASE", "READY", "DESIRED", "URL", "AGE"};
+	for (size_t i = 0; i < sizeof(ms_cols) / sizeof(*ms_cols); i++)
+		assert_has("kubectl get ms", g_out, ms_cols[i]);
+
+	rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "get", "aios", "-n", g_ns, "-o",
+			       "name", (char *)NULL);
+	ck_assert_msg(rc == 0, "kubectl get aios: %s", g_out);
+	assert_has("kubectl get aios", g_out, "trainingjob.aios.dev/cols");
+	assert_has("kubectl get aios", g_out, "modelservice.aios.dev/cols");
+	delete_object(kc, "tj", "cols");
+	delete_object(kc, "ms", "cols");
+}
+END_TEST
+
+START_TEST(kubectl_explain_describes_fields)
+{
+	const char *kc = aios_test_kubeconfig();
+	struct {
+		const char *field, *text;
+	} cases[] = {
+		{"trainingjob.spec.optimizer.learningRate", "Step size"},
+		{"trainingjob.spec.runPolicy.cleanPodPolicy", "Running"},
+		{"trainingjob.spec.search.space", "list of values"},
+		{"trainingjob.status.progress.etaSeconds", "Estimated seconds"},
+		{"modelservice.spec.model", "exactly one of trainingJob or uri"},
+		{"modelservice.spec.autoscaling.panicThreshold", "Panic mode"},
+		{"tj.spec.template.affinity", "Affinity"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "explain", cases[i].field,
+					   (char *)NULL);
+		ck_assert_msg(rc == 0, "kubectl explain %s: %s", cases[i].field, g_out);
+		assert_has(cases[i].field, g_out, cases[i].text);
+	}
+}
+END_TEST
+
+START_TEST(examples_pass_server_validation)
+{
+	const char *kc = aios_test_kubeconfig();
+	static struct case_set cs;
+	cases_load(&cs, "examples", "");
+	size_t checked = 0;
+	for (size_t i = 0; i < cs.n; i++) {
+		char path[4200];
+		char *text = cases_read(&cs, i, path, sizeof(path));
+		if (strstr(text, "apiVersion: aios.dev/")) {
+			int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply",
+						   "--validate=true", "--dry-run=server", "-n", g_ns,
+						   "-f", path, (char *)NULL);
+			ck_assert_msg(rc == 0, "examples/%s refused: %s", cs.names[i], g_out);
+			checked++;
+		}
+		free(text);
+	}
+	cases_free(&cs);
+	ck_assert_msg(checked >= 2, "only %zu aios examples under examples/", checked);
+}
+END_TEST
+
+static Suite *crd_suite(void)
+{
+	Suite *s = suite_create("crd");
+	TCase *tc = tcase_create("apiserver");
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, bad_manifests_are_refused_naming_the_field);
+	tcase_add_test(tc, good_manifests_get_defaults);
+	tcase_add_test(tc, unknown_fields_pruned_by_server_refused_by_kubectl);
+	tcase_add_test(tc, printer_columns_short_names_and_category);
+	tcase_add_test(tc, kubectl_explain_describes_fields);
+	tcase_add_test(tc, examples_pass_server_validation);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+AIOS_CHECK_MAIN(crd_suite)

@@ -1,0 +1,32 @@
+/*
+ * kubectl.h - run the cached kubectl (1.20.2, scripts/build-kube.sh) from a test.
+ *
+ * Integration tests drive the real API server the way a user does, with kubectl:
+ * apply manifests, read objects back, check what the server refused. Output (stdout
+ * and stderr together) is captured into a caller's buffer, cut to its capacity.
+ * Every failure to even start kubectl fails the calling test loudly.
+ */
+#ifndef AIOS_TEST_KUBECTL_H
+#define AIOS_TEST_KUBECTL_H
+
+#include <stddef.h>
+
+#define AIOS_TEST_KUBECTL_OUT_CAP (256 * 1024) /* bytes of output a test usually keeps */
+
+/*
+ * Path of kubectl: $AIOS_KUBE_BIN/kubectl when set (scripts/test.sh exports it), else
+ * the directory scripts/build-kube.sh prints (the cached build; waits if one runs).
+ * Static buffer; exits the test with a message when there is no kubectl.
+ */
+const char *aios_test_kubectl_path(void);
+
+/*
+ * Runs `kubectl --kubeconfig=KUBECONFIG --request-timeout=30s ARGS...` (NULL-ended
+ * list) with `input` (may be NULL) on its standard input. Writes the NUL-terminated
+ * output into out (at most cap - 1 bytes). Returns kubectl's exit status, or -1 when
+ * it was killed by a signal.
+ */
+int aios_test_kubectl(const char *kubeconfig, const char *input, char *out, size_t cap, ...)
+	__attribute__((sentinel));
+
+#endif
