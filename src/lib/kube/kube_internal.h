@@ -1,0 +1,41 @@
+/*
+ * kube_internal.h - what the kube module's files share and nobody else sees:
+ * the request machinery of client.c, used by watch.c for streaming calls.
+ */
+#ifndef AIOS_KUBE_INTERNAL_H
+#define AIOS_KUBE_INTERNAL_H
+
+#include <stddef.h>
+
+#include "kube/client.h"
+
+/* A streaming sink: receives body bytes of a 2xx answer as they arrive. Returns 0 to
+ * go on, non-zero to stop the transfer (the sink keeps its own reason). */
+typedef int (*aios_kube_sink_fn)(void *arg, const char *p, size_t n);
+
+struct aios_kube_call {
+	const char *method;       /* "GET", ... */
+	const char *verb;         /* for the metrics hook: "get", "watch", ... */
+	const char *path_query;   /* "/api/v1/...?..." */
+	const char *content_type; /* of body, or NULL */
+	const char *body;
+	size_t body_len;
+	aios_kube_sink_fn sink;   /* NULL: buffer the 2xx body into resp->body */
+	void *sink_arg;
+	const int *cancel;        /* streaming calls: stop when *cancel != 0 */
+	int streaming;            /* no overall timeout; polled for cancel every 100 ms */
+};
+
+/* Performs the call. resp is initialised here and filled; non-2xx answers are decoded
+ * (aios_kube_status_error). A sink that stopped the transfer yields AIOS_ERR_CANCELLED
+ * with no message: the caller knows the sink's reason. */
+enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_kube_call *k,
+				struct aios_kube_response *resp) AIOS_MUST_CHECK;
+
+/* Appends "&key=value" (or "?key=value" when q has no '?') with value escaped. */
+enum aios_err aios_kube_query_add(struct aios_buf *q, const char *key, const char *value) AIOS_MUST_CHECK;
+
+/* Sets this thread's Retry-After value (client.c keeps it thread-local). */
+void aios_kube_set_retry_after(int s);
+
+#endif

@@ -1,0 +1,340 @@
+/*
+ * leader.c - Lease-based leader election (see leader.h), after client-go's
+ * tools/leaderelection: tryAcquireOrRenew every retry period; the record is judged
+ * by when *we* last saw it change, never by the timestamps written in it.
+ *
+ * After losing the lease (no successful renew within the renew deadline) the elector
+ * calls on_stopped and campaigns again; a program that must not run twice (the
+ * operator) stops its workers in on_stopped, as controller-runtime exits.
+ */
+#include "kube/leader.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/shutdown.h"
+
+struct aios_kube_leader {
+	struct aios_kube_client *c;
+	struct aios_kube_leader_opts o;
+	char *ns, *name, *identity;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+	int running, stop, leading;
+	/* what we last observed, and when (monotonic ms) */
+	char *obs_holder;
+	char *obs_record; /* the spec as JSON: a change of any field is a change */
+	int64_t obs_ms;
+	unsigned seed;
+};
+
+/* metav1.MicroTime: "2026-11-29T01:02:03.456789Z". */
+static void micro_now(char *out, size_t n)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	struct tm tm;
+	gmtime_r(&tv.tv_sec, &tm);
+	char base[32];
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, n, "%s.%06ldZ", base, (long)tv.tv_usec);
+}
+
+static char *default_identity(void)
+{
+	char host[256] = "unknown";
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = 0;
+	char uuid[64] = {0};
+	FILE *f = fopen("/proc/sys/kernel/random/uuid", "r");
+	if (f) {
+		if (!fgets(uuid, sizeof(uuid), f))
+			uuid[0] = 0;
+		fclose(f);
+	}
+	uuid[strcspn(uuid, "\n")] = 0;
+	if (!uuid[0])
+		snprintf(uuid, sizeof(uuid), "%08x%08x", (unsigned)aios_now_ns(), (unsigned)getpid());
+	return aios_xasprintf("%s_%s", host, uuid);
+}
+
+enum aios_err aios_kube_leader_new(struct aios_kube_client *c, const struct aios_kube_leader_opts *o,
+				   struct aios_kube_leader **out)
+{
+	*out = NULL;
+	if (!c || !o || !o->ns || !*o->ns || !o->name || !*o->name)
+		return aios_fail(AIOS_ERR_INVALID, "leader election: a Lease namespace and name are required");
+	struct aios_kube_leader_opts v = *o;
+	if (v.lease_duration_ms <= 0)
+		v.lease_duration_ms = AIOS_KUBE_LEASE_DURATION_MS;
+	if (v.renew_deadline_ms <= 0)
+		v.renew_deadline_ms = AIOS_KUBE_RENEW_DEADLINE_MS;
+	if (v.retry_period_ms <= 0)
+		v.retry_period_ms = AIOS_KUBE_RETRY_PERIOD_MS;
+	/* client-go: leaseDuration > renewDeadline > retryPeriod * 1.2 (its jitter). */
+	if (v.lease_duration_ms <= v.renew_deadline_ms)
+		return aios_fail(AIOS_ERR_INVALID,
+				 "leader election: lease duration (%lld ms) must exceed the renew deadline (%lld ms)",
+				 (long long)v.lease_duration_ms, (long long)v.renew_deadline_ms);
+	if (v.renew_deadline_ms * 10 <= v.retry_period_ms * 12)
+		return aios_fail(AIOS_ERR_INVALID,
+				 "leader election: renew deadline (%lld ms) must exceed 1.2 x retry period (%lld ms)",
+				 (long long)v.renew_deadline_ms, (long long)v.retry_period_ms);
+	if (v.lease_duration_ms < 1000)
+		return aios_fail(AIOS_ERR_INVALID, "leader election: lease duration must be at least 1 s");
+	struct aios_kube_leader *l = aios_xcalloc(1, sizeof(*l));
+	l->c = c;
+	l->o = v;
+	l->ns = aios_xstrdup(o->ns);
+	l->name = aios_xstrdup(o->name);
+	l->identity = (o->identity && *o->identity) ? aios_xstrdup(o->identity) : default_identity();
+	l->o.ns = l->ns;
+	l->o.name = l->name;
+	l->o.identity = l->identity;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	l->seed = (unsigned)aios_now_ns() ^ (unsigned)getpid();
+	*out = l;
+	return AIOS_OK;
+}
+
+static int stopping(struct aios_kube_leader *l)
+{
+	return __atomic_load_n(&l->stop, __ATOMIC_ACQUIRE) || aios_shutdown_requested();
+}
+
+static void nap(struct aios_kube_leader *l, int64_t ms)
+{
+	int64_t until = aios_now_ms() + ms;
+	pthread_mutex_lock(&l->mu);
+	while (!stopping(l)) {
+		int64_t now = aios_now_ms();
+		if (now >= until)
+			break;
+		int64_t w = until - now < 200 ? until : now + 200;
+		struct timespec ts = {(time_t)(w / 1000), (long)(w % 1000) * 1000000L};
+		pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+static struct json_object *lease_body(struct aios_kube_leader *l, const char *holder, int64_t dur_s,
+				      const char *acquire, int64_t transitions, const char *rv)
+{
+	char now[40];
+	micro_now(now, sizeof(now));
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "apiVersion", json_object_new_string("coordination.k8s.io/v1"));
+	json_object_object_add(o, "kind", json_object_new_string("Lease"));
+	aios_json_set(o, "metadata.name", json_object_new_string(l->name));
+	aios_json_set(o, "metadata.namespace", json_object_new_string(l->ns));
+	if (rv)
+		aios_json_set(o, "metadata.resourceVersion", json_object_new_string(rv));
+	aios_json_set(o, "spec.holderIdentity", json_object_new_string(holder));
+	aios_json_set(o, "spec.leaseDurationSeconds", json_object_new_int64(dur_s));
+	aios_json_set(o, "spec.acquireTime", json_object_new_string(acquire ? acquire : now));
+	aios_json_set(o, "spec.renewTime", json_object_new_string(now));
+	aios_json_set(o, "spec.leaseTransitions", json_object_new_int64(transitions));
+	return o;
+}
+
+static void observe(struct aios_kube_leader *l, struct json_object *lease)
+{
+	struct json_object *spec = aios_json_lookup(lease, "spec");
+	const char *rec = spec ? json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN) : "{}";
+	if (!l->obs_record || strcmp(rec, l->obs_record) != 0) {
+		free(l->obs_record);
+		l->obs_record = aios_xstrdup(rec);
+		l->obs_ms = aios_now_ms();
+		const char *h = aios_json_str(lease, "spec.holderIdentity");
+		if (!h)
+			h = "";
+		if (!l->obs_holder || strcmp(h, l->obs_holder) != 0) {
+			free(l->obs_holder);
+			l->obs_holder = aios_xstrdup(h);
+			if (*h && l->o.on_new_leader)
+				l->o.on_new_leader(l->o.arg, h);
+		}
+	}
+}
+
+/* One tryAcquireOrRenew. AIOS_OK: we hold the lease now. */
+static enum aios_err try_acquire_or_renew(struct aios_kube_leader *l)
+{
+	struct aios_kube_ref r = aios_kube_ref(&aios_kube_leases, l->ns, l->name);
+	int64_t dur_s = (l->o.lease_duration_ms + 999) / 1000;
+	struct json_object *cur = NULL;
+	enum aios_err e = aios_kube_get(l->c, &r, &cur);
+	if (e == AIOS_ERR_NOT_FOUND) {
+		struct json_object *body = lease_body(l, l->identity, dur_s, NULL, 0, NULL);
+		struct json_object *made = NULL;
+		e = aios_kube_create(l->c, &r, body, NULL, &made);
+		json_object_put(body);
+		if (!e) {
+			observe(l, made);
+			json_object_put(made);
+		}
+		return e;
+	}
+	if (e)
+		return e;
+	observe(l, cur);
+	const char *holder = aios_json_str(cur, "spec.holderIdentity");
+	int mine = holder && strcmp(holder, l->identity) == 0;
+	if (holder && *holder && !mine && aios_now_ms() < l->obs_ms + l->o.lease_duration_ms) {
+		json_object_put(cur);
+		return aios_fail(AIOS_ERR_CONFLICT, "lease %s/%s is held by %s", l->ns, l->name, holder);
+	}
+	int64_t transitions = 0;
+	if (aios_json_opt_int(cur, "spec.leaseTransitions", 0, &transitions) != AIOS_OK)
+		aios_errclear();
+	const char *acq = aios_json_str(cur, "spec.acquireTime");
+	struct json_object *body =
+		lease_body(l, l->identity, dur_s, mine ? acq : NULL, mine ? transitions : transitions + 1,
+			   aios_json_str(cur, "metadata.resourceVersion"));
+	struct json_object *upd = NULL;
+	e = aios_kube_replace(l->c, &r, body, NULL, &upd);
+	json_object_put(body);
+	json_object_put(cur);
+	if (!e) {
+		observe(l, upd);
+		json_object_put(upd);
+	}
+	return e;
+}
+
+static void release(struct aios_kube_leader *l)
+{
+	struct aios_kube_ref r = aios_kube_ref(&aios_kube_leases, l->ns, l->name);
+	struct json_object *cur = NULL;
+	if (aios_kube_get(l->c, &r, &cur) != AIOS_OK) {
+		aios_warn("leader_release_failed", "lease %s/%s: %s", l->ns, l->name, aios_errmsg());
+		return;
+	}
+	const char *holder = aios_json_str(cur, "spec.holderIdentity");
+	if (holder && strcmp(holder, l->identity) == 0) {
+		int64_t transitions = 0;
+		if (aios_json_opt_int(cur, "spec.leaseTransitions", 0, &transitions) != AIOS_OK)
+			aios_errclear();
+		struct json_object *body = lease_body(l, "", 1, NULL, transitions,
+						      aios_json_str(cur, "metadata.resourceVersion"));
+		if (aios_kube_replace(l->c, &r, body, NULL, NULL) != AIOS_OK)
+			aios_warn("leader_release_failed", "lease %s/%s: %s", l->ns, l->name, aios_errmsg());
+		else
+			aios_info("leader_released", "released lease %s/%s", l->ns, l->name);
+		json_object_put(body);
+	}
+	json_object_put(cur);
+}
+
+static void set_leading(struct aios_kube_leader *l, int v)
+{
+	__atomic_store_n(&l->leading, v, __ATOMIC_RELEASE);
+}
+
+static void *campaign(void *arg)
+{
+	struct aios_kube_leader *l = arg;
+	while (!stopping(l)) {
+		/* acquire: retry with client-go's jitter (factor 1.2: wait retry .. 2.2 x retry) */
+		enum aios_err e = try_acquire_or_renew(l);
+		if (e) {
+			if (e != AIOS_ERR_CONFLICT)
+				aios_warn("leader_acquire_failed", "lease %s/%s: %s", l->ns, l->name, aios_errmsg());
+			int64_t w = l->o.retry_period_ms +
+				    (int64_t)(rand_r(&l->seed) % (unsigned)(l->o.retry_period_ms * 12 / 10 + 1));
+			nap(l, w);
+			continue;
+		}
+		set_leading(l, 1);
+		aios_info("leader_started", "%s leads lease %s/%s", l->identity, l->ns, l->name);
+		if (l->o.on_started)
+			l->o.on_started(l->o.arg);
+		/* renew every retry period; give up after the renew deadline without success */
+		int64_t last_ok = aios_now_ms();
+		for (;;) {
+			nap(l, l->o.retry_period_ms);
+			if (stopping(l))
+				break;
+			if (try_acquire_or_renew(l) == AIOS_OK) {
+				last_ok = aios_now_ms();
+				continue;
+			}
+			aios_warn("leader_renew_failed", "lease %s/%s: %s", l->ns, l->name, aios_errmsg());
+			if (aios_now_ms() - last_ok >= l->o.renew_deadline_ms)
+				break;
+		}
+		if (stopping(l))
+			release(l);
+		else
+			aios_warn("leader_lost", "%s lost lease %s/%s", l->identity, l->ns, l->name);
+		set_leading(l, 0);
+		if (l->o.on_stopped)
+			l->o.on_stopped(l->o.arg);
+	}
+	return NULL;
+}
+
+enum aios_err aios_kube_leader_start(struct aios_kube_leader *l)
+{
+	if (l->running)
+		return aios_fail(AIOS_ERR_INVALID, "leader election: already started");
+	__atomic_store_n(&l->stop, 0, __ATOMIC_RELEASE);
+	if (pthread_create(&l->th, NULL, campaign, l) != 0)
+		return aios_fail(AIOS_ERR_IO, "leader election: cannot start its thread");
+	l->running = 1;
+	return AIOS_OK;
+}
+
+void aios_kube_leader_stop(struct aios_kube_leader *l)
+{
+	if (!l || !l->running)
+		return;
+	pthread_mutex_lock(&l->mu);
+	__atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	pthread_join(l->th, NULL);
+	l->running = 0;
+}
+
+void aios_kube_leader_free(struct aios_kube_leader *l)
+{
+	if (!l)
+		return;
+	aios_kube_leader_stop(l);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l->ns);
+	free(l->name);
+	free(l->identity);
+	free(l->obs_holder);
+	free(l->obs_record);
+	free(l);
+}
+
+int aios_kube_leader_is_leader(struct aios_kube_leader *l)
+{
+	return __atomic_load_n(&l->leading, __ATOMIC_ACQUIRE);
+}
+
+const char *aios_kube_leader_identity(const struct aios_kube_leader *l)
+{
+	return l->identity;
+}
