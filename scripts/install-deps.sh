@@ -13,6 +13,7 @@ PKGS=(
   etcd-server prometheus
   golang-go golang-github-modern-go-reflect2-dev dpkg-dev rsync
   clang libclang-rt-14-dev
+  python3-yaml python3-jsonschema
 )
 if [[ "${1:-}" == "--bench" ]]; then
   PKGS+=(python3-torch python3-numpy nginx-light wrk hyperfine)
