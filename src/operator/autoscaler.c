@@ -171,6 +171,37 @@ int64_t aios_autoscaler_series_newest(const struct aios_autoscaler_series *s)
 	return s->newest;
 }
 
+/* The service-wide value of one sample, or -1 when it holds no data. */
+static double sample_value(const struct aios_autoscaler_sample *x,
+			   enum aios_autoscaler_metric metric)
+{
+	if (x->pods_ready <= 0 || x->pods_scraped <= 0)
+		return -1;
+	double v = metric == AIOS_AUTOSCALER_RPS ? x->rps : x->concurrency;
+	if (x->pods_scraped < x->pods_ready)
+		v = v * x->pods_ready / x->pods_scraped; /* the silent pods carry the same */
+	return v;
+}
+
+double aios_autoscaler_series_average(const struct aios_autoscaler_series *s,
+				      enum aios_autoscaler_metric metric, int64_t now,
+				      int window_s, int *seconds)
+{
+	double sum = 0;
+	int n = 0;
+	for (int64_t t = now - window_s + 1; t <= now; t++) {
+		struct aios_autoscaler_sample x;
+		double v;
+		if (aios_autoscaler_series_get(s, t, &x) && (v = sample_value(&x, metric)) >= 0) {
+			sum += v;
+			n++;
+		}
+	}
+	if (seconds)
+		*seconds = n;
+	return n ? sum / n : 0;
+}
+
 /* ================================================================ decision */
 
 void aios_autoscaler_state_init(struct aios_autoscaler_state *st, int desired)
@@ -253,17 +284,15 @@ void aios_autoscaler_decide(const struct aios_autoscaler_params *p,
 	for (int64_t t = now - p->stable_window_s + 1; t <= now; t++) {
 		const int in_panic = t > now - p->panic_window_s;
 		struct aios_autoscaler_sample x;
-		if (!aios_autoscaler_series_get(s, t, &x) || x.pods_ready <= 0 || x.pods_scraped <= 0) {
+		double v;
+		if (!aios_autoscaler_series_get(s, t, &x) || (v = sample_value(&x, p->metric)) < 0) {
 			panic_gap |= in_panic;
 			continue;
 		}
-		double v = p->metric == AIOS_AUTOSCALER_RPS ? x.rps : x.concurrency;
-		if (x.pods_scraped < x.pods_ready)
-			v = v * x.pods_ready / x.pods_scraped; /* the silent pods carry the same */
-		else
-			d->complete_seconds++;
 		if (x.pods_scraped < x.pods_ready)
 			panic_gap |= in_panic;
+		else
+			d->complete_seconds++;
 		stable_sum += v;
 		d->stable_seconds++;
 		if (in_panic) {

@@ -61,9 +61,9 @@ struct aios_autoscaler_params {
 	int max_replicas;         /* >= min_replicas */
 };
 
-/* Knative's defaults: concurrency target 70 (100 x 70 % utilization), rps target 140. */
-#define AIOS_AUTOSCALER_DEFAULT_CONCURRENCY 70.0
-#define AIOS_AUTOSCALER_DEFAULT_RPS 140.0
+/* Knative's defaults (container-concurrency-target-default, requests-per-second-target-default). */
+#define AIOS_AUTOSCALER_DEFAULT_CONCURRENCY 100.0
+#define AIOS_AUTOSCALER_DEFAULT_RPS 200.0
 
 /* Fills p with the defaults above (metric concurrency, replicas 1..10). */
 void aios_autoscaler_params_default(struct aios_autoscaler_params *p);
@@ -102,6 +102,14 @@ int aios_autoscaler_series_get(const struct aios_autoscaler_series *s, int64_t t
 			       struct aios_autoscaler_sample *out);
 /* Newest second recorded, or 0 if empty. */
 int64_t aios_autoscaler_series_newest(const struct aios_autoscaler_series *s);
+/*
+ * Service-wide average of metric over the seconds with data in (now - window_s, now]
+ * (partial scrapes scaled up to all ready pods, gaps skipped). *seconds (optional)
+ * gets how many seconds had data; with none the average is 0.
+ */
+double aios_autoscaler_series_average(const struct aios_autoscaler_series *s,
+				      enum aios_autoscaler_metric metric, int64_t now,
+				      int window_s, int *seconds);
 
 /* ---- decision ------------------------------------------------------------ */
 

@@ -389,7 +389,7 @@ START_TEST(params_from_spec)
 {
 	struct aios_autoscaler_params p;
 	ck_assert_int_eq(parse("{\"spec\":{}}", &p), AIOS_OK);
-	ck_assert_double_eq(p.target, 70);
+	ck_assert_double_eq(p.target, 100);
 	ck_assert_int_eq(p.stable_window_s, 60);
 	ck_assert_int_eq(p.panic_window_s, 6);
 	ck_assert_double_eq(p.panic_threshold, 2.0);

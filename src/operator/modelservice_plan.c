@@ -1,0 +1,504 @@
+/*
+ * modelservice_plan.c - the ModelService reconcile as a pure function: pods to
+ * create and delete (surge-first rollouts, scaling to the autoscaler's count), the
+ * Service, the status and the events (see modelservice.h, docs/modelservice.md).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/mem.h"
+#include "operator/modelservice.h"
+
+/* How often a service waiting for its TrainingJob looks again (ms); the autoscaler's
+ * tick also wakes it within a second of the job's artifact changing. */
+#define WAIT_REQUEUE_MS 5000
+
+/* ============================== plan building ============================== */
+
+static void add_event(struct aios_ms_plan *p, const char *type, const char *reason,
+		      const char *fmt, ...) AIOS_PRINTF(4, 5);
+static void add_event(struct aios_ms_plan *p, const char *type, const char *reason,
+		      const char *fmt, ...)
+{
+	char msg[AIOS_MS_MESSAGE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	p->events = aios_xrealloc(p->events, (p->n_events + 1) * sizeof(*p->events));
+	p->events[p->n_events++] = (struct aios_ms_event){type, reason, aios_xstrdup(msg)};
+}
+
+static void add_remove(struct aios_ms_plan *p, const char *name)
+{
+	p->remove = aios_xrealloc(p->remove, (p->n_remove + 1) * sizeof(*p->remove));
+	p->remove[p->n_remove++] = aios_xstrdup(name);
+}
+
+static void add_create(struct aios_ms_plan *p, struct json_object *pod)
+{
+	p->create = aios_xrealloc(p->create, (p->n_create + 1) * sizeof(*p->create));
+	p->create[p->n_create++] = pod;
+}
+
+void aios_ms_plan_cleanup(struct aios_ms_plan *p)
+{
+	json_object_put(p->status);
+	json_object_put(p->service);
+	for (size_t i = 0; i < p->n_create; i++)
+		json_object_put(p->create[i]);
+	free(p->create);
+	for (size_t i = 0; i < p->n_remove; i++)
+		free(p->remove[i]);
+	free(p->remove);
+	for (size_t i = 0; i < p->n_events; i++)
+		free(p->events[i].message);
+	free(p->events);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ============================== status pieces ============================== */
+
+/* Appends a metav1.Condition to conds, keeping lastTransitionTime from the old status
+ * when the condition's status did not change. */
+static void set_condition(struct json_object *conds, struct json_object *ms, const char *type,
+			  const char *status, const char *reason, const char *message,
+			  time_t now)
+{
+	char ts[32];
+	aios_rfc3339(now, ts, sizeof(ts));
+	const char *since = ts;
+	struct json_object *old = aios_json_lookup(ms, "status.conditions");
+	for (size_t i = 0; old && json_object_is_type(old, json_type_array) &&
+			   i < json_object_array_length(old);
+	     i++) {
+		struct json_object *c = json_object_array_get_idx(old, i);
+		const char *t = aios_json_str(c, "type"), *s = aios_json_str(c, "status");
+		const char *lt = aios_json_str(c, "lastTransitionTime");
+		if (t && strcmp(t, type) == 0 && s && strcmp(s, status) == 0 && lt)
+			since = lt;
+	}
+	int64_t gen = 0;
+	if (aios_json_opt_int(ms, "metadata.generation", 0, &gen))
+		gen = 0;
+	struct json_object *c = json_object_new_object();
+	json_object_object_add(c, "type", json_object_new_string(type));
+	json_object_object_add(c, "status", json_object_new_string(status));
+	json_object_object_add(c, "observedGeneration", json_object_new_int64(gen));
+	json_object_object_add(c, "lastTransitionTime", json_object_new_string(since));
+	json_object_object_add(c, "reason", json_object_new_string(reason));
+	char msg[AIOS_MS_MESSAGE_MAX];
+	snprintf(msg, sizeof(msg), "%s", message);
+	json_object_object_add(c, "message", json_object_new_string(msg));
+	json_object_array_add(conds, c);
+}
+
+/* Reason of the old status's condition `type`, or "". */
+static const char *old_reason(struct json_object *ms, const char *type)
+{
+	struct json_object *old = aios_json_lookup(ms, "status.conditions");
+	for (size_t i = 0; old && json_object_is_type(old, json_type_array) &&
+			   i < json_object_array_length(old);
+	     i++) {
+		struct json_object *c = json_object_array_get_idx(old, i);
+		const char *t = aios_json_str(c, "type");
+		if (t && strcmp(t, type) == 0) {
+			const char *r = aios_json_str(c, "reason");
+			return r ? r : "";
+		}
+	}
+	return "";
+}
+
+/* Two decimals are enough for status and keep it from changing on noise. */
+static struct json_object *rounded(double v)
+{
+	return json_object_new_double((double)(long long)(v * 100 + (v >= 0 ? 0.5 : -0.5)) / 100);
+}
+
+/* ============================== pods ============================== */
+
+/* Why a not-ready pod is not serving, from its container status; 0 if it looks like
+ * it is just starting. reason is one of ModelNotFound, ModelDamaged, ImagePullFailed,
+ * PodsCrashing. */
+static int pod_failure(struct json_object *pod, const char **reason, char *msg, size_t n)
+{
+	const char *pname = aios_json_str(pod, "metadata.name");
+	struct json_object *cs = aios_json_lookup(pod, "status.containerStatuses");
+	for (size_t i = 0; cs && json_object_is_type(cs, json_type_array) &&
+			   i < json_object_array_length(cs);
+	     i++) {
+		struct json_object *c = json_object_array_get_idx(cs, i);
+		const char *wait = aios_json_str(c, "state.waiting.reason");
+		if (wait && (strstr(wait, "ImagePull") || strcmp(wait, "ErrImagePull") == 0 ||
+			     strcmp(wait, "InvalidImageName") == 0)) {
+			*reason = "ImagePullFailed";
+			const char *m = aios_json_str(c, "state.waiting.message");
+			snprintf(msg, n, "pod %s: %s: %s", pname, wait, m ? m : "");
+			return 1;
+		}
+		struct json_object *term = aios_json_lookup(c, "state.terminated");
+		if (!term)
+			term = aios_json_lookup(c, "lastState.terminated");
+		if (!term || json_object_is_type(term, json_type_null))
+			continue;
+		int64_t code = 0;
+		if (aios_json_opt_int(term, "exitCode", 0, &code) || code == 0)
+			continue;
+		const char *m = aios_json_str(term, "message");
+		m = m ? m : "";
+		/* aios-serve exits with its enum aios_err code (err.h): 3 not found, 14
+		 * corrupt, 15 digest; its message names the file either way. */
+		if (code == AIOS_ERR_NOT_FOUND || strstr(m, "not found") || strstr(m, "No such file"))
+			*reason = "ModelNotFound";
+		else if (code == AIOS_ERR_CORRUPT || code == AIOS_ERR_DIGEST || strstr(m, "digest") ||
+			 strstr(m, "corrupt") || strstr(m, "truncated") || strstr(m, "sha256"))
+			*reason = "ModelDamaged";
+		else
+			*reason = "PodsCrashing";
+		int64_t restarts = 0;
+		if (aios_json_opt_int(c, "restartCount", 0, &restarts))
+			restarts = 0;
+		size_t len = strlen(m);
+		while (len > 0 && (m[len - 1] == '\n' || m[len - 1] == ' '))
+			len--;
+		snprintf(msg, n, "pod %s: aios-serve exited with code %lld (%lld restarts): %.*s",
+			 pname, (long long)code, (long long)restarts, (int)len, m);
+		return 1;
+	}
+	return 0;
+}
+
+/* Index of a pod named "<prefix>-<rev>-<index>", or -1. */
+static int pod_index(const char *name)
+{
+	const char *dash = name ? strrchr(name, '-') : NULL;
+	if (!dash || !dash[1])
+		return -1;
+	char *end;
+	long v = strtol(dash + 1, &end, 10);
+	return *end || v < 0 || v >= AIOS_MS_MAX_PODS ? -1 : (int)v;
+}
+
+/* Value of label key (which holds dots, so not a json.h path), or NULL. */
+static const char *label_of(struct json_object *obj, const char *key)
+{
+	struct json_object *labels = aios_json_lookup(obj, "metadata.labels"), *v;
+	if (!labels || !json_object_object_get_ex(labels, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int pod_finished(struct json_object *pod)
+{
+	const char *phase = aios_json_str(pod, "status.phase");
+	return phase && (strcmp(phase, "Failed") == 0 || strcmp(phase, "Succeeded") == 0);
+}
+
+/* Orders pods so that the ones to delete first come first: not ready before ready,
+ * then the higher index first. */
+static int removal_order(const void *a, const void *b)
+{
+	struct json_object *pa = *(struct json_object *const *)a, *pb = *(struct json_object *const *)b;
+	int ra = aios_ms_pod_ready(pa), rb = aios_ms_pod_ready(pb);
+	if (ra != rb)
+		return ra - rb;
+	int ia = pod_index(aios_json_str(pa, "metadata.name"));
+	int ib = pod_index(aios_json_str(pb, "metadata.name"));
+	return ib - ia;
+}
+
+/* ============================== the plan ============================== */
+
+struct census {
+	struct json_object **cur, **old; /* live pods of this revision, of others */
+	size_t n_cur, n_old;
+	int cur_ready, old_ready;
+	int failing;                     /* a current pod has failed (reason below) */
+	const char *fail_reason;
+	char fail_msg[AIOS_MS_MESSAGE_MAX];
+	unsigned char used[AIOS_MS_MAX_PODS]; /* indices taken in this revision */
+};
+
+static void take_census(const struct aios_ms_input *in, const char *rev, struct census *c,
+			struct aios_ms_plan *p)
+{
+	c->cur = aios_xcalloc(in->n_pods + 1, sizeof(*c->cur));
+	c->old = aios_xcalloc(in->n_pods + 1, sizeof(*c->old));
+	for (size_t i = 0; i < in->n_pods && i < AIOS_MS_MAX_PODS; i++) {
+		struct json_object *pod = in->pods[i];
+		const char *name = aios_json_str(pod, "metadata.name");
+		const char *r = label_of(pod, AIOS_MS_LABEL_REVISION);
+		int is_cur = r && strcmp(r, rev) == 0;
+		int idx = pod_index(name);
+		if (is_cur && idx >= 0)
+			c->used[idx] = 1; /* a terminating pod still holds its name */
+		if (!name || aios_ms_pod_terminating(pod))
+			continue;
+		if (is_cur && !c->failing && !aios_ms_pod_ready(pod))
+			c->failing = pod_failure(pod, &c->fail_reason, c->fail_msg,
+						 sizeof(c->fail_msg));
+		if (pod_finished(pod)) {
+			add_remove(p, name); /* restartPolicy Always: only evictions end here */
+			continue;
+		}
+		if (is_cur) {
+			c->cur[c->n_cur++] = pod;
+			c->cur_ready += aios_ms_pod_ready(pod);
+		} else {
+			c->old[c->n_old++] = pod;
+			c->old_ready += aios_ms_pod_ready(pod);
+		}
+	}
+}
+
+static void census_cleanup(struct census *c)
+{
+	free(c->cur);
+	free(c->old);
+}
+
+/* Creates, scales and retires pods (surge-first across revisions). */
+static enum aios_err plan_pods(const struct aios_ms_input *in, const struct aios_ms_model *model,
+			       const char *rev, int desired, struct census *c,
+			       struct aios_ms_plan *p)
+{
+	/* Scale the current revision to `desired`: create the lowest free indices... */
+	int missing = desired - (int)c->n_cur;
+	for (int idx = 0; missing > 0 && idx < AIOS_MS_MAX_PODS; idx++) {
+		if (c->used[idx])
+			continue;
+		struct json_object *pod;
+		enum aios_err e = aios_ms_render_pod(in->ms, model, rev, idx, &pod);
+		if (e)
+			return e;
+		add_create(p, pod);
+		c->used[idx] = 1;
+		missing--;
+	}
+	/* ...or remove the surplus, not-ready and highest index first. */
+	int cur_ready = c->cur_ready;
+	if ((int)c->n_cur > desired) {
+		qsort(c->cur, c->n_cur, sizeof(*c->cur), removal_order);
+		int surplus = (int)c->n_cur - desired;
+		for (int i = 0; i < surplus; i++) {
+			cur_ready -= aios_ms_pod_ready(c->cur[i]);
+			add_remove(p, aios_json_str(c->cur[i], "metadata.name"));
+		}
+	}
+	/* Surge-first: keep old pods standing in for current ones not ready yet. */
+	int keep = desired - cur_ready;
+	if (keep < 0)
+		keep = 0;
+	if ((int)c->n_old > keep) {
+		qsort(c->old, c->n_old, sizeof(*c->old), removal_order);
+		int n = (int)c->n_old - keep;
+		for (int i = 0; i < n; i++)
+			add_remove(p, aios_json_str(c->old[i], "metadata.name"));
+		if (keep == 0)
+			add_event(p, "Normal", "RolloutComplete",
+				  "revision %s serves %s with %d ready pods; removed %d pods of "
+				  "older revisions",
+				  rev, model->uri, cur_ready, n);
+	}
+	if (c->n_old > 0 && c->n_cur == 0 && p->n_create > 0)
+		add_event(p, "Normal", "RolloutStarted",
+			  "rolling out revision %s (%s%s%s): %zu new pods beside %zu of older "
+			  "revisions, which go as new ones become ready",
+			  rev, model->uri, model->sha256[0] ? " sha256 " : "", model->sha256,
+			  p->n_create, c->n_old);
+	return AIOS_OK;
+}
+
+static void put_int(struct json_object *o, const char *k, int64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64(v));
+}
+
+static void put_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v));
+}
+
+/* Copies the old status.<key> into st, if there is one. */
+static void keep_old(struct json_object *st, struct json_object *ms, const char *key)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "status.%s", key);
+	struct json_object *v = aios_json_lookup(ms, path);
+	if (v && !json_object_is_type(v, json_type_null))
+		json_object_object_add(st, key, aios_json_copy(v));
+}
+
+static void finish_status(const struct aios_ms_input *in, struct aios_ms_plan *p)
+{
+	struct json_object *old = aios_json_lookup(in->ms, "status");
+	p->status_changed = !old || !aios_json_equal(old, p->status);
+}
+
+enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	struct json_object *ms = in->ms;
+	const char *name = aios_json_str(ms, "metadata.name");
+	if (!name || !*name)
+		return aios_fail(AIOS_ERR_INVALID, "modelservice: metadata.name missing");
+	int64_t gen = 0;
+	if (aios_json_opt_int(ms, "metadata.generation", 0, &gen))
+		gen = 0;
+
+	struct json_object *st = json_object_new_object();
+	p->status = st;
+	struct json_object *conds = json_object_new_array();
+	put_int(st, "observedGeneration", gen);
+	char *url = aios_ms_url(ms);
+	put_str(st, "url", url);
+	free(url);
+	if (!in->have_service)
+		p->service = aios_ms_render_service(ms);
+
+	/* A spec the schema let through but we cannot act on: say so, touch nothing. */
+	struct aios_autoscaler_params params;
+	struct aios_ms_model model;
+	aios_ms_resolve_model(ms, in->tj, &model);
+	enum aios_err perr = aios_autoscaler_params_from_spec(ms, &params);
+	char rev[AIOS_MS_REVISION_LEN + 1] = "";
+	struct json_object *probe = NULL;
+	if (!perr && model.have) {
+		aios_ms_revision(ms, &model, rev);
+		perr = aios_ms_render_pod(ms, &model, rev, 0, &probe);
+		json_object_put(probe);
+	}
+	if (perr || (model.reason && strcmp(model.reason, "InvalidSpec") == 0)) {
+		const char *msg = perr ? aios_errmsg() : model.message;
+		put_str(st, "phase", "Failed");
+		set_condition(conds, ms, "Ready", "False", "InvalidSpec", msg, in->now);
+		json_object_object_add(st, "conditions", conds);
+		keep_old(st, ms, "model");
+		if (strcmp(old_reason(ms, "Ready"), "InvalidSpec") != 0)
+			add_event(p, "Warning", "InvalidSpec", "%s", msg);
+		finish_status(in, p);
+		return AIOS_OK;
+	}
+
+	int desired = in->desired < params.min_replicas	  ? params.min_replicas
+		      : in->desired > params.max_replicas ? params.max_replicas
+							  : in->desired;
+	struct census c;
+	memset(&c, 0, sizeof(c));
+	take_census(in, model.have ? rev : "", &c, p);
+	if (model.have) {
+		enum aios_err e = plan_pods(in, &model, rev, desired, &c, p);
+		if (e) {
+			census_cleanup(&c);
+			aios_ms_plan_cleanup(p);
+			return e;
+		}
+	} else {
+		p->requeue_after_ms = WAIT_REQUEUE_MS;
+	}
+	int ready = c.cur_ready + c.old_ready, live = (int)(c.n_cur + c.n_old);
+	/* Pods this plan removes no longer count. */
+	for (size_t i = 0; i < p->n_remove; i++) {
+		for (size_t j = 0; j < in->n_pods; j++) {
+			const char *pn = aios_json_str(in->pods[j], "metadata.name");
+			if (pn && strcmp(p->remove[i], pn) == 0 && !pod_finished(in->pods[j]) &&
+			    !aios_ms_pod_terminating(in->pods[j])) {
+				live--;
+				ready -= aios_ms_pod_ready(in->pods[j]);
+			}
+		}
+	}
+	p->ready = ready;
+	put_int(st, "replicas", live);
+	put_int(st, "readyReplicas", ready);
+	put_int(st, "desiredReplicas", desired);
+	if (in->last_scale > 0) {
+		char ts[32];
+		aios_rfc3339(in->last_scale, ts, sizeof(ts));
+		put_str(st, "lastScaleTime", ts);
+	} else {
+		keep_old(st, ms, "lastScaleTime");
+	}
+
+	/* ModelLoaded: a pod of the current revision is ready. */
+	char msg[AIOS_MS_MESSAGE_MAX];
+	const char *loaded_reason;
+	int failed = 0;
+	if (!model.have) {
+		loaded_reason = model.reason;
+		set_condition(conds, ms, "ModelLoaded", "False", model.reason, model.message, in->now);
+		failed = strcmp(model.reason, "TrainingJobFailed") == 0;
+	} else if (c.cur_ready > 0) {
+		loaded_reason = "Loaded";
+		snprintf(msg, sizeof(msg), "revision %s serves %s%s%s (%d of %d pods ready)%s%s", rev,
+			 model.uri, model.sha256[0] ? " sha256 " : "", model.sha256, c.cur_ready,
+			 desired, model.reason ? "; " : "", model.reason ? model.message : "");
+		set_condition(conds, ms, "ModelLoaded", "True", loaded_reason, msg, in->now);
+		struct json_object *mo = json_object_new_object();
+		put_str(mo, "uri", model.uri);
+		put_str(mo, "sha256", model.sha256);
+		json_object_object_add(st, "model", mo);
+	} else if (c.failing) {
+		loaded_reason = c.fail_reason;
+		set_condition(conds, ms, "ModelLoaded", "False", c.fail_reason, c.fail_msg, in->now);
+		failed = 1;
+	} else {
+		loaded_reason = "Loading";
+		snprintf(msg, sizeof(msg), "%zu pods of revision %s are loading %s", c.n_cur + p->n_create,
+			 rev, model.uri);
+		set_condition(conds, ms, "ModelLoaded", "False", loaded_reason, msg, in->now);
+	}
+	if (!json_object_object_get_ex(st, "model", NULL))
+		keep_old(st, ms, "model");
+	if (failed && strcmp(old_reason(ms, "ModelLoaded"), loaded_reason) != 0)
+		add_event(p, "Warning", loaded_reason, "%s",
+			  c.failing ? c.fail_msg : model.message);
+
+	/* Ready: something serves, whatever its revision. */
+	if (ready > 0) {
+		snprintf(msg, sizeof(msg), "%d of %d pods ready", ready, desired);
+		set_condition(conds, ms, "Ready", "True", "Serving", msg, in->now);
+		put_str(st, "phase", "Ready");
+	} else {
+		snprintf(msg, sizeof(msg), "no pod is ready: %s", loaded_reason);
+		set_condition(conds, ms, "Ready", "False", failed ? loaded_reason : "NoReadyPods", msg,
+			      in->now);
+		put_str(st, "phase", failed ? "Failed" : "Pending");
+	}
+
+	/* MetricsAvailable: False while incomplete scrapes hold the count. */
+	if (in->decision && model.have && ready > 0) {
+		/* Fixed wording: the numbers change every second and live in events. */
+		if (in->decision->held) {
+			snprintf(msg, sizeof(msg),
+				 "scrapes of /metrics are failing or missing: the autoscaler holds "
+				 "%d replicas and will not scale down until they recover",
+				 in->decision->desired);
+			set_condition(conds, ms, "MetricsAvailable", "False", "ScrapeFailing", msg,
+				      in->now);
+		} else {
+			set_condition(conds, ms, "MetricsAvailable", "True", "Scraping",
+				      "every ready pod answers its /metrics scrape", in->now);
+		}
+	}
+	json_object_object_add(st, "conditions", conds);
+
+	if (in->have_metrics) {
+		struct json_object *m = json_object_new_object();
+		json_object_object_add(m, "concurrency", rounded(in->concurrency));
+		json_object_object_add(m, "rps", rounded(in->rps));
+		json_object_object_add(m, "latencyP99Ms", rounded(in->latency_p99_ms));
+		json_object_object_add(st, "metrics", m);
+	} else {
+		keep_old(st, ms, "metrics");
+	}
+	census_cleanup(&c);
+	finish_status(in, p);
+	return AIOS_OK;
+}
