@@ -735,7 +735,7 @@ static enum aios_err parse_out(struct aios_kube_response *resp, const char *what
 		return aios_fail(AIOS_ERR_PROTOCOL, "%s: empty answer", what);
 	enum aios_err e = aios_json_parse(resp->body.data, resp->body.len, what, out);
 	if (e)
-		return aios_fail(AIOS_ERR_PROTOCOL, "%s: the answer is not JSON: %s", what, aios_errmsg());
+		return aios_fail_wrap(AIOS_ERR_PROTOCOL, "%s: the answer is not JSON", what);
 	return AIOS_OK;
 }
 

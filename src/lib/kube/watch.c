@@ -61,8 +61,8 @@ static enum aios_err handle_line(struct wstate *w, const char *s, size_t n)
 		return AIOS_OK;
 	struct json_object *ev = NULL;
 	if (aios_json_parse(s, n, "watch event", &ev) != AIOS_OK)
-		return aios_fail(AIOS_ERR_PROTOCOL, "%s: event %llu is not JSON: %s", w->what,
-				 (unsigned long long)w->events + 1, aios_errmsg());
+		return aios_fail_wrap(AIOS_ERR_PROTOCOL, "%s: event %llu is not JSON", w->what,
+				      (unsigned long long)w->events + 1);
 	const char *type = aios_json_str(ev, "type");
 	struct json_object *obj = aios_json_lookup(ev, "object");
 	enum aios_err e = AIOS_OK;
