@@ -444,6 +444,7 @@ static enum aios_err create_missing(struct ctx *c, struct json_object **cur, int
 		if (e)
 			return e;
 		plan_create(c->plan, pod);
+		cur[r] = pod; /* counted as active from now on */
 		if (r == 0)
 			break;
 	}
@@ -736,9 +737,11 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 				done_early++;
 		if (done_early > 0 && running + done_early == spec.world)
 			phase = "Running";
-		if (strcmp(phase, c.phase0) != 0 && strcmp(phase, "Restarting") != 0)
-			plan_event(out, why_reason ? "Warning" : "Normal", why_reason ? why_reason : phase,
-				   "%s", why_reason ? why : "waiting for every rank to run");
+		const char *reason0 = aios_json_str(find_condition(st, "Running"), "reason");
+		if (why_reason && (!reason0 || strcmp(reason0, why_reason) != 0))
+			plan_event(out, "Warning", why_reason, "%s", why);
+		else if (!why_reason && strcmp(phase, c.phase0) != 0 && strcmp(phase, "Restarting") != 0)
+			plan_event(out, "Normal", phase, "waiting for every rank to run");
 		set_phase(&c, phase);
 		if (strcmp(phase, "Running") != 0) {
 			char msg[AIOS_TJ_MESSAGE_MAX];
