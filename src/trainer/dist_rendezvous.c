@@ -1,0 +1,728 @@
+/*
+ * dist_rendezvous.c - configuration from the environment, the meeting at rank 0, the
+ * full mesh of links, barriers and the final goodbye (see dist_rendezvous.h).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "dist_internal.h"
+
+#define HELLO_FIXED    14   /* bytes of a HELLO before the job name */
+#define HELLO_READ_MS  5000 /* a connected rank has this long to say hello */
+#define RETRY_FIRST_MS 100  /* first pause between connection attempts, doubling... */
+#define RETRY_MAX_MS   1000 /* ...up to this: a restarted coordinator is found within 1 s */
+
+/* ------------------------------------------------------------------------------------
+ * Configuration
+ * ------------------------------------------------------------------------------------ */
+
+static const char *const role_names[] = {"worker", "ps", "stage"};
+
+const char *aios_dist_role_name(enum aios_dist_role r)
+{
+	return (unsigned)r < 3 ? role_names[r] : "unknown";
+}
+
+int aios_dist_role_parse(const char *s)
+{
+	for (int i = 0; s && i < 3; i++)
+		if (strcmp(s, role_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+void aios_dist_config_defaults(struct aios_dist_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->job, sizeof(c->job), "aios");
+	c->world = 1;
+	c->role = AIOS_DIST_ROLE_WORKER;
+	snprintf(c->coord_ip, sizeof(c->coord_ip), "127.0.0.1");
+	c->rendezvous_timeout_ms = 120000;
+	c->heartbeat_ms = 1000;
+	c->peer_timeout_ms = 5000;
+	c->op_timeout_ms = 600000;
+}
+
+static enum aios_err env_long(const char *name, long lo, long hi, long *v)
+{
+	const char *s = getenv(name);
+	if (!s || !*s)
+		return AIOS_OK;
+	char *end;
+	errno = 0;
+	long x = strtol(s, &end, 10);
+	if (errno || *end || x < lo || x > hi)
+		return aios_fail(AIOS_ERR_INVALID, "%s=\"%s\": expected an integer in [%ld, %ld]",
+		                 name, s, lo, hi);
+	*v = x;
+	return AIOS_OK;
+}
+
+enum aios_err aios_dist_parse_coordinator(const char *s, char ip[16], uint16_t *port)
+{
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	if (!colon || colon == s || (size_t)(colon - s) >= 16)
+		return aios_fail(
+		    AIOS_ERR_INVALID,
+		    "AIOS_COORDINATOR=\"%s\": expected IPv4:PORT such as 10.244.0.5:29500",
+		    s ? s : "");
+	char host[16];
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = 0;
+	struct in_addr a;
+	if (inet_pton(AF_INET, host, &a) != 1)
+		return aios_fail(
+		    AIOS_ERR_INVALID,
+		    "AIOS_COORDINATOR=\"%s\": \"%s\" is not an IPv4 address (no DNS lookups)", s,
+		    host);
+	char *end;
+	errno = 0;
+	long p = strtol(colon + 1, &end, 10);
+	if (errno || *end || colon[1] == 0 || p < 1 || p > 65535)
+		return aios_fail(AIOS_ERR_INVALID, "AIOS_COORDINATOR=\"%s\": bad port", s);
+	memcpy(ip, host, strlen(host) + 1);
+	*port = (uint16_t)p;
+	return AIOS_OK;
+}
+
+enum aios_err aios_dist_config_from_env(struct aios_dist_config *c)
+{
+	long world = c->world, rank = c->rank, attempt = c->attempt;
+	long rdv = c->rendezvous_timeout_ms, hb = c->heartbeat_ms, peer = c->peer_timeout_ms,
+	     op = c->op_timeout_ms;
+	enum aios_err e;
+	if ((e = env_long("AIOS_WORLD_SIZE", 1, AIOS_DIST_MAX_WORLD, &world)) ||
+	    (e = env_long("AIOS_RANK", 0, AIOS_DIST_MAX_WORLD - 1, &rank)) ||
+	    (e = env_long("AIOS_ATTEMPT", 0, 0x7fffffffL, &attempt)) ||
+	    (e = env_long("AIOS_DIST_RENDEZVOUS_TIMEOUT_MS", 100, 3600000, &rdv)) ||
+	    (e = env_long("AIOS_DIST_HEARTBEAT_MS", 10, 60000, &hb)) ||
+	    (e = env_long("AIOS_DIST_PEER_TIMEOUT_MS", 50, 600000, &peer)) ||
+	    (e = env_long("AIOS_DIST_OP_TIMEOUT_MS", 100, 86400000, &op)))
+		return e;
+	if (rank >= world)
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "AIOS_RANK=%ld: must be below AIOS_WORLD_SIZE=%ld", rank, world);
+	if (peer <= hb)
+		return aios_fail(
+		    AIOS_ERR_INVALID,
+		    "AIOS_DIST_PEER_TIMEOUT_MS=%ld must exceed AIOS_DIST_HEARTBEAT_MS=%ld", peer,
+		    hb);
+	const char *job = getenv("AIOS_JOB");
+	if (job && *job) {
+		if (strlen(job) > AIOS_DIST_MAX_JOB)
+			return aios_fail(AIOS_ERR_INVALID, "AIOS_JOB: longer than %d bytes",
+			                 AIOS_DIST_MAX_JOB);
+		snprintf(c->job, sizeof(c->job), "%s", job);
+	}
+	const char *role = getenv("AIOS_ROLE");
+	if (role && *role) {
+		int r = aios_dist_role_parse(role);
+		if (r < 0)
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "AIOS_ROLE=\"%s\": expected worker, ps or stage", role);
+		c->role = (enum aios_dist_role)r;
+	}
+	const char *coord = getenv("AIOS_COORDINATOR");
+	if (coord && *coord) {
+		if ((e = aios_dist_parse_coordinator(coord, c->coord_ip, &c->coord_port)))
+			return e;
+	} else if (world > 1) {
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "AIOS_COORDINATOR is required when AIOS_WORLD_SIZE=%ld", world);
+	}
+	c->world = (int)world;
+	c->rank = (int)rank;
+	c->attempt = (uint32_t)attempt;
+	c->rendezvous_timeout_ms = (int)rdv;
+	c->heartbeat_ms = (int)hb;
+	c->peer_timeout_ms = (int)peer;
+	c->op_timeout_ms = (int)op;
+	return AIOS_OK;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Sockets
+ * ------------------------------------------------------------------------------------ */
+
+static void tune(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* Listens on 0.0.0.0:port (0: any); retries EADDRINUSE (an old attempt's socket) until deadline. */
+static enum aios_err listen_on(uint16_t port, int64_t deadline, int *out, uint16_t *bound)
+{
+	for (;;) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return aios_fail(AIOS_ERR_IO, "socket: %s", strerror(errno));
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+		a.sin_addr.s_addr = htonl(INADDR_ANY);
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 128) == 0) {
+			socklen_t len = sizeof(a);
+			getsockname(fd, (struct sockaddr *)&a, &len);
+			*bound = ntohs(a.sin_port);
+			*out = fd;
+			return AIOS_OK;
+		}
+		int err = errno;
+		close(fd);
+		if (err != EADDRINUSE || aios_now_ms() >= deadline)
+			return aios_fail(err == EADDRINUSE ? AIOS_ERR_TIMEOUT : AIOS_ERR_IO,
+			                 "rendezvous: cannot listen on 0.0.0.0:%u: %s", port,
+			                 strerror(err));
+		aios_sleep_ms(200);
+	}
+}
+
+/* Accepts one connection before deadline. */
+static enum aios_err accept_one(int lfd, int64_t deadline, int *out, struct sockaddr_in *peer)
+{
+	for (;;) {
+		int64_t left = deadline - aios_now_ms();
+		if (left <= 0)
+			return aios_fail(AIOS_ERR_TIMEOUT, "timed out");
+		struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+		int r = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
+		if (r < 0 && errno != EINTR)
+			return aios_fail(AIOS_ERR_IO, "poll: %s", strerror(errno));
+		if (r <= 0)
+			continue;
+		socklen_t len = sizeof(*peer);
+		int fd = accept4(lfd, (struct sockaddr *)peer, &len, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			tune(fd);
+			*out = fd;
+			return AIOS_OK;
+		}
+		if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
+			return aios_fail(AIOS_ERR_IO, "accept: %s", strerror(errno));
+	}
+}
+
+/* Connects to ip:port, retrying refusals with backoff until deadline. */
+static enum aios_err connect_retry(const char *ip, uint16_t port, int64_t deadline, int total_ms,
+                                   int *out)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+		return aios_fail(AIOS_ERR_INVALID, "rendezvous: bad address %s", ip);
+	int pause = RETRY_FIRST_MS, tries = 0, last = 0;
+	for (;;) {
+		tries++;
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return aios_fail(AIOS_ERR_IO, "socket: %s", strerror(errno));
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+			tune(fd);
+			*out = fd;
+			return AIOS_OK;
+		}
+		last = errno;
+		close(fd);
+		int64_t left = deadline - aios_now_ms();
+		if (left <= 0)
+			return aios_fail(AIOS_ERR_TIMEOUT,
+			                 "rendezvous: could not reach %s:%u within %d ms "
+			                 "(%d attempts, last error: %s)",
+			                 ip, port, total_ms, tries, strerror(last));
+		aios_sleep_ms(pause < left ? pause : left);
+		pause = pause * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : pause * 2;
+	}
+}
+
+/* ------------------------------------------------------------------------------------
+ * Hello and peer table
+ * ------------------------------------------------------------------------------------ */
+
+struct hello {
+	uint32_t world, rank, attempt;
+	uint16_t port, role;
+	char job[AIOS_DIST_MAX_JOB + 1];
+};
+
+static enum aios_err send_hello(struct aios_dist *d, int fd, uint16_t port, int64_t deadline)
+{
+	size_t jl = strlen(d->cfg.job);
+	uint8_t p[HELLO_FIXED + AIOS_DIST_MAX_JOB];
+	aios_dist_put_u32(p, (uint32_t)d->world);
+	aios_dist_put_u32(p + 4, (uint32_t)d->rank);
+	aios_dist_put_u16(p + 8, port);
+	aios_dist_put_u16(p + 10, (uint16_t)d->cfg.role);
+	aios_dist_put_u16(p + 12, (uint16_t)jl);
+	memcpy(p + HELLO_FIXED, d->cfg.job, jl);
+	struct aios_dist_header h = {.version = AIOS_DIST_VERSION,
+	                             .type = AIOS_DIST_HELLO,
+	                             .attempt = d->cfg.attempt,
+	                             .sender = (uint32_t)d->rank,
+	                             .payload_len = (uint32_t)(HELLO_FIXED + jl)};
+	return dist_write_frame(fd, &h, p, HELLO_FIXED + jl, deadline);
+}
+
+/* Reads and structurally checks a HELLO; the caller judges its content. */
+static enum aios_err read_hello(int fd, int64_t deadline, struct hello *out)
+{
+	struct aios_dist_header h;
+	uint8_t *p;
+	enum aios_err e = dist_read_frame(fd, HELLO_FIXED + AIOS_DIST_MAX_JOB, deadline, &h, &p);
+	if (e)
+		return e;
+	e = AIOS_OK;
+	if (h.type != AIOS_DIST_HELLO)
+		e = aios_fail(AIOS_ERR_PROTOCOL, "expected a hello frame, got %s",
+		              aios_dist_type_name(h.type));
+	else if (h.payload_len < HELLO_FIXED ||
+	         h.payload_len != HELLO_FIXED + (size_t)aios_dist_get_u16(p + 12))
+		e = aios_fail(AIOS_ERR_CORRUPT, "hello: payload of %u bytes is inconsistent",
+		              h.payload_len);
+	if (!e) {
+		out->world = aios_dist_get_u32(p);
+		out->rank = aios_dist_get_u32(p + 4);
+		out->port = aios_dist_get_u16(p + 8);
+		out->role = aios_dist_get_u16(p + 10);
+		size_t jl = aios_dist_get_u16(p + 12);
+		memcpy(out->job, p + HELLO_FIXED, jl);
+		out->job[jl] = 0;
+		out->attempt = h.attempt;
+		if (h.sender != out->rank)
+			e = aios_fail(AIOS_ERR_PROTOCOL, "hello: header says rank %u, payload %u",
+			              h.sender, out->rank);
+	}
+	free(p);
+	return e;
+}
+
+/* Why a hello is refused, or NULL. why has room for the text. */
+static const char *judge(const struct aios_dist *d, const struct hello *h, int lo, int hi,
+                         char *why, size_t n)
+{
+	if (strcmp(h->job, d->cfg.job) != 0)
+		snprintf(why, n, "rank %u belongs to job \"%s\", this is job \"%s\"", h->rank,
+		         h->job, d->cfg.job);
+	else if (h->attempt != d->cfg.attempt)
+		snprintf(why, n, "rank %u is from attempt %u, this is attempt %u%s", h->rank,
+		         h->attempt, d->cfg.attempt,
+		         h->attempt < d->cfg.attempt ? " (a leftover of an old attempt)" : "");
+	else if (h->world != (uint32_t)d->world)
+		snprintf(why, n, "rank %u expects a world of %u, this world has %d", h->rank,
+		         h->world, d->world);
+	else if (h->rank < (uint32_t)lo || h->rank >= (uint32_t)hi)
+		snprintf(why, n, "rank %u is out of range [%d, %d)", h->rank, lo, hi);
+	else if (d->links[h->rank])
+		snprintf(why, n, "rank %u has already joined", h->rank);
+	else if (h->role > AIOS_DIST_ROLE_STAGE)
+		snprintf(why, n, "rank %u has unknown role %u", h->rank, h->role);
+	else
+		return NULL;
+	return why;
+}
+
+static void send_reject(struct aios_dist *d, int fd, const char *why)
+{
+	size_t wl = strlen(why);
+	uint8_t p[4 + AIOS_DIST_MAX_REASON];
+	if (wl > AIOS_DIST_MAX_REASON)
+		wl = AIOS_DIST_MAX_REASON;
+	aios_dist_put_u32(p, d->cfg.attempt);
+	memcpy(p + 4, why, wl);
+	struct aios_dist_header h = {.version = AIOS_DIST_VERSION,
+	                             .type = AIOS_DIST_REJECT,
+	                             .attempt = d->cfg.attempt,
+	                             .payload_len = (uint32_t)(4 + wl)};
+	if (dist_write_frame(fd, &h, p, 4 + wl, aios_now_ms() + 1000) != AIOS_OK)
+		aios_errclear(); /* best effort: the rank is refused either way */
+}
+
+static enum aios_err coordinator_meet(struct aios_dist *d, int64_t deadline)
+{
+	int lfd;
+	uint16_t port;
+	enum aios_err e = listen_on(d->cfg.coord_port, deadline, &lfd, &port);
+	if (e)
+		return e;
+	aios_info("dist_listen", "rank 0 of %d (job %s, attempt %u) waiting on 0.0.0.0:%u",
+	          d->world, d->cfg.job, d->cfg.attempt, port);
+	uint32_t ips[AIOS_DIST_MAX_WORLD] = {0};
+	uint16_t ports[AIOS_DIST_MAX_WORLD] = {0};
+	int joined = 1;
+	while (joined < d->world) {
+		int fd;
+		struct sockaddr_in peer;
+		e = accept_one(lfd, deadline, &fd, &peer);
+		if (e) {
+			char missing[256] = "";
+			size_t off = 0;
+			for (int r = 1; r < d->world && off < sizeof(missing) - 8; r++)
+				if (!d->links[r])
+					off +=
+					    (size_t)snprintf(missing + off, sizeof(missing) - off,
+					                     "%s%d", off ? ", " : "", r);
+			close(lfd);
+			return aios_fail(
+			    e, "rendezvous: %d of %d ranks arrived within %d ms (missing: %s)",
+			    joined, d->world, d->cfg.rendezvous_timeout_ms, missing);
+		}
+		struct hello h;
+		int64_t hd = aios_now_ms() + HELLO_READ_MS;
+		e = read_hello(fd, hd < deadline ? hd : deadline, &h);
+		char why[512];
+		const char *bad = e ? aios_errmsg() : judge(d, &h, 1, d->world, why, sizeof(why));
+		if (bad) {
+			aios_warn("dist_refused", "refused a connection from %s: %s",
+			          inet_ntoa(peer.sin_addr), bad);
+			if (!e)
+				send_reject(d, fd, bad);
+			close(fd);
+			continue;
+		}
+		d->links[h.rank] = dist_link_new(fd, (int)h.rank);
+		d->roles[h.rank] = (enum aios_dist_role)h.role;
+		ips[h.rank] = peer.sin_addr.s_addr;
+		ports[h.rank] = h.port;
+		joined++;
+		aios_info("dist_joined", "rank %u joined from %s (%d of %d)", h.rank,
+		          inet_ntoa(peer.sin_addr), joined, d->world);
+	}
+	close(lfd);
+	size_t n = 4 + 8 * (size_t)d->world;
+	uint8_t *p = aios_xcalloc(1, n);
+	aios_dist_put_u32(p, (uint32_t)d->world);
+	for (int r = 0; r < d->world; r++) {
+		memcpy(p + 4 + 8 * r, &ips[r], 4); /* network order as is */
+		aios_dist_put_u16(p + 8 + 8 * r, ports[r]);
+		aios_dist_put_u16(p + 10 + 8 * r, (uint16_t)d->roles[r]);
+	}
+	struct aios_dist_header h = {.version = AIOS_DIST_VERSION,
+	                             .type = AIOS_DIST_PEERS,
+	                             .attempt = d->cfg.attempt,
+	                             .payload_len = (uint32_t)n};
+	for (int r = 1; r < d->world && !e; r++)
+		if ((e = dist_write_frame(d->links[r]->fd, &h, p, n, deadline)))
+			aios_fail_wrap(e, "rendezvous: sending the peer table to rank %d", r);
+	free(p);
+	return e;
+}
+
+static enum aios_err member_meet(struct aios_dist *d, int64_t deadline)
+{
+	int lfd, fd = -1;
+	uint16_t myport;
+	enum aios_err e = listen_on(0, deadline, &lfd, &myport);
+	if (e)
+		return e;
+	struct aios_dist_header h;
+	uint8_t *p = NULL;
+	for (;;) {
+		e = connect_retry(d->cfg.coord_ip, d->cfg.coord_port, deadline,
+		                  d->cfg.rendezvous_timeout_ms, &fd);
+		if (!e)
+			e = send_hello(d, fd, myport, deadline);
+		if (!e)
+			e = dist_read_frame(fd, 4 + 8 * AIOS_DIST_MAX_WORLD + AIOS_DIST_MAX_REASON,
+			                    deadline, &h, &p);
+		if (e == AIOS_ERR_TIMEOUT || (e && aios_now_ms() >= deadline)) {
+			if (fd >= 0)
+				close(fd);
+			close(lfd);
+			return aios_fail_wrap(AIOS_ERR_TIMEOUT, "rank %d", d->rank);
+		}
+		if (e) { /* the coordinator went away mid-hello: it may be restarting */
+			aios_warn("dist_retry", "rendezvous with %s:%u failed (%s); retrying",
+			          d->cfg.coord_ip, d->cfg.coord_port, aios_errmsg());
+			close(fd);
+			fd = -1;
+			aios_sleep_ms(RETRY_MAX_MS);
+			continue;
+		}
+		if (h.type == AIOS_DIST_REJECT) {
+			uint32_t theirs = h.payload_len >= 4 ? aios_dist_get_u32(p) : 0;
+			char why[AIOS_DIST_MAX_REASON + 1];
+			snprintf(why, sizeof(why), "%s", h.payload_len > 4 ? (char *)p + 4 : "");
+			free(p);
+			p = NULL;
+			close(fd);
+			fd = -1;
+			if (theirs < d->cfg.attempt && aios_now_ms() < deadline) {
+				/* an old coordinator still holds the port: wait for the new one */
+				aios_warn("dist_retry",
+				          "coordinator is at attempt %u, this rank at %u: %s",
+				          theirs, d->cfg.attempt, why);
+				aios_sleep_ms(RETRY_MAX_MS);
+				continue;
+			}
+			close(lfd);
+			return aios_fail(AIOS_ERR_FORBIDDEN,
+			                 "rendezvous: the coordinator refused rank %d: %s", d->rank,
+			                 why);
+		}
+		break;
+	}
+	e = AIOS_OK;
+	if (h.type != AIOS_DIST_PEERS || h.payload_len != 4 + 8 * (size_t)d->world ||
+	    aios_dist_get_u32(p) != (uint32_t)d->world)
+		e = aios_fail(AIOS_ERR_PROTOCOL, "rendezvous: bad peer table (%s, %u bytes)",
+		              aios_dist_type_name(h.type), h.payload_len);
+	char ips[AIOS_DIST_MAX_WORLD][16];
+	uint16_t ports[AIOS_DIST_MAX_WORLD];
+	for (int r = 0; !e && r < d->world; r++) {
+		struct in_addr a;
+		memcpy(&a.s_addr, p + 4 + 8 * r, 4);
+		inet_ntop(AF_INET, &a, ips[r], sizeof(ips[r]));
+		ports[r] = aios_dist_get_u16(p + 8 + 8 * r);
+		uint16_t role = aios_dist_get_u16(p + 10 + 8 * r);
+		if (role > AIOS_DIST_ROLE_STAGE)
+			e = aios_fail(AIOS_ERR_PROTOCOL, "rendezvous: rank %d has unknown role %u",
+			              r, role);
+		d->roles[r] = (enum aios_dist_role)role;
+	}
+	free(p);
+	if (e) {
+		close(fd);
+		close(lfd);
+		return e;
+	}
+	d->links[0] = dist_link_new(fd, 0);
+	/* Mesh: connect to every lower rank, accept every higher one. */
+	for (int r = 1; r < d->rank && !e; r++) {
+		e = connect_retry(ips[r], ports[r], deadline, d->cfg.rendezvous_timeout_ms, &fd);
+		if (!e && (e = send_hello(d, fd, myport, deadline)))
+			close(fd);
+		if (!e)
+			d->links[r] = dist_link_new(fd, r);
+		else
+			aios_fail_wrap(e, "rendezvous: rank %d connecting to rank %d", d->rank, r);
+	}
+	for (int k = d->rank + 1; k < d->world && !e; k++) {
+		struct sockaddr_in peer;
+		e = accept_one(lfd, deadline, &fd, &peer);
+		if (e) {
+			aios_fail_wrap(e, "rendezvous: rank %d waiting for higher ranks", d->rank);
+			break;
+		}
+		struct hello hh;
+		char why[512];
+		const char *bad = NULL;
+		if (read_hello(fd, deadline, &hh) != AIOS_OK)
+			bad = aios_errmsg();
+		else
+			bad = judge(d, &hh, d->rank + 1, d->world, why, sizeof(why));
+		if (bad) {
+			aios_warn("dist_refused", "rank %d refused a connection from %s: %s",
+			          d->rank, inet_ntoa(peer.sin_addr), bad);
+			close(fd);
+			k--; /* still waiting for the same number of ranks */
+			continue;
+		}
+		d->links[hh.rank] = dist_link_new(fd, (int)hh.rank);
+	}
+	close(lfd);
+	return e;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Lifetime, barriers
+ * ------------------------------------------------------------------------------------ */
+
+static void teardown(struct aios_dist *d)
+{
+	dist_threads_stop(d);
+	for (int r = 0; r < d->world; r++)
+		dist_link_free(d->links[r]);
+	if (d->wake[0] >= 0) {
+		close(d->wake[0]);
+		close(d->wake[1]);
+	}
+	pthread_mutex_destroy(&d->mu);
+	pthread_cond_destroy(&d->cv);
+	free(d);
+}
+
+enum aios_err aios_dist_connect(const struct aios_dist_config *c, struct aios_dist **out)
+{
+	*out = NULL;
+	if (c->world < 1 || c->world > AIOS_DIST_MAX_WORLD || c->rank < 0 || c->rank >= c->world)
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "rank %d of world %d: out of range (world <= %d)", c->rank,
+		                 c->world, AIOS_DIST_MAX_WORLD);
+	if (!c->job[0])
+		return aios_fail(AIOS_ERR_INVALID, "distributed run needs a job name (AIOS_JOB)");
+	struct aios_dist *d = aios_xcalloc(1, sizeof(*d));
+	d->cfg = *c;
+	d->rank = c->rank;
+	d->world = c->world;
+	d->lost = -1;
+	d->wake[0] = d->wake[1] = -1;
+	d->roles[d->rank] = c->role;
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cv, NULL);
+	if (d->world == 1) {
+		*out = d;
+		return AIOS_OK;
+	}
+	int64_t t0 = aios_now_ms(), deadline = t0 + c->rendezvous_timeout_ms;
+	enum aios_err e = d->rank == 0 ? coordinator_meet(d, deadline) : member_meet(d, deadline);
+	if (!e)
+		e = dist_threads_start(d);
+	if (!e)
+		e = aios_dist_barrier(d);
+	if (e) {
+		char msg[768];
+		snprintf(msg, sizeof(msg), "%s", aios_errmsg());
+		teardown(d);
+		return aios_fail(e, "%s", msg);
+	}
+	aios_info("dist_ready",
+	          "rank %d of %d connected to all peers in %lld ms (job %s, attempt %u)", d->rank,
+	          d->world, (long long)(aios_now_ms() - t0), d->cfg.job, d->cfg.attempt);
+	*out = d;
+	return AIOS_OK;
+}
+
+void aios_dist_free(struct aios_dist *d)
+{
+	if (!d)
+		return;
+	pthread_mutex_lock(&d->mu);
+	int failed = d->failed;
+	pthread_mutex_unlock(&d->mu);
+	if (failed)
+		dist_tell_peers(d); /* once per run: a no-op if already told */
+	teardown(d);
+}
+
+enum aios_err aios_dist_finish(struct aios_dist *d)
+{
+	if (d->world == 1) {
+		teardown(d);
+		return AIOS_OK;
+	}
+	uint32_t tag = aios_dist_next_tag(d);
+	enum aios_err e = AIOS_OK;
+	struct aios_dist_msg *m = NULL;
+	if (d->rank != 0) {
+		/* After our FINISH reaches rank 0, only rank 0's link matters to us. */
+		pthread_mutex_lock(&d->mu);
+		for (int r = 1; r < d->world; r++)
+			if (d->links[r])
+				d->links[r]->expect_close = 1;
+		pthread_mutex_unlock(&d->mu);
+		e = aios_dist_send(d, 0, AIOS_DIST_FINISH, tag, NULL, 0);
+		if (!e)
+			e = aios_dist_recv(d, 0, AIOS_DIST_FINISH, tag, &m);
+		aios_dist_msg_free(m);
+	} else {
+		for (int r = 1; r < d->world && !e; r++) {
+			e = aios_dist_recv(d, r, AIOS_DIST_FINISH, tag, &m);
+			aios_dist_msg_free(m);
+			m = NULL;
+		}
+		if (!e) {
+			pthread_mutex_lock(&d->mu);
+			d->closing = 1;
+			pthread_mutex_unlock(&d->mu);
+		}
+		for (int r = 1; r < d->world && !e; r++)
+			e = aios_dist_send(d, r, AIOS_DIST_FINISH, tag, NULL, 0);
+	}
+	if (!e) {
+		pthread_mutex_lock(&d->mu);
+		d->closing = 1;
+		pthread_mutex_unlock(&d->mu);
+		teardown(d);
+		return AIOS_OK;
+	}
+	char msg[768];
+	snprintf(msg, sizeof(msg), "%s", aios_errmsg());
+	aios_dist_free(d);
+	return aios_fail(e, "%s", msg);
+}
+
+int aios_dist_rank(const struct aios_dist *d)
+{
+	return d->rank;
+}
+
+int aios_dist_world(const struct aios_dist *d)
+{
+	return d->world;
+}
+
+uint32_t aios_dist_attempt(const struct aios_dist *d)
+{
+	return d->cfg.attempt;
+}
+
+enum aios_dist_role aios_dist_role_of(const struct aios_dist *d, int rank)
+{
+	return rank >= 0 && rank < d->world ? d->roles[rank] : AIOS_DIST_ROLE_WORKER;
+}
+
+int aios_dist_lost_rank(const struct aios_dist *d)
+{
+	struct aios_dist *m = (struct aios_dist *)d;
+	pthread_mutex_lock(&m->mu);
+	int lost = m->failed ? m->lost : -1;
+	pthread_mutex_unlock(&m->mu);
+	return lost;
+}
+
+uint32_t aios_dist_next_tag(struct aios_dist *d)
+{
+	return ++d->tag_seq;
+}
+
+enum aios_err aios_dist_barrier(struct aios_dist *d)
+{
+	if (d->world == 1)
+		return AIOS_OK;
+	uint32_t tag = aios_dist_next_tag(d);
+	struct aios_dist_msg *m = NULL;
+	enum aios_err e = AIOS_OK;
+	if (d->rank != 0) {
+		e = aios_dist_send(d, 0, AIOS_DIST_BARRIER, tag, NULL, 0);
+		if (!e)
+			e = aios_dist_recv(d, 0, AIOS_DIST_BARRIER, tag, &m);
+		aios_dist_msg_free(m);
+		return e;
+	}
+	for (int r = 1; r < d->world && !e; r++) {
+		e = aios_dist_recv(d, r, AIOS_DIST_BARRIER, tag, &m);
+		aios_dist_msg_free(m);
+		m = NULL;
+	}
+	for (int r = 1; r < d->world && !e; r++)
+		e = aios_dist_send(d, r, AIOS_DIST_BARRIER, tag, NULL, 0);
+	return e;
+}
+
+enum aios_err aios_dist_broadcast(struct aios_dist *d, int root, float *x, size_t n)
+{
+	if (d->world == 1)
+		return AIOS_OK;
+	uint32_t tag = aios_dist_next_tag(d);
+	if (d->rank != root)
+		return aios_dist_recv_floats(d, root, AIOS_DIST_DATA, tag, x, n);
+	for (int r = 0; r < d->world; r++) {
+		if (r == root)
+			continue;
+		enum aios_err e = aios_dist_send_floats(d, r, AIOS_DIST_DATA, tag, x, n);
+		if (e)
+			return e;
+	}
+	return AIOS_OK;
+}

@@ -1,0 +1,317 @@
+/*
+ * test_dist_comm.c - ranks as real processes on loopback: rendezvous (and its refusals),
+ * barrier, broadcast, ring all-reduce (bit-identical on every rank and equal to the
+ * one-process reference), and the fault path: a killed or frozen rank is named by every
+ * other rank within the stated time, and an idle but healthy rank is not.
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "common/mem.h"
+#include "dist_harness.h"
+#include "trainer/dist_allreduce.h"
+
+/* Deterministic test data: rank r's buffer. */
+static void fill(float *x, size_t n, int r)
+{
+	uint32_t s = 0x9e3779b9u * (uint32_t)(r + 1);
+	for (size_t i = 0; i < n; i++) {
+		s = s * 1664525u + 1013904223u;
+		x[i] = (float)((int32_t)(s >> 8) - (1 << 23)) / (float)(1 << 20);
+	}
+}
+
+struct ar_case {
+	size_t n;
+	int rounds;
+};
+
+static int rank_allreduce(int rank, const struct aios_dist_config *cfg, void *arg)
+{
+	struct ar_case *c = arg;
+	struct aios_dist *d;
+	if (aios_dist_connect(cfg, &d) != AIOS_OK) {
+		harness_note("connect: %s", aios_errmsg());
+		return 2;
+	}
+	int world = cfg->world;
+	float **bufs = aios_xcalloc((size_t)world, sizeof(float *));
+	for (int r = 0; r < world; r++) {
+		bufs[r] = aios_xmalloc(c->n * sizeof(float) + 4);
+		fill(bufs[r], c->n, r);
+	}
+	float *want = aios_xmalloc(c->n * sizeof(float) + 4);
+	aios_dist_allreduce_ref(bufs, world, c->n, 1, want);
+	float *x = bufs[rank];
+	int rc = 0;
+	for (int k = 0; k < c->rounds && !rc; k++) {
+		fill(x, c->n, rank);
+		if (aios_dist_allreduce_mean(d, x, c->n) != AIOS_OK) {
+			harness_note("allreduce: %s", aios_errmsg());
+			rc = 3;
+		} else if (c->n && memcmp(x, want, c->n * sizeof(float)) != 0) {
+			harness_note("round %d: result differs from the reference", k);
+			rc = 4;
+		}
+	}
+	if (!rc && aios_dist_finish(d) != AIOS_OK) {
+		harness_note("finish: %s", aios_errmsg());
+		return 5;
+	} else if (rc) {
+		aios_dist_free(d);
+	}
+	return rc;
+}
+
+static void check_allreduce(int world, size_t n, int rounds)
+{
+	struct aios_dist_config cfgs[HARNESS_MAX];
+	harness_configs(cfgs, world);
+	struct ar_case c = {n, rounds};
+	struct harness_result res;
+	harness_run(world, cfgs, rank_allreduce, &c, 60000, &res);
+	for (int r = 0; r < world; r++)
+		ck_assert_msg(res.status[r] == 0, "world %d n %zu: rank %d exited %d: %s", world, n,
+		              r, res.status[r], res.note[r]);
+}
+
+START_TEST(allreduce_matches_reference_bitwise)
+{
+	static const size_t sizes[] = {1, 3, 1000, 262145, 1000003};
+	for (int world = 2; world <= 4; world++)
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+			check_allreduce(world, sizes[i], 2);
+}
+END_TEST
+
+START_TEST(reference_is_the_mean)
+{
+	enum { N = 1000, W = 3 };
+	float a[N], b[N], c[N], out[N];
+	fill(a, N, 0);
+	fill(b, N, 1);
+	fill(c, N, 2);
+	float *bufs[W] = {a, b, c};
+	aios_dist_allreduce_ref(bufs, W, N, 1, out);
+	for (int i = 0; i < N; i++)
+		ck_assert_double_eq_tol(out[i], ((double)a[i] + b[i] + c[i]) / 3.0, 1e-5);
+}
+END_TEST
+
+/* ---- barrier and broadcast */
+
+static int rank_bcast(int rank, const struct aios_dist_config *cfg, void *arg)
+{
+	struct aios_dist *d;
+	if (aios_dist_connect(cfg, &d) != AIOS_OK) {
+		harness_note("connect: %s", aios_errmsg());
+		return 2;
+	}
+	float x[3000];
+	for (int i = 0; i < 3000; i++)
+		x[i] = rank == 1 ? (float)i : -1.0f;
+	if (aios_dist_barrier(d) || aios_dist_broadcast(d, 1, x, 3000) || aios_dist_barrier(d)) {
+		harness_note("%s", aios_errmsg());
+		aios_dist_free(d);
+		return 3;
+	}
+	for (int i = 0; i < 3000; i++)
+		if (x[i] != (float)i) {
+			harness_note("x[%d] = %g", i, x[i]);
+			return 4;
+		}
+	if (aios_dist_role_of(d, 2) != AIOS_DIST_ROLE_PS) {
+		harness_note("role of rank 2 not shared");
+		return 6;
+	}
+	return aios_dist_finish(d) == AIOS_OK ? 0 : 5;
+}
+
+START_TEST(barrier_broadcast_and_roles)
+{
+	struct aios_dist_config cfgs[HARNESS_MAX];
+	harness_configs(cfgs, 3);
+	cfgs[2].role = AIOS_DIST_ROLE_PS;
+	struct harness_result res;
+	harness_run(3, cfgs, rank_bcast, NULL, 30000, &res);
+	for (int r = 0; r < 3; r++)
+		ck_assert_msg(res.status[r] == 0, "rank %d exited %d: %s", r, res.status[r],
+		              res.note[r]);
+}
+END_TEST
+
+/* ---- rendezvous refusals */
+
+static int rank_connect_only(int rank, const struct aios_dist_config *cfg, void *arg)
+{
+	struct aios_dist *d;
+	int64_t t0 = aios_now_ms();
+	enum aios_err e = aios_dist_connect(cfg, &d);
+	if (e) {
+		harness_note("%d %lld %s", e, (long long)(aios_now_ms() - t0), aios_errmsg());
+		return 10 + e;
+	}
+	return aios_dist_finish(d) == AIOS_OK ? 0 : 5;
+}
+
+START_TEST(old_attempt_is_refused)
+{
+	struct aios_dist_config cfgs[HARNESS_MAX];
+	harness_configs(cfgs, 2);
+	cfgs[0].attempt = 2;
+	cfgs[1].attempt = 1;
+	cfgs[0].rendezvous_timeout_ms = 2000;
+	struct harness_result res;
+	harness_run(2, cfgs, rank_connect_only, NULL, 15000, &res);
+	ck_assert_int_eq(res.status[1], 10 + AIOS_ERR_FORBIDDEN);
+	ck_assert_msg(strstr(res.note[1], "attempt 1, this is attempt 2"), "%s", res.note[1]);
+	ck_assert_msg(strstr(res.note[1], "old attempt"), "%s", res.note[1]);
+	ck_assert_int_eq(res.status[0], 10 + AIOS_ERR_TIMEOUT);
+	ck_assert_msg(strstr(res.note[0], "1 of 2 ranks arrived") &&
+	                  strstr(res.note[0], "missing: 1"),
+	              "%s", res.note[0]);
+}
+END_TEST
+
+START_TEST(other_job_is_refused)
+{
+	struct aios_dist_config cfgs[HARNESS_MAX];
+	harness_configs(cfgs, 3);
+	snprintf(cfgs[1].job, sizeof(cfgs[1].job), "other");
+	cfgs[2].rendezvous_timeout_ms = 2500;
+	cfgs[0].rendezvous_timeout_ms = 2000;
+	struct harness_result res;
+	harness_run(3, cfgs, rank_connect_only, NULL, 15000, &res);
+	ck_assert_int_eq(res.status[1], 10 + AIOS_ERR_FORBIDDEN);
+	ck_assert_msg(strstr(res.note[1], "belongs to job \"other\""), "%s", res.note[1]);
+	ck_assert_int_eq(res.status[0], 10 + AIOS_ERR_TIMEOUT);
+}
+END_TEST
+
+START_TEST(unreachable_coordinator_times_out_clearly)
+{
+	struct aios_dist_config cfgs[HARNESS_MAX];
+	harness_configs(cfgs, 2);
+	cfgs[1].rendezvous_timeout_ms = 1500;
+	struct harness_result res;
+	/* only rank 1 runs: nobody listens on the port */
+	harness_run(1, cfgs + 1, rank_connect_only, NULL, 10000, &res);
+	ck_assert_int_eq(res.status[0], 10 + AIOS_ERR_TIMEOUT);
+	ck_assert_msg(strstr(res.note[0], "could not reach 127.0.0.1:") &&
+	                  strstr(res.note[0], "within 1500 ms") &&
+	                  strstr(res.note[0], "Connection refused"),
+	              "%s", res.note[0]);
+	ck_assert_int_lt(res.elapsed_ms[0], 4000);
+}
+END_TEST
+
+/* ---- faults */
+
+enum fault { FAULT_EXIT, FAULT_STOP, FAULT_IDLE };
+
+/* Rank 2 misbehaves after the first all-reduce; the others keep reducing. */
+static int rank_fault(int rank, const struct aios_dist_config *cfg, void *arg)
+{
+	enum fault f = *(enum fault *)arg;
+	struct aios_dist *d;
+	if (aios_dist_connect(cfg, &d) != AIOS_OK) {
+		harness_note("connect: %s", aios_errmsg());
+		return 2;
+	}
+	float x[4096];
+	fill(x, 4096, rank);
+	if (aios_dist_allreduce_mean(d, x, 4096) != AIOS_OK) {
+		harness_note("first allreduce: %s", aios_errmsg());
+		return 3;
+	}
+	if (rank == 2) {
+		if (f == FAULT_EXIT)
+			_exit(42); /* the kernel closes the sockets, as after SIGKILL */
+		if (f == FAULT_STOP)
+			raise(SIGSTOP); /* frozen: sockets open, no heartbeats */
+		if (f == FAULT_IDLE)
+			aios_sleep_ms(2500); /* busy for longer than the peer timeout */
+	}
+	int64_t t0 = aios_now_ms();
+	for (int k = 0; k < 50; k++) {
+		if (aios_dist_allreduce_mean(d, x, 4096) != AIOS_OK) {
+			harness_note("%lld %d %s", (long long)(aios_now_ms() - t0),
+			             aios_dist_lost_rank(d), aios_errmsg());
+			aios_dist_free(d);
+			return 7;
+		}
+	}
+	return aios_dist_finish(d) == AIOS_OK ? 0 : 5;
+}
+
+static void check_fault(enum fault f, int64_t bound_ms)
+{
+	struct aios_dist_config cfgs[HARNESS_MAX];
+	harness_configs(cfgs, 4);
+	struct harness_result res;
+	harness_expendable = 2;
+	harness_run(4, cfgs, rank_fault, &f, 30000, &res);
+	harness_expendable = -1;
+	for (int r = 0; r < 4; r++) {
+		if (r == 2)
+			continue;
+		ck_assert_msg(res.status[r] == 7, "rank %d exited %d: %s", r, res.status[r],
+		              res.note[r]);
+		long long ms = 0;
+		int lost = -1;
+		ck_assert_int_eq(sscanf(res.note[r], "%lld %d", &ms, &lost), 2);
+		ck_assert_msg(lost == 2, "rank %d blamed rank %d: %s", r, lost, res.note[r]);
+		ck_assert_msg(strstr(res.note[r], "lost rank 2"), "rank %d: %s", r, res.note[r]);
+		ck_assert_msg(ms < bound_ms, "rank %d noticed after %lld ms (bound %lld): %s", r,
+		              ms, (long long)bound_ms, res.note[r]);
+	}
+}
+
+START_TEST(killed_rank_is_named_by_all)
+{
+	check_fault(FAULT_EXIT, 1000);
+}
+END_TEST
+
+START_TEST(frozen_rank_is_named_after_the_peer_timeout)
+{
+	/* heartbeats stop: peer_timeout 1.5 s + a 100 ms check period */
+	check_fault(FAULT_STOP, 2500);
+}
+END_TEST
+
+START_TEST(idle_rank_is_kept_alive_by_heartbeats)
+{
+	struct aios_dist_config cfgs[HARNESS_MAX];
+	harness_configs(cfgs, 4);
+	enum fault f = FAULT_IDLE;
+	struct harness_result res;
+	harness_run(4, cfgs, rank_fault, &f, 30000, &res);
+	for (int r = 0; r < 4; r++)
+		ck_assert_msg(res.status[r] == 0, "rank %d exited %d: %s", r, res.status[r],
+		              res.note[r]);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("dist_comm");
+	TCase *t = tcase_create("comm");
+	tcase_set_timeout(t, 120);
+	tcase_add_test(t, reference_is_the_mean);
+	tcase_add_test(t, allreduce_matches_reference_bitwise);
+	tcase_add_test(t, barrier_broadcast_and_roles);
+	tcase_add_test(t, old_attempt_is_refused);
+	tcase_add_test(t, other_job_is_refused);
+	tcase_add_test(t, unreachable_coordinator_times_out_clearly);
+	tcase_add_test(t, killed_rank_is_named_by_all);
+	tcase_add_test(t, frozen_rank_is_named_after_the_peer_timeout);
+	tcase_add_test(t, idle_rank_is_kept_alive_by_heartbeats);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+AIOS_CHECK_MAIN(suite)
