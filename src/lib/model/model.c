@@ -747,3 +747,14 @@ void aios_model_forward_ref(const struct aios_model *m, const float *x, int n, f
 		nxt = t;
 	}
 }
+
+/* Public forms of the helpers above, for the serving kernels (src/serve/engine.c). */
+void aios_act_apply(enum aios_act a, float *v, int n)
+{
+	activate(a, v, n);
+}
+
+void aios_model_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale)
+{
+	quantize_rows(w, rows, cols, q, scale);
+}

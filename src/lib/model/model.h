@@ -108,6 +108,11 @@ enum aios_err aios_model_write_file(struct aios_model *m, const char *path,
  */
 enum aios_err aios_model_atomic_write(const char *path, const void *p, size_t n) AIOS_MUST_CHECK;
 
+/* Applies activation a to v[0..n) in place (softmax normalizes over all n). */
+void aios_act_apply(enum aios_act a, float *v, int n);
+/* INT8 per output row as the artifact stores it: scale = max|w_row| / 127, q = round(w / scale). */
+void aios_model_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale);
+
 /*
  * Reference forward pass (naive loops, the ground truth for every fast kernel):
  * x (n, n_inputs) -> y (n, n_outputs), normalization and output activation applied.
