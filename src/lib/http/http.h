@@ -38,6 +38,7 @@
 #define AIOS_HTTP_MAX_PARAMS 4
 #define AIOS_HTTP_MAX_HEADERS 64
 #define AIOS_HTTP_MAX_ROUTES 64
+#define AIOS_HTTP_PARAM_STORE 256 /* bytes for capture names and values together */
 
 struct aios_http_header {
 	const char *name; /* as sent; compare case-insensitively */
@@ -49,13 +50,15 @@ struct aios_http_req {
 	const char *method;
 	const char *path;   /* without the query string, not percent-decoded */
 	const char *query;  /* after '?', or "" */
-	const char *body;   /* NUL-terminated; body_len bytes (may hold NULs) */
+	const char *body;   /* body_len bytes (may hold NULs); NUL-terminated in handlers
+			     * (the parser alone does not terminate it) */
 	size_t body_len;
 	int n_headers;
 	struct aios_http_header headers[AIOS_HTTP_MAX_HEADERS];
 	int n_params;
 	const char *param_names[AIOS_HTTP_MAX_PARAMS];
 	const char *param_values[AIOS_HTTP_MAX_PARAMS];
+	char param_store[AIOS_HTTP_PARAM_STORE]; /* backs param_names/param_values */
 	const char *route;  /* the pattern that matched (a stable label for metrics), or NULL */
 	int keep_alive;     /* 1 if the connection stays open after the response */
 	void *conn_user;    /* free for the handler: per-thread state (see thread_init) */

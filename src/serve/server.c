@@ -1,0 +1,368 @@
+/*
+ * server.c - aios-serve's routes, handlers and metrics (server.h).
+ *
+ * Handlers run on the HTTP loop threads (http.h) and block in the batcher until
+ * their rows have been through a forward pass. Every executor of the batcher owns a
+ * scratch buffer sized for max_batch_size rows; a bigger single request allocates
+ * its own for the pass.
+ */
+#include "serve/server.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "http/http.h"
+#include "http/metrics.h"
+#include "serve/batcher.h"
+#include "serve/engine.h"
+#include "serve/protocol.h"
+
+/* Stable endpoint labels, one per route, in route order. */
+enum ep { EP_V1_PREDICT, EP_V1_MODEL, EP_V2_INFER, EP_V2_MODEL, EP_V2_MODEL_READY, EP_LIVE,
+	  EP_READY, EP_METRICS, EP_OTHER, EP__N };
+static const char *const ep_names[EP__N] = {"v1_predict", "v1_model", "v2_infer", "v2_model",
+					    "v2_model_ready", "v2_live", "v2_ready", "metrics",
+					    "other"};
+
+struct aios_serve {
+	struct aios_serve_config cfg;
+	struct aios_engine *engine;
+	struct aios_batcher *batcher;
+	struct aios_http_server *http;
+	struct aios_metrics *reg;
+	float **scratch; /* per executor */
+	size_t scratch_floats;
+	int executors;
+	atomic_int ready;
+	char sha256[AIOS_SHA256_HEX];
+	const char *routes[EP__N]; /* pattern of each endpoint's route */
+	struct aios_metric *m_requests;
+	struct aios_series *s_ok[EP__N];       /* requests_total{ep, "200"} */
+	struct aios_series *s_duration[EP__N];
+	struct aios_series *s_in_flight, *s_queue, *s_batch;
+};
+
+/* ---------------------------------------------------------------- metrics */
+
+static enum ep ep_of(const struct aios_serve *s, const char *route)
+{
+	for (int i = 0; route && i < EP_OTHER; i++)
+		if (s->routes[i] && strcmp(s->routes[i], route) == 0)
+			return (enum ep)i;
+	return EP_OTHER;
+}
+
+static void on_response(const struct aios_http_req *req, int status, double sec, void *ud)
+{
+	struct aios_serve *s = ud;
+	enum ep ep = ep_of(s, req->route);
+	struct aios_series *c = s->s_ok[ep];
+	if (status != 200) {
+		char code[8];
+		snprintf(code, sizeof code, "%d", status);
+		c = aios_metric_with(s->m_requests, ep_names[ep], code);
+	}
+	aios_counter_inc(c);
+	aios_histogram_observe(s->s_duration[ep], sec);
+}
+
+static void on_collect(void *ud)
+{
+	struct aios_serve *s = ud;
+	aios_gauge_set(s->s_queue, aios_batcher_queued(s->batcher));
+}
+
+static void on_batch(int rows, int requests, void *ud)
+{
+	struct aios_serve *s = ud;
+	aios_histogram_observe(s->s_batch, rows);
+}
+
+static void setup_metrics(struct aios_serve *s)
+{
+	struct aios_metrics *r = s->reg = aios_metrics_new();
+	s->m_requests = aios_metrics_counter(r, "aios_serve_requests_total",
+					     "HTTP requests by endpoint and status code.", "endpoint",
+					     "code", NULL);
+	struct aios_metric *dur = aios_metrics_histogram(
+		r, "aios_serve_request_duration_seconds",
+		"Time from a request's first byte to its response being queued.",
+		aios_metrics_latency_buckets, aios_metrics_latency_buckets_n, "endpoint", NULL);
+	for (int i = 0; i < EP__N; i++) {
+		s->s_ok[i] = aios_metric_with(s->m_requests, ep_names[i], "200");
+		s->s_duration[i] = aios_metric_with(dur, ep_names[i]);
+	}
+	s->s_in_flight = aios_metric_with(aios_metrics_gauge(
+		r, "aios_serve_requests_in_flight",
+		"Inference requests being handled now (the autoscaler's concurrency signal).", NULL));
+	s->s_queue = aios_metric_with(aios_metrics_gauge(
+		r, "aios_serve_queue_depth", "Inference requests waiting for a forward pass.", NULL));
+	s->s_batch = aios_metric_with(aios_metrics_histogram(
+		r, "aios_serve_batch_size", "Rows per forward pass.", aios_metrics_size_buckets,
+		aios_metrics_size_buckets_n, NULL));
+	struct aios_metric *info = aios_metrics_gauge(
+		r, "aios_serve_model_info", "The model being served (value is always 1).", "name",
+		"sha256", "quantize", NULL);
+	aios_gauge_set(aios_metric_with(info, s->cfg.name, s->sha256,
+					s->cfg.quantize == AIOS_QUANT_INT8 ? "int8" : "none"),
+		       1);
+	aios_gauge_set(aios_metric_with(aios_metrics_gauge(
+			       r, "aios_serve_model_sparsity_ratio",
+			       "Fraction of weights that are zero after pruning.", NULL)),
+		       aios_engine_sparsity(s->engine));
+	aios_metrics_on_collect(r, on_collect, s);
+}
+
+/* ---------------------------------------------------------------- inference */
+
+static void forward(const float *x, int rows, float *y, int executor, void *ud)
+{
+	struct aios_serve *s = ud;
+	if (rows <= s->cfg.max_batch_size) {
+		aios_engine_forward(s->engine, x, rows, y, s->scratch[executor]);
+		return;
+	}
+	float *tmp = aios_xmalloc(sizeof(float) * aios_engine_scratch_floats(s->engine, rows));
+	aios_engine_forward(s->engine, x, rows, y, tmp);
+	free(tmp);
+}
+
+static int check_name(struct aios_serve *s, struct aios_http_req *req, struct aios_http_resp *resp)
+{
+	const char *name = aios_http_req_param(req, "name");
+	if (name && strcmp(name, s->cfg.name) == 0)
+		return 1;
+	aios_http_resp_error(resp, 404, "model \"%s\" not found; this server serves \"%s\"",
+			     name ? name : "", s->cfg.name);
+	return 0;
+}
+
+static void infer(struct aios_serve *s, struct aios_http_req *req, struct aios_http_resp *resp,
+		  int v2)
+{
+	if (!check_name(s, req, resp))
+		return;
+	aios_gauge_add(s->s_in_flight, 1);
+	int n_in = aios_engine_inputs(s->engine), n_out = aios_engine_outputs(s->engine);
+	struct aios_proto_batch b;
+	char err[512];
+	enum aios_err e = v2 ? aios_proto_v2_parse(req->body, req->body_len, n_in, &b, err, sizeof err)
+			     : aios_proto_v1_parse(req->body, req->body_len, n_in, &b, err, sizeof err);
+	if (e) {
+		aios_http_resp_error(resp, 400, "%s", err);
+		goto out;
+	}
+	float *y = aios_xmalloc(sizeof(float) * (size_t)b.rows * (size_t)n_out);
+	int64_t deadline = aios_now_ns() + (int64_t)s->cfg.request_timeout_ms * 1000000;
+	e = aios_batcher_run(s->batcher, b.x, b.rows, y, deadline);
+	if (e == AIOS_ERR_UNAVAILABLE) {
+		aios_http_resp_header(resp, "Retry-After", "1");
+		aios_http_resp_error(resp, 503, "%s", aios_errmsg());
+	} else if (e) {
+		aios_http_resp_error(resp, 504, "%s (%d ms)", aios_errmsg(), s->cfg.request_timeout_ms);
+	} else {
+		e = v2 ? aios_proto_v2_encode(s->cfg.name, b.id, y, b.rows, n_out, &resp->body)
+		       : aios_proto_v1_encode(y, b.rows, n_out, &resp->body);
+		if (e)
+			aios_http_resp_error(resp, 500, "response larger than %zu bytes", resp->body.max);
+	}
+	free(y);
+	free(b.x);
+out:
+	aios_gauge_add(s->s_in_flight, -1);
+}
+
+static void h_v1_predict(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	infer(ud, req, resp, 0);
+}
+
+static void h_v2_infer(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	infer(ud, req, resp, 1);
+}
+
+/* ---------------------------------------------------------------- metadata and health */
+
+static void reply(struct aios_http_resp *resp, int status, const char *fmt, ...) AIOS_PRINTF(3, 4);
+
+static void reply(struct aios_http_resp *resp, int status, const char *fmt, ...)
+{
+	char body[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(body, sizeof body, fmt, ap);
+	va_end(ap);
+	aios_http_resp_json(resp, status, body, (size_t)n < sizeof body ? (size_t)n : sizeof body - 1);
+}
+
+static void h_v1_model(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	struct aios_serve *s = ud;
+	if (check_name(s, req, resp))
+		reply(resp, 200, "{\"name\":\"%s\",\"ready\":%s}", s->cfg.name,
+		      atomic_load(&s->ready) ? "true" : "false");
+}
+
+static void h_v2_model(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	struct aios_serve *s = ud;
+	if (!check_name(s, req, resp))
+		return;
+	reply(resp, 200,
+	      "{\"name\":\"%s\",\"versions\":[\"1\"],\"platform\":\"aios\","
+	      "\"inputs\":[{\"name\":\"input-0\",\"datatype\":\"FP32\",\"shape\":[-1,%d]}],"
+	      "\"outputs\":[{\"name\":\"output-0\",\"datatype\":\"FP32\",\"shape\":[-1,%d]}],"
+	      "\"parameters\":{\"sha256\":\"%s\",\"quantize\":\"%s\",\"sparsity\":%.4f}}",
+	      s->cfg.name, aios_engine_inputs(s->engine), aios_engine_outputs(s->engine), s->sha256,
+	      s->cfg.quantize == AIOS_QUANT_INT8 ? "int8" : "none", aios_engine_sparsity(s->engine));
+}
+
+static void h_v2_model_ready(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	struct aios_serve *s = ud;
+	if (!check_name(s, req, resp))
+		return;
+	int r = atomic_load(&s->ready);
+	reply(resp, r ? 200 : 503, "{\"name\":\"%s\",\"ready\":%s}", s->cfg.name, r ? "true" : "false");
+}
+
+static void h_live(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	reply(resp, 200, "{\"live\":true}");
+}
+
+static void h_ready(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	struct aios_serve *s = ud;
+	int r = atomic_load(&s->ready);
+	reply(resp, r ? 200 : 503, "{\"ready\":%s}", r ? "true" : "false");
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+enum aios_err aios_serve_new(const struct aios_serve_config *c, const struct aios_model *m,
+			     struct aios_serve **out)
+{
+	struct aios_engine_opts eo = {.quantize = c->quantize, .prune_sparsity = c->prune_sparsity};
+	struct aios_engine *engine;
+	enum aios_err e = aios_engine_new(m, &eo, &engine);
+	if (e)
+		return e;
+	struct aios_serve *s = aios_xcalloc(1, sizeof *s);
+	s->cfg = *c;
+	s->engine = engine;
+	memcpy(s->sha256, m->sha256, sizeof s->sha256);
+	s->sha256[AIOS_SHA256_HEX - 1] = '\0';
+	/* Half the loops may run a pass at once: the others keep parsing and queueing,
+	 * which is what fills the next batch. */
+	s->executors = (c->threads + 1) / 2;
+	s->scratch_floats = aios_engine_scratch_floats(engine, c->max_batch_size);
+	s->scratch = aios_xcalloc((size_t)s->executors, sizeof *s->scratch);
+	for (int i = 0; i < s->executors; i++)
+		s->scratch[i] = aios_xmalloc(sizeof(float) * s->scratch_floats);
+	setup_metrics(s);
+	struct aios_batcher_config bc = {.in = aios_engine_inputs(engine),
+					 .out = aios_engine_outputs(engine),
+					 .max_batch_rows = c->max_batch_size,
+					 .max_delay_us = c->max_batch_delay_us,
+					 .queue_depth = c->queue_depth,
+					 .executors = s->executors,
+					 .on_batch = on_batch};
+	s->batcher = aios_batcher_new(&bc, forward, s);
+
+	struct aios_http_config hc;
+	aios_http_config_defaults(&hc);
+	hc.bind_addr = c->bind;
+	hc.port = c->port;
+	hc.threads = c->threads;
+	hc.max_body_bytes = (size_t)c->max_request_bytes;
+	hc.read_timeout_ms = c->request_timeout_ms;
+	hc.tls_cert = c->tls_cert;
+	hc.tls_key = c->tls_key;
+	hc.name = "serve";
+	hc.on_response = on_response;
+	hc.on_response_ud = s;
+	s->http = aios_http_server_new(&hc);
+	static const struct {
+		enum ep ep;
+		const char *method, *pattern;
+		aios_http_handler fn;
+	} routes[] = {
+		{EP_V1_PREDICT, "POST", "/v1/models/{name}:predict", h_v1_predict},
+		{EP_V1_MODEL, "GET", "/v1/models/{name}", h_v1_model},
+		{EP_V2_INFER, "POST", "/v2/models/{name}/infer", h_v2_infer},
+		{EP_V2_MODEL_READY, "GET", "/v2/models/{name}/ready", h_v2_model_ready},
+		{EP_V2_MODEL, "GET", "/v2/models/{name}", h_v2_model},
+		{EP_LIVE, "GET", "/v2/health/live", h_live},
+		{EP_READY, "GET", "/v2/health/ready", h_ready},
+		{EP_METRICS, "GET", "/metrics", aios_http_metrics_handler},
+	};
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		void *ud = routes[i].ep == EP_METRICS ? (void *)s->reg : (void *)s;
+		s->routes[routes[i].ep] = routes[i].pattern;
+		e = aios_http_route(s->http, routes[i].method, routes[i].pattern, routes[i].fn, ud);
+		if (e) {
+			aios_serve_free(s);
+			return e;
+		}
+	}
+	/* warm-up: one pass through every layer before declaring ready */
+	int n_in = aios_engine_inputs(engine), n_out = aios_engine_outputs(engine);
+	float *x = aios_xcalloc((size_t)n_in, sizeof(float));
+	float *y = aios_xcalloc((size_t)n_out, sizeof(float));
+	e = aios_batcher_run(s->batcher, x, 1, y, 0);
+	free(x);
+	free(y);
+	if (e) {
+		aios_serve_free(s);
+		return e;
+	}
+	*out = s;
+	return AIOS_OK;
+}
+
+enum aios_err aios_serve_start(struct aios_serve *s)
+{
+	enum aios_err e = aios_http_server_start(s->http);
+	if (e)
+		return e;
+	atomic_store(&s->ready, 1);
+	aios_info("serve_ready", "serving model %s (%d inputs, %d outputs, sha256 %s, quantize %s, "
+		  "sparsity %.3f) on port %d",
+		  s->cfg.name, aios_engine_inputs(s->engine), aios_engine_outputs(s->engine),
+		  s->sha256, s->cfg.quantize == AIOS_QUANT_INT8 ? "int8" : "none",
+		  aios_engine_sparsity(s->engine), aios_http_server_port(s->http));
+	return AIOS_OK;
+}
+
+int aios_serve_port(const struct aios_serve *s)
+{
+	return aios_http_server_port(s->http);
+}
+
+void aios_serve_stop(struct aios_serve *s, int grace_ms)
+{
+	atomic_store(&s->ready, 0);
+	aios_http_server_stop(s->http, grace_ms);
+}
+
+void aios_serve_free(struct aios_serve *s)
+{
+	if (!s)
+		return;
+	aios_http_server_free(s->http);
+	aios_batcher_free(s->batcher);
+	for (int i = 0; i < s->executors; i++)
+		free(s->scratch[i]);
+	free(s->scratch);
+	aios_metrics_free(s->reg);
+	aios_engine_free(s->engine);
+	free(s);
+}

@@ -1,0 +1,316 @@
+/* test_http.c - the HTTP/1.1 server: parser, route matching, and a live server on loopback. */
+#include <check.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "common/clock.h"
+#include "http/http.h"
+#include "http/metrics.h"
+#include "support/http_client.h"
+
+/* ---------------------------------------------------------------- parser */
+
+static enum aios_http_parse parse(const char *text, struct aios_http_req *req, size_t *consumed,
+				  int *status, size_t max_body)
+{
+	static char buf[65536];
+	size_t n = strlen(text);
+	memcpy(buf, text, n + 1);
+	int expect;
+	return aios_http_parse_request(buf, n, 1024, max_body, req, consumed, status, &expect);
+}
+
+START_TEST(parse_get_and_headers)
+{
+	struct aios_http_req req;
+	size_t used;
+	int st;
+	const char *t = "GET /v2/health/ready?x=1 HTTP/1.1\r\nHost: a\r\nX-Thing:  v v  \r\n\r\nGET /";
+	ck_assert_int_eq(parse(t, &req, &used, &st, 100), AIOS_HTTP_PARSE_OK);
+	ck_assert_str_eq(req.method, "GET");
+	ck_assert_str_eq(req.path, "/v2/health/ready");
+	ck_assert_str_eq(req.query, "x=1");
+	ck_assert_str_eq(aios_http_req_header(&req, "x-thing"), "v v");
+	ck_assert_int_eq(req.body_len, 0);
+	ck_assert_int_eq(req.keep_alive, 1);
+	ck_assert_uint_eq(used, strlen(t) - 5); /* the pipelined "GET /" stays */
+}
+END_TEST
+
+START_TEST(parse_bodies)
+{
+	struct aios_http_req req;
+	size_t used;
+	int st;
+	ck_assert_int_eq(parse("POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nabc", &req, &used, &st, 100),
+			 AIOS_HTTP_PARSE_MORE);
+	ck_assert_int_eq(parse("POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde", &req, &used, &st, 100),
+			 AIOS_HTTP_PARSE_OK);
+	ck_assert_int_eq(req.body_len, 5);
+	ck_assert_int_eq(memcmp(req.body, "abcde", 5), 0);
+	const char *ch = "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
+	ck_assert_int_eq(parse(ch, &req, &used, &st, 100), AIOS_HTTP_PARSE_OK);
+	ck_assert_int_eq(req.body_len, 5);
+	ck_assert_int_eq(memcmp(req.body, "abcde", 5), 0);
+	ck_assert_uint_eq(used, strlen(ch));
+	ck_assert_int_eq(parse("POST /a HTTP/1.0\r\n\r\n", &req, &used, &st, 100), AIOS_HTTP_PARSE_OK);
+	ck_assert_int_eq(req.keep_alive, 0);
+}
+END_TEST
+
+START_TEST(parse_errors)
+{
+	struct aios_http_req req;
+	size_t used;
+	int st;
+	ck_assert_int_eq(parse("POST /a HTTP/1.1\r\nContent-Length: 101\r\n\r\n", &req, &used, &st, 100),
+			 AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(st, 413);
+	ck_assert_int_eq(parse("GET /a HTTP/2.0\r\n\r\n", &req, &used, &st, 100), AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(st, 505);
+	ck_assert_int_eq(parse("GET a HTTP/1.1\r\n\r\n", &req, &used, &st, 100), AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(st, 400);
+	ck_assert_int_eq(parse("GET /a HTTP/1.1\r\n folded\r\n\r\n", &req, &used, &st, 100),
+			 AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(parse("GET /a HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+			       &req, &used, &st, 100), AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(parse("GET /a HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", &req, &used, &st, 100),
+			 AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(parse("GET /a HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", &req, &used, &st, 100),
+			 AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(st, 501);
+	ck_assert_int_eq(parse("\x01\x02garbage", &req, &used, &st, 100), AIOS_HTTP_PARSE_ERROR);
+	char big[2048];
+	snprintf(big, sizeof big, "GET /%01500d HTTP/1.1\r\n", 0);
+	ck_assert_int_eq(parse(big, &req, &used, &st, 100), AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(st, 431);
+	const char *ch = "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n";
+	ck_assert_int_eq(parse(ch, &req, &used, &st, 100), AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(st, 413);
+}
+END_TEST
+
+START_TEST(match_patterns)
+{
+	struct aios_http_req req;
+	ck_assert(aios_http_match("/v1/models/{name}:predict", "/v1/models/iris:predict", &req));
+	ck_assert_str_eq(aios_http_req_param(&req, "name"), "iris");
+	ck_assert(!aios_http_match("/v1/models/{name}:predict", "/v1/models/:predict", &req));
+	ck_assert(!aios_http_match("/v1/models/{name}:predict", "/v1/models/a/b:predict", &req));
+	ck_assert(aios_http_match("/v2/models/{name}/ready", "/v2/models/m1/ready", &req));
+	ck_assert_str_eq(aios_http_req_param(&req, "name"), "m1");
+	ck_assert(!aios_http_match("/v2/models/{name}", "/v2/models/m1/ready", &req));
+	ck_assert(aios_http_match("/logs/*", "/logs/a/b", &req));
+	ck_assert(!aios_http_match("/metrics", "/metrics2", &req));
+}
+END_TEST
+
+/* ---------------------------------------------------------------- live server */
+
+static void echo(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	if (aios_buf_printf(&resp->body, "{\"path\":\"%s\",\"len\":%zu}", req->path, req->body_len))
+		resp->status = 500;
+	aios_http_resp_header(resp, "X-Test", "yes");
+}
+
+static void slow(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	aios_sleep_ms(300);
+	aios_http_resp_json(resp, 200, "{}", 2);
+}
+
+static int g_responses;
+static void count_resp(const struct aios_http_req *req, int status, double s, void *ud)
+{
+	__atomic_fetch_add(&g_responses, 1, __ATOMIC_SEQ_CST);
+}
+
+static struct aios_http_server *start(int threads, int read_timeout_ms)
+{
+	struct aios_http_config c;
+	aios_http_config_defaults(&c);
+	c.bind_addr = "127.0.0.1";
+	c.port = 0;
+	c.threads = threads;
+	c.max_body_bytes = 1000;
+	c.read_timeout_ms = read_timeout_ms;
+	c.on_response = count_resp;
+	struct aios_http_server *s = aios_http_server_new(&c);
+	ck_assert_int_eq(aios_http_route(s, "POST", "/echo/{x}", echo, NULL), AIOS_OK);
+	ck_assert_int_eq(aios_http_route(s, "GET", "/slow", slow, NULL), AIOS_OK);
+	ck_assert_int_eq(aios_http_route(s, "GET", "/healthz", aios_http_ok_handler, NULL), AIOS_OK);
+	ck_assert_int_ne(aios_http_route(s, "GET", "/bad/{x", echo, NULL), AIOS_OK);
+	ck_assert_int_eq(aios_http_server_start(s), AIOS_OK);
+	ck_assert_int_gt(aios_http_server_port(s), 0);
+	return s;
+}
+
+START_TEST(live_routes_keepalive_pipelining)
+{
+	struct aios_http_server *s = start(2, 2000);
+	int port = aios_http_server_port(s);
+	struct tc_resp r;
+	tc_request(port, "GET", "/healthz", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"status\":\"ok\"}");
+	tc_resp_free(&r);
+	tc_request(port, "GET", "/nope", NULL, &r);
+	ck_assert_int_eq(r.status, 404);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"error\""));
+	tc_resp_free(&r);
+	tc_request(port, "GET", "/echo/a", NULL, &r);
+	ck_assert_int_eq(r.status, 405);
+	tc_resp_free(&r);
+
+	int fd = tc_connect(port);
+	const char *two = "POST /echo/a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+			  "POST /echo/b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n";
+	tc_send(fd, two, strlen(two));
+	tc_read(fd, &r, 5000);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"path\":\"/echo/a\",\"len\":3}");
+	char v[16];
+	ck_assert(tc_header(&r, "X-Test", v, sizeof v));
+	ck_assert_int_eq(r.closed, 0);
+	tc_resp_free(&r);
+	tc_read(fd, &r, 5000);
+	ck_assert_str_eq(r.body, "{\"path\":\"/echo/b\",\"len\":2}");
+	tc_resp_free(&r);
+	/* Expect: 100-continue gets an interim response, then the answer */
+	const char *ex = "POST /echo/c HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+	tc_send(fd, ex, strlen(ex));
+	char interim[64] = "";
+	ck_assert_int_gt(recv(fd, interim, sizeof interim - 1, 0), 0);
+	ck_assert_ptr_nonnull(strstr(interim, "100 Continue"));
+	tc_send(fd, "wxyz", 4);
+	tc_read(fd, &r, 5000);
+	ck_assert_str_eq(r.body, "{\"path\":\"/echo/c\",\"len\":4}");
+	tc_resp_free(&r);
+	close(fd);
+	ck_assert_int_ge(__atomic_load_n(&g_responses, __ATOMIC_SEQ_CST), 6);
+	aios_http_server_free(s);
+}
+END_TEST
+
+START_TEST(live_limits)
+{
+	struct aios_http_server *s = start(1, 300);
+	int port = aios_http_server_port(s);
+	struct tc_resp r;
+	char body[2000];
+	memset(body, 'a', sizeof body - 1);
+	body[sizeof body - 1] = 0;
+	tc_request(port, "POST", "/echo/x", body, &r);
+	ck_assert_int_eq(r.status, 413);
+	ck_assert_ptr_nonnull(strstr(r.body, "exceeds the limit of 1000 bytes"));
+	ck_assert_int_eq(r.closed, 1);
+	tc_resp_free(&r);
+
+	/* slow loris: half a request, then silence */
+	int fd = tc_connect(port);
+	tc_send(fd, "GET /healthz HTTP/1.1\r\nHost:", 28);
+	int64_t t0 = aios_now_ms();
+	tc_read(fd, &r, 3000);
+	ck_assert_int_eq(r.status, 408);
+	ck_assert_int_lt(aios_now_ms() - t0, 1500);
+	ck_assert(tc_wait_closed(fd, 1000));
+	tc_resp_free(&r);
+	close(fd);
+
+	/* garbage gets 400 and the server keeps serving */
+	fd = tc_connect(port);
+	tc_send(fd, "\x16\x03\x01 hello\r\n\r\n", 13);
+	tc_read(fd, &r, 3000);
+	ck_assert_int_eq(r.status, 400);
+	tc_resp_free(&r);
+	close(fd);
+	tc_request(port, "GET", "/healthz", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	tc_resp_free(&r);
+	aios_http_server_free(s);
+}
+END_TEST
+
+struct stopper {
+	struct aios_http_server *s;
+};
+
+static void *stop_later(void *arg)
+{
+	aios_sleep_ms(100);
+	aios_http_server_stop(arg, 2000);
+	return NULL;
+}
+
+START_TEST(graceful_stop_finishes_in_flight)
+{
+	struct aios_http_server *s = start(1, 2000);
+	int port = aios_http_server_port(s);
+	int idle = tc_connect(port);
+	int busy = tc_connect(port);
+	const char *rq = "GET /slow HTTP/1.1\r\n\r\n";
+	tc_send(busy, rq, strlen(rq));
+	aios_sleep_ms(50); /* the handler is running */
+	pthread_t t;
+	pthread_create(&t, NULL, stop_later, s);
+	struct tc_resp r;
+	tc_read(busy, &r, 3000);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(r.closed, 1); /* Connection: close during stop */
+	tc_resp_free(&r);
+	ck_assert(tc_wait_closed(idle, 2000));
+	pthread_join(t, NULL);
+	close(idle);
+	close(busy);
+	aios_http_server_free(s);
+}
+END_TEST
+
+START_TEST(metrics_handler_serves_registry)
+{
+	struct aios_metrics *reg = aios_metrics_new();
+	aios_gauge_set(aios_metric_with(aios_metrics_gauge(reg, "aios_test_up", "Up.", NULL)), 1);
+	struct aios_http_config c;
+	aios_http_config_defaults(&c);
+	c.bind_addr = "127.0.0.1";
+	c.port = 0;
+	struct aios_http_server *s = aios_http_server_new(&c);
+	ck_assert_int_eq(aios_http_route(s, "GET", "/metrics", aios_http_metrics_handler, reg), AIOS_OK);
+	ck_assert_int_eq(aios_http_server_start(s), AIOS_OK);
+	struct tc_resp r;
+	tc_request(aios_http_server_port(s), "GET", "/metrics", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.head, "text/plain; version=0.0.4"));
+	ck_assert_ptr_nonnull(strstr(r.body, "aios_test_up 1\n"));
+	tc_resp_free(&r);
+	aios_http_server_free(s);
+	aios_metrics_free(reg);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("http");
+	TCase *p = tcase_create("parser");
+	tcase_add_test(p, parse_get_and_headers);
+	tcase_add_test(p, parse_bodies);
+	tcase_add_test(p, parse_errors);
+	tcase_add_test(p, match_patterns);
+	suite_add_tcase(s, p);
+	TCase *l = tcase_create("live");
+	tcase_set_timeout(l, 30);
+	tcase_add_test(l, live_routes_keepalive_pipelining);
+	tcase_add_test(l, live_limits);
+	tcase_add_test(l, graceful_stop_finishes_in_flight);
+	tcase_add_test(l, metrics_handler_serves_registry);
+	suite_add_tcase(s, l);
+	return s;
+}
+
+AIOS_CHECK_MAIN(suite)
