@@ -42,8 +42,10 @@
 #define AIOS_MS_URI_MAX 2048     /* the CRD's maxLength of spec.model.uri */
 #define AIOS_MS_MESSAGE_MAX 1024 /* bytes of a condition or event message we write */
 #define AIOS_MS_MAX_PODS 4096    /* pods of one service considered by one plan */
+/* aios-serve's exit code when the model cannot be loaded (src/serve/main.c). */
+#define AIOS_MS_EXIT_MODEL 2
 /* Seconds a drained pod gets between SIGTERM and SIGKILL. */
-#define AIOS_MS_GRACE_S 30
+#define AIOS_MS_GRACE_S 30 /* > aios-serve's --grace-seconds (20) */
 
 /* ---- the model ---- */
 

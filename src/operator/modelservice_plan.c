@@ -123,8 +123,8 @@ static struct json_object *rounded(double v)
 /* ============================== pods ============================== */
 
 /* Why a not-ready pod is not serving, from its container status; 0 if it looks like
- * it is just starting. reason is one of ModelNotFound, ModelDamaged, ImagePullFailed,
- * PodsCrashing. */
+ * it is just starting. reason is one of ModelNotFound, ModelDamaged, ModelLoadFailed,
+ * ImagePullFailed, PodsCrashing. */
 static int pod_failure(struct json_object *pod, const char **reason, char *msg, size_t n)
 {
 	const char *pname = aios_json_str(pod, "metadata.name");
@@ -151,15 +151,17 @@ static int pod_failure(struct json_object *pod, const char **reason, char *msg, 
 			continue;
 		const char *m = aios_json_str(term, "message");
 		m = m ? m : "";
-		/* aios-serve exits with its enum aios_err code (err.h): 3 not found, 14
-		 * corrupt, 15 digest; its message names the file either way. */
-		if (code == AIOS_ERR_NOT_FOUND || strstr(m, "not found") || strstr(m, "No such file"))
+		/* aios-serve exits 2 when the model cannot be loaded (src/serve/main.c); its
+		 * last log line, the termination message, says why. */
+		if (code != AIOS_MS_EXIT_MODEL)
+			*reason = "PodsCrashing";
+		else if (strstr(m, "not found") || strstr(m, "No such file") || strstr(m, "404"))
 			*reason = "ModelNotFound";
-		else if (code == AIOS_ERR_CORRUPT || code == AIOS_ERR_DIGEST || strstr(m, "digest") ||
-			 strstr(m, "corrupt") || strstr(m, "truncated") || strstr(m, "sha256"))
+		else if (strstr(m, "SHA-256") || strstr(m, "digest") || strstr(m, "corrupt") ||
+			 strstr(m, "truncated") || strstr(m, "magic") || strstr(m, "tensor"))
 			*reason = "ModelDamaged";
 		else
-			*reason = "PodsCrashing";
+			*reason = "ModelLoadFailed";
 		int64_t restarts = 0;
 		if (aios_json_opt_int(c, "restartCount", 0, &restarts))
 			restarts = 0;

@@ -240,8 +240,8 @@ START_TEST(broken_new_model_keeps_old_pods)
 	struct pods ps = {.n = 0};
 	ps.p[ps.n++] = pod(r1, 0, READY, 0, NULL);
 	ps.p[ps.n++] = pod(r1, 1, READY, 0, NULL);
-	ps.p[ps.n++] = pod(r2, 0, CRASHED, 15, "model /m: sha256 digest mismatch");
-	ps.p[ps.n++] = pod(r2, 1, CRASHED, 15, "model /m: sha256 digest mismatch");
+	ps.p[ps.n++] = pod(r2, 0, CRASHED, 2, "file:///m: SHA-256 is 00, expected 11");
+	ps.p[ps.n++] = pod(r2, 1, CRASHED, 2, "file:///m: SHA-256 is 00, expected 11");
 	struct aios_ms_plan p;
 	run(ms, NULL, &ps, 2, &p);
 	ck_assert_uint_eq(p.n_remove, 0);
@@ -257,7 +257,7 @@ START_TEST(broken_new_model_keeps_old_pods)
 	int seen = 0;
 	for (size_t i = 0; i < json_object_array_length(cs); i++) {
 		const char *m = aios_json_str(json_object_array_get_idx(cs, i), "message");
-		seen |= strstr(m, "exited with code 15") && strstr(m, "digest mismatch");
+		seen |= strstr(m, "exited with code 2") && strstr(m, "SHA-256 is 00");
 	}
 	ck_assert(seen);
 	aios_ms_plan_cleanup(&p);
@@ -273,7 +273,7 @@ START_TEST(missing_model_with_nothing_serving_fails)
 	char rev[AIOS_MS_REVISION_LEN + 1];
 	rev_of(ms, NULL, rev);
 	struct pods ps = {.n = 0};
-	ps.p[ps.n++] = pod(rev, 0, CRASHED, 3, "open /mnt/pvc/models/none.aios: not found");
+	ps.p[ps.n++] = pod(rev, 0, CRASHED, 2, "open /mnt/pvc/models/none.aios: No such file or directory");
 	struct aios_ms_plan p;
 	run(ms, NULL, &ps, 1, &p);
 	const char *r;
