@@ -1,0 +1,649 @@
+#!/usr/bin/python3
+"""Checks of the install manifests that need no cluster: crds/, operator/, helm/aios/,
+examples/ and docs/api-reference.md.
+
+    tests/unit/manifests/check_manifests.py CHECK     run one check (exit 1 on failure)
+    tests/unit/manifests/check_manifests.py all       run every check
+
+Checks:
+  crd-structure   structural-schema rules of Kubernetes 1.20: a type on every node, no
+                  type/description/default inside oneOf/anyOf, no CEL; a description on
+                  every field; every default valid against its own schema; printer
+                  columns point at fields of the right type
+  crd-contract    every field, default and enum of DESIGN.md's API section is in the CRDs
+  chart-crds      helm/aios/crds/ is byte-identical to crds/
+  chart-metadata  Chart.yaml fields; values.yaml valid against values.schema.json, and bad
+                  values refused by it
+  chart-render    the templates render (helmlite) to valid objects for several values
+  chart-agrees    the chart's RBAC, Deployment and Service agree with operator/
+  kustomize       operator/ lists every file, least-privilege RBAC, safe Deployment
+  examples        examples/*.yaml of aios kinds are valid against the CRD schemas, with
+                  unknown fields refused (as kubectl's client-side validation does)
+  api-reference   docs/api-reference.md is what scripts/gen-api-reference.py generates
+
+Runs under Debian's python3 with python3-yaml and python3-jsonschema (install-deps.sh).
+tests/unit/manifests/test_manifests.c runs each check as a ctest unit test.
+"""
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+
+import jsonschema
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import helmlite  # noqa: E402
+
+ROOT = os.environ.get("AIOS_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+CRD_FILES = {"TrainingJob": "trainingjobs.aios.dev.yaml", "ModelService": "modelservices.aios.dev.yaml"}
+BRANCH_FORBIDDEN = ("type", "description", "default", "additionalProperties", "nullable",
+                    "x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource")
+
+
+class Failures:
+    """Collects every problem of a check, so one run reports them all."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, msg):
+        self.items.append(msg)
+
+    def expect(self, cond, msg):
+        if not cond:
+            self.add(msg)
+        return cond
+
+
+def load_yaml(rel):
+    with open(os.path.join(ROOT, rel)) as f:
+        return yaml.safe_load(f)
+
+
+def load_all(rel):
+    with open(os.path.join(ROOT, rel)) as f:
+        return [d for d in yaml.safe_load_all(f) if d]
+
+
+def crd(kind):
+    return load_yaml(os.path.join("crds", CRD_FILES[kind]))
+
+
+def schema_of(kind):
+    return crd(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+
+
+def node_at(schema, path):
+    """Schema node of a dot path (items of arrays followed through "[]")."""
+    s = schema
+    for part in path.split("."):
+        arr = part.endswith("[]")
+        s = s.get("properties", {}).get(part[:-2] if arr else part)
+        if s is None:
+            return None
+        if arr:
+            s = s.get("items")
+    return s
+
+
+def strip_k8s(s):
+    """A copy of a schema node without x-kubernetes-* keys (for jsonschema)."""
+    if isinstance(s, dict):
+        return {k: strip_k8s(v) for k, v in s.items() if not k.startswith("x-kubernetes-")}
+    if isinstance(s, list):
+        return [strip_k8s(v) for v in s]
+    return s
+
+
+def closed(s):
+    """A copy where objects with declared properties refuse unknown fields (like kubectl)."""
+    if isinstance(s, list):
+        return [closed(v) for v in s]
+    if not isinstance(s, dict):
+        return s
+    out = {k: closed(v) for k, v in s.items()}
+    if s.get("type") == "object" and "properties" in s and not s.get("x-kubernetes-preserve-unknown-fields"):
+        out["additionalProperties"] = False
+    return out
+
+
+# ---- crd-structure ----------------------------------------------------------------------
+
+def walk(path, s, f, in_branch=False):
+    """Checks one schema node and everything below it."""
+    if not isinstance(s, dict):
+        f.add("%s: not a schema object" % path)
+        return
+    if "x-kubernetes-validations" in s:
+        f.add("%s: x-kubernetes-validations (CEL) does not exist on Kubernetes 1.20" % path)
+    if in_branch:
+        for k in BRANCH_FORBIDDEN:
+            f.expect(k not in s, "%s: %s inside oneOf/anyOf/allOf/not breaks structural schemas" % (path, k))
+    elif not s.get("x-kubernetes-int-or-string"):
+        f.expect("type" in s, "%s: no type (structural schemas need one on every node)" % path)
+    if "default" in s and not in_branch:
+        try:
+            jsonschema.Draft4Validator(strip_k8s(s)).validate(s["default"])
+        except jsonschema.ValidationError as e:
+            f.add("%s: default %r is invalid against its own schema: %s" % (path, s["default"], e.message))
+        if s.get("type") == "object" and s["default"] != {}:
+            f.add("%s: object default other than {} (defaults belong on the leaves)" % path)
+    for key in ("oneOf", "anyOf", "allOf"):
+        for i, b in enumerate(s.get(key, [])):
+            bp = "%s.%s[%d]" % (path, key, i)
+            if s.get("x-kubernetes-int-or-string") and key == "anyOf":
+                continue
+            walk(bp, b, f, in_branch=True)
+            for r in b.get("required", []):
+                f.expect(r in s.get("properties", {}), "%s: requires %s, which %s does not declare" % (bp, r, path))
+    if "not" in s:
+        walk(path + ".not", s["not"], f, in_branch=True)
+    for name, sub in s.get("properties", {}).items():
+        p = path + "." + name
+        if not in_branch and p not in ("openAPIV3Schema.metadata",):
+            f.expect(str(sub.get("description", "")).strip() != "", "%s: no description (kubectl explain shows nothing)" % p)
+        walk(p, sub, f, in_branch)
+    for r in s.get("required", []):
+        if not in_branch:
+            f.expect(r in s.get("properties", {}), "%s: requires undeclared field %s" % (path, r))
+    if isinstance(s.get("items"), dict):
+        it = s["items"]
+        if it.get("type") == "object" and not in_branch:
+            f.expect(str(it.get("description", "")).strip() != "", "%s[]: object items need a description" % path)
+        walk(path + "[]", it, f, in_branch)
+    elif s.get("type") == "array" and not in_branch:
+        f.add("%s: array without items" % path)
+    if isinstance(s.get("additionalProperties"), dict):
+        walk(path + "{}", s["additionalProperties"], f, in_branch)
+
+
+def check_crd_structure(f):
+    for kind, fn in CRD_FILES.items():
+        c = crd(kind)
+        spec = c["spec"]
+        f.expect(c["apiVersion"] == "apiextensions.k8s.io/v1", "%s: apiVersion must be apiextensions.k8s.io/v1" % fn)
+        f.expect(c["metadata"]["name"] == "%s.%s" % (spec["names"]["plural"], spec["group"]), "%s: name must be PLURAL.GROUP" % fn)
+        f.expect(spec["group"] == "aios.dev", "%s: group must be aios.dev" % fn)
+        f.expect(spec["scope"] == "Namespaced", "%s: scope must be Namespaced" % fn)
+        f.expect(spec["names"]["kind"] == kind, "%s: kind must be %s" % (fn, kind))
+        f.expect("aios" in spec["names"].get("categories", []), "%s: category aios missing" % fn)
+        f.expect(not spec.get("preserveUnknownFields"), "%s: preserveUnknownFields must stay false" % fn)
+        vers = spec["versions"]
+        f.expect([v["name"] for v in vers] == ["v1alpha1"], "%s: one version, v1alpha1" % fn)
+        v = vers[0]
+        f.expect(v.get("served") and v.get("storage"), "%s: v1alpha1 must be served and stored" % fn)
+        f.expect(v.get("subresources", {}).get("status") == {}, "%s: status subresource missing" % fn)
+        root = v["schema"]["openAPIV3Schema"]
+        walk("openAPIV3Schema", root, f)
+        for col in v.get("additionalPrinterColumns", []):
+            jp = col["jsonPath"]
+            f.expect(str(col.get("description", "")).strip() or jp == ".metadata.creationTimestamp",
+                     "%s: printer column %s has no description" % (fn, col["name"]))
+            if jp.startswith(".metadata."):
+                continue
+            node = node_at(root, jp.lstrip("."))
+            if not f.expect(node is not None, "%s: printer column %s points at missing %s" % (fn, col["name"], jp)):
+                continue
+            want = {"integer": "integer", "number": "number", "string": "string", "boolean": "boolean"}[col["type"]]
+            f.expect(node.get("type") == want, "%s: printer column %s is %s but %s is %s" % (fn, col["name"], want, jp, node.get("type")))
+
+
+# ---- crd-contract -------------------------------------------------------------------------
+
+TEMPLATE_FIELDS = ["image", "resources", "nodeSelector", "tolerations", "affinity", "serviceAccountName",
+                   "priorityClassName", "schedulerName", "env", "volumes"]
+CONTRACT = {
+    "TrainingJob": {
+        "short": "tj",
+        "columns": ["Phase", "Workers", "Epoch", "Loss", "Age"],
+        "fields": [
+            "spec.model.type", "spec.model.hidden", "spec.model.activation", "spec.model.outputs", "spec.loss",
+            "spec.optimizer.type", "spec.optimizer.learningRate", "spec.optimizer.batchSize", "spec.optimizer.epochs",
+            "spec.optimizer.momentum", "spec.optimizer.beta1", "spec.optimizer.beta2", "spec.optimizer.epsilon",
+            "spec.optimizer.weightDecay", "spec.optimizer.seed",
+            "spec.data.inline.features", "spec.data.inline.labels", "spec.data.uri", "spec.data.format",
+            "spec.data.header", "spec.data.labelColumn", "spec.data.sha256", "spec.data.validationSplit",
+            "spec.data.normalize",
+            "spec.distributed.workers", "spec.distributed.strategy", "spec.distributed.parameterServers",
+            "spec.checkpoint.everyEpochs", "spec.output.uri",
+            "spec.search.trials", "spec.search.parallelism", "spec.search.algorithm", "spec.search.seed",
+            "spec.search.objective.metric", "spec.search.objective.goal", "spec.search.space.learningRate",
+            "spec.search.space.batchSize", "spec.search.space.hidden", "spec.search.space.activation",
+            "spec.search.space.weightDecay", "spec.search.space.epochs",
+            "spec.runPolicy.backoffLimit", "spec.runPolicy.activeDeadlineSeconds",
+            "spec.runPolicy.ttlSecondsAfterFinished", "spec.runPolicy.cleanPodPolicy", "spec.runPolicy.suspend",
+            "status.phase", "status.conditions", "status.observedGeneration", "status.startTime",
+            "status.completionTime", "status.attempts", "status.workers.active", "status.workers.succeeded",
+            "status.workers.failed", "status.progress.epoch", "status.progress.epochs", "status.progress.loss",
+            "status.progress.validationLoss", "status.progress.samplesPerSecond", "status.progress.percent",
+            "status.progress.etaSeconds", "status.artifact.uri", "status.artifact.sha256", "status.artifact.bytes",
+            "status.trials", "status.best",
+        ] + ["spec.template." + t for t in TEMPLATE_FIELDS],
+        "defaults": {
+            "spec.distributed.workers": 1, "spec.distributed.strategy": "allreduce",
+            "spec.distributed.parameterServers": 1, "spec.checkpoint.everyEpochs": 1,
+            "spec.runPolicy.backoffLimit": 3, "spec.runPolicy.cleanPodPolicy": "Running",
+            "spec.runPolicy.suspend": False,
+        },
+        "enums": {
+            "spec.model.type": ["linear", "logistic", "softmax", "mlp"],
+            "spec.model.activation": ["relu", "tanh", "sigmoid"],
+            "spec.loss": ["mse", "cross_entropy", "hinge"],
+            "spec.optimizer.type": ["gd", "sgd", "momentum", "adam"],
+            "spec.data.format": ["csv", "f32"],
+            "spec.distributed.strategy": ["allreduce", "parameter-server", "pipeline"],
+            "spec.runPolicy.cleanPodPolicy": ["Running", "All", "None"],
+            "spec.search.algorithm": ["grid", "random", "successive-halving"],
+            "spec.search.objective.metric": ["validationLoss", "accuracy"],
+            "spec.search.objective.goal": ["minimize", "maximize"],
+            "spec.search.space.learningRate.scale": ["linear", "log"],
+            "status.phase": ["Pending", "Running", "Restarting", "Succeeded", "Failed", "Suspended"],
+        },
+        "one_of": {"spec.data": [["inline"], ["uri"]]},
+    },
+    "ModelService": {
+        "short": "ms",
+        "columns": ["Phase", "Ready", "Desired", "URL", "Age"],
+        "fields": [
+            "spec.model.trainingJob", "spec.model.uri", "spec.model.sha256",
+            "spec.runtime.quantize", "spec.runtime.pruneSparsity", "spec.runtime.maxBatchSize",
+            "spec.runtime.maxBatchDelayMicros", "spec.runtime.threads", "spec.runtime.maxRequestBytes",
+            "spec.replicas.min", "spec.replicas.max",
+            "spec.autoscaling.metric", "spec.autoscaling.target", "spec.autoscaling.stableWindowSeconds",
+            "spec.autoscaling.panicWindowSeconds", "spec.autoscaling.panicThreshold",
+            "spec.autoscaling.scaleDownDelaySeconds", "spec.autoscaling.maxScaleUpRate",
+            "spec.autoscaling.maxScaleDownRate",
+            "status.phase", "status.conditions", "status.observedGeneration", "status.replicas",
+            "status.readyReplicas", "status.desiredReplicas", "status.lastScaleTime", "status.url",
+            "status.model.uri", "status.model.sha256", "status.metrics.concurrency", "status.metrics.rps",
+            "status.metrics.latencyP99Ms",
+        ] + ["spec.template." + t for t in TEMPLATE_FIELDS],
+        "defaults": {
+            "spec.replicas.min": 1, "spec.replicas.max": 10, "spec.autoscaling.metric": "concurrency",
+            "spec.autoscaling.stableWindowSeconds": 60, "spec.autoscaling.panicWindowSeconds": 6,
+            "spec.autoscaling.panicThreshold": 2.0, "spec.autoscaling.maxScaleUpRate": 1000,
+            "spec.autoscaling.maxScaleDownRate": 2, "spec.runtime.quantize": "none",
+        },
+        "enums": {
+            "spec.runtime.quantize": ["none", "int8"],
+            "spec.autoscaling.metric": ["concurrency", "rps"],
+        },
+        "one_of": {"spec.model": [["trainingJob"], ["uri"]]},
+    },
+}
+
+
+def check_crd_contract(f):
+    for kind, want in CONTRACT.items():
+        c = crd(kind)
+        v = c["spec"]["versions"][0]
+        root = v["schema"]["openAPIV3Schema"]
+        f.expect(c["spec"]["names"].get("shortNames") == [want["short"]], "%s: short name must be %s" % (kind, want["short"]))
+        cols = [col["name"] for col in v.get("additionalPrinterColumns", [])]
+        f.expect(cols == want["columns"], "%s: printer columns %s, want %s" % (kind, cols, want["columns"]))
+        for path in want["fields"]:
+            f.expect(node_at(root, path) is not None, "%s: DESIGN.md field %s is missing" % (kind, path))
+        for path, value in want["defaults"].items():
+            node = node_at(root, path) or {}
+            f.expect("default" in node and node["default"] == value,
+                     "%s: %s should default to %r, has %r" % (kind, path, value, node.get("default", "none")))
+            parent = path.rsplit(".", 1)[0]
+            if parent.count(".") >= 1:  # spec.X.field: the object X must default to {} too
+                pn = node_at(root, parent) or {}
+                f.expect(pn.get("default") == {}, "%s: %s needs default {} so that %s applies when it is left out" % (kind, parent, path))
+        for path, values in want["enums"].items():
+            node = node_at(root, path) or {}
+            f.expect(node.get("enum") == values, "%s: %s enum %s, want %s" % (kind, path, node.get("enum"), values))
+        for path, alts in want["one_of"].items():
+            node = node_at(root, path) or {}
+            got = [b.get("required") for b in node.get("oneOf", [])]
+            f.expect(got == alts, "%s: %s oneOf %s, want %s" % (kind, path, got, alts))
+        cond = node_at(root, "status.conditions") or {}
+        f.expect(cond.get("x-kubernetes-list-type") == "map" and cond.get("x-kubernetes-list-map-keys") == ["type"],
+                 "%s: status.conditions must be a list-map keyed by type" % kind)
+
+
+# ---- chart --------------------------------------------------------------------------------
+
+def check_chart_crds(f):
+    src = sorted(os.listdir(os.path.join(ROOT, "crds")))
+    dst = sorted(os.listdir(os.path.join(ROOT, "helm/aios/crds")))
+    f.expect(src == dst, "helm/aios/crds/ holds %s, crds/ holds %s (run scripts/sync-chart-crds.sh)" % (dst, src))
+    for fn in set(src) & set(dst):
+        with open(os.path.join(ROOT, "crds", fn), "rb") as a, open(os.path.join(ROOT, "helm/aios/crds", fn), "rb") as b:
+            f.expect(a.read() == b.read(), "helm/aios/crds/%s differs from crds/%s (run scripts/sync-chart-crds.sh)" % (fn, fn))
+        f.expect(not os.path.islink(os.path.join(ROOT, "helm/aios/crds", fn)), "helm/aios/crds/%s is a link; keep a copy" % fn)
+
+
+def values_schema():
+    with open(os.path.join(ROOT, "helm/aios/values.schema.json")) as fh:
+        return json.load(fh)
+
+
+BAD_VALUES = [
+    ("replicaCount", 0),
+    ("replicaCount", "2"),
+    ("operator.logLevel", "loud"),
+    ("operator.workers", 0),
+    ("operator.watchNamespace", "Not_A_Namespace"),
+    ("image.pullPolicy", "Sometimes"),
+    ("image.repository", ""),
+    ("leaderElection.enabled", "yes"),
+    ("metrics.serviceMonitor.interval", "soon"),
+    ("metricsPort", 70000),
+    ("resources.limits.cpu", "lots"),
+    ("workload.serviceAccount.namespaces", ["Bad_NS"]),
+    ("replicas", 2),  # unknown key (a typo of replicaCount)
+]
+
+
+def set_path(d, path, value):
+    parts = path.split(".")
+    for p in parts[:-1]:
+        d = d.setdefault(p, {})
+    d[parts[-1]] = value
+
+
+def check_chart_metadata(f):
+    chart = load_yaml("helm/aios/Chart.yaml")
+    f.expect(chart.get("apiVersion") == "v2", "Chart.yaml: apiVersion must be v2 (Helm 3)")
+    f.expect(chart.get("name") == "aios", "Chart.yaml: name must be aios")
+    f.expect(chart.get("type", "application") == "application", "Chart.yaml: type must be application")
+    semver = r"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$"
+    f.expect(re.match(semver, str(chart.get("version", ""))), "Chart.yaml: version must be SemVer 2")
+    f.expect(re.match(semver, str(chart.get("appVersion", ""))), "Chart.yaml: appVersion must be a version")
+    f.expect(str(chart.get("kubeVersion", "")).startswith(">=1.20"), "Chart.yaml: kubeVersion must allow 1.20")
+    f.expect(str(chart.get("description", "")).strip(), "Chart.yaml: description missing")
+    for required in ("templates/NOTES.txt", "values.schema.json", "values.yaml", "templates/_helpers.tpl"):
+        f.expect(os.path.exists(os.path.join(ROOT, "helm/aios", required)), "helm/aios/%s missing" % required)
+    schema = values_schema()
+    jsonschema.Draft7Validator.check_schema(schema)
+    values = load_yaml("helm/aios/values.yaml")
+    errs = list(jsonschema.Draft7Validator(schema).iter_errors(values))
+    f.expect(not errs, "values.yaml is invalid against values.schema.json: %s" % "; ".join(e.message for e in errs))
+    for path, bad in BAD_VALUES:
+        v = copy.deepcopy(values)
+        set_path(v, path, bad)
+        f.expect(list(jsonschema.Draft7Validator(schema).iter_errors(v)),
+                 "values.schema.json accepts %s = %r" % (path, bad))
+    # Every value the templates read exists in values.yaml (no silent empty render).
+    tdir = os.path.join(ROOT, "helm/aios/templates")
+    for fn in os.listdir(tdir):
+        with open(os.path.join(tdir, fn)) as fh:
+            for ref in re.findall(r"\.Values\.([A-Za-z0-9_.]+)", fh.read()):
+                d = values
+                ok = True
+                for part in ref.split("."):
+                    if not isinstance(d, dict) or part not in d:
+                        ok = False
+                        break
+                    d = d[part]
+                f.expect(ok, "templates/%s reads .Values.%s, which values.yaml does not set" % (fn, ref))
+
+
+def render(values=None, release="aios", namespace="aios-system", f=None):
+    v = load_yaml("helm/aios/values.yaml")
+    for path, val in (values or {}).items():
+        set_path(v, path, val)
+    if f is not None:
+        errs = list(jsonschema.Draft7Validator(values_schema()).iter_errors(v))
+        f.expect(not errs, "values %s invalid: %s" % (values, "; ".join(e.message for e in errs)))
+    r = helmlite.Renderer(os.path.join(ROOT, "helm/aios"), v, release, namespace)
+    return r, [o for _, o in r.manifests()]
+
+
+def by_kind(objs, kind):
+    return [o for o in objs if o.get("kind") == kind]
+
+
+def container(objs):
+    dep = by_kind(objs, "Deployment")[0]
+    return dep, dep["spec"]["template"]["spec"]["containers"][0]
+
+
+def check_chart_render(f):
+    r, objs = render(f=f)
+    kinds = sorted(o["kind"] for o in objs)
+    want = sorted(["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Service",
+                   "ServiceAccount", "ServiceAccount"])
+    f.expect(kinds == want, "default render gives %s, want %s" % (kinds, want))
+    for o in objs:
+        f.expect(o.get("apiVersion") and o.get("metadata", {}).get("name"), "object without apiVersion or name: %s" % o)
+    dep, c = container(objs)
+    sa_names = {o["metadata"]["name"] for o in by_kind(objs, "ServiceAccount")}
+    f.expect(dep["spec"]["template"]["spec"]["serviceAccountName"] in sa_names, "Deployment runs as a ServiceAccount the chart does not create")
+    sel = dep["spec"]["selector"]["matchLabels"]
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    f.expect(all(pod_labels.get(k) == v for k, v in sel.items()), "Deployment selector does not match its pod labels")
+    svc = by_kind(objs, "Service")[0]
+    f.expect(all(pod_labels.get(k) == v for k, v in svc["spec"]["selector"].items()), "metrics Service selects no operator pod")
+    port_names = {p["name"] for p in c["ports"]}
+    f.expect(all(p["targetPort"] in port_names for p in svc["spec"]["ports"]), "metrics Service targets a port the container lacks")
+    f.expect(c["image"] == "aios/operator:0.1.0", "image %s, want aios/operator:<appVersion>" % c["image"])
+    crb = by_kind(objs, "ClusterRoleBinding")[0]
+    f.expect(crb["roleRef"]["name"] == by_kind(objs, "ClusterRole")[0]["metadata"]["name"], "ClusterRoleBinding names another ClusterRole")
+    f.expect(crb["subjects"][0]["namespace"] == "aios-system", "ClusterRoleBinding subject not in the release namespace")
+    notes = r.render("NOTES.txt")
+    f.expect("aios-system" in notes and "kubectl" in notes, "NOTES.txt does not tell the user what to do next")
+
+    # ServiceMonitor only when asked.
+    _, objs2 = render({"metrics.serviceMonitor.enabled": True, "metrics.serviceMonitor.labels": {"release": "prom"}}, f=f)
+    sm = by_kind(objs2, "ServiceMonitor")
+    if f.expect(len(sm) == 1, "serviceMonitor.enabled renders %d ServiceMonitors" % len(sm)):
+        f.expect(sm[0]["spec"]["endpoints"][0]["port"] == "metrics", "ServiceMonitor scrapes the wrong port")
+        f.expect(sm[0]["metadata"]["labels"].get("release") == "prom", "ServiceMonitor labels not applied")
+    # No metrics Service: no ServiceMonitor either.
+    _, objs3 = render({"metrics.service.enabled": False, "metrics.serviceMonitor.enabled": True}, f=f)
+    f.expect(not by_kind(objs3, "Service") and not by_kind(objs3, "ServiceMonitor"), "metrics.service.enabled=false still renders a Service or ServiceMonitor")
+    # Leader election off: no Role, no flag.
+    _, objs4 = render({"leaderElection.enabled": False}, f=f)
+    _, c4 = container(objs4)
+    f.expect(not by_kind(objs4, "Role") and "--leader-elect" not in c4["args"], "leaderElection.enabled=false still renders the Lease Role or --leader-elect")
+    # One watched namespace, another log level, more workers, a pinned tag.
+    _, objs5 = render({"operator.watchNamespace": "ml", "operator.logLevel": "debug", "operator.workers": 4,
+                       "image.tag": "0.2.0", "replicaCount": 2}, f=f)
+    d5, c5 = container(objs5)
+    for arg in ("--namespace=ml", "--log-level=debug", "--workers=4"):
+        f.expect(arg in c5["args"], "args %s lack %s" % (c5["args"], arg))
+    f.expect(c5["image"] == "aios/operator:0.2.0", "image.tag not applied: %s" % c5["image"])
+    f.expect(d5["spec"]["replicas"] == 2, "replicaCount not applied")
+    # Another release name: every name follows, references stay consistent.
+    _, objs6 = render(release="prod", namespace="ml-platform", f=f)
+    d6, _ = container(objs6)
+    f.expect(d6["metadata"]["name"] == "prod-aios-operator", "release prod names the Deployment %s" % d6["metadata"]["name"])
+    crb6 = by_kind(objs6, "ClusterRoleBinding")[0]
+    f.expect(crb6["subjects"][0] == {"kind": "ServiceAccount", "name": "prod-aios-operator", "namespace": "ml-platform"},
+             "release prod binds %s" % crb6["subjects"][0])
+    # Workload ServiceAccounts: one per listed namespace, none when create is false.
+    _, objs7 = render({"workload.serviceAccount.namespaces": ["team-a", "team-b"]}, f=f)
+    ws = sorted(o["metadata"]["namespace"] for o in by_kind(objs7, "ServiceAccount") if o["metadata"]["name"] == "aios-workload")
+    f.expect(ws == ["team-a", "team-b"], "workload ServiceAccounts in %s" % ws)
+    _, objs8 = render({"workload.serviceAccount.create": False}, f=f)
+    f.expect(not [o for o in by_kind(objs8, "ServiceAccount") if o["metadata"]["name"] == "aios-workload"], "workload.serviceAccount.create=false still creates one")
+    for o in by_kind(objs7, "ServiceAccount"):
+        if o["metadata"]["name"] == "aios-workload":
+            f.expect(o.get("automountServiceAccountToken") is False, "aios-workload mounts an API token")
+
+
+# ---- operator/ and agreement --------------------------------------------------------------
+
+def kustomize_objects():
+    k = load_yaml("operator/kustomization.yaml")
+    objs = []
+    for res in k["resources"]:
+        objs += load_all(os.path.join("operator", res))
+    return k, objs
+
+
+LEAST = {  # resource -> verbs the operator may hold (issue 3: the fewest that work)
+    "aios.dev/trainingjobs": {"get", "list", "watch", "delete"},
+    "aios.dev/modelservices": {"get", "list", "watch"},
+    "aios.dev/trainingjobs/status": {"update", "patch"},
+    "aios.dev/modelservices/status": {"update", "patch"},
+    "/pods": {"get", "list", "watch", "create", "delete"},
+    "/services": {"get", "list", "watch", "create", "update", "patch", "delete"},
+    "/events": {"create", "patch"},
+    "/configmaps": {"get", "list", "watch", "create", "delete"},
+    "/persistentvolumeclaims": {"get", "list", "watch"},
+    "coordination.k8s.io/leases": {"get", "create", "update"},
+}
+
+
+def rule_set(rules):
+    """{(group/resource, verb)} of a rules list, for order-free comparison."""
+    out = set()
+    for r in rules:
+        for g in r.get("apiGroups", []):
+            for res in r.get("resources", []):
+                for v in r.get("verbs", []):
+                    out.add(("%s/%s" % (g, res), v))
+    return out
+
+
+def check_kustomize(f):
+    k, objs = kustomize_objects()
+    files = sorted(fn for fn in os.listdir(os.path.join(ROOT, "operator")) if fn.endswith(".yaml") and fn != "kustomization.yaml")
+    f.expect(sorted(k["resources"]) == files, "kustomization.yaml lists %s, operator/ holds %s" % (sorted(k["resources"]), files))
+    f.expect(k.get("apiVersion") == "kustomize.config.k8s.io/v1beta1" and k.get("kind") == "Kustomization", "kustomization.yaml: wrong apiVersion/kind")
+    f.expect(set(k) <= {"apiVersion", "kind", "resources", "images"}, "kustomization.yaml uses fields kubectl 1.20's kustomize may not know: %s" % sorted(set(k)))
+    cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+    for o in objs:
+        if o["kind"] not in cluster_scoped:
+            f.expect(o["metadata"].get("namespace"), "%s/%s names no namespace" % (o["kind"], o["metadata"]["name"]))
+    kinds = sorted(o["kind"] for o in objs)
+    for want in ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "Service"):
+        f.expect(want in kinds, "operator/ has no %s" % want)
+    ns = by_kind(objs, "Namespace")
+    f.expect(ns and ns[0]["metadata"]["name"] == "aios-system", "operator/ must create namespace aios-system")
+    # RBAC: no wildcard, nothing beyond the least-privilege table.
+    for o in by_kind(objs, "ClusterRole") + by_kind(objs, "Role"):
+        for res, verb in rule_set(o["rules"]):
+            f.expect("*" not in res and verb != "*", "%s %s grants a wildcard" % (o["kind"], o["metadata"]["name"]))
+            f.expect(verb in LEAST.get(res, set()), "%s %s grants %s on %s, beyond least privilege" % (o["kind"], o["metadata"]["name"], verb, res))
+    cr = rule_set(by_kind(objs, "ClusterRole")[0]["rules"])
+    for must in [("aios.dev/trainingjobs", "watch"), ("aios.dev/modelservices", "watch"), ("aios.dev/trainingjobs/status", "update"),
+                 ("aios.dev/modelservices/status", "update"), ("/pods", "create"), ("/pods", "delete"), ("/services", "create"),
+                 ("/events", "create")]:
+        f.expect(must in cr, "ClusterRole lacks %s %s" % (must[1], must[0]))
+    f.expect(all(not r.startswith("coordination") for r, _ in cr), "Leases belong in the namespaced Role, not the ClusterRole")
+    role = by_kind(objs, "Role")
+    f.expect(role and role[0]["metadata"]["namespace"] == "aios-system" and ("coordination.k8s.io/leases", "update") in rule_set(role[0]["rules"]),
+             "leader election Role must grant leases update in aios-system")
+    for b in by_kind(objs, "ClusterRoleBinding") + by_kind(objs, "RoleBinding"):
+        f.expect(b["subjects"] == [{"kind": "ServiceAccount", "name": "aios-operator", "namespace": "aios-system"}],
+                 "%s %s binds %s" % (b["kind"], b["metadata"]["name"], b["subjects"]))
+    # The Deployment: image, flags, probes, ports, resources, security.
+    dep, c = container(objs)
+    pod = dep["spec"]["template"]["spec"]
+    f.expect(c["image"] == "aios/operator:0.1.0", "operator image %s" % c["image"])
+    f.expect(pod["serviceAccountName"] == "aios-operator", "Deployment runs as %s" % pod.get("serviceAccountName"))
+    f.expect("--leader-elect" in c["args"], "operator runs without --leader-elect")
+    f.expect("--metrics-bind-address=:8080" in c["args"] and "--health-probe-bind-address=:8081" in c["args"], "metrics/health ports not 8080/8081")
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    f.expect(ports == {"metrics": 8080, "health": 8081}, "container ports %s" % ports)
+    f.expect(c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}, "liveness probe must GET /healthz on the health port")
+    f.expect(c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}, "readiness probe must GET /readyz on the health port")
+    f.expect(c.get("resources", {}).get("requests") and c["resources"].get("limits"), "operator needs resource requests and limits")
+    sc = c.get("securityContext", {})
+    f.expect(sc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation must be false")
+    f.expect(sc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem must be true")
+    f.expect(sc.get("runAsNonRoot") is True or pod.get("securityContext", {}).get("runAsNonRoot") is True, "must run as non-root")
+    f.expect(sc.get("capabilities", {}).get("drop") == ["ALL"], "capabilities must drop ALL")
+    f.expect((sc.get("seccompProfile") or pod.get("securityContext", {}).get("seccompProfile", {})).get("type") == "RuntimeDefault", "seccomp must be RuntimeDefault")
+    svc = by_kind(objs, "Service")[0]
+    f.expect(svc["spec"]["ports"][0]["port"] == 8080 and svc["spec"]["ports"][0]["targetPort"] == "metrics", "metrics Service must expose 8080 -> metrics")
+    f.expect(all(pod_l == dep["spec"]["template"]["metadata"]["labels"].get(k) for k, pod_l in svc["spec"]["selector"].items()), "metrics Service selects no operator pod")
+    wl = [o for o in by_kind(objs, "ServiceAccount") if o["metadata"]["name"] == "aios-workload"]
+    f.expect(wl and wl[0].get("automountServiceAccountToken") is False, "aios-workload must exist without a mounted token")
+    f.expect(not [b for b in by_kind(objs, "ClusterRoleBinding") + by_kind(objs, "RoleBinding")
+                  if any(s["name"] == "aios-workload" for s in b["subjects"])], "aios-workload must have no rights")
+
+
+def check_chart_agrees(f):
+    _, kobjs = kustomize_objects()
+    _, hobjs = render(f=f)
+    ident = lambda objs: sorted((o["kind"], o["metadata"]["name"], o["metadata"].get("namespace", "")) for o in objs if o["kind"] != "Namespace")
+    f.expect(ident(kobjs) == ident(hobjs), "objects differ:\n  operator/: %s\n  chart:     %s" % (ident(kobjs), ident(hobjs)))
+    for kind in ("ClusterRole", "Role"):
+        k, h = by_kind(kobjs, kind), by_kind(hobjs, kind)
+        if f.expect(len(k) == 1 and len(h) == 1, "one %s in each" % kind):
+            f.expect(rule_set(k[0]["rules"]) == rule_set(h[0]["rules"]),
+                     "%s rules differ: only in operator/ %s, only in chart %s" % (
+                         kind, sorted(rule_set(k[0]["rules"]) - rule_set(h[0]["rules"])),
+                         sorted(rule_set(h[0]["rules"]) - rule_set(k[0]["rules"]))))
+    for kind in ("ClusterRoleBinding", "RoleBinding"):
+        for k, h in zip(by_kind(kobjs, kind), by_kind(hobjs, kind)):
+            f.expect(k["roleRef"] == h["roleRef"] and k["subjects"] == h["subjects"], "%s differs" % kind)
+    kd, kc = container(kobjs)
+    hd, hc = container(hobjs)
+    for key in ("image", "args", "env", "ports", "livenessProbe", "readinessProbe", "resources", "securityContext"):
+        f.expect(kc.get(key) == hc.get(key), "container %s differs:\n  operator/: %s\n  chart:     %s" % (key, kc.get(key), hc.get(key)))
+    for key in ("securityContext", "serviceAccountName", "terminationGracePeriodSeconds"):
+        f.expect(kd["spec"]["template"]["spec"].get(key) == hd["spec"]["template"]["spec"].get(key), "pod %s differs" % key)
+    f.expect(by_kind(kobjs, "Service")[0]["spec"]["ports"] == by_kind(hobjs, "Service")[0]["spec"]["ports"], "metrics Service ports differ")
+
+
+# ---- examples and docs --------------------------------------------------------------------
+
+def check_examples(f):
+    d = os.path.join(ROOT, "examples")
+    seen = {"TrainingJob": 0, "ModelService": 0}
+    validators = {k: jsonschema.Draft4Validator(strip_k8s(closed(schema_of(k)))) for k in CRD_FILES}
+    for fn in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        if not fn.endswith(".yaml"):
+            continue
+        for doc in load_all(os.path.join("examples", fn)):
+            kind = doc.get("kind")
+            if kind not in CRD_FILES or not str(doc.get("apiVersion", "")).startswith("aios.dev/"):
+                continue
+            seen[kind] += 1
+            f.expect(doc["apiVersion"] == "aios.dev/v1alpha1", "examples/%s: apiVersion %s" % (fn, doc["apiVersion"]))
+            for e in validators[kind].iter_errors(doc):
+                f.add("examples/%s: %s: %s" % (fn, ".".join(str(p) for p in e.absolute_path), e.message))
+    f.expect(seen["ModelService"] >= 2, "examples/ holds %d ModelServices, want at least 2" % seen["ModelService"])
+
+
+def check_api_reference(f):
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts/gen-api-reference.py"), "--check"],
+                       capture_output=True, text=True)
+    f.expect(r.returncode == 0, "docs/api-reference.md: %s" % (r.stderr.strip() or "generator failed"))
+
+
+CHECKS = {
+    "crd-structure": check_crd_structure,
+    "crd-contract": check_crd_contract,
+    "chart-crds": check_chart_crds,
+    "chart-metadata": check_chart_metadata,
+    "chart-render": check_chart_render,
+    "chart-agrees": check_chart_agrees,
+    "kustomize": check_kustomize,
+    "examples": check_examples,
+    "api-reference": check_api_reference,
+}
+
+
+def main(argv):
+    if len(argv) != 2 or (argv[1] not in CHECKS and argv[1] != "all"):
+        sys.stderr.write(__doc__)
+        return 2
+    names = list(CHECKS) if argv[1] == "all" else [argv[1]]
+    bad = 0
+    for name in names:
+        f = Failures()
+        try:
+            CHECKS[name](f)
+        except (helmlite.TemplateError, KeyError, IndexError, TypeError, OSError, yaml.YAMLError) as e:
+            f.add("%s crashed: %s: %s" % (name, type(e).__name__, e))
+        for msg in f.items:
+            print("FAIL %s: %s" % (name, msg))
+        print("%s %s (%d problems)" % ("ok  " if not f.items else "FAIL", name, len(f.items)))
+        bad += bool(f.items)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,67 @@
+/*
+ * test_manifests.c - the install manifests' unit checks, run by ctest.
+ *
+ * The checks themselves are Python (check_manifests.py beside this file: YAML, JSON
+ * Schema and a small Helm template renderer are far shorter there); this program runs
+ * each as one Check test so that `ctest -L unit` covers crds/, operator/, helm/aios/,
+ * examples/ and docs/api-reference.md. A failing check prints every problem it found.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "check_main.h"
+
+/* Debian's interpreter: python3-yaml and python3-jsonschema come from install-deps.sh. */
+#define MANIFEST_PYTHON "/usr/bin/python3"
+
+static void run_check(const char *name)
+{
+	char cmd[8192];
+	snprintf(cmd, sizeof(cmd), "'%s' '%s' '%s' 2>&1", MANIFEST_PYTHON,
+		 aios_test_path("tests/unit/manifests/check_manifests.py"), name);
+	int status = system(cmd);
+	ck_assert_msg(status != -1 && WIFEXITED(status), "could not run %s", cmd);
+	ck_assert_msg(WEXITSTATUS(status) == 0, "manifest check %s failed (exit %d): see above",
+		      name, WEXITSTATUS(status));
+}
+
+START_TEST(crd_structure) { run_check("crd-structure"); }
+END_TEST
+START_TEST(crd_contract) { run_check("crd-contract"); }
+END_TEST
+START_TEST(chart_crds) { run_check("chart-crds"); }
+END_TEST
+START_TEST(chart_metadata) { run_check("chart-metadata"); }
+END_TEST
+START_TEST(chart_render) { run_check("chart-render"); }
+END_TEST
+START_TEST(chart_agrees) { run_check("chart-agrees"); }
+END_TEST
+START_TEST(kustomize) { run_check("kustomize"); }
+END_TEST
+START_TEST(examples) { run_check("examples"); }
+END_TEST
+START_TEST(api_reference) { run_check("api-reference"); }
+END_TEST
+
+static Suite *manifests_suite(void)
+{
+	Suite *s = suite_create("manifests");
+	TCase *tc = tcase_create("manifests");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, crd_structure);
+	tcase_add_test(tc, crd_contract);
+	tcase_add_test(tc, chart_crds);
+	tcase_add_test(tc, chart_metadata);
+	tcase_add_test(tc, chart_render);
+	tcase_add_test(tc, chart_agrees);
+	tcase_add_test(tc, kustomize);
+	tcase_add_test(tc, examples);
+	tcase_add_test(tc, api_reference);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+AIOS_CHECK_MAIN(manifests_suite)
