@@ -27,23 +27,16 @@ static void run_check(const char *name)
 		      name, WEXITSTATUS(status));
 }
 
-START_TEST(crd_structure) { run_check("crd-structure"); }
-END_TEST
-START_TEST(crd_contract) { run_check("crd-contract"); }
-END_TEST
-START_TEST(chart_crds) { run_check("chart-crds"); }
-END_TEST
-START_TEST(chart_metadata) { run_check("chart-metadata"); }
-END_TEST
-START_TEST(chart_render) { run_check("chart-render"); }
-END_TEST
-START_TEST(chart_agrees) { run_check("chart-agrees"); }
-END_TEST
-START_TEST(kustomize) { run_check("kustomize"); }
-END_TEST
-START_TEST(examples) { run_check("examples"); }
-END_TEST
-START_TEST(api_reference) { run_check("api-reference"); }
+/* One loop iteration per check of check_manifests.py (its CHECKS table). */
+static const char *const checks[] = {
+	"crd-structure", "crd-contract", "chart-crds",  "chart-metadata", "chart-render",
+	"chart-agrees",  "kustomize",    "examples",    "api-reference",
+};
+
+START_TEST(manifest_check)
+{
+	run_check(checks[_i]);
+}
 END_TEST
 
 static Suite *manifests_suite(void)
@@ -51,15 +44,7 @@ static Suite *manifests_suite(void)
 	Suite *s = suite_create("manifests");
 	TCase *tc = tcase_create("manifests");
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, crd_structure);
-	tcase_add_test(tc, crd_contract);
-	tcase_add_test(tc, chart_crds);
-	tcase_add_test(tc, chart_metadata);
-	tcase_add_test(tc, chart_render);
-	tcase_add_test(tc, chart_agrees);
-	tcase_add_test(tc, kustomize);
-	tcase_add_test(tc, examples);
-	tcase_add_test(tc, api_reference);
+	tcase_add_loop_test(tc, manifest_check, 0, (int)(sizeof(checks) / sizeof(*checks)));
 	suite_add_tcase(s, tc);
 	return s;
 }
