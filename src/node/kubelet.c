@@ -1,0 +1,205 @@
+/*
+ * kubelet.c - the kubelet port of aios-node: what the API server proxies to a node.
+ *
+ *   GET /containerLogs/{namespace}/{pod}/{container}   `kubectl logs`
+ *       ?tailLines=N  ?limitBytes=N  ?previous=true   (follow is answered with what
+ *       exists now; timestamps are not recorded)
+ *   GET /healthz
+ *
+ * HTTPS on the node's InternalIP, as every kube-apiserver since 1.20 reaches
+ * kubelets over TLS only (--kubelet-https is a no-op there). Without
+ * --kubelet-certificate-authority the API server does not verify the kubelet's
+ * certificate, so a self-signed pair made once under <state>/pki is enough; give
+ * --tls-cert-file/--tls-private-key-file for a real one. The port serves only what
+ * the pods wrote to stdout and stderr.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "node/node_internal.h"
+#include "node/volumes.h"
+
+#define LOG_WINDOW (8u << 20) /* bytes read from the end of a log file at most */
+
+enum aios_err node_log_tail(const char *path, long tail_lines, long limit, struct aios_buf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return aios_fail(errno == ENOENT ? AIOS_ERR_NOT_FOUND : AIOS_ERR_IO, "log %s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return aios_fail(AIOS_ERR_IO, "log %s: %s", path, strerror(errno));
+	}
+	size_t size = (size_t)st.st_size, win = size < LOG_WINDOW ? size : LOG_WINDOW;
+	char *buf = aios_xmalloc(win + 1);
+	size_t got = 0;
+	while (got < win) {
+		ssize_t r = pread(fd, buf + got, win - got, (off_t)(size - win + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	size_t start = 0;
+	if (tail_lines >= 0) {
+		long seen = 0;
+		size_t i = got;
+		if (i > 0 && buf[i - 1] == '\n')
+			i--; /* the final newline ends the last line, it does not start a new one */
+		while (i > 0) {
+			if (buf[i - 1] == '\n' && ++seen == tail_lines)
+				break;
+			i--;
+		}
+		start = tail_lines == 0 ? got : i;
+	}
+	size_t n = got - start;
+	if (limit >= 0 && (size_t)limit < n)
+		n = (size_t)limit;
+	if (n > out->max - out->len)
+		n = out->max - out->len;
+	enum aios_err err = aios_buf_append(out, buf + start, n);
+	free(buf);
+	return err;
+}
+
+/* Value of key in a query string ("a=1&b=2"), copied into out; 1 if present. */
+static int query_get(const char *q, const char *key, char *out, size_t n)
+{
+	size_t kl = strlen(key);
+	for (const char *p = q; p && *p;) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			size_t vl = strcspn(p + kl + 1, "&");
+			snprintf(out, n, "%.*s", (int)vl, p + kl + 1);
+			return 1;
+		}
+		p = strchr(p, '&');
+		if (p)
+			p++;
+	}
+	return 0;
+}
+
+static void container_logs(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	struct aios_node *n = ud;
+	const char *ns = aios_http_req_param(req, "ns"), *pod = aios_http_req_param(req, "pod");
+	const char *ctr = aios_http_req_param(req, "container");
+	char v[32];
+	long tail = -1, limit = -1;
+	char *end;
+	if (query_get(req->query, "tailLines", v, sizeof v)) {
+		tail = strtol(v, &end, 10);
+		if (*end || tail < 0) {
+			aios_http_resp_error(resp, 400, "tailLines must be a non-negative integer");
+			return;
+		}
+	}
+	if (query_get(req->query, "limitBytes", v, sizeof v)) {
+		limit = strtol(v, &end, 10);
+		if (*end || limit <= 0) {
+			aios_http_resp_error(resp, 400, "limitBytes must be a positive integer");
+			return;
+		}
+	}
+	int previous = query_get(req->query, "previous", v, sizeof v) && strcmp(v, "true") == 0;
+	char *path = NULL;
+	pthread_mutex_lock(&n->lock);
+	int found_pod = 0;
+	for (struct node_pod *p = n->pods; p; p = p->next) {
+		if (strcmp(p->ns, ns) != 0 || strcmp(p->name, pod) != 0)
+			continue;
+		found_pod = 1;
+		for (size_t i = 0; i < p->n_ctrs; i++)
+			if (strcmp(p->ctrs[i].name, ctr) == 0)
+				path = aios_xstrdup(previous ? p->ctrs[i].prev_log_path : p->ctrs[i].log_path);
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (!path) {
+		aios_http_resp_error(resp, 404, found_pod ? "container %s is not in pod %s/%s (or has not started)"
+							 : "pod %s/%s is not running on this node",
+				     found_pod ? ctr : ns, found_pod ? ns : pod, found_pod ? pod : "");
+		return;
+	}
+	resp->content_type = "text/plain";
+	enum aios_err err = node_log_tail(path, tail, limit, &resp->body);
+	if (err == AIOS_ERR_NOT_FOUND) {
+		aios_http_resp_error(resp, 404, previous ? "previous terminated container %s in pod %s/%s not found"
+							 : "container %s in pod %s/%s has no log yet",
+				     ctr, ns, pod);
+	} else if (err && err != AIOS_ERR_TOO_BIG) {
+		aios_http_resp_error(resp, 500, "%s", aios_errmsg());
+	}
+	free(path);
+}
+
+/* A self-signed certificate for the node address, made with the openssl tool once. */
+static enum aios_err self_signed(struct aios_node *n, char **cert, char **key)
+{
+	char *dir = aios_xasprintf("%s/pki", n->o->state_dir);
+	*cert = aios_xasprintf("%s/kubelet.crt", dir);
+	*key = aios_xasprintf("%s/kubelet.key", dir);
+	enum aios_err err = AIOS_OK;
+	if (access(*cert, R_OK) != 0 || access(*key, R_OK) != 0) {
+		err = aios_volumes_mkdir_p(dir);
+		char *subj = aios_xasprintf("/CN=%s", n->node_name);
+		char *san = aios_xasprintf("subjectAltName=IP:%s,DNS:%s", n->host_ip, n->node_name);
+		char *const argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+				      "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650", "-subj", subj,
+				      "-addext", san, "-keyout", *key, "-out", *cert, NULL};
+		if (!err)
+			err = aios_nodenet_run(argv);
+		free(subj);
+		free(san);
+		if (!err)
+			aios_info("kubelet_cert", "made a self-signed kubelet certificate %s", *cert);
+	}
+	free(dir);
+	return err;
+}
+
+enum aios_err node_kubelet_start(struct aios_node *n)
+{
+	struct aios_http_config c;
+	aios_http_config_defaults(&c);
+	char *cert = NULL, *key = NULL;
+	if (n->o->tls_cert && n->o->tls_key) {
+		cert = aios_xstrdup(n->o->tls_cert);
+		key = aios_xstrdup(n->o->tls_key);
+	} else {
+		enum aios_err e = self_signed(n, &cert, &key);
+		if (e) {
+			free(cert);
+			free(key);
+			return aios_fail_wrap(e, "kubelet certificate");
+		}
+	}
+	n->tls_cert = cert; /* the server keeps the pointers: freed with the agent */
+	n->tls_key = key;
+	c.tls_cert = cert;
+	c.tls_key = key;
+	c.bind_addr = n->host_ip;
+	c.port = n->o->kubelet_port;
+	c.threads = 1;
+	c.name = "kubelet";
+	n->http = aios_http_server_new(&c);
+	enum aios_err err = aios_http_route(n->http, "GET", "/containerLogs/{ns}/{pod}/{container}", container_logs, n);
+	if (!err)
+		err = aios_http_route(n->http, "GET", "/healthz", aios_http_ok_handler, NULL);
+	if (!err)
+		err = aios_http_server_start(n->http);
+	if (err)
+		return aios_fail_wrap(err, "kubelet port %s:%d", n->host_ip, n->o->kubelet_port);
+	aios_info("kubelet_port", "serving container logs on https://%s:%d", n->host_ip, aios_http_server_port(n->http));
+	return AIOS_OK;
+}
