@@ -69,6 +69,8 @@ static enum aios_err get_number(struct json_object *v, float *out, const char *p
 			    t == json_type_string ? "a string" : json_type_to_name(t));
 	double d = json_object_get_double(v);
 	float f = (float)d;
+	if (isnan(d))
+		return fail(err, errn, "%s: NaN is not allowed; inputs must be finite numbers", path);
 	if (!isfinite(d) || !isfinite(f))
 		return fail(err, errn, "%s: %g is not a finite FP32 number", path, d);
 	*out = f;

@@ -1,0 +1,36 @@
+/*
+ * serve_fixture.h - test models for the serving suites: deterministic MLPs written
+ * with the model.h writer, and a runner for the real aios-serve binary.
+ */
+#ifndef AIOS_TEST_SERVE_FIXTURE_H
+#define AIOS_TEST_SERVE_FIXTURE_H
+
+#include <sys/types.h>
+
+#include "model/model.h"
+
+/* An MLP with sizes[0..n_layers] and weights from a fixed-seed generator (scale ~1/sqrt(in)). */
+struct aios_model *sf_model(int n_layers, const int *sizes, enum aios_act hidden,
+			    enum aios_act output, unsigned seed);
+/* Uniform values in [-1, 1) from seed (xorshift). */
+void sf_fill(float *v, size_t n, unsigned *seed);
+
+struct sf_server {
+	pid_t pid;
+	int port;
+	char log[256]; /* path of its stderr */
+};
+
+/*
+ * Starts build/src/serve/aios-serve with args (NULL-terminated, without the program
+ * name) plus --port 0 --bind 127.0.0.1, waits until it logs serve_ready (fails the test
+ * after 10 s) and fills srv.
+ */
+void sf_start(struct sf_server *srv, const char *const *args);
+/* Sends SIGTERM and waits; returns the exit status (or -1 if it was killed). */
+int sf_stop(struct sf_server *srv);
+/* Runs aios-serve with args to completion (it is expected to fail fast); returns its exit
+ * code and copies its stderr into out. */
+int sf_run_fail(const char *const *args, char *out, size_t n);
+
+#endif
