@@ -1,0 +1,350 @@
+/*
+ * trainingjob_controller.c - reconcile(key) for TrainingJobs: read the job and its pods
+ * from the cache, ask the state machine (trainingjob_status.c) for a plan, carry it
+ * out. Order matters for crash safety and for a stale cache:
+ *
+ *   1. write status first (compare-and-swap on resourceVersion; 409 -> re-read the job
+ *      from the API server and plan again), so that whatever the pods look like after a
+ *      crash, status already names the attempt they belong to;
+ *   2. the spec ConfigMap, then pod deletions (NotFound is success), then creations in
+ *      rank order (AlreadyExists is success: names are deterministic);
+ *   3. events, then the TTL deletion of the job itself.
+ *
+ * The cache lags our own writes: after a status write the informer may still hold the
+ * older object. Per job the controller remembers the object its last status write
+ * returned and prefers it while the cache's resourceVersion is older (resourceVersions
+ * are etcd revisions; comparing them numerically is what the Job controller's
+ * "expectations" avoid needing, and holds for every etcd-backed API server).
+ *
+ * Progress: while rank 0 runs, its /metrics is scraped at most every
+ * AIOS_TJ_PROGRESS_PERIOD_MS, with a 1 s connect and 2 s total timeout, so a slow pod
+ * holds a worker for 2 s at most.
+ */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "kube/informer.h"
+#include "operator/manager.h"
+#include "operator/trainingjob.h"
+
+#define SCRAPE_CONNECT_TIMEOUT_MS 1000
+#define SCRAPE_TIMEOUT_MS 2000
+#define STATUS_RETRIES 3 /* 409s in a row before the key goes back to the queue */
+#define MEMO_BUCKETS 1024
+
+/* ============================== per-job memory ============================== */
+
+struct memo {
+	char *key;
+	struct json_object *last_written; /* the object our last status write returned */
+	int64_t last_scrape_ms;
+	struct memo *next;
+};
+
+struct tj_state {
+	pthread_mutex_t mu;
+	struct memo *buckets[MEMO_BUCKETS];
+};
+
+static unsigned hash_key(const char *s)
+{
+	unsigned h = 2166136261u;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h % MEMO_BUCKETS;
+}
+
+/* The memo of key, created when create is set; call with mu held. */
+static struct memo *memo_find(struct tj_state *st, const char *key, int create)
+{
+	struct memo **pp = &st->buckets[hash_key(key)];
+	for (struct memo *m = *pp; m; m = m->next)
+		if (strcmp(m->key, key) == 0)
+			return m;
+	if (!create)
+		return NULL;
+	struct memo *m = aios_xcalloc(1, sizeof(*m));
+	m->key = aios_xstrdup(key);
+	m->next = *pp;
+	*pp = m;
+	return m;
+}
+
+static void memo_drop(struct tj_state *st, const char *key)
+{
+	pthread_mutex_lock(&st->mu);
+	struct memo **pp = &st->buckets[hash_key(key)];
+	for (; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->key, key) == 0) {
+			struct memo *m = *pp;
+			*pp = m->next;
+			json_object_put(m->last_written);
+			free(m->key);
+			free(m);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
+static long long rv_num(struct json_object *o)
+{
+	const char *rv = aios_json_str(o, "metadata.resourceVersion");
+	return rv ? strtoll(rv, NULL, 10) : 0;
+}
+
+/* ============================== progress scrape ============================== */
+
+static size_t scrape_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct aios_buf *b = ud;
+	return aios_buf_append(b, p, size * nmemb) == AIOS_OK ? size * nmemb : 0;
+}
+
+/* GET http://addr/metrics, bounded in time and size; fills *out on success. */
+static int scrape(const char *addr, struct aios_tj_progress *out)
+{
+	CURL *h = curl_easy_init();
+	if (!h)
+		return 0;
+	char url[128];
+	snprintf(url, sizeof(url), "http://%s/metrics", addr);
+	struct aios_buf b;
+	aios_buf_init(&b, AIOS_CAP_METRICS_PAGE);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)SCRAPE_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)SCRAPE_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, scrape_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	CURLcode rc = curl_easy_perform(h);
+	long code = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(h);
+	int ok = rc == CURLE_OK && code == 200 && b.data &&
+		 aios_tj_parse_metrics(b.data, b.len, out) == AIOS_OK;
+	if (!ok)
+		aios_debug("progress", "scrape %s: %s (HTTP %ld)", url, curl_easy_strerror(rc), code);
+	aios_buf_cleanup(&b);
+	return ok;
+}
+
+/* ============================== reconcile ============================== */
+
+static enum aios_err tj_init(struct aios_manager *m, void **state)
+{
+	(void)m;
+	struct tj_state *st = aios_xcalloc(1, sizeof(*st));
+	pthread_mutex_init(&st->mu, NULL);
+	*state = st;
+	return AIOS_OK;
+}
+
+static void tj_cleanup(struct aios_manager *m, void *state)
+{
+	(void)m;
+	struct tj_state *st = state;
+	if (!st)
+		return;
+	for (int i = 0; i < MEMO_BUCKETS; i++) {
+		struct memo *x = st->buckets[i];
+		while (x) {
+			struct memo *next = x->next;
+			json_object_put(x->last_written);
+			free(x->key);
+			free(x);
+			x = next;
+		}
+	}
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+/* The freshest job we know: the cache's, or the one our last write returned. New copy. */
+static struct json_object *current_job(struct aios_manager *m, struct tj_state *st,
+				       const char *key, const char *ns, const char *name)
+{
+	struct json_object *cached = aios_manager_get(m, &aios_kube_trainingjobs, ns, name);
+	if (!cached) {
+		memo_drop(st, key);
+		return NULL;
+	}
+	struct json_object *job = aios_json_copy(cached);
+	aios_kube_obj_put(cached);
+	pthread_mutex_lock(&st->mu);
+	struct memo *mm = memo_find(st, key, 0);
+	if (mm && mm->last_written) {
+		const char *a = aios_json_str(mm->last_written, "metadata.uid");
+		const char *b = aios_json_str(job, "metadata.uid");
+		if (a && b && strcmp(a, b) == 0 && rv_num(mm->last_written) > rv_num(job)) {
+			json_object_put(job);
+			job = aios_json_copy(mm->last_written);
+		}
+	}
+	pthread_mutex_unlock(&st->mu);
+	/* LIST items may lack their type; events and ownerReferences need it */
+	json_object_object_add(job, "apiVersion", json_object_new_string("aios.dev/v1alpha1"));
+	json_object_object_add(job, "kind", json_object_new_string("TrainingJob"));
+	return job;
+}
+
+static void remember(struct tj_state *st, const char *key, struct json_object *written)
+{
+	pthread_mutex_lock(&st->mu);
+	struct memo *mm = memo_find(st, key, 1);
+	json_object_put(mm->last_written);
+	mm->last_written = written;
+	pthread_mutex_unlock(&st->mu);
+}
+
+static enum aios_err plan_job(struct aios_manager *m, struct tj_state *st, const char *key,
+			      struct json_object *job, struct aios_tj_plan *plan)
+{
+	const char *uid = aios_json_str(job, "metadata.uid");
+	struct json_object **pods = NULL;
+	size_t n = uid ? aios_manager_owned(m, &aios_kube_pods, uid, &pods) : 0;
+	time_t now = time(NULL);
+	enum aios_err e = aios_tj_plan(job, pods, n, now, NULL, plan);
+	if (!e && plan->scrape_addr) {
+		int64_t t = aios_now_ms();
+		pthread_mutex_lock(&st->mu);
+		struct memo *mm = memo_find(st, key, 1);
+		int due = t - mm->last_scrape_ms >= AIOS_TJ_PROGRESS_PERIOD_MS - 250;
+		if (due)
+			mm->last_scrape_ms = t;
+		pthread_mutex_unlock(&st->mu);
+		struct aios_tj_progress pr;
+		if (due && scrape(plan->scrape_addr, &pr)) {
+			aios_tj_plan_cleanup(plan);
+			e = aios_tj_plan(job, pods, n, now, &pr, plan);
+		}
+	}
+	aios_kube_objs_free(pods, n);
+	return e;
+}
+
+static enum aios_err tj_reconcile(struct aios_manager *m, void *state, const char *ns,
+				  const char *name, int64_t *requeue_after_ms)
+{
+	struct tj_state *st = state;
+	char key[512];
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	struct json_object *job = current_job(m, st, key, ns, name);
+	if (!job)
+		return AIOS_OK; /* deleted: the garbage collector removes its pods */
+
+	struct aios_tj_plan plan;
+	enum aios_err e = plan_job(m, st, key, job, &plan);
+	if (e) {
+		json_object_put(job);
+		return e;
+	}
+
+	/* 1. status first, compare-and-swap; on 409 read the job again and re-plan */
+	for (int tries = 0; plan.status_changed; tries++) {
+		struct json_object *upd = aios_json_copy(job);
+		json_object_object_add(upd, "status", aios_json_copy(plan.status));
+		struct json_object *written = NULL;
+		e = aios_manager_update_status(m, &aios_kube_trainingjobs, upd, &written);
+		json_object_put(upd);
+		if (e == AIOS_OK) {
+			remember(st, key, written);
+			break;
+		}
+		if (e == AIOS_ERR_NOT_FOUND) {
+			e = AIOS_OK; /* deleted meanwhile */
+			goto out;
+		}
+		if (e != AIOS_ERR_CONFLICT || tries + 1 >= STATUS_RETRIES)
+			goto out;
+		struct json_object *fresh = NULL;
+		if ((e = aios_manager_fetch(m, &aios_kube_trainingjobs, ns, name, &fresh))) {
+			if (e == AIOS_ERR_NOT_FOUND)
+				e = AIOS_OK;
+			goto out;
+		}
+		json_object_object_add(fresh, "apiVersion", json_object_new_string("aios.dev/v1alpha1"));
+		json_object_object_add(fresh, "kind", json_object_new_string("TrainingJob"));
+		json_object_put(job);
+		job = fresh;
+		aios_tj_plan_cleanup(&plan);
+		if ((e = plan_job(m, st, key, job, &plan)))
+			goto out;
+	}
+
+	/* 2. children */
+	if (plan.configmap) {
+		e = aios_manager_create(m, &aios_kube_configmaps, ns, plan.configmap, NULL);
+		if (e && e != AIOS_ERR_EXISTS)
+			goto out;
+	}
+	for (size_t i = 0; i < plan.n_remove; i++) {
+		e = aios_manager_delete(m, &aios_kube_pods, ns, plan.remove[i], NULL);
+		if (e == AIOS_ERR_NOT_FOUND) {
+			e = AIOS_OK;
+			continue;
+		}
+		if (e)
+			goto out;
+		aios_manager_event(m, &aios_kube_trainingjobs, job, "Normal", "SuccessfulDeletePod",
+				   "deleted pod %s", plan.remove[i]);
+	}
+	for (size_t i = 0; i < plan.n_create; i++) {
+		const char *pn = aios_json_str(plan.create[i], "metadata.name");
+		e = aios_manager_create(m, &aios_kube_pods, ns, plan.create[i], NULL);
+		if (e == AIOS_ERR_EXISTS) {
+			e = AIOS_OK;
+			continue;
+		}
+		if (e) {
+			aios_manager_event(m, &aios_kube_trainingjobs, job, "Warning", "FailedCreatePod",
+					   "creating pod %s: %s", pn, aios_errmsg());
+			goto out;
+		}
+		aios_manager_event(m, &aios_kube_trainingjobs, job, "Normal", "SuccessfulCreatePod",
+				   "created pod %s", pn);
+		aios_debug("create", "created pod %s/%s", ns, pn);
+	}
+
+	/* 3. events, TTL */
+	for (size_t i = 0; i < plan.n_events; i++) {
+		aios_manager_event(m, &aios_kube_trainingjobs, job, plan.events[i].type,
+				   plan.events[i].reason, "%s", plan.events[i].message);
+		struct json_object *f = json_object_new_object();
+		json_object_object_add(f, "job", json_object_new_string(key));
+		json_object_object_add(f, "reason", json_object_new_string(plan.events[i].reason));
+		aios_log_fields(AIOS_LOG_INFO, "transition", f, "%s: %s", key,
+				plan.events[i].message);
+	}
+	if (plan.delete_job) {
+		e = aios_manager_delete(m, &aios_kube_trainingjobs, ns, name,
+					aios_json_str(job, "metadata.uid"));
+		if (e == AIOS_ERR_NOT_FOUND || e == AIOS_ERR_CONFLICT)
+			e = AIOS_OK; /* gone already, or another incarnation now */
+		if (!e)
+			aios_info("ttl", "deleted %s: ttlSecondsAfterFinished passed", key);
+	}
+	*requeue_after_ms = plan.requeue_after_ms;
+out:
+	aios_tj_plan_cleanup(&plan);
+	json_object_put(job);
+	return e;
+}
+
+const struct aios_controller aios_trainingjob_controller = {
+	.name = "trainingjob",
+	.resource = &aios_kube_trainingjobs,
+	.watches = {{&aios_kube_pods, AIOS_WATCH_OWNER, AIOS_TJ_LABEL_JOB}},
+	.init = tj_init,
+	.cleanup = tj_cleanup,
+	.reconcile = tj_reconcile,
+};
