@@ -1,0 +1,70 @@
+/*
+ * spec.h - the trainer's configuration: a TrainingJob `spec` (JSON, DESIGN.md) with
+ * every default filled in and every field checked.
+ *
+ * Sources, later ones winning: the spec file (--spec) or AIOS_SPEC / AIOS_SPEC_FILE,
+ * then command-line flags (which patch the same JSON tree, so one validator serves
+ * both). A bad value is AIOS_ERR_INVALID with a message naming the spec path
+ * ("spec.optimizer.learningRate: must be > 0"). Defaults are listed in docs/trainer.md
+ * and in trainer_config_parse below; fields the trainer does not use (distributed,
+ * template, runPolicy, search) are ignored.
+ */
+#ifndef AIOS_TRAINER_SPEC_H
+#define AIOS_TRAINER_SPEC_H
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "data.h"
+#include "model/model.h"
+#include "nn.h"
+#include "optim.h"
+
+struct trainer_config {
+	/* model */
+	enum aios_model_type type;
+	int n_hidden;
+	int hidden[AIOS_MODEL_MAX_LAYERS];
+	enum aios_act activation;
+	enum aios_act output_act; /* derived from loss and outputs */
+	int outputs;
+	enum trainer_loss loss;
+	/* optimizer */
+	struct trainer_optim optim;
+	int64_t batch_size; /* rows per step; gd: the whole training set */
+	int64_t epochs;
+	uint64_t seed;
+	/* data: either inline (borrowed from spec) or uri */
+	struct json_object *inline_data;
+	const char *data_uri;
+	struct trainer_data_opts data;
+	struct trainer_label_rule labels;
+	double validation_split;
+	int normalize;
+	/* checkpoints and output */
+	int64_t checkpoint_every; /* epochs; 0 = never */
+	/* s between checkpoints: 0 when everyEpochs is given, else 30 (the default of one
+	 * checkpoint per epoch would spend a tiny job's time in fsync) */
+	double checkpoint_min_interval_s;
+	const char *output_uri;
+	/* the JSON tree every borrowed string points into (owned) */
+	struct json_object *spec;
+};
+
+/* Loads the spec JSON from a file (bounded by AIOS_CAP_SPEC). Caller puts *out. */
+enum aios_err trainer_spec_read_file(const char *path, struct json_object **out) AIOS_MUST_CHECK;
+/* Parses a spec held in a string (AIOS_SPEC). */
+enum aios_err trainer_spec_parse(const char *s, const char *what, struct json_object **out) AIOS_MUST_CHECK;
+
+/*
+ * Fills c from spec (taking ownership of spec). Accepts a bare spec, or a whole
+ * TrainingJob object (then uses its .spec).
+ */
+enum aios_err trainer_config_parse(struct json_object *spec, struct trainer_config *c) AIOS_MUST_CHECK;
+void trainer_config_cleanup(struct trainer_config *c);
+
+/* Layer sizes (inputs, hidden..., outputs) for n_inputs; returns the count of layers. */
+int trainer_config_sizes(const struct trainer_config *c, int n_inputs, int *sizes);
+
+#endif

@@ -1,0 +1,448 @@
+/*
+ * train.c - the training session (see train.h).
+ */
+#include "train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/shutdown.h"
+#include "kernels.h"
+#include "pool.h"
+#include "rng.h"
+
+#define CHUNK 256 /* rows a thread pushes through the network at once (bounds its memory) */
+
+/* One thread's state; aligned so two workers never share a cache line. */
+struct worker {
+	struct trainer_ws ws;
+	float *xbuf, *tbuf; /* (CHUNK, cols), (CHUNK, tcols): gathered rows */
+	float *grads;       /* worker 0: net.grads; others: ws.grads */
+	double loss;
+} __attribute__((aligned(64)));
+
+struct trainer {
+	const struct trainer_config *cfg;
+	struct trainer_dataset train, val;
+	struct trainer_net net;
+	struct trainer_rng rng;
+	struct trainer_pool *pool;
+	struct worker *w;
+	int threads;
+	struct trainer_comm local, *comm;
+	uint32_t *idx; /* this epoch's row order */
+	int shuffled;  /* idx is not the identity */
+	int64_t epoch, step, samples;
+	double t0, last_loss, last_val;
+	char fingerprint[AIOS_SHA256_HEX];
+	/* the work handed to the team by trainer_pool_run */
+	const struct trainer_dataset *set;
+	int64_t b_start, b_rows;
+	float inv_n;
+};
+
+/* ---------------------------------------------------------------- communicator */
+
+static enum aios_err local_noop(struct trainer_comm *c, float *x, size_t n)
+{
+	(void)c, (void)x, (void)n;
+	return AIOS_OK;
+}
+
+void trainer_comm_local(struct trainer_comm *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->rank = 0;
+	c->world = 1;
+	c->allreduce_sum = local_noop;
+	c->broadcast = local_noop;
+}
+
+/* ---------------------------------------------------------------- setup */
+
+static void fingerprint(struct trainer *t)
+{
+	const struct trainer_config *c = t->cfg;
+	struct json_object *s = c->spec, *inner;
+	if (json_object_object_get_ex(s, "kind", NULL) && json_object_object_get_ex(s, "spec", &inner))
+		s = inner;
+	struct json_object *f = json_object_new_object();
+	static const char *const keys[] = {"model", "loss", "optimizer", "data"};
+	for (int i = 0; i < 4; i++) {
+		struct json_object *v = aios_json_lookup(s, keys[i]);
+		json_object_object_add(f, keys[i], v ? aios_json_copy(v) : NULL);
+	}
+	struct json_object *opt = aios_json_lookup(f, "optimizer");
+	if (opt && json_object_is_type(opt, json_type_object))
+		json_object_object_del(opt, "epochs"); /* more epochs may continue a finished run */
+	struct aios_sha256 *h = aios_sha256_new();
+	const char *js = json_object_to_json_string_ext(f, JSON_C_TO_STRING_PLAIN);
+	aios_sha256_update(h, js, strlen(js));
+	json_object_put(f);
+	const struct trainer_dataset *sets[] = {&t->train, &t->val};
+	for (int i = 0; i < 2; i++) {
+		const struct trainer_dataset *d = sets[i];
+		aios_sha256_update(h, &d->rows, sizeof(d->rows));
+		aios_sha256_update(h, d->x, (size_t)d->rows * d->cols * sizeof(float));
+		aios_sha256_update(h, d->t, (size_t)d->rows * d->tcols * sizeof(float));
+	}
+	uint8_t d[AIOS_SHA256_LEN];
+	aios_sha256_final(h, d);
+	aios_sha256_hex(d, t->fingerprint);
+}
+
+static enum aios_err load_data(struct trainer *t)
+{
+	const struct trainer_config *c = t->cfg;
+	enum aios_err e;
+	if (c->inline_data)
+		e = trainer_parse_inline(c->inline_data, "spec.data.inline", &c->labels, &t->train);
+	else
+		e = trainer_load(c->data_uri, &c->data, &c->labels, &t->train);
+	if (e)
+		return e;
+	trainer_split(&t->train, c->validation_split, c->seed, &t->val);
+	if (t->train.rows < 1)
+		return aios_fail(AIOS_ERR_INVALID, "spec.data.validationSplit: %g leaves no training rows",
+				 c->validation_split);
+	return AIOS_OK;
+}
+
+enum aios_err trainer_new(const struct trainer_config *c, int threads, struct trainer_comm *comm,
+			  struct trainer **out)
+{
+	*out = NULL;
+	struct trainer *t = aios_xcalloc(1, sizeof(*t));
+	t->cfg = c;
+	t->t0 = aios_now_s();
+	t->last_val = NAN;
+	t->last_loss = NAN;
+	trainer_comm_local(&t->local);
+	t->comm = comm ? comm : &t->local;
+	enum aios_err e = load_data(t);
+	if (e) {
+		trainer_free(t);
+		return e;
+	}
+	int sizes[AIOS_MODEL_MAX_LAYERS + 1];
+	int nl = trainer_config_sizes(c, t->train.cols, sizes);
+	struct aios_model *m = aios_model_new(c->type, c->activation, c->output_act, nl, sizes);
+	if (c->normalize) {
+		aios_model_enable_norm(m);
+		trainer_norm_stats(&t->train, m->norm_mean, m->norm_std);
+		trainer_normalize(&t->train, m->norm_mean, m->norm_std);
+		trainer_normalize(&t->val, m->norm_mean, m->norm_std);
+	}
+	trainer_net_init(&t->net, m, c->loss);
+	trainer_net_init_params(&t->net, c->seed);
+	trainer_rng_seed(&t->rng, c->seed);
+	fingerprint(t);
+
+	t->threads = threads < 1 ? 1 : threads > TRAINER_MAX_THREADS ? TRAINER_MAX_THREADS : threads;
+	t->pool = trainer_pool_new(t->threads);
+	t->w = aligned_alloc(64, sizeof(struct worker) * (size_t)t->threads);
+	if (!t->w)
+		abort();
+	for (int i = 0; i < t->threads; i++) {
+		struct worker *w = &t->w[i];
+		memset(w, 0, sizeof(*w));
+		trainer_ws_init(&w->ws, &t->net, CHUNK);
+		w->xbuf = aios_xmalloc((size_t)CHUNK * t->train.cols * sizeof(float));
+		w->tbuf = aios_xmalloc((size_t)CHUNK * t->train.tcols * sizeof(float));
+		w->grads = i == 0 ? t->net.grads : w->ws.grads;
+	}
+	t->idx = aios_xmalloc((size_t)t->train.rows * sizeof(*t->idx));
+	if ((e = t->comm->broadcast(t->comm, t->net.params, t->net.n_params))) {
+		trainer_free(t);
+		return aios_fail_wrap(e, "broadcasting the initial parameters");
+	}
+	trainer_net_refresh(&t->net);
+	aios_info("trainer_ready",
+		  "%s model, %d layers, %zu parameters, %lld training rows, %lld validation rows, "
+		  "%d features, %d threads, kernel %s",
+		  aios_model_type_name(c->type), nl, t->net.n_params, (long long)t->train.rows,
+		  (long long)t->val.rows, t->train.cols, t->threads, trainer_kernel_name());
+	*out = t;
+	return AIOS_OK;
+}
+
+void trainer_free(struct trainer *t)
+{
+	if (!t)
+		return;
+	trainer_pool_free(t->pool);
+	for (int i = 0; t->w && i < t->threads; i++) {
+		trainer_ws_cleanup(&t->w[i].ws);
+		free(t->w[i].xbuf);
+		free(t->w[i].tbuf);
+	}
+	free(t->w);
+	free(t->idx);
+	if (t->net.model)
+		trainer_net_cleanup(&t->net);
+	trainer_dataset_cleanup(&t->train);
+	trainer_dataset_cleanup(&t->val);
+	free(t);
+}
+
+/* ---------------------------------------------------------------- the team's work */
+
+/* Rows [lo, hi) of this worker's share of the current batch. */
+static void share(const struct trainer *t, int i, int n, int64_t *lo, int64_t *hi)
+{
+	*lo = t->b_start + t->b_rows * i / n;
+	*hi = t->b_start + t->b_rows * (i + 1) / n;
+}
+
+/* Points x/tt at rows [r, r + rows) in epoch order, gathering them if shuffled. */
+static void rows_at(const struct trainer *t, struct worker *w, int64_t r, int rows,
+		    const float **x, const float **tt)
+{
+	const struct trainer_dataset *d = t->set;
+	if (!t->shuffled || d != &t->train) {
+		*x = d->x + (size_t)r * d->cols;
+		*tt = d->t + (size_t)r * d->tcols;
+		return;
+	}
+	for (int k = 0; k < rows; k++) {
+		size_t src = t->idx[r + k];
+		memcpy(w->xbuf + (size_t)k * d->cols, d->x + src * d->cols, (size_t)d->cols * sizeof(float));
+		memcpy(w->tbuf + (size_t)k * d->tcols, d->t + src * d->tcols, (size_t)d->tcols * sizeof(float));
+	}
+	*x = w->xbuf;
+	*tt = w->tbuf;
+}
+
+static void train_share(void *ud, int i, int n)
+{
+	struct trainer *t = ud;
+	struct worker *w = &t->w[i];
+	int64_t lo, hi;
+	share(t, i, n, &lo, &hi);
+	memset(w->grads, 0, t->net.n_params * sizeof(float));
+	w->loss = 0;
+	for (int64_t r = lo; r < hi; r += CHUNK) {
+		int rows = (int)(hi - r < CHUNK ? hi - r : CHUNK);
+		const float *x, *tt;
+		rows_at(t, w, r, rows, &x, &tt);
+		w->loss += trainer_net_train_rows(&t->net, &w->ws, x, tt, rows, t->inv_n, w->grads);
+	}
+}
+
+static void eval_share(void *ud, int i, int n)
+{
+	struct trainer *t = ud;
+	struct worker *w = &t->w[i];
+	int64_t lo, hi;
+	share(t, i, n, &lo, &hi);
+	w->loss = 0;
+	for (int64_t r = lo; r < hi; r += CHUNK) {
+		int rows = (int)(hi - r < CHUNK ? hi - r : CHUNK);
+		const float *x, *tt;
+		rows_at(t, w, r, rows, &x, &tt);
+		w->loss += trainer_net_eval_rows(&t->net, &w->ws, x, tt, rows);
+	}
+}
+
+/* Mean loss of a whole dataset with the current parameters. */
+static double evaluate(struct trainer *t, const struct trainer_dataset *d)
+{
+	if (d->rows == 0)
+		return NAN;
+	t->set = d;
+	t->b_start = 0;
+	t->b_rows = d->rows;
+	trainer_pool_run(t->pool, eval_share, t);
+	double s = 0;
+	for (int i = 0; i < t->threads; i++)
+		s += t->w[i].loss;
+	return s / (double)d->rows;
+}
+
+double trainer_eval_train(struct trainer *t)
+{
+	return evaluate(t, &t->train);
+}
+
+/* ---------------------------------------------------------------- epochs */
+
+enum aios_err trainer_epoch(struct trainer *t, struct trainer_progress *p)
+{
+	const struct trainer_config *c = t->cfg;
+	const int64_t N = t->train.rows;
+	const int64_t B = c->optim.type == TRAINER_OPT_GD || c->batch_size > N ? N : c->batch_size;
+	const int rank = t->comm->rank, world = t->comm->world;
+	double start = aios_now_s(), loss_sum = 0;
+	int64_t local_rows = 0;
+
+	t->shuffled = c->optim.type != TRAINER_OPT_GD;
+	if (t->shuffled) {
+		for (int64_t i = 0; i < N; i++)
+			t->idx[i] = (uint32_t)i;
+		trainer_rng_shuffle(&t->rng, t->idx, (uint64_t)N);
+	}
+	t->set = &t->train;
+	for (int64_t first = 0; first < N; first += B) {
+		int64_t rows = N - first < B ? N - first : B;
+		t->b_start = first + rows * rank / world;
+		t->b_rows = first + rows * (rank + 1) / world - t->b_start;
+		t->inv_n = 1.0f / (float)rows;
+		trainer_pool_run(t->pool, train_share, t);
+		double batch_loss = t->w[0].loss;
+		for (int i = 1; i < t->threads; i++) { /* fixed order: deterministic sums */
+			const float *g = t->w[i].grads;
+			for (size_t k = 0; k < t->net.n_params; k++)
+				t->net.grads[k] += g[k];
+			batch_loss += t->w[i].loss;
+		}
+		enum aios_err e = t->comm->allreduce_sum(t->comm, t->net.grads, t->net.n_params);
+		if (e)
+			return aios_fail_wrap(e, "epoch %lld: all-reduce", (long long)t->epoch + 1);
+		if (!isfinite(batch_loss))
+			return aios_fail(AIOS_ERR_DIVERGED,
+					 "training diverged at epoch %lld, step %lld: the loss is %s "
+					 "(lower optimizer.learningRate or set data.normalize)",
+					 (long long)t->epoch + 1, (long long)t->step + 1,
+					 isnan(batch_loss) ? "NaN" : "infinite");
+		t->step++;
+		trainer_optim_step(&c->optim, t->step, t->net.params, t->net.grads, t->net.m1,
+				   t->net.m2, t->net.n_params);
+		trainer_net_refresh(&t->net);
+		loss_sum += batch_loss;
+		local_rows += t->b_rows;
+		if (aios_shutdown_requested())
+			return aios_fail(AIOS_ERR_CANCELLED, "epoch %lld: stopped by a signal",
+					 (long long)t->epoch + 1);
+	}
+	for (size_t k = 0; k < t->net.n_params; k++)
+		if (!isfinite(t->net.params[k]))
+			return aios_fail(AIOS_ERR_DIVERGED,
+					 "training diverged at epoch %lld: parameter %zu is not finite",
+					 (long long)t->epoch + 1, k);
+	double secs = aios_now_s() - start;
+	t->epoch++;
+	t->samples += local_rows;
+	t->last_loss = local_rows ? loss_sum / (double)local_rows : NAN;
+	t->last_val = evaluate(t, &t->val);
+	if (t->val.rows && !isfinite(t->last_val))
+		return aios_fail(AIOS_ERR_DIVERGED, "training diverged at epoch %lld: validation loss is not finite",
+				 (long long)t->epoch);
+	p->epoch = t->epoch;
+	p->epochs = c->epochs;
+	p->loss = t->last_loss;
+	p->val_loss = t->last_val;
+	p->samples_per_sec = secs > 0 ? (double)local_rows / secs : 0;
+	p->elapsed_s = aios_now_s() - t->t0;
+	p->samples_total = t->samples;
+	p->step = t->step;
+	return AIOS_OK;
+}
+
+int64_t trainer_epochs_done(const struct trainer *t)
+{
+	return t->epoch;
+}
+
+/* ---------------------------------------------------------------- checkpoints */
+
+enum aios_err trainer_checkpoint(struct trainer *t, const char *dir)
+{
+	struct trainer_ckpt c = {
+		.epoch = t->epoch, .step = t->step, .position = 0, .threads = t->threads,
+		.loss = t->last_loss, .val_loss = t->last_val, .n_params = t->net.n_params,
+		.params = t->net.params, .m1 = t->net.m1, .m2 = t->net.m2,
+	};
+	memcpy(c.rng, t->rng.s, sizeof(c.rng));
+	memcpy(c.fingerprint, t->fingerprint, sizeof(c.fingerprint));
+	return trainer_ckpt_write(dir, &c);
+}
+
+enum aios_err trainer_resume(struct trainer *t, const char *dir, int64_t *resumed)
+{
+	*resumed = 0;
+	struct trainer_ckpt c;
+	int found;
+	enum aios_err e = trainer_ckpt_latest(dir, t->fingerprint, t->net.n_params, &c, &found);
+	if (e || !found)
+		return e;
+	size_t bytes = t->net.n_params * sizeof(float);
+	memcpy(t->net.params, c.params, bytes);
+	memcpy(t->net.m1, c.m1, bytes);
+	memcpy(t->net.m2, c.m2, bytes);
+	memcpy(t->rng.s, c.rng, sizeof(c.rng));
+	t->epoch = c.epoch;
+	t->step = c.step;
+	t->samples = c.epoch * t->train.rows;
+	t->last_loss = c.loss;
+	t->last_val = c.val_loss;
+	if (c.threads != t->threads)
+		aios_warn("resume_threads",
+			  "checkpoint was written with %d threads, this run has %d: the result will "
+			  "not be bit-identical to an uninterrupted run", c.threads, t->threads);
+	trainer_ckpt_cleanup(&c);
+	e = t->comm->broadcast(t->comm, t->net.params, t->net.n_params);
+	if (e)
+		return aios_fail_wrap(e, "broadcasting resumed parameters");
+	trainer_net_refresh(&t->net);
+	*resumed = t->epoch;
+	return AIOS_OK;
+}
+
+/* ---------------------------------------------------------------- artifact */
+
+enum aios_err trainer_save(struct trainer *t, const char *uri, char sha256[AIOS_SHA256_HEX],
+			   size_t *bytes)
+{
+	const struct trainer_config *c = t->cfg;
+	struct aios_model *m = t->net.model;
+	const char *job = getenv("AIOS_JOB");
+	struct json_object *meta = m->meta;
+	if (job && *job)
+		json_object_object_add(meta, "job", json_object_new_string(job));
+	json_object_object_add(meta, "trainer", json_object_new_string("aios-trainer " AIOS_VERSION));
+	json_object_object_add(meta, "loss", json_object_new_string(trainer_loss_name(c->loss)));
+	json_object_object_add(meta, "optimizer", json_object_new_string(trainer_optim_name(c->optim.type)));
+	json_object_object_add(meta, "epochs", json_object_new_int64(t->epoch));
+	json_object_object_add(meta, "seed", json_object_new_int64((int64_t)c->seed));
+	json_object_object_add(meta, "train_rows", json_object_new_int64(t->train.rows));
+	json_object_object_add(meta, "final_loss",
+			       isfinite(t->last_loss) ? json_object_new_double(t->last_loss) : NULL);
+	json_object_object_add(meta, "validation_loss",
+			       isfinite(t->last_val) ? json_object_new_double(t->last_val) : NULL);
+	char path[4096];
+	enum aios_err e = trainer_uri_to_path(uri, path, sizeof(path));
+	if (e)
+		return e;
+	uint8_t *b;
+	size_t n;
+	if ((e = aios_model_write_mem(m, AIOS_DTYPE_F32, &b, &n)))
+		return e;
+	e = aios_model_atomic_write(path, b, n);
+	free(b);
+	if (e)
+		return e;
+	memcpy(sha256, m->sha256, AIOS_SHA256_HEX);
+	*bytes = n;
+	return AIOS_OK;
+}
+
+struct aios_model *trainer_model(struct trainer *t)
+{
+	return t->net.model;
+}
+
+int64_t trainer_train_rows(const struct trainer *t)
+{
+	return t->train.rows;
+}
+
+const char *trainer_fingerprint(const struct trainer *t)
+{
+	return t->fingerprint;
+}
