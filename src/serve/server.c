@@ -205,6 +205,12 @@ static void reply(struct aios_http_resp *resp, int status, const char *fmt, ...)
 static void h_v1_model(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
 {
 	struct aios_serve *s = ud;
+	const char *name = aios_http_req_param(req, "name");
+	if (name && strchr(name, ':')) { /* "/v1/models/NAME:predict" matched as a name */
+		aios_http_resp_error(resp, 405, "method %s not allowed on %s (use POST)", req->method,
+				     req->path);
+		return;
+	}
 	if (check_name(s, req, resp))
 		reply(resp, 200, "{\"name\":\"%s\",\"ready\":%s}", s->cfg.name,
 		      atomic_load(&s->ready) ? "true" : "false");

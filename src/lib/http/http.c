@@ -293,7 +293,9 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 	}
 
 	/* ---- pass 2: complete; terminate tokens in place */
-	memset(req, 0, offsetof(struct aios_http_req, param_store));
+	memset(req, 0, offsetof(struct aios_http_req, param_store)); /* the store needs no zeroing */
+	req->route = NULL;
+	req->conn_user = NULL;
 	s[method_len] = '\0';
 	req->method = s;
 	s[target + target_len] = '\0';
@@ -716,7 +718,7 @@ static void notify(struct loop *l, const struct aios_http_req *req, int status, 
 static void reply_error_close(struct loop *l, struct conn *c, int status, const char *msg)
 {
 	struct aios_http_req req;
-	memset(&req, 0, offsetof(struct aios_http_req, param_store));
+	memset(&req, 0, sizeof req);
 	req.method = "";
 	req.path = "";
 	req.query = "";
