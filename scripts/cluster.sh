@@ -184,6 +184,7 @@ EOF
   fi
   if [[ -d "$ROOT/operator" ]]; then
     # every manifest but the Deployment: the operator runs here as a local process
+    [[ -f "$ROOT/operator/namespace.yaml" ]] && kubectl_ apply -f "$ROOT/operator/namespace.yaml" >/dev/null
     for f in "$ROOT"/operator/*.yaml; do
       case "$(basename "$f")" in deployment.yaml|kustomization.yaml) continue ;; esac
       kubectl_ apply -f "$f" >/dev/null

@@ -288,14 +288,14 @@ static void container_exited(struct node_pod *p, size_t i, int status)
 		c->done = 1;
 		return;
 	}
-	/* back-off: 10 s doubling to 5 min; a long healthy run resets it */
+	/* back-off as the kubelet's: the first restart at once, then 10 s doubling to 5 min;
+	 * a long healthy run starts the sequence again */
 	int64_t ran_s = (aios_now_ms() - c->started_ms) / 1000;
-	if (ran_s >= AIOS_NODE_BACKOFF_RESET_S || c->backoff_s == 0)
-		c->backoff_s = AIOS_NODE_BACKOFF_INITIAL_S;
-	else if (c->backoff_s < AIOS_NODE_BACKOFF_MAX_S)
-		c->backoff_s = c->backoff_s * 2 > AIOS_NODE_BACKOFF_MAX_S ? AIOS_NODE_BACKOFF_MAX_S : c->backoff_s * 2;
-	/* the first restart happens at once, as the kubelet restarts a fresh container */
-	int delay_s = c->restart_count == 0 ? 0 : c->backoff_s;
+	if (ran_s >= AIOS_NODE_BACKOFF_RESET_S)
+		c->backoff_s = 0;
+	int delay_s = c->backoff_s;
+	c->backoff_s = c->backoff_s == 0 ? AIOS_NODE_BACKOFF_INITIAL_S
+		       : c->backoff_s * 2 > AIOS_NODE_BACKOFF_MAX_S ? AIOS_NODE_BACKOFF_MAX_S : c->backoff_s * 2;
 	c->next_start_ms = aios_now_ms() + (int64_t)delay_s * 1000;
 	term_clear(&c->last);
 	c->last = c->term;
@@ -930,8 +930,6 @@ out_net:
 	stop_all(&n);
 	if (n.http)
 		aios_http_server_stop(n.http, 1000);
-	if (n.node_uid)
-		node_set_not_ready(&n);
 	{
 		enum aios_err e2 = aios_nodenet_bridge_down(o->bridge);
 		if (e2)

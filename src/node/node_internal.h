@@ -96,7 +96,6 @@ struct aios_node {
 enum aios_err node_register(struct aios_node *n) AIOS_MUST_CHECK;
 void node_heartbeat(struct aios_node *n);  /* Lease and, when due, Node status */
 void node_provision(struct aios_node *n);  /* PVs for pending claims; released ones deleted */
-void node_set_not_ready(struct aios_node *n); /* on stop */
 
 /* kubelet.c */
 enum aios_err node_kubelet_start(struct aios_node *n) AIOS_MUST_CHECK;

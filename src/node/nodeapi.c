@@ -205,12 +205,6 @@ enum aios_err node_register(struct aios_node *n)
 	return AIOS_OK;
 }
 
-void node_set_not_ready(struct aios_node *n)
-{
-	if (patch_status(n, 0) != AIOS_OK)
-		aios_warn("node_status", "marking node %s not ready: %s", n->node_name, aios_errmsg());
-}
-
 /* ------------------------------------------------------------------ the Lease */
 
 static struct json_object *lease_object(struct aios_node *n, const char *renew)
