@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/shutdown.h"
+#include "dist_trainer.h"
 #include "metrics.h"
 #include "pool.h"
 #include "spec.h"
@@ -130,11 +131,8 @@ static int load_spec(const struct trainer_opts *o, struct json_object **out)
 static enum aios_err open_comm(int rank, int world, struct trainer_comm *c)
 {
 	trainer_comm_local(c);
-	if (world > 1)
-		return aios_fail(AIOS_ERR_UNSUPPORTED,
-				 "AIOS_WORLD_SIZE=%d: this build trains in one process only", world);
 	(void)rank;
-	return AIOS_OK;
+	return world > 1 ? aios_dist_trainer_open(c) : AIOS_OK;
 }
 
 static void print_epoch(FILE *out, const struct trainer_progress *p)
@@ -206,7 +204,8 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		 : env_ckpt && *env_ckpt ? aios_xstrdup(env_ckpt)
 					 : aios_xasprintf("%s.ckpt", out_path);
 	int64_t resumed = 0;
-	if (trainer_resume(t, ckpt_dir, &resumed)) {
+	if (world > 1 ? aios_dist_trainer_resume(t, &comm, ckpt_dir, &resumed)
+		      : trainer_resume(t, ckpt_dir, &resumed)) {
 		code = fail(TRAINER_EXIT_DISTRIBUTED, "resume");
 		goto done;
 	}
@@ -239,7 +238,15 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		int last = p.epoch == cfg.epochs;
 		int due = cfg.checkpoint_every > 0 && (p.epoch % cfg.checkpoint_every == 0 || last) &&
 			  (last || aios_now_s() - last_ckpt >= cfg.checkpoint_min_interval_s);
-		if (rank == 0 && due) {
+		if (world > 1) { /* collective: every rank's state, then rank 0's marker */
+			int written;
+			if (aios_dist_trainer_checkpoint(t, &comm, ckpt_dir, due, &written)) {
+				code = fail(TRAINER_EXIT_DISTRIBUTED, "checkpoint");
+				goto done;
+			}
+			if (written)
+				last_ckpt = aios_now_s();
+		} else if (rank == 0 && due) {
 			if (trainer_checkpoint(t, ckpt_dir)) {
 				code = fail(TRAINER_EXIT_IO, "checkpoint");
 				goto done;
@@ -281,6 +288,8 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		json_object_put(quoted);
 	}
 done:
+	if (world > 1 && aios_dist_trainer_close(&comm, code == TRAINER_EXIT_OK) && !code)
+		code = fail(TRAINER_EXIT_DISTRIBUTED, "distributed");
 	trainer_metrics_stop(metrics);
 	trainer_free(t);
 	free(ckpt_dir);

@@ -1,0 +1,44 @@
+/*
+ * dist_trainer.h - distributed training inside aios-trainer: what run.c calls when
+ * AIOS_WORLD_SIZE > 1. It fills the trainer's communicator (struct trainer_comm, train.h)
+ * with the ring all-reduce and a broadcast over TCP, and makes checkpoints collective:
+ *
+ *   DIR/rank-<r>/ckpt-<epoch>.aiosckpt   every rank's own state (trainer_checkpoint)
+ *   DIR/complete                         {"epoch":E,"world":W,"attempt":A,"job":...},
+ *                                        written by rank 0 after every rank has written
+ *                                        its epoch-E file (a barrier), atomically
+ *
+ * A restarted attempt resumes from the epoch named by DIR/complete: checkpoints newer
+ * than that (written by some ranks before the failure) are discarded, every rank must
+ * hold the epoch-E file (otherwise the run fails naming the ranks that lack it), and the
+ * trainer then broadcasts rank 0's parameters as usual. The decision to checkpoint is
+ * rank 0's and is broadcast, so all ranks checkpoint the same epochs.
+ */
+#ifndef AIOS_DIST_TRAINER_H
+#define AIOS_DIST_TRAINER_H
+
+#include <stdint.h>
+
+#include "common/err.h"
+#include "train.h"
+
+/*
+ * Reads the AIOS_* environment (dist_rendezvous.h), meets the other ranks and fills c.
+ * Only the allreduce strategy (every rank a worker) runs inside the trainer loop today;
+ * other layouts are AIOS_ERR_UNSUPPORTED naming the roles found.
+ */
+enum aios_err aios_dist_trainer_open(struct trainer_comm *c) AIOS_MUST_CHECK;
+/* Ends the distributed run: the final barrier if ok, else closes (peers are told). */
+enum aios_err aios_dist_trainer_close(struct trainer_comm *c, int ok) AIOS_MUST_CHECK;
+
+/* Resumes from DIR/complete (see above); *resumed is the epoch or 0. */
+enum aios_err aios_dist_trainer_resume(struct trainer *t, struct trainer_comm *c, const char *dir,
+                                       int64_t *resumed) AIOS_MUST_CHECK;
+/*
+ * Collective checkpoint after an epoch: due is rank 0's decision (others' is ignored).
+ * *written tells whether a checkpoint was taken.
+ */
+enum aios_err aios_dist_trainer_checkpoint(struct trainer *t, struct trainer_comm *c,
+                                           const char *dir, int due, int *written) AIOS_MUST_CHECK;
+
+#endif
