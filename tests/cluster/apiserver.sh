@@ -222,6 +222,7 @@ $bin/kube-apiserver
 --enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,ResourceQuota
 --disable-admission-plugins=StorageObjectInUseProtection
 --profiling=false
+--endpoint-reconciler-type=none
 --cert-dir=$dir/pki
 --v=1
 FLAGS
