@@ -197,6 +197,7 @@ static void start_container(struct aios_node *n, struct node_pod *p, size_t i)
 				      .argv = sc->argv,
 				      .env = sc->env,
 				      .cwd = wd,
+				      .cwd_early = sc->working_dir == NULL, /* the pod's own dir, entered before mounts */
 				      .mounts = all,
 				      .n_mounts = sc->n_mounts + 1,
 				      .log_path = c->log_path};

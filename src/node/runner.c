@@ -19,11 +19,15 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/mem.h"
+
+#define SRC_FD_BASE 512 /* fds the child opens volume sources at (below the usual 1024 limit) */
+#define MAX_MOUNTS 256  /* mounts per container (so SRC_FD_BASE + i stays under 1024) */
 
 enum step { STEP_SETSID, STEP_SETNS, STEP_UNSHARE, STEP_PRIVATE, STEP_BIND, STEP_REMOUNT_RO, STEP_CHDIR, STEP_EXEC };
 
@@ -136,6 +140,19 @@ enum aios_err aios_runner_start(const struct aios_runner_spec *s, pid_t *pid)
 	}
 	int nsfd = -1, logfd = -1, pfd[2] = {-1, -1};
 	enum aios_err err = AIOS_OK;
+	/*
+	 * In the child each source is opened (after unshare: a bind needs a source in the
+	 * same mount namespace) at fd SRC_FD_BASE + i before any mount, then bound from
+	 * /proc/self/fd/N, so a mount made earlier in the list (an emptyDir at /tmp)
+	 * cannot hide a later source that lives under that path (a state dir in /tmp).
+	 */
+	if (s->n_mounts > MAX_MOUNTS) {
+		free(exe);
+		return aios_fail(AIOS_ERR_TOO_BIG, "%zu mounts in one container, more than %d", s->n_mounts, MAX_MOUNTS);
+	}
+	char (*srcpath)[32] = aios_xcalloc(s->n_mounts + 1, sizeof *srcpath);
+	for (size_t i = 0; i < s->n_mounts; i++)
+		snprintf(srcpath[i], sizeof srcpath[i], "/proc/self/fd/%d", SRC_FD_BASE + (int)i);
 	if (s->netns) {
 		char path[128];
 		snprintf(path, sizeof path, "/run/netns/%s", s->netns);
@@ -169,28 +186,42 @@ enum aios_err aios_runner_start(const struct aios_runner_spec *s, pid_t *pid)
 			child_fail(pfd[1], STEP_SETSID, 0);
 		if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) != 0)
 			child_fail(pfd[1], STEP_SETNS, 0);
+		/* the executable too is held open before mounting: a mount may hide its path */
+		int exefd = open(exe, O_PATH | O_CLOEXEC);
+		if (s->cwd && s->cwd_early && chdir(s->cwd) != 0)
+			child_fail(pfd[1], STEP_CHDIR, 0);
 		if (s->n_mounts > 0) {
 			if (unshare(CLONE_NEWNS) != 0)
 				child_fail(pfd[1], STEP_UNSHARE, 0);
 			if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
 				child_fail(pfd[1], STEP_PRIVATE, 0);
 			for (size_t i = 0; i < s->n_mounts; i++) {
+				int fd = open(s->mounts[i].src, O_PATH | O_CLOEXEC);
+				if (fd < 0 || dup2(fd, SRC_FD_BASE + (int)i) < 0)
+					child_fail(pfd[1], STEP_BIND, (int)i);
+				close(fd);
+			}
+			for (size_t i = 0; i < s->n_mounts; i++) {
 				const struct aios_runner_mount *m = &s->mounts[i];
-				if (mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL) != 0)
+				if (mount(srcpath[i], m->dst, NULL, MS_BIND | MS_REC, NULL) != 0)
 					child_fail(pfd[1], STEP_BIND, (int)i);
 				if (m->read_only &&
 				    mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) != 0)
 					child_fail(pfd[1], STEP_REMOUNT_RO, (int)i);
 			}
+			for (size_t i = 0; i < s->n_mounts; i++)
+				close(SRC_FD_BASE + (int)i);
 		}
 		int devnull = open("/dev/null", O_RDONLY);
 		if (devnull >= 0)
 			dup2(devnull, 0);
 		dup2(logfd, 1);
 		dup2(logfd, 2);
-		if (s->cwd && chdir(s->cwd) != 0)
+		if (s->cwd && !s->cwd_early && chdir(s->cwd) != 0)
 			child_fail(pfd[1], STEP_CHDIR, 0);
-		execve(exe, s->argv, s->env);
+		if (exefd >= 0)
+			syscall(SYS_execveat, exefd, "", s->argv, s->env, AT_EMPTY_PATH);
+		execve(exe, s->argv, s->env); /* a script (execveat of a close-on-exec fd fails) */
 		child_fail(pfd[1], STEP_EXEC, 0);
 	}
 	close(pfd[1]);
@@ -216,6 +247,7 @@ enum aios_err aios_runner_start(const struct aios_runner_spec *s, pid_t *pid)
 	}
 	*pid = child;
 out:
+	free(srcpath);
 	free(exe);
 	if (nsfd >= 0)
 		close(nsfd);
