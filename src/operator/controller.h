@@ -75,8 +75,7 @@ struct aios_controller {
 
 /* The controllers this operator ships. */
 extern const struct aios_controller aios_trainingjob_controller;
-/* ---- ModelService engineer: declare your controller here ----
- * extern const struct aios_controller aios_modelservice_controller;
- */
+/* ---- ModelService engineer: declare your controller here ---- */
+extern const struct aios_controller aios_modelservice_controller;
 
 #endif

@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 	}
 	/* ---- the controllers; the ModelService engineer adds one line here ---- */
 	aios_manager_add(m, &aios_trainingjob_controller);
-	/* aios_manager_add(m, &aios_modelservice_controller); */
+	aios_manager_add(m, &aios_modelservice_controller);
 
 	e = aios_manager_run(m);
 	if (e)
