@@ -146,7 +146,7 @@ int trainer_opts_parse(int argc, char **argv, struct trainer_opts *o)
 		long long i;
 		double d;
 		const char *name = NULL;
-		for (const struct option *op = longopts; op->name; op++)
+		for (const struct option *op = longopts; op->name && !name; op++)
 			if (op->val == c)
 				name = op->name;
 		switch (c) {

@@ -4,6 +4,7 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,10 @@
 #include "common/mem.h"
 
 /* Spin iterations before sleeping: about 20-50 us on current x86, longer than a
- * small batch's step, much shorter than the gap between epochs. */
+ * small batch's step, much shorter than the gap between epochs. After SPIN_PAUSE of
+ * them each iteration yields instead of pausing. */
 #define SPIN 20000
+#define SPIN_PAUSE 2000
 
 struct trainer_pool {
 	int n;
@@ -22,6 +25,7 @@ struct trainer_pool {
 	atomic_uint gen;     /* bumped once per run */
 	atomic_int pending;  /* helpers still working on this run */
 	atomic_int stop;
+	int active;          /* workers taking part in this run */
 	trainer_pool_fn fn;
 	void *ud;
 };
@@ -31,8 +35,12 @@ struct helper_arg {
 	int index;
 };
 
-static inline void cpu_relax(void)
+static inline void cpu_relax(int spins)
 {
+	if (spins > SPIN_PAUSE) {
+		sched_yield();
+		return;
+	}
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
 #endif
@@ -48,7 +56,7 @@ static void *helper(void *arg)
 		int spins = 0;
 		while (atomic_load_explicit(&p->gen, memory_order_acquire) == seen && !atomic_load(&p->stop)) {
 			if (++spins < SPIN) {
-				cpu_relax();
+				cpu_relax(spins);
 				continue;
 			}
 			pthread_mutex_lock(&p->mu);
@@ -59,7 +67,9 @@ static void *helper(void *arg)
 		if (atomic_load(&p->stop))
 			return NULL;
 		seen = atomic_load_explicit(&p->gen, memory_order_acquire);
-		p->fn(p->ud, a.index, p->n);
+		if (a.index >= p->active)
+			continue;
+		p->fn(p->ud, a.index, p->active);
 		if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
 			pthread_mutex_lock(&p->mu);
 			pthread_cond_signal(&p->done);
@@ -94,22 +104,29 @@ int trainer_pool_size(const struct trainer_pool *p)
 
 void trainer_pool_run(struct trainer_pool *p, trainer_pool_fn fn, void *ud)
 {
-	if (p->n == 1) {
+	trainer_pool_run_n(p, p->n, fn, ud);
+}
+
+void trainer_pool_run_n(struct trainer_pool *p, int active, trainer_pool_fn fn, void *ud)
+{
+	active = active < 1 ? 1 : active > p->n ? p->n : active;
+	if (active == 1) {
 		fn(ud, 0, 1);
 		return;
 	}
 	p->fn = fn;
 	p->ud = ud;
-	atomic_store(&p->pending, p->n - 1);
+	p->active = active;
+	atomic_store(&p->pending, active - 1);
 	pthread_mutex_lock(&p->mu);
 	atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
 	pthread_cond_broadcast(&p->go);
 	pthread_mutex_unlock(&p->mu);
-	fn(ud, 0, p->n);
+	fn(ud, 0, active);
 	int spins = 0;
 	while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
 		if (++spins < SPIN) {
-			cpu_relax();
+			cpu_relax(spins);
 			continue;
 		}
 		pthread_mutex_lock(&p->mu);

@@ -18,6 +18,13 @@
 #include "rng.h"
 
 #define CHUNK 256 /* rows a thread pushes through the network at once (bounds its memory) */
+/*
+ * Least work (rows x parameters, about a sixth of the flops) worth a thread of its own:
+ * about 100 us of arithmetic, well above what waking a thread costs. Smaller batches
+ * run on fewer threads. The choice depends only on the batch and the model, so it is
+ * as deterministic as the rest.
+ */
+#define MIN_WORK_PER_THREAD (1 << 18)
 
 /* One thread's state; aligned so two workers never share a cache line. */
 struct worker {
@@ -35,6 +42,7 @@ struct trainer {
 	struct trainer_pool *pool;
 	struct worker *w;
 	int threads;
+	int team; /* workers on the current batch */
 	struct trainer_comm local, *comm;
 	uint32_t *idx; /* this epoch's row order */
 	int shuffled;  /* idx is not the identity */
@@ -250,6 +258,14 @@ static void eval_share(void *ud, int i, int n)
 	}
 }
 
+/* Workers worth using on a batch of rows. */
+static int team_size(const struct trainer *t, int64_t rows)
+{
+	double work = (double)rows * (double)t->net.n_params;
+	int64_t n = (int64_t)(work / MIN_WORK_PER_THREAD);
+	return n < 1 ? 1 : n > t->threads ? t->threads : (int)n;
+}
+
 /* Mean loss of a whole dataset with the current parameters. */
 static double evaluate(struct trainer *t, const struct trainer_dataset *d)
 {
@@ -258,9 +274,10 @@ static double evaluate(struct trainer *t, const struct trainer_dataset *d)
 	t->set = d;
 	t->b_start = 0;
 	t->b_rows = d->rows;
-	trainer_pool_run(t->pool, eval_share, t);
+	t->team = team_size(t, d->rows);
+	trainer_pool_run_n(t->pool, t->team, eval_share, t);
 	double s = 0;
-	for (int i = 0; i < t->threads; i++)
+	for (int i = 0; i < t->team; i++)
 		s += t->w[i].loss;
 	return s / (double)d->rows;
 }
@@ -293,9 +310,10 @@ enum aios_err trainer_epoch(struct trainer *t, struct trainer_progress *p)
 		t->b_start = first + rows * rank / world;
 		t->b_rows = first + rows * (rank + 1) / world - t->b_start;
 		t->inv_n = 1.0f / (float)rows;
-		trainer_pool_run(t->pool, train_share, t);
+		t->team = team_size(t, t->b_rows);
+		trainer_pool_run_n(t->pool, t->team, train_share, t);
 		double batch_loss = t->w[0].loss;
-		for (int i = 1; i < t->threads; i++) { /* fixed order: deterministic sums */
+		for (int i = 1; i < t->team; i++) { /* fixed order: deterministic sums */
 			const float *g = t->w[i].grads;
 			for (size_t k = 0; k < t->net.n_params; k++)
 				t->net.grads[k] += g[k];
