@@ -319,7 +319,9 @@ enum aios_err trainer_epoch(struct trainer *t, struct trainer_progress *p)
 				t->net.grads[k] += g[k];
 			batch_loss += t->w[i].loss;
 		}
-		enum aios_err e = t->comm->allreduce_sum(t->comm, t->net.grads, t->net.n_params);
+		enum aios_err e = t->comm->update ? AIOS_OK
+						  : t->comm->allreduce_sum(t->comm, t->net.grads,
+									   t->net.n_params);
 		if (e)
 			return aios_fail_wrap(e, "epoch %lld: all-reduce", (long long)t->epoch + 1);
 		if (!isfinite(batch_loss))
@@ -329,8 +331,13 @@ enum aios_err trainer_epoch(struct trainer *t, struct trainer_progress *p)
 					 (long long)t->epoch + 1, (long long)t->step + 1,
 					 isnan(batch_loss) ? "NaN" : "infinite");
 		t->step++;
-		trainer_optim_step(&c->optim, t->step, t->net.params, t->net.grads, t->net.m1,
-				   t->net.m2, t->net.n_params);
+		if (t->comm->update) /* parameter servers run the optimizer */
+			e = t->comm->update(t->comm, t->net.params, t->net.grads, t->net.n_params);
+		else
+			trainer_optim_step(&c->optim, t->step, t->net.params, t->net.grads, t->net.m1,
+					   t->net.m2, t->net.n_params);
+		if (e)
+			return aios_fail_wrap(e, "epoch %lld: parameter servers", (long long)t->epoch + 1);
 		trainer_net_refresh(&t->net);
 		loss_sum += batch_loss;
 		local_rows += t->b_rows;

@@ -29,6 +29,12 @@ struct trainer_comm {
 	enum aios_err (*allreduce_sum)(struct trainer_comm *c, float *x, size_t n);
 	/* x (n floats) of rank 0 is copied to every rank. */
 	enum aios_err (*broadcast)(struct trainer_comm *c, float *x, size_t n);
+	/*
+	 * Optional (parameter servers, dist_ps.h): replaces the all-reduce and the local
+	 * optimizer step; sends this rank's gradient and fills params with the new
+	 * parameters. NULL: all-reduce, then the local step.
+	 */
+	enum aios_err (*update)(struct trainer_comm *c, float *params, const float *grads, size_t n);
 	void *impl;
 };
 
