@@ -17,6 +17,7 @@ PKGS=(
 )
 if [[ "${1:-}" == "--bench" ]]; then
   PKGS+=(python3-torch python3-numpy nginx-light wrk hyperfine)
+  PKGS+=(time) # bench/kube: /usr/bin/time gives kubectl's peak RSS
 fi
 
 missing=()

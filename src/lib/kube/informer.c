@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/shutdown.h"
+#include "kube/kube_internal.h"
 #include "kube/watch.h"
 
 /* Backoff after a failed LIST or WATCH (client-go's reflector uses 800 ms .. 30 s):
@@ -117,17 +118,9 @@ struct aios_kube_informer {
 	unsigned seed;
 };
 
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 static struct sentry *st_find(struct aios_kube_informer *inf, const char *key)
 {
-	uint64_t h = fnv1a(key);
+	uint64_t h = aios_kube_hash(key);
 	for (struct sentry *e = inf->keys[h % inf->nb]; e; e = e->next)
 		if (e->hash == h && strcmp(e->key, key) == 0)
 			return e;
@@ -206,7 +199,7 @@ static struct json_object *st_put(struct aios_kube_informer *inf, const char *ke
 			st_grow(inf);
 		e = aios_xcalloc(1, sizeof(*e));
 		e->key = aios_xstrdup(key);
-		e->hash = fnv1a(key);
+		e->hash = aios_kube_hash(key);
 		e->next = inf->keys[e->hash % inf->nb];
 		inf->keys[e->hash % inf->nb] = e;
 		inf->n++;
@@ -220,7 +213,7 @@ static struct json_object *st_put(struct aios_kube_informer *inf, const char *ke
 	e->seen = 1;
 	e->owner = controller_uid(obj);
 	if (e->owner) {
-		e->ohash = fnv1a(e->owner);
+		e->ohash = aios_kube_hash(e->owner);
 		owner_link(inf, e);
 	}
 	return old;
@@ -229,7 +222,7 @@ static struct json_object *st_put(struct aios_kube_informer *inf, const char *ke
 /* Removes key; returns its object (a reference the caller drops) or NULL. */
 static struct json_object *st_del(struct aios_kube_informer *inf, const char *key)
 {
-	uint64_t h = fnv1a(key);
+	uint64_t h = aios_kube_hash(key);
 	struct sentry **pp = &inf->keys[h % inf->nb];
 	while (*pp && !((*pp)->hash == h && strcmp((*pp)->key, key) == 0))
 		pp = &(*pp)->next;
@@ -277,11 +270,7 @@ enum aios_err aios_kube_informer_new(struct aios_kube_client *c, const struct ai
 	if (h)
 		inf->h = *h;
 	pthread_mutex_init(&inf->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&inf->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	aios_kube_cond_init(&inf->cv);
 	inf->nb = 64;
 	inf->keys = aios_xcalloc(inf->nb, sizeof(*inf->keys));
 	inf->owners = aios_xcalloc(inf->nb, sizeof(*inf->owners));
@@ -293,23 +282,6 @@ enum aios_err aios_kube_informer_new(struct aios_kube_client *c, const struct ai
 static int stopping(struct aios_kube_informer *inf)
 {
 	return __atomic_load_n(&inf->stop, __ATOMIC_ACQUIRE) || aios_shutdown_requested();
-}
-
-/* Sleeps ms unless stopped first. */
-static void nap(struct aios_kube_informer *inf, int64_t ms)
-{
-	int64_t until = aios_now_ms() + ms;
-	pthread_mutex_lock(&inf->mu);
-	while (!stopping(inf)) {
-		int64_t now = aios_now_ms();
-		if (now >= until)
-			break;
-		/* Wake at least every 200 ms to notice a process-wide shutdown. */
-		int64_t w = until - now < 200 ? until : now + 200;
-		struct timespec ts = {(time_t)(w / 1000), (long)(w % 1000) * 1000000L};
-		pthread_cond_timedwait(&inf->cv, &inf->mu, &ts);
-	}
-	pthread_mutex_unlock(&inf->mu);
 }
 
 static int64_t jitter(struct aios_kube_informer *inf, int64_t ms)
@@ -467,7 +439,7 @@ static void *reflector(void *arg)
 					break;
 				aios_warn("informer_list_failed", "%s: list failed (%s), retrying in ~%lld ms",
 					  inf->gvr.resource, aios_errmsg(), (long long)backoff);
-				nap(inf, jitter(inf, backoff));
+				aios_kube_nap(&inf->mu, &inf->cv, &inf->stop, jitter(inf, backoff));
 				backoff = backoff * 2 > AIOS_INF_BACKOFF_MAX_MS ? AIOS_INF_BACKOFF_MAX_MS
 										  : backoff * 2;
 				continue;
@@ -503,7 +475,7 @@ static void *reflector(void *arg)
 		}
 		aios_warn("informer_watch_failed", "%s: watch failed (%s), relisting in ~%lld ms",
 			  inf->gvr.resource, aios_errmsg(), (long long)backoff);
-		nap(inf, jitter(inf, backoff));
+		aios_kube_nap(&inf->mu, &inf->cv, &inf->stop, jitter(inf, backoff));
 		backoff = backoff * 2 > AIOS_INF_BACKOFF_MAX_MS ? AIOS_INF_BACKOFF_MAX_MS : backoff * 2;
 	}
 	free(rv);
@@ -618,7 +590,7 @@ static struct json_object **collect(struct aios_kube_informer *inf, const char *
 	struct kv *kv = aios_xcalloc(inf->n + 1, sizeof(*kv));
 	size_t k = 0;
 	if (owner) {
-		uint64_t oh = fnv1a(owner);
+		uint64_t oh = aios_kube_hash(owner);
 		for (struct sentry *e = inf->owners[oh % inf->nb]; e; e = e->onext)
 			if (e->ohash == oh && strcmp(e->owner, owner) == 0)
 				kv[k++] = (struct kv){e->key, e->obj};

@@ -5,7 +5,9 @@
 #ifndef AIOS_KUBE_INTERNAL_H
 #define AIOS_KUBE_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kube/client.h"
 
@@ -37,5 +39,16 @@ enum aios_err aios_kube_query_add(struct aios_buf *q, const char *key, const cha
 
 /* Sets this thread's Retry-After value (client.c keeps it thread-local). */
 void aios_kube_set_retry_after(int s);
+
+/* ---- util.c: small pieces the kube threads share ---- */
+
+/* FNV-1a hash of a string, for the store's and the queue's hash tables. */
+uint64_t aios_kube_hash(const char *s);
+/* Initialises cv on CLOCK_MONOTONIC (so timed waits compare with aios_now_ms()). */
+void aios_kube_cond_init(pthread_cond_t *cv);
+/* Waits on cv (mu not held by the caller) up to ms, returning early when *stop is set
+ * (read atomically) or shutdown is requested; wakes at least every 200 ms to notice
+ * a process-wide shutdown, which signals no condition variable. */
+void aios_kube_nap(pthread_mutex_t *mu, pthread_cond_t *cv, const int *stop, int64_t ms);
 
 #endif

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/shutdown.h"
+#include "kube/kube_internal.h"
 
 struct aios_kube_leader {
 	struct aios_kube_client *c;
@@ -104,11 +105,7 @@ enum aios_err aios_kube_leader_new(struct aios_kube_client *c, const struct aios
 	l->o.name = l->name;
 	l->o.identity = l->identity;
 	pthread_mutex_init(&l->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&l->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	aios_kube_cond_init(&l->cv);
 	l->seed = (unsigned)aios_now_ns() ^ (unsigned)getpid();
 	*out = l;
 	return AIOS_OK;
@@ -117,21 +114,6 @@ enum aios_err aios_kube_leader_new(struct aios_kube_client *c, const struct aios
 static int stopping(struct aios_kube_leader *l)
 {
 	return __atomic_load_n(&l->stop, __ATOMIC_ACQUIRE) || aios_shutdown_requested();
-}
-
-static void nap(struct aios_kube_leader *l, int64_t ms)
-{
-	int64_t until = aios_now_ms() + ms;
-	pthread_mutex_lock(&l->mu);
-	while (!stopping(l)) {
-		int64_t now = aios_now_ms();
-		if (now >= until)
-			break;
-		int64_t w = until - now < 200 ? until : now + 200;
-		struct timespec ts = {(time_t)(w / 1000), (long)(w % 1000) * 1000000L};
-		pthread_cond_timedwait(&l->cv, &l->mu, &ts);
-	}
-	pthread_mutex_unlock(&l->mu);
 }
 
 static struct json_object *lease_body(struct aios_kube_leader *l, const char *holder, int64_t dur_s,
@@ -259,7 +241,7 @@ static void *campaign(void *arg)
 				aios_warn("leader_acquire_failed", "lease %s/%s: %s", l->ns, l->name, aios_errmsg());
 			int64_t w = l->o.retry_period_ms +
 				    (int64_t)(rand_r(&l->seed) % (unsigned)(l->o.retry_period_ms * 12 / 10 + 1));
-			nap(l, w);
+			aios_kube_nap(&l->mu, &l->cv, &l->stop, w);
 			continue;
 		}
 		set_leading(l, 1);
@@ -269,7 +251,7 @@ static void *campaign(void *arg)
 		/* renew every retry period; give up after the renew deadline without success */
 		int64_t last_ok = aios_now_ms();
 		for (;;) {
-			nap(l, l->o.retry_period_ms);
+			aios_kube_nap(&l->mu, &l->cv, &l->stop, l->o.retry_period_ms);
 			if (stopping(l))
 				break;
 			if (try_acquire_or_renew(l) == AIOS_OK) {

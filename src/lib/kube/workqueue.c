@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/mem.h"
+#include "kube/kube_internal.h"
 
 struct entry {
 	char *key;
@@ -48,17 +49,9 @@ struct aios_kube_workqueue {
 
 /* ---- hash table --------------------------------------------------------- */
 
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 static struct entry *lookup(struct aios_kube_workqueue *q, const char *key, int create)
 {
-	uint64_t h = fnv1a(key);
+	uint64_t h = aios_kube_hash(key);
 	for (struct entry *e = q->buckets[h % q->nbuckets]; e; e = e->next)
 		if (e->hash == h && strcmp(e->key, key) == 0)
 			return e;
@@ -190,11 +183,7 @@ struct aios_kube_workqueue *aios_kube_workqueue_new(const struct aios_kube_workq
 {
 	struct aios_kube_workqueue *q = aios_xcalloc(1, sizeof(*q));
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	aios_kube_cond_init(&q->cv);
 	if (o)
 		q->o = *o;
 	/* client-go's DefaultControllerRateLimiter */
