@@ -140,18 +140,28 @@ static enum aios_http_parse scan_chunked(const char *raw, size_t n, size_t max_b
 	return AIOS_HTTP_PARSE_OK;
 }
 
-/* Decodes a chunked body (already scanned) in place to raw[0..dec_len). */
-static void decode_chunked(char *raw)
+/* Decodes a chunked body already accepted by scan_chunked in place: raw[0..dec_len). */
+static void decode_chunked(char *raw, size_t raw_len)
 {
-	char *in = raw, *out = raw;
-	for (;;) {
-		size_t size = strtoul(in, NULL, 16);
-		in = strstr(in, "\r\n") + 2; /* scanned: the CRLF is there */
+	size_t i = 0, out = 0;
+	while (i < raw_len) {
+		size_t size = 0;
+		for (;; i++) {
+			int c = raw[i];
+			int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+			if (v < 0)
+				break;
+			size = size * 16 + (size_t)v;
+		}
+		while (raw[i] != '\r' || raw[i + 1] != '\n') /* extensions (any bytes but CR) */
+			i++;
+		i += 2;
 		if (size == 0)
 			return;
-		memmove(out, in, size);
+		memmove(raw + out, raw + i, size);
 		out += size;
-		in += size + 2;
+		i += size + 2;
 	}
 }
 
@@ -315,7 +325,7 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 	}
 	req->n_headers = nh;
 	if (chunked)
-		decode_chunked(s + head_len);
+		decode_chunked(s + head_len, total - head_len);
 	req->body = s + head_len;
 	req->body_len = body_len;
 	req->keep_alive = minor == 1 ? !conn_close : (conn_keep && !conn_close);

@@ -58,6 +58,14 @@ START_TEST(parse_bodies)
 	ck_assert_int_eq(req.body_len, 5);
 	ck_assert_int_eq(memcmp(req.body, "abcde", 5), 0);
 	ck_assert_uint_eq(used, strlen(ch));
+	/* a NUL inside a chunk extension (found by fuzz/serve_http_fuzz.c) */
+	char nul[] = "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;x\0y\r\nhi\r\n0 =\0\r\n\r\n";
+	int ex;
+	ck_assert_int_eq(aios_http_parse_request(nul, sizeof nul - 1, 1024, 100, &req, &used, &st, &ex),
+			 AIOS_HTTP_PARSE_OK);
+	ck_assert_int_eq(req.body_len, 2);
+	ck_assert_int_eq(memcmp(req.body, "hi", 2), 0);
+	ck_assert_uint_eq(used, sizeof nul - 1);
 	ck_assert_int_eq(parse("POST /a HTTP/1.0\r\n\r\n", &req, &used, &st, 100), AIOS_HTTP_PARSE_OK);
 	ck_assert_int_eq(req.keep_alive, 0);
 }
