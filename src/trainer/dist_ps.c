@@ -22,6 +22,7 @@ struct aios_dist_ps {
 	int nw, ns;
 	int my_worker, my_server; /* index among workers / servers, or -1 */
 	uint32_t clock;           /* worker: gradients pushed */
+	int sum;                  /* combine by sum, not mean */
 };
 
 /* Server i's shard: [*off, *off + *len). */
@@ -73,6 +74,16 @@ enum aios_err aios_dist_ps_new(struct aios_dist *d, size_t n, int staleness,
 void aios_dist_ps_free(struct aios_dist_ps *ps)
 {
 	free(ps);
+}
+
+void aios_dist_ps_resize(struct aios_dist_ps *ps, size_t n)
+{
+	ps->n = n;
+}
+
+void aios_dist_ps_set_sum(struct aios_dist_ps *ps, int sum)
+{
+	ps->sum = sum;
 }
 
 int aios_dist_ps_workers(const struct aios_dist_ps *ps)
@@ -252,7 +263,7 @@ enum aios_err aios_dist_ps_serve(struct aios_dist_ps *ps, float *params,
 			if (!e) {
 				s.pushed[w]++;
 				if (!sync) {
-					float scale = 1.0f / (float)ps->nw;
+					float scale = ps->sum ? 1.0f : 1.0f / (float)ps->nw;
 					for (size_t i = 0; i < len; i++)
 						avg[i] = grads[i] * scale;
 					apply(ctx, off, len, p, avg, ++s.version);
@@ -280,7 +291,7 @@ enum aios_err aios_dist_ps_serve(struct aios_dist_ps *ps, float *params,
 						avg[i] += g[i];
 				first = 0;
 			}
-			for (size_t i = 0; i < len; i++)
+			for (size_t i = 0; i < len && !ps->sum; i++)
 				avg[i] /= (float)live;
 			apply(ctx, off, len, p, avg, ++s.version);
 		}

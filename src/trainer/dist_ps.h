@@ -45,6 +45,14 @@ typedef void (*aios_dist_ps_apply_fn)(void *ctx, size_t off, size_t n, float *pa
 enum aios_err aios_dist_ps_new(struct aios_dist *d, size_t n, int staleness,
                                struct aios_dist_ps **out) AIOS_MUST_CHECK;
 void aios_dist_ps_free(struct aios_dist_ps *ps);
+/* Sets the vector length n when it was not known at creation (before any pull or push). */
+void aios_dist_ps_resize(struct aios_dist_ps *ps, size_t n);
+/*
+ * Servers combine the workers' gradients by their sum instead of their mean (async: apply
+ * each gradient unscaled): for workers that each push their share of one batch gradient,
+ * as aios-trainer's ranks do. Every rank must set the same.
+ */
+void aios_dist_ps_set_sum(struct aios_dist_ps *ps, int sum);
 
 /* Number of workers / servers, and a worker's index among the workers (-1 for a server). */
 int aios_dist_ps_workers(const struct aios_dist_ps *ps);

@@ -611,7 +611,9 @@ enum aios_err aios_dist_finish(struct aios_dist *d)
 		teardown(d);
 		return AIOS_OK;
 	}
-	uint32_t tag = aios_dist_next_tag(d);
+	/* A fixed tag: ranks that took part in different collectives (parameter servers and
+	 * workers) still agree on it. */
+	uint32_t tag = 0xfffffffeu;
 	enum aios_err e = AIOS_OK;
 	struct aios_dist_msg *m = NULL;
 	if (d->rank != 0) {

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "dist_allreduce.h"
+#include "dist_ps.h"
 #include "dist_rendezvous.h"
 
 #define MARKER "complete"
@@ -26,14 +27,80 @@
  * The communicator
  * ------------------------------------------------------------------------------------ */
 
-static enum aios_err comm_allreduce(struct trainer_comm *c, float *x, size_t n)
+#define SEED_TAG 0xfffffffdu /* rank 0 -> parameter servers: the starting parameters */
+
+struct dist_state {
+	struct aios_dist *d;
+	struct aios_dist_ps *ps;            /* parameter-server strategy, else NULL */
+	int server;                         /* this rank is a parameter server */
+	int group[AIOS_DIST_MAX_WORLD], ng; /* the ranks that train (workers), in order */
+};
+
+static struct dist_state *state(struct trainer_comm *c)
 {
-	return aios_dist_allreduce_sum(c->impl, x, n);
+	return c->impl;
 }
 
-static enum aios_err comm_broadcast(struct trainer_comm *c, float *x, size_t n)
+static enum aios_err ring_allreduce(struct trainer_comm *c, float *x, size_t n)
 {
-	return aios_dist_broadcast(c->impl, 0, x, n);
+	return aios_dist_allreduce_sum(state(c)->d, x, n);
+}
+
+static enum aios_err all_broadcast(struct trainer_comm *c, float *x, size_t n)
+{
+	return aios_dist_broadcast(state(c)->d, 0, x, n);
+}
+
+/* Workers only (parameter servers are busy serving): a star through rank 0, in rank order. */
+static enum aios_err group_sum(struct trainer_comm *c, float *x, size_t n)
+{
+	struct dist_state *st = state(c);
+	if (st->server)
+		return AIOS_OK; /* not in the group */
+	uint32_t tag = aios_dist_next_tag(st->d);
+	enum aios_err e = AIOS_OK;
+	if (c->rank != 0) {
+		e = aios_dist_send_floats(st->d, 0, AIOS_DIST_DATA, tag, x, n);
+		if (!e)
+			e = aios_dist_recv_floats(st->d, 0, AIOS_DIST_DATA, tag, x, n);
+		return e;
+	}
+	float *tmp = aios_xmalloc(n * sizeof(float) + 4);
+	for (int k = 1; k < st->ng && !e; k++) {
+		e = aios_dist_recv_floats(st->d, st->group[k], AIOS_DIST_DATA, tag, tmp, n);
+		for (size_t i = 0; !e && i < n; i++)
+			x[i] += tmp[i];
+	}
+	for (int k = 1; k < st->ng && !e; k++)
+		e = aios_dist_send_floats(st->d, st->group[k], AIOS_DIST_DATA, tag, x, n);
+	free(tmp);
+	return e;
+}
+
+static enum aios_err group_broadcast(struct trainer_comm *c, float *x, size_t n)
+{
+	struct dist_state *st = state(c);
+	if (st->server)
+		return AIOS_OK; /* not in the group */
+	uint32_t tag = aios_dist_next_tag(st->d);
+	if (c->rank != 0)
+		return aios_dist_recv_floats(st->d, 0, AIOS_DIST_DATA, tag, x, n);
+	for (int k = 1; k < st->ng; k++) {
+		enum aios_err e =
+		    aios_dist_send_floats(st->d, st->group[k], AIOS_DIST_DATA, tag, x, n);
+		if (e)
+			return e;
+	}
+	return AIOS_OK;
+}
+
+/* Parameter servers: push this worker's share of the gradient, pull the new parameters. */
+static enum aios_err ps_update(struct trainer_comm *c, float *params, const float *grads, size_t n)
+{
+	struct dist_state *st = state(c);
+	aios_dist_ps_resize(st->ps, n);
+	enum aios_err e = aios_dist_ps_push(st->ps, grads);
+	return e ? e : aios_dist_ps_pull(st->ps, params);
 }
 
 enum aios_err aios_dist_trainer_open(struct trainer_comm *c)
@@ -43,35 +110,142 @@ enum aios_err aios_dist_trainer_open(struct trainer_comm *c)
 	enum aios_err e = aios_dist_config_from_env(&cfg);
 	if (e)
 		return e;
+	long staleness = 0;
+	const char *s = getenv("AIOS_DIST_STALENESS");
+	if (s && *s) {
+		char *end;
+		staleness = strtol(s, &end, 10);
+		if (*end || staleness < 0 || staleness > AIOS_DIST_PS_MAX_STALENESS)
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "AIOS_DIST_STALENESS=\"%s\": expected an integer in 0..%d",
+			                 s, AIOS_DIST_PS_MAX_STALENESS);
+	}
 	struct aios_dist *d;
 	if ((e = aios_dist_connect(&cfg, &d)))
 		return e;
+	struct dist_state *st = aios_xcalloc(1, sizeof(*st));
+	st->d = d;
+	int servers = 0;
 	for (int r = 0; r < aios_dist_world(d); r++) {
 		enum aios_dist_role role = aios_dist_role_of(d, r);
-		if (role != AIOS_DIST_ROLE_WORKER) {
+		if (role == AIOS_DIST_ROLE_STAGE) {
 			aios_dist_free(d);
+			free(st);
 			return aios_fail(
 			    AIOS_ERR_UNSUPPORTED,
-			    "rank %d has role %s: aios-trainer runs strategy allreduce "
-			    "(every rank a worker); parameter-server and pipeline are "
-			    "library modules not yet wired into the trainer loop",
-			    r, aios_dist_role_name(role));
+			    "rank %d has role stage: the pipeline strategy is a library "
+			    "module (dist_pipeline.h) not yet wired into aios-trainer; use "
+			    "allreduce or parameter-server",
+			    r);
 		}
+		if (role == AIOS_DIST_ROLE_PS)
+			servers++;
+		else
+			st->group[st->ng++] = r;
 	}
+	c->impl = st;
 	c->rank = aios_dist_rank(d);
 	c->world = aios_dist_world(d);
-	c->allreduce_sum = comm_allreduce;
-	c->broadcast = comm_broadcast;
-	c->impl = d;
+	if (servers == 0) { /* allreduce: every rank a worker */
+		c->allreduce_sum = ring_allreduce;
+		c->broadcast = all_broadcast;
+		return AIOS_OK;
+	}
+	if ((e = aios_dist_ps_new(d, 0, (int)staleness, &st->ps))) {
+		aios_dist_free(d);
+		free(st);
+		c->impl = NULL;
+		return e;
+	}
+	aios_dist_ps_set_sum(st->ps, 1);
+	st->server = aios_dist_ps_worker_index(st->ps) < 0;
+	c->rank = st->server ? -1 : aios_dist_ps_worker_index(st->ps);
+	c->world = st->ng;
+	c->allreduce_sum = group_sum;
+	c->broadcast = group_broadcast;
+	c->update = ps_update;
+	aios_info("dist_strategy", "parameter servers: %d workers, %d servers, %s", st->ng, servers,
+	          staleness ? "asynchronous" : "synchronous");
+	return AIOS_OK;
+}
+
+int aios_dist_trainer_serving(const struct trainer_comm *c)
+{
+	const struct dist_state *st = c->impl;
+	return st && st->server;
+}
+
+/* The shard optimizer of a parameter server: the trainer's own step over a slice. */
+struct shard_opt {
+	const struct trainer_optim *o;
+	float *m1, *m2;
+};
+
+static void shard_apply(void *ctx, size_t off, size_t n, float *params, const float *grad,
+                        int64_t step)
+{
+	struct shard_opt *so = ctx;
+	(void)off;
+	trainer_optim_step(so->o, step, params, grad, so->m1, so->m2, n);
+}
+
+enum aios_err aios_dist_trainer_serve(struct trainer *t, struct trainer_comm *c,
+                                      const struct trainer_optim *o)
+{
+	struct dist_state *st = state(c);
+	struct aios_model *m = trainer_model(t);
+	size_t n = aios_model_param_count(m);
+	aios_dist_ps_resize(st->ps, n);
+	enum aios_err e = aios_dist_recv_floats(st->d, 0, AIOS_DIST_DATA, SEED_TAG, m->params, n);
+	if (e)
+		return aios_fail_wrap(e, "parameter server: waiting for the starting parameters");
+	struct shard_opt so = {o, aios_xcalloc(n + 1, sizeof(float)),
+	                       aios_xcalloc(n + 1, sizeof(float))};
+	e = aios_dist_ps_serve(st->ps, m->params, shard_apply, &so);
+	free(so.m1);
+	free(so.m2);
+	return e;
+}
+
+enum aios_err aios_dist_trainer_end(struct trainer *t, struct trainer_comm *c)
+{
+	struct dist_state *st = state(c);
+	if (!st || !st->ps || st->server)
+		return AIOS_OK;
+	aios_dist_ps_resize(st->ps, aios_model_param_count(trainer_model(t)));
+	enum aios_err e = aios_dist_ps_done(st->ps, c->rank == 0 ? trainer_model(t)->params : NULL);
+	return e ? aios_fail_wrap(e, "final parameters") : AIOS_OK;
+}
+
+/* Rank 0 hands the parameter servers the parameters training starts from. */
+static enum aios_err seed_servers(struct trainer *t, struct trainer_comm *c)
+{
+	struct dist_state *st = state(c);
+	if (!st->ps || c->rank != 0)
+		return AIOS_OK;
+	struct aios_model *m = trainer_model(t);
+	size_t n = aios_model_param_count(m);
+	aios_dist_ps_resize(st->ps, n);
+	for (int r = 0; r < aios_dist_world(st->d); r++) {
+		if (aios_dist_role_of(st->d, r) != AIOS_DIST_ROLE_PS)
+			continue;
+		enum aios_err e =
+		    aios_dist_send_floats(st->d, r, AIOS_DIST_DATA, SEED_TAG, m->params, n);
+		if (e)
+			return aios_fail_wrap(e, "seeding parameter server rank %d", r);
+	}
 	return AIOS_OK;
 }
 
 enum aios_err aios_dist_trainer_close(struct trainer_comm *c, int ok)
 {
-	struct aios_dist *d = c->impl;
+	struct dist_state *st = c->impl;
 	c->impl = NULL;
-	if (!d)
+	if (!st)
 		return AIOS_OK;
+	aios_dist_ps_free(st->ps);
+	struct aios_dist *d = st->d;
+	free(st);
 	if (!ok) {
 		aios_dist_free(d);
 		return AIOS_OK;
@@ -206,6 +380,8 @@ enum aios_err aios_dist_trainer_resume(struct trainer *t, struct trainer_comm *c
                                        int64_t *resumed)
 {
 	*resumed = 0;
+	if (aios_dist_trainer_serving(c))
+		return AIOS_OK; /* servers are seeded by rank 0 below */
 	int64_t epoch;
 	enum aios_err e = read_marker(dir, c->world, &epoch);
 	if (e)
@@ -236,7 +412,7 @@ enum aios_err aios_dist_trainer_resume(struct trainer *t, struct trainer_comm *c
 			              c->rank, (long long)*resumed, (long long)epoch);
 	}
 	free(rdir);
-	return e;
+	return e ? e : seed_servers(t, c);
 }
 
 static int mkdirs(const char *path)

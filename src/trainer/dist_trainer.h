@@ -20,16 +20,35 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "optim.h"
 #include "train.h"
 
 /*
  * Reads the AIOS_* environment (dist_rendezvous.h), meets the other ranks and fills c.
- * Only the allreduce strategy (every rank a worker) runs inside the trainer loop today;
- * other layouts are AIOS_ERR_UNSUPPORTED naming the roles found.
+ * Roles decide the strategy: every rank a worker is allreduce (c gets the ring
+ * all-reduce); ranks of role ps make it parameter-server (c gets `update`, which pushes
+ * the gradient and pulls the parameters; c->rank and c->world then count workers only;
+ * AIOS_DIST_STALENESS picks asynchronous mode). Stage ranks (pipeline) are
+ * AIOS_ERR_UNSUPPORTED: the pipeline is a library module not wired into the trainer yet.
  */
 enum aios_err aios_dist_trainer_open(struct trainer_comm *c) AIOS_MUST_CHECK;
 /* Ends the distributed run: the final barrier if ok, else closes (peers are told). */
 enum aios_err aios_dist_trainer_close(struct trainer_comm *c, int ok) AIOS_MUST_CHECK;
+
+/* Whether this rank is a parameter server (it serves instead of training). */
+int aios_dist_trainer_serving(const struct trainer_comm *c);
+/*
+ * A parameter server's whole job: receive the starting parameters from rank 0, serve
+ * pulls and pushes with optimizer o over its shard until every worker is done, send the
+ * final shard to rank 0. t supplies the model's shape.
+ */
+enum aios_err aios_dist_trainer_serve(struct trainer *t, struct trainer_comm *c,
+                                      const struct trainer_optim *o) AIOS_MUST_CHECK;
+/*
+ * After the last epoch, before rank 0 writes the model: parameter-server workers say
+ * done and rank 0 receives the final parameters into the model. No-op for allreduce.
+ */
+enum aios_err aios_dist_trainer_end(struct trainer *t, struct trainer_comm *c) AIOS_MUST_CHECK;
 
 /* Resumes from DIR/complete (see above); *resumed is the epoch or 0. */
 enum aios_err aios_dist_trainer_resume(struct trainer *t, struct trainer_comm *c, const char *dir,

@@ -209,6 +209,11 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		code = fail(TRAINER_EXIT_DISTRIBUTED, "resume");
 		goto done;
 	}
+	if (world > 1 && aios_dist_trainer_serving(&comm)) { /* a parameter server: no epochs */
+		if (aios_dist_trainer_serve(t, &comm, &cfg.optim))
+			code = fail(TRAINER_EXIT_DISTRIBUTED, "parameter_server");
+		goto done;
+	}
 	if (resumed)
 		aios_info("resumed", "resumed from the checkpoint of epoch %lld in %s", (long long)resumed,
 			  ckpt_dir);
@@ -262,6 +267,10 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		}
 	}
 
+	if (world > 1 && aios_dist_trainer_end(t, &comm)) {
+		code = fail(TRAINER_EXIT_DISTRIBUTED, "distributed");
+		goto done;
+	}
 	if (rank == 0) {
 		char sha[AIOS_SHA256_HEX];
 		size_t bytes;

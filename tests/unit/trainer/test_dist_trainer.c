@@ -5,6 +5,9 @@
  *   - equals one process: the artifact of 2 and 4 ranks matches the one-process artifact
  *     within 1e-5 (relative; the global batch is the same, only the float summation
  *     order differs), and 2 ranks run twice give bit-identical artifacts;
+ *   - parameter servers (2 workers + 1 or 2 servers, 3 workers + 1 server, synchronous):
+ *     the artifact matches one process within 1e-5; asynchronous (staleness 2) finishes
+ *     within 0.1 of it;
  *   - fault path: rank 2 of 3 is killed (SIGKILL) after a completed checkpoint; ranks 0
  *     and 1 exit with code 7 within 3 s, naming rank 2; a restarted attempt (AIOS_ATTEMPT
  *     1) resumes from the last complete checkpoint and finishes with an artifact
@@ -74,6 +77,9 @@ static void write_spec(const char *name, int epochs)
 	fclose(f);
 }
 
+static const char *roles[8];  /* AIOS_ROLE per rank (NULL: worker) */
+static const char *staleness; /* AIOS_DIST_STALENESS, or NULL */
+
 /* Starts one rank (world 1: a plain process); stdout+stderr go to DIR/<tag>.<rank>.log. */
 static pid_t spawn(const char *spec, const char *tag, int rank, int world, uint16_t port,
                    int attempt)
@@ -100,6 +106,9 @@ static pid_t spawn(const char *spec, const char *tag, int rank, int world, uint1
 		snprintf(num, sizeof(num), "%d", attempt);
 		setenv("AIOS_ATTEMPT", num, 1);
 		setenv("AIOS_DIST_RENDEZVOUS_TIMEOUT_MS", "20000", 1);
+		setenv("AIOS_ROLE", roles[rank] ? roles[rank] : "worker", 1);
+		if (staleness)
+			setenv("AIOS_DIST_STALENESS", staleness, 1);
 	}
 	execl(trainer, trainer, "--spec", specp, "--output", out, "--threads", "1",
 	      "--metrics-port", "0", (char *)NULL);
@@ -221,6 +230,44 @@ START_TEST(allreduce_equals_one_process)
 }
 END_TEST
 
+/* Parameter-server layouts: the last `servers` of `world` ranks serve. */
+static void ps_layout(int world, int servers)
+{
+	for (int r = 0; r < 8; r++)
+		roles[r] = r >= world - servers && r < world ? "ps" : NULL;
+}
+
+START_TEST(parameter_servers_equal_one_process)
+{
+	setup();
+	write_spec("spec.json", 3);
+	int st[8];
+	run_job("spec.json", "one", 1, 0, st);
+	expect_ok("one", 1, st);
+	static const int layouts[][2] = {{3, 1}, {4, 2}, {4, 1}}; /* world, servers */
+	for (size_t i = 0; i < 3; i++) {
+		char tag[32];
+		snprintf(tag, sizeof(tag), "ps%d-%d", layouts[i][0], layouts[i][1]);
+		ps_layout(layouts[i][0], layouts[i][1]);
+		run_job("spec.json", tag, layouts[i][0], 0, st);
+		expect_ok(tag, layouts[i][0], st);
+		double dd = artifact_diff(tag, "one");
+		ck_assert_msg(dd < 1e-5, "%s vs 1 process: %.3g", tag, dd);
+		fprintf(stderr, "parameter servers %s vs one process: %.3g (relative)\n", tag, dd);
+	}
+	/* asynchronous, staleness 2: finishes, and lands near the synchronous model */
+	ps_layout(4, 1);
+	staleness = "2";
+	run_job("spec.json", "async", 4, 0, st);
+	staleness = NULL;
+	expect_ok("async", 4, st);
+	double da = artifact_diff("async", "one");
+	ck_assert_msg(da < 0.1, "async vs 1 process: %.3g", da);
+	fprintf(stderr, "asynchronous parameter servers vs one process: %.3g (relative)\n", da);
+	ps_layout(0, 0);
+}
+END_TEST
+
 /* Epoch named by DIR/<tag>.aios.ckpt/complete, or 0. */
 static int marker_epoch(const char *tag)
 {
@@ -284,6 +331,7 @@ static Suite *suite(void)
 	TCase *t = tcase_create("trainer");
 	tcase_set_timeout(t, 300);
 	tcase_add_test(t, allreduce_equals_one_process);
+	tcase_add_test(t, parameter_servers_equal_one_process);
 	tcase_add_test(t, killed_rank_then_resume);
 	suite_add_tcase(s, t);
 	return s;
