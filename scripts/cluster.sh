@@ -5,6 +5,7 @@
 #   scripts/cluster.sh up       start (or find running) and print the admin kubeconfig path
 #   scripts/cluster.sh down     stop everything, remove the bridge and the cluster state
 #   scripts/cluster.sh status   one line per component; exit 0 when all are up
+#   scripts/cluster.sh restart-node [--kill]   restart aios-node (--kill: as after a crash)
 #
 # Environment:
 #   AIOS_CLUSTER_DIR   state (default /var/lib/aios-cluster): api/ (etcd, PKI, kubeconfigs,
@@ -174,8 +175,7 @@ EOF
 
   kubectl_ apply -f - >/dev/null <<<"$(cluster_manifests)"
   log info "starting aios-node"
-  start aios-node "$BUILD/src/node/aios-node" --kubeconfig "$API/node.kubeconfig" --node-name aios-node \
-    --state-dir "$DIR/node" --bin-dir "$BUILD"
+  start_node
   wait_for "aios-node" "$DIR/aios-node.pid" node_ready
 
   if [[ -d "$ROOT/crds" ]]; then
@@ -201,6 +201,27 @@ EOF
   UP_OK=1
   log info "cluster up in $((SECONDS - t0))s; use: export KUBECONFIG=$API/admin.kubeconfig; $KBIN/kubectl get nodes"
   echo "$API/admin.kubeconfig"
+}
+
+start_node() {
+  start aios-node "$BUILD/src/node/aios-node" --kubeconfig "$API/node.kubeconfig" --node-name aios-node \
+    --state-dir "$DIR/node" --bin-dir "$BUILD"
+}
+
+# restart-node [--kill]: stops aios-node (SIGTERM: it stops its pods; --kill: SIGKILL, as a
+# crash, leaving its processes and namespaces for the next start to clean up) and starts it.
+cmd_restart_node() {
+  [[ -f "$DIR/aios-node.pid" ]] || die "no aios-node in $DIR (run up first)"
+  KBIN="$(kube_bin)"
+  if [[ "${1:-}" == --kill ]]; then
+    kill -9 "$(cat "$DIR/aios-node.pid")" 2>/dev/null || true
+    rm -f "$DIR/aios-node.pid"
+  else
+    stop_pid "$DIR/aios-node.pid" 60
+  fi
+  start_node
+  wait_for "aios-node" "$DIR/aios-node.pid" curl -sfk --max-time 1 https://10.244.0.1:10250/healthz
+  log info "aios-node restarted (pid $(cat "$DIR/aios-node.pid"))"
 }
 
 cmd_down() {
@@ -236,6 +257,7 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
+  restart-node) cmd_restart_node "${2:-}" ;;
   -h|--help|help) usage ;;
   *) usage >&2; exit 2 ;;
 esac

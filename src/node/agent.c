@@ -224,6 +224,7 @@ static void start_container(struct aios_node *n, struct node_pod *p, size_t i)
 		return;
 	}
 	c->state = AIOS_CTR_RUNNING;
+	c->group = c->pid;
 	now_rfc3339(c->started_at);
 	c->started_ms = aios_now_ms();
 	c->ready = 0;
@@ -582,12 +583,21 @@ static void adopt_previous_status(struct node_pod *p)
 	}
 }
 
-/* Stops the pod's processes for deletion; 1 once every one has exited. */
+/* Stops the pod's processes for deletion; 1 once every one has exited, the
+ * processes they started included (the whole process group is gone). */
 static int pod_stopped(struct node_pod *p, int64_t grace_ms)
 {
 	int running = 0;
 	for (size_t i = 0; i < p->n_ctrs; i++) {
 		struct node_ctr *c = &p->ctrs[i];
+		if (c->pid <= 0 && c->group > 0) {
+			if (kill(-c->group, 0) == 0) {
+				kill(-c->group, SIGKILL);
+				running++;
+			} else {
+				c->group = 0;
+			}
+		}
 		if (c->pid > 0) {
 			stop_container(c, grace_ms);
 			running++;
@@ -683,7 +693,7 @@ ready:
 	}
 	run_probes(p);
 	write_status(n, p);
-	if (all_done && p->n_ctrs > 0 && p->net_up) {
+	if (all_done && p->n_ctrs > 0 && p->net_up && pod_stopped(p, 0)) {
 		/* a finished pod keeps its logs but gives its address and namespace back */
 		sandbox_down(n, p);
 		aios_info("pod_finished", "pod %s/%s: every container has finished", p->ns, p->name);

@@ -37,6 +37,7 @@ struct node_ctr {
 	char *name;
 	char *log_path, *prev_log_path, *term_path; /* host files */
 	pid_t pid;                 /* > 0 while running */
+	pid_t group;               /* its process group, until every member is gone */
 	enum aios_ctr_state state;
 	char *reason, *message;    /* waiting */
 	char started_at[32];

@@ -1,0 +1,80 @@
+# Helpers of the end-to-end tests, sourced by each tests/e2e/test_*.sh (run.sh sets
+# KUBECONFIG, KBIN, AIOS_BUILD_DIR, AIOS_CLUSTER_DIR, E2E_ROOT).
+# Every wait is bounded; a failure prints what it waited for and exits 1.
+set -euo pipefail
+
+TEST="$(basename "$0" .sh)"
+NS="e2e-${TEST#test_}"
+NS="${NS//_/-}"
+
+k() { "$KBIN/kubectl" "$@"; }
+kn() { "$KBIN/kubectl" -n "$NS" "$@"; }
+note() { printf '  [%s] %s\n' "$TEST" "$*" >&2; }
+fail() {
+  printf '  [%s] FAIL: %s\n' "$TEST" "$*" >&2
+  kn get all,pvc -o wide >&2 2>/dev/null || true
+  exit 1
+}
+
+# wait_until DESCRIPTION SECONDS CMD...: polls CMD every 0.5 s.
+wait_until() {
+  local what="$1" secs="$2"; shift 2
+  local end=$((SECONDS + secs))
+  while ((SECONDS < end)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  fail "timed out after ${secs}s waiting for: $what"
+}
+
+# A fresh namespace for this test, deleted (with everything in it) when the test ends.
+setup_ns() {
+  k delete namespace "$NS" --ignore-not-found --wait=true >/dev/null 2>&1 || true
+  k create namespace "$NS" >/dev/null
+  wait_until "the default ServiceAccount of $NS" 30 kn get serviceaccount default
+  trap 'k delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+}
+
+jp() { kn get "$1" -o "jsonpath=$2" 2>/dev/null; } # jp OBJECT JSONPATH
+phase_is() { [[ "$(jp "$1" '{.status.phase}')" == "$2" ]]; }
+
+# Processes whose environment holds KEY=VALUE (the pods aios-node runs carry their env).
+pids_with_env() {
+  local kv="$1" p
+  exec 3>&2 2>/dev/null # processes come and go while we read
+  for p in /proc/[0-9]*; do
+    tr '\0' '\n' < "$p/environ" | grep -qxF "$kv" && echo "${p#/proc/}"
+  done
+  exec 2>&3 3>&-
+  return 0
+}
+
+# predict MODELSERVICE X: the first prediction for [[X]] through the API server's
+# service proxy (the Service named in status.url).
+predict() {
+  local ms="$1" x="$2" url hostport svc port server token ca out
+  url="$(jp "modelservice/$ms" '{.status.url}')"
+  hostport="${url#http://}"; hostport="${hostport%%/*}"
+  svc="${hostport%%.*}"; port=80; [[ "$hostport" == *:* ]] && port="${hostport##*:}"
+  server="$(k config view --raw --minify -o 'jsonpath={.clusters[0].cluster.server}')"
+  token="$(k config view --raw --minify -o 'jsonpath={.users[0].user.token}')"
+  ca="$(mktemp)"
+  k config view --raw --minify -o 'jsonpath={.clusters[0].cluster.certificate-authority-data}' | base64 -d > "$ca"
+  out="$(curl -sS --max-time 5 --cacert "$ca" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d "{\"instances\": [[$x]]}" "$server/api/v1/namespaces/$NS/services/$svc:$port/proxy/v1/models/$ms:predict" 2>&1 || true)"
+  rm -f "$ca"
+  python3 -c 'import json,sys; p=json.loads(sys.argv[1])["predictions"][0]; print(p[0] if isinstance(p, list) else p)' "$out" 2>/dev/null \
+    || { echo "no prediction: $out" >&2; return 1; }
+}
+
+# A PersistentVolumeClaim "models" (the examples write pvc://models/...).
+models_claim() {
+  kn apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: models}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+YAML
+}
