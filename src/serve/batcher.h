@@ -1,22 +1,21 @@
 /*
- * batcher.h - dynamic batching: concurrent requests merged into one forward pass.
+ * batcher.h - dynamic batching: the requests of one event-loop round merged into as
+ * few forward passes as max_batch_rows allows, and the outputs split back.
  *
- * The callers are the HTTP loop threads; there is no batching thread. A caller
- * queues its rows and then either waits or, if fewer than `executors` forward passes
- * are running, becomes an executor itself: it takes queued requests from the head
- * (oldest first) up to max_batch_rows rows, runs one forward pass over all of them,
- * copies each request's outputs back and wakes their callers ("group commit").
+ * Each HTTP loop thread owns one batcher (no locks). Its handlers parse a request
+ * and add the rows here (copied into one contiguous buffer); at the end of the
+ * loop's round of ready events (http.h round_end) the loop runs the batcher: one
+ * forward pass per max_batch_rows rows, then every request's callback with its
+ * slice of the outputs.
  *
- * Latency at low load: a request arriving at an idle batcher runs at once, alone; no
- * timer is ever waited on. Under load, requests that arrive while a pass runs queue
- * up and go together in the next one. max_batch_delay_us adds an optional wait: an
- * executor holds a partly full batch open for up to that long, but only when the
- * previous batch merged more than one request (evidence of concurrent load).
+ * Latency: a request that arrives alone is computed in the same round it was read,
+ * with no timer; under load, every request that became readable in the same round
+ * shares a pass. An optional hold (max_delay_us) keeps a partial batch open for more
+ * rounds, but only when the previous pass merged more than one request (evidence of
+ * concurrent load), so it never delays a lone request.
  *
- * Bounds: at most queue_depth requests wait (AIOS_ERR_UNAVAILABLE past that: the
- * server answers 503 with Retry-After); a request still queued at its deadline is
- * withdrawn (AIOS_ERR_TIMEOUT: 504). A single request larger than max_batch_rows runs
- * alone as its own pass.
+ * Bound: a batcher holds at most `capacity` requests; aios_batcher_add refuses more
+ * (the server answers 503 with Retry-After).
  */
 #ifndef AIOS_SERVE_BATCHER_H
 #define AIOS_SERVE_BATCHER_H
@@ -25,35 +24,40 @@
 
 #include "common/err.h"
 
-/* Runs the model: x (rows, in) -> y (rows, out). executor is in [0, executors). */
-typedef void (*aios_batch_fn)(const float *x, int rows, float *y, int executor, void *ud);
+/* Runs the model: x (rows, in) -> y (rows, out). */
+typedef void (*aios_batch_fn)(const float *x, int rows, float *y, void *ud);
+/* Hands one request its outputs y (rows, out); y is valid during the call only. */
+typedef void (*aios_batch_done)(void *ctx, const float *y, int rows, void *ud);
 
 struct aios_batcher_config {
-	int in, out;           /* columns of x and y */
-	int max_batch_rows;    /* default 32 */
-	int max_delay_us;      /* default 0 */
-	int queue_depth;       /* default 256 requests */
-	int executors;         /* forward passes at once, default 1 */
-	/* called by the executor after each pass (metrics); may be NULL */
-	void (*on_batch)(int rows, int requests, void *ud);
+	int in, out;        /* columns of x and y */
+	int max_batch_rows; /* rows per pass (a bigger single request runs alone), default 32 */
+	int max_delay_us;   /* hold of a partial batch under load, default 0 */
+	int capacity;       /* requests held at most, default 256 */
 };
 
 struct aios_batcher;
 
-struct aios_batcher *aios_batcher_new(const struct aios_batcher_config *c, aios_batch_fn fn,
-				      void *ud);
+struct aios_batcher *aios_batcher_new(const struct aios_batcher_config *c);
 void aios_batcher_free(struct aios_batcher *b);
 
-/*
- * Runs x (rows, in) through the model into y (rows, out), batched with whatever else
- * is queued. deadline_ns: aios_now_ns() time after which a still-queued request is
- * withdrawn (0: none). Returns AIOS_OK, AIOS_ERR_UNAVAILABLE (queue full) or
- * AIOS_ERR_TIMEOUT, with a message.
- */
-enum aios_err aios_batcher_run(struct aios_batcher *b, const float *x, int rows, float *y,
-			       int64_t deadline_ns) AIOS_MUST_CHECK;
+/* Queues rows of x (copied) for ctx; AIOS_ERR_UNAVAILABLE when full. */
+enum aios_err aios_batcher_add(struct aios_batcher *b, const float *x, int rows,
+			       void *ctx) AIOS_MUST_CHECK;
+/* Requests queued now. */
+int aios_batcher_pending(const struct aios_batcher *b);
 
-/* Requests waiting in the queue now (not counting those being computed). */
-int aios_batcher_queued(struct aios_batcher *b);
+/*
+ * Ends a round: runs the queued requests (fn per pass, done per request, in arrival
+ * order) unless a hold applies. Returns -1 when nothing waits, else the ms the loop
+ * may wait before calling again (the rest of the hold). on_pass(rows, requests, ud)
+ * is called after each pass (metrics); may be NULL.
+ */
+int aios_batcher_round(struct aios_batcher *b, aios_batch_fn fn, aios_batch_done done,
+		       void (*on_pass)(int rows, int requests, void *ud), void *ud);
+
+/* Like round, with no hold: runs everything now (stop, or a forced flush). */
+void aios_batcher_flush(struct aios_batcher *b, aios_batch_fn fn, aios_batch_done done,
+			void (*on_pass)(int rows, int requests, void *ud), void *ud);
 
 #endif

@@ -1,10 +1,12 @@
 /*
  * server.c - aios-serve's routes, handlers and metrics (server.h).
  *
- * Handlers run on the HTTP loop threads (http.h) and block in the batcher until
- * their rows have been through a forward pass. Every executor of the batcher owns a
- * scratch buffer sized for max_batch_size rows; a bigger single request allocates
- * its own for the pass.
+ * Handlers run on the HTTP loop threads (http.h). An inference handler parses and
+ * checks the body, adds the rows to its loop's batcher and defers its response; at
+ * the end of the loop's round the batcher runs the forward passes and each request's
+ * response is encoded and sent (round_end -> aios_batcher_round -> on_done). Each
+ * loop thread owns its batcher and a scratch buffer for max_batch_size rows, so the
+ * hot path takes no lock; a bigger single request allocates its own scratch.
  */
 #include "serve/server.h"
 
@@ -33,19 +35,31 @@ static const char *const ep_names[EP__N] = {"v1_predict", "v1_model", "v2_infer"
 struct aios_serve {
 	struct aios_serve_config cfg;
 	struct aios_engine *engine;
-	struct aios_batcher *batcher;
 	struct aios_http_server *http;
 	struct aios_metrics *reg;
-	float **scratch; /* per executor */
-	size_t scratch_floats;
-	int executors;
 	atomic_int ready;
+	atomic_int pending; /* inference requests parsed and not answered, all loops */
 	char sha256[AIOS_SHA256_HEX];
 	const char *routes[EP__N]; /* pattern of each endpoint's route */
 	struct aios_metric *m_requests;
 	struct aios_series *s_ok[EP__N];       /* requests_total{ep, "200"} */
 	struct aios_series *s_duration[EP__N];
 	struct aios_series *s_in_flight, *s_queue, *s_batch;
+};
+
+/* One deferred inference request. */
+struct pend {
+	struct aios_http_defer *d;
+	int v2;
+	char id[AIOS_PROTO_ID_MAX];
+};
+
+/* State of one HTTP loop thread. */
+struct loop_state {
+	struct aios_serve *s;
+	struct aios_batcher *batcher;
+	float *scratch; /* for max_batch_size rows */
+	struct pend *pends; /* one per batcher slot (queue_depth) */
 };
 
 /* ---------------------------------------------------------------- metrics */
@@ -75,13 +89,13 @@ static void on_response(const struct aios_http_req *req, int status, double sec,
 static void on_collect(void *ud)
 {
 	struct aios_serve *s = ud;
-	aios_gauge_set(s->s_queue, aios_batcher_queued(s->batcher));
+	aios_gauge_set(s->s_queue, atomic_load(&s->pending));
 }
 
-static void on_batch(int rows, int requests, void *ud)
+static void on_pass(int rows, int requests, void *ud)
 {
-	struct aios_serve *s = ud;
-	aios_histogram_observe(s->s_batch, rows);
+	struct loop_state *ls = ud;
+	aios_histogram_observe(ls->s->s_batch, rows);
 }
 
 static void setup_metrics(struct aios_serve *s)
@@ -121,16 +135,67 @@ static void setup_metrics(struct aios_serve *s)
 
 /* ---------------------------------------------------------------- inference */
 
-static void forward(const float *x, int rows, float *y, int executor, void *ud)
+static void forward(const float *x, int rows, float *y, void *ud)
 {
-	struct aios_serve *s = ud;
+	struct loop_state *ls = ud;
+	struct aios_serve *s = ls->s;
 	if (rows <= s->cfg.max_batch_size) {
-		aios_engine_forward(s->engine, x, rows, y, s->scratch[executor]);
+		aios_engine_forward(s->engine, x, rows, y, ls->scratch);
 		return;
 	}
 	float *tmp = aios_xmalloc(sizeof(float) * aios_engine_scratch_floats(s->engine, rows));
 	aios_engine_forward(s->engine, x, rows, y, tmp);
 	free(tmp);
+}
+
+/* A request's outputs are ready: encode, send, account. */
+static void on_done(void *ctx, const float *y, int rows, void *ud)
+{
+	struct pend *p = ctx;
+	struct loop_state *ls = ud;
+	struct aios_serve *s = ls->s;
+	struct aios_http_resp *resp = aios_http_defer_resp(p->d);
+	int n_out = aios_engine_outputs(s->engine);
+	enum aios_err e = p->v2 ? aios_proto_v2_encode(s->cfg.name, p->id, y, rows, n_out, &resp->body)
+				: aios_proto_v1_encode(y, rows, n_out, &resp->body);
+	if (e)
+		aios_http_resp_error(resp, 500, "response larger than %zu bytes", resp->body.max);
+	aios_http_defer_done(p->d);
+	atomic_fetch_sub(&s->pending, 1);
+	aios_gauge_add(s->s_in_flight, -1);
+}
+
+static int round_end(void *state, void *ud)
+{
+	struct loop_state *ls = state;
+	return aios_batcher_round(ls->batcher, forward, on_done, on_pass, ls);
+}
+
+static void *loop_init(int index, void *ud)
+{
+	struct aios_serve *s = ud;
+	struct loop_state *ls = aios_xcalloc(1, sizeof *ls);
+	ls->s = s;
+	struct aios_batcher_config bc = {.in = aios_engine_inputs(s->engine),
+					 .out = aios_engine_outputs(s->engine),
+					 .max_batch_rows = s->cfg.max_batch_size,
+					 .max_delay_us = s->cfg.max_batch_delay_us,
+					 .capacity = s->cfg.queue_depth};
+	ls->batcher = aios_batcher_new(&bc);
+	ls->scratch = aios_xmalloc(sizeof(float) *
+				   aios_engine_scratch_floats(s->engine, s->cfg.max_batch_size));
+	ls->pends = aios_xcalloc((size_t)s->cfg.queue_depth, sizeof *ls->pends);
+	return ls;
+}
+
+static void loop_cleanup(void *state, void *ud)
+{
+	struct loop_state *ls = state;
+	aios_batcher_flush(ls->batcher, forward, on_done, on_pass, ls); /* answers or frees all */
+	aios_batcher_free(ls->batcher);
+	free(ls->scratch);
+	free(ls->pends);
+	free(ls);
 }
 
 static int check_name(struct aios_serve *s, struct aios_http_req *req, struct aios_http_resp *resp)
@@ -146,36 +211,39 @@ static int check_name(struct aios_serve *s, struct aios_http_req *req, struct ai
 static void infer(struct aios_serve *s, struct aios_http_req *req, struct aios_http_resp *resp,
 		  int v2)
 {
+	struct loop_state *ls = req->conn_user;
 	if (!check_name(s, req, resp))
 		return;
-	aios_gauge_add(s->s_in_flight, 1);
-	int n_in = aios_engine_inputs(s->engine), n_out = aios_engine_outputs(s->engine);
+	int n_in = aios_engine_inputs(s->engine);
 	struct aios_proto_batch b;
 	char err[512];
 	enum aios_err e = v2 ? aios_proto_v2_parse(req->body, req->body_len, n_in, &b, err, sizeof err)
 			     : aios_proto_v1_parse(req->body, req->body_len, n_in, &b, err, sizeof err);
 	if (e) {
 		aios_http_resp_error(resp, 400, "%s", err);
-		goto out;
+		return;
 	}
-	float *y = aios_xmalloc(sizeof(float) * (size_t)b.rows * (size_t)n_out);
-	int64_t deadline = aios_now_ns() + (int64_t)s->cfg.request_timeout_ms * 1000000;
-	e = aios_batcher_run(s->batcher, b.x, b.rows, y, deadline);
-	if (e == AIOS_ERR_UNAVAILABLE) {
+	if (atomic_fetch_add(&s->pending, 1) >= s->cfg.queue_depth) {
+		atomic_fetch_sub(&s->pending, 1);
+		aios_http_resp_header(resp, "Retry-After", "1");
+		aios_http_resp_error(resp, 503, "inference queue is full (%d requests waiting)",
+				     s->cfg.queue_depth);
+		free(b.x);
+		return;
+	}
+	struct pend *p = &ls->pends[aios_batcher_pending(ls->batcher)];
+	e = aios_batcher_add(ls->batcher, b.x, b.rows, p);
+	free(b.x);
+	if (e) {
+		atomic_fetch_sub(&s->pending, 1);
 		aios_http_resp_header(resp, "Retry-After", "1");
 		aios_http_resp_error(resp, 503, "%s", aios_errmsg());
-	} else if (e) {
-		aios_http_resp_error(resp, 504, "%s (%d ms)", aios_errmsg(), s->cfg.request_timeout_ms);
-	} else {
-		e = v2 ? aios_proto_v2_encode(s->cfg.name, b.id, y, b.rows, n_out, &resp->body)
-		       : aios_proto_v1_encode(y, b.rows, n_out, &resp->body);
-		if (e)
-			aios_http_resp_error(resp, 500, "response larger than %zu bytes", resp->body.max);
+		return;
 	}
-	free(y);
-	free(b.x);
-out:
-	aios_gauge_add(s->s_in_flight, -1);
+	aios_gauge_add(s->s_in_flight, 1);
+	p->v2 = v2;
+	memcpy(p->id, b.id, sizeof p->id);
+	p->d = aios_http_defer(req);
 }
 
 static void h_v1_predict(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
@@ -266,22 +334,7 @@ enum aios_err aios_serve_new(const struct aios_serve_config *c, const struct aio
 	s->engine = engine;
 	memcpy(s->sha256, m->sha256, sizeof s->sha256);
 	s->sha256[AIOS_SHA256_HEX - 1] = '\0';
-	/* Half the loops may run a pass at once: the others keep parsing and queueing,
-	 * which is what fills the next batch. */
-	s->executors = (c->threads + 1) / 2;
-	s->scratch_floats = aios_engine_scratch_floats(engine, c->max_batch_size);
-	s->scratch = aios_xcalloc((size_t)s->executors, sizeof *s->scratch);
-	for (int i = 0; i < s->executors; i++)
-		s->scratch[i] = aios_xmalloc(sizeof(float) * s->scratch_floats);
 	setup_metrics(s);
-	struct aios_batcher_config bc = {.in = aios_engine_inputs(engine),
-					 .out = aios_engine_outputs(engine),
-					 .max_batch_rows = c->max_batch_size,
-					 .max_delay_us = c->max_batch_delay_us,
-					 .queue_depth = c->queue_depth,
-					 .executors = s->executors,
-					 .on_batch = on_batch};
-	s->batcher = aios_batcher_new(&bc, forward, s);
 
 	struct aios_http_config hc;
 	aios_http_config_defaults(&hc);
@@ -295,6 +348,10 @@ enum aios_err aios_serve_new(const struct aios_serve_config *c, const struct aio
 	hc.name = "serve";
 	hc.on_response = on_response;
 	hc.on_response_ud = s;
+	hc.thread_init = loop_init;
+	hc.thread_cleanup = loop_cleanup;
+	hc.round_end = round_end;
+	hc.thread_ud = s;
 	s->http = aios_http_server_new(&hc);
 	static const struct {
 		enum ep ep;
@@ -323,13 +380,12 @@ enum aios_err aios_serve_new(const struct aios_serve_config *c, const struct aio
 	int n_in = aios_engine_inputs(engine), n_out = aios_engine_outputs(engine);
 	float *x = aios_xcalloc((size_t)n_in, sizeof(float));
 	float *y = aios_xcalloc((size_t)n_out, sizeof(float));
-	e = aios_batcher_run(s->batcher, x, 1, y, 0);
+	float *scratch = aios_xmalloc(sizeof(float) * aios_engine_scratch_floats(engine, 1));
+	aios_engine_forward(engine, x, 1, y, scratch);
+	aios_histogram_observe(s->s_batch, 1);
 	free(x);
 	free(y);
-	if (e) {
-		aios_serve_free(s);
-		return e;
-	}
+	free(scratch);
 	*out = s;
 	return AIOS_OK;
 }
@@ -364,10 +420,6 @@ void aios_serve_free(struct aios_serve *s)
 	if (!s)
 		return;
 	aios_http_server_free(s->http);
-	aios_batcher_free(s->batcher);
-	for (int i = 0; i < s->executors; i++)
-		free(s->scratch[i]);
-	free(s->scratch);
 	aios_metrics_free(s->reg);
 	aios_engine_free(s->engine);
 	free(s);

@@ -506,6 +506,19 @@ struct conn {
 	int close_after;       /* close once out is flushed */
 	int want_out;          /* EPOLLOUT registered */
 	int continue_sent;
+	struct aios_http_defer *deferred; /* the request waiting for its response, or NULL */
+	struct conn *resume_next;   /* on the loop's resume list (pipelined input waits) */
+	int on_resume;
+};
+
+struct aios_http_defer {
+	struct aios_http_defer *next; /* free list */
+	struct loop *l;
+	struct conn *c;               /* NULL once the connection is gone */
+	struct aios_http_req req;     /* borrows from c->in, which is not touched meanwhile */
+	struct aios_http_resp resp;
+	size_t consumed;
+	int64_t t0;
 };
 
 struct loop {
@@ -517,7 +530,16 @@ struct loop {
 	void *user;
 	struct aios_http_resp resp; /* reused for every request on this loop */
 	int64_t last_sweep_ns;
+	struct aios_http_defer *free_defers;
+	struct conn *resume; /* connections to parse again after round_end */
 };
+
+/* The request being dispatched on this thread (for aios_http_defer). */
+static __thread struct {
+	struct loop *l;
+	struct conn *c;
+	struct aios_http_defer *d;
+} cur;
 
 struct aios_http_server {
 	struct aios_http_config cfg;
@@ -603,6 +625,14 @@ int aios_http_server_connections(const struct aios_http_server *s)
 
 static void conn_close(struct loop *l, struct conn *c)
 {
+	if (c->deferred)
+		c->deferred->c = NULL; /* its owner still calls done, which then only frees */
+	if (c->on_resume)
+		for (struct conn **pp = &l->resume; *pp; pp = &(*pp)->resume_next)
+			if (*pp == c) {
+				*pp = c->resume_next;
+				break;
+			}
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	if (c->ssl) {
 		if (c->handshaken)
@@ -655,11 +685,13 @@ static ssize_t conn_write(struct conn *c, const char *p, size_t n)
 	return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -1 : -2;
 }
 
+/* want_out: 1 in+out, 0 in, -1 nothing (a deferred request: read nothing meanwhile) */
 static void set_events(struct loop *l, struct conn *c, int want_out)
 {
 	if (c->want_out == want_out)
 		return;
-	struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = c};
+	struct epoll_event ev = {.events = want_out < 0 ? 0 : EPOLLIN | (want_out ? EPOLLOUT : 0),
+				 .data.ptr = c};
 	epoll_ctl(l->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 	c->want_out = want_out;
 }
@@ -685,7 +717,7 @@ static int conn_flush(struct loop *l, struct conn *c)
 		conn_close(l, c);
 		return -1;
 	}
-	set_events(l, c, c->out.len > 0);
+	set_events(l, c, c->out.len > 0 ? 1 : c->deferred ? -1 : 0);
 	return 0;
 }
 
@@ -788,8 +820,9 @@ static int conn_process(struct loop *l, struct conn *c)
 {
 	struct aios_http_server *s = l->srv;
 again:;
-	int progressed = 0;
-	while (c->in.len > 0 && c->out.len == 0 && !c->close_after) {
+	int progressed = 0, tried = 0;
+	while (c->in.len > 0 && c->out.len == 0 && !c->close_after && !c->deferred) {
+		tried = 1;
 		struct aios_http_req req;
 		size_t consumed = 0;
 		int status = 0, expect = 0;
@@ -817,12 +850,23 @@ again:;
 		*end = '\0';
 		req.conn_user = l->user;
 		resp_reset(&l->resp);
+		cur.l = l;
+		cur.c = c;
+		cur.d = NULL;
 		dispatch(l, &req, &l->resp);
+		cur.l = NULL; /* aios_http_defer is for handlers only */
+		*end = saved;
+		if (cur.d) { /* deferred: the input stays until aios_http_defer_done */
+			cur.d->consumed = consumed;
+			cur.d->t0 = c->first_byte_ns;
+			c->deferred = cur.d;
+			cur.d = NULL;
+			break;
+		}
 		if (atomic_load(&s->stopping)) /* checked after the handler: stop may begin during it */
 			req.keep_alive = 0;
 		queue_response(c, &l->resp, req.keep_alive);
 		notify(l, &req, l->resp.status, c->first_byte_ns);
-		*end = saved;
 		aios_buf_consume(&c->in, consumed);
 		c->first_byte_ns = 0;
 		c->continue_sent = 0;
@@ -830,8 +874,10 @@ again:;
 	}
 	if (conn_flush(l, c) < 0)
 		return -1;
-	if (progressed && c->out.len == 0 && c->in.len > 0)
-		goto again; /* pipelined requests already read */
+	/* pipelined requests already read: parse them once the response is out */
+	if ((progressed || !tried) && c->out.len == 0 && c->in.len > 0 && !c->deferred &&
+	    !c->close_after)
+		goto again;
 	return 0;
 }
 
@@ -870,6 +916,68 @@ static void conn_readable(struct loop *l, struct conn *c)
 			break;
 	}
 	(void)conn_process(l, c);
+}
+
+/* ---------------------------------------------------------------- deferred responses */
+
+struct aios_http_defer *aios_http_defer(struct aios_http_req *req)
+{
+	struct loop *l = cur.l;
+	if (!l || cur.d) {
+		aios_error("http_defer_misuse", "aios_http_defer called outside a handler or twice");
+		abort();
+	}
+	struct aios_http_defer *d = l->free_defers;
+	if (d) {
+		l->free_defers = d->next;
+	} else {
+		d = aios_xcalloc(1, sizeof *d);
+		aios_buf_init(&d->resp.body, AIOS_CAP_HTTP_REQUEST);
+		aios_buf_init(&d->resp.headers, RESP_HEADERS_MAX);
+	}
+	d->next = NULL;
+	d->l = l;
+	d->c = cur.c;
+	d->req = *req;
+	for (int i = 0; i < req->n_params; i++) { /* rebase into the copy's store */
+		d->req.param_names[i] = d->req.param_store + (req->param_names[i] - req->param_store);
+		d->req.param_values[i] = d->req.param_store + (req->param_values[i] - req->param_store);
+	}
+	resp_reset(&d->resp);
+	cur.d = d;
+	return d;
+}
+
+struct aios_http_resp *aios_http_defer_resp(struct aios_http_defer *d)
+{
+	return &d->resp;
+}
+
+void aios_http_defer_done(struct aios_http_defer *d)
+{
+	struct loop *l = d->l;
+	struct conn *c = d->c;
+	if (c) {
+		int keep = d->req.keep_alive && !atomic_load(&l->srv->stopping);
+		queue_response(c, &d->resp, keep);
+		notify(l, &d->req, d->resp.status, d->t0);
+		aios_buf_consume(&c->in, d->consumed);
+		c->first_byte_ns = 0;
+		c->continue_sent = 0;
+		c->deferred = NULL;
+	}
+	d->c = NULL;
+	d->next = l->free_defers;
+	l->free_defers = d;
+	if (!c || conn_flush(l, c) < 0)
+		return;
+	/* Pipelined input is parsed after round_end, not here: done is called from inside
+	 * round_end, and a handler must not defer into a round being finished. */
+	if (c->in.len > 0 && !c->on_resume) {
+		c->on_resume = 1;
+		c->resume_next = l->resume;
+		l->resume = c;
+	}
 }
 
 static void loop_accept(struct loop *l)
@@ -918,7 +1026,9 @@ static void loop_sweep(struct loop *l, int64_t now)
 	while (c) {
 		struct conn *next = c->next;
 		int64_t idle_ms = (now - c->last_ns) / 1000000;
-		if (c->out.len > 0) {
+		if (c->deferred) {
+			/* being answered: no timeout applies */
+		} else if (c->out.len > 0) {
 			if (idle_ms > s->cfg.read_timeout_ms) /* the peer stopped reading */
 				conn_close(l, c);
 		} else if (c->first_byte_ns) {
@@ -943,6 +1053,7 @@ static void *loop_main(void *arg)
 	if (s->cfg.thread_init)
 		l->user = s->cfg.thread_init(l->index, s->cfg.thread_ud);
 	struct epoll_event evs[MAX_EVENTS];
+	int wait_ms = TICK_MS;
 	for (;;) {
 		int stopping = atomic_load(&s->stopping);
 		if (stopping) {
@@ -960,7 +1071,7 @@ static void *loop_main(void *arg)
 				break;
 			}
 		}
-		int n = epoll_wait(l->epfd, evs, MAX_EVENTS, TICK_MS);
+		int n = epoll_wait(l->epfd, evs, MAX_EVENTS, wait_ms);
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 			if (p == &l->lfd) {
@@ -971,6 +1082,8 @@ static void *loop_main(void *arg)
 				}
 			} else {
 				struct conn *c = p;
+				if (c->deferred)
+					continue; /* nothing moves until its response is done */
 				if (evs[i].events & (EPOLLOUT)) {
 					if (conn_flush(l, c) < 0)
 						continue;
@@ -983,14 +1096,38 @@ static void *loop_main(void *arg)
 					conn_readable(l, c);
 			}
 		}
+		wait_ms = TICK_MS;
+		if (s->cfg.round_end) {
+			int r = s->cfg.round_end(l->user, s->cfg.thread_ud);
+			if (r >= 0 && r < wait_ms)
+				wait_ms = r;
+		}
+		if (l->resume) {
+			while (l->resume) {
+				struct conn *c = l->resume;
+				l->resume = c->resume_next;
+				c->on_resume = 0;
+				(void)conn_process(l, c);
+			}
+			wait_ms = 0; /* what they deferred belongs to the next round: no waiting */
+		}
 		int64_t now = aios_now_ns();
 		if (now - l->last_sweep_ns >= (int64_t)TICK_MS * 1000000) {
 			l->last_sweep_ns = now;
 			loop_sweep(l, now);
 		}
 	}
+	if (s->cfg.round_end) /* deferred requests of force-closed connections: freed */
+		(void)s->cfg.round_end(l->user, s->cfg.thread_ud);
 	if (s->cfg.thread_cleanup)
 		s->cfg.thread_cleanup(l->user, s->cfg.thread_ud);
+	while (l->free_defers) {
+		struct aios_http_defer *d = l->free_defers;
+		l->free_defers = d->next;
+		aios_buf_cleanup(&d->resp.body);
+		aios_buf_cleanup(&d->resp.headers);
+		free(d);
+	}
 	return NULL;
 }
 

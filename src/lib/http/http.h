@@ -2,8 +2,8 @@
  * http.h - a small HTTP/1.1 server: a table of routes, handlers that fill a response.
  *
  * The server runs `threads` event-loop threads; each owns its connections and calls
- * handlers synchronously on that thread (a handler may block: that thread's other
- * connections wait, the other threads keep serving). It speaks HTTP/1.1 with
+ * handlers on that thread (a handler that blocks stalls that thread's other
+ * connections; the other threads keep serving). It speaks HTTP/1.1 with
  * keep-alive and pipelining, Content-Length and chunked request bodies,
  * Expect: 100-continue, and optional TLS (OpenSSL) when a cert and key are given.
  *
@@ -14,6 +14,10 @@
  *                       (the slow-loris defence), connection closed
  *   idle_timeout_ms     a keep-alive connection with no request is closed silently
  *   max_connections     per server; past it new connections are closed at accept
+ *
+ * Handlers either fill the response before they return or defer it (see "deferred
+ * responses" below) and finish it at the end of the loop's round of events, which is
+ * how aios-serve batches the requests of one round into one forward pass.
  *
  * Routes: a method ("GET", "POST", or "*" for any) and a pattern. A pattern is literal
  * text with up to AIOS_HTTP_MAX_PARAMS captures written {name}; a capture matches one
@@ -97,6 +101,13 @@ struct aios_http_config {
 	/* Called once on each loop thread at start; its result lands in req->conn_user. */
 	void *(*thread_init)(int index, void *ud);
 	void (*thread_cleanup)(void *state, void *ud);
+	/*
+	 * Called on each loop thread after it has handled one round of ready events,
+	 * before it waits again: the place to finish deferred requests in one go (see
+	 * aios_http_defer). Returns how long (ms) the loop may wait for more events before
+	 * calling it again: -1 for "no hurry", 0 for "call me again at once".
+	 */
+	int (*round_end)(void *state, void *ud);
 	void *thread_ud;
 };
 
@@ -140,6 +151,22 @@ const char *aios_http_reason(int status);
 void aios_http_metrics_handler(struct aios_http_req *req, struct aios_http_resp *resp, void *ud);
 /* A handler replying 200 {"status":"ok"} (for /healthz). */
 void aios_http_ok_handler(struct aios_http_req *req, struct aios_http_resp *resp, void *ud);
+
+/* ---- deferred responses ----
+ *
+ * A handler may leave its response for later: it calls aios_http_defer(req), keeps the
+ * handle, and returns. The connection then reads and parses nothing more until the
+ * handle is finished with aios_http_defer_done() on the same loop thread (typically in
+ * round_end, after one forward pass for every request of the round). req stays valid
+ * until then. If the connection closes or the server stops meanwhile, done still
+ * must be called: it then only frees the handle.
+ */
+struct aios_http_defer;
+struct aios_http_defer *aios_http_defer(struct aios_http_req *req);
+/* The response to fill (defaults as for a handler); valid until done. */
+struct aios_http_resp *aios_http_defer_resp(struct aios_http_defer *d);
+/* Sends the response (and lets the connection go on), then frees d. */
+void aios_http_defer_done(struct aios_http_defer *d);
 
 /* ---- the parser, exposed for unit tests and the fuzz driver ---- */
 

@@ -302,6 +302,82 @@ START_TEST(metrics_handler_serves_registry)
 }
 END_TEST
 
+/* Deferred responses: the handler defers, round_end answers everything of the round. */
+struct defer_state {
+	struct aios_http_defer *pending[64];
+	int n, rounds_with_work;
+};
+
+static void *defer_init(int index, void *ud)
+{
+	return calloc(1, sizeof(struct defer_state));
+}
+
+static void defer_cleanup(void *st, void *ud)
+{
+	free(st);
+}
+
+static void deferring(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	struct defer_state *st = req->conn_user;
+	struct aios_http_defer *d = aios_http_defer(req);
+	/* the request stays readable until done */
+	ck_assert_str_eq(aios_http_req_param(req, "x"), "q");
+	st->pending[st->n++] = d;
+}
+
+static int defer_round(void *state, void *ud)
+{
+	struct defer_state *st = state;
+	if (st->n)
+		st->rounds_with_work++;
+	for (int i = 0; i < st->n; i++) {
+		struct aios_http_resp *r = aios_http_defer_resp(st->pending[i]);
+		if (aios_buf_printf(&r->body, "{\"batch\":%d}", st->n))
+			r->status = 500;
+		aios_http_defer_done(st->pending[i]);
+	}
+	st->n = 0;
+	return -1;
+}
+
+START_TEST(deferred_responses)
+{
+	struct aios_http_config c;
+	aios_http_config_defaults(&c);
+	c.bind_addr = "127.0.0.1";
+	c.port = 0;
+	c.thread_init = defer_init;
+	c.thread_cleanup = defer_cleanup;
+	c.round_end = defer_round;
+	struct aios_http_server *s = aios_http_server_new(&c);
+	ck_assert_int_eq(aios_http_route(s, "GET", "/d/{x}", deferring, NULL), AIOS_OK);
+	ck_assert_int_eq(aios_http_server_start(s), AIOS_OK);
+	int port = aios_http_server_port(s);
+	/* two pipelined requests on one connection: answered in order, one at a time */
+	int fd = tc_connect(port);
+	const char *two = "GET /d/q HTTP/1.1\r\n\r\nGET /d/q HTTP/1.1\r\n\r\n";
+	tc_send(fd, two, strlen(two));
+	struct tc_resp r;
+	for (int i = 0; i < 2; i++) {
+		tc_read(fd, &r, 3000);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_str_eq(r.body, "{\"batch\":1}");
+		tc_resp_free(&r);
+	}
+	close(fd);
+	/* a client that leaves while deferred: the server survives and serves on */
+	fd = tc_connect(port);
+	tc_send(fd, "GET /d/q HTTP/1.1\r\n\r\n", 21);
+	close(fd);
+	tc_request(port, "GET", "/d/q", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	tc_resp_free(&r);
+	aios_http_server_free(s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("http");
@@ -317,6 +393,7 @@ static Suite *suite(void)
 	tcase_add_test(l, live_limits);
 	tcase_add_test(l, graceful_stop_finishes_in_flight);
 	tcase_add_test(l, metrics_handler_serves_registry);
+	tcase_add_test(l, deferred_responses);
 	suite_add_tcase(s, l);
 	return s;
 }

@@ -400,6 +400,82 @@ START_TEST(tls)
 }
 END_TEST
 
+/* Sends one predict request on each of n connections while the server is stopped, so
+ * they all become readable in the same loop round when it resumes. */
+static void burst(struct sf_server *s, int *fds, int n, struct tc_resp *r)
+{
+	kill(s->pid, SIGSTOP);
+	const char *body = "{\"instances\": [[1,2,3,4],[4,3,2,1]]}";
+	char req[256];
+	int len = snprintf(req, sizeof req,
+			   "POST /v1/models/mlp:predict HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
+			   strlen(body), body);
+	for (int i = 0; i < n; i++) {
+		fds[i] = tc_connect(s->port); /* the kernel completes the handshake */
+		tc_send(fds[i], req, (size_t)len);
+	}
+	aios_sleep_ms(50);
+	kill(s->pid, SIGCONT);
+	for (int i = 0; i < n; i++)
+		tc_read(fds[i], &r[i], 5000);
+}
+
+START_TEST(concurrent_requests_share_a_pass)
+{
+	struct sf_server s;
+	const char *args[] = {"--model", g_model, "--name", "mlp", "--threads", "1", NULL};
+	sf_start(&s, args);
+	int fds[6];
+	struct tc_resp r[6];
+	burst(&s, fds, 6, r);
+	for (int i = 0; i < 6; i++) {
+		ck_assert_int_eq(r[i].status, 200);
+		ck_assert_str_eq(r[i].body, r[5].body); /* same rows, same predictions */
+	}
+	for (int i = 0; i < 6; i++) {
+		tc_resp_free(&r[i]);
+		close(fds[i]);
+	}
+	struct tc_resp m;
+	tc_request(s.port, "GET", "/metrics", NULL, &m);
+	/* warm-up (1 row) and one pass of 12 rows: nothing in (2, 8], one in (8, 16] */
+	ck_assert_msg(strstr(m.body, "aios_serve_batch_size_bucket{le=\"8\"} 1\n") &&
+			      strstr(m.body, "aios_serve_batch_size_bucket{le=\"16\"} 2\n"),
+		      "no 12-row pass:\n%s", m.body);
+	tc_resp_free(&m);
+	ck_assert_int_eq(sf_stop(&s), 0);
+}
+END_TEST
+
+START_TEST(full_queue_gets_503_with_retry_after)
+{
+	struct sf_server s;
+	const char *args[] = {"--model", g_model, "--name", "mlp", "--threads", "1", "--queue-depth", "2", NULL};
+	sf_start(&s, args);
+	int fds[6];
+	struct tc_resp r[6];
+	burst(&s, fds, 6, r);
+	int ok = 0, busy = 0;
+	for (int i = 0; i < 6; i++) {
+		if (r[i].status == 200)
+			ok++;
+		if (r[i].status == 503) {
+			busy++;
+			char v[16];
+			ck_assert(tc_header(&r[i], "Retry-After", v, sizeof v));
+			ck_assert_str_eq(v, "1");
+			ck_assert_ptr_nonnull(strstr(r[i].body, "queue is full"));
+		}
+		tc_resp_free(&r[i]);
+		close(fds[i]);
+	}
+	ck_assert_int_eq(ok, 2);
+	ck_assert_int_eq(busy, 4);
+	expect(s.port, "POST", "/v1/models/mlp:predict", "{\"instances\": [[1,2,3,4]]}", 200, NULL);
+	ck_assert_int_eq(sf_stop(&s), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("serve_http");
@@ -416,6 +492,8 @@ static Suite *suite(void)
 	tcase_add_test(t, pvc_uri_and_env_config);
 	tcase_add_test(t, http_uri_with_sha256);
 	tcase_add_test(t, tls);
+	tcase_add_test(t, concurrent_requests_share_a_pass);
+	tcase_add_test(t, full_queue_gets_503_with_retry_after);
 	suite_add_tcase(s, t);
 	return s;
 }
