@@ -16,7 +16,7 @@ PKGS=(
   python3-yaml python3-jsonschema
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  PKGS+=(python3-torch python3-numpy nginx-light wrk hyperfine)
+  PKGS+=(python3-torch python3-numpy libopenblas0-pthread nginx-light wrk hyperfine)
   PKGS+=(time) # bench/kube: /usr/bin/time gives kubectl's peak RSS
 fi
 
