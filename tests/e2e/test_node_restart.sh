@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# aios-node after a crash (SIGKILL) cleans up what it left: the old processes are
+# killed, their namespaces removed, and the pods run again, their restartCount counting
+# the lost run (restartPolicy Always) while a finished pod is left alone. A clean stop
+# (SIGTERM) leaves no process, namespace or veth behind.
+# E2E_LIMIT=240
+source "$(dirname "$0")/lib.sh"
+setup_ns
+ROOT="$E2E_ROOT/../.."
+
+kn apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: sleeper}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers: [{name: s, image: aios/trainer:e2e, command: [sleep, "3600"], env: [{name: E2E_MARK, value: node-restart}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: done}
+spec:
+  restartPolicy: Never
+  containers: [{name: d, image: aios/trainer:e2e, command: ["true"]}]
+YAML
+wait_until "sleeper Running" 60 phase_is pod/sleeper Running
+wait_until "done Succeeded" 60 phase_is pod/done Succeeded
+old="$(pids_with_env E2E_MARK=node-restart)"
+[[ -n "$old" ]] || fail "cannot find the sleeper's process"
+note "sleeper runs as pid $old; killing aios-node with SIGKILL"
+"$ROOT/scripts/cluster.sh" restart-node --kill >/dev/null
+wait_until "the sleeper restarted (restartCount 1)" 60 bash -c "[[ \$('$KBIN/kubectl' -n $NS get pod sleeper -o 'jsonpath={.status.containerStatuses[0].restartCount}') == 1 && \$('$KBIN/kubectl' -n $NS get pod sleeper -o 'jsonpath={.status.phase}') == Running ]]"
+for p in $old; do [[ -d /proc/$p ]] && fail "old process $p survived the restart"; done
+new="$(pids_with_env E2E_MARK=node-restart)"
+[[ -n "$new" && "$new" != "$old" ]] || fail "no new sleeper process (old $old, new $new)"
+[[ "$(jp pod/sleeper '{.status.containerStatuses[0].lastState.terminated.exitCode}')" == 137 ]] || fail "lost run not reported as exit 137"
+[[ "$(jp pod/done '{.status.phase}')" == Succeeded ]] || fail "the finished pod was run again"
+n_ns="$(ip netns list | grep -c '^aios-' || true)"
+n_pods="$(k get pods -A --field-selector spec.nodeName=aios-node,status.phase=Running -o name | wc -l)"
+((n_ns == n_pods)) || fail "$n_ns pod namespaces for $n_pods running pods after the restart"
+note "after SIGKILL: old process gone, pod re-run as restart 1, finished pod untouched"
+
+note "stopping aios-node cleanly (SIGTERM)"
+"$ROOT/scripts/cluster.sh" restart-node >/dev/null
+for p in $new; do [[ -d /proc/$p ]] && fail "process $p survived a clean stop of aios-node"; done
+wait_until "sleeper running again after the clean restart" 60 bash -c "[[ \$('$KBIN/kubectl' -n $NS get pod sleeper -o 'jsonpath={.status.containerStatuses[0].restartCount}') == 2 ]]"
+kn delete pod sleeper done --wait=true >/dev/null
+[[ -z "$(pids_with_env E2E_MARK=node-restart)" ]] || fail "sleeper processes left after deletion"
+exit 0
