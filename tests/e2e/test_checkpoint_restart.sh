@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Killing a trainer process (SIGKILL, as an OOM kill or a lost node would) fails its
+# pod; the operator starts a new attempt, which resumes from the last checkpoint and
+# succeeds.
+# E2E_LIMIT=300
+source "$(dirname "$0")/lib.sh"
+setup_ns
+models_claim
+kn apply -f - >/dev/null <<'YAML'
+apiVersion: aios.dev/v1alpha1
+kind: TrainingJob
+metadata: {name: ckpt-e2e}
+spec:
+  model: {type: linear}
+  loss: mse
+  optimizer: {type: sgd, learningRate: 0.05, batchSize: 4, epochs: 400000, seed: 42}
+  data: {inline: {features: [[1], [2], [3], [4]], labels: [2, 4, 6, 8]}}
+  checkpoint: {everyEpochs: 5000}
+  output: {uri: pvc://models/ckpt.aios}
+  runPolicy: {backoffLimit: 3}
+YAML
+wait_until "a trainer process of ckpt-e2e" 60 bash -c "source '$E2E_ROOT/lib.sh' >/dev/null 2>&1; [[ -n \"\$(pids_with_env AIOS_JOB=ckpt-e2e)\" ]]"
+sleep 5 # let it write a few checkpoints
+phase="$(jp trainingjob/ckpt-e2e '{.status.phase}')"
+[[ "$phase" != Succeeded ]] || fail "the job finished before the kill: make it longer"
+victims="$(pids_with_env AIOS_JOB=ckpt-e2e)"
+note "killing trainer process(es) $victims (phase $phase, epoch $(jp trainingjob/ckpt-e2e '{.status.progress.epoch}'))"
+kill -9 $victims
+wait_until "trainingjob ckpt-e2e Succeeded after the kill" 240 phase_is trainingjob/ckpt-e2e Succeeded
+attempts="$(jp trainingjob/ckpt-e2e '{.status.attempts}')"
+((attempts >= 2)) || fail "status.attempts is $attempts: no new attempt after the kill"
+resumed=""
+for p in $(kn get pods -o name); do
+  resumed+="$(kn logs "$p" 2>/dev/null | grep -o 'resumed from the checkpoint of epoch [0-9]*' || true)"
+done
+[[ -n "$resumed" ]] || fail "no pod log says it resumed from a checkpoint"
+note "succeeded after $attempts attempts; $resumed"
+exit 0
