@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,16 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "dist_allreduce.h"
+#include "dist_pipeline.h"
 #include "dist_ps.h"
 #include "dist_rendezvous.h"
+#include "dist_stage.h"
+#include "rng.h"
 
 #define MARKER "complete"
 
@@ -33,6 +38,7 @@ struct dist_state {
 	struct aios_dist *d;
 	struct aios_dist_ps *ps;            /* parameter-server strategy, else NULL */
 	int server;                         /* this rank is a parameter server */
+	int pipeline;                       /* ranks of role stage (all of them, or an error) */
 	int group[AIOS_DIST_MAX_WORLD], ng; /* the ranks that train (workers), in order */
 };
 
@@ -128,16 +134,8 @@ enum aios_err aios_dist_trainer_open(struct trainer_comm *c)
 	int servers = 0;
 	for (int r = 0; r < aios_dist_world(d); r++) {
 		enum aios_dist_role role = aios_dist_role_of(d, r);
-		if (role == AIOS_DIST_ROLE_STAGE) {
-			aios_dist_free(d);
-			free(st);
-			return aios_fail(
-			    AIOS_ERR_UNSUPPORTED,
-			    "rank %d has role stage: the pipeline strategy is a library "
-			    "module (dist_pipeline.h) not yet wired into aios-trainer; use "
-			    "allreduce or parameter-server",
-			    r);
-		}
+		if (role == AIOS_DIST_ROLE_STAGE)
+			st->pipeline++;
 		if (role == AIOS_DIST_ROLE_PS)
 			servers++;
 		else
@@ -146,6 +144,15 @@ enum aios_err aios_dist_trainer_open(struct trainer_comm *c)
 	c->impl = st;
 	c->rank = aios_dist_rank(d);
 	c->world = aios_dist_world(d);
+	if (st->pipeline && st->pipeline != c->world) {
+		e = aios_fail(AIOS_ERR_INVALID,
+		              "pipeline: %d of %d ranks have role stage; every rank must be one",
+		              st->pipeline, c->world);
+		aios_dist_free(d);
+		free(st);
+		c->impl = NULL;
+		return e;
+	}
 	if (servers == 0) { /* allreduce: every rank a worker */
 		c->allreduce_sum = ring_allreduce;
 		c->broadcast = all_broadcast;
@@ -470,4 +477,188 @@ enum aios_err aios_dist_trainer_checkpoint(struct trainer *t, struct trainer_com
 	}
 	*written = 1;
 	return AIOS_OK;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Pipeline stages: their own epoch loop
+ * ------------------------------------------------------------------------------------ */
+
+#define PIPE_MICRO_DEFAULT 4 /* micro-batches per step unless AIOS_DIST_MICROBATCHES says */
+
+int aios_dist_trainer_pipelined(const struct trainer_comm *c)
+{
+	const struct dist_state *st = c->impl;
+	return st && st->pipeline;
+}
+
+/* The trainer's data again (train.c keeps its own private): same load, split, scaling. */
+static enum aios_err pipe_data(const struct trainer_config *cfg, const struct aios_model *m,
+                               struct trainer_dataset *train)
+{
+	struct trainer_dataset val;
+	enum aios_err e;
+	memset(train, 0, sizeof(*train));
+	memset(&val, 0, sizeof(val));
+	if (cfg->inline_data)
+		e = trainer_parse_inline(cfg->inline_data, "spec.data.inline", &cfg->labels, train);
+	else
+		e = trainer_load(cfg->data_uri, &cfg->data, &cfg->labels, train);
+	if (e)
+		return e;
+	trainer_split(train, cfg->validation_split, cfg->seed, &val);
+	trainer_dataset_cleanup(&val);
+	if (m->norm_mean)
+		trainer_normalize(train, m->norm_mean, m->norm_std);
+	return AIOS_OK;
+}
+
+static void termination_line(const char *msg)
+{
+	const char *path = getenv("AIOS_TERMINATION_LOG");
+	if (!path || !*path) {
+		path = "/dev/termination-log";
+		if (access(path, W_OK))
+			return; /* not in a pod */
+	}
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(msg, f);
+		fclose(f);
+	}
+}
+
+enum aios_err aios_dist_trainer_pipeline(struct trainer *t, const struct trainer_config *cfg,
+                                         struct trainer_comm *c, const char *output, FILE *out)
+{
+	struct dist_state *st = state(c);
+	struct aios_dist *d = st->d;
+	int s = aios_dist_rank(d), S = aios_dist_world(d);
+	struct aios_model *m = trainer_model(t);
+	size_t n = aios_model_param_count(m);
+	long micro = PIPE_MICRO_DEFAULT;
+	const char *ms = getenv("AIOS_DIST_MICROBATCHES");
+	if (ms && *ms) {
+		char *end;
+		micro = strtol(ms, &end, 10);
+		if (*end || micro < 1 || micro > AIOS_DIST_PIPE_MAX_MICRO)
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "AIOS_DIST_MICROBATCHES=\"%s\": expected 1..%d", ms,
+			                 AIOS_DIST_PIPE_MAX_MICRO);
+	}
+	size_t counts[AIOS_MODEL_MAX_LAYERS];
+	for (int l = 0; l < m->n_layers; l++)
+		counts[l] =
+		    (size_t)m->layers[l].in * (size_t)m->layers[l].out + (size_t)m->layers[l].out;
+	int first[AIOS_DIST_MAX_WORLD + 1];
+	enum aios_err e = aios_dist_pipe_split(m->n_layers, counts, S, first);
+	if (e)
+		return e;
+	size_t off[AIOS_DIST_MAX_WORLD + 1];
+	for (int k = 0; k < S; k++)
+		off[k] = (size_t)(m->layers[first[k]].w - m->params);
+	off[S] = n;
+	struct trainer_dataset data;
+	if ((e = pipe_data(cfg, m, &data)))
+		return e;
+	const int64_t N = data.rows;
+	const int64_t B =
+	    cfg->optim.type == TRAINER_OPT_GD || cfg->batch_size > N ? N : cfg->batch_size;
+	float *grads = aios_xcalloc(n + 1, sizeof(float));
+	float *m1 = aios_xcalloc(n + 1, sizeof(float)), *m2 = aios_xcalloc(n + 1, sizeof(float));
+	float *xb = aios_xmalloc((size_t)B * (size_t)data.cols * sizeof(float) + 4);
+	float *tb = aios_xmalloc((size_t)B * (size_t)data.tcols * sizeof(float) + 4);
+	uint32_t *idx = aios_xmalloc((size_t)N * sizeof(uint32_t));
+	struct aios_dist_stage *stage =
+	    aios_dist_stage_new(m, cfg->loss, first[s], first[s + 1], (int)B, grads);
+	struct aios_dist_pipe_ops ops = aios_dist_stage_ops(stage);
+	struct trainer_rng rng;
+	trainer_rng_seed(&rng, cfg->seed);
+	aios_info("pipeline_stage",
+	          "stage %d of %d: layers [%d, %d), parameters [%zu, %zu), %ld micro-batches", s, S,
+	          first[s], first[s + 1], off[s], off[s + 1], micro);
+	int64_t step = 0;
+	double t0 = aios_now_s();
+	float loss = 0;
+	for (int64_t epoch = 1; epoch <= cfg->epochs && !e; epoch++) {
+		double start = aios_now_s(), loss_sum = 0;
+		for (int64_t i = 0; i < N; i++)
+			idx[i] = (uint32_t)i;
+		if (cfg->optim.type != TRAINER_OPT_GD)
+			trainer_rng_shuffle(&rng, idx, (uint64_t)N);
+		for (int64_t b0 = 0; b0 < N && !e; b0 += B) {
+			int rows = (int)(N - b0 < B ? N - b0 : B);
+			for (int r = 0; r < rows; r++) {
+				size_t src = idx[b0 + r];
+				if (s == 0)
+					memcpy(xb + (size_t)r * data.cols, data.x + src * data.cols,
+					       (size_t)data.cols * sizeof(float));
+				if (s == S - 1)
+					memcpy(tb + (size_t)r * data.tcols,
+					       data.t + src * data.tcols,
+					       (size_t)data.tcols * sizeof(float));
+			}
+			aios_dist_stage_set_targets(stage, tb, 1.0f / (float)rows);
+			memset(grads + off[s], 0, (off[s + 1] - off[s]) * sizeof(float));
+			double bl;
+			e = aios_dist_pipe_step(d, &ops, rows, rows < micro ? rows : (int)micro, xb,
+			                        &bl);
+			if (e)
+				break;
+			loss_sum += bl;
+			step++;
+			size_t o = off[s], len = off[s + 1] - off[s];
+			trainer_optim_step(&cfg->optim, step, m->params + o, grads + o, m1 + o,
+			                   m2 + o, len);
+		}
+		/* the last stage knows the loss; everyone learns it (rank 0 reports it) */
+		loss = (float)(loss_sum / (double)N);
+		if (!e)
+			e = aios_dist_broadcast(d, S - 1, &loss, 1);
+		if (!e && !isfinite(loss))
+			e = aios_fail(AIOS_ERR_DIVERGED,
+			              "training diverged at epoch %lld: the loss is not finite",
+			              (long long)epoch);
+		if (!e && s == 0) {
+			double secs = aios_now_s() - start;
+			fprintf(out,
+			        "{\"epoch\":%lld,\"epochs\":%lld,\"loss\":%.9g,\"val_loss\":null,"
+			        "\"samples_per_sec\":%.1f,\"elapsed_s\":%.3f}\n",
+			        (long long)epoch, (long long)cfg->epochs, (double)loss,
+			        secs > 0 ? (double)N / secs : 0.0, aios_now_s() - t0);
+			fflush(out);
+		}
+	}
+	if (!e)
+		e = aios_dist_pipe_gather(d, m->params, off);
+	if (!e && s == 0) {
+		char sha[AIOS_SHA256_HEX];
+		size_t bytes;
+		json_object_object_add(m->meta, "strategy", json_object_new_string("pipeline"));
+		json_object_object_add(m->meta, "final_loss", json_object_new_double(loss));
+		e = trainer_save(t, output, sha, &bytes);
+		if (!e) {
+			struct json_object *q = json_object_new_string(output);
+			char *line = aios_xasprintf(
+			    "{\"artifact\":{\"uri\":%s,\"sha256\":\"%s\",\"bytes\":%zu},"
+			    "\"epochs\":%lld,\"loss\":%.9g,\"val_loss\":null}",
+			    json_object_to_json_string_ext(q, JSON_C_TO_STRING_NOSLASHESCAPE), sha,
+			    bytes, (long long)cfg->epochs, (double)loss);
+			fprintf(out, "%s\n", line);
+			fflush(out);
+			termination_line(line);
+			aios_info("artifact", "wrote %s (%zu bytes, sha256 %s)", output, bytes,
+			          sha);
+			free(line);
+			json_object_put(q);
+		}
+	}
+	aios_dist_stage_free(stage);
+	trainer_dataset_cleanup(&data);
+	free(grads);
+	free(m1);
+	free(m2);
+	free(xb);
+	free(tb);
+	free(idx);
+	return e;
 }

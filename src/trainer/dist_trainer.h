@@ -18,9 +18,11 @@
 #define AIOS_DIST_TRAINER_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/err.h"
 #include "optim.h"
+#include "spec.h"
 #include "train.h"
 
 /*
@@ -28,8 +30,8 @@
  * Roles decide the strategy: every rank a worker is allreduce (c gets the ring
  * all-reduce); ranks of role ps make it parameter-server (c gets `update`, which pushes
  * the gradient and pulls the parameters; c->rank and c->world then count workers only;
- * AIOS_DIST_STALENESS picks asynchronous mode). Stage ranks (pipeline) are
- * AIOS_ERR_UNSUPPORTED: the pipeline is a library module not wired into the trainer yet.
+ * AIOS_DIST_STALENESS picks asynchronous mode); ranks of role stage make it pipeline
+ * (every rank must be a stage; see aios_dist_trainer_pipeline).
  */
 enum aios_err aios_dist_trainer_open(struct trainer_comm *c) AIOS_MUST_CHECK;
 /* Ends the distributed run: the final barrier if ok, else closes (peers are told). */
@@ -49,6 +51,19 @@ enum aios_err aios_dist_trainer_serve(struct trainer *t, struct trainer_comm *c,
  * done and rank 0 receives the final parameters into the model. No-op for allreduce.
  */
 enum aios_err aios_dist_trainer_end(struct trainer *t, struct trainer_comm *c) AIOS_MUST_CHECK;
+
+/* Whether every rank is a pipeline stage (aios_dist_trainer_pipeline runs the epochs). */
+int aios_dist_trainer_pipelined(const struct trainer_comm *c);
+/*
+ * The pipeline strategy's whole run in place of the trainer's epoch loop: the model's
+ * layers split over the stages (dist_pipeline.h), the same data, shuffles and
+ * optimizer as one process, AIOS_DIST_MICROBATCHES micro-batches per step (default 4);
+ * rank 0 prints the epoch lines on out, gathers the parameters and writes the artifact
+ * to output. No checkpoints: a restarted pipeline starts from epoch 0.
+ */
+enum aios_err aios_dist_trainer_pipeline(struct trainer *t, const struct trainer_config *cfg,
+                                         struct trainer_comm *c, const char *output,
+                                         FILE *out) AIOS_MUST_CHECK;
 
 /* Resumes from DIR/complete (see above); *resumed is the epoch or 0. */
 enum aios_err aios_dist_trainer_resume(struct trainer *t, struct trainer_comm *c, const char *dir,

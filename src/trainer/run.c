@@ -209,6 +209,11 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		code = fail(TRAINER_EXIT_DISTRIBUTED, "resume");
 		goto done;
 	}
+	if (world > 1 && aios_dist_trainer_pipelined(&comm)) { /* stages run their own loop */
+		if (aios_dist_trainer_pipeline(t, &cfg, &comm, output, out))
+			code = fail(TRAINER_EXIT_DISTRIBUTED, "pipeline");
+		goto done;
+	}
 	if (world > 1 && aios_dist_trainer_serving(&comm)) { /* a parameter server: no epochs */
 		if (aios_dist_trainer_serve(t, &comm, &cfg.optim))
 			code = fail(TRAINER_EXIT_DISTRIBUTED, "parameter_server");

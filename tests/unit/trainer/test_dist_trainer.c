@@ -8,6 +8,8 @@
  *   - parameter servers (2 workers + 1 or 2 servers, 3 workers + 1 server, synchronous):
  *     the artifact matches one process within 1e-5; asynchronous (staleness 2) finishes
  *     within 0.1 of it;
+ *   - pipeline (2 and 4 stages, 4 micro-batches): matches one process within 1e-5
+ *     (naive stage kernels and micro-batch sums change the float order);
  *   - fault path: rank 2 of 3 is killed (SIGKILL) after a completed checkpoint; ranks 0
  *     and 1 exit with code 7 within 3 s, naming rank 2; a restarted attempt (AIOS_ATTEMPT
  *     1) resumes from the last complete checkpoint and finishes with an artifact
@@ -61,6 +63,8 @@ static void setup(void)
 	fclose(f);
 }
 
+static const char *hidden = "[32,32]"; /* the MLP's hidden layers */
+
 static void write_spec(const char *name, int epochs)
 {
 	char path[320];
@@ -68,12 +72,12 @@ static void write_spec(const char *name, int epochs)
 	FILE *f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
 	fprintf(f,
-	        "{\"model\":{\"type\":\"mlp\",\"hidden\":[32,32],\"activation\":\"tanh\"},"
+	        "{\"model\":{\"type\":\"mlp\",\"hidden\":%s,\"activation\":\"tanh\"},"
 	        "\"loss\":\"mse\",\"optimizer\":{\"type\":\"sgd\",\"learningRate\":0.05,"
 	        "\"batchSize\":64,\"epochs\":%d,\"seed\":7},"
 	        "\"data\":{\"uri\":\"%s/data.csv\",\"format\":\"csv\",\"header\":false},"
 	        "\"checkpoint\":{\"everyEpochs\":1}}\n",
-	        epochs, dir);
+	        hidden, epochs, dir);
 	fclose(f);
 }
 
@@ -268,6 +272,31 @@ START_TEST(parameter_servers_equal_one_process)
 }
 END_TEST
 
+START_TEST(pipeline_equals_one_process)
+{
+	setup();
+	hidden = "[32,32,32]"; /* 4 dense layers: up to 4 stages */
+	write_spec("pipe.json", 3);
+	hidden = "[32,32]";
+	int st[8];
+	run_job("pipe.json", "one", 1, 0, st);
+	expect_ok("one", 1, st);
+	for (int stages = 2; stages <= 4; stages += 2) {
+		char tag[32];
+		snprintf(tag, sizeof(tag), "pipe%d", stages);
+		for (int r = 0; r < 8; r++)
+			roles[r] = "stage";
+		run_job("pipe.json", tag, stages, 0, st);
+		for (int r = 0; r < 8; r++)
+			roles[r] = NULL;
+		expect_ok(tag, stages, st);
+		double dd = artifact_diff(tag, "one");
+		ck_assert_msg(dd < 1e-5, "%s vs 1 process: %.3g", tag, dd);
+		fprintf(stderr, "pipeline %d stages vs one process: %.3g (relative)\n", stages, dd);
+	}
+}
+END_TEST
+
 /* Epoch named by DIR/<tag>.aios.ckpt/complete, or 0. */
 static int marker_epoch(const char *tag)
 {
@@ -332,6 +361,7 @@ static Suite *suite(void)
 	tcase_set_timeout(t, 300);
 	tcase_add_test(t, allreduce_equals_one_process);
 	tcase_add_test(t, parameter_servers_equal_one_process);
+	tcase_add_test(t, pipeline_equals_one_process);
 	tcase_add_test(t, killed_rank_then_resume);
 	suite_add_tcase(s, t);
 	return s;
