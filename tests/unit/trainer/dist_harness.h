@@ -52,6 +52,13 @@ static inline uint16_t harness_free_port(void)
 	return ntohs(a.sin_port);
 }
 
+/* Time scale: 1, or 10 under valgrind (AIOS_UNDER_VALGRIND), where everything is ~20x slower. */
+static inline int harness_scale(void)
+{
+	const char *v = getenv("AIOS_UNDER_VALGRIND");
+	return v && *v && strcmp(v, "0") != 0 ? 10 : 1;
+}
+
 static inline void harness_config(struct aios_dist_config *c, int rank, int world, uint16_t port)
 {
 	aios_dist_config_defaults(c);
@@ -59,10 +66,10 @@ static inline void harness_config(struct aios_dist_config *c, int rank, int worl
 	c->rank = rank;
 	c->world = world;
 	c->coord_port = port;
-	c->rendezvous_timeout_ms = 10000;
-	c->heartbeat_ms = 200;
-	c->peer_timeout_ms = 1500;
-	c->op_timeout_ms = 20000;
+	c->rendezvous_timeout_ms = 10000 * harness_scale();
+	c->heartbeat_ms = 200 * harness_scale();
+	c->peer_timeout_ms = 1500 * harness_scale();
+	c->op_timeout_ms = 20000 * harness_scale();
 }
 
 /* Records text for the parent (the rank's error message). */
@@ -96,6 +103,7 @@ static inline void harness_run(int world, struct aios_dist_config *cfgs, harness
 	memset(res, 0, sizeof(*res));
 	pid_t pids[HARNESS_MAX];
 	int64_t t0 = aios_now_ms();
+	limit_ms *= harness_scale();
 	for (int r = 0; r < world; r++) {
 		pids[r] = fork();
 		ck_assert_int_ge(pids[r], 0);
