@@ -10,8 +10,10 @@
  *   unknown-*.yaml  an unknown field: the 1.20 API server accepts the object and prunes
  *                   the field ("# expect-absent: PATH"), while kubectl's client-side
  *                   validation (--validate=true) refuses it ("# expect-client-refused:")
- * Then: printer columns, short names, the aios category, kubectl explain, and every
- * example under examples/ passing server-side validation.
+ * Then: printer columns, short names, the aios category, kubectl explain, every example
+ * under examples/ passing server-side validation, `kubectl apply -k operator/` giving the
+ * operator exactly the rights it needs (kubectl auth can-i as its ServiceAccount), and
+ * the Helm chart's rendered objects (helmlite) passing server-side validation.
  *
  * Each test runs all of its cases and reports every failing one before failing.
  */
@@ -275,33 +277,64 @@ static void teardown(void)
 
 /* ---- the table tests ---------------------------------------------------------- */
 
+/*
+ * The part of kubectl's output about one file: from its quoted path to the next
+ * "error when" line (kubectl applies every -f and reports each refusal with the file's
+ * name). Copies into seg; returns 0 when the output never names the file.
+ */
+static int output_for_file(const char *out, const char *path, char *seg, size_t cap)
+{
+	char quoted[4300];
+	snprintf(quoted, sizeof(quoted), "\"%s\"", path);
+	const char *start = strstr(out, quoted);
+	if (!start)
+		return 0;
+	const char *end = strstr(start + strlen(quoted), "error when");
+	copy_span(seg, cap, start, end ? (size_t)(end - start) : strlen(start));
+	return 1;
+}
+
 START_TEST(bad_manifests_are_refused_naming_the_field)
 {
 	const char *kc = aios_test_kubeconfig();
 	static struct case_set cs;
 	cases_load(&cs, "tests/integration/crd/cases", "bad-");
 	ck_assert_msg(cs.n >= 25, "only %zu bad cases (issue 3 asks for at least 25)", cs.n);
+	/* One kubectl for all of them: apply -f A -f B ...; each refusal names its file. */
+	static const char *args[AIOS_TEST_KUBECTL_MAX_ARGS];
+	static char paths[CASES_MAX][4200];
+	static char *texts[CASES_MAX];
+	size_t na = 0;
+	args[na++] = "apply";
+	args[na++] = "--validate=false";
+	args[na++] = "-n";
+	args[na++] = g_ns;
+	for (size_t i = 0; i < cs.n; i++) {
+		texts[i] = cases_read(&cs, i, paths[i], sizeof(paths[i]));
+		args[na++] = "-f";
+		args[na++] = paths[i];
+	}
+	/* Its own buffer: deleting a wrongly accepted object below reuses g_out. */
+	static char out[AIOS_TEST_KUBECTL_OUT_CAP];
+	int rc = aios_test_kubectlv(kc, NULL, out, sizeof(out), args, na);
+	ck_assert_msg(rc != 0, "kubectl accepted every bad manifest:\n%s", out);
 	int failures = 0;
 	for (size_t i = 0; i < cs.n; i++) {
-		char path[4200];
-		char *text = cases_read(&cs, i, path, sizeof(path));
 		const char *file = cs.names[i];
-		int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply", "--validate=false",
-					   "-n", g_ns, "-f", path, (char *)NULL);
-		if (rc == 0) {
-			fprintf(stderr, "FAIL %s: accepted, should be refused:\n  %s\n", file, g_out);
+		char name[254], seg[8192];
+		case_name(texts[i], name, sizeof(name));
+		if (!output_for_file(out, paths[i], seg, sizeof(seg))) {
+			fprintf(stderr, "FAIL %s: accepted, should be refused\n", file);
 			failures++;
-			char name[254];
-			case_name(text, name, sizeof(name));
-			delete_object(kc, case_kind(text), name);
+			delete_object(kc, case_kind(texts[i]), name);
 		} else {
-			struct check_ctx c = {file, g_out, NULL};
-			if (each_directive(text, "expect-refused", check_contains, &c, &failures) == 0) {
+			struct check_ctx c = {file, seg, NULL};
+			if (each_directive(texts[i], "expect-refused", check_contains, &c, &failures) == 0) {
 				fprintf(stderr, "FAIL %s: no expect-refused line\n", file);
 				failures++;
 			}
 		}
-		free(text);
+		free(texts[i]);
 	}
 	ck_assert_msg(failures == 0, "%d of the checks over %zu bad manifests failed (see above)",
 		      failures, cs.n);
@@ -470,6 +503,115 @@ START_TEST(examples_pass_server_validation)
 }
 END_TEST
 
+/* ---- install manifests ---------------------------------------------------------- */
+
+#define OPERATOR_SA "system:serviceaccount:aios-system:aios-operator"
+#define WORKLOAD_SA "system:serviceaccount:default:aios-workload"
+#define RENDER_MAX_BYTES (1024 * 1024)
+
+/* `kubectl auth can-i VERB RESOURCE [-n NS|-A] [--subresource=S] --as=USER`: 1 yes, 0 no. */
+static int can_i(const char *kc, const char *as, const char *verb, const char *resource,
+		 const char *ns, const char *sub)
+{
+	char as_arg[128], ns_arg[128], sub_arg[128];
+	snprintf(as_arg, sizeof(as_arg), "--as=%s", as);
+	snprintf(ns_arg, sizeof(ns_arg), ns ? "--namespace=%s" : "--all-namespaces", ns);
+	snprintf(sub_arg, sizeof(sub_arg), "--subresource=%s", sub ? sub : "");
+	int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "auth", "can-i", verb, resource,
+				   ns_arg, as_arg, sub ? sub_arg : (char *)NULL, (char *)NULL);
+	ck_assert_msg(rc == 0 || rc == 1, "kubectl auth can-i %s %s: %s", verb, resource, g_out);
+	return rc == 0;
+}
+
+START_TEST(operator_install_grants_least_privilege)
+{
+	const char *kc = aios_test_kubeconfig();
+	/* Namespace and RBAC stay (the operator tests apply the same); no deletion of the
+	 * namespace, which no namespace controller would ever finish here. */
+	int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply", "-k",
+				   aios_test_path("operator"), (char *)NULL);
+	ck_assert_msg(rc == 0, "kubectl apply -k operator/: %s", g_out);
+	assert_has("apply -k operator/", g_out, "deployment.apps/aios-operator");
+	assert_has("apply -k operator/", g_out, "clusterrole.rbac.authorization.k8s.io/aios-operator");
+
+	struct {
+		const char *verb, *resource, *ns, *sub;
+		int allowed;
+	} cases[] = {
+		{"watch", "trainingjobs.aios.dev", NULL, NULL, 1},
+		{"list", "modelservices.aios.dev", NULL, NULL, 1},
+		{"delete", "trainingjobs.aios.dev", "team-a", NULL, 1}, /* ttlSecondsAfterFinished */
+		{"update", "trainingjobs.aios.dev", "team-a", "status", 1},
+		{"patch", "modelservices.aios.dev", "team-a", "status", 1},
+		{"update", "trainingjobs.aios.dev", "team-a", NULL, 0}, /* spec is never written */
+		{"update", "modelservices.aios.dev", "team-a", NULL, 0},
+		{"delete", "modelservices.aios.dev", "team-a", NULL, 0},
+		{"create", "pods", "team-a", NULL, 1},
+		{"delete", "pods", "team-a", NULL, 1},
+		{"update", "pods", "team-a", NULL, 0},
+		{"update", "pods", "team-a", "status", 0},
+		{"create", "services", "team-a", NULL, 1},
+		{"create", "configmaps", "team-a", NULL, 1},
+		{"get", "secrets", "team-a", NULL, 0},
+		{"create", "events", "team-a", NULL, 1},
+		{"update", "leases.coordination.k8s.io", "aios-system", NULL, 1},
+		{"update", "leases.coordination.k8s.io", "kube-system", NULL, 0},
+		{"create", "deployments.apps", "team-a", NULL, 0},
+		{"get", "nodes", NULL, NULL, 0},
+	};
+	int failures = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		int got = can_i(kc, OPERATOR_SA, cases[i].verb, cases[i].resource, cases[i].ns,
+				cases[i].sub);
+		if (got != cases[i].allowed) {
+			fprintf(stderr, "FAIL aios-operator %s %s%s%s in %s: %s, want %s\n",
+				cases[i].verb, cases[i].resource, cases[i].sub ? "/" : "",
+				cases[i].sub ? cases[i].sub : "", cases[i].ns ? cases[i].ns : "all",
+				got ? "allowed" : "denied", cases[i].allowed ? "allowed" : "denied");
+			failures++;
+		}
+	}
+	const char *workload[][2] = {{"get", "pods"}, {"list", "configmaps"}, {"get", "secrets"},
+				     {"get", "trainingjobs.aios.dev"}};
+	for (size_t i = 0; i < sizeof(workload) / sizeof(*workload); i++) {
+		if (can_i(kc, WORKLOAD_SA, workload[i][0], workload[i][1], "default", NULL)) {
+			fprintf(stderr, "FAIL aios-workload may %s %s\n", workload[i][0], workload[i][1]);
+			failures++;
+		}
+	}
+	/* No Deployment or Service left behind for the other tests (nothing runs its pods). */
+	if (aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "delete", "-n", "aios-system",
+			      "deployment/aios-operator", "service/aios-operator-metrics",
+			      "--wait=false", (char *)NULL) != 0)
+		fprintf(stderr, "cleanup: %s\n", g_out);
+	ck_assert_msg(failures == 0, "%d RBAC checks failed (see above)", failures);
+}
+END_TEST
+
+START_TEST(chart_renders_objects_the_server_accepts)
+{
+	const char *kc = aios_test_kubeconfig();
+	/* Released into the test's namespace, so that nothing collides with operator/'s
+	 * objects in aios-system (a Deployment's selector cannot change). */
+	char cmd[4300];
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s' render chart-test %s",
+		 aios_test_path("tests/unit/manifests/check_manifests.py"), g_ns);
+	FILE *p = popen(cmd, "r");
+	ck_assert_msg(p != NULL, "cannot run %s", cmd);
+	char *yaml = malloc(RENDER_MAX_BYTES + 1);
+	ck_assert_ptr_nonnull(yaml);
+	size_t n = fread(yaml, 1, RENDER_MAX_BYTES, p);
+	yaml[n] = '\0';
+	ck_assert_msg(pclose(p) == 0 && n > 0, "%s failed", cmd);
+	int rc = aios_test_kubectl(kc, yaml, g_out, sizeof(g_out), "apply", "--validate=true",
+				   "--dry-run=server", "-f", "-", (char *)NULL);
+	free(yaml);
+	ck_assert_msg(rc == 0, "the rendered chart is refused: %s", g_out);
+	assert_has("chart", g_out, "deployment.apps/chart-test-aios-operator created (server dry run)");
+	assert_has("chart", g_out, "role.rbac.authorization.k8s.io/chart-test-aios-operator-leader-election");
+}
+END_TEST
+
 static Suite *crd_suite(void)
 {
 	Suite *s = suite_create("crd");
@@ -482,6 +624,8 @@ static Suite *crd_suite(void)
 	tcase_add_test(tc, printer_columns_short_names_and_category);
 	tcase_add_test(tc, kubectl_explain_describes_fields);
 	tcase_add_test(tc, examples_pass_server_validation);
+	tcase_add_test(tc, operator_install_grants_least_privilege);
+	tcase_add_test(tc, chart_renders_objects_the_server_accepts);
 	suite_add_tcase(s, tc);
 	return s;
 }

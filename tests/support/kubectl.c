@@ -14,8 +14,6 @@
 
 #include "check_main.h"
 
-#define KUBECTL_MAX_ARGS 64
-
 const char *aios_test_kubectl_path(void)
 {
 	static char path[4096];
@@ -49,24 +47,40 @@ const char *aios_test_kubectl_path(void)
 
 int aios_test_kubectl(const char *kubeconfig, const char *input, char *out, size_t cap, ...)
 {
-	const char *argv[KUBECTL_MAX_ARGS + 4];
-	char kc[4200];
+	const char *args[AIOS_TEST_KUBECTL_MAX_ARGS];
 	size_t n = 0;
-	argv[n++] = aios_test_kubectl_path();
-	snprintf(kc, sizeof(kc), "--kubeconfig=%s", kubeconfig);
-	argv[n++] = kc;
-	argv[n++] = "--request-timeout=30s";
 	va_list ap;
 	va_start(ap, cap);
 	const char *a;
 	while ((a = va_arg(ap, const char *)) != NULL) {
-		if (n >= KUBECTL_MAX_ARGS) {
-			fprintf(stderr, "aios_test_kubectl: more than %d arguments\n", KUBECTL_MAX_ARGS);
+		if (n >= AIOS_TEST_KUBECTL_MAX_ARGS) {
+			fprintf(stderr, "aios_test_kubectl: more than %d arguments\n",
+				AIOS_TEST_KUBECTL_MAX_ARGS);
 			exit(2);
 		}
-		argv[n++] = a;
+		args[n++] = a;
 	}
 	va_end(ap);
+	return aios_test_kubectlv(kubeconfig, input, out, cap, args, n);
+}
+
+int aios_test_kubectlv(const char *kubeconfig, const char *input, char *out, size_t cap,
+		       const char *const *args, size_t nargs)
+{
+	const char *argv[AIOS_TEST_KUBECTL_MAX_ARGS + 4];
+	char kc[4200];
+	size_t n = 0;
+	if (nargs > AIOS_TEST_KUBECTL_MAX_ARGS) {
+		fprintf(stderr, "aios_test_kubectl: %zu arguments, at most %d\n", nargs,
+			AIOS_TEST_KUBECTL_MAX_ARGS);
+		exit(2);
+	}
+	argv[n++] = aios_test_kubectl_path();
+	snprintf(kc, sizeof(kc), "--kubeconfig=%s", kubeconfig);
+	argv[n++] = kc;
+	argv[n++] = "--request-timeout=30s";
+	for (size_t i = 0; i < nargs; i++)
+		argv[n++] = args[i];
 	argv[n] = NULL;
 
 	int outp[2], inp[2];

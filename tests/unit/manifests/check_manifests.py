@@ -4,6 +4,9 @@ examples/ and docs/api-reference.md.
 
     tests/unit/manifests/check_manifests.py CHECK     run one check (exit 1 on failure)
     tests/unit/manifests/check_manifests.py all       run every check
+    tests/unit/manifests/check_manifests.py render [RELEASE NAMESPACE]
+        print the chart rendered with its default values (default: release aios in
+        aios-system), for kubectl
 
 Checks:
   crd-structure   structural-schema rules of Kubernetes 1.20: a type on every node, no
@@ -627,6 +630,10 @@ CHECKS = {
 
 
 def main(argv):
+    if argv[1:2] == ["render"] and len(argv) in (2, 4):
+        _, objs = render(release=argv[2], namespace=argv[3]) if len(argv) == 4 else render()
+        sys.stdout.write(yaml.safe_dump_all(objs, sort_keys=False))
+        return 0
     if len(argv) != 2 or (argv[1] not in CHECKS and argv[1] != "all"):
         sys.stderr.write(__doc__)
         return 2
