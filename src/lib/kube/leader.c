@@ -180,8 +180,10 @@ static enum aios_err try_acquire_or_renew(struct aios_kube_leader *l)
 	const char *holder = aios_json_str(cur, "spec.holderIdentity");
 	int mine = holder && strcmp(holder, l->identity) == 0;
 	if (holder && *holder && !mine && aios_now_ms() < l->obs_ms + l->o.lease_duration_ms) {
+		/* holder borrows from cur: format the message before dropping it */
+		e = aios_fail(AIOS_ERR_CONFLICT, "lease %s/%s is held by %s", l->ns, l->name, holder);
 		json_object_put(cur);
-		return aios_fail(AIOS_ERR_CONFLICT, "lease %s/%s is held by %s", l->ns, l->name, holder);
+		return e;
 	}
 	int64_t transitions = 0;
 	if (aios_json_opt_int(cur, "spec.leaseTransitions", 0, &transitions) != AIOS_OK)
