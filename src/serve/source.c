@@ -91,7 +91,7 @@ static enum aios_err load_curl(struct curl_api *a, const char *uri)
 
 static enum aios_err fetch_http(const char *uri, struct aios_buf *b)
 {
-	struct curl_api api;
+	struct curl_api api = {0};
 	enum aios_err e = load_curl(&api, uri);
 	if (e)
 		return e;
