@@ -1,0 +1,202 @@
+/*
+ * cmd.c - kubectl-aios subcommands (see cmd.h): get, watch, logs, predict.
+ *
+ * They talk to the API server only (never to pod IPs), so they work from a laptop:
+ * logs through pods/log, predictions through the API server's service proxy.
+ */
+#include "cmd.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/mem.h"
+#include "common/shutdown.h"
+#include "render.h"
+
+#define CURVE_MAX 4096 /* loss samples kept by watch */
+
+static const char *ns_of(struct aios_kube_client *c, const struct cli_opts *o)
+{
+	return o->ns ? o->ns : aios_kube_client_namespace(c);
+}
+
+static int api_fail(const char *what)
+{
+	fprintf(stderr, "kubectl-aios: %s: %s\n", what, aios_errmsg());
+	return 1;
+}
+
+int cli_get(struct aios_kube_client *c, const struct cli_opts *o)
+{
+	const char *ns = o->all_ns ? NULL : ns_of(c, o);
+	struct aios_kube_ref rt = aios_kube_ref(&aios_kube_trainingjobs, ns, NULL);
+	struct aios_kube_ref rm = aios_kube_ref(&aios_kube_modelservices, ns, NULL);
+	struct json_object *tjs = NULL, *mss = NULL;
+	if (aios_kube_list_all(c, &rt, NULL, &tjs))
+		return api_fail("list trainingjobs");
+	if (aios_kube_list_all(c, &rm, NULL, &mss)) {
+		json_object_put(tjs);
+		return api_fail("list modelservices");
+	}
+	struct aios_buf out;
+	aios_buf_init(&out, 16u << 20);
+	int rc = 0;
+	if (aios_cli_table(&out, tjs, mss, o->all_ns, time(NULL)))
+		rc = api_fail("render table");
+	else
+		fputs(out.data, stdout);
+	aios_buf_cleanup(&out);
+	json_object_put(tjs);
+	json_object_put(mss);
+	return rc;
+}
+
+static int terminal(const char *phase)
+{
+	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
+}
+
+int cli_watch_tj(struct aios_kube_client *c, const struct cli_opts *o, const char *name)
+{
+	struct aios_kube_ref r = aios_kube_ref(&aios_kube_trainingjobs, ns_of(c, o), name);
+	double *losses = aios_xcalloc(CURVE_MAX, sizeof(double));
+	int n = 0, rc = 1, tty = isatty(STDOUT_FILENO);
+	int64_t last_epoch = -1, deadline = o->timeout_s ? aios_now_ms() + o->timeout_s * 1000LL : 0;
+	for (;;) {
+		struct json_object *tj = NULL;
+		if (aios_kube_get(c, &r, &tj)) {
+			api_fail("get trainingjob");
+			break;
+		}
+		int64_t epoch = 0;
+		double loss = NAN;
+		if (aios_json_opt_int(tj, "status.progress.epoch", 0, &epoch) ||
+		    aios_json_opt_double(tj, "status.progress.loss", NAN, &loss))
+			aios_errclear();
+		if (epoch != last_epoch && isfinite(loss) && n < CURVE_MAX) {
+			losses[n++] = loss;
+			last_epoch = epoch;
+		}
+		struct aios_buf line;
+		aios_buf_init(&line, 1u << 20);
+		if (!aios_cli_progress(&line, tj, 30)) {
+			if (tty)
+				printf("\r\033[K%s", line.data);
+			else
+				printf("%s\n", line.data);
+			fflush(stdout);
+		}
+		aios_buf_cleanup(&line);
+		const char *phase = aios_json_str(tj, "status.phase");
+		if (terminal(phase)) {
+			rc = strcmp(phase, "Succeeded") == 0 ? 0 : 1;
+			printf("%s", tty ? "\n" : "");
+			struct aios_buf curve;
+			aios_buf_init(&curve, 1u << 20);
+			if (n > 1 && !aios_cli_curve(&curve, losses, n, 60, 10))
+				printf("loss\n%s", curve.data);
+			aios_buf_cleanup(&curve);
+			const char *uri = aios_json_str(tj, "status.artifact.uri");
+			if (uri)
+				printf("artifact %s sha256 %s\n", uri,
+				       aios_json_str(tj, "status.artifact.sha256") ?: "-");
+			json_object_put(tj);
+			break;
+		}
+		json_object_put(tj);
+		if (deadline && aios_now_ms() > deadline) {
+			fprintf(stderr, "\nkubectl-aios: watch: timed out after %d s\n", o->timeout_s);
+			break;
+		}
+		if (aios_shutdown_wait_ms(o->interval_ms)) {
+			printf("\n");
+			rc = 130;
+			break;
+		}
+	}
+	free(losses);
+	return rc;
+}
+
+/* Finds the newest pod of job name with the given rank (any role). *pod: name, caller frees. */
+static int find_rank_pod(struct aios_kube_client *c, const char *ns, const char *name, int rank,
+			 char **pod)
+{
+	char sel[320];
+	snprintf(sel, sizeof(sel), "aios.dev/job=%s,aios.dev/rank=%d", name, rank);
+	struct aios_kube_list_opts lo = {.label_selector = sel};
+	struct aios_kube_ref r = aios_kube_ref(&aios_kube_pods, ns, NULL);
+	struct json_object *list = NULL;
+	if (aios_kube_list_all(c, &r, &lo, &list))
+		return api_fail("list pods");
+	struct json_object *items = aios_json_lookup(list, "items");
+	size_t n = items ? json_object_array_length(items) : 0;
+	const char *best = NULL, *best_ts = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *p = json_object_array_get_idx(items, i);
+		const char *ts = aios_json_str(p, "metadata.creationTimestamp");
+		if (!best || (ts && best_ts && strcmp(ts, best_ts) > 0)) {
+			best = aios_json_str(p, "metadata.name");
+			best_ts = ts;
+		}
+	}
+	*pod = best ? aios_xstrdup(best) : NULL;
+	json_object_put(list);
+	if (!*pod) {
+		fprintf(stderr, "kubectl-aios: no pod of trainingjob %s/%s has rank %d (%s)\n", ns,
+			name, rank, sel);
+		return 1;
+	}
+	return 0;
+}
+
+int cli_logs_tj(struct aios_kube_client *c, const struct cli_opts *o, const char *name)
+{
+	const char *ns = ns_of(c, o);
+	char *pod = NULL;
+	int rc = find_rank_pod(c, ns, name, o->rank, &pod);
+	if (rc)
+		return rc;
+	char *path = aios_xasprintf("/api/v1/namespaces/%s/pods/%s/log", ns, pod);
+	struct aios_kube_response resp;
+	if (aios_kube_request(c, "GET", path, NULL, NULL, 0, &resp)) {
+		rc = api_fail(path);
+	} else {
+		fwrite(resp.body.data ? resp.body.data : "", 1, resp.body.len, stdout);
+	}
+	aios_kube_response_cleanup(&resp);
+	free(path);
+	free(pod);
+	return rc;
+}
+
+int cli_predict_ms(struct aios_kube_client *c, const struct cli_opts *o, const char *name)
+{
+	char *body = NULL;
+	if (aios_cli_predict_body(o->data ? o->data : "", &body)) {
+		fprintf(stderr, "kubectl-aios: %s\n", aios_errmsg());
+		return 2;
+	}
+	/* The Service maps port 80 to aios-serve's 8080; the API server proxies to it. */
+	char *path = aios_xasprintf("/api/v1/namespaces/%s/services/%s:80/proxy/v1/models/%s:predict",
+				    ns_of(c, o), name, name);
+	struct aios_kube_response resp;
+	int rc = 0;
+	if (aios_kube_request(c, "POST", path, "application/json", body, strlen(body), &resp)) {
+		fprintf(stderr, "kubectl-aios: predict %s: %s\n", name, aios_errmsg());
+		if (resp.body.len)
+			fprintf(stderr, "%s\n", resp.body.data);
+		rc = 1;
+	} else {
+		printf("%s\n", resp.body.data ? resp.body.data : "");
+	}
+	aios_kube_response_cleanup(&resp);
+	free(path);
+	free(body);
+	return rc;
+}
