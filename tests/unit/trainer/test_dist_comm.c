@@ -57,6 +57,10 @@ static int rank_allreduce(int rank, const struct aios_dist_config *cfg, void *ar
 			rc = 4;
 		}
 	}
+	for (int r = 0; r < world; r++)
+		free(bufs[r]);
+	free(bufs);
+	free(want);
 	if (!rc && aios_dist_finish(d) != AIOS_OK) {
 		harness_note("finish: %s", aios_errmsg());
 		return 5;
@@ -121,10 +125,12 @@ static int rank_bcast(int rank, const struct aios_dist_config *cfg, void *arg)
 	for (int i = 0; i < 3000; i++)
 		if (x[i] != (float)i) {
 			harness_note("x[%d] = %g", i, x[i]);
+			aios_dist_free(d);
 			return 4;
 		}
 	if (aios_dist_role_of(d, 2) != AIOS_DIST_ROLE_PS) {
 		harness_note("role of rank 2 not shared");
+		aios_dist_free(d);
 		return 6;
 	}
 	return aios_dist_finish(d) == AIOS_OK ? 0 : 5;
@@ -225,6 +231,7 @@ static int rank_fault(int rank, const struct aios_dist_config *cfg, void *arg)
 	fill(x, 4096, rank);
 	if (aios_dist_allreduce_mean(d, x, 4096) != AIOS_OK) {
 		harness_note("first allreduce: %s", aios_errmsg());
+		aios_dist_free(d);
 		return 3;
 	}
 	if (rank == 2) {
