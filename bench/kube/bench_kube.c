@@ -40,9 +40,11 @@ static long peak_rss_kb(void)
 
 static void usage(FILE *to)
 {
-	fprintf(to, "usage: aios-bench-kube --kubeconfig FILE --namespace NS seed N\n"
-		    "       aios-bench-kube --kubeconfig FILE --namespace NS list [--limit N]\n"
-		    "       aios-bench-kube --kubeconfig FILE --namespace NS watch --from RV --count N\n");
+	fprintf(
+	    to,
+	    "usage: aios-bench-kube --kubeconfig FILE --namespace NS seed N\n"
+	    "       aios-bench-kube --kubeconfig FILE --namespace NS list [--limit N]\n"
+	    "       aios-bench-kube --kubeconfig FILE --namespace NS watch --from RV --count N\n");
 }
 
 static int fail(const char *what)
@@ -74,7 +76,8 @@ static int seed(struct aios_kube_client *c, const char *ns, long n)
 		snprintf(name, sizeof(name), "bench-%05ld", i);
 		aios_json_set(cm, "metadata.name", json_object_new_string(name));
 		aios_json_set(cm, "metadata.labels.app", json_object_new_string("aios-bench"));
-		aios_json_set(cm, "data.payload", json_object_new_string("0123456789abcdef0123456789abcdef"));
+		aios_json_set(cm, "data.payload",
+		              json_object_new_string("0123456789abcdef0123456789abcdef"));
 		e = aios_kube_create(c, &coll, cm, NULL, NULL);
 		json_object_put(cm);
 		if (e) {
@@ -83,7 +86,8 @@ static int seed(struct aios_kube_client *c, const char *ns, long n)
 		}
 	}
 	double dt = aios_now_s() - t0;
-	printf("{\"op\":\"seed\",\"configmaps\":%ld,\"seconds\":%.3f,\"creates_per_s\":%.1f,\"rv_before\":\"%s\"}\n",
+	printf("{\"op\":\"seed\",\"configmaps\":%ld,\"seconds\":%.3f,\"creates_per_s\":%.1f,\"rv_"
+	       "before\":\"%s\"}\n",
 	       n, dt, n / dt, rv);
 	free(rv);
 	return 0;
@@ -100,7 +104,8 @@ static int list(struct aios_kube_client *c, const char *ns, long limit)
 	double dt = aios_now_s() - t0;
 	size_t n = json_object_array_length(aios_json_lookup(all, "items"));
 	json_object_put(all);
-	printf("{\"op\":\"list\",\"client\":\"aios\",\"items\":%zu,\"page\":%ld,\"seconds\":%.3f,\"peak_rss_kb\":%ld}\n",
+	printf("{\"op\":\"list\",\"client\":\"aios\",\"items\":%zu,\"page\":%ld,\"seconds\":%.3f,"
+	       "\"peak_rss_kb\":%ld}\n",
 	       n, limit, dt, peak_rss_kb());
 	return 0;
 }
@@ -127,7 +132,8 @@ static int watch(struct aios_kube_client *c, const char *ns, const char *from, l
 	double dt = aios_now_s() - t0;
 	if (e != AIOS_ERR_CANCELLED || w.n < count)
 		return fail("watch");
-	printf("{\"op\":\"watch\",\"client\":\"aios\",\"events\":%ld,\"seconds\":%.3f,\"events_per_s\":%.0f,\"peak_rss_kb\":%ld}\n",
+	printf("{\"op\":\"watch\",\"client\":\"aios\",\"events\":%ld,\"seconds\":%.3f,\"events_per_"
+	       "s\":%.0f,\"peak_rss_kb\":%ld}\n",
 	       w.n, dt, w.n / dt, peak_rss_kb());
 	return 0;
 }

@@ -59,7 +59,7 @@ START_TEST(configmap_crud)
 
 	OK(aios_kube_get(kc, &one, &got));
 	ck_assert_str_eq(aios_json_str(got, "metadata.resourceVersion"),
-			 aios_json_str(out, "metadata.resourceVersion"));
+	                 aios_json_str(out, "metadata.resourceVersion"));
 
 	/* replace with the current resourceVersion: ok */
 	struct json_object *upd = aios_json_copy(got);
@@ -85,13 +85,14 @@ START_TEST(configmap_crud)
 	/* JSON patch: a failing test op is refused (422), a good one applies */
 	struct json_object *jp = NULL;
 	const char *bad = "[{\"op\":\"test\",\"path\":\"/data/k\",\"value\":\"nope\"},"
-			  "{\"op\":\"replace\",\"path\":\"/data/k\",\"value\":\"x\"}]";
+	                  "{\"op\":\"replace\",\"path\":\"/data/k\",\"value\":\"x\"}]";
 	OK(aios_json_parse(bad, strlen(bad), "patch", &jp));
 	enum aios_err e = aios_kube_patch(kc, &one, AIOS_KUBE_PATCH_JSON, jp, NULL, NULL);
-	ck_assert_msg(e == AIOS_ERR_INVALID, "json patch with failing test: %s (%s)", aios_strerror(e), aios_errmsg());
+	ck_assert_msg(e == AIOS_ERR_INVALID, "json patch with failing test: %s (%s)",
+	              aios_strerror(e), aios_errmsg());
 	json_object_put(jp);
 	const char *good = "[{\"op\":\"test\",\"path\":\"/data/k\",\"value\":\"v2\"},"
-			   "{\"op\":\"replace\",\"path\":\"/data/k\",\"value\":\"jp\"}]";
+	                   "{\"op\":\"replace\",\"path\":\"/data/k\",\"value\":\"jp\"}]";
 	OK(aios_json_parse(good, strlen(good), "patch", &jp));
 	OK(aios_kube_patch(kc, &one, AIOS_KUBE_PATCH_JSON, jp, NULL, &res));
 	ck_assert_str_eq(aios_json_str(res, "data.k"), "jp");
@@ -99,7 +100,8 @@ START_TEST(configmap_crud)
 
 	/* server-side apply: needs a field manager; a second manager conflicts unless forced */
 	struct json_object *ap = configmap("cm1", "applied", "yes");
-	ck_assert_int_eq(aios_kube_patch(kc, &one, AIOS_KUBE_PATCH_APPLY, ap, NULL, NULL), AIOS_ERR_INVALID);
+	ck_assert_int_eq(aios_kube_patch(kc, &one, AIOS_KUBE_PATCH_APPLY, ap, NULL, NULL),
+	                 AIOS_ERR_INVALID);
 	struct aios_kube_write_opts w1 = {.field_manager = "aios-test-a"};
 	OK(aios_kube_patch(kc, &one, AIOS_KUBE_PATCH_APPLY, ap, &w1, &res));
 	ck_assert_str_eq(aios_json_str(res, "data.applied"), "yes");
@@ -107,7 +109,8 @@ START_TEST(configmap_crud)
 	json_object_put(ap);
 	ap = configmap("cm1", "applied", "other");
 	struct aios_kube_write_opts w2 = {.field_manager = "aios-test-b"};
-	ck_assert_int_eq(aios_kube_patch(kc, &one, AIOS_KUBE_PATCH_APPLY, ap, &w2, NULL), AIOS_ERR_CONFLICT);
+	ck_assert_int_eq(aios_kube_patch(kc, &one, AIOS_KUBE_PATCH_APPLY, ap, &w2, NULL),
+	                 AIOS_ERR_CONFLICT);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "conflict"));
 	w2.force = 1;
 	OK(aios_kube_patch(kc, &one, AIOS_KUBE_PATCH_APPLY, ap, &w2, &res));
@@ -124,8 +127,8 @@ START_TEST(configmap_crud)
 	json_object_put(dr);
 
 	/* delete with a wrong uid precondition: 409; with the right one: gone */
-	struct aios_kube_delete_opts d = {.precondition_uid = "00000000-0000-0000-0000-000000000000",
-					  .grace_period_seconds = -1};
+	struct aios_kube_delete_opts d = {
+	    .precondition_uid = "00000000-0000-0000-0000-000000000000", .grace_period_seconds = -1};
 	ck_assert_int_eq(aios_kube_delete(kc, &one, &d, NULL), AIOS_ERR_CONFLICT);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "the UID in the precondition"));
 	d.precondition_uid = uidbuf;
@@ -147,16 +150,18 @@ END_TEST
 
 /* A test CRD with a status subresource and a validated field. */
 static const char crd_json[] =
-	"{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
-	"\"metadata\":{\"name\":\"widgets.test.aios.dev\"},"
-	"\"spec\":{\"group\":\"test.aios.dev\",\"scope\":\"Namespaced\","
-	"\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\",\"kind\":\"Widget\",\"listKind\":\"WidgetList\"},"
-	"\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,"
-	"\"subresources\":{\"status\":{}},"
-	"\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\",\"properties\":{"
-	"\"spec\":{\"type\":\"object\",\"required\":[\"size\"],\"properties\":{"
-	"\"size\":{\"type\":\"integer\",\"minimum\":1},\"color\":{\"type\":\"string\",\"enum\":[\"red\",\"blue\"]}}},"
-	"\"status\":{\"type\":\"object\",\"properties\":{\"phase\":{\"type\":\"string\"}}}}}}}]}}";
+    "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+    "\"metadata\":{\"name\":\"widgets.test.aios.dev\"},"
+    "\"spec\":{\"group\":\"test.aios.dev\",\"scope\":\"Namespaced\","
+    "\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\",\"kind\":\"Widget\",\"listKind\":"
+    "\"WidgetList\"},"
+    "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,"
+    "\"subresources\":{\"status\":{}},"
+    "\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\",\"properties\":{"
+    "\"spec\":{\"type\":\"object\",\"required\":[\"size\"],\"properties\":{"
+    "\"size\":{\"type\":\"integer\",\"minimum\":1},\"color\":{\"type\":\"string\",\"enum\":["
+    "\"red\",\"blue\"]}}},"
+    "\"status\":{\"type\":\"object\",\"properties\":{\"phase\":{\"type\":\"string\"}}}}}}}]}}";
 
 static const struct aios_kube_gvr widgets = {"test.aios.dev", "v1", "widgets", 1};
 
@@ -171,10 +176,12 @@ START_TEST(crd_and_status_subresource)
 	aios_json_set(bad, "spec.size", json_object_new_int(-1));
 	aios_json_set(bad, "spec.color", json_object_new_string("green"));
 	ck_assert_int_eq(aios_kube_create(kc, &coll, bad, NULL, NULL), AIOS_ERR_INVALID);
-	ck_assert_msg(strstr(aios_errmsg(), "spec.size") && strstr(aios_errmsg(), "greater than or equal to 1"),
-		      "message: %s", aios_errmsg());
-	ck_assert_msg(strstr(aios_errmsg(), "spec.color") && strstr(aios_errmsg(), "Unsupported value: \"green\""),
-		      "message: %s", aios_errmsg());
+	ck_assert_msg(strstr(aios_errmsg(), "spec.size") &&
+	                  strstr(aios_errmsg(), "greater than or equal to 1"),
+	              "message: %s", aios_errmsg());
+	ck_assert_msg(strstr(aios_errmsg(), "spec.color") &&
+	                  strstr(aios_errmsg(), "Unsupported value: \"green\""),
+	              "message: %s", aios_errmsg());
 	json_object_put(bad);
 
 	struct json_object *w = aios_kt_object("test.aios.dev/v1", "Widget", ns, "w1"), *out = NULL;
@@ -238,7 +245,8 @@ START_TEST(pagination_and_selectors)
 	for (int i = 0; i < 25; i++) {
 		snprintf(name, sizeof(name), "page-%02d", i);
 		struct json_object *cm = configmap(name, "i", name);
-		aios_json_set(cm, "metadata.labels.set", json_object_new_string(i % 5 == 0 ? "fifth" : "rest"));
+		aios_json_set(cm, "metadata.labels.set",
+		              json_object_new_string(i % 5 == 0 ? "fifth" : "rest"));
 		OK(aios_kube_create(kc, &coll, cm, NULL, NULL));
 		json_object_put(cm);
 	}
@@ -291,14 +299,15 @@ START_TEST(forbidden_names_verb_and_resource)
 	struct json_object *out = NULL;
 	ck_assert_int_eq(aios_kube_list(nobody, &coll, NULL, &out), AIOS_ERR_FORBIDDEN);
 	ck_assert_msg(strstr(aios_errmsg(), "User \"nobody\" cannot list resource \"configmaps\""),
-		      "message: %s", aios_errmsg());
+	              "message: %s", aios_errmsg());
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), ns));
 	struct json_object *cm = configmap("x", "k", "v");
 	ck_assert_int_eq(aios_kube_create(nobody, &coll, cm, NULL, NULL), AIOS_ERR_FORBIDDEN);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "cannot create resource \"configmaps\""));
 	struct aios_kube_ref tj = aios_kube_ref(&aios_kube_leases, ns, "l");
 	ck_assert_int_eq(aios_kube_get(nobody, &tj, &out), AIOS_ERR_FORBIDDEN);
-	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "cannot get resource \"leases\" in API group \"coordination.k8s.io\""));
+	ck_assert_ptr_nonnull(strstr(
+	    aios_errmsg(), "cannot get resource \"leases\" in API group \"coordination.k8s.io\""));
 	json_object_put(cm);
 	aios_kube_client_free(nobody);
 
@@ -316,7 +325,8 @@ START_TEST(forbidden_names_verb_and_resource)
 	aios_kube_client_free(bad);
 	/* and a CA that did not sign the server's certificate fails TLS */
 	cfg.token = good->token;
-	cfg.ca_data = (char *)"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n";
+	cfg.ca_data =
+	    (char *)"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n";
 	cfg.ca_data_len = strlen(cfg.ca_data);
 	OK(aios_kube_client_new(&cfg, &bad));
 	ck_assert_int_eq(aios_kube_list(bad, &coll, NULL, &out), AIOS_ERR_TLS);
@@ -353,8 +363,9 @@ START_TEST(raw_request_and_metrics_hook)
 	ck_assert_int_eq(resp.code, 200);
 	ck_assert_ptr_nonnull(strstr(resp.body.data, "\"gitVersion\""));
 	aios_kube_response_cleanup(&resp);
-	ck_assert_int_eq(aios_kube_request(kc, "GET", "/api/v1/namespaces/none-such-ns", NULL, NULL, 0, &resp),
-			 AIOS_ERR_NOT_FOUND);
+	ck_assert_int_eq(
+	    aios_kube_request(kc, "GET", "/api/v1/namespaces/none-such-ns", NULL, NULL, 0, &resp),
+	    AIOS_ERR_NOT_FOUND);
 	ck_assert_int_eq(resp.code, 404);
 	aios_kube_response_cleanup(&resp);
 	ck_assert_int_eq(hook_calls[200], 1);

@@ -35,10 +35,15 @@ static void on_stopped(void *arg)
 
 static struct aios_kube_leader *elector(const char *id, struct cb *cb)
 {
-	struct aios_kube_leader_opts o = {.ns = ns, .name = "aios-test-lock", .identity = id,
-					  .lease_duration_ms = 4000, .renew_deadline_ms = 3000,
-					  .retry_period_ms = 500, .on_started = on_started,
-					  .on_stopped = on_stopped, .arg = cb};
+	struct aios_kube_leader_opts o = {.ns = ns,
+	                                  .name = "aios-test-lock",
+	                                  .identity = id,
+	                                  .lease_duration_ms = 4000,
+	                                  .renew_deadline_ms = 3000,
+	                                  .retry_period_ms = 500,
+	                                  .on_started = on_started,
+	                                  .on_stopped = on_stopped,
+	                                  .arg = cb};
 	struct aios_kube_leader *l = NULL;
 	OK(aios_kube_leader_new(kc, &o, &l));
 	return l;
@@ -128,7 +133,8 @@ START_TEST(expired_lease_is_taken)
 	kc = aios_kt_client("admin");
 	snprintf(ns, sizeof(ns), "%s", aios_kt_namespace(kc, "kt-leader"));
 	/* a Lease held by someone who vanished without releasing it */
-	struct json_object *l = aios_kt_object("coordination.k8s.io/v1", "Lease", ns, "aios-test-lock");
+	struct json_object *l =
+	    aios_kt_object("coordination.k8s.io/v1", "Lease", ns, "aios-test-lock");
 	aios_json_set(l, "spec.holderIdentity", json_object_new_string("ghost"));
 	aios_json_set(l, "spec.leaseDurationSeconds", json_object_new_int(4));
 	aios_json_set(l, "spec.renewTime", json_object_new_string("2020-01-01T00:00:00.000000Z"));
@@ -153,8 +159,8 @@ END_TEST
 START_TEST(bad_timings_refused)
 {
 	kc = aios_kt_client("admin");
-	struct aios_kube_leader_opts o = {.ns = "default", .name = "x", .lease_duration_ms = 10000,
-					  .renew_deadline_ms = 15000};
+	struct aios_kube_leader_opts o = {
+	    .ns = "default", .name = "x", .lease_duration_ms = 10000, .renew_deadline_ms = 15000};
 	struct aios_kube_leader *l = NULL;
 	ck_assert_int_eq(aios_kube_leader_new(kc, &o, &l), AIOS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "must exceed the renew deadline"));

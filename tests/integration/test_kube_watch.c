@@ -69,8 +69,8 @@ static enum aios_err record(void *arg, enum aios_kube_event_type t, struct json_
 	}
 	size_t l = strlen(r->log);
 	snprintf(r->log + l, sizeof(r->log) - l, "%s%s:%s=%s", r->n++ ? " " : "",
-		 aios_kube_event_type_name(t), aios_json_str(obj, "metadata.name"),
-		 aios_json_str(obj, "data.v") ? aios_json_str(obj, "data.v") : "");
+	         aios_kube_event_type_name(t), aios_json_str(obj, "metadata.name"),
+	         aios_json_str(obj, "data.v") ? aios_json_str(obj, "data.v") : "");
 	if (r->stop_on && strcmp(aios_kube_event_type_name(t), r->stop_on) == 0)
 		return aios_fail(AIOS_ERR_CANCELLED, "seen %s", r->stop_on);
 	return AIOS_OK;
@@ -147,7 +147,8 @@ START_TEST(watch_bookmarks)
 	char *rv0 = list_rv();
 	struct aios_kube_ref coll = aios_kube_ref(&aios_kube_configmaps, ns, NULL);
 	struct rec r = {0};
-	struct aios_kube_watch_opts o = {.resource_version = rv0, .allow_bookmarks = 1, .timeout_seconds = 8};
+	struct aios_kube_watch_opts o = {
+	    .resource_version = rv0, .allow_bookmarks = 1, .timeout_seconds = 8};
 	char *last = NULL;
 	pthread_t th;
 	pthread_create(&th, NULL, poke_later, NULL);
@@ -215,8 +216,9 @@ static void on_update(void *arg, struct json_object *old, struct json_object *cu
 	struct counts *c = arg;
 	pthread_mutex_lock(&c->mu);
 	c->updates++;
-	snprintf(c->last_update, sizeof(c->last_update), "%s:%s->%s", aios_json_str(cur, "metadata.name"),
-		 aios_json_str(old, "data.v"), aios_json_str(cur, "data.v"));
+	snprintf(c->last_update, sizeof(c->last_update), "%s:%s->%s",
+	         aios_json_str(cur, "metadata.name"), aios_json_str(old, "data.v"),
+	         aios_json_str(cur, "data.v"));
 	pthread_mutex_unlock(&c->mu);
 }
 static void on_delete(void *arg, struct json_object *o)
@@ -254,7 +256,8 @@ START_TEST(informer_sync_handlers_owner_index)
 	}
 	struct counts c = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, ""};
 	struct aios_kube_informer_handlers h = {on_add, on_update, on_delete, &c};
-	struct aios_kube_informer_opts o = {.ns = ns, .page_size = 2}; /* pages of 2: list_all follows */
+	struct aios_kube_informer_opts o = {.ns = ns,
+	                                    .page_size = 2}; /* pages of 2: list_all follows */
 	struct aios_kube_informer *inf = NULL;
 	OK(aios_kube_informer_new(kc, &aios_kube_configmaps, &o, &h, &inf));
 	ck_assert(!aios_kube_informer_has_synced(inf));
@@ -269,7 +272,8 @@ START_TEST(informer_sync_handlers_owner_index)
 	json_object_object_add(ref, "apiVersion", json_object_new_string("test.aios.dev/v1"));
 	json_object_object_add(ref, "kind", json_object_new_string("Widget"));
 	json_object_object_add(ref, "name", json_object_new_string("owner"));
-	json_object_object_add(ref, "uid", json_object_new_string("11111111-2222-3333-4444-555555555555"));
+	json_object_object_add(ref, "uid",
+	                       json_object_new_string("11111111-2222-3333-4444-555555555555"));
 	json_object_object_add(ref, "controller", json_object_new_boolean(1));
 	struct json_object *refs = json_object_new_array();
 	json_object_array_add(refs, ref);
@@ -277,7 +281,8 @@ START_TEST(informer_sync_handlers_owner_index)
 	OK(aios_kube_create(kc, &coll, child, NULL, NULL));
 	ck_assert(wait_for(&c, &c.adds, 4, 10000));
 	size_t n = 0;
-	struct json_object **owned = aios_kube_informer_by_owner(inf, "11111111-2222-3333-4444-555555555555", &n);
+	struct json_object **owned =
+	    aios_kube_informer_by_owner(inf, "11111111-2222-3333-4444-555555555555", &n);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(aios_json_str(owned[0], "metadata.name"), "child");
 	aios_kube_objs_free(owned, n);
@@ -327,7 +332,8 @@ START_TEST(informer_relists_after_apiserver_restart)
 	/* restart the API server under the running watch */
 	char cmd[2048];
 	snprintf(cmd, sizeof(cmd), "%s/tests/cluster/apiserver.sh restart-apiserver %s",
-		 getenv("AIOS_SOURCE_DIR") ? getenv("AIOS_SOURCE_DIR") : ".", aios_kt_cluster_dir());
+	         getenv("AIOS_SOURCE_DIR") ? getenv("AIOS_SOURCE_DIR") : ".",
+	         aios_kt_cluster_dir());
 	ck_assert_int_eq(system(cmd), 0);
 
 	/* The restarted server's watch cache starts after rv_old: a watch from it is 410
@@ -335,8 +341,8 @@ START_TEST(informer_relists_after_apiserver_restart)
 	struct rec r = {0};
 	struct aios_kube_watch_opts wo = {.resource_version = rv_old, .timeout_seconds = 5};
 	enum aios_err e = aios_kube_watch(kc, &coll, &wo, record, &r, NULL);
-	ck_assert_msg(e == AIOS_ERR_GONE, "watch from %s after restart: %s (%s)", rv_old, aios_strerror(e),
-		      aios_errmsg());
+	ck_assert_msg(e == AIOS_ERR_GONE, "watch from %s after restart: %s (%s)", rv_old,
+	              aios_strerror(e), aios_errmsg());
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "too old resource version"));
 	free(rv_old);
 

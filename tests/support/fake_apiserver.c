@@ -27,8 +27,8 @@ struct reply {
 	char *headers;
 	char *body;
 	size_t len;
-	size_t chunk;     /* 0: Content-Length; else chunk size */
-	char **chunks;    /* explicit chunks from a file (chunk == 0 then) */
+	size_t chunk;  /* 0: Content-Length; else chunk size */
+	char **chunks; /* explicit chunks from a file (chunk == 0 then) */
 	size_t *clen;
 	size_t nchunks;
 	int close_early;
@@ -66,7 +66,7 @@ static struct reply *new_reply(struct aios_fake_api *f)
 }
 
 void aios_fake_api_add(struct aios_fake_api *f, const char *status, const char *headers,
-		       const char *body, size_t len, size_t chunk_size, int close_early)
+                       const char *body, size_t len, size_t chunk_size, int close_early)
 {
 	struct reply *r = new_reply(f);
 	r->status = aios_xstrdup(status);
@@ -161,7 +161,8 @@ int aios_fake_api_load(struct aios_fake_api *f, const char *path)
 	free(text);
 	for (size_t i = 0; i < f->nr; i++)
 		if (!f->r[i].status) {
-			fprintf(stderr, "fake_apiserver: %s: reply %zu has no status\n", path, i + 1);
+			fprintf(stderr, "fake_apiserver: %s: reply %zu has no status\n", path,
+			        i + 1);
 			rc = -1;
 		}
 	return rc;
@@ -202,7 +203,8 @@ static int read_request(struct aios_fake_api *f, int fd)
 			end = strstr(b.data, "\r\n\r\n");
 			if (end) {
 				const char *cl = strcasestr(b.data, "\r\ncontent-length:");
-				need = (size_t)(end - b.data) + 4 + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
+				need = (size_t)(end - b.data) + 4 +
+				       (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
 			}
 		}
 		if (end && b.len >= need)
@@ -231,10 +233,12 @@ static void serve(struct aios_fake_api *f, int fd)
 	if (read_request(f, fd) != 0)
 		return;
 	if (f->next >= f->nr) {
-		static const char body[] = "{\"kind\":\"Status\",\"code\":503,\"message\":\"fixture out of replies\"}";
-		char *gone = aios_xasprintf("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-					    "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
-					    sizeof(body) - 1, body);
+		static const char body[] =
+		    "{\"kind\":\"Status\",\"code\":503,\"message\":\"fixture out of replies\"}";
+		char *gone = aios_xasprintf(
+		    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+		    "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+		    sizeof(body) - 1, body);
 		(void)write_all(fd, gone, strlen(gone));
 		free(gone);
 		return;
@@ -243,11 +247,13 @@ static void serve(struct aios_fake_api *f, int fd)
 	int chunked = r->chunk > 0 || r->nchunks > 0;
 	char *head;
 	if (chunked)
-		head = aios_xasprintf("HTTP/1.1 %s\r\n%sConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n",
-				      r->status, r->headers ? r->headers : "");
+		head = aios_xasprintf(
+		    "HTTP/1.1 %s\r\n%sConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n",
+		    r->status, r->headers ? r->headers : "");
 	else
-		head = aios_xasprintf("HTTP/1.1 %s\r\n%sConnection: close\r\nContent-Length: %zu\r\n\r\n",
-				      r->status, r->headers ? r->headers : "", r->len);
+		head = aios_xasprintf(
+		    "HTTP/1.1 %s\r\n%sConnection: close\r\nContent-Length: %zu\r\n\r\n", r->status,
+		    r->headers ? r->headers : "", r->len);
 	int bad = write_all(fd, head, strlen(head));
 	free(head);
 	if (bad)

@@ -38,7 +38,7 @@ int aios_fake_api_load(struct aios_fake_api *f, const char *path);
  * a body sent with Content-Length, or in chunks of chunk_size bytes when chunk_size > 0
  * (then close_early drops the connection instead of sending the last chunk). */
 void aios_fake_api_add(struct aios_fake_api *f, const char *status, const char *headers,
-		       const char *body, size_t len, size_t chunk_size, int close_early);
+                       const char *body, size_t len, size_t chunk_size, int close_early);
 /* Starts serving on 127.0.0.1 (a free port). 0 on success. */
 int aios_fake_api_start(struct aios_fake_api *f);
 /* "http://127.0.0.1:PORT" */

@@ -18,8 +18,9 @@ const char *aios_kt_cluster_dir(void)
 {
 	const char *d = getenv("AIOS_TEST_CLUSTER_DIR");
 	if (!d || !*d) {
-		fprintf(stderr, "AIOS_TEST_CLUSTER_DIR is not set: run the integration tier through "
-				"tests/cluster/run-integration.sh (or scripts/test.sh)\n");
+		fprintf(stderr,
+		        "AIOS_TEST_CLUSTER_DIR is not set: run the integration tier through "
+		        "tests/cluster/run-integration.sh (or scripts/test.sh)\n");
 		exit(2);
 	}
 	return d;
@@ -46,7 +47,7 @@ const char *aios_kt_namespace(struct aios_kube_client *c, const char *prefix)
 {
 	static char name[64];
 	snprintf(name, sizeof(name), "%s-%x%04x", prefix, (unsigned)getpid(),
-		 (unsigned)(aios_now_ns() & 0xffff));
+	         (unsigned)(aios_now_ns() & 0xffff));
 	struct json_object *ns = aios_kt_object("v1", "Namespace", NULL, name);
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_namespaces, NULL, NULL);
 	enum aios_err e = aios_kube_create(c, &r, ns, NULL, NULL);
@@ -55,7 +56,8 @@ const char *aios_kt_namespace(struct aios_kube_client *c, const char *prefix)
 	return name;
 }
 
-void aios_kt_ensure_crd(struct aios_kube_client *c, const char *crd_json, const struct aios_kube_gvr *gvr)
+void aios_kt_ensure_crd(struct aios_kube_client *c, const char *crd_json,
+                        const struct aios_kube_gvr *gvr)
 {
 	struct json_object *crd = NULL;
 	ck_assert_int_eq(aios_json_parse(crd_json, strlen(crd_json), "CRD", &crd), AIOS_OK);
@@ -71,8 +73,10 @@ void aios_kt_ensure_crd(struct aios_kube_client *c, const char *crd_json, const 
 			struct json_object *conds = aios_json_lookup(cur, "status.conditions");
 			for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
 				struct json_object *cd = json_object_array_get_idx(conds, i);
-				const char *t = aios_json_str(cd, "type"), *s = aios_json_str(cd, "status");
-				if (t && s && strcmp(t, "Established") == 0 && strcmp(s, "True") == 0)
+				const char *t = aios_json_str(cd, "type"),
+				           *s = aios_json_str(cd, "status");
+				if (t && s && strcmp(t, "Established") == 0 &&
+				    strcmp(s, "True") == 0)
 					ok = 1;
 			}
 			json_object_put(cur);
@@ -92,7 +96,7 @@ void aios_kt_ensure_crd(struct aios_kube_client *c, const char *crd_json, const 
 }
 
 struct json_object *aios_kt_object(const char *api_version, const char *kind, const char *ns,
-				   const char *name)
+                                   const char *name)
 {
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "apiVersion", json_object_new_string(api_version));

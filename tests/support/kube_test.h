@@ -21,13 +21,13 @@ const char *aios_kt_namespace(struct aios_kube_client *c, const char *prefix);
 /* Creates (or keeps) a CRD from its JSON text and waits until it is Established and
  * its resource answers a LIST (up to 30 s). */
 void aios_kt_ensure_crd(struct aios_kube_client *c, const char *crd_json,
-			const struct aios_kube_gvr *gvr);
+                        const struct aios_kube_gvr *gvr);
 
 /* Path of the cluster directory ($AIOS_TEST_CLUSTER_DIR), or fails the test. */
 const char *aios_kt_cluster_dir(void);
 
 /* A small object {"apiVersion":..,"kind":..,"metadata":{"name":..,"namespace":..}}. */
 struct json_object *aios_kt_object(const char *api_version, const char *kind, const char *ns,
-				   const char *name);
+                                   const char *name);
 
 #endif

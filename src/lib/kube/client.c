@@ -24,10 +24,10 @@
 #include "common/shutdown.h"
 #include "kube/kube_internal.h"
 
-#define AIOS_KUBE_POOL 8                 /* idle handles kept; more are made on demand */
+#define AIOS_KUBE_POOL               8     /* idle handles kept; more are made on demand */
 #define AIOS_KUBE_DEFAULT_TIMEOUT_MS 30000 /* a non-watch request, end to end */
 #define AIOS_KUBE_CONNECT_TIMEOUT_MS 10000
-#define AIOS_KUBE_TOKEN_CAP 65536        /* a bearer token file */
+#define AIOS_KUBE_TOKEN_CAP          65536 /* a bearer token file */
 
 /* ------------------------------------------------------------------------ */
 /* resources                                                                 */
@@ -46,7 +46,7 @@ const struct aios_kube_gvr aios_kube_pvcs = {"", "v1", "persistentvolumeclaims",
 const struct aios_kube_gvr aios_kube_serviceaccounts = {"", "v1", "serviceaccounts", 1};
 const struct aios_kube_gvr aios_kube_leases = {"coordination.k8s.io", "v1", "leases", 1};
 const struct aios_kube_gvr aios_kube_crds = {"apiextensions.k8s.io", "v1",
-					     "customresourcedefinitions", 0};
+                                             "customresourcedefinitions", 0};
 const struct aios_kube_gvr aios_kube_trainingjobs = {"aios.dev", "v1alpha1", "trainingjobs", 1};
 const struct aios_kube_gvr aios_kube_modelservices = {"aios.dev", "v1alpha1", "modelservices", 1};
 
@@ -57,8 +57,8 @@ static enum aios_err escape_into(struct aios_buf *b, const char *s)
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		unsigned char ch = *p;
 		enum aios_err e;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
 			e = aios_buf_append(b, p, 1);
 		} else {
 			char enc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
@@ -185,7 +185,8 @@ static void curl_init_once(void)
 	curl_global_init(CURL_GLOBAL_ALL);
 }
 
-enum aios_err aios_kube_client_new(const struct aios_kube_config *cfg, struct aios_kube_client **out)
+enum aios_err aios_kube_client_new(const struct aios_kube_config *cfg,
+                                   struct aios_kube_client **out)
 {
 	*out = NULL;
 	if (!cfg || !cfg->server)
@@ -283,7 +284,8 @@ void aios_kube_client_set_user_agent(struct aios_kube_client *c, const char *ua)
 	c->ua = aios_xstrdup(ua);
 }
 
-void aios_kube_client_set_metrics_hook(struct aios_kube_client *c, aios_kube_metrics_fn fn, void *arg)
+void aios_kube_client_set_metrics_hook(struct aios_kube_client *c, aios_kube_metrics_fn fn,
+                                       void *arg)
 {
 	c->metrics_fn = fn;
 	c->metrics_arg = arg;
@@ -299,7 +301,7 @@ static enum aios_err auth_header(struct aios_kube_client *c, char **out)
 		struct stat st;
 		if (stat(c->cfg.token_file, &st) != 0)
 			return aios_fail(AIOS_ERR_UNAUTHORIZED, "token file %s: cannot stat it",
-					 c->cfg.token_file);
+			                 c->cfg.token_file);
 		pthread_mutex_lock(&c->tok_mu);
 		if (!c->tok || st.st_ino != c->tok_st.st_ino || st.st_size != c->tok_st.st_size ||
 		    st.st_mtim.tv_sec != c->tok_st.st_mtim.tv_sec ||
@@ -312,8 +314,8 @@ static enum aios_err auth_header(struct aios_kube_client *c, char **out)
 				aios_buf_cleanup(&b);
 				return aios_fail_wrap(AIOS_ERR_UNAUTHORIZED, "token file");
 			}
-			while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' ||
-					     b.data[b.len - 1] == ' '))
+			while (b.len > 0 && (b.data[b.len - 1] == '\n' ||
+			                     b.data[b.len - 1] == '\r' || b.data[b.len - 1] == ' '))
 				b.data[--b.len] = 0;
 			free(c->tok);
 			c->tok = aios_buf_take(&b);
@@ -437,38 +439,27 @@ static enum aios_err curl_error(CURLcode rc, const struct aios_kube_call *k, con
 	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 	enum aios_err code;
 	switch (rc) {
-	case CURLE_OPERATION_TIMEDOUT:
-		code = AIOS_ERR_TIMEOUT;
-		break;
+	case CURLE_OPERATION_TIMEDOUT: code = AIOS_ERR_TIMEOUT; break;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_CRL_BADFILE:
-		code = AIOS_ERR_TLS;
-		break;
-	case CURLE_ABORTED_BY_CALLBACK:
-		code = AIOS_ERR_CANCELLED;
-		break;
+	case CURLE_SSL_CRL_BADFILE: code = AIOS_ERR_TLS; break;
+	case CURLE_ABORTED_BY_CALLBACK: code = AIOS_ERR_CANCELLED; break;
 	case CURLE_URL_MALFORMAT:
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		code = AIOS_ERR_INVALID;
-		break;
+	case CURLE_UNSUPPORTED_PROTOCOL: code = AIOS_ERR_INVALID; break;
 	case CURLE_PARTIAL_FILE:
 	case CURLE_RECV_ERROR:
-	case CURLE_WEIRD_SERVER_REPLY:
-		code = AIOS_ERR_PROTOCOL;
-		break;
-	default:
-		code = AIOS_ERR_UNAVAILABLE;
+	case CURLE_WEIRD_SERVER_REPLY: code = AIOS_ERR_PROTOCOL; break;
+	default: code = AIOS_ERR_UNAVAILABLE;
 	}
 	return aios_fail(code, "%s %s: %s", k->method, k->path_query, detail);
 }
 
 static void apply_options(struct aios_kube_client *c, CURL *h, const struct aios_kube_call *k,
-			  const char *url, struct curl_slist *hdrs, struct xfer *x, char *errbuf)
+                          const char *url, struct curl_slist *hdrs, struct xfer *x, char *errbuf)
 {
 	curl_easy_setopt(h, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -566,7 +557,7 @@ static CURLcode perform_streaming(CURL *h, struct xfer *x)
 }
 
 enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_kube_call *k,
-				struct aios_kube_response *resp)
+                                struct aios_kube_response *resp)
 {
 	memset(resp, 0, sizeof(*resp));
 	aios_buf_init(&resp->body, AIOS_CAP_API_BODY);
@@ -602,8 +593,8 @@ enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_ku
 	resp->code = code;
 	tls_retry_after = resp->retry_after_s;
 	if (x.too_big)
-		e = aios_fail(AIOS_ERR_TOO_BIG, "%s %s: response body larger than %u bytes", k->method,
-			      k->path_query, (unsigned)AIOS_CAP_API_BODY);
+		e = aios_fail(AIOS_ERR_TOO_BIG, "%s %s: response body larger than %u bytes",
+		              k->method, k->path_query, (unsigned)AIOS_CAP_API_BODY);
 	else if (x.sink_stopped)
 		e = AIOS_ERR_CANCELLED; /* the sink holds the reason */
 	else if (rc != CURLE_OK && !(code >= 300 && resp->body.len > 0))
@@ -624,12 +615,12 @@ enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_ku
 	return e;
 }
 
-enum aios_err aios_kube_request(struct aios_kube_client *c, const char *method, const char *path_query,
-				const char *content_type, const char *body, size_t body_len,
-				struct aios_kube_response *resp)
+enum aios_err aios_kube_request(struct aios_kube_client *c, const char *method,
+                                const char *path_query, const char *content_type, const char *body,
+                                size_t body_len, struct aios_kube_response *resp)
 {
-	struct aios_kube_call k = {method, method, path_query, content_type, body, body_len,
-				   NULL, NULL, NULL, 0};
+	struct aios_kube_call k = {method,   method, path_query, content_type, body,
+	                           body_len, NULL,   NULL,       NULL,         0};
 	return aios_kube_perform(c, &k, resp);
 }
 
@@ -641,28 +632,19 @@ static enum aios_err code_for(long code, const char *reason)
 {
 	switch (code) {
 	case 400:
-	case 422:
-		return AIOS_ERR_INVALID;
-	case 401:
-		return AIOS_ERR_UNAUTHORIZED;
-	case 403:
-		return AIOS_ERR_FORBIDDEN;
-	case 404:
-		return AIOS_ERR_NOT_FOUND;
+	case 422: return AIOS_ERR_INVALID;
+	case 401: return AIOS_ERR_UNAUTHORIZED;
+	case 403: return AIOS_ERR_FORBIDDEN;
+	case 404: return AIOS_ERR_NOT_FOUND;
 	case 405:
-	case 415:
-		return AIOS_ERR_UNSUPPORTED;
+	case 415: return AIOS_ERR_UNSUPPORTED;
 	case 409:
 		return (reason && strcmp(reason, "AlreadyExists") == 0) ? AIOS_ERR_EXISTS
-									 : AIOS_ERR_CONFLICT;
-	case 410:
-		return AIOS_ERR_GONE;
-	case 413:
-		return AIOS_ERR_TOO_BIG;
-	case 429:
-		return AIOS_ERR_UNAVAILABLE;
-	case 504:
-		return AIOS_ERR_TIMEOUT;
+		                                                        : AIOS_ERR_CONFLICT;
+	case 410: return AIOS_ERR_GONE;
+	case 413: return AIOS_ERR_TOO_BIG;
+	case 429: return AIOS_ERR_UNAVAILABLE;
+	case 504: return AIOS_ERR_TIMEOUT;
 	default:
 		if (code >= 500)
 			return AIOS_ERR_UNAVAILABLE;
@@ -702,7 +684,7 @@ enum aios_err aios_kube_status_error(long code, const char *body, size_t len, co
 			if (!cm || (message && strstr(message, cm)))
 				continue;
 			be = aios_buf_printf(&m, "%s%s%s%s", m.len ? "; " : "", field ? field : "",
-					     field ? ": " : "", cm);
+			                     field ? ": " : "", cm);
 		}
 	}
 	if (!be && m.len == 0) {
@@ -714,7 +696,7 @@ enum aios_err aios_kube_status_error(long code, const char *body, size_t len, co
 	}
 	(void)be; /* a cut message is still a message */
 	enum aios_err r = aios_fail(e, "%s: %s%s%s%s", what, m.data ? m.data : "",
-				    reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+	                            reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
 	aios_buf_cleanup(&m);
 	if (st)
 		json_object_put(st);
@@ -726,7 +708,7 @@ enum aios_err aios_kube_status_error(long code, const char *body, size_t len, co
 /* ------------------------------------------------------------------------ */
 
 static enum aios_err parse_out(struct aios_kube_response *resp, const char *what,
-			       struct json_object **out)
+                               struct json_object **out)
 {
 	if (!out)
 		return AIOS_OK;
@@ -756,8 +738,8 @@ static enum aios_err write_query(struct aios_buf *q, const struct aios_kube_writ
 
 /* Shared body of the verbs: method on path (+query) with an optional JSON body. */
 static enum aios_err do_verb(struct aios_kube_client *c, const char *method, const char *verb,
-			     struct aios_buf *pq, const char *ctype, struct json_object *body,
-			     struct json_object **out)
+                             struct aios_buf *pq, const char *ctype, struct json_object *body,
+                             struct json_object **out)
 {
 	const char *b = NULL;
 	size_t bl = 0;
@@ -785,7 +767,7 @@ static void path_into(struct aios_buf *pq, const struct aios_kube_ref *r)
 }
 
 enum aios_err aios_kube_get(struct aios_kube_client *c, const struct aios_kube_ref *r,
-			    struct json_object **out)
+                            struct json_object **out)
 {
 	*out = NULL;
 	if (!r->name)
@@ -798,7 +780,7 @@ enum aios_err aios_kube_get(struct aios_kube_client *c, const struct aios_kube_r
 }
 
 enum aios_err aios_kube_list(struct aios_kube_client *c, const struct aios_kube_ref *r,
-			     const struct aios_kube_list_opts *o, struct json_object **out)
+                             const struct aios_kube_list_opts *o, struct json_object **out)
 {
 	*out = NULL;
 	struct aios_kube_ref coll = *r;
@@ -829,7 +811,7 @@ enum aios_err aios_kube_list(struct aios_kube_client *c, const struct aios_kube_
 }
 
 enum aios_err aios_kube_list_all(struct aios_kube_client *c, const struct aios_kube_ref *r,
-				 const struct aios_kube_list_opts *o, struct json_object **out)
+                                 const struct aios_kube_list_opts *o, struct json_object **out)
 {
 	*out = NULL;
 	struct aios_kube_list_opts lo = {0};
@@ -852,7 +834,8 @@ enum aios_err aios_kube_list_all(struct aios_kube_client *c, const struct aios_k
 		struct json_object *pi = aios_json_lookup(page, "items");
 		if (pi && json_object_is_type(pi, json_type_array))
 			for (size_t i = 0; i < json_object_array_length(pi); i++)
-				json_object_array_add(items, json_object_get(json_object_array_get_idx(pi, i)));
+				json_object_array_add(
+				    items, json_object_get(json_object_array_get_idx(pi, i)));
 		const char *next = aios_json_str(page, "metadata.continue");
 		if (next && *next)
 			cont = aios_xstrdup(next);
@@ -862,7 +845,8 @@ enum aios_err aios_kube_list_all(struct aios_kube_client *c, const struct aios_k
 			/* The snapshot's resourceVersion is the same on every page; keep the last. */
 			const char *rv = aios_json_str(page, "metadata.resourceVersion");
 			if (rv)
-				aios_json_set(first, "metadata.resourceVersion", json_object_new_string(rv));
+				aios_json_set(first, "metadata.resourceVersion",
+				              json_object_new_string(rv));
 			json_object_put(page);
 		}
 		if (!cont)
@@ -882,8 +866,8 @@ enum aios_err aios_kube_list_all(struct aios_kube_client *c, const struct aios_k
 }
 
 enum aios_err aios_kube_create(struct aios_kube_client *c, const struct aios_kube_ref *r,
-			       struct json_object *obj, const struct aios_kube_write_opts *o,
-			       struct json_object **out)
+                               struct json_object *obj, const struct aios_kube_write_opts *o,
+                               struct json_object **out)
 {
 	if (out)
 		*out = NULL;
@@ -903,8 +887,8 @@ enum aios_err aios_kube_create(struct aios_kube_client *c, const struct aios_kub
 }
 
 enum aios_err aios_kube_replace(struct aios_kube_client *c, const struct aios_kube_ref *r,
-				struct json_object *obj, const struct aios_kube_write_opts *o,
-				struct json_object **out)
+                                struct json_object *obj, const struct aios_kube_write_opts *o,
+                                struct json_object **out)
 {
 	if (out)
 		*out = NULL;
@@ -920,7 +904,7 @@ enum aios_err aios_kube_replace(struct aios_kube_client *c, const struct aios_ku
 }
 
 enum aios_err aios_kube_update_status(struct aios_kube_client *c, const struct aios_kube_ref *r,
-				      struct json_object *obj, struct json_object **out)
+                                      struct json_object *obj, struct json_object **out)
 {
 	struct aios_kube_ref s = *r;
 	s.subresource = "status";
@@ -928,8 +912,8 @@ enum aios_err aios_kube_update_status(struct aios_kube_client *c, const struct a
 }
 
 enum aios_err aios_kube_patch(struct aios_kube_client *c, const struct aios_kube_ref *r,
-			      enum aios_kube_patch_type type, struct json_object *patch,
-			      const struct aios_kube_write_opts *o, struct json_object **out)
+                              enum aios_kube_patch_type type, struct json_object *patch,
+                              const struct aios_kube_write_opts *o, struct json_object **out)
 {
 	if (out)
 		*out = NULL;
@@ -937,24 +921,19 @@ enum aios_err aios_kube_patch(struct aios_kube_client *c, const struct aios_kube
 		return aios_fail(AIOS_ERR_INVALID, "patch %s: no name given", r->gvr->resource);
 	const char *ct;
 	switch (type) {
-	case AIOS_KUBE_PATCH_MERGE:
-		ct = "application/merge-patch+json";
-		break;
-	case AIOS_KUBE_PATCH_JSON:
-		ct = "application/json-patch+json";
-		break;
-	case AIOS_KUBE_PATCH_STRATEGIC:
-		ct = "application/strategic-merge-patch+json";
-		break;
+	case AIOS_KUBE_PATCH_MERGE: ct = "application/merge-patch+json"; break;
+	case AIOS_KUBE_PATCH_JSON: ct = "application/json-patch+json"; break;
+	case AIOS_KUBE_PATCH_STRATEGIC: ct = "application/strategic-merge-patch+json"; break;
 	case AIOS_KUBE_PATCH_APPLY:
 		if (!o || !o->field_manager)
-			return aios_fail(AIOS_ERR_INVALID, "apply %s/%s: a field manager is required",
-					 r->gvr->resource, r->name);
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "apply %s/%s: a field manager is required",
+			                 r->gvr->resource, r->name);
 		ct = "application/apply-patch+yaml"; /* JSON is YAML */
 		break;
 	default:
 		return aios_fail(AIOS_ERR_INVALID, "patch %s/%s: unknown patch type %d",
-				 r->gvr->resource, r->name, (int)type);
+		                 r->gvr->resource, r->name, (int)type);
 	}
 	struct aios_buf pq;
 	path_into(&pq, r);
@@ -966,7 +945,7 @@ enum aios_err aios_kube_patch(struct aios_kube_client *c, const struct aios_kube
 }
 
 enum aios_err aios_kube_delete(struct aios_kube_client *c, const struct aios_kube_ref *r,
-			       const struct aios_kube_delete_opts *o, struct json_object **out)
+                               const struct aios_kube_delete_opts *o, struct json_object **out)
 {
 	if (out)
 		*out = NULL;
@@ -979,19 +958,21 @@ enum aios_err aios_kube_delete(struct aios_kube_client *c, const struct aios_kub
 		json_object_object_add(body, "apiVersion", json_object_new_string("v1"));
 		if (o->propagation_policy)
 			json_object_object_add(body, "propagationPolicy",
-					       json_object_new_string(o->propagation_policy));
+			                       json_object_new_string(o->propagation_policy));
 		if (o->precondition_uid)
-			aios_json_set(body, "preconditions.uid", json_object_new_string(o->precondition_uid));
+			aios_json_set(body, "preconditions.uid",
+			              json_object_new_string(o->precondition_uid));
 		if (o->precondition_rv)
 			aios_json_set(body, "preconditions.resourceVersion",
-				      json_object_new_string(o->precondition_rv));
+			              json_object_new_string(o->precondition_rv));
 		if (o->grace_period_seconds >= 0)
 			json_object_object_add(body, "gracePeriodSeconds",
-					       json_object_new_int64(o->grace_period_seconds));
+			                       json_object_new_int64(o->grace_period_seconds));
 	}
 	struct aios_buf pq;
 	path_into(&pq, r);
-	enum aios_err e = do_verb(c, "DELETE", "delete", &pq, body ? "application/json" : NULL, body, out);
+	enum aios_err e =
+	    do_verb(c, "DELETE", "delete", &pq, body ? "application/json" : NULL, body, out);
 	aios_buf_cleanup(&pq);
 	json_object_put(body);
 	return e;
@@ -1009,7 +990,7 @@ enum aios_err aios_kube_key(struct json_object *obj, char *out, size_t n)
 		return aios_fail(AIOS_ERR_INVALID, "object without metadata.name");
 	int w = (ns && *ns) ? snprintf(out, n, "%s/%s", ns, name) : snprintf(out, n, "%s", name);
 	if (w < 0 || (size_t)w >= n)
-		return aios_fail(AIOS_ERR_TOO_BIG, "key of %s/%s longer than %zu bytes", ns ? ns : "",
-				 name, n);
+		return aios_fail(AIOS_ERR_TOO_BIG, "key of %s/%s longer than %zu bytes",
+		                 ns ? ns : "", name, n);
 	return AIOS_OK;
 }

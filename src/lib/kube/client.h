@@ -39,9 +39,9 @@ struct aios_kube_gvr {
 };
 
 extern const struct aios_kube_gvr aios_kube_namespaces, aios_kube_pods, aios_kube_services,
-	aios_kube_endpoints, aios_kube_configmaps, aios_kube_secrets, aios_kube_events,
-	aios_kube_nodes, aios_kube_pvs, aios_kube_pvcs, aios_kube_serviceaccounts,
-	aios_kube_leases, aios_kube_crds, aios_kube_trainingjobs, aios_kube_modelservices;
+    aios_kube_endpoints, aios_kube_configmaps, aios_kube_secrets, aios_kube_events, aios_kube_nodes,
+    aios_kube_pvs, aios_kube_pvcs, aios_kube_serviceaccounts, aios_kube_leases, aios_kube_crds,
+    aios_kube_trainingjobs, aios_kube_modelservices;
 
 /* One object, or a collection when name is NULL. ns NULL or "" addresses a
  * cluster-scoped resource, or all namespaces for a namespaced collection. */
@@ -54,7 +54,7 @@ struct aios_kube_ref {
 
 /* Convenience constructor: (struct aios_kube_ref){gvr, ns, name, NULL}. */
 static inline struct aios_kube_ref aios_kube_ref(const struct aios_kube_gvr *gvr, const char *ns,
-						 const char *name)
+                                                 const char *name)
 {
 	struct aios_kube_ref r = {gvr, ns, name, 0};
 	return r;
@@ -70,7 +70,7 @@ struct aios_kube_client;
 
 /* Builds a client from cfg (copied; cfg may be freed after). Caller frees *out. */
 enum aios_err aios_kube_client_new(const struct aios_kube_config *cfg,
-				   struct aios_kube_client **out) AIOS_MUST_CHECK;
+                                   struct aios_kube_client **out) AIOS_MUST_CHECK;
 void aios_kube_client_free(struct aios_kube_client *c);
 
 /* The configuration's default namespace (owned by the client). */
@@ -87,7 +87,7 @@ void aios_kube_client_set_user_agent(struct aios_kube_client *c, const char *ua)
  * answer came). Set before sharing the client between threads. */
 typedef void (*aios_kube_metrics_fn)(void *arg, const char *verb, int code);
 void aios_kube_client_set_metrics_hook(struct aios_kube_client *c, aios_kube_metrics_fn fn,
-				       void *arg);
+                                       void *arg);
 
 /* Seconds the server asked us to wait (Retry-After) on this thread's last failed
  * call, or 0 when it did not say. Meaningful after AIOS_ERR_UNAVAILABLE. */
@@ -111,10 +111,10 @@ struct aios_kube_write_opts {
 };
 
 struct aios_kube_delete_opts {
-	const char *propagation_policy;    /* "Foreground", "Background", "Orphan" or NULL */
-	const char *precondition_uid;      /* delete only this incarnation */
-	const char *precondition_rv;       /* delete only at this resourceVersion */
-	int64_t grace_period_seconds;      /* -1 = the object's default */
+	const char *propagation_policy; /* "Foreground", "Background", "Orphan" or NULL */
+	const char *precondition_uid;   /* delete only this incarnation */
+	const char *precondition_rv;    /* delete only at this resourceVersion */
+	int64_t grace_period_seconds;   /* -1 = the object's default */
 };
 
 enum aios_kube_patch_type {
@@ -126,49 +126,49 @@ enum aios_kube_patch_type {
 
 /* GET r (r->name set). *out: the object. */
 enum aios_err aios_kube_get(struct aios_kube_client *c, const struct aios_kube_ref *r,
-			    struct json_object **out) AIOS_MUST_CHECK;
+                            struct json_object **out) AIOS_MUST_CHECK;
 
 /* One page of LIST r (r->name NULL). *out: the List; its metadata.continue, if any,
  * names the next page. */
 enum aios_err aios_kube_list(struct aios_kube_client *c, const struct aios_kube_ref *r,
-			     const struct aios_kube_list_opts *o,
-			     struct json_object **out) AIOS_MUST_CHECK;
+                             const struct aios_kube_list_opts *o,
+                             struct json_object **out) AIOS_MUST_CHECK;
 
 /* Every page of LIST r, following continue tokens (page size o->limit, 500 if 0).
  * *out: one List with all items and the snapshot's metadata.resourceVersion. A 410
  * on an expired continue token is returned as AIOS_ERR_GONE. */
 enum aios_err aios_kube_list_all(struct aios_kube_client *c, const struct aios_kube_ref *r,
-				 const struct aios_kube_list_opts *o,
-				 struct json_object **out) AIOS_MUST_CHECK;
+                                 const struct aios_kube_list_opts *o,
+                                 struct json_object **out) AIOS_MUST_CHECK;
 
 /* POST obj to the collection r (r->name NULL). out may be NULL. */
 enum aios_err aios_kube_create(struct aios_kube_client *c, const struct aios_kube_ref *r,
-			       struct json_object *obj, const struct aios_kube_write_opts *o,
-			       struct json_object **out) AIOS_MUST_CHECK;
+                               struct json_object *obj, const struct aios_kube_write_opts *o,
+                               struct json_object **out) AIOS_MUST_CHECK;
 
 /* PUT obj to r (r->name set; r->subresource "status" writes the status). The object's
  * metadata.resourceVersion, when set, makes this a compare-and-swap: a stale one
  * fails with AIOS_ERR_CONFLICT. out may be NULL. */
 enum aios_err aios_kube_replace(struct aios_kube_client *c, const struct aios_kube_ref *r,
-				struct json_object *obj, const struct aios_kube_write_opts *o,
-				struct json_object **out) AIOS_MUST_CHECK;
+                                struct json_object *obj, const struct aios_kube_write_opts *o,
+                                struct json_object **out) AIOS_MUST_CHECK;
 
 /* PUT obj's status to r's status subresource (r->subresource is ignored). */
 enum aios_err aios_kube_update_status(struct aios_kube_client *c, const struct aios_kube_ref *r,
-				      struct json_object *obj,
-				      struct json_object **out) AIOS_MUST_CHECK;
+                                      struct json_object *obj,
+                                      struct json_object **out) AIOS_MUST_CHECK;
 
 /* PATCH r with patch (an object, or an array for JSON patch). out may be NULL. */
 enum aios_err aios_kube_patch(struct aios_kube_client *c, const struct aios_kube_ref *r,
-			      enum aios_kube_patch_type type, struct json_object *patch,
-			      const struct aios_kube_write_opts *o,
-			      struct json_object **out) AIOS_MUST_CHECK;
+                              enum aios_kube_patch_type type, struct json_object *patch,
+                              const struct aios_kube_write_opts *o,
+                              struct json_object **out) AIOS_MUST_CHECK;
 
 /* DELETE r. o may be NULL. out (may be NULL) gets the answer: the object while it is
  * being finalized, or a Status. */
 enum aios_err aios_kube_delete(struct aios_kube_client *c, const struct aios_kube_ref *r,
-			       const struct aios_kube_delete_opts *o,
-			       struct json_object **out) AIOS_MUST_CHECK;
+                               const struct aios_kube_delete_opts *o,
+                               struct json_object **out) AIOS_MUST_CHECK;
 
 /* ---- raw requests --------------------------------------------------------- */
 
@@ -186,15 +186,14 @@ void aios_kube_response_cleanup(struct aios_kube_response *resp);
  * resp is initialised here and always filled as far as the exchange went; the caller
  * cleans it up. Non-2xx answers return the decoded error as described above. */
 enum aios_err aios_kube_request(struct aios_kube_client *c, const char *method,
-				const char *path_query, const char *content_type,
-				const char *body, size_t body_len,
-				struct aios_kube_response *resp) AIOS_MUST_CHECK;
+                                const char *path_query, const char *content_type, const char *body,
+                                size_t body_len, struct aios_kube_response *resp) AIOS_MUST_CHECK;
 
 /* Decodes a failed answer (HTTP code and body, a Status or anything else) into an
  * error with its aios_fail message; what names the request ("get configmaps x").
  * Exposed for the watch and for tests. */
 enum aios_err aios_kube_status_error(long code, const char *body, size_t len,
-				     const char *what) AIOS_MUST_CHECK;
+                                     const char *what) AIOS_MUST_CHECK;
 
 /* ---- object helpers ------------------------------------------------------- */
 

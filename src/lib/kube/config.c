@@ -114,9 +114,11 @@ static yaml_node_t *map_get(yaml_document_t *d, yaml_node_t *map, const char *ke
 {
 	if (!map || map->type != YAML_MAPPING_NODE)
 		return NULL;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *k = yaml_document_get_node(d, p->key);
-		if (k && k->type == YAML_SCALAR_NODE && strcmp((const char *)k->data.scalar.value, key) == 0)
+		if (k && k->type == YAML_SCALAR_NODE &&
+		    strcmp((const char *)k->data.scalar.value, key) == 0)
 			return yaml_document_get_node(d, p->value);
 	}
 	return NULL;
@@ -142,55 +144,59 @@ static const char *map_str(yaml_document_t *d, yaml_node_t *map, const char *key
 
 /* Finds the entry named name in the sequence at root[list] and returns entry[inner]. */
 static enum aios_err find_named(yaml_document_t *d, yaml_node_t *root, const char *list,
-				const char *inner, const char *name, const char *what,
-				const char *ctx, yaml_node_t **out)
+                                const char *inner, const char *name, const char *what,
+                                const char *ctx, yaml_node_t **out)
 {
 	yaml_node_t *seq = map_get(d, root, list);
 	if (seq && seq->type != YAML_SEQUENCE_NODE)
-		return aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: %s: expected a list", what, list);
+		return aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: %s: expected a list", what,
+		                 list);
 	if (seq) {
-		for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+		for (yaml_node_item_t *it = seq->data.sequence.items.start;
+		     it < seq->data.sequence.items.top; it++) {
 			yaml_node_t *e = yaml_document_get_node(d, *it);
 			int bad = 0;
 			const char *n = map_str(d, e, "name", &bad);
 			if (n && strcmp(n, name) == 0) {
 				yaml_node_t *v = map_get(d, e, inner);
 				if (!v || v->type != YAML_MAPPING_NODE)
-					return aios_fail(AIOS_ERR_INVALID,
-							 "kubeconfig %s: %s \"%s\": missing the \"%s\" map",
-							 what, list, name, inner);
+					return aios_fail(
+					    AIOS_ERR_INVALID,
+					    "kubeconfig %s: %s \"%s\": missing the \"%s\" map",
+					    what, list, name, inner);
 				*out = v;
 				return AIOS_OK;
 			}
 		}
 	}
 	return aios_fail(AIOS_ERR_NOT_FOUND, "kubeconfig %s: context \"%s\": %s \"%s\" not found",
-			 what, ctx, inner, name);
+	                 what, ctx, inner, name);
 }
 
-#define STR(map, key, dst)                                                                  \
-	do {                                                                                \
-		int bad_ = 0;                                                               \
-		const char *s_ = map_str(&doc, map, key, &bad_);                            \
-		if (bad_) {                                                                 \
-			e = aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: %s: expected a string", \
-				      what, key);                                           \
-			goto out;                                                           \
-		}                                                                           \
-		dst = s_;                                                                   \
+#define STR(map, key, dst)                                                                         \
+	do {                                                                                       \
+		int bad_ = 0;                                                                      \
+		const char *s_ = map_str(&doc, map, key, &bad_);                                   \
+		if (bad_) {                                                                        \
+			e = aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: %s: expected a string",    \
+			              what, key);                                                  \
+			goto out;                                                                  \
+		}                                                                                  \
+		dst = s_;                                                                          \
 	} while (0)
 
-static enum aios_err decode_field(const char *b64, const char *what, const char *field,
-				  char **out, size_t *len)
+static enum aios_err decode_field(const char *b64, const char *what, const char *field, char **out,
+                                  size_t *len)
 {
 	if (b64_decode(b64, out, len) != 0)
-		return aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: %s: not valid base64", what, field);
+		return aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: %s: not valid base64", what,
+		                 field);
 	return AIOS_OK;
 }
 
 enum aios_err aios_kube_config_parse(const char *yaml, size_t len, const char *dir,
-				     const char *what, const char *context,
-				     struct aios_kube_config **out)
+                                     const char *what, const char *context,
+                                     struct aios_kube_config **out)
 {
 	*out = NULL;
 	yaml_parser_t p;
@@ -198,26 +204,30 @@ enum aios_err aios_kube_config_parse(const char *yaml, size_t len, const char *d
 	enum aios_err e = AIOS_OK;
 	struct aios_kube_config *cfg = NULL;
 	if (!yaml_parser_initialize(&p))
-		return aios_fail(AIOS_ERR_NOMEM, "kubeconfig %s: cannot initialise the YAML parser", what);
+		return aios_fail(AIOS_ERR_NOMEM, "kubeconfig %s: cannot initialise the YAML parser",
+		                 what);
 	yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
 	if (!yaml_parser_load(&p, &doc)) {
-		e = aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: YAML error at line %zu column %zu: %s",
-			      what, p.problem_mark.line + 1, p.problem_mark.column + 1,
-			      p.problem ? p.problem : "unknown");
+		e = aios_fail(AIOS_ERR_INVALID,
+		              "kubeconfig %s: YAML error at line %zu column %zu: %s", what,
+		              p.problem_mark.line + 1, p.problem_mark.column + 1,
+		              p.problem ? p.problem : "unknown");
 		yaml_parser_delete(&p);
 		return e;
 	}
 	yaml_parser_delete(&p);
 	yaml_node_t *root = yaml_document_get_root_node(&doc);
 	if (!root || root->type != YAML_MAPPING_NODE) {
-		e = aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: expected a YAML map at the top", what);
+		e = aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: expected a YAML map at the top",
+		              what);
 		goto out;
 	}
 	const char *ctx_name = context;
 	if (!ctx_name || !*ctx_name)
 		STR(root, "current-context", ctx_name);
 	if (!ctx_name) {
-		e = aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: no current-context and no --context given", what);
+		e = aios_fail(AIOS_ERR_INVALID,
+		              "kubeconfig %s: no current-context and no --context given", what);
 		goto out;
 	}
 	yaml_node_t *ctx, *cluster, *user = NULL;
@@ -229,7 +239,8 @@ enum aios_err aios_kube_config_parse(const char *yaml, size_t len, const char *d
 	STR(ctx, "user", user_name);
 	STR(ctx, "namespace", ns);
 	if (!cluster_name) {
-		e = aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: context \"%s\": no cluster", what, ctx_name);
+		e = aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: context \"%s\": no cluster", what,
+		              ctx_name);
 		goto out;
 	}
 	e = find_named(&doc, root, "clusters", "cluster", cluster_name, what, ctx_name, &cluster);
@@ -252,13 +263,14 @@ enum aios_err aios_kube_config_parse(const char *yaml, size_t len, const char *d
 	STR(cluster, "certificate-authority-data", ca_data);
 	STR(cluster, "insecure-skip-tls-verify", insecure);
 	if (!server) {
-		e = aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: cluster \"%s\": no server", what, cluster_name);
+		e = aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: cluster \"%s\": no server", what,
+		              cluster_name);
 		goto out;
 	}
 	if (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0) {
 		e = aios_fail(AIOS_ERR_INVALID,
-			      "kubeconfig %s: cluster \"%s\": server \"%s\" is not an http(s) URL", what,
-			      cluster_name, server);
+		              "kubeconfig %s: cluster \"%s\": server \"%s\" is not an http(s) URL",
+		              what, cluster_name, server);
 		goto out;
 	}
 	cfg->server = aios_xstrdup(server);
@@ -267,15 +279,16 @@ enum aios_err aios_kube_config_parse(const char *yaml, size_t len, const char *d
 		cfg->server[--sl] = 0;
 	cfg->ca_file = resolve_path(dir, ca);
 	if (ca_data && (e = decode_field(ca_data, what, "certificate-authority-data", &cfg->ca_data,
-					 &cfg->ca_data_len)))
+	                                 &cfg->ca_data_len)))
 		goto out;
 	if (insecure) {
 		if (strcmp(insecure, "true") == 0)
 			cfg->insecure = 1;
 		else if (strcmp(insecure, "false") != 0) {
 			e = aios_fail(AIOS_ERR_INVALID,
-				      "kubeconfig %s: cluster \"%s\": insecure-skip-tls-verify: expected true or false, got \"%s\"",
-				      what, cluster_name, insecure);
+			              "kubeconfig %s: cluster \"%s\": insecure-skip-tls-verify: "
+			              "expected true or false, got \"%s\"",
+			              what, cluster_name, insecure);
 			goto out;
 		}
 	}
@@ -283,8 +296,9 @@ enum aios_err aios_kube_config_parse(const char *yaml, size_t len, const char *d
 	if (user) {
 		if (map_get(&doc, user, "exec") || map_get(&doc, user, "auth-provider")) {
 			e = aios_fail(AIOS_ERR_UNSUPPORTED,
-				      "kubeconfig %s: user \"%s\": exec and auth-provider plugins are not supported; use a token or a client certificate",
-				      what, user_name);
+			              "kubeconfig %s: user \"%s\": exec and auth-provider plugins "
+			              "are not supported; use a token or a client certificate",
+			              what, user_name);
 			goto out;
 		}
 		const char *token, *token_file, *cert, *cert_data, *key, *key_data;
@@ -299,17 +313,18 @@ enum aios_err aios_kube_config_parse(const char *yaml, size_t len, const char *d
 		cfg->cert_file = resolve_path(dir, cert);
 		cfg->key_file = resolve_path(dir, key);
 		if (cert_data && (e = decode_field(cert_data, what, "client-certificate-data",
-						   &cfg->cert_data, &cfg->cert_data_len)))
+		                                   &cfg->cert_data, &cfg->cert_data_len)))
 			goto out;
 		if (key_data && (e = decode_field(key_data, what, "client-key-data", &cfg->key_data,
-						  &cfg->key_data_len)))
+		                                  &cfg->key_data_len)))
 			goto out;
 		int has_cert = cfg->cert_file || cfg->cert_data;
 		int has_key = cfg->key_file || cfg->key_data;
 		if (has_cert != has_key) {
 			e = aios_fail(AIOS_ERR_INVALID,
-				      "kubeconfig %s: user \"%s\": a client certificate needs a client key and the other way round",
-				      what, user_name);
+			              "kubeconfig %s: user \"%s\": a client certificate needs a "
+			              "client key and the other way round",
+			              what, user_name);
 			goto out;
 		}
 	}
@@ -324,7 +339,7 @@ out:
 }
 
 enum aios_err aios_kube_config_load_file(const char *path, const char *context,
-					 struct aios_kube_config **out)
+                                         struct aios_kube_config **out)
 {
 	*out = NULL;
 	struct aios_buf b;
@@ -354,8 +369,8 @@ enum aios_err aios_kube_config_in_cluster(const char *sa_dir, struct aios_kube_c
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
 	const char *port = getenv("KUBERNETES_SERVICE_PORT");
 	if (!host || !*host || !port || !*port)
-		return aios_fail(AIOS_ERR_NOT_FOUND,
-				 "in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
+		return aios_fail(AIOS_ERR_NOT_FOUND, "in-cluster config: KUBERNETES_SERVICE_HOST "
+		                                     "and KUBERNETES_SERVICE_PORT must be set");
 	struct aios_kube_config *cfg = aios_xcalloc(1, sizeof(*cfg));
 	/* An IPv6 host needs brackets in a URL. */
 	if (strchr(host, ':'))
@@ -368,7 +383,7 @@ enum aios_err aios_kube_config_in_cluster(const char *sa_dir, struct aios_kube_c
 	struct stat st;
 	if (stat(cfg->token_file, &st) != 0) {
 		enum aios_err e = aios_fail(AIOS_ERR_NOT_FOUND, "in-cluster config: %s: %s",
-					    cfg->token_file, strerror(errno));
+		                            cfg->token_file, strerror(errno));
 		aios_kube_config_free(cfg);
 		return e;
 	}
@@ -395,7 +410,7 @@ enum aios_err aios_kube_config_in_cluster(const char *sa_dir, struct aios_kube_c
 }
 
 enum aios_err aios_kube_config_load(const char *explicit_path, const char *context,
-				    struct aios_kube_config **out)
+                                    struct aios_kube_config **out)
 {
 	if (explicit_path && *explicit_path)
 		return aios_kube_config_load_file(explicit_path, context, out);
@@ -414,12 +429,14 @@ enum aios_err aios_kube_config_load(const char *explicit_path, const char *conte
 		return aios_kube_config_in_cluster(NULL, out);
 	const char *home = getenv("HOME");
 	if (!home || !*home)
-		return aios_fail(AIOS_ERR_NOT_FOUND,
-				 "no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run in a cluster");
+		return aios_fail(
+		    AIOS_ERR_NOT_FOUND,
+		    "no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run in a cluster");
 	char *p = aios_xasprintf("%s/.kube/config", home);
 	enum aios_err e = aios_kube_config_load_file(p, context, out);
 	free(p);
 	if (e == AIOS_ERR_NOT_FOUND || e == AIOS_ERR_IO)
-		return aios_fail_wrap(e, "no kubeconfig (pass --kubeconfig, set KUBECONFIG, or run in a cluster)");
+		return aios_fail_wrap(
+		    e, "no kubeconfig (pass --kubeconfig, set KUBECONFIG, or run in a cluster)");
 	return e;
 }

@@ -28,44 +28,44 @@
 /* A resolved configuration. Read-only for callers once loaded; every string is owned
  * by the struct (freed by aios_kube_config_free). NULL means "not set". */
 struct aios_kube_config {
-	char *server;        /* "https://host:port" without trailing slash */
-	char *ns;            /* the context's namespace (or the SA's), "default" if unset */
-	char *context;       /* the context used, or "in-cluster" */
-	char *source;        /* the file it came from, or "in-cluster" */
+	char *server;  /* "https://host:port" without trailing slash */
+	char *ns;      /* the context's namespace (or the SA's), "default" if unset */
+	char *context; /* the context used, or "in-cluster" */
+	char *source;  /* the file it came from, or "in-cluster" */
 	/* TLS */
-	char *ca_file;       /* PEM bundle path */
-	char *ca_data;       /* PEM bytes (decoded from base64), ca_data_len long */
+	char *ca_file; /* PEM bundle path */
+	char *ca_data; /* PEM bytes (decoded from base64), ca_data_len long */
 	size_t ca_data_len;
-	char *cert_file;     /* client certificate path */
-	char *cert_data;     /* client certificate PEM bytes */
+	char *cert_file; /* client certificate path */
+	char *cert_data; /* client certificate PEM bytes */
 	size_t cert_data_len;
-	char *key_file;      /* client key path */
-	char *key_data;      /* client key PEM bytes (never logged) */
+	char *key_file; /* client key path */
+	char *key_data; /* client key PEM bytes (never logged) */
 	size_t key_data_len;
-	int insecure;        /* insecure-skip-tls-verify: no server certificate check */
+	int insecure; /* insecure-skip-tls-verify: no server certificate check */
 	/* bearer token: a static value, or a file re-read when it changes */
-	char *token;         /* never logged */
+	char *token; /* never logged */
 	char *token_file;
 };
 
 /* Loads the kubeconfig at path using context (NULL: current-context). Caller frees *out. */
 enum aios_err aios_kube_config_load_file(const char *path, const char *context,
-					 struct aios_kube_config **out) AIOS_MUST_CHECK;
+                                         struct aios_kube_config **out) AIOS_MUST_CHECK;
 
 /* Parses a kubeconfig held in memory; dir resolves relative paths, what names it in
  * messages. Caller frees *out. */
 enum aios_err aios_kube_config_parse(const char *yaml, size_t len, const char *dir,
-				     const char *what, const char *context,
-				     struct aios_kube_config **out) AIOS_MUST_CHECK;
+                                     const char *what, const char *context,
+                                     struct aios_kube_config **out) AIOS_MUST_CHECK;
 
 /* In-cluster configuration from sa_dir (NULL: AIOS_KUBE_SA_DIR) and
  * KUBERNETES_SERVICE_HOST/PORT. Caller frees *out. */
 enum aios_err aios_kube_config_in_cluster(const char *sa_dir,
-					  struct aios_kube_config **out) AIOS_MUST_CHECK;
+                                          struct aios_kube_config **out) AIOS_MUST_CHECK;
 
 /* Picks a source: explicit path > $KUBECONFIG > in-cluster > ~/.kube/config. */
 enum aios_err aios_kube_config_load(const char *explicit_path, const char *context,
-				    struct aios_kube_config **out) AIOS_MUST_CHECK;
+                                    struct aios_kube_config **out) AIOS_MUST_CHECK;
 
 void aios_kube_config_free(struct aios_kube_config *cfg);
 

@@ -18,12 +18,12 @@
 #include "common/log.h"
 #include "common/mem.h"
 
-#define AIOS_EV_CACHE 256      /* events remembered for aggregation */
-#define AIOS_EV_WINDOW_S 600   /* 10 min, client-go's aggregation window */
-#define AIOS_EV_MSG_MAX 1024   /* the API server caps messages at 1 KiB */
+#define AIOS_EV_CACHE    256  /* events remembered for aggregation */
+#define AIOS_EV_WINDOW_S 600  /* 10 min, client-go's aggregation window */
+#define AIOS_EV_MSG_MAX  1024 /* the API server caps messages at 1 KiB */
 
 struct ev_slot {
-	char *sig;   /* uid|type|reason|message */
+	char *sig; /* uid|type|reason|message */
 	char *ns, *name;
 	int64_t count;
 	time_t first;
@@ -70,7 +70,7 @@ static void add_str(struct json_object *o, const char *path, const char *v)
 }
 
 void aios_kube_event(struct aios_kube_recorder *r, struct json_object *obj, const char *type,
-		     const char *reason, const char *fmt, ...)
+                     const char *reason, const char *fmt, ...)
 {
 	if (!r || !obj)
 		return;
@@ -115,7 +115,8 @@ void aios_kube_event(struct aios_kube_recorder *r, struct json_object *obj, cons
 		json_object_object_add(p, "lastTimestamp", json_object_new_string(ts));
 		struct aios_kube_ref ref = aios_kube_ref(&aios_kube_events, ev_ns, ev_name);
 		if (aios_kube_patch(r->c, &ref, AIOS_KUBE_PATCH_MERGE, p, NULL, NULL) != AIOS_OK)
-			aios_warn("event_failed", "event %s on %s/%s: %s", reason, ns, name, aios_errmsg());
+			aios_warn("event_failed", "event %s on %s/%s: %s", reason, ns, name,
+			          aios_errmsg());
 		json_object_put(p);
 		free(ev_ns);
 		free(ev_name);
@@ -125,7 +126,7 @@ void aios_kube_event(struct aios_kube_recorder *r, struct json_object *obj, cons
 
 	char evname[320];
 	snprintf(evname, sizeof(evname), "%.200s.%llx", name,
-		 (unsigned long long)aios_now_ns() ^ ((unsigned long long)getpid() << 32));
+	         (unsigned long long)aios_now_ns() ^ ((unsigned long long)getpid() << 32));
 	struct json_object *e = json_object_new_object();
 	add_str(e, "apiVersion", "v1");
 	add_str(e, "kind", "Event");
@@ -136,7 +137,8 @@ void aios_kube_event(struct aios_kube_recorder *r, struct json_object *obj, cons
 	add_str(e, "involvedObject.namespace", ns);
 	add_str(e, "involvedObject.name", name);
 	add_str(e, "involvedObject.uid", uid);
-	add_str(e, "involvedObject.resourceVersion", aios_json_str(obj, "metadata.resourceVersion"));
+	add_str(e, "involvedObject.resourceVersion",
+	        aios_json_str(obj, "metadata.resourceVersion"));
 	add_str(e, "reason", reason);
 	add_str(e, "message", msg);
 	add_str(e, "type", type);

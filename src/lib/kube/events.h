@@ -18,12 +18,13 @@ struct aios_kube_recorder;
 
 /* component names the source ("aios-operator"). The client must outlive it. */
 struct aios_kube_recorder *aios_kube_recorder_new(struct aios_kube_client *c,
-						  const char *component);
+                                                  const char *component);
 void aios_kube_recorder_free(struct aios_kube_recorder *r);
 
 /* Records an event about obj (borrowed; its kind/apiVersion/metadata are read).
  * type is "Normal" or "Warning". Thread-safe. */
 void aios_kube_event(struct aios_kube_recorder *r, struct json_object *obj, const char *type,
-		     const char *reason, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                     const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 #endif

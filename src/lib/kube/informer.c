@@ -33,12 +33,12 @@
  * hammer an overloaded one. Reset once a watch has run AIOS_INF_HEALTHY_MS. */
 #define AIOS_INF_BACKOFF_MIN_MS 800
 #define AIOS_INF_BACKOFF_MAX_MS 30000
-#define AIOS_INF_HEALTHY_MS 10000
+#define AIOS_INF_HEALTHY_MS     10000
 /* Watch length requested from the server: 5..10 min at random, so that many
  * informers do not reconnect in step (client-go's minWatchTimeout is 5 min). */
-#define AIOS_INF_WATCH_MIN_S 300
+#define AIOS_INF_WATCH_MIN_S    300
 #define AIOS_INF_WATCH_SPREAD_S 300
-#define AIOS_INF_KEY_MAX 512 /* namespace (63) + '/' + name (253), with room */
+#define AIOS_INF_KEY_MAX        512 /* namespace (63) + '/' + name (253), with room */
 
 /* ------------------------------------------------------------------------ */
 /* shared objects                                                            */
@@ -92,7 +92,7 @@ struct sentry {
 	char *key;
 	uint64_t hash;
 	struct json_object *obj;
-	char *owner;          /* controller ownerReference uid, or NULL */
+	char *owner; /* controller ownerReference uid, or NULL */
 	uint64_t ohash;
 	struct sentry *next;  /* key chain */
 	struct sentry *onext; /* owner chain */
@@ -111,7 +111,7 @@ struct aios_kube_informer {
 	struct sentry **keys, **owners;
 	size_t nb, n;
 	int synced;
-	int stop;     /* read by the watch's cancel check */
+	int stop; /* read by the watch's cancel check */
 	int running;
 	pthread_t th;
 	uint64_t watch_restarts, relists, watches, lists;
@@ -190,7 +190,7 @@ static void st_grow(struct aios_kube_informer *inf)
 /* Puts obj (a reference the store takes) under key; returns the previous object
  * (a reference the caller drops) or NULL. Called with inf->mu held. */
 static struct json_object *st_put(struct aios_kube_informer *inf, const char *key,
-				  struct json_object *obj)
+                                  struct json_object *obj)
 {
 	struct sentry *e = st_find(inf, key);
 	struct json_object *old = NULL;
@@ -249,13 +249,14 @@ static char *sdup(const char *s)
 }
 
 enum aios_err aios_kube_informer_new(struct aios_kube_client *c, const struct aios_kube_gvr *gvr,
-				     const struct aios_kube_informer_opts *opts,
-				     const struct aios_kube_informer_handlers *h,
-				     struct aios_kube_informer **out)
+                                     const struct aios_kube_informer_opts *opts,
+                                     const struct aios_kube_informer_handlers *h,
+                                     struct aios_kube_informer **out)
 {
 	*out = NULL;
 	if (!c || !gvr)
-		return aios_fail(AIOS_ERR_INVALID, "informer: a client and a resource are required");
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "informer: a client and a resource are required");
 	struct aios_kube_informer *inf = aios_xcalloc(1, sizeof(*inf));
 	inf->c = c;
 	inf->gvr = *gvr;
@@ -299,7 +300,7 @@ static enum aios_err relist(struct aios_kube_informer *inf, char **rv)
 {
 	struct aios_kube_ref r = {&inf->gvr, inf->ns, NULL, NULL};
 	struct aios_kube_list_opts lo = {inf->label_selector, inf->field_selector, inf->page_size,
-					 NULL, NULL};
+	                                 NULL, NULL};
 	struct json_object *list;
 	enum aios_err e = aios_kube_list_all(inf->c, &r, &lo, &list);
 	if (e)
@@ -317,8 +318,10 @@ static enum aios_err relist(struct aios_kube_informer *inf, char **rv)
 	size_t kl = lkind ? strlen(lkind) : 0;
 	for (size_t i = 0; i < n; i++) {
 		objs[i] = json_object_get(json_object_array_get_idx(items, i));
-		if (kl > 4 && strcmp(lkind + kl - 4, "List") == 0 && !aios_json_lookup(objs[i], "kind"))
-			json_object_object_add(objs[i], "kind", json_object_new_string_len(lkind, (int)kl - 4));
+		if (kl > 4 && strcmp(lkind + kl - 4, "List") == 0 &&
+		    !aios_json_lookup(objs[i], "kind"))
+			json_object_object_add(objs[i], "kind",
+			                       json_object_new_string_len(lkind, (int)kl - 4));
 		if (lapi && !aios_json_lookup(objs[i], "apiVersion"))
 			json_object_object_add(objs[i], "apiVersion", json_object_new_string(lapi));
 	}
@@ -338,8 +341,8 @@ static enum aios_err relist(struct aios_kube_informer *inf, char **rv)
 			s->seen = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (aios_kube_key(objs[i], key, sizeof(key)) != AIOS_OK) {
-			aios_warn("informer_bad_object", "%s: skipping an object: %s", inf->gvr.resource,
-				  aios_errmsg());
+			aios_warn("informer_bad_object", "%s: skipping an object: %s",
+			          inf->gvr.resource, aios_errmsg());
 			aios_kube_obj_put(objs[i]);
 			continue;
 		}
@@ -400,7 +403,7 @@ static enum aios_err on_event(void *arg, enum aios_kube_event_type t, struct jso
 	char key[AIOS_INF_KEY_MAX];
 	if (aios_kube_key(obj, key, sizeof(key)) != AIOS_OK) {
 		aios_warn("informer_bad_object", "%s: skipping an event: %s", inf->gvr.resource,
-			  aios_errmsg());
+		          aios_errmsg());
 		return AIOS_OK;
 	}
 	struct json_object *old;
@@ -437,20 +440,25 @@ static void *reflector(void *arg)
 			if (e) {
 				if (stopping(inf))
 					break;
-				aios_warn("informer_list_failed", "%s: list failed (%s), retrying in ~%lld ms",
-					  inf->gvr.resource, aios_errmsg(), (long long)backoff);
+				aios_warn("informer_list_failed",
+				          "%s: list failed (%s), retrying in ~%lld ms",
+				          inf->gvr.resource, aios_errmsg(), (long long)backoff);
 				aios_kube_nap(&inf->mu, &inf->cv, &inf->stop, jitter(inf, backoff));
-				backoff = backoff * 2 > AIOS_INF_BACKOFF_MAX_MS ? AIOS_INF_BACKOFF_MAX_MS
-										  : backoff * 2;
+				backoff = backoff * 2 > AIOS_INF_BACKOFF_MAX_MS
+				              ? AIOS_INF_BACKOFF_MAX_MS
+				              : backoff * 2;
 				continue;
 			}
 			need_list = 0;
 		}
 		struct aios_kube_ref r = {&inf->gvr, inf->ns, NULL, NULL};
 		struct aios_kube_watch_opts wo = {
-			inf->label_selector, inf->field_selector, rv, 1,
-			AIOS_INF_WATCH_MIN_S + (int)(rand_r(&inf->seed) % AIOS_INF_WATCH_SPREAD_S),
-			&inf->stop};
+		    inf->label_selector,
+		    inf->field_selector,
+		    rv,
+		    1,
+		    AIOS_INF_WATCH_MIN_S + (int)(rand_r(&inf->seed) % AIOS_INF_WATCH_SPREAD_S),
+		    &inf->stop};
 		pthread_mutex_lock(&inf->mu);
 		if (inf->watches++ > 0)
 			inf->watch_restarts++;
@@ -470,13 +478,15 @@ static void *reflector(void *arg)
 			break;
 		need_list = 1;
 		if (e == AIOS_ERR_GONE) {
-			aios_info("informer_relist", "%s: %s; relisting", inf->gvr.resource, aios_errmsg());
+			aios_info("informer_relist", "%s: %s; relisting", inf->gvr.resource,
+			          aios_errmsg());
 			continue;
 		}
 		aios_warn("informer_watch_failed", "%s: watch failed (%s), relisting in ~%lld ms",
-			  inf->gvr.resource, aios_errmsg(), (long long)backoff);
+		          inf->gvr.resource, aios_errmsg(), (long long)backoff);
 		aios_kube_nap(&inf->mu, &inf->cv, &inf->stop, jitter(inf, backoff));
-		backoff = backoff * 2 > AIOS_INF_BACKOFF_MAX_MS ? AIOS_INF_BACKOFF_MAX_MS : backoff * 2;
+		backoff =
+		    backoff * 2 > AIOS_INF_BACKOFF_MAX_MS ? AIOS_INF_BACKOFF_MAX_MS : backoff * 2;
 	}
 	free(rv);
 	return NULL;
@@ -485,10 +495,12 @@ static void *reflector(void *arg)
 enum aios_err aios_kube_informer_start(struct aios_kube_informer *inf)
 {
 	if (inf->running)
-		return aios_fail(AIOS_ERR_INVALID, "informer %s: already started", inf->gvr.resource);
+		return aios_fail(AIOS_ERR_INVALID, "informer %s: already started",
+		                 inf->gvr.resource);
 	__atomic_store_n(&inf->stop, 0, __ATOMIC_RELEASE);
 	if (pthread_create(&inf->th, NULL, reflector, inf) != 0)
-		return aios_fail(AIOS_ERR_IO, "informer %s: cannot start its thread", inf->gvr.resource);
+		return aios_fail(AIOS_ERR_IO, "informer %s: cannot start its thread",
+		                 inf->gvr.resource);
 	inf->running = 1;
 	return AIOS_OK;
 }
@@ -547,13 +559,13 @@ enum aios_err aios_kube_informer_wait_synced(struct aios_kube_informer *inf, int
 	while (!inf->synced) {
 		if (aios_shutdown_requested() || inf->stop) {
 			e = aios_fail(AIOS_ERR_CANCELLED, "informer %s: stopped before it synced",
-				      inf->gvr.resource);
+			              inf->gvr.resource);
 			break;
 		}
 		int64_t now = aios_now_ms();
 		if (now >= until) {
 			e = aios_fail(AIOS_ERR_TIMEOUT, "informer %s: not synced after %lld ms",
-				      inf->gvr.resource, (long long)timeout_ms);
+			              inf->gvr.resource, (long long)timeout_ms);
 			break;
 		}
 		int64_t w = until - now < 200 ? until : now + 200;
@@ -617,7 +629,7 @@ struct json_object **aios_kube_informer_list(struct aios_kube_informer *inf, siz
 }
 
 struct json_object **aios_kube_informer_by_owner(struct aios_kube_informer *inf,
-						 const char *owner_uid, size_t *n)
+                                                 const char *owner_uid, size_t *n)
 {
 	return collect(inf, owner_uid ? owner_uid : "", n);
 }

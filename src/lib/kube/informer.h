@@ -46,7 +46,7 @@ struct aios_kube_informer_opts {
 	const char *ns;             /* one namespace, or NULL/"" for all */
 	const char *label_selector; /* filter for LIST and WATCH */
 	const char *field_selector;
-	int64_t page_size;          /* LIST page size; 0: 500 */
+	int64_t page_size; /* LIST page size; 0: 500 */
 };
 
 struct aios_kube_informer;
@@ -54,9 +54,9 @@ struct aios_kube_informer;
 /* Builds an informer for gvr (strings in opts are copied; handlers may be NULL).
  * The client must outlive it. Caller frees *out. Nothing runs before _start. */
 enum aios_err aios_kube_informer_new(struct aios_kube_client *c, const struct aios_kube_gvr *gvr,
-				     const struct aios_kube_informer_opts *opts,
-				     const struct aios_kube_informer_handlers *h,
-				     struct aios_kube_informer **out) AIOS_MUST_CHECK;
+                                     const struct aios_kube_informer_opts *opts,
+                                     const struct aios_kube_informer_handlers *h,
+                                     struct aios_kube_informer **out) AIOS_MUST_CHECK;
 /* Starts the reflector thread. */
 enum aios_err aios_kube_informer_start(struct aios_kube_informer *inf) AIOS_MUST_CHECK;
 /* Stops the reflector (cancels the watch; returns within ~200 ms) and joins it. */
@@ -68,7 +68,7 @@ void aios_kube_informer_free(struct aios_kube_informer *inf);
 int aios_kube_informer_has_synced(struct aios_kube_informer *inf);
 /* Waits up to timeout_ms for has_synced; AIOS_ERR_TIMEOUT or CANCELLED otherwise. */
 enum aios_err aios_kube_informer_wait_synced(struct aios_kube_informer *inf,
-					     int64_t timeout_ms) AIOS_MUST_CHECK;
+                                             int64_t timeout_ms) AIOS_MUST_CHECK;
 
 /* The object under key ("ns/name"), a shared reference the caller drops with
  * aios_kube_obj_put, or NULL if absent. */
@@ -79,7 +79,7 @@ struct json_object *aios_kube_informer_get(struct aios_kube_informer *inf, const
 struct json_object **aios_kube_informer_list(struct aios_kube_informer *inf, size_t *n);
 /* Objects whose controller ownerReference has this uid (e.g. the pods of a job). */
 struct json_object **aios_kube_informer_by_owner(struct aios_kube_informer *inf,
-						 const char *owner_uid, size_t *n);
+                                                 const char *owner_uid, size_t *n);
 void aios_kube_objs_free(struct json_object **objs, size_t n);
 
 /* Counters for metrics: watches started after the first, and relists after the first. */

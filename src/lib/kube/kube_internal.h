@@ -22,20 +22,21 @@ struct aios_kube_call {
 	const char *content_type; /* of body, or NULL */
 	const char *body;
 	size_t body_len;
-	aios_kube_sink_fn sink;   /* NULL: buffer the 2xx body into resp->body */
+	aios_kube_sink_fn sink; /* NULL: buffer the 2xx body into resp->body */
 	void *sink_arg;
-	const int *cancel;        /* streaming calls: stop when *cancel != 0 */
-	int streaming;            /* no overall timeout; polled for cancel every 100 ms */
+	const int *cancel; /* streaming calls: stop when *cancel != 0 */
+	int streaming;     /* no overall timeout; polled for cancel every 100 ms */
 };
 
 /* Performs the call. resp is initialised here and filled; non-2xx answers are decoded
  * (aios_kube_status_error). A sink that stopped the transfer yields AIOS_ERR_CANCELLED
  * with no message: the caller knows the sink's reason. */
 enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_kube_call *k,
-				struct aios_kube_response *resp) AIOS_MUST_CHECK;
+                                struct aios_kube_response *resp) AIOS_MUST_CHECK;
 
 /* Appends "&key=value" (or "?key=value" when q has no '?') with value escaped. */
-enum aios_err aios_kube_query_add(struct aios_buf *q, const char *key, const char *value) AIOS_MUST_CHECK;
+enum aios_err aios_kube_query_add(struct aios_buf *q, const char *key,
+                                  const char *value) AIOS_MUST_CHECK;
 
 /* Sets this thread's Retry-After value (client.c keeps it thread-local). */
 void aios_kube_set_retry_after(int s);

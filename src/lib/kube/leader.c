@@ -67,16 +67,19 @@ static char *default_identity(void)
 	}
 	uuid[strcspn(uuid, "\n")] = 0;
 	if (!uuid[0])
-		snprintf(uuid, sizeof(uuid), "%08x%08x", (unsigned)aios_now_ns(), (unsigned)getpid());
+		snprintf(uuid, sizeof(uuid), "%08x%08x", (unsigned)aios_now_ns(),
+		         (unsigned)getpid());
 	return aios_xasprintf("%s_%s", host, uuid);
 }
 
-enum aios_err aios_kube_leader_new(struct aios_kube_client *c, const struct aios_kube_leader_opts *o,
-				   struct aios_kube_leader **out)
+enum aios_err aios_kube_leader_new(struct aios_kube_client *c,
+                                   const struct aios_kube_leader_opts *o,
+                                   struct aios_kube_leader **out)
 {
 	*out = NULL;
 	if (!c || !o || !o->ns || !*o->ns || !o->name || !*o->name)
-		return aios_fail(AIOS_ERR_INVALID, "leader election: a Lease namespace and name are required");
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "leader election: a Lease namespace and name are required");
 	struct aios_kube_leader_opts v = *o;
 	if (v.lease_duration_ms <= 0)
 		v.lease_duration_ms = AIOS_KUBE_LEASE_DURATION_MS;
@@ -87,20 +90,24 @@ enum aios_err aios_kube_leader_new(struct aios_kube_client *c, const struct aios
 	/* client-go: leaseDuration > renewDeadline > retryPeriod * 1.2 (its jitter). */
 	if (v.lease_duration_ms <= v.renew_deadline_ms)
 		return aios_fail(AIOS_ERR_INVALID,
-				 "leader election: lease duration (%lld ms) must exceed the renew deadline (%lld ms)",
-				 (long long)v.lease_duration_ms, (long long)v.renew_deadline_ms);
+		                 "leader election: lease duration (%lld ms) must exceed the renew "
+		                 "deadline (%lld ms)",
+		                 (long long)v.lease_duration_ms, (long long)v.renew_deadline_ms);
 	if (v.renew_deadline_ms * 10 <= v.retry_period_ms * 12)
 		return aios_fail(AIOS_ERR_INVALID,
-				 "leader election: renew deadline (%lld ms) must exceed 1.2 x retry period (%lld ms)",
-				 (long long)v.renew_deadline_ms, (long long)v.retry_period_ms);
+		                 "leader election: renew deadline (%lld ms) must exceed 1.2 x "
+		                 "retry period (%lld ms)",
+		                 (long long)v.renew_deadline_ms, (long long)v.retry_period_ms);
 	if (v.lease_duration_ms < 1000)
-		return aios_fail(AIOS_ERR_INVALID, "leader election: lease duration must be at least 1 s");
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "leader election: lease duration must be at least 1 s");
 	struct aios_kube_leader *l = aios_xcalloc(1, sizeof(*l));
 	l->c = c;
 	l->o = v;
 	l->ns = aios_xstrdup(o->ns);
 	l->name = aios_xstrdup(o->name);
-	l->identity = (o->identity && *o->identity) ? aios_xstrdup(o->identity) : default_identity();
+	l->identity =
+	    (o->identity && *o->identity) ? aios_xstrdup(o->identity) : default_identity();
 	l->o.ns = l->ns;
 	l->o.name = l->name;
 	l->o.identity = l->identity;
@@ -117,7 +124,7 @@ static int stopping(struct aios_kube_leader *l)
 }
 
 static struct json_object *lease_body(struct aios_kube_leader *l, const char *holder, int64_t dur_s,
-				      const char *acquire, int64_t transitions, const char *rv)
+                                      const char *acquire, int64_t transitions, const char *rv)
 {
 	char now[40];
 	micro_now(now, sizeof(now));
@@ -139,7 +146,8 @@ static struct json_object *lease_body(struct aios_kube_leader *l, const char *ho
 static void observe(struct aios_kube_leader *l, struct json_object *lease)
 {
 	struct json_object *spec = aios_json_lookup(lease, "spec");
-	const char *rec = spec ? json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN) : "{}";
+	const char *rec =
+	    spec ? json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN) : "{}";
 	if (!l->obs_record || strcmp(rec, l->obs_record) != 0) {
 		free(l->obs_record);
 		l->obs_record = aios_xstrdup(rec);
@@ -181,7 +189,8 @@ static enum aios_err try_acquire_or_renew(struct aios_kube_leader *l)
 	int mine = holder && strcmp(holder, l->identity) == 0;
 	if (holder && *holder && !mine && aios_now_ms() < l->obs_ms + l->o.lease_duration_ms) {
 		/* holder borrows from cur: format the message before dropping it */
-		e = aios_fail(AIOS_ERR_CONFLICT, "lease %s/%s is held by %s", l->ns, l->name, holder);
+		e = aios_fail(AIOS_ERR_CONFLICT, "lease %s/%s is held by %s", l->ns, l->name,
+		              holder);
 		json_object_put(cur);
 		return e;
 	}
@@ -189,9 +198,9 @@ static enum aios_err try_acquire_or_renew(struct aios_kube_leader *l)
 	if (aios_json_opt_int(cur, "spec.leaseTransitions", 0, &transitions) != AIOS_OK)
 		aios_errclear();
 	const char *acq = aios_json_str(cur, "spec.acquireTime");
-	struct json_object *body =
-		lease_body(l, l->identity, dur_s, mine ? acq : NULL, mine ? transitions : transitions + 1,
-			   aios_json_str(cur, "metadata.resourceVersion"));
+	struct json_object *body = lease_body(l, l->identity, dur_s, mine ? acq : NULL,
+	                                      mine ? transitions : transitions + 1,
+	                                      aios_json_str(cur, "metadata.resourceVersion"));
 	struct json_object *upd = NULL;
 	e = aios_kube_replace(l->c, &r, body, NULL, &upd);
 	json_object_put(body);
@@ -208,7 +217,8 @@ static void release(struct aios_kube_leader *l)
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_leases, l->ns, l->name);
 	struct json_object *cur = NULL;
 	if (aios_kube_get(l->c, &r, &cur) != AIOS_OK) {
-		aios_warn("leader_release_failed", "lease %s/%s: %s", l->ns, l->name, aios_errmsg());
+		aios_warn("leader_release_failed", "lease %s/%s: %s", l->ns, l->name,
+		          aios_errmsg());
 		return;
 	}
 	const char *holder = aios_json_str(cur, "spec.holderIdentity");
@@ -216,10 +226,11 @@ static void release(struct aios_kube_leader *l)
 		int64_t transitions = 0;
 		if (aios_json_opt_int(cur, "spec.leaseTransitions", 0, &transitions) != AIOS_OK)
 			aios_errclear();
-		struct json_object *body = lease_body(l, "", 1, NULL, transitions,
-						      aios_json_str(cur, "metadata.resourceVersion"));
+		struct json_object *body = lease_body(
+		    l, "", 1, NULL, transitions, aios_json_str(cur, "metadata.resourceVersion"));
 		if (aios_kube_replace(l->c, &r, body, NULL, NULL) != AIOS_OK)
-			aios_warn("leader_release_failed", "lease %s/%s: %s", l->ns, l->name, aios_errmsg());
+			aios_warn("leader_release_failed", "lease %s/%s: %s", l->ns, l->name,
+			          aios_errmsg());
 		else
 			aios_info("leader_released", "released lease %s/%s", l->ns, l->name);
 		json_object_put(body);
@@ -240,9 +251,11 @@ static void *campaign(void *arg)
 		enum aios_err e = try_acquire_or_renew(l);
 		if (e) {
 			if (e != AIOS_ERR_CONFLICT)
-				aios_warn("leader_acquire_failed", "lease %s/%s: %s", l->ns, l->name, aios_errmsg());
+				aios_warn("leader_acquire_failed", "lease %s/%s: %s", l->ns,
+				          l->name, aios_errmsg());
 			int64_t w = l->o.retry_period_ms +
-				    (int64_t)(rand_r(&l->seed) % (unsigned)(l->o.retry_period_ms * 12 / 10 + 1));
+			            (int64_t)(rand_r(&l->seed) %
+			                      (unsigned)(l->o.retry_period_ms * 12 / 10 + 1));
 			aios_kube_nap(&l->mu, &l->cv, &l->stop, w);
 			continue;
 		}
@@ -260,14 +273,16 @@ static void *campaign(void *arg)
 				last_ok = aios_now_ms();
 				continue;
 			}
-			aios_warn("leader_renew_failed", "lease %s/%s: %s", l->ns, l->name, aios_errmsg());
+			aios_warn("leader_renew_failed", "lease %s/%s: %s", l->ns, l->name,
+			          aios_errmsg());
 			if (aios_now_ms() - last_ok >= l->o.renew_deadline_ms)
 				break;
 		}
 		if (stopping(l))
 			release(l);
 		else
-			aios_warn("leader_lost", "%s lost lease %s/%s", l->identity, l->ns, l->name);
+			aios_warn("leader_lost", "%s lost lease %s/%s", l->identity, l->ns,
+			          l->name);
 		set_leading(l, 0);
 		if (l->o.on_stopped)
 			l->o.on_stopped(l->o.arg);

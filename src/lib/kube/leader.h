@@ -22,15 +22,15 @@
 
 #define AIOS_KUBE_LEASE_DURATION_MS 15000
 #define AIOS_KUBE_RENEW_DEADLINE_MS 10000
-#define AIOS_KUBE_RETRY_PERIOD_MS 2000
+#define AIOS_KUBE_RETRY_PERIOD_MS   2000
 
 struct aios_kube_leader_opts {
-	const char *ns;              /* the Lease's namespace */
-	const char *name;            /* the Lease's name */
-	const char *identity;        /* NULL: "<hostname>_<random uuid>" */
-	int64_t lease_duration_ms;   /* 0: AIOS_KUBE_LEASE_DURATION_MS */
-	int64_t renew_deadline_ms;   /* 0: AIOS_KUBE_RENEW_DEADLINE_MS */
-	int64_t retry_period_ms;     /* 0: AIOS_KUBE_RETRY_PERIOD_MS */
+	const char *ns;            /* the Lease's namespace */
+	const char *name;          /* the Lease's name */
+	const char *identity;      /* NULL: "<hostname>_<random uuid>" */
+	int64_t lease_duration_ms; /* 0: AIOS_KUBE_LEASE_DURATION_MS */
+	int64_t renew_deadline_ms; /* 0: AIOS_KUBE_RENEW_DEADLINE_MS */
+	int64_t retry_period_ms;   /* 0: AIOS_KUBE_RETRY_PERIOD_MS */
 	/* Called on the elector's thread. on_stopped follows every on_started. */
 	void (*on_started)(void *arg);
 	void (*on_stopped)(void *arg);
@@ -41,8 +41,9 @@ struct aios_kube_leader_opts {
 struct aios_kube_leader;
 
 /* Validates opts (lease > renew > retry, as client-go demands) and copies them. */
-enum aios_err aios_kube_leader_new(struct aios_kube_client *c, const struct aios_kube_leader_opts *o,
-				   struct aios_kube_leader **out) AIOS_MUST_CHECK;
+enum aios_err aios_kube_leader_new(struct aios_kube_client *c,
+                                   const struct aios_kube_leader_opts *o,
+                                   struct aios_kube_leader **out) AIOS_MUST_CHECK;
 /* Starts campaigning on a thread of its own. */
 enum aios_err aios_kube_leader_start(struct aios_kube_leader *l) AIOS_MUST_CHECK;
 /* Stops campaigning; when leading, releases the Lease and calls on_stopped. Joins. */

@@ -20,16 +20,11 @@
 const char *aios_kube_event_type_name(enum aios_kube_event_type t)
 {
 	switch (t) {
-	case AIOS_KUBE_ADDED:
-		return "ADDED";
-	case AIOS_KUBE_MODIFIED:
-		return "MODIFIED";
-	case AIOS_KUBE_DELETED:
-		return "DELETED";
-	case AIOS_KUBE_BOOKMARK:
-		return "BOOKMARK";
-	case AIOS_KUBE_ERROR:
-		return "ERROR";
+	case AIOS_KUBE_ADDED: return "ADDED";
+	case AIOS_KUBE_MODIFIED: return "MODIFIED";
+	case AIOS_KUBE_DELETED: return "DELETED";
+	case AIOS_KUBE_BOOKMARK: return "BOOKMARK";
+	case AIOS_KUBE_ERROR: return "ERROR";
 	}
 	return "UNKNOWN";
 }
@@ -38,9 +33,9 @@ struct wstate {
 	struct aios_buf line;
 	aios_kube_watch_fn fn;
 	void *arg;
-	const char *what;   /* "watch configmaps" for messages */
-	enum aios_err err;  /* first failure; the sink stops on it */
-	char msg[1024];     /* its message (the sink runs on our thread, but keep it safe
+	const char *what;  /* "watch configmaps" for messages */
+	enum aios_err err; /* first failure; the sink stops on it */
+	char msg[1024];    /* its message (the sink runs on our thread, but keep it safe
 			     * from later aios_fail calls inside curl's teardown) */
 	char *last_rv;
 	uint64_t events;
@@ -62,13 +57,13 @@ static enum aios_err handle_line(struct wstate *w, const char *s, size_t n)
 	struct json_object *ev = NULL;
 	if (aios_json_parse(s, n, "watch event", &ev) != AIOS_OK)
 		return aios_fail_wrap(AIOS_ERR_PROTOCOL, "%s: event %llu is not JSON", w->what,
-				      (unsigned long long)w->events + 1);
+		                      (unsigned long long)w->events + 1);
 	const char *type = aios_json_str(ev, "type");
 	struct json_object *obj = aios_json_lookup(ev, "object");
 	enum aios_err e = AIOS_OK;
 	if (!type || !obj || !json_object_is_type(obj, json_type_object)) {
-		e = aios_fail(AIOS_ERR_PROTOCOL, "%s: event %llu lacks a type or an object", w->what,
-			      (unsigned long long)w->events + 1);
+		e = aios_fail(AIOS_ERR_PROTOCOL, "%s: event %llu lacks a type or an object",
+		              w->what, (unsigned long long)w->events + 1);
 		goto out;
 	}
 	enum aios_kube_event_type t;
@@ -82,7 +77,8 @@ static enum aios_err handle_line(struct wstate *w, const char *s, size_t n)
 		t = AIOS_KUBE_BOOKMARK;
 	else if (strcmp(type, "ERROR") == 0) {
 		size_t sl;
-		const char *st = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &sl);
+		const char *st =
+		    json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &sl);
 		e = aios_kube_status_error(0, st, sl, w->what);
 		goto out;
 	} else {
@@ -116,10 +112,11 @@ static int sink(void *arg, const char *p, size_t n)
 		size_t take = nl ? (size_t)(nl - p) : n;
 		enum aios_err e = aios_buf_append(&w->line, p, take);
 		if (e) {
-			fail_keep(w, aios_fail(AIOS_ERR_TOO_BIG,
-					       "%s: event line longer than %u bytes (after %llu events)",
-					       w->what, (unsigned)AIOS_CAP_WATCH_LINE,
-					       (unsigned long long)w->events));
+			fail_keep(
+			    w, aios_fail(AIOS_ERR_TOO_BIG,
+			                 "%s: event line longer than %u bytes (after %llu events)",
+			                 w->what, (unsigned)AIOS_CAP_WATCH_LINE,
+			                 (unsigned long long)w->events));
 			return 1;
 		}
 		if (!nl)
@@ -137,8 +134,8 @@ static int sink(void *arg, const char *p, size_t n)
 }
 
 enum aios_err aios_kube_watch(struct aios_kube_client *c, const struct aios_kube_ref *r,
-			      const struct aios_kube_watch_opts *o, aios_kube_watch_fn fn, void *arg,
-			      char **last_rv)
+                              const struct aios_kube_watch_opts *o, aios_kube_watch_fn fn,
+                              void *arg, char **last_rv)
 {
 	if (last_rv)
 		*last_rv = NULL;
@@ -172,15 +169,16 @@ enum aios_err aios_kube_watch(struct aios_kube_client *c, const struct aios_kube
 	}
 	if (e) {
 		aios_buf_cleanup(&pq);
-		return aios_fail(AIOS_ERR_TOO_BIG, "watch %s: selectors too long", r->gvr->resource);
+		return aios_fail(AIOS_ERR_TOO_BIG, "watch %s: selectors too long",
+		                 r->gvr->resource);
 	}
 	char what[256];
-	snprintf(what, sizeof(what), "watch %s%s%s", r->gvr->resource, (r->ns && *r->ns) ? " in " : "",
-		 (r->ns && *r->ns) ? r->ns : "");
+	snprintf(what, sizeof(what), "watch %s%s%s", r->gvr->resource,
+	         (r->ns && *r->ns) ? " in " : "", (r->ns && *r->ns) ? r->ns : "");
 	struct wstate w = {.fn = fn, .arg = arg, .what = what};
 	aios_buf_init(&w.line, AIOS_CAP_WATCH_LINE);
-	struct aios_kube_call k = {"GET", "watch", pq.data, NULL, NULL, 0, sink, &w,
-				   o ? o->cancel : NULL, 1};
+	struct aios_kube_call k = {
+	    "GET", "watch", pq.data, NULL, NULL, 0, sink, &w, o ? o->cancel : NULL, 1};
 	struct aios_kube_response resp;
 	e = aios_kube_perform(c, &k, &resp);
 	if (w.err) {
@@ -189,8 +187,9 @@ enum aios_err aios_kube_watch(struct aios_kube_client *c, const struct aios_kube
 	} else if (e == AIOS_ERR_PROTOCOL || (e == AIOS_OK && w.line.len > 0)) {
 		if (w.line.len > 0)
 			e = aios_fail(AIOS_ERR_PROTOCOL,
-				      "%s: stream cut mid-line after %llu events (%zu bytes of a partial event)",
-				      what, (unsigned long long)w.events, w.line.len);
+			              "%s: stream cut mid-line after %llu events (%zu bytes of a "
+			              "partial event)",
+			              what, (unsigned long long)w.events, w.line.len);
 	}
 	aios_kube_response_cleanup(&resp);
 	aios_buf_cleanup(&w.line);

@@ -41,7 +41,7 @@ const char *aios_kube_event_type_name(enum aios_kube_event_type t);
  * reference with json_object_get to keep it). A non-OK return stops the watch and is
  * returned by aios_kube_watch. */
 typedef enum aios_err (*aios_kube_watch_fn)(void *arg, enum aios_kube_event_type type,
-					    struct json_object *obj);
+                                            struct json_object *obj);
 
 struct aios_kube_watch_opts {
 	const char *label_selector;
@@ -56,7 +56,7 @@ struct aios_kube_watch_opts {
  * When last_rv is non-NULL it receives the resourceVersion of the last event seen
  * (bookmarks included), or NULL if none (caller frees). */
 enum aios_err aios_kube_watch(struct aios_kube_client *c, const struct aios_kube_ref *r,
-			      const struct aios_kube_watch_opts *o, aios_kube_watch_fn fn,
-			      void *arg, char **last_rv) AIOS_MUST_CHECK;
+                              const struct aios_kube_watch_opts *o, aios_kube_watch_fn fn,
+                              void *arg, char **last_rv) AIOS_MUST_CHECK;
 
 #endif

@@ -357,7 +357,8 @@ char *aios_kube_workqueue_get_timeout(struct aios_kube_workqueue *q, int64_t tim
 		if (wake < 0) {
 			pthread_cond_wait(&q->cv, &q->mu);
 		} else {
-			struct timespec ts = {(time_t)(wake / 1000), (long)(wake % 1000) * 1000000L};
+			struct timespec ts = {(time_t)(wake / 1000),
+			                      (long)(wake % 1000) * 1000000L};
 			pthread_cond_timedwait(&q->cv, &q->mu, &ts);
 		}
 	}

@@ -35,7 +35,7 @@ void aios_kube_workqueue_free(struct aios_kube_workqueue *q);
 
 void aios_kube_workqueue_add(struct aios_kube_workqueue *q, const char *key);
 void aios_kube_workqueue_add_after(struct aios_kube_workqueue *q, const char *key,
-				   int64_t delay_ms);
+                                   int64_t delay_ms);
 void aios_kube_workqueue_add_rate_limited(struct aios_kube_workqueue *q, const char *key);
 /* The delay add_rate_limited would use now, and counts it as a failure (for tests). */
 int64_t aios_kube_workqueue_when(struct aios_kube_workqueue *q, const char *key);

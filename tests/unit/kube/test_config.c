@@ -30,7 +30,8 @@ START_TEST(token_and_ca_data)
 	ck_assert_str_eq(c->token, "abc.def");
 	ck_assert_ptr_null(c->token_file);
 	ck_assert_ptr_nonnull(c->ca_data);
-	ck_assert_str_eq(c->ca_data, "-----BEGIN CERTIFICATE-----\nfixture\n-----END CERTIFICATE-----\n");
+	ck_assert_str_eq(c->ca_data,
+	                 "-----BEGIN CERTIFICATE-----\nfixture\n-----END CERTIFICATE-----\n");
 	ck_assert_uint_eq(c->ca_data_len, strlen(c->ca_data));
 	ck_assert_int_eq(c->insecure, 0);
 	aios_kube_config_free(c);
@@ -48,7 +49,8 @@ START_TEST(context_override_and_token_file)
 	/* relative to the kubeconfig's directory */
 	ck_assert_str_eq(c->token_file, kc("secrets/bob.token"));
 	aios_kube_config_free(c);
-	ck_assert_int_eq(aios_kube_config_load_file(kc("good-token.yaml"), "carol@x", &c), AIOS_ERR_NOT_FOUND);
+	ck_assert_int_eq(aios_kube_config_load_file(kc("good-token.yaml"), "carol@x", &c),
+	                 AIOS_ERR_NOT_FOUND);
 	ck_assert_ptr_null(c);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "context \"carol@x\""));
 }
@@ -83,22 +85,24 @@ static const struct {
 	enum aios_err code;
 	const char *words;
 } broken[] = {
-	{"bad-yaml.yaml", AIOS_ERR_INVALID, "YAML error at line"},
-	{"bad-not-a-map.yaml", AIOS_ERR_INVALID, "expected a YAML map at the top"},
-	{"bad-no-current-context.yaml", AIOS_ERR_INVALID, "no current-context"},
-	{"bad-missing-cluster.yaml", AIOS_ERR_NOT_FOUND, "cluster \"nope\" not found"},
-	{"bad-missing-context.yaml", AIOS_ERR_NOT_FOUND, "context \"y\""},
-	{"bad-missing-user.yaml", AIOS_ERR_NOT_FOUND, "user \"ghost\" not found"},
-	{"bad-no-server.yaml", AIOS_ERR_INVALID, "cluster \"c\": no server"},
-	{"bad-server-url.yaml", AIOS_ERR_INVALID, "is not an http(s) URL"},
-	{"bad-base64.yaml", AIOS_ERR_INVALID, "certificate-authority-data: not valid base64"},
-	{"bad-exec-user.yaml", AIOS_ERR_UNSUPPORTED, "exec and auth-provider plugins are not supported"},
-	{"bad-cert-without-key.yaml", AIOS_ERR_INVALID, "needs a client key"},
-	{"bad-insecure-value.yaml", AIOS_ERR_INVALID, "insecure-skip-tls-verify: expected true or false, got \"maybe\""},
-	{"bad-token-type.yaml", AIOS_ERR_INVALID, "token: expected a string"},
-	{"bad-clusters-not-list.yaml", AIOS_ERR_INVALID, "clusters: expected a list"},
-	{"bad-empty.yaml", AIOS_ERR_INVALID, "expected a YAML map at the top"},
-	{"no-such-file.yaml", AIOS_ERR_NOT_FOUND, "no-such-file.yaml"},
+    {"bad-yaml.yaml", AIOS_ERR_INVALID, "YAML error at line"},
+    {"bad-not-a-map.yaml", AIOS_ERR_INVALID, "expected a YAML map at the top"},
+    {"bad-no-current-context.yaml", AIOS_ERR_INVALID, "no current-context"},
+    {"bad-missing-cluster.yaml", AIOS_ERR_NOT_FOUND, "cluster \"nope\" not found"},
+    {"bad-missing-context.yaml", AIOS_ERR_NOT_FOUND, "context \"y\""},
+    {"bad-missing-user.yaml", AIOS_ERR_NOT_FOUND, "user \"ghost\" not found"},
+    {"bad-no-server.yaml", AIOS_ERR_INVALID, "cluster \"c\": no server"},
+    {"bad-server-url.yaml", AIOS_ERR_INVALID, "is not an http(s) URL"},
+    {"bad-base64.yaml", AIOS_ERR_INVALID, "certificate-authority-data: not valid base64"},
+    {"bad-exec-user.yaml", AIOS_ERR_UNSUPPORTED,
+     "exec and auth-provider plugins are not supported"},
+    {"bad-cert-without-key.yaml", AIOS_ERR_INVALID, "needs a client key"},
+    {"bad-insecure-value.yaml", AIOS_ERR_INVALID,
+     "insecure-skip-tls-verify: expected true or false, got \"maybe\""},
+    {"bad-token-type.yaml", AIOS_ERR_INVALID, "token: expected a string"},
+    {"bad-clusters-not-list.yaml", AIOS_ERR_INVALID, "clusters: expected a list"},
+    {"bad-empty.yaml", AIOS_ERR_INVALID, "expected a YAML map at the top"},
+    {"no-such-file.yaml", AIOS_ERR_NOT_FOUND, "no-such-file.yaml"},
 };
 
 START_TEST(broken_files)
@@ -106,13 +110,14 @@ START_TEST(broken_files)
 	struct aios_kube_config *c = NULL;
 	enum aios_err e = aios_kube_config_load_file(kc(broken[_i].file), NULL, &c);
 	ck_assert_msg(e == broken[_i].code, "%s: got %s (%s), want %s", broken[_i].file,
-		      aios_strerror(e), aios_errmsg(), aios_strerror(broken[_i].code));
+	              aios_strerror(e), aios_errmsg(), aios_strerror(broken[_i].code));
 	ck_assert_ptr_null(c);
-	ck_assert_msg(strstr(aios_errmsg(), broken[_i].words) != NULL, "%s: message \"%s\" lacks \"%s\"",
-		      broken[_i].file, aios_errmsg(), broken[_i].words);
+	ck_assert_msg(strstr(aios_errmsg(), broken[_i].words) != NULL,
+	              "%s: message \"%s\" lacks \"%s\"", broken[_i].file, aios_errmsg(),
+	              broken[_i].words);
 	/* ...and names the file (the one missing file is named by the reader) */
-	ck_assert_msg(strstr(aios_errmsg(), broken[_i].file) != NULL, "%s: message \"%s\" does not name the file",
-		      broken[_i].file, aios_errmsg());
+	ck_assert_msg(strstr(aios_errmsg(), broken[_i].file) != NULL,
+	              "%s: message \"%s\" does not name the file", broken[_i].file, aios_errmsg());
 }
 END_TEST
 

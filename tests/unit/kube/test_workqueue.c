@@ -113,7 +113,8 @@ END_TEST
 
 START_TEST(backoff_grows_and_caps)
 {
-	struct aios_kube_workqueue_opts o = {.base_delay_ms = 5, .max_delay_ms = 1000, .qps = 1e6, .burst = 1000000};
+	struct aios_kube_workqueue_opts o = {
+	    .base_delay_ms = 5, .max_delay_ms = 1000, .qps = 1e6, .burst = 1000000};
 	struct aios_kube_workqueue *q = aios_kube_workqueue_new(&o);
 	int64_t want[] = {5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -143,7 +144,8 @@ END_TEST
 START_TEST(token_bucket_limits_overall_rate)
 {
 	/* 10 per second, burst 3: the 4th..6th distinct keys wait ~100, 200, 300 ms */
-	struct aios_kube_workqueue_opts o = {.base_delay_ms = 1, .max_delay_ms = 1000, .qps = 10, .burst = 3};
+	struct aios_kube_workqueue_opts o = {
+	    .base_delay_ms = 1, .max_delay_ms = 1000, .qps = 10, .burst = 3};
 	struct aios_kube_workqueue *q = aios_kube_workqueue_new(&o);
 	char key[8];
 	int64_t d[6];
