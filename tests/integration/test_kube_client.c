@@ -3,7 +3,7 @@
  * CRUD on ConfigMaps and on a test CRD, the status subresource, 409 on a stale
  * resourceVersion, 409 AlreadyExists, delete preconditions, patches and server-side
  * apply, pagination with continue, 422 with field causes, 403 under an identity
- * without RBAC, and client-certificate authentication.
+ * without RBAC, client-certificate authentication, and the Event recorder.
  */
 #include <check.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 #include "check_main.h"
 #include "common/json.h"
 #include "kube/client.h"
+#include "kube/events.h"
 #include "support/kube_test.h"
 
 static struct aios_kube_client *kc;
@@ -374,6 +375,47 @@ START_TEST(raw_request_and_metrics_hook)
 }
 END_TEST
 
+START_TEST(events_aggregate)
+{
+	struct aios_kube_ref coll = aios_kube_ref(&aios_kube_configmaps, ns, NULL);
+	struct json_object *cm = configmap("evt", "k", "v"), *made = NULL;
+	OK(aios_kube_create(kc, &coll, cm, NULL, &made));
+	json_object_object_add(made, "kind", json_object_new_string("ConfigMap"));
+	json_object_object_add(made, "apiVersion", json_object_new_string("v1"));
+	struct aios_kube_recorder *rec = aios_kube_recorder_new(kc, "aios-test");
+	aios_kube_event(rec, made, "Warning", "BackOff", "restarting %s in %d s", "evt", 10);
+	aios_kube_event(rec, made, "Warning", "BackOff", "restarting %s in %d s", "evt", 10);
+	aios_kube_event(rec, made, "Normal", "Created", "made it");
+	aios_kube_recorder_free(rec);
+	struct aios_kube_ref evs = aios_kube_ref(&aios_kube_events, ns, NULL);
+	struct aios_kube_list_opts o = {.field_selector = "involvedObject.name=evt"};
+	struct json_object *list = NULL;
+	OK(aios_kube_list_all(kc, &evs, &o, &list));
+	struct json_object *items = aios_json_lookup(list, "items");
+	ck_assert_int_eq((int)json_object_array_length(items), 2); /* the repeat was folded */
+	int seen_backoff = 0;
+	for (size_t i = 0; i < json_object_array_length(items); i++) {
+		struct json_object *e = json_object_array_get_idx(items, i);
+		ck_assert_str_eq(aios_json_str(e, "involvedObject.kind"), "ConfigMap");
+		ck_assert_str_eq(aios_json_str(e, "involvedObject.uid"),
+		                 aios_json_str(made, "metadata.uid"));
+		ck_assert_str_eq(aios_json_str(e, "source.component"), "aios-test");
+		if (strcmp(aios_json_str(e, "reason"), "BackOff") == 0) {
+			int64_t count = 0;
+			OK(aios_json_get_int(e, "count", &count));
+			ck_assert_int_eq(count, 2);
+			ck_assert_str_eq(aios_json_str(e, "type"), "Warning");
+			ck_assert_str_eq(aios_json_str(e, "message"), "restarting evt in 10 s");
+			seen_backoff = 1;
+		}
+	}
+	ck_assert(seen_backoff);
+	json_object_put(list);
+	json_object_put(cm);
+	json_object_put(made);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kube_client");
@@ -386,6 +428,7 @@ static Suite *suite(void)
 	tcase_add_test(t, forbidden_names_verb_and_resource);
 	tcase_add_test(t, client_certificate_auth);
 	tcase_add_test(t, raw_request_and_metrics_hook);
+	tcase_add_test(t, events_aggregate);
 	suite_add_tcase(s, t);
 	return s;
 }
