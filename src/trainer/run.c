@@ -144,8 +144,9 @@ static void print_epoch(FILE *out, const struct trainer_progress *p)
 		memcpy(val, "null", 5);
 	fprintf(out,
 		"{\"epoch\":%lld,\"epochs\":%lld,\"loss\":%.9g,\"val_loss\":%s,"
-		"\"samples_per_sec\":%.1f,\"elapsed_s\":%.3f}\n",
-		(long long)p->epoch, (long long)p->epochs, p->loss, val, p->samples_per_sec, p->elapsed_s);
+		"\"samples_per_sec\":%.1f,\"elapsed_s\":%.3f,\"cpu_s\":%.3f}\n",
+		(long long)p->epoch, (long long)p->epochs, p->loss, val, p->samples_per_sec, p->elapsed_s,
+		p->cpu_s);
 	fflush(out);
 }
 

@@ -48,6 +48,7 @@ struct trainer_progress {
 	double val_loss;          /* NaN without a validation split */
 	double samples_per_sec;   /* training rows / wall seconds of this epoch */
 	double elapsed_s;         /* since the session started */
+	double cpu_s;             /* process CPU seconds (all threads) spent in this epoch */
 	int64_t samples_total;    /* rows trained on by this process, resumed runs included */
 	int64_t step;             /* optimizer steps */
 };

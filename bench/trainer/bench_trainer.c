@@ -1,0 +1,97 @@
+/*
+ * bench_trainer.c - helpers of bench/trainer/run.sh: generates the benchmark's datasets
+ * (the same bytes feed aios-trainer and PyTorch) and measures this machine's memory
+ * bandwidth, so the linear-regression figure can be put against it.
+ *
+ *   bench_trainer gen linear|mlp ROWS COLS OUT.f32    synthetic regression data
+ *   bench_trainer bandwidth [MiB]                     read and copy GB/s, one thread
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "trainer/data.h"
+#include "trainer/rng.h"
+
+static float gauss(struct trainer_rng *r)
+{
+	double u = trainer_rng_uniform(r), v = trainer_rng_uniform(r);
+	return (float)(sqrt(-2.0 * log(1.0 - u)) * cos(2 * M_PI * v));
+}
+
+static int gen(const char *kind, long rows, int cols, const char *out)
+{
+	struct trainer_rng r;
+	trainer_rng_seed(&r, 2024);
+	struct trainer_dataset d = {.rows = rows, .cols = cols, .tcols = 1};
+	d.x = malloc((size_t)rows * cols * sizeof(float));
+	d.t = malloc((size_t)rows * sizeof(float));
+	float *w = malloc((size_t)cols * sizeof(float));
+	for (int j = 0; j < cols; j++)
+		w[j] = gauss(&r) / sqrtf((float)cols);
+	int mlp = !strcmp(kind, "mlp");
+	for (long i = 0; i < rows; i++) {
+		double y = 0.3;
+		for (int j = 0; j < cols; j++)
+			y += w[j] * (d.x[i * cols + j] = gauss(&r));
+		d.t[i] = (float)(mlp ? sin(2 * y) + 0.1 * y * y : y) + 0.01f * gauss(&r);
+	}
+	free(w);
+	enum aios_err e = trainer_write_f32(out, &d);
+	trainer_dataset_cleanup(&d);
+	if (e) {
+		fprintf(stderr, "bench_trainer: %s\n", aios_errmsg());
+		return 1;
+	}
+	return 0;
+}
+
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float v8 __attribute__((vector_size(32)));
+
+/* Best of several passes: read (sum) and copy (memcpy) bandwidth in GB/s. */
+static int bandwidth(size_t mib)
+{
+	size_t n = mib << 20 >> 2; /* floats */
+	float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+	for (size_t i = 0; i < n; i++)
+		a[i] = (float)(i & 1023), b[i] = 0;
+	double best_read = 0, best_copy = 0, sink = 0;
+	for (int pass = 0; pass < 5; pass++) {
+		double t0 = aios_now_s();
+		v8 s0 = {0}, s1 = {0};
+		for (size_t i = 0; i + 16 <= n; i += 16) {
+			v8 x, y;
+			memcpy(&x, a + i, sizeof(x));
+			memcpy(&y, a + i + 8, sizeof(y));
+			s0 += x;
+			s1 += y;
+		}
+		double t1 = aios_now_s();
+		for (int k = 0; k < 8; k++)
+			sink += s0[k] + s1[k];
+		memcpy(b, a, n * sizeof(float));
+		double t2 = aios_now_s();
+		sink += b[n / 2];
+		double r = (double)n * 4 / (t1 - t0) / 1e9, c = 2.0 * (double)n * 4 / (t2 - t1) / 1e9;
+		best_read = r > best_read ? r : best_read;
+		best_copy = c > best_copy ? c : best_copy;
+	}
+	printf("{\"read_gbps\":%.2f,\"copy_gbps\":%.2f,\"mib\":%zu,\"sink\":%g}\n", best_read, best_copy,
+	       mib, sink > 0 ? 1.0 : 0.0);
+	free(a);
+	free(b);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 6 && !strcmp(argv[1], "gen"))
+		return gen(argv[2], strtol(argv[3], NULL, 10), (int)strtol(argv[4], NULL, 10), argv[5]);
+	if (argc >= 2 && !strcmp(argv[1], "bandwidth"))
+		return bandwidth(argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 512);
+	fprintf(stderr, "usage: bench_trainer gen linear|mlp ROWS COLS OUT.f32 | bandwidth [MiB]\n");
+	return 2;
+}
