@@ -542,11 +542,13 @@ START_TEST(operator_install_grants_least_privilege)
 		{"list", "modelservices.aios.dev", NULL, NULL, 1},
 		{"delete", "trainingjobs.aios.dev", "team-a", NULL, 1}, /* ttlSecondsAfterFinished */
 		{"update", "trainingjobs.aios.dev", "team-a", "status", 1},
+		{"patch", "trainingjobs.aios.dev", "team-a", "status", 0},
 		{"patch", "modelservices.aios.dev", "team-a", "status", 1},
 		{"update", "trainingjobs.aios.dev", "team-a", NULL, 0}, /* spec is never written */
 		{"update", "modelservices.aios.dev", "team-a", NULL, 0},
 		{"delete", "modelservices.aios.dev", "team-a", NULL, 0},
 		{"create", "pods", "team-a", NULL, 1},
+		{"list", "pods", NULL, NULL, 1},
 		{"delete", "pods", "team-a", NULL, 1},
 		{"update", "pods", "team-a", NULL, 0},
 		{"update", "pods", "team-a", "status", 0},

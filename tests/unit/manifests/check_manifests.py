@@ -20,6 +20,7 @@ Checks:
   chart-render    the templates render (helmlite) to valid objects for several values
   chart-agrees    the chart's RBAC, Deployment and Service agree with operator/
   kustomize       operator/ lists every file, least-privilege RBAC, safe Deployment
+  rbac-sync       operator/'s ClusterRole and Role grant exactly src/operator/RBAC.md's table
   examples        examples/*.yaml of aios kinds are valid against the CRD schemas, with
                   unknown fields refused (as kubectl's client-side validation does)
   api-reference   docs/api-reference.md is what scripts/gen-api-reference.py generates
@@ -341,6 +342,7 @@ BAD_VALUES = [
     ("resources.limits.cpu", "lots"),
     ("workload.serviceAccount.namespaces", ["Bad_NS"]),
     ("replicas", 2),  # unknown key (a typo of replicaCount)
+    ("rbac.ownerReferencesPermissionEnforcement", "true"),
 ]
 
 
@@ -461,6 +463,12 @@ def check_chart_render(f):
     crb6 = by_kind(objs6, "ClusterRoleBinding")[0]
     f.expect(crb6["subjects"][0] == {"kind": "ServiceAccount", "name": "prod-aios-operator", "namespace": "ml-platform"},
              "release prod binds %s" % crb6["subjects"][0])
+    # OpenShift-style clusters: the finalizers rule, and only then.
+    _, objs9 = render({"rbac.ownerReferencesPermissionEnforcement": True}, f=f)
+    rules9 = rule_set(by_kind(objs9, "ClusterRole")[0]["rules"])
+    f.expect(("aios.dev/trainingjobs/finalizers", "update") in rules9, "rbac.ownerReferencesPermissionEnforcement adds no finalizers rule")
+    f.expect(not [r for r, _ in rule_set(by_kind(objs, "ClusterRole")[0]["rules"]) if r.endswith("/finalizers")],
+             "the default ClusterRole grants finalizers")
     # Workload ServiceAccounts: one per listed namespace, none when create is false.
     _, objs7 = render({"workload.serviceAccount.namespaces": ["team-a", "team-b"]}, f=f)
     ws = sorted(o["metadata"]["namespace"] for o in by_kind(objs7, "ServiceAccount") if o["metadata"]["name"] == "aios-workload")
@@ -485,13 +493,14 @@ def kustomize_objects():
 LEAST = {  # resource -> verbs the operator may hold (issue 3: the fewest that work)
     "aios.dev/trainingjobs": {"get", "list", "watch", "delete"},
     "aios.dev/modelservices": {"get", "list", "watch"},
-    "aios.dev/trainingjobs/status": {"update", "patch"},
+    "aios.dev/trainingjobs/status": {"update"},
+    "aios.dev/trainingjobs/finalizers": {"update"},
+    "aios.dev/modelservices/finalizers": {"update"},
     "aios.dev/modelservices/status": {"update", "patch"},
-    "/pods": {"get", "list", "watch", "create", "delete"},
+    "/pods": {"list", "watch", "create", "delete"},
     "/services": {"get", "list", "watch", "create", "update", "patch", "delete"},
     "/events": {"create", "patch"},
-    "/configmaps": {"get", "list", "watch", "create", "delete"},
-    "/persistentvolumeclaims": {"get", "list", "watch"},
+    "/configmaps": {"create"},
     "coordination.k8s.io/leases": {"get", "create", "update"},
 }
 
@@ -566,6 +575,33 @@ def check_kustomize(f):
                   if any(s["name"] == "aios-workload" for s in b["subjects"])], "aios-workload must have no rights")
 
 
+def rbac_md_rules():
+    """{(group/resource, verb)} of the table in src/operator/RBAC.md."""
+    out = set()
+    with open(os.path.join(ROOT, "src/operator/RBAC.md")) as fh:
+        for line in fh:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) < 3 or not cells[0].startswith("`"):
+                continue
+            group = cells[0].strip("`").replace('""', "")
+            resource = cells[1].split("(")[0].strip().strip("`")
+            for verb in cells[2].split(","):
+                out.add(("%s/%s" % (group, resource), verb.strip()))
+    return out
+
+
+def check_rbac_sync(f):
+    want = rbac_md_rules()
+    if not f.expect(want, "src/operator/RBAC.md holds no rules table"):
+        return
+    _, objs = kustomize_objects()
+    got = set()
+    for o in by_kind(objs, "ClusterRole") + by_kind(objs, "Role"):
+        got |= rule_set(o["rules"])
+    f.expect(got == want, "operator/ RBAC differs from src/operator/RBAC.md: granted but not listed %s; listed but not granted %s"
+             % (sorted(got - want), sorted(want - got)))
+
+
 def check_chart_agrees(f):
     _, kobjs = kustomize_objects()
     _, hobjs = render(f=f)
@@ -624,6 +660,7 @@ CHECKS = {
     "chart-render": check_chart_render,
     "chart-agrees": check_chart_agrees,
     "kustomize": check_kustomize,
+    "rbac-sync": check_rbac_sync,
     "examples": check_examples,
     "api-reference": check_api_reference,
 }
