@@ -26,7 +26,7 @@
 #include "node/node_internal.h"
 #include "node/volumes.h"
 
-#define LOG_WINDOW (8u << 20) /* bytes read from the end of a log file at most */
+#define LOG_WINDOW (8u << 20) /* bytes of a log file returned at most (its start, or its end with tailLines) */
 
 enum aios_err node_log_tail(const char *path, long tail_lines, long limit, struct aios_buf *out)
 {
@@ -38,11 +38,16 @@ enum aios_err node_log_tail(const char *path, long tail_lines, long limit, struc
 		close(fd);
 		return aios_fail(AIOS_ERR_IO, "log %s: %s", path, strerror(errno));
 	}
+	/* with tailLines: the end of the file; without: its start (limitBytes counts from
+	 * the start of what is returned, as the kubelet's does) */
 	size_t size = (size_t)st.st_size, win = size < LOG_WINDOW ? size : LOG_WINDOW;
+	if (tail_lines < 0 && limit >= 0 && (size_t)limit < win)
+		win = (size_t)limit;
+	off_t base = tail_lines >= 0 ? (off_t)(size - win) : 0;
 	char *buf = aios_xmalloc(win + 1);
 	size_t got = 0;
 	while (got < win) {
-		ssize_t r = pread(fd, buf + got, win - got, (off_t)(size - win + got));
+		ssize_t r = pread(fd, buf + got, win - got, base + (off_t)got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)

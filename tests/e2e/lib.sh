@@ -40,13 +40,7 @@ phase_is() { [[ "$(jp "$1" '{.status.phase}')" == "$2" ]]; }
 
 # Processes whose environment holds KEY=VALUE (the pods aios-node runs carry their env).
 pids_with_env() {
-  local kv="$1" p
-  exec 3>&2 2>/dev/null # processes come and go while we read
-  for p in /proc/[0-9]*; do
-    tr '\0' '\n' < "$p/environ" | grep -qxF "$kv" && echo "${p#/proc/}"
-  done
-  exec 2>&3 3>&-
-  return 0
+  grep -lzxF -- "$1" /proc/[0-9]*/environ 2>/dev/null | sed -n 's#^/proc/\([0-9]*\)/environ$#\1#p' || true
 }
 
 # predict MODELSERVICE X: the first prediction for [[X]] through the API server's

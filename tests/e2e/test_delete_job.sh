@@ -12,7 +12,7 @@ metadata: {name: del-e2e}
 spec:
   model: {type: linear}
   loss: mse
-  optimizer: {type: sgd, learningRate: 0.05, batchSize: 4, epochs: 100000000, seed: 42}
+  optimizer: {type: sgd, learningRate: 0.05, batchSize: 4, epochs: 1000000, seed: 42}
   data: {inline: {features: [[1], [2], [3], [4]], labels: [2, 4, 6, 8]}}
   distributed: {workers: 2}
   checkpoint: {everyEpochs: 1000000}
