@@ -206,8 +206,12 @@ static enum aios_err carry_out(struct aios_manager *m, struct json_object *ms,
 	}
 	for (size_t i = 0; i < p->n_create; i++) {
 		e = aios_manager_create(m, &aios_kube_pods, ns, p->create[i], NULL);
-		if (e && e != AIOS_ERR_EXISTS)
+		if (e && e != AIOS_ERR_EXISTS) {
+			/* e.g. a missing ServiceAccount or a quota: tell the user, retry later */
+			aios_manager_event(m, &aios_kube_modelservices, ms, "Warning", "FailedCreate",
+					   "%s", aios_errmsg());
 			return e;
+		}
 	}
 	for (size_t i = 0; i < p->n_remove; i++) {
 		e = aios_manager_delete(m, &aios_kube_pods, ns, p->remove[i], NULL);

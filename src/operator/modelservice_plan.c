@@ -92,7 +92,7 @@ static void set_condition(struct json_object *conds, struct json_object *ms, con
 	json_object_object_add(c, "lastTransitionTime", json_object_new_string(since));
 	json_object_object_add(c, "reason", json_object_new_string(reason));
 	char msg[AIOS_MS_MESSAGE_MAX];
-	snprintf(msg, sizeof(msg), "%s", message);
+	snprintf(msg, sizeof(msg), "%s", message && *message ? message : reason);
 	json_object_object_add(c, "message", json_object_new_string(msg));
 	json_object_array_add(conds, c);
 }
@@ -444,7 +444,8 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 		set_condition(conds, ms, "ModelLoaded", "True", loaded_reason, msg, in->now);
 		struct json_object *mo = json_object_new_object();
 		put_str(mo, "uri", model.uri);
-		put_str(mo, "sha256", model.sha256);
+		if (model.sha256[0]) /* the 1.20 API server reads "" as null, and refuses it */
+			put_str(mo, "sha256", model.sha256);
 		json_object_object_add(st, "model", mo);
 	} else if (c.failing) {
 		loaded_reason = c.fail_reason;
