@@ -29,7 +29,7 @@
 #include "support/kubectl.h"
 
 #define CASE_MAX_BYTES (64 * 1024) /* a case manifest is small by design */
-#define CASES_MAX 256
+#define CASES_MAX      256
 
 static char g_ns[64];
 static char g_out[AIOS_TEST_KUBECTL_OUT_CAP];
@@ -108,7 +108,7 @@ static void cases_free(struct case_set *cs)
  * surrounding blanks cut (fn must not keep it). Returns how many lines matched.
  */
 static int each_directive(const char *text, const char *key,
-			  int (*fn)(const char *value, void *ctx), void *ctx, int *failures)
+                          int (*fn)(const char *value, void *ctx), void *ctx, int *failures)
 {
 	char want[64];
 	snprintf(want, sizeof(want), "# %s:", key);
@@ -163,25 +163,25 @@ static const char *case_kind(const char *text)
 static struct json_object *get_object(const char *kc, const char *resource, const char *name)
 {
 	int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "get", resource, name, "-n",
-				   g_ns, "-o", "json", (char *)NULL);
+	                           g_ns, "-o", "json", (char *)NULL);
 	ck_assert_msg(rc == 0, "kubectl get %s %s: %s", resource, name, g_out);
 	struct json_object *obj = NULL;
 	enum aios_err e = aios_json_parse(g_out, strlen(g_out), "kubectl get", &obj);
 	ck_assert_msg(e == AIOS_OK, "kubectl get %s %s: not JSON: %s", resource, name,
-		      aios_errmsg());
+	              aios_errmsg());
 	return obj;
 }
 
 static void delete_object(const char *kc, const char *resource, const char *name)
 {
 	int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "delete", resource, name, "-n",
-				   g_ns, "--ignore-not-found", "--wait=false", (char *)NULL);
+	                           g_ns, "--ignore-not-found", "--wait=false", (char *)NULL);
 	ck_assert_msg(rc == 0, "kubectl delete %s %s: %s", resource, name, g_out);
 }
 
 struct check_ctx {
 	const char *file;
-	const char *output;     /* for expect-refused / expect-client-refused */
+	const char *output;      /* for expect-refused / expect-client-refused */
 	struct json_object *obj; /* for expect-default / expect-absent */
 };
 
@@ -191,7 +191,7 @@ static int check_contains(const char *value, void *p)
 	if (strstr(c->output, value))
 		return 1;
 	fprintf(stderr, "FAIL %s: the message does not name \"%s\":\n  %s\n", c->file, value,
-		c->output);
+	        c->output);
 	return 0;
 }
 
@@ -207,7 +207,7 @@ static int check_default(const char *value, void *p)
 	const char *eq = strstr(value, " = ");
 	if (!eq) {
 		fprintf(stderr, "FAIL %s: malformed expect-default \"%s\" (PATH = JSON)\n", c->file,
-			value);
+		        value);
 		return 0;
 	}
 	char path[256];
@@ -218,19 +218,19 @@ static int check_default(const char *value, void *p)
 	struct json_object *list = NULL;
 	if (aios_json_parse(wrapped, strlen(wrapped), "expect-default", &list) != AIOS_OK ||
 	    json_object_array_length(list) != 1) {
-		fprintf(stderr, "FAIL %s: expect-default value is not one JSON value: %s\n", c->file,
-			eq + 3);
+		fprintf(stderr, "FAIL %s: expect-default value is not one JSON value: %s\n",
+		        c->file, eq + 3);
 		json_object_put(list);
 		return 0;
 	}
 	struct json_object *want = json_object_array_get_idx(list, 0);
 	struct json_object *got = aios_json_lookup(c->obj, path);
 	int ok = got != NULL && (is_number(got) && is_number(want)
-					 ? json_object_get_double(got) == json_object_get_double(want)
-					 : aios_json_equal(got, want));
+	                             ? json_object_get_double(got) == json_object_get_double(want)
+	                             : aios_json_equal(got, want));
 	if (!ok)
 		fprintf(stderr, "FAIL %s: %s is %s, want %s\n", c->file, path,
-			got ? json_object_to_json_string(got) : "absent", eq + 3);
+		        got ? json_object_to_json_string(got) : "absent", eq + 3);
 	json_object_put(list);
 	return ok;
 }
@@ -242,7 +242,7 @@ static int check_absent(const char *value, void *p)
 	if (!got)
 		return 1;
 	fprintf(stderr, "FAIL %s: %s should be absent, is %s\n", c->file, value,
-		json_object_to_json_string(got));
+	        json_object_to_json_string(got));
 	return 0;
 }
 
@@ -252,15 +252,15 @@ static void setup(void)
 {
 	const char *kc = aios_test_kubeconfig();
 	int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply", "-f",
-				   aios_test_path("crds"), (char *)NULL);
+	                           aios_test_path("crds"), (char *)NULL);
 	ck_assert_msg(rc == 0, "kubectl apply -f crds/: %s", g_out);
-	rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "wait", "--for=condition=Established",
-			       "--timeout=60s", "crd/trainingjobs.aios.dev",
-			       "crd/modelservices.aios.dev", (char *)NULL);
+	rc = aios_test_kubectl(
+	    kc, NULL, g_out, sizeof(g_out), "wait", "--for=condition=Established", "--timeout=60s",
+	    "crd/trainingjobs.aios.dev", "crd/modelservices.aios.dev", (char *)NULL);
 	ck_assert_msg(rc == 0, "CRDs not established: %s", g_out);
 	snprintf(g_ns, sizeof(g_ns), "aios-crd-test-%d", (int)getpid());
 	rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "create", "namespace", g_ns,
-			       (char *)NULL);
+	                       (char *)NULL);
 	ck_assert_msg(rc == 0, "create namespace %s: %s", g_ns, g_out);
 }
 
@@ -268,10 +268,11 @@ static void teardown(void)
 {
 	const char *kc = aios_test_kubeconfig();
 	/* Objects first: the test server may run no namespace controller to empty it. */
-	if (aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "delete", "trainingjobs,modelservices",
-			      "--all", "-n", g_ns, "--wait=false", (char *)NULL) != 0 ||
+	if (aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "delete",
+	                      "trainingjobs,modelservices", "--all", "-n", g_ns, "--wait=false",
+	                      (char *)NULL) != 0 ||
 	    aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "delete", "namespace", g_ns,
-			      "--wait=false", (char *)NULL) != 0)
+	                      "--wait=false", (char *)NULL) != 0)
 		fprintf(stderr, "teardown of %s: %s\n", g_ns, g_out);
 }
 
@@ -329,7 +330,8 @@ START_TEST(bad_manifests_are_refused_naming_the_field)
 			delete_object(kc, case_kind(texts[i]), name);
 		} else {
 			struct check_ctx c = {file, seg, NULL};
-			if (each_directive(texts[i], "expect-refused", check_contains, &c, &failures) == 0) {
+			if (each_directive(texts[i], "expect-refused", check_contains, &c,
+			                   &failures) == 0) {
 				fprintf(stderr, "FAIL %s: no expect-refused line\n", file);
 				failures++;
 			}
@@ -337,7 +339,7 @@ START_TEST(bad_manifests_are_refused_naming_the_field)
 		free(texts[i]);
 	}
 	ck_assert_msg(failures == 0, "%d of the checks over %zu bad manifests failed (see above)",
-		      failures, cs.n);
+	              failures, cs.n);
 	cases_free(&cs);
 }
 END_TEST
@@ -359,32 +361,36 @@ static void run_accepted_cases(const char *prefix, int also_client_side)
 		const char *kind = case_kind(text);
 		if (also_client_side) {
 			int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply",
-						   "--validate=true", "--dry-run=server", "-n", g_ns,
-						   "-f", path, (char *)NULL);
+			                           "--validate=true", "--dry-run=server", "-n",
+			                           g_ns, "-f", path, (char *)NULL);
 			struct check_ctx c = {file, g_out, NULL};
 			if (rc == 0) {
 				fprintf(stderr, "FAIL %s: kubectl --validate=true accepted it\n",
-					file);
+				        file);
 				failures++;
 			} else if (each_directive(text, "expect-client-refused", check_contains, &c,
-						  &failures) == 0) {
+			                          &failures) == 0) {
 				fprintf(stderr, "FAIL %s: no expect-client-refused line\n", file);
 				failures++;
 			}
 		}
-		int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply", "--validate=false",
-					   "-n", g_ns, "-f", path, (char *)NULL);
+		int rc =
+		    aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply", "--validate=false",
+		                      "-n", g_ns, "-f", path, (char *)NULL);
 		if (rc != 0) {
-			fprintf(stderr, "FAIL %s: refused, should be accepted:\n  %s\n", file, g_out);
+			fprintf(stderr, "FAIL %s: refused, should be accepted:\n  %s\n", file,
+			        g_out);
 			failures++;
 		} else {
 			struct json_object *obj = get_object(kc, kind, name);
 			struct check_ctx c = {file, NULL, obj};
-			int checks = each_directive(text, "expect-default", check_default, &c, &failures);
-			checks += each_directive(text, "expect-absent", check_absent, &c, &failures);
+			int checks =
+			    each_directive(text, "expect-default", check_default, &c, &failures);
+			checks +=
+			    each_directive(text, "expect-absent", check_absent, &c, &failures);
 			if (checks == 0) {
-				fprintf(stderr, "FAIL %s: no expect-default or expect-absent line\n",
-					file);
+				fprintf(stderr,
+				        "FAIL %s: no expect-default or expect-absent line\n", file);
 				failures++;
 			}
 			json_object_put(obj);
@@ -393,7 +399,7 @@ static void run_accepted_cases(const char *prefix, int also_client_side)
 		free(text);
 	}
 	ck_assert_msg(failures == 0, "%d of the checks over %zu %s manifests failed (see above)",
-		      failures, cs.n, prefix);
+	              failures, cs.n, prefix);
 	cases_free(&cs);
 }
 
@@ -414,7 +420,7 @@ END_TEST
 static void apply_text(const char *kc, const char *yaml)
 {
 	int rc = aios_test_kubectl(kc, yaml, g_out, sizeof(g_out), "apply", "-n", g_ns, "-f", "-",
-				   (char *)NULL);
+	                           (char *)NULL);
 	ck_assert_msg(rc == 0, "kubectl apply: %s", g_out);
 }
 
@@ -427,13 +433,13 @@ START_TEST(printer_columns_short_names_and_category)
 {
 	const char *kc = aios_test_kubeconfig();
 	apply_text(kc, "apiVersion: aios.dev/v1alpha1\nkind: TrainingJob\n"
-		       "metadata: {name: cols}\n"
-		       "spec:\n  model: {type: linear}\n  distributed: {workers: 3}\n"
-		       "  data: {inline: {features: [[1], [2]], labels: [2, 4]}}\n");
+	               "metadata: {name: cols}\n"
+	               "spec:\n  model: {type: linear}\n  distributed: {workers: 3}\n"
+	               "  data: {inline: {features: [[1], [2]], labels: [2, 4]}}\n");
 	apply_text(kc, "apiVersion: aios.dev/v1alpha1\nkind: ModelService\n"
-		       "metadata: {name: cols}\nspec:\n  model: {trainingJob: cols}\n");
+	               "metadata: {name: cols}\nspec:\n  model: {trainingJob: cols}\n");
 	int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "get", "tj", "cols", "-n", g_ns,
-				   (char *)NULL);
+	                           (char *)NULL);
 	ck_assert_msg(rc == 0, "kubectl get tj: %s", g_out);
 	const char *tj_cols[] = {"NAME", "PHASE", "WORKERS", "EPOCH", "LOSS", "AGE"};
 	for (size_t i = 0; i < sizeof(tj_cols) / sizeof(*tj_cols); i++)
@@ -441,14 +447,14 @@ START_TEST(printer_columns_short_names_and_category)
 	assert_has("kubectl get tj (workers column)", g_out, "   3   ");
 
 	rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "get", "ms", "cols", "-n", g_ns,
-			       (char *)NULL);
+	                       (char *)NULL);
 	ck_assert_msg(rc == 0, "kubectl get ms: %s", g_out);
 	const char *ms_cols[] = {"NAME", "PHASE", "READY", "DESIRED", "URL", "AGE"};
 	for (size_t i = 0; i < sizeof(ms_cols) / sizeof(*ms_cols); i++)
 		assert_has("kubectl get ms", g_out, ms_cols[i]);
 
 	rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "get", "aios", "-n", g_ns, "-o",
-			       "name", (char *)NULL);
+	                       "name", (char *)NULL);
 	ck_assert_msg(rc == 0, "kubectl get aios: %s", g_out);
 	assert_has("kubectl get aios", g_out, "trainingjob.aios.dev/cols");
 	assert_has("kubectl get aios", g_out, "modelservice.aios.dev/cols");
@@ -463,17 +469,17 @@ START_TEST(kubectl_explain_describes_fields)
 	struct {
 		const char *field, *text;
 	} cases[] = {
-		{"trainingjob.spec.optimizer.learningRate", "Step size"},
-		{"trainingjob.spec.runPolicy.cleanPodPolicy", "Running"},
-		{"trainingjob.spec.search.space", "list of values"},
-		{"trainingjob.status.progress.etaSeconds", "Estimated seconds"},
-		{"modelservice.spec.model", "exactly one of trainingJob or uri"},
-		{"modelservice.spec.autoscaling.panicThreshold", "Panic mode"},
-		{"tj.spec.template.affinity", "Affinity"},
+	    {"trainingjob.spec.optimizer.learningRate", "Step size"},
+	    {"trainingjob.spec.runPolicy.cleanPodPolicy", "Running"},
+	    {"trainingjob.spec.search.space", "list of values"},
+	    {"trainingjob.status.progress.etaSeconds", "Estimated seconds"},
+	    {"modelservice.spec.model", "exactly one of trainingJob or uri"},
+	    {"modelservice.spec.autoscaling.panicThreshold", "Panic mode"},
+	    {"tj.spec.template.affinity", "Affinity"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-		int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "explain", cases[i].field,
-					   (char *)NULL);
+		int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "explain",
+		                           cases[i].field, (char *)NULL);
 		ck_assert_msg(rc == 0, "kubectl explain %s: %s", cases[i].field, g_out);
 		assert_has(cases[i].field, g_out, cases[i].text);
 	}
@@ -491,8 +497,8 @@ START_TEST(examples_pass_server_validation)
 		char *text = cases_read(&cs, i, path, sizeof(path));
 		if (strstr(text, "apiVersion: aios.dev/")) {
 			int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply",
-						   "--validate=true", "--dry-run=server", "-n", g_ns,
-						   "-f", path, (char *)NULL);
+			                           "--validate=true", "--dry-run=server", "-n",
+			                           g_ns, "-f", path, (char *)NULL);
 			ck_assert_msg(rc == 0, "examples/%s refused: %s", cs.names[i], g_out);
 			checked++;
 		}
@@ -505,20 +511,20 @@ END_TEST
 
 /* ---- install manifests ---------------------------------------------------------- */
 
-#define OPERATOR_SA "system:serviceaccount:aios-system:aios-operator"
-#define WORKLOAD_SA "system:serviceaccount:default:aios-workload"
+#define OPERATOR_SA      "system:serviceaccount:aios-system:aios-operator"
+#define WORKLOAD_SA      "system:serviceaccount:default:aios-workload"
 #define RENDER_MAX_BYTES (1024 * 1024)
 
 /* `kubectl auth can-i VERB RESOURCE [-n NS|-A] [--subresource=S] --as=USER`: 1 yes, 0 no. */
 static int can_i(const char *kc, const char *as, const char *verb, const char *resource,
-		 const char *ns, const char *sub)
+                 const char *ns, const char *sub)
 {
 	char as_arg[128], ns_arg[128], sub_arg[128];
 	snprintf(as_arg, sizeof(as_arg), "--as=%s", as);
 	snprintf(ns_arg, sizeof(ns_arg), ns ? "--namespace=%s" : "--all-namespaces", ns);
 	snprintf(sub_arg, sizeof(sub_arg), "--subresource=%s", sub ? sub : "");
 	int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "auth", "can-i", verb, resource,
-				   ns_arg, as_arg, sub ? sub_arg : (char *)NULL, (char *)NULL);
+	                           ns_arg, as_arg, sub ? sub_arg : (char *)NULL, (char *)NULL);
 	ck_assert_msg(rc == 0 || rc == 1, "kubectl auth can-i %s %s: %s", verb, resource, g_out);
 	return rc == 0;
 }
@@ -529,62 +535,67 @@ START_TEST(operator_install_grants_least_privilege)
 	/* Namespace and RBAC stay (the operator tests apply the same); no deletion of the
 	 * namespace, which no namespace controller would ever finish here. */
 	int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply", "-k",
-				   aios_test_path("operator"), (char *)NULL);
+	                           aios_test_path("operator"), (char *)NULL);
 	ck_assert_msg(rc == 0, "kubectl apply -k operator/: %s", g_out);
 	assert_has("apply -k operator/", g_out, "deployment.apps/aios-operator");
-	assert_has("apply -k operator/", g_out, "clusterrole.rbac.authorization.k8s.io/aios-operator");
+	assert_has("apply -k operator/", g_out,
+	           "clusterrole.rbac.authorization.k8s.io/aios-operator");
 
 	struct {
 		const char *verb, *resource, *ns, *sub;
 		int allowed;
 	} cases[] = {
-		{"watch", "trainingjobs.aios.dev", NULL, NULL, 1},
-		{"list", "modelservices.aios.dev", NULL, NULL, 1},
-		{"delete", "trainingjobs.aios.dev", "team-a", NULL, 1}, /* ttlSecondsAfterFinished */
-		{"update", "trainingjobs.aios.dev", "team-a", "status", 1},
-		{"patch", "trainingjobs.aios.dev", "team-a", "status", 0},
-		{"patch", "modelservices.aios.dev", "team-a", "status", 1},
-		{"update", "trainingjobs.aios.dev", "team-a", NULL, 0}, /* spec is never written */
-		{"update", "modelservices.aios.dev", "team-a", NULL, 0},
-		{"delete", "modelservices.aios.dev", "team-a", NULL, 0},
-		{"create", "pods", "team-a", NULL, 1},
-		{"list", "pods", NULL, NULL, 1},
-		{"delete", "pods", "team-a", NULL, 1},
-		{"update", "pods", "team-a", NULL, 0},
-		{"update", "pods", "team-a", "status", 0},
-		{"create", "services", "team-a", NULL, 1},
-		{"create", "configmaps", "team-a", NULL, 1},
-		{"get", "secrets", "team-a", NULL, 0},
-		{"create", "events", "team-a", NULL, 1},
-		{"update", "leases.coordination.k8s.io", "aios-system", NULL, 1},
-		{"update", "leases.coordination.k8s.io", "kube-system", NULL, 0},
-		{"create", "deployments.apps", "team-a", NULL, 0},
-		{"get", "nodes", NULL, NULL, 0},
+	    {"watch", "trainingjobs.aios.dev", NULL, NULL, 1},
+	    {"list", "modelservices.aios.dev", NULL, NULL, 1},
+	    {"delete", "trainingjobs.aios.dev", "team-a", NULL, 1}, /* ttlSecondsAfterFinished */
+	    {"update", "trainingjobs.aios.dev", "team-a", "status", 1},
+	    {"patch", "trainingjobs.aios.dev", "team-a", "status", 0},
+	    {"patch", "modelservices.aios.dev", "team-a", "status", 1},
+	    {"update", "trainingjobs.aios.dev", "team-a", NULL, 0}, /* spec is never written */
+	    {"update", "modelservices.aios.dev", "team-a", NULL, 0},
+	    {"delete", "modelservices.aios.dev", "team-a", NULL, 0},
+	    {"create", "pods", "team-a", NULL, 1},
+	    {"list", "pods", NULL, NULL, 1},
+	    {"delete", "pods", "team-a", NULL, 1},
+	    {"update", "pods", "team-a", NULL, 0},
+	    {"update", "pods", "team-a", "status", 0},
+	    {"create", "services", "team-a", NULL, 1},
+	    {"create", "configmaps", "team-a", NULL, 1},
+	    {"get", "secrets", "team-a", NULL, 0},
+	    {"create", "events", "team-a", NULL, 1},
+	    {"update", "leases.coordination.k8s.io", "aios-system", NULL, 1},
+	    {"update", "leases.coordination.k8s.io", "kube-system", NULL, 0},
+	    {"create", "deployments.apps", "team-a", NULL, 0},
+	    {"get", "nodes", NULL, NULL, 0},
 	};
 	int failures = 0;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		int got = can_i(kc, OPERATOR_SA, cases[i].verb, cases[i].resource, cases[i].ns,
-				cases[i].sub);
+		                cases[i].sub);
 		if (got != cases[i].allowed) {
 			fprintf(stderr, "FAIL aios-operator %s %s%s%s in %s: %s, want %s\n",
-				cases[i].verb, cases[i].resource, cases[i].sub ? "/" : "",
-				cases[i].sub ? cases[i].sub : "", cases[i].ns ? cases[i].ns : "all",
-				got ? "allowed" : "denied", cases[i].allowed ? "allowed" : "denied");
+			        cases[i].verb, cases[i].resource, cases[i].sub ? "/" : "",
+			        cases[i].sub ? cases[i].sub : "", cases[i].ns ? cases[i].ns : "all",
+			        got ? "allowed" : "denied",
+			        cases[i].allowed ? "allowed" : "denied");
 			failures++;
 		}
 	}
-	const char *workload[][2] = {{"get", "pods"}, {"list", "configmaps"}, {"get", "secrets"},
-				     {"get", "trainingjobs.aios.dev"}};
+	const char *workload[][2] = {{"get", "pods"},
+	                             {"list", "configmaps"},
+	                             {"get", "secrets"},
+	                             {"get", "trainingjobs.aios.dev"}};
 	for (size_t i = 0; i < sizeof(workload) / sizeof(*workload); i++) {
 		if (can_i(kc, WORKLOAD_SA, workload[i][0], workload[i][1], "default", NULL)) {
-			fprintf(stderr, "FAIL aios-workload may %s %s\n", workload[i][0], workload[i][1]);
+			fprintf(stderr, "FAIL aios-workload may %s %s\n", workload[i][0],
+			        workload[i][1]);
 			failures++;
 		}
 	}
 	/* No Deployment or Service left behind for the other tests (nothing runs its pods). */
 	if (aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "delete", "-n", "aios-system",
-			      "deployment/aios-operator", "service/aios-operator-metrics",
-			      "--wait=false", (char *)NULL) != 0)
+	                      "deployment/aios-operator", "service/aios-operator-metrics",
+	                      "--wait=false", (char *)NULL) != 0)
 		fprintf(stderr, "cleanup: %s\n", g_out);
 	ck_assert_msg(failures == 0, "%d RBAC checks failed (see above)", failures);
 }
@@ -597,7 +608,7 @@ START_TEST(chart_renders_objects_the_server_accepts)
 	 * objects in aios-system (a Deployment's selector cannot change). */
 	char cmd[4300];
 	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s' render chart-test %s",
-		 aios_test_path("tests/unit/manifests/check_manifests.py"), g_ns);
+	         aios_test_path("tests/unit/manifests/check_manifests.py"), g_ns);
 	FILE *p = popen(cmd, "r");
 	ck_assert_msg(p != NULL, "cannot run %s", cmd);
 	char *yaml = malloc(RENDER_MAX_BYTES + 1);
@@ -606,11 +617,13 @@ START_TEST(chart_renders_objects_the_server_accepts)
 	yaml[n] = '\0';
 	ck_assert_msg(pclose(p) == 0 && n > 0, "%s failed", cmd);
 	int rc = aios_test_kubectl(kc, yaml, g_out, sizeof(g_out), "apply", "--validate=true",
-				   "--dry-run=server", "-f", "-", (char *)NULL);
+	                           "--dry-run=server", "-f", "-", (char *)NULL);
 	free(yaml);
 	ck_assert_msg(rc == 0, "the rendered chart is refused: %s", g_out);
-	assert_has("chart", g_out, "deployment.apps/chart-test-aios-operator created (server dry run)");
-	assert_has("chart", g_out, "role.rbac.authorization.k8s.io/chart-test-aios-operator-leader-election");
+	assert_has("chart", g_out,
+	           "deployment.apps/chart-test-aios-operator created (server dry run)");
+	assert_has("chart", g_out,
+	           "role.rbac.authorization.k8s.io/chart-test-aios-operator-leader-election");
 }
 END_TEST
 

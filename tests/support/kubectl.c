@@ -26,7 +26,8 @@ const char *aios_test_kubectl_path(void)
 	} else {
 		/* The build script prints the bin dir last; it returns at once when cached. */
 		char cmd[4200];
-		snprintf(cmd, sizeof(cmd), "%s 2>/dev/null", aios_test_path("scripts/build-kube.sh"));
+		snprintf(cmd, sizeof(cmd), "%s 2>/dev/null",
+		         aios_test_path("scripts/build-kube.sh"));
 		FILE *p = popen(cmd, "r");
 		if (p) {
 			char line[4096];
@@ -38,8 +39,9 @@ const char *aios_test_kubectl_path(void)
 	}
 	snprintf(path, sizeof(path), "%s/kubectl", dir);
 	if (!dir[0] || access(path, X_OK) != 0) {
-		fprintf(stderr, "no kubectl at '%s': set AIOS_KUBE_BIN or run scripts/build-kube.sh\n",
-			path);
+		fprintf(stderr,
+		        "no kubectl at '%s': set AIOS_KUBE_BIN or run scripts/build-kube.sh\n",
+		        path);
 		exit(2);
 	}
 	return path;
@@ -55,7 +57,7 @@ int aios_test_kubectl(const char *kubeconfig, const char *input, char *out, size
 	while ((a = va_arg(ap, const char *)) != NULL) {
 		if (n >= AIOS_TEST_KUBECTL_MAX_ARGS) {
 			fprintf(stderr, "aios_test_kubectl: more than %d arguments\n",
-				AIOS_TEST_KUBECTL_MAX_ARGS);
+			        AIOS_TEST_KUBECTL_MAX_ARGS);
 			exit(2);
 		}
 		args[n++] = a;
@@ -65,14 +67,14 @@ int aios_test_kubectl(const char *kubeconfig, const char *input, char *out, size
 }
 
 int aios_test_kubectlv(const char *kubeconfig, const char *input, char *out, size_t cap,
-		       const char *const *args, size_t nargs)
+                       const char *const *args, size_t nargs)
 {
 	const char *argv[AIOS_TEST_KUBECTL_MAX_ARGS + 4];
 	char kc[4200];
 	size_t n = 0;
 	if (nargs > AIOS_TEST_KUBECTL_MAX_ARGS) {
 		fprintf(stderr, "aios_test_kubectl: %zu arguments, at most %d\n", nargs,
-			AIOS_TEST_KUBECTL_MAX_ARGS);
+		        AIOS_TEST_KUBECTL_MAX_ARGS);
 		exit(2);
 	}
 	argv[n++] = aios_test_kubectl_path();

@@ -11,8 +11,8 @@
 
 #include <stddef.h>
 
-#define AIOS_TEST_KUBECTL_OUT_CAP (256 * 1024) /* bytes of output a test usually keeps */
-#define AIOS_TEST_KUBECTL_MAX_ARGS 512         /* e.g. one -f per case file */
+#define AIOS_TEST_KUBECTL_OUT_CAP  (256 * 1024) /* bytes of output a test usually keeps */
+#define AIOS_TEST_KUBECTL_MAX_ARGS 512          /* e.g. one -f per case file */
 
 /*
  * Path of kubectl: $AIOS_KUBE_BIN/kubectl when set (scripts/test.sh exports it), else
@@ -28,10 +28,10 @@ const char *aios_test_kubectl_path(void);
  * it was killed by a signal.
  */
 int aios_test_kubectl(const char *kubeconfig, const char *input, char *out, size_t cap, ...)
-	__attribute__((sentinel));
+    __attribute__((sentinel));
 
 /* The same with the arguments in an array of n (at most AIOS_TEST_KUBECTL_MAX_ARGS). */
 int aios_test_kubectlv(const char *kubeconfig, const char *input, char *out, size_t cap,
-		       const char *const *args, size_t n);
+                       const char *const *args, size_t n);
 
 #endif

@@ -20,17 +20,17 @@ static void run_check(const char *name)
 {
 	char cmd[8192];
 	snprintf(cmd, sizeof(cmd), "'%s' '%s' '%s' 2>&1", MANIFEST_PYTHON,
-		 aios_test_path("tests/unit/manifests/check_manifests.py"), name);
+	         aios_test_path("tests/unit/manifests/check_manifests.py"), name);
 	int status = system(cmd);
 	ck_assert_msg(status != -1 && WIFEXITED(status), "could not run %s", cmd);
 	ck_assert_msg(WEXITSTATUS(status) == 0, "manifest check %s failed (exit %d): see above",
-		      name, WEXITSTATUS(status));
+	              name, WEXITSTATUS(status));
 }
 
 /* One loop iteration per check of check_manifests.py (its CHECKS table). */
 static const char *const checks[] = {
-	"crd-structure", "crd-contract", "chart-crds",  "chart-metadata", "chart-render",
-	"chart-agrees",  "kustomize",    "rbac-sync",   "examples",       "api-reference",
+    "crd-structure", "crd-contract", "chart-crds", "chart-metadata", "chart-render",
+    "chart-agrees",  "kustomize",    "rbac-sync",  "examples",       "api-reference",
 };
 
 START_TEST(manifest_check)
