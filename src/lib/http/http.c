@@ -685,13 +685,11 @@ static ssize_t conn_write(struct conn *c, const char *p, size_t n)
 	return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -1 : -2;
 }
 
-/* want_out: 1 in+out, 0 in, -1 nothing (a deferred request: read nothing meanwhile) */
 static void set_events(struct loop *l, struct conn *c, int want_out)
 {
 	if (c->want_out == want_out)
 		return;
-	struct epoll_event ev = {.events = want_out < 0 ? 0 : EPOLLIN | (want_out ? EPOLLOUT : 0),
-				 .data.ptr = c};
+	struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = c};
 	epoll_ctl(l->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 	c->want_out = want_out;
 }
@@ -717,20 +715,52 @@ static int conn_flush(struct loop *l, struct conn *c)
 		conn_close(l, c);
 		return -1;
 	}
-	set_events(l, c, c->out.len > 0 ? 1 : c->deferred ? -1 : 0);
+	/* A deferred connection keeps its EPOLLIN: its events are skipped until done, which
+	 * comes in the same round, and sparing two epoll_ctl calls per request matters. */
+	set_events(l, c, c->out.len > 0);
 	return 0;
 }
 
-/* Queues status line, headers and body of resp on c->out. */
+/* Appends the decimal form of v. */
+static enum aios_err put_size(struct aios_buf *b, size_t v)
+{
+	char tmp[24];
+	int i = sizeof tmp;
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return aios_buf_append(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
+/* Queues status line, headers and body of resp on c->out (no printf: this is per request). */
 static void queue_response(struct conn *c, const struct aios_http_resp *resp, int keep_alive)
 {
-	enum aios_err e = aios_buf_printf(&c->out,
-					  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
-					  "%zu\r\n%s%s\r\n",
-					  resp->status, aios_http_reason(resp->status),
-					  resp->content_type ? resp->content_type : "application/json",
-					  resp->body.len, keep_alive ? "" : "Connection: close\r\n",
-					  resp->headers.len ? resp->headers.data : "");
+	const char *reason = aios_http_reason(resp->status);
+	char status[8] = {'H', 'T', 'T', 'P', '/', '1', '.', '1'};
+	enum aios_err e = aios_buf_append(&c->out, status, 8);
+	char code[5] = {' ', (char)('0' + resp->status / 100 % 10), (char)('0' + resp->status / 10 % 10),
+			(char)('0' + resp->status % 10), ' '};
+	if (!e)
+		e = aios_buf_append(&c->out, code, 5);
+	if (!e)
+		e = aios_buf_puts(&c->out, reason);
+	if (!e)
+		e = aios_buf_append(&c->out, "\r\nContent-Type: ", 16);
+	if (!e)
+		e = aios_buf_puts(&c->out, resp->content_type ? resp->content_type : "application/json");
+	if (!e)
+		e = aios_buf_append(&c->out, "\r\nContent-Length: ", 18);
+	if (!e)
+		e = put_size(&c->out, resp->body.len);
+	if (!e)
+		e = aios_buf_append(&c->out, "\r\n", 2);
+	if (!e && !keep_alive)
+		e = aios_buf_append(&c->out, "Connection: close\r\n", 19);
+	if (!e && resp->headers.len)
+		e = aios_buf_append(&c->out, resp->headers.data, resp->headers.len);
+	if (!e)
+		e = aios_buf_append(&c->out, "\r\n", 2);
 	if (!e && resp->body.len)
 		e = aios_buf_append(&c->out, resp->body.data, resp->body.len);
 	if (e) {

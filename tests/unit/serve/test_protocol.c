@@ -38,6 +38,24 @@ START_TEST(v1_good)
 	ck_assert_float_eq_tol(b.x[2], -0.3f, 1e-7f);
 	ck_assert_float_eq(b.x[5], 100.0f);
 	free(b.x);
+	/* the hand scanner and the json-c path (taken for any other shape) agree */
+	const char *forms[] = {
+		"{\"instances\":[[1,2.5,-0.3],[0,0,100]]}",
+		" {\n \"instances\" : [ [ 1 , 2.5 , -3E-1 ] ,\t[0, 0.0, 1e+2] ] } \r\n",
+		"{\"instances\": [[1, 2.5, -0.3], [0, 0, 100]], \"parameters\": {}}",
+		"{\"parameters\": null, \"instances\": [[1, 2.5, -0.3], [0, 0, 100]]}",
+	};
+	for (int f = 0; f < 4; f++) {
+		ck_assert_int_eq(v1(forms[f], 3, &b), AIOS_OK);
+		ck_assert_int_eq(b.rows, 2);
+		float want[6] = {1, 2.5f, -0.3f, 0, 0, 100};
+		for (int i = 0; i < 6; i++)
+			ck_assert_float_eq(b.x[i], want[i]);
+		free(b.x);
+	}
+	REFUSES(v1("{\"instances\": [[01, 2, 3]]}", 3, &b_), "malformed JSON");  /* no leading zeros */
+	REFUSES(v1("{\"instances\": [[+1, 2, 3]]}", 3, &b_), "malformed JSON");
+	REFUSES(v1("{\"instances\": [[1, 2, 3],]}", 3, &b_), "malformed JSON");
 	ck_assert_int_eq(v1("{\"instances\": [4, 5]}", 1, &b), AIOS_OK); /* scalars for 1 input */
 	ck_assert_int_eq(b.rows, 2);
 	ck_assert_float_eq(b.x[1], 5.0f);

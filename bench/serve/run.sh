@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# bench/serve/run.sh [seconds-per-run]   (default 5)
+#
+# aios-serve beside its peers, all on loopback in the same run, driven by wrk:
+#   aios    aios-serve, 2 loop threads, the MLP trained by train.py (16-64-64-4)
+#   python  the same MLP in PyTorch behind ThreadingHTTPServer (torch_server.py)
+#   nginx   nginx (2 workers) returning a fixed reply on the same path: the HTTP
+#           ceiling of this machine
+# Requests/s and p50/p99 latency at batch 1 and 32 rows per request, 32 and 128
+# connections; p99 of aios-serve at half its peak rate; dynamic batching on and off
+# with a larger model; binary size; idle and loaded RSS; CPU time per request (robust
+# to other load on the machine); and the int8 / pruning accuracy and kernel-speed
+# table (aios-bench-kernels). Prints markdown; nothing here is a pass/fail test.
+set -euo pipefail
+secs="${1:-5}"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+build="${AIOS_BUILD_DIR:-$root/build}"
+py=/usr/bin/python3
+for tool in wrk nginx "$py"; do
+  command -v "$tool" >/dev/null || { echo "run.sh: $tool missing (scripts/install-deps.sh --bench)" >&2; exit 2; }
+done
+"$py" -c "import torch" 2>/dev/null || { echo "run.sh: python3-torch missing" >&2; exit 2; }
+
+tmp="$(mktemp -d /tmp/aios-bench-serve.XXXXXX)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+cmake --build "$build" -j2 --target aios-serve aios-bench-mkmodel aios-bench-kernels >/dev/null
+serve="$build/src/serve/aios-serve"
+"$py" "$root/bench/serve/train.py" "$tmp/w.json" "$tmp/heldout.f32" 64 64 2>"$tmp/train.log"
+"$build/bench/serve/aios-bench-mkmodel" --from-json "$tmp/w.json" "$tmp/m.aios" >/dev/null
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_port() { local p; for p in $(seq "$1" $(($1 + 50))); do port_free "$p" && { echo "$p"; return; }; done; exit 2; }
+wait_http() { # url method
+  for _ in $(seq 600); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -m 2 -X "$2" -d "$body1" "$1" || true)
+    [[ "$code" == 200 ]] && return 0
+    sleep 0.1
+  done
+  echo "run.sh: $1 never answered" >&2; exit 2
+}
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { # utime+stime of pid and its children (nginx workers)
+  local t=0 p
+  for p in "$@" $(pgrep -P "$1" || true); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+
+# request bodies: 1 row and 32 rows of 16 features
+row='[0.1,-0.2,0.3,-0.4,0.5,-0.6,0.7,-0.8,0.9,-1.0,1.1,-1.2,1.3,-1.4,1.5,-1.6]'
+body1="{\"instances\": [$row]}"
+rows32="$row"; for _ in $(seq 31); do rows32="$rows32,$row"; done
+body32="{\"instances\": [$rows32]}"
+for b in 1 32; do
+  v="body$b"
+  printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = '"'"'%s'"'"'\n' "${!v}" >"$tmp/b$b.lua"
+done
+
+pa=$(pick_port 18300); pp=$(pick_port 18360); pn=$(pick_port 18420)
+path=/v1/models/bench:predict
+"$serve" --model "$tmp/m.aios" --name bench --bind 127.0.0.1 --port "$pa" --threads 2 2>"$tmp/serve.log" &
+apid=$!; pids+=("$apid")
+"$py" "$root/bench/serve/torch_server.py" "$tmp/w.json" "$pp" bench 2>"$tmp/py.log" &
+ppid=$!; pids+=("$ppid")
+mkdir -p "$tmp/ngx"
+fixed=$(curl -s --retry 50 --retry-connrefused --retry-delay 0 -X POST -d "$body1" "http://127.0.0.1:$pa$path")
+cat >"$tmp/ngx/nginx.conf" <<NGX
+worker_processes 2;
+pid $tmp/ngx/nginx.pid;
+error_log $tmp/ngx/error.log;
+events { worker_connections 2048; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/ngx;
+  server {
+    listen 127.0.0.1:$pn;
+    location = $path { default_type application/json; return 200 '$fixed'; }
+  }
+}
+NGX
+nginx -p "$tmp/ngx" -c "$tmp/ngx/nginx.conf" -g 'daemon off;' &
+npid=$!; pids+=("$npid")
+wait_http "http://127.0.0.1:$pa$path" POST
+wait_http "http://127.0.0.1:$pp$path" POST
+wait_http "http://127.0.0.1:$pn$path" POST
+idle_rss=$(rss_kb "$apid")
+
+# run PEER PORT PID BATCH CONNS [LUA]: prints "rps p50 p99 cpu_us_per_req"
+run() {
+  local port=$1 pid=$2 b=$3 c=$4 lua=${5:-$tmp/b$3.lua}
+  local t0; t0=$(cpu_ticks "$pid")
+  wrk -t2 -c"$c" -d"${secs}s" --latency -s "$lua" "http://127.0.0.1:$port$path" >"$tmp/wrk.out" 2>&1
+  local t1; t1=$(cpu_ticks "$pid")
+  local hz; hz=$(getconf CLK_TCK)
+  awk -v dt=$((t1 - t0)) -v hz="$hz" '
+    function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6; return v }
+    / 50%/ {p50 = us($2)} / 99%/ {p99 = us($2)} /Requests\/sec/ {rps = $2}
+    /requests in/ {n = $1}
+    END { printf "%.0f %.0f %.0f %.1f\n", rps, p50, p99, (n > 0 ? dt / hz * 1e6 / n : 0) }' "$tmp/wrk.out"
+}
+
+echo "## aios-serve benchmark ($(date -u +%FT%TZ), ${secs}s per run, load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs)"
+echo
+echo "| server | rows/request | connections | requests/s | p50 us | p99 us | server CPU us/request |"
+echo "|---|---|---|---|---|---|---|"
+declare -A peak
+for peer in aios python nginx; do
+  case $peer in aios) port=$pa pid=$apid;; python) port=$pp pid=$ppid;; nginx) port=$pn pid=$npid;; esac
+  for b in 1 32; do
+    [[ $peer == nginx && $b == 32 ]] && continue # a fixed reply: the body size does not matter
+    for c in 32 128; do
+      read -r rps p50 p99 cpu < <(run "$port" "$pid" "$b" "$c")
+      echo "| $peer | $b | $c | $rps | $p50 | $p99 | $cpu |"
+      key="$peer.$b"; [[ -z "${peak[$key]:-}" || $rps -gt ${peak[$key]} ]] && peak[$key]=$rps
+    done
+  done
+done
+loaded_hwm=$(hwm_kb "$apid")
+echo
+a1=${peak[aios.1]}; p1=${peak[python.1]}; n1=${peak[nginx.1]}
+echo "peak requests/s at batch 1: aios $a1, python $p1, nginx $n1;" \
+  "aios/python = $(awk -v a="$a1" -v b="$p1" 'BEGIN{printf "%.1f", a/b}')x," \
+  "aios/nginx = $(awk -v a="$a1" -v b="$n1" 'BEGIN{printf "%.2f", a/b}')"
+echo "peak rows/s at batch 32: aios $((${peak[aios.32]} * 32)), python $((${peak[python.32]} * 32))"
+
+# p99 at half of the peak rate: each connection paces itself with wrk's delay()
+half=$((a1 / 2)); pace_ms=2; conns=$(( (half * pace_ms + 999) / 1000 )); ((conns < 1)) && conns=1
+printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = '"'"'%s'"'"'\nfunction delay() return %d end\n' "$body1" "$pace_ms" >"$tmp/paced.lua"
+read -r rps p50 p99 cpu < <(run "$pa" "$apid" 1 "$conns" "$tmp/paced.lua")
+echo "half of peak: target $half requests/s ($conns connections, one request per ${pace_ms} ms each):" \
+  "achieved $rps requests/s, p50 ${p50} us, p99 ${p99} us"
+echo
+echo "footprint: aios-serve binary $(stat -c %s "$serve") bytes" \
+  "($(strip -o "$tmp/stripped" "$serve" && stat -c %s "$tmp/stripped") stripped)," \
+  "RSS idle $idle_rss KiB, RSS peak under load $loaded_hwm KiB;" \
+  "python RSS $(rss_kb "$ppid") KiB, nginx master+workers $(for p in "$npid" $(pgrep -P "$npid"); do rss_kb "$p"; done | awk '{s += $1} END {print s}') KiB"
+kill "$ppid" "$npid" 2>/dev/null || true
+
+# Dynamic batching on and off, with a model where the forward pass dominates
+echo
+echo "### dynamic batching (256-512-512-16 MLP, 1 row per request)"
+echo
+echo "| max batch size | connections | requests/s | p50 us | p99 us | server CPU us/request |"
+echo "|---|---|---|---|---|---|"
+"$build/bench/serve/aios-bench-mkmodel" "$tmp/big.aios" "$tmp/big.json" 256 512 512 16 >/dev/null
+bigrow=$(awk 'BEGIN{printf "["; for (i = 0; i < 256; i++) printf "%s%.2f", (i ? "," : ""), (i % 7) / 7 - 0.5; printf "]"}')
+printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = '"'"'{"instances": [%s]}'"'"'\n' "$bigrow" >"$tmp/big.lua"
+kill "$apid" 2>/dev/null || true
+for mb in 1 32; do
+  pb=$(pick_port 18480)
+  "$serve" --model "$tmp/big.aios" --name bench --bind 127.0.0.1 --port "$pb" --threads 2 --max-batch-size "$mb" 2>>"$tmp/serve.log" &
+  bpid=$!; pids+=("$bpid")
+  body1="{\"instances\": [$bigrow]}"
+  wait_http "http://127.0.0.1:$pb$path" POST
+  for c in 1 128; do
+    read -r rps p50 p99 cpu < <(run "$pb" "$bpid" 1 "$c" "$tmp/big.lua")
+    echo "| $mb | $c | $rps | $p50 | $p99 | $cpu |"
+  done
+  kill "$bpid"; wait "$bpid" 2>/dev/null || true
+done
+
+echo
+echo "### int8 and pruning on the held-out set ($(cat "$tmp/train.log"))"
+echo
+"$build/bench/serve/aios-bench-kernels" "$tmp/m.aios" "$tmp/heldout.f32"
