@@ -690,7 +690,8 @@ enum aios_err aios_kube_status_error(long code, const char *body, size_t len, co
 	if (!be && m.len == 0) {
 		/* Not a Status: quote the start of whatever came. */
 		if (body && len > 0)
-			be = aios_buf_printf(&m, "HTTP %ld: %.200s", code, body);
+			be = aios_buf_printf(&m, "HTTP %ld: %.*s", code,
+			                     (int)(len < 200 ? len : 200), body);
 		else
 			be = aios_buf_printf(&m, "HTTP %ld with an empty body", code);
 	}

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "kube/client.h"
+#include "kube/watch.h"
 
 /* A streaming sink: receives body bytes of a 2xx answer as they arrive. Returns 0 to
  * go on, non-zero to stop the transfer (the sink keeps its own reason). */
@@ -40,6 +41,12 @@ enum aios_err aios_kube_query_add(struct aios_buf *q, const char *key,
 
 /* Sets this thread's Retry-After value (client.c keeps it thread-local). */
 void aios_kube_set_retry_after(int s);
+
+/* Decodes a whole watch body held in memory exactly as aios_kube_watch decodes a
+ * stream (same line cap, same errors, a partial last line is PROTOCOL), calling fn per
+ * event. what names the stream in messages. A seam for fuzzing and tests. */
+enum aios_err aios_kube_watch_decode(const char *p, size_t n, const char *what,
+                                     aios_kube_watch_fn fn, void *arg) AIOS_MUST_CHECK;
 
 /* ---- util.c: small pieces the kube threads share ---- */
 

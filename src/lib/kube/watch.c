@@ -133,6 +133,22 @@ static int sink(void *arg, const char *p, size_t n)
 	return 0;
 }
 
+enum aios_err aios_kube_watch_decode(const char *p, size_t n, const char *what,
+                                     aios_kube_watch_fn fn, void *arg)
+{
+	struct wstate w = {.fn = fn, .arg = arg, .what = what};
+	aios_buf_init(&w.line, AIOS_CAP_WATCH_LINE);
+	enum aios_err e = AIOS_OK;
+	if (sink(&w, p, n) != 0)
+		e = aios_fail(w.err, "%s", w.msg);
+	else if (w.line.len > 0)
+		e = aios_fail(AIOS_ERR_PROTOCOL, "%s: stream cut mid-line after %llu events", what,
+		              (unsigned long long)w.events);
+	aios_buf_cleanup(&w.line);
+	free(w.last_rv);
+	return e;
+}
+
 enum aios_err aios_kube_watch(struct aios_kube_client *c, const struct aios_kube_ref *r,
                               const struct aios_kube_watch_opts *o, aios_kube_watch_fn fn,
                               void *arg, char **last_rv)
