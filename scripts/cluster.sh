@@ -173,23 +173,24 @@ EOF
   start kube-scheduler "$KBIN/kube-scheduler" --kubeconfig="$API/kube-scheduler.kubeconfig" \
     --leader-elect=false --port=0 --secure-port=0 --v=1
 
-  kubectl_ apply -f - >/dev/null <<<"$(cluster_manifests)"
   log info "starting aios-node"
   start_node
-  wait_for "aios-node" "$DIR/aios-node.pid" node_ready
 
-  if [[ -d "$ROOT/crds" ]]; then
-    kubectl_ apply -f "$ROOT/crds" >/dev/null
-    wait_for "the CRDs" "" kubectl_ wait --for condition=established --timeout=5s crd --all
-  fi
+  # one kubectl call (each costs seconds on a loaded machine): the cluster's own pieces,
+  # the CRDs, and every operator/ manifest but the Deployment (the operator runs here as
+  # a local process); the namespace first
+  local files=(-f -)
+  [[ -d "$ROOT/crds" ]] && files+=(-f "$ROOT/crds")
   if [[ -d "$ROOT/operator" ]]; then
-    # every manifest but the Deployment: the operator runs here as a local process
-    [[ -f "$ROOT/operator/namespace.yaml" ]] && kubectl_ apply -f "$ROOT/operator/namespace.yaml" >/dev/null
+    [[ -f "$ROOT/operator/namespace.yaml" ]] && files+=(-f "$ROOT/operator/namespace.yaml")
     for f in "$ROOT"/operator/*.yaml; do
-      case "$(basename "$f")" in deployment.yaml|kustomization.yaml) continue ;; esac
-      kubectl_ apply -f "$f" >/dev/null
+      case "$(basename "$f")" in deployment.yaml|kustomization.yaml|namespace.yaml) continue ;; esac
+      files+=(-f "$f")
     done
   fi
+  kubectl_ apply "${files[@]}" >/dev/null <<<"$(cluster_manifests)"
+  [[ -d "$ROOT/crds" ]] && wait_for "the CRDs" "" kubectl_ wait --for condition=established --timeout=5s crd --all
+  wait_for "aios-node" "$DIR/aios-node.pid" node_ready
   if [[ -x "$BUILD/src/operator/aios-operator" ]]; then
     log info "starting aios-operator as system:serviceaccount:aios-system:aios-operator"
     start aios-operator "$BUILD/src/operator/aios-operator" --kubeconfig "$API/operator.kubeconfig" \

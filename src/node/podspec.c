@@ -214,6 +214,11 @@ static void build_env(struct aios_podspec_container *c, struct json_object *pod,
 	strv_push(&c->env, &c->envc, aios_xasprintf("HOSTNAME=%s", name ? name : ""));
 	strv_push(&c->env, &c->envc, aios_xstrdup("HOME=/root"));
 
+	if (aios_json_lookup(jc, "envFrom")) {
+		c->env_error = aios_xasprintf("container %s: envFrom is not supported by aios-node (list each "
+					      "variable under env)", c->name);
+		return;
+	}
 	struct json_object *arr = aios_json_lookup(jc, "env");
 	if (!arr || !json_object_is_type(arr, json_type_array))
 		return;
