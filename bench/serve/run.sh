@@ -98,7 +98,8 @@ idle_rss=$(rss_kb "$apid")
 run() {
   local port=$1 pid=$2 b=$3 c=$4 lua=${5:-$tmp/b$3.lua}
   local t0; t0=$(cpu_ticks "$pid")
-  wrk -t2 -c"$c" -d"${secs}s" --latency -s "$lua" "http://127.0.0.1:$port$path" >"$tmp/wrk.out" 2>&1
+  local threads=2; ((c < 2)) && threads=1
+  wrk -t"$threads" -c"$c" -d"${secs}s" --latency -s "$lua" "http://127.0.0.1:$port$path" >"$tmp/wrk.out" 2>&1
   local t1; t1=$(cpu_ticks "$pid")
   local hz; hz=$(getconf CLK_TCK)
   awk -v dt=$((t1 - t0)) -v hz="$hz" '
