@@ -18,12 +18,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int q = 0; q < 2; q++) {
 		uint8_t *b;
 		size_t len;
-		if (aios_model_write_mem(m, q ? AIOS_DTYPE_INT8 : AIOS_DTYPE_F32, &b, &len) != AIOS_OK)
+		if (aios_model_write_mem(m, q ? AIOS_DTYPE_INT8 : AIOS_DTYPE_F32, &b, &len) !=
+		    AIOS_OK)
 			abort(); /* a model the reader accepted must be writable */
 		struct aios_model *r = NULL;
 		if (aios_model_read_mem(b, len, "again", &r) != AIOS_OK)
 			abort();
-		if (!q && (aios_model_param_count(r) != n || memcmp(r->params, m->params, n * sizeof(float))))
+		if (!q && (aios_model_param_count(r) != n ||
+		           memcmp(r->params, m->params, n * sizeof(float))))
 			abort();
 		aios_model_free(r);
 		free(b);

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	uint8_t k = data[0];
 	struct trainer_data_opts o = {TRAINER_FMT_CSV, (k & 3) == 3 ? -1 : (k & 1), NULL,
-				      (k >> 2 & 7) - 4, NULL};
+	                              (k >> 2 & 7) - 4, NULL};
 	struct trainer_label_rule r = {(enum trainer_label_kind)(k >> 5 & 3), 3, 1};
 	struct trainer_dataset d;
 	if (trainer_parse_csv((const char *)data + 1, size - 1, "fuzz.csv", &o, &r, &d) != AIOS_OK)

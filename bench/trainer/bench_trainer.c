@@ -75,12 +75,13 @@ static int bandwidth(size_t mib)
 		memcpy(b, a, n * sizeof(float));
 		double t2 = aios_now_s();
 		sink += b[n / 2];
-		double r = (double)n * 4 / (t1 - t0) / 1e9, c = 2.0 * (double)n * 4 / (t2 - t1) / 1e9;
+		double r = (double)n * 4 / (t1 - t0) / 1e9,
+		       c = 2.0 * (double)n * 4 / (t2 - t1) / 1e9;
 		best_read = r > best_read ? r : best_read;
 		best_copy = c > best_copy ? c : best_copy;
 	}
-	printf("{\"read_gbps\":%.2f,\"copy_gbps\":%.2f,\"mib\":%zu,\"sink\":%g}\n", best_read, best_copy,
-	       mib, sink > 0 ? 1.0 : 0.0);
+	printf("{\"read_gbps\":%.2f,\"copy_gbps\":%.2f,\"mib\":%zu,\"sink\":%g}\n", best_read,
+	       best_copy, mib, sink > 0 ? 1.0 : 0.0);
 	free(a);
 	free(b);
 	return 0;
@@ -89,9 +90,11 @@ static int bandwidth(size_t mib)
 int main(int argc, char **argv)
 {
 	if (argc == 6 && !strcmp(argv[1], "gen"))
-		return gen(argv[2], strtol(argv[3], NULL, 10), (int)strtol(argv[4], NULL, 10), argv[5]);
+		return gen(argv[2], strtol(argv[3], NULL, 10), (int)strtol(argv[4], NULL, 10),
+		           argv[5]);
 	if (argc >= 2 && !strcmp(argv[1], "bandwidth"))
 		return bandwidth(argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 512);
-	fprintf(stderr, "usage: bench_trainer gen linear|mlp ROWS COLS OUT.f32 | bandwidth [MiB]\n");
+	fprintf(stderr,
+	        "usage: bench_trainer gen linear|mlp ROWS COLS OUT.f32 | bandwidth [MiB]\n");
 	return 2;
 }

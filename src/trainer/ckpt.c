@@ -18,8 +18,8 @@
 #include "common/mem.h"
 #include "model/model.h"
 
-#define PREFIX 16
-#define ALIGN 64
+#define PREFIX     16
+#define ALIGN      64
 #define MAX_HEADER 65536
 
 static size_t align_up(size_t n)
@@ -94,7 +94,8 @@ enum aios_err trainer_ckpt_write(const char *dir, const struct trainer_ckpt *c)
 	json_object_object_add(h, "rng", rng);
 	json_object_object_add(h, "threads", json_object_new_int(c->threads));
 	json_object_object_add(h, "loss", json_object_new_double(isfinite(c->loss) ? c->loss : -1));
-	json_object_object_add(h, "val_loss", isfinite(c->val_loss) ? json_object_new_double(c->val_loss) : NULL);
+	json_object_object_add(h, "val_loss",
+	                       isfinite(c->val_loss) ? json_object_new_double(c->val_loss) : NULL);
 	json_object_object_add(h, "fingerprint", json_object_new_string(c->fingerprint));
 	json_object_object_add(h, "n_params", json_object_new_int64((int64_t)c->n_params));
 	const char *js = json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN);
@@ -150,14 +151,17 @@ enum aios_err trainer_ckpt_read(const char *path, size_t n_params, struct traine
 	memcpy(&hl, b + 12, 4);
 	if (version != 1 || hl == 0 || hl > MAX_HEADER ||
 	    align_up(PREFIX + hl) + 3 * fl + AIOS_SHA256_LEN != n) {
-		e = aios_fail(AIOS_ERR_CORRUPT, "%s: version %u, header %u bytes, size %zu do not fit "
-			      "%zu parameters", path, version, hl, n, n_params);
+		e = aios_fail(AIOS_ERR_CORRUPT,
+		              "%s: version %u, header %u bytes, size %zu do not fit "
+		              "%zu parameters",
+		              path, version, hl, n, n_params);
 		goto out;
 	}
 	uint8_t d[AIOS_SHA256_LEN];
 	aios_sha256(b, n - AIOS_SHA256_LEN, d);
 	if (memcmp(d, b + n - AIOS_SHA256_LEN, AIOS_SHA256_LEN)) {
-		e = aios_fail(AIOS_ERR_DIGEST, "%s: SHA-256 mismatch (incomplete or damaged)", path);
+		e = aios_fail(AIOS_ERR_DIGEST, "%s: SHA-256 mismatch (incomplete or damaged)",
+		              path);
 		goto out;
 	}
 	if ((e = aios_json_parse((const char *)b + PREFIX, hl, path, &h)))
@@ -183,7 +187,8 @@ enum aios_err trainer_ckpt_read(const char *path, size_t n_params, struct traine
 		}
 	}
 	double loss = -1, val = NAN;
-	if (aios_json_opt_double(h, "loss", -1, &loss) || aios_json_opt_double(h, "val_loss", NAN, &val)) {
+	if (aios_json_opt_double(h, "loss", -1, &loss) ||
+	    aios_json_opt_double(h, "val_loss", NAN, &val)) {
 		e = aios_fail(AIOS_ERR_CORRUPT, "%s: bad losses", path);
 		goto out;
 	}
@@ -206,7 +211,7 @@ out:
 }
 
 enum aios_err trainer_ckpt_latest(const char *dir, const char *fingerprint, size_t n_params,
-				  struct trainer_ckpt *out, int *found)
+                                  struct trainer_ckpt *out, int *found)
 {
 	*found = 0;
 	memset(out, 0, sizeof(*out));
@@ -219,7 +224,8 @@ enum aios_err trainer_ckpt_latest(const char *dir, const char *fingerprint, size
 		if (e) {
 			aios_warn("checkpoint_skip", "skipping %s: %s", path, aios_errmsg());
 		} else if (strcmp(c.fingerprint, fingerprint)) {
-			aios_warn("checkpoint_skip", "skipping %s: written for another spec or dataset", path);
+			aios_warn("checkpoint_skip",
+			          "skipping %s: written for another spec or dataset", path);
 			trainer_ckpt_cleanup(&c);
 		} else {
 			*out = c;

@@ -22,7 +22,7 @@
 #include "common/err.h"
 #include "common/hash.h"
 
-#define TRAINER_CKPT_KEEP 2
+#define TRAINER_CKPT_KEEP  2
 #define TRAINER_CKPT_MAGIC "AIOSCKP"
 
 struct trainer_ckpt {
@@ -40,13 +40,14 @@ struct trainer_ckpt {
 /* Writes DIR/ckpt-<epoch>.aiosckpt atomically and prunes older ones; *path_out may be NULL. */
 enum aios_err trainer_ckpt_write(const char *dir, const struct trainer_ckpt *c) AIOS_MUST_CHECK;
 /* Reads and verifies one checkpoint file; n_params must match. */
-enum aios_err trainer_ckpt_read(const char *path, size_t n_params, struct trainer_ckpt *out) AIOS_MUST_CHECK;
+enum aios_err trainer_ckpt_read(const char *path, size_t n_params,
+                                struct trainer_ckpt *out) AIOS_MUST_CHECK;
 /*
  * The newest readable checkpoint in dir whose fingerprint matches; *found = 0 when none
  * (a missing directory is not an error). Damaged or foreign files are logged and skipped.
  */
 enum aios_err trainer_ckpt_latest(const char *dir, const char *fingerprint, size_t n_params,
-				  struct trainer_ckpt *out, int *found) AIOS_MUST_CHECK;
+                                  struct trainer_ckpt *out, int *found) AIOS_MUST_CHECK;
 void trainer_ckpt_cleanup(struct trainer_ckpt *c);
 
 #endif

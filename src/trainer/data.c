@@ -45,14 +45,17 @@ enum aios_err trainer_uri_to_path(const char *uri, char *path, size_t n)
 	int w;
 	if (!strncmp(uri, "file://", 7)) {
 		if (uri[7] != '/')
-			return aios_fail(AIOS_ERR_INVALID, "%s: a file URI needs an absolute path (file:///...)", uri);
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "%s: a file URI needs an absolute path (file:///...)",
+			                 uri);
 		w = snprintf(path, n, "%s", uri + 7);
 	} else if (!strncmp(uri, "pvc://", 6)) {
 		const char *rest = uri + 6, *slash = strchr(rest, '/');
 		if (!slash || slash == rest || !slash[1])
 			return aios_fail(AIOS_ERR_INVALID, "%s: expected pvc://CLAIM/PATH", uri);
 		if (has_dotdot(rest))
-			return aios_fail(AIOS_ERR_INVALID, "%s: \"..\" is not allowed in a pvc path", uri);
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "%s: \"..\" is not allowed in a pvc path", uri);
 		const char *root = getenv("AIOS_PVC_ROOT");
 		w = snprintf(path, n, "%s/%s", root && *root ? root : "/mnt/pvc", rest);
 	} else if (strstr(uri, "://")) {
@@ -93,9 +96,9 @@ static enum aios_err http_get(const char *url, struct aios_buf *b)
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);       /* s: a dead host fails fast */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);    /* bytes/s ... */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);       /* ... sustained this many s */
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);    /* s: a dead host fails fast */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L); /* bytes/s ... */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);    /* ... sustained this many s */
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)b->max);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -104,11 +107,14 @@ static enum aios_err http_get(const char *url, struct aios_buf *b)
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(c);
 	if (sink.e == AIOS_ERR_TOO_BIG || rc == CURLE_FILESIZE_EXCEEDED)
-		return aios_fail(AIOS_ERR_TOO_BIG, "%s: larger than the %zu-byte dataset limit", url, b->max);
+		return aios_fail(AIOS_ERR_TOO_BIG, "%s: larger than the %zu-byte dataset limit",
+		                 url, b->max);
 	if (rc != CURLE_OK)
-		return aios_fail(AIOS_ERR_IO, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		return aios_fail(AIOS_ERR_IO, "%s: %s", url,
+		                 errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	if (status >= 400)
-		return aios_fail(status == 404 ? AIOS_ERR_NOT_FOUND : AIOS_ERR_IO, "%s: HTTP %ld", url, status);
+		return aios_fail(status == 404 ? AIOS_ERR_NOT_FOUND : AIOS_ERR_IO, "%s: HTTP %ld",
+		                 url, status);
 	return AIOS_OK;
 }
 
@@ -129,13 +135,13 @@ enum aios_err trainer_fetch(const char *uri, struct aios_buf *b)
 static const char *label_problem(float v, const struct trainer_label_rule *r)
 {
 	switch (r->kind) {
-	case TRAINER_LABEL_REAL:
-		return NULL;
+	case TRAINER_LABEL_REAL: return NULL;
 	case TRAINER_LABEL_PROB:
 		return v >= 0 && v <= 1 ? NULL : "a cross-entropy label must lie in [0, 1]";
 	case TRAINER_LABEL_CLASS:
-		return v >= 0 && v < r->classes && v == floorf(v) ? NULL
-			: "a class label must be an integer from 0 to outputs-1";
+		return v >= 0 && v < r->classes && v == floorf(v)
+		           ? NULL
+		           : "a class label must be an integer from 0 to outputs-1";
 	case TRAINER_LABEL_SIGN:
 		return v == 0 || v == 1 || v == -1 ? NULL : "a hinge label must be -1, 0 or 1";
 	}
@@ -223,14 +229,15 @@ static int all_numbers(const char **f, const size_t *fl, int n)
 }
 
 enum aios_err trainer_parse_csv(const char *p, size_t n, const char *name,
-				const struct trainer_data_opts *o, const struct trainer_label_rule *r,
-				struct trainer_dataset *out)
+                                const struct trainer_data_opts *o,
+                                const struct trainer_label_rule *r, struct trainer_dataset *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (r->tcols != 1)
 		return aios_fail(AIOS_ERR_UNSUPPORTED,
-				 "%s: CSV data has one label column; %d target columns need f32 "
-				 "or inline data", name, r->tcols);
+		                 "%s: CSV data has one label column; %d target columns need f32 "
+		                 "or inline data",
+		                 name, r->tcols);
 	const char **f = aios_xmalloc(TRAINER_DATA_MAX_COLS * sizeof(*f));
 	size_t *fl = aios_xmalloc(TRAINER_DATA_MAX_COLS * sizeof(*fl));
 	char **names = NULL; /* header names, for messages */
@@ -250,7 +257,7 @@ enum aios_err trainer_parse_csv(const char *p, size_t n, const char *name,
 			l.len--;
 		if (l.len > TRAINER_CSV_MAX_LINE) {
 			e = aios_fail(AIOS_ERR_TOO_BIG, "%s:%lld: line longer than %u bytes", name,
-				      (long long)l.no, TRAINER_CSV_MAX_LINE);
+			              (long long)l.no, TRAINER_CSV_MAX_LINE);
 			break;
 		}
 		size_t k = 0;
@@ -262,17 +269,19 @@ enum aios_err trainer_parse_csv(const char *p, size_t n, const char *name,
 		int nf = split_fields(&l, f, fl, TRAINER_DATA_MAX_COLS, &over);
 		if (over) {
 			e = aios_fail(AIOS_ERR_TOO_BIG, "%s:%lld: more than %d columns", name,
-				      (long long)l.no, TRAINER_DATA_MAX_COLS);
+			              (long long)l.no, TRAINER_DATA_MAX_COLS);
 			break;
 		}
 		if (ncols < 0) { /* the first line decides the shape */
 			ncols = nf;
 			if (ncols < 2) {
-				e = aios_fail(AIOS_ERR_INVALID, "%s:%lld: %d column; need features and a label",
-					      name, (long long)l.no, ncols);
+				e = aios_fail(AIOS_ERR_INVALID,
+				              "%s:%lld: %d column; need features and a label", name,
+				              (long long)l.no, ncols);
 				break;
 			}
-			int is_header = o->header == 1 || (o->header < 0 && !all_numbers(f, fl, nf));
+			int is_header =
+			    o->header == 1 || (o->header < 0 && !all_numbers(f, fl, nf));
 			if (is_header) {
 				names = aios_xcalloc((size_t)nf, sizeof(*names));
 				n_names = nf;
@@ -289,15 +298,20 @@ enum aios_err trainer_parse_csv(const char *p, size_t n, const char *name,
 					if (!strcmp(names[i], o->label_name))
 						label = i;
 				if (label < 0) {
-					e = aios_fail(AIOS_ERR_INVALID, "%s: no column named \"%s\"%s", name,
-						      o->label_name, names ? "" : " (the file has no header line)");
+					e = aios_fail(
+					    AIOS_ERR_INVALID, "%s: no column named \"%s\"%s", name,
+					    o->label_name,
+					    names ? "" : " (the file has no header line)");
 					break;
 				}
 			} else {
-				label = o->label_index < 0 ? ncols + o->label_index : o->label_index;
+				label =
+				    o->label_index < 0 ? ncols + o->label_index : o->label_index;
 				if (label < 0 || label >= ncols) {
-					e = aios_fail(AIOS_ERR_INVALID, "%s: label column %d is outside the %d columns",
-						      name, o->label_index, ncols);
+					e = aios_fail(
+					    AIOS_ERR_INVALID,
+					    "%s: label column %d is outside the %d columns", name,
+					    o->label_index, ncols);
 					break;
 				}
 			}
@@ -308,11 +322,12 @@ enum aios_err trainer_parse_csv(const char *p, size_t n, const char *name,
 		}
 		if (nf != ncols) {
 			e = aios_fail(AIOS_ERR_INVALID, "%s:%lld: %d columns, expected %d", name,
-				      (long long)l.no, nf, ncols);
+			              (long long)l.no, nf, ncols);
 			break;
 		}
 		if (out->rows >= (int64_t)TRAINER_DATA_MAX_ROWS) {
-			e = aios_fail(AIOS_ERR_TOO_BIG, "%s: more than %u rows", name, TRAINER_DATA_MAX_ROWS);
+			e = aios_fail(AIOS_ERR_TOO_BIG, "%s: more than %u rows", name,
+			              TRAINER_DATA_MAX_ROWS);
 			break;
 		}
 		reserve(out, &cap, out->rows + 1);
@@ -324,9 +339,10 @@ enum aios_err trainer_parse_csv(const char *p, size_t n, const char *name,
 				why = label_problem(v, r);
 			if (why) {
 				int shown = (int)(fl[i] < 40 ? fl[i] : 40);
-				e = aios_fail(AIOS_ERR_INVALID, "%s:%lld: column %d%s%s%s: \"%.*s\": %s", name,
-					      (long long)l.no, i + 1, names ? " (" : "",
-					      names ? names[i] : "", names ? ")" : "", shown, f[i], why);
+				e = aios_fail(
+				    AIOS_ERR_INVALID, "%s:%lld: column %d%s%s%s: \"%.*s\": %s",
+				    name, (long long)l.no, i + 1, names ? " (" : "",
+				    names ? names[i] : "", names ? ")" : "", shown, f[i], why);
 				break;
 			}
 			if (i == label)
@@ -358,34 +374,35 @@ static uint32_t le32(const uint8_t *p)
 }
 
 enum aios_err trainer_parse_f32(const void *p, size_t n, const char *name,
-				const struct trainer_label_rule *r, struct trainer_dataset *out)
+                                const struct trainer_label_rule *r, struct trainer_dataset *out)
 {
 	const uint8_t *b = p;
 	memset(out, 0, sizeof(*out));
 	if (n < TRAINER_F32_HEADER || memcmp(b, TRAINER_F32_MAGIC, 8))
-		return aios_fail(AIOS_ERR_INVALID, "%s: not an f32 dataset (no AIOSF32 header)", name);
+		return aios_fail(AIOS_ERR_INVALID, "%s: not an f32 dataset (no AIOSF32 header)",
+		                 name);
 	uint32_t version = le32(b + 8), feats = le32(b + 12), labels = le32(b + 16);
 	uint64_t rows;
 	memcpy(&rows, b + 24, 8);
 	if (version != 1)
 		return aios_fail(AIOS_ERR_INVALID, "%s: f32 version %u, expected 1", name, version);
 	if (feats < 1 || feats > TRAINER_DATA_MAX_COLS)
-		return aios_fail(AIOS_ERR_INVALID, "%s: %u feature columns, expected 1..%d", name, feats,
-				 TRAINER_DATA_MAX_COLS);
+		return aios_fail(AIOS_ERR_INVALID, "%s: %u feature columns, expected 1..%d", name,
+		                 feats, TRAINER_DATA_MAX_COLS);
 	if ((int)labels != r->tcols)
 		return aios_fail(AIOS_ERR_INVALID, "%s: %u label columns, the model needs %d", name,
-				 labels, r->tcols);
+		                 labels, r->tcols);
 	if (rows == 0)
 		return aios_fail(AIOS_ERR_INVALID, "%s: no data rows", name);
 	if (rows > TRAINER_DATA_MAX_ROWS)
 		return aios_fail(AIOS_ERR_TOO_BIG, "%s: %llu rows, limit %u", name,
-				 (unsigned long long)rows, TRAINER_DATA_MAX_ROWS);
+		                 (unsigned long long)rows, TRAINER_DATA_MAX_ROWS);
 	size_t width = (size_t)feats + labels;
 	if ((n - TRAINER_F32_HEADER) / 4 / width != rows || (n - TRAINER_F32_HEADER) % (4 * width))
 		return aios_fail(AIOS_ERR_INVALID,
-				 "%s: %zu bytes, but %llu rows of %zu floats need %llu", name, n,
-				 (unsigned long long)rows, width,
-				 (unsigned long long)(TRAINER_F32_HEADER + rows * width * 4));
+		                 "%s: %zu bytes, but %llu rows of %zu floats need %llu", name, n,
+		                 (unsigned long long)rows, width,
+		                 (unsigned long long)(TRAINER_F32_HEADER + rows * width * 4));
 	out->rows = (int64_t)rows;
 	out->cols = (int)feats;
 	out->tcols = (int)labels;
@@ -397,12 +414,15 @@ enum aios_err trainer_parse_f32(const void *p, size_t n, const char *name,
 		memcpy(out->x + i * feats, row, (size_t)feats * 4);
 		memcpy(out->t + i * labels, row + (size_t)feats * 4, (size_t)labels * 4);
 		for (size_t c = 0; c < width; c++) {
-			float v = c < feats ? out->x[i * feats + c] : out->t[i * labels + c - feats];
+			float v =
+			    c < feats ? out->x[i * feats + c] : out->t[i * labels + c - feats];
 			const char *why = !isfinite(v) ? "not a finite number"
-				: c >= feats ? label_problem(v, r) : NULL;
+			                  : c >= feats ? label_problem(v, r)
+			                               : NULL;
 			if (why) {
-				enum aios_err e = aios_fail(AIOS_ERR_INVALID, "%s: row %llu, column %zu: %s",
-							    name, (unsigned long long)i + 1, c + 1, why);
+				enum aios_err e =
+				    aios_fail(AIOS_ERR_INVALID, "%s: row %llu, column %zu: %s",
+				              name, (unsigned long long)i + 1, c + 1, why);
 				trainer_dataset_cleanup(out);
 				return e;
 			}
@@ -434,20 +454,21 @@ enum aios_err trainer_write_f32(const char *path, const struct trainer_dataset *
 /* ---------------------------------------------------------------- inline */
 
 static enum aios_err number_at(struct json_object *a, size_t i, const char *path, size_t row,
-			       float *out)
+                               float *out)
 {
 	struct json_object *v = json_object_array_get_idx(a, i);
 	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
 		return aios_fail(AIOS_ERR_INVALID, "%s[%zu][%zu]: expected a number", path, row, i);
 	double d = json_object_get_double(v);
 	if (!isfinite(d) || fabs(d) > 3.4e38)
-		return aios_fail(AIOS_ERR_INVALID, "%s[%zu][%zu]: not a finite float", path, row, i);
+		return aios_fail(AIOS_ERR_INVALID, "%s[%zu][%zu]: not a finite float", path, row,
+		                 i);
 	*out = (float)d;
 	return AIOS_OK;
 }
 
 enum aios_err trainer_parse_inline(struct json_object *o, const char *path,
-				   const struct trainer_label_rule *r, struct trainer_dataset *out)
+                                   const struct trainer_label_rule *r, struct trainer_dataset *out)
 {
 	memset(out, 0, sizeof(*out));
 	struct json_object *feats = NULL, *labels = NULL;
@@ -461,13 +482,15 @@ enum aios_err trainer_parse_inline(struct json_object *o, const char *path,
 	if (rows == 0)
 		return aios_fail(AIOS_ERR_INVALID, "%s.features: no data rows", path);
 	if (json_object_array_length(labels) != rows)
-		return aios_fail(AIOS_ERR_INVALID, "%s: %zu feature rows but %zu labels", path, rows,
-				 json_object_array_length(labels));
+		return aios_fail(AIOS_ERR_INVALID, "%s: %zu feature rows but %zu labels", path,
+		                 rows, json_object_array_length(labels));
 	struct json_object *first = json_object_array_get_idx(feats, 0);
-	size_t cols = json_object_is_type(first, json_type_array) ? json_object_array_length(first) : 0;
+	size_t cols =
+	    json_object_is_type(first, json_type_array) ? json_object_array_length(first) : 0;
 	if (cols < 1 || cols > TRAINER_DATA_MAX_COLS)
-		return aios_fail(AIOS_ERR_INVALID, "%s.features[0]: expected an array of 1..%d numbers",
-				 path, TRAINER_DATA_MAX_COLS);
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "%s.features[0]: expected an array of 1..%d numbers", path,
+		                 TRAINER_DATA_MAX_COLS);
 	out->rows = (int64_t)rows;
 	out->cols = (int)cols;
 	out->tcols = r->tcols;
@@ -479,8 +502,10 @@ enum aios_err trainer_parse_inline(struct json_object *o, const char *path,
 	enum aios_err e = AIOS_OK;
 	for (size_t i = 0; i < rows && !e; i++) {
 		struct json_object *row = json_object_array_get_idx(feats, i);
-		if (!json_object_is_type(row, json_type_array) || json_object_array_length(row) != cols) {
-			e = aios_fail(AIOS_ERR_INVALID, "%s[%zu]: expected %zu numbers", fp, i, cols);
+		if (!json_object_is_type(row, json_type_array) ||
+		    json_object_array_length(row) != cols) {
+			e = aios_fail(AIOS_ERR_INVALID, "%s[%zu]: expected %zu numbers", fp, i,
+			              cols);
 			break;
 		}
 		for (size_t c = 0; c < cols && !e; c++)
@@ -489,25 +514,28 @@ enum aios_err trainer_parse_inline(struct json_object *o, const char *path,
 		float *t = out->t + i * (size_t)r->tcols;
 		if (json_object_is_type(lab, json_type_array)) {
 			if ((int)json_object_array_length(lab) != r->tcols) {
-				e = aios_fail(AIOS_ERR_INVALID, "%s[%zu]: expected %d values", lp, i, r->tcols);
+				e = aios_fail(AIOS_ERR_INVALID, "%s[%zu]: expected %d values", lp,
+				              i, r->tcols);
 				break;
 			}
 			for (int c = 0; c < r->tcols && !e; c++)
 				e = number_at(lab, (size_t)c, lp, i, t + c);
 		} else if (r->tcols == 1 && (json_object_is_type(lab, json_type_double) ||
-					     json_object_is_type(lab, json_type_int))) {
+		                             json_object_is_type(lab, json_type_int))) {
 			double d = json_object_get_double(lab);
 			if (!isfinite(d) || fabs(d) > 3.4e38)
-				e = aios_fail(AIOS_ERR_INVALID, "%s[%zu]: not a finite float", lp, i);
+				e = aios_fail(AIOS_ERR_INVALID, "%s[%zu]: not a finite float", lp,
+				              i);
 			t[0] = (float)d;
 		} else {
 			e = aios_fail(AIOS_ERR_INVALID, "%s[%zu]: expected %s", lp, i,
-				      r->tcols == 1 ? "a number" : "an array of numbers");
+			              r->tcols == 1 ? "a number" : "an array of numbers");
 		}
 		for (int c = 0; c < r->tcols && !e; c++) {
 			const char *why = label_problem(t[c], r);
 			if (why)
-				e = aios_fail(AIOS_ERR_INVALID, "%s[%zu]: %g: %s", lp, i, t[c], why);
+				e = aios_fail(AIOS_ERR_INVALID, "%s[%zu]: %g: %s", lp, i, t[c],
+				              why);
 		}
 	}
 	if (e)
@@ -524,7 +552,7 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 enum aios_err trainer_load(const char *uri, const struct trainer_data_opts *o,
-			   const struct trainer_label_rule *r, struct trainer_dataset *out)
+                           const struct trainer_label_rule *r, struct trainer_dataset *out)
 {
 	memset(out, 0, sizeof(*out));
 	struct aios_buf b;
@@ -537,14 +565,16 @@ enum aios_err trainer_load(const char *uri, const struct trainer_data_opts *o,
 		aios_sha256(data, b.len, d);
 		aios_sha256_hex(d, hex);
 		if (strcasecmp(hex, o->sha256))
-			e = aios_fail(AIOS_ERR_DIGEST, "%s: SHA-256 is %s, but the spec says %s", uri, hex,
-				      o->sha256);
+			e = aios_fail(AIOS_ERR_DIGEST, "%s: SHA-256 is %s, but the spec says %s",
+			              uri, hex, o->sha256);
 	}
 	if (!e) {
 		enum trainer_format fmt = o->format;
 		if (fmt == TRAINER_FMT_AUTO)
-			fmt = (b.len >= 8 && !memcmp(data, TRAINER_F32_MAGIC, 8)) || ends_with(uri, ".f32")
-				      ? TRAINER_FMT_F32 : TRAINER_FMT_CSV;
+			fmt = (b.len >= 8 && !memcmp(data, TRAINER_F32_MAGIC, 8)) ||
+			              ends_with(uri, ".f32")
+			          ? TRAINER_FMT_F32
+			          : TRAINER_FMT_CSV;
 		if (fmt == TRAINER_FMT_F32)
 			e = trainer_parse_f32(data, b.len, uri, r, out);
 		else
@@ -557,7 +587,7 @@ enum aios_err trainer_load(const char *uri, const struct trainer_data_opts *o,
 /* ---------------------------------------------------------------- split, normalize */
 
 void trainer_split(struct trainer_dataset *d, double fraction, uint64_t seed,
-		   struct trainer_dataset *val)
+                   struct trainer_dataset *val)
 {
 	memset(val, 0, sizeof(*val));
 	val->cols = d->cols;
@@ -576,8 +606,10 @@ void trainer_split(struct trainer_dataset *d, double fraction, uint64_t seed,
 	for (int pass = 0; pass < 2; pass++) {
 		struct trainer_dataset *dst = pass ? val : &tr;
 		int64_t off = pass ? tr.rows : 0;
-		dst->x = aios_xmalloc((size_t)(dst->rows ? dst->rows : 1) * d->cols * sizeof(float));
-		dst->t = aios_xmalloc((size_t)(dst->rows ? dst->rows : 1) * d->tcols * sizeof(float));
+		dst->x =
+		    aios_xmalloc((size_t)(dst->rows ? dst->rows : 1) * d->cols * sizeof(float));
+		dst->t =
+		    aios_xmalloc((size_t)(dst->rows ? dst->rows : 1) * d->tcols * sizeof(float));
 		for (int64_t i = 0; i < dst->rows; i++) {
 			memcpy(dst->x + i * d->cols, d->x + (size_t)idx[off + i] * d->cols,
 			       (size_t)d->cols * sizeof(float));

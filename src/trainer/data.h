@@ -26,20 +26,20 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-#define TRAINER_CSV_MAX_LINE (1u << 20) /* bytes in one CSV line */
-#define TRAINER_DATA_MAX_COLS 65536     /* columns in one row */
+#define TRAINER_CSV_MAX_LINE  (1u << 20) /* bytes in one CSV line */
+#define TRAINER_DATA_MAX_COLS 65536      /* columns in one row */
 #define TRAINER_DATA_MAX_ROWS (1u << 31) /* rows (indices are 32-bit) */
-#define TRAINER_F32_MAGIC "AIOSF32"
-#define TRAINER_F32_HEADER 32
+#define TRAINER_F32_MAGIC     "AIOSF32"
+#define TRAINER_F32_HEADER    32
 
 enum trainer_format { TRAINER_FMT_AUTO, TRAINER_FMT_CSV, TRAINER_FMT_F32 };
 
 /* What a label must look like, checked while parsing so errors can name the line. */
 enum trainer_label_kind {
-	TRAINER_LABEL_REAL,   /* any finite number (mse) */
-	TRAINER_LABEL_PROB,   /* in [0, 1] (binary cross-entropy) */
-	TRAINER_LABEL_CLASS,  /* an integer in 0..classes-1 (softmax cross-entropy) */
-	TRAINER_LABEL_SIGN    /* 0, 1, -1 (hinge) */
+	TRAINER_LABEL_REAL,  /* any finite number (mse) */
+	TRAINER_LABEL_PROB,  /* in [0, 1] (binary cross-entropy) */
+	TRAINER_LABEL_CLASS, /* an integer in 0..classes-1 (softmax cross-entropy) */
+	TRAINER_LABEL_SIGN   /* 0, 1, -1 (hinge) */
 };
 
 struct trainer_label_rule {
@@ -77,20 +77,21 @@ enum aios_err trainer_fetch(const char *uri, struct aios_buf *b) AIOS_MUST_CHECK
 
 /* Parsers over bytes in memory; name appears in messages. */
 enum aios_err trainer_parse_csv(const char *p, size_t n, const char *name,
-				const struct trainer_data_opts *o, const struct trainer_label_rule *r,
-				struct trainer_dataset *out) AIOS_MUST_CHECK;
+                                const struct trainer_data_opts *o,
+                                const struct trainer_label_rule *r,
+                                struct trainer_dataset *out) AIOS_MUST_CHECK;
 enum aios_err trainer_parse_f32(const void *p, size_t n, const char *name,
-				const struct trainer_label_rule *r,
-				struct trainer_dataset *out) AIOS_MUST_CHECK;
+                                const struct trainer_label_rule *r,
+                                struct trainer_dataset *out) AIOS_MUST_CHECK;
 /* {"features": [[...], ...], "labels": [...] or [[...], ...]} from the spec. */
 enum aios_err trainer_parse_inline(struct json_object *o, const char *path,
-				   const struct trainer_label_rule *r,
-				   struct trainer_dataset *out) AIOS_MUST_CHECK;
+                                   const struct trainer_label_rule *r,
+                                   struct trainer_dataset *out) AIOS_MUST_CHECK;
 
 /* Fetches, checks the digest, picks the format (by magic, then extension), parses. */
 enum aios_err trainer_load(const char *uri, const struct trainer_data_opts *o,
-			   const struct trainer_label_rule *r,
-			   struct trainer_dataset *out) AIOS_MUST_CHECK;
+                           const struct trainer_label_rule *r,
+                           struct trainer_dataset *out) AIOS_MUST_CHECK;
 
 /* Writes a dataset in the f32 format (used by the benchmark and tests). */
 enum aios_err trainer_write_f32(const char *path, const struct trainer_dataset *d) AIOS_MUST_CHECK;
@@ -100,7 +101,7 @@ enum aios_err trainer_write_f32(const char *path, const struct trainer_dataset *
  * all stays in d when fraction is 0. The split depends only on the seed and the rows.
  */
 void trainer_split(struct trainer_dataset *d, double fraction, uint64_t seed,
-		   struct trainer_dataset *val);
+                   struct trainer_dataset *val);
 
 /* Per-column mean and standard deviation of d (std 1 for a constant column). */
 void trainer_norm_stats(const struct trainer_dataset *d, float *mean, float *std);

@@ -61,7 +61,7 @@ INLINE float hsum(v8 v)
 
 /* C[r..r+R, j..j+8V) (+)= A[r..r+R, :] . B[:, j..j+8V); R <= 2, V <= 4, both constants. */
 INLINE void strip(float *c, const float *a, const float *b, int r, int R, int j, int V, int k,
-		  int n, int acc)
+                  int n, int acc)
 {
 	v8 s[2][4];
 	for (int i = 0; i < R; i++)
@@ -134,14 +134,14 @@ INLINE void matmul_body(float *c, const float *a, const float *b, int rows, int 
 
 /* ---------------------------------------------------------------- variants, dispatch */
 
-void trainer_matmul_generic(float *c, const float *a, const float *b, int rows, int k, int n, int acc)
+void trainer_matmul_generic(float *c, const float *a, const float *b, int rows, int k, int n,
+                            int acc)
 {
 	matmul_body(c, a, b, rows, k, n, acc);
 }
 
-__attribute__((target("avx2,fma"))) static void matmul_avx2(float *c, const float *a,
-							     const float *b, int rows, int k,
-							     int n, int acc)
+__attribute__((target("avx2,fma"))) static void
+matmul_avx2(float *c, const float *a, const float *b, int rows, int k, int n, int acc)
 {
 	matmul_body(c, a, b, rows, k, n, acc);
 }

@@ -19,7 +19,7 @@ void trainer_matmul_ref(float *c, const float *a, const float *b, int rows, int 
 void trainer_matmul(float *c, const float *a, const float *b, int rows, int k, int n, int acc);
 /* The baseline build of the fast kernel, whatever the CPU (for tests). */
 void trainer_matmul_generic(float *c, const float *a, const float *b, int rows, int k, int n,
-			    int acc);
+                            int acc);
 /* dst(cols, rows) = src(rows, cols)^T. */
 void trainer_transpose(float *dst, const float *src, int rows, int cols);
 /* Name of the kernel variant in use ("avx2+fma" or "generic"), for logs. */

@@ -15,7 +15,7 @@ struct trainer_metrics {
 	struct aios_http_server *srv;
 	struct aios_metrics *reg;
 	struct aios_series *epoch, *epochs, *epochs_total, *loss, *val_loss, *sps, *samples, *steps,
-		*elapsed;
+	    *elapsed;
 	int64_t samples_seen, steps_seen;
 };
 
@@ -25,29 +25,31 @@ static struct aios_series *gauge(struct aios_metrics *r, const char *name, const
 }
 
 enum aios_err trainer_metrics_start(int port, int rank, int world, const char *job,
-				    struct trainer_metrics **out)
+                                    struct trainer_metrics **out)
 {
 	*out = NULL;
 	struct trainer_metrics *m = aios_xcalloc(1, sizeof(*m));
 	struct aios_metrics *r = m->reg = aios_metrics_new();
 	m->epoch = gauge(r, "aios_trainer_epoch", "Epochs completed.");
 	m->epochs = gauge(r, "aios_trainer_epochs", "Epochs the job runs in all.");
-	m->epochs_total = gauge(r, "aios_trainer_epochs_total", "Epochs the job runs in all (alias).");
+	m->epochs_total =
+	    gauge(r, "aios_trainer_epochs_total", "Epochs the job runs in all (alias).");
 	m->loss = gauge(r, "aios_trainer_loss", "Mean training loss of the last epoch.");
-	m->sps = gauge(r, "aios_trainer_samples_per_second", "Training rows per second, last epoch.");
+	m->sps =
+	    gauge(r, "aios_trainer_samples_per_second", "Training rows per second, last epoch.");
 	m->elapsed = gauge(r, "aios_trainer_elapsed_seconds", "Seconds since training started.");
 	m->samples = aios_metric_with(aios_metrics_counter(r, "aios_trainer_samples_total",
-							   "Training rows processed.", NULL));
-	m->steps = aios_metric_with(aios_metrics_counter(r, "aios_trainer_steps_total",
-							 "Optimizer steps taken.", NULL));
+	                                                   "Training rows processed.", NULL));
+	m->steps = aios_metric_with(
+	    aios_metrics_counter(r, "aios_trainer_steps_total", "Optimizer steps taken.", NULL));
 	char rs[16], ws[16];
 	snprintf(rs, sizeof(rs), "%d", rank);
 	snprintf(ws, sizeof(ws), "%d", world);
 	aios_gauge_set(aios_metric_with(aios_metrics_gauge(r, "aios_trainer_info",
-							   "The trainer's place in its job.", "rank",
-							   "world", "job", NULL),
-					rs, ws, job ? job : ""),
-		       1);
+	                                                   "The trainer's place in its job.",
+	                                                   "rank", "world", "job", NULL),
+	                                rs, ws, job ? job : ""),
+	               1);
 
 	struct aios_http_config c;
 	aios_http_config_defaults(&c);
@@ -84,7 +86,7 @@ void trainer_metrics_update(struct trainer_metrics *m, const struct trainer_prog
 	if (isfinite(p->val_loss)) {
 		if (!m->val_loss)
 			m->val_loss = gauge(m->reg, "aios_trainer_validation_loss",
-					    "Validation loss of the last epoch.");
+			                    "Validation loss of the last epoch.");
 		aios_gauge_set(m->val_loss, p->val_loss);
 	}
 	aios_gauge_set(m->sps, p->samples_per_sec);

@@ -23,7 +23,7 @@ struct trainer_metrics;
 
 /* Starts serving on port (bound to 0.0.0.0). Errors name the port. */
 enum aios_err trainer_metrics_start(int port, int rank, int world, const char *job,
-				    struct trainer_metrics **out) AIOS_MUST_CHECK;
+                                    struct trainer_metrics **out) AIOS_MUST_CHECK;
 /* The port actually bound (useful with port 0). */
 int trainer_metrics_port(const struct trainer_metrics *m);
 void trainer_metrics_update(struct trainer_metrics *m, const struct trainer_progress *p);

@@ -18,12 +18,9 @@
 const char *trainer_loss_name(enum trainer_loss l)
 {
 	switch (l) {
-	case TRAINER_LOSS_MSE:
-		return "mse";
-	case TRAINER_LOSS_CROSS_ENTROPY:
-		return "cross_entropy";
-	case TRAINER_LOSS_HINGE:
-		return "hinge";
+	case TRAINER_LOSS_MSE: return "mse";
+	case TRAINER_LOSS_CROSS_ENTROPY: return "cross_entropy";
+	case TRAINER_LOSS_HINGE: return "hinge";
 	}
 	return "unknown";
 }
@@ -44,7 +41,7 @@ int trainer_loss_parse(const char *s)
 /* ---------------------------------------------------------------- dense layer */
 
 void trainer_dense_forward(float *out, const float *in, const float *wt, const float *b, int B,
-			   int I, int O)
+                           int I, int O)
 {
 	for (int r = 0; r < B; r++)
 		memcpy(out + (size_t)r * O, b, (size_t)O * sizeof(float));
@@ -52,7 +49,7 @@ void trainer_dense_forward(float *out, const float *in, const float *wt, const f
 }
 
 void trainer_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-			    const float *w, int B, int I, int O, float *scratch)
+                            const float *w, int B, int I, int O, float *scratch)
 {
 	trainer_transpose(scratch, dout, B, O); /* (O, B) */
 	trainer_matmul(dw, scratch, in, O, B, I, 1);
@@ -68,7 +65,7 @@ void trainer_dense_backward(float *din, float *dw, float *db, const float *dout,
 }
 
 void trainer_dense_forward_ref(float *out, const float *in, const float *w, const float *b, int B,
-			       int I, int O)
+                               int I, int O)
 {
 	for (int r = 0; r < B; r++)
 		for (int o = 0; o < O; o++) {
@@ -80,7 +77,7 @@ void trainer_dense_forward_ref(float *out, const float *in, const float *w, cons
 }
 
 void trainer_dense_backward_ref(float *din, float *dw, float *db, const float *dout,
-				const float *in, const float *w, int B, int I, int O)
+                                const float *in, const float *w, int B, int I, int O)
 {
 	for (int r = 0; r < B; r++)
 		for (int o = 0; o < O; o++) {
@@ -126,8 +123,7 @@ void trainer_act_forward(enum aios_act a, float *x, size_t n)
 			x[i] = sigmoidf(x[i]);
 		break;
 	case AIOS_ACT_IDENTITY:
-	case AIOS_ACT_SOFTMAX: /* only ever fused into the loss */
-		break;
+	case AIOS_ACT_SOFTMAX: /* only ever fused into the loss */ break;
 	}
 }
 
@@ -147,8 +143,7 @@ void trainer_act_backward(enum aios_act a, float *d, const float *y, size_t n)
 			d[i] *= y[i] * (1.0f - y[i]);
 		break;
 	case AIOS_ACT_IDENTITY:
-	case AIOS_ACT_SOFTMAX:
-		break;
+	case AIOS_ACT_SOFTMAX: break;
 	}
 }
 
@@ -160,7 +155,7 @@ int trainer_loss_target_cols(enum trainer_loss l, int O)
 }
 
 double trainer_loss_forward_backward(enum trainer_loss l, enum aios_act out_act, const float *z,
-				     const float *t, float *dz, int B, int O, float inv_n)
+                                     const float *t, float *dz, int B, int O, float inv_n)
 {
 	double total = 0;
 	for (int r = 0; r < B; r++) {
@@ -192,7 +187,8 @@ double trainer_loss_forward_backward(enum trainer_loss l, enum aios_act out_act,
 			double lse = mx + log(sum);
 			total += lse - zr[c];
 			for (int o = 0; o < O; o++)
-				dr[o] = ((float)exp((double)zr[o] - lse) - (o == c ? 1.0f : 0.0f)) * inv_n;
+				dr[o] = ((float)exp((double)zr[o] - lse) - (o == c ? 1.0f : 0.0f)) *
+				        inv_n;
 		} else { /* binary cross-entropy on a sigmoid output */
 			float zz = zr[0], tt = t[r];
 			total += fmaxf(zz, 0) - zz * tt + log1pf(expf(-fabsf(zz)));
@@ -284,7 +280,8 @@ void trainer_ws_cleanup(struct trainer_ws *ws)
 }
 
 /* Forward through every layer; returns the last layer's pre-activation (rows, O). */
-static float *forward(const struct trainer_net *net, struct trainer_ws *ws, const float *x, int rows)
+static float *forward(const struct trainer_net *net, struct trainer_ws *ws, const float *x,
+                      int rows)
 {
 	const struct aios_model *m = net->model;
 	const float *in = x;
@@ -293,7 +290,8 @@ static float *forward(const struct trainer_net *net, struct trainer_ws *ws, cons
 		const struct aios_model_layer *l = &m->layers[k];
 		if (k > 0)
 			out += (size_t)rows * m->layers[k - 1].out;
-		trainer_dense_forward(out, in, net->wt + (l->w - net->params), l->b, rows, l->in, l->out);
+		trainer_dense_forward(out, in, net->wt + (l->w - net->params), l->b, rows, l->in,
+		                      l->out);
 		if (k < m->n_layers - 1)
 			trainer_act_forward(m->hidden, out, (size_t)rows * l->out);
 		in = out;
@@ -302,20 +300,20 @@ static float *forward(const struct trainer_net *net, struct trainer_ws *ws, cons
 }
 
 double trainer_net_train_rows(const struct trainer_net *net, struct trainer_ws *ws, const float *x,
-			      const float *t, int rows, float inv_n, float *grads)
+                              const float *t, int rows, float inv_n, float *grads)
 {
 	const struct aios_model *m = net->model;
 	float *z = forward(net, ws, x, rows);
 	double loss = trainer_loss_forward_backward(net->loss, m->output, z, t, ws->d0, rows,
-						    m->n_outputs, inv_n);
+	                                            m->n_outputs, inv_n);
 	float *dout = ws->d0, *din = ws->d1;
 	float *act_out = z; /* output of layer k */
 	for (int k = m->n_layers - 1; k >= 0; k--) {
 		const struct aios_model_layer *l = &m->layers[k];
 		const float *in = k > 0 ? act_out - (size_t)rows * l->in : x;
 		float *dw = grads + (l->w - net->params), *db = grads + (l->b - net->params);
-		trainer_dense_backward(k > 0 ? din : NULL, dw, db, dout, in, l->w, rows, l->in, l->out,
-				       ws->scratch);
+		trainer_dense_backward(k > 0 ? din : NULL, dw, db, dout, in, l->w, rows, l->in,
+		                       l->out, ws->scratch);
 		if (k > 0) {
 			trainer_act_backward(m->hidden, din, in, (size_t)rows * l->in);
 			float *tmp = dout;
@@ -328,10 +326,10 @@ double trainer_net_train_rows(const struct trainer_net *net, struct trainer_ws *
 }
 
 double trainer_net_eval_rows(const struct trainer_net *net, struct trainer_ws *ws, const float *x,
-			     const float *t, int rows)
+                             const float *t, int rows)
 {
 	const struct aios_model *m = net->model;
 	float *z = forward(net, ws, x, rows);
 	return trainer_loss_forward_backward(net->loss, m->output, z, t, ws->d0, rows, m->n_outputs,
-					     1.0f);
+	                                     1.0f);
 }

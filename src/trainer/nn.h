@@ -32,19 +32,19 @@ int trainer_loss_parse(const char *s);
 
 /* out (B, O) = in (B, I) . W^T + b, where wt is W^T (I, O). */
 void trainer_dense_forward(float *out, const float *in, const float *wt, const float *b, int B,
-			   int I, int O);
+                           int I, int O);
 /*
  * Accumulates dw (O, I) += dout^T . in and db (O) += column sums of dout; writes
  * din (B, I) = dout . W unless din is NULL (the first layer needs no input gradient).
  * scratch: O * B floats.
  */
 void trainer_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-			    const float *w, int B, int I, int O, float *scratch);
+                            const float *w, int B, int I, int O, float *scratch);
 /* The same with the naive kernel and no transposes: the reference for tests. */
 void trainer_dense_forward_ref(float *out, const float *in, const float *w, const float *b, int B,
-			       int I, int O);
+                               int I, int O);
 void trainer_dense_backward_ref(float *din, float *dw, float *db, const float *dout,
-				const float *in, const float *w, int B, int I, int O);
+                                const float *in, const float *w, int B, int I, int O);
 
 /* Elementwise activation in place (identity, relu, tanh, sigmoid). */
 void trainer_act_forward(enum aios_act a, float *x, size_t n);
@@ -59,7 +59,7 @@ void trainer_act_backward(enum aios_act a, float *d, const float *y, size_t n);
  * Returns the sum over rows; writes dz (B, O) = gradient of the batch mean * inv_n*B.
  */
 double trainer_loss_forward_backward(enum trainer_loss l, enum aios_act out_act, const float *z,
-				     const float *t, float *dz, int B, int O, float inv_n);
+                                     const float *t, float *dz, int B, int O, float inv_n);
 /* Target columns per row: O for mse, 1 otherwise. */
 int trainer_loss_target_cols(enum trainer_loss l, int O);
 
@@ -102,9 +102,9 @@ void trainer_ws_cleanup(struct trainer_ws *ws);
  * adds this slice's gradient (scaled by inv_n) to grads. Returns the summed loss.
  */
 double trainer_net_train_rows(const struct trainer_net *net, struct trainer_ws *ws, const float *x,
-			      const float *t, int rows, float inv_n, float *grads);
+                              const float *t, int rows, float inv_n, float *grads);
 /* Loss of rows without gradients (validation); summed over rows. */
 double trainer_net_eval_rows(const struct trainer_net *net, struct trainer_ws *ws, const float *x,
-			     const float *t, int rows);
+                             const float *t, int rows);
 
 #endif

@@ -22,7 +22,7 @@ int trainer_optim_parse(const char *s)
 }
 
 void trainer_optim_step(const struct trainer_optim *o, int64_t step, float *p, const float *g,
-			float *m1, float *m2, size_t n)
+                        float *m1, float *m2, size_t n)
 {
 	const float lr = o->lr, wd = o->weight_decay;
 	switch (o->type) {

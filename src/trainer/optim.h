@@ -27,6 +27,6 @@ int trainer_optim_parse(const char *s);
 
 /* One update of n parameters; step is the 1-based count of updates so far, this one included. */
 void trainer_optim_step(const struct trainer_optim *o, int64_t step, float *p, const float *g,
-			float *m1, float *m2, size_t n);
+                        float *m1, float *m2, size_t n);
 
 #endif

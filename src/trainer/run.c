@@ -26,7 +26,7 @@
 #include "spec.h"
 #include "train.h"
 
-#define DEFAULT_OUTPUT "model.aios"
+#define DEFAULT_OUTPUT       "model.aios"
 #define DEFAULT_METRICS_PORT 9090
 
 /* ---------------------------------------------------------------- helpers */
@@ -37,7 +37,8 @@ static void merge(struct json_object *dst, struct json_object *src)
 	json_object_object_foreach(src, k, v)
 	{
 		struct json_object *d;
-		if (json_object_object_get_ex(dst, k, &d) && json_object_is_type(d, json_type_object) &&
+		if (json_object_object_get_ex(dst, k, &d) &&
+		    json_object_is_type(d, json_type_object) &&
 		    json_object_is_type(v, json_type_object))
 			merge(d, v);
 		else
@@ -55,7 +56,8 @@ static int env_int(const char *name, int dflt, int lo, int hi, int *out)
 	errno = 0;
 	long v = strtol(s, &end, 10);
 	if (*end || errno || v < lo || v > hi) {
-		aios_fail(AIOS_ERR_INVALID, "%s: \"%s\" is not an integer in %d..%d", name, s, lo, hi);
+		aios_fail(AIOS_ERR_INVALID, "%s: \"%s\" is not an integer in %d..%d", name, s, lo,
+		          hi);
 		return -1;
 	}
 	*out = (int)v;
@@ -102,7 +104,8 @@ static int load_spec(const struct trainer_opts *o, struct json_object **out)
 	if (e)
 		return -1;
 	struct json_object *inner;
-	if (json_object_is_type(*out, json_type_object) && json_object_object_get_ex(*out, "kind", NULL) &&
+	if (json_object_is_type(*out, json_type_object) &&
+	    json_object_object_get_ex(*out, "kind", NULL) &&
 	    json_object_object_get_ex(*out, "spec", &inner)) { /* a whole TrainingJob */
 		inner = aios_json_copy(inner);
 		json_object_put(*out);
@@ -143,10 +146,10 @@ static void print_epoch(FILE *out, const struct trainer_progress *p)
 	else
 		memcpy(val, "null", 5);
 	fprintf(out,
-		"{\"epoch\":%lld,\"epochs\":%lld,\"loss\":%.9g,\"val_loss\":%s,"
-		"\"samples_per_sec\":%.1f,\"elapsed_s\":%.3f,\"cpu_s\":%.3f}\n",
-		(long long)p->epoch, (long long)p->epochs, p->loss, val, p->samples_per_sec, p->elapsed_s,
-		p->cpu_s);
+	        "{\"epoch\":%lld,\"epochs\":%lld,\"loss\":%.9g,\"val_loss\":%s,"
+	        "\"samples_per_sec\":%.1f,\"elapsed_s\":%.3f,\"cpu_s\":%.3f}\n",
+	        (long long)p->epoch, (long long)p->epochs, p->loss, val, p->samples_per_sec,
+	        p->elapsed_s, p->cpu_s);
 	fflush(out);
 }
 
@@ -164,10 +167,12 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 	}
 	const char *job = getenv("AIOS_JOB");
 	int rank = 0, world = 1, attempt = 0;
-	if (env_int("AIOS_RANK", 0, 0, 1 << 20, &rank) || env_int("AIOS_WORLD_SIZE", 1, 1, 1 << 20, &world) ||
+	if (env_int("AIOS_RANK", 0, 0, 1 << 20, &rank) ||
+	    env_int("AIOS_WORLD_SIZE", 1, 1, 1 << 20, &world) ||
 	    env_int("AIOS_ATTEMPT", 0, 0, 1 << 30, &attempt) || rank >= world) {
 		if (rank >= world)
-			aios_fail(AIOS_ERR_INVALID, "AIOS_RANK %d is not below AIOS_WORLD_SIZE %d", rank, world);
+			aios_fail(AIOS_ERR_INVALID, "AIOS_RANK %d is not below AIOS_WORLD_SIZE %d",
+			          rank, world);
 		trainer_config_cleanup(&cfg);
 		return fail(TRAINER_EXIT_USAGE, "bad_env");
 	}
@@ -181,16 +186,20 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		goto done;
 	}
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int threads = o->threads ? o->threads : cpus < 1 ? 1 : cpus > TRAINER_MAX_THREADS ? TRAINER_MAX_THREADS : (int)cpus;
+	int threads = o->threads                   ? o->threads
+	              : cpus < 1                   ? 1
+	              : cpus > TRAINER_MAX_THREADS ? TRAINER_MAX_THREADS
+	                                           : (int)cpus;
 	aios_info("trainer_start", "job %s, rank %d of %d, attempt %d, role %s, %d threads",
-		  job ? job : "(by hand)", rank, world, attempt,
-		  getenv("AIOS_ROLE") ? getenv("AIOS_ROLE") : "worker", threads);
+	          job ? job : "(by hand)", rank, world, attempt,
+	          getenv("AIOS_ROLE") ? getenv("AIOS_ROLE") : "worker", threads);
 
 	enum aios_err e = trainer_new(&cfg, threads, &comm, &t);
 	if (e) {
-		code = fail(e == AIOS_ERR_UNAVAILABLE || e == AIOS_ERR_TIMEOUT ? TRAINER_EXIT_DISTRIBUTED
-									       : TRAINER_EXIT_DATA,
-			    "bad_data");
+		code = fail(e == AIOS_ERR_UNAVAILABLE || e == AIOS_ERR_TIMEOUT
+		                ? TRAINER_EXIT_DISTRIBUTED
+		                : TRAINER_EXIT_DATA,
+		            "bad_data");
 		goto done;
 	}
 
@@ -201,12 +210,12 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		goto done;
 	}
 	const char *env_ckpt = getenv("AIOS_CHECKPOINT_DIR");
-	ckpt_dir = o->ckpt_dir ? aios_xstrdup(o->ckpt_dir)
-		 : env_ckpt && *env_ckpt ? aios_xstrdup(env_ckpt)
-					 : aios_xasprintf("%s.ckpt", out_path);
+	ckpt_dir = o->ckpt_dir             ? aios_xstrdup(o->ckpt_dir)
+	           : env_ckpt && *env_ckpt ? aios_xstrdup(env_ckpt)
+	                                   : aios_xasprintf("%s.ckpt", out_path);
 	int64_t resumed = 0;
 	if (world > 1 ? aios_dist_trainer_resume(t, &comm, ckpt_dir, &resumed)
-		      : trainer_resume(t, ckpt_dir, &resumed)) {
+	              : trainer_resume(t, ckpt_dir, &resumed)) {
 		code = fail(TRAINER_EXIT_DISTRIBUTED, "resume");
 		goto done;
 	}
@@ -221,8 +230,8 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		goto done;
 	}
 	if (resumed)
-		aios_info("resumed", "resumed from the checkpoint of epoch %lld in %s", (long long)resumed,
-			  ckpt_dir);
+		aios_info("resumed", "resumed from the checkpoint of epoch %lld in %s",
+		          (long long)resumed, ckpt_dir);
 
 	int port = o->metrics_port >= 0 ? o->metrics_port : job && *job ? DEFAULT_METRICS_PORT : -1;
 	if (port >= 0) {
@@ -239,16 +248,17 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		e = trainer_epoch(t, &p);
 		if (e) {
 			code = fail(e == AIOS_ERR_DIVERGED    ? TRAINER_EXIT_DIVERGED
-				    : e == AIOS_ERR_CANCELLED ? TRAINER_EXIT_INTERRUPTED
-							      : TRAINER_EXIT_DISTRIBUTED,
-				    e == AIOS_ERR_DIVERGED ? "diverged" : "epoch");
+			            : e == AIOS_ERR_CANCELLED ? TRAINER_EXIT_INTERRUPTED
+			                                      : TRAINER_EXIT_DISTRIBUTED,
+			            e == AIOS_ERR_DIVERGED ? "diverged" : "epoch");
 			goto done;
 		}
 		print_epoch(out, &p);
 		trainer_metrics_update(metrics, &p);
 		int last = p.epoch == cfg.epochs;
-		int due = cfg.checkpoint_every > 0 && (p.epoch % cfg.checkpoint_every == 0 || last) &&
-			  (last || aios_now_s() - last_ckpt >= cfg.checkpoint_min_interval_s);
+		int due = cfg.checkpoint_every > 0 &&
+		          (p.epoch % cfg.checkpoint_every == 0 || last) &&
+		          (last || aios_now_s() - last_ckpt >= cfg.checkpoint_min_interval_s);
 		if (world > 1) { /* collective: every rank's state, then rank 0's marker */
 			int written;
 			if (aios_dist_trainer_checkpoint(t, &comm, ckpt_dir, due, &written)) {
@@ -266,8 +276,9 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		}
 		if ((o->exit_after_epoch && p.epoch == o->exit_after_epoch && !last) ||
 		    aios_shutdown_requested()) {
-			aios_fail(AIOS_ERR_CANCELLED, "stopped after epoch %lld; a restart resumes from %s",
-				  (long long)p.epoch, ckpt_dir);
+			aios_fail(AIOS_ERR_CANCELLED,
+			          "stopped after epoch %lld; a restart resumes from %s",
+			          (long long)p.epoch, ckpt_dir);
 			code = fail(TRAINER_EXIT_INTERRUPTED, "interrupted");
 			goto done;
 		}
@@ -290,11 +301,12 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		json_object_object_get_ex(meta, "validation_loss", &vl);
 		struct json_object *quoted = json_object_new_string(output);
 		char *line = aios_xasprintf(
-			"{\"artifact\":{\"uri\":%s,\"sha256\":\"%s\",\"bytes\":%zu},\"epochs\":%lld,"
-			"\"loss\":%s,\"val_loss\":%s}",
-			json_object_to_json_string_ext(quoted, JSON_C_TO_STRING_NOSLASHESCAPE), sha,
-			bytes, (long long)trainer_epochs_done(t), fl ? json_object_to_json_string(fl) : "null",
-			vl ? json_object_to_json_string(vl) : "null");
+		    "{\"artifact\":{\"uri\":%s,\"sha256\":\"%s\",\"bytes\":%zu},\"epochs\":%lld,"
+		    "\"loss\":%s,\"val_loss\":%s}",
+		    json_object_to_json_string_ext(quoted, JSON_C_TO_STRING_NOSLASHESCAPE), sha,
+		    bytes, (long long)trainer_epochs_done(t),
+		    fl ? json_object_to_json_string(fl) : "null",
+		    vl ? json_object_to_json_string(vl) : "null");
 		fprintf(out, "%s\n", line);
 		fflush(out);
 		termination_message(line);

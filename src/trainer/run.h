@@ -34,12 +34,12 @@ enum trainer_exit {
 };
 
 struct trainer_opts {
-	const char *spec_path;  /* --spec */
-	const char *output;     /* --output URI */
-	const char *ckpt_dir;   /* --checkpoint-dir */
-	int metrics_port;       /* --metrics-port; -1: 9090 in a pod (AIOS_JOB set), else off */
-	int threads;            /* --threads; 0: every online CPU */
-	int exit_after_epoch;   /* --exit-after-epoch N (tests): stop as if killed; 0: never */
+	const char *spec_path; /* --spec */
+	const char *output;    /* --output URI */
+	const char *ckpt_dir;  /* --checkpoint-dir */
+	int metrics_port;      /* --metrics-port; -1: 9090 in a pod (AIOS_JOB set), else off */
+	int threads;           /* --threads; 0: every online CPU */
+	int exit_after_epoch;  /* --exit-after-epoch N (tests): stop as if killed; 0: never */
 	int help, version;
 	struct json_object *patch; /* spec fields given as flags (owned) */
 };

@@ -25,7 +25,8 @@ enum aios_err trainer_spec_parse(const char *s, const char *what, struct json_ob
 {
 	size_t n = strlen(s);
 	if (n > AIOS_CAP_SPEC)
-		return aios_fail(AIOS_ERR_TOO_BIG, "%s: %zu bytes, limit %u", what, n, AIOS_CAP_SPEC);
+		return aios_fail(AIOS_ERR_TOO_BIG, "%s: %zu bytes, limit %u", what, n,
+		                 AIOS_CAP_SPEC);
 	return aios_json_parse(s, n, what, out);
 }
 
@@ -36,7 +37,7 @@ static enum aios_err bad(enum aios_err e)
 }
 
 static enum aios_err enum_field(struct json_object *s, const char *path, const char *dflt,
-				int (*parse)(const char *), const char *allowed, int *out)
+                                int (*parse)(const char *), const char *allowed, int *out)
 {
 	const char *v;
 	enum aios_err e = aios_json_opt_string(s, path, dflt, &v);
@@ -44,26 +45,27 @@ static enum aios_err enum_field(struct json_object *s, const char *path, const c
 		return bad(e);
 	int x = parse(v);
 	if (x < 0)
-		return aios_fail(AIOS_ERR_INVALID, "spec.%s: \"%s\" is not one of %s", path, v, allowed);
+		return aios_fail(AIOS_ERR_INVALID, "spec.%s: \"%s\" is not one of %s", path, v,
+		                 allowed);
 	*out = x;
 	return AIOS_OK;
 }
 
 static enum aios_err int_field(struct json_object *s, const char *path, int64_t dflt, int64_t lo,
-			       int64_t hi, int64_t *out)
+                               int64_t hi, int64_t *out)
 {
 	enum aios_err e = aios_json_opt_int(s, path, dflt, out);
 	if (e)
 		return bad(e);
 	if (*out < lo || *out > hi)
 		return aios_fail(AIOS_ERR_INVALID, "spec.%s: %lld is outside %lld..%lld", path,
-				 (long long)*out, (long long)lo, (long long)hi);
+		                 (long long)*out, (long long)lo, (long long)hi);
 	return AIOS_OK;
 }
 
 /* lo_open: the value must be strictly above lo. */
 static enum aios_err num_field(struct json_object *s, const char *path, double dflt, double lo,
-			       int lo_open, double hi, float *out)
+                               int lo_open, double hi, float *out)
 {
 	double d;
 	enum aios_err e = aios_json_opt_double(s, path, dflt, &d);
@@ -71,7 +73,7 @@ static enum aios_err num_field(struct json_object *s, const char *path, double d
 		return bad(e);
 	if (!isfinite(d) || d < lo || (lo_open && d == lo) || d > hi)
 		return aios_fail(AIOS_ERR_INVALID, "spec.%s: %g must be %s %g and <= %g", path, d,
-				 lo_open ? ">" : ">=", lo, hi);
+		                 lo_open ? ">" : ">=", lo, hi);
 	*out = (float)d;
 	return AIOS_OK;
 }
@@ -97,17 +99,17 @@ static enum aios_err parse_model(struct json_object *s, struct trainer_config *c
 {
 	int v = 0;
 	enum aios_err e = enum_field(s, "model.type", "linear", aios_model_type_parse,
-				     "linear, logistic, softmax, mlp", &v);
+	                             "linear, logistic, softmax, mlp", &v);
 	if (e)
 		return e;
 	c->type = (enum aios_model_type)v;
 	if ((e = enum_field(s, "model.activation", "relu", parse_act_hidden,
-			    "identity, relu, tanh, sigmoid", &v)))
+	                    "identity, relu, tanh, sigmoid", &v)))
 		return e;
 	c->activation = c->type == AIOS_MODEL_MLP ? (enum aios_act)v : AIOS_ACT_IDENTITY;
 	int64_t outputs;
 	if ((e = int_field(s, "model.outputs", c->type == AIOS_MODEL_SOFTMAX ? 2 : 1, 1,
-			   AIOS_MODEL_MAX_WIDTH, &outputs)))
+	                   AIOS_MODEL_MAX_WIDTH, &outputs)))
 		return e;
 	c->outputs = (int)outputs;
 	c->n_hidden = 0;
@@ -117,41 +119,55 @@ static enum aios_err parse_model(struct json_object *s, struct trainer_config *c
 			c->n_hidden = 2; /* DESIGN.md's example: [64, 64] */
 			c->hidden[0] = c->hidden[1] = 64;
 		} else if (!json_object_is_type(h, json_type_array)) {
-			return aios_fail(AIOS_ERR_INVALID, "spec.model.hidden: expected an array of widths");
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "spec.model.hidden: expected an array of widths");
 		} else {
 			size_t n = json_object_array_length(h);
 			if (n > AIOS_MODEL_MAX_LAYERS - 1)
-				return aios_fail(AIOS_ERR_INVALID, "spec.model.hidden: %zu layers, limit %d", n,
-						 AIOS_MODEL_MAX_LAYERS - 1);
+				return aios_fail(AIOS_ERR_INVALID,
+				                 "spec.model.hidden: %zu layers, limit %d", n,
+				                 AIOS_MODEL_MAX_LAYERS - 1);
 			for (size_t i = 0; i < n; i++) {
 				struct json_object *w = json_object_array_get_idx(h, i);
-				int64_t x = json_object_is_type(w, json_type_int) ? json_object_get_int64(w) : 0;
+				int64_t x = json_object_is_type(w, json_type_int)
+				                ? json_object_get_int64(w)
+				                : 0;
 				if (x < 1 || x > AIOS_MODEL_MAX_WIDTH)
-					return aios_fail(AIOS_ERR_INVALID,
-							 "spec.model.hidden[%zu]: expected a width in 1..%d", i,
-							 AIOS_MODEL_MAX_WIDTH);
+					return aios_fail(
+					    AIOS_ERR_INVALID,
+					    "spec.model.hidden[%zu]: expected a width in 1..%d", i,
+					    AIOS_MODEL_MAX_WIDTH);
 				c->hidden[c->n_hidden++] = (int)x;
 			}
 		}
-	} else if (h && json_object_is_type(h, json_type_array) && json_object_array_length(h) > 0) {
-		return aios_fail(AIOS_ERR_INVALID, "spec.model.hidden: a %s model has no hidden layers "
-				 "(use type mlp)", aios_model_type_name(c->type));
+	} else if (h && json_object_is_type(h, json_type_array) &&
+	           json_object_array_length(h) > 0) {
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.model.hidden: a %s model has no hidden layers "
+		                 "(use type mlp)",
+		                 aios_model_type_name(c->type));
 	}
 	if (c->type == AIOS_MODEL_LOGISTIC && c->outputs != 1)
-		return aios_fail(AIOS_ERR_INVALID, "spec.model.outputs: logistic regression has 1 output "
-				 "(use type softmax for %d classes)", c->outputs);
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.model.outputs: logistic regression has 1 output "
+		                 "(use type softmax for %d classes)",
+		                 c->outputs);
 	if (c->type == AIOS_MODEL_SOFTMAX && c->outputs < 2)
-		return aios_fail(AIOS_ERR_INVALID, "spec.model.outputs: softmax needs at least 2 classes");
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.model.outputs: softmax needs at least 2 classes");
 
 	const char *dl = c->type == AIOS_MODEL_LOGISTIC || c->type == AIOS_MODEL_SOFTMAX
-				 ? "cross_entropy" : "mse";
+	                     ? "cross_entropy"
+	                     : "mse";
 	if ((e = enum_field(s, "loss", dl, trainer_loss_parse, "mse, cross_entropy, hinge", &v)))
 		return e;
 	c->loss = (enum trainer_loss)v;
 	if (c->loss == TRAINER_LOSS_HINGE && c->outputs != 1)
-		return aios_fail(AIOS_ERR_INVALID, "spec.loss: hinge needs model.outputs 1 (binary)");
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.loss: hinge needs model.outputs 1 (binary)");
 	if (c->type == AIOS_MODEL_SOFTMAX && c->loss != TRAINER_LOSS_CROSS_ENTROPY)
-		return aios_fail(AIOS_ERR_INVALID, "spec.loss: a softmax model trains with cross_entropy");
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.loss: a softmax model trains with cross_entropy");
 	switch (c->loss) {
 	case TRAINER_LOSS_MSE:
 		c->output_act = AIOS_ACT_IDENTITY;
@@ -164,8 +180,8 @@ static enum aios_err parse_model(struct json_object *s, struct trainer_config *c
 	case TRAINER_LOSS_CROSS_ENTROPY:
 		c->output_act = c->outputs == 1 ? AIOS_ACT_SIGMOID : AIOS_ACT_SOFTMAX;
 		c->labels = c->outputs == 1
-				    ? (struct trainer_label_rule){TRAINER_LABEL_PROB, 0, 1}
-				    : (struct trainer_label_rule){TRAINER_LABEL_CLASS, c->outputs, 1};
+		                ? (struct trainer_label_rule){TRAINER_LABEL_PROB, 0, 1}
+		                : (struct trainer_label_rule){TRAINER_LABEL_CLASS, c->outputs, 1};
 		break;
 	}
 	return AIOS_OK;
@@ -175,13 +191,13 @@ static enum aios_err parse_optimizer(struct json_object *s, struct trainer_confi
 {
 	int v = 0;
 	enum aios_err e = enum_field(s, "optimizer.type", "sgd", trainer_optim_parse,
-				     "gd, sgd, momentum, adam", &v);
+	                             "gd, sgd, momentum, adam", &v);
 	if (e)
 		return e;
 	struct trainer_optim *o = &c->optim;
 	o->type = (enum trainer_optim_type)v;
-	if ((e = num_field(s, "optimizer.learningRate", o->type == TRAINER_OPT_ADAM ? 0.001 : 0.01, 0,
-			   1, 1e6, &o->lr)) ||
+	if ((e = num_field(s, "optimizer.learningRate", o->type == TRAINER_OPT_ADAM ? 0.001 : 0.01,
+	                   0, 1, 1e6, &o->lr)) ||
 	    (e = num_field(s, "optimizer.momentum", 0.9, 0, 0, 1, &o->momentum)) ||
 	    (e = num_field(s, "optimizer.beta1", 0.9, 0, 0, 0.999999, &o->beta1)) ||
 	    (e = num_field(s, "optimizer.beta2", 0.999, 0, 0, 0.999999, &o->beta2)) ||
@@ -210,7 +226,8 @@ static enum aios_err parse_data(struct json_object *s, struct trainer_config *c)
 	if (inl && c->data_uri)
 		return aios_fail(AIOS_ERR_INVALID, "spec.data: give inline or uri, not both");
 	if (!inl && !c->data_uri)
-		return aios_fail(AIOS_ERR_INVALID, "spec.data: no data (set data.inline or data.uri)");
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.data: no data (set data.inline or data.uri)");
 	c->inline_data = inl;
 	int v = 0;
 	if ((e = enum_field(s, "data.format", "auto", parse_format, "csv, f32", &v)))
@@ -229,13 +246,15 @@ static enum aios_err parse_data(struct json_object *s, struct trainer_config *c)
 	if (lc && json_object_is_type(lc, json_type_int)) {
 		int64_t i = json_object_get_int64(lc);
 		if (i < -TRAINER_DATA_MAX_COLS || i >= TRAINER_DATA_MAX_COLS)
-			return aios_fail(AIOS_ERR_INVALID, "spec.data.labelColumn: %lld is out of range",
-					 (long long)i);
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "spec.data.labelColumn: %lld is out of range",
+			                 (long long)i);
 		c->data.label_index = (int)i;
 	} else if (lc && json_object_is_type(lc, json_type_string)) {
 		c->data.label_name = json_object_get_string(lc);
 	} else if (lc && !json_object_is_type(lc, json_type_null)) {
-		return aios_fail(AIOS_ERR_INVALID, "spec.data.labelColumn: expected a column name or index");
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.data.labelColumn: expected a column name or index");
 	}
 	if ((e = aios_json_opt_string(s, "data.sha256", NULL, &c->data.sha256)))
 		return bad(e);
@@ -244,8 +263,9 @@ static enum aios_err parse_data(struct json_object *s, struct trainer_config *c)
 	if ((e = aios_json_opt_double(s, "data.validationSplit", 0, &c->validation_split)))
 		return bad(e);
 	if (!(c->validation_split >= 0 && c->validation_split < 1))
-		return aios_fail(AIOS_ERR_INVALID, "spec.data.validationSplit: %g is outside [0, 1)",
-				 c->validation_split);
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.data.validationSplit: %g is outside [0, 1)",
+		                 c->validation_split);
 	if ((e = aios_json_opt_bool(s, "data.normalize", 0, &c->normalize)))
 		return bad(e);
 	return AIOS_OK;
@@ -269,10 +289,10 @@ enum aios_err trainer_config_parse(struct json_object *spec, struct trainer_conf
 	c->checkpoint_min_interval_s = aios_json_lookup(s, "checkpoint.everyEpochs") ? 0 : 30;
 	if ((e = aios_json_opt_string(s, "output.uri", NULL, &c->output_uri)))
 		return bad(e);
-	if (c->output_uri && (!strncmp(c->output_uri, "http://", 7) ||
-			      !strncmp(c->output_uri, "https://", 8)))
+	if (c->output_uri &&
+	    (!strncmp(c->output_uri, "http://", 7) || !strncmp(c->output_uri, "https://", 8)))
 		return aios_fail(AIOS_ERR_INVALID, "spec.output.uri: http(s) storage is read-only; "
-				 "use file:// or pvc://");
+		                                   "use file:// or pvc://");
 	return AIOS_OK;
 }
 

@@ -55,13 +55,15 @@ struct trainer_config {
 /* Loads the spec JSON from a file (bounded by AIOS_CAP_SPEC). Caller puts *out. */
 enum aios_err trainer_spec_read_file(const char *path, struct json_object **out) AIOS_MUST_CHECK;
 /* Parses a spec held in a string (AIOS_SPEC). */
-enum aios_err trainer_spec_parse(const char *s, const char *what, struct json_object **out) AIOS_MUST_CHECK;
+enum aios_err trainer_spec_parse(const char *s, const char *what,
+                                 struct json_object **out) AIOS_MUST_CHECK;
 
 /*
  * Fills c from spec (taking ownership of spec). Accepts a bare spec, or a whole
  * TrainingJob object (then uses its .spec).
  */
-enum aios_err trainer_config_parse(struct json_object *spec, struct trainer_config *c) AIOS_MUST_CHECK;
+enum aios_err trainer_config_parse(struct json_object *spec,
+                                   struct trainer_config *c) AIOS_MUST_CHECK;
 void trainer_config_cleanup(struct trainer_config *c);
 
 /* Layer sizes (inputs, hidden..., outputs) for n_inputs; returns the count of layers. */

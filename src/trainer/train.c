@@ -26,7 +26,7 @@
  * as deterministic as the rest.
  */
 #define MIN_WORK_PER_THREAD (1 << 18)
-#define PREFETCH 16 /* rows ahead the gather of a shuffled batch prefetches */
+#define PREFETCH            16 /* rows ahead the gather of a shuffled batch prefetches */
 
 /* One thread's state; aligned so two workers never share a cache line. */
 struct worker {
@@ -80,7 +80,8 @@ static void fingerprint(struct trainer *t)
 {
 	const struct trainer_config *c = t->cfg;
 	struct json_object *s = c->spec, *inner;
-	if (json_object_object_get_ex(s, "kind", NULL) && json_object_object_get_ex(s, "spec", &inner))
+	if (json_object_object_get_ex(s, "kind", NULL) &&
+	    json_object_object_get_ex(s, "spec", &inner))
 		s = inner;
 	struct json_object *f = json_object_new_object();
 	static const char *const keys[] = {"model", "loss", "optimizer", "data"};
@@ -119,13 +120,14 @@ static enum aios_err load_data(struct trainer *t)
 		return e;
 	trainer_split(&t->train, c->validation_split, c->seed, &t->val);
 	if (t->train.rows < 1)
-		return aios_fail(AIOS_ERR_INVALID, "spec.data.validationSplit: %g leaves no training rows",
-				 c->validation_split);
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.data.validationSplit: %g leaves no training rows",
+		                 c->validation_split);
 	return AIOS_OK;
 }
 
 enum aios_err trainer_new(const struct trainer_config *c, int threads, struct trainer_comm *comm,
-			  struct trainer **out)
+                          struct trainer **out)
 {
 	*out = NULL;
 	struct trainer *t = aios_xcalloc(1, sizeof(*t));
@@ -154,7 +156,9 @@ enum aios_err trainer_new(const struct trainer_config *c, int threads, struct tr
 	trainer_rng_seed(&t->rng, c->seed);
 	fingerprint(t);
 
-	t->threads = threads < 1 ? 1 : threads > TRAINER_MAX_THREADS ? TRAINER_MAX_THREADS : threads;
+	t->threads = threads < 1                     ? 1
+	             : threads > TRAINER_MAX_THREADS ? TRAINER_MAX_THREADS
+	                                             : threads;
 	t->pool = trainer_pool_new(t->threads);
 	t->w = aligned_alloc(64, sizeof(struct worker) * (size_t)t->threads);
 	if (!t->w)
@@ -174,10 +178,10 @@ enum aios_err trainer_new(const struct trainer_config *c, int threads, struct tr
 	}
 	trainer_net_refresh(&t->net);
 	aios_info("trainer_ready",
-		  "%s model, %d layers, %zu parameters, %lld training rows, %lld validation rows, "
-		  "%d features, %d threads, kernel %s",
-		  aios_model_type_name(c->type), nl, t->net.n_params, (long long)t->train.rows,
-		  (long long)t->val.rows, t->train.cols, t->threads, trainer_kernel_name());
+	          "%s model, %d layers, %zu parameters, %lld training rows, %lld validation rows, "
+	          "%d features, %d threads, kernel %s",
+	          aios_model_type_name(c->type), nl, t->net.n_params, (long long)t->train.rows,
+	          (long long)t->val.rows, t->train.cols, t->threads, trainer_kernel_name());
 	*out = t;
 	return AIOS_OK;
 }
@@ -211,8 +215,8 @@ static void share(const struct trainer *t, int i, int n, int64_t *lo, int64_t *h
 }
 
 /* Points x/tt at rows [r, r + rows) in epoch order, gathering them if shuffled. */
-static void rows_at(const struct trainer *t, struct worker *w, int64_t r, int rows,
-		    const float **x, const float **tt)
+static void rows_at(const struct trainer *t, struct worker *w, int64_t r, int rows, const float **x,
+                    const float **tt)
 {
 	const struct trainer_dataset *d = t->set;
 	if (!t->shuffled || d != &t->train) {
@@ -343,44 +347,48 @@ enum aios_err trainer_epoch(struct trainer *t, struct trainer_progress *p)
 			batch_loss += t->w[i].loss;
 		}
 		enum aios_err e = t->comm->update ? AIOS_OK
-						  : t->comm->allreduce_sum(t->comm, t->net.grads,
-									   t->net.n_params);
+		                                  : t->comm->allreduce_sum(t->comm, t->net.grads,
+		                                                           t->net.n_params);
 		if (e)
 			return aios_fail_wrap(e, "epoch %lld: all-reduce", (long long)t->epoch + 1);
 		if (!isfinite(batch_loss))
-			return aios_fail(AIOS_ERR_DIVERGED,
-					 "training diverged at epoch %lld, step %lld: the loss is %s "
-					 "(lower optimizer.learningRate or set data.normalize)",
-					 (long long)t->epoch + 1, (long long)t->step + 1,
-					 isnan(batch_loss) ? "NaN" : "infinite");
+			return aios_fail(
+			    AIOS_ERR_DIVERGED,
+			    "training diverged at epoch %lld, step %lld: the loss is %s "
+			    "(lower optimizer.learningRate or set data.normalize)",
+			    (long long)t->epoch + 1, (long long)t->step + 1,
+			    isnan(batch_loss) ? "NaN" : "infinite");
 		t->step++;
 		if (t->comm->update) /* parameter servers run the optimizer */
 			e = t->comm->update(t->comm, t->net.params, t->net.grads, t->net.n_params);
 		else
-			trainer_optim_step(&c->optim, t->step, t->net.params, t->net.grads, t->net.m1,
-					   t->net.m2, t->net.n_params);
+			trainer_optim_step(&c->optim, t->step, t->net.params, t->net.grads,
+			                   t->net.m1, t->net.m2, t->net.n_params);
 		if (e)
-			return aios_fail_wrap(e, "epoch %lld: parameter servers", (long long)t->epoch + 1);
+			return aios_fail_wrap(e, "epoch %lld: parameter servers",
+			                      (long long)t->epoch + 1);
 		trainer_net_refresh(&t->net);
 		loss_sum += batch_loss;
 		local_rows += t->b_rows;
 		if (aios_shutdown_requested())
 			return aios_fail(AIOS_ERR_CANCELLED, "epoch %lld: stopped by a signal",
-					 (long long)t->epoch + 1);
+			                 (long long)t->epoch + 1);
 	}
 	for (size_t k = 0; k < t->net.n_params; k++)
 		if (!isfinite(t->net.params[k]))
-			return aios_fail(AIOS_ERR_DIVERGED,
-					 "training diverged at epoch %lld: parameter %zu is not finite",
-					 (long long)t->epoch + 1, k);
+			return aios_fail(
+			    AIOS_ERR_DIVERGED,
+			    "training diverged at epoch %lld: parameter %zu is not finite",
+			    (long long)t->epoch + 1, k);
 	double secs = aios_now_s() - start, cpu = cpu_seconds() - cpu0;
 	t->epoch++;
 	t->samples += local_rows;
 	t->last_loss = local_rows ? loss_sum / (double)local_rows : NAN;
 	t->last_val = evaluate(t, &t->val);
 	if (t->val.rows && !isfinite(t->last_val))
-		return aios_fail(AIOS_ERR_DIVERGED, "training diverged at epoch %lld: validation loss is not finite",
-				 (long long)t->epoch);
+		return aios_fail(AIOS_ERR_DIVERGED,
+		                 "training diverged at epoch %lld: validation loss is not finite",
+		                 (long long)t->epoch);
 	p->epoch = t->epoch;
 	p->epochs = c->epochs;
 	p->loss = t->last_loss;
@@ -403,9 +411,16 @@ int64_t trainer_epochs_done(const struct trainer *t)
 enum aios_err trainer_checkpoint(struct trainer *t, const char *dir)
 {
 	struct trainer_ckpt c = {
-		.epoch = t->epoch, .step = t->step, .position = 0, .threads = t->threads,
-		.loss = t->last_loss, .val_loss = t->last_val, .n_params = t->net.n_params,
-		.params = t->net.params, .m1 = t->net.m1, .m2 = t->net.m2,
+	    .epoch = t->epoch,
+	    .step = t->step,
+	    .position = 0,
+	    .threads = t->threads,
+	    .loss = t->last_loss,
+	    .val_loss = t->last_val,
+	    .n_params = t->net.n_params,
+	    .params = t->net.params,
+	    .m1 = t->net.m1,
+	    .m2 = t->net.m2,
 	};
 	memcpy(c.rng, t->rng.s, sizeof(c.rng));
 	memcpy(c.fingerprint, t->fingerprint, sizeof(c.fingerprint));
@@ -431,9 +446,11 @@ enum aios_err trainer_resume(struct trainer *t, const char *dir, int64_t *resume
 	t->last_loss = c.loss;
 	t->last_val = c.val_loss;
 	if (c.threads != t->threads)
-		aios_warn("resume_threads",
-			  "checkpoint was written with %d threads, this run has %d: the result will "
-			  "not be bit-identical to an uninterrupted run", c.threads, t->threads);
+		aios_warn(
+		    "resume_threads",
+		    "checkpoint was written with %d threads, this run has %d: the result will "
+		    "not be bit-identical to an uninterrupted run",
+		    c.threads, t->threads);
 	trainer_ckpt_cleanup(&c);
 	e = t->comm->broadcast(t->comm, t->net.params, t->net.n_params);
 	if (e)
@@ -446,7 +463,7 @@ enum aios_err trainer_resume(struct trainer *t, const char *dir, int64_t *resume
 /* ---------------------------------------------------------------- artifact */
 
 enum aios_err trainer_save(struct trainer *t, const char *uri, char sha256[AIOS_SHA256_HEX],
-			   size_t *bytes)
+                           size_t *bytes)
 {
 	const struct trainer_config *c = t->cfg;
 	struct aios_model *m = t->net.model;
@@ -454,16 +471,19 @@ enum aios_err trainer_save(struct trainer *t, const char *uri, char sha256[AIOS_
 	struct json_object *meta = m->meta;
 	if (job && *job)
 		json_object_object_add(meta, "job", json_object_new_string(job));
-	json_object_object_add(meta, "trainer", json_object_new_string("aios-trainer " AIOS_VERSION));
+	json_object_object_add(meta, "trainer",
+	                       json_object_new_string("aios-trainer " AIOS_VERSION));
 	json_object_object_add(meta, "loss", json_object_new_string(trainer_loss_name(c->loss)));
-	json_object_object_add(meta, "optimizer", json_object_new_string(trainer_optim_name(c->optim.type)));
+	json_object_object_add(meta, "optimizer",
+	                       json_object_new_string(trainer_optim_name(c->optim.type)));
 	json_object_object_add(meta, "epochs", json_object_new_int64(t->epoch));
 	json_object_object_add(meta, "seed", json_object_new_int64((int64_t)c->seed));
 	json_object_object_add(meta, "train_rows", json_object_new_int64(t->train.rows));
 	json_object_object_add(meta, "final_loss",
-			       isfinite(t->last_loss) ? json_object_new_double(t->last_loss) : NULL);
+	                       isfinite(t->last_loss) ? json_object_new_double(t->last_loss)
+	                                              : NULL);
 	json_object_object_add(meta, "validation_loss",
-			       isfinite(t->last_val) ? json_object_new_double(t->last_val) : NULL);
+	                       isfinite(t->last_val) ? json_object_new_double(t->last_val) : NULL);
 	char path[4096];
 	enum aios_err e = trainer_uri_to_path(uri, path, sizeof(path));
 	if (e)

@@ -34,7 +34,8 @@ struct trainer_comm {
 	 * optimizer step; sends this rank's gradient and fills params with the new
 	 * parameters. NULL: all-reduce, then the local step.
 	 */
-	enum aios_err (*update)(struct trainer_comm *c, float *params, const float *grads, size_t n);
+	enum aios_err (*update)(struct trainer_comm *c, float *params, const float *grads,
+	                        size_t n);
 	void *impl;
 };
 
@@ -43,14 +44,14 @@ void trainer_comm_local(struct trainer_comm *c);
 
 /* Figures of one finished epoch (also what /metrics shows). */
 struct trainer_progress {
-	int64_t epoch, epochs;    /* epoch is 1-based: epochs completed */
-	double loss;              /* mean training loss over the epoch's batches */
-	double val_loss;          /* NaN without a validation split */
-	double samples_per_sec;   /* training rows / wall seconds of this epoch */
-	double elapsed_s;         /* since the session started */
-	double cpu_s;             /* process CPU seconds (all threads) spent in this epoch */
-	int64_t samples_total;    /* rows trained on by this process, resumed runs included */
-	int64_t step;             /* optimizer steps */
+	int64_t epoch, epochs;  /* epoch is 1-based: epochs completed */
+	double loss;            /* mean training loss over the epoch's batches */
+	double val_loss;        /* NaN without a validation split */
+	double samples_per_sec; /* training rows / wall seconds of this epoch */
+	double elapsed_s;       /* since the session started */
+	double cpu_s;           /* process CPU seconds (all threads) spent in this epoch */
+	int64_t samples_total;  /* rows trained on by this process, resumed runs included */
+	int64_t step;           /* optimizer steps */
 };
 
 struct trainer;
@@ -61,7 +62,7 @@ struct trainer;
  * Errors: AIOS_ERR_INVALID (bad data, with file/line/column), AIOS_ERR_DIGEST, I/O codes.
  */
 enum aios_err trainer_new(const struct trainer_config *c, int threads, struct trainer_comm *comm,
-			  struct trainer **out) AIOS_MUST_CHECK;
+                          struct trainer **out) AIOS_MUST_CHECK;
 void trainer_free(struct trainer *t);
 
 /* Resumes from the newest matching checkpoint in dir, if any (*resumed set to its epoch or 0). */
@@ -77,7 +78,7 @@ enum aios_err trainer_checkpoint(struct trainer *t, const char *dir) AIOS_MUST_C
  * (hex) and bytes. The model carries the normalization statistics and metadata.
  */
 enum aios_err trainer_save(struct trainer *t, const char *uri, char sha256[AIOS_SHA256_HEX],
-			   size_t *bytes) AIOS_MUST_CHECK;
+                           size_t *bytes) AIOS_MUST_CHECK;
 /* The model being trained (borrowed; its params change with every step). */
 struct aios_model *trainer_model(struct trainer *t);
 /* Training rows and the fingerprint of config + data (what checkpoints are matched on). */

@@ -24,7 +24,7 @@
 #include "common/mem.h"
 
 #define PREFIX_LEN 16 /* magic (8) + version (4) + hdr_len (4) */
-#define ALIGN 64      /* tensor and data section alignment, bytes */
+#define ALIGN      64 /* tensor and data section alignment, bytes */
 
 /* ---------------------------------------------------------------- names */
 
@@ -62,7 +62,7 @@ int aios_act_parse(const char *s)
 /* ---------------------------------------------------------------- objects */
 
 struct aios_model *aios_model_new(enum aios_model_type type, enum aios_act hidden,
-				  enum aios_act output, int n_layers, const int *sizes)
+                                  enum aios_act output, int n_layers, const int *sizes)
 {
 	struct aios_model *m = aios_xcalloc(1, sizeof(*m));
 	m->type = type;
@@ -159,8 +159,8 @@ static size_t align_up(size_t n)
 
 /* Checks one tensor entry of the header and returns its data range. */
 static enum aios_err find_tensor(struct json_object *tensors, const char *what, const char *name,
-				 int rows, int cols, const char *dtype, size_t data_len,
-				 size_t *off, size_t *bytes)
+                                 int rows, int cols, const char *dtype, size_t data_len,
+                                 size_t *off, size_t *bytes)
 {
 	size_t n = json_object_array_length(tensors);
 	for (size_t i = 0; i < n; i++) {
@@ -170,8 +170,8 @@ static enum aios_err find_tensor(struct json_object *tensors, const char *what, 
 			continue;
 		const char *td = aios_json_str(t, "dtype");
 		if (!td || strcmp(td, dtype))
-			return aios_fail(AIOS_ERR_CORRUPT, "%s: tensor %s: dtype %s, expected %s", what,
-					 name, td ? td : "(missing)", dtype);
+			return aios_fail(AIOS_ERR_CORRUPT, "%s: tensor %s: dtype %s, expected %s",
+			                 what, name, td ? td : "(missing)", dtype);
 		struct json_object *shape;
 		if (aios_json_get_array(t, "shape", &shape))
 			return aios_fail_wrap(AIOS_ERR_CORRUPT, "%s: tensor %s", what, name);
@@ -179,14 +179,16 @@ static enum aios_err find_tensor(struct json_object *tensors, const char *what, 
 		int want[2] = {rows, cols};
 		size_t want_dims = cols > 0 ? 2 : 1;
 		if (dims != want_dims)
-			return aios_fail(AIOS_ERR_CORRUPT, "%s: tensor %s: %zu dimensions, expected %zu",
-					 what, name, dims, want_dims);
+			return aios_fail(AIOS_ERR_CORRUPT,
+			                 "%s: tensor %s: %zu dimensions, expected %zu", what, name,
+			                 dims, want_dims);
 		for (size_t d = 0; d < dims; d++) {
 			struct json_object *v = json_object_array_get_idx(shape, d);
-			if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) != want[d])
+			if (!json_object_is_type(v, json_type_int) ||
+			    json_object_get_int64(v) != want[d])
 				return aios_fail(AIOS_ERR_CORRUPT,
-						 "%s: tensor %s: shape[%zu] is not %d", what, name, d,
-						 want[d]);
+				                 "%s: tensor %s: shape[%zu] is not %d", what, name,
+				                 d, want[d]);
 		}
 		int64_t o, b;
 		if (aios_json_get_int(t, "offset", &o) || aios_json_get_int(t, "bytes", &b))
@@ -194,16 +196,18 @@ static enum aios_err find_tensor(struct json_object *tensors, const char *what, 
 		size_t elem = strcmp(dtype, "int8") ? 4 : 1;
 		size_t expect = (size_t)rows * (size_t)(cols > 0 ? cols : 1) * elem;
 		if (b < 0 || (size_t)b != expect)
-			return aios_fail(AIOS_ERR_CORRUPT, "%s: tensor %s: %lld bytes, expected %zu",
-					 what, name, (long long)b, expect);
+			return aios_fail(AIOS_ERR_CORRUPT,
+			                 "%s: tensor %s: %lld bytes, expected %zu", what, name,
+			                 (long long)b, expect);
 		if (o < 0 || (size_t)o > data_len || (size_t)b > data_len - (size_t)o)
 			return aios_fail(AIOS_ERR_CORRUPT,
-					 "%s: tensor %s: bytes [%lld, %lld) lie outside the data "
-					 "section of %zu bytes",
-					 what, name, (long long)o, (long long)(o + b), data_len);
+			                 "%s: tensor %s: bytes [%lld, %lld) lie outside the data "
+			                 "section of %zu bytes",
+			                 what, name, (long long)o, (long long)(o + b), data_len);
 		if ((size_t)o % elem)
-			return aios_fail(AIOS_ERR_CORRUPT, "%s: tensor %s: offset %lld is not aligned",
-					 what, name, (long long)o);
+			return aios_fail(AIOS_ERR_CORRUPT,
+			                 "%s: tensor %s: offset %lld is not aligned", what, name,
+			                 (long long)o);
 		*off = (size_t)o;
 		*bytes = (size_t)b;
 		return AIOS_OK;
@@ -213,35 +217,37 @@ static enum aios_err find_tensor(struct json_object *tensors, const char *what, 
 
 /* Copies count f32 values, rejecting NaN and infinity. */
 static enum aios_err load_f32(const uint8_t *p, size_t count, float *dst, const char *what,
-			      const char *name)
+                              const char *name)
 {
 	for (size_t i = 0; i < count; i++) {
 		float f = get_f32(p + 4 * i);
 		if (!isfinite(f))
-			return aios_fail(AIOS_ERR_CORRUPT, "%s: tensor %s: element %zu is not finite",
-					 what, name, i);
+			return aios_fail(AIOS_ERR_CORRUPT,
+			                 "%s: tensor %s: element %zu is not finite", what, name, i);
 		dst[i] = f;
 	}
 	return AIOS_OK;
 }
 
-static enum aios_err read_float_array(struct json_object *hdr, const char *path, int n,
-				      float *dst, const char *what)
+static enum aios_err read_float_array(struct json_object *hdr, const char *path, int n, float *dst,
+                                      const char *what)
 {
 	struct json_object *a;
 	if (aios_json_get_array(hdr, path, &a))
 		return aios_fail_wrap(AIOS_ERR_CORRUPT, "%s", what);
 	if ((int)json_object_array_length(a) != n)
-		return aios_fail(AIOS_ERR_CORRUPT, "%s: %s has %zu entries, expected %d", what, path,
-				 json_object_array_length(a), n);
+		return aios_fail(AIOS_ERR_CORRUPT, "%s: %s has %zu entries, expected %d", what,
+		                 path, json_object_array_length(a), n);
 	for (int i = 0; i < n; i++) {
 		struct json_object *v = json_object_array_get_idx(a, (size_t)i);
-		if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
-			return aios_fail(AIOS_ERR_CORRUPT, "%s: %s[%d] is not a number", what, path, i);
+		if (!json_object_is_type(v, json_type_double) &&
+		    !json_object_is_type(v, json_type_int))
+			return aios_fail(AIOS_ERR_CORRUPT, "%s: %s[%d] is not a number", what, path,
+			                 i);
 		double d = json_object_get_double(v);
 		if (!isfinite(d) || fabs(d) > 3.0e38)
-			return aios_fail(AIOS_ERR_CORRUPT, "%s: %s[%d] is not a finite float", what, path,
-					 i);
+			return aios_fail(AIOS_ERR_CORRUPT, "%s: %s[%d] is not a finite float", what,
+			                 path, i);
 		dst[i] = (float)d;
 	}
 	return AIOS_OK;
@@ -249,23 +255,26 @@ static enum aios_err read_float_array(struct json_object *hdr, const char *path,
 
 /* Builds the model described by a parsed, digest-checked header over data. */
 static enum aios_err decode(struct json_object *hdr, const uint8_t *data, size_t data_len,
-			    const char *what, struct aios_model **out)
+                            const char *what, struct aios_model **out)
 {
 	const char *ts = aios_json_str(hdr, "type");
 	const char *as = aios_json_str(hdr, "activation");
 	const char *os = aios_json_str(hdr, "output");
 	const char *ds = aios_json_str(hdr, "dtype");
-	int type = aios_model_type_parse(ts), hidden = aios_act_parse(as), output = aios_act_parse(os);
+	int type = aios_model_type_parse(ts), hidden = aios_act_parse(as),
+	    output = aios_act_parse(os);
 	if (type < 0)
-		return aios_fail(AIOS_ERR_CORRUPT, "%s: unknown model type %s", what, ts ? ts : "(missing)");
+		return aios_fail(AIOS_ERR_CORRUPT, "%s: unknown model type %s", what,
+		                 ts ? ts : "(missing)");
 	if (hidden < 0 || hidden == AIOS_ACT_SOFTMAX)
 		return aios_fail(AIOS_ERR_CORRUPT, "%s: bad hidden activation %s", what,
-				 as ? as : "(missing)");
+		                 as ? as : "(missing)");
 	if (output != AIOS_ACT_IDENTITY && output != AIOS_ACT_SIGMOID && output != AIOS_ACT_SOFTMAX)
 		return aios_fail(AIOS_ERR_CORRUPT, "%s: bad output activation %s", what,
-				 os ? os : "(missing)");
+		                 os ? os : "(missing)");
 	if (!ds || (strcmp(ds, "f32") && strcmp(ds, "int8")))
-		return aios_fail(AIOS_ERR_CORRUPT, "%s: unknown dtype %s", what, ds ? ds : "(missing)");
+		return aios_fail(AIOS_ERR_CORRUPT, "%s: unknown dtype %s", what,
+		                 ds ? ds : "(missing)");
 	int q8 = !strcmp(ds, "int8");
 
 	struct json_object *la;
@@ -273,46 +282,48 @@ static enum aios_err decode(struct json_object *hdr, const uint8_t *data, size_t
 		return aios_fail_wrap(AIOS_ERR_CORRUPT, "%s", what);
 	size_t nl = json_object_array_length(la);
 	if (nl < 2 || nl > AIOS_MODEL_MAX_LAYERS + 1)
-		return aios_fail(AIOS_ERR_CORRUPT, "%s: layers has %zu sizes, expected 2..%d", what, nl,
-				 AIOS_MODEL_MAX_LAYERS + 1);
+		return aios_fail(AIOS_ERR_CORRUPT, "%s: layers has %zu sizes, expected 2..%d", what,
+		                 nl, AIOS_MODEL_MAX_LAYERS + 1);
 	int sizes[AIOS_MODEL_MAX_LAYERS + 1];
 	uint64_t params = 0;
 	for (size_t i = 0; i < nl; i++) {
 		struct json_object *v = json_object_array_get_idx(la, i);
 		int64_t s = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
 		if (s < 1 || s > AIOS_MODEL_MAX_WIDTH)
-			return aios_fail(AIOS_ERR_CORRUPT, "%s: layers[%zu] is not a width in 1..%d",
-					 what, i, AIOS_MODEL_MAX_WIDTH);
+			return aios_fail(AIOS_ERR_CORRUPT,
+			                 "%s: layers[%zu] is not a width in 1..%d", what, i,
+			                 AIOS_MODEL_MAX_WIDTH);
 		sizes[i] = (int)s;
 		if (i > 0)
 			params += (uint64_t)sizes[i] * (uint64_t)sizes[i - 1] + (uint64_t)sizes[i];
 		if (params > AIOS_MODEL_MAX_PARAMS)
 			return aios_fail(AIOS_ERR_CORRUPT, "%s: more than %u parameters", what,
-					 AIOS_MODEL_MAX_PARAMS);
+			                 AIOS_MODEL_MAX_PARAMS);
 	}
 	int n_layers = (int)nl - 1;
 	if (type != AIOS_MODEL_MLP && n_layers != 1)
 		return aios_fail(AIOS_ERR_CORRUPT, "%s: a %s model has one layer, not %d", what, ts,
-				 n_layers);
+		                 n_layers);
 	/* The tensors alone must fit in the data section: refuse before allocating. */
 	if (params * (q8 ? 1 : 4) > data_len)
-		return aios_fail(AIOS_ERR_CORRUPT, "%s: %llu parameters do not fit in %zu data bytes",
-				 what, (unsigned long long)params, data_len);
+		return aios_fail(AIOS_ERR_CORRUPT,
+		                 "%s: %llu parameters do not fit in %zu data bytes", what,
+		                 (unsigned long long)params, data_len);
 
 	struct json_object *tensors;
 	if (aios_json_get_array(hdr, "tensors", &tensors))
 		return aios_fail_wrap(AIOS_ERR_CORRUPT, "%s", what);
 
 	struct aios_model *m = aios_model_new((enum aios_model_type)type, (enum aios_act)hidden,
-					      (enum aios_act)output, n_layers, sizes);
+	                                      (enum aios_act)output, n_layers, sizes);
 	enum aios_err e = AIOS_OK;
 	char name[32];
 	for (int k = 0; k < n_layers && !e; k++) {
 		struct aios_model_layer *l = &m->layers[k];
 		size_t off, bytes;
 		snprintf(name, sizeof(name), "l%d.w", k);
-		e = find_tensor(tensors, what, name, l->out, l->in, q8 ? "int8" : "f32", data_len, &off,
-				&bytes);
+		e = find_tensor(tensors, what, name, l->out, l->in, q8 ? "int8" : "f32", data_len,
+		                &off, &bytes);
 		if (e)
 			break;
 		if (!q8) {
@@ -321,15 +332,16 @@ static enum aios_err decode(struct json_object *hdr, const uint8_t *data, size_t
 			size_t soff, sbytes;
 			char sname[40];
 			snprintf(sname, sizeof(sname), "l%d.w.scale", k);
-			e = find_tensor(tensors, what, sname, l->out, 0, "f32", data_len, &soff, &sbytes);
+			e = find_tensor(tensors, what, sname, l->out, 0, "f32", data_len, &soff,
+			                &sbytes);
 			if (e)
 				break;
 			float *scale = aios_xmalloc((size_t)l->out * sizeof(float));
 			e = load_f32(data + soff, (size_t)l->out, scale, what, sname);
 			for (int o = 0; o < l->out && !e; o++) {
 				if (scale[o] < 0)
-					e = aios_fail(AIOS_ERR_CORRUPT, "%s: %s[%d] is negative", what,
-						      sname, o);
+					e = aios_fail(AIOS_ERR_CORRUPT, "%s: %s[%d] is negative",
+					              what, sname, o);
 				const int8_t *q = (const int8_t *)(data + off) + (size_t)o * l->in;
 				for (int j = 0; j < l->in && !e; j++)
 					l->w[(size_t)o * l->in + j] = scale[o] * (float)q[j];
@@ -347,16 +359,20 @@ static enum aios_err decode(struct json_object *hdr, const uint8_t *data, size_t
 	json_object_object_get_ex(hdr, "normalize", &norm);
 	if (!e && norm) {
 		if (!json_object_is_type(norm, json_type_object)) {
-			e = aios_fail(AIOS_ERR_CORRUPT, "%s: normalize is neither an object nor null", what);
+			e = aios_fail(AIOS_ERR_CORRUPT,
+			              "%s: normalize is neither an object nor null", what);
 		} else {
 			aios_model_enable_norm(m);
-			e = read_float_array(hdr, "normalize.mean", m->n_inputs, m->norm_mean, what);
+			e = read_float_array(hdr, "normalize.mean", m->n_inputs, m->norm_mean,
+			                     what);
 			if (!e)
-				e = read_float_array(hdr, "normalize.std", m->n_inputs, m->norm_std, what);
+				e = read_float_array(hdr, "normalize.std", m->n_inputs, m->norm_std,
+				                     what);
 			for (int i = 0; i < m->n_inputs && !e; i++)
 				if (!(m->norm_std[i] > 0))
 					e = aios_fail(AIOS_ERR_CORRUPT,
-						      "%s: normalize.std[%d] is not positive", what, i);
+					              "%s: normalize.std[%d] is not positive", what,
+					              i);
 		}
 	}
 	struct json_object *meta;
@@ -377,25 +393,25 @@ static enum aios_err decode(struct json_object *hdr, const uint8_t *data, size_t
 }
 
 enum aios_err aios_model_read_mem(const void *p, size_t n, const char *what,
-				  struct aios_model **out)
+                                  struct aios_model **out)
 {
 	const uint8_t *b = p;
 	*out = NULL;
 	if (n < PREFIX_LEN + AIOS_SHA256_LEN)
-		return aios_fail(AIOS_ERR_CORRUPT, "%s: %zu bytes is too short for a model artifact",
-				 what, n);
+		return aios_fail(AIOS_ERR_CORRUPT,
+		                 "%s: %zu bytes is too short for a model artifact", what, n);
 	if (memcmp(b, AIOS_MODEL_MAGIC, 8))
 		return aios_fail(AIOS_ERR_CORRUPT, "%s: not a model artifact (bad magic)", what);
 	uint32_t version = get_u32(b + 8);
 	if (version != AIOS_MODEL_VERSION)
-		return aios_fail(AIOS_ERR_CORRUPT, "%s: artifact version %u, this build reads %u", what,
-				 version, AIOS_MODEL_VERSION);
+		return aios_fail(AIOS_ERR_CORRUPT, "%s: artifact version %u, this build reads %u",
+		                 what, version, AIOS_MODEL_VERSION);
 	uint32_t hdr_len = get_u32(b + 12);
 	size_t body = n - AIOS_SHA256_LEN;
 	if (hdr_len == 0 || hdr_len > AIOS_MODEL_MAX_HEADER || hdr_len > body - PREFIX_LEN)
 		return aios_fail(AIOS_ERR_CORRUPT,
-				 "%s: header length %u does not fit (file %zu bytes, limit %u)", what,
-				 hdr_len, n, AIOS_MODEL_MAX_HEADER);
+		                 "%s: header length %u does not fit (file %zu bytes, limit %u)",
+		                 what, hdr_len, n, AIOS_MODEL_MAX_HEADER);
 	size_t data_start = align_up(PREFIX_LEN + (size_t)hdr_len);
 	if (data_start > body)
 		return aios_fail(AIOS_ERR_CORRUPT, "%s: truncated after the header", what);
@@ -404,9 +420,9 @@ enum aios_err aios_model_read_mem(const void *p, size_t n, const char *what,
 	aios_sha256(b, body, digest);
 	if (memcmp(digest, b + body, AIOS_SHA256_LEN))
 		return aios_fail(AIOS_ERR_DIGEST,
-				 "%s: SHA-256 of the content does not match the digest stored at "
-				 "its end (damaged or truncated file)",
-				 what);
+		                 "%s: SHA-256 of the content does not match the digest stored at "
+		                 "its end (damaged or truncated file)",
+		                 what);
 	for (size_t i = PREFIX_LEN + hdr_len; i < data_start; i++)
 		if (b[i])
 			return aios_fail(AIOS_ERR_CORRUPT, "%s: non-zero header padding", what);
@@ -466,7 +482,7 @@ static struct json_object *float_array(const float *v, int n)
 }
 
 static void add_tensor(struct json_object *list, const char *name, int rows, int cols,
-		       const char *dtype, size_t *off, size_t bytes)
+                       const char *dtype, size_t *off, size_t bytes)
 {
 	struct json_object *t = json_object_new_object();
 	struct json_object *shape = json_object_new_array();
@@ -483,13 +499,13 @@ static void add_tensor(struct json_object *list, const char *name, int rows, int
 }
 
 enum aios_err aios_model_write_mem(struct aios_model *m, enum aios_dtype dtype, uint8_t **out,
-				   size_t *len)
+                                   size_t *len)
 {
 	*out = NULL;
 	*len = 0;
 	if (m->n_layers < 1 || m->n_layers > AIOS_MODEL_MAX_LAYERS)
 		return aios_fail(AIOS_ERR_INVALID, "model: %d layers, expected 1..%d", m->n_layers,
-				 AIOS_MODEL_MAX_LAYERS);
+		                 AIOS_MODEL_MAX_LAYERS);
 	for (size_t i = 0; i < aios_model_param_count(m); i++)
 		if (!isfinite(m->params[i]))
 			return aios_fail(AIOS_ERR_INVALID, "model: parameter %zu is not finite", i);
@@ -520,7 +536,7 @@ enum aios_err aios_model_write_mem(struct aios_model *m, enum aios_dtype dtype, 
 		const struct aios_model_layer *l = &m->layers[k];
 		snprintf(name, sizeof(name), "l%d.w", k);
 		add_tensor(tensors, name, l->out, l->in, q8 ? "int8" : "f32", &off,
-			   (size_t)l->out * l->in * (q8 ? 1 : 4));
+		           (size_t)l->out * l->in * (q8 ? 1 : 4));
 		if (q8) {
 			snprintf(name, sizeof(name), "l%d.w.scale", k);
 			add_tensor(tensors, name, l->out, 0, "f32", &off, (size_t)l->out * 4);
@@ -536,7 +552,7 @@ enum aios_err aios_model_write_mem(struct aios_model *m, enum aios_dtype dtype, 
 	if (hdr_len > AIOS_MODEL_MAX_HEADER) {
 		json_object_put(hdr);
 		return aios_fail(AIOS_ERR_TOO_BIG, "model: header of %zu bytes exceeds %u", hdr_len,
-				 AIOS_MODEL_MAX_HEADER);
+		                 AIOS_MODEL_MAX_HEADER);
 	}
 	size_t data_start = align_up(PREFIX_LEN + hdr_len);
 	size_t total = data_start + off + AIOS_SHA256_LEN;
@@ -624,7 +640,8 @@ enum aios_err aios_model_atomic_write(const char *path, const void *p, size_t n)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			e = aios_fail(AIOS_ERR_IO, "write %s: %s", tmp, w < 0 ? strerror(errno) : "short write");
+			e = aios_fail(AIOS_ERR_IO, "write %s: %s", tmp,
+			              w < 0 ? strerror(errno) : "short write");
 			break;
 		}
 		done += (size_t)w;
@@ -697,7 +714,8 @@ static void activate(enum aios_act a, float *v, int n)
 		break;
 	case AIOS_ACT_SIGMOID:
 		for (int i = 0; i < n; i++)
-			v[i] = v[i] >= 0 ? 1.0f / (1.0f + expf(-v[i])) : expf(v[i]) / (1.0f + expf(v[i]));
+			v[i] = v[i] >= 0 ? 1.0f / (1.0f + expf(-v[i]))
+			                 : expf(v[i]) / (1.0f + expf(v[i]));
 		break;
 	case AIOS_ACT_SOFTMAX: {
 		float mx = v[0], sum = 0;
@@ -709,13 +727,12 @@ static void activate(enum aios_act a, float *v, int n)
 			v[i] /= sum;
 		break;
 	}
-	case AIOS_ACT_IDENTITY:
-		break;
+	case AIOS_ACT_IDENTITY: break;
 	}
 }
 
 void aios_model_forward_ref(const struct aios_model *m, const float *x, int n, float *y,
-			    float *scratch)
+                            float *scratch)
 {
 	size_t half = aios_model_scratch_floats(m, n) / 2;
 	float *cur = scratch, *nxt = scratch + half;
@@ -724,7 +741,7 @@ void aios_model_forward_ref(const struct aios_model *m, const float *x, int n, f
 		for (int j = 0; j < width; j++) {
 			float v = x[(size_t)i * width + j];
 			cur[(size_t)i * width + j] =
-				m->norm_mean ? (v - m->norm_mean[j]) / m->norm_std[j] : v;
+			    m->norm_mean ? (v - m->norm_mean[j]) / m->norm_std[j] : v;
 		}
 	for (int k = 0; k < m->n_layers; k++) {
 		const struct aios_model_layer *l = &m->layers[k];

@@ -35,15 +35,21 @@
 #include "common/err.h"
 #include "common/hash.h"
 
-#define AIOS_MODEL_MAGIC "AIOSMDL"
-#define AIOS_MODEL_VERSION 1u
-#define AIOS_MODEL_MAX_HEADER (1u << 20)  /* bytes of JSON header */
+#define AIOS_MODEL_MAGIC      "AIOSMDL"
+#define AIOS_MODEL_VERSION    1u
+#define AIOS_MODEL_MAX_HEADER (1u << 20) /* bytes of JSON header */
 #define AIOS_MODEL_MAX_LAYERS 64
-#define AIOS_MODEL_MAX_WIDTH (1 << 20)    /* units in one layer */
+#define AIOS_MODEL_MAX_WIDTH  (1 << 20)    /* units in one layer */
 #define AIOS_MODEL_MAX_PARAMS (256u << 20) /* parameters in all layers */
 
 enum aios_model_type { AIOS_MODEL_LINEAR, AIOS_MODEL_LOGISTIC, AIOS_MODEL_SOFTMAX, AIOS_MODEL_MLP };
-enum aios_act { AIOS_ACT_IDENTITY, AIOS_ACT_RELU, AIOS_ACT_TANH, AIOS_ACT_SIGMOID, AIOS_ACT_SOFTMAX };
+enum aios_act {
+	AIOS_ACT_IDENTITY,
+	AIOS_ACT_RELU,
+	AIOS_ACT_TANH,
+	AIOS_ACT_SIGMOID,
+	AIOS_ACT_SOFTMAX
+};
 enum aios_dtype { AIOS_DTYPE_F32, AIOS_DTYPE_INT8 };
 
 struct aios_model_layer {
@@ -54,13 +60,13 @@ struct aios_model_layer {
 
 struct aios_model {
 	enum aios_model_type type;
-	enum aios_act hidden;  /* activation between dense layers (mlp) */
-	enum aios_act output;  /* applied to the last layer: identity, sigmoid or softmax */
+	enum aios_act hidden; /* activation between dense layers (mlp) */
+	enum aios_act output; /* applied to the last layer: identity, sigmoid or softmax */
 	int n_layers;
 	struct aios_model_layer *layers; /* n_layers entries */
 	int n_inputs, n_outputs;
-	float *norm_mean, *norm_std; /* (n_inputs) each, or NULL: x' = (x - mean) / std */
-	struct json_object *meta;    /* free-form metadata, owned; never NULL after new/read */
+	float *norm_mean, *norm_std;  /* (n_inputs) each, or NULL: x' = (x - mean) / std */
+	struct json_object *meta;     /* free-form metadata, owned; never NULL after new/read */
 	char sha256[AIOS_SHA256_HEX]; /* SHA-256 of the whole file read or written (= sha256sum) */
 	/*
 	 * Every layer's w and b live in this one block, in file order (l0.w, l0.b, l1.w,
@@ -80,7 +86,7 @@ int aios_act_parse(const char *s);
  * (inputs, hidden..., outputs). Aborts on OOM (sizes are the caller's, already checked).
  */
 struct aios_model *aios_model_new(enum aios_model_type type, enum aios_act hidden,
-				  enum aios_act output, int n_layers, const int *sizes);
+                                  enum aios_act output, int n_layers, const int *sizes);
 void aios_model_free(struct aios_model *m);
 /* Total number of parameters (weights + biases). */
 size_t aios_model_param_count(const struct aios_model *m);
@@ -89,18 +95,18 @@ void aios_model_enable_norm(struct aios_model *m);
 
 /* Parses an artifact held in memory; what names it in messages. Caller frees *out. */
 enum aios_err aios_model_read_mem(const void *p, size_t n, const char *what,
-				  struct aios_model **out) AIOS_MUST_CHECK;
+                                  struct aios_model **out) AIOS_MUST_CHECK;
 /* Reads an artifact file (bounded by AIOS_CAP_ARTIFACT). */
 enum aios_err aios_model_read_file(const char *path, struct aios_model **out) AIOS_MUST_CHECK;
 /* Serialises to a new heap buffer (caller frees *out); fills m->sha256. */
 enum aios_err aios_model_write_mem(struct aios_model *m, enum aios_dtype dtype, uint8_t **out,
-				   size_t *len) AIOS_MUST_CHECK;
+                                   size_t *len) AIOS_MUST_CHECK;
 /*
  * Writes atomically: PATH.tmp.<pid>, fsync, rename over PATH, fsync the directory.
  * Creates missing parent directories. Fills m->sha256.
  */
 enum aios_err aios_model_write_file(struct aios_model *m, const char *path,
-				    enum aios_dtype dtype) AIOS_MUST_CHECK;
+                                    enum aios_dtype dtype) AIOS_MUST_CHECK;
 
 /*
  * Writes n bytes to path atomically (the same steps as aios_model_write_file); the
@@ -120,6 +126,6 @@ void aios_model_quantize_rows(const float *w, int rows, int cols, int8_t *q, flo
  */
 size_t aios_model_scratch_floats(const struct aios_model *m, int n);
 void aios_model_forward_ref(const struct aios_model *m, const float *x, int n, float *y,
-			    float *scratch);
+                            float *scratch);
 
 #endif

@@ -16,7 +16,8 @@
 static struct aios_model *sample_model(void)
 {
 	int sizes[] = {3, 4, 2};
-	struct aios_model *m = aios_model_new(AIOS_MODEL_MLP, AIOS_ACT_TANH, AIOS_ACT_SOFTMAX, 2, sizes);
+	struct aios_model *m =
+	    aios_model_new(AIOS_MODEL_MLP, AIOS_ACT_TANH, AIOS_ACT_SOFTMAX, 2, sizes);
 	size_t n = aios_model_param_count(m);
 	for (size_t i = 0; i < n; i++)
 		m->params[i] = (float)sin((double)i * 1.7) * 0.9f;
@@ -84,7 +85,8 @@ START_TEST(f32_round_trip_is_exact)
 	ck_assert_int_eq(r->n_layers, 2);
 	ck_assert_int_eq(r->n_inputs, 3);
 	ck_assert_int_eq(r->n_outputs, 2);
-	ck_assert_int_eq(memcmp(r->params, m->params, aios_model_param_count(m) * sizeof(float)), 0);
+	ck_assert_int_eq(memcmp(r->params, m->params, aios_model_param_count(m) * sizeof(float)),
+	                 0);
 	ck_assert_ptr_nonnull(r->norm_mean);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_float_eq(r->norm_mean[i], m->norm_mean[i]);
@@ -187,17 +189,24 @@ static enum aios_err read_with_header(const char *from, const char *to)
 
 START_TEST(bad_lengths_and_fields_are_corrupt)
 {
-	ck_assert_int_eq(read_with_header("\"layers\":[3,4,2]", "\"layers\":[3,5,2]"), AIOS_ERR_CORRUPT);
-	ck_assert_int_eq(read_with_header("\"layers\":[3,4,2]", "\"layers\":[3,0,2]"), AIOS_ERR_CORRUPT);
-	ck_assert_int_eq(read_with_header("\"layers\":[3,4,2]", "\"layers\":[3]"), AIOS_ERR_CORRUPT);
-	ck_assert_int_eq(read_with_header("\"layers\":[3,4,2]", "\"layers\":[3,\"4\"]"), AIOS_ERR_CORRUPT);
-	ck_assert_int_eq(read_with_header("\"type\":\"mlp\"", "\"type\":\"xyz\""), AIOS_ERR_CORRUPT);
-	ck_assert_int_eq(read_with_header("\"dtype\":\"f32\"", "\"dtype\":\"f64\""), AIOS_ERR_CORRUPT);
+	ck_assert_int_eq(read_with_header("\"layers\":[3,4,2]", "\"layers\":[3,5,2]"),
+	                 AIOS_ERR_CORRUPT);
+	ck_assert_int_eq(read_with_header("\"layers\":[3,4,2]", "\"layers\":[3,0,2]"),
+	                 AIOS_ERR_CORRUPT);
+	ck_assert_int_eq(read_with_header("\"layers\":[3,4,2]", "\"layers\":[3]"),
+	                 AIOS_ERR_CORRUPT);
+	ck_assert_int_eq(read_with_header("\"layers\":[3,4,2]", "\"layers\":[3,\"4\"]"),
+	                 AIOS_ERR_CORRUPT);
+	ck_assert_int_eq(read_with_header("\"type\":\"mlp\"", "\"type\":\"xyz\""),
+	                 AIOS_ERR_CORRUPT);
+	ck_assert_int_eq(read_with_header("\"dtype\":\"f32\"", "\"dtype\":\"f64\""),
+	                 AIOS_ERR_CORRUPT);
 	ck_assert_int_eq(read_with_header("\"offset\":0", "\"offset\":9"), AIOS_ERR_CORRUPT);
 	ck_assert_int_eq(read_with_header("\"bytes\":48", "\"bytes\":44"), AIOS_ERR_CORRUPT);
 	ck_assert_int_eq(read_with_header("\"offset\":192", "\"offset\":999"), AIOS_ERR_CORRUPT);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "outside the data section"));
-	ck_assert_int_eq(read_with_header("\"name\":\"l1.b\"", "\"name\":\"l9.b\""), AIOS_ERR_CORRUPT);
+	ck_assert_int_eq(read_with_header("\"name\":\"l1.b\"", "\"name\":\"l9.b\""),
+	                 AIOS_ERR_CORRUPT);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "l1.b is missing"));
 	ck_assert_int_eq(read_with_header("{\"type\"", "[\"type\""), AIOS_ERR_CORRUPT);
 	/* A header edit that keeps the structure valid reads fine (the helper itself works). */
@@ -245,7 +254,8 @@ END_TEST
 START_TEST(int8_round_trip_within_half_a_step)
 {
 	int sizes[] = {40, 16, 3};
-	struct aios_model *m = aios_model_new(AIOS_MODEL_MLP, AIOS_ACT_RELU, AIOS_ACT_IDENTITY, 2, sizes);
+	struct aios_model *m =
+	    aios_model_new(AIOS_MODEL_MLP, AIOS_ACT_RELU, AIOS_ACT_IDENTITY, 2, sizes);
 	for (size_t i = 0; i < aios_model_param_count(m); i++)
 		m->params[i] = (float)cos((double)i * 0.37) * (1.0f + (float)(i % 7));
 	for (int j = 0; j < 40; j++) /* one all-zero row: scale 0 */
@@ -268,7 +278,7 @@ START_TEST(int8_round_trip_within_half_a_step)
 			float step = amax / 127.0f;
 			for (int j = 0; j < a->in; j++)
 				ck_assert_float_le(fabsf(a->w[o * a->in + j] - q->w[o * a->in + j]),
-						   step * 0.5f + 1e-6f);
+				                   step * 0.5f + 1e-6f);
 			ck_assert_float_eq(a->b[o], q->b[o]); /* biases stay f32 */
 		}
 	}
@@ -285,7 +295,8 @@ START_TEST(forward_ref_known_values)
 {
 	/* y = 2x + 0.5 */
 	int sizes[] = {1, 1};
-	struct aios_model *m = aios_model_new(AIOS_MODEL_LINEAR, AIOS_ACT_IDENTITY, AIOS_ACT_IDENTITY, 1, sizes);
+	struct aios_model *m =
+	    aios_model_new(AIOS_MODEL_LINEAR, AIOS_ACT_IDENTITY, AIOS_ACT_IDENTITY, 1, sizes);
 	m->layers[0].w[0] = 2;
 	m->layers[0].b[0] = 0.5f;
 	float x[] = {1, 5}, y[2], scratch[8];

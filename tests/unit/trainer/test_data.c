@@ -12,6 +12,7 @@
 #include "common/buf.h"
 #include "common/hash.h"
 #include "common/json.h"
+#include "http/http.h"
 #include "trainer/data.h"
 
 static const struct trainer_label_rule REAL = {TRAINER_LABEL_REAL, 0, 1};
@@ -25,7 +26,7 @@ static struct trainer_data_opts opts(void)
 }
 
 static enum aios_err load_fixture(const char *name, const struct trainer_data_opts *o,
-				  const struct trainer_label_rule *r, struct trainer_dataset *d)
+                                  const struct trainer_label_rule *r, struct trainer_dataset *d)
 {
 	char rel[256];
 	snprintf(rel, sizeof(rel), "tests/fixtures/data/trainer/%s", name);
@@ -34,7 +35,8 @@ static enum aios_err load_fixture(const char *name, const struct trainer_data_op
 
 static void assert_msg(const char *want)
 {
-	ck_assert_msg(strstr(aios_errmsg(), want) != NULL, "message \"%s\" lacks \"%s\"", aios_errmsg(), want);
+	ck_assert_msg(strstr(aios_errmsg(), want) != NULL, "message \"%s\" lacks \"%s\"",
+	              aios_errmsg(), want);
 }
 
 START_TEST(csv_parses_with_header_and_crlf)
@@ -100,16 +102,18 @@ START_TEST(csv_edge_cases)
 	struct trainer_data_opts o = opts();
 	struct trainer_dataset d;
 	const char *cases[][2] = {
-		{"1,2\n3,\n", "t:2: column 2: \"\": empty field"},
-		{"1,2\n3,1e999\n", "out of the float range"},
-		{"1,2\n3,inf\n", "infinity is not allowed"},
-		{"1\n2\n", "1 column; need features and a label"},
-		{"", "no data rows"},
-		{"\n\n  \n", "no data rows"},
-		{"1,2\n3,4 5\n", "not a number"},
+	    {"1,2\n3,\n", "t:2: column 2: \"\": empty field"},
+	    {"1,2\n3,1e999\n", "out of the float range"},
+	    {"1,2\n3,inf\n", "infinity is not allowed"},
+	    {"1\n2\n", "1 column; need features and a label"},
+	    {"", "no data rows"},
+	    {"\n\n  \n", "no data rows"},
+	    {"1,2\n3,4 5\n", "not a number"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		ck_assert_int_ne(trainer_parse_csv(cases[i][0], strlen(cases[i][0]), "t", &o, &REAL, &d), AIOS_OK);
+		ck_assert_int_ne(
+		    trainer_parse_csv(cases[i][0], strlen(cases[i][0]), "t", &o, &REAL, &d),
+		    AIOS_OK);
 		assert_msg(cases[i][1]);
 	}
 	/* No trailing newline, a blank line inside, exact values. */
@@ -121,7 +125,8 @@ START_TEST(csv_edge_cases)
 	trainer_dataset_cleanup(&d);
 	/* Multi-output regression needs f32 or inline data. */
 	struct trainer_label_rule two = {TRAINER_LABEL_REAL, 0, 2};
-	ck_assert_int_eq(trainer_parse_csv(ok, strlen(ok), "t", &o, &two, &d), AIOS_ERR_UNSUPPORTED);
+	ck_assert_int_eq(trainer_parse_csv(ok, strlen(ok), "t", &o, &two, &d),
+	                 AIOS_ERR_UNSUPPORTED);
 }
 END_TEST
 
@@ -199,19 +204,22 @@ START_TEST(inline_data_is_checked)
 {
 	struct trainer_dataset d;
 	const char *cases[][2] = {
-		{"{\"features\":[[1],[2]],\"labels\":[1]}", "2 feature rows but 1 labels"},
-		{"{\"features\":[[1],[2,3]],\"labels\":[1,2]}", "spec.data.inline.features[1]: expected 1 numbers"},
-		{"{\"features\":[[1],[\"x\"]],\"labels\":[1,2]}", "features[1][0]: expected a number"},
-		{"{\"features\":[],\"labels\":[]}", "no data rows"},
-		{"{\"features\":[[1]],\"labels\":[\"a\"]}", "labels[0]: expected a number"},
-		{"{\"labels\":[1]}", "features: expected an array"},
-		{"{\"features\":[[1]],\"labels\":[0.5]}", "labels[0]: 0.5: a class label"},
+	    {"{\"features\":[[1],[2]],\"labels\":[1]}", "2 feature rows but 1 labels"},
+	    {"{\"features\":[[1],[2,3]],\"labels\":[1,2]}",
+	     "spec.data.inline.features[1]: expected 1 numbers"},
+	    {"{\"features\":[[1],[\"x\"]],\"labels\":[1,2]}", "features[1][0]: expected a number"},
+	    {"{\"features\":[],\"labels\":[]}", "no data rows"},
+	    {"{\"features\":[[1]],\"labels\":[\"a\"]}", "labels[0]: expected a number"},
+	    {"{\"labels\":[1]}", "features: expected an array"},
+	    {"{\"features\":[[1]],\"labels\":[0.5]}", "labels[0]: 0.5: a class label"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct json_object *o;
-		ck_assert_int_eq(aios_json_parse(cases[i][0], strlen(cases[i][0]), "t", &o), AIOS_OK);
-		ck_assert_int_eq(trainer_parse_inline(o, "spec.data.inline", i == 6 ? &CLASS3 : &REAL, &d),
-				 AIOS_ERR_INVALID);
+		ck_assert_int_eq(aios_json_parse(cases[i][0], strlen(cases[i][0]), "t", &o),
+		                 AIOS_OK);
+		ck_assert_int_eq(
+		    trainer_parse_inline(o, "spec.data.inline", i == 6 ? &CLASS3 : &REAL, &d),
+		    AIOS_ERR_INVALID);
 		assert_msg(cases[i][1]);
 		json_object_put(o);
 	}
@@ -240,7 +248,8 @@ START_TEST(uris_map_to_paths)
 	ck_assert_str_eq(p, "/a/b");
 	ck_assert_int_eq(trainer_uri_to_path("rel/path.csv", p, sizeof(p)), AIOS_OK);
 	ck_assert_str_eq(p, "rel/path.csv");
-	ck_assert_int_eq(trainer_uri_to_path("pvc://data/../etc/passwd", p, sizeof(p)), AIOS_ERR_INVALID);
+	ck_assert_int_eq(trainer_uri_to_path("pvc://data/../etc/passwd", p, sizeof(p)),
+	                 AIOS_ERR_INVALID);
 	ck_assert_int_eq(trainer_uri_to_path("pvc://data/..", p, sizeof(p)), AIOS_ERR_INVALID);
 	ck_assert_int_eq(trainer_uri_to_path("pvc://data/..x", p, sizeof(p)), AIOS_OK);
 	ck_assert_int_eq(trainer_uri_to_path("pvc://data", p, sizeof(p)), AIOS_ERR_INVALID);
@@ -285,6 +294,58 @@ START_TEST(split_and_normalize)
 }
 END_TEST
 
+/* Serves the seed CSV at /seed.csv; anything else is a 404. */
+static void serve_seed(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	(void)req;
+	resp->content_type = "text/csv";
+	if (aios_buf_puts(&resp->body, ud))
+		resp->status = 500;
+}
+
+START_TEST(http_source_with_digest_and_cap)
+{
+	struct aios_http_config c;
+	aios_http_config_defaults(&c);
+	c.bind_addr = "127.0.0.1";
+	c.port = 0;
+	c.name = "test";
+	struct aios_http_server *srv = aios_http_server_new(&c);
+	const char *csv = "x,y\n1,2\n2,4\n";
+	ck_assert_int_eq(aios_http_route(srv, "GET", "/seed.csv", serve_seed, (void *)csv),
+	                 AIOS_OK);
+	ck_assert_int_eq(aios_http_server_start(srv), AIOS_OK);
+	char url[128], missing[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/seed.csv", aios_http_server_port(srv));
+	snprintf(missing, sizeof(missing), "http://127.0.0.1:%d/nope.csv",
+	         aios_http_server_port(srv));
+
+	uint8_t d[AIOS_SHA256_LEN];
+	char hex[AIOS_SHA256_HEX];
+	aios_sha256(csv, strlen(csv), d);
+	aios_sha256_hex(d, hex);
+	struct trainer_data_opts o = opts();
+	o.sha256 = hex;
+	struct trainer_dataset ds;
+	ck_assert_msg(trainer_load(url, &o, &REAL, &ds) == AIOS_OK, "%s", aios_errmsg());
+	ck_assert_int_eq(ds.rows, 2);
+	ck_assert_float_eq(ds.t[1], 4.0f);
+	trainer_dataset_cleanup(&ds);
+	hex[5] = hex[5] == 'a' ? 'b' : 'a';
+	ck_assert_int_eq(trainer_load(url, &o, &REAL, &ds), AIOS_ERR_DIGEST);
+	assert_msg("seed.csv: SHA-256 is");
+	ck_assert_int_eq(trainer_load(missing, &o, &REAL, &ds), AIOS_ERR_NOT_FOUND);
+	assert_msg("HTTP 404");
+	struct aios_buf small;
+	aios_buf_init(&small, 8); /* the cap holds whatever the server says */
+	ck_assert_int_eq(trainer_fetch(url, &small), AIOS_ERR_TOO_BIG);
+	assert_msg("larger than the 8-byte dataset limit");
+	aios_buf_cleanup(&small);
+	aios_http_server_free(srv);
+	ck_assert_int_eq(trainer_load("http://127.0.0.1:1/x.csv", &o, &REAL, &ds), AIOS_ERR_IO);
+}
+END_TEST
+
 static Suite *data_suite(void)
 {
 	Suite *s = suite_create("trainer_data");
@@ -297,6 +358,7 @@ static Suite *data_suite(void)
 	tcase_add_test(tc, inline_data_is_checked);
 	tcase_add_test(tc, uris_map_to_paths);
 	tcase_add_test(tc, split_and_normalize);
+	tcase_add_test(tc, http_source_with_digest_and_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -10,6 +10,7 @@
 #include "trainer/kernels.h"
 #include "trainer/nn.h"
 #include "trainer/optim.h"
+#include "trainer/pool.h"
 #include "trainer/rng.h"
 
 static void fill(float *p, size_t n, uint64_t seed, float scale)
@@ -30,20 +31,23 @@ static float *alloc_filled(size_t n, uint64_t seed)
 /* |a - b| within an absolute-plus-relative tolerance. */
 static void assert_close(double a, double b, double tol, const char *what, int i)
 {
-	ck_assert_msg(fabs(a - b) <= tol * (1.0 + fabs(a) + fabs(b)), "%s[%d]: %.7g vs %.7g", what, i, a,
-		      b);
+	ck_assert_msg(fabs(a - b) <= tol * (1.0 + fabs(a) + fabs(b)), "%s[%d]: %.7g vs %.7g", what,
+	              i, a, b);
 }
 
 START_TEST(matmul_matches_reference)
 {
-	static const int shapes[][3] = {{1, 1, 1},   {2, 3, 1},  {5, 32, 1},   {3, 70, 1},  {1, 16, 8},
-					{2, 7, 9},   {3, 5, 32}, {4, 64, 64},  {5, 33, 65}, {7, 1, 40},
-					{16, 64, 1}, {1, 32, 64}, {9, 17, 100}, {2, 2, 31}};
+	static const int shapes[][3] = {{1, 1, 1},    {2, 3, 1},  {5, 32, 1},  {3, 70, 1},
+	                                {1, 16, 8},   {2, 7, 9},  {3, 5, 32},  {4, 64, 64},
+	                                {5, 33, 65},  {7, 1, 40}, {16, 64, 1}, {1, 32, 64},
+	                                {9, 17, 100}, {2, 2, 31}};
 	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
 		int rows = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
-		float *a = alloc_filled((size_t)rows * k, 1 + s), *b = alloc_filled((size_t)k * n, 100 + s);
+		float *a = alloc_filled((size_t)rows * k, 1 + s),
+		      *b = alloc_filled((size_t)k * n, 100 + s);
 		float *c0 = alloc_filled((size_t)rows * n, 200 + s);
-		float *c1 = malloc((size_t)rows * n * sizeof(float)), *c2 = malloc((size_t)rows * n * sizeof(float));
+		float *c1 = malloc((size_t)rows * n * sizeof(float)),
+		      *c2 = malloc((size_t)rows * n * sizeof(float));
 		for (int acc = 0; acc < 2; acc++) {
 			float *ref = malloc((size_t)rows * n * sizeof(float));
 			memcpy(ref, c0, (size_t)rows * n * sizeof(float));
@@ -60,7 +64,8 @@ START_TEST(matmul_matches_reference)
 		}
 		free(a), free(b), free(c0), free(c1), free(c2);
 	}
-	ck_assert(!strcmp(trainer_kernel_name(), "avx2+fma") || !strcmp(trainer_kernel_name(), "generic"));
+	ck_assert(!strcmp(trainer_kernel_name(), "avx2+fma") ||
+	          !strcmp(trainer_kernel_name(), "generic"));
 }
 END_TEST
 
@@ -184,15 +189,24 @@ START_TEST(losses_match_finite_differences)
 	check_loss(TRAINER_LOSS_HINGE, AIOS_ACT_IDENTITY, 4, 1, bin);
 	/* Known values: mse of (1 - 3)^2 = 4; BCE of z = 0 is log 2; softmax of equal logits log K. */
 	float z = 1, t = 3, dz;
-	ck_assert_double_eq_tol(trainer_loss_forward_backward(TRAINER_LOSS_MSE, AIOS_ACT_IDENTITY, &z, &t, &dz, 1, 1, 1), 4, 1e-6);
+	ck_assert_double_eq_tol(trainer_loss_forward_backward(TRAINER_LOSS_MSE, AIOS_ACT_IDENTITY,
+	                                                      &z, &t, &dz, 1, 1, 1),
+	                        4, 1e-6);
 	ck_assert_float_eq_tol(dz, -4.0f, 1e-6f);
 	z = 0, t = 1;
-	ck_assert_double_eq_tol(trainer_loss_forward_backward(TRAINER_LOSS_CROSS_ENTROPY, AIOS_ACT_SIGMOID, &z, &t, &dz, 1, 1, 1), log(2), 1e-6);
+	ck_assert_double_eq_tol(trainer_loss_forward_backward(TRAINER_LOSS_CROSS_ENTROPY,
+	                                                      AIOS_ACT_SIGMOID, &z, &t, &dz, 1, 1,
+	                                                      1),
+	                        log(2), 1e-6);
 	float z3[3] = {0.5f, 0.5f, 0.5f}, d3[3], c = 2;
-	ck_assert_double_eq_tol(trainer_loss_forward_backward(TRAINER_LOSS_CROSS_ENTROPY, AIOS_ACT_SOFTMAX, z3, &c, d3, 1, 3, 1), log(3), 1e-6);
+	ck_assert_double_eq_tol(trainer_loss_forward_backward(TRAINER_LOSS_CROSS_ENTROPY,
+	                                                      AIOS_ACT_SOFTMAX, z3, &c, d3, 1, 3,
+	                                                      1),
+	                        log(3), 1e-6);
 	/* Large logits stay finite. */
 	z = 200, t = 0;
-	double big = trainer_loss_forward_backward(TRAINER_LOSS_CROSS_ENTROPY, AIOS_ACT_SIGMOID, &z, &t, &dz, 1, 1, 1);
+	double big = trainer_loss_forward_backward(TRAINER_LOSS_CROSS_ENTROPY, AIOS_ACT_SIGMOID, &z,
+	                                           &t, &dz, 1, 1, 1);
 	ck_assert(isfinite(big));
 	ck_assert_double_eq_tol(big, 200, 1e-3);
 }
@@ -200,7 +214,7 @@ END_TEST
 
 /* The whole network: analytic gradient of the mean loss vs central differences. */
 static void check_net(enum aios_model_type type, enum aios_act hidden, enum aios_act out,
-		      enum trainer_loss loss, int n_layers, const int *sizes, const float *t)
+                      enum trainer_loss loss, int n_layers, const int *sizes, const float *t)
 {
 	struct aios_model *m = aios_model_new(type, hidden, out, n_layers, sizes);
 	struct trainer_net net;
@@ -235,12 +249,17 @@ START_TEST(network_gradients_match_finite_differences)
 	float reg[12], bin[6] = {0, 1, 1, 0, 1, 0}, cls[6] = {0, 2, 1, 1, 0, 2};
 	fill(reg, 12, 23, 1);
 	int lin[] = {4, 1}, mlp[] = {3, 5, 4, 2}, mlp1[] = {3, 6, 1}, mlp3[] = {3, 5, 3};
-	check_net(AIOS_MODEL_LINEAR, AIOS_ACT_IDENTITY, AIOS_ACT_IDENTITY, TRAINER_LOSS_MSE, 1, lin, reg);
-	check_net(AIOS_MODEL_LOGISTIC, AIOS_ACT_IDENTITY, AIOS_ACT_SIGMOID, TRAINER_LOSS_CROSS_ENTROPY, 1, lin, bin);
+	check_net(AIOS_MODEL_LINEAR, AIOS_ACT_IDENTITY, AIOS_ACT_IDENTITY, TRAINER_LOSS_MSE, 1, lin,
+	          reg);
+	check_net(AIOS_MODEL_LOGISTIC, AIOS_ACT_IDENTITY, AIOS_ACT_SIGMOID,
+	          TRAINER_LOSS_CROSS_ENTROPY, 1, lin, bin);
 	check_net(AIOS_MODEL_MLP, AIOS_ACT_TANH, AIOS_ACT_IDENTITY, TRAINER_LOSS_MSE, 3, mlp, reg);
-	check_net(AIOS_MODEL_MLP, AIOS_ACT_SIGMOID, AIOS_ACT_SIGMOID, TRAINER_LOSS_CROSS_ENTROPY, 2, mlp1, bin);
-	check_net(AIOS_MODEL_MLP, AIOS_ACT_TANH, AIOS_ACT_SOFTMAX, TRAINER_LOSS_CROSS_ENTROPY, 2, mlp3, cls);
-	check_net(AIOS_MODEL_MLP, AIOS_ACT_TANH, AIOS_ACT_IDENTITY, TRAINER_LOSS_HINGE, 2, mlp1, bin);
+	check_net(AIOS_MODEL_MLP, AIOS_ACT_SIGMOID, AIOS_ACT_SIGMOID, TRAINER_LOSS_CROSS_ENTROPY, 2,
+	          mlp1, bin);
+	check_net(AIOS_MODEL_MLP, AIOS_ACT_TANH, AIOS_ACT_SOFTMAX, TRAINER_LOSS_CROSS_ENTROPY, 2,
+	          mlp3, cls);
+	check_net(AIOS_MODEL_MLP, AIOS_ACT_TANH, AIOS_ACT_IDENTITY, TRAINER_LOSS_HINGE, 2, mlp1,
+	          bin);
 }
 END_TEST
 
@@ -250,7 +269,8 @@ START_TEST(relu_network_gradients_match_finite_differences)
 	float reg[6];
 	fill(reg, 6, 24, 1);
 	int sizes[] = {4, 7, 1};
-	struct aios_model *m = aios_model_new(AIOS_MODEL_MLP, AIOS_ACT_RELU, AIOS_ACT_IDENTITY, 2, sizes);
+	struct aios_model *m =
+	    aios_model_new(AIOS_MODEL_MLP, AIOS_ACT_RELU, AIOS_ACT_IDENTITY, 2, sizes);
 	struct trainer_net net;
 	trainer_net_init(&net, m, TRAINER_LOSS_MSE);
 	fill(net.params, net.n_params, 25, 1.0f);
@@ -303,8 +323,11 @@ END_TEST
 
 START_TEST(adam_matches_hand_computed_steps)
 {
-	struct trainer_optim o = {.type = TRAINER_OPT_ADAM, .lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f,
-				  .epsilon = 1e-8f};
+	struct trainer_optim o = {.type = TRAINER_OPT_ADAM,
+	                          .lr = 0.01f,
+	                          .beta1 = 0.9f,
+	                          .beta2 = 0.999f,
+	                          .epsilon = 1e-8f};
 	float p[2] = {1.0f, -2.0f}, g[2] = {0.5f, 3.0f}, m1[2] = {0}, m2[2] = {0};
 	trainer_optim_step(&o, 1, p, g, m1, m2, 2);
 	/* step 1: m = 0.1 g, v = 0.001 g^2, mhat = g, vhat = g^2: p -= lr * sign(g) (almost) */
@@ -348,6 +371,42 @@ START_TEST(rng_is_deterministic)
 }
 END_TEST
 
+struct tally {
+	int calls[TRAINER_MAX_THREADS];
+	int team[TRAINER_MAX_THREADS];
+};
+
+static void count(void *ud, int i, int n)
+{
+	struct tally *t = ud;
+	t->calls[i]++;
+	t->team[i] = n;
+}
+
+START_TEST(pool_runs_each_worker_once)
+{
+	struct trainer_pool *p = trainer_pool_new(4);
+	ck_assert_int_eq(trainer_pool_size(p), 4);
+	struct tally t = {0};
+	for (int round = 0; round < 1000; round++)
+		trainer_pool_run(p, count, &t);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(t.calls[i], 1000);
+		ck_assert_int_eq(t.team[i], 4);
+	}
+	struct tally u = {0};
+	for (int round = 0; round < 500; round++)
+		trainer_pool_run_n(p, 2, count, &u);
+	trainer_pool_run_n(p, 99, count, &u); /* clamped to the pool */
+	ck_assert_int_eq(u.calls[0], 501);
+	ck_assert_int_eq(u.calls[1], 501);
+	ck_assert_int_eq(u.calls[2], 1);
+	ck_assert_int_eq(u.calls[3], 1);
+	trainer_pool_free(p);
+	trainer_pool_free(NULL);
+}
+END_TEST
+
 static Suite *nn_suite(void)
 {
 	Suite *s = suite_create("trainer_nn");
@@ -362,6 +421,7 @@ static Suite *nn_suite(void)
 	tcase_add_test(tc, momentum_matches_hand_computed_steps);
 	tcase_add_test(tc, adam_matches_hand_computed_steps);
 	tcase_add_test(tc, rng_is_deterministic);
+	tcase_add_test(tc, pool_runs_each_worker_once);
 	suite_add_tcase(s, tc);
 	return s;
 }

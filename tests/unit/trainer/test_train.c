@@ -95,7 +95,8 @@ static float predict1(const struct aios_model *m, const float *x)
 
 static void assert_msg(const char *want)
 {
-	ck_assert_msg(strstr(aios_errmsg(), want) != NULL, "message \"%s\" lacks \"%s\"", aios_errmsg(), want);
+	ck_assert_msg(strstr(aios_errmsg(), want) != NULL, "message \"%s\" lacks \"%s\"",
+	              aios_errmsg(), want);
 }
 
 /* ---------------------------------------------------------------- generated data */
@@ -186,10 +187,11 @@ static double accuracy(const struct aios_model *m, const struct trainer_dataset 
 
 START_TEST(seed_example_by_hand)
 {
-	ck_assert_int_eq(run("--model", "linear", "--loss", "mse", "--optimizer", "sgd", "--epochs", "500",
-			     "--batch-size", "4", "--data", aios_test_path("tests/fixtures/data/trainer/seed.csv"),
-			     "--output", tmp("seed.aios"), "--threads", "1", NULL),
-			 0);
+	ck_assert_int_eq(run("--model", "linear", "--loss", "mse", "--optimizer", "sgd", "--epochs",
+	                     "500", "--batch-size", "4", "--data",
+	                     aios_test_path("tests/fixtures/data/trainer/seed.csv"), "--output",
+	                     tmp("seed.aios"), "--threads", "1", NULL),
+	                 0);
 	struct aios_model *m = load(tmp("seed.aios"));
 	float x = 5;
 	float y = predict1(m, &x);
@@ -204,9 +206,9 @@ END_TEST
 
 START_TEST(seed_example_from_examples)
 {
-	ck_assert_int_eq(run("--spec", aios_test_path("examples/trainingjob-linear.json"), "--output",
-			     tmp("linear.aios"), NULL),
-			 0);
+	ck_assert_int_eq(run("--spec", aios_test_path("examples/trainingjob-linear.json"),
+	                     "--output", tmp("linear.aios"), NULL),
+	                 0);
 	struct aios_model *m = load(tmp("linear.aios"));
 	float x = 5;
 	float y = predict1(m, &x);
@@ -246,14 +248,14 @@ START_TEST(linear_regression_recovers_weights)
 		d.t[i] = y + 0.01f * gauss(&r);
 	}
 	const char *data = write_set("lin.f32", &d);
-	ck_assert_int_eq(run("--data", data, "--model", "linear", "--optimizer", "sgd", "--lr", "0.05",
-			     "--epochs", "20", "--batch-size", "32", "--threads", "2", "--output",
-			     tmp("lin.aios"), "--checkpoint-every", "0", NULL),
-			 0);
+	ck_assert_int_eq(run("--data", data, "--model", "linear", "--optimizer", "sgd", "--lr",
+	                     "0.05", "--epochs", "20", "--batch-size", "32", "--threads", "2",
+	                     "--output", tmp("lin.aios"), "--checkpoint-every", "0", NULL),
+	                 0);
 	struct aios_model *m = load(tmp("lin.aios"));
 	for (int j = 0; j < 5; j++)
 		ck_assert_msg(fabsf(m->layers[0].w[j] - w[j]) < 0.01f, "w[%d] = %g, want %g", j,
-			      m->layers[0].w[j], w[j]);
+		              m->layers[0].w[j], w[j]);
 	ck_assert_float_eq_tol(m->layers[0].b[0], b, 0.01f);
 	aios_model_free(m);
 }
@@ -266,19 +268,20 @@ START_TEST(logistic_and_mlp_on_two_moons)
 	const char *data = write_set("moons.f32", &d);
 	moons(&test, 2000, 99, 0.1f);
 	/* logistic regression: a line does fairly on moons, never perfectly */
-	ck_assert_int_eq(run("--data", data, "--model", "logistic", "--optimizer", "adam", "--lr", "0.05",
-			     "--epochs", "60", "--output", tmp("logit.aios"), "--checkpoint-every", "0", NULL),
-			 0);
+	ck_assert_int_eq(run("--data", data, "--model", "logistic", "--optimizer", "adam", "--lr",
+	                     "0.05", "--epochs", "60", "--output", tmp("logit.aios"),
+	                     "--checkpoint-every", "0", NULL),
+	                 0);
 	struct aios_model *m = load(tmp("logit.aios"));
 	double acc = accuracy(m, &test);
 	ck_assert_msg(acc >= 0.80 && acc < 0.95, "logistic accuracy %.3f", acc);
 	aios_model_free(m);
 	/* an MLP separates them */
-	ck_assert_int_eq(run("--data", data, "--model", "mlp", "--hidden", "16,16", "--activation", "tanh",
-			     "--loss", "cross_entropy", "--optimizer", "adam", "--lr", "0.01", "--epochs", "80",
-			     "--validation-split", "0.2", "--normalize", "--output", tmp("mlp.aios"),
-			     "--checkpoint-every", "0", NULL),
-			 0);
+	ck_assert_int_eq(run("--data", data, "--model", "mlp", "--hidden", "16,16", "--activation",
+	                     "tanh", "--loss", "cross_entropy", "--optimizer", "adam", "--lr",
+	                     "0.01", "--epochs", "80", "--validation-split", "0.2", "--normalize",
+	                     "--output", tmp("mlp.aios"), "--checkpoint-every", "0", NULL),
+	                 0);
 	m = load(tmp("mlp.aios"));
 	ck_assert_ptr_nonnull(m->norm_mean); /* statistics travel with the model */
 	acc = accuracy(m, &test);
@@ -295,17 +298,19 @@ START_TEST(mlp_on_xor_and_softmax_on_blobs)
 	xor_clusters(&d, 800, 3);
 	const char *data = write_set("xor.f32", &d);
 	xor_clusters(&test, 800, 4);
-	ck_assert_int_eq(run("--data", data, "--model", "logistic", "--optimizer", "adam", "--lr", "0.05",
-			     "--epochs", "30", "--output", tmp("xl.aios"), "--checkpoint-every", "0", NULL),
-			 0);
+	ck_assert_int_eq(run("--data", data, "--model", "logistic", "--optimizer", "adam", "--lr",
+	                     "0.05", "--epochs", "30", "--output", tmp("xl.aios"),
+	                     "--checkpoint-every", "0", NULL),
+	                 0);
 	struct aios_model *m = load(tmp("xl.aios"));
 	double acc = accuracy(m, &test);
 	ck_assert_msg(acc < 0.75, "XOR is not linearly separable, yet logistic got %.3f", acc);
 	aios_model_free(m);
-	ck_assert_int_eq(run("--data", data, "--model", "mlp", "--hidden", "8", "--activation", "relu",
-			     "--loss", "cross_entropy", "--optimizer", "momentum", "--lr", "0.05", "--epochs", "60",
-			     "--output", tmp("xm.aios"), "--checkpoint-every", "0", "--threads", "2", NULL),
-			 0);
+	ck_assert_int_eq(run("--data", data, "--model", "mlp", "--hidden", "8", "--activation",
+	                     "relu", "--loss", "cross_entropy", "--optimizer", "momentum", "--lr",
+	                     "0.05", "--epochs", "60", "--output", tmp("xm.aios"),
+	                     "--checkpoint-every", "0", "--threads", "2", NULL),
+	                 0);
 	m = load(tmp("xm.aios"));
 	acc = accuracy(m, &test);
 	ck_assert_msg(acc >= 0.95, "mlp XOR accuracy %.3f", acc);
@@ -315,10 +320,10 @@ START_TEST(mlp_on_xor_and_softmax_on_blobs)
 	blobs(&d, 900, 5);
 	data = write_set("blobs.f32", &d);
 	blobs(&test, 900, 6);
-	ck_assert_int_eq(run("--data", data, "--model", "softmax", "--outputs", "3", "--optimizer", "sgd",
-			     "--lr", "0.1", "--epochs", "30", "--output", tmp("sm.aios"), "--checkpoint-every",
-			     "0", NULL),
-			 0);
+	ck_assert_int_eq(run("--data", data, "--model", "softmax", "--outputs", "3", "--optimizer",
+	                     "sgd", "--lr", "0.1", "--epochs", "30", "--output", tmp("sm.aios"),
+	                     "--checkpoint-every", "0", NULL),
+	                 0);
 	m = load(tmp("sm.aios"));
 	ck_assert_int_eq(m->output, AIOS_ACT_SOFTMAX);
 	acc = accuracy(m, &test);
@@ -331,10 +336,11 @@ START_TEST(mlp_on_xor_and_softmax_on_blobs)
 	moons(&d, 600, 8, 0.05f);
 	data = write_set("hinge.f32", &d);
 	moons(&test, 600, 9, 0.05f);
-	ck_assert_int_eq(run("--data", data, "--model", "mlp", "--hidden", "16", "--activation", "tanh",
-			     "--loss", "hinge", "--optimizer", "adam", "--lr", "0.01", "--epochs", "80", "--output",
-			     tmp("hinge.aios"), "--checkpoint-every", "0", NULL),
-			 0);
+	ck_assert_int_eq(run("--data", data, "--model", "mlp", "--hidden", "16", "--activation",
+	                     "tanh", "--loss", "hinge", "--optimizer", "adam", "--lr", "0.01",
+	                     "--epochs", "80", "--output", tmp("hinge.aios"), "--checkpoint-every",
+	                     "0", NULL),
+	                 0);
 	m = load(tmp("hinge.aios"));
 	acc = accuracy(m, &test);
 	ck_assert_msg(acc >= 0.95, "hinge mlp accuracy %.3f", acc);
@@ -351,21 +357,43 @@ START_TEST(resume_is_exact)
 	moons(&d, 700, 11, 0.15f);
 	char data[256];
 	snprintf(data, sizeof(data), "%s", write_set("resume.f32", &d));
-	const char *common[] = {"--data", data, "--model", "mlp", "--hidden", "12,8", "--activation", "tanh",
-				"--loss", "cross_entropy", "--optimizer", "adam", "--lr", "0.01",
-				"--epochs", "12", "--batch-size", "16", "--validation-split", "0.2",
-				"--normalize", "--threads", "2", "--checkpoint-every", "1"};
-#define COMMON common[0], common[1], common[2], common[3], common[4], common[5], common[6], \
-	common[7], common[8], common[9], common[10], common[11], common[12], common[13], common[14], \
-	common[15], common[16], common[17], common[18], common[19], common[20], common[21], \
-	common[22], common[23], common[24]
+	const char *common[] = {"--data",
+	                        data,
+	                        "--model",
+	                        "mlp",
+	                        "--hidden",
+	                        "12,8",
+	                        "--activation",
+	                        "tanh",
+	                        "--loss",
+	                        "cross_entropy",
+	                        "--optimizer",
+	                        "adam",
+	                        "--lr",
+	                        "0.01",
+	                        "--epochs",
+	                        "12",
+	                        "--batch-size",
+	                        "16",
+	                        "--validation-split",
+	                        "0.2",
+	                        "--normalize",
+	                        "--threads",
+	                        "2",
+	                        "--checkpoint-every",
+	                        "1"};
+#define COMMON                                                                                     \
+	common[0], common[1], common[2], common[3], common[4], common[5], common[6], common[7],    \
+	    common[8], common[9], common[10], common[11], common[12], common[13], common[14],      \
+	    common[15], common[16], common[17], common[18], common[19], common[20], common[21],    \
+	    common[22], common[23], common[24]
 	ck_assert_int_eq(run(COMMON, "--output", tmp("a.aios"), NULL), 0);
 	char full[1 << 16];
 	memcpy(full, last_out, sizeof(full));
 
 	/* killed after epoch 5: exit 6, checkpoints of epochs 4 and 5 kept */
 	ck_assert_int_eq(run(COMMON, "--output", tmp("b.aios"), "--exit-after-epoch", "5", NULL),
-			 TRAINER_EXIT_INTERRUPTED);
+	                 TRAINER_EXIT_INTERRUPTED);
 	ck_assert_int_eq(access(tmp("b.aios.ckpt/ckpt-00000005.aiosckpt"), R_OK), 0);
 	ck_assert_int_eq(access(tmp("b.aios.ckpt/ckpt-00000004.aiosckpt"), R_OK), 0);
 	ck_assert_int_ne(access(tmp("b.aios.ckpt/ckpt-00000003.aiosckpt"), R_OK), 0);
@@ -387,7 +415,8 @@ START_TEST(resume_is_exact)
 
 	struct aios_model *a = load(tmp("a.aios")), *b = load(tmp("b.aios"));
 	ck_assert_uint_eq(aios_model_param_count(a), aios_model_param_count(b));
-	ck_assert_int_eq(memcmp(a->params, b->params, aios_model_param_count(a) * sizeof(float)), 0);
+	ck_assert_int_eq(memcmp(a->params, b->params, aios_model_param_count(a) * sizeof(float)),
+	                 0);
 	ck_assert_str_eq(a->sha256, b->sha256);
 	aios_model_free(b);
 
@@ -398,7 +427,8 @@ START_TEST(resume_is_exact)
 	aios_model_free(a);
 
 	/* another spec (learning rate) never resumes from these checkpoints */
-	ck_assert_int_eq(run(COMMON, "--lr", "0.02", "--epochs", "2", "--output", tmp("b.aios"), NULL), 0);
+	ck_assert_int_eq(
+	    run(COMMON, "--lr", "0.02", "--epochs", "2", "--output", tmp("b.aios"), NULL), 0);
 	ck_assert_ptr_nonnull(strstr(last_out, "{\"epoch\":1,"));
 #undef COMMON
 }
@@ -406,18 +436,28 @@ END_TEST
 
 START_TEST(same_seed_same_bits)
 {
+	/* batch 256 on a 2-4096-ish MLP: big enough that both threads share every batch */
 	struct trainer_dataset d;
-	moons(&d, 500, 12, 0.1f);
-	const char *data = write_set("det.f32", &d);
-	for (int i = 0; i < 2; i++)
-		ck_assert_int_eq(run("--data", data, "--model", "mlp", "--hidden", "10", "--loss", "cross_entropy",
-				     "--optimizer", "sgd", "--epochs", "5", "--threads", "2", "--seed", "9",
-				     "--output", tmp(i ? "d2.aios" : "d1.aios"), "--checkpoint-every", "0", NULL),
-				 0);
-	struct aios_model *a = load(tmp("d1.aios")), *b = load(tmp("d2.aios"));
+	moons(&d, 2048, 12, 0.1f);
+	char data[256];
+	snprintf(data, sizeof(data), "%s", write_set("det.f32", &d));
+	const char *names[] = {"d1.aios", "d2.aios", "d3.aios"}, *threads[] = {"2", "2", "1"};
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(run("--data", data, "--model", "mlp", "--hidden", "64,64",
+		                     "--loss", "cross_entropy", "--optimizer", "sgd", "--lr", "0.1",
+		                     "--epochs", "5", "--batch-size", "256", "--threads",
+		                     threads[i], "--seed", "9", "--output", tmp(names[i]),
+		                     "--checkpoint-every", "0", NULL),
+		                 0);
+	struct aios_model *a = load(tmp("d1.aios")), *b = load(tmp("d2.aios")),
+	                  *c = load(tmp("d3.aios"));
 	ck_assert_str_eq(a->sha256, b->sha256);
+	/* one thread adds the same numbers in another order: close, not necessarily equal */
+	for (size_t i = 0; i < aios_model_param_count(a); i++)
+		ck_assert_float_eq_tol(a->params[i], c->params[i], 1e-3f);
 	aios_model_free(a);
 	aios_model_free(b);
+	aios_model_free(c);
 }
 END_TEST
 
@@ -427,35 +467,37 @@ START_TEST(bad_input_exit_codes)
 {
 	const char *fx = "tests/fixtures/data/trainer/";
 	char bad[512], seed[512];
-	snprintf(bad, sizeof(bad), "%s", aios_test_path("tests/fixtures/data/trainer/bad_number.csv"));
+	snprintf(bad, sizeof(bad), "%s",
+	         aios_test_path("tests/fixtures/data/trainer/bad_number.csv"));
 	snprintf(seed, sizeof(seed), "%s", aios_test_path("tests/fixtures/data/trainer/seed.csv"));
 	(void)fx;
 	ck_assert_int_eq(run("--data", bad, "--model", "logistic", "--output", tmp("x.aios"), NULL),
-			 TRAINER_EXIT_DATA);
+	                 TRAINER_EXIT_DATA);
 	assert_msg("bad_number.csv:4: column 2 (b)");
-	ck_assert_int_eq(run("--data", aios_test_path("tests/fixtures/data/trainer/nan.csv"), "--output",
-			     tmp("x.aios"), NULL),
-			 TRAINER_EXIT_DATA);
+	ck_assert_int_eq(run("--data", aios_test_path("tests/fixtures/data/trainer/nan.csv"),
+	                     "--output", tmp("x.aios"), NULL),
+	                 TRAINER_EXIT_DATA);
 	assert_msg("nan.csv:2: column 1");
-	ck_assert_int_eq(run("--data", aios_test_path("tests/fixtures/data/trainer/columns.csv"), "--output",
-			     tmp("x.aios"), NULL),
-			 TRAINER_EXIT_DATA);
+	ck_assert_int_eq(run("--data", aios_test_path("tests/fixtures/data/trainer/columns.csv"),
+	                     "--output", tmp("x.aios"), NULL),
+	                 TRAINER_EXIT_DATA);
 	assert_msg("columns.csv:5: 4 columns, expected 3");
-	ck_assert_int_eq(run("--data", aios_test_path("tests/fixtures/data/trainer/empty.csv"), "--output",
-			     tmp("x.aios"), NULL),
-			 TRAINER_EXIT_DATA);
+	ck_assert_int_eq(run("--data", aios_test_path("tests/fixtures/data/trainer/empty.csv"),
+	                     "--output", tmp("x.aios"), NULL),
+	                 TRAINER_EXIT_DATA);
 	assert_msg("no data rows");
 	ck_assert_int_eq(run("--data", seed, "--sha256",
-			     "0000000000000000000000000000000000000000000000000000000000000000", "--output",
-			     tmp("x.aios"), NULL),
-			 TRAINER_EXIT_DATA);
+	                     "0000000000000000000000000000000000000000000000000000000000000000",
+	                     "--output", tmp("x.aios"), NULL),
+	                 TRAINER_EXIT_DATA);
 	assert_msg("SHA-256 is");
 	ck_assert_int_eq(run("--data", tmp("nonexistent.csv"), "--output", tmp("x.aios"), NULL),
-			 TRAINER_EXIT_DATA);
+	                 TRAINER_EXIT_DATA);
 	assert_msg("nonexistent.csv");
 	/* divergence names the epoch */
-	ck_assert_int_eq(run("--data", seed, "--lr", "1000", "--epochs", "200", "--output", tmp("x.aios"), NULL),
-			 TRAINER_EXIT_DIVERGED);
+	ck_assert_int_eq(
+	    run("--data", seed, "--lr", "1000", "--epochs", "200", "--output", tmp("x.aios"), NULL),
+	    TRAINER_EXIT_DIVERGED);
 	assert_msg("diverged at epoch");
 	ck_assert_int_ne(access(tmp("x.aios"), F_OK), 0); /* no artifact from a failed run */
 	/* bad spec or flags */
@@ -469,15 +511,19 @@ START_TEST(bad_input_exit_codes)
 	ck_assert_int_eq(run("--model", "linear", NULL), TRAINER_EXIT_USAGE);
 	assert_msg("spec.data: no data");
 	ck_assert_int_eq(run("--spec", tmp("missing.json"), NULL), TRAINER_EXIT_USAGE);
-	ck_assert_int_eq(run("--data", seed, "--model", "softmax", "--outputs", "1", NULL), TRAINER_EXIT_USAGE);
+	ck_assert_int_eq(run("--data", seed, "--model", "softmax", "--outputs", "1", NULL),
+	                 TRAINER_EXIT_USAGE);
 	assert_msg("spec.model.outputs");
-	ck_assert_int_eq(run("--data", seed, "--validation-split", "1.5", NULL), TRAINER_EXIT_USAGE);
+	ck_assert_int_eq(run("--data", seed, "--validation-split", "1.5", NULL),
+	                 TRAINER_EXIT_USAGE);
 	assert_msg("spec.data.validationSplit");
-	ck_assert_int_eq(run("--data", seed, "--output", "https://example.com/m.aios", NULL), TRAINER_EXIT_USAGE);
+	ck_assert_int_eq(run("--data", seed, "--output", "https://example.com/m.aios", NULL),
+	                 TRAINER_EXIT_USAGE);
 	assert_msg("read-only");
 	/* labels that do not fit the loss */
-	ck_assert_int_eq(run("--data", seed, "--model", "logistic", "--output", tmp("x.aios"), NULL),
-			 TRAINER_EXIT_DATA);
+	ck_assert_int_eq(
+	    run("--data", seed, "--model", "logistic", "--output", tmp("x.aios"), NULL),
+	    TRAINER_EXIT_DATA);
 	assert_msg("seed.csv:2: column 2 (y): \"2\": a cross-entropy label must lie in [0, 1]");
 	setenv("AIOS_WORLD_SIZE", "2", 1);
 	setenv("AIOS_RANK", "2", 1);
@@ -499,8 +545,14 @@ START_TEST(metrics_endpoint)
 {
 	struct trainer_metrics *m;
 	ck_assert_int_eq(trainer_metrics_start(0, 0, 1, "job-a", &m), AIOS_OK);
-	struct trainer_progress p = {.epoch = 3, .epochs = 10, .loss = 0.5, .val_loss = 0.75,
-				     .samples_per_sec = 1000, .elapsed_s = 2, .samples_total = 300, .step = 30};
+	struct trainer_progress p = {.epoch = 3,
+	                             .epochs = 10,
+	                             .loss = 0.5,
+	                             .val_loss = 0.75,
+	                             .samples_per_sec = 1000,
+	                             .elapsed_s = 2,
+	                             .samples_total = 300,
+	                             .step = 30};
 	trainer_metrics_update(m, &p);
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", trainer_metrics_port(m));
@@ -513,12 +565,18 @@ START_TEST(metrics_endpoint)
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
 	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
 	curl_easy_cleanup(c);
-	const char *want[] = {"aios_trainer_epoch 3", "aios_trainer_epochs 10", "aios_trainer_epochs_total 10",
-			      "aios_trainer_loss 0.5", "aios_trainer_validation_loss 0.75",
-			      "aios_trainer_samples_per_second 1000", "aios_trainer_samples_total 300",
-			      "aios_trainer_steps_total 30", "job=\"job-a\""};
+	const char *want[] = {"aios_trainer_epoch 3",
+	                      "aios_trainer_epochs 10",
+	                      "aios_trainer_epochs_total 10",
+	                      "aios_trainer_loss 0.5",
+	                      "aios_trainer_validation_loss 0.75",
+	                      "aios_trainer_samples_per_second 1000",
+	                      "aios_trainer_samples_total 300",
+	                      "aios_trainer_steps_total 30",
+	                      "job=\"job-a\""};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-		ck_assert_msg(strstr(b.data, want[i]) != NULL, "no \"%s\" in:\n%s", want[i], b.data);
+		ck_assert_msg(strstr(b.data, want[i]) != NULL, "no \"%s\" in:\n%s", want[i],
+		              b.data);
 	aios_buf_cleanup(&b);
 	trainer_metrics_stop(m);
 }
