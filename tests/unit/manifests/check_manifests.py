@@ -21,6 +21,8 @@ Checks:
   chart-agrees    the chart's RBAC, Deployment and Service agree with operator/
   kustomize       operator/ lists every file, least-privilege RBAC, safe Deployment
   rbac-sync       operator/'s ClusterRole and Role grant exactly src/operator/RBAC.md's table
+  dashboard       the chart's Grafana dashboard: valid JSON, every metric it queries is
+                  registered somewhere in src/, shipped in a ConfigMap only when asked
   examples        examples/*.yaml of aios kinds are valid against the CRD schemas, with
                   unknown fields refused (as kubectl's client-side validation does)
   api-reference   docs/api-reference.md is what scripts/gen-api-reference.py generates
@@ -626,6 +628,48 @@ def check_chart_agrees(f):
     f.expect(by_kind(kobjs, "Service")[0]["spec"]["ports"] == by_kind(hobjs, "Service")[0]["spec"]["ports"], "metrics Service ports differ")
 
 
+# ---- Grafana dashboard --------------------------------------------------------------------
+
+def registered_metrics():
+    """aios_* metric names that appear as string literals in src/ (what programs register)."""
+    names = set()
+    for base, _, files in os.walk(os.path.join(ROOT, "src")):
+        for fn in files:
+            if fn.endswith((".c", ".h")):
+                with open(os.path.join(base, fn), errors="replace") as fh:
+                    names.update(re.findall(r'"(aios_[a-z0-9_]+)', fh.read()))
+    return names
+
+
+def check_dashboard(f):
+    with open(os.path.join(ROOT, "helm/aios/dashboards/aios.json")) as fh:
+        text = fh.read()
+    try:
+        dash = json.loads(text)
+    except ValueError as e:
+        f.add("dashboards/aios.json is not JSON: %s" % e)
+        return
+    f.expect(dash.get("uid") and dash.get("title"), "dashboard needs a uid and a title")
+    known = registered_metrics()
+    exprs = [t["expr"] for p in dash.get("panels", []) for t in p.get("targets", [])]
+    f.expect(len(exprs) >= 10, "dashboard has only %d queries" % len(exprs))
+    for p in dash.get("panels", []):
+        if p.get("type") != "row":
+            f.expect(p.get("datasource", {}).get("uid") == "${datasource}", "panel %r does not use the datasource variable" % p.get("title"))
+            f.expect(p.get("targets"), "panel %r has no query" % p.get("title"))
+    for e in exprs:
+        for m in re.findall(r"\b(aios_[a-z0-9_]+)", e):
+            base = re.sub(r"_(bucket|sum|count)$", "", m)
+            f.expect(m in known or base in known, "dashboard queries %s, which no program in src/ registers" % m)
+    _, objs = render({"grafana.dashboard.enabled": True}, f=f)
+    cms = by_kind(objs, "ConfigMap")
+    if f.expect(len(cms) == 1, "grafana.dashboard.enabled renders %d ConfigMaps" % len(cms)):
+        f.expect(cms[0]["metadata"]["labels"].get("grafana_dashboard") == "1", "dashboard ConfigMap lacks the sidecar label")
+        f.expect(json.loads(cms[0]["data"]["aios.json"]) == dash, "dashboard ConfigMap does not hold dashboards/aios.json")
+    _, objs0 = render(f=f)
+    f.expect(not by_kind(objs0, "ConfigMap"), "the dashboard ConfigMap renders by default")
+
+
 # ---- examples and docs --------------------------------------------------------------------
 
 def check_examples(f):
@@ -661,6 +705,7 @@ CHECKS = {
     "chart-agrees": check_chart_agrees,
     "kustomize": check_kustomize,
     "rbac-sync": check_rbac_sync,
+    "dashboard": check_dashboard,
     "examples": check_examples,
     "api-reference": check_api_reference,
 }

@@ -4,7 +4,7 @@ No helm binary is available here, so this module implements the subset of Go tem
 Sprig functions that helm/aios/templates uses: {{ }} actions with {{- -}} trimming, comments,
 pipelines, parentheses, $ and ., if / else / else if / with / range / define / end, and the
 functions include, toYaml, nindent, indent, quote, default, printf, trunc, trimSuffix,
-contains, and, or, not, eq, ne, int. Anything else is an error naming the template and the
+contains, and, or, not, eq, ne, int, and .Files.Get. Anything else is an error naming the template and the
 action, so a template that strays outside the subset fails the test instead of rendering
 wrong. It is a test tool, not a Helm replacement: no lookup, no tpl, no subcharts.
 """
@@ -196,7 +196,16 @@ class Renderer:
             "eq": lambda a, b: a == b,
             "ne": lambda a, b: a != b,
             "int": lambda v: int(v or 0),
+            ".Files.Get": self._file,
         }
+
+    def _file(self, rel):
+        """.Files.Get: a file of the chart as text ("" when missing, as Helm does)."""
+        path = os.path.join(self.chart_dir, rel)
+        if not os.path.isfile(path):
+            return ""
+        with open(path) as f:
+            return f.read()
 
     # -- expressions --
     def _tokens(self, s, where):
