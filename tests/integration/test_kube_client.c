@@ -6,6 +6,7 @@
  * without RBAC, client-certificate authentication, and the Event recorder.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,6 +417,65 @@ START_TEST(events_aggregate)
 }
 END_TEST
 
+/* One client shared by 8 threads, each doing creates, gets, lists and deletes. */
+struct worker_arg {
+	int id;
+	int failures;
+	char msg[256];
+};
+
+static void *client_worker(void *p)
+{
+	struct worker_arg *a = p;
+	char name[32];
+	for (int i = 0; i < 25; i++) {
+		snprintf(name, sizeof(name), "conc-%d-%d", a->id, i);
+		struct aios_kube_ref coll = aios_kube_ref(&aios_kube_configmaps, ns, NULL);
+		struct aios_kube_ref one = aios_kube_ref(&aios_kube_configmaps, ns, name);
+		struct json_object *cm = configmap(name, "k", name), *got = NULL, *list = NULL;
+		enum aios_err e = aios_kube_create(kc, &coll, cm, NULL, NULL);
+		if (!e)
+			e = aios_kube_get(kc, &one, &got);
+		if (!e && strcmp(aios_json_str(got, "data.k"), name) != 0)
+			e = aios_fail(AIOS_ERR_INTERNAL, "%s: read back another object", name);
+		struct aios_kube_list_opts lo = {.limit = 5};
+		if (!e)
+			e = aios_kube_list(kc, &coll, &lo, &list);
+		if (!e)
+			e = aios_kube_delete(kc, &one, NULL, NULL);
+		if (e) {
+			a->failures++;
+			snprintf(a->msg, sizeof(a->msg), "%s", aios_errmsg());
+		}
+		json_object_put(cm);
+		json_object_put(got);
+		json_object_put(list);
+	}
+	return NULL;
+}
+
+START_TEST(one_client_many_threads)
+{
+	pthread_t th[8];
+	struct worker_arg args[8];
+	for (int i = 0; i < 8; i++) {
+		args[i] = (struct worker_arg){.id = i};
+		pthread_create(&th[i], NULL, client_worker, &args[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_msg(args[i].failures == 0, "thread %d: %d failures, last: %s", i,
+		              args[i].failures, args[i].msg);
+	}
+	struct aios_kube_ref coll = aios_kube_ref(&aios_kube_configmaps, ns, NULL);
+	struct json_object *all = NULL;
+	OK(aios_kube_list_all(kc, &coll, NULL, &all));
+	/* every thread deleted what it made (no controller manager adds kube-root-ca.crt here) */
+	ck_assert_int_eq((int)json_object_array_length(aios_json_lookup(all, "items")), 0);
+	json_object_put(all);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kube_client");
@@ -429,6 +489,7 @@ static Suite *suite(void)
 	tcase_add_test(t, client_certificate_auth);
 	tcase_add_test(t, raw_request_and_metrics_hook);
 	tcase_add_test(t, events_aggregate);
+	tcase_add_test(t, one_client_many_threads);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -33,6 +33,11 @@ static void on_stopped(void *arg)
 	__atomic_add_fetch(&((struct cb *)arg)->stopped, 1, __ATOMIC_SEQ_CST);
 }
 
+static int load(const int *p)
+{
+	return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+
 static struct aios_kube_leader *elector(const char *id, struct cb *cb)
 {
 	struct aios_kube_leader_opts o = {.ns = ns,
@@ -82,7 +87,7 @@ START_TEST(two_electors)
 
 	OK(aios_kube_leader_start(a));
 	ck_assert(wait_leader(a, 5000));
-	ck_assert_int_eq(ca.started, 1);
+	ck_assert_int_eq(load(&ca.started), 1);
 	OK(aios_kube_leader_start(b));
 	/* for two lease durations, b never leads while a renews */
 	int64_t until = aios_now_ms() + 8000;
@@ -98,7 +103,7 @@ START_TEST(two_electors)
 	/* a stops cleanly: it releases, b takes over within about a retry period */
 	int64_t t0 = aios_now_ms();
 	aios_kube_leader_stop(a);
-	ck_assert_int_eq(ca.stopped, 1);
+	ck_assert_int_eq(load(&ca.stopped), 1);
 	ck_assert(wait_leader(b, 4000));
 	ck_assert_int_lt(aios_now_ms() - t0, 3000); /* well under the 4 s lease */
 	h = holder();
@@ -117,8 +122,8 @@ START_TEST(two_electors)
 	json_object_put(lease);
 
 	aios_kube_leader_stop(b);
-	ck_assert_int_eq(cbb.started, 1);
-	ck_assert_int_eq(cbb.stopped, 1);
+	ck_assert_int_eq(load(&cbb.started), 1);
+	ck_assert_int_eq(load(&cbb.stopped), 1);
 	h = holder();
 	ck_assert_str_eq(h, ""); /* released */
 	free(h);

@@ -3,7 +3,7 @@
  *
  * One struct aios_kube_client per program, shared by every thread: each call takes a
  * curl easy handle from a small pool (or makes one) and returns it after, sharing
- * connections, DNS and TLS sessions through a curl share handle.
+ * connections and DNS through a curl share handle.
  *
  * Objects go in and out as json-c objects. Inputs are borrowed; returned objects are
  * owned by the caller (json_object_put). Response bodies are bounded by
