@@ -136,6 +136,11 @@ def crd_doc(crd):
         "| Short names | %s |" % ", ".join("`%s`" % n for n in names.get("shortNames", [])),
         "| Categories | %s |" % ", ".join("`%s`" % n for n in names.get("categories", [])),
         "| Subresources | %s |" % ", ".join("`%s`" % n for n in ver.get("subresources", {})),
+    ]
+    name = root["properties"].get("metadata", {}).get("properties", {}).get("name")
+    if name:
+        lines.append("| Names | %s (%s) |" % (one_line(name.get("description")), rules_of(name)))
+    lines += [
         "",
         "`kubectl get %s` shows:" % names["shortNames"][0],
         "",
