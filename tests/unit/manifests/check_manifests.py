@@ -308,6 +308,8 @@ def check_crd_contract(f):
             node = node_at(root, path) or {}
             got = [b.get("required") for b in node.get("oneOf", [])]
             f.expect(got == alts, "%s: %s oneOf %s, want %s" % (kind, path, got, alts))
+        name = node_at(root, "metadata.name") or {}
+        f.expect(name.get("maxLength") == 63 and name.get("pattern"), "%s: metadata.name must be a DNS label (its children carry it)" % kind)
         cond = node_at(root, "status.conditions") or {}
         f.expect(cond.get("x-kubernetes-list-type") == "map" and cond.get("x-kubernetes-list-map-keys") == ["type"],
                  "%s: status.conditions must be a list-map keyed by type" % kind)
