@@ -104,6 +104,7 @@ struct aios_kube_informer {
 	struct aios_kube_gvr gvr;
 	char *ns, *label_selector, *field_selector;
 	int64_t page_size;
+	void (*transform)(struct json_object *obj);
 	struct aios_kube_informer_handlers h;
 
 	pthread_mutex_t mu;
@@ -265,6 +266,7 @@ enum aios_err aios_kube_informer_new(struct aios_kube_client *c, const struct ai
 		inf->label_selector = sdup(opts->label_selector);
 		inf->field_selector = sdup(opts->field_selector);
 		inf->page_size = opts->page_size;
+		inf->transform = opts->transform;
 	}
 	if (inf->page_size <= 0)
 		inf->page_size = 500;
@@ -324,6 +326,8 @@ static enum aios_err relist(struct aios_kube_informer *inf, char **rv)
 			                       json_object_new_string_len(lkind, (int)kl - 4));
 		if (lapi && !aios_json_lookup(objs[i], "apiVersion"))
 			json_object_object_add(objs[i], "apiVersion", json_object_new_string(lapi));
+		if (inf->transform)
+			inf->transform(objs[i]);
 	}
 	json_object_put(list);
 
@@ -406,6 +410,8 @@ static enum aios_err on_event(void *arg, enum aios_kube_event_type t, struct jso
 		          aios_errmsg());
 		return AIOS_OK;
 	}
+	if (inf->transform)
+		inf->transform(obj); /* not shared yet: only this watch holds it */
 	struct json_object *old;
 	pthread_mutex_lock(&inf->mu);
 	if (t == AIOS_KUBE_DELETED)
@@ -656,4 +662,11 @@ size_t aios_kube_informer_len(struct aios_kube_informer *inf)
 	size_t v = inf->n;
 	pthread_mutex_unlock(&inf->mu);
 	return v;
+}
+
+void aios_kube_strip_managed_fields(struct json_object *obj)
+{
+	struct json_object *md = aios_json_lookup(obj, "metadata");
+	if (md && json_object_is_type(md, json_type_object))
+		json_object_object_del(md, "managedFields");
 }

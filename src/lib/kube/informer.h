@@ -47,7 +47,14 @@ struct aios_kube_informer_opts {
 	const char *label_selector; /* filter for LIST and WATCH */
 	const char *field_selector;
 	int64_t page_size; /* LIST page size; 0: 500 */
+	/* Optional: edits each object once, before it is stored and shared (client-go's
+	 * SetTransform), e.g. aios_kube_strip_managed_fields to save memory. */
+	void (*transform)(struct json_object *obj);
 };
+
+/* A transform dropping metadata.managedFields, which the caches never read and which
+ * often holds most of an object's nodes. */
+void aios_kube_strip_managed_fields(struct json_object *obj);
 
 struct aios_kube_informer;
 
