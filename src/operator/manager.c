@@ -460,8 +460,10 @@ enum aios_err aios_manager_run(struct aios_manager *m)
 	}
 	for (int i = 0; i < m->n_slots; i++) {
 		struct slot *s = &m->slots[i];
+		/* managedFields are most of an object's nodes and never read here */
 		struct aios_kube_informer_opts o = {.ns = m->cfg.namespace_,
-						    .label_selector = s->selector};
+						    .label_selector = s->selector,
+						    .transform = aios_kube_strip_managed_fields};
 		struct aios_kube_informer_handlers h = {on_add, on_update, on_delete, s};
 		if ((e = aios_kube_informer_new(m->client, s->gvr, &o, &h, &s->inf)) ||
 		    (e = aios_kube_informer_start(s->inf)))

@@ -257,6 +257,7 @@ static enum aios_err tj_reconcile(struct aios_manager *m, void *state, const cha
 		e = aios_manager_update_status(m, &aios_kube_trainingjobs, upd, &written);
 		json_object_put(upd);
 		if (e == AIOS_OK) {
+			aios_kube_strip_managed_fields(written);
 			remember(st, key, written);
 			break;
 		}

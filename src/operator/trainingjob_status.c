@@ -740,7 +740,8 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		const char *reason0 = aios_json_str(find_condition(st, "Running"), "reason");
 		if (why_reason && (!reason0 || strcmp(reason0, why_reason) != 0))
 			plan_event(out, "Warning", why_reason, "%s", why);
-		else if (!why_reason && strcmp(phase, c.phase0) != 0 && strcmp(phase, "Restarting") != 0)
+		else if (!why_reason && c.phase0[0] && strcmp(phase, c.phase0) != 0 &&
+			 strcmp(phase, "Restarting") != 0)
 			plan_event(out, "Normal", phase, "waiting for every rank to run");
 		set_phase(&c, phase);
 		if (strcmp(phase, "Running") != 0) {

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Benchmark of aios-operator's TrainingJob controller beside kube-controller-manager's Job
+# controller, in the same run against the same real API server (etcd + kube-apiserver):
+#   1. aios-operator (operator identity, operator/ RBAC, --workers 5) is started and ready;
+#      N single-worker TrainingJobs are applied at once (8 client threads); seconds until
+#      every pod exists; the operator's peak RSS (VmHWM) after that.
+#   2. kube-controller-manager 1.20.2 (scripts/build-kube.sh) with --controllers=job
+#      (its default --concurrent-job-syncs=5), caches synced; N equivalent batch/v1 Jobs
+#      applied the same way; same measurements.
+# Only one controller runs at a time (2 cores); no scheduler or kubelet, so pods stay
+# Pending: the figure is the controllers' own work, create-to-pod.
+#
+#   bench/operator/run.sh [BUILD_DIR] [N]      (defaults: build, 500)
+#
+# Prints one JSON line per side and a summary line; figures go to docs/operator.md.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+case "${1:-}" in -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+BUILD="${1:-$ROOT/build}"
+N="${2:-500}"
+cmake --build "$BUILD" -j2 --target aios-bench-operator aios-operator >/dev/null
+BENCH="$(find "$BUILD" -type f -name aios-bench-operator -perm -u+x | head -1)"
+OPERATOR="$(find "$BUILD" -type f -name aios-operator -perm -u+x | head -1)"
+KBIN="$("$ROOT/scripts/build-kube.sh")"
+KUBECTL="$KBIN/kubectl"
+
+DIR="$(mktemp -d /tmp/aios-bench-operator.XXXXXX)"
+OP_PID="" KCM_PID=""
+cleanup() {
+  [[ -n "$OP_PID" ]] && kill "$OP_PID" 2>/dev/null && wait "$OP_PID" 2>/dev/null || true
+  [[ -n "$KCM_PID" ]] && kill "$KCM_PID" 2>/dev/null && wait "$KCM_PID" 2>/dev/null || true
+  "$ROOT/tests/cluster/apiserver.sh" down "$DIR" >/dev/null 2>&1 || true
+  [[ "${AIOS_KEEP_BENCH_DIR:-0}" == 1 ]] || rm -rf "$DIR"
+}
+trap cleanup EXIT
+"$ROOT/tests/cluster/apiserver.sh" up "$DIR" >/dev/null
+KC="$DIR/admin.kubeconfig"
+k() { "$KUBECTL" --kubeconfig "$KC" "$@"; }
+
+k apply -f "$ROOT/crds" >/dev/null
+for f in namespace service-account cluster-role cluster-role-binding leader-election-role leader-election-role-binding; do
+  k apply -f "$ROOT/operator/$f.yaml" >/dev/null
+done
+k wait --for condition=established --timeout=60s crd/trainingjobs.aios.dev >/dev/null
+# kube-controller-manager without per-controller service accounts (no token controller
+# runs here) acts as system:kube-controller-manager: give it the Job controller's role.
+k create clusterrolebinding bench-kcm-job --clusterrole=system:controller:job-controller \
+  --user=system:kube-controller-manager >/dev/null
+for ns in bench-tj bench-job; do
+  k create namespace "$ns" >/dev/null
+  # the service-account admission plugin wants `default` (no SA controller runs here)
+  k -n "$ns" create serviceaccount default >/dev/null 2>&1 || true
+done
+
+peak_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# ---- 1. aios-operator -------------------------------------------------------------
+HP="$(free_port)" MP="$(free_port)"
+"$OPERATOR" --kubeconfig "$DIR/operator.kubeconfig" --workers 5 --log-level warn \
+  --metrics-bind-address "127.0.0.1:$MP" --health-probe-bind-address "127.0.0.1:$HP" \
+  2>"$DIR/operator.log" &
+OP_PID=$!
+for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$HP/readyz" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$HP/readyz" >/dev/null || { tail "$DIR/operator.log" >&2; exit 1; }
+tj="$("$BENCH" --kubeconfig "$KC" --namespace bench-tj --kind trainingjob --count "$N")"
+TJ_RSS="$(peak_kb "$OP_PID")"
+kill "$OP_PID"; wait "$OP_PID" || true; OP_PID=""
+echo "${tj%\}},\"controller\":\"aios-operator\",\"peak_rss_kb\":$TJ_RSS}"
+
+# ---- 2. kube-controller-manager, Job controller only -------------------------------
+"$KBIN/kube-controller-manager" --kubeconfig="$DIR/kube-controller-manager.kubeconfig" \
+  --controllers=job --leader-elect=false --port=0 --secure-port=0 --v=2 2>"$DIR/kcm.log" &
+KCM_PID=$!
+for _ in $(seq 1 300); do grep -q 'Caches are synced for job' "$DIR/kcm.log" && break; sleep 0.1; done
+grep -q 'Caches are synced for job' "$DIR/kcm.log" || { tail "$DIR/kcm.log" >&2; exit 1; }
+job="$("$BENCH" --kubeconfig "$KC" --namespace bench-job --kind job --count "$N")"
+KCM_RSS="$(peak_kb "$KCM_PID")"
+kill "$KCM_PID"; wait "$KCM_PID" || true; KCM_PID=""
+echo "${job%\}},\"controller\":\"kube-controller-manager --controllers=job\",\"peak_rss_kb\":$KCM_RSS}"
+
+t1="$(sed -E 's/.*"all_pods_seconds":([0-9.]+).*/\1/' <<<"$tj")"
+t2="$(sed -E 's/.*"all_pods_seconds":([0-9.]+).*/\1/' <<<"$job")"
+awk -v n="$N" -v t1="$t1" -v t2="$t2" -v r1="$TJ_RSS" -v r2="$KCM_RSS" 'BEGIN{
+  printf "{\"summary\":true,\"count\":%d,\"aios_seconds\":%s,\"kcm_seconds\":%s,\"speedup\":%.2f,\"aios_rss_mb\":%.1f,\"kcm_rss_mb\":%.1f,\"rss_ratio\":%.3f}\n",
+    n, t1, t2, t2/t1, r1/1024, r2/1024, r1/r2 }'
