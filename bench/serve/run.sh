@@ -134,7 +134,7 @@ echo "peak requests/s at batch 1: aios $a1, python $p1, nginx $n1;" \
 echo "peak rows/s at batch 32: aios $((${peak[aios.32]} * 32)), python $((${peak[python.32]} * 32))"
 
 # p99 at half of the peak rate: each connection paces itself with wrk's delay()
-half=$((a1 / 2)); pace_ms=2; conns=$(( (half * pace_ms + 999) / 1000 )); ((conns < 1)) && conns=1
+half=$((a1 / 2)); pace_ms=10; conns=$(( (half * pace_ms + 999) / 1000 )); ((conns < 1)) && conns=1
 printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = '"'"'%s'"'"'\nfunction delay() return %d end\n' "$body1" "$pace_ms" >"$tmp/paced.lua"
 read -r rps p50 p99 cpu < <(run "$pa" "$apid" 1 "$conns" "$tmp/paced.lua")
 echo "half of peak: target $half requests/s ($conns connections, one request per ${pace_ms} ms each):" \

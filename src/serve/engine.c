@@ -18,7 +18,7 @@ enum form { FORM_DENSE, FORM_CSR, FORM_INT8 };
 struct elayer {
 	int in, out;
 	enum form form;
-	float *w;       /* FORM_DENSE: (out, in) */
+	float *w;       /* FORM_DENSE: transposed, (in, out) */
 	float *b;       /* (out) */
 	int32_t *row_ptr, *col; /* FORM_CSR */
 	float *val;
@@ -81,7 +81,8 @@ enum aios_err aios_engine_new(const struct aios_model *m, const struct aios_engi
 			l->scale = aios_xmalloc(sizeof(float) * (size_t)src->out);
 			aios_model_quantize_rows(w, src->out, src->in, l->q, l->scale);
 			free(w);
-		} else if (!o->force_dense && density < AIOS_ENGINE_SPARSE_DENSITY) {
+		} else if (o->force_sparse ||
+			   (!o->force_dense && density < AIOS_ENGINE_SPARSE_DENSITY)) {
 			l->form = FORM_CSR;
 			size_t nnz = nw - zeros;
 			l->row_ptr = aios_xmalloc(sizeof(int32_t) * ((size_t)src->out + 1));
@@ -103,7 +104,11 @@ enum aios_err aios_engine_new(const struct aios_model *m, const struct aios_engi
 			e->sparse_layers++;
 		} else {
 			l->form = FORM_DENSE;
-			l->w = w;
+			l->w = aios_xmalloc(sizeof(float) * nw); /* transposed to (in, out) */
+			for (int u = 0; u < src->out; u++)
+				for (int j = 0; j < src->in; j++)
+					l->w[(size_t)j * src->out + u] = w[(size_t)u * src->in + j];
+			free(w);
 		}
 	}
 	*out = e;
@@ -182,7 +187,7 @@ void aios_engine_forward(const struct aios_engine *e, const float *x, int n, flo
 		float *dst = last ? y : cur;
 		switch (l->form) {
 		case FORM_DENSE:
-			aios_kernel_dense_f32(in, n, l->in, l->w, l->b, l->out, dst);
+			aios_kernel_dense_f32t(in, n, l->in, l->w, l->b, l->out, dst);
 			break;
 		case FORM_CSR:
 			aios_kernel_csr_f32(in, n, l->in, l->row_ptr, l->col, l->val, l->b, l->out, dst);

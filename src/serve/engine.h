@@ -26,8 +26,9 @@
 #include "model/model.h"
 
 /* A layer runs the CSR kernel when (non-zeros / weights) is below this. Measured in
- * docs/serve.md: under ~40% density the CSR loop beats the dense one. */
-#define AIOS_ENGINE_SPARSE_DENSITY 0.4
+ * docs/serve.md (bench/serve/kernels.c): the CSR loop beats the vectorized dense one
+ * only at about 10% density; at 30% it is still slower. */
+#define AIOS_ENGINE_SPARSE_DENSITY 0.2
 
 enum aios_quant { AIOS_QUANT_NONE, AIOS_QUANT_INT8 };
 
@@ -35,6 +36,7 @@ struct aios_engine_opts {
 	enum aios_quant quantize;
 	double prune_sparsity; /* [0, 1) */
 	int force_dense;       /* 1: never use the CSR kernel (for benchmarks) */
+	int force_sparse;      /* 1: CSR for every FP32 layer (for benchmarks) */
 };
 
 struct aios_engine;
@@ -62,6 +64,10 @@ void aios_engine_forward(const struct aios_engine *e, const float *x, int n, flo
 /* y (n, out) = x (n, in) . w^T (w is (out, in)) + b */
 void aios_kernel_dense_f32(const float *x, int n, int in, const float *w, const float *b,
 			   int out, float *y);
+/* Same with the weights transposed: wt is (in, out). The serving form of FP32 layers:
+ * the inner loop runs over contiguous outputs, so it vectorizes for any input width. */
+void aios_kernel_dense_f32t(const float *x, int n, int in, const float *wt, const float *b,
+			    int out, float *y);
 /* Same with int8 weights q (out, in) and per-output scales; x quantized per row into
  * xq (n * in bytes of scratch) first. */
 void aios_kernel_dense_i8(const float *x, int n, int in, const int8_t *q, const float *scale,

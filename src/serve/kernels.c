@@ -30,6 +30,22 @@ void aios_kernel_dense_f32(const float *restrict x, int n, int in, const float *
 	}
 }
 
+void aios_kernel_dense_f32t(const float *restrict x, int n, int in, const float *restrict wt,
+			    const float *restrict b, int out, float *restrict y)
+{
+	for (int i = 0; i < n; i++) {
+		const float *restrict xi = x + (size_t)i * in;
+		float *restrict yi = y + (size_t)i * out;
+		memcpy(yi, b, sizeof(float) * (size_t)out);
+		for (int j = 0; j < in; j++) {
+			const float xv = xi[j];
+			const float *restrict wj = wt + (size_t)j * out;
+			for (int u = 0; u < out; u++) /* contiguous in u: vectorizes, no reduction */
+				yi[u] += xv * wj[u];
+		}
+	}
+}
+
 /* Per-row symmetric quantization of activations: returns the row's scale. */
 static float quantize_row(const float *restrict x, int n, int8_t *restrict q)
 {
