@@ -69,7 +69,8 @@ for line in open(sys.argv[1]):
     tc = int(trows) / float(tcpu) if float(tcpu) > 0 else float("nan")
     note = ""
     if m == "linear":  # each row is 33 floats read once: 132 bytes
-        note = f"  aios reads {asps * 132 / 1e9:.2f} GB/s = {asps * 132 / 1e9 / bw['read_gbps']:.0%} of read bandwidth"
+        note = (f"  aios reads {asps * 132 / 1e9:.2f} GB/s wall, {ac * 132 / 1e9:.2f} GB/s per CPU-s: "
+                f"{asps * 132 / 1e9 / bw['read_gbps']:.0%} / {ac * 132 / 1e9 / bw['read_gbps']:.0%} of read bandwidth")
     print(f"{m:<7} {b:>5} {t:>3} | {asps:>12,.0f} {tsps:>12,.0f} {asps / tsps:>6.1f} | "
           f"{ac:>15,.0f} {tc:>16,.0f} {ac / tc:>6.1f}{note}")
 PY

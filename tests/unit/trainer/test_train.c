@@ -180,7 +180,10 @@ static double accuracy(const struct aios_model *m, const struct trainer_dataset 
 				c = y[k] > y[c] ? k : c;
 		right += c == (int)d->t[i];
 	}
-	return (double)right / (double)d->rows;
+	double acc = (double)right / (double)d->rows;
+	fprintf(stderr, "accuracy of a %s model: %.4f on %lld held-out rows\n",
+		aios_model_type_name(m->type), acc, (long long)d->rows);
+	return acc;
 }
 
 /* ---------------------------------------------------------------- the seed example */
