@@ -33,10 +33,10 @@ struct dist_link {
 	size_t payload_got;
 	/* under d->mu */
 	struct aios_dist_msg *head, *tail;
-	size_t queued;    /* bytes of payload in the queue */
-	int closed;       /* no more frames will come */
-	int expect_close; /* the peer may close now without it being a failure */
-	int broken;       /* a send failed part way: never write this link again */
+	size_t queued;     /* bytes of payload in the queue */
+	atomic_int closed; /* no more frames will come (read without d->mu) */
+	int expect_close;  /* the peer may close now without it being a failure */
+	atomic_int broken; /* a send failed part way: never write this link again */
 };
 
 struct aios_dist {

@@ -308,9 +308,15 @@ static int link_read(struct aios_dist *d, struct dist_link *l)
 				         "bad frame: sender %u attempt %u on the link of rank %d "
 				         "attempt %u",
 				         h.sender, h.attempt, l->peer, d->cfg.attempt);
-			else if (l->queued + h.payload_len > AIOS_DIST_MAX_QUEUE)
-				snprintf(why, sizeof(why), "more than %u bytes queued unread",
-				         AIOS_DIST_MAX_QUEUE);
+			else {
+				pthread_mutex_lock(&d->mu);
+				size_t queued = l->queued;
+				pthread_mutex_unlock(&d->mu);
+				if (queued + h.payload_len > AIOS_DIST_MAX_QUEUE)
+					snprintf(why, sizeof(why),
+					         "more than %u bytes queued unread",
+					         AIOS_DIST_MAX_QUEUE);
+			}
 			if (why[0]) {
 				pthread_mutex_lock(&d->mu);
 				link_lost_locked(d, l, AIOS_ERR_PROTOCOL, why);
