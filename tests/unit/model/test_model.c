@@ -248,6 +248,7 @@ START_TEST(non_finite_weights_are_refused)
 	ck_assert_int_eq(aios_model_read_mem(b, n, "inf", &r), AIOS_ERR_CORRUPT);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "not finite"));
 	free(b);
+	aios_model_free(m);
 }
 END_TEST
 

@@ -14,6 +14,7 @@
 #include "check_main.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/shutdown.h"
 #include "model/model.h"
 #include "trainer/data.h"
 #include "trainer/metrics.h"
@@ -182,7 +183,7 @@ static double accuracy(const struct aios_model *m, const struct trainer_dataset 
 	}
 	double acc = (double)right / (double)d->rows;
 	fprintf(stderr, "accuracy of a %s model: %.4f on %lld held-out rows\n",
-		aios_model_type_name(m->type), acc, (long long)d->rows);
+	        aios_model_type_name(m->type), acc, (long long)d->rows);
 	return acc;
 }
 
@@ -537,6 +538,40 @@ START_TEST(bad_input_exit_codes)
 }
 END_TEST
 
+START_TEST(termination_message_and_signal)
+{
+	char seed[512];
+	snprintf(seed, sizeof(seed), "%s", aios_test_path("tests/fixtures/data/trainer/seed.csv"));
+	setenv("AIOS_TERMINATION_LOG", tmp("termination-log"), 1);
+	ck_assert_int_eq(run("--data", seed, "--epochs", "3", "--output", tmp("t.aios"), NULL), 0);
+	FILE *f = fopen(tmp("termination-log"), "r");
+	ck_assert_ptr_nonnull(f);
+	char msg[1024];
+	size_t n = fread(msg, 1, sizeof(msg) - 1, f);
+	fclose(f);
+	msg[n] = '\0';
+	struct aios_model *m = load(tmp("t.aios"));
+	ck_assert_ptr_nonnull(strstr(msg, "{\"artifact\":{\"uri\":\""));
+	ck_assert_ptr_nonnull(strstr(msg, m->sha256));
+	aios_model_free(m);
+	/* a failure leaves its reason there, for kubectl describe */
+	ck_assert_int_eq(run("--data", tmp("none.csv"), "--output", tmp("t.aios"), NULL),
+	                 TRAINER_EXIT_DATA);
+	f = fopen(tmp("termination-log"), "r");
+	n = fread(msg, 1, sizeof(msg) - 1, f);
+	fclose(f);
+	msg[n] = '\0';
+	ck_assert_ptr_nonnull(strstr(msg, "exit 3"));
+	ck_assert_ptr_nonnull(strstr(msg, "none.csv"));
+	/* SIGTERM (the flag its handler sets) stops training with the resumable code */
+	aios_shutdown_request();
+	ck_assert_int_eq(run("--data", seed, "--epochs", "3", "--output", tmp("s.aios"), NULL),
+	                 TRAINER_EXIT_INTERRUPTED);
+	assert_msg("stopped by a signal");
+	ck_assert_int_ne(access(tmp("s.aios"), F_OK), 0);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- /metrics */
 
 static size_t sink(char *p, size_t s, size_t n, void *ud)
@@ -600,6 +635,7 @@ static Suite *train_suite(void)
 	tcase_add_test(tc, same_seed_same_bits);
 	tcase_add_test(tc, bad_input_exit_codes);
 	tcase_add_test(tc, metrics_endpoint);
+	tcase_add_test(tc, termination_message_and_signal);
 	suite_add_tcase(s, tc);
 	return s;
 }
