@@ -258,6 +258,19 @@ static void setup(void)
 	    kc, NULL, g_out, sizeof(g_out), "wait", "--for=condition=Established", "--timeout=60s",
 	    "crd/trainingjobs.aios.dev", "crd/modelservices.aios.dev", (char *)NULL);
 	ck_assert_msg(rc == 0, "CRDs not established: %s", g_out);
+	/* kubectl's client-side validation and explain read /openapi/v2, which the server
+	 * republishes a few seconds after a CRD changes: wait until it shows the newest
+	 * fields of both kinds (up to 60 s). */
+	for (int i = 0;; i++) {
+		int ms = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "explain",
+		                           "modelservice.spec.model", (char *)NULL);
+		int tj = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "explain",
+		                           "trainingjob.spec.data.labelColumn", (char *)NULL);
+		if (ms == 0 && tj == 0 && strstr(g_out, "column's name"))
+			break;
+		ck_assert_msg(i < 60, "the CRDs' OpenAPI never got published: %s", g_out);
+		sleep(1);
+	}
 	snprintf(g_ns, sizeof(g_ns), "aios-crd-test-%d", (int)getpid());
 	rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "create", "namespace", g_ns,
 	                       (char *)NULL);
