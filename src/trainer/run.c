@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -138,6 +139,15 @@ static enum aios_err open_comm(int rank, int world, struct trainer_comm *c)
 	return world > 1 ? aios_dist_trainer_open(c) : AIOS_OK;
 }
 
+/* CPUs this process may run on (its affinity mask: a pod's cpuset), else online CPUs. */
+static long usable_cpus(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 static void print_epoch(FILE *out, const struct trainer_progress *p)
 {
 	char val[32];
@@ -185,7 +195,7 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		code = fail(TRAINER_EXIT_DISTRIBUTED, "distributed");
 		goto done;
 	}
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long cpus = usable_cpus();
 	int threads = o->threads                   ? o->threads
 	              : cpus < 1                   ? 1
 	              : cpus > TRAINER_MAX_THREADS ? TRAINER_MAX_THREADS
