@@ -67,8 +67,8 @@ static inline void harness_config(struct aios_dist_config *c, int rank, int worl
 	c->world = world;
 	c->coord_port = port;
 	c->rendezvous_timeout_ms = 10000 * harness_scale();
-	c->heartbeat_ms = 200 * harness_scale();
-	c->peer_timeout_ms = 1500 * harness_scale();
+	c->heartbeat_ms = 250 * harness_scale();
+	c->peer_timeout_ms = 3000 * harness_scale();
 	c->op_timeout_ms = 20000 * harness_scale();
 }
 

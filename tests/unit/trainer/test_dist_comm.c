@@ -240,7 +240,7 @@ static int rank_fault(int rank, const struct aios_dist_config *cfg, void *arg)
 		if (f == FAULT_STOP)
 			raise(SIGSTOP); /* frozen: sockets open, no heartbeats */
 		if (f == FAULT_IDLE)
-			aios_sleep_ms(2500 * harness_scale()); /* longer than the peer timeout */
+			aios_sleep_ms(4500 * harness_scale()); /* longer than the peer timeout */
 	}
 	int64_t t0 = aios_now_ms();
 	for (int k = 0; k < 50; k++) {
@@ -286,8 +286,8 @@ END_TEST
 
 START_TEST(frozen_rank_is_named_after_the_peer_timeout)
 {
-	/* heartbeats stop: peer_timeout 1.5 s + a 100 ms check period, + margin for a loaded CI */
-	check_fault(FAULT_STOP, 4000);
+	/* heartbeats stop: peer_timeout 3 s + a 100 ms check period, + margin for a loaded CI */
+	check_fault(FAULT_STOP, 6000);
 }
 END_TEST
 
