@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/mem.h"
+#include "node/volumes.h"
 
 #define SRC_FD_BASE 512 /* fds the child opens volume sources at (below the usual 1024 limit) */
 #define MAX_MOUNTS 256  /* mounts per container (so SRC_FD_BASE + i stays under 1024) */
@@ -44,25 +45,6 @@ static const char *step_name(int s)
 	return s >= 0 && s <= STEP_EXEC ? names[s] : "?";
 }
 
-/* mkdir -p path (mode 0755); 0 on success. */
-static int mkdir_p(const char *path)
-{
-	char *p = aios_xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	int r = mkdir(p, 0755) != 0 && errno != EEXIST ? -1 : 0;
-	free(p);
-	return r;
-}
-
 /* Makes dst a mount point of the same type as src (directory or file). */
 static enum aios_err make_mount_point(const struct aios_runner_mount *m)
 {
@@ -70,18 +52,17 @@ static enum aios_err make_mount_point(const struct aios_runner_mount *m)
 	if (stat(m->src, &st) != 0)
 		return aios_fail(AIOS_ERR_IO, "volume source %s: %s", m->src, strerror(errno));
 	if (S_ISDIR(st.st_mode)) {
-		if (mkdir_p(m->dst) != 0)
-			return aios_fail(AIOS_ERR_IO, "mount point %s: %s", m->dst, strerror(errno));
-		return AIOS_OK;
+		enum aios_err err = aios_volumes_mkdir_p(m->dst);
+		return err ? aios_fail_wrap(err, "mount point %s", m->dst) : AIOS_OK;
 	}
 	char *dir = aios_xstrdup(m->dst);
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir)
 		*slash = '\0';
-	int r = mkdir_p(dir);
+	enum aios_err err = aios_volumes_mkdir_p(dir);
 	free(dir);
-	if (r != 0)
-		return aios_fail(AIOS_ERR_IO, "mount point %s: %s", m->dst, strerror(errno));
+	if (err)
+		return aios_fail_wrap(err, "mount point %s", m->dst);
 	int fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0 && errno != EISDIR)
 		return aios_fail(AIOS_ERR_IO, "mount point %s: %s", m->dst, strerror(errno));
