@@ -12,6 +12,7 @@
 #include "common/json.h"
 #include "common/mem.h"
 #include "node/podspec.h"
+#include "node/volumes.h"
 
 static struct json_object *parse(const char *s)
 {
@@ -26,7 +27,9 @@ static void make_bindir(void)
 {
 	snprintf(bindir, sizeof bindir, "/tmp/aios-podspec-test-%d", (int)getpid());
 	char *p = aios_xasprintf("%s/src/serve", bindir);
-	ck_assert_int_eq(system(aios_xasprintf("mkdir -p %s", p)), 0);
+	char *cmd = aios_xasprintf("mkdir -p %s", p);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
 	char *t = aios_xasprintf("%s/aios-trainer", bindir), *s = aios_xasprintf("%s/aios-serve", p);
 	FILE *f = fopen(t, "w");
 	fclose(f);
@@ -158,6 +161,7 @@ START_TEST(trainer_pod_translates)
 	ck_assert_str_eq(c->termination_message_path, "/dev/termination-log");
 	aios_podspec_free(p);
 	json_object_put(pod);
+	ck_assert_int_eq(aios_volumes_remove_tree("/tmp", bindir), AIOS_OK);
 }
 END_TEST
 
@@ -190,6 +194,7 @@ START_TEST(command_and_missing_things)
 	ck_assert_ptr_nonnull(strstr(p->containers[4].env_error, "none"));
 	aios_podspec_free(p);
 	json_object_put(pod);
+	ck_assert_int_eq(aios_volumes_remove_tree("/tmp", bindir), AIOS_OK);
 }
 END_TEST
 
