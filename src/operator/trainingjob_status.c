@@ -598,9 +598,6 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		attempts = 1;
 		attempt = 0;
 		json_object_object_add(st, "attempts", json_object_new_int64(1));
-		if (!find_condition(st, "Created"))
-			plan_event(out, "Normal", "Created", "starting %d rank%s", spec.world,
-				   spec.world == 1 ? "" : "s");
 		set_condition(st, "Created", 1, "PodsCreated",
 			      "the operator creates one pod per rank", c.gen, c.now_s);
 	}
