@@ -621,9 +621,9 @@ enum aios_err aios_podspec_build(struct json_object *pod, const struct aios_pods
 	}
 	p->volumes = aios_xcalloc(nv ? nv : 1, sizeof *p->volumes);
 	for (size_t i = 0; i < nv; i++) {
+		p->n_volumes++; /* counted first: a half-parsed volume is freed with the rest */
 		if ((err = parse_volume(json_object_array_get_idx(vols, i), i, &p->volumes[i])))
 			goto fail_wrap;
-		p->n_volumes++;
 	}
 
 	struct json_object *cs = aios_json_lookup(pod, "spec.containers");

@@ -11,6 +11,7 @@
 #include "node/runner.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -71,28 +72,30 @@ static enum aios_err make_mount_point(const struct aios_runner_mount *m)
 	return AIOS_OK;
 }
 
-/* Resolves argv0 against the PATH in env, as the runtime in a container would. */
-static char *resolve_exec(const char *argv0, char *const *env)
+/* Resolves argv0 against the PATH in env, as the runtime in a container would, into
+ * out (PATH_MAX bytes); 0 if found. Stack buffers, so that a child failing before exec
+ * holds no heap block of its own (valgrind counts those as leaks at _exit). */
+static int resolve_exec(const char *argv0, char *const *env, char *out)
 {
-	if (strchr(argv0, '/'))
-		return access(argv0, X_OK) == 0 ? aios_xstrdup(argv0) : NULL;
+	if (strchr(argv0, '/')) {
+		snprintf(out, PATH_MAX, "%s", argv0);
+		return access(argv0, X_OK) == 0 ? 0 : -1;
+	}
 	const char *path = "/usr/local/bin:/usr/bin:/bin";
 	for (char *const *e = env; e && *e; e++)
 		if (strncmp(*e, "PATH=", 5) == 0)
 			path = *e + 5;
-	const char *p = path;
-	while (*p) {
+	for (const char *p = path; *p;) {
 		size_t n = strcspn(p, ":");
-		char *cand = aios_xasprintf("%.*s/%s", (int)n, p, argv0);
 		struct stat st;
-		if (n && stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
-			return cand;
-		free(cand);
+		if (n && snprintf(out, PATH_MAX, "%.*s/%s", (int)n, p, argv0) < PATH_MAX && stat(out, &st) == 0 &&
+		    S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+			return 0;
 		p += n;
 		if (*p == ':')
 			p++;
 	}
-	return NULL;
+	return -1;
 }
 
 static void child_fail(int fd, int step, int index)
@@ -109,15 +112,13 @@ enum aios_err aios_runner_start(const struct aios_runner_spec *s, pid_t *pid)
 	if (!s->argv || !s->argv[0])
 		return aios_fail(AIOS_ERR_INVALID, "container has no command: the image gives none and "
 				 "the pod sets none");
-	char *exe = resolve_exec(s->argv[0], s->env);
-	if (!exe)
+	char exe[PATH_MAX];
+	if (resolve_exec(s->argv[0], s->env, exe) != 0)
 		return aios_fail(AIOS_ERR_NOT_FOUND, "exec: \"%s\": executable file not found in $PATH", s->argv[0]);
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		enum aios_err err = make_mount_point(&s->mounts[i]);
-		if (err) {
-			free(exe);
+		if (err)
 			return err;
-		}
 	}
 	int nsfd = -1, logfd = -1, pfd[2] = {-1, -1};
 	enum aios_err err = AIOS_OK;
@@ -127,11 +128,9 @@ enum aios_err aios_runner_start(const struct aios_runner_spec *s, pid_t *pid)
 	 * /proc/self/fd/N, so a mount made earlier in the list (an emptyDir at /tmp)
 	 * cannot hide a later source that lives under that path (a state dir in /tmp).
 	 */
-	if (s->n_mounts > MAX_MOUNTS) {
-		free(exe);
+	if (s->n_mounts > MAX_MOUNTS)
 		return aios_fail(AIOS_ERR_TOO_BIG, "%zu mounts in one container, more than %d", s->n_mounts, MAX_MOUNTS);
-	}
-	char (*srcpath)[32] = aios_xcalloc(s->n_mounts + 1, sizeof *srcpath);
+	char srcpath[MAX_MOUNTS][32];
 	for (size_t i = 0; i < s->n_mounts; i++)
 		snprintf(srcpath[i], sizeof srcpath[i], "/proc/self/fd/%d", SRC_FD_BASE + (int)i);
 	if (s->netns) {
@@ -228,8 +227,6 @@ enum aios_err aios_runner_start(const struct aios_runner_spec *s, pid_t *pid)
 	}
 	*pid = child;
 out:
-	free(srcpath);
-	free(exe);
 	if (nsfd >= 0)
 		close(nsfd);
 	if (logfd >= 0)
