@@ -19,6 +19,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "ckpt.h"
 #include "dist_allreduce.h"
 #include "dist_pipeline.h"
 #include "dist_ps.h"
@@ -389,6 +390,8 @@ enum aios_err aios_dist_trainer_resume(struct trainer *t, struct trainer_comm *c
 	*resumed = 0;
 	if (aios_dist_trainer_serving(c))
 		return AIOS_OK; /* servers are seeded by rank 0 below */
+	if (aios_dist_trainer_pipelined(c))
+		return AIOS_OK; /* stages resume in aios_dist_trainer_pipeline */
 	int64_t epoch;
 	enum aios_err e = read_marker(dir, c->world, &epoch);
 	if (e)
@@ -436,6 +439,50 @@ static int mkdirs(const char *path)
 	return rc;
 }
 
+/* Writes one rank's state into its directory (rdir exists). */
+typedef enum aios_err (*ckpt_write_fn)(void *ctx, const char *rdir);
+
+/* Every rank writes its state, they meet, rank 0 writes the marker naming epoch. */
+static enum aios_err collective_ckpt(struct trainer_comm *c, const char *dir, int64_t epoch,
+                                     ckpt_write_fn write_state, void *ctx)
+{
+	char *rdir = rank_dir(dir, c->rank);
+	int ok = mkdirs(rdir) == 0;
+	char why[512] = "";
+	if (!ok)
+		snprintf(why, sizeof(why), "mkdir %s: %s", rdir, strerror(errno));
+	else if (write_state(ctx, rdir) != AIOS_OK) {
+		ok = 0;
+		snprintf(why, sizeof(why), "%s", aios_errmsg());
+	}
+	free(rdir);
+	if (!ok)
+		aios_error("ckpt_failed", "rank %d: %s", c->rank, why);
+	/* the barrier: nobody goes on before every rank has its file */
+	char bad[256];
+	int all;
+	enum aios_err e = agree(c, ok, bad, sizeof(bad), &all);
+	if (e)
+		return aios_fail_wrap(e, "checkpoint barrier");
+	if (!all)
+		return aios_fail(AIOS_ERR_IO, "checkpoint of epoch %lld failed on rank(s) %s%s%s",
+		                 (long long)epoch, bad, why[0] ? ": " : "", why);
+	if (c->rank == 0) {
+		const char *att = getenv("AIOS_ATTEMPT");
+		e = write_marker(dir, epoch, c->world, att ? (uint32_t)strtoul(att, NULL, 10) : 0);
+		if (e)
+			return e;
+		aios_info("ckpt_complete", "epoch %lld checkpointed by all %d ranks", (long long)epoch,
+		          c->world);
+	}
+	return AIOS_OK;
+}
+
+static enum aios_err write_trainer_state(void *ctx, const char *rdir)
+{
+	return trainer_checkpoint(ctx, rdir);
+}
+
 enum aios_err aios_dist_trainer_checkpoint(struct trainer *t, struct trainer_comm *c,
                                            const char *dir, int due, int *written)
 {
@@ -446,37 +493,9 @@ enum aios_err aios_dist_trainer_checkpoint(struct trainer *t, struct trainer_com
 		return aios_fail_wrap(e, "checkpoint");
 	if (flag == 0.0f)
 		return AIOS_OK;
-	char *rdir = rank_dir(dir, c->rank);
-	int ok = mkdirs(rdir) == 0;
-	char why[512] = "";
-	if (!ok)
-		snprintf(why, sizeof(why), "mkdir %s: %s", rdir, strerror(errno));
-	else if (trainer_checkpoint(t, rdir) != AIOS_OK) {
-		ok = 0;
-		snprintf(why, sizeof(why), "%s", aios_errmsg());
-	}
-	free(rdir);
-	if (!ok)
-		aios_error("ckpt_failed", "rank %d: %s", c->rank, why);
-	/* the barrier: nobody goes on before every rank has its file */
-	char bad[256];
-	int all;
-	if ((e = agree(c, ok, bad, sizeof(bad), &all)))
-		return aios_fail_wrap(e, "checkpoint barrier");
-	if (!all)
-		return aios_fail(AIOS_ERR_IO, "checkpoint of epoch %lld failed on rank(s) %s%s%s",
-		                 (long long)trainer_epochs_done(t), bad, why[0] ? ": " : "", why);
-	if (c->rank == 0) {
-		const char *att = getenv("AIOS_ATTEMPT");
-		e = write_marker(dir, trainer_epochs_done(t), c->world,
-		                 att ? (uint32_t)strtoul(att, NULL, 10) : 0);
-		if (e)
-			return e;
-		aios_info("ckpt_complete", "epoch %lld checkpointed by all %d ranks",
-		          (long long)trainer_epochs_done(t), c->world);
-	}
-	*written = 1;
-	return AIOS_OK;
+	e = collective_ckpt(c, dir, trainer_epochs_done(t), write_trainer_state, t);
+	*written = !e;
+	return e;
 }
 
 /* ------------------------------------------------------------------------------------
@@ -512,6 +531,82 @@ static enum aios_err pipe_data(const struct trainer_config *cfg, const struct ai
 	return AIOS_OK;
 }
 
+/* A stage's checkpoint: the trainer's format; only this stage's slice of the vectors counts. */
+struct pipe_ckpt {
+	struct trainer *t;
+	int64_t epoch, step;
+	struct trainer_rng *rng;
+	float *params, *m1, *m2;
+	size_t n;
+	double loss;
+};
+
+static enum aios_err write_stage_state(void *ctx, const char *rdir)
+{
+	struct pipe_ckpt *p = ctx;
+	struct trainer_ckpt c = {.epoch = p->epoch,
+	                         .step = p->step,
+	                         .threads = 1,
+	                         .loss = p->loss,
+	                         .val_loss = NAN,
+	                         .n_params = p->n,
+	                         .params = p->params,
+	                         .m1 = p->m1,
+	                         .m2 = p->m2};
+	memcpy(c.rng, p->rng->s, sizeof(c.rng));
+	snprintf(c.fingerprint, sizeof(c.fingerprint), "%s", trainer_fingerprint(p->t));
+	return trainer_ckpt_write(rdir, &c);
+}
+
+/*
+ * A restarted pipeline: the epoch DIR/complete names, every stage's own file of it, this
+ * stage's slice [off, off + len) of parameters and moments, the RNG and the step count.
+ */
+static enum aios_err pipe_resume(struct trainer_comm *c, const char *dir, struct pipe_ckpt *p,
+                                 size_t off, size_t len)
+{
+	int64_t epoch;
+	enum aios_err e = read_marker(dir, c->world, &epoch);
+	if (e)
+		return e;
+	char *rdir = rank_dir(dir, c->rank);
+	prune_newer(rdir, epoch);
+	char *path = aios_xasprintf("%s/ckpt-%08lld.aiosckpt", rdir, (long long)epoch);
+	free(rdir);
+	struct trainer_ckpt ck;
+	memset(&ck, 0, sizeof(ck));
+	int have = epoch == 0;
+	char why[512] = "";
+	if (epoch > 0) {
+		if (trainer_ckpt_read(path, p->n, &ck) != AIOS_OK)
+			snprintf(why, sizeof(why), "%s", aios_errmsg());
+		else if (strcmp(ck.fingerprint, trainer_fingerprint(p->t)) != 0)
+			snprintf(why, sizeof(why), "%s belongs to another job or data set", path);
+		else
+			have = 1;
+	}
+	free(path);
+	char bad[256];
+	int all;
+	if ((e = agree(c, have, bad, sizeof(bad), &all)) == AIOS_OK && !all)
+		e = aios_fail(AIOS_ERR_NOT_FOUND,
+		              "resume: %s/%s names epoch %lld but stage(s) %s cannot read it%s%s", dir,
+		              MARKER, (long long)epoch, bad, why[0] ? ": " : "", why);
+	if (!e && epoch > 0) {
+		memcpy(p->params + off, ck.params + off, len * sizeof(float));
+		memcpy(p->m1 + off, ck.m1 + off, len * sizeof(float));
+		memcpy(p->m2 + off, ck.m2 + off, len * sizeof(float));
+		memcpy(p->rng->s, ck.rng, sizeof(ck.rng));
+		p->epoch = ck.epoch;
+		p->step = ck.step;
+		aios_info("resumed", "resumed from the checkpoint of epoch %lld in %s",
+		          (long long)epoch, dir);
+	}
+	if (epoch > 0)
+		trainer_ckpt_cleanup(&ck);
+	return e;
+}
+
 static void termination_line(const char *msg)
 {
 	const char *path = getenv("AIOS_TERMINATION_LOG");
@@ -528,7 +623,8 @@ static void termination_line(const char *msg)
 }
 
 enum aios_err aios_dist_trainer_pipeline(struct trainer *t, const struct trainer_config *cfg,
-                                         struct trainer_comm *c, const char *output, FILE *out)
+                                         struct trainer_comm *c, const char *output,
+                                         const char *ckpt_dir, FILE *out)
 {
 	struct dist_state *st = state(c);
 	struct aios_dist *d = st->d;
@@ -576,10 +672,14 @@ enum aios_err aios_dist_trainer_pipeline(struct trainer *t, const struct trainer
 	aios_info("pipeline_stage",
 	          "stage %d of %d: layers [%d, %d), parameters [%zu, %zu), %ld micro-batches", s, S,
 	          first[s], first[s + 1], off[s], off[s + 1], micro);
-	int64_t step = 0;
+	int64_t step = 0, epoch0 = 0;
 	double t0 = aios_now_s();
 	float loss = 0;
-	for (int64_t epoch = 1; epoch <= cfg->epochs && !e; epoch++) {
+	struct pipe_ckpt pc = {.t = t, .rng = &rng, .params = m->params, .m1 = m1, .m2 = m2, .n = n};
+	e = pipe_resume(c, ckpt_dir, &pc, off[s], off[s + 1] - off[s]);
+	step = pc.step;
+	epoch0 = pc.epoch;
+	for (int64_t epoch = epoch0 + 1; epoch <= cfg->epochs && !e; epoch++) {
 		double start = aios_now_s(), loss_sum = 0;
 		for (int64_t i = 0; i < N; i++)
 			idx[i] = (uint32_t)i;
@@ -618,6 +718,14 @@ enum aios_err aios_dist_trainer_pipeline(struct trainer *t, const struct trainer
 			e = aios_fail(AIOS_ERR_DIVERGED,
 			              "training diverged at epoch %lld: the loss is not finite",
 			              (long long)epoch);
+		int due = cfg->checkpoint_every > 0 &&
+		          (epoch % cfg->checkpoint_every == 0 || epoch == cfg->epochs);
+		if (!e && due) {
+			pc.epoch = epoch;
+			pc.step = step;
+			pc.loss = loss;
+			e = collective_ckpt(c, ckpt_dir, epoch, write_stage_state, &pc);
+		}
 		if (!e && s == 0) {
 			double secs = aios_now_s() - start;
 			fprintf(out,

@@ -230,7 +230,7 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		goto done;
 	}
 	if (world > 1 && aios_dist_trainer_pipelined(&comm)) { /* stages run their own loop */
-		if (aios_dist_trainer_pipeline(t, &cfg, &comm, output, out))
+		if (aios_dist_trainer_pipeline(t, &cfg, &comm, output, ckpt_dir, out))
 			code = fail(TRAINER_EXIT_DISTRIBUTED, "pipeline");
 		goto done;
 	}

@@ -13,7 +13,8 @@
  *   - fault path: rank 2 of 3 is killed (SIGKILL) after a completed checkpoint; ranks 0
  *     and 1 exit with code 7 within 3 s, naming rank 2; a restarted attempt (AIOS_ATTEMPT
  *     1) resumes from the last complete checkpoint and finishes with an artifact
- *     bit-identical to an uninterrupted 3-rank run.
+ *     bit-identical to an uninterrupted 3-rank run; the same with stage 1 of a 2-stage
+ *     pipeline.
  * The binary is $AIOS_BUILD_DIR/src/trainer/aios-trainer (ctest sets AIOS_BUILD_DIR).
  */
 #include <fcntl.h>
@@ -312,45 +313,71 @@ static int marker_epoch(const char *tag)
 	return e;
 }
 
-START_TEST(killed_rank_then_resume)
+/*
+ * Runs `world` ranks of spec uninterrupted (tag "whole"), then again ("cut") killing
+ * rank `victim` once the checkpoint marker reaches epoch 3; the others must exit 7
+ * within 3 s naming it; a restart with AIOS_ATTEMPT=1 must resume and end with an
+ * artifact bit-identical to the uninterrupted run.
+ */
+static void kill_and_resume(const char *spec, int world, int victim, int epochs)
 {
-	setup();
-	write_spec("long.json", 40);
 	int st[8];
-	run_job("long.json", "whole", 3, 0, st);
-	expect_ok("whole", 3, st);
+	run_job(spec, "whole", world, 0, st);
+	expect_ok("whole", world, st);
 
 	uint16_t port = harness_free_port();
-	pid_t pids[3];
-	for (int r = 0; r < 3; r++)
-		pids[r] = spawn("long.json", "cut", r, 3, port, 0);
+	pid_t pids[8];
+	for (int r = 0; r < world; r++)
+		pids[r] = spawn(spec, "cut", r, world, port, 0);
 	int64_t t0 = aios_now_ms();
 	while (marker_epoch("cut") < 3 && aios_now_ms() - t0 < 60000)
 		usleep(2000);
 	int at = marker_epoch("cut");
-	ck_assert_msg(at >= 3 && at < 40, "checkpoint marker at epoch %d", at);
-	kill(pids[2], SIGKILL);
-	int64_t killed = aios_now_ms(), when[3];
-	wait_all(pids, 3, 30000, st, when);
-	ck_assert_int_eq(st[2], 128 + SIGKILL);
-	for (int r = 0; r < 2; r++) {
+	ck_assert_msg(at >= 3 && at < epochs, "checkpoint marker at epoch %d", at);
+	kill(pids[victim], SIGKILL);
+	int64_t killed = aios_now_ms(), when[8];
+	wait_all(pids, world, 30000, st, when);
+	ck_assert_int_eq(st[victim], 128 + SIGKILL);
+	char lost[32];
+	snprintf(lost, sizeof(lost), "lost rank %d", victim);
+	for (int r = 0; r < world; r++) {
+		if (r == victim)
+			continue;
 		const char *log = log_of("cut", r);
 		ck_assert_msg(st[r] == 7, "rank %d exited %d:\n%s", r, st[r], log);
-		ck_assert_msg(strstr(log, "lost rank 2"), "rank %d did not name rank 2:\n%s", r,
+		ck_assert_msg(strstr(log, lost), "rank %d did not name rank %d:\n%s", r, victim,
 		              log);
 		ck_assert_msg(when[r] - killed < 3000, "rank %d exited %lld ms after the kill", r,
 		              (long long)(when[r] - killed));
-		fprintf(stderr, "rank %d exited %lld ms after rank 2 was killed\n", r,
-		        (long long)(when[r] - killed));
+		fprintf(stderr, "rank %d exited %lld ms after rank %d was killed\n", r,
+		        (long long)(when[r] - killed), victim);
 	}
 	/* the operator's next attempt: same job, AIOS_ATTEMPT=1 */
-	run_job("long.json", "cut", 3, 1, st);
-	expect_ok("cut", 3, st);
+	run_job(spec, "cut", world, 1, st);
+	expect_ok("cut", world, st);
 	const char *log0 = log_of("cut", 0);
 	ck_assert_msg(strstr(log0, "resumed from the checkpoint of epoch"), "no resume:\n%s", log0);
 	ck_assert_msg(artifact_diff("cut", "whole") == 0.0,
 	              "resumed run differs from an uninterrupted one: %.3g",
 	              artifact_diff("cut", "whole"));
+}
+
+START_TEST(killed_rank_then_resume)
+{
+	setup();
+	write_spec("long.json", 40);
+	kill_and_resume("long.json", 3, 2, 40);
+}
+END_TEST
+
+START_TEST(killed_stage_then_resume)
+{
+	setup();
+	hidden = "[32,32,32]";
+	write_spec("long.json", 40);
+	for (int r = 0; r < 8; r++)
+		roles[r] = "stage";
+	kill_and_resume("long.json", 2, 1, 40);
 }
 END_TEST
 
@@ -363,6 +390,7 @@ static Suite *suite(void)
 	tcase_add_test(t, parameter_servers_equal_one_process);
 	tcase_add_test(t, pipeline_equals_one_process);
 	tcase_add_test(t, killed_rank_then_resume);
+	tcase_add_test(t, killed_stage_then_resume);
 	suite_add_tcase(s, t);
 	return s;
 }
