@@ -17,6 +17,7 @@ Checks:
   chart-crds      helm/aios/crds/ is byte-identical to crds/
   chart-metadata  Chart.yaml fields; values.yaml valid against values.schema.json, and bad
                   values refused by it
+  helmlite        the template renderer itself gives Helm's output on known snippets
   chart-render    the templates render (helmlite) to valid objects for several values
   chart-agrees    the chart's RBAC, Deployment and Service agree with operator/
   kustomize       operator/ lists every file, least-privilege RBAC, safe Deployment
@@ -417,6 +418,48 @@ def container(objs):
     return dep, dep["spec"]["template"]["spec"]["containers"][0]
 
 
+HELMLITE_CASES = [  # (template, values, what helm prints)
+    ("a: {{ .Values.x }}\nb: {{ .Values.missing }}", {"x": 1}, "a: 1\nb: "),
+    ("x:\n  {{- if .Values.on }}\n  on: true\n  {{- end }}\ny: 1", {"on": True}, "x:\n  on: true\ny: 1"),
+    ("x:\n  {{- if .Values.on }}\n  on: true\n  {{- end }}\ny: 1", {"on": False}, "x:\ny: 1"),
+    ("{{ if .Values.a }}A{{ else if .Values.b }}B{{ else }}C{{ end }}", {"a": 0, "b": "x"}, "B"),
+    ("{{ if .Values.a }}A{{ else if .Values.b }}B{{ else }}C{{ end }}", {"a": 0, "b": ""}, "C"),
+    ("{{- range .Values.l }}\n- {{ . }} {{ $.Values.s }}\n{{- end }}", {"l": ["a", "b"], "s": "!"}, "\n- a !\n- b !"),
+    ("{{- with .Values.m }}m: {{ .k }}{{ end }}", {"m": {"k": "v"}}, "m: v"),
+    ("{{- with .Values.m }}m: {{ .k }}{{ end }}", {"m": {}}, ""),
+    ("r:\n  {{- toYaml .Values.r | nindent 2 }}", {"r": {"b": 2, "a": "x"}}, "r:\n  a: x\n  b: 2"),
+    ('{{ .Values.t | default "dflt" | quote }}', {"t": ""}, '"dflt"'),
+    ('{{ printf "%s-%s" .Values.a .Values.b | trunc 5 | trimSuffix "-" }}', {"a": "abcd", "b": "e"}, "abcd"),
+    ("{{ and .Values.a .Values.b }} {{ or .Values.a .Values.b }} {{ not .Values.a }}", {"a": 0, "b": 2}, "0 2 true"),
+    ('{{ contains "ai" "aios" }} {{ eq .Values.a 1 }} {{ ne .Values.a 1 }}', {"a": 1}, "true true false"),
+    ("{{/* a comment */}}x{{- /* trimmed */ -}} y", {}, "xy"),
+]
+
+
+def check_helmlite(f):
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        os.makedirs(os.path.join(d, "templates"))
+        with open(os.path.join(d, "Chart.yaml"), "w") as fh:
+            fh.write("apiVersion: v2\nname: t\nversion: 0.0.1\n")
+        for i, (tpl, values, want) in enumerate(HELMLITE_CASES):
+            with open(os.path.join(d, "templates", "t.yaml"), "w") as fh:
+                fh.write(tpl)
+            try:
+                got = helmlite.Renderer(d, values).render("t.yaml")
+            except helmlite.TemplateError as e:
+                got = "error: %s" % e
+            f.expect(got == want, "case %d %r with %s: got %r, want %r" % (i, tpl, values, got, want))
+        for bad in ("{{ if .Values.a }}x", "{{ end }}", "{{ lookup \"v1\" }}", "{{ .Values.a | nosuchfunc }}"):
+            with open(os.path.join(d, "templates", "t.yaml"), "w") as fh:
+                fh.write(bad)
+            try:
+                helmlite.Renderer(d, {"a": 1}).render("t.yaml")
+                f.add("helmlite accepted %r, which helm refuses or it does not implement" % bad)
+            except helmlite.TemplateError:
+                pass
+
+
 def check_chart_render(f):
     r, objs = render(f=f)
     kinds = sorted(o["kind"] for o in objs)
@@ -706,6 +749,7 @@ CHECKS = {
     "crd-contract": check_crd_contract,
     "chart-crds": check_chart_crds,
     "chart-metadata": check_chart_metadata,
+    "helmlite": check_helmlite,
     "chart-render": check_chart_render,
     "chart-agrees": check_chart_agrees,
     "kustomize": check_kustomize,
