@@ -236,8 +236,10 @@ static void rows_at(const struct trainer *t, struct worker *w, int64_t r, int ro
 			__builtin_prefetch(d->t + ahead * d->tcols);
 		}
 		size_t src = t->idx[r + k];
-		const float *xs = d->x + src * d->cols, *ts = d->t + src * d->tcols;
-		float *xd = w->xbuf + (size_t)k * d->cols, *td = w->tbuf + (size_t)k * d->tcols;
+		const float *restrict xs = d->x + src * d->cols, *restrict ts =
+		                                                     d->t + src * d->tcols;
+		float *restrict xd = w->xbuf + (size_t)k * d->cols;
+		float *restrict td = w->tbuf + (size_t)k * d->tcols;
 		for (int c = 0; c < d->cols; c++)
 			xd[c] = xs[c];
 		for (int c = 0; c < d->tcols; c++)
