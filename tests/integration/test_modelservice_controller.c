@@ -291,6 +291,16 @@ static int64_t status_int(const char *ms, const char *path)
 	return v;
 }
 
+static double status_double(const char *ms, const char *path)
+{
+	struct json_object *o = get(&aios_kube_modelservices, ms);
+	double v = -1;
+	if (o && aios_json_get_double(o, path, &v) != AIOS_OK)
+		v = -1;
+	json_object_put(o);
+	return v;
+}
+
 /* status.conditions[type].reason of ms, into out ("" if none). */
 static void condition(const char *ms, const char *type, char *st, char *reason, size_t n)
 {
@@ -495,7 +505,11 @@ START_TEST(load_step_scales_up_within_two_decision_periods)
 	char st[64], why[64];
 	WAIT_UNTIL((condition("step", "MetricsAvailable", st, why, sizeof(st)), st[0] != '\0'), 20000,
 		   "the autoscaler never reported");
-	aios_sleep_ms(3000); /* a few seconds of steady data */
+	/* status.metrics: the stable-window average of what the pod reports (5 in flight) */
+	WAIT_UNTIL(status_double("step", "status.metrics.concurrency") > 4.5 &&
+			   status_double("step", "status.metrics.concurrency") < 5.5,
+		   15000, "status.metrics.concurrency is %g",
+		   status_double("step", "status.metrics.concurrency"));
 	ck_assert_int_eq(status_int("step", "status.desiredReplicas"), 1);
 	int64_t t0 = aios_now_ms();
 	atomic_store(&total_load, 200); /* 20 pods of load on one */
@@ -570,6 +584,66 @@ START_TEST(training_job_gate_and_new_artifact)
 }
 END_TEST
 
+/* Plays the kubelet for a pod whose aios-serve keeps exiting 2 on a damaged artifact. */
+static void make_crashloop(const char *pname, const char *message)
+{
+	struct json_object *p = get(&aios_kube_pods, pname);
+	ck_assert_msg(p != NULL, "pod %s vanished", pname);
+	char st[1024];
+	snprintf(st, sizeof(st),
+		 "{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}],"
+		 "\"containerStatuses\":[{\"name\":\"serve\",\"ready\":false,\"restartCount\":4,"
+		 "\"image\":\"aios/serve\",\"imageID\":\"\",\"state\":{\"waiting\":{\"reason\":"
+		 "\"CrashLoopBackOff\"}},\"lastState\":{\"terminated\":{\"exitCode\":2,"
+		 "\"reason\":\"Error\",\"message\":\"%s\"}}}]}",
+		 message);
+	json_object_object_add(p, "status", parse(st));
+	struct aios_kube_ref r = aios_kube_ref(&aios_kube_pods, ns, pname);
+	ck_assert_msg(aios_kube_update_status(admin, &r, p, NULL) == AIOS_OK, "%s", aios_errmsg());
+	json_object_put(p);
+}
+
+START_TEST(damaged_new_model_keeps_the_old_revision_serving)
+{
+	env_up();
+	atomic_store(&total_load, 1);
+	create_ms("dmg", "{\"uri\":\"file:///models/good.aios\"}", "");
+	ready_all("dmg", 1);
+	WAIT_UNTIL(status_int("dmg", "status.readyReplicas") == 1, 15000, "not ready");
+	struct json_object *l = pods_of("dmg");
+	char rev1[32];
+	snprintf(rev1, sizeof(rev1), "%s", label(item(l, 0), "aios.dev/revision"));
+	json_object_put(l);
+	struct json_object *ms = get(&aios_kube_modelservices, "dmg");
+	aios_json_set(ms, "spec.model.uri", json_object_new_string("file:///models/bad.aios"));
+	json_object_object_del(ms, "status");
+	struct aios_kube_ref r = aios_kube_ref(&aios_kube_modelservices, ns, "dmg");
+	ck_assert_msg(aios_kube_replace(admin, &r, ms, NULL, NULL) == AIOS_OK, "%s", aios_errmsg());
+	json_object_put(ms);
+	WAIT_UNTIL(pods_with_revision("dmg", rev1, 1) == 1, 15000, "new pod not created");
+	l = pods_of("dmg");
+	for (size_t i = 0; i < n_items(l); i++)
+		if (strcmp(label(item(l, i), "aios.dev/revision"), rev1) != 0)
+			make_crashloop(aios_json_str(item(l, i), "metadata.name"),
+				       "model_load_failed: file:///models/bad.aios: SHA-256 is 00, expected 11");
+	json_object_put(l);
+	char st[64], why[64];
+	WAIT_UNTIL((condition("dmg", "ModelLoaded", st, why, sizeof(st)),
+		    strcmp(why, "ModelDamaged") == 0),
+		   15000, "ModelLoaded %s/%s", st, why);
+	ck_assert_str_eq(st, "False");
+	condition("dmg", "Ready", st, why, sizeof(st));
+	ck_assert_str_eq(st, "True"); /* the old revision still serves */
+	struct json_object *o = get(&aios_kube_modelservices, "dmg");
+	ck_assert_str_eq(aios_json_str(o, "status.phase"), "Ready");
+	ck_assert_str_eq(aios_json_str(o, "status.model.uri"), "file:///models/good.aios");
+	json_object_put(o);
+	ck_assert_int_eq(pods_with_revision("dmg", rev1, 0), 1);
+	WAIT_UNTIL(has_event("ModelDamaged"), 10000, "no ModelDamaged event");
+	env_down();
+}
+END_TEST
+
 static Suite *ms_integration_suite(void)
 {
 	Suite *s = suite_create("modelservice_controller");
@@ -579,6 +653,7 @@ static Suite *ms_integration_suite(void)
 	tcase_add_test(tc, scrape_outage_does_not_scale_down);
 	tcase_add_test(tc, load_step_scales_up_within_two_decision_periods);
 	tcase_add_test(tc, training_job_gate_and_new_artifact);
+	tcase_add_test(tc, damaged_new_model_keeps_the_old_revision_serving);
 	suite_add_tcase(s, tc);
 	return s;
 }
