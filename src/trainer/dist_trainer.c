@@ -14,12 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ckpt.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "ckpt.h"
 #include "dist_allreduce.h"
 #include "dist_pipeline.h"
 #include "dist_ps.h"
@@ -384,6 +384,23 @@ static enum aios_err agree(struct trainer_comm *c, int ok, char *bad, size_t n, 
 	return e;
 }
 
+/*
+ * The epoch DIR/complete names (0: none) and the path of this rank's file of it (caller
+ * frees); this rank's newer files, never committed, are discarded.
+ */
+static enum aios_err committed(struct trainer_comm *c, const char *dir, int64_t *epoch, char **path)
+{
+	*path = NULL;
+	enum aios_err e = read_marker(dir, c->world, epoch);
+	if (e)
+		return e;
+	char *rdir = rank_dir(dir, c->rank);
+	prune_newer(rdir, *epoch);
+	*path = aios_xasprintf("%s/ckpt-%08lld.aiosckpt", rdir, (long long)*epoch);
+	free(rdir);
+	return AIOS_OK;
+}
+
 enum aios_err aios_dist_trainer_resume(struct trainer *t, struct trainer_comm *c, const char *dir,
                                        int64_t *resumed)
 {
@@ -393,14 +410,13 @@ enum aios_err aios_dist_trainer_resume(struct trainer *t, struct trainer_comm *c
 	if (aios_dist_trainer_pipelined(c))
 		return AIOS_OK; /* stages resume in aios_dist_trainer_pipeline */
 	int64_t epoch;
-	enum aios_err e = read_marker(dir, c->world, &epoch);
+	char *mine;
+	enum aios_err e = committed(c, dir, &epoch, &mine);
 	if (e)
 		return e;
-	char *rdir = rank_dir(dir, c->rank);
-	prune_newer(rdir, epoch);
-	char *mine = aios_xasprintf("%s/ckpt-%08lld.aiosckpt", rdir, (long long)epoch);
 	int have = epoch == 0 || access(mine, R_OK) == 0;
 	free(mine);
+	char *rdir = rank_dir(dir, c->rank);
 	char bad[256];
 	int all;
 	if ((e = agree(c, have, bad, sizeof(bad), &all))) {
@@ -472,8 +488,8 @@ static enum aios_err collective_ckpt(struct trainer_comm *c, const char *dir, in
 		e = write_marker(dir, epoch, c->world, att ? (uint32_t)strtoul(att, NULL, 10) : 0);
 		if (e)
 			return e;
-		aios_info("ckpt_complete", "epoch %lld checkpointed by all %d ranks", (long long)epoch,
-		          c->world);
+		aios_info("ckpt_complete", "epoch %lld checkpointed by all %d ranks",
+		          (long long)epoch, c->world);
 	}
 	return AIOS_OK;
 }
@@ -566,13 +582,10 @@ static enum aios_err pipe_resume(struct trainer_comm *c, const char *dir, struct
                                  size_t off, size_t len)
 {
 	int64_t epoch;
-	enum aios_err e = read_marker(dir, c->world, &epoch);
+	char *path;
+	enum aios_err e = committed(c, dir, &epoch, &path);
 	if (e)
 		return e;
-	char *rdir = rank_dir(dir, c->rank);
-	prune_newer(rdir, epoch);
-	char *path = aios_xasprintf("%s/ckpt-%08lld.aiosckpt", rdir, (long long)epoch);
-	free(rdir);
 	struct trainer_ckpt ck;
 	memset(&ck, 0, sizeof(ck));
 	int have = epoch == 0;
@@ -590,8 +603,8 @@ static enum aios_err pipe_resume(struct trainer_comm *c, const char *dir, struct
 	int all;
 	if ((e = agree(c, have, bad, sizeof(bad), &all)) == AIOS_OK && !all)
 		e = aios_fail(AIOS_ERR_NOT_FOUND,
-		              "resume: %s/%s names epoch %lld but stage(s) %s cannot read it%s%s", dir,
-		              MARKER, (long long)epoch, bad, why[0] ? ": " : "", why);
+		              "resume: %s/%s names epoch %lld but stage(s) %s cannot read it%s%s",
+		              dir, MARKER, (long long)epoch, bad, why[0] ? ": " : "", why);
 	if (!e && epoch > 0) {
 		memcpy(p->params + off, ck.params + off, len * sizeof(float));
 		memcpy(p->m1 + off, ck.m1 + off, len * sizeof(float));
@@ -607,25 +620,11 @@ static enum aios_err pipe_resume(struct trainer_comm *c, const char *dir, struct
 	return e;
 }
 
-static void termination_line(const char *msg)
-{
-	const char *path = getenv("AIOS_TERMINATION_LOG");
-	if (!path || !*path) {
-		path = "/dev/termination-log";
-		if (access(path, W_OK))
-			return; /* not in a pod */
-	}
-	FILE *f = fopen(path, "w");
-	if (f) {
-		fputs(msg, f);
-		fclose(f);
-	}
-}
-
 enum aios_err aios_dist_trainer_pipeline(struct trainer *t, const struct trainer_config *cfg,
                                          struct trainer_comm *c, const char *output,
-                                         const char *ckpt_dir, FILE *out)
+                                         const char *ckpt_dir, FILE *out, char **final_line)
 {
+	*final_line = NULL;
 	struct dist_state *st = state(c);
 	struct aios_dist *d = st->d;
 	int s = aios_dist_rank(d), S = aios_dist_world(d);
@@ -675,7 +674,8 @@ enum aios_err aios_dist_trainer_pipeline(struct trainer *t, const struct trainer
 	int64_t step = 0, epoch0 = 0;
 	double t0 = aios_now_s();
 	float loss = 0;
-	struct pipe_ckpt pc = {.t = t, .rng = &rng, .params = m->params, .m1 = m1, .m2 = m2, .n = n};
+	struct pipe_ckpt pc = {
+	    .t = t, .rng = &rng, .params = m->params, .m1 = m1, .m2 = m2, .n = n};
 	e = pipe_resume(c, ckpt_dir, &pc, off[s], off[s + 1] - off[s]);
 	step = pc.step;
 	epoch0 = pc.epoch;
@@ -753,10 +753,9 @@ enum aios_err aios_dist_trainer_pipeline(struct trainer *t, const struct trainer
 			    bytes, (long long)cfg->epochs, (double)loss);
 			fprintf(out, "%s\n", line);
 			fflush(out);
-			termination_line(line);
+			*final_line = line;
 			aios_info("artifact", "wrote %s (%zu bytes, sha256 %s)", output, bytes,
 			          sha);
-			free(line);
 			json_object_put(q);
 		}
 	}

@@ -59,13 +59,15 @@ int aios_dist_trainer_pipelined(const struct trainer_comm *c);
  * layers split over the stages (dist_pipeline.h), the same data, shuffles and
  * optimizer as one process, AIOS_DIST_MICROBATCHES micro-batches per step (default 4);
  * rank 0 prints the epoch lines on out, gathers the parameters and writes the artifact
- * to output. Checkpoints as above (each stage's file holds its slice, the moments, the
+ * to output; on rank 0 *final_line is the artifact line for the termination message
+ * (caller frees; NULL elsewhere). Checkpoints as above (each stage's file holds its slice, the moments, the
  * RNG and the step count; spec.checkpoint.everyEpochs and the last epoch, no time
  * throttle), and a restarted pipeline resumes from the last complete one.
  */
 enum aios_err aios_dist_trainer_pipeline(struct trainer *t, const struct trainer_config *cfg,
                                          struct trainer_comm *c, const char *output,
-                                         const char *ckpt_dir, FILE *out) AIOS_MUST_CHECK;
+                                         const char *ckpt_dir, FILE *out,
+                                         char **final_line) AIOS_MUST_CHECK;
 
 /* Resumes from DIR/complete (see above); *resumed is the epoch or 0. */
 enum aios_err aios_dist_trainer_resume(struct trainer *t, struct trainer_comm *c, const char *dir,

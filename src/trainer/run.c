@@ -230,8 +230,12 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		goto done;
 	}
 	if (world > 1 && aios_dist_trainer_pipelined(&comm)) { /* stages run their own loop */
-		if (aios_dist_trainer_pipeline(t, &cfg, &comm, output, ckpt_dir, out))
+		char *line;
+		if (aios_dist_trainer_pipeline(t, &cfg, &comm, output, ckpt_dir, out, &line))
 			code = fail(TRAINER_EXIT_DISTRIBUTED, "pipeline");
+		else if (line)
+			termination_message(line);
+		free(line);
 		goto done;
 	}
 	if (world > 1 && aios_dist_trainer_serving(&comm)) { /* a parameter server: no epochs */
