@@ -22,7 +22,7 @@ trap cleanup EXIT
 
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-for n in 2 4; do
+for n in ${AIOS_BENCH_DIST_RANKS:-2 4}; do
   timeout 300 "$BENCH" --ranks "$n" --reps 5
   echo
 done
@@ -37,12 +37,18 @@ cat >"$WORK/spec.json" <<JSON
 JSON
 rows=16384; epochs=4
 echo "training throughput: mlp 32-128-128-1, batch 512, $epochs epochs of $rows rows, one thread per rank"
-printf '%6s %10s %14s %12s %12s %16s %12s %12s\n' ranks wall_s rows_per_s speedup efficiency \
-  epoch_rows_per_s speedup efficiency
+# CPU seconds used by all finished children of this shell so far (bash `times`, line 2)
+# (times must run in this shell, not in a $(...) subshell)
+cpu_mark() { times >"$WORK/times"; }
+cpu_read() { tail -1 "$WORK/times" | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } print s }'; }
+printf '%6s %10s %14s %9s %11s %16s %9s %11s %8s %12s\n' ranks wall_s rows_per_s speedup efficiency \
+  epoch_rows_per_s speedup efficiency cpu_s rows_per_cpu_s
 base=""; ebase=""
 for n in 1 2 4; do
   port=$((30000 + RANDOM % 20000))
   pids=()
+  cpu_mark
+  c0=$(cpu_read)
   t0=$(date +%s.%N)
   for ((r = 0; r < n; r++)); do
     if ((n == 1)); then
@@ -59,6 +65,8 @@ for n in 1 2 4; do
   for p in "${pids[@]}"; do wait "$p" || ok=0; done
   pids=()
   t1=$(date +%s.%N)
+  cpu_mark
+  cpu=$(echo "$(cpu_read) - $c0" | bc -l)
   ((ok)) || { echo "bench/dist: the $n-rank run failed:"; tail -3 "$WORK"/err.$n.*; exit 1; }
   wall=$(echo "$t1 - $t0" | bc -l)
   rps=$(echo "$rows * $epochs / $wall" | bc -l)
@@ -66,9 +74,11 @@ for n in 1 2 4; do
   # steady state: each rank's samples_per_sec of epochs 2.., averaged, summed over ranks
   eps=$(cat "$WORK"/out.$n.* | awk -F'"samples_per_sec":' '/"epoch":/ && !/"epoch":1,/ {split($2,a,","); s+=a[1]; k++} END {print (k ? s / (k / '"$n"') : 0)}')
   [[ -n $ebase ]] || ebase=$eps
-  printf '%6d %10.2f %14.0f %12.2f %11.0f%% %16.0f %12.2f %11.0f%%\n' "$n" "$wall" "$rps" \
+  printf '%6d %10.2f %14.0f %9.2f %10.0f%% %16.0f %9.2f %10.0f%% %8.2f %12.0f\n' "$n" "$wall" "$rps" \
     "$(echo "$rps / $base" | bc -l)" "$(echo "100 * $rps / $base / $n" | bc -l)" \
-    "$eps" "$(echo "$eps / $ebase" | bc -l)" "$(echo "100 * $eps / $ebase / $n" | bc -l)"
+    "$eps" "$(echo "$eps / $ebase" | bc -l)" "$(echo "100 * $eps / $ebase / $n" | bc -l)" \
+    "$cpu" "$(echo "$rows * $epochs / $cpu" | bc -l)"
 done
 echo "(wall: process start, data loading, rendezvous and training; epoch: training epochs 2.. only,"
-echo " the sum over ranks of the rows each trains per second; efficiency = speedup / ranks)"
+echo " the sum over ranks of the rows each trains per second; efficiency = speedup / ranks;"
+echo " cpu_s: CPU seconds of all ranks together, whole run; rows_per_cpu_s: the work per CPU second)"
