@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/mem.h"
+#include "operator/search.h"
 #include "operator/trainingjob.h"
 
 /* ============================== small helpers ============================== */
@@ -498,6 +499,14 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		for (size_t i = 0; i < n_pods; i++)
 			if (!pod_finished(pods[i]) && aios_json_str(pods[i], "metadata.name"))
 				plan_remove(out, aios_json_str(pods[i], "metadata.name"));
+		goto done;
+	}
+
+	/* ---- hyperparameter search: each trial planned through this function (search.h) ---- */
+	if (aios_json_lookup(job, "spec.search")) {
+		enum aios_err se = aios_search_plan(job, &spec, pods, n_pods, now, progress, out);
+		if (se)
+			return se;
 		goto done;
 	}
 

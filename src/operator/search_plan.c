@@ -1,0 +1,659 @@
+/*
+ * search_plan.c - the TrainingJob state machine for a job with spec.search.
+ *
+ * Each trial runs as a plain TrainingJob would: aios_tj_plan() plans it on a synthetic
+ * job "<job>-t<i>" whose spec is the trial's (aios_search_apply) and whose status is
+ * rebuilt from status.trials[i] (attempts, startTime, phase). The pods and ConfigMap it
+ * renders are then re-parented to the real job (label aios.dev/job and the
+ * ownerReference name the real job; label aios.dev/trial = i), so the operator's watch,
+ * the garbage collector and `kubectl get pods -l aios.dev/job=<job>` see them as the
+ * job's. Pod names stay "<job>-t<i>-g<gen>a<attempt>-w<rank>": unique per trial.
+ *
+ * Around the trials, this file owns what belongs to the whole search: the new run of a
+ * new spec generation (trials forgotten), suspend (every pod deleted, running trials
+ * back to Pending, attempts kept), activeDeadlineSeconds (counted from the search's
+ * startTime), the end (status.best, status.artifact = the best trial's, phase Succeeded
+ * unless every trial failed), cleanPodPolicy and ttlSecondsAfterFinished.
+ *
+ * Level-based: every decision is recomputed from status.trials and the pods; a new
+ * trial is recorded in status.trials (written before any pod is created, see
+ * trainingjob_controller.c) with its parameters, so an operator restart resumes the
+ * same trials with the same values.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/mem.h"
+#include "operator/search.h"
+#include "operator/trainingjob.h"
+
+/* ============================== helpers ============================== */
+
+struct sp {
+	struct json_object *job, *st, *trials;
+	struct aios_tj_plan *out;
+	const struct aios_tj_spec *spec;
+	struct aios_search *s;
+	const char *name;
+	int64_t gen;
+	time_t now;
+	char now_s[32];
+};
+
+static void event(struct aios_tj_plan *p, const char *type, const char *reason, const char *fmt,
+		  ...) AIOS_PRINTF(4, 5);
+
+static void event(struct aios_tj_plan *p, const char *type, const char *reason, const char *fmt, ...)
+{
+	char msg[AIOS_TJ_MESSAGE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	p->events = aios_xrealloc(p->events, (p->n_events + 1) * sizeof(*p->events));
+	p->events[p->n_events++] = (struct aios_tj_event){type, reason, aios_xstrdup(msg)};
+}
+
+static void remove_pod(struct aios_tj_plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_remove; i++)
+		if (strcmp(p->remove[i], name) == 0)
+			return;
+	p->remove = aios_xrealloc(p->remove, (p->n_remove + 1) * sizeof(*p->remove));
+	p->remove[p->n_remove++] = aios_xstrdup(name);
+}
+
+static void requeue(struct aios_tj_plan *p, int64_t ms)
+{
+	if (ms < 1)
+		ms = 1;
+	if (p->requeue_after_ms == 0 || ms < p->requeue_after_ms)
+		p->requeue_after_ms = ms;
+}
+
+static struct json_object *str(const char *s)
+{
+	return json_object_new_string(s ? s : "");
+}
+
+/* The condition of type in st.conditions (created when missing). */
+static struct json_object *condition(struct json_object *st, const char *type, int create)
+{
+	struct json_object *conds = aios_json_lookup(st, "conditions");
+	if (!conds || !json_object_is_type(conds, json_type_array)) {
+		if (!create)
+			return NULL;
+		conds = json_object_new_array();
+		json_object_object_add(st, "conditions", conds);
+	}
+	for (size_t i = 0; i < json_object_array_length(conds); i++) {
+		struct json_object *c = json_object_array_get_idx(conds, i);
+		const char *t = aios_json_str(c, "type");
+		if (t && strcmp(t, type) == 0)
+			return c;
+	}
+	if (!create)
+		return NULL;
+	struct json_object *c = json_object_new_object();
+	json_object_object_add(c, "type", str(type));
+	json_object_array_add(conds, c);
+	return c;
+}
+
+static int is_true(struct json_object *st, const char *type)
+{
+	const char *v = aios_json_str(condition(st, type, 0), "status");
+	return v && strcmp(v, "True") == 0;
+}
+
+/* Sets a condition (lastTransitionTime moves only when status flips); with only_if_present,
+ * a condition that never existed is left out. */
+static void set_cond(struct sp *c, const char *type, int status, const char *reason,
+		     const char *msg, int only_if_present)
+{
+	if (only_if_present && !condition(c->st, type, 0))
+		return;
+	struct json_object *o = condition(c->st, type, 1);
+	const char *sv = status ? "True" : "False", *old = aios_json_str(o, "status");
+	if (!old || strcmp(old, sv) != 0)
+		json_object_object_add(o, "lastTransitionTime", str(c->now_s));
+	json_object_object_add(o, "status", str(sv));
+	json_object_object_add(o, "observedGeneration", json_object_new_int64(c->gen));
+	json_object_object_add(o, "reason", str(reason));
+	json_object_object_add(o, "message", str(msg));
+}
+
+static void drop_cond(struct json_object *st, const char *type)
+{
+	struct json_object *conds = aios_json_lookup(st, "conditions");
+	for (size_t i = 0; conds && json_object_is_type(conds, json_type_array) &&
+			   i < json_object_array_length(conds);
+	     i++) {
+		const char *t = aios_json_str(json_object_array_get_idx(conds, i), "type");
+		if (t && strcmp(t, type) == 0) {
+			json_object_array_del_idx(conds, i, 1);
+			return;
+		}
+	}
+}
+
+static int64_t label_num(struct json_object *pod, const char *label)
+{
+	struct json_object *l = aios_json_lookup(pod, "metadata.labels"), *v;
+	if (!l || !json_object_object_get_ex(l, label, &v) || !json_object_is_type(v, json_type_string))
+		return -1;
+	const char *s = json_object_get_string(v);
+	char *end;
+	long long n = strtoll(s, &end, 10);
+	return (*s && !*end && n >= 0) ? n : -1;
+}
+
+static int finished(struct json_object *pod)
+{
+	const char *ph = aios_json_str(pod, "status.phase");
+	return ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
+}
+
+/* The search ends: condition, phase, completion time, event. */
+static void finish(struct sp *c, int ok, const char *reason, const char *msg)
+{
+	drop_cond(c->st, ok ? "Failed" : "Succeeded");
+	set_cond(c, ok ? "Succeeded" : "Failed", 1, reason, msg, 0);
+	set_cond(c, "Running", 0, reason, msg, 1);
+	json_object_object_add(c->st, "phase", str(ok ? "Succeeded" : "Failed"));
+	json_object_object_add(c->st, "completionTime", str(c->now_s));
+	json_object_object_del(c->st, "progress");
+	event(c->out, ok ? "Normal" : "Warning", reason, "%s", msg);
+}
+
+/* cleanPodPolicy over every pod of the job (the search is over). */
+static void clean(struct sp *c, struct json_object *const *pods, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *pn = aios_json_str(pods[i], "metadata.name");
+		if (!pn || aios_json_lookup(pods[i], "metadata.deletionTimestamp"))
+			continue;
+		if (c->spec->clean == AIOS_TJ_CLEAN_ALL ||
+		    (c->spec->clean == AIOS_TJ_CLEAN_RUNNING && !finished(pods[i])))
+			remove_pod(c->out, pn);
+	}
+}
+
+/* ============================== one trial ============================== */
+
+/* The last line of rank 0's termination message that is a JSON object (the trainer's
+ * {"artifact": ..., "epochs": N, "loss": x, "val_loss": y}); NULL if none. New object. */
+static struct json_object *final_line(struct json_object *pod)
+{
+	struct json_object *cs = aios_json_lookup(pod, "status.containerStatuses");
+	const char *msg = NULL;
+	for (size_t i = 0; cs && json_object_is_type(cs, json_type_array) &&
+			   i < json_object_array_length(cs) && !msg;
+	     i++) {
+		struct json_object *x = json_object_array_get_idx(cs, i);
+		const char *n = aios_json_str(x, "name");
+		if (n && strcmp(n, AIOS_TJ_CONTAINER) == 0)
+			msg = aios_json_str(x, "state.terminated.message");
+	}
+	if (!msg)
+		return NULL;
+	const char *end = msg + strlen(msg);
+	while (end > msg) {
+		const char *ls = end;
+		while (ls > msg && ls[-1] != '\n')
+			ls--;
+		while (ls < end && (*ls == ' ' || *ls == '\t'))
+			ls++;
+		size_t len = (size_t)(end - ls);
+		while (len > 0 && (ls[len - 1] == '\n' || ls[len - 1] == '\r' || ls[len - 1] == ' '))
+			len--;
+		struct json_object *o = NULL;
+		if (len > 0 && *ls == '{' &&
+		    aios_json_parse(ls, len, "termination message", &o) == AIOS_OK &&
+		    json_object_is_type(o, json_type_object))
+			return o;
+		json_object_put(o);
+		while (end > msg && end[-1] != '\n')
+			end--;
+		if (end > msg)
+			end--;
+	}
+	return NULL;
+}
+
+static int num_at(struct json_object *o, const char *key, double *v)
+{
+	struct json_object *x;
+	if (!o || !json_object_object_get_ex(o, key, &x) ||
+	    !(json_object_is_type(x, json_type_double) || json_object_is_type(x, json_type_int)))
+		return 0;
+	*v = json_object_get_double(x);
+	return 1;
+}
+
+/* Records the results of a trial that succeeded: validationLoss (or, without a
+ * validation split, the final training loss), accuracy, epochs, the objective. */
+static void record_result(struct sp *c, struct json_object *tr, struct json_object *rank0)
+{
+	struct json_object *fl = rank0 ? final_line(rank0) : NULL;
+	double v;
+	if (num_at(fl, "val_loss", &v) || num_at(fl, "validationLoss", &v) || num_at(fl, "loss", &v))
+		json_object_object_add(tr, "validationLoss", json_object_new_double(v));
+	if (num_at(fl, "accuracy", &v) || num_at(fl, "val_accuracy", &v))
+		json_object_object_add(tr, "accuracy", json_object_new_double(v));
+	if (num_at(fl, "epochs", &v) && !aios_json_lookup(tr, "epochs"))
+		json_object_object_add(tr, "epochs", json_object_new_int64((int64_t)v));
+	if (num_at(tr, c->s->accuracy ? "accuracy" : "validationLoss", &v))
+		json_object_object_add(tr, "objective", json_object_new_double(v));
+	else
+		json_object_object_add(tr, "message",
+				       str(c->s->accuracy ? "the trainer reported no accuracy"
+							  : "the trainer reported no loss"));
+	json_object_put(fl);
+}
+
+/* Re-parents a child the trial's plan rendered: the real job owns it. */
+static void adopt(struct sp *c, struct json_object *child, size_t trial)
+{
+	struct json_object *md = aios_json_lookup(child, "metadata");
+	if (!md)
+		return;
+	struct json_object *labels = aios_json_lookup(md, "labels");
+	if (!labels) {
+		labels = json_object_new_object();
+		json_object_object_add(md, "labels", labels);
+	}
+	char num[24];
+	snprintf(num, sizeof(num), "%zu", trial);
+	json_object_object_add(labels, AIOS_TJ_LABEL_JOB, str(c->name));
+	json_object_object_add(labels, AIOS_SEARCH_LABEL_TRIAL, str(num));
+	struct json_object *refs = aios_json_lookup(md, "ownerReferences");
+	for (size_t i = 0; refs && json_object_is_type(refs, json_type_array) &&
+			   i < json_object_array_length(refs);
+	     i++)
+		json_object_object_add(json_object_array_get_idx(refs, i), "name", str(c->name));
+}
+
+/* The synthetic job a trial is planned as. New object. */
+static struct json_object *trial_job(struct sp *c, struct json_object *tr, size_t i)
+{
+	struct json_object *j = json_object_new_object();
+	json_object_object_add(j, "apiVersion", str("aios.dev/v1alpha1"));
+	json_object_object_add(j, "kind", str("TrainingJob"));
+	char *tn = aios_xasprintf("%s-t%zu", c->name, i);
+	struct json_object *md = json_object_new_object();
+	json_object_object_add(md, "name", str(tn));
+	free(tn);
+	json_object_object_add(md, "namespace", str(aios_json_str(c->job, "metadata.namespace")));
+	json_object_object_add(md, "uid", str(aios_json_str(c->job, "metadata.uid")));
+	json_object_object_add(md, "generation", json_object_new_int64(c->gen));
+	json_object_object_add(j, "metadata", md);
+	int64_t epochs = 0;
+	if (c->s->algo != AIOS_SEARCH_HALVING || aios_json_opt_int(tr, "epochs", 0, &epochs))
+		epochs = 0;
+	json_object_object_add(j, "spec",
+			       aios_search_apply(aios_json_lookup(c->job, "spec"),
+						 aios_json_lookup(tr, "parameters"), epochs, i));
+	struct json_object *ts = json_object_new_object();
+	json_object_object_add(ts, "observedGeneration", json_object_new_int64(c->gen));
+	int64_t attempts = 0;
+	if (aios_json_opt_int(tr, "attempts", 0, &attempts))
+		attempts = 0;
+	json_object_object_add(ts, "attempts", json_object_new_int64(attempts));
+	const char *t0 = aios_json_str(tr, "startTime");
+	if (t0)
+		json_object_object_add(ts, "startTime", str(t0));
+	const char *ph = aios_json_str(tr, "phase");
+	json_object_object_add(ts, "phase", str(ph ? ph : "Pending"));
+	json_object_object_add(j, "status", ts);
+	return j;
+}
+
+/*
+ * Plans trial i (not ended) with its pods; merges pods to create and delete, events and
+ * requeues into c->out, and updates the trial's entry. Returns its new phase.
+ */
+static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_object *const *pods,
+					size_t n_pods, const struct aios_tj_progress *progress,
+					struct json_object **progress_out)
+{
+	struct json_object *tr = json_object_array_get_idx(c->trials, i);
+	struct json_object **mine = aios_xcalloc(n_pods + 1, sizeof(*mine));
+	size_t n = 0;
+	for (size_t k = 0; k < n_pods; k++)
+		if (label_num(pods[k], AIOS_SEARCH_LABEL_TRIAL) == (int64_t)i)
+			mine[n++] = pods[k];
+	struct json_object *tj = trial_job(c, tr, i);
+	struct aios_tj_plan tp;
+	const char *tname = aios_json_str(tr, "name");
+	enum aios_search_phase phase = aios_search_phase_parse(aios_json_str(tr, "phase"));
+	if (aios_tj_plan(tj, mine, n, c->now, progress, &tp) != AIOS_OK) {
+		json_object_object_add(tr, "phase", str("Failed"));
+		json_object_object_add(tr, "message", str(aios_errmsg()));
+		json_object_put(tj);
+		free(mine);
+		return AIOS_TRIAL_FAILED;
+	}
+	struct aios_tj_plan *o = c->out;
+	for (size_t k = 0; k < tp.n_create; k++) {
+		adopt(c, tp.create[k], i);
+		o->create = aios_xrealloc(o->create, (o->n_create + 1) * sizeof(*o->create));
+		o->create[o->n_create++] = tp.create[k];
+	}
+	tp.n_create = 0;
+	for (size_t k = 0; k < tp.n_remove; k++)
+		remove_pod(o, tp.remove[k]);
+	if (tp.configmap && !o->configmap) {
+		adopt(c, tp.configmap, i);
+		o->configmap = tp.configmap;
+		tp.configmap = NULL;
+	} else if (tp.configmap) {
+		requeue(o, 1000); /* one ConfigMap per reconcile: the next one soon */
+	}
+	for (size_t k = 0; k < tp.n_events; k++)
+		event(o, tp.events[k].type, tp.events[k].reason, "trial %s: %s", tname ? tname : "?",
+		      tp.events[k].message);
+	if (tp.requeue_after_ms > 0)
+		requeue(o, tp.requeue_after_ms);
+	if (tp.scrape_addr && !o->scrape_addr) {
+		o->scrape_addr = tp.scrape_addr;
+		tp.scrape_addr = NULL;
+		struct json_object *pr = aios_json_lookup(tp.status, "progress");
+		if (pr && progress_out)
+			*progress_out = aios_json_copy(pr);
+	}
+
+	struct json_object *ts = tp.status;
+	int64_t attempts = 0;
+	if (!aios_json_opt_int(ts, "attempts", 0, &attempts))
+		json_object_object_add(tr, "attempts", json_object_new_int64(attempts));
+	const char *t0 = aios_json_str(ts, "startTime");
+	if (t0 && !aios_json_str(tr, "startTime"))
+		json_object_object_add(tr, "startTime", str(t0));
+	const char *ph = aios_json_str(ts, "phase");
+	ph = ph ? ph : "Pending";
+	if (strcmp(ph, "Succeeded") == 0) {
+		phase = AIOS_TRIAL_SUCCEEDED;
+		struct json_object *rank0 = NULL;
+		for (size_t k = 0; k < n; k++)
+			if (label_num(mine[k], AIOS_TJ_LABEL_RANK) == 0 &&
+			    label_num(mine[k], AIOS_TJ_LABEL_ATTEMPT) == attempts - 1 &&
+			    label_num(mine[k], AIOS_TJ_LABEL_GENERATION) == c->gen)
+				rank0 = mine[k];
+		record_result(c, tr, rank0);
+		struct json_object *art = aios_json_lookup(ts, "artifact");
+		if (art) {
+			art = aios_json_copy(art);
+			json_object_object_del(art, "generation");
+			json_object_object_add(tr, "artifact", art);
+		}
+	} else if (strcmp(ph, "Failed") == 0) {
+		phase = AIOS_TRIAL_FAILED;
+		struct json_object *conds = aios_json_lookup(ts, "conditions");
+		for (size_t k = 0; conds && k < json_object_array_length(conds); k++) {
+			struct json_object *cd = json_object_array_get_idx(conds, k);
+			const char *t = aios_json_str(cd, "type");
+			if (t && strcmp(t, "Failed") == 0)
+				json_object_object_add(tr, "message", str(aios_json_str(cd, "message")));
+		}
+	} else if (strcmp(ph, "Running") == 0) {
+		phase = AIOS_TRIAL_RUNNING;
+	} else {
+		phase = AIOS_TRIAL_PENDING; /* Pending, Restarting */
+	}
+	json_object_object_add(tr, "phase", str(aios_search_phase_name(phase)));
+	aios_tj_plan_cleanup(&tp);
+	json_object_put(tj);
+	free(mine);
+	return phase;
+}
+
+/* ============================== the plan ============================== */
+
+static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, size_t n_pods,
+				 const struct aios_tj_progress *progress)
+{
+	struct aios_tj_plan *out = c->out;
+	struct json_object *st = c->st;
+
+	/* a new spec generation: a new search */
+	int64_t observed = 0;
+	if (aios_json_opt_int(st, "observedGeneration", 0, &observed))
+		observed = 0;
+	if (observed != c->gen) {
+		if (observed > 0 && aios_json_lookup(st, "trials"))
+			event(out, "Normal", "NewRun", "spec generation %lld: starting a new search",
+			      (long long)c->gen);
+		drop_cond(st, "Succeeded");
+		drop_cond(st, "Failed");
+		static const char *const reset[] = {"completionTime", "startTime", "progress", "trials",
+						    "best", "artifact", "attempts"};
+		for (size_t i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
+			json_object_object_del(st, reset[i]);
+		json_object_object_add(st, "observedGeneration", json_object_new_int64(c->gen));
+		json_object_object_add(st, "phase", str("Pending"));
+	}
+	struct json_object *trials = aios_json_lookup(st, "trials");
+	if (!trials || !json_object_is_type(trials, json_type_array)) {
+		trials = json_object_new_array();
+		json_object_object_add(st, "trials", trials);
+	}
+	c->trials = trials;
+	size_t n = json_object_array_length(trials);
+
+	/* finished: cleanPodPolicy and TTL */
+	if (is_true(st, "Succeeded") || is_true(st, "Failed")) {
+		clean(c, pods, n_pods);
+		const char *ct = aios_json_str(st, "completionTime");
+		time_t t = ct ? aios_rfc3339_parse(ct) : -1;
+		if (c->spec->ttl_s >= 0 && t >= 0) {
+			if (c->now >= t + c->spec->ttl_s)
+				out->delete_job = 1;
+			else
+				requeue(out, ((int64_t)(t + c->spec->ttl_s - c->now)) * 1000);
+		}
+		return AIOS_OK;
+	}
+
+	/* pods that belong to no recorded trial go */
+	for (size_t k = 0; k < n_pods; k++) {
+		int64_t t = label_num(pods[k], AIOS_SEARCH_LABEL_TRIAL);
+		const char *pn = aios_json_str(pods[k], "metadata.name");
+		if (pn && (t < 0 || (size_t)t >= n) &&
+		    !aios_json_lookup(pods[k], "metadata.deletionTimestamp"))
+			remove_pod(out, pn);
+	}
+
+	/* suspended: no pods, no clock; running trials wait as Pending */
+	if (c->spec->suspend) {
+		for (size_t k = 0; k < n_pods; k++) {
+			const char *pn = aios_json_str(pods[k], "metadata.name");
+			if (pn && !aios_json_lookup(pods[k], "metadata.deletionTimestamp"))
+				remove_pod(out, pn);
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *tr = json_object_array_get_idx(trials, i);
+			if (aios_search_phase_parse(aios_json_str(tr, "phase")) == AIOS_TRIAL_RUNNING)
+				json_object_object_add(tr, "phase", str("Pending"));
+		}
+		if (!is_true(st, "Suspended"))
+			event(out, "Normal", "Suspended",
+			      "runPolicy.suspend is true: pods deleted, clock stopped");
+		set_cond(c, "Suspended", 1, "JobSuspended", "runPolicy.suspend is true", 0);
+		set_cond(c, "Running", 0, "JobSuspended", "the job is suspended", 1);
+		json_object_object_del(st, "startTime");
+		json_object_object_del(st, "progress");
+		json_object_object_add(st, "phase", str("Suspended"));
+		return AIOS_OK;
+	}
+	if (is_true(st, "Suspended")) {
+		set_cond(c, "Suspended", 0, "JobResumed", "runPolicy.suspend is false", 0);
+		event(out, "Normal", "Resumed", "runPolicy.suspend is false: resuming the search");
+	}
+	if (!aios_json_str(st, "startTime"))
+		json_object_object_add(st, "startTime", str(c->now_s));
+
+	/* activeDeadlineSeconds: over the whole search */
+	if (c->spec->deadline_s > 0) {
+		time_t t0 = aios_rfc3339_parse(aios_json_str(st, "startTime"));
+		if (t0 < 0)
+			t0 = c->now;
+		if (c->now >= t0 + c->spec->deadline_s) {
+			char msg[160];
+			snprintf(msg, sizeof(msg),
+				 "the search ran longer than runPolicy.activeDeadlineSeconds (%lld s)",
+				 (long long)c->spec->deadline_s);
+			for (size_t i = 0; i < n; i++) {
+				struct json_object *tr = json_object_array_get_idx(trials, i);
+				enum aios_search_phase p = aios_search_phase_parse(aios_json_str(tr, "phase"));
+				if (p == AIOS_TRIAL_PENDING || p == AIOS_TRIAL_RUNNING) {
+					json_object_object_add(tr, "phase", str("Stopped"));
+					json_object_object_add(tr, "message", str(msg));
+				}
+			}
+			finish(c, 0, "DeadlineExceeded", msg);
+			for (size_t k = 0; k < n_pods; k++)
+				if (!finished(pods[k]) && aios_json_str(pods[k], "metadata.name"))
+					remove_pod(out, aios_json_str(pods[k], "metadata.name"));
+			clean(c, pods, n_pods);
+			return AIOS_OK;
+		}
+		requeue(out, ((int64_t)(t0 + c->spec->deadline_s - c->now)) * 1000);
+	}
+
+	/* every trial not ended: plan it */
+	struct aios_search_trial *t = aios_xcalloc(n + 1, sizeof(*t));
+	struct json_object *prog = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *tr = json_object_array_get_idx(trials, i);
+		t[i].phase = aios_search_phase_parse(aios_json_str(tr, "phase"));
+		if (t[i].phase == AIOS_TRIAL_PENDING || t[i].phase == AIOS_TRIAL_RUNNING)
+			t[i].phase = run_trial(c, i, pods, n_pods, prog ? NULL : progress, &prog);
+		t[i].has_objective = num_at(tr, "objective", &t[i].objective);
+	}
+
+	/* the algorithm: stop, start, end */
+	struct aios_search_decision d;
+	aios_search_decide(c->s, t, n, &d);
+	for (size_t k = 0; k < d.n_stop; k++) {
+		struct json_object *tr = json_object_array_get_idx(trials, d.stop[k]);
+		json_object_object_add(tr, "phase", str("Stopped"));
+		json_object_object_add(tr, "message",
+				       str("not promoted to the next rung of successive halving"));
+		t[d.stop[k]].phase = AIOS_TRIAL_STOPPED;
+	}
+	for (size_t k = 0; k < d.n_start; k++) {
+		const struct aios_search_start *a = &d.start[k];
+		struct json_object *tr = json_object_new_object();
+		char tn[32];
+		snprintf(tn, sizeof(tn), "t%zu", a->trial);
+		json_object_object_add(tr, "name", str(tn));
+		json_object_object_add(tr, "phase", str("Pending"));
+		struct json_object *params =
+		    a->parent >= 0 ? aios_json_copy(aios_json_lookup(
+					 json_object_array_get_idx(trials, (size_t)a->parent), "parameters"))
+				   : aios_search_sample(c->s, a->config);
+		json_object_object_add(tr, "parameters", params ? params : json_object_new_object());
+		if (a->epochs > 0)
+			json_object_object_add(tr, "epochs", json_object_new_int64(a->epochs));
+		json_object_array_add(trials, tr);
+		event(out, "Normal", "TrialCreated", "trial %s: %s", tn,
+		      json_object_to_json_string_ext(params, JSON_C_TO_STRING_PLAIN));
+		run_trial(c, a->trial, pods, n_pods, NULL, NULL);
+	}
+	n = json_object_array_length(trials);
+
+	if (d.done) {
+		size_t failed = 0;
+		for (size_t i = 0; i < n; i++)
+			failed += aios_search_phase_parse(aios_json_str(json_object_array_get_idx(trials, i),
+									"phase")) == AIOS_TRIAL_FAILED;
+		char msg[AIOS_TJ_MESSAGE_MAX];
+		if (d.all_failed) {
+			snprintf(msg, sizeof(msg), "all %zu trials failed", n);
+			finish(c, 0, "AllTrialsFailed", msg);
+		} else if (d.best < 0) {
+			snprintf(msg, sizeof(msg), "no trial reported its objective (%s)",
+				 c->s->accuracy ? "accuracy" : "validationLoss");
+			finish(c, 0, "NoObjective", msg);
+		} else {
+			struct json_object *bt = json_object_array_get_idx(trials, (size_t)d.best);
+			struct json_object *best = json_object_new_object();
+			json_object_object_add(best, "trial", str(aios_json_str(bt, "name")));
+			json_object_object_add(best, "parameters",
+					       aios_json_copy(aios_json_lookup(bt, "parameters")));
+			json_object_object_add(best, "objective", json_object_new_double(t[d.best].objective));
+			json_object_object_add(st, "best", best);
+			struct json_object *art = aios_json_lookup(bt, "artifact");
+			if (art) {
+				art = aios_json_copy(art);
+				json_object_object_add(art, "generation", json_object_new_int64(c->gen));
+				json_object_object_add(st, "artifact", art);
+			}
+			snprintf(msg, sizeof(msg), "trial %s is the best of %zu (%s %g; %zu failed)",
+				 aios_json_str(bt, "name"), n,
+				 c->s->accuracy ? "accuracy" : "validationLoss", t[d.best].objective,
+				 failed);
+			finish(c, 1, "SearchSucceeded", msg);
+		}
+		clean(c, pods, n_pods);
+	} else {
+		size_t running = 0, ended = 0;
+		for (size_t i = 0; i < n; i++) {
+			enum aios_search_phase p =
+			    aios_search_phase_parse(aios_json_str(json_object_array_get_idx(trials, i), "phase"));
+			running += p == AIOS_TRIAL_RUNNING;
+			ended += p == AIOS_TRIAL_SUCCEEDED || p == AIOS_TRIAL_FAILED || p == AIOS_TRIAL_STOPPED;
+		}
+		const char *phase = running > 0 ? "Running" : "Pending";
+		const char *ph0 = aios_json_str(st, "phase");
+		if (ph0 && strcmp(ph0, phase) != 0 && strcmp(phase, "Running") == 0)
+			event(out, "Normal", "Running", "search running: %zu trial%s running", running,
+			      running == 1 ? "" : "s");
+		json_object_object_add(st, "phase", str(phase));
+		char msg[128];
+		snprintf(msg, sizeof(msg), "%zu trial%s running, %zu ended, %zu started", running,
+			 running == 1 ? "" : "s", ended, n);
+		if (running > 0)
+			set_cond(c, "Running", 1, "TrialsRunning", msg, 0);
+		else
+			set_cond(c, "Running", 0, "TrialsPending", msg, 1);
+		if (prog)
+			json_object_object_add(st, "progress", prog), prog = NULL;
+	}
+	json_object_put(prog);
+	aios_search_decision_cleanup(&d);
+	free(t);
+	return AIOS_OK;
+}
+
+enum aios_err aios_search_plan(struct json_object *job, const struct aios_tj_spec *spec,
+			       struct json_object *const *pods, size_t n_pods, time_t now,
+			       const struct aios_tj_progress *progress, struct aios_tj_plan *out)
+{
+	struct aios_search s;
+	struct sp c = {.job = job, .st = out->status, .out = out, .spec = spec, .s = &s, .now = now};
+	aios_rfc3339(now, c.now_s, sizeof(c.now_s));
+	c.name = aios_json_str(job, "metadata.name");
+	if (aios_json_opt_int(job, "metadata.generation", 1, &c.gen))
+		c.gen = 1;
+	if (aios_search_parse(aios_json_lookup(job, "spec.search"), &s) != AIOS_OK) {
+		char msg[AIOS_TJ_MESSAGE_MAX];
+		snprintf(msg, sizeof(msg), "invalid spec: %s", aios_errmsg());
+		json_object_object_add(c.st, "observedGeneration", json_object_new_int64(c.gen));
+		const char *fr = aios_json_str(condition(c.st, "Failed", 0), "reason");
+		if (!is_true(c.st, "Failed") || !fr || strcmp(fr, "InvalidSpec") != 0)
+			finish(&c, 0, "InvalidSpec", msg);
+		for (size_t i = 0; i < n_pods; i++)
+			if (!finished(pods[i]) && aios_json_str(pods[i], "metadata.name"))
+				remove_pod(out, aios_json_str(pods[i], "metadata.name"));
+		return AIOS_OK;
+	}
+	enum aios_err e = search_plan(&c, pods, n_pods, progress);
+	aios_search_cleanup(&s);
+	return e;
+}
