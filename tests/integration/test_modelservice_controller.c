@@ -281,16 +281,7 @@ static void make_ready(const char *pname, struct fake *f)
 	ck_abort_msg("pod %s: status kept conflicting", pname);
 }
 
-static int64_t status_int(const char *ms, const char *path)
-{
-	struct json_object *o = get(&aios_kube_modelservices, ms);
-	int64_t v = -1;
-	if (o && aios_json_get_int(o, path, &v) != AIOS_OK)
-		v = -1;
-	json_object_put(o);
-	return v;
-}
-
+/* A number in ms's status (path "status.x"), or -1 when absent. */
 static double status_double(const char *ms, const char *path)
 {
 	struct json_object *o = get(&aios_kube_modelservices, ms);
@@ -299,6 +290,11 @@ static double status_double(const char *ms, const char *path)
 		v = -1;
 	json_object_put(o);
 	return v;
+}
+
+static int64_t status_int(const char *ms, const char *path)
+{
+	return (int64_t)status_double(ms, path);
 }
 
 /* status.conditions[type].reason of ms, into out ("" if none). */

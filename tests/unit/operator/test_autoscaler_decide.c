@@ -61,6 +61,23 @@ static void step(struct sim *m, double load, int scraped, int follow)
 		m->ready = m->d.desired;
 }
 
+/* n steps of step(m, load, scraped, follow). */
+static void steps(struct sim *m, int n, double load, int scraped, int follow)
+{
+	for (int i = 0; i < n; i++)
+		step(m, load, scraped, follow);
+}
+
+/* n steps during which the count must stay `want` with the decision held. */
+static void steps_holding(struct sim *m, int n, double load, int scraped, int want)
+{
+	for (int i = 0; i < n; i++) {
+		step(m, load, scraped, 1);
+		ck_assert_int_eq(m->d.desired, want);
+		ck_assert(m->d.held);
+	}
+}
+
 /* Advances one second with no sample at all (the scraper did not run or lost it). */
 static void step_missing(struct sim *m)
 {
@@ -94,8 +111,7 @@ START_TEST(step_up_panics_at_once)
 {
 	struct sim m;
 	sim_init(&m, 10, 1, 50, 5);
-	for (int i = 0; i < 120; i++)
-		step(&m, 50, -1, 1);
+	steps(&m, 120, 50, -1, 1);
 	ck_assert_int_eq(m.d.desired, 5);
 	int64_t step_at = m.now + 1;
 	int64_t panic_at = 0, twenty_at = 0;
@@ -136,8 +152,7 @@ START_TEST(step_down_waits_for_window_and_delay)
 	struct sim m;
 	sim_init(&m, 10, 1, 20, 10);
 	m.p.scale_down_delay_s = 30;
-	for (int i = 0; i < 120; i++)
-		step(&m, 100, -1, 1);
+	steps(&m, 120, 100, -1, 1);
 	ck_assert_int_eq(m.d.desired, 10);
 	int64_t step_at = m.now + 1, first_down = 0, at_two = 0;
 	int prev = 10;
@@ -165,12 +180,10 @@ START_TEST(step_down_respects_rate)
 {
 	struct sim m;
 	sim_init(&m, 10, 1, 20, 16);
-	for (int i = 0; i < 120; i++)
-		step(&m, 160, -1, 0);
+	steps(&m, 120, 160, -1, 0);
 	ck_assert_int_eq(m.d.desired, 16);
 	/* Load gone, but the ready pods do not follow: floor(16 / 2) = 8 at most. */
-	for (int i = 0; i < 200; i++)
-		step(&m, 0, -1, 0);
+	steps(&m, 200, 0, -1, 0);
 	ck_assert_int_eq(m.d.desired, 8);
 	ck_assert_ptr_nonnull(strstr(m.d.reason, "scale-down rate floors at 8"));
 	sim_free(&m);
@@ -211,8 +224,7 @@ START_TEST(scrape_outage_never_scales_down)
 {
 	struct sim m;
 	sim_init(&m, 10, 1, 20, 10);
-	for (int i = 0; i < 120; i++)
-		step(&m, 100, -1, 1);
+	steps(&m, 120, 100, -1, 1);
 	/* Two minutes with no sample at all, then two minutes of failed scrapes. */
 	for (int i = 0; i < 120; i++) {
 		step_missing(&m);
@@ -221,11 +233,7 @@ START_TEST(scrape_outage_never_scales_down)
 	}
 	ck_assert(m.d.no_data);
 	ck_assert_ptr_nonnull(strstr(m.d.reason, "metrics incomplete"));
-	for (int i = 0; i < 120; i++) {
-		step(&m, 0, 0, 1);
-		ck_assert_int_eq(m.d.desired, 10);
-		ck_assert(m.d.held);
-	}
+	steps_holding(&m, 120, 0, 0, 10);
 	ck_assert_int_eq(m.changes, 0);
 	sim_free(&m);
 }
@@ -235,8 +243,7 @@ START_TEST(partial_scrapes_extrapolate_and_hold)
 {
 	struct sim m;
 	sim_init(&m, 10, 1, 20, 10);
-	for (int i = 0; i < 120; i++)
-		step(&m, 100, -1, 1);
+	steps(&m, 120, 100, -1, 1);
 	/* Half the pods answer, each with its share: the service-wide estimate stays 100. */
 	for (int i = 0; i < 120; i++) {
 		step(&m, 100, 5, 1);
@@ -244,14 +251,9 @@ START_TEST(partial_scrapes_extrapolate_and_hold)
 		ck_assert_int_eq(m.d.desired, 10);
 	}
 	/* Half the pods answer while the load drops: no scale-down on partial data. */
-	for (int i = 0; i < 120; i++) {
-		step(&m, 10, 5, 1);
-		ck_assert_int_eq(m.d.desired, 10);
-		ck_assert(m.d.held);
-	}
+	steps_holding(&m, 120, 10, 5, 10);
 	/* ...but a rise is acted on even from partial data. */
-	for (int i = 0; i < 10; i++)
-		step(&m, 300, 5, 0);
+	steps(&m, 10, 300, 5, 0);
 	ck_assert_int_eq(m.d.desired, 20);
 	sim_free(&m);
 }
@@ -261,8 +263,7 @@ START_TEST(gaps_are_not_zeros)
 {
 	struct sim m;
 	sim_init(&m, 10, 1, 20, 10);
-	for (int i = 0; i < 120; i++)
-		step(&m, 100, -1, 1);
+	steps(&m, 120, 100, -1, 1);
 	/* Every third second missing for 5 minutes: averages use the present seconds. */
 	for (int i = 0; i < 300; i++) {
 		if (i % 3 == 0)
@@ -274,8 +275,7 @@ START_TEST(gaps_are_not_zeros)
 			ck_assert_double_eq_tol(m.d.stable_value, 100, 1e-9);
 	}
 	/* Complete data again: after a full clean window, scale-down works. */
-	for (int i = 0; i < 200; i++)
-		step(&m, 25, -1, 1);
+	steps(&m, 200, 25, -1, 1);
 	ck_assert_int_eq(m.d.desired, 3);
 	ck_assert(!m.d.held);
 	sim_free(&m);
@@ -286,13 +286,8 @@ START_TEST(restart_holds_until_window_fills)
 {
 	struct sim m;
 	sim_init(&m, 10, 1, 20, 8); /* as if status.desiredReplicas was 8 */
-	for (int i = 0; i < 30; i++) {
-		step(&m, 8, -1, 1);
-		ck_assert_int_eq(m.d.desired, 8);
-		ck_assert(m.d.held);
-	}
-	for (int i = 0; i < 200; i++)
-		step(&m, 8, -1, 1);
+	steps_holding(&m, 30, 8, -1, 8);
+	steps(&m, 200, 8, -1, 1);
 	ck_assert_int_eq(m.d.desired, 1);
 	sim_free(&m);
 }
@@ -302,12 +297,10 @@ START_TEST(min_max_and_rate_clamps)
 {
 	struct sim m;
 	sim_init(&m, 10, 2, 6, 2);
-	for (int i = 0; i < 100; i++)
-		step(&m, 1000, -1, 1);
+	steps(&m, 100, 1000, -1, 1);
 	ck_assert_int_eq(m.d.desired, 6);
 	ck_assert_ptr_nonnull(strstr(m.d.reason, "bounded to [2, 6]"));
-	for (int i = 0; i < 300; i++)
-		step(&m, 0, -1, 1);
+	steps(&m, 300, 0, -1, 1);
 	ck_assert_int_eq(m.d.desired, 2);
 	sim_free(&m);
 
@@ -324,13 +317,11 @@ START_TEST(unready_pods_are_not_capacity)
 {
 	struct sim m;
 	sim_init(&m, 10, 1, 50, 10);
-	for (int i = 0; i < 120; i++)
-		step(&m, 100, -1, 0);
+	steps(&m, 120, 100, -1, 0);
 	ck_assert_int_eq(m.d.desired, 10);
 	/* Eight pods go unready; the two left carry all 100: demand 10 >= 2 x 2 ready. */
 	m.ready = 2;
-	for (int i = 0; i < 3; i++)
-		step(&m, 100, -1, 0);
+	steps(&m, 3, 100, -1, 0);
 	ck_assert(m.d.panic);
 	ck_assert_int_eq(m.d.ready, 2);
 	ck_assert_int_ge(m.d.desired, 10);
@@ -343,8 +334,7 @@ START_TEST(rps_metric)
 	struct sim m;
 	sim_init(&m, 30, 1, 20, 1);
 	m.p.metric = AIOS_AUTOSCALER_RPS;
-	for (int i = 0; i < 120; i++)
-		step(&m, 40, -1, 1); /* rps = 3 x 40 = 120 -> 4 pods of 30 */
+	steps(&m, 120, 40, -1, 1); /* rps = 3 x 40 = 120 -> 4 pods of 30 */
 	ck_assert_int_eq(m.d.desired, 4);
 	ck_assert_ptr_nonnull(strstr(m.d.reason, "rps:"));
 	sim_free(&m);
