@@ -1,0 +1,434 @@
+/*
+ * test_search_plan.c - a TrainingJob with spec.search through aios_tj_plan(): the test
+ * keeps the "cluster" (the job and its pods), applies each plan, and plays the kubelet:
+ * pods run, then end with the trainer's termination message, whose validation loss is a
+ * known function of the trial's parameters (read back from the pod's AIOS_SPEC).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "common/json.h"
+#include "operator/search.h"
+#include "operator/trainingjob.h"
+
+#define T0 1800000000 /* a fixed wall clock, Unix seconds */
+#define MAX_PODS 128
+
+struct cluster {
+	struct json_object *job;
+	struct json_object *pods[MAX_PODS];
+	size_t n;
+	struct aios_tj_plan plan;
+	int ips;
+	int max_active_trials; /* most trials with live pods seen at once */
+	int fail_trial[16];    /* 1: that trial's pods exit 1 */
+};
+
+static struct json_object *parse(const char *s)
+{
+	struct json_object *o;
+	ck_assert_int_eq(aios_json_parse(s, strlen(s), "test", &o), AIOS_OK);
+	return o;
+}
+
+static void cluster_init(struct cluster *c, const char *spec_json)
+{
+	memset(c, 0, sizeof(*c));
+	char buf[4096];
+	snprintf(buf, sizeof(buf),
+		 "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":"
+		 "{\"name\":\"tj\",\"namespace\":\"ns\",\"uid\":\"uid-1\",\"generation\":1},"
+		 "\"spec\":%s}",
+		 spec_json);
+	c->job = parse(buf);
+}
+
+static void cluster_free(struct cluster *c)
+{
+	aios_tj_plan_cleanup(&c->plan);
+	for (size_t i = 0; i < c->n; i++)
+		json_object_put(c->pods[i]);
+	json_object_put(c->job);
+}
+
+static struct json_object *pod_named(struct cluster *c, const char *name)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(aios_json_str(c->pods[i], "metadata.name"), name) == 0)
+			return c->pods[i];
+	return NULL;
+}
+
+static int label(struct json_object *pod, const char *l)
+{
+	struct json_object *labels = aios_json_lookup(pod, "metadata.labels"), *v;
+	ck_assert_msg(labels && json_object_object_get_ex(labels, l, &v), "pod %s lacks label %s",
+		      aios_json_str(pod, "metadata.name"), l);
+	return (int)strtol(json_object_get_string(v), NULL, 10);
+}
+
+static int pod_live(struct json_object *pod)
+{
+	const char *ph = aios_json_str(pod, "status.phase");
+	return !ph || (strcmp(ph, "Succeeded") != 0 && strcmp(ph, "Failed") != 0);
+}
+
+/* Plans at time now and applies the plan: deletes, creates, status. */
+static void step(struct cluster *c, time_t now)
+{
+	aios_tj_plan_cleanup(&c->plan);
+	ck_assert_int_eq(aios_tj_plan(c->job, c->pods, c->n, now, NULL, &c->plan), AIOS_OK);
+	for (size_t i = 0; i < c->plan.n_remove; i++) {
+		for (size_t j = 0; j < c->n; j++) {
+			if (strcmp(aios_json_str(c->pods[j], "metadata.name"), c->plan.remove[i]) == 0) {
+				json_object_put(c->pods[j]);
+				c->pods[j] = c->pods[--c->n];
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; i < c->plan.n_create; i++) {
+		struct json_object *p = c->plan.create[i];
+		const char *name = aios_json_str(p, "metadata.name");
+		ck_assert_msg(!pod_named(c, name), "pod %s created twice", name);
+		ck_assert_uint_lt(c->n, MAX_PODS);
+		c->pods[c->n++] = aios_json_copy(p);
+	}
+	if (c->plan.status_changed)
+		json_object_object_add(c->job, "status", aios_json_copy(c->plan.status));
+	/* never more than parallelism trials with live pods */
+	int active[64] = {0}, n_active = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		int t = label(c->pods[i], AIOS_SEARCH_LABEL_TRIAL);
+		if (pod_live(c->pods[i]) && t < 64 && !active[t]++)
+			n_active++;
+	}
+	if (n_active > c->max_active_trials)
+		c->max_active_trials = n_active;
+}
+
+/* The trial spec a pod runs (its AIOS_SPEC). New object. */
+static struct json_object *pod_spec(struct json_object *pod)
+{
+	struct json_object *env = aios_json_lookup(json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0), "env");
+	for (size_t i = 0; env && i < json_object_array_length(env); i++) {
+		struct json_object *e = json_object_array_get_idx(env, i);
+		if (strcmp(aios_json_str(e, "name"), "AIOS_SPEC") == 0)
+			return parse(aios_json_str(e, "value"));
+	}
+	ck_abort_msg("pod %s has no AIOS_SPEC", aios_json_str(pod, "metadata.name"));
+	return NULL;
+}
+
+/* The validation loss a trial reaches: best at learning rate 0.01 and small hidden layers. */
+static double loss_of(struct json_object *spec)
+{
+	double lr = json_object_get_double(aios_json_lookup(spec, "optimizer.learningRate"));
+	struct json_object *h = aios_json_lookup(spec, "model.hidden");
+	double w = h ? json_object_get_double(json_object_array_get_idx(h, 0)) : 0;
+	return fabs(log10(lr) + 2) + w / 1000;
+}
+
+/* One kubelet pass: new pods start (with an IP), running pods end. */
+static void kubelet(struct cluster *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		struct json_object *p = c->pods[i];
+		const char *ph = aios_json_str(p, "status.phase");
+		char buf[2048];
+		if (!ph) {
+			snprintf(buf, sizeof(buf), "{\"phase\":\"Running\",\"podIP\":\"10.244.0.%d\"}", ++c->ips);
+			json_object_object_add(p, "status", parse(buf));
+		} else if (strcmp(ph, "Running") == 0) {
+			struct json_object *spec = pod_spec(p);
+			int t = label(p, AIOS_SEARCH_LABEL_TRIAL), fail = t < 16 && c->fail_trial[t];
+			const char *uri = aios_json_str(spec, "output.uri");
+			char msg[512];
+			snprintf(msg, sizeof(msg),
+				 "{\"artifact\":{\"uri\":\"%s\",\"sha256\":\"ab%d\",\"bytes\":100},\"epochs\":%d,"
+				 "\"loss\":0.5,\"val_loss\":%.9g}",
+				 uri ? uri : "model.aios", t,
+				 json_object_get_int(aios_json_lookup(spec, "optimizer.epochs")), loss_of(spec));
+			struct json_object *m = json_object_new_string(fail ? "diverged" : msg);
+			snprintf(buf, sizeof(buf),
+				 "{\"phase\":\"%s\",\"podIP\":\"%s\",\"containerStatuses\":[{\"name\":"
+				 "\"trainer\",\"state\":{\"terminated\":{\"exitCode\":%d,\"message\":%s}}}]}",
+				 fail ? "Failed" : "Succeeded", aios_json_str(p, "status.podIP"), fail,
+				 json_object_to_json_string(m));
+			json_object_put(m);
+			json_object_put(spec);
+			json_object_object_add(p, "status", parse(buf));
+		}
+	}
+}
+
+/* Steps and kubelet passes until the job ends (or steps run out). */
+static void run(struct cluster *c, time_t *now, int max_steps)
+{
+	for (int i = 0; i < max_steps; i++) {
+		step(c, (*now)++);
+		const char *ph = aios_json_str(c->job, "status.phase");
+		if (ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0))
+			return;
+		kubelet(c);
+	}
+}
+
+static struct json_object *trial(struct cluster *c, size_t i)
+{
+	struct json_object *t = aios_json_lookup(c->job, "status.trials");
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_lt(i, json_object_array_length(t));
+	return json_object_array_get_idx(t, i);
+}
+
+static size_t n_trials(struct cluster *c)
+{
+	struct json_object *t = aios_json_lookup(c->job, "status.trials");
+	return t ? json_object_array_length(t) : 0;
+}
+
+static const char *cond_reason(struct cluster *c, const char *type)
+{
+	struct json_object *conds = aios_json_lookup(c->job, "status.conditions");
+	for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
+		struct json_object *x = json_object_array_get_idx(conds, i);
+		if (strcmp(aios_json_str(x, "type"), type) == 0 &&
+		    strcmp(aios_json_str(x, "status"), "True") == 0)
+			return aios_json_str(x, "reason");
+	}
+	return NULL;
+}
+
+#define RANDOM6                                                                               \
+	"{\"model\":{\"type\":\"mlp\",\"hidden\":[8]},\"optimizer\":{\"epochs\":5},"          \
+	"\"output\":{\"uri\":\"pvc://models/m.aios\"},\"runPolicy\":{\"backoffLimit\":0},"    \
+	"\"search\":{\"algorithm\":\"random\",\"seed\":3,\"trials\":6,\"parallelism\":2,"     \
+	"\"space\":{\"learningRate\":{\"min\":0.0001,\"max\":1},\"hidden\":{\"values\":[[2],[16],[64]]}}}}"
+
+/* 6 random trials, 2 at a time: all recorded, the best picked, its artifact published. */
+START_TEST(random_six_by_two)
+{
+	struct cluster c;
+	cluster_init(&c, RANDOM6);
+	time_t now = T0;
+	step(&c, now++);
+	ck_assert_uint_eq(c.plan.n_create, 2); /* rank 0 of trials 0 and 1 */
+	struct json_object *p0 = c.plan.create[0];
+	ck_assert_str_eq(aios_json_str(p0, "metadata.name"), "tj-t0-g1a0-w0");
+	ck_assert_int_eq(label(p0, AIOS_SEARCH_LABEL_TRIAL), 0);
+	ck_assert_int_eq(label(c.plan.create[1], AIOS_SEARCH_LABEL_TRIAL), 1);
+	struct json_object *labels = aios_json_lookup(p0, "metadata.labels"), *v;
+	ck_assert(json_object_object_get_ex(labels, AIOS_TJ_LABEL_JOB, &v));
+	ck_assert_str_eq(json_object_get_string(v), "tj");
+	struct json_object *ref = json_object_array_get_idx(aios_json_lookup(p0, "metadata.ownerReferences"), 0);
+	ck_assert_str_eq(aios_json_str(ref, "name"), "tj");
+	ck_assert_str_eq(aios_json_str(ref, "uid"), "uid-1");
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Pending");
+	ck_assert_uint_eq(n_trials(&c), 2);
+	ck_assert_str_eq(aios_json_str(trial(&c, 0), "name"), "t0");
+
+	run(&c, &now, 100);
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
+	ck_assert_str_eq(cond_reason(&c, "Succeeded"), "SearchSucceeded");
+	ck_assert_int_eq(c.max_active_trials, 2);
+	ck_assert_uint_eq(n_trials(&c), 6);
+	size_t best = 0;
+	double best_obj = INFINITY;
+	for (size_t i = 0; i < 6; i++) {
+		struct json_object *t = trial(&c, i);
+		ck_assert_str_eq(aios_json_str(t, "phase"), "Succeeded");
+		double lr = json_object_get_double(aios_json_lookup(t, "parameters.learningRate"));
+		ck_assert(lr >= 0.0001 && lr <= 1);
+		char want[64];
+		snprintf(want, sizeof(want), "pvc://models/m.trial-%zu.aios", i);
+		ck_assert_str_eq(aios_json_str(t, "artifact.uri"), want);
+		double obj = json_object_get_double(aios_json_lookup(t, "objective"));
+		struct json_object *fake = json_object_new_object();
+		aios_json_set(fake, "optimizer.learningRate", json_object_new_double(lr));
+		aios_json_set(fake, "model.hidden", aios_json_copy(aios_json_lookup(t, "parameters.hidden")));
+		ck_assert_double_eq_tol(obj, loss_of(fake), 1e-6);
+		json_object_put(fake);
+		ck_assert_double_eq_tol(json_object_get_double(aios_json_lookup(t, "validationLoss")), obj, 1e-12);
+		ck_assert_int_eq(json_object_get_int(aios_json_lookup(t, "epochs")), 5);
+		if (obj < best_obj) {
+			best_obj = obj;
+			best = i;
+		}
+	}
+	char bn[16];
+	snprintf(bn, sizeof(bn), "t%zu", best);
+	ck_assert_str_eq(aios_json_str(c.job, "status.best.trial"), bn);
+	ck_assert_double_eq_tol(json_object_get_double(aios_json_lookup(c.job, "status.best.objective")), best_obj, 1e-12);
+	ck_assert(aios_json_equal(aios_json_lookup(c.job, "status.best.parameters"),
+				  aios_json_lookup(trial(&c, best), "parameters")));
+	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.uri"), aios_json_str(trial(&c, best), "artifact.uri"));
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(c.job, "status.artifact.generation")), 1);
+
+	/* level-based: planning again changes nothing */
+	step(&c, now + 100);
+	ck_assert_int_eq(c.plan.status_changed, 0);
+	ck_assert_uint_eq(c.plan.n_create, 0);
+	cluster_free(&c);
+}
+END_TEST
+
+/* Failed trials are recorded and do not fail the search; all failing does. */
+START_TEST(failed_trials)
+{
+	struct cluster c;
+	cluster_init(&c, RANDOM6);
+	c.fail_trial[1] = c.fail_trial[3] = 1;
+	time_t now = T0;
+	run(&c, &now, 100);
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
+	ck_assert_str_eq(aios_json_str(trial(&c, 1), "phase"), "Failed");
+	ck_assert_ptr_nonnull(strstr(aios_json_str(trial(&c, 1), "message"), "exit code 1"));
+	ck_assert_ptr_null(aios_json_lookup(trial(&c, 1), "objective"));
+	ck_assert_str_eq(aios_json_str(trial(&c, 3), "phase"), "Failed");
+	const char *b = aios_json_str(c.job, "status.best.trial");
+	ck_assert(strcmp(b, "t1") != 0 && strcmp(b, "t3") != 0);
+	cluster_free(&c);
+
+	cluster_init(&c, RANDOM6);
+	for (int i = 0; i < 6; i++)
+		c.fail_trial[i] = 1;
+	now = T0;
+	run(&c, &now, 100);
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Failed");
+	ck_assert_str_eq(cond_reason(&c, "Failed"), "AllTrialsFailed");
+	ck_assert_uint_eq(n_trials(&c), 6);
+	ck_assert_ptr_null(aios_json_lookup(c.job, "status.artifact"));
+	cluster_free(&c);
+}
+END_TEST
+
+/* Suspend deletes every pod and holds the search; resume goes on with the same trials. */
+START_TEST(suspend_and_resume)
+{
+	struct cluster c;
+	cluster_init(&c, RANDOM6);
+	time_t now = T0;
+	step(&c, now++);
+	kubelet(&c); /* both running */
+	step(&c, now++);
+	ck_assert_str_eq(aios_json_str(trial(&c, 0), "phase"), "Running");
+	struct json_object *params0 = aios_json_copy(aios_json_lookup(trial(&c, 0), "parameters"));
+	aios_json_set(c.job, "spec.runPolicy.suspend", json_object_new_boolean(1));
+	step(&c, now++);
+	ck_assert_uint_eq(c.n, 0);
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Suspended");
+	ck_assert_str_eq(aios_json_str(trial(&c, 0), "phase"), "Pending");
+	step(&c, now++);
+	ck_assert_uint_eq(c.plan.n_create, 0);
+	aios_json_set(c.job, "spec.runPolicy.suspend", json_object_new_boolean(0));
+	step(&c, now++);
+	ck_assert_uint_eq(c.plan.n_create, 2);
+	ck_assert_uint_eq(n_trials(&c), 2);
+	ck_assert(aios_json_equal(params0, aios_json_lookup(trial(&c, 0), "parameters")));
+	run(&c, &now, 100);
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
+	ck_assert_uint_eq(n_trials(&c), 6);
+	json_object_put(params0);
+	cluster_free(&c);
+}
+END_TEST
+
+/* A distributed trial: rank 0 first, rank 1 once rank 0 has an IP; both in the trial. */
+START_TEST(distributed_trials)
+{
+	struct cluster c;
+	cluster_init(&c, "{\"distributed\":{\"workers\":2},\"output\":{\"uri\":\"pvc://m/x\"},"
+			 "\"search\":{\"algorithm\":\"grid\",\"parallelism\":1,\"space\":{\"learningRate\":"
+			 "{\"values\":[0.1,0.01]}}}}");
+	time_t now = T0;
+	step(&c, now++);
+	ck_assert_uint_eq(c.plan.n_create, 1);
+	kubelet(&c);
+	step(&c, now++);
+	ck_assert_uint_eq(c.plan.n_create, 1);
+	ck_assert_str_eq(aios_json_str(c.plan.create[0], "metadata.name"), "tj-t0-g1a0-w1");
+	ck_assert_int_eq(label(c.plan.create[0], AIOS_SEARCH_LABEL_TRIAL), 0);
+	run(&c, &now, 50);
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
+	ck_assert_uint_eq(n_trials(&c), 2);
+	ck_assert_str_eq(aios_json_str(c.job, "status.best.trial"), "t1"); /* lr 0.01 is best */
+	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.uri"), "pvc://m/x.trial-1");
+	ck_assert_int_eq(c.max_active_trials, 1);
+	cluster_free(&c);
+}
+END_TEST
+
+/* Successive halving through the controller: rung 0 of 3 trials at 2 epochs, the best
+ * one again at 4 epochs; the others Stopped. */
+START_TEST(halving_through_the_plan)
+{
+	struct cluster c;
+	cluster_init(&c, "{\"output\":{\"uri\":\"pvc://m/x.aios\"},\"search\":{\"algorithm\":"
+			 "\"successive-halving\",\"trials\":4,\"reductionFactor\":2,\"minEpochs\":2,"
+			 "\"parallelism\":3,\"seed\":1,\"space\":{\"learningRate\":{\"min\":0.0001,\"max\":1}}}}");
+	time_t now = T0;
+	run(&c, &now, 60);
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
+	ck_assert_uint_eq(n_trials(&c), 4);
+	size_t best0 = 0;
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(json_object_get_int(aios_json_lookup(trial(&c, i), "epochs")), 2);
+		if (json_object_get_double(aios_json_lookup(trial(&c, i), "objective")) <
+		    json_object_get_double(aios_json_lookup(trial(&c, best0), "objective")))
+			best0 = i;
+	}
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_str_eq(aios_json_str(trial(&c, i), "phase"), i == best0 ? "Succeeded" : "Stopped");
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(trial(&c, 3), "epochs")), 4);
+	ck_assert(aios_json_equal(aios_json_lookup(trial(&c, 3), "parameters"),
+				  aios_json_lookup(trial(&c, best0), "parameters")));
+	ck_assert_str_eq(aios_json_str(c.job, "status.best.trial"), "t3");
+	cluster_free(&c);
+}
+END_TEST
+
+/* A new spec generation starts a new search; a bad search space fails the job by name. */
+START_TEST(new_generation_and_invalid)
+{
+	struct cluster c;
+	cluster_init(&c, RANDOM6);
+	time_t now = T0;
+	run(&c, &now, 100);
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
+	json_object_object_add(aios_json_lookup(c.job, "metadata"), "generation", json_object_new_int64(2));
+	step(&c, now++);
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Pending");
+	ck_assert_uint_eq(n_trials(&c), 2);
+	ck_assert_ptr_null(aios_json_lookup(c.job, "status.best"));
+	ck_assert_ptr_null(aios_json_lookup(c.job, "status.artifact"));
+	ck_assert_str_eq(aios_json_str(c.plan.create[0], "metadata.name"), "tj-t0-g2a0-w0");
+	cluster_free(&c);
+
+	cluster_init(&c, "{\"search\":{\"space\":{\"learningRate\":{\"min\":1,\"max\":0.5}}}}");
+	step(&c, T0);
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Failed");
+	ck_assert_str_eq(cond_reason(&c, "Failed"), "InvalidSpec");
+	ck_assert_uint_eq(c.plan.n_create, 0);
+	cluster_free(&c);
+}
+END_TEST
+
+static Suite *search_plan_suite(void)
+{
+	Suite *s = suite_create("search_plan");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, random_six_by_two);
+	tcase_add_test(tc, failed_trials);
+	tcase_add_test(tc, suspend_and_resume);
+	tcase_add_test(tc, distributed_trials);
+	tcase_add_test(tc, halving_through_the_plan);
+	tcase_add_test(tc, new_generation_and_invalid);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+AIOS_CHECK_MAIN(search_plan_suite)
