@@ -41,6 +41,8 @@
 
 #include <stdint.h>
 
+#include <json-c/json.h>
+
 #include "common/err.h"
 #include "kube/client.h"
 
@@ -55,6 +57,10 @@ struct aios_watch {
 	const struct aios_kube_gvr *res; /* aios_kube_pods, aios_kube_services, ... */
 	enum aios_watch_map map;
 	const char *owner_label; /* AIOS_WATCH_OWNER: label naming the owner; also the selector */
+	/* Optional: trims each object before the cache stores it (drop what reconcile never
+	 * reads: memory). NULL: aios_kube_strip_managed_fields. An informer shared by two
+	 * watches with different transforms falls back to the default. */
+	void (*transform)(struct json_object *obj);
 };
 
 #define AIOS_CONTROLLER_MAX_WATCHES 4
@@ -71,6 +77,8 @@ struct aios_controller {
 	/* Reconciles one object; see the contract above. Runs on a worker thread. */
 	enum aios_err (*reconcile)(struct aios_manager *m, void *state, const char *ns,
 				   const char *name, int64_t *requeue_after_ms);
+	/* Optional: the transform of the primary resource's informer (as in aios_watch). */
+	void (*transform)(struct json_object *obj);
 };
 
 /* The controllers this operator ships. */

@@ -53,6 +53,7 @@ struct target {
 struct slot {
 	const struct aios_kube_gvr *gvr;
 	char *selector; /* NULL: every object */
+	void (*transform)(struct json_object *obj); /* before the store; never NULL */
 	struct aios_kube_informer *inf;
 	struct target targets[MAX_TARGETS];
 	int n_targets;
@@ -201,13 +202,18 @@ enum aios_err aios_manager_new(const struct aios_manager_config *c, struct aios_
 
 /* The informer slot for (gvr, selector), created on first use. */
 static struct slot *slot_for(struct aios_manager *m, const struct aios_kube_gvr *gvr,
-			     const char *selector)
+			     const char *selector, void (*transform)(struct json_object *))
 {
+	if (!transform)
+		transform = aios_kube_strip_managed_fields;
 	for (int i = 0; i < m->n_slots; i++) {
 		struct slot *s = &m->slots[i];
 		if (s->gvr == gvr && ((!s->selector && !selector) ||
-				      (s->selector && selector && strcmp(s->selector, selector) == 0)))
+				      (s->selector && selector && strcmp(s->selector, selector) == 0))) {
+			if (s->transform != transform) /* shared: keep only what every user reads */
+				s->transform = aios_kube_strip_managed_fields;
 			return s;
+		}
 	}
 	if (m->n_slots == MAX_INFORMERS) {
 		aios_error("manager", "too many informers (max %d)", MAX_INFORMERS);
@@ -217,6 +223,7 @@ static struct slot *slot_for(struct aios_manager *m, const struct aios_kube_gvr 
 	s->gvr = gvr;
 	s->selector = selector ? aios_xstrdup(selector) : NULL;
 	s->m = m;
+	s->transform = transform;
 	s->restarts = aios_metric_with(m->m_restarts, gvr->resource);
 	return s;
 }
@@ -244,10 +251,11 @@ void aios_manager_add(struct aios_manager *m, const struct aios_controller *c)
 	ctl->requeue = aios_metric_with(m->m_reconcile, c->name, "requeue_after");
 	ctl->duration = aios_metric_with(m->m_duration, c->name);
 	ctl->depth = aios_metric_with(m->m_depth, c->name);
-	add_target(slot_for(m, c->resource, NULL), ctl, AIOS_WATCH_SELF, NULL);
+	add_target(slot_for(m, c->resource, NULL, c->transform), ctl, AIOS_WATCH_SELF, NULL);
 	for (int i = 0; i < AIOS_CONTROLLER_MAX_WATCHES && c->watches[i].res; i++) {
 		const struct aios_watch *w = &c->watches[i];
-		add_target(slot_for(m, w->res, w->map == AIOS_WATCH_OWNER ? w->owner_label : NULL),
+		add_target(slot_for(m, w->res, w->map == AIOS_WATCH_OWNER ? w->owner_label : NULL,
+				    w->transform),
 			   ctl, w->map, w->owner_label);
 	}
 }
@@ -460,10 +468,9 @@ enum aios_err aios_manager_run(struct aios_manager *m)
 	}
 	for (int i = 0; i < m->n_slots; i++) {
 		struct slot *s = &m->slots[i];
-		/* managedFields are most of an object's nodes and never read here */
 		struct aios_kube_informer_opts o = {.ns = m->cfg.namespace_,
 						    .label_selector = s->selector,
-						    .transform = aios_kube_strip_managed_fields};
+						    .transform = s->transform};
 		struct aios_kube_informer_handlers h = {on_add, on_update, on_delete, s};
 		if ((e = aios_kube_informer_new(m->client, s->gvr, &o, &h, &s->inf)) ||
 		    (e = aios_kube_informer_start(s->inf)))

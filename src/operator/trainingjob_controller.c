@@ -138,6 +138,33 @@ static int scrape(const char *addr, struct aios_tj_progress *out)
 	return ok;
 }
 
+/* ============================== cache transforms ============================== */
+
+/*
+ * The cache keeps of a trainer pod only what the state machine reads: metadata (name,
+ * namespace, uid, resourceVersion, labels, ownerReferences, deletionTimestamp) and status
+ * (phase, podIP, reason, message, conditions, containerStatuses). The spec is rendered
+ * from the job, never read back; dropping it and managedFields cuts a cached pod from
+ * ~45 json-c object nodes to ~10.
+ */
+static void trim_pod(struct json_object *pod)
+{
+	aios_kube_strip_managed_fields(pod);
+	json_object_object_del(pod, "spec");
+	struct json_object *md = aios_json_lookup(pod, "metadata");
+	if (md && json_object_is_type(md, json_type_object))
+		json_object_object_del(md, "annotations");
+}
+
+/* A job keeps its spec and status; kubectl's last-applied copy of the spec goes. */
+static void trim_job(struct json_object *job)
+{
+	aios_kube_strip_managed_fields(job);
+	struct json_object *ann = aios_json_lookup(job, "metadata.annotations");
+	if (ann && json_object_is_type(ann, json_type_object))
+		json_object_object_del(ann, "kubectl.kubernetes.io/last-applied-configuration");
+}
+
 /* ============================== reconcile ============================== */
 
 static enum aios_err tj_init(struct aios_manager *m, void **state)
@@ -188,6 +215,10 @@ static struct json_object *current_job(struct aios_manager *m, struct tj_state *
 		if (a && b && strcmp(a, b) == 0 && rv_num(mm->last_written) > rv_num(job)) {
 			json_object_put(job);
 			job = aios_json_copy(mm->last_written);
+		} else {
+			/* the cache caught up (or it is another incarnation): forget the copy */
+			json_object_put(mm->last_written);
+			mm->last_written = NULL;
 		}
 	}
 	pthread_mutex_unlock(&st->mu);
@@ -257,7 +288,7 @@ static enum aios_err tj_reconcile(struct aios_manager *m, void *state, const cha
 		e = aios_manager_update_status(m, &aios_kube_trainingjobs, upd, &written);
 		json_object_put(upd);
 		if (e == AIOS_OK) {
-			aios_kube_strip_managed_fields(written);
+			trim_job(written);
 			remember(st, key, written);
 			break;
 		}
@@ -344,7 +375,8 @@ out:
 const struct aios_controller aios_trainingjob_controller = {
 	.name = "trainingjob",
 	.resource = &aios_kube_trainingjobs,
-	.watches = {{&aios_kube_pods, AIOS_WATCH_OWNER, AIOS_TJ_LABEL_JOB}},
+	.watches = {{&aios_kube_pods, AIOS_WATCH_OWNER, AIOS_TJ_LABEL_JOB, trim_pod}},
+	.transform = trim_job,
 	.init = tj_init,
 	.cleanup = tj_cleanup,
 	.reconcile = tj_reconcile,
