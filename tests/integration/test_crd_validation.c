@@ -195,10 +195,31 @@ static int check_contains(const char *value, void *p)
 	return 0;
 }
 
-/* The API server returns 2.0 as 2: numbers are compared by value. */
+/* One JSON value from text (caller puts it), or NULL. Wrapped in [ ] so that a bare
+ * number has an end json-c's tokener can see. */
+static struct json_object *parse_value(const char *text)
+{
+	char wrapped[1100];
+	snprintf(wrapped, sizeof(wrapped), "[%s]", text);
+	struct json_object *list = NULL, *v = NULL;
+	if (aios_json_parse(wrapped, strlen(wrapped), "value", &list) == AIOS_OK &&
+	    json_object_array_length(list) == 1)
+		v = json_object_get(json_object_array_get_idx(list, 0));
+	json_object_put(list);
+	return v;
+}
+
 static int is_number(struct json_object *v)
 {
 	return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
+}
+
+/* Deep equality, numbers by value (the API server returns 2.0 as 2). */
+static int values_equal(struct json_object *a, struct json_object *b)
+{
+	if (is_number(a) && is_number(b))
+		return json_object_get_double(a) == json_object_get_double(b);
+	return aios_json_equal(a, b);
 }
 
 static int check_default(const char *value, void *p)
@@ -212,26 +233,18 @@ static int check_default(const char *value, void *p)
 	}
 	char path[256];
 	copy_span(path, sizeof(path), value, (size_t)(eq - value));
-	/* Wrapped in [ ] so that a bare number has an end the tokener can see. */
-	char wrapped[1100];
-	snprintf(wrapped, sizeof(wrapped), "[%s]", eq + 3);
-	struct json_object *list = NULL;
-	if (aios_json_parse(wrapped, strlen(wrapped), "expect-default", &list) != AIOS_OK ||
-	    json_object_array_length(list) != 1) {
+	struct json_object *want = parse_value(eq + 3);
+	if (!want) {
 		fprintf(stderr, "FAIL %s: expect-default value is not one JSON value: %s\n",
 		        c->file, eq + 3);
-		json_object_put(list);
 		return 0;
 	}
-	struct json_object *want = json_object_array_get_idx(list, 0);
 	struct json_object *got = aios_json_lookup(c->obj, path);
-	int ok = got != NULL && (is_number(got) && is_number(want)
-	                             ? json_object_get_double(got) == json_object_get_double(want)
-	                             : aios_json_equal(got, want));
+	int ok = got != NULL && values_equal(got, want);
 	if (!ok)
 		fprintf(stderr, "FAIL %s: %s is %s, want %s\n", c->file, path,
 		        got ? json_object_to_json_string(got) : "absent", eq + 3);
-	json_object_put(list);
+	json_object_put(want);
 	return ok;
 }
 
@@ -522,6 +535,97 @@ START_TEST(examples_pass_server_validation)
 }
 END_TEST
 
+/* ---- the status subresource --------------------------------------------------- */
+
+/* A status in the shape the operator writes, with one field the schema does not know. */
+static const char TJ_STATUS[] =
+    "{\"phase\": \"Running\", \"observedGeneration\": 1, \"attempts\": 1,"
+    " \"startTime\": \"2026-01-02T03:04:05Z\","
+    " \"conditions\": [{\"type\": \"Running\", \"status\": \"True\", \"observedGeneration\": 1,"
+    "   \"lastTransitionTime\": \"2026-01-02T03:04:05Z\", \"reason\": \"AllRanksRunning\","
+    "   \"message\": \"2 of 2 ranks running\"}],"
+    " \"workers\": {\"active\": 2, \"succeeded\": 0, \"failed\": 0},"
+    " \"progress\": {\"epoch\": 7, \"epochs\": 10, \"loss\": 0.25, \"validationLoss\": 0.5,"
+    "   \"samplesPerSecond\": 1234.5, \"percent\": 70, \"etaSeconds\": 12},"
+    " \"artifact\": {\"uri\": \"pvc://models/x.aios\", \"sha256\": \"ab\", \"bytes\": 100,"
+    "   \"generation\": 1},"
+    " \"trials\": [{\"index\": 0, \"name\": \"t0\", \"phase\": \"Succeeded\","
+    "   \"parameters\": {\"learningRate\": 0.1, \"hidden\": [16]}, \"objective\": 0.5}],"
+    " \"best\": {\"trial\": \"t0\", \"parameters\": {\"learningRate\": 0.1}, \"objective\": 0.5},"
+    " \"notInTheSchema\": 1}";
+
+/* PUTs obj (with status replaced by status_json) to the status subresource. */
+static int put_status(const char *kc, struct json_object *obj, const char *status_json)
+{
+	struct json_object *st = NULL;
+	ck_assert_int_eq(aios_json_parse(status_json, strlen(status_json), "status", &st), AIOS_OK);
+	json_object_object_add(obj, "status", st);
+	char uri[512];
+	snprintf(uri, sizeof(uri), "/apis/aios.dev/v1alpha1/namespaces/%s/trainingjobs/%s/status",
+	         g_ns, aios_json_str(obj, "metadata.name"));
+	return aios_test_kubectl(kc, json_object_to_json_string(obj), g_out, sizeof(g_out),
+	                         "replace", "--raw", uri, "-f", "-", (char *)NULL);
+}
+
+START_TEST(status_subresource_keeps_what_the_operator_writes)
+{
+	const char *kc = aios_test_kubeconfig();
+	apply_text(kc, "apiVersion: aios.dev/v1alpha1\nkind: TrainingJob\n"
+	               "metadata: {name: st}\n"
+	               "spec:\n  model: {type: linear}\n  distributed: {workers: 2}\n"
+	               "  data: {inline: {features: [[1], [2]], labels: [2, 4]}}\n");
+	struct json_object *obj = get_object(kc, "trainingjobs.aios.dev", "st");
+	/* A spec change sent to /status is ignored: only status moves. */
+	aios_json_set(obj, "spec.distributed.workers", json_object_new_int(5));
+	int rc = put_status(kc, obj, TJ_STATUS);
+	ck_assert_msg(rc == 0, "PUT status: %s", g_out);
+	json_object_put(obj);
+
+	obj = get_object(kc, "trainingjobs.aios.dev", "st");
+	struct {
+		const char *path, *want;
+	} keep[] = {
+	    {"status.phase", "\"Running\""},
+	    {"status.progress.loss", "0.25"},
+	    {"status.progress.etaSeconds", "12"},
+	    {"status.workers.active", "2"},
+	    {"status.artifact.generation", "1"},
+	    {"status.best.parameters", "{\"learningRate\": 0.1}"},
+	    {"spec.distributed.workers", "2"},
+	};
+	for (size_t i = 0; i < sizeof(keep) / sizeof(*keep); i++) {
+		struct json_object *want = parse_value(keep[i].want);
+		ck_assert_ptr_nonnull(want);
+		struct json_object *got = aios_json_lookup(obj, keep[i].path);
+		ck_assert_msg(got && values_equal(got, want), "%s is %s, want %s", keep[i].path,
+		              got ? json_object_to_json_string(got) : "absent", keep[i].want);
+		json_object_put(want);
+	}
+	struct json_object *trials = aios_json_lookup(obj, "status.trials");
+	ck_assert_msg(trials && json_object_array_length(trials) == 1, "status.trials lost");
+	struct json_object *params =
+	    aios_json_lookup(json_object_array_get_idx(trials, 0), "parameters.hidden");
+	ck_assert_msg(params != NULL, "status.trials[0].parameters.hidden was pruned");
+	ck_assert_msg(aios_json_lookup(obj, "status.notInTheSchema") == NULL,
+	              "an unknown status field survived");
+
+	/* The printer columns read the status. */
+	rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "get", "tj", "st", "-n", g_ns,
+	                       "--no-headers", (char *)NULL);
+	ck_assert_msg(rc == 0, "kubectl get tj st: %s", g_out);
+	assert_has("kubectl get tj st", g_out, "Running");
+	assert_has("kubectl get tj st", g_out, " 7 ");
+	assert_has("kubectl get tj st", g_out, "0.25");
+
+	/* A status the schema refuses names its field. */
+	rc = put_status(kc, obj, "{\"phase\": \"Bogus\"}");
+	ck_assert_msg(rc != 0, "status.phase Bogus was accepted");
+	assert_has("status.phase Bogus", g_out, "status.phase");
+	json_object_put(obj);
+	delete_object(kc, "tj", "st");
+}
+END_TEST
+
 /* ---- install manifests ---------------------------------------------------------- */
 
 #define OPERATOR_SA      "system:serviceaccount:aios-system:aios-operator"
@@ -651,6 +755,7 @@ static Suite *crd_suite(void)
 	tcase_add_test(tc, unknown_fields_pruned_by_server_refused_by_kubectl);
 	tcase_add_test(tc, printer_columns_short_names_and_category);
 	tcase_add_test(tc, kubectl_explain_describes_fields);
+	tcase_add_test(tc, status_subresource_keeps_what_the_operator_writes);
 	tcase_add_test(tc, examples_pass_server_validation);
 	tcase_add_test(tc, operator_install_grants_least_privilege);
 	tcase_add_test(tc, chart_renders_objects_the_server_accepts);
