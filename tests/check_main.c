@@ -17,9 +17,12 @@ int aios_check_run(Suite *s)
 
 const char *aios_test_path(const char *rel)
 {
-	static _Thread_local char path[4096];
+	/* A ring of buffers, so that several paths can be live in one call's arguments. */
+	static _Thread_local char paths[8][4096];
+	static _Thread_local unsigned next;
+	char *path = paths[next++ % 8];
 	const char *root = getenv("AIOS_SOURCE_DIR");
-	snprintf(path, sizeof(path), "%s/%s", root ? root : ".", rel);
+	snprintf(path, sizeof(paths[0]), "%s/%s", root ? root : ".", rel);
 	return path;
 }
 

@@ -18,7 +18,8 @@ int aios_check_run(Suite *s);
 		return aios_check_run(suite_fn()); \
 	}
 
-/* Path of a file under the source tree (tests/fixtures/..., examples/...); static buffer. */
+/* Path of a file under the source tree (tests/fixtures/..., examples/...); the result
+ * lives in one of 8 per-thread buffers reused in turn. */
 const char *aios_test_path(const char *rel);
 /* Kubeconfig of the integration API server, or fails the calling test loudly. */
 const char *aios_test_kubeconfig(void);
