@@ -24,7 +24,9 @@ def type_of(s):
         return "int-or-string"
     t = s.get("type", "")
     if t == "array":
-        return "[]" + type_of(s.get("items", {}))
+        keys = s.get("x-kubernetes-list-map-keys")
+        keyed = " (a map keyed by %s)" % ", ".join(keys) if s.get("x-kubernetes-list-type") == "map" and keys else ""
+        return "[]" + type_of(s.get("items", {})) + keyed
     if t == "object":
         ap = s.get("additionalProperties")
         if isinstance(ap, dict):
@@ -190,7 +192,7 @@ def generate():
         "never spec), belong to the category `aios` (`kubectl get aios`), and validate every",
         "field in their OpenAPI schema, so a bad manifest is refused by `kubectl apply` with a",
         "message naming the field. Defaults below are filled in by the API server when an object",
-        "is created or updated; `kubectl get -o yaml` shows them. See docs/crds.md for how the",
+        "is created or updated; `kubectl get -o yaml` shows them. See [crds.md](crds.md) for how the",
         "schemas behave on Kubernetes 1.20 (unknown fields, cross-field rules).",
         "",
         "- [TrainingJob](#trainingjob)",
