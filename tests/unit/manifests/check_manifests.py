@@ -66,14 +66,29 @@ class Failures:
         return cond
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a key twice in one mapping (PyYAML and kubectl keep the
+    last one silently, so a duplicated field would hide the first)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "duplicate key %r" % key, key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_yaml(rel):
     with open(os.path.join(ROOT, rel)) as f:
-        return yaml.safe_load(f)
+        return yaml.load(f, Loader=UniqueKeyLoader)
 
 
 def load_all(rel):
     with open(os.path.join(ROOT, rel)) as f:
-        return [d for d in yaml.safe_load_all(f) if d]
+        return [d for d in yaml.load_all(f, Loader=UniqueKeyLoader) if d]
 
 
 def crd(kind):
