@@ -609,7 +609,9 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 			running += p == AIOS_TRIAL_RUNNING;
 			ended += p == AIOS_TRIAL_SUCCEEDED || p == AIOS_TRIAL_FAILED || p == AIOS_TRIAL_STOPPED;
 		}
-		const char *phase = running > 0 ? "Running" : "Pending";
+		/* Running from the first trial that runs to the end: a search between two
+		 * trials is still running */
+		const char *phase = running > 0 || ended > 0 ? "Running" : "Pending";
 		const char *ph0 = aios_json_str(st, "phase");
 		if (ph0 && strcmp(ph0, phase) != 0 && strcmp(phase, "Running") == 0)
 			event(out, "Normal", "Running", "search running: %zu trial%s running", running,
