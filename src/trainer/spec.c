@@ -4,6 +4,7 @@
 #include "spec.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,10 +31,12 @@ enum aios_err trainer_spec_parse(const char *s, const char *what, struct json_ob
 	return aios_json_parse(s, n, what, out);
 }
 
-/* Wraps a getter failure so the message starts with "spec.". */
+/* Rewrites a getter failure ("a.b: why") so it names the spec path ("spec.a.b: why"). */
 static enum aios_err bad(enum aios_err e)
 {
-	return aios_fail_wrap(e == AIOS_ERR_NOT_FOUND ? AIOS_ERR_INVALID : e, "spec");
+	char msg[512];
+	snprintf(msg, sizeof(msg), "%s", aios_errmsg());
+	return aios_fail(e == AIOS_ERR_NOT_FOUND ? AIOS_ERR_INVALID : e, "spec.%s", msg);
 }
 
 static enum aios_err enum_field(struct json_object *s, const char *path, const char *dflt,
