@@ -33,9 +33,18 @@ void trainer_matmul_ref(float *c, const float *a, const float *b, int rows, int 
 		}
 }
 
-void trainer_transpose(float *dst, const float *src, int rows, int cols)
+/* Blocks of 8 rows: each destination row gets 8 contiguous floats per pass, not 1. */
+void trainer_transpose(float *restrict dst, const float *restrict src, int rows, int cols)
 {
-	for (int r = 0; r < rows; r++)
+	int r0 = 0;
+	for (; r0 + 8 <= rows; r0 += 8)
+		for (int j = 0; j < cols; j++) {
+			float *d = dst + (size_t)j * rows + r0;
+			const float *s = src + (size_t)r0 * cols + j;
+			for (int k = 0; k < 8; k++)
+				d[k] = s[(size_t)k * cols];
+		}
+	for (int r = r0; r < rows; r++)
 		for (int j = 0; j < cols; j++)
 			dst[(size_t)j * rows + r] = src[(size_t)r * cols + j];
 }

@@ -20,8 +20,8 @@ void trainer_matmul(float *c, const float *a, const float *b, int rows, int k, i
 /* The baseline build of the fast kernel, whatever the CPU (for tests). */
 void trainer_matmul_generic(float *c, const float *a, const float *b, int rows, int k, int n,
                             int acc);
-/* dst(cols, rows) = src(rows, cols)^T. */
-void trainer_transpose(float *dst, const float *src, int rows, int cols);
+/* dst(cols, rows) = src(rows, cols)^T; dst and src do not overlap. */
+void trainer_transpose(float *restrict dst, const float *restrict src, int rows, int cols);
 /* Name of the kernel variant in use ("avx2+fma" or "generic"), for logs. */
 const char *trainer_kernel_name(void);
 

@@ -69,6 +69,25 @@ START_TEST(matmul_matches_reference)
 }
 END_TEST
 
+START_TEST(transpose_matches_definition)
+{
+	static const int shapes[][2] = {{1, 1},  {1, 9},  {8, 1},  {13, 7},
+	                                {16, 5}, {9, 64}, {64, 33}};
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+		int rows = shapes[s][0], cols = shapes[s][1];
+		float *src = alloc_filled((size_t)rows * cols, 300 + s);
+		float *dst = malloc((size_t)rows * cols * sizeof(float));
+		trainer_transpose(dst, src, rows, cols);
+		for (int r = 0; r < rows; r++)
+			for (int j = 0; j < cols; j++)
+				ck_assert_float_eq(dst[(size_t)j * rows + r],
+				                   src[(size_t)r * cols + j]);
+		free(src);
+		free(dst);
+	}
+}
+END_TEST
+
 START_TEST(dense_fast_matches_reference)
 {
 	enum { B = 7, I = 13, O = 10 };
@@ -412,6 +431,7 @@ static Suite *nn_suite(void)
 	Suite *s = suite_create("trainer_nn");
 	TCase *tc = tcase_create("nn");
 	tcase_add_test(tc, matmul_matches_reference);
+	tcase_add_test(tc, transpose_matches_definition);
 	tcase_add_test(tc, dense_fast_matches_reference);
 	tcase_add_test(tc, dense_backward_matches_finite_differences);
 	tcase_add_test(tc, activation_backward_matches_finite_differences);
