@@ -248,7 +248,7 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		          (long long)resumed, ckpt_dir);
 
 	int port = o->metrics_port >= 0 ? o->metrics_port : job && *job ? DEFAULT_METRICS_PORT : -1;
-	if (port >= 0) {
+	if (port > 0) { /* --metrics-port 0: off */
 		if (trainer_metrics_start(port, rank, world, job, &metrics)) {
 			code = fail(TRAINER_EXIT_IO, "metrics");
 			goto done;
