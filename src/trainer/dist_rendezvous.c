@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -18,10 +19,11 @@
 #include "common/mem.h"
 #include "dist_internal.h"
 
-#define HELLO_FIXED    14   /* bytes of a HELLO before the job name */
-#define HELLO_READ_MS  5000 /* a connected rank has this long to say hello */
-#define RETRY_FIRST_MS 100  /* first pause between connection attempts, doubling... */
-#define RETRY_MAX_MS   1000 /* ...up to this: a restarted coordinator is found within 1 s */
+#define HELLO_FIXED     14   /* bytes of a HELLO before the job name */
+#define HELLO_READ_MS   5000 /* a connected rank has this long to say hello */
+#define RETRY_FIRST_MS  100  /* first pause between connection attempts, doubling... */
+#define RETRY_MAX_MS    1000 /* ...up to this: a restarted coordinator is found within 1 s */
+#define CONNECT_WAIT_MS 3000 /* one connection attempt (SYN to SYN-ACK), then retry */
 
 /* ------------------------------------------------------------------------------------
  * Configuration
@@ -225,10 +227,27 @@ static enum aios_err connect_retry(const char *ip, uint16_t port, int64_t deadli
 	int pause = RETRY_FIRST_MS, tries = 0, last = 0;
 	for (;;) {
 		tries++;
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (fd < 0)
 			return aios_fail(AIOS_ERR_IO, "socket: %s", strerror(errno));
-		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+		/* Non-blocking: an address that drops SYNs (a pod not routable yet) must not
+		 * hold this attempt for the kernel's two-minute connect timeout. */
+		int r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+		if (r != 0 && errno == EINPROGRESS) {
+			int64_t left = deadline - aios_now_ms();
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+			int wait =
+			    left < CONNECT_WAIT_MS ? (left > 0 ? (int)left : 0) : CONNECT_WAIT_MS;
+			int err = ETIMEDOUT;
+			socklen_t len = sizeof(err);
+			if (poll(&pfd, 1, wait) > 0)
+				getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+			r = err ? -1 : 0;
+			errno = err;
+		}
+		if (r == 0) {
+			int fl = fcntl(fd, F_GETFL);
+			fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 			tune(fd);
 			*out = fd;
 			return AIOS_OK;
