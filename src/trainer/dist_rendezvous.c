@@ -536,7 +536,8 @@ static enum aios_err member_meet(struct aios_dist *d, int64_t deadline)
 		struct hello hh;
 		char why[512];
 		const char *bad = NULL;
-		if (read_hello(fd, deadline, &hh) != AIOS_OK)
+		int64_t hd = aios_now_ms() + HELLO_READ_MS;
+		if (read_hello(fd, hd < deadline ? hd : deadline, &hh) != AIOS_OK)
 			bad = aios_errmsg();
 		else
 			bad = judge(d, &hh, d->rank + 1, d->world, why, sizeof(why));
