@@ -309,6 +309,13 @@ static struct json_object *trial_job(struct sp *c, struct json_object *tr, size_
 		json_object_object_add(ts, "startTime", str(t0));
 	const char *ph = aios_json_str(tr, "phase");
 	json_object_object_add(ts, "phase", str(ph ? ph : "Pending"));
+	/* the waiting reason already reported, so that it is not reported again */
+	const char *reason = aios_json_str(tr, "reason");
+	if (reason) {
+		struct json_object *run = condition(ts, "Running", 1);
+		json_object_object_add(run, "status", str("False"));
+		json_object_object_add(run, "reason", str(reason));
+	}
 	json_object_object_add(j, "status", ts);
 	return j;
 }
@@ -376,6 +383,10 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 		json_object_object_add(tr, "startTime", str(t0));
 	const char *ph = aios_json_str(ts, "phase");
 	ph = ph ? ph : "Pending";
+	/* why it waits or failed: the trial's Failed, Restarting or (False) Running condition */
+	struct json_object *why = NULL;
+	json_object_object_del(tr, "reason");
+	json_object_object_del(tr, "message");
 	if (strcmp(ph, "Succeeded") == 0) {
 		phase = AIOS_TRIAL_SUCCEEDED;
 		struct json_object *rank0 = NULL;
@@ -393,17 +404,18 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 		}
 	} else if (strcmp(ph, "Failed") == 0) {
 		phase = AIOS_TRIAL_FAILED;
-		struct json_object *conds = aios_json_lookup(ts, "conditions");
-		for (size_t k = 0; conds && k < json_object_array_length(conds); k++) {
-			struct json_object *cd = json_object_array_get_idx(conds, k);
-			const char *t = aios_json_str(cd, "type");
-			if (t && strcmp(t, "Failed") == 0)
-				json_object_object_add(tr, "message", str(aios_json_str(cd, "message")));
-		}
-	} else if (strcmp(ph, "Running") == 0) {
-		phase = AIOS_TRIAL_RUNNING;
+		why = condition(ts, "Failed", 0);
 	} else {
-		phase = AIOS_TRIAL_PENDING; /* Pending, Restarting */
+		phase = strcmp(ph, "Running") == 0 ? AIOS_TRIAL_RUNNING : AIOS_TRIAL_PENDING;
+		why = is_true(ts, "Restarting") ? condition(ts, "Restarting", 0) : NULL;
+		struct json_object *run = condition(ts, "Running", 0);
+		const char *rs = aios_json_str(run, "status"), *rr = aios_json_str(run, "reason");
+		if (!why && rs && strcmp(rs, "False") == 0 && rr && strcmp(rr, "RanksPending") != 0)
+			why = run;
+	}
+	if (why && aios_json_str(why, "reason")) {
+		json_object_object_add(tr, "reason", str(aios_json_str(why, "reason")));
+		json_object_object_add(tr, "message", str(aios_json_str(why, "message")));
 	}
 	json_object_object_add(tr, "phase", str(aios_search_phase_name(phase)));
 	aios_tj_plan_cleanup(&tp);

@@ -417,6 +417,36 @@ START_TEST(new_generation_and_invalid)
 }
 END_TEST
 
+
+/* A trial's pod that cannot start: the reason is recorded on the trial, reported once. */
+START_TEST(waiting_reason_reported_once)
+{
+	struct cluster c;
+	cluster_init(&c, RANDOM6);
+	step(&c, T0);
+	struct json_object *p = pod_named(&c, "tj-t0-g1a0-w0");
+	ck_assert_ptr_nonnull(p);
+	json_object_object_add(p, "status", parse("{\"phase\":\"Pending\",\"containerStatuses\":[{\"name\":"
+						  "\"trainer\",\"state\":{\"waiting\":{\"reason\":"
+						  "\"ImagePullBackOff\",\"message\":\"no such image\"}}}]}"));
+	step(&c, T0 + 1);
+	ck_assert_uint_eq(c.plan.n_events, 1);
+	ck_assert_str_eq(c.plan.events[0].reason, "ImagePullBackOff");
+	ck_assert_ptr_nonnull(strstr(c.plan.events[0].message, "trial t0: "));
+	ck_assert_str_eq(aios_json_str(trial(&c, 0), "reason"), "ImagePullBackOff");
+	ck_assert_ptr_nonnull(strstr(aios_json_str(trial(&c, 0), "message"), "no such image"));
+	step(&c, T0 + 2);
+	ck_assert_uint_eq(c.plan.n_events, 0);
+	ck_assert_int_eq(c.plan.status_changed, 0);
+	kubelet(&c); /* it starts after all */
+	json_object_object_add(p, "status", parse("{\"phase\":\"Running\",\"podIP\":\"10.244.0.99\"}"));
+	step(&c, T0 + 3);
+	ck_assert_str_eq(aios_json_str(trial(&c, 0), "phase"), "Running");
+	ck_assert_ptr_null(aios_json_lookup(trial(&c, 0), "reason"));
+	cluster_free(&c);
+}
+END_TEST
+
 static Suite *search_plan_suite(void)
 {
 	Suite *s = suite_create("search_plan");
@@ -427,6 +457,7 @@ static Suite *search_plan_suite(void)
 	tcase_add_test(tc, distributed_trials);
 	tcase_add_test(tc, halving_through_the_plan);
 	tcase_add_test(tc, new_generation_and_invalid);
+	tcase_add_test(tc, waiting_reason_reported_once);
 	suite_add_tcase(s, tc);
 	return s;
 }
