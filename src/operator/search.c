@@ -16,26 +16,26 @@ struct field {
 	const char *name, *path;
 	enum aios_search_kind kind;
 	int log_default;
-	double lo;    /* smallest value accepted */
-	int lo_open;  /* lo itself is refused */
-	double hi;    /* largest value accepted (exclusive when hi_open) */
+	double lo;   /* smallest value accepted */
+	int lo_open; /* lo itself is refused */
+	double hi;   /* largest value accepted (exclusive when hi_open) */
 	int hi_open;
 };
 
 /* The fields a space may name, in the order they are sampled (keep it: draws depend on it). */
 static const struct field fields[] = {
-	{"learningRate", "optimizer.learningRate", AIOS_DIM_NUMBER, 1, 0, 1, HUGE_VAL, 0},
-	{"batchSize", "optimizer.batchSize", AIOS_DIM_INT, 1, 1, 0, 1e9, 0},
-	{"epochs", "optimizer.epochs", AIOS_DIM_INT, 0, 1, 0, 1e9, 0},
-	{"weightDecay", "optimizer.weightDecay", AIOS_DIM_NUMBER, 0, 0, 0, HUGE_VAL, 0},
-	{"momentum", "optimizer.momentum", AIOS_DIM_NUMBER, 0, 0, 0, 1, 1},
-	{"hidden", "model.hidden", AIOS_DIM_HIDDEN, 0, 0, 0, 0, 0},
-	{"activation", "model.activation", AIOS_DIM_STRING, 0, 0, 0, 0, 0},
+    {"learningRate", "optimizer.learningRate", AIOS_DIM_NUMBER, 1, 0, 1, HUGE_VAL, 0},
+    {"batchSize", "optimizer.batchSize", AIOS_DIM_INT, 1, 1, 0, 1e9, 0},
+    {"epochs", "optimizer.epochs", AIOS_DIM_INT, 0, 1, 0, 1e9, 0},
+    {"weightDecay", "optimizer.weightDecay", AIOS_DIM_NUMBER, 0, 0, 0, HUGE_VAL, 0},
+    {"momentum", "optimizer.momentum", AIOS_DIM_NUMBER, 0, 0, 0, 1, 1},
+    {"hidden", "model.hidden", AIOS_DIM_HIDDEN, 0, 0, 0, 0, 0},
+    {"activation", "model.activation", AIOS_DIM_STRING, 0, 0, 0, 0, 0},
 };
-#define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
+#define N_FIELDS          (sizeof(fields) / sizeof(fields[0]))
 #define HIDDEN_MAX_LAYERS 16
-#define HIDDEN_MAX_WIDTH 4096
-#define VALUES_MAX 100
+#define HIDDEN_MAX_WIDTH  4096
+#define VALUES_MAX        100
 
 static int number_ok(const struct field *f, double v)
 {
@@ -54,34 +54,42 @@ static enum aios_err check_value(const struct field *f, struct json_object *v, s
 	switch (f->kind) {
 	case AIOS_DIM_NUMBER:
 	case AIOS_DIM_INT:
-		if (!is_number(v) || (f->kind == AIOS_DIM_INT && !json_object_is_type(v, json_type_int)))
-			return aios_fail(AIOS_ERR_INVALID, "spec.search.space.%s.values[%zu]: not %s",
-					 f->name, i, f->kind == AIOS_DIM_INT ? "an integer" : "a number");
+		if (!is_number(v) ||
+		    (f->kind == AIOS_DIM_INT && !json_object_is_type(v, json_type_int)))
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "spec.search.space.%s.values[%zu]: not %s", f->name, i,
+			                 f->kind == AIOS_DIM_INT ? "an integer" : "a number");
 		if (!number_ok(f, json_object_get_double(v)))
-			return aios_fail(AIOS_ERR_INVALID, "spec.search.space.%s.values[%zu]: %g is out of range",
-					 f->name, i, json_object_get_double(v));
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "spec.search.space.%s.values[%zu]: %g is out of range",
+			                 f->name, i, json_object_get_double(v));
 		return AIOS_OK;
 	case AIOS_DIM_HIDDEN: {
 		if (!json_object_is_type(v, json_type_array) ||
 		    json_object_array_length(v) > HIDDEN_MAX_LAYERS)
 			return aios_fail(AIOS_ERR_INVALID,
-					 "spec.search.space.hidden.values[%zu]: not a list of at most %d layer sizes",
-					 i, HIDDEN_MAX_LAYERS);
+			                 "spec.search.space.hidden.values[%zu]: not a list of at "
+			                 "most %d layer sizes",
+			                 i, HIDDEN_MAX_LAYERS);
 		for (size_t k = 0; k < json_object_array_length(v); k++) {
 			struct json_object *w = json_object_array_get_idx(v, k);
 			int64_t n = json_object_get_int64(w);
 			if (!json_object_is_type(w, json_type_int) || n < 1 || n > HIDDEN_MAX_WIDTH)
 				return aios_fail(AIOS_ERR_INVALID,
-						 "spec.search.space.hidden.values[%zu][%zu]: not an integer in 1..%d",
-						 i, k, HIDDEN_MAX_WIDTH);
+				                 "spec.search.space.hidden.values[%zu][%zu]: not "
+				                 "an integer in 1..%d",
+				                 i, k, HIDDEN_MAX_WIDTH);
 		}
 		return AIOS_OK;
 	}
 	case AIOS_DIM_STRING: {
-		const char *a = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+		const char *a =
+		    json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 		if (strcmp(a, "relu") && strcmp(a, "tanh") && strcmp(a, "sigmoid"))
-			return aios_fail(AIOS_ERR_INVALID,
-					 "spec.search.space.activation.values[%zu]: not relu, tanh or sigmoid", i);
+			return aios_fail(
+			    AIOS_ERR_INVALID,
+			    "spec.search.space.activation.values[%zu]: not relu, tanh or sigmoid",
+			    i);
 		return AIOS_OK;
 	}
 	}
@@ -89,7 +97,7 @@ static enum aios_err check_value(const struct field *f, struct json_object *v, s
 }
 
 static enum aios_err parse_dim(const struct field *f, struct json_object *o,
-			       struct aios_search_dim *d)
+                               struct aios_search_dim *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->name = f->name;
@@ -99,11 +107,13 @@ static enum aios_err parse_dim(const struct field *f, struct json_object *o,
 		return aios_fail(AIOS_ERR_INVALID, "spec.search.space.%s: not an object", f->name);
 	struct json_object *vals = aios_json_lookup(o, "values");
 	if (vals) {
-		if (!json_object_is_type(vals, json_type_array) || json_object_array_length(vals) < 1 ||
+		if (!json_object_is_type(vals, json_type_array) ||
+		    json_object_array_length(vals) < 1 ||
 		    json_object_array_length(vals) > VALUES_MAX)
-			return aios_fail(AIOS_ERR_INVALID,
-					 "spec.search.space.%s.values: not a list of 1 to %d values",
-					 f->name, VALUES_MAX);
+			return aios_fail(
+			    AIOS_ERR_INVALID,
+			    "spec.search.space.%s.values: not a list of 1 to %d values", f->name,
+			    VALUES_MAX);
 		for (size_t i = 0; i < json_object_array_length(vals); i++) {
 			enum aios_err e = check_value(f, json_object_array_get_idx(vals, i), i);
 			if (e)
@@ -113,27 +123,31 @@ static enum aios_err parse_dim(const struct field *f, struct json_object *o,
 		return AIOS_OK;
 	}
 	if (f->kind == AIOS_DIM_HIDDEN || f->kind == AIOS_DIM_STRING)
-		return aios_fail(AIOS_ERR_INVALID, "spec.search.space.%s.values: required", f->name);
+		return aios_fail(AIOS_ERR_INVALID, "spec.search.space.%s.values: required",
+		                 f->name);
 	enum aios_err e;
 	const char *scale;
-	if ((e = aios_json_get_double(o, "min", &d->min)) || (e = aios_json_get_double(o, "max", &d->max)) ||
+	if ((e = aios_json_get_double(o, "min", &d->min)) ||
+	    (e = aios_json_get_double(o, "max", &d->max)) ||
 	    (e = aios_json_opt_string(o, "scale", f->log_default ? "log" : "linear", &scale)))
 		return aios_fail(e, "spec.search.space.%s: %s (a range needs min and max)", f->name,
-				 aios_errmsg());
+		                 aios_errmsg());
 	if (!number_ok(f, d->min) || !number_ok(f, d->max))
-		return aios_fail(AIOS_ERR_INVALID, "spec.search.space.%s: range [%g, %g] is out of bounds",
-				 f->name, d->min, d->max);
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.search.space.%s: range [%g, %g] is out of bounds", f->name,
+		                 d->min, d->max);
 	if (d->min > d->max)
 		return aios_fail(AIOS_ERR_INVALID, "spec.search.space.%s: min %g is above max %g",
-				 f->name, d->min, d->max);
+		                 f->name, d->min, d->max);
 	if (strcmp(scale, "log") == 0)
 		d->log = 1;
 	else if (strcmp(scale, "linear") != 0)
-		return aios_fail(AIOS_ERR_INVALID, "spec.search.space.%s.scale: \"%s\" is not linear or log",
-				 f->name, scale);
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.search.space.%s.scale: \"%s\" is not linear or log", f->name,
+		                 scale);
 	if (d->log && d->min <= 0)
-		return aios_fail(AIOS_ERR_INVALID, "spec.search.space.%s: a log scale needs min > 0",
-				 f->name);
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.search.space.%s: a log scale needs min > 0", f->name);
 	return AIOS_OK;
 }
 
@@ -148,14 +162,14 @@ static size_t dim_points(const struct aios_search *s, const struct aios_search_d
 /* ============================== parse ============================== */
 
 static enum aios_err opt_range(struct json_object *o, const char *key, int64_t dflt, int64_t lo,
-			       int64_t hi, int64_t *out)
+                               int64_t hi, int64_t *out)
 {
 	enum aios_err e = aios_json_opt_int(o, key, dflt, out);
 	if (e)
 		return aios_fail(e, "spec.search.%s: %s", key, aios_errmsg());
 	if (*out < lo || *out > hi)
 		return aios_fail(AIOS_ERR_INVALID, "spec.search.%s: %lld is not in %lld..%lld", key,
-				 (long long)*out, (long long)lo, (long long)hi);
+		                 (long long)*out, (long long)lo, (long long)hi);
 	return AIOS_OK;
 }
 
@@ -174,8 +188,10 @@ static enum aios_err parse(struct json_object *search, struct aios_search *s)
 	else if (strcmp(algo, "successive-halving") == 0)
 		s->algo = AIOS_SEARCH_HALVING;
 	else
-		return aios_fail(AIOS_ERR_INVALID,
-				 "spec.search.algorithm: \"%s\" is not grid, random or successive-halving", algo);
+		return aios_fail(
+		    AIOS_ERR_INVALID,
+		    "spec.search.algorithm: \"%s\" is not grid, random or successive-halving",
+		    algo);
 	int64_t seed, trials, par, gp, eta, me;
 	if ((e = opt_range(search, "seed", 0, 0, 4294967295LL, &seed)) ||
 	    (e = opt_range(search, "trials", 0, 0, AIOS_SEARCH_MAX_TRIALS, &trials)) ||
@@ -199,8 +215,10 @@ static enum aios_err parse(struct json_object *search, struct aios_search *s)
 	if (strcmp(metric, "accuracy") == 0)
 		s->accuracy = 1;
 	else if (strcmp(metric, "validationLoss") != 0)
-		return aios_fail(AIOS_ERR_INVALID,
-				 "spec.search.objective.metric: \"%s\" is not validationLoss or accuracy", metric);
+		return aios_fail(
+		    AIOS_ERR_INVALID,
+		    "spec.search.objective.metric: \"%s\" is not validationLoss or accuracy",
+		    metric);
 	s->maximize = s->accuracy;
 	if (goal && strcmp(goal, "maximize") == 0)
 		s->maximize = 1;
@@ -208,20 +226,24 @@ static enum aios_err parse(struct json_object *search, struct aios_search *s)
 		s->maximize = 0;
 	else if (goal)
 		return aios_fail(AIOS_ERR_INVALID,
-				 "spec.search.objective.goal: \"%s\" is not minimize or maximize", goal);
+		                 "spec.search.objective.goal: \"%s\" is not minimize or maximize",
+		                 goal);
 
 	struct json_object *space = aios_json_lookup(search, "space");
 	if (!space || !json_object_is_type(space, json_type_object))
 		return aios_fail(AIOS_ERR_INVALID, "spec.search.space: required (an object)");
-	json_object_object_foreach(space, key, val) {
+	json_object_object_foreach(space, key, val)
+	{
 		(void)val;
 		size_t k = 0;
 		while (k < N_FIELDS && strcmp(fields[k].name, key) != 0)
 			k++;
 		if (k == N_FIELDS)
 			return aios_fail(AIOS_ERR_INVALID,
-					 "spec.search.space.%s: not a searchable field (learningRate, batchSize, "
-					 "epochs, weightDecay, momentum, hidden, activation)", key);
+			                 "spec.search.space.%s: not a searchable field "
+			                 "(learningRate, batchSize, "
+			                 "epochs, weightDecay, momentum, hidden, activation)",
+			                 key);
 	}
 	for (size_t k = 0; k < N_FIELDS; k++) {
 		struct json_object *o = aios_json_lookup(space, fields[k].name);
@@ -245,9 +267,10 @@ static enum aios_err parse(struct json_object *search, struct aios_search *s)
 		if (trials > 0 && (size_t)trials < total)
 			total = (size_t)trials;
 		if (total > AIOS_SEARCH_MAX_TRIALS)
-			return aios_fail(AIOS_ERR_INVALID,
-					 "spec.search: the grid has more than %d points; set trials to cut it",
-					 AIOS_SEARCH_MAX_TRIALS);
+			return aios_fail(
+			    AIOS_ERR_INVALID,
+			    "spec.search: the grid has more than %d points; set trials to cut it",
+			    AIOS_SEARCH_MAX_TRIALS);
 		s->trials = total;
 		break;
 	}
@@ -266,7 +289,8 @@ static enum aios_err parse(struct json_object *search, struct aios_search *s)
 				best_n = n;
 		}
 		s->n_rungs = 0;
-		for (size_t r = best_n; r > 0 && s->n_rungs < AIOS_SEARCH_MAX_RUNGS; r /= (size_t)s->eta)
+		for (size_t r = best_n; r > 0 && s->n_rungs < AIOS_SEARCH_MAX_RUNGS;
+		     r /= (size_t)s->eta)
 			s->rung_size[s->n_rungs++] = r;
 		break;
 	}
@@ -312,7 +336,7 @@ static double unit(uint64_t *state)
 static double at(const struct aios_search_dim *d, double u)
 {
 	double v = d->log ? exp(log(d->min) + u * (log(d->max) - log(d->min)))
-			  : d->min + u * (d->max - d->min);
+	                  : d->min + u * (d->max - d->min);
 	if (v < d->min)
 		v = d->min;
 	if (v > d->max)
@@ -382,11 +406,11 @@ char *aios_search_trial_uri(const char *uri, size_t trial)
 }
 
 struct json_object *aios_search_apply(struct json_object *spec, struct json_object *params,
-				      int64_t epochs, size_t trial)
+                                      int64_t epochs, size_t trial)
 {
 	struct json_object *t = spec && json_object_is_type(spec, json_type_object)
-					? aios_json_copy(spec)
-					: json_object_new_object();
+	                            ? aios_json_copy(spec)
+	                            : json_object_new_object();
 	json_object_object_del(t, "search");
 	for (size_t k = 0; params && k < N_FIELDS; k++) {
 		struct json_object *v;
@@ -439,11 +463,12 @@ static int ended(enum aios_search_phase p)
 
 static int has_result(const struct aios_search_trial *t)
 {
-	return (t->phase == AIOS_TRIAL_SUCCEEDED || t->phase == AIOS_TRIAL_STOPPED) && t->has_objective;
+	return (t->phase == AIOS_TRIAL_SUCCEEDED || t->phase == AIOS_TRIAL_STOPPED) &&
+	       t->has_objective;
 }
 
 static void add_start(struct aios_search_decision *d, size_t trial, long parent, size_t config,
-		      int64_t epochs)
+                      int64_t epochs)
 {
 	d->start = aios_xrealloc(d->start, (d->n_start + 1) * sizeof(*d->start));
 	d->start[d->n_start++] = (struct aios_search_start){trial, parent, config, epochs};
@@ -451,7 +476,7 @@ static void add_start(struct aios_search_decision *d, size_t trial, long parent,
 
 /* Indexes of trials [lo, hi) with a result, best first (ties: lower index). Returns count. */
 static size_t rank(const struct aios_search *s, const struct aios_search_trial *t, size_t lo,
-		   size_t hi, size_t *out)
+                   size_t hi, size_t *out)
 {
 	size_t n = 0;
 	for (size_t i = lo; i < hi; i++) {
@@ -468,11 +493,12 @@ static size_t rank(const struct aios_search *s, const struct aios_search_trial *
 }
 
 static long best_of(const struct aios_search *s, const struct aios_search_trial *t, size_t lo,
-		    size_t hi)
+                    size_t hi)
 {
 	long best = -1;
 	for (size_t i = lo; i < hi; i++)
-		if (has_result(&t[i]) && (best < 0 || aios_search_better(s, t[i].objective, t[best].objective)))
+		if (has_result(&t[i]) &&
+		    (best < 0 || aios_search_better(s, t[i].objective, t[best].objective)))
 			best = (long)i;
 	return best;
 }
@@ -482,7 +508,7 @@ static long best_of(const struct aios_search *s, const struct aios_search_trial 
  * Only rung 0 can be partly started when the loop reaches it: a later rung is started
  * (up to parallelism) by the iteration of the rung before it. */
 static void decide_halving(const struct aios_search *s, const struct aios_search_trial *t, size_t n,
-			   size_t active, struct aios_search_decision *d)
+                           size_t active, struct aios_search_decision *d)
 {
 	size_t *ranked = aios_xcalloc(n + 1, sizeof(*ranked));
 	size_t lo = 0, size = s->rung_size[0];
@@ -530,7 +556,7 @@ static void decide_halving(const struct aios_search *s, const struct aios_search
 }
 
 void aios_search_decide(const struct aios_search *s, const struct aios_search_trial *t, size_t n,
-			struct aios_search_decision *d)
+                        struct aios_search_decision *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->best = -1;

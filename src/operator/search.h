@@ -33,11 +33,11 @@
 
 #include "common/err.h"
 
-#define AIOS_SEARCH_MAX_DIMS 8              /* fields of spec.search.space */
-#define AIOS_SEARCH_MAX_TRIALS 1000         /* the CRD's maximum of trials */
-#define AIOS_SEARCH_DEFAULT_TRIALS 10       /* random / successive-halving, trials unset */
-#define AIOS_SEARCH_MAX_RUNGS 32            /* rungs of successive halving (eta >= 2) */
-#define AIOS_SEARCH_LABEL_TRIAL "aios.dev/trial" /* a trial pod's trial index */
+#define AIOS_SEARCH_MAX_DIMS       8                /* fields of spec.search.space */
+#define AIOS_SEARCH_MAX_TRIALS     1000             /* the CRD's maximum of trials */
+#define AIOS_SEARCH_DEFAULT_TRIALS 10               /* random / successive-halving, trials unset */
+#define AIOS_SEARCH_MAX_RUNGS      32               /* rungs of successive halving (eta >= 2) */
+#define AIOS_SEARCH_LABEL_TRIAL    "aios.dev/trial" /* a trial pod's trial index */
 
 enum aios_search_algo { AIOS_SEARCH_GRID, AIOS_SEARCH_RANDOM, AIOS_SEARCH_HALVING };
 
@@ -53,12 +53,12 @@ enum aios_search_kind { AIOS_DIM_NUMBER, AIOS_DIM_INT, AIOS_DIM_HIDDEN, AIOS_DIM
 
 /* One field of spec.search.space. */
 struct aios_search_dim {
-	const char *name;            /* "learningRate" (static) */
-	const char *path;            /* where it goes in spec: "optimizer.learningRate" */
+	const char *name; /* "learningRate" (static) */
+	const char *path; /* where it goes in spec: "optimizer.learningRate" */
 	enum aios_search_kind kind;
-	struct json_object *values;  /* the listed values (a reference we hold), or NULL */
-	double min, max;             /* a range, when values is NULL */
-	int log;                     /* range sampled uniformly in log(value) */
+	struct json_object *values; /* the listed values (a reference we hold), or NULL */
+	double min, max;            /* a range, when values is NULL */
+	int log;                    /* range sampled uniformly in log(value) */
 };
 
 struct aios_search {
@@ -79,7 +79,8 @@ struct aios_search {
 
 /* Reads spec.search (the object itself); AIOS_ERR_INVALID names the field at fault.
  * out holds references into search: call aios_search_cleanup(). */
-enum aios_err aios_search_parse(struct json_object *search, struct aios_search *out) AIOS_MUST_CHECK;
+enum aios_err aios_search_parse(struct json_object *search,
+                                struct aios_search *out) AIOS_MUST_CHECK;
 void aios_search_cleanup(struct aios_search *s);
 
 /* Configuration `config` as {name: value} by space field name (grid: point `config`,
@@ -93,7 +94,7 @@ struct json_object *aios_search_sample(const struct aios_search *s, size_t confi
  * ttlSecondsAfterFinished or suspend (they apply to the whole search). Caller puts.
  */
 struct json_object *aios_search_apply(struct json_object *spec, struct json_object *params,
-				      int64_t epochs, size_t trial);
+                                      int64_t epochs, size_t trial);
 
 /* "pvc://c/m.aios" -> "pvc://c/m.trial-3.aios" (no extension: suffix appended). Caller frees. */
 char *aios_search_trial_uri(const char *uri, size_t trial);
@@ -116,16 +117,16 @@ struct aios_search_start {
 struct aios_search_decision {
 	struct aios_search_start *start; /* trials to start now (owned) */
 	size_t n_start;
-	size_t *stop;                    /* Succeeded trials to mark Stopped (owned) */
+	size_t *stop; /* Succeeded trials to mark Stopped (owned) */
 	size_t n_stop;
-	int done;                        /* every trial has ended; nothing more will start */
-	long best;                       /* index of the best trial, -1 if none has a result */
-	int all_failed;                  /* done and no trial succeeded */
+	int done;       /* every trial has ended; nothing more will start */
+	long best;      /* index of the best trial, -1 if none has a result */
+	int all_failed; /* done and no trial succeeded */
 };
 
 /* Decides from the n trials started so far (index order). Pure. */
 void aios_search_decide(const struct aios_search *s, const struct aios_search_trial *t, size_t n,
-			struct aios_search_decision *d);
+                        struct aios_search_decision *d);
 void aios_search_decision_cleanup(struct aios_search_decision *d);
 
 /* Is a better than b under the objective's goal. */
@@ -148,8 +149,8 @@ struct aios_tj_spec;
  * synthetic job holding the trial's spec; the results are merged into out.
  */
 enum aios_err aios_search_plan(struct json_object *job, const struct aios_tj_spec *spec,
-			       struct json_object *const *pods, size_t n_pods, time_t now,
-			       const struct aios_tj_progress *progress,
-			       struct aios_tj_plan *out) AIOS_MUST_CHECK;
+                               struct json_object *const *pods, size_t n_pods, time_t now,
+                               const struct aios_tj_progress *progress,
+                               struct aios_tj_plan *out) AIOS_MUST_CHECK;
 
 #endif

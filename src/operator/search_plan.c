@@ -45,9 +45,10 @@ struct sp {
 };
 
 static void event(struct aios_tj_plan *p, const char *type, const char *reason, const char *fmt,
-		  ...) AIOS_PRINTF(4, 5);
+                  ...) AIOS_PRINTF(4, 5);
 
-static void event(struct aios_tj_plan *p, const char *type, const char *reason, const char *fmt, ...)
+static void event(struct aios_tj_plan *p, const char *type, const char *reason, const char *fmt,
+                  ...)
 {
 	char msg[AIOS_TJ_MESSAGE_MAX];
 	va_list ap;
@@ -113,7 +114,7 @@ static int is_true(struct json_object *st, const char *type)
 /* Sets a condition (lastTransitionTime moves only when status flips); with only_if_present,
  * a condition that never existed is left out. */
 static void set_cond(struct sp *c, const char *type, int status, const char *reason,
-		     const char *msg, int only_if_present)
+                     const char *msg, int only_if_present)
 {
 	if (only_if_present && !condition(c->st, type, 0))
 		return;
@@ -131,7 +132,7 @@ static void drop_cond(struct json_object *st, const char *type)
 {
 	struct json_object *conds = aios_json_lookup(st, "conditions");
 	for (size_t i = 0; conds && json_object_is_type(conds, json_type_array) &&
-			   i < json_object_array_length(conds);
+	                   i < json_object_array_length(conds);
 	     i++) {
 		const char *t = aios_json_str(json_object_array_get_idx(conds, i), "type");
 		if (t && strcmp(t, type) == 0) {
@@ -144,7 +145,8 @@ static void drop_cond(struct json_object *st, const char *type)
 static int64_t label_num(struct json_object *pod, const char *label)
 {
 	struct json_object *l = aios_json_lookup(pod, "metadata.labels"), *v;
-	if (!l || !json_object_object_get_ex(l, label, &v) || !json_object_is_type(v, json_type_string))
+	if (!l || !json_object_object_get_ex(l, label, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return -1;
 	const char *s = json_object_get_string(v);
 	char *end;
@@ -192,7 +194,7 @@ static struct json_object *final_line(struct json_object *pod)
 	struct json_object *cs = aios_json_lookup(pod, "status.containerStatuses");
 	const char *msg = NULL;
 	for (size_t i = 0; cs && json_object_is_type(cs, json_type_array) &&
-			   i < json_object_array_length(cs) && !msg;
+	                   i < json_object_array_length(cs) && !msg;
 	     i++) {
 		struct json_object *x = json_object_array_get_idx(cs, i);
 		const char *n = aios_json_str(x, "name");
@@ -209,7 +211,8 @@ static struct json_object *final_line(struct json_object *pod)
 		while (ls < end && (*ls == ' ' || *ls == '\t'))
 			ls++;
 		size_t len = (size_t)(end - ls);
-		while (len > 0 && (ls[len - 1] == '\n' || ls[len - 1] == '\r' || ls[len - 1] == ' '))
+		while (len > 0 &&
+		       (ls[len - 1] == '\n' || ls[len - 1] == '\r' || ls[len - 1] == ' '))
 			len--;
 		struct json_object *o = NULL;
 		if (len > 0 && *ls == '{' &&
@@ -241,7 +244,8 @@ static void record_result(struct sp *c, struct json_object *tr, struct json_obje
 {
 	struct json_object *fl = rank0 ? final_line(rank0) : NULL;
 	double v;
-	if (num_at(fl, "val_loss", &v) || num_at(fl, "validationLoss", &v) || num_at(fl, "loss", &v))
+	if (num_at(fl, "val_loss", &v) || num_at(fl, "validationLoss", &v) ||
+	    num_at(fl, "loss", &v))
 		json_object_object_add(tr, "validationLoss", json_object_new_double(v));
 	if (num_at(fl, "accuracy", &v) || num_at(fl, "val_accuracy", &v))
 		json_object_object_add(tr, "accuracy", json_object_new_double(v));
@@ -251,8 +255,8 @@ static void record_result(struct sp *c, struct json_object *tr, struct json_obje
 		json_object_object_add(tr, "objective", json_object_new_double(v));
 	else
 		json_object_object_add(tr, "message",
-				       str(c->s->accuracy ? "the trainer reported no accuracy"
-							  : "the trainer reported no loss"));
+		                       str(c->s->accuracy ? "the trainer reported no accuracy"
+		                                          : "the trainer reported no loss"));
 	json_object_put(fl);
 }
 
@@ -273,7 +277,7 @@ static void adopt(struct sp *c, struct json_object *child, size_t trial)
 	json_object_object_add(labels, AIOS_SEARCH_LABEL_TRIAL, str(num));
 	struct json_object *refs = aios_json_lookup(md, "ownerReferences");
 	for (size_t i = 0; refs && json_object_is_type(refs, json_type_array) &&
-			   i < json_object_array_length(refs);
+	                   i < json_object_array_length(refs);
 	     i++)
 		json_object_object_add(json_object_array_get_idx(refs, i), "name", str(c->name));
 }
@@ -296,8 +300,8 @@ static struct json_object *trial_job(struct sp *c, struct json_object *tr, size_
 	if (c->s->algo != AIOS_SEARCH_HALVING || aios_json_opt_int(tr, "epochs", 0, &epochs))
 		epochs = 0;
 	json_object_object_add(j, "spec",
-			       aios_search_apply(aios_json_lookup(c->job, "spec"),
-						 aios_json_lookup(tr, "parameters"), epochs, i));
+	                       aios_search_apply(aios_json_lookup(c->job, "spec"),
+	                                         aios_json_lookup(tr, "parameters"), epochs, i));
 	struct json_object *ts = json_object_new_object();
 	json_object_object_add(ts, "observedGeneration", json_object_new_int64(c->gen));
 	int64_t attempts = 0;
@@ -325,8 +329,8 @@ static struct json_object *trial_job(struct sp *c, struct json_object *tr, size_
  * requeues into c->out, and updates the trial's entry. Returns its new phase.
  */
 static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_object *const *pods,
-					size_t n_pods, const struct aios_tj_progress *progress,
-					struct json_object **progress_out)
+                                        size_t n_pods, const struct aios_tj_progress *progress,
+                                        struct json_object **progress_out)
 {
 	struct json_object *tr = json_object_array_get_idx(c->trials, i);
 	struct json_object **mine = aios_xcalloc(n_pods + 1, sizeof(*mine));
@@ -362,8 +366,8 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 		requeue(o, 1000); /* one ConfigMap per reconcile: the next one soon */
 	}
 	for (size_t k = 0; k < tp.n_events; k++)
-		event(o, tp.events[k].type, tp.events[k].reason, "trial %s: %s", tname ? tname : "?",
-		      tp.events[k].message);
+		event(o, tp.events[k].type, tp.events[k].reason, "trial %s: %s",
+		      tname ? tname : "?", tp.events[k].message);
 	if (tp.requeue_after_ms > 0)
 		requeue(o, tp.requeue_after_ms);
 	if (tp.scrape_addr && !o->scrape_addr) {
@@ -427,7 +431,7 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 /* ============================== the plan ============================== */
 
 static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, size_t n_pods,
-				 const struct aios_tj_progress *progress)
+                                 const struct aios_tj_progress *progress)
 {
 	struct aios_tj_plan *out = c->out;
 	struct json_object *st = c->st;
@@ -438,12 +442,13 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 		observed = 0;
 	if (observed != c->gen) {
 		if (observed > 0 && aios_json_lookup(st, "trials"))
-			event(out, "Normal", "NewRun", "spec generation %lld: starting a new search",
-			      (long long)c->gen);
+			event(out, "Normal", "NewRun",
+			      "spec generation %lld: starting a new search", (long long)c->gen);
 		drop_cond(st, "Succeeded");
 		drop_cond(st, "Failed");
-		static const char *const reset[] = {"completionTime", "startTime", "progress", "trials",
-						    "best", "artifact", "attempts"};
+		static const char *const reset[] = {"completionTime", "startTime", "progress",
+		                                    "trials",         "best",      "artifact",
+		                                    "attempts"};
 		for (size_t i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
 			json_object_object_del(st, reset[i]);
 		json_object_object_add(st, "observedGeneration", json_object_new_int64(c->gen));
@@ -489,7 +494,8 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 		}
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *tr = json_object_array_get_idx(trials, i);
-			if (aios_search_phase_parse(aios_json_str(tr, "phase")) == AIOS_TRIAL_RUNNING)
+			if (aios_search_phase_parse(aios_json_str(tr, "phase")) ==
+			    AIOS_TRIAL_RUNNING)
 				json_object_object_add(tr, "phase", str("Pending"));
 		}
 		if (!is_true(st, "Suspended"))
@@ -516,12 +522,14 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 			t0 = c->now;
 		if (c->now >= t0 + c->spec->deadline_s) {
 			char msg[160];
-			snprintf(msg, sizeof(msg),
-				 "the search ran longer than runPolicy.activeDeadlineSeconds (%lld s)",
-				 (long long)c->spec->deadline_s);
+			snprintf(
+			    msg, sizeof(msg),
+			    "the search ran longer than runPolicy.activeDeadlineSeconds (%lld s)",
+			    (long long)c->spec->deadline_s);
 			for (size_t i = 0; i < n; i++) {
 				struct json_object *tr = json_object_array_get_idx(trials, i);
-				enum aios_search_phase p = aios_search_phase_parse(aios_json_str(tr, "phase"));
+				enum aios_search_phase p =
+				    aios_search_phase_parse(aios_json_str(tr, "phase"));
 				if (p == AIOS_TRIAL_PENDING || p == AIOS_TRIAL_RUNNING) {
 					json_object_object_add(tr, "phase", str("Stopped"));
 					json_object_object_add(tr, "message", str(msg));
@@ -555,7 +563,7 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 		struct json_object *tr = json_object_array_get_idx(trials, d.stop[k]);
 		json_object_object_add(tr, "phase", str("Stopped"));
 		json_object_object_add(tr, "message",
-				       str("not promoted to the next rung of successive halving"));
+		                       str("not promoted to the next rung of successive halving"));
 		t[d.stop[k]].phase = AIOS_TRIAL_STOPPED;
 	}
 	for (size_t k = 0; k < d.n_start; k++) {
@@ -566,10 +574,12 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 		json_object_object_add(tr, "name", str(tn));
 		json_object_object_add(tr, "phase", str("Pending"));
 		struct json_object *params =
-		    a->parent >= 0 ? aios_json_copy(aios_json_lookup(
-					 json_object_array_get_idx(trials, (size_t)a->parent), "parameters"))
-				   : aios_search_sample(c->s, a->config);
-		json_object_object_add(tr, "parameters", params ? params : json_object_new_object());
+		    a->parent >= 0
+		        ? aios_json_copy(aios_json_lookup(
+		              json_object_array_get_idx(trials, (size_t)a->parent), "parameters"))
+		        : aios_search_sample(c->s, a->config);
+		json_object_object_add(tr, "parameters",
+		                       params ? params : json_object_new_object());
 		if (a->epochs > 0)
 			json_object_object_add(tr, "epochs", json_object_new_int64(a->epochs));
 		json_object_array_add(trials, tr);
@@ -582,56 +592,61 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 	if (d.done) {
 		size_t failed = 0;
 		for (size_t i = 0; i < n; i++)
-			failed += aios_search_phase_parse(aios_json_str(json_object_array_get_idx(trials, i),
-									"phase")) == AIOS_TRIAL_FAILED;
+			failed += aios_search_phase_parse(aios_json_str(
+			              json_object_array_get_idx(trials, i), "phase")) ==
+			          AIOS_TRIAL_FAILED;
 		char msg[AIOS_TJ_MESSAGE_MAX];
 		if (d.all_failed) {
 			snprintf(msg, sizeof(msg), "all %zu trials failed", n);
 			finish(c, 0, "AllTrialsFailed", msg);
 		} else if (d.best < 0) {
 			snprintf(msg, sizeof(msg), "no trial reported its objective (%s)",
-				 c->s->accuracy ? "accuracy" : "validationLoss");
+			         c->s->accuracy ? "accuracy" : "validationLoss");
 			finish(c, 0, "NoObjective", msg);
 		} else {
 			struct json_object *bt = json_object_array_get_idx(trials, (size_t)d.best);
 			struct json_object *best = json_object_new_object();
 			json_object_object_add(best, "trial", str(aios_json_str(bt, "name")));
 			json_object_object_add(best, "parameters",
-					       aios_json_copy(aios_json_lookup(bt, "parameters")));
-			json_object_object_add(best, "objective", json_object_new_double(t[d.best].objective));
+			                       aios_json_copy(aios_json_lookup(bt, "parameters")));
+			json_object_object_add(best, "objective",
+			                       json_object_new_double(t[d.best].objective));
 			json_object_object_add(st, "best", best);
 			struct json_object *art = aios_json_lookup(bt, "artifact");
 			if (art) {
 				art = aios_json_copy(art);
-				json_object_object_add(art, "generation", json_object_new_int64(c->gen));
+				json_object_object_add(art, "generation",
+				                       json_object_new_int64(c->gen));
 				json_object_object_add(st, "artifact", art);
 			}
-			snprintf(msg, sizeof(msg), "trial %s is the best of %zu (%s %g; %zu failed)",
-				 aios_json_str(bt, "name"), n,
-				 c->s->accuracy ? "accuracy" : "validationLoss", t[d.best].objective,
-				 failed);
+			snprintf(msg, sizeof(msg),
+			         "trial %s is the best of %zu (%s %g; %zu failed)",
+			         aios_json_str(bt, "name"), n,
+			         c->s->accuracy ? "accuracy" : "validationLoss",
+			         t[d.best].objective, failed);
 			finish(c, 1, "SearchSucceeded", msg);
 		}
 		clean(c, pods, n_pods);
 	} else {
 		size_t running = 0, ended = 0;
 		for (size_t i = 0; i < n; i++) {
-			enum aios_search_phase p =
-			    aios_search_phase_parse(aios_json_str(json_object_array_get_idx(trials, i), "phase"));
+			enum aios_search_phase p = aios_search_phase_parse(
+			    aios_json_str(json_object_array_get_idx(trials, i), "phase"));
 			running += p == AIOS_TRIAL_RUNNING;
-			ended += p == AIOS_TRIAL_SUCCEEDED || p == AIOS_TRIAL_FAILED || p == AIOS_TRIAL_STOPPED;
+			ended += p == AIOS_TRIAL_SUCCEEDED || p == AIOS_TRIAL_FAILED ||
+			         p == AIOS_TRIAL_STOPPED;
 		}
 		/* Running from the first trial that runs to the end: a search between two
 		 * trials is still running */
 		const char *phase = running > 0 || ended > 0 ? "Running" : "Pending";
 		const char *ph0 = aios_json_str(st, "phase");
 		if (ph0 && strcmp(ph0, phase) != 0 && strcmp(phase, "Running") == 0)
-			event(out, "Normal", "Running", "search running: %zu trial%s running", running,
-			      running == 1 ? "" : "s");
+			event(out, "Normal", "Running", "search running: %zu trial%s running",
+			      running, running == 1 ? "" : "s");
 		json_object_object_add(st, "phase", str(phase));
 		char msg[128];
 		snprintf(msg, sizeof(msg), "%zu trial%s running, %zu ended, %zu started", running,
-			 running == 1 ? "" : "s", ended, n);
+		         running == 1 ? "" : "s", ended, n);
 		if (running > 0)
 			set_cond(c, "Running", 1, "TrialsRunning", msg, 0);
 		else
@@ -646,11 +661,12 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 }
 
 enum aios_err aios_search_plan(struct json_object *job, const struct aios_tj_spec *spec,
-			       struct json_object *const *pods, size_t n_pods, time_t now,
-			       const struct aios_tj_progress *progress, struct aios_tj_plan *out)
+                               struct json_object *const *pods, size_t n_pods, time_t now,
+                               const struct aios_tj_progress *progress, struct aios_tj_plan *out)
 {
 	struct aios_search s;
-	struct sp c = {.job = job, .st = out->status, .out = out, .spec = spec, .s = &s, .now = now};
+	struct sp c = {
+	    .job = job, .st = out->status, .out = out, .spec = spec, .s = &s, .now = now};
 	aios_rfc3339(now, c.now_s, sizeof(c.now_s));
 	c.name = aios_json_str(job, "metadata.name");
 	if (aios_json_opt_int(job, "metadata.generation", 1, &c.gen))

@@ -28,7 +28,7 @@
 #include "support/kubectl.h"
 
 #define DEADLINE_MS 120000 /* the whole search, kubelet included */
-#define JOB "search6"
+#define JOB         "search6"
 
 static struct aios_kube_client *g_admin;
 static char g_ns[64];
@@ -42,16 +42,19 @@ static void apply(const char *rel)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s", aios_test_path(rel));
 	int rc = aios_test_kubectl(aios_test_kubeconfig(), NULL, out, sizeof(out), "apply", "-f",
-				   path, NULL);
+	                           path, NULL);
 	ck_assert_msg(rc == 0, "kubectl apply %s: %s", rel, out);
 }
 
 static void setup(void)
 {
-	const char *files[] = {"crds", "operator/namespace.yaml", "operator/service-account.yaml",
-			       "operator/cluster-role.yaml", "operator/cluster-role-binding.yaml",
-			       "operator/leader-election-role.yaml",
-			       "operator/leader-election-role-binding.yaml"};
+	const char *files[] = {"crds",
+	                       "operator/namespace.yaml",
+	                       "operator/service-account.yaml",
+	                       "operator/cluster-role.yaml",
+	                       "operator/cluster-role-binding.yaml",
+	                       "operator/leader-election-role.yaml",
+	                       "operator/leader-election-role-binding.yaml"};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		apply(files[i]);
 	g_admin = aios_kt_client("admin");
@@ -125,8 +128,8 @@ static void operator_stop(pid_t pid)
 		}
 		aios_sleep_ms(50);
 	}
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "aios-operator exit status %d (log %s)",
-		      st, g_log);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	              "aios-operator exit status %d (log %s)", st, g_log);
 }
 
 /* ============================== the kubelet ============================== */
@@ -140,7 +143,8 @@ static double loss_of(double lr, double width)
 /* The trial spec of a pod (its AIOS_SPEC). New object. */
 static struct json_object *pod_spec(struct json_object *pod)
 {
-	struct json_object *c = json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0);
+	struct json_object *c =
+	    json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0);
 	struct json_object *env = aios_json_lookup(c, "env");
 	for (size_t i = 0; env && i < json_object_array_length(env); i++) {
 		struct json_object *e = json_object_array_get_idx(env, i);
@@ -173,13 +177,16 @@ static void write_status(struct json_object *pod, int ip, int done)
 	json_object_object_add(cs, "restartCount", json_object_new_int(0));
 	if (done) {
 		struct json_object *spec = pod_spec(pod);
-		double lr = json_object_get_double(aios_json_lookup(spec, "optimizer.learningRate"));
-		double w = json_object_get_double(json_object_array_get_idx(aios_json_lookup(spec, "model.hidden"), 0));
+		double lr =
+		    json_object_get_double(aios_json_lookup(spec, "optimizer.learningRate"));
+		double w = json_object_get_double(
+		    json_object_array_get_idx(aios_json_lookup(spec, "model.hidden"), 0));
 		char msg[512];
-		snprintf(msg, sizeof(msg),
-			 "{\"artifact\":{\"uri\":\"%s\",\"sha256\":\"%064d\",\"bytes\":64},\"epochs\":3,"
-			 "\"loss\":1.0,\"val_loss\":%.9g}",
-			 aios_json_str(spec, "output.uri"), ip, loss_of(lr, w));
+		snprintf(
+		    msg, sizeof(msg),
+		    "{\"artifact\":{\"uri\":\"%s\",\"sha256\":\"%064d\",\"bytes\":64},\"epochs\":3,"
+		    "\"loss\":1.0,\"val_loss\":%.9g}",
+		    aios_json_str(spec, "output.uri"), ip, loss_of(lr, w));
 		json_object_put(spec);
 		struct json_object *t = json_object_new_object();
 		json_object_object_add(t, "exitCode", json_object_new_int(0));
@@ -198,7 +205,8 @@ static void write_status(struct json_object *pod, int ip, int done)
 	json_object_array_add(css, cs);
 	json_object_object_add(st, "containerStatuses", css);
 	json_object_object_add(pod, "status", st);
-	struct aios_kube_ref r = aios_kube_ref(&aios_kube_pods, g_ns, aios_json_str(pod, "metadata.name"));
+	struct aios_kube_ref r =
+	    aios_kube_ref(&aios_kube_pods, g_ns, aios_json_str(pod, "metadata.name"));
 	enum aios_err e = aios_kube_update_status(g_admin, &r, pod, NULL);
 	ck_assert_msg(e == AIOS_OK || e == AIOS_ERR_CONFLICT, "pod status: %s", aios_errmsg());
 }
@@ -225,7 +233,8 @@ static void kubelet_pass(struct kubelet *k)
 		struct json_object *labels = aios_json_lookup(p, "metadata.labels"), *v;
 		if (labels && json_object_object_get_ex(labels, "aios.dev/trial", &v))
 			tl = json_object_get_string(v);
-		ck_assert_msg(tl, "pod %s has no aios.dev/trial label", aios_json_str(p, "metadata.name"));
+		ck_assert_msg(tl, "pod %s has no aios.dev/trial label",
+		              aios_json_str(p, "metadata.name"));
 		long t = strtol(tl, NULL, 10);
 		ck_assert(t >= 0 && t < 64);
 		const char *ph = aios_json_str(p, "status.phase");
@@ -267,16 +276,21 @@ static size_t count_phase(struct json_object *job, const char *phase)
 START_TEST(random_search_six_trials_two_at_a_time)
 {
 	const char *manifest =
-	    "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":\"" JOB "\"},"
-	    "\"spec\":{\"model\":{\"type\":\"mlp\",\"hidden\":[8]},\"data\":{\"inline\":{\"features\":"
+	    "{\"apiVersion\":\"aios.dev/"
+	    "v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":\"" JOB "\"},"
+	    "\"spec\":{\"model\":{\"type\":\"mlp\",\"hidden\":[8]},\"data\":{\"inline\":{"
+	    "\"features\":"
 	    "[[1],[2],[3],[4]],\"labels\":[2,4,6,8]}},\"optimizer\":{\"epochs\":3},"
-	    "\"output\":{\"uri\":\"file:///tmp/search/model.aios\"},\"search\":{\"algorithm\":\"random\","
-	    "\"seed\":11,\"trials\":6,\"parallelism\":2,\"space\":{\"learningRate\":{\"min\":0.0001,"
+	    "\"output\":{\"uri\":\"file:///tmp/search/"
+	    "model.aios\"},\"search\":{\"algorithm\":\"random\","
+	    "\"seed\":11,\"trials\":6,\"parallelism\":2,\"space\":{\"learningRate\":{\"min\":0."
+	    "0001,"
 	    "\"max\":1,\"scale\":\"log\"},\"hidden\":{\"values\":[[2],[16],[64]]}}}}}";
 	struct json_object *job;
 	ck_assert_int_eq(aios_json_parse(manifest, strlen(manifest), "job", &job), AIOS_OK);
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_trainingjobs, g_ns, NULL);
-	ck_assert_msg(aios_kube_create(g_admin, &r, job, NULL, NULL) == AIOS_OK, "create: %s", aios_errmsg());
+	ck_assert_msg(aios_kube_create(g_admin, &r, job, NULL, NULL) == AIOS_OK, "create: %s",
+	              aios_errmsg());
 	json_object_put(job);
 
 	pid_t op = operator_start();
@@ -286,8 +300,8 @@ START_TEST(random_search_six_trials_two_at_a_time)
 	for (;;) {
 		struct json_object *j = get_job();
 		ck_assert_msg(count_phase(j, "Running") + count_phase(j, "Pending") <= 2,
-			      "more than 2 trials active: %s",
-			      json_object_to_json_string(aios_json_lookup(j, "status.trials")));
+		              "more than 2 trials active: %s",
+		              json_object_to_json_string(aios_json_lookup(j, "status.trials")));
 		const char *ph = aios_json_str(j, "status.phase");
 		if (ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0)) {
 			json_object_put(j);
@@ -302,7 +316,8 @@ START_TEST(random_search_six_trials_two_at_a_time)
 		json_object_put(j);
 		if (aios_now_ms() > until) {
 			operator_stop(op);
-			ck_abort_msg("search not finished within %d ms (operator log %s)", DEADLINE_MS, g_log);
+			ck_abort_msg("search not finished within %d ms (operator log %s)",
+			             DEADLINE_MS, g_log);
 		}
 		kubelet_pass(&k);
 		aios_sleep_ms(300);
@@ -322,7 +337,8 @@ START_TEST(random_search_six_trials_two_at_a_time)
 		struct json_object *t = json_object_array_get_idx(trials, i);
 		ck_assert_str_eq(aios_json_str(t, "phase"), "Succeeded");
 		double lr = json_object_get_double(aios_json_lookup(t, "parameters.learningRate"));
-		double w = json_object_get_double(json_object_array_get_idx(aios_json_lookup(t, "parameters.hidden"), 0));
+		double w = json_object_get_double(
+		    json_object_array_get_idx(aios_json_lookup(t, "parameters.hidden"), 0));
 		double obj = json_object_get_double(aios_json_lookup(t, "objective"));
 		ck_assert_double_eq_tol(obj, loss_of(lr, w), 1e-6);
 		char uri[64];
@@ -335,14 +351,17 @@ START_TEST(random_search_six_trials_two_at_a_time)
 	}
 	/* the trials recorded before the restart kept their values */
 	for (size_t i = 0; i < json_object_array_length(before_restart); i++)
-		ck_assert(aios_json_equal(aios_json_lookup(json_object_array_get_idx(before_restart, i), "parameters"),
-					  aios_json_lookup(json_object_array_get_idx(trials, i), "parameters")));
+		ck_assert(aios_json_equal(
+		    aios_json_lookup(json_object_array_get_idx(before_restart, i), "parameters"),
+		    aios_json_lookup(json_object_array_get_idx(trials, i), "parameters")));
 	char bn[16];
 	snprintf(bn, sizeof(bn), "t%ld", best);
 	ck_assert_str_eq(aios_json_str(j, "status.best.trial"), bn);
-	ck_assert_double_eq_tol(json_object_get_double(aios_json_lookup(j, "status.best.objective")), best_obj, 1e-9);
-	ck_assert_str_eq(aios_json_str(j, "status.artifact.uri"),
-			 aios_json_str(json_object_array_get_idx(trials, (size_t)best), "artifact.uri"));
+	ck_assert_double_eq_tol(
+	    json_object_get_double(aios_json_lookup(j, "status.best.objective")), best_obj, 1e-9);
+	ck_assert_str_eq(
+	    aios_json_str(j, "status.artifact.uri"),
+	    aios_json_str(json_object_array_get_idx(trials, (size_t)best), "artifact.uri"));
 	json_object_put(before_restart);
 	json_object_put(j);
 }

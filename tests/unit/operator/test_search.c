@@ -33,7 +33,7 @@ static void parse_bad(const char *json, const char *want)
 	struct aios_search s;
 	ck_assert_int_eq(aios_search_parse(o, &s), AIOS_ERR_INVALID);
 	ck_assert_msg(strstr(aios_errmsg(), want), "%s: message \"%s\" lacks \"%s\"", json,
-		      aios_errmsg(), want);
+	              aios_errmsg(), want);
 	json_object_put(o);
 }
 
@@ -54,14 +54,17 @@ START_TEST(defaults_and_objective)
 	ck_assert_int_eq(s.dims[0].log, 1); /* learningRate defaults to a log scale */
 	ck_assert_int_eq(s.maximize, 0);
 	aios_search_cleanup(&s);
-	parse_ok("{\"objective\":{\"metric\":\"accuracy\"},\"space\":{\"weightDecay\":{\"min\":0,\"max\":0.1}}}", &s);
+	parse_ok("{\"objective\":{\"metric\":\"accuracy\"},\"space\":{\"weightDecay\":{\"min\":0,"
+	         "\"max\":0.1}}}",
+	         &s);
 	ck_assert_int_eq(s.maximize, 1);
 	ck_assert_int_eq(s.accuracy, 1);
 	ck_assert_int_eq(s.dims[0].log, 0); /* weightDecay defaults to linear */
 	ck_assert(aios_search_better(&s, 0.9, 0.8));
 	aios_search_cleanup(&s);
 	parse_ok("{\"objective\":{\"metric\":\"validationLoss\",\"goal\":\"maximize\"},"
-		 "\"space\":{\"activation\":{\"values\":[\"relu\"]}}}", &s);
+	         "\"space\":{\"activation\":{\"values\":[\"relu\"]}}}",
+	         &s);
 	ck_assert_int_eq(s.maximize, 1);
 	aios_search_cleanup(&s);
 }
@@ -72,17 +75,22 @@ START_TEST(bad_specs_are_named)
 	parse_bad("{}", "spec.search.space");
 	parse_bad("{\"space\":{}}", "names no field");
 	parse_bad("{\"space\":{\"dropout\":{\"values\":[0.1]}}}", "spec.search.space.dropout");
-	parse_bad("{\"algorithm\":\"bayes\",\"space\":{\"hidden\":{\"values\":[[4]]}}}", "algorithm");
+	parse_bad("{\"algorithm\":\"bayes\",\"space\":{\"hidden\":{\"values\":[[4]]}}}",
+	          "algorithm");
 	parse_bad("{\"space\":{\"learningRate\":{\"min\":0.1,\"max\":0.01}}}", "above max");
 	parse_bad("{\"space\":{\"learningRate\":{\"min\":0,\"max\":0.01}}}", "learningRate");
-	parse_bad("{\"space\":{\"weightDecay\":{\"min\":0,\"max\":0.1,\"scale\":\"log\"}}}", "log scale");
+	parse_bad("{\"space\":{\"weightDecay\":{\"min\":0,\"max\":0.1,\"scale\":\"log\"}}}",
+	          "log scale");
 	parse_bad("{\"space\":{\"batchSize\":{\"values\":[1.5]}}}", "batchSize.values[0]");
 	parse_bad("{\"space\":{\"hidden\":{\"values\":[[4,0]]}}}", "hidden.values[0][1]");
 	parse_bad("{\"space\":{\"activation\":{\"values\":[\"gelu\"]}}}", "activation.values[0]");
 	parse_bad("{\"space\":{\"hidden\":{\"min\":1,\"max\":2}}}", "hidden.values: required");
 	parse_bad("{\"space\":{\"momentum\":{\"values\":[1.0]}}}", "momentum.values[0]");
-	parse_bad("{\"parallelism\":0,\"space\":{\"activation\":{\"values\":[\"relu\"]}}}", "parallelism");
-	parse_bad("{\"objective\":{\"goal\":\"up\"},\"space\":{\"activation\":{\"values\":[\"relu\"]}}}", "goal");
+	parse_bad("{\"parallelism\":0,\"space\":{\"activation\":{\"values\":[\"relu\"]}}}",
+	          "parallelism");
+	parse_bad(
+	    "{\"objective\":{\"goal\":\"up\"},\"space\":{\"activation\":{\"values\":[\"relu\"]}}}",
+	    "goal");
 }
 END_TEST
 
@@ -90,27 +98,32 @@ END_TEST
 START_TEST(grid_enumerates)
 {
 	struct aios_search s;
-	parse_ok("{\"algorithm\":\"grid\",\"space\":{\"learningRate\":{\"min\":0.001,\"max\":0.1},"
-		 "\"hidden\":{\"values\":[[4],[8,8]]},\"activation\":{\"values\":[\"relu\",\"tanh\"]}}}",
-		 &s);
+	parse_ok(
+	    "{\"algorithm\":\"grid\",\"space\":{\"learningRate\":{\"min\":0.001,\"max\":0.1},"
+	    "\"hidden\":{\"values\":[[4],[8,8]]},\"activation\":{\"values\":[\"relu\",\"tanh\"]}}}",
+	    &s);
 	ck_assert_uint_eq(s.trials, 3 * 2 * 2);
 	char seen[12][128];
 	for (size_t i = 0; i < s.trials; i++) {
 		struct json_object *p = aios_search_sample(&s, i);
-		snprintf(seen[i], sizeof(seen[i]), "%s", json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN));
+		snprintf(seen[i], sizeof(seen[i]), "%s",
+		         json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN));
 		for (size_t j = 0; j < i; j++)
-			ck_assert_msg(strcmp(seen[i], seen[j]) != 0, "grid point %zu repeats %zu: %s", i, j, seen[i]);
+			ck_assert_msg(strcmp(seen[i], seen[j]) != 0,
+			              "grid point %zu repeats %zu: %s", i, j, seen[i]);
 		json_object_put(p);
 	}
 	/* the log range's three points are 0.001, 0.01, 0.1; activation is fastest */
 	struct json_object *p0 = aios_search_sample(&s, 0), *p1 = aios_search_sample(&s, 1),
-			   *p4 = aios_search_sample(&s, 4), *p8 = aios_search_sample(&s, 8);
+	                   *p4 = aios_search_sample(&s, 4), *p8 = aios_search_sample(&s, 8);
 	ck_assert_double_eq_tol(num(p0, "learningRate"), 0.001, 1e-12);
 	ck_assert_double_eq_tol(num(p4, "learningRate"), 0.01, 1e-12);
 	ck_assert_double_eq_tol(num(p8, "learningRate"), 0.1, 1e-12);
 	ck_assert_str_eq(aios_json_str(p0, "activation"), "relu");
 	ck_assert_str_eq(aios_json_str(p1, "activation"), "tanh");
-	ck_assert_str_eq(json_object_to_json_string_ext(aios_json_lookup(p0, "hidden"), JSON_C_TO_STRING_PLAIN), "[4]");
+	ck_assert_str_eq(
+	    json_object_to_json_string_ext(aios_json_lookup(p0, "hidden"), JSON_C_TO_STRING_PLAIN),
+	    "[4]");
 	json_object_put(p0);
 	json_object_put(p1);
 	json_object_put(p4);
@@ -119,7 +132,8 @@ START_TEST(grid_enumerates)
 
 	/* trials cuts the grid; a linear integer range is rounded */
 	parse_ok("{\"algorithm\":\"grid\",\"trials\":2,\"gridPoints\":4,\"space\":{\"batchSize\":"
-		 "{\"min\":1,\"max\":10,\"scale\":\"linear\"}}}", &s);
+	         "{\"min\":1,\"max\":10,\"scale\":\"linear\"}}}",
+	         &s);
 	ck_assert_uint_eq(s.trials, 2);
 	struct json_object *q = aios_search_sample(&s, 1);
 	ck_assert(json_object_is_type(aios_json_lookup(q, "batchSize"), json_type_int));
@@ -134,8 +148,8 @@ START_TEST(random_reproducible_and_in_range)
 {
 	struct aios_search a, b, c;
 	const char *sp = "\"space\":{\"learningRate\":{\"min\":0.0001,\"max\":1},\"batchSize\":"
-			 "{\"min\":8,\"max\":512},\"weightDecay\":{\"min\":0,\"max\":0.01},"
-			 "\"hidden\":{\"values\":[[4],[16],[64]]}}}";
+	                 "{\"min\":8,\"max\":512},\"weightDecay\":{\"min\":0,\"max\":0.01},"
+	                 "\"hidden\":{\"values\":[[4],[16],[64]]}}}";
 	char buf[512];
 	snprintf(buf, sizeof(buf), "{\"seed\":42,%s", sp);
 	parse_ok(buf, &a);
@@ -145,10 +159,11 @@ START_TEST(random_reproducible_and_in_range)
 	int differs = 0;
 	for (size_t i = 0; i < 200; i++) {
 		struct json_object *x = aios_search_sample(&a, i), *y = aios_search_sample(&b, i),
-				   *z = aios_search_sample(&c, i);
+		                   *z = aios_search_sample(&c, i);
 		ck_assert(aios_json_equal(x, y));
 		differs += !aios_json_equal(x, z);
-		double lr = num(x, "learningRate"), bs = num(x, "batchSize"), wd = num(x, "weightDecay");
+		double lr = num(x, "learningRate"), bs = num(x, "batchSize"),
+		       wd = num(x, "weightDecay");
 		ck_assert(lr >= 0.0001 && lr <= 1);
 		ck_assert(bs >= 8 && bs <= 512 && bs == floor(bs));
 		ck_assert(wd >= 0 && wd <= 0.01);
@@ -177,7 +192,9 @@ START_TEST(log_scale_respected)
 	/* linear sampling would put ~1% there; log sampling 50% (+-4% is > 5 sigma) */
 	ck_assert_msg(low > n * 46 / 100 && low < n * 54 / 100, "%d of %d below 0.01", low, n);
 	aios_search_cleanup(&s);
-	parse_ok("{\"seed\":7,\"space\":{\"learningRate\":{\"min\":0.0001,\"max\":1,\"scale\":\"linear\"}}}", &s);
+	parse_ok("{\"seed\":7,\"space\":{\"learningRate\":{\"min\":0.0001,\"max\":1,\"scale\":"
+	         "\"linear\"}}}",
+	         &s);
 	low = 0;
 	for (int i = 0; i < n; i++) {
 		struct json_object *x = aios_search_sample(&s, (size_t)i);
@@ -192,16 +209,21 @@ END_TEST
 START_TEST(apply_makes_a_plain_spec)
 {
 	struct json_object *spec = parse(
-	    "{\"model\":{\"type\":\"mlp\",\"hidden\":[2]},\"optimizer\":{\"learningRate\":0.5,\"epochs\":9},"
+	    "{\"model\":{\"type\":\"mlp\",\"hidden\":[2]},\"optimizer\":{\"learningRate\":0.5,"
+	    "\"epochs\":9},"
 	    "\"output\":{\"uri\":\"pvc://models/run/model.aios\"},\"runPolicy\":{\"suspend\":true,"
 	    "\"activeDeadlineSeconds\":60,\"ttlSecondsAfterFinished\":5,\"backoffLimit\":1},"
 	    "\"search\":{\"space\":{\"learningRate\":{\"values\":[0.1]}}}}");
-	struct json_object *params = parse("{\"learningRate\":0.01,\"hidden\":[16,8],\"activation\":\"tanh\"}");
+	struct json_object *params =
+	    parse("{\"learningRate\":0.01,\"hidden\":[16,8],\"activation\":\"tanh\"}");
 	struct json_object *t = aios_search_apply(spec, params, 3, 4);
 	ck_assert_ptr_null(aios_json_lookup(t, "search"));
-	ck_assert_double_eq(json_object_get_double(aios_json_lookup(t, "optimizer.learningRate")), 0.01);
+	ck_assert_double_eq(json_object_get_double(aios_json_lookup(t, "optimizer.learningRate")),
+	                    0.01);
 	ck_assert_int_eq(json_object_get_int(aios_json_lookup(t, "optimizer.epochs")), 3);
-	ck_assert_str_eq(json_object_to_json_string_ext(aios_json_lookup(t, "model.hidden"), JSON_C_TO_STRING_PLAIN), "[16,8]");
+	ck_assert_str_eq(json_object_to_json_string_ext(aios_json_lookup(t, "model.hidden"),
+	                                                JSON_C_TO_STRING_PLAIN),
+	                 "[16,8]");
 	ck_assert_str_eq(aios_json_str(t, "model.activation"), "tanh");
 	ck_assert_str_eq(aios_json_str(t, "model.type"), "mlp");
 	ck_assert_str_eq(aios_json_str(t, "output.uri"), "pvc://models/run/model.trial-4.aios");
@@ -210,7 +232,8 @@ START_TEST(apply_makes_a_plain_spec)
 	ck_assert_ptr_null(aios_json_lookup(t, "runPolicy.ttlSecondsAfterFinished"));
 	ck_assert_int_eq(json_object_get_int(aios_json_lookup(t, "runPolicy.backoffLimit")), 1);
 	/* the job's spec is untouched */
-	ck_assert_double_eq(json_object_get_double(aios_json_lookup(spec, "optimizer.learningRate")), 0.5);
+	ck_assert_double_eq(
+	    json_object_get_double(aios_json_lookup(spec, "optimizer.learningRate")), 0.5);
 	ck_assert_ptr_nonnull(aios_json_lookup(spec, "search"));
 	json_object_put(t);
 	t = aios_search_apply(spec, params, 0, 0); /* epochs 0: the spec's */
@@ -222,9 +245,11 @@ START_TEST(apply_makes_a_plain_spec)
 	char *u;
 	ck_assert_str_eq(u = aios_search_trial_uri("file:///m/out", 2), "file:///m/out.trial-2");
 	free(u);
-	ck_assert_str_eq(u = aios_search_trial_uri("pvc://c.d/x.y/m.aios", 10), "pvc://c.d/x.y/m.trial-10.aios");
+	ck_assert_str_eq(u = aios_search_trial_uri("pvc://c.d/x.y/m.aios", 10),
+	                 "pvc://c.d/x.y/m.trial-10.aios");
 	free(u);
-	ck_assert_str_eq(u = aios_search_trial_uri("file:///m/.hidden", 1), "file:///m/.hidden.trial-1");
+	ck_assert_str_eq(u = aios_search_trial_uri("file:///m/.hidden", 1),
+	                 "file:///m/.hidden.trial-1");
 	free(u);
 }
 END_TEST
@@ -240,7 +265,9 @@ static void set(struct aios_search_trial *t, enum aios_search_phase p, double ob
 START_TEST(random_decisions)
 {
 	struct aios_search s;
-	parse_ok("{\"trials\":6,\"parallelism\":2,\"space\":{\"learningRate\":{\"min\":0.001,\"max\":0.1}}}", &s);
+	parse_ok("{\"trials\":6,\"parallelism\":2,\"space\":{\"learningRate\":{\"min\":0.001,"
+	         "\"max\":0.1}}}",
+	         &s);
 	struct aios_search_trial t[6] = {0};
 	struct aios_search_decision d;
 	aios_search_decide(&s, t, 0, &d);
@@ -303,7 +330,8 @@ START_TEST(halving_promotes_the_best)
 {
 	struct aios_search s;
 	parse_ok("{\"algorithm\":\"successive-halving\",\"trials\":10,\"parallelism\":8,"
-		 "\"minEpochs\":2,\"space\":{\"learningRate\":{\"min\":0.001,\"max\":0.1}}}", &s);
+	         "\"minEpochs\":2,\"space\":{\"learningRate\":{\"min\":0.001,\"max\":0.1}}}",
+	         &s);
 	ck_assert_int_eq(s.n_rungs, 2);
 	ck_assert_uint_eq(s.rung_size[0], 8);
 	ck_assert_uint_eq(s.rung_size[1], 2);

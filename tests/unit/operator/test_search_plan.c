@@ -14,7 +14,7 @@
 #include "operator/search.h"
 #include "operator/trainingjob.h"
 
-#define T0 1800000000 /* a fixed wall clock, Unix seconds */
+#define T0       1800000000 /* a fixed wall clock, Unix seconds */
 #define MAX_PODS 128
 
 struct cluster {
@@ -39,10 +39,10 @@ static void cluster_init(struct cluster *c, const char *spec_json)
 	memset(c, 0, sizeof(*c));
 	char buf[4096];
 	snprintf(buf, sizeof(buf),
-		 "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":"
-		 "{\"name\":\"tj\",\"namespace\":\"ns\",\"uid\":\"uid-1\",\"generation\":1},"
-		 "\"spec\":%s}",
-		 spec_json);
+	         "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":"
+	         "{\"name\":\"tj\",\"namespace\":\"ns\",\"uid\":\"uid-1\",\"generation\":1},"
+	         "\"spec\":%s}",
+	         spec_json);
 	c->job = parse(buf);
 }
 
@@ -66,7 +66,7 @@ static int label(struct json_object *pod, const char *l)
 {
 	struct json_object *labels = aios_json_lookup(pod, "metadata.labels"), *v;
 	ck_assert_msg(labels && json_object_object_get_ex(labels, l, &v), "pod %s lacks label %s",
-		      aios_json_str(pod, "metadata.name"), l);
+	              aios_json_str(pod, "metadata.name"), l);
 	return (int)strtol(json_object_get_string(v), NULL, 10);
 }
 
@@ -83,7 +83,8 @@ static void step(struct cluster *c, time_t now)
 	ck_assert_int_eq(aios_tj_plan(c->job, c->pods, c->n, now, NULL, &c->plan), AIOS_OK);
 	for (size_t i = 0; i < c->plan.n_remove; i++) {
 		for (size_t j = 0; j < c->n; j++) {
-			if (strcmp(aios_json_str(c->pods[j], "metadata.name"), c->plan.remove[i]) == 0) {
+			if (strcmp(aios_json_str(c->pods[j], "metadata.name"), c->plan.remove[i]) ==
+			    0) {
 				json_object_put(c->pods[j]);
 				c->pods[j] = c->pods[--c->n];
 				break;
@@ -113,7 +114,8 @@ static void step(struct cluster *c, time_t now)
 /* The trial spec a pod runs (its AIOS_SPEC). New object. */
 static struct json_object *pod_spec(struct json_object *pod)
 {
-	struct json_object *env = aios_json_lookup(json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0), "env");
+	struct json_object *env = aios_json_lookup(
+	    json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0), "env");
 	for (size_t i = 0; env && i < json_object_array_length(env); i++) {
 		struct json_object *e = json_object_array_get_idx(env, i);
 		if (strcmp(aios_json_str(e, "name"), "AIOS_SPEC") == 0)
@@ -140,24 +142,30 @@ static void kubelet(struct cluster *c)
 		const char *ph = aios_json_str(p, "status.phase");
 		char buf[2048];
 		if (!ph) {
-			snprintf(buf, sizeof(buf), "{\"phase\":\"Running\",\"podIP\":\"10.244.0.%d\"}", ++c->ips);
+			snprintf(buf, sizeof(buf),
+			         "{\"phase\":\"Running\",\"podIP\":\"10.244.0.%d\"}", ++c->ips);
 			json_object_object_add(p, "status", parse(buf));
 		} else if (strcmp(ph, "Running") == 0) {
 			struct json_object *spec = pod_spec(p);
-			int t = label(p, AIOS_SEARCH_LABEL_TRIAL), fail = t < 16 && c->fail_trial[t];
+			int t = label(p, AIOS_SEARCH_LABEL_TRIAL),
+			    fail = t < 16 && c->fail_trial[t];
 			const char *uri = aios_json_str(spec, "output.uri");
 			char msg[512];
 			snprintf(msg, sizeof(msg),
-				 "{\"artifact\":{\"uri\":\"%s\",\"sha256\":\"ab%d\",\"bytes\":100},\"epochs\":%d,"
-				 "\"loss\":0.5,\"val_loss\":%.9g}",
-				 uri ? uri : "model.aios", t,
-				 json_object_get_int(aios_json_lookup(spec, "optimizer.epochs")), loss_of(spec));
+			         "{\"artifact\":{\"uri\":\"%s\",\"sha256\":\"ab%d\",\"bytes\":100},"
+			         "\"epochs\":%d,"
+			         "\"loss\":0.5,\"val_loss\":%.9g}",
+			         uri ? uri : "model.aios", t,
+			         json_object_get_int(aios_json_lookup(spec, "optimizer.epochs")),
+			         loss_of(spec));
 			struct json_object *m = json_object_new_string(fail ? "diverged" : msg);
-			snprintf(buf, sizeof(buf),
-				 "{\"phase\":\"%s\",\"podIP\":\"%s\",\"containerStatuses\":[{\"name\":"
-				 "\"trainer\",\"state\":{\"terminated\":{\"exitCode\":%d,\"message\":%s}}}]}",
-				 fail ? "Failed" : "Succeeded", aios_json_str(p, "status.podIP"), fail,
-				 json_object_to_json_string(m));
+			snprintf(
+			    buf, sizeof(buf),
+			    "{\"phase\":\"%s\",\"podIP\":\"%s\",\"containerStatuses\":[{\"name\":"
+			    "\"trainer\",\"state\":{\"terminated\":{\"exitCode\":%d,\"message\":%s}"
+			    "}}]}",
+			    fail ? "Failed" : "Succeeded", aios_json_str(p, "status.podIP"), fail,
+			    json_object_to_json_string(m));
 			json_object_put(m);
 			json_object_put(spec);
 			json_object_object_add(p, "status", parse(buf));
@@ -203,11 +211,12 @@ static const char *cond_reason(struct cluster *c, const char *type)
 	return NULL;
 }
 
-#define RANDOM6                                                                               \
-	"{\"model\":{\"type\":\"mlp\",\"hidden\":[8]},\"optimizer\":{\"epochs\":5},"          \
-	"\"output\":{\"uri\":\"pvc://models/m.aios\"},\"runPolicy\":{\"backoffLimit\":0},"    \
-	"\"search\":{\"algorithm\":\"random\",\"seed\":3,\"trials\":6,\"parallelism\":2,"     \
-	"\"space\":{\"learningRate\":{\"min\":0.0001,\"max\":1},\"hidden\":{\"values\":[[2],[16],[64]]}}}}"
+#define RANDOM6                                                                                    \
+	"{\"model\":{\"type\":\"mlp\",\"hidden\":[8]},\"optimizer\":{\"epochs\":5},"               \
+	"\"output\":{\"uri\":\"pvc://models/m.aios\"},\"runPolicy\":{\"backoffLimit\":0},"         \
+	"\"search\":{\"algorithm\":\"random\",\"seed\":3,\"trials\":6,\"parallelism\":2,"          \
+	"\"space\":{\"learningRate\":{\"min\":0.0001,\"max\":1},\"hidden\":{\"values\":[[2],[16]," \
+	"[64]]}}}}"
 
 /* 6 random trials, 2 at a time: all recorded, the best picked, its artifact published. */
 START_TEST(random_six_by_two)
@@ -224,7 +233,8 @@ START_TEST(random_six_by_two)
 	struct json_object *labels = aios_json_lookup(p0, "metadata.labels"), *v;
 	ck_assert(json_object_object_get_ex(labels, AIOS_TJ_LABEL_JOB, &v));
 	ck_assert_str_eq(json_object_get_string(v), "tj");
-	struct json_object *ref = json_object_array_get_idx(aios_json_lookup(p0, "metadata.ownerReferences"), 0);
+	struct json_object *ref =
+	    json_object_array_get_idx(aios_json_lookup(p0, "metadata.ownerReferences"), 0);
 	ck_assert_str_eq(aios_json_str(ref, "name"), "tj");
 	ck_assert_str_eq(aios_json_str(ref, "uid"), "uid-1");
 	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Pending");
@@ -249,10 +259,12 @@ START_TEST(random_six_by_two)
 		double obj = json_object_get_double(aios_json_lookup(t, "objective"));
 		struct json_object *fake = json_object_new_object();
 		aios_json_set(fake, "optimizer.learningRate", json_object_new_double(lr));
-		aios_json_set(fake, "model.hidden", aios_json_copy(aios_json_lookup(t, "parameters.hidden")));
+		aios_json_set(fake, "model.hidden",
+		              aios_json_copy(aios_json_lookup(t, "parameters.hidden")));
 		ck_assert_double_eq_tol(obj, loss_of(fake), 1e-6);
 		json_object_put(fake);
-		ck_assert_double_eq_tol(json_object_get_double(aios_json_lookup(t, "validationLoss")), obj, 1e-12);
+		ck_assert_double_eq_tol(
+		    json_object_get_double(aios_json_lookup(t, "validationLoss")), obj, 1e-12);
 		ck_assert_int_eq(json_object_get_int(aios_json_lookup(t, "epochs")), 5);
 		if (obj < best_obj) {
 			best_obj = obj;
@@ -262,11 +274,15 @@ START_TEST(random_six_by_two)
 	char bn[16];
 	snprintf(bn, sizeof(bn), "t%zu", best);
 	ck_assert_str_eq(aios_json_str(c.job, "status.best.trial"), bn);
-	ck_assert_double_eq_tol(json_object_get_double(aios_json_lookup(c.job, "status.best.objective")), best_obj, 1e-12);
+	ck_assert_double_eq_tol(
+	    json_object_get_double(aios_json_lookup(c.job, "status.best.objective")), best_obj,
+	    1e-12);
 	ck_assert(aios_json_equal(aios_json_lookup(c.job, "status.best.parameters"),
-				  aios_json_lookup(trial(&c, best), "parameters")));
-	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.uri"), aios_json_str(trial(&c, best), "artifact.uri"));
-	ck_assert_int_eq(json_object_get_int(aios_json_lookup(c.job, "status.artifact.generation")), 1);
+	                          aios_json_lookup(trial(&c, best), "parameters")));
+	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.uri"),
+	                 aios_json_str(trial(&c, best), "artifact.uri"));
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(c.job, "status.artifact.generation")),
+	                 1);
 
 	/* level-based: planning again changes nothing */
 	step(&c, now + 100);
@@ -341,9 +357,10 @@ END_TEST
 START_TEST(distributed_trials)
 {
 	struct cluster c;
-	cluster_init(&c, "{\"distributed\":{\"workers\":2},\"output\":{\"uri\":\"pvc://m/x\"},"
-			 "\"search\":{\"algorithm\":\"grid\",\"parallelism\":1,\"space\":{\"learningRate\":"
-			 "{\"values\":[0.1,0.01]}}}}");
+	cluster_init(
+	    &c, "{\"distributed\":{\"workers\":2},\"output\":{\"uri\":\"pvc://m/x\"},"
+	        "\"search\":{\"algorithm\":\"grid\",\"parallelism\":1,\"space\":{\"learningRate\":"
+	        "{\"values\":[0.1,0.01]}}}}");
 	time_t now = T0;
 	step(&c, now++);
 	ck_assert_uint_eq(c.plan.n_create, 1);
@@ -367,9 +384,11 @@ END_TEST
 START_TEST(halving_through_the_plan)
 {
 	struct cluster c;
-	cluster_init(&c, "{\"output\":{\"uri\":\"pvc://m/x.aios\"},\"search\":{\"algorithm\":"
-			 "\"successive-halving\",\"trials\":4,\"reductionFactor\":2,\"minEpochs\":2,"
-			 "\"parallelism\":3,\"seed\":1,\"space\":{\"learningRate\":{\"min\":0.0001,\"max\":1}}}}");
+	cluster_init(&c,
+	             "{\"output\":{\"uri\":\"pvc://m/x.aios\"},\"search\":{\"algorithm\":"
+	             "\"successive-halving\",\"trials\":4,\"reductionFactor\":2,\"minEpochs\":2,"
+	             "\"parallelism\":3,\"seed\":1,\"space\":{\"learningRate\":{\"min\":0.0001,"
+	             "\"max\":1}}}}");
 	time_t now = T0;
 	run(&c, &now, 60);
 	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
@@ -382,10 +401,11 @@ START_TEST(halving_through_the_plan)
 			best0 = i;
 	}
 	for (size_t i = 0; i < 3; i++)
-		ck_assert_str_eq(aios_json_str(trial(&c, i), "phase"), i == best0 ? "Succeeded" : "Stopped");
+		ck_assert_str_eq(aios_json_str(trial(&c, i), "phase"),
+		                 i == best0 ? "Succeeded" : "Stopped");
 	ck_assert_int_eq(json_object_get_int(aios_json_lookup(trial(&c, 3), "epochs")), 4);
 	ck_assert(aios_json_equal(aios_json_lookup(trial(&c, 3), "parameters"),
-				  aios_json_lookup(trial(&c, best0), "parameters")));
+	                          aios_json_lookup(trial(&c, best0), "parameters")));
 	ck_assert_str_eq(aios_json_str(c.job, "status.best.trial"), "t3");
 	cluster_free(&c);
 }
@@ -399,7 +419,8 @@ START_TEST(new_generation_and_invalid)
 	time_t now = T0;
 	run(&c, &now, 100);
 	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
-	json_object_object_add(aios_json_lookup(c.job, "metadata"), "generation", json_object_new_int64(2));
+	json_object_object_add(aios_json_lookup(c.job, "metadata"), "generation",
+	                       json_object_new_int64(2));
 	step(&c, now++);
 	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Pending");
 	ck_assert_uint_eq(n_trials(&c), 2);
@@ -417,7 +438,6 @@ START_TEST(new_generation_and_invalid)
 }
 END_TEST
 
-
 /* A trial's pod that cannot start: the reason is recorded on the trial, reported once. */
 START_TEST(waiting_reason_reported_once)
 {
@@ -426,9 +446,10 @@ START_TEST(waiting_reason_reported_once)
 	step(&c, T0);
 	struct json_object *p = pod_named(&c, "tj-t0-g1a0-w0");
 	ck_assert_ptr_nonnull(p);
-	json_object_object_add(p, "status", parse("{\"phase\":\"Pending\",\"containerStatuses\":[{\"name\":"
-						  "\"trainer\",\"state\":{\"waiting\":{\"reason\":"
-						  "\"ImagePullBackOff\",\"message\":\"no such image\"}}}]}"));
+	json_object_object_add(p, "status",
+	                       parse("{\"phase\":\"Pending\",\"containerStatuses\":[{\"name\":"
+	                             "\"trainer\",\"state\":{\"waiting\":{\"reason\":"
+	                             "\"ImagePullBackOff\",\"message\":\"no such image\"}}}]}"));
 	step(&c, T0 + 1);
 	ck_assert_uint_eq(c.plan.n_events, 1);
 	ck_assert_str_eq(c.plan.events[0].reason, "ImagePullBackOff");
@@ -439,7 +460,8 @@ START_TEST(waiting_reason_reported_once)
 	ck_assert_uint_eq(c.plan.n_events, 0);
 	ck_assert_int_eq(c.plan.status_changed, 0);
 	kubelet(&c); /* it starts after all */
-	json_object_object_add(p, "status", parse("{\"phase\":\"Running\",\"podIP\":\"10.244.0.99\"}"));
+	json_object_object_add(p, "status",
+	                       parse("{\"phase\":\"Running\",\"podIP\":\"10.244.0.99\"}"));
 	step(&c, T0 + 3);
 	ck_assert_str_eq(aios_json_str(trial(&c, 0), "phase"), "Running");
 	ck_assert_ptr_null(aios_json_lookup(trial(&c, 0), "reason"));
