@@ -350,21 +350,24 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 		return AIOS_TRIAL_FAILED;
 	}
 	struct aios_tj_plan *o = c->out;
-	for (size_t k = 0; k < tp.n_create; k++) {
-		adopt(c, tp.create[k], i);
-		o->create = aios_xrealloc(o->create, (o->n_create + 1) * sizeof(*o->create));
-		o->create[o->n_create++] = tp.create[k];
-	}
-	tp.n_create = 0;
-	for (size_t k = 0; k < tp.n_remove; k++)
-		remove_pod(o, tp.remove[k]);
-	if (tp.configmap && !o->configmap) {
+	/* The plan holds one spec ConfigMap: a trial that needs another creates its pods on
+	 * the next reconcile (pods must not wait for a ConfigMap nobody creates). */
+	int cm_busy = tp.configmap && o->configmap;
+	if (cm_busy) {
+		requeue(o, 1000);
+	} else if (tp.configmap) {
 		adopt(c, tp.configmap, i);
 		o->configmap = tp.configmap;
 		tp.configmap = NULL;
-	} else if (tp.configmap) {
-		requeue(o, 1000); /* one ConfigMap per reconcile: the next one soon */
 	}
+	for (size_t k = 0; k < tp.n_create && !cm_busy; k++) {
+		adopt(c, tp.create[k], i);
+		o->create = aios_xrealloc(o->create, (o->n_create + 1) * sizeof(*o->create));
+		o->create[o->n_create++] = tp.create[k];
+		tp.create[k] = NULL;
+	}
+	for (size_t k = 0; k < tp.n_remove; k++)
+		remove_pod(o, tp.remove[k]);
 	for (size_t k = 0; k < tp.n_events; k++)
 		event(o, tp.events[k].type, tp.events[k].reason, "trial %s: %s",
 		      tname ? tname : "?", tp.events[k].message);

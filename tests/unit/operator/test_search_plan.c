@@ -469,6 +469,40 @@ START_TEST(waiting_reason_reported_once)
 }
 END_TEST
 
+/* Specs too large for the environment go in a ConfigMap per trial, one per pass: a
+ * trial's pod is never created before its ConfigMap. */
+START_TEST(large_specs_one_configmap_per_pass)
+{
+	struct cluster c;
+	cluster_init(&c, "{\"search\":{\"trials\":2,\"parallelism\":2,\"space\":{\"learningRate\":"
+	                 "{\"values\":[0.1,0.01]}}}}");
+	struct json_object *feats = json_object_new_array(), *labels = json_object_new_array();
+	for (int i = 0; i < 4000; i++) {
+		struct json_object *row = json_object_new_array();
+		json_object_array_add(row, json_object_new_double(i * 0.001));
+		json_object_array_add(feats, row);
+		json_object_array_add(labels, json_object_new_double(i * 0.002));
+	}
+	aios_json_set(c.job, "spec.data.inline.features", feats);
+	aios_json_set(c.job, "spec.data.inline.labels", labels);
+	step(&c, T0);
+	ck_assert_ptr_nonnull(c.plan.configmap);
+	ck_assert_str_eq(aios_json_str(c.plan.configmap, "metadata.name"), "tj-t0-spec-g1");
+	ck_assert_uint_eq(c.plan.n_create, 1);
+	ck_assert_int_eq(label(c.plan.create[0], AIOS_SEARCH_LABEL_TRIAL), 0);
+	ck_assert_int_gt(c.plan.requeue_after_ms, 0);
+	step(&c, T0 + 1);
+	ck_assert_ptr_nonnull(c.plan.configmap);
+	ck_assert_str_eq(aios_json_str(c.plan.configmap, "metadata.name"), "tj-t1-spec-g1");
+	ck_assert_uint_eq(c.plan.n_create, 1);
+	ck_assert_int_eq(label(c.plan.create[0], AIOS_SEARCH_LABEL_TRIAL), 1);
+	struct json_object *l = aios_json_lookup(c.plan.configmap, "metadata.labels"), *v;
+	ck_assert(json_object_object_get_ex(l, AIOS_TJ_LABEL_JOB, &v));
+	ck_assert_str_eq(json_object_get_string(v), "tj");
+	cluster_free(&c);
+}
+END_TEST
+
 static Suite *search_plan_suite(void)
 {
 	Suite *s = suite_create("search_plan");
@@ -480,6 +514,7 @@ static Suite *search_plan_suite(void)
 	tcase_add_test(tc, halving_through_the_plan);
 	tcase_add_test(tc, new_generation_and_invalid);
 	tcase_add_test(tc, waiting_reason_reported_once);
+	tcase_add_test(tc, large_specs_one_configmap_per_pass);
 	suite_add_tcase(s, tc);
 	return s;
 }
