@@ -350,11 +350,18 @@ static void check_training_job(struct ms_ctl *c, struct svc *s, struct json_obje
 	}
 }
 
+/* What a round does about one service once the lock is released (an event is an API
+ * call: it must not hold up reconciles waiting for mu). */
+struct after {
+	int wake;
+	char *scaled; /* the Scaled event's message, or NULL (owned) */
+};
+
 /* Folds one round's results for s into a sample, a decision and the metrics snapshot.
  * Caller holds mu. */
-static void digest(struct ms_ctl *c, struct svc *s, struct json_object *ms,
-		   const struct target *t, const struct aios_scrape_result *r, size_t n,
-		   int ready, int64_t now_s, int64_t now_ms, int round)
+static void digest(struct ms_ctl *c, struct svc *s, const struct target *t,
+		   const struct aios_scrape_result *r, size_t n, int ready, int64_t now_s,
+		   int64_t now_ms, int round, struct after *out)
 {
 	struct aios_autoscaler_sample x = {.t = now_s, .pods_ready = ready};
 	int scraped = 0, with_rate = 0;
@@ -418,8 +425,8 @@ static void digest(struct ms_ctl *c, struct svc *s, struct json_object *ms,
 	int wake = 0;
 	if (s->d.desired != before) {
 		s->last_scale = time(NULL);
-		aios_manager_event(c->m, &aios_kube_modelservices, ms, "Normal", "Scaled",
-				   "desired replicas %d -> %d: %s", before, s->d.desired, s->d.reason);
+		out->scaled = aios_xasprintf("desired replicas %d -> %d: %s", before, s->d.desired,
+					     s->d.reason);
 		aios_info("scale", "%s/%s: desired %d -> %d: %s", s->ns, s->name, before,
 			  s->d.desired, s->d.reason);
 		wake = 1;
@@ -443,8 +450,7 @@ static void digest(struct ms_ctl *c, struct svc *s, struct json_object *ms,
 		s->metrics_at = now_s;
 		wake = 1;
 	}
-	if (wake)
-		aios_manager_enqueue(c->m, &aios_modelservice_controller, s->ns, s->name, 0);
+	out->wake = wake;
 }
 
 /* One round: list services and their ready pods, scrape them all at once, decide. */
@@ -516,12 +522,24 @@ static void round_once(struct ms_ctl *c, int round)
 	struct aios_scrape_result *res = aios_xcalloc(n_t + 1, sizeof(*res));
 	aios_scraper_run(c->scraper, urls, n_t, res);
 
+	struct after *after = aios_xcalloc(n_ms + 1, sizeof(*after));
 	pthread_mutex_lock(&c->mu);
 	int64_t now_ms = aios_now_ms();
 	for (size_t i = 0; i < n_ms; i++)
 		if (svcs[i] && svcs[i]->round == round)
-			digest(c, svcs[i], mss[i], t, res, n_t, ready[i], now_s, now_ms, round);
+			digest(c, svcs[i], t, res, n_t, ready[i], now_s, now_ms, round, &after[i]);
 	pthread_mutex_unlock(&c->mu);
+	for (size_t i = 0; i < n_ms; i++) {
+		if (after[i].scaled)
+			aios_manager_event(c->m, &aios_kube_modelservices, mss[i], "Normal", "Scaled",
+					   "%s", after[i].scaled);
+		if (after[i].wake)
+			aios_manager_enqueue(c->m, &aios_modelservice_controller,
+					     aios_json_str(mss[i], "metadata.namespace"),
+					     aios_json_str(mss[i], "metadata.name"), 0);
+		free(after[i].scaled);
+	}
+	free(after);
 
 	aios_gauge_set(c->m_round, (double)(aios_now_ms() - t0) / 1000.0);
 	for (size_t i = 0; i < n_t; i++)
