@@ -17,6 +17,13 @@ enum aios_err aios_json_parse(const char *s, size_t len, const char *what, struc
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	struct json_object *o = json_tokener_parse_ex(tok, s, (int)len);
 	enum json_tokener_error je = json_tokener_get_error(tok);
+	size_t end_at = json_tokener_get_parse_end(tok);
+	if (je == json_tokener_continue && !o) {
+		/* A bare number ("3") is only complete once a delimiter follows. */
+		o = json_tokener_parse_ex(tok, " ", 1);
+		je = json_tokener_get_error(tok);
+		end_at = len;
+	}
 	enum aios_err e = AIOS_OK;
 	if (je == json_tokener_continue) {
 		e = aios_fail(AIOS_ERR_INVALID, "%s: truncated JSON", what);
@@ -24,7 +31,7 @@ enum aios_err aios_json_parse(const char *s, size_t len, const char *what, struc
 		e = aios_fail(AIOS_ERR_INVALID, "%s: malformed JSON at byte %zu: %s", what,
 			      json_tokener_get_parse_end(tok), json_tokener_error_desc(je));
 	} else {
-		size_t end = json_tokener_get_parse_end(tok);
+		size_t end = end_at;
 		while (end < len && strchr(" \t\r\n", s[end]))
 			end++;
 		if (end != len)
@@ -226,7 +233,41 @@ struct json_object *aios_json_copy(struct json_object *o)
 	return c;
 }
 
+static int is_number(struct json_object *v)
+{
+	return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
+}
+
 int aios_json_equal(struct json_object *a, struct json_object *b)
 {
+	if (!a || !b)
+		return a == b;
+	if (is_number(a) && is_number(b)) {
+		if (json_object_is_type(a, json_type_int) && json_object_is_type(b, json_type_int))
+			return json_object_get_int64(a) == json_object_get_int64(b);
+		return json_object_get_double(a) == json_object_get_double(b);
+	}
+	if (json_object_get_type(a) != json_object_get_type(b))
+		return 0;
+	if (json_object_is_type(a, json_type_array)) {
+		size_t n = json_object_array_length(a);
+		if (n != json_object_array_length(b))
+			return 0;
+		for (size_t i = 0; i < n; i++)
+			if (!aios_json_equal(json_object_array_get_idx(a, i), json_object_array_get_idx(b, i)))
+				return 0;
+		return 1;
+	}
+	if (json_object_is_type(a, json_type_object)) {
+		if (json_object_object_length(a) != json_object_object_length(b))
+			return 0;
+		json_object_object_foreach(a, k, va)
+		{
+			struct json_object *vb = NULL;
+			if (!json_object_object_get_ex(b, k, &vb) || !aios_json_equal(va, vb))
+				return 0;
+		}
+		return 1;
+	}
 	return json_object_equal(a, b);
 }

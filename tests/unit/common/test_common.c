@@ -64,6 +64,24 @@ START_TEST(json_getters_name_the_path)
 	ck_assert_int_eq(aios_json_parse("{\"a\":", 5, "body", &o), AIOS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "body"));
 	ck_assert_int_eq(aios_json_parse("{} x", 4, "body", &o), AIOS_ERR_INVALID);
+	ck_assert_int_eq(aios_json_parse("3", 1, "bare", &o), AIOS_OK);
+	ck_assert_int_eq(json_object_get_int(o), 3);
+	json_object_put(o);
+	ck_assert_int_eq(aios_json_parse("3 4", 3, "two", &o), AIOS_ERR_INVALID);
+}
+END_TEST
+
+START_TEST(json_equal_compares_numbers_by_value)
+{
+	struct json_object *a, *b;
+	ck_assert_int_eq(aios_json_parse("{\"x\":[2,{\"y\":1}]}", 17, "a", &a), AIOS_OK);
+	ck_assert_int_eq(aios_json_parse("{\"x\":[2.0,{\"y\":1.0}]}", 21, "b", &b), AIOS_OK);
+	ck_assert(aios_json_equal(a, b));
+	json_object_put(b);
+	ck_assert_int_eq(aios_json_parse("{\"x\":[2,{\"y\":1.5}]}", 19, "b", &b), AIOS_OK);
+	ck_assert(!aios_json_equal(a, b));
+	json_object_put(a);
+	json_object_put(b);
 }
 END_TEST
 
@@ -110,6 +128,7 @@ static Suite *common_suite(void)
 	tcase_add_test(tc, buf_is_bounded);
 	tcase_add_test(tc, json_getters_name_the_path);
 	tcase_add_test(tc, json_depth_is_capped);
+	tcase_add_test(tc, json_equal_compares_numbers_by_value);
 	tcase_add_test(tc, sha256_known_answer);
 	tcase_add_test(tc, rfc3339_round_trip);
 	suite_add_tcase(s, tc);
