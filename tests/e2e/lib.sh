@@ -32,6 +32,8 @@ setup_ns() {
   k delete namespace "$NS" --ignore-not-found --wait=true >/dev/null 2>&1 || true
   k create namespace "$NS" >/dev/null
   wait_until "the default ServiceAccount of $NS" 30 kn get serviceaccount default
+  # the identity aios workload pods use (operator/workload-service-account.yaml: per namespace)
+  kn create serviceaccount aios-workload >/dev/null
   trap 'k delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
 }
 

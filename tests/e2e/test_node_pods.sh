@@ -61,7 +61,7 @@ spec:
   containers:
   - name: c
     image: aios/trainer:e2e
-    command: [sh, -c, 'curl -sf --max-time 5 http://$server_ip:8080/k && echo " reached"; echo "me=\$(MY_NAME)/\$(MY_NS) ip=\$(MY_IP) node=\$(MY_NODE) role=\$(ROLE)"; ip -4 -o addr show eth0']
+    command: [sh, -c, 'for i in 1 2 3 4 5; do curl -sf --max-time 3 http://$server_ip:8080/k && echo " reached (try \$i)" && break; sleep 1; done; echo "me=\$(MY_NAME)/\$(MY_NS) ip=\$(MY_IP) node=\$(MY_NODE) role=\$(ROLE)"; ip -4 -o addr show eth0']
     env:
     - {name: MY_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
     - {name: MY_NS, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
