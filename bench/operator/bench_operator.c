@@ -39,23 +39,25 @@ static struct json_object *make_obj(const char *kind, int i)
 {
 	char buf[2048];
 	if (strcmp(kind, "trainingjob") == 0)
-		snprintf(buf, sizeof(buf),
-			 "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\","
-			 "\"metadata\":{\"name\":\"b%05d\"},\"spec\":{\"model\":{\"type\":\"linear\"},"
-			 "\"data\":{\"inline\":{\"features\":[[1],[2],[3],[4]],\"labels\":[2,4,6,8]}},"
-			 "\"output\":{\"uri\":\"pvc://models/b%05d.aios\"}}}",
-			 i, i);
+		snprintf(
+		    buf, sizeof(buf),
+		    "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\","
+		    "\"metadata\":{\"name\":\"b%05d\"},\"spec\":{\"model\":{\"type\":\"linear\"},"
+		    "\"data\":{\"inline\":{\"features\":[[1],[2],[3],[4]],\"labels\":[2,4,6,8]}},"
+		    "\"output\":{\"uri\":\"pvc://models/b%05d.aios\"}}}",
+		    i, i);
 	else
-		snprintf(buf, sizeof(buf),
-			 "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":"
-			 "\"b%05d\"},\"spec\":{\"backoffLimit\":3,\"template\":{\"metadata\":{"
-			 "\"labels\":{\"aios.dev/bench\":\"job\"}},\"spec\":{\"restartPolicy\":"
-			 "\"Never\",\"enableServiceLinks\":false,\"automountServiceAccountToken\":false,"
-			 "\"containers\":[{\"name\":\"trainer\",\"image\":\"aios/trainer:0.1.0\","
-			 "\"command\":[\"aios-trainer\"],\"env\":[{\"name\":\"AIOS_RANK\",\"value\":"
-			 "\"0\"},{\"name\":\"AIOS_WORLD_SIZE\",\"value\":\"1\"},{\"name\":\"AIOS_SPEC\","
-			 "\"value\":\"{\\\"model\\\":{\\\"type\\\":\\\"linear\\\"}}\"}]}]}}}}",
-			 i);
+		snprintf(
+		    buf, sizeof(buf),
+		    "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":"
+		    "\"b%05d\"},\"spec\":{\"backoffLimit\":3,\"template\":{\"metadata\":{"
+		    "\"labels\":{\"aios.dev/bench\":\"job\"}},\"spec\":{\"restartPolicy\":"
+		    "\"Never\",\"enableServiceLinks\":false,\"automountServiceAccountToken\":false,"
+		    "\"containers\":[{\"name\":\"trainer\",\"image\":\"aios/trainer:0.1.0\","
+		    "\"command\":[\"aios-trainer\"],\"env\":[{\"name\":\"AIOS_RANK\",\"value\":"
+		    "\"0\"},{\"name\":\"AIOS_WORLD_SIZE\",\"value\":\"1\"},{\"name\":\"AIOS_SPEC\","
+		    "\"value\":\"{\\\"model\\\":{\\\"type\\\":\\\"linear\\\"}}\"}]}]}}}}",
+		    i);
 	struct json_object *o = NULL;
 	if (aios_json_parse(buf, strlen(buf), "object", &o) != AIOS_OK) {
 		fprintf(stderr, "bench: %s\n", aios_errmsg());
@@ -69,7 +71,7 @@ static void *creator(void *arg)
 	struct run *r = arg;
 	static const struct aios_kube_gvr jobs = {"batch", "v1", "jobs", 1};
 	const struct aios_kube_gvr *gvr =
-		strcmp(r->kind, "trainingjob") == 0 ? &aios_kube_trainingjobs : &jobs;
+	    strcmp(r->kind, "trainingjob") == 0 ? &aios_kube_trainingjobs : &jobs;
 	for (;;) {
 		int i = atomic_fetch_add(&r->next, 1);
 		if (i >= r->count)
@@ -132,7 +134,8 @@ int main(int argc, char **argv)
 	}
 	if ((strcmp(kind, "trainingjob") && strcmp(kind, "job")) || count < 1 || count > 100000 ||
 	    threads < 1 || threads > 64 || timeout_s < 1) {
-		fprintf(stderr, "bench: bad --kind, --count (1..100000), --threads (1..64) or --timeout\n");
+		fprintf(stderr,
+		        "bench: bad --kind, --count (1..100000), --threads (1..64) or --timeout\n");
 		return 2;
 	}
 	aios_log_init("aios-bench-operator", AIOS_LOG_WARN);

@@ -12,7 +12,8 @@
 #
 #   bench/operator/run.sh [BUILD_DIR] [N]      (defaults: build, 500)
 #
-# Prints one JSON line per side and a summary line; figures go to docs/operator.md.
+# Prints one JSON line per side (peak RSS = VmHWM; peak anon = RssAnon sampled every
+# 100 ms) and a summary line; figures go to docs/operator.md.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -26,7 +27,7 @@ KBIN="$("$ROOT/scripts/build-kube.sh")"
 KUBECTL="$KBIN/kubectl"
 
 DIR="$(mktemp -d /tmp/aios-bench-operator.XXXXXX)"
-OP_PID="" KCM_PID=""
+OP_PID="" KCM_PID="" SAMPLER=""
 cleanup() {
   [[ -n "$OP_PID" ]] && kill "$OP_PID" 2>/dev/null && wait "$OP_PID" 2>/dev/null || true
   [[ -n "$KCM_PID" ]] && kill "$KCM_PID" 2>/dev/null && wait "$KCM_PID" 2>/dev/null || true
@@ -54,6 +55,17 @@ for ns in bench-tj bench-job; do
 done
 
 peak_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
+# Peak anonymous (private) memory, sampled every 100 ms into file $2: RSS also counts
+# the shared libraries' pages (libcrypto, libc, curl: ~10 MB), a static Go binary none.
+sample_anon() {
+  local pid="$1" out="$2" max=0 v
+  echo 0 >"$out"
+  while kill -0 "$pid" 2>/dev/null; do
+    v="$(awk '/^RssAnon:/{print $2}' "/proc/$pid/status" 2>/dev/null)"
+    if [[ -n "$v" && "$v" -gt "$max" ]]; then max="$v"; echo "$max" >"$out"; fi
+    sleep 0.1
+  done
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # ---- 1. aios-operator -------------------------------------------------------------
@@ -64,10 +76,13 @@ HP="$(free_port)" MP="$(free_port)"
 OP_PID=$!
 for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$HP/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$HP/readyz" >/dev/null || { tail "$DIR/operator.log" >&2; exit 1; }
+sample_anon "$OP_PID" "$DIR/op.anon" & SAMPLER=$!
 tj="$("$BENCH" --kubeconfig "$KC" --namespace bench-tj --kind trainingjob --count "$N")"
 TJ_RSS="$(peak_kb "$OP_PID")"
 kill "$OP_PID"; wait "$OP_PID" || true; OP_PID=""
-echo "${tj%\}},\"controller\":\"aios-operator\",\"peak_rss_kb\":$TJ_RSS}"
+wait "$SAMPLER" || true
+TJ_ANON="$(cat "$DIR/op.anon")"
+echo "${tj%\}},\"controller\":\"aios-operator\",\"peak_rss_kb\":$TJ_RSS,\"peak_anon_kb\":$TJ_ANON}"
 
 # ---- 2. kube-controller-manager, Job controller only -------------------------------
 "$KBIN/kube-controller-manager" --kubeconfig="$DIR/kube-controller-manager.kubeconfig" \
@@ -75,13 +90,16 @@ echo "${tj%\}},\"controller\":\"aios-operator\",\"peak_rss_kb\":$TJ_RSS}"
 KCM_PID=$!
 for _ in $(seq 1 300); do grep -q 'Caches are synced for job' "$DIR/kcm.log" && break; sleep 0.1; done
 grep -q 'Caches are synced for job' "$DIR/kcm.log" || { tail "$DIR/kcm.log" >&2; exit 1; }
+sample_anon "$KCM_PID" "$DIR/kcm.anon" & SAMPLER=$!
 job="$("$BENCH" --kubeconfig "$KC" --namespace bench-job --kind job --count "$N")"
 KCM_RSS="$(peak_kb "$KCM_PID")"
 kill "$KCM_PID"; wait "$KCM_PID" || true; KCM_PID=""
-echo "${job%\}},\"controller\":\"kube-controller-manager --controllers=job\",\"peak_rss_kb\":$KCM_RSS}"
+wait "$SAMPLER" || true
+KCM_ANON="$(cat "$DIR/kcm.anon")"
+echo "${job%\}},\"controller\":\"kube-controller-manager --controllers=job\",\"peak_rss_kb\":$KCM_RSS,\"peak_anon_kb\":$KCM_ANON}"
 
 t1="$(sed -E 's/.*"all_pods_seconds":([0-9.]+).*/\1/' <<<"$tj")"
 t2="$(sed -E 's/.*"all_pods_seconds":([0-9.]+).*/\1/' <<<"$job")"
-awk -v n="$N" -v t1="$t1" -v t2="$t2" -v r1="$TJ_RSS" -v r2="$KCM_RSS" 'BEGIN{
-  printf "{\"summary\":true,\"count\":%d,\"aios_seconds\":%s,\"kcm_seconds\":%s,\"speedup\":%.2f,\"aios_rss_mb\":%.1f,\"kcm_rss_mb\":%.1f,\"rss_ratio\":%.3f}\n",
-    n, t1, t2, t2/t1, r1/1024, r2/1024, r1/r2 }'
+awk -v n="$N" -v t1="$t1" -v t2="$t2" -v r1="$TJ_RSS" -v r2="$KCM_RSS" -v a1="$TJ_ANON" -v a2="$KCM_ANON" 'BEGIN{
+  printf "{\"summary\":true,\"count\":%d,\"aios_seconds\":%s,\"kcm_seconds\":%s,\"speedup\":%.2f,\"aios_rss_mb\":%.1f,\"kcm_rss_mb\":%.1f,\"rss_ratio\":%.3f,\"aios_anon_mb\":%.1f,\"kcm_anon_mb\":%.1f,\"anon_ratio\":%.3f}\n",
+    n, t1, t2, t2/t1, r1/1024, r2/1024, r1/r2, a1/1024, a2/1024, (a2 > 0 ? a1/a2 : 0) }'

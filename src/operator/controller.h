@@ -66,7 +66,7 @@ struct aios_watch {
 #define AIOS_CONTROLLER_MAX_WATCHES 4
 
 struct aios_controller {
-	const char *name;                   /* "trainingjob": metrics label kind, queue name */
+	const char *name;                     /* "trainingjob": metrics label kind, queue name */
 	const struct aios_kube_gvr *resource; /* primary resource (watched, AIOS_WATCH_SELF) */
 	struct aios_watch watches[AIOS_CONTROLLER_MAX_WATCHES]; /* children; res NULL ends */
 
@@ -76,7 +76,7 @@ struct aios_controller {
 	void (*cleanup)(struct aios_manager *m, void *state);
 	/* Reconciles one object; see the contract above. Runs on a worker thread. */
 	enum aios_err (*reconcile)(struct aios_manager *m, void *state, const char *ns,
-				   const char *name, int64_t *requeue_after_ms);
+	                           const char *name, int64_t *requeue_after_ms);
 	/* Optional: the transform of the primary resource's informer (as in aios_watch). */
 	void (*transform)(struct json_object *obj);
 };

@@ -18,25 +18,25 @@
 #include "operator/manager.h"
 
 static const char usage[] =
-	"usage: aios-operator [flags]\n"
-	"\n"
-	"The aios controller manager: reconciles TrainingJobs and ModelServices.\n"
-	"Every flag can also be set with an environment variable AIOS_OPERATOR_<FLAG>\n"
-	"(upper case, '-' as '_', e.g. AIOS_OPERATOR_LEADER_ELECT=true); flags win.\n"
-	"\n"
-	"  --kubeconfig PATH                  kubeconfig (default: $KUBECONFIG, in-cluster,\n"
-	"                                     ~/.kube/config)\n"
-	"  --context NAME                     kubeconfig context (default: current)\n"
-	"  --namespace NS                     watch only NS (default: all namespaces)\n"
-	"  --leader-elect[=true|false]        take the Lease before reconciling (default false)\n"
-	"  --leader-election-namespace NS     namespace of the Lease (default: the\n"
-	"                                     kubeconfig's or service account's namespace)\n"
-	"  --leader-election-id NAME          name of the Lease (default aios-operator)\n"
-	"  --metrics-bind-address ADDR        /metrics on [host]:port, 0 disables (default :8080)\n"
-	"  --health-probe-bind-address ADDR   /healthz and /readyz (default :8081)\n"
-	"  --workers N                        workers per controller, 1..64 (default 2)\n"
-	"  --log-level LEVEL                  debug, info, warn, error (default info)\n"
-	"  --help, --version\n";
+    "usage: aios-operator [flags]\n"
+    "\n"
+    "The aios controller manager: reconciles TrainingJobs and ModelServices.\n"
+    "Every flag can also be set with an environment variable AIOS_OPERATOR_<FLAG>\n"
+    "(upper case, '-' as '_', e.g. AIOS_OPERATOR_LEADER_ELECT=true); flags win.\n"
+    "\n"
+    "  --kubeconfig PATH                  kubeconfig (default: $KUBECONFIG, in-cluster,\n"
+    "                                     ~/.kube/config)\n"
+    "  --context NAME                     kubeconfig context (default: current)\n"
+    "  --namespace NS                     watch only NS (default: all namespaces)\n"
+    "  --leader-elect[=true|false]        take the Lease before reconciling (default false)\n"
+    "  --leader-election-namespace NS     namespace of the Lease (default: the\n"
+    "                                     kubeconfig's or service account's namespace)\n"
+    "  --leader-election-id NAME          name of the Lease (default aios-operator)\n"
+    "  --metrics-bind-address ADDR        /metrics on [host]:port, 0 disables (default :8080)\n"
+    "  --health-probe-bind-address ADDR   /healthz and /readyz (default :8081)\n"
+    "  --workers N                        workers per controller, 1..64 (default 2)\n"
+    "  --log-level LEVEL                  debug, info, warn, error (default info)\n"
+    "  --help, --version\n";
 
 struct flag {
 	const char *name; /* without "--" */
@@ -59,20 +59,19 @@ static int parse_bool(const char *s, int *out)
 
 int main(int argc, char **argv)
 {
-	const char *kubeconfig = NULL, *context = NULL, *ns = NULL, *leader = NULL,
-		   *le_ns = NULL, *le_id = NULL, *metrics = NULL, *health = NULL, *workers = NULL,
-		   *level = NULL;
+	const char *kubeconfig = NULL, *context = NULL, *ns = NULL, *leader = NULL, *le_ns = NULL,
+	           *le_id = NULL, *metrics = NULL, *health = NULL, *workers = NULL, *level = NULL;
 	struct flag flags[] = {
-		{"kubeconfig", &kubeconfig, 0},
-		{"context", &context, 0},
-		{"namespace", &ns, 0},
-		{"leader-elect", &leader, 1},
-		{"leader-election-namespace", &le_ns, 0},
-		{"leader-election-id", &le_id, 0},
-		{"metrics-bind-address", &metrics, 0},
-		{"health-probe-bind-address", &health, 0},
-		{"workers", &workers, 0},
-		{"log-level", &level, 0},
+	    {"kubeconfig", &kubeconfig, 0},
+	    {"context", &context, 0},
+	    {"namespace", &ns, 0},
+	    {"leader-elect", &leader, 1},
+	    {"leader-election-namespace", &le_ns, 0},
+	    {"leader-election-id", &le_id, 0},
+	    {"metrics-bind-address", &metrics, 0},
+	    {"health-probe-bind-address", &health, 0},
+	    {"workers", &workers, 0},
+	    {"log-level", &level, 0},
 	};
 	const int n_flags = (int)(sizeof(flags) / sizeof(flags[0]));
 
@@ -98,7 +97,8 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		if (strncmp(arg, "--", 2) != 0) {
-			fprintf(stderr, "aios-operator: unexpected argument \"%s\"\n%s", arg, usage);
+			fprintf(stderr, "aios-operator: unexpected argument \"%s\"\n%s", arg,
+			        usage);
 			return 2;
 		}
 		const char *body = arg + 2, *eq = strchr(body, '=');
@@ -115,7 +115,8 @@ int main(int argc, char **argv)
 			else if (a + 1 < argc)
 				*flags[i].value = argv[++a];
 			else {
-				fprintf(stderr, "aios-operator: --%s needs a value\n", flags[i].name);
+				fprintf(stderr, "aios-operator: --%s needs a value\n",
+				        flags[i].name);
 				return 2;
 			}
 		}
@@ -127,8 +128,9 @@ int main(int argc, char **argv)
 
 	int lvl = level ? aios_log_parse_level(level) : AIOS_LOG_INFO;
 	if (lvl < 0) {
-		fprintf(stderr, "aios-operator: --log-level \"%s\": expected debug, info, warn or error\n",
-			level);
+		fprintf(stderr,
+		        "aios-operator: --log-level \"%s\": expected debug, info, warn or error\n",
+		        level);
 		return 2;
 	}
 	aios_log_init("aios-operator", (enum aios_log_level)lvl);
@@ -138,7 +140,8 @@ int main(int argc, char **argv)
 	cfg.context = context && *context ? context : NULL;
 	cfg.namespace_ = ns;
 	if (leader && parse_bool(leader, &cfg.leader_elect) != 0) {
-		fprintf(stderr, "aios-operator: --leader-elect \"%s\": expected true or false\n", leader);
+		fprintf(stderr, "aios-operator: --leader-elect \"%s\": expected true or false\n",
+		        leader);
 		return 2;
 	}
 	cfg.leader_election_namespace = le_ns;
@@ -152,7 +155,8 @@ int main(int argc, char **argv)
 		char *end;
 		long w = strtol(workers, &end, 10);
 		if (*end || end == workers || w < 1 || w > 64) {
-			fprintf(stderr, "aios-operator: --workers \"%s\": expected 1..64\n", workers);
+			fprintf(stderr, "aios-operator: --workers \"%s\": expected 1..64\n",
+			        workers);
 			return 2;
 		}
 		cfg.workers = (int)w;

@@ -26,8 +26,8 @@
 #include "kube/workqueue.h"
 
 #define MAX_CONTROLLERS 8
-#define MAX_INFORMERS 16
-#define MAX_TARGETS 8
+#define MAX_INFORMERS   16
+#define MAX_TARGETS     8
 /* How long informers may take to list before the manager gives up (controller-runtime's
  * CacheSyncTimeout is 2 minutes). */
 #define CACHE_SYNC_TIMEOUT_MS 120000
@@ -52,7 +52,7 @@ struct target {
 
 struct slot {
 	const struct aios_kube_gvr *gvr;
-	char *selector; /* NULL: every object */
+	char *selector;                             /* NULL: every object */
 	void (*transform)(struct json_object *obj); /* before the store; never NULL */
 	struct aios_kube_informer *inf;
 	struct target targets[MAX_TARGETS];
@@ -130,7 +130,8 @@ static void collect(void *ud)
 	struct aios_manager *m = ud;
 	for (int i = 0; i < m->n_ctls; i++)
 		if (m->ctls[i].q)
-			aios_gauge_set(m->ctls[i].depth, (double)aios_kube_workqueue_len(m->ctls[i].q));
+			aios_gauge_set(m->ctls[i].depth,
+			               (double)aios_kube_workqueue_len(m->ctls[i].q));
 	for (int i = 0; i < m->n_slots; i++) {
 		struct slot *s = &m->slots[i];
 		if (!s->inf)
@@ -147,26 +148,26 @@ static void collect(void *ud)
 static void declare_metrics(struct aios_manager *m)
 {
 	static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-					 0.25,  0.5,    1,     2.5,  5,     10};
+	                                 0.25,  0.5,    1,     2.5,  5,     10};
 	struct aios_metrics *r = m->metrics;
 	m->m_reconcile = aios_metrics_counter(r, "aios_operator_reconcile_total",
-					      "Reconciles by controller kind and result "
-					      "(success, error, requeue_after).",
-					      "kind", "result", NULL);
-	m->m_duration = aios_metrics_histogram(r, "aios_operator_reconcile_duration_seconds",
-					       "Time one reconcile took, by controller kind.",
-					       buckets, (int)(sizeof(buckets) / sizeof(buckets[0])),
-					       "kind", NULL);
+	                                      "Reconciles by controller kind and result "
+	                                      "(success, error, requeue_after).",
+	                                      "kind", "result", NULL);
+	m->m_duration =
+	    aios_metrics_histogram(r, "aios_operator_reconcile_duration_seconds",
+	                           "Time one reconcile took, by controller kind.", buckets,
+	                           (int)(sizeof(buckets) / sizeof(buckets[0])), "kind", NULL);
 	m->m_depth = aios_metrics_gauge(r, "aios_operator_workqueue_depth",
-					"Keys waiting in a controller's work queue.", "kind", NULL);
+	                                "Keys waiting in a controller's work queue.", "kind", NULL);
 	m->m_restarts = aios_metrics_counter(r, "aios_operator_watch_restarts_total",
-					     "Watches restarted after the first, by resource.",
-					     "resource", NULL);
-	m->m_api = aios_metrics_counter(r, "aios_operator_api_requests_total",
-					"Kubernetes API requests by verb and HTTP code (0: no answer).",
-					"verb", "code", NULL);
+	                                     "Watches restarted after the first, by resource.",
+	                                     "resource", NULL);
+	m->m_api = aios_metrics_counter(
+	    r, "aios_operator_api_requests_total",
+	    "Kubernetes API requests by verb and HTTP code (0: no answer).", "verb", "code", NULL);
 	struct aios_metric *lg = aios_metrics_gauge(r, "aios_operator_leader",
-						    "1 while this replica holds the Lease.", NULL);
+	                                            "1 while this replica holds the Lease.", NULL);
 	m->leader_gauge = aios_metric_with(lg);
 	aios_metrics_on_collect(r, collect, m);
 }
@@ -202,14 +203,15 @@ enum aios_err aios_manager_new(const struct aios_manager_config *c, struct aios_
 
 /* The informer slot for (gvr, selector), created on first use. */
 static struct slot *slot_for(struct aios_manager *m, const struct aios_kube_gvr *gvr,
-			     const char *selector, void (*transform)(struct json_object *))
+                             const char *selector, void (*transform)(struct json_object *))
 {
 	if (!transform)
 		transform = aios_kube_strip_managed_fields;
 	for (int i = 0; i < m->n_slots; i++) {
 		struct slot *s = &m->slots[i];
-		if (s->gvr == gvr && ((!s->selector && !selector) ||
-				      (s->selector && selector && strcmp(s->selector, selector) == 0))) {
+		if (s->gvr == gvr &&
+		    ((!s->selector && !selector) ||
+		     (s->selector && selector && strcmp(s->selector, selector) == 0))) {
 			if (s->transform != transform) /* shared: keep only what every user reads */
 				s->transform = aios_kube_strip_managed_fields;
 			return s;
@@ -255,8 +257,8 @@ void aios_manager_add(struct aios_manager *m, const struct aios_controller *c)
 	for (int i = 0; i < AIOS_CONTROLLER_MAX_WATCHES && c->watches[i].res; i++) {
 		const struct aios_watch *w = &c->watches[i];
 		add_target(slot_for(m, w->res, w->map == AIOS_WATCH_OWNER ? w->owner_label : NULL,
-				    w->transform),
-			   ctl, w->map, w->owner_label);
+		                    w->transform),
+		           ctl, w->map, w->owner_label);
 	}
 }
 
@@ -332,10 +334,11 @@ static void *worker_main(void *arg)
 			struct json_object *f = json_object_new_object();
 			json_object_object_add(f, "kind", json_object_new_string(ctl->c->name));
 			json_object_object_add(f, "key", json_object_new_string(key));
-			json_object_object_add(f, "error", json_object_new_string(aios_strerror(e)));
+			json_object_object_add(f, "error",
+			                       json_object_new_string(aios_strerror(e)));
 			aios_log_fields(e == AIOS_ERR_CONFLICT ? AIOS_LOG_DEBUG : AIOS_LOG_WARN,
-					"reconcile_error", f, "reconcile %s %s: %s", ctl->c->name, key,
-					aios_errmsg());
+			                "reconcile_error", f, "reconcile %s %s: %s", ctl->c->name,
+			                key, aios_errmsg());
 			aios_kube_workqueue_add_rate_limited(ctl->q, key);
 		} else {
 			aios_kube_workqueue_forget(ctl->q, key);
@@ -395,7 +398,7 @@ static void readyz(struct aios_http_req *req, struct aios_http_resp *resp, void 
 }
 
 static enum aios_err start_server(const char *flag, const char *addr, const char *name,
-				  struct aios_http_server **out)
+                                  struct aios_http_server **out)
 {
 	*out = NULL;
 	char host[256];
@@ -436,20 +439,20 @@ enum aios_err aios_manager_run(struct aios_manager *m)
 	enum aios_err e = AIOS_OK;
 	/* 1. probes and metrics, first */
 	e = start_server("--metrics-bind-address", m->cfg.metrics_bind_address, "metrics",
-			 &m->metrics_srv);
+	                 &m->metrics_srv);
 	if (!e && m->metrics_srv) {
 		if ((e = aios_http_route(m->metrics_srv, "GET", "/metrics",
-					 aios_http_metrics_handler, m->metrics)) ||
+		                         aios_http_metrics_handler, m->metrics)) ||
 		    (e = aios_http_server_start(m->metrics_srv)))
 			goto out;
 	}
 	if (e)
 		goto out;
-	e = start_server("--health-probe-bind-address", m->cfg.health_probe_bind_address,
-			 "health", &m->health_srv);
+	e = start_server("--health-probe-bind-address", m->cfg.health_probe_bind_address, "health",
+	                 &m->health_srv);
 	if (!e && m->health_srv) {
 		if ((e = aios_http_route(m->health_srv, "GET", "/healthz", aios_http_ok_handler,
-					 NULL)) ||
+		                         NULL)) ||
 		    (e = aios_http_route(m->health_srv, "GET", "/readyz", readyz, m)) ||
 		    (e = aios_http_server_start(m->health_srv)))
 			goto out;
@@ -457,7 +460,7 @@ enum aios_err aios_manager_run(struct aios_manager *m)
 	if (e)
 		goto out;
 	aios_info("start", "serving metrics on port %d, probes on port %d",
-		  aios_manager_metrics_port(m), aios_manager_health_port(m));
+	          aios_manager_metrics_port(m), aios_manager_health_port(m));
 
 	/* 2. controllers' state and queues, then informers (their first LIST fills queues) */
 	for (int i = 0; i < m->n_ctls; i++) {
@@ -469,8 +472,8 @@ enum aios_err aios_manager_run(struct aios_manager *m)
 	for (int i = 0; i < m->n_slots; i++) {
 		struct slot *s = &m->slots[i];
 		struct aios_kube_informer_opts o = {.ns = m->cfg.namespace_,
-						    .label_selector = s->selector,
-						    .transform = s->transform};
+		                                    .label_selector = s->selector,
+		                                    .transform = s->transform};
 		struct aios_kube_informer_handlers h = {on_add, on_update, on_delete, s};
 		if ((e = aios_kube_informer_new(m->client, s->gvr, &o, &h, &s->inf)) ||
 		    (e = aios_kube_informer_start(s->inf)))
@@ -488,9 +491,10 @@ enum aios_err aios_manager_run(struct aios_manager *m)
 			}
 			if (aios_now_ms() > deadline) {
 				e = aios_fail(AIOS_ERR_TIMEOUT,
-					      "informer for %s did not sync within %d s (RBAC? API "
-					      "server reachable?)",
-					      m->slots[i].gvr->resource, CACHE_SYNC_TIMEOUT_MS / 1000);
+				              "informer for %s did not sync within %d s (RBAC? API "
+				              "server reachable?)",
+				              m->slots[i].gvr->resource,
+				              CACHE_SYNC_TIMEOUT_MS / 1000);
 				goto out;
 			}
 		}
@@ -501,22 +505,21 @@ enum aios_err aios_manager_run(struct aios_manager *m)
 	/* 3. the Lease */
 	if (m->cfg.leader_elect) {
 		struct aios_kube_leader_opts lo = {
-			.ns = m->cfg.leader_election_namespace && *m->cfg.leader_election_namespace
-				      ? m->cfg.leader_election_namespace
-				      : aios_kube_client_namespace(m->client),
-			.name = m->cfg.leader_election_id ? m->cfg.leader_election_id
-							  : "aios-operator",
-			.identity = m->cfg.identity,
-			.on_started = leader_started,
-			.on_stopped = leader_stopped,
-			.on_new_leader = new_leader,
-			.arg = m,
+		    .ns = m->cfg.leader_election_namespace && *m->cfg.leader_election_namespace
+		              ? m->cfg.leader_election_namespace
+		              : aios_kube_client_namespace(m->client),
+		    .name = m->cfg.leader_election_id ? m->cfg.leader_election_id : "aios-operator",
+		    .identity = m->cfg.identity,
+		    .on_started = leader_started,
+		    .on_stopped = leader_stopped,
+		    .on_new_leader = new_leader,
+		    .arg = m,
 		};
 		if ((e = aios_kube_leader_new(m->client, &lo, &m->leader)) ||
 		    (e = aios_kube_leader_start(m->leader)))
 			goto out;
 		aios_info("leader", "waiting for the Lease %s/%s as %s", lo.ns, lo.name,
-			  aios_kube_leader_identity(m->leader));
+		          aios_kube_leader_identity(m->leader));
 		while (!atomic_load(&m->leading) && !aios_shutdown_requested())
 			aios_shutdown_wait_ms(100);
 		if (aios_shutdown_requested())
@@ -601,7 +604,7 @@ struct aios_metrics *aios_manager_metrics(struct aios_manager *m)
 /* ============================== cache reads ============================== */
 
 struct json_object *aios_manager_get(struct aios_manager *m, const struct aios_kube_gvr *r,
-				     const char *ns, const char *name)
+                                     const char *ns, const char *name)
 {
 	char key[512];
 	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name);
@@ -615,8 +618,8 @@ struct json_object *aios_manager_get(struct aios_manager *m, const struct aios_k
 	return NULL;
 }
 
-static void append_objs(struct json_object ***out, size_t *n, struct json_object **add,
-			size_t na, const char *ns, const char *label, const char *value)
+static void append_objs(struct json_object ***out, size_t *n, struct json_object **add, size_t na,
+                        const char *ns, const char *label, const char *value)
 {
 	for (size_t i = 0; i < na; i++) {
 		struct json_object *o = add[i];
@@ -642,7 +645,7 @@ static void append_objs(struct json_object ***out, size_t *n, struct json_object
 }
 
 size_t aios_manager_list(struct aios_manager *m, const struct aios_kube_gvr *r, const char *ns,
-			 const char *label, const char *value, struct json_object ***out)
+                         const char *label, const char *value, struct json_object ***out)
 {
 	*out = NULL;
 	size_t n = 0;
@@ -659,7 +662,7 @@ size_t aios_manager_list(struct aios_manager *m, const struct aios_kube_gvr *r, 
 }
 
 size_t aios_manager_owned(struct aios_manager *m, const struct aios_kube_gvr *r,
-			  const char *owner_uid, struct json_object ***out)
+                          const char *owner_uid, struct json_object ***out)
 {
 	*out = NULL;
 	size_t n = 0;
@@ -667,7 +670,8 @@ size_t aios_manager_owned(struct aios_manager *m, const struct aios_kube_gvr *r,
 		if (m->slots[i].gvr != r || !m->slots[i].inf)
 			continue;
 		size_t na;
-		struct json_object **objs = aios_kube_informer_by_owner(m->slots[i].inf, owner_uid, &na);
+		struct json_object **objs =
+		    aios_kube_informer_by_owner(m->slots[i].inf, owner_uid, &na);
 		append_objs(out, &n, objs, na, NULL, NULL, NULL);
 		if (n > 0)
 			break;
@@ -678,41 +682,40 @@ size_t aios_manager_owned(struct aios_manager *m, const struct aios_kube_gvr *r,
 /* ============================== writes ============================== */
 
 enum aios_err aios_manager_create(struct aios_manager *m, const struct aios_kube_gvr *r,
-				  const char *ns, struct json_object *obj,
-				  struct json_object **out)
+                                  const char *ns, struct json_object *obj, struct json_object **out)
 {
 	struct aios_kube_ref ref = aios_kube_ref(r, ns, NULL);
 	return aios_kube_create(m->client, &ref, obj, NULL, out);
 }
 
 enum aios_err aios_manager_delete(struct aios_manager *m, const struct aios_kube_gvr *r,
-				  const char *ns, const char *name, const char *uid)
+                                  const char *ns, const char *name, const char *uid)
 {
 	struct aios_kube_ref ref = aios_kube_ref(r, ns, name);
 	struct aios_kube_delete_opts o = {.propagation_policy = "Background",
-					  .precondition_uid = uid,
-					  .grace_period_seconds = -1};
+	                                  .precondition_uid = uid,
+	                                  .grace_period_seconds = -1};
 	return aios_kube_delete(m->client, &ref, &o, NULL);
 }
 
 enum aios_err aios_manager_update_status(struct aios_manager *m, const struct aios_kube_gvr *r,
-					 struct json_object *obj, struct json_object **out)
+                                         struct json_object *obj, struct json_object **out)
 {
 	struct aios_kube_ref ref = aios_kube_ref(r, aios_json_str(obj, "metadata.namespace"),
-						 aios_json_str(obj, "metadata.name"));
+	                                         aios_json_str(obj, "metadata.name"));
 	return aios_kube_update_status(m->client, &ref, obj, out);
 }
 
 enum aios_err aios_manager_fetch(struct aios_manager *m, const struct aios_kube_gvr *r,
-				 const char *ns, const char *name, struct json_object **out)
+                                 const char *ns, const char *name, struct json_object **out)
 {
 	struct aios_kube_ref ref = aios_kube_ref(r, ns, name);
 	return aios_kube_get(m->client, &ref, out);
 }
 
 void aios_manager_event(struct aios_manager *m, const struct aios_kube_gvr *r,
-			struct json_object *obj, const char *type, const char *reason,
-			const char *fmt, ...)
+                        struct json_object *obj, const char *type, const char *reason,
+                        const char *fmt, ...)
 {
 	(void)r;
 	char msg[1024];
@@ -723,8 +726,8 @@ void aios_manager_event(struct aios_manager *m, const struct aios_kube_gvr *r,
 	aios_kube_event(m->rec, obj, type, reason, "%s", msg);
 }
 
-void aios_manager_enqueue(struct aios_manager *m, const struct aios_controller *c,
-			  const char *ns, const char *name, int64_t after_ms)
+void aios_manager_enqueue(struct aios_manager *m, const struct aios_controller *c, const char *ns,
+                          const char *name, int64_t after_ms)
 {
 	for (int i = 0; i < m->n_ctls; i++) {
 		if (m->ctls[i].c != c || !m->ctls[i].q)

@@ -29,16 +29,16 @@
 struct aios_metrics;
 
 struct aios_manager_config {
-	const char *kubeconfig;     /* NULL: $KUBECONFIG, ~/.kube/config, then in-cluster */
-	const char *context;        /* kubeconfig context, NULL = current */
-	const char *namespace_;     /* watch one namespace; NULL or "" = all */
-	int leader_elect;           /* take the Lease before starting workers */
+	const char *kubeconfig; /* NULL: $KUBECONFIG, ~/.kube/config, then in-cluster */
+	const char *context;    /* kubeconfig context, NULL = current */
+	const char *namespace_; /* watch one namespace; NULL or "" = all */
+	int leader_elect;       /* take the Lease before starting workers */
 	const char *leader_election_namespace; /* default: the pod's namespace or "aios-system" */
 	const char *leader_election_id;        /* Lease name, default "aios-operator" */
 	const char *metrics_bind_address;      /* "[host]:port", default ":8080"; "0" disables */
 	const char *health_probe_bind_address; /* default ":8081"; "0" disables */
-	int workers;                /* worker threads per controller, default 2 */
-	const char *identity;       /* leader identity, default hostname_pid */
+	int workers;                           /* worker threads per controller, default 2 */
+	const char *identity;                  /* leader identity, default hostname_pid */
 };
 
 struct aios_manager;
@@ -47,7 +47,7 @@ void aios_manager_config_defaults(struct aios_manager_config *c);
 
 /* Builds a manager (connects to nothing yet). Strings in c must outlive it. */
 enum aios_err aios_manager_new(const struct aios_manager_config *c,
-			       struct aios_manager **out) AIOS_MUST_CHECK;
+                               struct aios_manager **out) AIOS_MUST_CHECK;
 /* Registers a controller (before run). ---- The list of controllers lives in main.c. */
 void aios_manager_add(struct aios_manager *m, const struct aios_controller *c);
 /* Runs until shutdown is requested (shutdown.h); returns the first fatal error or OK. */
@@ -62,44 +62,44 @@ int aios_manager_health_port(struct aios_manager *m);
 
 /* The cached object or NULL: a shared reference, drop it with aios_kube_obj_put(). */
 struct json_object *aios_manager_get(struct aios_manager *m, const struct aios_kube_gvr *r,
-				     const char *ns, const char *name);
+                                     const char *ns, const char *name);
 /*
  * Cached objects of r in ns whose label `label` equals value (value NULL: the label
  * exists). *out: shared references; free with aios_kube_objs_free(*out, n).
  */
 size_t aios_manager_list(struct aios_manager *m, const struct aios_kube_gvr *r, const char *ns,
-			 const char *label, const char *value, struct json_object ***out);
+                         const char *label, const char *value, struct json_object ***out);
 /* Cached objects of r whose controller ownerReference has owner_uid (same freeing). */
 size_t aios_manager_owned(struct aios_manager *m, const struct aios_kube_gvr *r,
-			  const char *owner_uid, struct json_object ***out);
+                          const char *owner_uid, struct json_object ***out);
 
 /* ---- API writes (counted in the metrics) ---- */
 
 /* POST; *out (optional) receives the created object. */
 enum aios_err aios_manager_create(struct aios_manager *m, const struct aios_kube_gvr *r,
-				  const char *ns, struct json_object *obj,
-				  struct json_object **out) AIOS_MUST_CHECK;
+                                  const char *ns, struct json_object *obj,
+                                  struct json_object **out) AIOS_MUST_CHECK;
 /* DELETE with background propagation; uid (optional) is a precondition. */
 enum aios_err aios_manager_delete(struct aios_manager *m, const struct aios_kube_gvr *r,
-				  const char *ns, const char *name,
-				  const char *uid) AIOS_MUST_CHECK;
+                                  const char *ns, const char *name,
+                                  const char *uid) AIOS_MUST_CHECK;
 /* PUT .../status of obj (its metadata.resourceVersion is the precondition). */
 enum aios_err aios_manager_update_status(struct aios_manager *m, const struct aios_kube_gvr *r,
-					 struct json_object *obj,
-					 struct json_object **out) AIOS_MUST_CHECK;
+                                         struct json_object *obj,
+                                         struct json_object **out) AIOS_MUST_CHECK;
 /* GET from the API server (not the cache): for a fresh resourceVersion after a 409. */
 enum aios_err aios_manager_fetch(struct aios_manager *m, const struct aios_kube_gvr *r,
-				 const char *ns, const char *name,
-				 struct json_object **out) AIOS_MUST_CHECK;
+                                 const char *ns, const char *name,
+                                 struct json_object **out) AIOS_MUST_CHECK;
 
 /* Records a core/v1 Event about obj (type "Normal" or "Warning"); failures are logged. */
 void aios_manager_event(struct aios_manager *m, const struct aios_kube_gvr *r,
-			struct json_object *obj, const char *type, const char *reason,
-			const char *fmt, ...) AIOS_PRINTF(6, 7);
+                        struct json_object *obj, const char *type, const char *reason,
+                        const char *fmt, ...) AIOS_PRINTF(6, 7);
 
 /* Wakes key "ns/name" of controller c after ms (0: now). */
-void aios_manager_enqueue(struct aios_manager *m, const struct aios_controller *c,
-			  const char *ns, const char *name, int64_t after_ms);
+void aios_manager_enqueue(struct aios_manager *m, const struct aios_controller *c, const char *ns,
+                          const char *name, int64_t after_ms);
 
 /* The registry served at /metrics (declare controller metrics in init()). */
 struct aios_metrics *aios_manager_metrics(struct aios_manager *m);

@@ -22,14 +22,14 @@
 
 #include "common/err.h"
 
-#define AIOS_TJ_DEFAULT_IMAGE "aios/trainer:0.1.0"
-#define AIOS_TJ_CONTAINER "trainer"
-#define AIOS_TJ_METRICS_PORT 9090     /* the trainer's /metrics */
+#define AIOS_TJ_DEFAULT_IMAGE   "aios/trainer:0.1.0"
+#define AIOS_TJ_CONTAINER       "trainer"
+#define AIOS_TJ_METRICS_PORT    9090  /* the trainer's /metrics */
 #define AIOS_TJ_RENDEZVOUS_PORT 29500 /* rank 0 listens here; others connect */
-#define AIOS_TJ_NAME_MAX 63           /* pod names double as hostnames: one DNS label */
-#define AIOS_TJ_MESSAGE_MAX 1024      /* bytes of a condition or event message we write */
-#define AIOS_TJ_PVC_ROOT "/mnt/pvc"
-#define AIOS_TJ_SPEC_DIR "/etc/aios/spec"
+#define AIOS_TJ_NAME_MAX        63    /* pod names double as hostnames: one DNS label */
+#define AIOS_TJ_MESSAGE_MAX     1024  /* bytes of a condition or event message we write */
+#define AIOS_TJ_PVC_ROOT        "/mnt/pvc"
+#define AIOS_TJ_SPEC_DIR        "/etc/aios/spec"
 /* A spec whose JSON is larger than this goes to a ConfigMap (AIOS_SPEC_FILE) instead of
  * the AIOS_SPEC variable: the kernel caps one environment string at 128 KiB. */
 #define AIOS_TJ_SPEC_ENV_MAX (32u << 10)
@@ -39,10 +39,10 @@
 #define AIOS_TJ_PROGRESS_PERIOD_MS 5000
 
 /* Labels on every pod of a job. */
-#define AIOS_TJ_LABEL_JOB "aios.dev/job"
-#define AIOS_TJ_LABEL_ROLE "aios.dev/role"
-#define AIOS_TJ_LABEL_RANK "aios.dev/rank"
-#define AIOS_TJ_LABEL_ATTEMPT "aios.dev/attempt"
+#define AIOS_TJ_LABEL_JOB        "aios.dev/job"
+#define AIOS_TJ_LABEL_ROLE       "aios.dev/role"
+#define AIOS_TJ_LABEL_RANK       "aios.dev/rank"
+#define AIOS_TJ_LABEL_ATTEMPT    "aios.dev/attempt"
 #define AIOS_TJ_LABEL_GENERATION "aios.dev/generation"
 
 enum aios_tj_strategy { AIOS_TJ_ALLREDUCE, AIOS_TJ_PARAMETER_SERVER, AIOS_TJ_PIPELINE };
@@ -52,14 +52,14 @@ enum aios_tj_clean { AIOS_TJ_CLEAN_RUNNING, AIOS_TJ_CLEAN_ALL, AIOS_TJ_CLEAN_NON
 /* The parts of spec the controller acts on, with DESIGN.md's defaults applied. */
 struct aios_tj_spec {
 	enum aios_tj_strategy strategy;
-	int workers;          /* distributed.workers (>= 1) */
-	int ps;               /* distributed.parameterServers, parameter-server only */
-	int world;            /* every rank: workers + ps */
-	int64_t backoff_limit;/* runPolicy.backoffLimit, default 3: failed attempts tolerated */
-	int64_t deadline_s;   /* runPolicy.activeDeadlineSeconds, 0 = none */
-	int64_t ttl_s;        /* runPolicy.ttlSecondsAfterFinished, -1 = keep */
+	int workers;              /* distributed.workers (>= 1) */
+	int ps;                   /* distributed.parameterServers, parameter-server only */
+	int world;                /* every rank: workers + ps */
+	int64_t backoff_limit;    /* runPolicy.backoffLimit, default 3: failed attempts tolerated */
+	int64_t deadline_s;       /* runPolicy.activeDeadlineSeconds, 0 = none */
+	int64_t ttl_s;            /* runPolicy.ttlSecondsAfterFinished, -1 = keep */
 	enum aios_tj_clean clean; /* runPolicy.cleanPodPolicy, default Running */
-	int suspend;          /* runPolicy.suspend */
+	int suspend;              /* runPolicy.suspend */
 };
 
 #define AIOS_TJ_MAX_WORLD 1024 /* ranks in one job; the CRD's maximum is lower */
@@ -75,7 +75,7 @@ const char *aios_tj_role_name(enum aios_tj_role r);
 /* The pod name of a rank (see the header comment); at most AIOS_TJ_NAME_MAX bytes.
  * Caller frees. */
 char *aios_tj_pod_name(const char *job, enum aios_tj_role role, int rank, int64_t generation,
-		       int attempt);
+                       int attempt);
 
 /* Name of the ConfigMap holding a large spec of this generation. Caller frees. */
 char *aios_tj_spec_configmap_name(const char *job, int64_t generation);
@@ -87,12 +87,12 @@ char *aios_tj_spec_configmap_name(const char *job, int64_t generation);
  * ConfigMap instead of putting it in AIOS_SPEC. *out is a new object (caller puts).
  */
 enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_spec *s, int rank,
-				 int attempt, const char *coordinator, int spec_in_configmap,
-				 struct json_object **out) AIOS_MUST_CHECK;
+                                 int attempt, const char *coordinator, int spec_in_configmap,
+                                 struct json_object **out) AIOS_MUST_CHECK;
 
 /* Renders the ConfigMap with the job's spec as spec.json. *out is new. */
 enum aios_err aios_tj_render_spec_configmap(struct json_object *job,
-					    struct json_object **out) AIOS_MUST_CHECK;
+                                            struct json_object **out) AIOS_MUST_CHECK;
 
 /* ---- progress, scraped from rank 0's /metrics ---- */
 
@@ -108,7 +108,7 @@ struct aios_tj_progress {
  * the page holds none of them.
  */
 enum aios_err aios_tj_parse_metrics(const char *text, size_t len,
-				    struct aios_tj_progress *out) AIOS_MUST_CHECK;
+                                    struct aios_tj_progress *out) AIOS_MUST_CHECK;
 
 /* ---- the state machine ---- */
 
@@ -119,18 +119,18 @@ struct aios_tj_event {
 };
 
 struct aios_tj_plan {
-	struct json_object *status; /* the status the job should have (owned) */
-	int status_changed;         /* differs from the job's current status */
+	struct json_object *status;    /* the status the job should have (owned) */
+	int status_changed;            /* differs from the job's current status */
 	struct json_object *configmap; /* spec ConfigMap to create first, or NULL */
 	struct json_object **create;   /* pods to create, in this order (owned) */
 	size_t n_create;
-	char **remove;                 /* names of pods to delete (owned) */
+	char **remove; /* names of pods to delete (owned) */
 	size_t n_remove;
-	struct aios_tj_event *events;  /* transitions to record */
+	struct aios_tj_event *events; /* transitions to record */
 	size_t n_events;
-	int delete_job;                /* ttlSecondsAfterFinished has passed */
-	int64_t requeue_after_ms;      /* > 0: reconcile again after this long */
-	char *scrape_addr;             /* "ip:9090" of rank 0 while it runs, or NULL */
+	int delete_job;           /* ttlSecondsAfterFinished has passed */
+	int64_t requeue_after_ms; /* > 0: reconcile again after this long */
+	char *scrape_addr;        /* "ip:9090" of rank 0 while it runs, or NULL */
 };
 
 /*
@@ -139,8 +139,8 @@ struct aios_tj_plan {
  * progress in status). Pure and deterministic. The job is read only.
  */
 enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *pods, size_t n_pods,
-			   time_t now, const struct aios_tj_progress *progress,
-			   struct aios_tj_plan *out) AIOS_MUST_CHECK;
+                           time_t now, const struct aios_tj_progress *progress,
+                           struct aios_tj_plan *out) AIOS_MUST_CHECK;
 void aios_tj_plan_cleanup(struct aios_tj_plan *p);
 
 #endif

@@ -36,9 +36,9 @@
 #include "operator/trainingjob.h"
 
 #define SCRAPE_CONNECT_TIMEOUT_MS 1000
-#define SCRAPE_TIMEOUT_MS 2000
-#define STATUS_RETRIES 3 /* 409s in a row before the key goes back to the queue */
-#define MEMO_BUCKETS 1024
+#define SCRAPE_TIMEOUT_MS         2000
+#define STATUS_RETRIES            3 /* 409s in a row before the key goes back to the queue */
+#define MEMO_BUCKETS              1024
 
 /* ============================== per-job memory ============================== */
 
@@ -131,9 +131,10 @@ static int scrape(const char *addr, struct aios_tj_progress *out)
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(h);
 	int ok = rc == CURLE_OK && code == 200 && b.data &&
-		 aios_tj_parse_metrics(b.data, b.len, out) == AIOS_OK;
+	         aios_tj_parse_metrics(b.data, b.len, out) == AIOS_OK;
 	if (!ok)
-		aios_debug("progress", "scrape %s: %s (HTTP %ld)", url, curl_easy_strerror(rc), code);
+		aios_debug("progress", "scrape %s: %s (HTTP %ld)", url, curl_easy_strerror(rc),
+		           code);
 	aios_buf_cleanup(&b);
 	return ok;
 }
@@ -197,8 +198,8 @@ static void tj_cleanup(struct aios_manager *m, void *state)
 }
 
 /* The freshest job we know: the cache's, or the one our last write returned. New copy. */
-static struct json_object *current_job(struct aios_manager *m, struct tj_state *st,
-				       const char *key, const char *ns, const char *name)
+static struct json_object *current_job(struct aios_manager *m, struct tj_state *st, const char *key,
+                                       const char *ns, const char *name)
 {
 	struct json_object *cached = aios_manager_get(m, &aios_kube_trainingjobs, ns, name);
 	if (!cached) {
@@ -238,7 +239,7 @@ static void remember(struct tj_state *st, const char *key, struct json_object *w
 }
 
 static enum aios_err plan_job(struct aios_manager *m, struct tj_state *st, const char *key,
-			      struct json_object *job, struct aios_tj_plan *plan)
+                              struct json_object *job, struct aios_tj_plan *plan)
 {
 	const char *uid = aios_json_str(job, "metadata.uid");
 	struct json_object **pods = NULL;
@@ -264,7 +265,7 @@ static enum aios_err plan_job(struct aios_manager *m, struct tj_state *st, const
 }
 
 static enum aios_err tj_reconcile(struct aios_manager *m, void *state, const char *ns,
-				  const char *name, int64_t *requeue_after_ms)
+                                  const char *name, int64_t *requeue_after_ms)
 {
 	struct tj_state *st = state;
 	char key[512];
@@ -304,7 +305,8 @@ static enum aios_err tj_reconcile(struct aios_manager *m, void *state, const cha
 				e = AIOS_OK;
 			goto out;
 		}
-		json_object_object_add(fresh, "apiVersion", json_object_new_string("aios.dev/v1alpha1"));
+		json_object_object_add(fresh, "apiVersion",
+		                       json_object_new_string("aios.dev/v1alpha1"));
 		json_object_object_add(fresh, "kind", json_object_new_string("TrainingJob"));
 		json_object_put(job);
 		job = fresh;
@@ -328,7 +330,7 @@ static enum aios_err tj_reconcile(struct aios_manager *m, void *state, const cha
 		if (e)
 			goto out;
 		aios_manager_event(m, &aios_kube_trainingjobs, job, "Normal", "SuccessfulDeletePod",
-				   "deleted pod %s", plan.remove[i]);
+		                   "deleted pod %s", plan.remove[i]);
 	}
 	for (size_t i = 0; i < plan.n_create; i++) {
 		const char *pn = aios_json_str(plan.create[i], "metadata.name");
@@ -338,28 +340,29 @@ static enum aios_err tj_reconcile(struct aios_manager *m, void *state, const cha
 			continue;
 		}
 		if (e) {
-			aios_manager_event(m, &aios_kube_trainingjobs, job, "Warning", "FailedCreatePod",
-					   "creating pod %s: %s", pn, aios_errmsg());
+			aios_manager_event(m, &aios_kube_trainingjobs, job, "Warning",
+			                   "FailedCreatePod", "creating pod %s: %s", pn,
+			                   aios_errmsg());
 			goto out;
 		}
 		aios_manager_event(m, &aios_kube_trainingjobs, job, "Normal", "SuccessfulCreatePod",
-				   "created pod %s", pn);
+		                   "created pod %s", pn);
 		aios_debug("create", "created pod %s/%s", ns, pn);
 	}
 
 	/* 3. events, TTL */
 	for (size_t i = 0; i < plan.n_events; i++) {
 		aios_manager_event(m, &aios_kube_trainingjobs, job, plan.events[i].type,
-				   plan.events[i].reason, "%s", plan.events[i].message);
+		                   plan.events[i].reason, "%s", plan.events[i].message);
 		struct json_object *f = json_object_new_object();
 		json_object_object_add(f, "job", json_object_new_string(key));
 		json_object_object_add(f, "reason", json_object_new_string(plan.events[i].reason));
 		aios_log_fields(AIOS_LOG_INFO, "transition", f, "%s: %s", key,
-				plan.events[i].message);
+		                plan.events[i].message);
 	}
 	if (plan.delete_job) {
 		e = aios_manager_delete(m, &aios_kube_trainingjobs, ns, name,
-					aios_json_str(job, "metadata.uid"));
+		                        aios_json_str(job, "metadata.uid"));
 		if (e == AIOS_ERR_NOT_FOUND || e == AIOS_ERR_CONFLICT)
 			e = AIOS_OK; /* gone already, or another incarnation now */
 		if (!e)
@@ -373,11 +376,11 @@ out:
 }
 
 const struct aios_controller aios_trainingjob_controller = {
-	.name = "trainingjob",
-	.resource = &aios_kube_trainingjobs,
-	.watches = {{&aios_kube_pods, AIOS_WATCH_OWNER, AIOS_TJ_LABEL_JOB, trim_pod}},
-	.transform = trim_job,
-	.init = tj_init,
-	.cleanup = tj_cleanup,
-	.reconcile = tj_reconcile,
+    .name = "trainingjob",
+    .resource = &aios_kube_trainingjobs,
+    .watches = {{&aios_kube_pods, AIOS_WATCH_OWNER, AIOS_TJ_LABEL_JOB, trim_pod}},
+    .transform = trim_job,
+    .init = tj_init,
+    .cleanup = tj_cleanup,
+    .reconcile = tj_reconcile,
 };

@@ -16,7 +16,7 @@
 /* ============================== the spec ============================== */
 
 static enum aios_err opt_enum(struct json_object *job, const char *path, const char *const *names,
-			      int n, int dflt, int *out)
+                              int n, int dflt, int *out)
 {
 	const char *s;
 	enum aios_err e = aios_json_opt_string(job, path, NULL, &s);
@@ -51,29 +51,29 @@ enum aios_err aios_tj_spec_parse(struct json_object *job, struct aios_tj_spec *o
 	    (e = aios_json_opt_int(job, "spec.distributed.parameterServers", 1, &ps)) ||
 	    (e = aios_json_opt_int(job, "spec.runPolicy.backoffLimit", 3, &out->backoff_limit)) ||
 	    (e = aios_json_opt_int(job, "spec.runPolicy.activeDeadlineSeconds", 0,
-				   &out->deadline_s)) ||
+	                           &out->deadline_s)) ||
 	    (e = aios_json_opt_int(job, "spec.runPolicy.ttlSecondsAfterFinished", -1,
-				   &out->ttl_s)) ||
+	                           &out->ttl_s)) ||
 	    (e = aios_json_opt_bool(job, "spec.runPolicy.suspend", 0, &out->suspend)))
 		return e;
 	out->strategy = (enum aios_tj_strategy)strategy;
 	out->clean = (enum aios_tj_clean)clean;
 	if (workers < 1 || workers > AIOS_TJ_MAX_WORLD)
 		return aios_fail(AIOS_ERR_INVALID, "spec.distributed.workers: %lld is not in 1..%d",
-				 (long long)workers, AIOS_TJ_MAX_WORLD);
+		                 (long long)workers, AIOS_TJ_MAX_WORLD);
 	if (out->strategy != AIOS_TJ_PARAMETER_SERVER)
 		ps = 0;
 	else if (ps < 1 || workers + ps > AIOS_TJ_MAX_WORLD)
 		return aios_fail(AIOS_ERR_INVALID,
-				 "spec.distributed.parameterServers: %lld is not in 1..%lld",
-				 (long long)ps, (long long)(AIOS_TJ_MAX_WORLD - workers));
+		                 "spec.distributed.parameterServers: %lld is not in 1..%lld",
+		                 (long long)ps, (long long)(AIOS_TJ_MAX_WORLD - workers));
 	if (out->backoff_limit < 0)
 		return aios_fail(AIOS_ERR_INVALID, "spec.runPolicy.backoffLimit: %lld is negative",
-				 (long long)out->backoff_limit);
+		                 (long long)out->backoff_limit);
 	if (out->deadline_s < 0)
 		return aios_fail(AIOS_ERR_INVALID,
-				 "spec.runPolicy.activeDeadlineSeconds: %lld is negative",
-				 (long long)out->deadline_s);
+		                 "spec.runPolicy.activeDeadlineSeconds: %lld is negative",
+		                 (long long)out->deadline_s);
 	if (out->ttl_s < -1)
 		out->ttl_s = -1;
 	out->workers = (int)workers;
@@ -124,11 +124,11 @@ static char *fit_name(const char *base, const char *suffix)
 }
 
 char *aios_tj_pod_name(const char *job, enum aios_tj_role role, int rank, int64_t generation,
-		       int attempt)
+                       int attempt)
 {
 	char suffix[64];
 	snprintf(suffix, sizeof(suffix), "-g%llda%d-%s%d", (long long)generation, attempt,
-		 role_short(role), rank);
+	         role_short(role), rank);
 	return fit_name(job, suffix);
 }
 
@@ -193,7 +193,8 @@ static void merge_strings(struct json_object *dst, struct json_object *src)
 		return;
 	json_object_object_foreach(src, k, v)
 	{
-		if (json_object_is_type(v, json_type_string) && !json_object_object_get_ex(dst, k, NULL))
+		if (json_object_is_type(v, json_type_string) &&
+		    !json_object_object_get_ex(dst, k, NULL))
 			json_object_object_add(dst, k, aios_json_copy(v));
 	}
 }
@@ -206,7 +207,7 @@ struct claims {
 };
 
 static enum aios_err claim_of(struct json_object *job, const char *path, int writable,
-			      struct claims *c)
+                              struct claims *c)
 {
 	const char *uri = aios_json_str(job, path);
 	if (!uri || strncmp(uri, "pvc://", 6) != 0)
@@ -214,15 +215,16 @@ static enum aios_err claim_of(struct json_object *job, const char *path, int wri
 	const char *p = uri + 6, *slash = strchr(p, '/');
 	size_t n = slash ? (size_t)(slash - p) : strlen(p);
 	if (n == 0 || n > 253)
-		return aios_fail(AIOS_ERR_INVALID, "%s: \"%s\" names no valid claim (pvc://CLAIM/PATH)",
-				 path, uri);
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "%s: \"%s\" names no valid claim (pvc://CLAIM/PATH)", path, uri);
 	for (size_t i = 0; i < n; i++) {
 		char ch = p[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+		      ch == '.'))
 			return aios_fail(AIOS_ERR_INVALID,
-					 "%s: claim name in \"%s\" must be lower-case letters, "
-					 "digits, '-' or '.'",
-					 path, uri);
+			                 "%s: claim name in \"%s\" must be lower-case letters, "
+			                 "digits, '-' or '.'",
+			                 path, uri);
 	}
 	for (int i = 0; i < c->n; i++) {
 		if (strlen(c->name[i]) == n && memcmp(c->name[i], p, n) == 0) {
@@ -271,8 +273,8 @@ static struct json_object *default_container_security(void)
 }
 
 static void add_volume(struct json_object *vols, struct json_object *mounts, const char *name,
-		       struct json_object *source_key, struct json_object *source,
-		       const char *mount_path, int read_only)
+                       struct json_object *source_key, struct json_object *source,
+                       const char *mount_path, int read_only)
 {
 	struct json_object *v = json_object_new_object();
 	json_object_object_add(v, "name", jstr(name));
@@ -289,10 +291,10 @@ static void add_volume(struct json_object *vols, struct json_object *mounts, con
 
 static int is_reserved_env(const char *name)
 {
-	static const char *const ours[] = {"AIOS_JOB", "AIOS_NAMESPACE", "AIOS_RANK",
-					   "AIOS_WORLD_SIZE", "AIOS_ROLE", "AIOS_COORDINATOR",
-					   "AIOS_ATTEMPT", "AIOS_GENERATION", "AIOS_SPEC",
-					   "AIOS_SPEC_FILE", "AIOS_PVC_ROOT"};
+	static const char *const ours[] = {"AIOS_JOB",        "AIOS_NAMESPACE",  "AIOS_RANK",
+	                                   "AIOS_WORLD_SIZE", "AIOS_ROLE",       "AIOS_COORDINATOR",
+	                                   "AIOS_ATTEMPT",    "AIOS_GENERATION", "AIOS_SPEC",
+	                                   "AIOS_SPEC_FILE",  "AIOS_PVC_ROOT"};
 	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
 		if (strcmp(name, ours[i]) == 0)
 			return 1;
@@ -300,8 +302,8 @@ static int is_reserved_env(const char *name)
 }
 
 enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_spec *s, int rank,
-				 int attempt, const char *coordinator, int spec_in_configmap,
-				 struct json_object **out)
+                                 int attempt, const char *coordinator, int spec_in_configmap,
+                                 struct json_object **out)
 {
 	*out = NULL;
 	const char *jname = aios_json_str(job, "metadata.name");
@@ -309,8 +311,8 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
 	if (!jname || !*jname)
 		return aios_fail(AIOS_ERR_INVALID, "trainingjob: metadata.name missing");
 	if (rank < 0 || rank >= s->world)
-		return aios_fail(AIOS_ERR_INVALID, "trainingjob %s: rank %d outside world %d", jname,
-				 rank, s->world);
+		return aios_fail(AIOS_ERR_INVALID, "trainingjob %s: rank %d outside world %d",
+		                 jname, rank, s->world);
 	int64_t gen = 1;
 	if (aios_json_opt_int(job, "metadata.generation", 1, &gen))
 		return AIOS_ERR_INVALID;
@@ -362,15 +364,14 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
 	json_object_object_add(ps, "restartPolicy", jstr("Never"));
 	json_object_object_add(ps, "enableServiceLinks", json_object_new_boolean(0));
 	json_object_object_add(ps, "automountServiceAccountToken", json_object_new_boolean(0));
-	static const char *const pass[] = {"nodeSelector",      "tolerations",
-					   "affinity",          "serviceAccountName",
-					   "priorityClassName", "schedulerName",
-					   "imagePullSecrets"};
+	static const char *const pass[] = {
+	    "nodeSelector",      "tolerations",   "affinity",        "serviceAccountName",
+	    "priorityClassName", "schedulerName", "imagePullSecrets"};
 	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++)
 		copy_field(ps, tmpl, pass[i]);
 	struct json_object *psc = aios_json_lookup(tmpl, "podSecurityContext");
 	json_object_object_add(ps, "securityContext",
-			       psc ? aios_json_copy(psc) : default_pod_security());
+	                       psc ? aios_json_copy(psc) : default_pod_security());
 
 	struct json_object *c = json_object_new_object();
 	json_object_object_add(c, "name", jstr(AIOS_TJ_CONTAINER));
@@ -384,7 +385,7 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
 	copy_field(c, tmpl, "resources");
 	struct json_object *csc = aios_json_lookup(tmpl, "securityContext");
 	json_object_object_add(c, "securityContext",
-			       csc ? aios_json_copy(csc) : default_container_security());
+	                       csc ? aios_json_copy(csc) : default_container_security());
 	json_object_object_add(c, "terminationMessagePath", jstr("/dev/termination-log"));
 	json_object_object_add(c, "terminationMessagePolicy", jstr("FallbackToLogsOnError"));
 	struct json_object *ports = json_object_new_array();
@@ -431,7 +432,7 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
 	} else {
 		struct json_object *spec = aios_json_lookup(job, "spec");
 		add_env(env, "AIOS_SPEC",
-			json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN));
+		        json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN));
 	}
 	json_object_object_add(c, "env", env);
 
@@ -447,7 +448,7 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
 		if (!claims.writable[i])
 			json_object_object_add(src, "readOnly", json_object_new_boolean(1));
 		add_volume(vols, mounts, vname, jstr("persistentVolumeClaim"), src, path,
-			   !claims.writable[i]);
+		           !claims.writable[i]);
 	}
 	if (spec_in_configmap) {
 		char *cm = aios_tj_spec_configmap_name(jname, gen);
@@ -494,8 +495,8 @@ enum aios_err aios_tj_render_spec_configmap(struct json_object *job, struct json
 	json_object_object_add(cm, "metadata", md);
 	struct json_object *data = json_object_new_object();
 	json_object_object_add(data, "spec.json",
-			       jstr(json_object_to_json_string_ext(aios_json_lookup(job, "spec"),
-								   JSON_C_TO_STRING_PLAIN)));
+	                       jstr(json_object_to_json_string_ext(aios_json_lookup(job, "spec"),
+	                                                           JSON_C_TO_STRING_PLAIN)));
 	json_object_object_add(cm, "data", data);
 	*out = cm;
 	return AIOS_OK;
@@ -509,16 +510,16 @@ enum aios_err aios_tj_parse_metrics(const char *text, size_t len, struct aios_tj
 		const char *name;
 		size_t have, val;
 	} gauges[] = {
-		{"aios_trainer_epoch", offsetof(struct aios_tj_progress, have_epoch),
-		 offsetof(struct aios_tj_progress, epoch)},
-		{"aios_trainer_epochs", offsetof(struct aios_tj_progress, have_epochs),
-		 offsetof(struct aios_tj_progress, epochs)},
-		{"aios_trainer_loss", offsetof(struct aios_tj_progress, have_loss),
-		 offsetof(struct aios_tj_progress, loss)},
-		{"aios_trainer_validation_loss", offsetof(struct aios_tj_progress, have_val_loss),
-		 offsetof(struct aios_tj_progress, val_loss)},
-		{"aios_trainer_samples_per_second", offsetof(struct aios_tj_progress, have_sps),
-		 offsetof(struct aios_tj_progress, sps)},
+	    {"aios_trainer_epoch", offsetof(struct aios_tj_progress, have_epoch),
+	     offsetof(struct aios_tj_progress, epoch)},
+	    {"aios_trainer_epochs", offsetof(struct aios_tj_progress, have_epochs),
+	     offsetof(struct aios_tj_progress, epochs)},
+	    {"aios_trainer_loss", offsetof(struct aios_tj_progress, have_loss),
+	     offsetof(struct aios_tj_progress, loss)},
+	    {"aios_trainer_validation_loss", offsetof(struct aios_tj_progress, have_val_loss),
+	     offsetof(struct aios_tj_progress, val_loss)},
+	    {"aios_trainer_samples_per_second", offsetof(struct aios_tj_progress, have_sps),
+	     offsetof(struct aios_tj_progress, sps)},
 	};
 	memset(out, 0, sizeof(*out));
 	int found = 0;
@@ -558,6 +559,7 @@ enum aios_err aios_tj_parse_metrics(const char *text, size_t len, struct aios_tj
 		p = nl ? nl + 1 : end;
 	}
 	if (!found)
-		return aios_fail(AIOS_ERR_INVALID, "metrics page: no aios_trainer_* progress gauge");
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "metrics page: no aios_trainer_* progress gauge");
 	return AIOS_OK;
 }

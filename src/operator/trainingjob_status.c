@@ -35,10 +35,10 @@ static struct json_object *jstr(const char *s)
 }
 
 static void plan_event(struct aios_tj_plan *p, const char *type, const char *reason,
-		       const char *fmt, ...) AIOS_PRINTF(4, 5);
+                       const char *fmt, ...) AIOS_PRINTF(4, 5);
 
 static void plan_event(struct aios_tj_plan *p, const char *type, const char *reason,
-		       const char *fmt, ...)
+                       const char *fmt, ...)
 {
 	char msg[AIOS_TJ_MESSAGE_MAX];
 	va_list ap;
@@ -147,14 +147,14 @@ static void describe_failure(struct json_object *pod, int rank, char *out, size_
 		char line[512];
 		last_line(aios_json_str(t, "message"), line, sizeof(line));
 		snprintf(out, n, "rank %d (pod %s) failed: exit code %lld%s%s%s%s%s", rank,
-			 name ? name : "?", (long long)code, reason ? " (" : "", reason ? reason : "",
-			 reason ? ")" : "", line[0] ? ": " : "", line);
+		         name ? name : "?", (long long)code, reason ? " (" : "",
+		         reason ? reason : "", reason ? ")" : "", line[0] ? ": " : "", line);
 		return;
 	}
 	const char *reason = aios_json_str(pod, "status.reason");
 	const char *msg = aios_json_str(pod, "status.message");
 	snprintf(out, n, "rank %d (pod %s) failed%s%s%s%s", rank, name ? name : "?",
-		 reason ? ": " : "", reason ? reason : "", msg ? ": " : "", msg ? msg : "");
+	         reason ? ": " : "", reason ? reason : "", msg ? ": " : "", msg ? msg : "");
 }
 
 /*
@@ -165,9 +165,10 @@ static void describe_failure(struct json_object *pod, int rank, char *out, size_
 static int pending_reason(struct json_object *pod, const char **reason, char *msg, size_t n)
 {
 	static const char *const actionable[] = {
-		"ImagePullBackOff",     "ErrImagePull",          "InvalidImageName",
-		"CrashLoopBackOff",     "CreateContainerConfigError", "CreateContainerError",
-		"ErrImageNeverPull",    "RunContainerError"};
+	    "ImagePullBackOff",           "ErrImagePull",
+	    "InvalidImageName",           "CrashLoopBackOff",
+	    "CreateContainerConfigError", "CreateContainerError",
+	    "ErrImageNeverPull",          "RunContainerError"};
 	const char *name = aios_json_str(pod, "metadata.name");
 	struct json_object *w = aios_json_lookup(trainer_status(pod), "state.waiting");
 	const char *wr = aios_json_str(w, "reason");
@@ -176,13 +177,13 @@ static int pending_reason(struct json_object *pod, const char **reason, char *ms
 			*reason = actionable[i];
 			const char *m = aios_json_str(w, "message");
 			snprintf(msg, n, "pod %s: %s%s%s", name ? name : "?", wr, m ? ": " : "",
-				 m ? m : "");
+			         m ? m : "");
 			return 1;
 		}
 	}
 	struct json_object *conds = aios_json_lookup(pod, "status.conditions");
 	for (size_t i = 0; conds && json_object_is_type(conds, json_type_array) &&
-			   i < json_object_array_length(conds);
+	                   i < json_object_array_length(conds);
 	     i++) {
 		struct json_object *c = json_object_array_get_idx(conds, i);
 		const char *t = aios_json_str(c, "type"), *st = aios_json_str(c, "status");
@@ -221,8 +222,8 @@ static int condition_true(struct json_object *st, const char *type)
 }
 
 /* Sets a condition; lastTransitionTime changes only when status flips. */
-static void set_condition(struct json_object *st, const char *type, int status,
-			  const char *reason, const char *message, int64_t gen, const char *now)
+static void set_condition(struct json_object *st, const char *type, int status, const char *reason,
+                          const char *message, int64_t gen, const char *now)
 {
 	struct json_object *conds = aios_json_lookup(st, "conditions");
 	if (!conds || !json_object_is_type(conds, json_type_array)) {
@@ -249,7 +250,7 @@ static void set_condition(struct json_object *st, const char *type, int status,
 
 /* Sets condition type to False only when it exists (no clutter of never-true types). */
 static void clear_condition(struct json_object *st, const char *type, const char *reason,
-			    const char *message, int64_t gen, const char *now)
+                            const char *message, int64_t gen, const char *now)
 {
 	if (find_condition(st, type))
 		set_condition(st, type, 0, reason, message, gen, now);
@@ -298,7 +299,7 @@ static void finish(struct ctx *c, const char *type, const char *reason, const ch
 	set_phase(c, type);
 	json_object_object_add(c->st, "completionTime", jstr(c->now_s));
 	plan_event(c->plan, strcmp(type, "Succeeded") == 0 ? "Normal" : "Warning", reason, "%s",
-		   msg);
+	           msg);
 }
 
 /* Deletes the pods cleanPodPolicy names once the job is finished. */
@@ -336,7 +337,8 @@ static void set_artifact(struct ctx *c, struct json_object *rank0)
 			while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
 				len--;
 			struct json_object *o = NULL;
-			if (len > 0 && *s == '{' && aios_json_parse(s, len, "termination message", &o) == AIOS_OK) {
+			if (len > 0 && *s == '{' &&
+			    aios_json_parse(s, len, "termination message", &o) == AIOS_OK) {
 				const char *uri = aios_json_str(o, "uri");
 				if (!uri)
 					uri = aios_json_str(o, "artifact.uri");
@@ -345,15 +347,18 @@ static void set_artifact(struct ctx *c, struct json_object *rank0)
 					if (!src || !aios_json_str(src, "uri"))
 						src = o;
 					art = json_object_new_object();
-					json_object_object_add(art, "uri", jstr(aios_json_str(src, "uri")));
+					json_object_object_add(art, "uri",
+					                       jstr(aios_json_str(src, "uri")));
 					const char *sha = aios_json_str(src, "sha256");
 					if (sha)
 						json_object_object_add(art, "sha256", jstr(sha));
 					struct json_object *b = aios_json_lookup(src, "bytes");
 					if (b && (json_object_is_type(b, json_type_int) ||
-						  json_object_is_type(b, json_type_double)))
-						json_object_object_add(art, "bytes",
-								       json_object_new_int64(json_object_get_int64(b)));
+					          json_object_is_type(b, json_type_double)))
+						json_object_object_add(
+						    art, "bytes",
+						    json_object_new_int64(
+						        json_object_get_int64(b)));
 				}
 			}
 			json_object_put(o);
@@ -395,7 +400,7 @@ static void set_progress(struct ctx *c, const struct aios_tj_progress *pr)
 			double per_epoch = (double)(c->now - t0) / pr->epoch;
 			double eta = per_epoch * (pr->epochs - pr->epoch);
 			json_object_object_add(o, "etaSeconds",
-					       json_object_new_int64(eta > 0 ? (int64_t)eta : 0));
+			                       json_object_new_int64(eta > 0 ? (int64_t)eta : 0));
 		}
 	}
 	json_object_object_add(c->st, "progress", o);
@@ -424,7 +429,7 @@ static void set_workers(struct ctx *c, struct json_object **cur)
 /* Renders the missing ranks of the current attempt: rank 0 first, the rest once rank 0
  * has an IP to point them at. */
 static enum aios_err create_missing(struct ctx *c, struct json_object **cur, int attempt,
-				    int spec_in_cm)
+                                    int spec_in_cm)
 {
 	char coord[80];
 	coord[0] = '\0';
@@ -441,7 +446,7 @@ static enum aios_err create_missing(struct ctx *c, struct json_object **cur, int
 			break;
 		struct json_object *pod;
 		enum aios_err e = aios_tj_render_pod(c->job, c->spec, r, attempt,
-						     coord[0] ? coord : NULL, spec_in_cm, &pod);
+		                                     coord[0] ? coord : NULL, spec_in_cm, &pod);
 		if (e)
 			return e;
 		plan_create(c->plan, pod);
@@ -461,14 +466,14 @@ static int64_t status_int(struct json_object *st, const char *key)
 }
 
 enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *pods, size_t n_pods,
-			   time_t now, const struct aios_tj_progress *progress,
-			   struct aios_tj_plan *out)
+                           time_t now, const struct aios_tj_progress *progress,
+                           struct aios_tj_plan *out)
 {
 	memset(out, 0, sizeof(*out));
 	struct json_object *old = aios_json_lookup(job, "status");
 	struct json_object *st = old && json_object_is_type(old, json_type_object)
-					 ? aios_json_copy(old)
-					 : json_object_new_object();
+	                             ? aios_json_copy(old)
+	                             : json_object_new_object();
 	out->status = st;
 	struct ctx c = {.job = job, .st = st, .plan = out, .now = now};
 	aios_rfc3339(now, c.now_s, sizeof(c.now_s));
@@ -518,7 +523,7 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		if (observed > 0 && (was_terminal || attempts > 0) && !spec.suspend &&
 		    !condition_true(st, "Suspended"))
 			plan_event(out, "Normal", "NewRun",
-				   "spec generation %lld: starting a new run", (long long)c.gen);
+			           "spec generation %lld: starting a new run", (long long)c.gen);
 		remove_condition(st, "Succeeded");
 		remove_condition(st, "Failed");
 		json_object_object_del(st, "completionTime");
@@ -544,11 +549,11 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		int64_t a = label_int(p, AIOS_TJ_LABEL_ATTEMPT, -1);
 		int64_t r = label_int(p, AIOS_TJ_LABEL_RANK, -1);
 		int deleting = aios_json_lookup(p, "metadata.deletionTimestamp") != NULL;
-		int current = attempts > 0 && g == c.gen && a == attempt && r >= 0 &&
-			      r < spec.world;
+		int current =
+		    attempts > 0 && g == c.gen && a == attempt && r >= 0 && r < spec.world;
 		if (current && !deleting && !cur[r]) {
 			char *want = aios_tj_pod_name(c.name, aios_tj_rank_role(&spec, (int)r),
-						      (int)r, c.gen, attempt);
+			                              (int)r, c.gen, attempt);
 			if (strcmp(want, pn) == 0)
 				cur[r] = p;
 			free(want);
@@ -584,21 +589,21 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		}
 		if (!condition_true(st, "Suspended"))
 			plan_event(out, "Normal", "Suspended",
-				   "runPolicy.suspend is true: pods deleted, clock stopped");
+			           "runPolicy.suspend is true: pods deleted, clock stopped");
 		set_condition(st, "Suspended", 1, "JobSuspended", "runPolicy.suspend is true",
-			      c.gen, c.now_s);
+		              c.gen, c.now_s);
 		clear_condition(st, "Running", "JobSuspended", "the job is suspended", c.gen,
-				c.now_s);
+		                c.now_s);
 		clear_condition(st, "Restarting", "JobSuspended", "the job is suspended", c.gen,
-				c.now_s);
+		                c.now_s);
 		json_object_object_del(st, "startTime");
 		set_phase(&c, "Suspended");
 		memset(cur, 0, (size_t)spec.world * sizeof(*cur));
 		goto done_cur;
 	}
 	if (condition_true(st, "Suspended")) {
-		set_condition(st, "Suspended", 0, "JobResumed", "runPolicy.suspend is false",
-			      c.gen, c.now_s);
+		set_condition(st, "Suspended", 0, "JobResumed", "runPolicy.suspend is false", c.gen,
+		              c.now_s);
 		plan_event(out, "Normal", "Resumed", "runPolicy.suspend is false: starting pods");
 	}
 
@@ -608,7 +613,7 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		attempt = 0;
 		json_object_object_add(st, "attempts", json_object_new_int64(1));
 		set_condition(st, "Created", 1, "PodsCreated",
-			      "the operator creates one pod per rank", c.gen, c.now_s);
+		              "the operator creates one pod per rank", c.gen, c.now_s);
 	}
 	if (!aios_json_str(st, "startTime"))
 		json_object_object_add(st, "startTime", jstr(c.now_s));
@@ -623,9 +628,10 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		describe_failure(cur[failed_rank], failed_rank, why, sizeof(why));
 		if (attempts > spec.backoff_limit) {
 			char msg[AIOS_TJ_MESSAGE_MAX];
-			snprintf(msg, sizeof(msg), "attempt %lld of %lld failed, backoffLimit %lld reached: %s",
-				 (long long)attempts, (long long)spec.backoff_limit + 1,
-				 (long long)spec.backoff_limit, why);
+			snprintf(msg, sizeof(msg),
+			         "attempt %lld of %lld failed, backoffLimit %lld reached: %s",
+			         (long long)attempts, (long long)spec.backoff_limit + 1,
+			         (long long)spec.backoff_limit, why);
 			finish(&c, "Failed", "BackoffLimitExceeded", msg);
 			clean_pods(&c, pods, n_pods);
 			goto done_cur;
@@ -633,8 +639,9 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		for (int r = 0; r < spec.world; r++)
 			if (cur[r])
 				plan_remove(out, aios_json_str(cur[r], "metadata.name"));
-		plan_event(out, "Warning", "Restarting", "attempt %lld failed, starting attempt %lld: %s",
-			   (long long)attempts, (long long)attempts + 1, why);
+		plan_event(out, "Warning", "Restarting",
+		           "attempt %lld failed, starting attempt %lld: %s", (long long)attempts,
+		           (long long)attempts + 1, why);
 		set_condition(st, "Restarting", 1, "RankFailed", why, c.gen, c.now_s);
 		attempts++;
 		attempt++;
@@ -652,11 +659,12 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		if (now >= t0 + spec.deadline_s) {
 			char msg[256];
 			snprintf(msg, sizeof(msg),
-				 "the job ran longer than runPolicy.activeDeadlineSeconds (%lld s)",
-				 (long long)spec.deadline_s);
+			         "the job ran longer than runPolicy.activeDeadlineSeconds (%lld s)",
+			         (long long)spec.deadline_s);
 			finish(&c, "Failed", "DeadlineExceeded", msg);
 			for (size_t i = 0; i < n_pods; i++)
-				if (!pod_finished(pods[i]) && aios_json_str(pods[i], "metadata.name") &&
+				if (!pod_finished(pods[i]) &&
+				    aios_json_str(pods[i], "metadata.name") &&
 				    !aios_json_lookup(pods[i], "metadata.deletionTimestamp"))
 					plan_remove(out, aios_json_str(pods[i], "metadata.name"));
 			clean_pods(&c, pods, n_pods);
@@ -674,19 +682,20 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		set_artifact(&c, cur[0]);
 		char msg[128];
 		snprintf(msg, sizeof(msg), "all %d worker%s succeeded (attempt %lld)", spec.workers,
-			 spec.workers == 1 ? "" : "s", (long long)attempts);
+		         spec.workers == 1 ? "" : "s", (long long)attempts);
 		finish(&c, "Succeeded", "AllWorkersSucceeded", msg);
 		clean_pods(&c, pods, n_pods);
 		goto done_cur;
 	}
 
 	/* create what is missing */
-	size_t spec_len = strlen(json_object_to_json_string_ext(aios_json_lookup(job, "spec"),
-								JSON_C_TO_STRING_PLAIN));
+	size_t spec_len = strlen(
+	    json_object_to_json_string_ext(aios_json_lookup(job, "spec"), JSON_C_TO_STRING_PLAIN));
 	if (spec_len > AIOS_TJ_SPEC_FILE_MAX) {
 		char msg[160];
-		snprintf(msg, sizeof(msg), "the spec is %zu bytes as JSON; at most %u fit in a ConfigMap",
-			 spec_len, AIOS_TJ_SPEC_FILE_MAX);
+		snprintf(msg, sizeof(msg),
+		         "the spec is %zu bytes as JSON; at most %u fit in a ConfigMap", spec_len,
+		         AIOS_TJ_SPEC_FILE_MAX);
 		finish(&c, "Failed", "SpecTooLarge", msg);
 		goto done_cur;
 	}
@@ -721,11 +730,11 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 	if (running == spec.world) {
 		if (strcmp(c.phase0, "Running") != 0)
 			plan_event(out, "Normal", "Running", "all %d rank%s running (attempt %lld)",
-				   spec.world, spec.world == 1 ? "" : "s", (long long)attempts);
+			           spec.world, spec.world == 1 ? "" : "s", (long long)attempts);
 		set_phase(&c, "Running");
 		char msg[96];
 		snprintf(msg, sizeof(msg), "all %d rank%s running", spec.world,
-			 spec.world == 1 ? "" : "s");
+		         spec.world == 1 ? "" : "s");
 		set_condition(st, "Running", 1, "AllRanksRunning", msg, c.gen, c.now_s);
 		clear_condition(st, "Restarting", "AllRanksRunning", msg, c.gen, c.now_s);
 		const char *ip = aios_json_str(cur[0], "status.podIP");
@@ -747,16 +756,18 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		if (why_reason && (!reason0 || strcmp(reason0, why_reason) != 0))
 			plan_event(out, "Warning", why_reason, "%s", why);
 		else if (!why_reason && c.phase0[0] && strcmp(phase, c.phase0) != 0 &&
-			 strcmp(phase, "Restarting") != 0)
+		         strcmp(phase, "Restarting") != 0)
 			plan_event(out, "Normal", phase, "waiting for every rank to run");
 		set_phase(&c, phase);
 		if (strcmp(phase, "Running") != 0) {
 			char msg[AIOS_TJ_MESSAGE_MAX];
-			snprintf(msg, sizeof(msg), "%d of %d rank%s running%s%s", running, spec.world,
-				 spec.world == 1 ? "" : "s", why_reason ? "; " : "", why_reason ? why : "");
+			snprintf(msg, sizeof(msg), "%d of %d rank%s running%s%s", running,
+			         spec.world, spec.world == 1 ? "" : "s", why_reason ? "; " : "",
+			         why_reason ? why : "");
 			if (why_reason || find_condition(st, "Running"))
-				set_condition(st, "Running", 0, why_reason ? why_reason : "RanksPending",
-					      msg, c.gen, c.now_s);
+				set_condition(st, "Running", 0,
+				              why_reason ? why_reason : "RanksPending", msg, c.gen,
+				              c.now_s);
 		}
 	}
 

@@ -11,6 +11,7 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,7 +43,8 @@ static const char *cluster_file(const char *name)
 {
 	static char path[4096];
 	const char *dir = getenv("AIOS_TEST_CLUSTER_DIR");
-	ck_assert_msg(dir && *dir, "AIOS_TEST_CLUSTER_DIR is not set (tests/cluster/run-integration.sh)");
+	ck_assert_msg(dir && *dir,
+	              "AIOS_TEST_CLUSTER_DIR is not set (tests/cluster/run-integration.sh)");
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	return path;
 }
@@ -56,10 +57,12 @@ static void install(void)
 	snprintf(path, sizeof(path), "%s", aios_test_path("crds"));
 	int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply", "-f", path, NULL);
 	ck_assert_msg(rc == 0, "kubectl apply crds: %s", g_out);
-	static const char *const rbac[] = {"namespace.yaml", "service-account.yaml",
-					   "cluster-role.yaml", "cluster-role-binding.yaml",
-					   "leader-election-role.yaml",
-					   "leader-election-role-binding.yaml"};
+	static const char *const rbac[] = {"namespace.yaml",
+	                                   "service-account.yaml",
+	                                   "cluster-role.yaml",
+	                                   "cluster-role-binding.yaml",
+	                                   "leader-election-role.yaml",
+	                                   "leader-election-role-binding.yaml"};
 	for (size_t i = 0; i < sizeof(rbac) / sizeof(rbac[0]); i++) {
 		char rel[256];
 		snprintf(rel, sizeof(rel), "operator/%s", rbac[i]);
@@ -67,8 +70,9 @@ static void install(void)
 		rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply", "-f", path, NULL);
 		ck_assert_msg(rc == 0, "kubectl apply %s: %s", rel, g_out);
 	}
-	rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "wait", "--for=condition=established",
-			       "--timeout=60s", "crd/trainingjobs.aios.dev", NULL);
+	rc =
+	    aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "wait", "--for=condition=established",
+	                      "--timeout=60s", "crd/trainingjobs.aios.dev", NULL);
 	ck_assert_msg(rc == 0, "CRD not established: %s", g_out);
 }
 
@@ -77,7 +81,7 @@ static void setup(void)
 	install();
 	struct aios_kube_config *cfg;
 	ck_assert_msg(aios_kube_config_load_file(aios_test_kubeconfig(), NULL, &cfg) == AIOS_OK,
-		      "%s", aios_errmsg());
+	              "%s", aios_errmsg());
 	ck_assert_int_eq(aios_kube_client_new(cfg, &g_kube), AIOS_OK);
 	aios_kube_config_free(cfg);
 	snprintf(g_ns, sizeof(g_ns), "tj-it-%d-%ld", (int)getpid(), (long)(time(NULL) % 100000));
@@ -172,7 +176,8 @@ static void op_start(struct op *o, int leader_elect)
 	o->hport = free_port();
 	snprintf(mb, sizeof(mb), "127.0.0.1:%d", o->mport);
 	snprintf(hb, sizeof(hb), "127.0.0.1:%d", o->hport);
-	snprintf(o->log, sizeof(o->log), "/tmp/aios-operator-it-%d-%d.log", (int)getpid(), o->mport);
+	snprintf(o->log, sizeof(o->log), "/tmp/aios-operator-it-%d-%d.log", (int)getpid(),
+	         o->mport);
 	o->pid = fork();
 	ck_assert_int_ge(o->pid, 0);
 	if (o->pid == 0) {
@@ -230,15 +235,15 @@ static void create_job(const char *name, const char *spec_json)
 	char buf[8192];
 	ck_assert(spec_json[0] == '{');
 	snprintf(buf, sizeof(buf),
-		 "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":"
-		 "{\"name\":\"%s\"},\"spec\":{\"model\":{\"type\":\"linear\"},\"data\":{\"inline\":"
-		 "{\"features\":[[1],[2]],\"labels\":[2,4]}}%s%s}",
-		 name, spec_json[1] == '}' ? "" : ",", spec_json + 1);
+	         "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":"
+	         "{\"name\":\"%s\"},\"spec\":{\"model\":{\"type\":\"linear\"},\"data\":{\"inline\":"
+	         "{\"features\":[[1],[2]],\"labels\":[2,4]}}%s%s}",
+	         name, spec_json[1] == '}' ? "" : ",", spec_json + 1);
 	struct json_object *o;
 	ck_assert_int_eq(aios_json_parse(buf, strlen(buf), "job", &o), AIOS_OK);
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_trainingjobs, g_ns, NULL);
 	ck_assert_msg(aios_kube_create(g_kube, &r, o, NULL, NULL) == AIOS_OK, "create %s: %s", name,
-		      aios_errmsg());
+	              aios_errmsg());
 	json_object_put(o);
 }
 
@@ -248,7 +253,7 @@ static void patch_job(const char *name, const char *merge_patch)
 	ck_assert_int_eq(aios_json_parse(merge_patch, strlen(merge_patch), "patch", &p), AIOS_OK);
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_trainingjobs, g_ns, name);
 	ck_assert_msg(aios_kube_patch(g_kube, &r, AIOS_KUBE_PATCH_MERGE, p, NULL, NULL) == AIOS_OK,
-		      "patch %s: %s", name, aios_errmsg());
+	              "patch %s: %s", name, aios_errmsg());
 	json_object_put(p);
 }
 
@@ -274,7 +279,7 @@ static int list_pods(char names[][64], int max)
 	int n = 0;
 	for (size_t i = 0; i < json_object_array_length(items) && n < max; i++)
 		snprintf(names[n++], 64, "%s",
-			 aios_json_str(json_object_array_get_idx(items, i), "metadata.name"));
+		         aios_json_str(json_object_array_get_idx(items, i), "metadata.name"));
 	json_object_put(list);
 	return n;
 }
@@ -291,7 +296,7 @@ static void wait_pod(const char *name, int present)
 	int64_t end = aios_now_ms() + WAIT_MS;
 	while (pod_exists(name) != present) {
 		ck_assert_msg(aios_now_ms() < end, "pod %s did not %s within %d ms", name,
-			      present ? "appear" : "go", WAIT_MS);
+		              present ? "appear" : "go", WAIT_MS);
 		aios_sleep_ms(100);
 	}
 }
@@ -306,10 +311,12 @@ static struct json_object *wait_phase(const char *job, const char *phase)
 		if (ph && strcmp(ph, phase) == 0)
 			return o;
 		if (aios_now_ms() > end) {
-			char *dump = aios_xstrdup(o ? json_object_to_json_string(aios_json_lookup(o, "status")) : "(no job)");
+			char *dump = aios_xstrdup(
+			    o ? json_object_to_json_string(aios_json_lookup(o, "status"))
+			      : "(no job)");
 			json_object_put(o);
 			ck_abort_msg("job %s: phase %s, not %s, after %d ms; status %s", job,
-				     ph ? ph : "(none)", phase, WAIT_MS, dump);
+			             ph ? ph : "(none)", phase, WAIT_MS, dump);
 		}
 		json_object_put(o);
 		aios_sleep_ms(100);
@@ -320,7 +327,8 @@ static struct json_object *wait_phase(const char *job, const char *phase)
 static void pod_env(struct json_object *pod, const char *name, char *out, size_t n)
 {
 	out[0] = '\0';
-	struct json_object *c = json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0);
+	struct json_object *c =
+	    json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0);
 	struct json_object *env = aios_json_lookup(c, "env");
 	for (size_t i = 0; env && i < json_object_array_length(env); i++) {
 		struct json_object *e = json_object_array_get_idx(env, i);
@@ -331,7 +339,7 @@ static void pod_env(struct json_object *pod, const char *name, char *out, size_t
 
 /* Plays the kubelet: writes the pod's status. exit_code < 0: no container state. */
 static void kubelet(const char *pod, const char *phase, const char *ip, int exit_code,
-		    const char *message)
+                    const char *message)
 {
 	for (int tries = 0;; tries++) {
 		struct json_object *p = get(&aios_kube_pods, pod);
@@ -350,7 +358,8 @@ static void kubelet(const char *pod, const char *phase, const char *ip, int exit
 		json_object_object_add(cs, "name", json_object_new_string("trainer"));
 		json_object_object_add(cs, "image", json_object_new_string("aios/trainer:0.1.0"));
 		json_object_object_add(cs, "imageID", json_object_new_string(""));
-		json_object_object_add(cs, "ready", json_object_new_boolean(strcmp(phase, "Running") == 0));
+		json_object_object_add(cs, "ready",
+		                       json_object_new_boolean(strcmp(phase, "Running") == 0));
 		json_object_object_add(cs, "restartCount", json_object_new_int(0));
 		struct json_object *state = json_object_new_object();
 		if (strcmp(phase, "Running") == 0) {
@@ -360,9 +369,10 @@ static void kubelet(const char *pod, const char *phase, const char *ip, int exit
 		} else {
 			struct json_object *t = json_object_new_object();
 			json_object_object_add(t, "exitCode", json_object_new_int(exit_code));
-			json_object_object_add(t, "reason",
-					       json_object_new_string(exit_code ? "Error" : "Completed"));
-			json_object_object_add(t, "message", json_object_new_string(message ? message : ""));
+			json_object_object_add(
+			    t, "reason", json_object_new_string(exit_code ? "Error" : "Completed"));
+			json_object_object_add(t, "message",
+			                       json_object_new_string(message ? message : ""));
 			json_object_object_add(t, "startedAt", json_object_new_string(now));
 			json_object_object_add(t, "finishedAt", json_object_new_string(now));
 			json_object_object_add(state, "terminated", t);
@@ -377,7 +387,8 @@ static void kubelet(const char *pod, const char *phase, const char *ip, int exit
 		json_object_put(p);
 		if (e == AIOS_OK)
 			return;
-		ck_assert_msg(e == AIOS_ERR_CONFLICT && tries < 10, "kubelet %s: %s", pod, aios_errmsg());
+		ck_assert_msg(e == AIOS_ERR_CONFLICT && tries < 10, "kubelet %s: %s", pod,
+		              aios_errmsg());
 	}
 }
 
@@ -421,13 +432,15 @@ START_TEST(two_workers_in_order_then_succeeded)
 	struct op op;
 	op_start(&op, 0);
 	create_job("pair", "{\"distributed\":{\"workers\":2},"
-			   "\"output\":{\"uri\":\"pvc://models/pair.aios\"}}");
+	                   "\"output\":{\"uri\":\"pvc://models/pair.aios\"}}");
 	wait_pod("pair-g1a0-w0", 1);
 	aios_sleep_ms(1500); /* rank 1 must wait for rank 0's IP */
 	ck_assert_msg(!pod_exists("pair-g1a0-w1"), "rank 1 created before rank 0 had an IP");
 	struct json_object *p0 = get(&aios_kube_pods, "pair-g1a0-w0");
-	ck_assert_str_eq(aios_json_str(p0, "spec.securityContext.seccompProfile.type"), "RuntimeDefault");
-	struct json_object *or = json_object_array_get_idx(aios_json_lookup(p0, "metadata.ownerReferences"), 0);
+	ck_assert_str_eq(aios_json_str(p0, "spec.securityContext.seccompProfile.type"),
+	                 "RuntimeDefault");
+	struct json_object * or
+	    = json_object_array_get_idx(aios_json_lookup(p0, "metadata.ownerReferences"), 0);
 	ck_assert_str_eq(aios_json_str(or, "kind"), "TrainingJob");
 	json_object_put(p0);
 
@@ -450,7 +463,7 @@ START_TEST(two_workers_in_order_then_succeeded)
 
 	kubelet("pair-g1a0-w1", "Succeeded", "10.244.0.11", 0, "");
 	kubelet("pair-g1a0-w0", "Succeeded", "10.244.0.10", 0,
-		"{\"uri\":\"pvc://models/pair.aios\",\"sha256\":\"0123abcd\",\"bytes\":4242}");
+	        "{\"uri\":\"pvc://models/pair.aios\",\"sha256\":\"0123abcd\",\"bytes\":4242}");
 	j = wait_phase("pair", "Succeeded");
 	ck_assert_str_eq(cond_field(j, "Succeeded", "status"), "True");
 	ck_assert_ptr_null(cond_field(j, "Failed", "status"));
@@ -470,19 +483,23 @@ START_TEST(two_workers_in_order_then_succeeded)
 	int64_t end = aios_now_ms() + 5000;
 	do {
 		job_events("pair", ev, sizeof(ev));
-	} while (!strstr(ev, "AllWorkersSucceeded") && aios_now_ms() < end && (aios_sleep_ms(100), 1));
+	} while (!strstr(ev, "AllWorkersSucceeded") && aios_now_ms() < end &&
+	         (aios_sleep_ms(100), 1));
 	ck_assert_msg(strstr(ev, "SuccessfulCreatePod") && strstr(ev, "Running") &&
-			      strstr(ev, "AllWorkersSucceeded"),
-		      "events: %s", ev);
+	                  strstr(ev, "AllWorkersSucceeded"),
+	              "events: %s", ev);
 
 	/* the operator's own metrics */
 	struct aios_buf b;
 	aios_buf_init(&b, 1 << 20);
 	ck_assert_int_eq(http_get(op.mport, "/metrics", &b), 200);
-	ck_assert_ptr_nonnull(strstr(b.data, "aios_operator_reconcile_total{kind=\"trainingjob\",result=\"success\"}"));
+	ck_assert_ptr_nonnull(strstr(
+	    b.data, "aios_operator_reconcile_total{kind=\"trainingjob\",result=\"success\"}"));
 	ck_assert_ptr_nonnull(strstr(b.data, "aios_operator_reconcile_duration_seconds_bucket"));
-	ck_assert_ptr_nonnull(strstr(b.data, "aios_operator_api_requests_total{verb=\"create\",code=\"201\"}"));
-	ck_assert_ptr_nonnull(strstr(b.data, "aios_operator_workqueue_depth{kind=\"trainingjob\"}"));
+	ck_assert_ptr_nonnull(
+	    strstr(b.data, "aios_operator_api_requests_total{verb=\"create\",code=\"201\"}"));
+	ck_assert_ptr_nonnull(
+	    strstr(b.data, "aios_operator_workqueue_depth{kind=\"trainingjob\"}"));
 	aios_buf_cleanup(&b);
 	ck_assert_int_eq(op_stop(&op, SIGTERM), 0);
 }
@@ -519,7 +536,8 @@ START_TEST(failing_rank_restarts_until_backoff_limit)
 	json_object_put(j);
 	char ev[4096];
 	job_events("flaky", ev, sizeof(ev));
-	ck_assert_msg(strstr(ev, "Restarting") && strstr(ev, "BackoffLimitExceeded"), "events: %s", ev);
+	ck_assert_msg(strstr(ev, "Restarting") && strstr(ev, "BackoffLimitExceeded"), "events: %s",
+	              ev);
 	aios_sleep_ms(1000);
 	char names[16][64];
 	int n = list_pods(names, 16);
@@ -575,7 +593,8 @@ START_TEST(ttl_and_clean_pod_policy_all)
 {
 	struct op op;
 	op_start(&op, 0);
-	create_job("brief", "{\"runPolicy\":{\"ttlSecondsAfterFinished\":2,\"cleanPodPolicy\":\"All\"}}");
+	create_job("brief",
+	           "{\"runPolicy\":{\"ttlSecondsAfterFinished\":2,\"cleanPodPolicy\":\"All\"}}");
 	create_job("keep", "{\"runPolicy\":{\"cleanPodPolicy\":\"None\",\"backoffLimit\":0}}");
 	wait_pod("brief-g1a0-w0", 1);
 	wait_pod("keep-g1a0-w0", 1);
@@ -649,10 +668,12 @@ START_TEST(kill_and_restart_no_duplicate_no_orphan)
 	ck_assert_int_eq(n, 2 * JOBS);
 	for (int i = 0; i < n; i++) {
 		struct json_object *p = get(&aios_kube_pods, names[i]);
-		struct json_object *or = json_object_array_get_idx(aios_json_lookup(p, "metadata.ownerReferences"), 0);
+		struct json_object * or
+		    = json_object_array_get_idx(aios_json_lookup(p, "metadata.ownerReferences"), 0);
 		ck_assert_msg(or != NULL, "pod %s has no owner", names[i]);
 		struct json_object *j = get(&aios_kube_trainingjobs, aios_json_str(or, "name"));
-		ck_assert_msg(j != NULL, "pod %s: owner %s does not exist", names[i], aios_json_str(or, "name"));
+		ck_assert_msg(j != NULL, "pod %s: owner %s does not exist", names[i],
+		              aios_json_str(or, "name"));
 		ck_assert_str_eq(aios_json_str(or, "uid"), aios_json_str(j, "metadata.uid"));
 		json_object_put(j);
 		json_object_put(p);
@@ -664,13 +685,13 @@ START_TEST(kill_and_restart_no_duplicate_no_orphan)
 	struct aios_buf b;
 	aios_buf_init(&b, 1 << 20);
 	int64_t end = aios_now_ms() + 10000;
-	while (http_get(op.mport, "/metrics", &b) == 200 && !strstr(b.data, "aios_operator_leader 1") &&
-	       aios_now_ms() < end) {
+	while (http_get(op.mport, "/metrics", &b) == 200 &&
+	       !strstr(b.data, "aios_operator_leader 1") && aios_now_ms() < end) {
 		aios_buf_reset(&b);
 		aios_sleep_ms(100);
 	}
 	ck_assert_msg(b.data && strstr(b.data, "aios_operator_leader 1"),
-		      "no leadership within 10 s of a released Lease");
+	              "no leadership within 10 s of a released Lease");
 	ck_assert_int_lt(aios_now_ms() - t0, 10000);
 	aios_buf_cleanup(&b);
 	ck_assert_int_eq(op_stop(&op, SIGTERM), 0);

@@ -16,23 +16,25 @@ static struct json_object *parse(const char *s)
 }
 
 static const char *JOB =
-	"{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\","
-	"\"metadata\":{\"name\":\"mnist\",\"namespace\":\"ml\",\"uid\":\"u-1\",\"generation\":2},"
-	"\"spec\":{\"model\":{\"type\":\"linear\"},"
-	"\"data\":{\"uri\":\"pvc://datasets/mnist.csv\"},\"output\":{\"uri\":\"pvc://models/mnist.aios\"},"
-	"\"distributed\":{\"workers\":2},"
-	"\"template\":{\"image\":\"reg/trainer:1\",\"nodeSelector\":{\"gpu\":\"no\"},"
-	"\"schedulerName\":\"volcano\",\"serviceAccountName\":\"trainer\","
-	"\"priorityClassName\":\"high\",\"tolerations\":[{\"key\":\"k\",\"operator\":\"Exists\"}],"
-	"\"resources\":{\"limits\":{\"cpu\":\"1\"}},"
-	"\"labels\":{\"aios.dev/job\":\"evil\",\"team\":\"a\"},"
-	"\"annotations\":{\"scheduling.k8s.io/group-name\":\"pg\"},"
-	"\"env\":[{\"name\":\"FOO\",\"value\":\"bar\"},{\"name\":\"AIOS_RANK\",\"value\":\"9\"}]}}}";
+    "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\","
+    "\"metadata\":{\"name\":\"mnist\",\"namespace\":\"ml\",\"uid\":\"u-1\",\"generation\":2},"
+    "\"spec\":{\"model\":{\"type\":\"linear\"},"
+    "\"data\":{\"uri\":\"pvc://datasets/mnist.csv\"},\"output\":{\"uri\":\"pvc://models/"
+    "mnist.aios\"},"
+    "\"distributed\":{\"workers\":2},"
+    "\"template\":{\"image\":\"reg/trainer:1\",\"nodeSelector\":{\"gpu\":\"no\"},"
+    "\"schedulerName\":\"volcano\",\"serviceAccountName\":\"trainer\","
+    "\"priorityClassName\":\"high\",\"tolerations\":[{\"key\":\"k\",\"operator\":\"Exists\"}],"
+    "\"resources\":{\"limits\":{\"cpu\":\"1\"}},"
+    "\"labels\":{\"aios.dev/job\":\"evil\",\"team\":\"a\"},"
+    "\"annotations\":{\"scheduling.k8s.io/group-name\":\"pg\"},"
+    "\"env\":[{\"name\":\"FOO\",\"value\":\"bar\"},{\"name\":\"AIOS_RANK\",\"value\":\"9\"}]}}}";
 
 /* value of env var name in the pod's only container, or NULL */
 static const char *env_of(struct json_object *pod, const char *name)
 {
-	struct json_object *c = json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0);
+	struct json_object *c =
+	    json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0);
 	struct json_object *env = aios_json_lookup(c, "env");
 	const char *found = NULL;
 	for (size_t i = 0; i < json_object_array_length(env); i++) {
@@ -58,14 +60,15 @@ START_TEST(spec_defaults_and_errors)
 	json_object_put(job);
 
 	job = parse("{\"metadata\":{\"name\":\"x\"},\"spec\":{\"distributed\":{\"workers\":3,"
-		    "\"strategy\":\"parameter-server\",\"parameterServers\":2}}}");
+	            "\"strategy\":\"parameter-server\",\"parameterServers\":2}}}");
 	ck_assert_int_eq(aios_tj_spec_parse(job, &s), AIOS_OK);
 	ck_assert_int_eq(s.world, 5);
 	ck_assert_int_eq(aios_tj_rank_role(&s, 2), AIOS_TJ_WORKER);
 	ck_assert_int_eq(aios_tj_rank_role(&s, 3), AIOS_TJ_PS);
 	json_object_put(job);
 
-	job = parse("{\"metadata\":{\"name\":\"x\"},\"spec\":{\"distributed\":{\"strategy\":\"ring\"}}}");
+	job = parse(
+	    "{\"metadata\":{\"name\":\"x\"},\"spec\":{\"distributed\":{\"strategy\":\"ring\"}}}");
 	ck_assert_int_eq(aios_tj_spec_parse(job, &s), AIOS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "spec.distributed.strategy"));
 	json_object_put(job);
@@ -73,7 +76,8 @@ START_TEST(spec_defaults_and_errors)
 	ck_assert_int_eq(aios_tj_spec_parse(job, &s), AIOS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "spec.distributed.workers"));
 	json_object_put(job);
-	job = parse("{\"metadata\":{\"name\":\"x\"},\"spec\":{\"runPolicy\":{\"backoffLimit\":\"3\"}}}");
+	job = parse(
+	    "{\"metadata\":{\"name\":\"x\"},\"spec\":{\"runPolicy\":{\"backoffLimit\":\"3\"}}}");
 	ck_assert_int_eq(aios_tj_spec_parse(job, &s), AIOS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "spec.runPolicy.backoffLimit"));
 	json_object_put(job);
@@ -113,15 +117,22 @@ START_TEST(pod_of_rank_carries_the_contract)
 	ck_assert_str_eq(aios_json_str(pod, "metadata.name"), "mnist-g2a3-w1");
 	ck_assert_str_eq(aios_json_str(pod, "metadata.namespace"), "ml");
 	struct json_object *labels = aios_json_lookup(pod, "metadata.labels");
-	ck_assert_str_eq(json_object_get_string(json_object_object_get(labels, "aios.dev/job")), "mnist");
-	ck_assert_str_eq(json_object_get_string(json_object_object_get(labels, "aios.dev/role")), "worker");
-	ck_assert_str_eq(json_object_get_string(json_object_object_get(labels, "aios.dev/rank")), "1");
-	ck_assert_str_eq(json_object_get_string(json_object_object_get(labels, "aios.dev/attempt")), "3");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(labels, "aios.dev/job")),
+	                 "mnist");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(labels, "aios.dev/role")),
+	                 "worker");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(labels, "aios.dev/rank")),
+	                 "1");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(labels, "aios.dev/attempt")),
+	                 "3");
 	ck_assert_str_eq(json_object_get_string(json_object_object_get(labels, "team")), "a");
 	struct json_object *ann = aios_json_lookup(pod, "metadata.annotations");
-	ck_assert_str_eq(json_object_get_string(json_object_object_get(ann, "scheduling.k8s.io/group-name")), "pg");
+	ck_assert_str_eq(
+	    json_object_get_string(json_object_object_get(ann, "scheduling.k8s.io/group-name")),
+	    "pg");
 
-	struct json_object *or = json_object_array_get_idx(aios_json_lookup(pod, "metadata.ownerReferences"), 0);
+	struct json_object * or
+	    = json_object_array_get_idx(aios_json_lookup(pod, "metadata.ownerReferences"), 0);
 	ck_assert_str_eq(aios_json_str(or, "kind"), "TrainingJob");
 	ck_assert_str_eq(aios_json_str(or, "uid"), "u-1");
 	ck_assert(json_object_get_boolean(json_object_object_get(or, "controller")));
@@ -132,18 +143,23 @@ START_TEST(pod_of_rank_carries_the_contract)
 	ck_assert_str_eq(aios_json_str(pod, "spec.priorityClassName"), "high");
 	ck_assert_str_eq(aios_json_str(pod, "spec.nodeSelector.gpu"), "no");
 	ck_assert_int_eq(json_object_array_length(aios_json_lookup(pod, "spec.tolerations")), 1);
-	ck_assert(json_object_get_boolean(aios_json_lookup(pod, "spec.securityContext.runAsNonRoot")));
-	ck_assert_str_eq(aios_json_str(pod, "spec.securityContext.seccompProfile.type"), "RuntimeDefault");
+	ck_assert(
+	    json_object_get_boolean(aios_json_lookup(pod, "spec.securityContext.runAsNonRoot")));
+	ck_assert_str_eq(aios_json_str(pod, "spec.securityContext.seccompProfile.type"),
+	                 "RuntimeDefault");
 
-	struct json_object *c = json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0);
+	struct json_object *c =
+	    json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0);
 	ck_assert_str_eq(aios_json_str(c, "image"), "reg/trainer:1");
 	ck_assert_str_eq(aios_json_str(c, "resources.limits.cpu"), "1");
 	ck_assert_str_eq(aios_json_str(c, "terminationMessagePolicy"), "FallbackToLogsOnError");
-	ck_assert(!json_object_get_boolean(aios_json_lookup(c, "securityContext.allowPrivilegeEscalation")));
-	ck_assert(json_object_get_boolean(aios_json_lookup(c, "securityContext.readOnlyRootFilesystem")));
+	ck_assert(!json_object_get_boolean(
+	    aios_json_lookup(c, "securityContext.allowPrivilegeEscalation")));
+	ck_assert(
+	    json_object_get_boolean(aios_json_lookup(c, "securityContext.readOnlyRootFilesystem")));
 	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(
-				 aios_json_lookup(c, "securityContext.capabilities.drop"), 0)),
-			 "ALL");
+	                     aios_json_lookup(c, "securityContext.capabilities.drop"), 0)),
+	                 "ALL");
 	struct json_object *port = json_object_array_get_idx(aios_json_lookup(c, "ports"), 0);
 	ck_assert_str_eq(aios_json_str(port, "name"), "metrics");
 	ck_assert_int_eq(json_object_get_int(json_object_object_get(port, "containerPort")), 9090);
@@ -183,9 +199,10 @@ START_TEST(pod_of_rank_carries_the_contract)
 	int claims = 0;
 	for (size_t i = 0; i < json_object_array_length(vols); i++) {
 		const char *cn = aios_json_str(json_object_array_get_idx(vols, i),
-					       "persistentVolumeClaim.claimName");
+		                               "persistentVolumeClaim.claimName");
 		if (cn)
-			claims++, ck_assert(strcmp(cn, "datasets") == 0 || strcmp(cn, "models") == 0);
+			claims++,
+			    ck_assert(strcmp(cn, "datasets") == 0 || strcmp(cn, "models") == 0);
 	}
 	ck_assert_int_eq(claims, 2);
 	json_object_put(pod);
@@ -199,7 +216,8 @@ START_TEST(pod_of_rank_carries_the_contract)
 	struct json_object *cm;
 	ck_assert_int_eq(aios_tj_render_spec_configmap(job, &cm), AIOS_OK);
 	ck_assert_str_eq(aios_json_str(cm, "metadata.name"), "mnist-spec-g2");
-	struct json_object *data = json_object_object_get(aios_json_lookup(cm, "data"), "spec.json");
+	struct json_object *data =
+	    json_object_object_get(aios_json_lookup(cm, "data"), "spec.json");
 	ck_assert_ptr_nonnull(data);
 	ck_assert_ptr_nonnull(strstr(json_object_get_string(data), "\"workers\":2"));
 	json_object_put(cm);
@@ -212,8 +230,9 @@ END_TEST
 
 START_TEST(defaults_when_template_is_empty)
 {
-	struct json_object *job = parse("{\"metadata\":{\"name\":\"y\",\"namespace\":\"d\",\"uid\":\"u\"},"
-					"\"spec\":{\"output\":{\"uri\":\"pvc://bad_claim/x\"}}}");
+	struct json_object *job =
+	    parse("{\"metadata\":{\"name\":\"y\",\"namespace\":\"d\",\"uid\":\"u\"},"
+	          "\"spec\":{\"output\":{\"uri\":\"pvc://bad_claim/x\"}}}");
 	struct aios_tj_spec s;
 	ck_assert_int_eq(aios_tj_spec_parse(job, &s), AIOS_OK);
 	struct json_object *pod;
@@ -221,10 +240,12 @@ START_TEST(defaults_when_template_is_empty)
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "spec.output.uri"));
 	json_object_object_del(aios_json_lookup(job, "spec"), "output");
 	ck_assert_int_eq(aios_tj_render_pod(job, &s, 0, 0, NULL, 0, &pod), AIOS_OK);
-	struct json_object *c = json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0);
+	struct json_object *c =
+	    json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0);
 	ck_assert_str_eq(aios_json_str(c, "image"), AIOS_TJ_DEFAULT_IMAGE);
-	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(aios_json_lookup(c, "command"), 0)),
-			 "aios-trainer");
+	ck_assert_str_eq(
+	    json_object_get_string(json_object_array_get_idx(aios_json_lookup(c, "command"), 0)),
+	    "aios-trainer");
 	ck_assert_ptr_null(aios_json_lookup(pod, "spec.schedulerName"));
 	ck_assert_ptr_null(aios_json_lookup(pod, "metadata.annotations"));
 	json_object_put(pod);
@@ -235,12 +256,12 @@ END_TEST
 START_TEST(progress_from_metrics_page)
 {
 	const char *page = "# HELP aios_trainer_epoch Last finished epoch.\n"
-			   "# TYPE aios_trainer_epoch gauge\n"
-			   "aios_trainer_epoch 3\n"
-			   "aios_trainer_epochs 10\n"
-			   "aios_trainer_epochs_total 99\n"
-			   "aios_trainer_loss{rank=\"0\"} 0.25\n"
-			   "aios_trainer_samples_per_second 1.5e3\n";
+	                   "# TYPE aios_trainer_epoch gauge\n"
+	                   "aios_trainer_epoch 3\n"
+	                   "aios_trainer_epochs 10\n"
+	                   "aios_trainer_epochs_total 99\n"
+	                   "aios_trainer_loss{rank=\"0\"} 0.25\n"
+	                   "aios_trainer_samples_per_second 1.5e3\n";
 	struct aios_tj_progress p;
 	ck_assert_int_eq(aios_tj_parse_metrics(page, strlen(page), &p), AIOS_OK);
 	ck_assert(p.have_epoch && p.have_epochs && p.have_loss && p.have_sps && !p.have_val_loss);

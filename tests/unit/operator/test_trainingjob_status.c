@@ -33,10 +33,10 @@ static void cluster_init(struct cluster *c, const char *spec_json)
 	memset(c, 0, sizeof(*c));
 	char buf[4096];
 	snprintf(buf, sizeof(buf),
-		 "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":"
-		 "{\"name\":\"tj\",\"namespace\":\"ns\",\"uid\":\"uid-1\",\"generation\":1},"
-		 "\"spec\":%s}",
-		 spec_json);
+	         "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":"
+	         "{\"name\":\"tj\",\"namespace\":\"ns\",\"uid\":\"uid-1\",\"generation\":1},"
+	         "\"spec\":%s}",
+	         spec_json);
 	c->job = parse(buf);
 }
 
@@ -79,7 +79,8 @@ static void step_p(struct cluster *c, time_t now, const struct aios_tj_progress 
 	ck_assert_int_eq(aios_tj_plan(c->job, c->pods, c->n, now, pr, &c->plan), AIOS_OK);
 	for (size_t i = 0; i < c->plan.n_remove; i++) {
 		for (size_t j = 0; j < c->n; j++) {
-			if (strcmp(aios_json_str(c->pods[j], "metadata.name"), c->plan.remove[i]) == 0) {
+			if (strcmp(aios_json_str(c->pods[j], "metadata.name"), c->plan.remove[i]) ==
+			    0) {
 				json_object_put(c->pods[j]);
 				c->pods[j] = c->pods[--c->n];
 				break;
@@ -101,7 +102,7 @@ static void step(struct cluster *c, time_t now)
 }
 
 static void kubelet(struct cluster *c, const char *name, const char *phase, const char *ip,
-		    int exit_code, const char *message)
+                    int exit_code, const char *message)
 {
 	struct json_object *p = pod_named(c, name);
 	ck_assert_msg(p != NULL, "no pod %s", name);
@@ -110,10 +111,10 @@ static void kubelet(struct cluster *c, const char *name, const char *phase, cons
 	const char *mq = json_object_to_json_string(msg);
 	if (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)
 		snprintf(buf, sizeof(buf),
-			 "{\"phase\":\"%s\",\"podIP\":\"%s\",\"containerStatuses\":[{\"name\":"
-			 "\"trainer\",\"state\":{\"terminated\":{\"exitCode\":%d,\"reason\":\"%s\","
-			 "\"message\":%s}}}]}",
-			 phase, ip, exit_code, exit_code ? "Error" : "Completed", mq);
+		         "{\"phase\":\"%s\",\"podIP\":\"%s\",\"containerStatuses\":[{\"name\":"
+		         "\"trainer\",\"state\":{\"terminated\":{\"exitCode\":%d,\"reason\":\"%s\","
+		         "\"message\":%s}}}]}",
+		         phase, ip, exit_code, exit_code ? "Error" : "Completed", mq);
 	else
 		snprintf(buf, sizeof(buf), "{\"phase\":\"%s\",\"podIP\":\"%s\"}", phase, ip);
 	json_object_put(msg);
@@ -156,14 +157,15 @@ static int terminal_conditions(struct cluster *c)
 static void set_gen(struct cluster *c, int64_t gen)
 {
 	json_object_object_add(aios_json_lookup(c->job, "metadata"), "generation",
-			       json_object_new_int64(gen));
+	                       json_object_new_int64(gen));
 }
 
 /* A 2-worker job: rank 0 first, rank 1 once rank 0 has an IP, Running, Succeeded. */
 START_TEST(two_workers_happy_path)
 {
 	struct cluster c;
-	cluster_init(&c, "{\"distributed\":{\"workers\":2},\"output\":{\"uri\":\"pvc://m/x.aios\"}}");
+	cluster_init(&c,
+	             "{\"distributed\":{\"workers\":2},\"output\":{\"uri\":\"pvc://m/x.aios\"}}");
 	step(&c, T0);
 	ck_assert_uint_eq(c.plan.n_create, 1);
 	ck_assert_str_eq(aios_json_str(c.plan.create[0], "metadata.name"), "tj-g1a0-w0");
@@ -185,8 +187,12 @@ START_TEST(two_workers_happy_path)
 	ck_assert_int_eq(sint(&c, "status.workers.active"), 2);
 
 	kubelet(&c, "tj-g1a0-w1", "Running", "10.244.0.8", 0, NULL);
-	struct aios_tj_progress pr = {.have_epoch = 1, .epoch = 2, .have_epochs = 1, .epochs = 8,
-				      .have_loss = 1, .loss = 0.5};
+	struct aios_tj_progress pr = {.have_epoch = 1,
+	                              .epoch = 2,
+	                              .have_epochs = 1,
+	                              .epochs = 8,
+	                              .have_loss = 1,
+	                              .loss = 0.5};
 	step_p(&c, T0 + 10, &pr);
 	ck_assert_str_eq(phase(&c), "Running");
 	ck_assert(has_event(&c, "Running"));
@@ -195,7 +201,8 @@ START_TEST(two_workers_happy_path)
 	ck_assert_int_eq(c.plan.requeue_after_ms, AIOS_TJ_PROGRESS_PERIOD_MS);
 	ck_assert_int_eq(sint(&c, "status.progress.epoch"), 2);
 	ck_assert_int_eq(sint(&c, "status.progress.percent"), 25);
-	ck_assert_int_eq(sint(&c, "status.progress.etaSeconds"), 30); /* 10 s for 2 epochs, 6 left */
+	ck_assert_int_eq(sint(&c, "status.progress.etaSeconds"),
+	                 30); /* 10 s for 2 epochs, 6 left */
 	ck_assert_int_eq(sint(&c, "status.workers.active"), 2);
 	const char *ltt = cond(&c, "Running", "lastTransitionTime");
 	char saved[32];
@@ -208,8 +215,9 @@ START_TEST(two_workers_happy_path)
 	kubelet(&c, "tj-g1a0-w1", "Succeeded", "10.244.0.8", 0, "done");
 	step(&c, T0 + 30);
 	ck_assert_str_eq(phase(&c), "Running"); /* rank 0 still runs */
-	kubelet(&c, "tj-g1a0-w0", "Succeeded", "10.244.0.7", 0,
-		"epoch 8 loss 0.01\n{\"uri\":\"pvc://m/x.aios\",\"sha256\":\"abc\",\"bytes\":1234}\n");
+	kubelet(
+	    &c, "tj-g1a0-w0", "Succeeded", "10.244.0.7", 0,
+	    "epoch 8 loss 0.01\n{\"uri\":\"pvc://m/x.aios\",\"sha256\":\"abc\",\"bytes\":1234}\n");
 	step(&c, T0 + 40);
 	ck_assert_str_eq(phase(&c), "Succeeded");
 	ck_assert_int_eq(terminal_conditions(&c), 1);
@@ -241,7 +249,8 @@ START_TEST(failing_rank_restarts_gang_then_fails)
 	step(&c, T0);
 	kubelet(&c, "tj-g1a0-w0", "Running", "10.0.0.1", 0, NULL);
 	step(&c, T0 + 1);
-	kubelet(&c, "tj-g1a0-w1", "Failed", "10.0.0.2", 3, "loading data\nerror: no such file x.csv\n");
+	kubelet(&c, "tj-g1a0-w1", "Failed", "10.0.0.2", 3,
+	        "loading data\nerror: no such file x.csv\n");
 	step(&c, T0 + 2);
 	ck_assert_str_eq(phase(&c), "Restarting");
 	ck_assert_int_eq(sint(&c, "status.attempts"), 2);
@@ -260,7 +269,8 @@ START_TEST(failing_rank_restarts_gang_then_fails)
 	step(&c, T0 + 3);
 	ck_assert_str_eq(aios_json_str(c.plan.create[0], "metadata.name"), "tj-g1a1-w1");
 	struct json_object *env = aios_json_lookup(
-		json_object_array_get_idx(aios_json_lookup(c.plan.create[0], "spec.containers"), 0), "env");
+	    json_object_array_get_idx(aios_json_lookup(c.plan.create[0], "spec.containers"), 0),
+	    "env");
 	int saw = 0;
 	for (size_t i = 0; i < json_object_array_length(env); i++) {
 		struct json_object *e = json_object_array_get_idx(env, i);
@@ -331,14 +341,15 @@ END_TEST
 START_TEST(suspend_and_resume)
 {
 	struct cluster c;
-	cluster_init(&c, "{\"distributed\":{\"workers\":2},\"runPolicy\":{\"activeDeadlineSeconds\":100}}");
+	cluster_init(
+	    &c, "{\"distributed\":{\"workers\":2},\"runPolicy\":{\"activeDeadlineSeconds\":100}}");
 	step(&c, T0);
 	kubelet(&c, "tj-g1a0-w0", "Running", "10.0.0.1", 0, NULL);
 	step(&c, T0 + 1);
 	ck_assert_uint_eq(c.n, 2);
 	/* suspend: a new generation with runPolicy.suspend true */
 	json_object_object_add(aios_json_lookup(c.job, "spec.runPolicy"), "suspend",
-			       json_object_new_boolean(1));
+	                       json_object_new_boolean(1));
 	set_gen(&c, 2);
 	step(&c, T0 + 90);
 	ck_assert_str_eq(phase(&c), "Suspended");
@@ -351,7 +362,7 @@ START_TEST(suspend_and_resume)
 	ck_assert_int_eq(c.plan.status_changed, 0);
 	/* resume */
 	json_object_object_add(aios_json_lookup(c.job, "spec.runPolicy"), "suspend",
-			       json_object_new_boolean(0));
+	                       json_object_new_boolean(0));
 	set_gen(&c, 3);
 	step(&c, T0 + 600);
 	ck_assert_str_eq(phase(&c), "Pending");
@@ -385,7 +396,8 @@ END_TEST
 START_TEST(clean_pod_policy_all_and_none)
 {
 	struct cluster c;
-	cluster_init(&c, "{\"distributed\":{\"workers\":2},\"runPolicy\":{\"cleanPodPolicy\":\"All\"}}");
+	cluster_init(
+	    &c, "{\"distributed\":{\"workers\":2},\"runPolicy\":{\"cleanPodPolicy\":\"All\"}}");
 	step(&c, T0);
 	kubelet(&c, "tj-g1a0-w0", "Running", "10.0.0.1", 0, NULL);
 	step(&c, T0 + 1);
@@ -397,8 +409,9 @@ START_TEST(clean_pod_policy_all_and_none)
 	ck_assert_uint_eq(c.n, 0);
 	cluster_free(&c);
 
-	cluster_init(&c, "{\"distributed\":{\"workers\":2},\"runPolicy\":{\"cleanPodPolicy\":\"None\","
-			 "\"activeDeadlineSeconds\":5}}");
+	cluster_init(&c,
+	             "{\"distributed\":{\"workers\":2},\"runPolicy\":{\"cleanPodPolicy\":\"None\","
+	             "\"activeDeadlineSeconds\":5}}");
 	step(&c, T0);
 	kubelet(&c, "tj-g1a0-w0", "Running", "10.0.0.1", 0, NULL);
 	step(&c, T0 + 1);
@@ -430,7 +443,7 @@ START_TEST(new_generation_new_run)
 	ck_assert_ptr_null(aios_json_lookup(c.job, "status.completionTime"));
 	ck_assert_int_eq(sint(&c, "status.observedGeneration"), 2);
 	ck_assert_int_eq(sint(&c, "status.artifact.generation"), 1); /* the old model stays */
-	ck_assert_uint_eq(c.plan.n_remove, 1);                     /* the old run's pod */
+	ck_assert_uint_eq(c.plan.n_remove, 1);                       /* the old run's pod */
 	ck_assert_str_eq(aios_json_str(c.plan.create[0], "metadata.name"), "tj-g2a0-w0");
 	kubelet(&c, "tj-g2a0-w0", "Succeeded", "10.0.0.1", 0, "{\"uri\":\"pvc://m/b\"}");
 	step(&c, T0 + 3);
@@ -445,18 +458,20 @@ START_TEST(pending_reasons_are_actionable)
 	struct cluster c;
 	cluster_init(&c, "{}");
 	step(&c, T0);
-	json_object_object_add(c.pods[0], "status",
-			       parse("{\"phase\":\"Pending\",\"containerStatuses\":[{\"name\":\"trainer\","
-				     "\"state\":{\"waiting\":{\"reason\":\"ImagePullBackOff\",\"message\":"
-				     "\"Back-off pulling image reg/x:1\"}}}]}"));
+	json_object_object_add(
+	    c.pods[0], "status",
+	    parse("{\"phase\":\"Pending\",\"containerStatuses\":[{\"name\":\"trainer\","
+	          "\"state\":{\"waiting\":{\"reason\":\"ImagePullBackOff\",\"message\":"
+	          "\"Back-off pulling image reg/x:1\"}}}]}"));
 	step(&c, T0 + 1);
 	ck_assert_str_eq(cond(&c, "Running", "reason"), "ImagePullBackOff");
 	ck_assert_ptr_nonnull(strstr(cond(&c, "Running", "message"), "reg/x:1"));
 	ck_assert(has_event(&c, "ImagePullBackOff"));
-	json_object_object_add(c.pods[0], "status",
-			       parse("{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\","
-				     "\"status\":\"False\",\"reason\":\"Unschedulable\",\"message\":"
-				     "\"0/1 nodes are available: 1 Insufficient cpu.\"}]}"));
+	json_object_object_add(
+	    c.pods[0], "status",
+	    parse("{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\","
+	          "\"status\":\"False\",\"reason\":\"Unschedulable\",\"message\":"
+	          "\"0/1 nodes are available: 1 Insufficient cpu.\"}]}"));
 	step(&c, T0 + 2);
 	ck_assert_str_eq(cond(&c, "Running", "reason"), "Unschedulable");
 	ck_assert_ptr_nonnull(strstr(cond(&c, "Running", "message"), "Insufficient cpu"));
@@ -468,7 +483,7 @@ START_TEST(parameter_server_gang)
 {
 	struct cluster c;
 	cluster_init(&c, "{\"distributed\":{\"workers\":2,\"strategy\":\"parameter-server\","
-			 "\"parameterServers\":1}}");
+	                 "\"parameterServers\":1}}");
 	step(&c, T0);
 	kubelet(&c, "tj-g1a0-w0", "Running", "10.0.0.1", 0, NULL);
 	step(&c, T0 + 1);
@@ -477,8 +492,8 @@ START_TEST(parameter_server_gang)
 	struct json_object *ps = pod_named(&c, "tj-g1a0-ps2");
 	ck_assert_ptr_nonnull(ps);
 	ck_assert_str_eq(json_object_get_string(json_object_object_get(
-				 aios_json_lookup(ps, "metadata.labels"), "aios.dev/role")),
-			 "ps");
+	                     aios_json_lookup(ps, "metadata.labels"), "aios.dev/role")),
+	                 "ps");
 	kubelet(&c, "tj-g1a0-w1", "Running", "10.0.0.2", 0, NULL);
 	kubelet(&c, "tj-g1a0-ps2", "Running", "10.0.0.3", 0, NULL);
 	step(&c, T0 + 2);
@@ -518,11 +533,14 @@ START_TEST(stale_pods_are_removed)
 	step(&c, T0 + 1);
 	/* an orphan of attempt 5 and a duplicate-rank impostor with the right labels */
 	struct json_object *p = aios_json_copy(c.pods[0]);
-	json_object_object_add(aios_json_lookup(p, "metadata"), "name", json_object_new_string("tj-g1a5-w0"));
-	json_object_object_add(aios_json_lookup(p, "metadata.labels"), "aios.dev/attempt", json_object_new_string("5"));
+	json_object_object_add(aios_json_lookup(p, "metadata"), "name",
+	                       json_object_new_string("tj-g1a5-w0"));
+	json_object_object_add(aios_json_lookup(p, "metadata.labels"), "aios.dev/attempt",
+	                       json_object_new_string("5"));
 	c.pods[c.n++] = p;
 	p = aios_json_copy(c.pods[0]);
-	json_object_object_add(aios_json_lookup(p, "metadata"), "name", json_object_new_string("tj-other"));
+	json_object_object_add(aios_json_lookup(p, "metadata"), "name",
+	                       json_object_new_string("tj-other"));
 	c.pods[c.n++] = p;
 	step(&c, T0 + 2);
 	ck_assert_uint_eq(c.plan.n_remove, 2);
