@@ -1,5 +1,6 @@
 /*
- * test_dist_comm.c - ranks as real processes on loopback: rendezvous (and its refusals),
+ * test_dist_comm.c - ranks as real processes on loopback: rendezvous (its refusals, and a
+ * new attempt meeting a leftover coordinator of the old one),
  * barrier, broadcast, ring all-reduce (bit-identical on every rank and equal to the
  * one-process reference), and the fault path: a killed or frozen rank is named by every
  * other rank within the stated time, and an idle but healthy rank is not.
@@ -197,6 +198,38 @@ START_TEST(other_job_is_refused)
 }
 END_TEST
 
+/* A restarted gang: the old coordinator still holds the port when the new ranks start. */
+static int rank_restart(int idx, const struct aios_dist_config *cfg, void *arg)
+{
+	if (idx == 2)
+		aios_sleep_ms(300); /* the new coordinator starts while the old one listens */
+	return rank_connect_only(idx, cfg, arg);
+}
+
+START_TEST(new_attempt_waits_for_the_new_coordinator)
+{
+	struct aios_dist_config cfgs[HARNESS_MAX];
+	harness_configs(cfgs, 3);
+	/* index 0: rank 0 of attempt 1, left over; it gives up after 1.5 s */
+	cfgs[0].world = 2;
+	cfgs[0].attempt = 1;
+	cfgs[0].rendezvous_timeout_ms = 1500 * harness_scale();
+	/* index 1: rank 1 of attempt 2; index 2: rank 0 of attempt 2, same port */
+	cfgs[1].world = 2;
+	cfgs[1].rank = 1;
+	cfgs[1].attempt = 2;
+	cfgs[2].world = 2;
+	cfgs[2].rank = 0;
+	cfgs[2].attempt = 2;
+	struct harness_result res;
+	harness_run(3, cfgs, rank_restart, NULL, 30000, &res);
+	ck_assert_msg(res.status[0] == 10 + AIOS_ERR_TIMEOUT, "old coordinator: %d %s",
+	              res.status[0], res.note[0]);
+	ck_assert_msg(res.status[1] == 0, "new rank 1: %d %s", res.status[1], res.note[1]);
+	ck_assert_msg(res.status[2] == 0, "new coordinator: %d %s", res.status[2], res.note[2]);
+}
+END_TEST
+
 START_TEST(unreachable_coordinator_times_out_clearly)
 {
 	struct aios_dist_config cfgs[HARNESS_MAX];
@@ -318,6 +351,7 @@ static Suite *suite(void)
 	tcase_add_test(t, barrier_broadcast_and_roles);
 	tcase_add_test(t, old_attempt_is_refused);
 	tcase_add_test(t, other_job_is_refused);
+	tcase_add_test(t, new_attempt_waits_for_the_new_coordinator);
 	tcase_add_test(t, unreachable_coordinator_times_out_clearly);
 	tcase_add_test(t, killed_rank_is_named_by_all);
 	tcase_add_test(t, frozen_rank_is_named_after_the_peer_timeout);
