@@ -34,9 +34,9 @@
 
 #include "operator/autoscaler.h"
 
-#define TARGET 10.0
-#define STEP_AT 300
-#define HORIZON 600
+#define TARGET      10.0
+#define STEP_AT     300
+#define HORIZON     600
 #define READY_DELAY 5
 
 /* ---- the load ---- */
@@ -142,14 +142,14 @@ static const char *const model_name[N_MODELS] = {"aios", "KPA (model)", "HPA (mo
 static const int period[N_MODELS] = {1, 2, 15}; /* seconds between decisions */
 
 struct outcome {
-	double first, reach;  /* seconds after the step; -1 = never */
+	double first, reach; /* seconds after the step; -1 = never */
 	int removed_in_outage;
 };
 
 /* Runs model m with its decision clock offset by phase (0..period-1) seconds. fail_from
  * .. fail_to: seconds whose scrapes fail (-1: none). */
 static struct outcome run(enum model m, const struct scenario *sc, int phase, int fail_from,
-			  int fail_to)
+                          int fail_to)
 {
 	struct pods pods;
 	int start = (int)ceil(sc->before / TARGET);
@@ -177,8 +177,11 @@ static struct outcome run(enum model m, const struct scenario *sc, int phase, in
 		int failed = t >= fail_from && t <= fail_to;
 		double load = load_at(sc, t);
 		/* every model sees the same sample of second t */
-		struct aios_autoscaler_sample x = {.t = t, .concurrency = load, .rps = 0,
-						   .pods_ready = ready, .pods_scraped = failed ? 0 : ready};
+		struct aios_autoscaler_sample x = {.t = t,
+		                                   .concurrency = load,
+		                                   .rps = 0,
+		                                   .pods_ready = ready,
+		                                   .pods_scraped = failed ? 0 : ready};
 		aios_autoscaler_series_put(series, &x);
 		k.bucket[t] = failed ? 0 : load;
 		if ((t + phase) % period[m] == 0) {
@@ -188,18 +191,15 @@ static struct outcome run(enum model m, const struct scenario *sc, int phase, in
 				aios_autoscaler_decide(&p, series, ready, t, &st, &d);
 				desired = d.desired;
 				break;
-			case KPA:
-				desired = kpa_decide(&k, t, ready);
-				break;
-			default:
-				desired = hpa_decide(&h, t, failed ? 0 : load, ready);
-				break;
+			case KPA: desired = kpa_decide(&k, t, ready); break;
+			default: desired = hpa_decide(&h, t, failed ? 0 : load, ready); break;
 			}
 		}
 		pods.asked[t] = desired;
 		if (t == fail_from)
 			at_fail = pods.asked[t - 1];
-		if (fail_from > 0 && t >= fail_from && t <= fail_to && at_fail - desired > o.removed_in_outage)
+		if (fail_from > 0 && t >= fail_from && t <= fail_to &&
+		    at_fail - desired > o.removed_in_outage)
 			o.removed_in_outage = at_fail - desired;
 		if (t >= STEP_AT && o.first < 0 && desired > start)
 			o.first = t - STEP_AT;
@@ -224,9 +224,9 @@ int main(int argc, char **argv)
 	if (phases < 1)
 		phases = 1;
 	static const struct scenario steps[] = {
-		{"step x5 (50 -> 250 in flight)", 50, 250},
-		{"step x1.6 (50 -> 80, below panic)", 50, 80},
-		{"step x10 (20 -> 200)", 20, 200},
+	    {"step x5 (50 -> 250 in flight)", 50, 250},
+	    {"step x1.6 (50 -> 80, below panic)", 50, 80},
+	    {"step x10 (20 -> 200)", 20, 200},
 	};
 	printf("target %.0f in-flight per pod; pods ready %d s after asked; %d step phases\n\n",
 	       TARGET, READY_DELAY, phases);
@@ -237,7 +237,8 @@ int main(int argc, char **argv)
 			double fsum = 0, fmaxv = 0, rsum = 0, rmaxv = 0;
 			int never = 0;
 			for (int ph = 0; ph < phases; ph++) {
-				struct outcome o = run((enum model)m, &steps[s], ph % period[m], -1, -1);
+				struct outcome o =
+				    run((enum model)m, &steps[s], ph % period[m], -1, -1);
 				if (o.reach < 0 || o.first < 0) {
 					never++;
 					continue;
@@ -248,8 +249,9 @@ int main(int argc, char **argv)
 				rmaxv = fmax(rmaxv, o.reach);
 			}
 			int n = phases - never;
-			printf("%-36s %-12s %11.1fs %11.0fs %11.1fs %11.0fs%s\n", m ? "" : steps[s].name,
-			       model_name[m], n ? fsum / n : -1, fmaxv, n ? rsum / n : -1, rmaxv,
+			printf("%-36s %-12s %11.1fs %11.0fs %11.1fs %11.0fs%s\n",
+			       m ? "" : steps[s].name, model_name[m], n ? fsum / n : -1, fmaxv,
+			       n ? rsum / n : -1, rmaxv,
 			       never ? "  (some runs never reached it)" : "");
 		}
 	}
@@ -257,7 +259,8 @@ int main(int argc, char **argv)
 	printf("\n%s (t = %d..%d s):\n", halve.name, STEP_AT, STEP_AT + 29);
 	for (int m = 0; m < N_MODELS; m++) {
 		struct outcome o = run((enum model)m, &halve, 0, STEP_AT, STEP_AT + 29);
-		printf("  %-12s pods removed while blind: %d\n", model_name[m], o.removed_in_outage);
+		printf("  %-12s pods removed while blind: %d\n", model_name[m],
+		       o.removed_in_outage);
 	}
 	return 0;
 }

@@ -35,7 +35,7 @@ void aios_autoscaler_params_default(struct aios_autoscaler_params *p)
 }
 
 static enum aios_err opt_int_range(struct json_object *o, const char *path, int dflt, int lo,
-				   int hi, int *out)
+                                   int hi, int *out)
 {
 	int64_t v;
 	enum aios_err e = aios_json_opt_int(o, path, dflt, &v);
@@ -43,13 +43,13 @@ static enum aios_err opt_int_range(struct json_object *o, const char *path, int 
 		return e;
 	if (v < lo || v > hi)
 		return aios_fail(AIOS_ERR_INVALID, "%s: must be within %d..%d, got %lld", path, lo,
-				 hi, (long long)v);
+		                 hi, (long long)v);
 	*out = (int)v;
 	return AIOS_OK;
 }
 
 static enum aios_err opt_double_above(struct json_object *o, const char *path, double dflt,
-				      double lo, double *out)
+                                      double lo, double *out)
 {
 	enum aios_err e = aios_json_opt_double(o, path, dflt, out);
 	if (e)
@@ -60,12 +60,13 @@ static enum aios_err opt_double_above(struct json_object *o, const char *path, d
 }
 
 enum aios_err aios_autoscaler_params_from_spec(struct json_object *ms,
-					       struct aios_autoscaler_params *out)
+                                               struct aios_autoscaler_params *out)
 {
 	struct aios_autoscaler_params p;
 	aios_autoscaler_params_default(&p);
 	const char *metric;
-	enum aios_err e = aios_json_opt_string(ms, "spec.autoscaling.metric", "concurrency", &metric);
+	enum aios_err e =
+	    aios_json_opt_string(ms, "spec.autoscaling.metric", "concurrency", &metric);
 	if (e)
 		return e;
 	if (strcmp(metric, "concurrency") == 0) {
@@ -76,37 +77,38 @@ enum aios_err aios_autoscaler_params_from_spec(struct json_object *ms,
 		p.target = AIOS_AUTOSCALER_DEFAULT_RPS;
 	} else {
 		return aios_fail(AIOS_ERR_INVALID,
-				 "spec.autoscaling.metric: must be concurrency or rps, got \"%s\"",
-				 metric);
+		                 "spec.autoscaling.metric: must be concurrency or rps, got \"%s\"",
+		                 metric);
 	}
 	if ((e = opt_double_above(ms, "spec.autoscaling.target", p.target, 0.0, &p.target)) ||
 	    (e = opt_int_range(ms, "spec.autoscaling.stableWindowSeconds", p.stable_window_s, 6,
-			       AIOS_AUTOSCALER_MAX_WINDOW_S, &p.stable_window_s)) ||
+	                       AIOS_AUTOSCALER_MAX_WINDOW_S, &p.stable_window_s)) ||
 	    (e = opt_int_range(ms, "spec.autoscaling.panicWindowSeconds", p.panic_window_s, 1,
-			       AIOS_AUTOSCALER_MAX_WINDOW_S, &p.panic_window_s)) ||
+	                       AIOS_AUTOSCALER_MAX_WINDOW_S, &p.panic_window_s)) ||
 	    (e = opt_double_above(ms, "spec.autoscaling.panicThreshold", p.panic_threshold, 1.0,
-				  &p.panic_threshold)) ||
+	                          &p.panic_threshold)) ||
 	    (e = opt_int_range(ms, "spec.autoscaling.scaleDownDelaySeconds", p.scale_down_delay_s,
-			       0, AIOS_AUTOSCALER_MAX_WINDOW_S, &p.scale_down_delay_s)) ||
+	                       0, AIOS_AUTOSCALER_MAX_WINDOW_S, &p.scale_down_delay_s)) ||
 	    (e = opt_double_above(ms, "spec.autoscaling.maxScaleUpRate", p.max_scale_up_rate, 1.0,
-				  &p.max_scale_up_rate)) ||
+	                          &p.max_scale_up_rate)) ||
 	    (e = opt_double_above(ms, "spec.autoscaling.maxScaleDownRate", p.max_scale_down_rate,
-				  1.0, &p.max_scale_down_rate)) ||
+	                          1.0, &p.max_scale_down_rate)) ||
 	    (e = opt_int_range(ms, "spec.replicas.min", p.min_replicas, 0, POD_COUNT_CAP,
-			       &p.min_replicas)) ||
+	                       &p.min_replicas)) ||
 	    (e = opt_int_range(ms, "spec.replicas.max", p.max_replicas, 1, POD_COUNT_CAP,
-			       &p.max_replicas)))
+	                       &p.max_replicas)))
 		return e;
 	if (p.panic_window_s > p.stable_window_s)
 		return aios_fail(AIOS_ERR_INVALID,
-				 "spec.autoscaling.panicWindowSeconds: %d is longer than "
-				 "stableWindowSeconds %d",
-				 p.panic_window_s, p.stable_window_s);
+		                 "spec.autoscaling.panicWindowSeconds: %d is longer than "
+		                 "stableWindowSeconds %d",
+		                 p.panic_window_s, p.stable_window_s);
 	if (p.min_replicas == 0)
 		p.min_replicas = 1; /* no activator, so no scale to zero (docs/autoscaling.md) */
 	if (p.max_replicas < p.min_replicas)
-		return aios_fail(AIOS_ERR_INVALID, "spec.replicas.max: %d is below spec.replicas.min %d",
-				 p.max_replicas, p.min_replicas);
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.replicas.max: %d is below spec.replicas.min %d",
+		                 p.max_replicas, p.min_replicas);
 	*out = p;
 	return AIOS_OK;
 }
@@ -114,9 +116,9 @@ enum aios_err aios_autoscaler_params_from_spec(struct json_object *ms,
 /* ================================================================ series */
 
 struct aios_autoscaler_series {
-	int cap;                              /* slots, one per second */
-	int64_t newest;                       /* newest second recorded; 0 = empty */
-	struct aios_autoscaler_sample *slot;  /* slot[t % cap], valid when .t == t */
+	int cap;                             /* slots, one per second */
+	int64_t newest;                      /* newest second recorded; 0 = empty */
+	struct aios_autoscaler_sample *slot; /* slot[t % cap], valid when .t == t */
 };
 
 struct aios_autoscaler_series *aios_autoscaler_series_new(int capacity_s)
@@ -145,7 +147,7 @@ int aios_autoscaler_series_capacity(const struct aios_autoscaler_series *s)
 }
 
 void aios_autoscaler_series_put(struct aios_autoscaler_series *s,
-				const struct aios_autoscaler_sample *x)
+                                const struct aios_autoscaler_sample *x)
 {
 	if (x->t <= 0 || x->t <= s->newest - s->cap)
 		return;
@@ -155,7 +157,7 @@ void aios_autoscaler_series_put(struct aios_autoscaler_series *s,
 }
 
 int aios_autoscaler_series_get(const struct aios_autoscaler_series *s, int64_t t,
-			       struct aios_autoscaler_sample *out)
+                               struct aios_autoscaler_sample *out)
 {
 	if (t <= 0 || t > s->newest || t <= s->newest - s->cap)
 		return 0;
@@ -173,7 +175,7 @@ int64_t aios_autoscaler_series_newest(const struct aios_autoscaler_series *s)
 
 /* The service-wide value of one sample, or -1 when it holds no data. */
 static double sample_value(const struct aios_autoscaler_sample *x,
-			   enum aios_autoscaler_metric metric)
+                           enum aios_autoscaler_metric metric)
 {
 	if (x->pods_ready <= 0 || x->pods_scraped <= 0)
 		return -1;
@@ -184,8 +186,8 @@ static double sample_value(const struct aios_autoscaler_sample *x,
 }
 
 double aios_autoscaler_series_average(const struct aios_autoscaler_series *s,
-				      enum aios_autoscaler_metric metric, int64_t now,
-				      int window_s, int *seconds)
+                                      enum aios_autoscaler_metric metric, int64_t now, int window_s,
+                                      int *seconds)
 {
 	double sum = 0;
 	int n = 0;
@@ -268,8 +270,8 @@ static int delay_window(struct aios_autoscaler_state *st, int64_t now, int delay
 }
 
 void aios_autoscaler_decide(const struct aios_autoscaler_params *p,
-			    const struct aios_autoscaler_series *s, int ready, int64_t now,
-			    struct aios_autoscaler_state *st, struct aios_autoscaler_decision *d)
+                            const struct aios_autoscaler_series *s, int ready, int64_t now,
+                            struct aios_autoscaler_state *st, struct aios_autoscaler_decision *d)
 {
 	memset(d, 0, sizeof(*d));
 	const char *mname = p->metric == AIOS_AUTOSCALER_RPS ? "rps" : "concurrency";
@@ -285,7 +287,8 @@ void aios_autoscaler_decide(const struct aios_autoscaler_params *p,
 		const int in_panic = t > now - p->panic_window_s;
 		struct aios_autoscaler_sample x;
 		double v;
-		if (!aios_autoscaler_series_get(s, t, &x) || (v = sample_value(&x, p->metric)) < 0) {
+		if (!aios_autoscaler_series_get(s, t, &x) ||
+		    (v = sample_value(&x, p->metric)) < 0) {
 			panic_gap |= in_panic;
 			continue;
 		}
@@ -305,8 +308,8 @@ void aios_autoscaler_decide(const struct aios_autoscaler_params *p,
 	d->panic_value = panic_n ? panic_sum / panic_n : d->stable_value;
 	d->stable_pods = pods_ceil(d->stable_value / p->target);
 	d->panic_pods = pods_ceil(d->panic_value / p->target);
-	const int hold_down = panic_gap || d->complete_seconds <
-						   AIOS_AUTOSCALER_MIN_COVERAGE * p->stable_window_s;
+	const int hold_down =
+	    panic_gap || d->complete_seconds < AIOS_AUTOSCALER_MIN_COVERAGE * p->stable_window_s;
 
 	/* Rate clamps relative to ready capacity. */
 	const int max_up = pods_ceil(p->max_scale_up_rate * cap);
@@ -314,8 +317,9 @@ void aios_autoscaler_decide(const struct aios_autoscaler_params *p,
 	const int stable_c = clampi(d->stable_pods, max_down, max_up);
 	const int panic_c = clampi(d->panic_pods, max_down, max_up);
 
-	say(d, "%s: stable %.2f over %d s (%d s of data) = %d pods; panic %.2f over %d s = %d pods;"
-	       " target %.4g/pod; ready %d",
+	say(d,
+	    "%s: stable %.2f over %d s (%d s of data) = %d pods; panic %.2f over %d s = %d pods;"
+	    " target %.4g/pod; ready %d",
 	    mname, d->stable_value, p->stable_window_s, d->stable_seconds, d->stable_pods,
 	    d->panic_value, p->panic_window_s, d->panic_pods, p->target, d->ready);
 
@@ -341,17 +345,19 @@ void aios_autoscaler_decide(const struct aios_autoscaler_params *p,
 		if (want > st->max_panic)
 			st->max_panic = want;
 		want = st->max_panic;
-		say(d, "; panic mode since %lld (demand %.2f pods vs %.2f x %d ready): no scale-down",
+		say(d,
+		    "; panic mode since %lld (demand %.2f pods vs %.2f x %d ready): no scale-down",
 		    (long long)st->panic_since, demand, p->panic_threshold, cap);
 	} else {
 		want = stable_c;
 		if (want < prev && p->scale_down_tolerance > 0) {
 			/* Hysteresis: each remaining pod must stay under target * (1 - tol). */
-			int down = pods_ceil(d->stable_value / (p->target * (1 - p->scale_down_tolerance)));
+			int down = pods_ceil(d->stable_value /
+			                     (p->target * (1 - p->scale_down_tolerance)));
 			down = imax(want, down < prev ? down : prev);
 			if (down > want)
-				say(d, "; tolerance %.0f%% keeps %d not %d", p->scale_down_tolerance * 100,
-				    down, want);
+				say(d, "; tolerance %.0f%% keeps %d not %d",
+				    p->scale_down_tolerance * 100, down, want);
 			want = down;
 		}
 	}

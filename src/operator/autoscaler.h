@@ -43,27 +43,27 @@
 #define AIOS_AUTOSCALER_MAX_WINDOW_S 3600
 /* Below this share of complete seconds in the stable window, no scale-down. */
 #define AIOS_AUTOSCALER_MIN_COVERAGE 0.9
-#define AIOS_AUTOSCALER_REASON_MAX 320
+#define AIOS_AUTOSCALER_REASON_MAX   320
 
 enum aios_autoscaler_metric { AIOS_AUTOSCALER_CONCURRENCY, AIOS_AUTOSCALER_RPS };
 
 struct aios_autoscaler_params {
 	enum aios_autoscaler_metric metric;
-	double target;            /* per pod: in-flight requests, or requests/s */
-	int stable_window_s;      /* 6..3600, default 60 */
-	int panic_window_s;       /* 1..stable_window_s, default 6 */
-	double panic_threshold;   /* > 1, default 2.0 (demand / ready capacity) */
-	int scale_down_delay_s;   /* 0..3600, default 0 */
-	double max_scale_up_rate; /* > 1, default 1000 (x ready pods per decision) */
-	double max_scale_down_rate; /* > 1, default 2 (ready / rate is the floor) */
+	double target;               /* per pod: in-flight requests, or requests/s */
+	int stable_window_s;         /* 6..3600, default 60 */
+	int panic_window_s;          /* 1..stable_window_s, default 6 */
+	double panic_threshold;      /* > 1, default 2.0 (demand / ready capacity) */
+	int scale_down_delay_s;      /* 0..3600, default 0 */
+	double max_scale_up_rate;    /* > 1, default 1000 (x ready pods per decision) */
+	double max_scale_down_rate;  /* > 1, default 2 (ready / rate is the floor) */
 	double scale_down_tolerance; /* 0..<1, default 0.1; not in the CRD */
-	int min_replicas;         /* >= 1 (no scale to zero: there is no activator) */
-	int max_replicas;         /* >= min_replicas */
+	int min_replicas;            /* >= 1 (no scale to zero: there is no activator) */
+	int max_replicas;            /* >= min_replicas */
 };
 
 /* Knative's defaults (container-concurrency-target-default, requests-per-second-target-default). */
 #define AIOS_AUTOSCALER_DEFAULT_CONCURRENCY 100.0
-#define AIOS_AUTOSCALER_DEFAULT_RPS 200.0
+#define AIOS_AUTOSCALER_DEFAULT_RPS         200.0
 
 /* Fills p with the defaults above (metric concurrency, replicas 1..10). */
 void aios_autoscaler_params_default(struct aios_autoscaler_params *p);
@@ -75,16 +75,16 @@ void aios_autoscaler_params_default(struct aios_autoscaler_params *p);
  * 0.5") on a wrong type or a value out of range.
  */
 enum aios_err aios_autoscaler_params_from_spec(struct json_object *ms,
-					       struct aios_autoscaler_params *out) AIOS_MUST_CHECK;
+                                               struct aios_autoscaler_params *out) AIOS_MUST_CHECK;
 
 /* ---- samples ------------------------------------------------------------- */
 
 struct aios_autoscaler_sample {
-	int64_t t;           /* the second the scrape happened */
-	double concurrency;  /* aios_serve_requests_in_flight summed over scraped pods */
-	double rps;          /* request rate summed over scraped pods (counter deltas) */
-	int pods_scraped;    /* ready pods whose /metrics answered and parsed */
-	int pods_ready;      /* ready pods when the scrape began */
+	int64_t t;          /* the second the scrape happened */
+	double concurrency; /* aios_serve_requests_in_flight summed over scraped pods */
+	double rps;         /* request rate summed over scraped pods (counter deltas) */
+	int pods_scraped;   /* ready pods whose /metrics answered and parsed */
+	int pods_ready;     /* ready pods when the scrape began */
 };
 
 /* A ring of per-second samples (one slot per second; later puts for a second win). */
@@ -96,10 +96,10 @@ void aios_autoscaler_series_free(struct aios_autoscaler_series *s);
 int aios_autoscaler_series_capacity(const struct aios_autoscaler_series *s);
 /* Records x for second x->t. Samples older than the newest minus capacity are dropped. */
 void aios_autoscaler_series_put(struct aios_autoscaler_series *s,
-				const struct aios_autoscaler_sample *x);
+                                const struct aios_autoscaler_sample *x);
 /* Copies the sample of second t into out; 0 if there is none. */
 int aios_autoscaler_series_get(const struct aios_autoscaler_series *s, int64_t t,
-			       struct aios_autoscaler_sample *out);
+                               struct aios_autoscaler_sample *out);
 /* Newest second recorded, or 0 if empty. */
 int64_t aios_autoscaler_series_newest(const struct aios_autoscaler_series *s);
 /*
@@ -108,19 +108,19 @@ int64_t aios_autoscaler_series_newest(const struct aios_autoscaler_series *s);
  * gets how many seconds had data; with none the average is 0.
  */
 double aios_autoscaler_series_average(const struct aios_autoscaler_series *s,
-				      enum aios_autoscaler_metric metric, int64_t now,
-				      int window_s, int *seconds);
+                                      enum aios_autoscaler_metric metric, int64_t now, int window_s,
+                                      int *seconds);
 
 /* ---- decision ------------------------------------------------------------ */
 
 /* What the decider remembers between decisions for one service (caller embeds it). */
 struct aios_autoscaler_state {
-	int desired;             /* last decision */
-	int64_t panic_since;     /* second panic began; 0 = not in panic */
-	int64_t panic_last_over; /* last second the panic condition held */
-	int max_panic;           /* highest count decided in this panic */
-	int64_t last_scale;      /* second desired last changed; 0 = never */
-	int64_t delay_t;         /* newest second recorded in delay[] */
+	int desired;                             /* last decision */
+	int64_t panic_since;                     /* second panic began; 0 = not in panic */
+	int64_t panic_last_over;                 /* last second the panic condition held */
+	int max_panic;                           /* highest count decided in this panic */
+	int64_t last_scale;                      /* second desired last changed; 0 = never */
+	int64_t delay_t;                         /* newest second recorded in delay[] */
 	int delay[AIOS_AUTOSCALER_MAX_WINDOW_S]; /* want per second, ring; 0 = none */
 };
 
@@ -150,7 +150,7 @@ struct aios_autoscaler_decision {
  * Pure: the same inputs give the same outputs.
  */
 void aios_autoscaler_decide(const struct aios_autoscaler_params *p,
-			    const struct aios_autoscaler_series *s, int ready, int64_t now,
-			    struct aios_autoscaler_state *st, struct aios_autoscaler_decision *out);
+                            const struct aios_autoscaler_series *s, int ready, int64_t now,
+                            struct aios_autoscaler_state *st, struct aios_autoscaler_decision *out);
 
 #endif

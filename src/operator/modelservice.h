@@ -26,22 +26,22 @@
 #include "common/hash.h"
 #include "operator/autoscaler.h"
 
-#define AIOS_MS_DEFAULT_IMAGE "aios/serve:0.1.0"
+#define AIOS_MS_DEFAULT_IMAGE           "aios/serve:0.1.0"
 #define AIOS_MS_DEFAULT_SERVICE_ACCOUNT "aios-workload"
-#define AIOS_MS_CONTAINER "serve"
-#define AIOS_MS_PORT 8080        /* aios-serve's HTTP port (DESIGN.md) */
-#define AIOS_MS_SERVICE_PORT 80  /* the ClusterIP Service's port */
-#define AIOS_MS_PVC_ROOT "/mnt/pvc"
-#define AIOS_MS_LABEL_SERVICE "aios.dev/service"
-#define AIOS_MS_LABEL_REVISION "aios.dev/revision"
+#define AIOS_MS_CONTAINER               "serve"
+#define AIOS_MS_PORT                    8080 /* aios-serve's HTTP port (DESIGN.md) */
+#define AIOS_MS_SERVICE_PORT            80   /* the ClusterIP Service's port */
+#define AIOS_MS_PVC_ROOT                "/mnt/pvc"
+#define AIOS_MS_LABEL_SERVICE           "aios.dev/service"
+#define AIOS_MS_LABEL_REVISION          "aios.dev/revision"
 /* TEST ONLY: scrape /metrics on this port instead of 8080 (integration tests serve
  * fake pods on loopback). Documented in docs/modelservice.md. */
 #define AIOS_MS_ANN_METRICS_PORT "aios.dev/test-metrics-port"
-#define AIOS_MS_REVISION_LEN 10  /* hex digits of the revision hash */
-#define AIOS_MS_NAME_MAX 63      /* pod names double as hostnames: one DNS label */
-#define AIOS_MS_URI_MAX 2048     /* the CRD's maxLength of spec.model.uri */
-#define AIOS_MS_MESSAGE_MAX 1024 /* bytes of a condition or event message we write */
-#define AIOS_MS_MAX_PODS 4096    /* pods of one service considered by one plan */
+#define AIOS_MS_REVISION_LEN     10   /* hex digits of the revision hash */
+#define AIOS_MS_NAME_MAX         63   /* pod names double as hostnames: one DNS label */
+#define AIOS_MS_URI_MAX          2048 /* the CRD's maxLength of spec.model.uri */
+#define AIOS_MS_MESSAGE_MAX      1024 /* bytes of a condition or event message we write */
+#define AIOS_MS_MAX_PODS         4096 /* pods of one service considered by one plan */
 /* aios-serve's exit code when the model cannot be loaded (src/serve/main.c). */
 #define AIOS_MS_EXIT_MODEL 2
 /* Seconds a drained pod gets between SIGTERM and SIGKILL. */
@@ -50,7 +50,7 @@
 /* ---- the model ---- */
 
 struct aios_ms_model {
-	int have;                     /* 1: uri (and sha256 when known) name what to serve */
+	int have; /* 1: uri (and sha256 when known) name what to serve */
 	char uri[AIOS_MS_URI_MAX + 1];
 	char sha256[AIOS_SHA256_HEX]; /* "" when the spec gives no digest */
 	const char *reason;           /* why not (or why an older model): CamelCase, or NULL */
@@ -64,11 +64,11 @@ struct aios_ms_model {
  * already served a model keeps serving status.model, with reason set to say so.
  */
 void aios_ms_resolve_model(struct json_object *ms, struct json_object *tj,
-			   struct aios_ms_model *out);
+                           struct aios_ms_model *out);
 
 /* The revision of what the pods run: AIOS_MS_REVISION_LEN hex digits + NUL. */
 void aios_ms_revision(struct json_object *ms, const struct aios_ms_model *model,
-		      char out[AIOS_MS_REVISION_LEN + 1]);
+                      char out[AIOS_MS_REVISION_LEN + 1]);
 
 /* "<service>-<revision>-<index>" within AIOS_MS_NAME_MAX (the service name is cut to
  * fit). Caller frees. */
@@ -82,8 +82,8 @@ char *aios_ms_url(struct json_object *ms);
 /* The inference pod `index` of revision rev serving model. *out is new (caller puts).
  * AIOS_ERR_INVALID names the field at fault (a bad pvc:// claim). */
 enum aios_err aios_ms_render_pod(struct json_object *ms, const struct aios_ms_model *model,
-				 const char *rev, int index,
-				 struct json_object **out) AIOS_MUST_CHECK;
+                                 const char *rev, int index,
+                                 struct json_object **out) AIOS_MUST_CHECK;
 
 /* The ClusterIP Service: port 80 -> 8080, selector aios.dev/service=<name>. */
 struct json_object *aios_ms_render_service(struct json_object *ms);
@@ -98,17 +98,17 @@ int aios_ms_pod_terminating(struct json_object *pod);
 /* ---- the plan ---- */
 
 struct aios_ms_input {
-	struct json_object *ms;         /* the ModelService (read only) */
-	struct json_object *tj;         /* its TrainingJob, or NULL (none or not found) */
-	struct json_object *const *pods;/* pods labelled aios.dev/service=<name>, any order */
+	struct json_object *ms;          /* the ModelService (read only) */
+	struct json_object *tj;          /* its TrainingJob, or NULL (none or not found) */
+	struct json_object *const *pods; /* pods labelled aios.dev/service=<name>, any order */
 	size_t n_pods;
-	int have_service;               /* the Service exists */
-	int desired;                    /* the autoscaler's count (clamped to min/max here) */
+	int have_service; /* the Service exists */
+	int desired;      /* the autoscaler's count (clamped to min/max here) */
 	const struct aios_autoscaler_decision *decision; /* latest, or NULL before any */
-	int have_metrics;               /* the three below are set */
+	int have_metrics;                                /* the three below are set */
 	double concurrency, rps, latency_p99_ms;
-	time_t last_scale;              /* when desired last changed (Unix s), 0 = keep */
-	time_t now;                     /* wall clock, Unix s */
+	time_t last_scale; /* when desired last changed (Unix s), 0 = keep */
+	time_t now;        /* wall clock, Unix s */
 };
 
 struct aios_ms_event {
@@ -118,17 +118,17 @@ struct aios_ms_event {
 };
 
 struct aios_ms_plan {
-	struct json_object *status;     /* the status ms should have (owned) */
-	int status_changed;             /* differs from ms's current status */
-	struct json_object *service;    /* Service to create, or NULL (owned) */
-	struct json_object **create;    /* pods to create, in order (owned) */
+	struct json_object *status;  /* the status ms should have (owned) */
+	int status_changed;          /* differs from ms's current status */
+	struct json_object *service; /* Service to create, or NULL (owned) */
+	struct json_object **create; /* pods to create, in order (owned) */
 	size_t n_create;
-	char **remove;                  /* names of pods to delete (owned) */
+	char **remove; /* names of pods to delete (owned) */
 	size_t n_remove;
 	struct aios_ms_event *events;
 	size_t n_events;
-	int ready;                      /* ready pods (capacity for the autoscaler) */
-	int64_t requeue_after_ms;       /* > 0: reconcile again after this long */
+	int ready;                /* ready pods (capacity for the autoscaler) */
+	int64_t requeue_after_ms; /* > 0: reconcile again after this long */
 };
 
 /*
@@ -136,7 +136,8 @@ struct aios_ms_plan {
  * Fails only on a bug-level problem (no metadata.name); a bad spec becomes status
  * (phase Failed, Ready=False reason InvalidSpec) with nothing else done.
  */
-enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *out) AIOS_MUST_CHECK;
+enum aios_err aios_ms_plan(const struct aios_ms_input *in,
+                           struct aios_ms_plan *out) AIOS_MUST_CHECK;
 void aios_ms_plan_cleanup(struct aios_ms_plan *p);
 
 #endif

@@ -45,11 +45,11 @@
 /* What the loop remembers about one pod between scrapes (rates are counter deltas). */
 struct pod_seen {
 	char uid[64];
-	int64_t t_ms;      /* monotonic time of the last good scrape */
-	double requests;   /* aios_serve_requests_total then */
-	int nb;            /* latency buckets then */
+	int64_t t_ms;    /* monotonic time of the last good scrape */
+	double requests; /* aios_serve_requests_total then */
+	int nb;          /* latency buckets then */
 	double le[AIOS_SCRAPE_MAX_BUCKETS], count[AIOS_SCRAPE_MAX_BUCKETS];
-	int round;         /* last round the pod was a target */
+	int round; /* last round the pod was a target */
 };
 
 struct svc {
@@ -59,7 +59,7 @@ struct svc {
 	struct aios_autoscaler_state st;
 	struct aios_autoscaler_decision d;
 	int have_decision;
-	time_t last_scale;          /* wall clock of the last change of desired, 0 = none */
+	time_t last_scale; /* wall clock of the last change of desired, 0 = none */
 	struct pod_seen *pods;
 	size_t n_pods;
 	/* latency: per-second bucket deltas summed over pods, a ring of LATENCY_WINDOW_S */
@@ -71,8 +71,8 @@ struct svc {
 	int have_metrics;
 	double concurrency, rps, p99_ms;
 	int64_t metrics_at;
-	char tj_seen[160];          /* phase and artifact digest of the TrainingJob */
-	int round;                  /* last round the service was seen in the cache */
+	char tj_seen[160]; /* phase and artifact digest of the TrainingJob */
+	int round;         /* last round the service was seen in the cache */
 };
 
 struct ms_ctl {
@@ -91,7 +91,7 @@ struct ms_ctl {
 /* The service with key ns/name; when absent and ms is given, created with the decider
  * starting from status.desiredReplicas (else replicas.min). Caller holds mu. */
 static struct svc *svc_find(struct ms_ctl *c, const char *ns, const char *name,
-			    struct json_object *ms)
+                            struct json_object *ms)
 {
 	for (size_t i = 0; i < c->n_svcs; i++)
 		if (strcmp(c->svcs[i]->ns, ns) == 0 && strcmp(c->svcs[i]->name, name) == 0)
@@ -141,8 +141,7 @@ static void svc_drop(struct ms_ctl *c, struct svc *s)
 /* ============================== pods ============================== */
 
 /* Pods labelled for ms and controlled by it (uid), from the cache. */
-static size_t owned_pods(struct aios_manager *m, struct json_object *ms,
-			 struct json_object ***out)
+static size_t owned_pods(struct aios_manager *m, struct json_object *ms, struct json_object ***out)
 {
 	const char *ns = aios_json_str(ms, "metadata.namespace");
 	const char *name = aios_json_str(ms, "metadata.name");
@@ -154,13 +153,13 @@ static size_t owned_pods(struct aios_manager *m, struct json_object *ms,
 		struct json_object *refs = aios_json_lookup(all[i], "metadata.ownerReferences");
 		int mine = 0;
 		for (size_t j = 0; refs && json_object_is_type(refs, json_type_array) &&
-				   j < json_object_array_length(refs);
+		                   j < json_object_array_length(refs);
 		     j++) {
 			struct json_object *r = json_object_array_get_idx(refs, j);
 			const char *ruid = aios_json_str(r, "uid");
 			struct json_object *ctl = aios_json_lookup(r, "controller");
 			mine |= ruid && uid && strcmp(ruid, uid) == 0 && ctl &&
-				json_object_get_boolean(ctl);
+			        json_object_get_boolean(ctl);
 		}
 		if (mine)
 			all[k++] = all[i];
@@ -195,7 +194,7 @@ static struct json_object *training_job(struct aios_manager *m, struct json_obje
 }
 
 static enum aios_err carry_out(struct aios_manager *m, struct json_object *ms,
-			       struct aios_ms_plan *p)
+                               struct aios_ms_plan *p)
 {
 	const char *ns = aios_json_str(ms, "metadata.namespace");
 	enum aios_err e;
@@ -208,8 +207,8 @@ static enum aios_err carry_out(struct aios_manager *m, struct json_object *ms,
 		e = aios_manager_create(m, &aios_kube_pods, ns, p->create[i], NULL);
 		if (e && e != AIOS_ERR_EXISTS) {
 			/* e.g. a missing ServiceAccount or a quota: tell the user, retry later */
-			aios_manager_event(m, &aios_kube_modelservices, ms, "Warning", "FailedCreate",
-					   "%s", aios_errmsg());
+			aios_manager_event(m, &aios_kube_modelservices, ms, "Warning",
+			                   "FailedCreate", "%s", aios_errmsg());
 			return e;
 		}
 	}
@@ -220,7 +219,7 @@ static enum aios_err carry_out(struct aios_manager *m, struct json_object *ms,
 	}
 	for (size_t i = 0; i < p->n_events; i++)
 		aios_manager_event(m, &aios_kube_modelservices, ms, p->events[i].type,
-				   p->events[i].reason, "%s", p->events[i].message);
+		                   p->events[i].reason, "%s", p->events[i].message);
 	if (p->status_changed) {
 		struct json_object *obj = aios_json_copy(ms);
 		json_object_object_add(obj, "status", json_object_get(p->status));
@@ -233,7 +232,7 @@ static enum aios_err carry_out(struct aios_manager *m, struct json_object *ms,
 }
 
 static enum aios_err ms_reconcile(struct aios_manager *m, void *state, const char *ns,
-				  const char *name, int64_t *requeue_after_ms)
+                                  const char *name, int64_t *requeue_after_ms)
 {
 	struct ms_ctl *c = state;
 	loop_start(c);
@@ -345,7 +344,8 @@ static void check_training_job(struct ms_ctl *c, struct svc *s, struct json_obje
 	}
 	if (strcmp(seen, s->tj_seen) != 0) {
 		if (s->tj_seen[0])
-			aios_manager_enqueue(c->m, &aios_modelservice_controller, s->ns, s->name, 0);
+			aios_manager_enqueue(c->m, &aios_modelservice_controller, s->ns, s->name,
+			                     0);
 		snprintf(s->tj_seen, sizeof(s->tj_seen), "%s", seen);
 	}
 }
@@ -360,8 +360,8 @@ struct after {
 /* Folds one round's results for s into a sample, a decision and the metrics snapshot.
  * Caller holds mu. */
 static void digest(struct ms_ctl *c, struct svc *s, const struct target *t,
-		   const struct aios_scrape_result *r, size_t n, int ready, int64_t now_s,
-		   int64_t now_ms, int round, struct after *out)
+                   const struct aios_scrape_result *r, size_t n, int ready, int64_t now_s,
+                   int64_t now_ms, int round, struct after *out)
 {
 	struct aios_autoscaler_sample x = {.t = now_s, .pods_ready = ready};
 	int scraped = 0, with_rate = 0;
@@ -375,7 +375,7 @@ static void digest(struct ms_ctl *c, struct svc *s, const struct target *t,
 		if (!r[i].ok) {
 			aios_counter_inc(c->m_failed);
 			aios_debug("scrape_failed", "%s/%s: %s: %s", s->ns, s->name, t[i].url,
-				   r[i].error);
+			           r[i].error);
 			continue;
 		}
 		aios_counter_inc(c->m_ok);
@@ -383,7 +383,8 @@ static void digest(struct ms_ctl *c, struct svc *s, const struct target *t,
 		scraped++;
 		x.concurrency += pg->in_flight;
 		if (ps->t_ms > 0 && now_ms > ps->t_ms && pg->requests >= ps->requests) {
-			x.rps += (pg->requests - ps->requests) * 1000.0 / (double)(now_ms - ps->t_ms);
+			x.rps +=
+			    (pg->requests - ps->requests) * 1000.0 / (double)(now_ms - ps->t_ms);
 			with_rate++;
 		}
 		if (pg->have_latency && ps->nb == pg->n_buckets && ps->t_ms > 0) {
@@ -393,7 +394,9 @@ static void digest(struct ms_ctl *c, struct svc *s, const struct target *t,
 				memset(s->lat_t, 0, sizeof(s->lat_t));
 			}
 			for (int b = 0; b < pg->n_buckets; b++)
-				lat[b] += pg->count[b] - ps->count[b] > 0 ? pg->count[b] - ps->count[b] : 0;
+				lat[b] += pg->count[b] - ps->count[b] > 0
+				              ? pg->count[b] - ps->count[b]
+				              : 0;
 			lat_ok = 1;
 		}
 		ps->t_ms = now_ms;
@@ -411,7 +414,8 @@ static void digest(struct ms_ctl *c, struct svc *s, const struct target *t,
 
 	/* With the rps metric, a pod without a rate yet (first scrape) counts as silent. */
 	x.pods_scraped = s->params.metric == AIOS_AUTOSCALER_RPS ? with_rate : scraped;
-	if (x.pods_scraped > 0 && x.pods_scraped < scraped && s->params.metric == AIOS_AUTOSCALER_RPS)
+	if (x.pods_scraped > 0 && x.pods_scraped < scraped &&
+	    s->params.metric == AIOS_AUTOSCALER_RPS)
 		x.concurrency = x.concurrency * with_rate / scraped; /* keep both on one basis */
 	aios_autoscaler_series_put(s->series, &x);
 	if (lat_ok) {
@@ -426,9 +430,9 @@ static void digest(struct ms_ctl *c, struct svc *s, const struct target *t,
 	if (s->d.desired != before) {
 		s->last_scale = time(NULL);
 		out->scaled = aios_xasprintf("desired replicas %d -> %d: %s", before, s->d.desired,
-					     s->d.reason);
+		                             s->d.reason);
 		aios_info("scale", "%s/%s: desired %d -> %d: %s", s->ns, s->name, before,
-			  s->d.desired, s->d.reason);
+		          s->d.desired, s->d.reason);
 		wake = 1;
 	}
 	if (s->d.held != held_before)
@@ -436,9 +440,10 @@ static void digest(struct ms_ctl *c, struct svc *s, const struct target *t,
 
 	if (now_s - s->metrics_at >= STATUS_METRICS_PERIOD_S && scraped > 0) {
 		int w = s->params.stable_window_s;
-		s->concurrency = aios_autoscaler_series_average(s->series, AIOS_AUTOSCALER_CONCURRENCY,
-							       now_s, w, NULL);
-		s->rps = aios_autoscaler_series_average(s->series, AIOS_AUTOSCALER_RPS, now_s, w, NULL);
+		s->concurrency = aios_autoscaler_series_average(
+		    s->series, AIOS_AUTOSCALER_CONCURRENCY, now_s, w, NULL);
+		s->rps =
+		    aios_autoscaler_series_average(s->series, AIOS_AUTOSCALER_RPS, now_s, w, NULL);
 		double sum[AIOS_SCRAPE_MAX_BUCKETS] = {0};
 		for (int i = 0; i < LATENCY_WINDOW_S; i++)
 			if (s->lat_t[i] > now_s - LATENCY_WINDOW_S)
@@ -531,12 +536,12 @@ static void round_once(struct ms_ctl *c, int round)
 	pthread_mutex_unlock(&c->mu);
 	for (size_t i = 0; i < n_ms; i++) {
 		if (after[i].scaled)
-			aios_manager_event(c->m, &aios_kube_modelservices, mss[i], "Normal", "Scaled",
-					   "%s", after[i].scaled);
+			aios_manager_event(c->m, &aios_kube_modelservices, mss[i], "Normal",
+			                   "Scaled", "%s", after[i].scaled);
 		if (after[i].wake)
 			aios_manager_enqueue(c->m, &aios_modelservice_controller,
-					     aios_json_str(mss[i], "metadata.namespace"),
-					     aios_json_str(mss[i], "metadata.name"), 0);
+			                     aios_json_str(mss[i], "metadata.namespace"),
+			                     aios_json_str(mss[i], "metadata.name"), 0);
 		free(after[i].scaled);
 	}
 	free(after);
@@ -555,9 +560,10 @@ static void round_once(struct ms_ctl *c, int round)
 static void *loop_main(void *arg)
 {
 	struct ms_ctl *c = arg;
-	aios_info("autoscaler", "scraping ready inference pods every %d ms (timeout %d ms, "
-				"%d at once)",
-		  TICK_MS, AIOS_SCRAPE_TIMEOUT_MS, AIOS_SCRAPE_PARALLEL);
+	aios_info("autoscaler",
+	          "scraping ready inference pods every %d ms (timeout %d ms, "
+	          "%d at once)",
+	          TICK_MS, AIOS_SCRAPE_TIMEOUT_MS, AIOS_SCRAPE_PARALLEL);
 	int64_t next = aios_now_ms();
 	for (int round = 1;; round++) {
 		pthread_mutex_lock(&c->mu);
@@ -608,13 +614,13 @@ static enum aios_err ms_init(struct aios_manager *m, void **state)
 	c->scraper = aios_scraper_new(AIOS_SCRAPE_PARALLEL, AIOS_SCRAPE_TIMEOUT_MS);
 	struct aios_metrics *reg = aios_manager_metrics(m);
 	struct aios_metric *scrapes = aios_metrics_counter(
-		reg, "aios_operator_scrapes_total",
-		"Scrapes of inference pods' /metrics by the autoscaler, by result.", "result", NULL);
+	    reg, "aios_operator_scrapes_total",
+	    "Scrapes of inference pods' /metrics by the autoscaler, by result.", "result", NULL);
 	c->m_ok = aios_metric_with(scrapes, "ok");
 	c->m_failed = aios_metric_with(scrapes, "failed");
 	c->m_round = aios_metric_with(aios_metrics_gauge(
-		reg, "aios_operator_scrape_round_seconds",
-		"Duration of the last autoscaler round (scrape every ready pod, decide).", NULL));
+	    reg, "aios_operator_scrape_round_seconds",
+	    "Duration of the last autoscaler round (scrape every ready pod, decide).", NULL));
 	*state = c;
 	return AIOS_OK;
 }
@@ -639,12 +645,12 @@ static void ms_cleanup(struct aios_manager *m, void *state)
 }
 
 const struct aios_controller aios_modelservice_controller = {
-	.name = "modelservice",
-	.resource = &aios_kube_modelservices,
-	.watches = {{&aios_kube_pods, AIOS_WATCH_OWNER, AIOS_MS_LABEL_SERVICE},
-		    {&aios_kube_services, AIOS_WATCH_OWNER, AIOS_MS_LABEL_SERVICE},
-		    {NULL, 0, NULL}},
-	.init = ms_init,
-	.cleanup = ms_cleanup,
-	.reconcile = ms_reconcile,
+    .name = "modelservice",
+    .resource = &aios_kube_modelservices,
+    .watches = {{&aios_kube_pods, AIOS_WATCH_OWNER, AIOS_MS_LABEL_SERVICE},
+                {&aios_kube_services, AIOS_WATCH_OWNER, AIOS_MS_LABEL_SERVICE},
+                {NULL, 0, NULL}},
+    .init = ms_init,
+    .cleanup = ms_cleanup,
+    .reconcile = ms_reconcile,
 };

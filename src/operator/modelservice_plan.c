@@ -19,10 +19,10 @@
 
 /* ============================== plan building ============================== */
 
-static void add_event(struct aios_ms_plan *p, const char *type, const char *reason,
-		      const char *fmt, ...) AIOS_PRINTF(4, 5);
-static void add_event(struct aios_ms_plan *p, const char *type, const char *reason,
-		      const char *fmt, ...)
+static void add_event(struct aios_ms_plan *p, const char *type, const char *reason, const char *fmt,
+                      ...) AIOS_PRINTF(4, 5);
+static void add_event(struct aios_ms_plan *p, const char *type, const char *reason, const char *fmt,
+                      ...)
 {
 	char msg[AIOS_MS_MESSAGE_MAX];
 	va_list ap;
@@ -66,15 +66,14 @@ void aios_ms_plan_cleanup(struct aios_ms_plan *p)
 /* Appends a metav1.Condition to conds, keeping lastTransitionTime from the old status
  * when the condition's status did not change. */
 static void set_condition(struct json_object *conds, struct json_object *ms, const char *type,
-			  const char *status, const char *reason, const char *message,
-			  time_t now)
+                          const char *status, const char *reason, const char *message, time_t now)
 {
 	char ts[32];
 	aios_rfc3339(now, ts, sizeof(ts));
 	const char *since = ts;
 	struct json_object *old = aios_json_lookup(ms, "status.conditions");
-	for (size_t i = 0; old && json_object_is_type(old, json_type_array) &&
-			   i < json_object_array_length(old);
+	for (size_t i = 0;
+	     old && json_object_is_type(old, json_type_array) && i < json_object_array_length(old);
 	     i++) {
 		struct json_object *c = json_object_array_get_idx(old, i);
 		const char *t = aios_json_str(c, "type"), *s = aios_json_str(c, "status");
@@ -101,8 +100,8 @@ static void set_condition(struct json_object *conds, struct json_object *ms, con
 static const char *old_reason(struct json_object *ms, const char *type)
 {
 	struct json_object *old = aios_json_lookup(ms, "status.conditions");
-	for (size_t i = 0; old && json_object_is_type(old, json_type_array) &&
-			   i < json_object_array_length(old);
+	for (size_t i = 0;
+	     old && json_object_is_type(old, json_type_array) && i < json_object_array_length(old);
 	     i++) {
 		struct json_object *c = json_object_array_get_idx(old, i);
 		const char *t = aios_json_str(c, "type");
@@ -129,13 +128,13 @@ static int pod_failure(struct json_object *pod, const char **reason, char *msg, 
 {
 	const char *pname = aios_json_str(pod, "metadata.name");
 	struct json_object *cs = aios_json_lookup(pod, "status.containerStatuses");
-	for (size_t i = 0; cs && json_object_is_type(cs, json_type_array) &&
-			   i < json_object_array_length(cs);
+	for (size_t i = 0;
+	     cs && json_object_is_type(cs, json_type_array) && i < json_object_array_length(cs);
 	     i++) {
 		struct json_object *c = json_object_array_get_idx(cs, i);
 		const char *wait = aios_json_str(c, "state.waiting.reason");
 		if (wait && (strstr(wait, "ImagePull") || strcmp(wait, "ErrImagePull") == 0 ||
-			     strcmp(wait, "InvalidImageName") == 0)) {
+		             strcmp(wait, "InvalidImageName") == 0)) {
 			*reason = "ImagePullFailed";
 			const char *m = aios_json_str(c, "state.waiting.message");
 			snprintf(msg, n, "pod %s: %s: %s", pname, wait, m ? m : "");
@@ -158,7 +157,7 @@ static int pod_failure(struct json_object *pod, const char **reason, char *msg, 
 		else if (strstr(m, "not found") || strstr(m, "No such file") || strstr(m, "404"))
 			*reason = "ModelNotFound";
 		else if (strstr(m, "SHA-256") || strstr(m, "digest") || strstr(m, "corrupt") ||
-			 strstr(m, "truncated") || strstr(m, "magic") || strstr(m, "tensor"))
+		         strstr(m, "truncated") || strstr(m, "magic") || strstr(m, "tensor"))
 			*reason = "ModelDamaged";
 		else
 			*reason = "ModelLoadFailed";
@@ -169,7 +168,7 @@ static int pod_failure(struct json_object *pod, const char **reason, char *msg, 
 		while (len > 0 && (m[len - 1] == '\n' || m[len - 1] == ' '))
 			len--;
 		snprintf(msg, n, "pod %s: aios-serve exited with code %lld (%lld restarts): %.*s",
-			 pname, (long long)code, (long long)restarts, (int)len, m);
+		         pname, (long long)code, (long long)restarts, (int)len, m);
 		return 1;
 	}
 	return 0;
@@ -206,7 +205,8 @@ static int pod_finished(struct json_object *pod)
  * then the higher index first. */
 static int removal_order(const void *a, const void *b)
 {
-	struct json_object *pa = *(struct json_object *const *)a, *pb = *(struct json_object *const *)b;
+	struct json_object *pa = *(struct json_object *const *)a,
+	                   *pb = *(struct json_object *const *)b;
 	int ra = aios_ms_pod_ready(pa), rb = aios_ms_pod_ready(pb);
 	if (ra != rb)
 		return ra - rb;
@@ -221,14 +221,14 @@ struct census {
 	struct json_object **cur, **old; /* live pods of this revision, of others */
 	size_t n_cur, n_old;
 	int cur_ready, old_ready;
-	int failing;                     /* a current pod has failed (reason below) */
+	int failing; /* a current pod has failed (reason below) */
 	const char *fail_reason;
 	char fail_msg[AIOS_MS_MESSAGE_MAX];
 	unsigned char used[AIOS_MS_MAX_PODS]; /* indices taken in this revision */
 };
 
 static void take_census(const struct aios_ms_input *in, const char *rev, struct census *c,
-			struct aios_ms_plan *p)
+                        struct aios_ms_plan *p)
 {
 	c->cur = aios_xcalloc(in->n_pods + 1, sizeof(*c->cur));
 	c->old = aios_xcalloc(in->n_pods + 1, sizeof(*c->old));
@@ -243,8 +243,8 @@ static void take_census(const struct aios_ms_input *in, const char *rev, struct 
 		if (!name || aios_ms_pod_terminating(pod))
 			continue;
 		if (is_cur && !c->failing && !aios_ms_pod_ready(pod))
-			c->failing = pod_failure(pod, &c->fail_reason, c->fail_msg,
-						 sizeof(c->fail_msg));
+			c->failing =
+			    pod_failure(pod, &c->fail_reason, c->fail_msg, sizeof(c->fail_msg));
 		if (pod_finished(pod)) {
 			add_remove(p, name); /* restartPolicy Always: only evictions end here */
 			continue;
@@ -267,8 +267,8 @@ static void census_cleanup(struct census *c)
 
 /* Creates, scales and retires pods (surge-first across revisions). */
 static enum aios_err plan_pods(const struct aios_ms_input *in, const struct aios_ms_model *model,
-			       const char *rev, int desired, struct census *c,
-			       struct aios_ms_plan *p)
+                               const char *rev, int desired, struct census *c,
+                               struct aios_ms_plan *p)
 {
 	/* Scale the current revision to `desired`: create the lowest free indices... */
 	int missing = desired - (int)c->n_cur;
@@ -304,16 +304,16 @@ static enum aios_err plan_pods(const struct aios_ms_input *in, const struct aios
 			add_remove(p, aios_json_str(c->old[i], "metadata.name"));
 		if (keep == 0)
 			add_event(p, "Normal", "RolloutComplete",
-				  "revision %s serves %s with %d ready pods; removed %d pods of "
-				  "older revisions",
-				  rev, model->uri, cur_ready, n);
+			          "revision %s serves %s with %d ready pods; removed %d pods of "
+			          "older revisions",
+			          rev, model->uri, cur_ready, n);
 	}
 	if (c->n_old > 0 && c->n_cur == 0 && p->n_create > 0)
 		add_event(p, "Normal", "RolloutStarted",
-			  "rolling out revision %s (%s%s%s): %zu new pods beside %zu of older "
-			  "revisions, which go as new ones become ready",
-			  rev, model->uri, model->sha256[0] ? " sha256 " : "", model->sha256,
-			  p->n_create, c->n_old);
+		          "rolling out revision %s (%s%s%s): %zu new pods beside %zu of older "
+		          "revisions, which go as new ones become ready",
+		          rev, model->uri, model->sha256[0] ? " sha256 " : "", model->sha256,
+		          p->n_create, c->n_old);
 	return AIOS_OK;
 }
 
@@ -388,9 +388,9 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 		return AIOS_OK;
 	}
 
-	int desired = in->desired < params.min_replicas	  ? params.min_replicas
-		      : in->desired > params.max_replicas ? params.max_replicas
-							  : in->desired;
+	int desired = in->desired < params.min_replicas   ? params.min_replicas
+	              : in->desired > params.max_replicas ? params.max_replicas
+	                                                  : in->desired;
 	struct census c;
 	memset(&c, 0, sizeof(c));
 	take_census(in, model.have ? rev : "", &c, p);
@@ -434,13 +434,15 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 	int failed = 0;
 	if (!model.have) {
 		loaded_reason = model.reason;
-		set_condition(conds, ms, "ModelLoaded", "False", model.reason, model.message, in->now);
+		set_condition(conds, ms, "ModelLoaded", "False", model.reason, model.message,
+		              in->now);
 		failed = strcmp(model.reason, "TrainingJobFailed") == 0;
 	} else if (c.cur_ready > 0) {
 		loaded_reason = "Loaded";
-		snprintf(msg, sizeof(msg), "revision %s serves %s%s%s (%d of %d pods ready)%s%s", rev,
-			 model.uri, model.sha256[0] ? " sha256 " : "", model.sha256, c.cur_ready,
-			 desired, model.reason ? "; " : "", model.reason ? model.message : "");
+		snprintf(msg, sizeof(msg), "revision %s serves %s%s%s (%d of %d pods ready)%s%s",
+		         rev, model.uri, model.sha256[0] ? " sha256 " : "", model.sha256,
+		         c.cur_ready, desired, model.reason ? "; " : "",
+		         model.reason ? model.message : "");
 		set_condition(conds, ms, "ModelLoaded", "True", loaded_reason, msg, in->now);
 		struct json_object *mo = json_object_new_object();
 		put_str(mo, "uri", model.uri);
@@ -449,19 +451,20 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 		json_object_object_add(st, "model", mo);
 	} else if (c.failing) {
 		loaded_reason = c.fail_reason;
-		set_condition(conds, ms, "ModelLoaded", "False", c.fail_reason, c.fail_msg, in->now);
+		set_condition(conds, ms, "ModelLoaded", "False", c.fail_reason, c.fail_msg,
+		              in->now);
 		failed = 1;
 	} else {
 		loaded_reason = "Loading";
-		snprintf(msg, sizeof(msg), "%zu pods of revision %s are loading %s", c.n_cur + p->n_create,
-			 rev, model.uri);
+		snprintf(msg, sizeof(msg), "%zu pods of revision %s are loading %s",
+		         c.n_cur + p->n_create, rev, model.uri);
 		set_condition(conds, ms, "ModelLoaded", "False", loaded_reason, msg, in->now);
 	}
 	if (!json_object_object_get_ex(st, "model", NULL))
 		keep_old(st, ms, "model");
 	if (failed && strcmp(old_reason(ms, "ModelLoaded"), loaded_reason) != 0)
 		add_event(p, "Warning", loaded_reason, "%s",
-			  c.failing ? c.fail_msg : model.message);
+		          c.failing ? c.fail_msg : model.message);
 
 	/* Ready: something serves, whatever its revision. */
 	if (ready > 0) {
@@ -470,8 +473,8 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 		put_str(st, "phase", "Ready");
 	} else {
 		snprintf(msg, sizeof(msg), "no pod is ready: %s", loaded_reason);
-		set_condition(conds, ms, "Ready", "False", failed ? loaded_reason : "NoReadyPods", msg,
-			      in->now);
+		set_condition(conds, ms, "Ready", "False", failed ? loaded_reason : "NoReadyPods",
+		              msg, in->now);
 		put_str(st, "phase", failed ? "Failed" : "Pending");
 	}
 
@@ -480,14 +483,14 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 		/* Fixed wording: the numbers change every second and live in events. */
 		if (in->decision->held) {
 			snprintf(msg, sizeof(msg),
-				 "scrapes of /metrics are failing or missing: the autoscaler holds "
-				 "%d replicas and will not scale down until they recover",
-				 in->decision->desired);
+			         "scrapes of /metrics are failing or missing: the autoscaler holds "
+			         "%d replicas and will not scale down until they recover",
+			         in->decision->desired);
 			set_condition(conds, ms, "MetricsAvailable", "False", "ScrapeFailing", msg,
-				      in->now);
+			              in->now);
 		} else {
 			set_condition(conds, ms, "MetricsAvailable", "True", "Scraping",
-				      "every ready pod answers its /metrics scrape", in->now);
+			              "every ready pod answers its /metrics scrape", in->now);
 		}
 	}
 	json_object_object_add(st, "conditions", conds);

@@ -27,7 +27,7 @@ static void keep_served(struct json_object *ms, struct aios_ms_model *m)
 }
 
 void aios_ms_resolve_model(struct json_object *ms, struct json_object *tj,
-			   struct aios_ms_model *out)
+                           struct aios_ms_model *out)
 {
 	memset(out, 0, sizeof(*out));
 	const char *job = aios_json_str(ms, "spec.model.trainingJob");
@@ -38,7 +38,7 @@ void aios_ms_resolve_model(struct json_object *ms, struct json_object *tj,
 		} else {
 			out->reason = "InvalidSpec";
 			snprintf(out->message, sizeof(out->message),
-				 "spec.model: set one of trainingJob or uri");
+			         "spec.model: set one of trainingJob or uri");
 		}
 		return;
 	}
@@ -53,24 +53,25 @@ void aios_ms_resolve_model(struct json_object *ms, struct json_object *tj,
 	if (!tj) {
 		out->reason = "TrainingJobNotFound";
 		snprintf(out->message, sizeof(out->message), "TrainingJob %s not found%s", job,
-			 served);
+		         served);
 	} else if (phase && strcmp(phase, "Failed") == 0) {
 		out->reason = "TrainingJobFailed";
-		snprintf(out->message, sizeof(out->message), "TrainingJob %s failed%s", job, served);
+		snprintf(out->message, sizeof(out->message), "TrainingJob %s failed%s", job,
+		         served);
 	} else if (phase && strcmp(phase, "Succeeded") == 0) {
 		out->reason = "ArtifactMissing";
 		snprintf(out->message, sizeof(out->message),
-			 "TrainingJob %s succeeded but has no status.artifact.uri%s", job, served);
+		         "TrainingJob %s succeeded but has no status.artifact.uri%s", job, served);
 	} else {
 		out->reason = "WaitingForTrainingJob";
 		snprintf(out->message, sizeof(out->message),
-			 "waiting for TrainingJob %s to succeed (phase %s)%s", job,
-			 phase ? phase : "unknown", served);
+		         "waiting for TrainingJob %s to succeed (phase %s)%s", job,
+		         phase ? phase : "unknown", served);
 	}
 }
 
 void aios_ms_revision(struct json_object *ms, const struct aios_ms_model *model,
-		      char out[AIOS_MS_REVISION_LEN + 1])
+                      char out[AIOS_MS_REVISION_LEN + 1])
 {
 	struct aios_sha256 *h = aios_sha256_new();
 	aios_sha256_update(h, model->uri, strlen(model->uri) + 1);
@@ -106,7 +107,7 @@ char *aios_ms_url(struct json_object *ms)
 {
 	const char *ns = aios_json_str(ms, "metadata.namespace");
 	return aios_xasprintf("http://%s.%s.svc.cluster.local", aios_json_str(ms, "metadata.name"),
-			      ns ? ns : "default");
+	                      ns ? ns : "default");
 }
 
 /* ============================== pods ============================== */
@@ -115,21 +116,21 @@ char *aios_ms_url(struct json_object *ms)
  * none: non-root 65532, no privilege escalation, read-only root, no capabilities,
  * RuntimeDefault seccomp (the same posture as trainer pods). */
 static const char POD_SECURITY[] =
-	"{\"runAsNonRoot\":true,\"runAsUser\":65532,\"runAsGroup\":65532,\"fsGroup\":65532,"
-	"\"seccompProfile\":{\"type\":\"RuntimeDefault\"}}";
+    "{\"runAsNonRoot\":true,\"runAsUser\":65532,\"runAsGroup\":65532,\"fsGroup\":65532,"
+    "\"seccompProfile\":{\"type\":\"RuntimeDefault\"}}";
 static const char CONTAINER_SECURITY[] =
-	"{\"runAsNonRoot\":true,\"runAsUser\":65532,\"allowPrivilegeEscalation\":false,"
-	"\"readOnlyRootFilesystem\":true,\"privileged\":false,"
-	"\"capabilities\":{\"drop\":[\"ALL\"]},\"seccompProfile\":{\"type\":\"RuntimeDefault\"}}";
+    "{\"runAsNonRoot\":true,\"runAsUser\":65532,\"allowPrivilegeEscalation\":false,"
+    "\"readOnlyRootFilesystem\":true,\"privileged\":false,"
+    "\"capabilities\":{\"drop\":[\"ALL\"]},\"seccompProfile\":{\"type\":\"RuntimeDefault\"}}";
 
 /* Probes on aios-serve's V2 health endpoints. Readiness is checked every second so a
  * warmed pod takes traffic (and lets an old one go) quickly; liveness tolerates 30 s of
  * silence before a restart. */
 static const char READINESS[] = "{\"httpGet\":{\"path\":\"/v2/health/ready\",\"port\":8080},"
-				"\"periodSeconds\":1,\"timeoutSeconds\":1,\"failureThreshold\":3}";
+                                "\"periodSeconds\":1,\"timeoutSeconds\":1,\"failureThreshold\":3}";
 static const char LIVENESS[] = "{\"httpGet\":{\"path\":\"/v2/health/live\",\"port\":8080},"
-			       "\"initialDelaySeconds\":10,\"periodSeconds\":10,"
-			       "\"timeoutSeconds\":2,\"failureThreshold\":3}";
+                               "\"initialDelaySeconds\":10,\"periodSeconds\":10,"
+                               "\"timeoutSeconds\":2,\"failureThreshold\":3}";
 
 static struct json_object *literal(const char *s)
 {
@@ -150,7 +151,7 @@ static void add_arg(struct json_object *args, const char *flag, const char *valu
 
 /* Adds "--flag N" when spec.runtime.<key> is set. */
 static void add_num_arg(struct json_object *args, struct json_object *rt, const char *key,
-			const char *flag)
+                        const char *flag)
 {
 	struct json_object *v = aios_json_lookup(rt, key);
 	if (!v || json_object_is_type(v, json_type_null))
@@ -186,7 +187,8 @@ static void add_missing_strings(struct json_object *dst, struct json_object *src
 		return;
 	json_object_object_foreach(src, k, v)
 	{
-		if (json_object_is_type(v, json_type_string) && !json_object_object_get_ex(dst, k, NULL))
+		if (json_object_is_type(v, json_type_string) &&
+		    !json_object_object_get_ex(dst, k, NULL))
 			json_object_object_add(dst, k, json_object_get(v));
 	}
 }
@@ -236,7 +238,7 @@ static struct json_object *metadata(struct json_object *ms, const char *name)
 }
 
 static struct json_object *container(struct json_object *ms, const struct aios_ms_model *model,
-				     const char *claim)
+                                     const char *claim)
 {
 	struct json_object *tmpl = aios_json_lookup(ms, "spec.template");
 	struct json_object *rt = aios_json_lookup(ms, "spec.runtime");
@@ -266,13 +268,13 @@ static struct json_object *container(struct json_object *ms, const struct aios_m
 	json_object_object_add(c, "args", args);
 
 	struct json_object *ports = literal("[{\"name\":\"http\",\"containerPort\":8080,"
-					    "\"protocol\":\"TCP\"}]");
+	                                    "\"protocol\":\"TCP\"}]");
 	json_object_object_add(c, "ports", ports);
 	json_object_object_add(c, "readinessProbe", literal(READINESS));
 	json_object_object_add(c, "livenessProbe", literal(LIVENESS));
 	pass(c, tmpl, "resources");
-	json_object_object_add(c, "securityContext", copy_or(tmpl, "securityContext",
-							     CONTAINER_SECURITY));
+	json_object_object_add(c, "securityContext",
+	                       copy_or(tmpl, "securityContext", CONTAINER_SECURITY));
 	put_str(c, "terminationMessagePath", "/dev/termination-log");
 	put_str(c, "terminationMessagePolicy", "FallbackToLogsOnError");
 
@@ -280,7 +282,7 @@ static struct json_object *container(struct json_object *ms, const struct aios_m
 	struct json_object *env = json_object_new_array();
 	struct json_object *tenv = aios_json_lookup(tmpl, "env");
 	for (size_t i = 0; tenv && json_object_is_type(tenv, json_type_array) &&
-			   i < json_object_array_length(tenv);
+	                   i < json_object_array_length(tenv);
 	     i++) {
 		struct json_object *ev = json_object_array_get_idx(tenv, i);
 		const char *n = aios_json_str(ev, "name");
@@ -312,8 +314,8 @@ static struct json_object *container(struct json_object *ms, const struct aios_m
 		json_object_array_add(mounts, m);
 	}
 	struct json_object *tm = aios_json_lookup(tmpl, "volumeMounts");
-	for (size_t i = 0; tm && json_object_is_type(tm, json_type_array) &&
-			   i < json_object_array_length(tm);
+	for (size_t i = 0;
+	     tm && json_object_is_type(tm, json_type_array) && i < json_object_array_length(tm);
 	     i++)
 		json_object_array_add(mounts, aios_json_copy(json_object_array_get_idx(tm, i)));
 	json_object_object_add(c, "volumeMounts", mounts);
@@ -321,7 +323,7 @@ static struct json_object *container(struct json_object *ms, const struct aios_m
 }
 
 enum aios_err aios_ms_render_pod(struct json_object *ms, const struct aios_ms_model *model,
-				 const char *rev, int index, struct json_object **out)
+                                 const char *rev, int index, struct json_object **out)
 {
 	*out = NULL;
 	const char *name = aios_json_str(ms, "metadata.name");
@@ -330,9 +332,10 @@ enum aios_err aios_ms_render_pod(struct json_object *ms, const struct aios_ms_mo
 	char claim[254];
 	int pvc = pvc_claim(model->uri, claim, sizeof(claim));
 	if (pvc < 0)
-		return aios_fail(AIOS_ERR_INVALID,
-				 "spec.model.uri: \"%s\" is not pvc://CLAIM/PATH with a valid claim name",
-				 model->uri);
+		return aios_fail(
+		    AIOS_ERR_INVALID,
+		    "spec.model.uri: \"%s\" is not pvc://CLAIM/PATH with a valid claim name",
+		    model->uri);
 	struct json_object *tmpl = aios_json_lookup(ms, "spec.template");
 
 	struct json_object *pod = json_object_new_object();
@@ -357,17 +360,18 @@ enum aios_err aios_ms_render_pod(struct json_object *ms, const struct aios_ms_mo
 	json_object_object_add(pod, "spec", ps);
 	put_str(ps, "restartPolicy", "Always");
 	json_object_object_add(ps, "terminationGracePeriodSeconds",
-			       json_object_new_int(AIOS_MS_GRACE_S));
+	                       json_object_new_int(AIOS_MS_GRACE_S));
 	json_object_object_add(ps, "enableServiceLinks", json_object_new_boolean(0));
 	json_object_object_add(ps, "automountServiceAccountToken", json_object_new_boolean(0));
 	const char *sa = aios_json_str(tmpl, "serviceAccountName");
 	put_str(ps, "serviceAccountName", sa && *sa ? sa : AIOS_MS_DEFAULT_SERVICE_ACCOUNT);
-	static const char *const passed[] = {"nodeSelector",      "tolerations",   "affinity",
-					     "priorityClassName", "schedulerName", "imagePullSecrets"};
+	static const char *const passed[] = {"nodeSelector",  "tolerations",
+	                                     "affinity",      "priorityClassName",
+	                                     "schedulerName", "imagePullSecrets"};
 	for (size_t i = 0; i < sizeof(passed) / sizeof(passed[0]); i++)
 		pass(ps, tmpl, passed[i]);
 	json_object_object_add(ps, "securityContext",
-			       copy_or(tmpl, "podSecurityContext", POD_SECURITY));
+	                       copy_or(tmpl, "podSecurityContext", POD_SECURITY));
 
 	struct json_object *cs = json_object_new_array();
 	json_object_array_add(cs, container(ms, model, pvc ? claim : NULL));
@@ -383,8 +387,8 @@ enum aios_err aios_ms_render_pod(struct json_object *ms, const struct aios_ms_mo
 		json_object_array_add(vols, v);
 	}
 	struct json_object *tv = aios_json_lookup(tmpl, "volumes");
-	for (size_t i = 0; tv && json_object_is_type(tv, json_type_array) &&
-			   i < json_object_array_length(tv);
+	for (size_t i = 0;
+	     tv && json_object_is_type(tv, json_type_array) && i < json_object_array_length(tv);
 	     i++)
 		json_object_array_add(vols, aios_json_copy(json_object_array_get_idx(tv, i)));
 	json_object_object_add(ps, "volumes", vols);
@@ -410,8 +414,8 @@ struct json_object *aios_ms_render_service(struct json_object *ms)
 	put_str(sel, AIOS_MS_LABEL_SERVICE, name);
 	json_object_object_add(spec, "selector", sel);
 	json_object_object_add(spec, "ports",
-			       literal("[{\"name\":\"http\",\"port\":80,\"targetPort\":8080,"
-				       "\"protocol\":\"TCP\"}]"));
+	                       literal("[{\"name\":\"http\",\"port\":80,\"targetPort\":8080,"
+	                               "\"protocol\":\"TCP\"}]"));
 	json_object_object_add(svc, "spec", spec);
 	return svc;
 }
@@ -422,7 +426,7 @@ int aios_ms_pod_terminating(struct json_object *pod)
 {
 	return aios_json_lookup(pod, "metadata.deletionTimestamp") != NULL &&
 	       !json_object_is_type(aios_json_lookup(pod, "metadata.deletionTimestamp"),
-				    json_type_null);
+	                            json_type_null);
 }
 
 int aios_ms_pod_ready(struct json_object *pod)
@@ -434,7 +438,7 @@ int aios_ms_pod_ready(struct json_object *pod)
 		return 0;
 	struct json_object *conds = aios_json_lookup(pod, "status.conditions");
 	for (size_t i = 0; conds && json_object_is_type(conds, json_type_array) &&
-			   i < json_object_array_length(conds);
+	                   i < json_object_array_length(conds);
 	     i++) {
 		struct json_object *c = json_object_array_get_idx(conds, i);
 		const char *type = aios_json_str(c, "type"), *st = aios_json_str(c, "status");

@@ -15,8 +15,8 @@
 
 /* ============================== parser ============================== */
 
-#define IN_FLIGHT "aios_serve_requests_in_flight"
-#define REQUESTS "aios_serve_requests_total"
+#define IN_FLIGHT       "aios_serve_requests_in_flight"
+#define REQUESTS        "aios_serve_requests_total"
 #define DURATION_BUCKET "aios_serve_request_duration_seconds_bucket"
 
 /* Endpoints that are not inference traffic: the scrape itself and the kubelet's probes. */
@@ -99,7 +99,7 @@ static void add_bucket(struct aios_scrape_page *pg, double le, double v)
 
 /* One line (without its newline). Lines of other metrics are skipped unread. */
 static enum aios_err parse_line(const char *p, const char *end, int lineno,
-				struct aios_scrape_page *pg)
+                                struct aios_scrape_page *pg)
 {
 	while (p < end && (*p == ' ' || *p == '\t'))
 		p++;
@@ -122,8 +122,9 @@ static enum aios_err parse_line(const char *p, const char *end, int lineno,
 	if (p < end && *p == '{') {
 		p++;
 		if (parse_labels(&p, end, &l))
-			return aios_fail(AIOS_ERR_INVALID, "metrics line %d: malformed labels of %.*s",
-					 lineno, (int)nlen, name);
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "metrics line %d: malformed labels of %.*s", lineno,
+			                 (int)nlen, name);
 	}
 	char num[64];
 	while (p < end && *p == ' ')
@@ -133,14 +134,14 @@ static enum aios_err parse_line(const char *p, const char *end, int lineno,
 		vlen++;
 	if (vlen == 0 || vlen >= sizeof(num))
 		return aios_fail(AIOS_ERR_INVALID, "metrics line %d: %.*s has no value", lineno,
-				 (int)nlen, name);
+		                 (int)nlen, name);
 	memcpy(num, p, vlen);
 	num[vlen] = '\0';
 	char *e;
 	double v = strtod(num, &e);
 	if (*e || !isfinite(v))
-		return aios_fail(AIOS_ERR_INVALID, "metrics line %d: %.*s: bad value \"%s\"", lineno,
-				 (int)nlen, name, num);
+		return aios_fail(AIOS_ERR_INVALID, "metrics line %d: %.*s: bad value \"%s\"",
+		                 lineno, (int)nlen, name, num);
 	if (which == 1) {
 		pg->in_flight += v;
 		pg->have_in_flight = 1;
@@ -152,8 +153,8 @@ static enum aios_err parse_line(const char *p, const char *end, int lineno,
 	} else {
 		double le = strtod(l.le, &e);
 		if (!l.has_le || *e)
-			return aios_fail(AIOS_ERR_INVALID, "metrics line %d: bucket without a valid le",
-					 lineno);
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "metrics line %d: bucket without a valid le", lineno);
 		add_bucket(pg, le, v);
 		pg->have_latency = 1;
 	}
@@ -176,7 +177,8 @@ enum aios_err aios_scrape_parse(const char *text, size_t len, struct aios_scrape
 		p = nl ? nl + 1 : end;
 	}
 	if (!out->have_in_flight)
-		return aios_fail(AIOS_ERR_INVALID, "metrics page has no %s: not aios-serve?", IN_FLIGHT);
+		return aios_fail(AIOS_ERR_INVALID, "metrics page has no %s: not aios-serve?",
+		                 IN_FLIGHT);
 	return AIOS_OK;
 }
 
@@ -203,7 +205,7 @@ struct aios_scraper {
 	CURLM *multi;
 	int max_parallel;
 	int timeout_ms;
-	CURL **easy;  /* one per slot, reused across rounds (keeps connections warm) */
+	CURL **easy; /* one per slot, reused across rounds (keeps connections warm) */
 	struct aios_buf *body;
 	size_t *target; /* which url a slot is fetching */
 };
@@ -276,13 +278,13 @@ static void finish(struct aios_scraper *s, int slot, CURLcode rc, struct aios_sc
 	memset(r, 0, sizeof(*r));
 	if (rc == CURLE_WRITE_ERROR) {
 		snprintf(r->error, sizeof(r->error), "page larger than %u bytes",
-			 AIOS_CAP_METRICS_PAGE);
+		         AIOS_CAP_METRICS_PAGE);
 	} else if (rc != CURLE_OK) {
 		snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(rc));
 	} else if (code != 200) {
 		snprintf(r->error, sizeof(r->error), "HTTP %ld", code);
-	} else if (aios_scrape_parse(s->body[slot].data ? s->body[slot].data : "", s->body[slot].len,
-				     &r->page) != AIOS_OK) {
+	} else if (aios_scrape_parse(s->body[slot].data ? s->body[slot].data : "",
+	                             s->body[slot].len, &r->page) != AIOS_OK) {
 		snprintf(r->error, sizeof(r->error), "%s", aios_errmsg());
 	} else {
 		r->ok = 1;
@@ -291,7 +293,7 @@ static void finish(struct aios_scraper *s, int slot, CURLcode rc, struct aios_sc
 }
 
 void aios_scraper_run(struct aios_scraper *s, const char *const *urls, size_t n,
-		      struct aios_scrape_result *out)
+                      struct aios_scrape_result *out)
 {
 	size_t next = 0, done = 0;
 	int *free_slots = aios_xcalloc((size_t)s->max_parallel, sizeof(int));

@@ -15,17 +15,17 @@
 
 #include "common/err.h"
 
-#define AIOS_SCRAPE_MAX_BUCKETS 64 /* histogram buckets kept (the registry's own cap) */
-#define AIOS_SCRAPE_TIMEOUT_MS 500 /* per page: a pod that cannot answer in 0.5 s is "failed" */
-#define AIOS_SCRAPE_PARALLEL 64    /* connections in flight at once */
+#define AIOS_SCRAPE_MAX_BUCKETS 64  /* histogram buckets kept (the registry's own cap) */
+#define AIOS_SCRAPE_TIMEOUT_MS  500 /* per page: a pod that cannot answer in 0.5 s is "failed" */
+#define AIOS_SCRAPE_PARALLEL    64  /* connections in flight at once */
 
 /* The numbers of one page, summed over label sets. Only inference endpoints count
  * towards requests and latency (not /metrics or the health probes). */
 struct aios_scrape_page {
 	int have_in_flight, have_requests, have_latency;
-	double in_flight;  /* aios_serve_requests_in_flight */
-	double requests;   /* aios_serve_requests_total (a counter) */
-	int n_buckets;     /* aios_serve_request_duration_seconds buckets, by le ascending */
+	double in_flight; /* aios_serve_requests_in_flight */
+	double requests;  /* aios_serve_requests_total (a counter) */
+	int n_buckets;    /* aios_serve_request_duration_seconds buckets, by le ascending */
 	double le[AIOS_SCRAPE_MAX_BUCKETS];    /* upper bounds, seconds (+Inf last) */
 	double count[AIOS_SCRAPE_MAX_BUCKETS]; /* cumulative counts */
 };
@@ -36,7 +36,7 @@ struct aios_scrape_page {
  * malformed; the message names the line.
  */
 enum aios_err aios_scrape_parse(const char *text, size_t len,
-				struct aios_scrape_page *out) AIOS_MUST_CHECK;
+                                struct aios_scrape_page *out) AIOS_MUST_CHECK;
 
 /* The q-quantile (0..1) of a histogram given as cumulative counts per upper bound,
  * interpolated linearly inside the bucket as Prometheus' histogram_quantile does;
@@ -44,9 +44,9 @@ enum aios_err aios_scrape_parse(const char *text, size_t len,
 double aios_scrape_quantile(const double *le, const double *count, int n, double q);
 
 struct aios_scrape_result {
-	int ok;                        /* 1: the page arrived with 200 and parsed */
+	int ok; /* 1: the page arrived with 200 and parsed */
 	struct aios_scrape_page page;
-	char error[160];               /* why not, when !ok */
+	char error[160]; /* why not, when !ok */
 };
 
 struct aios_scraper;
@@ -58,6 +58,6 @@ void aios_scraper_free(struct aios_scraper *s);
  * timed out: at most about timeout_ms * ceil(n / max_parallel). Thread-compatible
  * (one round at a time per scraper). */
 void aios_scraper_run(struct aios_scraper *s, const char *const *urls, size_t n,
-		      struct aios_scrape_result *out);
+                      struct aios_scrape_result *out);
 
 #endif

@@ -27,9 +27,9 @@
 #include "http/http.h"
 #include "kube/client.h"
 #include "kube/config.h"
-#include "support/kubectl.h"
 #include "operator/controller.h"
 #include "operator/manager.h"
+#include "support/kubectl.h"
 
 /* ============================== fake pods ============================== */
 
@@ -66,17 +66,21 @@ static void metrics_page(struct aios_http_req *req, struct aios_http_resp *resp,
 	double share = n ? atomic_load(&total_load) / n : 0;
 	/* each pod's counter: its share of total_rps since the start; half of the requests
 	 * took <= 10 ms, all <= 50 ms (so p99 = 10 + 40 * 0.49 / 0.5 = 49.2 ms) */
-	double count = n ? atomic_load(&total_rps) / n * (double)(aios_now_ms() - t_start_ms) / 1000 : 0;
+	double count =
+	    n ? atomic_load(&total_rps) / n * (double)(aios_now_ms() - t_start_ms) / 1000 : 0;
 	resp->content_type = "text/plain; version=0.0.4";
 	if (aios_buf_printf(&resp->body,
-			    "# TYPE aios_serve_requests_in_flight gauge\n"
-			    "aios_serve_requests_in_flight %.3f\n"
-			    "aios_serve_requests_total{endpoint=\"v1_predict\",code=\"200\"} %.3f\n"
-			    "aios_serve_requests_total{endpoint=\"metrics\",code=\"200\"} 99999\n"
-			    "aios_serve_request_duration_seconds_bucket{endpoint=\"v1_predict\",le=\"0.01\"} %.3f\n"
-			    "aios_serve_request_duration_seconds_bucket{endpoint=\"v1_predict\",le=\"0.05\"} %.3f\n"
-			    "aios_serve_request_duration_seconds_bucket{endpoint=\"v1_predict\",le=\"+Inf\"} %.3f\n",
-			    share, count, count / 2, count, count))
+	                    "# TYPE aios_serve_requests_in_flight gauge\n"
+	                    "aios_serve_requests_in_flight %.3f\n"
+	                    "aios_serve_requests_total{endpoint=\"v1_predict\",code=\"200\"} %.3f\n"
+	                    "aios_serve_requests_total{endpoint=\"metrics\",code=\"200\"} 99999\n"
+	                    "aios_serve_request_duration_seconds_bucket{endpoint=\"v1_predict\",le="
+	                    "\"0.01\"} %.3f\n"
+	                    "aios_serve_request_duration_seconds_bucket{endpoint=\"v1_predict\",le="
+	                    "\"0.05\"} %.3f\n"
+	                    "aios_serve_request_duration_seconds_bucket{endpoint=\"v1_predict\",le="
+	                    "\"+Inf\"} %.3f\n",
+	                    share, count, count / 2, count, count))
 		resp->status = 500;
 }
 
@@ -93,9 +97,10 @@ static void fakes_up(void)
 		c.threads = 1;
 		c.name = "fake-pod";
 		f->srv = aios_http_server_new(&c);
-		ck_assert_int_eq(aios_http_route(f->srv, "GET", "/metrics", metrics_page, f), AIOS_OK);
+		ck_assert_int_eq(aios_http_route(f->srv, "GET", "/metrics", metrics_page, f),
+		                 AIOS_OK);
 		ck_assert_msg(aios_http_server_start(f->srv) == AIOS_OK, "fake pod %s: %s", f->ip,
-			      aios_errmsg());
+		              aios_errmsg());
 		if (i == 0)
 			fake_port = aios_http_server_port(f->srv);
 	}
@@ -121,8 +126,9 @@ static void kubectl_ok(const char *kubeconfig, ...)
 	va_end(ap);
 	static char out[AIOS_TEST_KUBECTL_OUT_CAP];
 	int rc = aios_test_kubectl(kubeconfig, NULL, out, sizeof(out), a[0], a[1], a[2], a[3], a[4],
-				   a[5], a[6], NULL);
-	ck_assert_msg(rc == 0, "kubectl %s %s %s: %s", a[0], a[1] ? a[1] : "", a[2] ? a[2] : "", out);
+	                           a[5], a[6], NULL);
+	ck_assert_msg(rc == 0, "kubectl %s %s %s: %s", a[0], a[1] ? a[1] : "", a[2] ? a[2] : "",
+	              out);
 }
 
 static void *run_manager(void *arg)
@@ -138,15 +144,15 @@ static void env_up(void)
 	aios_shutdown_install();
 	const char *kc = aios_test_kubeconfig();
 	static const char *const manifests[] = {"crds", "operator/namespace.yaml",
-						"operator/cluster-role.yaml",
-						"operator/cluster-role-binding.yaml"};
+	                                        "operator/cluster-role.yaml",
+	                                        "operator/cluster-role-binding.yaml"};
 	for (size_t i = 0; i < sizeof(manifests) / sizeof(manifests[0]); i++) {
 		char path[4096]; /* aios_test_path's buffer is reused by the kubectl helper */
 		snprintf(path, sizeof(path), "%s", aios_test_path(manifests[i]));
 		kubectl_ok(kc, "apply", "-f", path, NULL);
 		if (i == 0)
 			kubectl_ok(kc, "wait", "--for", "condition=established", "--timeout=60s",
-				   "crd/modelservices.aios.dev", "crd/trainingjobs.aios.dev", NULL);
+			           "crd/modelservices.aios.dev", "crd/trainingjobs.aios.dev", NULL);
 	}
 
 	struct aios_kube_config *cfg;
@@ -210,7 +216,8 @@ static void env_down(void)
 static struct json_object *parse(const char *doc)
 {
 	struct json_object *o;
-	ck_assert_msg(aios_json_parse(doc, strlen(doc), "test", &o) == AIOS_OK, "%s", aios_errmsg());
+	ck_assert_msg(aios_json_parse(doc, strlen(doc), "test", &o) == AIOS_OK, "%s",
+	              aios_errmsg());
 	return o;
 }
 
@@ -218,10 +225,10 @@ static void create_ms(const char *name, const char *model, const char *extra_spe
 {
 	char doc[2048];
 	snprintf(doc, sizeof(doc),
-		 "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"ModelService\",\"metadata\":{"
-		 "\"name\":\"%s\",\"namespace\":\"%s\",\"annotations\":{"
-		 "\"aios.dev/test-metrics-port\":\"%d\"}},\"spec\":{\"model\":%s%s}}",
-		 name, ns, fake_port, model, extra_spec);
+	         "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"ModelService\",\"metadata\":{"
+	         "\"name\":\"%s\",\"namespace\":\"%s\",\"annotations\":{"
+	         "\"aios.dev/test-metrics-port\":\"%d\"}},\"spec\":{\"model\":%s%s}}",
+	         name, ns, fake_port, model, extra_spec);
 	struct json_object *o = parse(doc);
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_modelservices, ns, NULL);
 	ck_assert_msg(aios_kube_create(admin, &r, o, NULL, NULL) == AIOS_OK, "%s", aios_errmsg());
@@ -272,12 +279,14 @@ static void make_ready(const char *pname, struct fake *f)
 		struct json_object *p = get(&aios_kube_pods, pname);
 		ck_assert_msg(p != NULL, "pod %s vanished", pname);
 		char st[512];
-		snprintf(st, sizeof(st),
-			 "{\"phase\":\"Running\",\"podIP\":\"%s\",\"conditions\":[{\"type\":\"Ready\","
-			 "\"status\":\"True\"}],\"containerStatuses\":[{\"name\":\"serve\",\"ready\":true,"
-			 "\"restartCount\":0,\"image\":\"aios/serve\",\"imageID\":\"\",\"state\":{"
-			 "\"running\":{}}}]}",
-			 f->ip);
+		snprintf(
+		    st, sizeof(st),
+		    "{\"phase\":\"Running\",\"podIP\":\"%s\",\"conditions\":[{\"type\":\"Ready\","
+		    "\"status\":\"True\"}],\"containerStatuses\":[{\"name\":\"serve\",\"ready\":"
+		    "true,"
+		    "\"restartCount\":0,\"image\":\"aios/serve\",\"imageID\":\"\",\"state\":{"
+		    "\"running\":{}}}]}",
+		    f->ip);
 		json_object_object_add(p, "status", parse(st));
 		struct aios_kube_ref r = aios_kube_ref(&aios_kube_pods, ns, pname);
 		enum aios_err e = aios_kube_update_status(admin, &r, p, NULL);
@@ -323,13 +332,13 @@ static void condition(const char *ms, const char *type, char *st, char *reason, 
 	json_object_put(o);
 }
 
-#define WAIT_UNTIL(cond, ms, ...)                                                          \
-	do {                                                                               \
-		int64_t deadline_ = aios_now_ms() + (ms);                                  \
-		while (!(cond)) {                                                          \
-			ck_assert_msg(aios_now_ms() < deadline_, __VA_ARGS__);             \
-			aios_sleep_ms(100);                                                \
-		}                                                                          \
+#define WAIT_UNTIL(cond, ms, ...)                                                                  \
+	do {                                                                                       \
+		int64_t deadline_ = aios_now_ms() + (ms);                                          \
+		while (!(cond)) {                                                                  \
+			ck_assert_msg(aios_now_ms() < deadline_, __VA_ARGS__);                     \
+			aios_sleep_ms(100);                                                        \
+		}                                                                                  \
 	} while (0)
 
 static int model_uri_is(const char *name, const char *uri)
@@ -374,26 +383,31 @@ START_TEST(pods_service_status_and_surge_first_rollout)
 	env_up();
 	atomic_store(&total_load, 10);
 	create_ms("svc", "{\"uri\":\"file:///models/a.aios\"}",
-		  ",\"replicas\":{\"min\":2,\"max\":6},\"autoscaling\":{\"target\":10}");
+	          ",\"replicas\":{\"min\":2,\"max\":6},\"autoscaling\":{\"target\":10}");
 	struct json_object *l;
 	WAIT_UNTIL(n_items(l = pods_of("svc")) == 2 || (json_object_put(l), 0), 15000,
-		   "two pods were not created");
+	           "two pods were not created");
 	struct json_object *svc;
 	WAIT_UNTIL((svc = get(&aios_kube_services, "svc")) != NULL, 10000, "no Service");
-	struct json_object *port = json_object_array_get_idx(aios_json_lookup(svc, "spec.ports"), 0);
+	struct json_object *port =
+	    json_object_array_get_idx(aios_json_lookup(svc, "spec.ports"), 0);
 	ck_assert_int_eq(json_object_get_int(aios_json_lookup(port, "port")), 80);
 	ck_assert_int_eq(json_object_get_int(aios_json_lookup(port, "targetPort")), 8080);
 	json_object_put(svc);
 	char rev1[32];
 	snprintf(rev1, sizeof(rev1), "%s", label(item(l, 0), "aios.dev/revision"));
-	struct json_object *c0 = json_object_array_get_idx(aios_json_lookup(item(l, 0), "spec.containers"), 0);
-	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(aios_json_lookup(c0, "args"), 1)),
-			 "file:///models/a.aios");
+	struct json_object *c0 =
+	    json_object_array_get_idx(aios_json_lookup(item(l, 0), "spec.containers"), 0);
+	ck_assert_str_eq(
+	    json_object_get_string(json_object_array_get_idx(aios_json_lookup(c0, "args"), 1)),
+	    "file:///models/a.aios");
 	ck_assert_str_eq(aios_json_str(c0, "readinessProbe.httpGet.path"), "/v2/health/ready");
-	ck_assert(json_object_get_boolean(aios_json_lookup(c0, "securityContext.readOnlyRootFilesystem")));
+	ck_assert(json_object_get_boolean(
+	    aios_json_lookup(c0, "securityContext.readOnlyRootFilesystem")));
 	char old_names[2][128];
 	for (int i = 0; i < 2; i++) {
-		snprintf(old_names[i], sizeof(old_names[i]), "%s", aios_json_str(item(l, (size_t)i), "metadata.name"));
+		snprintf(old_names[i], sizeof(old_names[i]), "%s",
+		         aios_json_str(item(l, (size_t)i), "metadata.name"));
 		make_ready(old_names[i], &fakes[i]);
 	}
 	json_object_put(l);
@@ -401,8 +415,8 @@ START_TEST(pods_service_status_and_surge_first_rollout)
 	/* Status: Ready, counts, url, model. */
 	char st[64], why[64];
 	WAIT_UNTIL(status_int("svc", "status.readyReplicas") == 2, 15000, "readyReplicas != 2");
-	WAIT_UNTIL((condition("svc", "ModelLoaded", st, why, sizeof(st)), strcmp(st, "True") == 0), 10000,
-		   "ModelLoaded is %s/%s", st, why);
+	WAIT_UNTIL((condition("svc", "ModelLoaded", st, why, sizeof(st)), strcmp(st, "True") == 0),
+	           10000, "ModelLoaded is %s/%s", st, why);
 	struct json_object *ms = get(&aios_kube_modelservices, "svc");
 	ck_assert_str_eq(aios_json_str(ms, "status.phase"), "Ready");
 	char url[256];
@@ -430,7 +444,7 @@ START_TEST(pods_service_status_and_surge_first_rollout)
 	for (size_t i = 0; i < n_items(l); i++)
 		if (strcmp(label(item(l, i), "aios.dev/revision"), rev1) != 0 && k < 2)
 			snprintf(new_names[k++], sizeof(new_names[0]), "%s",
-				 aios_json_str(item(l, i), "metadata.name"));
+			         aios_json_str(item(l, i), "metadata.name"));
 	json_object_put(l);
 	make_ready(new_names[0], &fakes[2]);
 	WAIT_UNTIL(pods_with_revision("svc", rev1, 0) == 1, 15000, "one old pod should go");
@@ -439,7 +453,7 @@ START_TEST(pods_service_status_and_surge_first_rollout)
 	make_ready(new_names[1], &fakes[3]);
 	WAIT_UNTIL(pods_with_revision("svc", rev1, 0) == 0, 15000, "old pods should all go");
 	WAIT_UNTIL(model_uri_is("svc", "file:///models/b.aios"), 10000,
-		   "status.model.uri did not follow");
+	           "status.model.uri did not follow");
 	WAIT_UNTIL(has_event("RolloutComplete"), 10000, "no RolloutComplete event");
 	ck_assert(has_event("RolloutStarted"));
 	env_down();
@@ -451,7 +465,7 @@ static void ready_all(const char *name, int n)
 {
 	struct json_object *l;
 	WAIT_UNTIL(n_items(l = pods_of(name)) >= (size_t)n || (json_object_put(l), 0), 15000,
-		   "%d pods were not created", n);
+	           "%d pods were not created", n);
 	int used = 0;
 	for (size_t i = 0; i < n_items(l) && used < n; i++) {
 		struct json_object *p = item(l, i);
@@ -474,8 +488,8 @@ START_TEST(scrape_outage_does_not_scale_down)
 	env_up();
 	atomic_store(&total_load, 25); /* 2.5 pods of load at target 10 */
 	create_ms("out", "{\"uri\":\"file:///m.aios\"}",
-		  ",\"replicas\":{\"min\":1,\"max\":6},\"autoscaling\":{\"target\":10,"
-		  "\"stableWindowSeconds\":6,\"panicWindowSeconds\":6}");
+	          ",\"replicas\":{\"min\":1,\"max\":6},\"autoscaling\":{\"target\":10,"
+	          "\"stableWindowSeconds\":6,\"panicWindowSeconds\":6}");
 	ready_all("out", 1);
 	WAIT_UNTIL(status_int("out", "status.desiredReplicas") == 3, 20000, "did not scale to 3");
 	ready_all("out", 3);
@@ -496,7 +510,8 @@ START_TEST(scrape_outage_does_not_scale_down)
 	ck_assert_int_eq(pods_with_revision("out", "", 1), 3);
 	/* Scrapes back, load still zero: now it scales down (the test can fail). */
 	atomic_store(&outage, 0);
-	WAIT_UNTIL(status_int("out", "status.desiredReplicas") < 3, 30000, "no scale-down after recovery");
+	WAIT_UNTIL(status_int("out", "status.desiredReplicas") < 3, 30000,
+	           "no scale-down after recovery");
 	env_down();
 }
 END_TEST
@@ -506,16 +521,16 @@ START_TEST(load_step_scales_up_within_two_decision_periods)
 	env_up();
 	atomic_store(&total_load, 5);
 	create_ms("step", "{\"uri\":\"file:///m.aios\"}",
-		  ",\"replicas\":{\"min\":1,\"max\":10},\"autoscaling\":{\"target\":10}");
+	          ",\"replicas\":{\"min\":1,\"max\":10},\"autoscaling\":{\"target\":10}");
 	ready_all("step", 1);
 	char st[64], why[64];
-	WAIT_UNTIL((condition("step", "MetricsAvailable", st, why, sizeof(st)), st[0] != '\0'), 20000,
-		   "the autoscaler never reported");
+	WAIT_UNTIL((condition("step", "MetricsAvailable", st, why, sizeof(st)), st[0] != '\0'),
+	           20000, "the autoscaler never reported");
 	/* status.metrics: the stable-window average of what the pod reports (5 in flight) */
 	WAIT_UNTIL(status_double("step", "status.metrics.concurrency") > 4.5 &&
-			   status_double("step", "status.metrics.concurrency") < 5.5,
-		   15000, "status.metrics.concurrency is %g",
-		   status_double("step", "status.metrics.concurrency"));
+	               status_double("step", "status.metrics.concurrency") < 5.5,
+	           15000, "status.metrics.concurrency is %g",
+	           status_double("step", "status.metrics.concurrency"));
 	ck_assert_int_eq(status_int("step", "status.desiredReplicas"), 1);
 	int64_t t0 = aios_now_ms();
 	atomic_store(&total_load, 200); /* 20 pods of load on one */
@@ -528,7 +543,7 @@ START_TEST(load_step_scales_up_within_two_decision_periods)
 	/* Two 1 s decision periods, plus 0.5 s for the status write and this poll on a
 	 * busy shared machine (typically ~0.9 s in all). */
 	ck_assert_msg(took <= 2000 + 500, "scale-up took %lld ms (> two 1 s decision periods)",
-		      (long long)took);
+	              (long long)took);
 	ck_assert(has_event("Scaled"));
 	env_down();
 }
@@ -540,14 +555,15 @@ START_TEST(training_job_gate_and_new_artifact)
 	create_ms("fromjob", "{\"trainingJob\":\"train\"}", "");
 	char st[64], why[64];
 	WAIT_UNTIL((condition("fromjob", "ModelLoaded", st, why, sizeof(st)),
-		    strcmp(why, "TrainingJobNotFound") == 0),
-		   15000, "ModelLoaded reason %s", why);
+	            strcmp(why, "TrainingJobNotFound") == 0),
+	           15000, "ModelLoaded reason %s", why);
 	char doc[1024];
-	snprintf(doc, sizeof(doc),
-		 "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":{"
-		 "\"name\":\"train\",\"namespace\":\"%s\"},\"spec\":{\"model\":{\"type\":\"linear\"},"
-		 "\"data\":{\"inline\":{\"features\":[[1],[2]],\"labels\":[2,4]}}}}",
-		 ns);
+	snprintf(
+	    doc, sizeof(doc),
+	    "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":{"
+	    "\"name\":\"train\",\"namespace\":\"%s\"},\"spec\":{\"model\":{\"type\":\"linear\"},"
+	    "\"data\":{\"inline\":{\"features\":[[1],[2]],\"labels\":[2,4]}}}}",
+	    ns);
 	struct json_object *tj = parse(doc);
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_trainingjobs, ns, NULL);
 	ck_assert_msg(aios_kube_create(admin, &r, tj, NULL, NULL) == AIOS_OK, "%s", aios_errmsg());
@@ -558,12 +574,13 @@ START_TEST(training_job_gate_and_new_artifact)
 		struct json_object *o = get(&aios_kube_trainingjobs, "train");
 		char stdoc[512];
 		snprintf(stdoc, sizeof(stdoc),
-			 "{\"phase\":\"Succeeded\",\"artifact\":{\"uri\":\"pvc://out/model.aios\","
-			 "\"sha256\":\"%s\"}}",
-			 run ? sha2 : sha1);
+		         "{\"phase\":\"Succeeded\",\"artifact\":{\"uri\":\"pvc://out/model.aios\","
+		         "\"sha256\":\"%s\"}}",
+		         run ? sha2 : sha1);
 		json_object_object_add(o, "status", parse(stdoc));
 		struct aios_kube_ref tr = aios_kube_ref(&aios_kube_trainingjobs, ns, "train");
-		ck_assert_msg(aios_kube_update_status(admin, &tr, o, NULL) == AIOS_OK, "%s", aios_errmsg());
+		ck_assert_msg(aios_kube_update_status(admin, &tr, o, NULL) == AIOS_OK, "%s",
+		              aios_errmsg());
 		json_object_put(o);
 		/* A pod of the artifact's revision appears, with its digest in the args. */
 		const char *want = run ? sha2 : sha1;
@@ -572,15 +589,15 @@ START_TEST(training_job_gate_and_new_artifact)
 		while (!found) {
 			if (aios_now_ms() >= deadline) {
 				condition("fromjob", "ModelLoaded", st, why, sizeof(st));
-				ck_abort_msg("run %d: no pod serving %s (ModelLoaded %s/%s)", run, want,
-					     st, why);
+				ck_abort_msg("run %d: no pod serving %s (ModelLoaded %s/%s)", run,
+				             want, st, why);
 			}
 			struct json_object *l = pods_of("fromjob");
 			for (size_t i = 0; i < n_items(l); i++) {
 				struct json_object *c = json_object_array_get_idx(
-					aios_json_lookup(item(l, i), "spec.containers"), 0);
+				    aios_json_lookup(item(l, i), "spec.containers"), 0);
 				const char *args = json_object_to_json_string_ext(
-					aios_json_lookup(c, "args"), JSON_C_TO_STRING_NOSLASHESCAPE);
+				    aios_json_lookup(c, "args"), JSON_C_TO_STRING_NOSLASHESCAPE);
 				found |= strstr(args, want) && strstr(args, "pvc://out/model.aios");
 			}
 			json_object_put(l);
@@ -601,13 +618,14 @@ static void make_crashloop(const char *pname, const char *message)
 	struct json_object *p = get(&aios_kube_pods, pname);
 	ck_assert_msg(p != NULL, "pod %s vanished", pname);
 	char st[1024];
-	snprintf(st, sizeof(st),
-		 "{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}],"
-		 "\"containerStatuses\":[{\"name\":\"serve\",\"ready\":false,\"restartCount\":4,"
-		 "\"image\":\"aios/serve\",\"imageID\":\"\",\"state\":{\"waiting\":{\"reason\":"
-		 "\"CrashLoopBackOff\"}},\"lastState\":{\"terminated\":{\"exitCode\":2,"
-		 "\"reason\":\"Error\",\"message\":\"%s\"}}}]}",
-		 message);
+	snprintf(
+	    st, sizeof(st),
+	    "{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}],"
+	    "\"containerStatuses\":[{\"name\":\"serve\",\"ready\":false,\"restartCount\":4,"
+	    "\"image\":\"aios/serve\",\"imageID\":\"\",\"state\":{\"waiting\":{\"reason\":"
+	    "\"CrashLoopBackOff\"}},\"lastState\":{\"terminated\":{\"exitCode\":2,"
+	    "\"reason\":\"Error\",\"message\":\"%s\"}}}]}",
+	    message);
 	json_object_object_add(p, "status", parse(st));
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_pods, ns, pname);
 	ck_assert_msg(aios_kube_update_status(admin, &r, p, NULL) == AIOS_OK, "%s", aios_errmsg());
@@ -636,12 +654,13 @@ START_TEST(damaged_new_model_keeps_the_old_revision_serving)
 	for (size_t i = 0; i < n_items(l); i++)
 		if (strcmp(label(item(l, i), "aios.dev/revision"), rev1) != 0)
 			make_crashloop(aios_json_str(item(l, i), "metadata.name"),
-				       "model_load_failed: file:///models/bad.aios: SHA-256 is 00, expected 11");
+			               "model_load_failed: file:///models/bad.aios: SHA-256 is 00, "
+			               "expected 11");
 	json_object_put(l);
 	char st[64], why[64];
 	WAIT_UNTIL((condition("dmg", "ModelLoaded", st, why, sizeof(st)),
-		    strcmp(why, "ModelDamaged") == 0),
-		   15000, "ModelLoaded %s/%s", st, why);
+	            strcmp(why, "ModelDamaged") == 0),
+	           15000, "ModelLoaded %s/%s", st, why);
 	ck_assert_str_eq(st, "False");
 	condition("dmg", "Ready", st, why, sizeof(st));
 	ck_assert_str_eq(st, "True"); /* the old revision still serves */
@@ -660,16 +679,16 @@ START_TEST(rps_metric_and_latency_in_status)
 	env_up();
 	atomic_store(&total_rps, 15); /* 1.5 pods' worth at 10 rps per pod */
 	create_ms("rps", "{\"uri\":\"file:///m.aios\"}",
-		  ",\"replicas\":{\"min\":1,\"max\":8},\"autoscaling\":{\"metric\":\"rps\","
-		  "\"target\":10}");
+	          ",\"replicas\":{\"min\":1,\"max\":8},\"autoscaling\":{\"metric\":\"rps\","
+	          "\"target\":10}");
 	ready_all("rps", 1);
 	WAIT_UNTIL(status_int("rps", "status.desiredReplicas") == 2, 20000,
-		   "15 rps at 10 per pod should ask for 2 pods, not %lld",
-		   (long long)status_int("rps", "status.desiredReplicas"));
+	           "15 rps at 10 per pod should ask for 2 pods, not %lld",
+	           (long long)status_int("rps", "status.desiredReplicas"));
 	ready_all("rps", 2);
 	WAIT_UNTIL(status_double("rps", "status.metrics.rps") > 13.5 &&
-			   status_double("rps", "status.metrics.rps") < 16.5,
-		   25000, "status.metrics.rps is %g", status_double("rps", "status.metrics.rps"));
+	               status_double("rps", "status.metrics.rps") < 16.5,
+	           25000, "status.metrics.rps is %g", status_double("rps", "status.metrics.rps"));
 	double p99 = status_double("rps", "status.metrics.latencyP99Ms");
 	ck_assert_msg(p99 > 48 && p99 < 50.5, "latencyP99Ms %g, expected 49.2", p99);
 	ck_assert_int_eq(status_int("rps", "status.desiredReplicas"), 2);

@@ -124,9 +124,9 @@ START_TEST(step_up_panics_at_once)
 			twenty_at = m.now;
 	}
 	ck_assert_msg(panic_at && panic_at - step_at <= 2, "panic %lld s after the step",
-		      (long long)(panic_at - step_at));
+	              (long long)(panic_at - step_at));
 	ck_assert_msg(twenty_at && twenty_at - step_at <= 6, "20 pods %lld s after the step",
-		      (long long)(twenty_at - step_at));
+	              (long long)(twenty_at - step_at));
 	ck_assert_ptr_nonnull(strstr(m.d.reason, "panic mode"));
 	/* Pods ready: demand 20 on 20 ready is no longer a panic, but panic mode lasts a
 	 * stable window after the condition last held, and never scales down. */
@@ -168,9 +168,9 @@ START_TEST(step_down_waits_for_window_and_delay)
 	}
 	/* Without the delay the average would allow 9 pods after ~7 s; the delay holds 30 s. */
 	ck_assert_msg(first_down - step_at >= 30, "scaled down %lld s after the step",
-		      (long long)(first_down - step_at));
+	              (long long)(first_down - step_at));
 	ck_assert_msg(at_two && at_two - step_at <= 60 + 30 + 10, "2 pods after %lld s",
-		      (long long)(at_two - step_at));
+	              (long long)(at_two - step_at));
 	ck_assert_int_eq(m.d.desired, 2);
 	sim_free(&m);
 }
@@ -214,7 +214,8 @@ START_TEST(noisy_load_does_not_flap)
 	ck_assert_int_ge(ours.d.desired, 5);
 	ck_assert_int_le(ours.d.desired, 6);
 	/* The reference rule flaps on the same series: the test can tell them apart. */
-	ck_assert_msg(kpa.changes > ours.changes + 4, "kpa %d vs ours %d", kpa.changes, ours.changes);
+	ck_assert_msg(kpa.changes > ours.changes + 4, "kpa %d vs ours %d", kpa.changes,
+	              ours.changes);
 	sim_free(&ours);
 	sim_free(&kpa);
 }
@@ -344,7 +345,8 @@ END_TEST
 START_TEST(series_ring)
 {
 	struct aios_autoscaler_series *s = aios_autoscaler_series_new(10);
-	struct aios_autoscaler_sample x = {.t = 100, .concurrency = 1, .pods_ready = 1, .pods_scraped = 1};
+	struct aios_autoscaler_sample x = {
+	    .t = 100, .concurrency = 1, .pods_ready = 1, .pods_scraped = 1};
 	aios_autoscaler_series_put(s, &x);
 	x.t = 105;
 	x.concurrency = 5;
@@ -389,12 +391,12 @@ START_TEST(params_from_spec)
 	ck_assert_int_eq(p.max_replicas, 10);
 
 	ck_assert_int_eq(parse("{\"spec\":{\"replicas\":{\"min\":0,\"max\":3},\"autoscaling\":"
-			       "{\"metric\":\"rps\",\"target\":5,\"stableWindowSeconds\":120,"
-			       "\"panicWindowSeconds\":12,\"panicThreshold\":3,"
-			       "\"scaleDownDelaySeconds\":300,\"maxScaleUpRate\":4,"
-			       "\"maxScaleDownRate\":1.5}}}",
-			       &p),
-			 AIOS_OK);
+	                       "{\"metric\":\"rps\",\"target\":5,\"stableWindowSeconds\":120,"
+	                       "\"panicWindowSeconds\":12,\"panicThreshold\":3,"
+	                       "\"scaleDownDelaySeconds\":300,\"maxScaleUpRate\":4,"
+	                       "\"maxScaleDownRate\":1.5}}}",
+	                       &p),
+	                 AIOS_OK);
 	ck_assert_int_eq(p.metric, AIOS_AUTOSCALER_RPS);
 	ck_assert_double_eq(p.target, 5);
 	ck_assert_int_eq(p.min_replicas, 1);
@@ -404,20 +406,20 @@ START_TEST(params_from_spec)
 	ck_assert_double_eq(p.max_scale_down_rate, 1.5);
 
 	ck_assert_int_eq(parse("{\"spec\":{\"autoscaling\":{\"panicThreshold\":0.5}}}", &p),
-			 AIOS_ERR_INVALID);
+	                 AIOS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "spec.autoscaling.panicThreshold"));
 	ck_assert_int_eq(parse("{\"spec\":{\"autoscaling\":{\"metric\":\"cpu\"}}}", &p),
-			 AIOS_ERR_INVALID);
+	                 AIOS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "spec.autoscaling.metric"));
 	ck_assert_int_eq(parse("{\"spec\":{\"replicas\":{\"min\":5,\"max\":2}}}", &p),
-			 AIOS_ERR_INVALID);
+	                 AIOS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "spec.replicas.max"));
 	ck_assert_int_eq(parse("{\"spec\":{\"autoscaling\":{\"stableWindowSeconds\":10,"
-			       "\"panicWindowSeconds\":20}}}",
-			       &p),
-			 AIOS_ERR_INVALID);
+	                       "\"panicWindowSeconds\":20}}}",
+	                       &p),
+	                 AIOS_ERR_INVALID);
 	ck_assert_int_eq(parse("{\"spec\":{\"autoscaling\":{\"target\":\"ten\"}}}", &p),
-			 AIOS_ERR_INVALID);
+	                 AIOS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "spec.autoscaling.target"));
 }
 END_TEST

@@ -22,14 +22,16 @@ static struct json_object *parse(const char *doc)
 static struct json_object *ms_with_uri(const char *uri)
 {
 	char doc[1024];
-	snprintf(doc, sizeof(doc),
-		 "{\"metadata\":{\"name\":\"iris\",\"namespace\":\"ml\",\"uid\":\"u\",\"generation\":1},"
-		 "\"spec\":{\"model\":{\"uri\":\"%s\"},\"replicas\":{\"min\":1,\"max\":8}}}",
-		 uri);
+	snprintf(
+	    doc, sizeof(doc),
+	    "{\"metadata\":{\"name\":\"iris\",\"namespace\":\"ml\",\"uid\":\"u\",\"generation\":1},"
+	    "\"spec\":{\"model\":{\"uri\":\"%s\"},\"replicas\":{\"min\":1,\"max\":8}}}",
+	    uri);
 	return parse(doc);
 }
 
-static void rev_of(struct json_object *ms, struct json_object *tj, char rev[AIOS_MS_REVISION_LEN + 1])
+static void rev_of(struct json_object *ms, struct json_object *tj,
+                   char rev[AIOS_MS_REVISION_LEN + 1])
 {
 	struct aios_ms_model m;
 	aios_ms_resolve_model(ms, tj, &m);
@@ -41,29 +43,30 @@ enum pod_state { STARTING, READY, CRASHED, TERMINATING, EVICTED };
 
 /* A pod of revision rev with index idx in the given state. exit/message: the crash. */
 static struct json_object *pod(const char *rev, int idx, enum pod_state s, int exit_code,
-			       const char *message)
+                               const char *message)
 {
 	char *name = aios_ms_pod_name("iris", rev, idx);
 	char doc[2048];
 	const char *phase = s == READY || s == CRASHED || s == TERMINATING ? "Running"
-			    : s == EVICTED				   ? "Failed"
-									   : "Pending";
+	                    : s == EVICTED                                 ? "Failed"
+	                                                                   : "Pending";
 	snprintf(doc, sizeof(doc),
-		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ml\",%s\"labels\":{"
-		 "\"aios.dev/service\":\"iris\",\"aios.dev/revision\":\"%s\"}},"
-		 "\"status\":{\"phase\":\"%s\",\"podIP\":\"10.0.0.%d\",\"conditions\":[{\"type\":"
-		 "\"Ready\",\"status\":\"%s\"}]%s%s%s}}",
-		 name, s == TERMINATING ? "\"deletionTimestamp\":\"2027-01-01T00:00:00Z\"," : "",
-		 rev, phase, idx + 1, s == READY || s == TERMINATING ? "True" : "False",
-		 s == CRASHED ? ",\"containerStatuses\":[{\"name\":\"serve\",\"restartCount\":3,"
-				"\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\"}},"
-				"\"lastState\":{\"terminated\":{\"exitCode\":"
-			      : "",
-		 "", "");
+	         "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ml\",%s\"labels\":{"
+	         "\"aios.dev/service\":\"iris\",\"aios.dev/revision\":\"%s\"}},"
+	         "\"status\":{\"phase\":\"%s\",\"podIP\":\"10.0.0.%d\",\"conditions\":[{\"type\":"
+	         "\"Ready\",\"status\":\"%s\"}]%s%s%s}}",
+	         name, s == TERMINATING ? "\"deletionTimestamp\":\"2027-01-01T00:00:00Z\"," : "",
+	         rev, phase, idx + 1, s == READY || s == TERMINATING ? "True" : "False",
+	         s == CRASHED ? ",\"containerStatuses\":[{\"name\":\"serve\",\"restartCount\":3,"
+	                        "\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\"}},"
+	                        "\"lastState\":{\"terminated\":{\"exitCode\":"
+	                      : "",
+	         "", "");
 	free(name);
 	if (s == CRASHED) {
 		size_t n = strlen(doc) - 2; /* before the closing "}}" */
-		snprintf(doc + n, sizeof(doc) - n, "%d,\"message\":\"%s\"}}}]}}", exit_code, message);
+		snprintf(doc + n, sizeof(doc) - n, "%d,\"message\":\"%s\"}}}]}}", exit_code,
+		         message);
 	}
 	return parse(doc);
 }
@@ -81,10 +84,15 @@ static void pods_free(struct pods *ps)
 }
 
 static void run(struct json_object *ms, struct json_object *tj, struct pods *ps, int desired,
-		struct aios_ms_plan *plan)
+                struct aios_ms_plan *plan)
 {
-	struct aios_ms_input in = {.ms = ms, .tj = tj, .pods = ps->p, .n_pods = ps->n,
-				   .have_service = 1, .desired = desired, .now = NOW};
+	struct aios_ms_input in = {.ms = ms,
+	                           .tj = tj,
+	                           .pods = ps->p,
+	                           .n_pods = ps->n,
+	                           .have_service = 1,
+	                           .desired = desired,
+	                           .now = NOW};
 	ck_assert_int_eq(aios_ms_plan(&in, plan), AIOS_OK);
 }
 
@@ -273,7 +281,8 @@ START_TEST(missing_model_with_nothing_serving_fails)
 	char rev[AIOS_MS_REVISION_LEN + 1];
 	rev_of(ms, NULL, rev);
 	struct pods ps = {.n = 0};
-	ps.p[ps.n++] = pod(rev, 0, CRASHED, 2, "open /mnt/pvc/models/none.aios: No such file or directory");
+	ps.p[ps.n++] =
+	    pod(rev, 0, CRASHED, 2, "open /mnt/pvc/models/none.aios: No such file or directory");
 	struct aios_ms_plan p;
 	run(ms, NULL, &ps, 1, &p);
 	const char *r;
@@ -290,8 +299,9 @@ END_TEST
 
 START_TEST(waits_for_training_job)
 {
-	struct json_object *ms = parse("{\"metadata\":{\"name\":\"iris\",\"namespace\":\"ml\",\"uid\":"
-				       "\"u\"},\"spec\":{\"model\":{\"trainingJob\":\"train\"}}}");
+	struct json_object *ms =
+	    parse("{\"metadata\":{\"name\":\"iris\",\"namespace\":\"ml\",\"uid\":"
+	          "\"u\"},\"spec\":{\"model\":{\"trainingJob\":\"train\"}}}");
 	struct json_object *tj = parse("{\"status\":{\"phase\":\"Running\"}}");
 	struct pods ps = {.n = 0};
 	struct aios_ms_plan p;
@@ -305,15 +315,18 @@ START_TEST(waits_for_training_job)
 	aios_ms_plan_cleanup(&p);
 	json_object_put(tj);
 
-	tj = parse("{\"status\":{\"phase\":\"Succeeded\",\"artifact\":{\"uri\":\"pvc://out/m.aios\","
-		   "\"sha256\":\"" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-		   "\"}}}");
+	tj =
+	    parse("{\"status\":{\"phase\":\"Succeeded\",\"artifact\":{\"uri\":\"pvc://out/m.aios\","
+	          "\"sha256\":\""
+	          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	          "\"}}}");
 	run(ms, tj, &ps, 1, &p);
 	ck_assert_uint_eq(p.n_create, 1);
 	struct json_object *c =
-		json_object_array_get_idx(aios_json_lookup(p.create[0], "spec.containers"), 0);
+	    json_object_array_get_idx(aios_json_lookup(p.create[0], "spec.containers"), 0);
 	struct json_object *args = aios_json_lookup(c, "args");
-	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(args, 1)), "pvc://out/m.aios");
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(args, 1)),
+	                 "pvc://out/m.aios");
 	aios_ms_plan_cleanup(&p);
 	json_object_put(tj);
 	json_object_put(ms);
@@ -365,8 +378,9 @@ END_TEST
 
 START_TEST(invalid_spec_touches_nothing)
 {
-	struct json_object *ms = parse("{\"metadata\":{\"name\":\"iris\"},\"spec\":{\"model\":{"
-				       "\"uri\":\"file:///m\"},\"replicas\":{\"min\":5,\"max\":2}}}");
+	struct json_object *ms =
+	    parse("{\"metadata\":{\"name\":\"iris\"},\"spec\":{\"model\":{"
+	          "\"uri\":\"file:///m\"},\"replicas\":{\"min\":5,\"max\":2}}}");
 	struct pods ps = {.n = 0};
 	struct aios_ms_plan p;
 	run(ms, NULL, &ps, 1, &p);
@@ -389,19 +403,27 @@ START_TEST(metrics_and_held_scrapes_in_status)
 	struct pods ps = {.n = 0};
 	ps.p[ps.n++] = pod(rev, 0, READY, 0, NULL);
 	struct aios_autoscaler_decision d = {.desired = 1, .held = 1};
-	struct aios_ms_input in = {.ms = ms, .pods = ps.p, .n_pods = ps.n, .have_service = 1,
-				   .desired = 1, .decision = &d, .have_metrics = 1,
-				   .concurrency = 3.14159, .rps = 20, .latency_p99_ms = 12.5,
-				   .last_scale = NOW - 10, .now = NOW};
+	struct aios_ms_input in = {.ms = ms,
+	                           .pods = ps.p,
+	                           .n_pods = ps.n,
+	                           .have_service = 1,
+	                           .desired = 1,
+	                           .decision = &d,
+	                           .have_metrics = 1,
+	                           .concurrency = 3.14159,
+	                           .rps = 20,
+	                           .latency_p99_ms = 12.5,
+	                           .last_scale = NOW - 10,
+	                           .now = NOW};
 	struct aios_ms_plan p;
 	ck_assert_int_eq(aios_ms_plan(&in, &p), AIOS_OK);
 	const char *r;
 	ck_assert_str_eq(cond(p.status, "MetricsAvailable", &r), "False");
 	ck_assert_str_eq(r, "ScrapeFailing");
-	ck_assert_double_eq_tol(json_object_get_double(aios_json_lookup(p.status, "metrics.concurrency")),
-				3.14, 1e-9);
-	ck_assert_double_eq(json_object_get_double(aios_json_lookup(p.status, "metrics.latencyP99Ms")),
-			    12.5);
+	ck_assert_double_eq_tol(
+	    json_object_get_double(aios_json_lookup(p.status, "metrics.concurrency")), 3.14, 1e-9);
+	ck_assert_double_eq(
+	    json_object_get_double(aios_json_lookup(p.status, "metrics.latencyP99Ms")), 12.5);
 	ck_assert_str_eq(aios_json_str(p.status, "lastScaleTime"), "2027-01-15T07:59:50Z");
 	aios_ms_plan_cleanup(&p);
 	pods_free(&ps);

@@ -15,15 +15,15 @@ static struct json_object *parse(const char *doc)
 	return o;
 }
 
-#define MS_URI                                                                              \
-	"{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"ModelService\",\"metadata\":{"      \
-	"\"name\":\"iris\",\"namespace\":\"ml\",\"uid\":\"u-1\",\"generation\":2},"          \
-	"\"spec\":{\"model\":{\"uri\":\"pvc://models/iris/model.aios\",\"sha256\":\""         \
-	"ab00000000000000000000000000000000000000000000000000000000000000\"},"                  \
-	"\"runtime\":{\"quantize\":\"int8\",\"threads\":4,\"maxBatchSize\":32,"                \
-	"\"maxBatchDelayMicros\":500,\"pruneSparsity\":0.5,\"maxRequestBytes\":65536},"          \
-	"\"replicas\":{\"min\":1,\"max\":5},\"template\":{\"env\":[{\"name\":\"X\",\"value\":"  \
-	"\"1\"},{\"name\":\"AIOS_PVC_ROOT\",\"value\":\"/evil\"}],\"labels\":{\"team\":\"a\","  \
+#define MS_URI                                                                                     \
+	"{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"ModelService\",\"metadata\":{"           \
+	"\"name\":\"iris\",\"namespace\":\"ml\",\"uid\":\"u-1\",\"generation\":2},"                \
+	"\"spec\":{\"model\":{\"uri\":\"pvc://models/iris/model.aios\",\"sha256\":\""              \
+	"ab00000000000000000000000000000000000000000000000000000000000000\"},"                     \
+	"\"runtime\":{\"quantize\":\"int8\",\"threads\":4,\"maxBatchSize\":32,"                    \
+	"\"maxBatchDelayMicros\":500,\"pruneSparsity\":0.5,\"maxRequestBytes\":65536},"            \
+	"\"replicas\":{\"min\":1,\"max\":5},\"template\":{\"env\":[{\"name\":\"X\",\"value\":"     \
+	"\"1\"},{\"name\":\"AIOS_PVC_ROOT\",\"value\":\"/evil\"}],\"labels\":{\"team\":\"a\","     \
 	"\"aios.dev/service\":\"other\"},\"nodeSelector\":{\"disk\":\"ssd\"}}}}"
 
 /* Finds the env var name in container c; NULL if absent. */
@@ -49,7 +49,7 @@ static void args_of(struct json_object *c, char *out, size_t n)
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
 		size_t len = strlen(out);
 		snprintf(out + len, n - len, "%s%s", i ? " " : "",
-			 json_object_get_string(json_object_array_get_idx(a, i)));
+		         json_object_get_string(json_object_array_get_idx(a, i)));
 	}
 }
 
@@ -78,7 +78,8 @@ START_TEST(pod_from_pvc_uri)
 	ck_assert(json_object_object_get_ex(labels, "aios.dev/revision", &v));
 	ck_assert_str_eq(json_object_get_string(v), rev);
 	ck_assert(json_object_object_get_ex(labels, "team", &v));
-	struct json_object *ref = json_object_array_get_idx(aios_json_lookup(pod, "metadata.ownerReferences"), 0);
+	struct json_object *ref =
+	    json_object_array_get_idx(aios_json_lookup(pod, "metadata.ownerReferences"), 0);
 	ck_assert_str_eq(aios_json_str(ref, "kind"), "ModelService");
 	ck_assert_str_eq(aios_json_str(ref, "uid"), "u-1");
 	ck_assert(json_object_get_boolean(aios_json_lookup(ref, "controller")));
@@ -86,25 +87,32 @@ START_TEST(pod_from_pvc_uri)
 	ck_assert_str_eq(aios_json_str(pod, "spec.serviceAccountName"), "aios-workload");
 	ck_assert_str_eq(aios_json_str(pod, "spec.restartPolicy"), "Always");
 	ck_assert_str_eq(aios_json_str(pod, "spec.nodeSelector.disk"), "ssd");
-	ck_assert(json_object_get_boolean(aios_json_lookup(pod, "spec.securityContext.runAsNonRoot")));
-	ck_assert_str_eq(aios_json_str(pod, "spec.securityContext.seccompProfile.type"), "RuntimeDefault");
+	ck_assert(
+	    json_object_get_boolean(aios_json_lookup(pod, "spec.securityContext.runAsNonRoot")));
+	ck_assert_str_eq(aios_json_str(pod, "spec.securityContext.seccompProfile.type"),
+	                 "RuntimeDefault");
 
-	struct json_object *c = json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0);
+	struct json_object *c =
+	    json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0);
 	ck_assert_str_eq(aios_json_str(c, "image"), AIOS_MS_DEFAULT_IMAGE);
 	char args[1024];
 	args_of(c, args, sizeof(args));
-	ck_assert_str_eq(args, "--model pvc://models/iris/model.aios --name iris --port 8080 "
-			       "--sha256 ab00000000000000000000000000000000000000000000000000000000000000 "
-			       "--quantize int8 --prune-sparsity 0.5 --threads 4 --max-batch-size 32 "
-			       "--max-batch-delay-us 500 --max-request-bytes 65536");
+	ck_assert_str_eq(
+	    args, "--model pvc://models/iris/model.aios --name iris --port 8080 "
+	          "--sha256 ab00000000000000000000000000000000000000000000000000000000000000 "
+	          "--quantize int8 --prune-sparsity 0.5 --threads 4 --max-batch-size 32 "
+	          "--max-batch-delay-us 500 --max-request-bytes 65536");
 	ck_assert_str_eq(aios_json_str(c, "readinessProbe.httpGet.path"), "/v2/health/ready");
 	ck_assert_str_eq(aios_json_str(c, "livenessProbe.httpGet.path"), "/v2/health/live");
-	ck_assert_int_eq(json_object_get_int(aios_json_lookup(c, "readinessProbe.httpGet.port")), 8080);
-	ck_assert(json_object_get_boolean(aios_json_lookup(c, "securityContext.readOnlyRootFilesystem")));
-	ck_assert(!json_object_get_boolean(aios_json_lookup(c, "securityContext.allowPrivilegeEscalation")));
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(c, "readinessProbe.httpGet.port")),
+	                 8080);
+	ck_assert(
+	    json_object_get_boolean(aios_json_lookup(c, "securityContext.readOnlyRootFilesystem")));
+	ck_assert(!json_object_get_boolean(
+	    aios_json_lookup(c, "securityContext.allowPrivilegeEscalation")));
 	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(
-				 aios_json_lookup(c, "securityContext.capabilities.drop"), 0)),
-			 "ALL");
+	                     aios_json_lookup(c, "securityContext.capabilities.drop"), 0)),
+	                 "ALL");
 	ck_assert_str_eq(env_of(c, "AIOS_PVC_ROOT"), "/mnt/pvc"); /* not the template's */
 	ck_assert_str_eq(env_of(c, "X"), "1");
 	/* the claim, read-only, at /mnt/pvc/<claim> */
@@ -122,7 +130,7 @@ START_TEST(pod_from_pvc_uri)
 	found = 0;
 	for (size_t i = 0; i < json_object_array_length(vols); i++) {
 		const char *claim = aios_json_str(json_object_array_get_idx(vols, i),
-						  "persistentVolumeClaim.claimName");
+		                                  "persistentVolumeClaim.claimName");
 		found |= claim && strcmp(claim, "models") == 0;
 	}
 	ck_assert(found);
@@ -133,14 +141,16 @@ END_TEST
 
 START_TEST(pod_from_http_uri_has_no_claim)
 {
-	struct json_object *ms = parse("{\"metadata\":{\"name\":\"m\",\"namespace\":\"d\"},\"spec\":"
-				       "{\"model\":{\"uri\":\"https://h/m.aios\"},\"template\":{"
-				       "\"image\":\"reg/serve:2\",\"serviceAccountName\":\"sa\"}}}");
+	struct json_object *ms =
+	    parse("{\"metadata\":{\"name\":\"m\",\"namespace\":\"d\"},\"spec\":"
+	          "{\"model\":{\"uri\":\"https://h/m.aios\"},\"template\":{"
+	          "\"image\":\"reg/serve:2\",\"serviceAccountName\":\"sa\"}}}");
 	struct aios_ms_model model;
 	aios_ms_resolve_model(ms, NULL, &model);
 	struct json_object *pod;
 	ck_assert_int_eq(aios_ms_render_pod(ms, &model, "0123456789", 0, &pod), AIOS_OK);
-	struct json_object *c = json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0);
+	struct json_object *c =
+	    json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0);
 	char args[512];
 	args_of(c, args, sizeof(args));
 	ck_assert_str_eq(args, "--model https://h/m.aios --name m --port 8080");
@@ -150,7 +160,8 @@ START_TEST(pod_from_http_uri_has_no_claim)
 	json_object_put(pod);
 	json_object_put(ms);
 
-	ms = parse("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"model\":{\"uri\":\"pvc://Bad_Claim/x\"}}}");
+	ms = parse(
+	    "{\"metadata\":{\"name\":\"m\"},\"spec\":{\"model\":{\"uri\":\"pvc://Bad_Claim/x\"}}}");
 	aios_ms_resolve_model(ms, NULL, &model);
 	ck_assert_int_eq(aios_ms_render_pod(ms, &model, "0123456789", 0, &pod), AIOS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "spec.model.uri"));
@@ -186,7 +197,7 @@ END_TEST
 START_TEST(resolve_from_training_job)
 {
 	struct json_object *ms = parse("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"model\":{"
-				       "\"trainingJob\":\"job\"}}}");
+	                               "\"trainingJob\":\"job\"}}}");
 	struct aios_ms_model model;
 	aios_ms_resolve_model(ms, NULL, &model);
 	ck_assert(!model.have);
@@ -200,7 +211,7 @@ START_TEST(resolve_from_training_job)
 	json_object_put(tj);
 
 	tj = parse("{\"status\":{\"phase\":\"Succeeded\",\"artifact\":{\"uri\":\"pvc://out/a\","
-		   "\"sha256\":\"ff\"}}}");
+	           "\"sha256\":\"ff\"}}}");
 	aios_ms_resolve_model(ms, tj, &model);
 	ck_assert(model.have);
 	ck_assert_ptr_null(model.reason);
@@ -224,7 +235,7 @@ END_TEST
 START_TEST(names_and_service)
 {
 	char *n = aios_ms_pod_name("a-very-long-model-service-name-that-goes-on-and-on-and-on-x",
-				   "0123456789", 12);
+	                           "0123456789", 12);
 	ck_assert_uint_le(strlen(n), AIOS_MS_NAME_MAX);
 	ck_assert_ptr_nonnull(strstr(n, "-0123456789-12"));
 	free(n);
@@ -235,7 +246,8 @@ START_TEST(names_and_service)
 	struct json_object *svc = aios_ms_render_service(ms);
 	ck_assert_str_eq(aios_json_str(svc, "metadata.name"), "iris");
 	ck_assert_str_eq(aios_json_str(svc, "spec.type"), "ClusterIP");
-	struct json_object *port = json_object_array_get_idx(aios_json_lookup(svc, "spec.ports"), 0);
+	struct json_object *port =
+	    json_object_array_get_idx(aios_json_lookup(svc, "spec.ports"), 0);
 	ck_assert_int_eq(json_object_get_int(aios_json_lookup(port, "port")), 80);
 	ck_assert_int_eq(json_object_get_int(aios_json_lookup(port, "targetPort")), 8080);
 	struct json_object *sel = aios_json_lookup(svc, "spec.selector"), *v;

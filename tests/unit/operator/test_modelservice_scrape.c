@@ -17,22 +17,23 @@
 static struct aios_metrics *serve_registry(double in_flight, int predicts)
 {
 	struct aios_metrics *r = aios_metrics_new();
-	struct aios_metric *req = aios_metrics_counter(r, "aios_serve_requests_total", "h",
-						       "endpoint", "code", NULL);
-	struct aios_metric *dur = aios_metrics_histogram(r, "aios_serve_request_duration_seconds", "h",
-							 aios_metrics_latency_buckets,
-							 aios_metrics_latency_buckets_n, "endpoint", NULL);
+	struct aios_metric *req =
+	    aios_metrics_counter(r, "aios_serve_requests_total", "h", "endpoint", "code", NULL);
+	struct aios_metric *dur = aios_metrics_histogram(
+	    r, "aios_serve_request_duration_seconds", "h", aios_metrics_latency_buckets,
+	    aios_metrics_latency_buckets_n, "endpoint", NULL);
 	for (int i = 0; i < predicts; i++) {
 		aios_counter_inc(aios_metric_with(req, "v1_predict", "200"));
-		aios_histogram_observe(aios_metric_with(dur, "v1_predict"), i < predicts / 2 ? 0.002 : 0.02);
+		aios_histogram_observe(aios_metric_with(dur, "v1_predict"),
+		                       i < predicts / 2 ? 0.002 : 0.02);
 	}
 	aios_counter_add(aios_metric_with(req, "v2_infer", "400"), 5);
 	aios_counter_add(aios_metric_with(req, "metrics", "200"), 1000); /* overhead: ignored */
 	aios_counter_add(aios_metric_with(req, "v2_ready", "200"), 1000);
 	aios_histogram_observe(aios_metric_with(dur, "metrics"), 5.0);
-	aios_gauge_set(aios_metric_with(aios_metrics_gauge(r, "aios_serve_requests_in_flight", "h",
-							   NULL)),
-		       in_flight);
+	aios_gauge_set(
+	    aios_metric_with(aios_metrics_gauge(r, "aios_serve_requests_in_flight", "h", NULL)),
+	    in_flight);
 	return r;
 }
 
@@ -65,13 +66,15 @@ START_TEST(rejects_bad_pages)
 	const char *other = "# HELP x y\nprocess_cpu_seconds_total 3\n";
 	ck_assert_int_eq(aios_scrape_parse(other, strlen(other), &pg), AIOS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "aios_serve_requests_in_flight"));
-	const char *bad = "aios_serve_requests_in_flight 1\naios_serve_requests_total{endpoint=\"a\" 3\n";
+	const char *bad =
+	    "aios_serve_requests_in_flight 1\naios_serve_requests_total{endpoint=\"a\" 3\n";
 	ck_assert_int_eq(aios_scrape_parse(bad, strlen(bad), &pg), AIOS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "line 2"));
 	const char *nan = "aios_serve_requests_in_flight NaN\n";
 	ck_assert_int_eq(aios_scrape_parse(nan, strlen(nan), &pg), AIOS_ERR_INVALID);
 	/* CRLF line ends and an optional timestamp after the value are fine. */
-	const char *ok = "aios_serve_requests_in_flight 2\r\naios_serve_requests_total 9 1700000000\r\n";
+	const char *ok =
+	    "aios_serve_requests_in_flight 2\r\naios_serve_requests_total 9 1700000000\r\n";
 	ck_assert_int_eq(aios_scrape_parse(ok, strlen(ok), &pg), AIOS_OK);
 	ck_assert_double_eq(pg.requests, 9);
 	ck_assert_double_eq(pg.in_flight, 2);
@@ -103,7 +106,7 @@ static void page_handler(struct aios_http_req *req, struct aios_http_resp *resp,
 	}
 	resp->content_type = "text/plain; version=0.0.4";
 	if (aios_buf_puts(&resp->body, "aios_serve_requests_in_flight 3\naios_serve_requests_total"
-				       "{endpoint=\"v1_predict\",code=\"200\"} 42\n"))
+	                               "{endpoint=\"v1_predict\",code=\"200\"} 42\n"))
 		resp->status = 500;
 }
 
@@ -116,7 +119,8 @@ static struct aios_http_server *pod_server(const char *mode)
 	c.threads = 1;
 	c.name = mode;
 	struct aios_http_server *s = aios_http_server_new(&c);
-	ck_assert_int_eq(aios_http_route(s, "GET", "/metrics", page_handler, (void *)mode), AIOS_OK);
+	ck_assert_int_eq(aios_http_route(s, "GET", "/metrics", page_handler, (void *)mode),
+	                 AIOS_OK);
 	ck_assert_int_eq(aios_http_server_start(s), AIOS_OK);
 	return s;
 }
@@ -124,7 +128,7 @@ static struct aios_http_server *pod_server(const char *mode)
 START_TEST(one_round_is_bounded_by_the_timeout)
 {
 	struct aios_http_server *fast = pod_server("fast"), *slow = pod_server("slow"),
-				*err = pod_server("error");
+	                        *err = pod_server("error");
 	char u[5][64];
 	snprintf(u[0], sizeof(u[0]), "http://127.0.0.1:%d/metrics", aios_http_server_port(fast));
 	snprintf(u[1], sizeof(u[1]), "http://127.0.0.1:%d/metrics", aios_http_server_port(slow));
