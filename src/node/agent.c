@@ -127,6 +127,9 @@ static enum aios_err sandbox_up(struct aios_node *n, struct node_pod *p)
 			c->reason = aios_xstrdup("ContainerCreating");
 		}
 	}
+	/* the pod dir first: it is what a restarted aios-node finds the namespace by */
+	if ((err = aios_volumes_mkdir_p(p->dir)))
+		return err;
 	if (!p->net_up && !p->spec->host_network) {
 		aios_nodenet_names(p->uid, p->netns, p->veth);
 		if ((err = aios_nodenet_pod_up(n->o->bridge, &n->cidr, p->netns, p->veth, p->ip)))
@@ -151,12 +154,33 @@ static enum aios_err sandbox_up(struct aios_node *n, struct node_pod *p)
 
 /* ------------------------------------------------------------------ containers */
 
+/* Start time of pid in clock ticks since boot (/proc/PID/stat field 22), or 0. Stored
+ * beside the pid so that a restarted aios-node never kills a process that merely
+ * reuses the number. */
+static unsigned long long proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+	unsigned long long t = 0;
+	if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			&t) != 1)
+		t = 0;
+	return t;
+}
+
 static void write_pidfile(struct node_pod *p, struct node_ctr *c)
 {
 	char *path = aios_xasprintf("%s/pids/%s.pid", p->dir, c->name);
 	FILE *f = fopen(path, "w");
 	if (f) {
-		fprintf(f, "%d\n", (int)c->pid);
+		fprintf(f, "%d %llu\n", (int)c->pid, proc_start_time(c->pid));
 		fclose(f);
 	}
 	free(path);
@@ -653,7 +677,7 @@ static int phase_is_terminal(const char *ph)
 
 static void sync_pod(struct aios_node *n, struct node_pod *p)
 {
-	if (p->pod_reason) {
+	if (p->pod_reason || p->finished) {
 		write_status(n, p);
 		return;
 	}
@@ -696,6 +720,7 @@ ready:
 	if (all_done && p->n_ctrs > 0 && p->net_up && pod_stopped(p, 0)) {
 		/* a finished pod keeps its logs but gives its address and namespace back */
 		sandbox_down(n, p);
+		p->finished = 1;
 		aios_info("pod_finished", "pod %s/%s: every container has finished", p->ns, p->name);
 	}
 }
@@ -816,12 +841,13 @@ void aios_node_cleanup_leftovers(const char *state_dir, const char *bridge)
 			char *f = aios_xasprintf("%s/%s", pids, pe->d_name);
 			FILE *fp = fopen(f, "r");
 			int pid = 0;
+			unsigned long long started = 0;
 			if (fp) {
-				if (fscanf(fp, "%d", &pid) != 1)
+				if (fscanf(fp, "%d %llu", &pid, &started) != 2)
 					pid = 0;
 				fclose(fp);
 			}
-			if (pid > 1 && aios_runner_alive(pid)) {
+			if (pid > 1 && aios_runner_alive(pid) && proc_start_time(pid) == started) {
 				aios_info("cleanup", "killing process group %d left by an earlier aios-node (%s)", pid, f);
 				aios_runner_kill_group(pid, 2000);
 			}
@@ -830,6 +856,10 @@ void aios_node_cleanup_leftovers(const char *state_dir, const char *bridge)
 		if (pd)
 			closedir(pd);
 		free(pids);
+		char netns[AIOS_NODENET_NAME_MAX + 16], veth[AIOS_NODENET_NAME_MAX];
+		aios_nodenet_names(e->d_name, netns, veth); /* the dir is named by the pod's UID */
+		if (aios_nodenet_pod_down(netns, veth) != AIOS_OK)
+			aios_warn("cleanup", "%s", aios_errmsg());
 		char *dir = aios_xasprintf("%s/%s", root, e->d_name);
 		if (aios_volumes_remove_tree(root, dir) != AIOS_OK)
 			aios_warn("cleanup", "%s", aios_errmsg());
@@ -838,14 +868,6 @@ void aios_node_cleanup_leftovers(const char *state_dir, const char *bridge)
 	if (d)
 		closedir(d);
 	free(root);
-	char **ns = aios_nodenet_list_netns();
-	for (char **s = ns; *s; s++) {
-		aios_info("cleanup", "removing network namespace %s left by an earlier aios-node", *s);
-		if (aios_nodenet_pod_down(*s, NULL) != AIOS_OK)
-			aios_warn("cleanup", "%s", aios_errmsg());
-		free(*s);
-	}
-	free(ns);
 	if (aios_nodenet_link_exists(bridge)) {
 		aios_info("cleanup", "removing bridge %s left by an earlier aios-node", bridge);
 		if (aios_nodenet_bridge_down(bridge) != AIOS_OK)
@@ -946,13 +968,7 @@ out_net:
 		if (e2)
 			aios_warn("bridge_down", "%s", aios_errmsg());
 	}
-	char **ns = aios_nodenet_list_netns(); /* anything a failed setup left */
-	for (char **s = ns; *s; s++) {
-		if (aios_nodenet_pod_down(*s, NULL) != AIOS_OK)
-			aios_warn("netns_down", "%s", aios_errmsg());
-		free(*s);
-	}
-	free(ns);
+	aios_node_cleanup_leftovers(o->state_dir, o->bridge); /* anything a failed setup left */
 out:
 	aios_kube_informer_free(n.pods_inf);
 	aios_http_server_free(n.http);

@@ -70,6 +70,7 @@ struct node_pod {
 	char *setup_msg;           /* why the sandbox is not ready (ContainerCreating message) */
 	int64_t setup_next_ms;
 	int terminating;
+	int finished;              /* every container done: sandbox given back, never remade */
 	int64_t kill_at_ms;
 	int seen;                  /* present in the last informer listing */
 	char *last_status;         /* the status JSON last written */

@@ -4,7 +4,6 @@
 #include "node/nodenet.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -230,23 +229,4 @@ enum aios_err aios_nodenet_pod_down(const char *netns, const char *veth)
 	if (netns && netns_exists(netns))
 		RUN("ip", "netns", "del", (char *)netns);
 	return AIOS_OK;
-}
-
-char **aios_nodenet_list_netns(void)
-{
-	size_t n = 0;
-	char **out = aios_xcalloc(1, sizeof *out);
-	DIR *d = opendir("/run/netns");
-	if (!d)
-		return out;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, "aios-", 5) != 0)
-			continue;
-		out = aios_xrealloc(out, (n + 2) * sizeof *out);
-		out[n++] = aios_xstrdup(e->d_name);
-		out[n] = NULL;
-	}
-	closedir(d);
-	return out;
 }

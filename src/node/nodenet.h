@@ -66,10 +66,4 @@ enum aios_err aios_nodenet_pod_up(const char *bridge, const struct aios_cidr *ra
 /* Removes the veth and the namespace; missing pieces are not an error. */
 enum aios_err aios_nodenet_pod_down(const char *netns, const char *veth) AIOS_MUST_CHECK;
 
-/*
- * Lists namespaces whose name starts with "aios-" (left by an earlier run) as a
- * NULL-terminated heap array of heap strings (caller frees both).
- */
-char **aios_nodenet_list_netns(void);
-
 #endif

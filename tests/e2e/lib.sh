@@ -37,7 +37,7 @@ setup_ns() {
   trap 'k delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
 }
 
-jp() { kn get "$1" -o "jsonpath=$2" 2>/dev/null; } # jp OBJECT JSONPATH
+jp() { kn get "$1" -o "jsonpath=$2" 2>/dev/null || true; } # jp OBJECT JSONPATH ("" if it cannot be read)
 phase_is() { [[ "$(jp "$1" '{.status.phase}')" == "$2" ]]; }
 
 # Processes whose environment holds KEY=VALUE (the pods aios-node runs carry their env).
