@@ -35,10 +35,13 @@ new="$(pids_with_env E2E_MARK=node-restart)"
 [[ -n "$new" && "$new" != "$old" ]] || fail "no new sleeper process (old $old, new $new)"
 [[ "$(jp pod/sleeper '{.status.containerStatuses[0].lastState.terminated.exitCode}')" == 137 ]] || fail "lost run not reported as exit 137"
 [[ "$(jp pod/done '{.status.phase}')" == Succeeded ]] || fail "the finished pod was run again"
-n_ns="$(ip netns list | grep -c '^aios-' || true)"
-n_pods="$(k get pods -A --field-selector spec.nodeName=aios-node,status.phase=Running -o name | wc -l)"
-((n_ns == n_pods)) || fail "$n_ns pod namespaces for $n_pods running pods after the restart"
-note "after SIGKILL: old process gone, pod re-run as restart 1, finished pod untouched"
+# every pod namespace belongs to a pod that has not finished: none is orphaned
+live="$(k get pods -A --field-selector spec.nodeName=aios-node -o 'jsonpath={range .items[*]}{.metadata.uid} {.status.phase}{"\n"}{end}' \
+  | awk '$2 != "Succeeded" && $2 != "Failed" {gsub("-", "", $1); print "aios-" substr($1, 1, 12)}')"
+for ns in $(ip netns list | awk '/^aios-/ {print $1}'); do
+  grep -qx "$ns" <<<"$live" || fail "network namespace $ns belongs to no unfinished pod after the restart"
+done
+note "after SIGKILL: old process gone, pod re-run as restart 1, finished pod untouched, no orphan namespace"
 
 note "stopping aios-node cleanly (SIGTERM)"
 "$ROOT/scripts/cluster.sh" restart-node >/dev/null
