@@ -14,8 +14,7 @@
 struct trainer_metrics {
 	struct aios_http_server *srv;
 	struct aios_metrics *reg;
-	struct aios_series *epoch, *epochs, *epochs_total, *loss, *val_loss, *sps, *samples, *steps,
-	    *elapsed;
+	struct aios_series *epoch, *epochs, *loss, *val_loss, *sps, *samples, *steps, *elapsed;
 	int64_t samples_seen, steps_seen;
 };
 
@@ -32,8 +31,6 @@ enum aios_err trainer_metrics_start(int port, int rank, int world, const char *j
 	struct aios_metrics *r = m->reg = aios_metrics_new();
 	m->epoch = gauge(r, "aios_trainer_epoch", "Epochs completed.");
 	m->epochs = gauge(r, "aios_trainer_epochs", "Epochs the job runs in all.");
-	m->epochs_total =
-	    gauge(r, "aios_trainer_epochs_total", "Epochs the job runs in all (alias).");
 	m->loss = gauge(r, "aios_trainer_loss", "Mean training loss of the last epoch.");
 	m->sps =
 	    gauge(r, "aios_trainer_samples_per_second", "Training rows per second, last epoch.");
@@ -81,7 +78,6 @@ void trainer_metrics_update(struct trainer_metrics *m, const struct trainer_prog
 		return;
 	aios_gauge_set(m->epoch, (double)p->epoch);
 	aios_gauge_set(m->epochs, (double)p->epochs);
-	aios_gauge_set(m->epochs_total, (double)p->epochs);
 	aios_gauge_set(m->loss, p->loss);
 	if (isfinite(p->val_loss)) {
 		if (!m->val_loss)

@@ -4,7 +4,6 @@
  *
  *   aios_trainer_epoch                 epochs completed (gauge)
  *   aios_trainer_epochs                epochs the job will run (gauge; the operator reads it)
- *   aios_trainer_epochs_total          the same figure under the name docs list (gauge)
  *   aios_trainer_loss                  mean training loss of the last epoch
  *   aios_trainer_validation_loss       validation loss of the last epoch (absent without split)
  *   aios_trainer_samples_per_second    training rows per second in the last epoch
