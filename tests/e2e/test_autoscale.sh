@@ -65,7 +65,7 @@ while ((SECONDS < end)); do
   ((max >= 2)) && break
   sleep 1
 done
-((max >= 2)) || { kill $gen 2>/dev/null; fail "desiredReplicas never rose above 1 under load (metrics: $(jp modelservice/linear-autoscaled '{.status.metrics}'))"; }
+((max >= 2)) || { kill $gen 2>/dev/null || true; fail "desiredReplicas never rose above 1 under load (metrics: $(jp modelservice/linear-autoscaled '{.status.metrics}'))"; }
 note "scaled up: desiredReplicas $max"
 wait_until "2 or more Ready replicas" 90 bash -c "(( \$('$KBIN/kubectl' -n $NS get modelservice linear-autoscaled -o 'jsonpath={.status.readyReplicas}') >= 2 ))"
 wait $gen || true
