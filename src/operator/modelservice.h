@@ -27,7 +27,6 @@
 #include "operator/autoscaler.h"
 
 #define AIOS_MS_DEFAULT_IMAGE           "aios/serve:0.1.0"
-#define AIOS_MS_DEFAULT_SERVICE_ACCOUNT "aios-workload"
 #define AIOS_MS_CONTAINER               "serve"
 #define AIOS_MS_PORT                    8080 /* aios-serve's HTTP port (DESIGN.md) */
 #define AIOS_MS_SERVICE_PORT            80   /* the ClusterIP Service's port */

@@ -363,8 +363,11 @@ enum aios_err aios_ms_render_pod(struct json_object *ms, const struct aios_ms_mo
 	                       json_object_new_int(AIOS_MS_GRACE_S));
 	json_object_object_add(ps, "enableServiceLinks", json_object_new_boolean(0));
 	json_object_object_add(ps, "automountServiceAccountToken", json_object_new_boolean(0));
+	/* Without a template account the pod runs as the namespace's "default" account with
+	 * no token mounted: no API rights, and nothing to create before a first service. */
 	const char *sa = aios_json_str(tmpl, "serviceAccountName");
-	put_str(ps, "serviceAccountName", sa && *sa ? sa : AIOS_MS_DEFAULT_SERVICE_ACCOUNT);
+	if (sa && *sa)
+		put_str(ps, "serviceAccountName", sa);
 	static const char *const passed[] = {"nodeSelector",  "tolerations",
 	                                     "affinity",      "priorityClassName",
 	                                     "schedulerName", "imagePullSecrets"};
