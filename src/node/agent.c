@@ -34,11 +34,11 @@
 #include "node/runner.h"
 #include "node/volumes.h"
 
-#define TERM_MSG_MAX 4096      /* bytes of a termination message file read (kubelet's limit) */
-#define LOG_MSG_LINES 80       /* FallbackToLogsOnError: last lines of the log ... */
-#define LOG_MSG_BYTES 2048     /* ... at most this many bytes (kubelet's values) */
-#define SETUP_RETRY_MS 1000    /* retry period of a sandbox that could not be made */
-#define STATUS_RETRY_MS 1000   /* retry period of a failed status write */
+#define TERM_MSG_MAX    4096 /* bytes of a termination message file read (kubelet's limit) */
+#define LOG_MSG_LINES   80   /* FallbackToLogsOnError: last lines of the log ... */
+#define LOG_MSG_BYTES   2048 /* ... at most this many bytes (kubelet's values) */
+#define SETUP_RETRY_MS  1000 /* retry period of a sandbox that could not be made */
+#define STATUS_RETRY_MS 1000 /* retry period of a failed status write */
 
 static void now_rfc3339(char out[32])
 {
@@ -95,11 +95,15 @@ static enum aios_err sandbox_up(struct aios_node *n, struct node_pod *p)
 		if (p->ip_idx < 0) {
 			p->ip_idx = ip_alloc(n);
 			if (p->ip_idx < 0)
-				return aios_fail(AIOS_ERR_UNAVAILABLE, "no free address in the pod range");
+				return aios_fail(AIOS_ERR_UNAVAILABLE,
+				                 "no free address in the pod range");
 			aios_cidr_host(&n->cidr, (uint32_t)p->ip_idx, p->ip);
 		}
-		struct aios_podspec_ctx ctx = {.pod_ip = p->ip, .host_ip = n->host_ip, .bin_dir = n->o->bin_dir,
-					       .lookup = aios_volumes_lookup, .lookup_arg = n->kc};
+		struct aios_podspec_ctx ctx = {.pod_ip = p->ip,
+		                               .host_ip = n->host_ip,
+		                               .bin_dir = n->o->bin_dir,
+		                               .lookup = aios_volumes_lookup,
+		                               .lookup_arg = n->kc};
 		err = aios_podspec_build(p->obj, &ctx, &p->spec);
 		if (err == AIOS_ERR_INVALID) {
 			set_str(&p->pod_reason, "UnsupportedPodSpec");
@@ -121,7 +125,8 @@ static enum aios_err sandbox_up(struct aios_node *n, struct node_pod *p)
 			struct node_ctr *c = &p->ctrs[i];
 			c->name = aios_xstrdup(p->spec->containers[i].name);
 			c->log_path = aios_xasprintf("%s/logs/%s.log", p->dir, c->name);
-			c->prev_log_path = aios_xasprintf("%s/logs/%s.log.previous", p->dir, c->name);
+			c->prev_log_path =
+			    aios_xasprintf("%s/logs/%s.log.previous", p->dir, c->name);
 			c->term_path = aios_xasprintf("%s/term/%s", p->dir, c->name);
 			c->state = AIOS_CTR_WAITING;
 			c->reason = aios_xstrdup("ContainerCreating");
@@ -135,7 +140,8 @@ static enum aios_err sandbox_up(struct aios_node *n, struct node_pod *p)
 		if ((err = aios_nodenet_pod_up(n->o->bridge, &n->cidr, p->netns, p->veth, p->ip)))
 			return aios_fail_wrap(err, "pod network");
 		p->net_up = 1;
-		aios_info("pod_network", "pod %s/%s: %s in netns %s", p->ns, p->name, p->ip, p->netns);
+		aios_info("pod_network", "pod %s/%s: %s in netns %s", p->ns, p->name, p->ip,
+		          p->netns);
 	}
 	if (!p->vol_dirs) {
 		char *sub[] = {"logs", "term", "work", "pids"};
@@ -169,8 +175,11 @@ static unsigned long long proc_start_time(pid_t pid)
 	buf[n] = '\0';
 	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
 	unsigned long long t = 0;
-	if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			&t) != 1)
+	if (p &&
+	    sscanf(
+	        p + 2,
+	        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+	        &t) != 1)
 		t = 0;
 	return t;
 }
@@ -216,15 +225,17 @@ static void start_container(struct aios_node *n, struct node_pod *p, size_t i)
 	memcpy(all, mounts, sc->n_mounts * sizeof *all);
 	all[sc->n_mounts].src = c->term_path;
 	all[sc->n_mounts].dst = sc->termination_message_path;
-	char *wd = sc->working_dir ? aios_xstrdup(sc->working_dir) : aios_xasprintf("%s/work", p->dir);
-	struct aios_runner_spec rs = {.netns = p->spec->host_network ? NULL : p->netns,
-				      .argv = sc->argv,
-				      .env = sc->env,
-				      .cwd = wd,
-				      .cwd_early = sc->working_dir == NULL, /* the pod's own dir, entered before mounts */
-				      .mounts = all,
-				      .n_mounts = sc->n_mounts + 1,
-				      .log_path = c->log_path};
+	char *wd =
+	    sc->working_dir ? aios_xstrdup(sc->working_dir) : aios_xasprintf("%s/work", p->dir);
+	struct aios_runner_spec rs = {
+	    .netns = p->spec->host_network ? NULL : p->netns,
+	    .argv = sc->argv,
+	    .env = sc->env,
+	    .cwd = wd,
+	    .cwd_early = sc->working_dir == NULL, /* the pod's own dir, entered before mounts */
+	    .mounts = all,
+	    .n_mounts = sc->n_mounts + 1,
+	    .log_path = c->log_path};
 	if (sc->working_dir)
 		err = aios_volumes_mkdir_p(sc->working_dir);
 	if (!err)
@@ -236,7 +247,8 @@ static void start_container(struct aios_node *n, struct node_pod *p, size_t i)
 		c->restart_count++;
 	if (err) {
 		/* as a runtime's failed create: the container ends at once with 128 */
-		aios_warn("container_start", "pod %s/%s container %s: %s", p->ns, p->name, c->name, aios_errmsg());
+		aios_warn("container_start", "pod %s/%s container %s: %s", p->ns, p->name, c->name,
+		          aios_errmsg());
 		term_clear(&c->term);
 		c->term.exit_code = 128;
 		c->term.reason = aios_xstrdup("StartError");
@@ -262,8 +274,8 @@ static void start_container(struct aios_node *n, struct node_pod *p, size_t i)
 	set_str(&c->reason, NULL);
 	set_str(&c->message, NULL);
 	write_pidfile(p, c);
-	aios_info("container_started", "pod %s/%s container %s: pid %d (%s)", p->ns, p->name, c->name, (int)c->pid,
-		  sc->argv[0]);
+	aios_info("container_started", "pod %s/%s container %s: pid %d (%s)", p->ns, p->name,
+	          c->name, (int)c->pid, sc->argv[0]);
 }
 
 /* Last `lines` lines of a file, at most `bytes` bytes; heap string ("" if none). */
@@ -305,11 +317,12 @@ static void container_exited(struct node_pod *p, size_t i, int status)
 	c->pid = -1;
 	c->ready = 0;
 	c->state = AIOS_CTR_TERMINATED;
-	aios_info("container_exited", "pod %s/%s container %s: exit code %d", p->ns, p->name, c->name,
-		  c->term.exit_code);
+	aios_info("container_exited", "pod %s/%s container %s: exit code %d", p->ns, p->name,
+	          c->name, c->term.exit_code);
 
-	int restart = !p->terminating && (p->spec->restart == AIOS_RESTART_ALWAYS ||
-					  (p->spec->restart == AIOS_RESTART_ON_FAILURE && c->term.exit_code != 0));
+	int restart = !p->terminating &&
+	              (p->spec->restart == AIOS_RESTART_ALWAYS ||
+	               (p->spec->restart == AIOS_RESTART_ON_FAILURE && c->term.exit_code != 0));
 	if (!restart) {
 		c->done = 1;
 		return;
@@ -320,8 +333,9 @@ static void container_exited(struct node_pod *p, size_t i, int status)
 	if (ran_s >= AIOS_NODE_BACKOFF_RESET_S)
 		c->backoff_s = 0;
 	int delay_s = c->backoff_s;
-	c->backoff_s = c->backoff_s == 0 ? AIOS_NODE_BACKOFF_INITIAL_S
-		       : c->backoff_s * 2 > AIOS_NODE_BACKOFF_MAX_S ? AIOS_NODE_BACKOFF_MAX_S : c->backoff_s * 2;
+	c->backoff_s = c->backoff_s == 0                            ? AIOS_NODE_BACKOFF_INITIAL_S
+	               : c->backoff_s * 2 > AIOS_NODE_BACKOFF_MAX_S ? AIOS_NODE_BACKOFF_MAX_S
+	                                                            : c->backoff_s * 2;
 	c->next_start_ms = aios_now_ms() + (int64_t)delay_s * 1000;
 	term_clear(&c->last);
 	c->last = c->term;
@@ -329,8 +343,8 @@ static void container_exited(struct node_pod *p, size_t i, int status)
 	c->has_last = 1;
 	c->state = AIOS_CTR_WAITING;
 	set_str(&c->reason, delay_s ? "CrashLoopBackOff" : "ContainerCreating");
-	char *m = aios_xasprintf("back-off %ds restarting failed container=%s pod=%s_%s", delay_s, c->name, p->name,
-				 p->ns);
+	char *m = aios_xasprintf("back-off %ds restarting failed container=%s pod=%s_%s", delay_s,
+	                         c->name, p->name, p->ns);
 	set_str(&c->message, delay_s ? m : NULL);
 	free(m);
 }
@@ -380,8 +394,9 @@ static void run_probes(struct node_pod *p)
 				if (aios_probe_run(&sc->startup, p->ip) == AIOS_OK) {
 					c->started = 1;
 				} else if (++c->su.failures >= sc->startup.failure_threshold) {
-					aios_info("probe_failed", "pod %s/%s container %s: startup probe: %s", p->ns,
-						  p->name, c->name, aios_errmsg());
+					aios_info("probe_failed",
+					          "pod %s/%s container %s: startup probe: %s",
+					          p->ns, p->name, c->name, aios_errmsg());
 					stop_container(c, p->spec->grace_s * 1000);
 				}
 			}
@@ -399,8 +414,9 @@ static void run_probes(struct node_pod *p)
 				c->rd.successes = 0;
 				if (++c->rd.failures >= sc->readiness.failure_threshold) {
 					if (c->ready)
-						aios_info("probe_failed", "pod %s/%s container %s: readiness: %s", p->ns,
-							  p->name, c->name, aios_errmsg());
+						aios_info("probe_failed",
+						          "pod %s/%s container %s: readiness: %s",
+						          p->ns, p->name, c->name, aios_errmsg());
 					c->ready = 0;
 				}
 			}
@@ -410,8 +426,10 @@ static void run_probes(struct node_pod *p)
 			if (aios_probe_run(&sc->liveness, p->ip) == AIOS_OK) {
 				c->lv.failures = 0;
 			} else if (++c->lv.failures >= sc->liveness.failure_threshold) {
-				aios_info("probe_failed", "pod %s/%s container %s: liveness probe failed, restarting: %s",
-					  p->ns, p->name, c->name, aios_errmsg());
+				aios_info(
+				    "probe_failed",
+				    "pod %s/%s container %s: liveness probe failed, restarting: %s",
+				    p->ns, p->name, c->name, aios_errmsg());
 				stop_container(c, p->spec->grace_s * 1000);
 			}
 		}
@@ -437,7 +455,9 @@ static void write_status(struct aios_node *n, struct node_pod *p)
 		return;
 	size_t nc = p->n_ctrs;
 	struct json_object *cs_json = aios_json_lookup(p->obj, "spec.containers");
-	size_t n_spec = cs_json && json_object_is_type(cs_json, json_type_array) ? json_object_array_length(cs_json) : 0;
+	size_t n_spec = cs_json && json_object_is_type(cs_json, json_type_array)
+	                    ? json_object_array_length(cs_json)
+	                    : 0;
 	if (nc == 0)
 		nc = n_spec; /* not translated yet (or refused): report every container waiting */
 	struct aios_podstatus_ctr *v = aios_xcalloc(nc ? nc : 1, sizeof *v);
@@ -481,35 +501,40 @@ static void write_status(struct aios_node *n, struct node_pod *p)
 		v[i].ready = c->ready;
 		v[i].started = c->started;
 		if (c->state != AIOS_CTR_WAITING || c->has_last) {
-			ids[i] = aios_xasprintf("aios://%s/%s/%d", p->uid, c->name, c->restart_count);
+			ids[i] =
+			    aios_xasprintf("aios://%s/%s/%d", p->uid, c->name, c->restart_count);
 			v[i].container_id = ids[i];
 		}
 	}
 	char now[32];
 	now_rfc3339(now);
-	struct aios_podstatus_in in = {.restart = p->spec ? p->spec->restart : AIOS_RESTART_ALWAYS,
-				       .pod_ip = p->net_up || (p->spec && p->spec->host_network) ? p->ip : NULL,
-				       .host_ip = n->host_ip,
-				       .start_time = p->start_time,
-				       .now = now,
-				       .ctrs = v,
-				       .n_ctrs = nc,
-				       .old_status = aios_json_lookup(p->obj, "status"),
-				       .pod_reason = p->pod_reason,
-				       .pod_message = p->pod_message};
+	struct aios_podstatus_in in = {
+	    .restart = p->spec ? p->spec->restart : AIOS_RESTART_ALWAYS,
+	    .pod_ip = p->net_up || (p->spec && p->spec->host_network) ? p->ip : NULL,
+	    .host_ip = n->host_ip,
+	    .start_time = p->start_time,
+	    .now = now,
+	    .ctrs = v,
+	    .n_ctrs = nc,
+	    .old_status = aios_json_lookup(p->obj, "status"),
+	    .pod_reason = p->pod_reason,
+	    .pod_message = p->pod_message};
 	struct json_object *st = aios_podstatus_build(&in);
 	const char *s = json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN);
 	if (!p->last_status || strcmp(p->last_status, s) != 0) {
 		struct json_object *patch = json_object_new_object();
 		json_object_object_add(patch, "status", json_object_get(st));
 		struct aios_kube_ref r = {&aios_kube_pods, p->ns, p->name, "status"};
-		enum aios_err err = aios_kube_patch(n->kc, &r, AIOS_KUBE_PATCH_MERGE, patch, NULL, NULL);
+		enum aios_err err =
+		    aios_kube_patch(n->kc, &r, AIOS_KUBE_PATCH_MERGE, patch, NULL, NULL);
 		json_object_put(patch);
 		if (err == AIOS_OK || err == AIOS_ERR_NOT_FOUND) {
 			set_str(&p->last_status, s);
-			aios_debug("pod_status", "pod %s/%s: %s", p->ns, p->name, aios_json_str(st, "phase"));
+			aios_debug("pod_status", "pod %s/%s: %s", p->ns, p->name,
+			           aios_json_str(st, "phase"));
 		} else {
-			aios_warn("pod_status", "pod %s/%s: writing status: %s", p->ns, p->name, aios_errmsg());
+			aios_warn("pod_status", "pod %s/%s: writing status: %s", p->ns, p->name,
+			          aios_errmsg());
 			p->status_next_ms = now_ms + STATUS_RETRY_MS;
 		}
 	}
@@ -592,16 +617,23 @@ static void adopt_previous_status(struct node_pod *p)
 			if (aios_json_opt_int(o, "restartCount", 0, &rc) != AIOS_OK)
 				rc = 0;
 			c->restart_count = (int)rc;
-			if (aios_json_lookup(o, "state.running") || aios_json_lookup(o, "state.terminated") ||
+			if (aios_json_lookup(o, "state.running") ||
+			    aios_json_lookup(o, "state.terminated") ||
 			    aios_json_lookup(o, "lastState.terminated")) {
 				c->started_ms = aios_now_ms();
 				snprintf(c->started_at, sizeof c->started_at, "%s",
-					 aios_json_str(o, "state.running.startedAt") ? aios_json_str(o, "state.running.startedAt") : "");
-				container_exited(p, i, (int)SIGKILL); /* WIFSIGNALED(SIGKILL): 137 */
+				         aios_json_str(o, "state.running.startedAt")
+				             ? aios_json_str(o, "state.running.startedAt")
+				             : "");
+				container_exited(p, i,
+				                 (int)SIGKILL); /* WIFSIGNALED(SIGKILL): 137 */
 				set_str(&c->term.message, NULL);
-				set_str(&c->last.message, "aios-node restarted and cleaned up this container");
+				set_str(&c->last.message,
+				        "aios-node restarted and cleaned up this container");
 				if (c->done)
-					set_str(&c->term.message, "aios-node restarted and cleaned up this container");
+					set_str(
+					    &c->term.message,
+					    "aios-node restarted and cleaned up this container");
 			}
 		}
 	}
@@ -635,7 +667,8 @@ static int pod_stopped(struct node_pod *p, int64_t grace_ms)
 static int64_t deletion_grace_ms(struct node_pod *p)
 {
 	int64_t g = -1;
-	if (aios_json_opt_int(p->obj, "metadata.deletionGracePeriodSeconds", -1, &g) != AIOS_OK || g < 0)
+	if (aios_json_opt_int(p->obj, "metadata.deletionGracePeriodSeconds", -1, &g) != AIOS_OK ||
+	    g < 0)
 		g = p->spec ? p->spec->grace_s : 30;
 	return g * 1000;
 }
@@ -645,8 +678,8 @@ static int sync_terminating(struct aios_node *n, struct node_pod *p)
 {
 	if (!p->terminating) {
 		p->terminating = 1;
-		aios_info("pod_stopping", "pod %s/%s: deletion requested, grace %llds", p->ns, p->name,
-			  (long long)(deletion_grace_ms(p) / 1000));
+		aios_info("pod_stopping", "pod %s/%s: deletion requested, grace %llds", p->ns,
+		          p->name, (long long)(deletion_grace_ms(p) / 1000));
 	}
 	reap(p);
 	if (!pod_stopped(p, deletion_grace_ms(p)))
@@ -655,7 +688,8 @@ static int sync_terminating(struct aios_node *n, struct node_pod *p)
 	if (p->seen) {
 		write_status(n, p);
 		struct aios_kube_ref r = aios_kube_ref(&aios_kube_pods, p->ns, p->name);
-		struct aios_kube_delete_opts d = {.precondition_uid = p->uid, .grace_period_seconds = 0};
+		struct aios_kube_delete_opts d = {.precondition_uid = p->uid,
+		                                  .grace_period_seconds = 0};
 		enum aios_err err = aios_kube_delete(n->kc, &r, &d, NULL);
 		if (err && err != AIOS_ERR_NOT_FOUND && err != AIOS_ERR_CONFLICT) {
 			aios_warn("pod_delete", "pod %s/%s: %s", p->ns, p->name, aios_errmsg());
@@ -694,7 +728,8 @@ static void sync_pod(struct aios_node *n, struct node_pod *p)
 		if (err) {
 			if (!p->pod_reason) {
 				if (!p->setup_msg || strcmp(p->setup_msg, aios_errmsg()) != 0)
-					aios_info("pod_waiting", "pod %s/%s: %s", p->ns, p->name, aios_errmsg());
+					aios_info("pod_waiting", "pod %s/%s: %s", p->ns, p->name,
+					          aios_errmsg());
 				set_str(&p->setup_msg, aios_errmsg());
 				p->setup_next_ms = now + SETUP_RETRY_MS;
 			}
@@ -712,7 +747,8 @@ ready:
 		const struct aios_podspec_container *sc = &p->spec->containers[i];
 		if (!c->done)
 			all_done = 0;
-		if (c->state == AIOS_CTR_WAITING && !sc->image_reason && !sc->env_error && now >= c->next_start_ms)
+		if (c->state == AIOS_CTR_WAITING && !sc->image_reason && !sc->env_error &&
+		    now >= c->next_start_ms)
 			start_container(n, p, i);
 	}
 	run_probes(p);
@@ -721,7 +757,8 @@ ready:
 		/* a finished pod keeps its logs but gives its address and namespace back */
 		sandbox_down(n, p);
 		p->finished = 1;
-		aios_info("pod_finished", "pod %s/%s: every container has finished", p->ns, p->name);
+		aios_info("pod_finished", "pod %s/%s: every container has finished", p->ns,
+		          p->name);
 	}
 }
 
@@ -748,7 +785,8 @@ static void sync_all(struct aios_node *n)
 		struct node_pod *p = find_pod(n, uid);
 		if (!p) {
 			const char *phase = aios_json_str(objs[i], "status.phase");
-			int deleting = aios_json_lookup(objs[i], "metadata.deletionTimestamp") != NULL;
+			int deleting =
+			    aios_json_lookup(objs[i], "metadata.deletionTimestamp") != NULL;
 			if (phase_is_terminal(phase) && !deleting)
 				continue; /* finished before this agent saw it: nothing to run */
 			p = pod_new(n, objs[i]);
@@ -848,7 +886,10 @@ void aios_node_cleanup_leftovers(const char *state_dir, const char *bridge)
 				fclose(fp);
 			}
 			if (pid > 1 && aios_runner_alive(pid) && proc_start_time(pid) == started) {
-				aios_info("cleanup", "killing process group %d left by an earlier aios-node (%s)", pid, f);
+				aios_info(
+				    "cleanup",
+				    "killing process group %d left by an earlier aios-node (%s)",
+				    pid, f);
 				aios_runner_kill_group(pid, 2000);
 			}
 			free(f);
@@ -941,8 +982,8 @@ enum aios_err aios_node_run(const struct aios_node_opts *o)
 		err = aios_kube_informer_wait_synced(n.pods_inf, 60000);
 	if (err)
 		goto out_net;
-	aios_info("node_ready", "node %s ready: pods on %s/%d via %s, kubelet port %d", n.node_name, n.host_ip,
-		  n.cidr.prefix, o->bridge, o->kubelet_port);
+	aios_info("node_ready", "node %s ready: pods on %s/%d via %s, kubelet port %d", n.node_name,
+	          n.host_ip, n.cidr.prefix, o->bridge, o->kubelet_port);
 
 	while (!aios_shutdown_requested()) {
 		int64_t now = aios_now_ms();

@@ -22,16 +22,16 @@
 
 #include "common/err.h"
 
-#define AIOS_NODE_SYNC_MS 250          /* pod loop period: reaps, probes, status */
-#define AIOS_NODE_LEASE_RENEW_S 10     /* as the kubelet: renew every 10 s ... */
-#define AIOS_NODE_LEASE_DURATION_S 40  /* ... for a 40 s lease (node-monitor-grace-period) */
-#define AIOS_NODE_STATUS_S 60          /* Node status refresh when nothing changed */
-#define AIOS_NODE_PROVISION_MS 1000    /* claim and released-volume scan period */
-#define AIOS_NODE_BACKOFF_INITIAL_S 10 /* container restart back-off, doubling ... */
-#define AIOS_NODE_BACKOFF_MAX_S 300    /* ... up to 5 min, as the kubelet */
-#define AIOS_NODE_BACKOFF_RESET_S 600  /* a run this long resets the back-off */
-#define AIOS_NODE_MAX_PODS 110         /* Node capacity "pods" (the kubelet default) */
-#define AIOS_NODE_PROVISIONER "aios.dev/local"
+#define AIOS_NODE_SYNC_MS           250  /* pod loop period: reaps, probes, status */
+#define AIOS_NODE_LEASE_RENEW_S     10   /* as the kubelet: renew every 10 s ... */
+#define AIOS_NODE_LEASE_DURATION_S  40   /* ... for a 40 s lease (node-monitor-grace-period) */
+#define AIOS_NODE_STATUS_S          60   /* Node status refresh when nothing changed */
+#define AIOS_NODE_PROVISION_MS      1000 /* claim and released-volume scan period */
+#define AIOS_NODE_BACKOFF_INITIAL_S 10   /* container restart back-off, doubling ... */
+#define AIOS_NODE_BACKOFF_MAX_S     300  /* ... up to 5 min, as the kubelet */
+#define AIOS_NODE_BACKOFF_RESET_S   600  /* a run this long resets the back-off */
+#define AIOS_NODE_MAX_PODS          110  /* Node capacity "pods" (the kubelet default) */
+#define AIOS_NODE_PROVISIONER       "aios.dev/local"
 
 struct aios_node_opts {
 	const char *kubeconfig;    /* NULL: the usual search (kube/config.h) */

@@ -26,13 +26,15 @@
 #include "node/node_internal.h"
 #include "node/volumes.h"
 
-#define LOG_WINDOW (8u << 20) /* bytes of a log file returned at most (its start, or its end with tailLines) */
+#define LOG_WINDOW                                                                                 \
+	(8u << 20) /* bytes of a log file returned at most (its start, or its end with tailLines) */
 
 enum aios_err node_log_tail(const char *path, long tail_lines, long limit, struct aios_buf *out)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return aios_fail(errno == ENOENT ? AIOS_ERR_NOT_FOUND : AIOS_ERR_IO, "log %s: %s", path, strerror(errno));
+		return aios_fail(errno == ENOENT ? AIOS_ERR_NOT_FOUND : AIOS_ERR_IO, "log %s: %s",
+		                 path, strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
 		close(fd);
@@ -127,21 +129,26 @@ static void container_logs(struct aios_http_req *req, struct aios_http_resp *res
 		found_pod = 1;
 		for (size_t i = 0; i < p->n_ctrs; i++)
 			if (strcmp(p->ctrs[i].name, ctr) == 0)
-				path = aios_xstrdup(previous ? p->ctrs[i].prev_log_path : p->ctrs[i].log_path);
+				path = aios_xstrdup(previous ? p->ctrs[i].prev_log_path
+				                             : p->ctrs[i].log_path);
 	}
 	pthread_mutex_unlock(&n->lock);
 	if (!path) {
-		aios_http_resp_error(resp, 404, found_pod ? "container %s is not in pod %s/%s (or has not started)"
-							 : "pod %s/%s is not running on this node",
-				     found_pod ? ctr : ns, found_pod ? ns : pod, found_pod ? pod : "");
+		aios_http_resp_error(
+		    resp, 404,
+		    found_pod ? "container %s is not in pod %s/%s (or has not started)"
+		              : "pod %s/%s is not running on this node",
+		    found_pod ? ctr : ns, found_pod ? ns : pod, found_pod ? pod : "");
 		return;
 	}
 	resp->content_type = "text/plain";
 	enum aios_err err = node_log_tail(path, tail, limit, &resp->body);
 	if (err == AIOS_ERR_NOT_FOUND) {
-		aios_http_resp_error(resp, 404, previous ? "previous terminated container %s in pod %s/%s not found"
-							 : "container %s in pod %s/%s has no log yet",
-				     ctr, ns, pod);
+		aios_http_resp_error(resp, 404,
+		                     previous
+		                         ? "previous terminated container %s in pod %s/%s not found"
+		                         : "container %s in pod %s/%s has no log yet",
+		                     ctr, ns, pod);
 	} else if (err && err != AIOS_ERR_TOO_BIG) {
 		aios_http_resp_error(resp, 500, "%s", aios_errmsg());
 	}
@@ -159,15 +166,32 @@ static enum aios_err self_signed(struct aios_node *n, char **cert, char **key)
 		err = aios_volumes_mkdir_p(dir);
 		char *subj = aios_xasprintf("/CN=%s", n->node_name);
 		char *san = aios_xasprintf("subjectAltName=IP:%s,DNS:%s", n->host_ip, n->node_name);
-		char *const argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-				      "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650", "-subj", subj,
-				      "-addext", san, "-keyout", *key, "-out", *cert, NULL};
+		char *const argv[] = {"openssl",
+		                      "req",
+		                      "-x509",
+		                      "-newkey",
+		                      "ec",
+		                      "-pkeyopt",
+		                      "ec_paramgen_curve:prime256v1",
+		                      "-nodes",
+		                      "-days",
+		                      "3650",
+		                      "-subj",
+		                      subj,
+		                      "-addext",
+		                      san,
+		                      "-keyout",
+		                      *key,
+		                      "-out",
+		                      *cert,
+		                      NULL};
 		if (!err)
 			err = aios_nodenet_run(argv);
 		free(subj);
 		free(san);
 		if (!err)
-			aios_info("kubelet_cert", "made a self-signed kubelet certificate %s", *cert);
+			aios_info("kubelet_cert", "made a self-signed kubelet certificate %s",
+			          *cert);
 	}
 	free(dir);
 	return err;
@@ -198,13 +222,15 @@ enum aios_err node_kubelet_start(struct aios_node *n)
 	c.threads = 1;
 	c.name = "kubelet";
 	n->http = aios_http_server_new(&c);
-	enum aios_err err = aios_http_route(n->http, "GET", "/containerLogs/{ns}/{pod}/{container}", container_logs, n);
+	enum aios_err err = aios_http_route(n->http, "GET", "/containerLogs/{ns}/{pod}/{container}",
+	                                    container_logs, n);
 	if (!err)
 		err = aios_http_route(n->http, "GET", "/healthz", aios_http_ok_handler, NULL);
 	if (!err)
 		err = aios_http_server_start(n->http);
 	if (err)
 		return aios_fail_wrap(err, "kubelet port %s:%d", n->host_ip, n->o->kubelet_port);
-	aios_info("kubelet_port", "serving container logs on https://%s:%d", n->host_ip, aios_http_server_port(n->http));
+	aios_info("kubelet_port", "serving container logs on https://%s:%d", n->host_ip,
+	          aios_http_server_port(n->http));
 	return AIOS_OK;
 }

@@ -21,27 +21,31 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: aios-node [flags]\n"
-		"\n"
-		"Runs the pods the scheduler binds to this node as local processes, each in its\n"
-		"own network namespace on a bridge, and reports them as a kubelet does. Needs root.\n"
-		"\n"
-		"  --kubeconfig PATH      API server credentials (default: $KUBECONFIG, ~/.kube/config)\n"
-		"  --node-name NAME       Node object name (default: the host name)\n"
-		"  --state-dir DIR        pods, logs and provisioned volumes (default /var/lib/aios-node)\n"
-		"  --bin-dir DIR          where aios-trainer/aios-serve/aios-operator are built\n"
-		"                         (default: the build tree this binary is in)\n"
-		"  --pod-cidr CIDR        pod address range; its first address is the node's\n"
-		"                         (default 10.244.0.0/24)\n"
-		"  --bridge NAME          bridge to create (default aios0)\n"
-		"  --kubelet-port N       HTTPS port for `kubectl logs` on the node address (default 10250)\n"
-		"  --tls-cert-file PATH   kubelet port certificate (default: self-signed, made once)\n"
-		"  --tls-private-key-file PATH  its key\n"
-		"  --storage-class NAME   claims of this class get local volumes (default aios-local)\n"
-		"  --log-level LEVEL      debug|info|warn|error (default info)\n"
-		"  --cleanup              only remove what an earlier run left, then exit\n"
-		"  -h, --help             this help\n");
+	fprintf(
+	    f,
+	    "usage: aios-node [flags]\n"
+	    "\n"
+	    "Runs the pods the scheduler binds to this node as local processes, each in its\n"
+	    "own network namespace on a bridge, and reports them as a kubelet does. Needs root.\n"
+	    "\n"
+	    "  --kubeconfig PATH      API server credentials (default: $KUBECONFIG, "
+	    "~/.kube/config)\n"
+	    "  --node-name NAME       Node object name (default: the host name)\n"
+	    "  --state-dir DIR        pods, logs and provisioned volumes (default "
+	    "/var/lib/aios-node)\n"
+	    "  --bin-dir DIR          where aios-trainer/aios-serve/aios-operator are built\n"
+	    "                         (default: the build tree this binary is in)\n"
+	    "  --pod-cidr CIDR        pod address range; its first address is the node's\n"
+	    "                         (default 10.244.0.0/24)\n"
+	    "  --bridge NAME          bridge to create (default aios0)\n"
+	    "  --kubelet-port N       HTTPS port for `kubectl logs` on the node address (default "
+	    "10250)\n"
+	    "  --tls-cert-file PATH   kubelet port certificate (default: self-signed, made once)\n"
+	    "  --tls-private-key-file PATH  its key\n"
+	    "  --storage-class NAME   claims of this class get local volumes (default aios-local)\n"
+	    "  --log-level LEVEL      debug|info|warn|error (default info)\n"
+	    "  --cleanup              only remove what an earlier run left, then exit\n"
+	    "  -h, --help             this help\n");
 }
 
 /* The build tree holding this binary: <build>/src/node/aios-node -> <build>. */
@@ -64,15 +68,25 @@ static char *default_bin_dir(void)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"kubeconfig", required_argument, 0, 'k'}, {"node-name", required_argument, 0, 'n'},
-		{"state-dir", required_argument, 0, 's'},  {"bin-dir", required_argument, 0, 'b'},
-		{"pod-cidr", required_argument, 0, 'c'},   {"bridge", required_argument, 0, 'B'},
-		{"kubelet-port", required_argument, 0, 'p'}, {"storage-class", required_argument, 0, 'S'},
-		{"log-level", required_argument, 0, 'l'},  {"cleanup", no_argument, 0, 'C'},
-		{"tls-cert-file", required_argument, 0, 'T'}, {"tls-private-key-file", required_argument, 0, 'K'},
-		{"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
-	struct aios_node_opts o = {.state_dir = "/var/lib/aios-node", .pod_cidr = "10.244.0.0/24",
-				   .bridge = "aios0", .kubelet_port = 10250, .storage_class = "aios-local"};
+	    {"kubeconfig", required_argument, 0, 'k'},
+	    {"node-name", required_argument, 0, 'n'},
+	    {"state-dir", required_argument, 0, 's'},
+	    {"bin-dir", required_argument, 0, 'b'},
+	    {"pod-cidr", required_argument, 0, 'c'},
+	    {"bridge", required_argument, 0, 'B'},
+	    {"kubelet-port", required_argument, 0, 'p'},
+	    {"storage-class", required_argument, 0, 'S'},
+	    {"log-level", required_argument, 0, 'l'},
+	    {"cleanup", no_argument, 0, 'C'},
+	    {"tls-cert-file", required_argument, 0, 'T'},
+	    {"tls-private-key-file", required_argument, 0, 'K'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0}};
+	struct aios_node_opts o = {.state_dir = "/var/lib/aios-node",
+	                           .pod_cidr = "10.244.0.0/24",
+	                           .bridge = "aios0",
+	                           .kubelet_port = 10250,
+	                           .storage_class = "aios-local"};
 	int level = AIOS_LOG_INFO, cleanup_only = 0, c;
 	char *bin_dir = NULL;
 	aios_log_init("aios-node", AIOS_LOG_INFO);
@@ -93,7 +107,8 @@ int main(int argc, char **argv)
 		case 'p':
 			v = strtol(optarg, &end, 10);
 			if (*end || v < 1 || v > 65535) {
-				fprintf(stderr, "aios-node: --kubelet-port %s: expected 1..65535\n", optarg);
+				fprintf(stderr, "aios-node: --kubelet-port %s: expected 1..65535\n",
+				        optarg);
 				return 2;
 			}
 			o.kubelet_port = (int)v;
@@ -101,7 +116,10 @@ int main(int argc, char **argv)
 		case 'l':
 			level = aios_log_parse_level(optarg);
 			if (level < 0) {
-				fprintf(stderr, "aios-node: --log-level %s: expected debug|info|warn|error\n", optarg);
+				fprintf(
+				    stderr,
+				    "aios-node: --log-level %s: expected debug|info|warn|error\n",
+				    optarg);
 				return 2;
 			}
 			break;
@@ -119,13 +137,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (strlen(o.bridge) == 0 || strlen(o.bridge) > 15) {
-		fprintf(stderr, "aios-node: --bridge must be 1..15 characters (an interface name)\n");
+		fprintf(stderr,
+		        "aios-node: --bridge must be 1..15 characters (an interface name)\n");
 		return 2;
 	}
 	aios_log_set_level((enum aios_log_level)level);
 	if (geteuid() != 0) {
-		aios_error("not_root", "aios-node must run as root, as a kubelet does: it creates a bridge, "
-			   "network namespaces and mount namespaces (run it with sudo)");
+		aios_error("not_root",
+		           "aios-node must run as root, as a kubelet does: it creates a bridge, "
+		           "network namespaces and mount namespaces (run it with sudo)");
 		return 3;
 	}
 	if (!o.bin_dir)

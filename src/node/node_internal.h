@@ -36,10 +36,10 @@ struct node_probe_state {
 struct node_ctr {
 	char *name;
 	char *log_path, *prev_log_path, *term_path; /* host files */
-	pid_t pid;                 /* > 0 while running */
-	pid_t group;               /* its process group, until every member is gone */
+	pid_t pid;                                  /* > 0 while running */
+	pid_t group; /* its process group, until every member is gone */
 	enum aios_ctr_state state;
-	char *reason, *message;    /* waiting */
+	char *reason, *message; /* waiting */
 	char started_at[32];
 	int64_t started_ms;
 	struct node_term term, last;
@@ -47,34 +47,34 @@ struct node_ctr {
 	int restart_count;
 	int ready, started;
 	struct node_probe_state rd, lv, su;
-	int64_t next_start_ms;     /* back-off: not before */
+	int64_t next_start_ms; /* back-off: not before */
 	int backoff_s;
-	int64_t kill_at_ms;        /* SIGKILL after this if still running (0: none) */
-	int done;                  /* terminated and will not restart */
+	int64_t kill_at_ms; /* SIGKILL after this if still running (0: none) */
+	int done;           /* terminated and will not restart */
 };
 
 struct node_pod {
 	char *uid, *ns, *name;
-	char *dir;                 /* <state>/pods/<uid> */
-	struct json_object *obj;   /* latest object from the informer (shared reference) */
+	char *dir;               /* <state>/pods/<uid> */
+	struct json_object *obj; /* latest object from the informer (shared reference) */
 	struct aios_podspec *spec;
 	char netns[AIOS_NODENET_NAME_MAX + 16], veth[AIOS_NODENET_NAME_MAX];
 	char ip[16];
-	long ip_idx;               /* -1: none */
+	long ip_idx; /* -1: none */
 	int net_up;
 	char **vol_dirs;
 	char start_time[32];
 	struct node_ctr *ctrs;
 	size_t n_ctrs;
 	char *pod_reason, *pod_message; /* refused: phase Failed */
-	char *setup_msg;           /* why the sandbox is not ready (ContainerCreating message) */
+	char *setup_msg; /* why the sandbox is not ready (ContainerCreating message) */
 	int64_t setup_next_ms;
 	int terminating;
-	int finished;              /* every container done: sandbox given back, never remade */
+	int finished; /* every container done: sandbox given back, never remade */
 	int64_t kill_at_ms;
-	int seen;                  /* present in the last informer listing */
-	char *last_status;         /* the status JSON last written */
-	int64_t status_next_ms;    /* retry time after a failed write */
+	int seen;               /* present in the last informer listing */
+	char *last_status;      /* the status JSON last written */
+	int64_t status_next_ms; /* retry time after a failed write */
 	struct node_pod *next;
 };
 
@@ -87,22 +87,23 @@ struct aios_node {
 	struct aios_kube_client *kc;
 	struct aios_kube_informer *pods_inf;
 	struct aios_http_server *http;
-	char *tls_cert, *tls_key;  /* kubelet port pair (heap paths) */
-	pthread_mutex_t lock;      /* guards the pod list for the kubelet port */
+	char *tls_cert, *tls_key; /* kubelet port pair (heap paths) */
+	pthread_mutex_t lock;     /* guards the pod list for the kubelet port */
 	struct node_pod *pods;
-	uint8_t *ip_used;          /* one byte per address of the range */
+	uint8_t *ip_used; /* one byte per address of the range */
 	int64_t lease_next_ms, status_next_ms, provision_next_ms;
 };
 
 /* nodeapi.c */
 enum aios_err node_register(struct aios_node *n) AIOS_MUST_CHECK;
-void node_heartbeat(struct aios_node *n);  /* Lease and, when due, Node status */
-void node_provision(struct aios_node *n);  /* PVs for pending claims; released ones deleted */
+void node_heartbeat(struct aios_node *n); /* Lease and, when due, Node status */
+void node_provision(struct aios_node *n); /* PVs for pending claims; released ones deleted */
 
 /* kubelet.c */
 enum aios_err node_kubelet_start(struct aios_node *n) AIOS_MUST_CHECK;
 /* Reads the last tail_lines lines (-1: all) and at most limit bytes (-1: no limit) of
  * path into out. */
-enum aios_err node_log_tail(const char *path, long tail_lines, long limit, struct aios_buf *out) AIOS_MUST_CHECK;
+enum aios_err node_log_tail(const char *path, long tail_lines, long limit,
+                            struct aios_buf *out) AIOS_MUST_CHECK;
 
 #endif

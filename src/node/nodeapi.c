@@ -76,7 +76,8 @@ static struct json_object *resources(struct aios_node *n)
 	json_object_object_add(r, "memory", jstr(v));
 	struct statvfs sv;
 	if (statvfs(n->o->state_dir, &sv) == 0) {
-		snprintf(v, sizeof v, "%lluKi", (unsigned long long)sv.f_blocks * sv.f_frsize / 1024);
+		snprintf(v, sizeof v, "%lluKi",
+		         (unsigned long long)sv.f_blocks * sv.f_frsize / 1024);
 		json_object_object_add(r, "ephemeral-storage", jstr(v));
 	}
 	snprintf(v, sizeof v, "%d", AIOS_NODE_MAX_PODS);
@@ -84,8 +85,8 @@ static struct json_object *resources(struct aios_node *n)
 	return r;
 }
 
-static struct json_object *condition(const char *type, const char *status, const char *reason, const char *msg,
-				     const char *now, const char *since)
+static struct json_object *condition(const char *type, const char *status, const char *reason,
+                                     const char *msg, const char *now, const char *since)
 {
 	struct json_object *c = json_object_new_object();
 	json_object_object_add(c, "type", jstr(type));
@@ -105,18 +106,22 @@ static struct json_object *node_status(struct aios_node *n, int ready)
 	json_object_object_add(st, "capacity", resources(n));
 	json_object_object_add(st, "allocatable", resources(n));
 	struct json_object *conds = json_object_new_array();
-	json_object_array_add(conds, condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
-					       "aios-node does not track memory pressure", now, ready_since));
+	json_object_array_add(
+	    conds, condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
+	                     "aios-node does not track memory pressure", now, ready_since));
 	json_object_array_add(conds, condition("DiskPressure", "False", "KubeletHasNoDiskPressure",
-					       "aios-node does not track disk pressure", now, ready_since));
-	json_object_array_add(conds, condition("PIDPressure", "False", "KubeletHasSufficientPID",
-					       "aios-node does not track PID pressure", now, ready_since));
+	                                       "aios-node does not track disk pressure", now,
+	                                       ready_since));
+	json_object_array_add(conds,
+	                      condition("PIDPressure", "False", "KubeletHasSufficientPID",
+	                                "aios-node does not track PID pressure", now, ready_since));
 	if (ready)
 		json_object_array_add(conds, condition("Ready", "True", "KubeletReady",
-						       "aios-node is posting ready status", now, ready_since));
+		                                       "aios-node is posting ready status", now,
+		                                       ready_since));
 	else
-		json_object_array_add(conds, condition("Ready", "False", "KubeletNotReady", "aios-node stopped",
-						       now, now));
+		json_object_array_add(conds, condition("Ready", "False", "KubeletNotReady",
+		                                       "aios-node stopped", now, now));
 	json_object_object_add(st, "conditions", conds);
 	struct json_object *addrs = json_object_new_array(), *a = json_object_new_object();
 	json_object_object_add(a, "type", jstr("InternalIP"));
@@ -148,7 +153,8 @@ static struct json_object *node_status(struct aios_node *n, int ready)
 	json_object_object_add(info, "kubeletVersion", jstr("v1.20.2"));
 	json_object_object_add(info, "kubeProxyVersion", jstr("v1.20.2"));
 	json_object_object_add(info, "operatingSystem", jstr("linux"));
-	json_object_object_add(info, "architecture", jstr(strcmp(u.machine, "aarch64") == 0 ? "arm64" : "amd64"));
+	json_object_object_add(info, "architecture",
+	                       jstr(strcmp(u.machine, "aarch64") == 0 ? "arm64" : "amd64"));
 	json_object_object_add(st, "nodeInfo", info);
 	return st;
 }
@@ -195,12 +201,13 @@ enum aios_err node_register(struct aios_node *n)
 	}
 	if (err)
 		return aios_fail_wrap(err, "registering node %s", n->node_name);
-	n->node_uid = aios_xstrdup(aios_json_str(out, "metadata.uid") ? aios_json_str(out, "metadata.uid") : "");
+	n->node_uid = aios_xstrdup(
+	    aios_json_str(out, "metadata.uid") ? aios_json_str(out, "metadata.uid") : "");
 	json_object_put(out);
 	if ((err = patch_status(n, 1)))
 		return aios_fail_wrap(err, "node %s status", n->node_name);
-	aios_info("node_registered", "node %s (InternalIP %s, kubelet port %d)", n->node_name, n->host_ip,
-		  n->o->kubelet_port);
+	aios_info("node_registered", "node %s (InternalIP %s, kubelet port %d)", n->node_name,
+	          n->host_ip, n->o->kubelet_port);
 	n->status_next_ms = aios_now_ms() + AIOS_NODE_STATUS_S * 1000;
 	return AIOS_OK;
 }
@@ -222,7 +229,8 @@ static struct json_object *lease_object(struct aios_node *n, const char *renew)
 	json_object_array_add(owners, ow);
 	aios_json_set(l, "metadata.ownerReferences", owners);
 	aios_json_set(l, "spec.holderIdentity", jstr(n->node_name));
-	aios_json_set(l, "spec.leaseDurationSeconds", json_object_new_int(AIOS_NODE_LEASE_DURATION_S));
+	aios_json_set(l, "spec.leaseDurationSeconds",
+	              json_object_new_int(AIOS_NODE_LEASE_DURATION_S));
 	aios_json_set(l, "spec.renewTime", jstr(renew));
 	return l;
 }
@@ -248,7 +256,8 @@ void node_heartbeat(struct aios_node *n)
 		json_object_put(l);
 	}
 	if (err) {
-		aios_warn("lease", "renewing lease kube-node-lease/%s: %s", n->node_name, aios_errmsg());
+		aios_warn("lease", "renewing lease kube-node-lease/%s: %s", n->node_name,
+		          aios_errmsg());
 		n->lease_next_ms = now + 1000; /* retry soon: the lease lasts 40 s */
 	}
 	if (now >= n->status_next_ms) {
@@ -263,7 +272,8 @@ void node_heartbeat(struct aios_node *n)
 
 static void provision_claim(struct aios_node *n, struct json_object *pvc)
 {
-	const char *ns = aios_json_str(pvc, "metadata.namespace"), *name = aios_json_str(pvc, "metadata.name");
+	const char *ns = aios_json_str(pvc, "metadata.namespace"),
+	           *name = aios_json_str(pvc, "metadata.name");
 	const char *uid = aios_json_str(pvc, "metadata.uid");
 	const char *size = aios_json_str(pvc, "spec.resources.requests.storage");
 	if (!ns || !name || !uid)
@@ -310,7 +320,8 @@ static void provision_claim(struct aios_node *n, struct json_object *pvc)
 	if (err == AIOS_OK)
 		aios_info("provisioned", "claim %s/%s: volume %s at %s", ns, name, pvname, dir);
 	else if (err != AIOS_ERR_EXISTS)
-		aios_warn("provision", "claim %s/%s: creating volume %s: %s", ns, name, pvname, aios_errmsg());
+		aios_warn("provision", "claim %s/%s: creating volume %s: %s", ns, name, pvname,
+		          aios_errmsg());
 	json_object_put(pv);
 	free(pvname);
 	free(dir);
@@ -318,7 +329,8 @@ static void provision_claim(struct aios_node *n, struct json_object *pvc)
 
 static void delete_released(struct aios_node *n, struct json_object *pv)
 {
-	const char *name = aios_json_str(pv, "metadata.name"), *path = aios_json_str(pv, "spec.hostPath.path");
+	const char *name = aios_json_str(pv, "metadata.name"),
+	           *path = aios_json_str(pv, "spec.hostPath.path");
 	char *root = aios_xasprintf("%s/pv", n->o->state_dir);
 	if (path && aios_volumes_remove_tree(root, path) != AIOS_OK) {
 		aios_warn("deprovision", "volume %s: %s", name, aios_errmsg());
@@ -329,7 +341,8 @@ static void delete_released(struct aios_node *n, struct json_object *pv)
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_pvs, NULL, name);
 	enum aios_err err = aios_kube_delete(n->kc, &r, NULL, NULL);
 	if (err == AIOS_OK)
-		aios_info("deprovisioned", "volume %s released by its claim: data and object deleted", name);
+		aios_info("deprovisioned",
+		          "volume %s released by its claim: data and object deleted", name);
 	else if (err != AIOS_ERR_NOT_FOUND)
 		aios_warn("deprovision", "volume %s: %s", name, aios_errmsg());
 }
@@ -346,9 +359,11 @@ void node_provision(struct aios_node *n)
 	for (size_t i = 0; items && i < json_object_array_length(items); i++) {
 		struct json_object *c = json_object_array_get_idx(items, i);
 		const char *cls = aios_json_str(c, "spec.storageClassName");
-		const char *phase = aios_json_str(c, "status.phase"), *vol = aios_json_str(c, "spec.volumeName");
-		if (cls && strcmp(cls, n->o->storage_class) == 0 && phase && strcmp(phase, "Pending") == 0 &&
-		    (!vol || !*vol) && !aios_json_lookup(c, "metadata.deletionTimestamp"))
+		const char *phase = aios_json_str(c, "status.phase"),
+		           *vol = aios_json_str(c, "spec.volumeName");
+		if (cls && strcmp(cls, n->o->storage_class) == 0 && phase &&
+		    strcmp(phase, "Pending") == 0 && (!vol || !*vol) &&
+		    !aios_json_lookup(c, "metadata.deletionTimestamp"))
 			provision_claim(n, c);
 	}
 	json_object_put(list);
@@ -360,7 +375,8 @@ void node_provision(struct aios_node *n)
 	for (size_t i = 0; items && i < json_object_array_length(items); i++) {
 		struct json_object *pv = json_object_array_get_idx(items, i);
 		struct json_object *ann = aios_json_lookup(pv, "metadata.annotations"), *by = NULL;
-		const char *phase = aios_json_str(pv, "status.phase"), *pol = aios_json_str(pv, "spec.persistentVolumeReclaimPolicy");
+		const char *phase = aios_json_str(pv, "status.phase"),
+		           *pol = aios_json_str(pv, "spec.persistentVolumeReclaimPolicy");
 		if (ann && json_object_object_get_ex(ann, "pv.kubernetes.io/provisioned-by", &by) &&
 		    strcmp(json_object_get_string(by), AIOS_NODE_PROVISIONER) == 0 && phase &&
 		    strcmp(phase, "Released") == 0 && pol && strcmp(pol, "Delete") == 0)

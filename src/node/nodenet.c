@@ -22,7 +22,8 @@ enum aios_err aios_cidr_parse(const char *s, struct aios_cidr *out)
 {
 	const char *slash = s ? strchr(s, '/') : NULL;
 	if (!slash || slash - s > 15)
-		return aios_fail(AIOS_ERR_INVALID, "pod range %s: expected a.b.c.d/prefix", s ? s : "(null)");
+		return aios_fail(AIOS_ERR_INVALID, "pod range %s: expected a.b.c.d/prefix",
+		                 s ? s : "(null)");
 	char ip[16];
 	memcpy(ip, s, (size_t)(slash - s));
 	ip[slash - s] = '\0';
@@ -71,22 +72,25 @@ enum aios_err aios_nodenet_check_routes(const char *text, const struct aios_cidr
 		line++;
 		char iface[32];
 		unsigned dst, gw, flags, refcnt, use, metric, mask;
-		if (sscanf(line, "%31s %x %x %x %u %u %u %x", iface, &dst, &gw, &flags, &refcnt, &use, &metric,
-			   &mask) == 8) {
+		if (sscanf(line, "%31s %x %x %x %u %u %u %x", iface, &dst, &gw, &flags, &refcnt,
+		           &use, &metric, &mask) == 8) {
 			/* /proc/net/route prints addresses in network byte order as hex */
 			uint32_t d = ntohl(dst), m = ntohl(mask);
 			if (m != 0) {
-				uint32_t common = m & rmask; /* the shorter prefix decides overlap */
+				uint32_t common =
+				    m & rmask; /* the shorter prefix decides overlap */
 				if ((d & common) == (range->addr & common)) {
 					char rd[16], rr[16];
-					struct in_addr a = {.s_addr = dst}, b = {.s_addr = htonl(range->addr)};
+					struct in_addr a = {.s_addr = dst},
+					               b = {.s_addr = htonl(range->addr)};
 					inet_ntop(AF_INET, &a, rd, sizeof rd);
 					inet_ntop(AF_INET, &b, rr, sizeof rr);
 					int plen = __builtin_popcount(m);
 					return aios_fail(AIOS_ERR_EXISTS,
-							 "route %s/%d on %s overlaps the pod range %s/%d; pick another "
-							 "--pod-cidr or remove that route",
-							 rd, plen, iface, rr, range->prefix);
+					                 "route %s/%d on %s overlaps the pod range "
+					                 "%s/%d; pick another "
+					                 "--pod-cidr or remove that route",
+					                 rd, plen, iface, rr, range->prefix);
 				}
 			}
 		}
@@ -98,7 +102,7 @@ enum aios_err aios_nodenet_check_routes(const char *text, const struct aios_cidr
 /* ------------------------------------------------------------------ names */
 
 void aios_nodenet_names(const char *uid, char netns[AIOS_NODENET_NAME_MAX + 16],
-			char veth[AIOS_NODENET_NAME_MAX])
+                        char veth[AIOS_NODENET_NAME_MAX])
 {
 	char hex[13];
 	size_t n = 0;
@@ -158,12 +162,12 @@ enum aios_err aios_nodenet_run(char *const argv[])
 	return aios_fail(AIOS_ERR_IO, "`%s` failed: %s", cmd, len ? err : "non-zero exit");
 }
 
-#define RUN(...)                                                       \
-	do {                                                           \
-		char *const a_[] = {__VA_ARGS__, NULL};                \
-		enum aios_err e_ = aios_nodenet_run(a_);               \
-		if (e_)                                                \
-			return e_;                                     \
+#define RUN(...)                                                                                   \
+	do {                                                                                       \
+		char *const a_[] = {__VA_ARGS__, NULL};                                            \
+		enum aios_err e_ = aios_nodenet_run(a_);                                           \
+		if (e_)                                                                            \
+			return e_;                                                                 \
 	} while (0)
 
 int aios_nodenet_link_exists(const char *name)
@@ -201,8 +205,8 @@ static int netns_exists(const char *netns)
 	return access(path, F_OK) == 0;
 }
 
-enum aios_err aios_nodenet_pod_up(const char *bridge, const struct aios_cidr *range, const char *netns,
-				  const char *veth, const char *ip)
+enum aios_err aios_nodenet_pod_up(const char *bridge, const struct aios_cidr *range,
+                                  const char *netns, const char *veth, const char *ip)
 {
 	char gw[16], addr[24];
 	aios_cidr_host(range, 1, gw);

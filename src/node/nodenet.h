@@ -43,26 +43,28 @@ long aios_cidr_index(const struct aios_cidr *c, const char *ip);
  * naming the interface and route, if any route other than a default route covers
  * or overlaps it; AIOS_OK otherwise.
  */
-enum aios_err aios_nodenet_check_routes(const char *proc_net_route, const struct aios_cidr *range)
-	AIOS_MUST_CHECK;
+enum aios_err aios_nodenet_check_routes(const char *proc_net_route,
+                                        const struct aios_cidr *range) AIOS_MUST_CHECK;
 
 /* Names a pod's namespace and host-side veth after its UID (dashes dropped). */
 void aios_nodenet_names(const char *uid, char netns[AIOS_NODENET_NAME_MAX + 16],
-			char veth[AIOS_NODENET_NAME_MAX]);
+                        char veth[AIOS_NODENET_NAME_MAX]);
 
 /* Runs argv (argv[0] looked up in PATH) and fails with its stderr on a non-zero exit. */
 enum aios_err aios_nodenet_run(char *const argv[]) AIOS_MUST_CHECK;
 
 /* Creates bridge with the gateway address of range and brings it up. */
-enum aios_err aios_nodenet_bridge_up(const char *bridge, const struct aios_cidr *range) AIOS_MUST_CHECK;
+enum aios_err aios_nodenet_bridge_up(const char *bridge,
+                                     const struct aios_cidr *range) AIOS_MUST_CHECK;
 /* Deletes bridge if it exists (AIOS_OK when it did not). */
 enum aios_err aios_nodenet_bridge_down(const char *bridge) AIOS_MUST_CHECK;
 /* 1 if a link of that name exists. */
 int aios_nodenet_link_exists(const char *name);
 
 /* Creates netns with lo up and eth0 = ip on range, default route via the gateway. */
-enum aios_err aios_nodenet_pod_up(const char *bridge, const struct aios_cidr *range, const char *netns,
-				  const char *veth, const char *ip) AIOS_MUST_CHECK;
+enum aios_err aios_nodenet_pod_up(const char *bridge, const struct aios_cidr *range,
+                                  const char *netns, const char *veth,
+                                  const char *ip) AIOS_MUST_CHECK;
 /* Removes the veth and the namespace; missing pieces are not an error. */
 enum aios_err aios_nodenet_pod_down(const char *netns, const char *veth) AIOS_MUST_CHECK;
 

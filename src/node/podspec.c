@@ -27,13 +27,13 @@ static const struct {
 	const char *program;
 	const char *dir; /* the program's directory under <build>/src */
 } image_table[] = {
-	{"trainer", "aios-trainer", "trainer"},
-	{"aios-trainer", "aios-trainer", "trainer"},
-	{"serve", "aios-serve", "serve"},
-	{"aios-serve", "aios-serve", "serve"},
-	{"inference", "aios-serve", "serve"},
-	{"operator", "aios-operator", "operator"},
-	{"aios-operator", "aios-operator", "operator"},
+    {"trainer", "aios-trainer", "trainer"},
+    {"aios-trainer", "aios-trainer", "trainer"},
+    {"serve", "aios-serve", "serve"},
+    {"aios-serve", "aios-serve", "serve"},
+    {"inference", "aios-serve", "serve"},
+    {"operator", "aios-operator", "operator"},
+    {"aios-operator", "aios-operator", "operator"},
 };
 
 const char *aios_podspec_image_program(const char *image)
@@ -117,12 +117,12 @@ char *aios_podspec_expand(const char *s, char *const *env, size_t n)
 {
 	size_t cap = strlen(s) + 1, len = 0;
 	char *out = aios_xmalloc(cap);
-#define PUT(p, k)                                            \
-	do {                                                 \
-		while (len + (k) + 1 > cap)                  \
-			out = aios_xrealloc(out, cap *= 2);  \
-		memcpy(out + len, (p), (k));                 \
-		len += (k);                                  \
+#define PUT(p, k)                                                                                  \
+	do {                                                                                       \
+		while (len + (k) + 1 > cap)                                                        \
+			out = aios_xrealloc(out, cap *= 2);                                        \
+		memcpy(out + len, (p), (k));                                                       \
+		len += (k);                                                                        \
 	} while (0)
 	for (const char *p = s; *p;) {
 		if (p[0] == '$' && p[1] == '$') {
@@ -180,7 +180,7 @@ static const char *bracket_field(struct json_object *pod, const char *path, cons
 
 /* Value of a downward API fieldRef, or NULL (with aios_fail) when unsupported. */
 static const char *field_ref(struct json_object *pod, const char *path,
-			     const struct aios_podspec_ctx *ctx)
+                             const struct aios_podspec_ctx *ctx)
 {
 	if (strcmp(path, "metadata.name") == 0 || strcmp(path, "metadata.namespace") == 0 ||
 	    strcmp(path, "metadata.uid") == 0 || strcmp(path, "spec.nodeName") == 0 ||
@@ -206,17 +206,20 @@ static const char *field_ref(struct json_object *pod, const char *path,
  * (the container then waits with CreateContainerConfigError, as on a kubelet).
  */
 static void build_env(struct aios_podspec_container *c, struct json_object *pod,
-		      struct json_object *jc, const struct aios_podspec_ctx *ctx)
+                      struct json_object *jc, const struct aios_podspec_ctx *ctx)
 {
 	const char *name = aios_json_str(pod, "metadata.name");
-	strv_push(&c->env, &c->envc,
-		  aios_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+	strv_push(
+	    &c->env, &c->envc,
+	    aios_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
 	strv_push(&c->env, &c->envc, aios_xasprintf("HOSTNAME=%s", name ? name : ""));
 	strv_push(&c->env, &c->envc, aios_xstrdup("HOME=/root"));
 
 	if (aios_json_lookup(jc, "envFrom")) {
-		c->env_error = aios_xasprintf("container %s: envFrom is not supported by aios-node (list each "
-					      "variable under env)", c->name);
+		c->env_error =
+		    aios_xasprintf("container %s: envFrom is not supported by aios-node (list each "
+		                   "variable under env)",
+		                   c->name);
 		return;
 	}
 	struct json_object *arr = aios_json_lookup(jc, "env");
@@ -224,8 +227,9 @@ static void build_env(struct aios_podspec_container *c, struct json_object *pod,
 		return;
 	size_t n = json_object_array_length(arr);
 	if (n > AIOS_PODSPEC_MAX_ENV) {
-		c->env_error = aios_xasprintf("container %s: %zu env entries, more than the %d aios-node accepts",
-					      c->name, n, AIOS_PODSPEC_MAX_ENV);
+		c->env_error = aios_xasprintf(
+		    "container %s: %zu env entries, more than the %d aios-node accepts", c->name, n,
+		    AIOS_PODSPEC_MAX_ENV);
 		return;
 	}
 	const char *ns = aios_json_str(pod, "metadata.namespace");
@@ -233,7 +237,8 @@ static void build_env(struct aios_podspec_container *c, struct json_object *pod,
 		struct json_object *e = json_object_array_get_idx(arr, i);
 		const char *k = aios_json_str(e, "name");
 		if (!k || !*k) {
-			c->env_error = aios_xasprintf("container %s: env[%zu].name is missing", c->name, i);
+			c->env_error =
+			    aios_xasprintf("container %s: env[%zu].name is missing", c->name, i);
 			return;
 		}
 		const char *v = aios_json_str(e, "value");
@@ -246,35 +251,40 @@ static void build_env(struct aios_podspec_container *c, struct json_object *pod,
 			if (fp) {
 				v = field_ref(pod, fp, ctx);
 				if (!v) {
-					c->env_error = aios_xasprintf("container %s: env %s: %s", c->name, k,
-								      aios_errmsg());
+					c->env_error = aios_xasprintf("container %s: env %s: %s",
+					                              c->name, k, aios_errmsg());
 					return;
 				}
 			} else if (cm || sec) {
 				struct json_object *ref = cm ? cm : sec;
-				const char *rn = aios_json_str(ref, "name"), *rk = aios_json_str(ref, "key");
+				const char *rn = aios_json_str(ref, "name"),
+				           *rk = aios_json_str(ref, "key");
 				int optional = 0;
 				struct json_object *o = aios_json_lookup(ref, "optional");
 				if (o && json_object_is_type(o, json_type_boolean))
 					optional = json_object_get_boolean(o);
 				enum aios_err err = AIOS_ERR_UNSUPPORTED;
 				if (ctx->lookup && rn && rk)
-					err = ctx->lookup(ctx->lookup_arg, sec != NULL, ns ? ns : "", rn, rk, &owned);
+					err = ctx->lookup(ctx->lookup_arg, sec != NULL,
+					                  ns ? ns : "", rn, rk, &owned);
 				if (err == AIOS_ERR_NOT_FOUND && optional)
 					continue;
 				if (err != AIOS_OK) {
-					c->env_error = aios_xasprintf("container %s: env %s: %s %s key %s: %s",
-								      c->name, k, sec ? "secret" : "configmap",
-								      rn ? rn : "?", rk ? rk : "?",
-								      err == AIOS_ERR_NOT_FOUND ? "not found"
-												: aios_errmsg());
+					c->env_error = aios_xasprintf(
+					    "container %s: env %s: %s %s key %s: %s", c->name, k,
+					    sec ? "secret" : "configmap", rn ? rn : "?",
+					    rk ? rk : "?",
+					    err == AIOS_ERR_NOT_FOUND ? "not found"
+					                              : aios_errmsg());
 					return;
 				}
 				v = owned;
 			} else {
-				c->env_error = aios_xasprintf("container %s: env %s: valueFrom kind not supported by aios-node "
-							      "(fieldRef, configMapKeyRef, secretKeyRef are)",
-							      c->name, k);
+				c->env_error =
+				    aios_xasprintf("container %s: env %s: valueFrom kind not "
+				                   "supported by aios-node "
+				                   "(fieldRef, configMapKeyRef, secretKeyRef are)",
+				                   c->name, k);
 				return;
 			}
 			strv_push(&c->env, &c->envc, aios_xasprintf("%s=%s", k, v));
@@ -309,14 +319,15 @@ static int port_of(struct json_object *jc, struct json_object *port)
 		struct json_object *p = json_object_array_get_idx(ports, i);
 		const char *n = aios_json_str(p, "name");
 		int64_t num;
-		if (n && strcmp(n, want) == 0 && aios_json_get_int(p, "containerPort", &num) == AIOS_OK)
+		if (n && strcmp(n, want) == 0 &&
+		    aios_json_get_int(p, "containerPort", &num) == AIOS_OK)
 			return (int)num;
 	}
 	return -1;
 }
 
 static enum aios_err parse_probe(struct json_object *jc, const char *field, const char *cname,
-				 struct aios_podspec_probe *pr)
+                                 struct aios_podspec_probe *pr)
 {
 	struct json_object *o = aios_json_lookup(jc, field);
 	pr->kind = AIOS_PROBE_NONE;
@@ -340,7 +351,8 @@ static enum aios_err parse_probe(struct json_object *jc, const char *field, cons
 		goto bad;
 	pr->failure_threshold = v > 0 ? (int)v : 3;
 
-	struct json_object *h = aios_json_lookup(o, "httpGet"), *t = aios_json_lookup(o, "tcpSocket");
+	struct json_object *h = aios_json_lookup(o, "httpGet"),
+	                   *t = aios_json_lookup(o, "tcpSocket");
 	if (h) {
 		pr->kind = AIOS_PROBE_HTTP;
 		const char *path = aios_json_str(h, "path");
@@ -352,14 +364,17 @@ static enum aios_err parse_probe(struct json_object *jc, const char *field, cons
 		pr->kind = AIOS_PROBE_TCP;
 		pr->port = port_of(jc, aios_json_lookup(t, "port"));
 	} else if (aios_json_lookup(o, "exec")) {
-		return aios_fail(AIOS_ERR_INVALID, "container %s: %s.exec is not supported by aios-node "
-				 "(httpGet and tcpSocket are)", cname, field);
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "container %s: %s.exec is not supported by aios-node "
+		                 "(httpGet and tcpSocket are)",
+		                 cname, field);
 	} else {
 		return aios_fail(AIOS_ERR_INVALID, "container %s: %s has no handler", cname, field);
 	}
 	if (pr->port <= 0 || pr->port > 65535)
-		return aios_fail(AIOS_ERR_INVALID, "container %s: %s: port is missing or names no containerPort",
-				 cname, field);
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "container %s: %s: port is missing or names no containerPort",
+		                 cname, field);
 	return AIOS_OK;
 bad:
 	return aios_fail_wrap(AIOS_ERR_INVALID, "container %s: %s", cname, field);
@@ -378,8 +393,10 @@ static enum aios_err parse_items(struct json_object *src, struct aios_podspec_vo
 		struct json_object *it = json_object_array_get_idx(items, i);
 		const char *k = aios_json_str(it, "key"), *p = aios_json_str(it, "path");
 		if (!k || !p || p[0] == '/' || strstr(p, ".."))
-			return aios_fail(AIOS_ERR_INVALID, "volume %s: items[%zu] needs key and a relative path "
-					 "without '..'", v->name, i);
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "volume %s: items[%zu] needs key and a relative path "
+			                 "without '..'",
+			                 v->name, i);
 		v->items[v->n_items].key = aios_xstrdup(k);
 		v->items[v->n_items].path = aios_xstrdup(p);
 		v->n_items++;
@@ -404,9 +421,11 @@ static enum aios_err parse_volume(struct json_object *jv, size_t idx, struct aio
 		if (aios_json_opt_bool(o, "readOnly", 0, &ro) != AIOS_OK)
 			return aios_fail_wrap(AIOS_ERR_INVALID, "volume %s", name);
 		v->read_only = ro;
-	} else if ((o = aios_json_lookup(jv, "configMap")) || (o = aios_json_lookup(jv, "secret"))) {
+	} else if ((o = aios_json_lookup(jv, "configMap")) ||
+	           (o = aios_json_lookup(jv, "secret"))) {
 		v->kind = aios_json_lookup(jv, "configMap") ? AIOS_VOL_CONFIG_MAP : AIOS_VOL_SECRET;
-		v->source = dup_or_null(aios_json_str(o, v->kind == AIOS_VOL_SECRET ? "secretName" : "name"));
+		v->source = dup_or_null(
+		    aios_json_str(o, v->kind == AIOS_VOL_SECRET ? "secretName" : "name"));
 		int opt = 0;
 		int64_t mode = 0644;
 		if (aios_json_opt_bool(o, "optional", 0, &opt) != AIOS_OK ||
@@ -421,8 +440,11 @@ static enum aios_err parse_volume(struct json_object *jv, size_t idx, struct aio
 		v->kind = AIOS_VOL_HOST_PATH;
 		v->source = dup_or_null(aios_json_str(o, "path"));
 	} else {
-		return aios_fail(AIOS_ERR_INVALID, "volume %s: kind not supported by aios-node "
-				 "(emptyDir, persistentVolumeClaim, configMap, secret, hostPath are)", name);
+		return aios_fail(
+		    AIOS_ERR_INVALID,
+		    "volume %s: kind not supported by aios-node "
+		    "(emptyDir, persistentVolumeClaim, configMap, secret, hostPath are)",
+		    name);
 	}
 	if (v->kind != AIOS_VOL_EMPTY_DIR && (!v->source || !*v->source))
 		return aios_fail(AIOS_ERR_INVALID, "volume %s: source name is missing", name);
@@ -430,7 +452,7 @@ static enum aios_err parse_volume(struct json_object *jv, size_t idx, struct aio
 }
 
 static enum aios_err parse_mounts(struct json_object *jc, const struct aios_podspec *p,
-				  struct aios_podspec_container *c)
+                                  struct aios_podspec_container *c)
 {
 	struct json_object *arr = aios_json_lookup(jc, "volumeMounts");
 	if (!arr || !json_object_is_type(arr, json_type_array))
@@ -442,21 +464,28 @@ static enum aios_err parse_mounts(struct json_object *jc, const struct aios_pods
 		const char *vn = aios_json_str(m, "name"), *mp = aios_json_str(m, "mountPath");
 		const char *sp = aios_json_str(m, "subPath");
 		if (!vn || !mp || mp[0] != '/')
-			return aios_fail(AIOS_ERR_INVALID, "container %s: volumeMounts[%zu] needs name and an "
-					 "absolute mountPath", c->name, i);
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "container %s: volumeMounts[%zu] needs name and an "
+			                 "absolute mountPath",
+			                 c->name, i);
 		size_t k;
 		for (k = 0; k < p->n_volumes; k++)
 			if (strcmp(p->volumes[k].name, vn) == 0)
 				break;
 		if (k == p->n_volumes)
-			return aios_fail(AIOS_ERR_INVALID, "container %s: volumeMounts[%zu] names volume %s, "
-					 "which the pod does not have", c->name, i, vn);
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "container %s: volumeMounts[%zu] names volume %s, "
+			                 "which the pod does not have",
+			                 c->name, i, vn);
 		if (sp && *sp && (sp[0] == '/' || strstr(sp, "..")))
-			return aios_fail(AIOS_ERR_INVALID, "container %s: volumeMounts[%zu].subPath must be "
-					 "relative without '..'", c->name, i);
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "container %s: volumeMounts[%zu].subPath must be "
+			                 "relative without '..'",
+			                 c->name, i);
 		int ro = 0;
 		if (aios_json_opt_bool(m, "readOnly", 0, &ro) != AIOS_OK)
-			return aios_fail_wrap(AIOS_ERR_INVALID, "container %s: volumeMounts[%zu]", c->name, i);
+			return aios_fail_wrap(AIOS_ERR_INVALID, "container %s: volumeMounts[%zu]",
+			                      c->name, i);
 		struct aios_podspec_mount *dst = &c->mounts[c->n_mounts++];
 		dst->volume = aios_xstrdup(vn);
 		dst->path = aios_xstrdup(mp);
@@ -469,22 +498,23 @@ static enum aios_err parse_mounts(struct json_object *jc, const struct aios_pods
 /* ------------------------------------------------------------------ containers */
 
 static enum aios_err strings_of(struct json_object *jc, const char *field, const char *cname,
-				struct json_object **out)
+                                struct json_object **out)
 {
 	*out = aios_json_lookup(jc, field);
 	if (!*out)
 		return AIOS_OK;
 	if (!json_object_is_type(*out, json_type_array))
-		return aios_fail(AIOS_ERR_INVALID, "container %s: %s must be a list of strings", cname, field);
+		return aios_fail(AIOS_ERR_INVALID, "container %s: %s must be a list of strings",
+		                 cname, field);
 	for (size_t i = 0; i < json_object_array_length(*out); i++)
 		if (!json_object_is_type(json_object_array_get_idx(*out, i), json_type_string))
-			return aios_fail(AIOS_ERR_INVALID, "container %s: %s[%zu] must be a string", cname,
-					 field, i);
+			return aios_fail(AIOS_ERR_INVALID, "container %s: %s[%zu] must be a string",
+			                 cname, field, i);
 	return AIOS_OK;
 }
 
 static enum aios_err build_argv(struct aios_podspec_container *c, struct json_object *jc,
-				const struct aios_podspec_ctx *ctx)
+                                const struct aios_podspec_ctx *ctx)
 {
 	struct json_object *cmd, *args;
 	enum aios_err err = strings_of(jc, "command", c->name, &cmd);
@@ -510,25 +540,29 @@ static enum aios_err build_argv(struct aios_podspec_container *c, struct json_ob
 		char *bin = aios_podspec_find_binary(ctx->bin_dir, prog);
 		if (!bin && !c->image_reason) {
 			c->image_reason = aios_xstrdup("ErrImagePull");
-			c->image_message = aios_xasprintf("image %s maps to program %s, which is not built under %s",
-							  c->image, prog, ctx->bin_dir ? ctx->bin_dir : "(no --bin-dir)");
+			c->image_message = aios_xasprintf(
+			    "image %s maps to program %s, which is not built under %s", c->image,
+			    prog, ctx->bin_dir ? ctx->bin_dir : "(no --bin-dir)");
 		}
 		strv_push(&c->argv, &c->argc, bin ? bin : aios_xstrdup(prog));
 	}
 	for (size_t i = 1; i < ncmd; i++)
-		strv_push(&c->argv, &c->argc,
-			  aios_podspec_expand(json_object_get_string(json_object_array_get_idx(cmd, i)),
-					      c->env, c->envc));
+		strv_push(
+		    &c->argv, &c->argc,
+		    aios_podspec_expand(json_object_get_string(json_object_array_get_idx(cmd, i)),
+		                        c->env, c->envc));
 	for (size_t i = 0; args && i < json_object_array_length(args); i++)
-		strv_push(&c->argv, &c->argc,
-			  aios_podspec_expand(json_object_get_string(json_object_array_get_idx(args, i)),
-					      c->env, c->envc));
+		strv_push(
+		    &c->argv, &c->argc,
+		    aios_podspec_expand(json_object_get_string(json_object_array_get_idx(args, i)),
+		                        c->env, c->envc));
 	return AIOS_OK;
 }
 
 static enum aios_err parse_container(struct json_object *pod, struct json_object *jc, size_t idx,
-				     const struct aios_podspec *p, const struct aios_podspec_ctx *ctx,
-				     struct aios_podspec_container *c)
+                                     const struct aios_podspec *p,
+                                     const struct aios_podspec_ctx *ctx,
+                                     struct aios_podspec_container *c)
 {
 	const char *name = aios_json_str(jc, "name");
 	if (!name || !*name)
@@ -541,9 +575,10 @@ static enum aios_err parse_container(struct json_object *pod, struct json_object
 		c->program = aios_xstrdup(prog);
 	} else {
 		c->image_reason = aios_xstrdup("ImageNotSupported");
-		c->image_message = aios_xasprintf("aios-node runs only aios images (*/trainer, */serve, "
-						  "*/operator: see docs/node.md); %s is not one",
-						  *c->image ? c->image : "(no image)");
+		c->image_message =
+		    aios_xasprintf("aios-node runs only aios images (*/trainer, */serve, "
+		                   "*/operator: see docs/node.md); %s is not one",
+		                   *c->image ? c->image : "(no image)");
 	}
 	build_env(c, pod, jc, ctx);
 	enum aios_err err = build_argv(c, jc, ctx);
@@ -552,10 +587,12 @@ static enum aios_err parse_container(struct json_object *pod, struct json_object
 	const char *wd = aios_json_str(jc, "workingDir");
 	if (wd && *wd) {
 		if (wd[0] != '/')
-			return aios_fail(AIOS_ERR_INVALID, "container %s: workingDir must be absolute", name);
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "container %s: workingDir must be absolute", name);
 		c->working_dir = aios_xstrdup(wd);
 	}
-	if ((err = parse_mounts(jc, p, c)) || (err = parse_probe(jc, "readinessProbe", name, &c->readiness)) ||
+	if ((err = parse_mounts(jc, p, c)) ||
+	    (err = parse_probe(jc, "readinessProbe", name, &c->readiness)) ||
 	    (err = parse_probe(jc, "livenessProbe", name, &c->liveness)) ||
 	    (err = parse_probe(jc, "startupProbe", name, &c->startup)))
 		return err;
@@ -569,15 +606,17 @@ static enum aios_err parse_container(struct json_object *pod, struct json_object
 /* ------------------------------------------------------------------ the pod */
 
 enum aios_err aios_podspec_build(struct json_object *pod, const struct aios_podspec_ctx *ctx,
-				 struct aios_podspec **out)
+                                 struct aios_podspec **out)
 {
 	*out = NULL;
 	struct aios_podspec *p = aios_xcalloc(1, sizeof *p);
 	enum aios_err err = AIOS_OK;
-	const char *ns = aios_json_str(pod, "metadata.namespace"), *name = aios_json_str(pod, "metadata.name");
+	const char *ns = aios_json_str(pod, "metadata.namespace"),
+	           *name = aios_json_str(pod, "metadata.name");
 	const char *uid = aios_json_str(pod, "metadata.uid");
 	if (!ns || !name || !uid) {
-		err = aios_fail(AIOS_ERR_INVALID, "pod: metadata.namespace, .name and .uid are required");
+		err = aios_fail(AIOS_ERR_INVALID,
+		                "pod: metadata.namespace, .name and .uid are required");
 		goto fail;
 	}
 	p->ns = aios_xstrdup(ns);
@@ -594,8 +633,10 @@ enum aios_err aios_podspec_build(struct json_object *pod, const struct aios_pods
 	else if (strcmp(rp, "Never") == 0)
 		p->restart = AIOS_RESTART_NEVER;
 	else {
-		err = aios_fail(AIOS_ERR_INVALID, "pod %s/%s: spec.restartPolicy %s is not Always, OnFailure or Never",
-				ns, name, rp);
+		err =
+		    aios_fail(AIOS_ERR_INVALID,
+		              "pod %s/%s: spec.restartPolicy %s is not Always, OnFailure or Never",
+		              ns, name, rp);
 		goto fail;
 	}
 	int64_t grace;
@@ -607,16 +648,21 @@ enum aios_err aios_podspec_build(struct json_object *pod, const struct aios_pods
 		goto fail;
 	p->host_network = hn;
 	struct json_object *init = aios_json_lookup(pod, "spec.initContainers");
-	if (init && json_object_is_type(init, json_type_array) && json_object_array_length(init) > 0) {
-		err = aios_fail(AIOS_ERR_INVALID, "pod %s/%s: initContainers are not supported by aios-node", ns, name);
+	if (init && json_object_is_type(init, json_type_array) &&
+	    json_object_array_length(init) > 0) {
+		err =
+		    aios_fail(AIOS_ERR_INVALID,
+		              "pod %s/%s: initContainers are not supported by aios-node", ns, name);
 		goto fail;
 	}
 
 	struct json_object *vols = aios_json_lookup(pod, "spec.volumes");
-	size_t nv = vols && json_object_is_type(vols, json_type_array) ? json_object_array_length(vols) : 0;
+	size_t nv =
+	    vols && json_object_is_type(vols, json_type_array) ? json_object_array_length(vols) : 0;
 	if (nv > AIOS_PODSPEC_MAX_VOLUMES) {
-		err = aios_fail(AIOS_ERR_INVALID, "pod %s/%s: %zu volumes, more than the %d aios-node accepts", ns,
-				name, nv, AIOS_PODSPEC_MAX_VOLUMES);
+		err = aios_fail(AIOS_ERR_INVALID,
+		                "pod %s/%s: %zu volumes, more than the %d aios-node accepts", ns,
+		                name, nv, AIOS_PODSPEC_MAX_VOLUMES);
 		goto fail;
 	}
 	p->volumes = aios_xcalloc(nv ? nv : 1, sizeof *p->volumes);
@@ -627,16 +673,19 @@ enum aios_err aios_podspec_build(struct json_object *pod, const struct aios_pods
 	}
 
 	struct json_object *cs = aios_json_lookup(pod, "spec.containers");
-	size_t nc = cs && json_object_is_type(cs, json_type_array) ? json_object_array_length(cs) : 0;
+	size_t nc =
+	    cs && json_object_is_type(cs, json_type_array) ? json_object_array_length(cs) : 0;
 	if (nc == 0 || nc > AIOS_PODSPEC_MAX_CONTAINERS) {
-		err = aios_fail(AIOS_ERR_INVALID, "pod %s/%s: spec.containers must hold 1 to %d containers", ns,
-				name, AIOS_PODSPEC_MAX_CONTAINERS);
+		err = aios_fail(AIOS_ERR_INVALID,
+		                "pod %s/%s: spec.containers must hold 1 to %d containers", ns, name,
+		                AIOS_PODSPEC_MAX_CONTAINERS);
 		goto fail;
 	}
 	p->containers = aios_xcalloc(nc, sizeof *p->containers);
 	for (size_t i = 0; i < nc; i++) {
 		p->n_containers++;
-		if ((err = parse_container(pod, json_object_array_get_idx(cs, i), i, p, ctx, &p->containers[i])))
+		if ((err = parse_container(pod, json_object_array_get_idx(cs, i), i, p, ctx,
+		                           &p->containers[i])))
 			goto fail_wrap;
 	}
 	*out = p;

@@ -21,9 +21,9 @@
 
 #include "common/err.h"
 
-#define AIOS_PODSPEC_MAX_CONTAINERS 16 /* containers per pod accepted */
-#define AIOS_PODSPEC_MAX_VOLUMES 32    /* volumes per pod accepted */
-#define AIOS_PODSPEC_MAX_ENV 256       /* env entries per container accepted */
+#define AIOS_PODSPEC_MAX_CONTAINERS 16  /* containers per pod accepted */
+#define AIOS_PODSPEC_MAX_VOLUMES    32  /* volumes per pod accepted */
+#define AIOS_PODSPEC_MAX_ENV        256 /* env entries per container accepted */
 
 enum aios_podspec_restart { AIOS_RESTART_ALWAYS, AIOS_RESTART_ON_FAILURE, AIOS_RESTART_NEVER };
 
@@ -43,9 +43,9 @@ struct aios_podspec_item { /* configMap/secret items: key -> relative path */
 struct aios_podspec_volume {
 	char *name;
 	enum aios_podspec_vol_kind kind;
-	char *source; /* claim, configMap or secret name, or host path; NULL for emptyDir */
-	int read_only;  /* persistentVolumeClaim.readOnly */
-	int optional;   /* configMap/secret optional */
+	char *source;     /* claim, configMap or secret name, or host path; NULL for emptyDir */
+	int read_only;    /* persistentVolumeClaim.readOnly */
+	int optional;     /* configMap/secret optional */
 	int default_mode; /* file mode for configMap/secret files (0644 default) */
 	struct aios_podspec_item *items;
 	size_t n_items;
@@ -62,29 +62,29 @@ enum aios_podspec_probe_kind { AIOS_PROBE_NONE, AIOS_PROBE_HTTP, AIOS_PROBE_TCP,
 
 struct aios_podspec_probe {
 	enum aios_podspec_probe_kind kind;
-	char *path;   /* httpGet.path, "/" by default */
-	int port;     /* resolved number (named ports looked up in the container's ports) */
-	int https;    /* scheme HTTPS (probed without verifying, as the kubelet does) */
+	char *path; /* httpGet.path, "/" by default */
+	int port;   /* resolved number (named ports looked up in the container's ports) */
+	int https;  /* scheme HTTPS (probed without verifying, as the kubelet does) */
 	int initial_delay_s, period_s, timeout_s, success_threshold, failure_threshold;
 };
 
 struct aios_podspec_container {
 	char *name;
 	char *image;
-	char *program;       /* aios program the image maps to ("aios-trainer"), or NULL */
-	char *image_reason;  /* NULL, or the waiting reason when the image cannot run */
+	char *program;      /* aios program the image maps to ("aios-trainer"), or NULL */
+	char *image_reason; /* NULL, or the waiting reason when the image cannot run */
 	char *image_message;
-	char **argv;         /* NULL-terminated; argv[0] is the program or the command */
+	char **argv; /* NULL-terminated; argv[0] is the program or the command */
 	size_t argc;
-	char **env;          /* NULL-terminated "KEY=VALUE" */
+	char **env; /* NULL-terminated "KEY=VALUE" */
 	size_t envc;
-	char *working_dir;   /* NULL: the pod's own directory */
+	char *working_dir; /* NULL: the pod's own directory */
 	struct aios_podspec_mount *mounts;
 	size_t n_mounts;
 	struct aios_podspec_probe readiness, liveness, startup;
 	char *termination_message_path; /* "/dev/termination-log" by default */
 	int fallback_to_logs;           /* terminationMessagePolicy FallbackToLogsOnError */
-	char *env_error;     /* NULL, or why the env could not be built (CreateContainerConfigError) */
+	char *env_error; /* NULL, or why the env could not be built (CreateContainerConfigError) */
 };
 
 struct aios_podspec {
@@ -105,12 +105,12 @@ struct aios_podspec {
  * code on failure to ask.
  */
 typedef enum aios_err (*aios_podspec_lookup_fn)(void *arg, int is_secret, const char *ns,
-						 const char *name, const char *key, char **out);
+                                                const char *name, const char *key, char **out);
 
 struct aios_podspec_ctx {
-	const char *pod_ip;   /* status.podIP for the downward API; "" if not yet known */
-	const char *host_ip;  /* status.hostIP */
-	const char *bin_dir;  /* where aios binaries live (the build dir by default) */
+	const char *pod_ip;            /* status.podIP for the downward API; "" if not yet known */
+	const char *host_ip;           /* status.hostIP */
+	const char *bin_dir;           /* where aios binaries live (the build dir by default) */
 	aios_podspec_lookup_fn lookup; /* may be NULL: configMapKeyRef/secretKeyRef then fail */
 	void *lookup_arg;
 };
@@ -122,7 +122,7 @@ struct aios_podspec_ctx {
  * The caller owns *out (aios_podspec_free).
  */
 enum aios_err aios_podspec_build(struct json_object *pod, const struct aios_podspec_ctx *ctx,
-				 struct aios_podspec **out) AIOS_MUST_CHECK;
+                                 struct aios_podspec **out) AIOS_MUST_CHECK;
 void aios_podspec_free(struct aios_podspec *p);
 
 /* The aios program an image runs ("aios-trainer"), or NULL if none (static string). */

@@ -50,7 +50,8 @@ static struct json_object *term_json(const struct aios_ctr_term *t)
 	json_object_object_add(o, "exitCode", json_object_new_int(t->exit_code));
 	if (t->signal)
 		json_object_object_add(o, "signal", json_object_new_int(t->signal));
-	json_object_object_add(o, "reason", json_object_new_string(t->reason ? t->reason : "Error"));
+	json_object_object_add(o, "reason",
+	                       json_object_new_string(t->reason ? t->reason : "Error"));
 	if (t->message && *t->message)
 		json_object_object_add(o, "message", json_object_new_string(t->message));
 	if (t->started_at)
@@ -65,23 +66,28 @@ static struct json_object *ctr_json(const struct aios_podstatus_ctr *c)
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "name", json_object_new_string(c->name));
 	json_object_object_add(o, "image", json_object_new_string(c->image ? c->image : ""));
-	json_object_object_add(o, "imageID", json_object_new_string(c->image_id ? c->image_id : ""));
+	json_object_object_add(o, "imageID",
+	                       json_object_new_string(c->image_id ? c->image_id : ""));
 	if (c->container_id)
 		json_object_object_add(o, "containerID", json_object_new_string(c->container_id));
 	json_object_object_add(o, "ready", json_object_new_boolean(c->ready));
 	json_object_object_add(o, "restartCount", json_object_new_int(c->restart_count));
-	json_object_object_add(o, "started", json_object_new_boolean(c->state == AIOS_CTR_RUNNING && c->started));
+	json_object_object_add(o, "started",
+	                       json_object_new_boolean(c->state == AIOS_CTR_RUNNING && c->started));
 	struct json_object *st = json_object_new_object();
 	if (c->state == AIOS_CTR_RUNNING) {
 		struct json_object *r = json_object_new_object();
 		if (c->started_at)
-			json_object_object_add(r, "startedAt", json_object_new_string(c->started_at));
+			json_object_object_add(r, "startedAt",
+			                       json_object_new_string(c->started_at));
 		json_object_object_add(st, "running", r);
 	} else if (c->state == AIOS_CTR_TERMINATED) {
 		json_object_object_add(st, "terminated", term_json(&c->term));
 	} else {
 		struct json_object *w = json_object_new_object();
-		json_object_object_add(w, "reason", json_object_new_string(c->reason ? c->reason : "ContainerCreating"));
+		json_object_object_add(
+		    w, "reason",
+		    json_object_new_string(c->reason ? c->reason : "ContainerCreating"));
 		if (c->message && *c->message)
 			json_object_object_add(w, "message", json_object_new_string(c->message));
 		json_object_object_add(st, "waiting", w);
@@ -109,8 +115,8 @@ static const char *old_transition(struct json_object *old, const char *type, con
 	return NULL;
 }
 
-static void add_cond(struct json_object *arr, const struct aios_podstatus_in *in, const char *type, int ok,
-		     const char *reason, const char *message)
+static void add_cond(struct json_object *arr, const struct aios_podstatus_in *in, const char *type,
+                     int ok, const char *reason, const char *message)
 {
 	const char *status = ok ? "True" : "False";
 	struct json_object *c = json_object_new_object();
@@ -133,7 +139,8 @@ struct json_object *aios_podstatus_build(const struct aios_podstatus_in *in)
 	json_object_object_add(st, "phase", json_object_new_string(phase));
 	if (in->pod_reason) {
 		json_object_object_add(st, "reason", json_object_new_string(in->pod_reason));
-		json_object_object_add(st, "message", json_object_new_string(in->pod_message ? in->pod_message : ""));
+		json_object_object_add(
+		    st, "message", json_object_new_string(in->pod_message ? in->pod_message : ""));
 	} else {
 		/* merge patch: null removes a reason written earlier */
 		json_object_object_add(st, "reason", NULL);
@@ -158,8 +165,9 @@ struct json_object *aios_podstatus_build(const struct aios_podstatus_in *in)
 	for (size_t i = 0; i < in->n_ctrs; i++)
 		if (!in->ctrs[i].ready) {
 			n_unready++;
-			ul += (size_t)snprintf(unready + ul, ul < sizeof unready ? sizeof unready - ul : 0, "%s%s",
-					       n_unready > 1 ? " " : "", in->ctrs[i].name);
+			ul += (size_t)snprintf(unready + ul,
+			                       ul < sizeof unready ? sizeof unready - ul : 0,
+			                       "%s%s", n_unready > 1 ? " " : "", in->ctrs[i].name);
 			if (ul >= sizeof unready)
 				ul = sizeof unready - 1;
 		}

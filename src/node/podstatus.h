@@ -25,28 +25,28 @@ enum aios_ctr_state { AIOS_CTR_WAITING, AIOS_CTR_RUNNING, AIOS_CTR_TERMINATED };
 
 struct aios_ctr_term { /* a terminated state */
 	int exit_code;
-	int signal;          /* 0 if it exited by itself */
-	const char *reason;  /* "Completed", "Error", "OOMKilled"... */
-	const char *message; /* termination message or log tail; may be NULL */
+	int signal;                           /* 0 if it exited by itself */
+	const char *reason;                   /* "Completed", "Error", "OOMKilled"... */
+	const char *message;                  /* termination message or log tail; may be NULL */
 	const char *started_at, *finished_at; /* RFC 3339 */
 };
 
 struct aios_podstatus_ctr {
 	const char *name, *image, *image_id, *container_id;
 	enum aios_ctr_state state;
-	const char *reason, *message;  /* waiting: "ContainerCreating", "CrashLoopBackOff"... */
-	const char *started_at;        /* running: since */
-	struct aios_ctr_term term;     /* terminated: this run */
-	int has_last;                  /* a previous run ended */
+	const char *reason, *message; /* waiting: "ContainerCreating", "CrashLoopBackOff"... */
+	const char *started_at;       /* running: since */
+	struct aios_ctr_term term;    /* terminated: this run */
+	int has_last;                 /* a previous run ended */
 	struct aios_ctr_term last;
 	int restart_count;
 	int ready;
-	int started;                   /* startup probe passed (or none) */
+	int started; /* startup probe passed (or none) */
 };
 
 struct aios_podstatus_in {
 	enum aios_podspec_restart restart;
-	const char *pod_ip;     /* NULL or "" until the sandbox exists */
+	const char *pod_ip; /* NULL or "" until the sandbox exists */
 	const char *host_ip;
 	const char *start_time; /* when aios-node first acknowledged the pod */
 	const char *now;

@@ -16,7 +16,8 @@
 
 #include "common/clock.h"
 
-#define PROBE_DRAIN (10u << 10) /* body bytes read after the status line, as the kubelet reads 10 KiB */
+#define PROBE_DRAIN                                                                                \
+	(10u << 10) /* body bytes read after the status line, as the kubelet reads 10 KiB */
 
 int aios_probe_status_code(const char *line)
 {
@@ -66,7 +67,8 @@ static enum aios_err connect_to(const char *ip, int port, int64_t deadline, int 
 	getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
 	if (soerr) {
 		close(fd);
-		return aios_fail(AIOS_ERR_UNAVAILABLE, "dial tcp %s:%d: %s", ip, port, strerror(soerr));
+		return aios_fail(AIOS_ERR_UNAVAILABLE, "dial tcp %s:%d: %s", ip, port,
+		                 strerror(soerr));
 	}
 	*out = fd;
 	return AIOS_OK;
@@ -86,13 +88,15 @@ enum aios_err aios_probe_run(const struct aios_podspec_probe *pr, const char *ip
 	}
 	if (pr->https) {
 		close(fd);
-		return aios_fail(AIOS_ERR_UNSUPPORTED, "HTTPS probes are not supported by aios-node");
+		return aios_fail(AIOS_ERR_UNSUPPORTED,
+		                 "HTTPS probes are not supported by aios-node");
 	}
 	char req[1024];
-	int n = snprintf(req, sizeof req,
-			 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: kube-probe/1.20 (aios-node)\r\n"
-			 "Accept: */*\r\nConnection: close\r\n\r\n",
-			 pr->path, ip, pr->port);
+	int n =
+	    snprintf(req, sizeof req,
+	             "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: kube-probe/1.20 (aios-node)\r\n"
+	             "Accept: */*\r\nConnection: close\r\n\r\n",
+	             pr->path, ip, pr->port);
 	if (n < 0 || (size_t)n >= sizeof req) {
 		close(fd);
 		return aios_fail(AIOS_ERR_INVALID, "probe: path too long");
@@ -101,7 +105,8 @@ enum aios_err aios_probe_run(const struct aios_podspec_probe *pr, const char *ip
 	while (off < (size_t)n) {
 		if (!wait_fd(fd, POLLOUT, deadline)) {
 			close(fd);
-			return aios_fail(AIOS_ERR_TIMEOUT, "HTTP probe to %s:%d timed out", ip, pr->port);
+			return aios_fail(AIOS_ERR_TIMEOUT, "HTTP probe to %s:%d timed out", ip,
+			                 pr->port);
 		}
 		ssize_t w = send(fd, req + off, (size_t)n - off, MSG_NOSIGNAL);
 		if (w < 0 && (errno == EAGAIN || errno == EINTR))
@@ -109,7 +114,8 @@ enum aios_err aios_probe_run(const struct aios_podspec_probe *pr, const char *ip
 		if (w < 0) {
 			int e = errno;
 			close(fd);
-			return aios_fail(AIOS_ERR_UNAVAILABLE, "HTTP probe to %s:%d: %s", ip, pr->port, strerror(e));
+			return aios_fail(AIOS_ERR_UNAVAILABLE, "HTTP probe to %s:%d: %s", ip,
+			                 pr->port, strerror(e));
 		}
 		off += (size_t)w;
 	}
@@ -118,7 +124,8 @@ enum aios_err aios_probe_run(const struct aios_podspec_probe *pr, const char *ip
 	while (got < sizeof line - 1 && !memchr(line, '\n', got)) {
 		if (!wait_fd(fd, POLLIN, deadline)) {
 			close(fd);
-			return aios_fail(AIOS_ERR_TIMEOUT, "HTTP probe to %s:%d timed out", ip, pr->port);
+			return aios_fail(AIOS_ERR_TIMEOUT, "HTTP probe to %s:%d timed out", ip,
+			                 pr->port);
 		}
 		ssize_t r = recv(fd, line + got, sizeof line - 1 - got, 0);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
@@ -141,8 +148,10 @@ enum aios_err aios_probe_run(const struct aios_podspec_probe *pr, const char *ip
 	line[got] = '\0';
 	int code = aios_probe_status_code(line);
 	if (code < 0)
-		return aios_fail(AIOS_ERR_PROTOCOL, "HTTP probe to %s:%d: no HTTP status line", ip, pr->port);
+		return aios_fail(AIOS_ERR_PROTOCOL, "HTTP probe to %s:%d: no HTTP status line", ip,
+		                 pr->port);
 	if (code < 200 || code >= 400)
-		return aios_fail(AIOS_ERR_UNAVAILABLE, "HTTP probe failed with statuscode: %d", code);
+		return aios_fail(AIOS_ERR_UNAVAILABLE, "HTTP probe failed with statuscode: %d",
+		                 code);
 	return AIOS_OK;
 }

@@ -11,8 +11,8 @@
 #include "node/runner.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,9 +29,18 @@
 #include "node/volumes.h"
 
 #define SRC_FD_BASE 512 /* fds the child opens volume sources at (below the usual 1024 limit) */
-#define MAX_MOUNTS 256  /* mounts per container (so SRC_FD_BASE + i stays under 1024) */
+#define MAX_MOUNTS  256 /* mounts per container (so SRC_FD_BASE + i stays under 1024) */
 
-enum step { STEP_SETSID, STEP_SETNS, STEP_UNSHARE, STEP_PRIVATE, STEP_BIND, STEP_REMOUNT_RO, STEP_CHDIR, STEP_EXEC };
+enum step {
+	STEP_SETSID,
+	STEP_SETNS,
+	STEP_UNSHARE,
+	STEP_PRIVATE,
+	STEP_BIND,
+	STEP_REMOUNT_RO,
+	STEP_CHDIR,
+	STEP_EXEC
+};
 
 struct report {
 	int step;
@@ -41,8 +50,9 @@ struct report {
 
 static const char *step_name(int s)
 {
-	static const char *names[] = {"setsid", "setns", "unshare(CLONE_NEWNS)", "make / private",
-				      "bind mount", "remount read-only", "chdir", "exec"};
+	static const char *names[] = {"setsid",         "setns",      "unshare(CLONE_NEWNS)",
+	                              "make / private", "bind mount", "remount read-only",
+	                              "chdir",          "exec"};
 	return s >= 0 && s <= STEP_EXEC ? names[s] : "?";
 }
 
@@ -88,8 +98,8 @@ static int resolve_exec(const char *argv0, char *const *env, char *out)
 	for (const char *p = path; *p;) {
 		size_t n = strcspn(p, ":");
 		struct stat st;
-		if (n && snprintf(out, PATH_MAX, "%.*s/%s", (int)n, p, argv0) < PATH_MAX && stat(out, &st) == 0 &&
-		    S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+		if (n && snprintf(out, PATH_MAX, "%.*s/%s", (int)n, p, argv0) < PATH_MAX &&
+		    stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
 			return 0;
 		p += n;
 		if (*p == ':')
@@ -110,11 +120,13 @@ enum aios_err aios_runner_start(const struct aios_runner_spec *s, pid_t *pid)
 {
 	*pid = -1;
 	if (!s->argv || !s->argv[0])
-		return aios_fail(AIOS_ERR_INVALID, "container has no command: the image gives none and "
-				 "the pod sets none");
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "container has no command: the image gives none and "
+		                 "the pod sets none");
 	char exe[PATH_MAX];
 	if (resolve_exec(s->argv[0], s->env, exe) != 0)
-		return aios_fail(AIOS_ERR_NOT_FOUND, "exec: \"%s\": executable file not found in $PATH", s->argv[0]);
+		return aios_fail(AIOS_ERR_NOT_FOUND,
+		                 "exec: \"%s\": executable file not found in $PATH", s->argv[0]);
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		enum aios_err err = make_mount_point(&s->mounts[i]);
 		if (err)
@@ -129,7 +141,8 @@ enum aios_err aios_runner_start(const struct aios_runner_spec *s, pid_t *pid)
 	 * cannot hide a later source that lives under that path (a state dir in /tmp).
 	 */
 	if (s->n_mounts > MAX_MOUNTS)
-		return aios_fail(AIOS_ERR_TOO_BIG, "%zu mounts in one container, more than %d", s->n_mounts, MAX_MOUNTS);
+		return aios_fail(AIOS_ERR_TOO_BIG, "%zu mounts in one container, more than %d",
+		                 s->n_mounts, MAX_MOUNTS);
 	char srcpath[MAX_MOUNTS][32];
 	for (size_t i = 0; i < s->n_mounts; i++)
 		snprintf(srcpath[i], sizeof srcpath[i], "/proc/self/fd/%d", SRC_FD_BASE + (int)i);
@@ -137,7 +150,8 @@ enum aios_err aios_runner_start(const struct aios_runner_spec *s, pid_t *pid)
 		char path[128];
 		snprintf(path, sizeof path, "/run/netns/%s", s->netns);
 		if ((nsfd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-			err = aios_fail(AIOS_ERR_IO, "network namespace %s: %s", path, strerror(errno));
+			err = aios_fail(AIOS_ERR_IO, "network namespace %s: %s", path,
+			                strerror(errno));
 			goto out;
 		}
 	}
@@ -186,7 +200,8 @@ enum aios_err aios_runner_start(const struct aios_runner_spec *s, pid_t *pid)
 				if (mount(srcpath[i], m->dst, NULL, MS_BIND | MS_REC, NULL) != 0)
 					child_fail(pfd[1], STEP_BIND, (int)i);
 				if (m->read_only &&
-				    mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) != 0)
+				    mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY,
+				          NULL) != 0)
 					child_fail(pfd[1], STEP_REMOUNT_RO, (int)i);
 			}
 			for (size_t i = 0; i < s->n_mounts; i++)
@@ -215,8 +230,9 @@ enum aios_err aios_runner_start(const struct aios_runner_spec *s, pid_t *pid)
 		while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 			;
 		if (r.step == STEP_BIND || r.step == STEP_REMOUNT_RO)
-			err = aios_fail(AIOS_ERR_IO, "%s %s at %s: %s", step_name(r.step), s->mounts[r.index].src,
-					s->mounts[r.index].dst, strerror(r.err));
+			err = aios_fail(AIOS_ERR_IO, "%s %s at %s: %s", step_name(r.step),
+			                s->mounts[r.index].src, s->mounts[r.index].dst,
+			                strerror(r.err));
 		else if (r.step == STEP_CHDIR)
 			err = aios_fail(AIOS_ERR_IO, "chdir %s: %s", s->cwd, strerror(r.err));
 		else if (r.step == STEP_EXEC)

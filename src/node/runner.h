@@ -28,14 +28,14 @@ struct aios_runner_mount {
 };
 
 struct aios_runner_spec {
-	const char *netns;        /* NULL: stay in the host's network namespace */
-	char *const *argv;        /* argv[0]: a path, or a name looked up in the env's PATH */
+	const char *netns; /* NULL: stay in the host's network namespace */
+	char *const *argv; /* argv[0]: a path, or a name looked up in the env's PATH */
 	char *const *env;
-	const char *cwd;          /* must exist after the mounts (or before, with cwd_early) */
-	int cwd_early;            /* enter cwd before mounting, so no mount can hide it */
+	const char *cwd; /* must exist after the mounts (or before, with cwd_early) */
+	int cwd_early;   /* enter cwd before mounting, so no mount can hide it */
 	const struct aios_runner_mount *mounts;
 	size_t n_mounts;
-	const char *log_path;     /* stdout and stderr are appended here */
+	const char *log_path; /* stdout and stderr are appended here */
 };
 
 /* Starts the process; *pid is its pid (= its process group). */

@@ -26,7 +26,8 @@ enum aios_err aios_volumes_mkdir_p(const char *path)
 			continue;
 		*s = '\0';
 		if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-			enum aios_err e = aios_fail(AIOS_ERR_IO, "mkdir %s: %s", p, strerror(errno));
+			enum aios_err e =
+			    aios_fail(AIOS_ERR_IO, "mkdir %s: %s", p, strerror(errno));
 			free(p);
 			return e;
 		}
@@ -51,7 +52,8 @@ enum aios_err aios_volumes_b64_decode(const char *in, char **out, size_t *n)
 	memset(tmp + len, '=', padded - len);
 	tmp[padded] = '\0';
 	char *buf = aios_xmalloc(padded / 4 * 3 + 1);
-	int r = padded ? EVP_DecodeBlock((unsigned char *)buf, (unsigned char *)tmp, (int)padded) : 0;
+	int r =
+	    padded ? EVP_DecodeBlock((unsigned char *)buf, (unsigned char *)tmp, (int)padded) : 0;
 	if (r < 0) {
 		free(tmp);
 		free(buf);
@@ -99,8 +101,10 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 enum aios_err aios_volumes_remove_tree(const char *root, const char *path)
 {
 	size_t rl = strlen(root);
-	if (root[0] != '/' || rl < 2 || strncmp(path, root, rl) != 0 || path[rl] != '/' || strstr(path, "/.."))
-		return aios_fail(AIOS_ERR_INVALID, "refusing to remove %s: not under %s", path, root);
+	if (root[0] != '/' || rl < 2 || strncmp(path, root, rl) != 0 || path[rl] != '/' ||
+	    strstr(path, "/.."))
+		return aios_fail(AIOS_ERR_INVALID, "refusing to remove %s: not under %s", path,
+		                 root);
 	struct stat st;
 	if (lstat(path, &st) != 0)
 		return AIOS_OK;
@@ -122,7 +126,8 @@ static struct json_object *map_get(struct json_object *o, const char *field, con
 }
 
 /* Decoded value of key: data (base64 for Secrets), stringData-free; binaryData for ConfigMaps. */
-static enum aios_err decoded(struct json_object *obj, int is_secret, const char *key, char **out, size_t *n)
+static enum aios_err decoded(struct json_object *obj, int is_secret, const char *key, char **out,
+                             size_t *n)
 {
 	struct json_object *v = map_get(obj, "data", key);
 	if (v && !is_secret) {
@@ -137,11 +142,12 @@ static enum aios_err decoded(struct json_object *obj, int is_secret, const char 
 	return aios_volumes_b64_decode(json_object_get_string(v), out, n);
 }
 
-enum aios_err aios_volumes_lookup(void *arg, int is_secret, const char *ns, const char *name, const char *key,
-				  char **out)
+enum aios_err aios_volumes_lookup(void *arg, int is_secret, const char *ns, const char *name,
+                                  const char *key, char **out)
 {
 	struct aios_kube_client *kc = arg;
-	struct aios_kube_ref r = aios_kube_ref(is_secret ? &aios_kube_secrets : &aios_kube_configmaps, ns, name);
+	struct aios_kube_ref r =
+	    aios_kube_ref(is_secret ? &aios_kube_secrets : &aios_kube_configmaps, ns, name);
 	struct json_object *obj;
 	enum aios_err err = aios_kube_get(kc, &r, &obj);
 	if (err)
@@ -155,24 +161,26 @@ enum aios_err aios_volumes_lookup(void *arg, int is_secret, const char *ns, cons
 /* ------------------------------------------------------------------ prepare */
 
 static enum aios_err write_projected(struct aios_kube_client *kc, const struct aios_podspec *p,
-				     const struct aios_podspec_volume *v, const char *dir)
+                                     const struct aios_podspec_volume *v, const char *dir)
 {
 	int is_secret = v->kind == AIOS_VOL_SECRET;
-	struct aios_kube_ref r = aios_kube_ref(is_secret ? &aios_kube_secrets : &aios_kube_configmaps, p->ns, v->source);
+	struct aios_kube_ref r =
+	    aios_kube_ref(is_secret ? &aios_kube_secrets : &aios_kube_configmaps, p->ns, v->source);
 	struct json_object *obj;
 	enum aios_err err = aios_kube_get(kc, &r, &obj);
 	if (err == AIOS_ERR_NOT_FOUND && v->optional)
 		return AIOS_OK;
 	if (err)
-		return aios_fail_wrap(err, "volume %s: %s %s", v->name, is_secret ? "secret" : "configmap", v->source);
+		return aios_fail_wrap(err, "volume %s: %s %s", v->name,
+		                      is_secret ? "secret" : "configmap", v->source);
 	if (v->n_items > 0) {
 		for (size_t i = 0; i < v->n_items && !err; i++) {
 			char *data;
 			size_t n;
 			err = decoded(obj, is_secret, v->items[i].key, &data, &n);
 			if (err == AIOS_ERR_NOT_FOUND) {
-				err = aios_fail(AIOS_ERR_NOT_FOUND, "volume %s: key %s not in %s", v->name,
-						v->items[i].key, v->source);
+				err = aios_fail(AIOS_ERR_NOT_FOUND, "volume %s: key %s not in %s",
+				                v->name, v->items[i].key, v->source);
 				break;
 			}
 			if (err)
@@ -184,9 +192,10 @@ static enum aios_err write_projected(struct aios_kube_client *kc, const struct a
 			*slash = '/';
 			if (!err)
 				err = n > AIOS_VOLUMES_MAX_FILE
-					      ? aios_fail(AIOS_ERR_TOO_BIG, "volume %s: key %s is over %u bytes", v->name,
-							  v->items[i].key, AIOS_VOLUMES_MAX_FILE)
-					      : write_file(path, data, n, v->default_mode);
+				          ? aios_fail(AIOS_ERR_TOO_BIG,
+				                      "volume %s: key %s is over %u bytes", v->name,
+				                      v->items[i].key, AIOS_VOLUMES_MAX_FILE)
+				          : write_file(path, data, n, v->default_mode);
 			free(path);
 			free(data);
 		}
@@ -200,7 +209,8 @@ static enum aios_err write_projected(struct aios_kube_client *kc, const struct a
 			json_object_object_foreach(m, key, val)
 			{
 				(void)val;
-				if (strchr(key, '/') || strcmp(key, "..") == 0 || strcmp(key, ".") == 0)
+				if (strchr(key, '/') || strcmp(key, "..") == 0 ||
+				    strcmp(key, ".") == 0)
 					continue;
 				char *data;
 				size_t n;
@@ -220,18 +230,21 @@ static enum aios_err write_projected(struct aios_kube_client *kc, const struct a
 }
 
 /* Host directory behind a claim: its bound PV's hostPath.path or local.path. */
-static enum aios_err claim_dir(struct aios_kube_client *kc, const char *ns, const char *claim, char **out)
+static enum aios_err claim_dir(struct aios_kube_client *kc, const char *ns, const char *claim,
+                               char **out)
 {
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_pvcs, ns, claim);
 	struct json_object *pvc, *pv;
 	enum aios_err err = aios_kube_get(kc, &r, &pvc);
 	if (err)
 		return aios_fail_wrap(err == AIOS_ERR_NOT_FOUND ? AIOS_ERR_UNAVAILABLE : err,
-				      "persistentvolumeclaim %s/%s", ns, claim);
-	const char *phase = aios_json_str(pvc, "status.phase"), *vol = aios_json_str(pvc, "spec.volumeName");
+		                      "persistentvolumeclaim %s/%s", ns, claim);
+	const char *phase = aios_json_str(pvc, "status.phase"),
+	           *vol = aios_json_str(pvc, "spec.volumeName");
 	if (!phase || strcmp(phase, "Bound") != 0 || !vol || !*vol) {
 		json_object_put(pvc);
-		return aios_fail(AIOS_ERR_UNAVAILABLE, "persistentvolumeclaim %s/%s is not bound yet", ns, claim);
+		return aios_fail(AIOS_ERR_UNAVAILABLE,
+		                 "persistentvolumeclaim %s/%s is not bound yet", ns, claim);
 	}
 	r = aios_kube_ref(&aios_kube_pvs, NULL, vol);
 	err = aios_kube_get(kc, &r, &pv);
@@ -242,8 +255,10 @@ static enum aios_err claim_dir(struct aios_kube_client *kc, const char *ns, cons
 	if (!path)
 		path = aios_json_str(pv, "spec.local.path");
 	if (!path || path[0] != '/') {
-		err = aios_fail(AIOS_ERR_UNSUPPORTED, "persistentvolume %s is neither hostPath nor local: "
-				"aios-node cannot mount it", vol);
+		err = aios_fail(AIOS_ERR_UNSUPPORTED,
+		                "persistentvolume %s is neither hostPath nor local: "
+		                "aios-node cannot mount it",
+		                vol);
 	} else {
 		*out = aios_xstrdup(path);
 		err = aios_volumes_mkdir_p(path);
@@ -252,8 +267,8 @@ static enum aios_err claim_dir(struct aios_kube_client *kc, const char *ns, cons
 	return err;
 }
 
-enum aios_err aios_volumes_prepare(struct aios_kube_client *kc, const struct aios_podspec *p, const char *pod_dir,
-				   char ***dirs)
+enum aios_err aios_volumes_prepare(struct aios_kube_client *kc, const struct aios_podspec *p,
+                                   const char *pod_dir, char ***dirs)
 {
 	char **d = aios_xcalloc(p->n_volumes + 1, sizeof *d);
 	enum aios_err err = AIOS_OK;
@@ -268,9 +283,7 @@ enum aios_err aios_volumes_prepare(struct aios_kube_client *kc, const struct aio
 			if (!err && v->kind != AIOS_VOL_EMPTY_DIR)
 				err = write_projected(kc, p, v, d[i]);
 			break;
-		case AIOS_VOL_PVC:
-			err = claim_dir(kc, p->ns, v->source, &d[i]);
-			break;
+		case AIOS_VOL_PVC: err = claim_dir(kc, p->ns, v->source, &d[i]); break;
 		case AIOS_VOL_HOST_PATH:
 			d[i] = aios_xstrdup(v->source);
 			err = aios_volumes_mkdir_p(d[i]);
@@ -287,8 +300,9 @@ enum aios_err aios_volumes_prepare(struct aios_kube_client *kc, const struct aio
 	return AIOS_OK;
 }
 
-enum aios_err aios_volumes_mounts(const struct aios_podspec *p, const struct aios_podspec_container *c,
-				  char *const *dirs, struct aios_runner_mount **out)
+enum aios_err aios_volumes_mounts(const struct aios_podspec *p,
+                                  const struct aios_podspec_container *c, char *const *dirs,
+                                  struct aios_runner_mount **out)
 {
 	struct aios_runner_mount *m = aios_xcalloc(c->n_mounts + 1, sizeof *m);
 	for (size_t i = 0; i < c->n_mounts; i++) {
@@ -297,10 +311,12 @@ enum aios_err aios_volumes_mounts(const struct aios_podspec *p, const struct aio
 			k++;
 		if (k == p->n_volumes) { /* podspec checked this; an invariant */
 			aios_volumes_mounts_free(m, i);
-			return aios_fail(AIOS_ERR_INTERNAL, "mount of unknown volume %s", c->mounts[i].volume);
+			return aios_fail(AIOS_ERR_INTERNAL, "mount of unknown volume %s",
+			                 c->mounts[i].volume);
 		}
-		char *src = c->mounts[i].sub_path ? aios_xasprintf("%s/%s", dirs[k], c->mounts[i].sub_path)
-						  : aios_xstrdup(dirs[k]);
+		char *src = c->mounts[i].sub_path
+		                ? aios_xasprintf("%s/%s", dirs[k], c->mounts[i].sub_path)
+		                : aios_xstrdup(dirs[k]);
 		if (c->mounts[i].sub_path) {
 			enum aios_err err = aios_volumes_mkdir_p(src);
 			if (err) {

@@ -31,20 +31,21 @@ enum aios_err aios_volumes_b64_decode(const char *in, char **out, size_t *n) AIO
  * volume (same order as p->volumes; caller frees each and the array).
  */
 enum aios_err aios_volumes_prepare(struct aios_kube_client *kc, const struct aios_podspec *p,
-				   const char *pod_dir, char ***dirs) AIOS_MUST_CHECK;
+                                   const char *pod_dir, char ***dirs) AIOS_MUST_CHECK;
 
 /*
  * The mounts of container c given the volume dirs: sources are dirs[i] or
  * dirs[i]/subPath (created). *out is a heap array of n_mounts entries whose
  * strings are heap copies (free with aios_volumes_mounts_free).
  */
-enum aios_err aios_volumes_mounts(const struct aios_podspec *p, const struct aios_podspec_container *c,
-				  char *const *dirs, struct aios_runner_mount **out) AIOS_MUST_CHECK;
+enum aios_err aios_volumes_mounts(const struct aios_podspec *p,
+                                  const struct aios_podspec_container *c, char *const *dirs,
+                                  struct aios_runner_mount **out) AIOS_MUST_CHECK;
 void aios_volumes_mounts_free(struct aios_runner_mount *m, size_t n);
 
 /* An aios_podspec_lookup_fn on a struct aios_kube_client * (arg). */
 enum aios_err aios_volumes_lookup(void *arg, int is_secret, const char *ns, const char *name,
-				  const char *key, char **out);
+                                  const char *key, char **out);
 
 /* rm -rf path, refusing anything that is not under root (both absolute). */
 enum aios_err aios_volumes_remove_tree(const char *root, const char *path) AIOS_MUST_CHECK;

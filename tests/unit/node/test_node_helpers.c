@@ -85,11 +85,14 @@ START_TEST(base64_and_remove_guard)
 	free(out);
 	ck_assert_int_eq(aios_volumes_b64_decode("!!!!", &out, &n), AIOS_ERR_INVALID);
 	/* removal never leaves its root */
-	ck_assert_int_eq(aios_volumes_remove_tree("/var/lib/aios-node/pods", "/etc"), AIOS_ERR_INVALID);
-	ck_assert_int_eq(aios_volumes_remove_tree("/var/lib/aios-node/pods", "/var/lib/aios-node/pods/../x"),
-			 AIOS_ERR_INVALID);
-	ck_assert_int_eq(aios_volumes_remove_tree("/var/lib/aios-node/pods", "/var/lib/aios-node/podsX"),
-			 AIOS_ERR_INVALID);
+	ck_assert_int_eq(aios_volumes_remove_tree("/var/lib/aios-node/pods", "/etc"),
+	                 AIOS_ERR_INVALID);
+	ck_assert_int_eq(
+	    aios_volumes_remove_tree("/var/lib/aios-node/pods", "/var/lib/aios-node/pods/../x"),
+	    AIOS_ERR_INVALID);
+	ck_assert_int_eq(
+	    aios_volumes_remove_tree("/var/lib/aios-node/pods", "/var/lib/aios-node/podsX"),
+	    AIOS_ERR_INVALID);
 }
 END_TEST
 
@@ -138,7 +141,8 @@ START_TEST(probes)
 	listen_on(&ok);
 	pthread_t t;
 	pthread_create(&t, NULL, serve, &ok);
-	struct aios_podspec_probe pr = {.kind = AIOS_PROBE_HTTP, .path = "/healthz", .port = ok.port, .timeout_s = 2};
+	struct aios_podspec_probe pr = {
+	    .kind = AIOS_PROBE_HTTP, .path = "/healthz", .port = ok.port, .timeout_s = 2};
 	ck_assert_int_eq(aios_probe_run(&pr, "127.0.0.1"), AIOS_OK);
 	pr.kind = AIOS_PROBE_TCP;
 	ck_assert_int_eq(aios_probe_run(&pr, "127.0.0.1"), AIOS_OK);

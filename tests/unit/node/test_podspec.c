@@ -30,7 +30,8 @@ static void make_bindir(void)
 	char *cmd = aios_xasprintf("mkdir -p %s", p);
 	ck_assert_int_eq(system(cmd), 0);
 	free(cmd);
-	char *t = aios_xasprintf("%s/aios-trainer", bindir), *s = aios_xasprintf("%s/aios-serve", p);
+	char *t = aios_xasprintf("%s/aios-trainer", bindir),
+	     *s = aios_xasprintf("%s/aios-serve", p);
 	FILE *f = fopen(t, "w");
 	fclose(f);
 	chmod(t, 0755);
@@ -43,10 +44,11 @@ static void make_bindir(void)
 }
 
 static enum aios_err fake_lookup(void *arg, int is_secret, const char *ns, const char *name,
-				 const char *key, char **out)
+                                 const char *key, char **out)
 {
 	(void)arg;
-	if (!is_secret && strcmp(ns, "ml") == 0 && strcmp(name, "cfg") == 0 && strcmp(key, "lr") == 0) {
+	if (!is_secret && strcmp(ns, "ml") == 0 && strcmp(name, "cfg") == 0 &&
+	    strcmp(key, "lr") == 0) {
 		*out = aios_xstrdup("0.05");
 		return AIOS_OK;
 	}
@@ -60,7 +62,8 @@ static enum aios_err fake_lookup(void *arg, int is_secret, const char *ns, const
 START_TEST(image_table)
 {
 	ck_assert_str_eq(aios_podspec_image_program("aios/trainer:0.1.0"), "aios-trainer");
-	ck_assert_str_eq(aios_podspec_image_program("ghcr.io/x/aios/serve@sha256:abcd"), "aios-serve");
+	ck_assert_str_eq(aios_podspec_image_program("ghcr.io/x/aios/serve@sha256:abcd"),
+	                 "aios-serve");
 	ck_assert_str_eq(aios_podspec_image_program("localhost:5000/operator"), "aios-operator");
 	ck_assert_str_eq(aios_podspec_image_program("aios-trainer:latest"), "aios-trainer");
 	ck_assert_ptr_null(aios_podspec_image_program("nginx:1.25"));
@@ -81,39 +84,49 @@ START_TEST(expand_follows_kubernetes)
 END_TEST
 
 static const char *trainer_pod =
-	"{\"metadata\":{\"name\":\"job-0\",\"namespace\":\"ml\",\"uid\":\"1234-5678\","
-	" \"labels\":{\"app\":\"lin\"}},"
-	" \"spec\":{\"nodeName\":\"n1\",\"restartPolicy\":\"OnFailure\",\"terminationGracePeriodSeconds\":5,"
-	"  \"volumes\":[{\"name\":\"data\",\"persistentVolumeClaim\":{\"claimName\":\"models\"}},"
-	"   {\"name\":\"scratch\",\"emptyDir\":{}},"
-	"   {\"name\":\"conf\",\"configMap\":{\"name\":\"cfg\",\"items\":[{\"key\":\"lr\",\"path\":\"lr.txt\"}]}}],"
-	"  \"containers\":[{\"name\":\"trainer\",\"image\":\"aios/trainer:0.1\","
-	"   \"args\":[\"--rank\",\"$(AIOS_RANK)\",\"--ip\",\"$(POD_IP)\"],"
-	"   \"workingDir\":\"/work\","
-	"   \"env\":[{\"name\":\"AIOS_RANK\",\"value\":\"0\"},"
-	"    {\"name\":\"POD_IP\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"status.podIP\"}}},"
-	"    {\"name\":\"POD\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}},"
-	"    {\"name\":\"NS\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.namespace\"}}},"
-	"    {\"name\":\"NODE\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"spec.nodeName\"}}},"
-	"    {\"name\":\"APP\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.labels['app']\"}}},"
-	"    {\"name\":\"LR\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"cfg\",\"key\":\"lr\"}}},"
-	"    {\"name\":\"TOK\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"tok\",\"key\":\"t\"}}},"
-	"    {\"name\":\"OPT\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"nope\",\"key\":\"t\",\"optional\":true}}},"
-	"    {\"name\":\"WHERE\",\"value\":\"$(NS)/$(POD)\"}],"
-	"   \"volumeMounts\":[{\"name\":\"data\",\"mountPath\":\"/mnt/pvc/models\"},"
-	"    {\"name\":\"conf\",\"mountPath\":\"/etc/aios\",\"readOnly\":true},"
-	"    {\"name\":\"scratch\",\"mountPath\":\"/tmp/s\",\"subPath\":\"a/b\"}],"
-	"   \"ports\":[{\"name\":\"metrics\",\"containerPort\":9090}],"
-	"   \"readinessProbe\":{\"httpGet\":{\"path\":\"/metrics\",\"port\":\"metrics\"},\"periodSeconds\":2},"
-	"   \"livenessProbe\":{\"tcpSocket\":{\"port\":9090}},"
-	"   \"terminationMessagePolicy\":\"FallbackToLogsOnError\"}]}}";
+    "{\"metadata\":{\"name\":\"job-0\",\"namespace\":\"ml\",\"uid\":\"1234-5678\","
+    " \"labels\":{\"app\":\"lin\"}},"
+    " \"spec\":{\"nodeName\":\"n1\",\"restartPolicy\":\"OnFailure\","
+    "\"terminationGracePeriodSeconds\":5,"
+    "  \"volumes\":[{\"name\":\"data\",\"persistentVolumeClaim\":{\"claimName\":\"models\"}},"
+    "   {\"name\":\"scratch\",\"emptyDir\":{}},"
+    "   "
+    "{\"name\":\"conf\",\"configMap\":{\"name\":\"cfg\",\"items\":[{\"key\":\"lr\",\"path\":\"lr."
+    "txt\"}]}}],"
+    "  \"containers\":[{\"name\":\"trainer\",\"image\":\"aios/trainer:0.1\","
+    "   \"args\":[\"--rank\",\"$(AIOS_RANK)\",\"--ip\",\"$(POD_IP)\"],"
+    "   \"workingDir\":\"/work\","
+    "   \"env\":[{\"name\":\"AIOS_RANK\",\"value\":\"0\"},"
+    "    {\"name\":\"POD_IP\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"status.podIP\"}}},"
+    "    {\"name\":\"POD\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}},"
+    "    {\"name\":\"NS\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.namespace\"}}},"
+    "    {\"name\":\"NODE\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"spec.nodeName\"}}},"
+    "    "
+    "{\"name\":\"APP\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.labels['app']\"}}},"
+    "    {\"name\":\"LR\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"cfg\",\"key\":\"lr\"}}},"
+    "    {\"name\":\"TOK\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"tok\",\"key\":\"t\"}}},"
+    "    "
+    "{\"name\":\"OPT\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"nope\",\"key\":\"t\","
+    "\"optional\":true}}},"
+    "    {\"name\":\"WHERE\",\"value\":\"$(NS)/$(POD)\"}],"
+    "   \"volumeMounts\":[{\"name\":\"data\",\"mountPath\":\"/mnt/pvc/models\"},"
+    "    {\"name\":\"conf\",\"mountPath\":\"/etc/aios\",\"readOnly\":true},"
+    "    {\"name\":\"scratch\",\"mountPath\":\"/tmp/s\",\"subPath\":\"a/b\"}],"
+    "   \"ports\":[{\"name\":\"metrics\",\"containerPort\":9090}],"
+    "   "
+    "\"readinessProbe\":{\"httpGet\":{\"path\":\"/"
+    "metrics\",\"port\":\"metrics\"},\"periodSeconds\":2},"
+    "   \"livenessProbe\":{\"tcpSocket\":{\"port\":9090}},"
+    "   \"terminationMessagePolicy\":\"FallbackToLogsOnError\"}]}}";
 
 START_TEST(trainer_pod_translates)
 {
 	make_bindir();
 	struct json_object *pod = parse(trainer_pod);
-	struct aios_podspec_ctx ctx = {.pod_ip = "10.244.0.7", .host_ip = "10.244.0.1", .bin_dir = bindir,
-				       .lookup = fake_lookup};
+	struct aios_podspec_ctx ctx = {.pod_ip = "10.244.0.7",
+	                               .host_ip = "10.244.0.1",
+	                               .bin_dir = bindir,
+	                               .lookup = fake_lookup};
 	struct aios_podspec *p;
 	ck_assert_int_eq(aios_podspec_build(pod, &ctx, &p), AIOS_OK);
 	ck_assert_str_eq(p->ns, "ml");
@@ -171,13 +184,17 @@ START_TEST(command_and_missing_things)
 	struct aios_podspec_ctx ctx = {.pod_ip = "", .bin_dir = bindir};
 	/* a command naming an aios program runs the built one (found under src/serve) */
 	struct json_object *pod = parse(
-		"{\"metadata\":{\"name\":\"s\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{\"containers\":["
-		"{\"name\":\"a\",\"image\":\"aios/serve:1\",\"command\":[\"/usr/local/bin/aios-serve\",\"--port\",\"8080\"]},"
-		"{\"name\":\"b\",\"image\":\"aios/serve:1\",\"command\":[\"sleep\",\"$(N)\"],\"env\":[{\"name\":\"N\",\"value\":\"9\"}]},"
-		"{\"name\":\"c\",\"image\":\"nginx\"},"
-		"{\"name\":\"d\",\"image\":\"aios/operator:1\"},"
-		"{\"name\":\"e\",\"image\":\"aios/trainer\",\"env\":[{\"name\":\"X\",\"valueFrom\":"
-		" {\"configMapKeyRef\":{\"name\":\"none\",\"key\":\"k\"}}}]}]}}");
+	    "{\"metadata\":{\"name\":\"s\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{"
+	    "\"containers\":["
+	    "{\"name\":\"a\",\"image\":\"aios/serve:1\",\"command\":[\"/usr/local/bin/"
+	    "aios-serve\",\"--port\",\"8080\"]},"
+	    "{\"name\":\"b\",\"image\":\"aios/"
+	    "serve:1\",\"command\":[\"sleep\",\"$(N)\"],\"env\":[{\"name\":\"N\",\"value\":\"9\"}]}"
+	    ","
+	    "{\"name\":\"c\",\"image\":\"nginx\"},"
+	    "{\"name\":\"d\",\"image\":\"aios/operator:1\"},"
+	    "{\"name\":\"e\",\"image\":\"aios/trainer\",\"env\":[{\"name\":\"X\",\"valueFrom\":"
+	    " {\"configMapKeyRef\":{\"name\":\"none\",\"key\":\"k\"}}}]}]}}");
 	struct aios_podspec *p;
 	ck_assert_int_eq(aios_podspec_build(pod, &ctx, &p), AIOS_OK);
 	ck_assert_int_eq(p->restart, AIOS_RESTART_ALWAYS);
@@ -203,31 +220,39 @@ START_TEST(bad_pods_are_refused_with_the_field)
 	struct aios_podspec_ctx ctx = {.bin_dir = "/nonexistent"};
 	struct aios_podspec *p;
 	const char *cases[][2] = {
-		{"{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{\"containers\":[]}}",
-		 "spec.containers"},
-		{"{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{\"restartPolicy\":\"Sometimes\","
-		 "\"containers\":[{\"name\":\"a\",\"image\":\"aios/trainer\"}]}}",
-		 "restartPolicy"},
-		{"{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{\"containers\":[{\"name\":\"a\","
-		 "\"image\":\"aios/trainer\",\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/v\"}]}]}}",
-		 "volume v"},
-		{"{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{\"volumes\":[{\"name\":\"v\","
-		 "\"nfs\":{}}],\"containers\":[{\"name\":\"a\",\"image\":\"aios/trainer\"}]}}",
-		 "volume v"},
-		{"{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{\"containers\":[{\"name\":\"a\","
-		 "\"image\":\"aios/trainer\",\"readinessProbe\":{\"httpGet\":{\"port\":\"web\"}}}]}}",
-		 "readinessProbe"},
-		{"{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{\"containers\":[{\"name\":\"a\","
-		 "\"image\":\"aios/trainer\",\"args\":[1]}]}}",
-		 "args[0]"},
-		{"{\"metadata\":{\"name\":\"x\"},\"spec\":{}}", "metadata"},
+	    {"{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{"
+	     "\"containers\":[]}}",
+	     "spec.containers"},
+	    {"{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{"
+	     "\"restartPolicy\":\"Sometimes\","
+	     "\"containers\":[{\"name\":\"a\",\"image\":\"aios/trainer\"}]}}",
+	     "restartPolicy"},
+	    {"{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{"
+	     "\"containers\":[{\"name\":\"a\","
+	     "\"image\":\"aios/trainer\",\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/"
+	     "v\"}]}]}}",
+	     "volume v"},
+	    {"{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{"
+	     "\"volumes\":[{\"name\":\"v\","
+	     "\"nfs\":{}}],\"containers\":[{\"name\":\"a\",\"image\":\"aios/trainer\"}]}}",
+	     "volume v"},
+	    {"{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{"
+	     "\"containers\":[{\"name\":\"a\","
+	     "\"image\":\"aios/trainer\",\"readinessProbe\":{\"httpGet\":{\"port\":\"web\"}}}]}}",
+	     "readinessProbe"},
+	    {"{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{"
+	     "\"containers\":[{\"name\":\"a\","
+	     "\"image\":\"aios/trainer\",\"args\":[1]}]}}",
+	     "args[0]"},
+	    {"{\"metadata\":{\"name\":\"x\"},\"spec\":{}}", "metadata"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct json_object *pod = parse(cases[i][0]);
 		ck_assert_int_eq(aios_podspec_build(pod, &ctx, &p), AIOS_ERR_INVALID);
 		ck_assert_ptr_null(p);
 		if (!strstr(aios_errmsg(), cases[i][1]))
-			ck_abort_msg("case %zu: message \"%s\" does not name %s", i, aios_errmsg(), cases[i][1]);
+			ck_abort_msg("case %zu: message \"%s\" does not name %s", i, aios_errmsg(),
+			             cases[i][1]);
 		json_object_put(pod);
 	}
 }

@@ -9,7 +9,8 @@
 
 static struct aios_podstatus_ctr ctr(const char *name, enum aios_ctr_state s, int exit_code)
 {
-	struct aios_podstatus_ctr c = {.name = name, .image = "aios/trainer:1", .state = s, .started = 1};
+	struct aios_podstatus_ctr c = {
+	    .name = name, .image = "aios/trainer:1", .state = s, .started = 1};
 	c.term.exit_code = exit_code;
 	c.term.reason = exit_code ? "Error" : "Completed";
 	return c;
@@ -18,7 +19,8 @@ static struct aios_podstatus_ctr ctr(const char *name, enum aios_ctr_state s, in
 START_TEST(phase_table)
 {
 	struct aios_podstatus_ctr cs[2];
-	struct aios_podstatus_in in = {.restart = AIOS_RESTART_NEVER, .ctrs = cs, .n_ctrs = 2, .now = "t"};
+	struct aios_podstatus_in in = {
+	    .restart = AIOS_RESTART_NEVER, .ctrs = cs, .n_ctrs = 2, .now = "t"};
 	cs[0] = ctr("a", AIOS_CTR_WAITING, 0);
 	cs[1] = ctr("b", AIOS_CTR_RUNNING, 0);
 	ck_assert_str_eq(aios_podstatus_phase(&in), "Pending");
@@ -57,13 +59,19 @@ START_TEST(status_object)
 	cs[0].last.reason = "Error";
 	cs[0].last.message = "killed";
 	const char *old_s = "{\"conditions\":[{\"type\":\"PodScheduled\",\"status\":\"True\","
-			    "\"lastTransitionTime\":\"2026-11-29T00:00:00Z\"},{\"type\":\"Ready\",\"status\":\"True\","
-			    "\"lastTransitionTime\":\"2026-11-29T00:30:00Z\"}]}";
+	                    "\"lastTransitionTime\":\"2026-11-29T00:00:00Z\"},{\"type\":\"Ready\","
+	                    "\"status\":\"True\","
+	                    "\"lastTransitionTime\":\"2026-11-29T00:30:00Z\"}]}";
 	struct json_object *old;
 	ck_assert_int_eq(aios_json_parse(old_s, strlen(old_s), "old", &old), AIOS_OK);
-	struct aios_podstatus_in in = {.restart = AIOS_RESTART_ALWAYS, .pod_ip = "10.244.0.5",
-				       .host_ip = "10.244.0.1", .start_time = "2026-11-29T00:59:00Z",
-				       .now = "2026-11-29T01:00:05Z", .ctrs = cs, .n_ctrs = 1, .old_status = old};
+	struct aios_podstatus_in in = {.restart = AIOS_RESTART_ALWAYS,
+	                               .pod_ip = "10.244.0.5",
+	                               .host_ip = "10.244.0.1",
+	                               .start_time = "2026-11-29T00:59:00Z",
+	                               .now = "2026-11-29T01:00:05Z",
+	                               .ctrs = cs,
+	                               .n_ctrs = 1,
+	                               .old_status = old};
 	struct json_object *st = aios_podstatus_build(&in);
 	ck_assert_str_eq(aios_json_str(st, "phase"), "Running");
 	ck_assert_str_eq(aios_json_str(st, "podIP"), "10.244.0.5");
@@ -76,17 +84,22 @@ START_TEST(status_object)
 		struct json_object *c = json_object_array_get_idx(conds, i);
 		const char *t = aios_json_str(c, "type");
 		if (strcmp(t, "PodScheduled") == 0)
-			ck_assert_str_eq(aios_json_str(c, "lastTransitionTime"), "2026-11-29T00:00:00Z");
+			ck_assert_str_eq(aios_json_str(c, "lastTransitionTime"),
+			                 "2026-11-29T00:00:00Z");
 		if (strcmp(t, "Ready") == 0) { /* was True, now False: moves */
 			ck_assert_str_eq(aios_json_str(c, "status"), "False");
-			ck_assert_str_eq(aios_json_str(c, "lastTransitionTime"), "2026-11-29T01:00:05Z");
-			ck_assert_str_eq(aios_json_str(c, "message"), "containers with unready status: [trainer]");
+			ck_assert_str_eq(aios_json_str(c, "lastTransitionTime"),
+			                 "2026-11-29T01:00:05Z");
+			ck_assert_str_eq(aios_json_str(c, "message"),
+			                 "containers with unready status: [trainer]");
 		}
 	}
-	struct json_object *c0 = json_object_array_get_idx(aios_json_lookup(st, "containerStatuses"), 0);
+	struct json_object *c0 =
+	    json_object_array_get_idx(aios_json_lookup(st, "containerStatuses"), 0);
 	ck_assert_int_eq(json_object_get_int(aios_json_lookup(c0, "restartCount")), 2);
 	ck_assert_str_eq(aios_json_str(c0, "state.running.startedAt"), "2026-11-29T01:00:00Z");
-	ck_assert_int_eq(json_object_get_int(aios_json_lookup(c0, "lastState.terminated.exitCode")), 137);
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(c0, "lastState.terminated.exitCode")),
+	                 137);
 	ck_assert_str_eq(aios_json_str(c0, "lastState.terminated.message"), "killed");
 	json_object_put(st);
 
@@ -97,7 +110,8 @@ START_TEST(status_object)
 		struct json_object *c = json_object_array_get_idx(conds, i);
 		if (strcmp(aios_json_str(c, "type"), "Ready") == 0) {
 			ck_assert_str_eq(aios_json_str(c, "status"), "True");
-			ck_assert_str_eq(aios_json_str(c, "lastTransitionTime"), "2026-11-29T00:30:00Z");
+			ck_assert_str_eq(aios_json_str(c, "lastTransitionTime"),
+			                 "2026-11-29T00:30:00Z");
 		}
 	}
 	json_object_put(st);
