@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -927,6 +928,24 @@ static enum aios_err check_routes(const struct aios_cidr *c)
 		err = aios_nodenet_check_routes(b.data ? b.data : "", c);
 	aios_buf_cleanup(&b);
 	return err;
+}
+
+int aios_node_lock(const char *bridge)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/run/aios-node.%s.lock", bridge);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		aios_fail(AIOS_ERR_IO, "lock %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		aios_fail(AIOS_ERR_EXISTS, "another aios-node runs with bridge %s (it holds %s)",
+		          bridge, path);
+		close(fd);
+		return -1;
+	}
+	return fd; /* held until the process exits */
 }
 
 enum aios_err aios_node_run(const struct aios_node_opts *o)

@@ -49,6 +49,13 @@ struct aios_node_opts {
 /* Runs until shutdown is requested. Errors at start name what failed. */
 enum aios_err aios_node_run(const struct aios_node_opts *o) AIOS_MUST_CHECK;
 
+/*
+ * Takes /run/aios-node.<bridge>.lock for the life of the process, so that a second
+ * aios-node on the same bridge never cleans up (deletes) what the first one runs.
+ * Returns the held fd, or -1 with the reason recorded (AIOS_ERR_EXISTS when taken).
+ */
+int aios_node_lock(const char *bridge);
+
 /* Kills and removes what an earlier run left in state_dir and on the host. */
 void aios_node_cleanup_leftovers(const char *state_dir, const char *bridge);
 

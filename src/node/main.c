@@ -151,6 +151,11 @@ int main(int argc, char **argv)
 	if (!o.bin_dir)
 		o.bin_dir = bin_dir = default_bin_dir();
 	aios_shutdown_install();
+	if (aios_node_lock(o.bridge) < 0) {
+		aios_error("locked", "%s", aios_errmsg());
+		free(bin_dir);
+		return 1;
+	}
 	if (cleanup_only) {
 		aios_node_cleanup_leftovers(o.state_dir, o.bridge);
 		free(bin_dir);
