@@ -503,6 +503,33 @@ START_TEST(large_specs_one_configmap_per_pass)
 }
 END_TEST
 
+/* activeDeadlineSeconds bounds the whole search: unfinished trials are Stopped, their
+ * pods deleted, the job Failed; the trials do not carry the deadline themselves. */
+START_TEST(deadline_over_the_whole_search)
+{
+	struct cluster c;
+	cluster_init(&c, RANDOM6);
+	aios_json_set(c.job, "spec.runPolicy.activeDeadlineSeconds", json_object_new_int(60));
+	step(&c, T0);
+	ck_assert_uint_eq(c.n, 2);
+	struct json_object *spec = pod_spec(c.pods[0]);
+	ck_assert_ptr_null(aios_json_lookup(spec, "runPolicy.activeDeadlineSeconds"));
+	json_object_put(spec);
+	ck_assert_int_eq(c.plan.requeue_after_ms, 60000);
+	kubelet(&c);
+	step(&c, T0 + 30);
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Running");
+	step(&c, T0 + 60);
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Failed");
+	ck_assert_str_eq(cond_reason(&c, "Failed"), "DeadlineExceeded");
+	ck_assert_str_eq(aios_json_str(trial(&c, 0), "phase"), "Stopped");
+	ck_assert_str_eq(aios_json_str(trial(&c, 1), "phase"), "Stopped");
+	ck_assert_uint_eq(c.n, 0);
+	ck_assert_uint_eq(n_trials(&c), 2);
+	cluster_free(&c);
+}
+END_TEST
+
 static Suite *search_plan_suite(void)
 {
 	Suite *s = suite_create("search_plan");
@@ -515,6 +542,7 @@ static Suite *search_plan_suite(void)
 	tcase_add_test(tc, new_generation_and_invalid);
 	tcase_add_test(tc, waiting_reason_reported_once);
 	tcase_add_test(tc, large_specs_one_configmap_per_pass);
+	tcase_add_test(tc, deadline_over_the_whole_search);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,45 @@
+/*
+ * operator_proc.h - the real aios-operator binary as a child of an integration test,
+ * under the operator identity ($AIOS_TEST_CLUSTER_DIR/operator.kubeconfig), with
+ * operator/'s RBAC installed. Used by the reliability and least-privilege tests.
+ * Every helper fails the calling test loudly.
+ */
+#ifndef AIOS_TEST_OPERATOR_PROC_H
+#define AIOS_TEST_OPERATOR_PROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Applies crds/ and every operator/ manifest but the Deployment (idempotent), and waits
+ * until both CRDs are established. */
+void aios_test_operator_install(void);
+
+struct aios_test_operator {
+	pid_t pid;
+	char log[256];    /* stdout and stderr of the process (JSON lines) */
+	int metrics_port; /* 0 when not served */
+	int health_port;
+};
+
+/* Starts aios-operator with logs into `log` (truncated) and the extra flags (NULL-ended
+ * array, may be NULL). serve_ports: 1 picks free loopback ports for /metrics and probes,
+ * 0 turns both off. Does not wait for readiness. The child dies with the test. */
+void aios_test_operator_start(struct aios_test_operator *o, const char *log, int serve_ports,
+                              const char *const *extra);
+
+/* Sends sig (SIGTERM, SIGKILL...) and reaps the process (SIGKILL after 10 s); returns the
+ * exit code, 128 + signal when killed. */
+int aios_test_operator_stop(struct aios_test_operator *o, int sig);
+
+/* GET http://127.0.0.1:port/path into out (NUL-terminated, cut to cap); the HTTP code,
+ * 0 when no answer. */
+long aios_test_http_get(int port, const char *path, char *out, size_t cap);
+
+/* The value of a Prometheus sample line starting with `series` (e.g.
+ * "aios_operator_leader"), summed over the lines that start with it; 0 when absent. */
+double aios_test_operator_metric(struct aios_test_operator *o, const char *series);
+
+/* The first log line of the operator containing needle, or NULL (static buffer). */
+const char *aios_test_operator_log_find(const struct aios_test_operator *o, const char *needle);
+
+#endif
