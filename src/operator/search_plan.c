@@ -425,6 +425,8 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 		json_object_object_add(tr, "message", str(aios_json_str(why, "message")));
 	}
 	json_object_object_add(tr, "phase", str(aios_search_phase_name(phase)));
+	if (phase == AIOS_TRIAL_SUCCEEDED || phase == AIOS_TRIAL_FAILED)
+		json_object_object_add(tr, "completionTime", str(c->now_s));
 	aios_tj_plan_cleanup(&tp);
 	json_object_put(tj);
 	free(mine);
@@ -535,7 +537,10 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 				    aios_search_phase_parse(aios_json_str(tr, "phase"));
 				if (p == AIOS_TRIAL_PENDING || p == AIOS_TRIAL_RUNNING) {
 					json_object_object_add(tr, "phase", str("Stopped"));
+					json_object_object_add(tr, "reason",
+					                       str("DeadlineExceeded"));
 					json_object_object_add(tr, "message", str(msg));
+					json_object_object_add(tr, "completionTime", str(c->now_s));
 				}
 			}
 			finish(c, 0, "DeadlineExceeded", msg);
@@ -565,6 +570,7 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 	for (size_t k = 0; k < d.n_stop; k++) {
 		struct json_object *tr = json_object_array_get_idx(trials, d.stop[k]);
 		json_object_object_add(tr, "phase", str("Stopped"));
+		json_object_object_add(tr, "reason", str("NotPromoted"));
 		json_object_object_add(tr, "message",
 		                       str("not promoted to the next rung of successive halving"));
 		t[d.stop[k]].phase = AIOS_TRIAL_STOPPED;
@@ -574,6 +580,7 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 		struct json_object *tr = json_object_new_object();
 		char tn[32];
 		snprintf(tn, sizeof(tn), "t%zu", a->trial);
+		json_object_object_add(tr, "index", json_object_new_int64((int64_t)a->trial));
 		json_object_object_add(tr, "name", str(tn));
 		json_object_object_add(tr, "phase", str("Pending"));
 		struct json_object *params =

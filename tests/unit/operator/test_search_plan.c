@@ -240,6 +240,8 @@ START_TEST(random_six_by_two)
 	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Pending");
 	ck_assert_uint_eq(n_trials(&c), 2);
 	ck_assert_str_eq(aios_json_str(trial(&c, 0), "name"), "t0");
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(trial(&c, 1), "index")), 1);
+	ck_assert_ptr_null(aios_json_lookup(trial(&c, 0), "completionTime"));
 
 	run(&c, &now, 100);
 	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
@@ -251,6 +253,8 @@ START_TEST(random_six_by_two)
 	for (size_t i = 0; i < 6; i++) {
 		struct json_object *t = trial(&c, i);
 		ck_assert_str_eq(aios_json_str(t, "phase"), "Succeeded");
+		ck_assert_ptr_nonnull(aios_json_str(t, "completionTime"));
+		ck_assert_ptr_nonnull(aios_json_str(t, "startTime"));
 		double lr = json_object_get_double(aios_json_lookup(t, "parameters.learningRate"));
 		ck_assert(lr >= 0.0001 && lr <= 1);
 		char want[64];
@@ -403,6 +407,9 @@ START_TEST(halving_through_the_plan)
 	for (size_t i = 0; i < 3; i++)
 		ck_assert_str_eq(aios_json_str(trial(&c, i), "phase"),
 		                 i == best0 ? "Succeeded" : "Stopped");
+	for (size_t i = 0; i < 3; i++)
+		if (i != best0)
+			ck_assert_str_eq(aios_json_str(trial(&c, i), "reason"), "NotPromoted");
 	ck_assert_int_eq(json_object_get_int(aios_json_lookup(trial(&c, 3), "epochs")), 4);
 	ck_assert(aios_json_equal(aios_json_lookup(trial(&c, 3), "parameters"),
 	                          aios_json_lookup(trial(&c, best0), "parameters")));
@@ -524,6 +531,7 @@ START_TEST(deadline_over_the_whole_search)
 	ck_assert_str_eq(cond_reason(&c, "Failed"), "DeadlineExceeded");
 	ck_assert_str_eq(aios_json_str(trial(&c, 0), "phase"), "Stopped");
 	ck_assert_str_eq(aios_json_str(trial(&c, 1), "phase"), "Stopped");
+	ck_assert_str_eq(aios_json_str(trial(&c, 1), "reason"), "DeadlineExceeded");
 	ck_assert_uint_eq(c.n, 0);
 	ck_assert_uint_eq(n_trials(&c), 2);
 	cluster_free(&c);
