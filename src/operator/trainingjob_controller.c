@@ -11,10 +11,11 @@
  *   3. events, then the TTL deletion of the job itself.
  *
  * The cache lags our own writes: after a status write the informer may still hold the
- * older object. Per job the controller remembers the object its last status write
- * returned and prefers it while the cache's resourceVersion is older (resourceVersions
- * are etcd revisions; comparing them numerically is what the Job controller's
- * "expectations" avoid needing, and holds for every etcd-backed API server).
+ * older object. Per job the controller remembers the status (and resourceVersion) its
+ * last status write returned and uses it while the cache's resourceVersion is older
+ * (resourceVersions are etcd revisions; comparing them numerically is what the Job
+ * controller's "expectations" avoid needing, and holds for every etcd-backed API
+ * server). If the generation moved meanwhile, the job is read from the API server.
  *
  * Progress: while rank 0 runs, its /metrics is scraped at most every
  * AIOS_TJ_PROGRESS_PERIOD_MS, with a 1 s connect and 2 s total timeout, so a slow pod
@@ -208,14 +209,28 @@ static struct json_object *current_job(struct aios_manager *m, struct tj_state *
 	}
 	struct json_object *job = aios_json_copy(cached);
 	aios_kube_obj_put(cached);
+	int refetch = 0;
 	pthread_mutex_lock(&st->mu);
 	struct memo *mm = memo_find(st, key, 0);
 	if (mm && mm->last_written) {
-		const char *a = aios_json_str(mm->last_written, "metadata.uid");
+		struct json_object *w = mm->last_written;
+		const char *a = aios_json_str(w, "metadata.uid");
 		const char *b = aios_json_str(job, "metadata.uid");
-		if (a && b && strcmp(a, b) == 0 && rv_num(mm->last_written) > rv_num(job)) {
-			json_object_put(job);
-			job = aios_json_copy(mm->last_written);
+		int64_t gw = 0, gc = 0;
+		if (aios_json_opt_int(w, "metadata.generation", 0, &gw) ||
+		    aios_json_opt_int(job, "metadata.generation", 0, &gc))
+			gw = -1;
+		if (a && b && strcmp(a, b) == 0 && rv_num(w) > rv_num(job)) {
+			if (gw != gc) {
+				refetch = 1; /* the spec moved too: the cache's is too old */
+			} else {
+				/* the cache's spec with the status we wrote, at our resourceVersion */
+				json_object_object_add(
+				    job, "status", aios_json_copy(aios_json_lookup(w, "status")));
+				aios_json_set(job, "metadata.resourceVersion",
+				              json_object_new_string(
+				                  aios_json_str(w, "metadata.resourceVersion")));
+			}
 		} else {
 			/* the cache caught up (or it is another incarnation): forget the copy */
 			json_object_put(mm->last_written);
@@ -223,10 +238,39 @@ static struct json_object *current_job(struct aios_manager *m, struct tj_state *
 		}
 	}
 	pthread_mutex_unlock(&st->mu);
+	if (refetch) {
+		struct json_object *fresh = NULL;
+		if (aios_manager_fetch(m, &aios_kube_trainingjobs, ns, name, &fresh) == AIOS_OK) {
+			json_object_put(job);
+			job = fresh;
+			trim_job(job);
+		}
+	}
 	/* LIST items may lack their type; events and ownerReferences need it */
 	json_object_object_add(job, "apiVersion", json_object_new_string("aios.dev/v1alpha1"));
 	json_object_object_add(job, "kind", json_object_new_string("TrainingJob"));
 	return job;
+}
+
+/* Keeps of a status write's answer what current_job needs: uid, resourceVersion,
+ * generation and status (not the spec: memory). Takes written. */
+static struct json_object *memo_of(struct json_object *written)
+{
+	struct json_object *o = json_object_new_object();
+	static const char *const keep[] = {"metadata.uid", "metadata.resourceVersion"};
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		const char *v = aios_json_str(written, keep[i]);
+		if (v)
+			aios_json_set(o, keep[i], json_object_new_string(v));
+	}
+	int64_t g = 0;
+	if (aios_json_opt_int(written, "metadata.generation", 0, &g) == AIOS_OK)
+		aios_json_set(o, "metadata.generation", json_object_new_int64(g));
+	struct json_object *st = aios_json_lookup(written, "status");
+	if (st)
+		json_object_object_add(o, "status", aios_json_copy(st));
+	json_object_put(written);
+	return o;
 }
 
 static void remember(struct tj_state *st, const char *key, struct json_object *written)
@@ -289,8 +333,7 @@ static enum aios_err tj_reconcile(struct aios_manager *m, void *state, const cha
 		e = aios_manager_update_status(m, &aios_kube_trainingjobs, upd, &written);
 		json_object_put(upd);
 		if (e == AIOS_OK) {
-			trim_job(written);
-			remember(st, key, written);
+			remember(st, key, memo_of(written));
 			break;
 		}
 		if (e == AIOS_ERR_NOT_FOUND) {
