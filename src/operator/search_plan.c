@@ -661,8 +661,11 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 			set_cond(c, "Running", 1, "TrialsRunning", msg, 0);
 		else
 			set_cond(c, "Running", 0, "TrialsPending", msg, 1);
-		if (prog)
-			json_object_object_add(st, "progress", prog), prog = NULL;
+		if (prog) {
+			json_object_object_add(st, "progress",
+			                       prog); /* rank 0 of a running trial */
+			prog = NULL;
+		}
 	}
 	json_object_put(prog);
 	aios_search_decision_cleanup(&d);
