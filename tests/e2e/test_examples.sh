@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The examples the user guide points at, applied as their comments say:
+# examples/trainingjob-distributed.yaml (one job per strategy: allreduce, parameter-server,
+# pipeline) and examples/trainingjob-csv-pvc.yaml (CSV from a claim, copied onto the PV as
+# the comment shows). Each job must succeed with the pod count of its strategy and an
+# artifact; the CSV job's model must predict y = 3*x1 - 2*x2 + 1 (checked through a
+# ModelService: x = (2, 1) gives 5, within 0.2).
+# E2E_LIMIT=420
+source "$(dirname "$0")/lib.sh"
+EX="$E2E_ROOT/../../examples"
+setup_ns
+models_claim
+
+# the CSV on a claim, as examples/trainingjob-csv-pvc.yaml says
+kn apply -f "$EX/pvc-datasets.yaml" >/dev/null
+wait_until "claim datasets Bound" 60 phase_is pvc/datasets Bound
+pv="$(jp pvc/datasets '{.spec.volumeName}')"
+dir="$(k get pv "$pv" -o 'jsonpath={.spec.hostPath.path}')"
+[[ -d "$dir" ]] || fail "PV $pv's hostPath '$dir' is not a directory on this machine"
+cp "$EX/data/plane.csv" "$dir/"
+kn apply -f "$EX/trainingjob-csv-pvc.yaml" >/dev/null
+kn apply -f "$EX/trainingjob-distributed.yaml" >/dev/null
+
+declare -A pods=([linear-allreduce]=2 [linear-ps]=3 [mlp-pipeline]=2 [plane]=1)
+for j in linear-allreduce linear-ps mlp-pipeline plane; do
+  wait_until "trainingjob $j Succeeded (phase now: \$(jp trainingjob/$j '{.status.phase}'))" 240 phase_is "trainingjob/$j" Succeeded
+  n="$(kn get pods -l "aios.dev/job=$j" -o name | wc -l)"
+  [[ "$n" == "${pods[$j]}" ]] || fail "trainingjob $j ran $n pods, want ${pods[$j]}"
+  sha="$(jp "trainingjob/$j" '{.status.artifact.sha256}')"
+  [[ "$sha" =~ ^[0-9a-f]{64}$ ]] || fail "trainingjob $j has no artifact digest: $(jp "trainingjob/$j" '{.status}')"
+  note "$j: Succeeded, $n pods, $(jp "trainingjob/$j" '{.status.artifact.uri}')"
+done
+
+kn apply -f - >/dev/null <<'YAML'
+apiVersion: aios.dev/v1alpha1
+kind: ModelService
+metadata: {name: plane}
+spec:
+  model: {trainingJob: plane}
+YAML
+wait_until "modelservice plane Ready" 120 phase_is modelservice/plane Ready
+pred=""
+for _ in $(seq 1 20); do pred="$(predict plane '2, 1')" && break; sleep 0.5; done
+[[ -n "$pred" ]] || fail "no prediction from modelservice plane"
+python3 -c 'import sys; sys.exit(0 if abs(float(sys.argv[1]) - 5) <= 0.2 else 1)' "$pred" || fail "prediction $pred for (2, 1) is not within 0.2 of 5"
+note "plane: prediction for (2, 1): $pred"
+exit 0
