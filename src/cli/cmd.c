@@ -18,7 +18,8 @@
 #include "common/shutdown.h"
 #include "render.h"
 
-#define CURVE_MAX 4096 /* loss samples kept by watch */
+#define CURVE_MAX       4096 /* loss samples kept by watch */
+#define WATCH_MAX_FAILS 5    /* consecutive transient GET failures watch tolerates */
 
 static const char *ns_of(struct aios_kube_client *c, const struct cli_opts *o)
 {
@@ -66,13 +67,31 @@ int cli_watch_tj(struct aios_kube_client *c, const struct cli_opts *o, const cha
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_trainingjobs, ns_of(c, o), name);
 	double *losses = aios_xcalloc(CURVE_MAX, sizeof(double));
 	int n = 0, rc = 1, tty = isatty(STDOUT_FILENO);
-	int64_t last_epoch = -1, deadline = o->timeout_s ? aios_now_ms() + o->timeout_s * 1000LL : 0;
+	int64_t last_epoch = -1,
+	        deadline = o->timeout_s ? aios_now_ms() + o->timeout_s * 1000LL : 0;
+	int fails = 0; /* consecutive transient failures of the GET */
 	for (;;) {
 		struct json_object *tj = NULL;
-		if (aios_kube_get(c, &r, &tj)) {
+		enum aios_err e = aios_kube_get(c, &r, &tj);
+		if (e) {
+			/* a dropped keep-alive connection or a busy API server is not the job's
+			 * end: retry a few times at the poll period, then give up loudly */
+			int transient = e == AIOS_ERR_UNAVAILABLE || e == AIOS_ERR_IO ||
+			                e == AIOS_ERR_TIMEOUT || e == AIOS_ERR_PROTOCOL;
+			if (transient && ++fails < WATCH_MAX_FAILS &&
+			    (!deadline || aios_now_ms() <= deadline)) {
+				fprintf(stderr, "kubectl-aios: get trainingjob: %s (retrying)\n",
+				        aios_errmsg());
+				if (aios_shutdown_wait_ms(o->interval_ms)) {
+					rc = 130;
+					break;
+				}
+				continue;
+			}
 			api_fail("get trainingjob");
 			break;
 		}
+		fails = 0;
 		int64_t epoch = 0;
 		double loss = NAN;
 		if (aios_json_opt_int(tj, "status.progress.epoch", 0, &epoch) ||
@@ -110,7 +129,8 @@ int cli_watch_tj(struct aios_kube_client *c, const struct cli_opts *o, const cha
 		}
 		json_object_put(tj);
 		if (deadline && aios_now_ms() > deadline) {
-			fprintf(stderr, "\nkubectl-aios: watch: timed out after %d s\n", o->timeout_s);
+			fprintf(stderr, "\nkubectl-aios: watch: timed out after %d s\n",
+			        o->timeout_s);
 			break;
 		}
 		if (aios_shutdown_wait_ms(o->interval_ms)) {
@@ -125,7 +145,7 @@ int cli_watch_tj(struct aios_kube_client *c, const struct cli_opts *o, const cha
 
 /* Finds the newest pod of job name with the given rank (any role). *pod: name, caller frees. */
 static int find_rank_pod(struct aios_kube_client *c, const char *ns, const char *name, int rank,
-			 char **pod)
+                         char **pod)
 {
 	char sel[320];
 	snprintf(sel, sizeof(sel), "aios.dev/job=%s,aios.dev/rank=%d", name, rank);
@@ -149,7 +169,7 @@ static int find_rank_pod(struct aios_kube_client *c, const char *ns, const char 
 	json_object_put(list);
 	if (!*pod) {
 		fprintf(stderr, "kubectl-aios: no pod of trainingjob %s/%s has rank %d (%s)\n", ns,
-			name, rank, sel);
+		        name, rank, sel);
 		return 1;
 	}
 	return 0;
@@ -183,8 +203,9 @@ int cli_predict_ms(struct aios_kube_client *c, const struct cli_opts *o, const c
 		return 2;
 	}
 	/* The Service maps port 80 to aios-serve's 8080; the API server proxies to it. */
-	char *path = aios_xasprintf("/api/v1/namespaces/%s/services/%s:80/proxy/v1/models/%s:predict",
-				    ns_of(c, o), name, name);
+	char *path =
+	    aios_xasprintf("/api/v1/namespaces/%s/services/%s:80/proxy/v1/models/%s:predict",
+	                   ns_of(c, o), name, name);
 	struct aios_kube_response resp;
 	int rc = 0;
 	if (aios_kube_request(c, "POST", path, "application/json", body, strlen(body), &resp)) {
