@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t used = 0;
 		int status = 0, expect = 0;
 		enum aios_http_parse r = aios_http_parse_request(buf + off, size - off, 1024, 4096,
-								 &req, &used, &status, &expect);
+		                                                 &req, &used, &status, &expect);
 		if (r != AIOS_HTTP_PARSE_OK) {
 			if (r == AIOS_HTTP_PARSE_ERROR && (status < 400 || status > 599))
 				abort();
@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (used == 0 || used > size - off || req.body_len > 4096 || !req.method[0] ||
 		    req.path[0] != '/')
 			abort();
-		if (req.body_len && (req.body < buf + off || req.body + req.body_len > buf + off + used))
+		if (req.body_len &&
+		    (req.body < buf + off || req.body + req.body_len > buf + off + used))
 			abort();
 		(void)aios_http_req_header(&req, "content-length");
 		(void)aios_http_match("/v1/models/{name}:predict", req.path, &req);

@@ -63,19 +63,20 @@ int main(int argc, char **argv)
 		const char *name;
 		struct aios_engine_opts o;
 	} cfgs[] = {
-		{"fp32, dense kernel", {AIOS_QUANT_NONE, 0, 1, 0}},
-		{"int8", {AIOS_QUANT_INT8, 0, 0, 0}},
-		{"prune 0.5, dense kernel", {AIOS_QUANT_NONE, 0.5, 1, 0}},
-		{"prune 0.5, CSR kernel", {AIOS_QUANT_NONE, 0.5, 0, 1}},
-		{"prune 0.7, dense kernel", {AIOS_QUANT_NONE, 0.7, 1, 0}},
-		{"prune 0.7, CSR kernel", {AIOS_QUANT_NONE, 0.7, 0, 1}},
-		{"prune 0.8, dense kernel", {AIOS_QUANT_NONE, 0.8, 1, 0}},
-		{"prune 0.8, CSR kernel", {AIOS_QUANT_NONE, 0.8, 0, 1}},
-		{"prune 0.9, dense kernel", {AIOS_QUANT_NONE, 0.9, 1, 0}},
-		{"prune 0.9, CSR kernel", {AIOS_QUANT_NONE, 0.9, 0, 1}},
-		{"prune 0.5 + int8", {AIOS_QUANT_INT8, 0.5, 0, 0}},
+	    {"fp32, dense kernel", {AIOS_QUANT_NONE, 0, 1, 0}},
+	    {"int8", {AIOS_QUANT_INT8, 0, 0, 0}},
+	    {"prune 0.5, dense kernel", {AIOS_QUANT_NONE, 0.5, 1, 0}},
+	    {"prune 0.5, CSR kernel", {AIOS_QUANT_NONE, 0.5, 0, 1}},
+	    {"prune 0.7, dense kernel", {AIOS_QUANT_NONE, 0.7, 1, 0}},
+	    {"prune 0.7, CSR kernel", {AIOS_QUANT_NONE, 0.7, 0, 1}},
+	    {"prune 0.8, dense kernel", {AIOS_QUANT_NONE, 0.8, 1, 0}},
+	    {"prune 0.8, CSR kernel", {AIOS_QUANT_NONE, 0.8, 0, 1}},
+	    {"prune 0.9, dense kernel", {AIOS_QUANT_NONE, 0.9, 1, 0}},
+	    {"prune 0.9, CSR kernel", {AIOS_QUANT_NONE, 0.9, 0, 1}},
+	    {"prune 0.5 + int8", {AIOS_QUANT_INT8, 0.5, 0, 0}},
 	};
-	printf("| configuration | sparsity | CSR layers | held-out accuracy | max abs output change | CPU us/pass batch 1 | CPU us/pass batch 32 |\n");
+	printf("| configuration | sparsity | CSR layers | held-out accuracy | max abs output "
+	       "change | CPU us/pass batch 1 | CPU us/pass batch 32 |\n");
 	printf("|---|---|---|---|---|---|---|\n");
 	for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
 		struct aios_engine *e;
@@ -95,12 +96,13 @@ int main(int argc, char **argv)
 					best = k;
 			correct += best == (int)data[(size_t)i * cols + nin];
 			for (int k = 0; k < nout; k++)
-				dmax = fmax(dmax, fabs(out[(size_t)i * nout + k] - ref[(size_t)i * nout + k]));
+				dmax = fmax(dmax, fabs(out[(size_t)i * nout + k] -
+				                       ref[(size_t)i * nout + k]));
 		}
 		double t1 = time_us(e, x, 1, y, s), t32 = time_us(e, x, 32, y, s);
 		printf("| %s | %.2f | %d | %.4f | %.4f | %.2f | %.2f |\n", cfgs[c].name,
-		       aios_engine_sparsity(e), aios_engine_sparse_layers(e), (double)correct / rows,
-		       dmax, t1, t32);
+		       aios_engine_sparsity(e), aios_engine_sparse_layers(e),
+		       (double)correct / rows, dmax, t1, t32);
 		free(s);
 		aios_engine_free(e);
 	}

@@ -21,25 +21,26 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
 		if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json",
-						sizeof reply - 1, &p, end) ||
+		                                sizeof reply - 1, &p, end) ||
 		    lws_finalize_write_http_header(wsi, start, &p, end))
 			return 1;
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		memcpy(start, reply, sizeof reply - 1);
-		if (lws_write(wsi, start, sizeof reply - 1, LWS_WRITE_HTTP_FINAL) != (int)sizeof reply - 1)
+		if (lws_write(wsi, start, sizeof reply - 1, LWS_WRITE_HTTP_FINAL) !=
+		    (int)sizeof reply - 1)
 			return 1;
 		if (lws_http_transaction_completed(wsi))
 			return -1;
 		return 0;
-	default:
-		break;
+	default: break;
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-static const struct lws_protocols protocols[] = {{"http", cb, 0, 0, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+static const struct lws_protocols protocols[] = {{"http", cb, 0, 0, 0, NULL, 0},
+                                                 {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 static struct lws_context *ctx;
 

@@ -41,14 +41,18 @@ static int from_json(const char *in, const char *out)
 		sizes[k] = json_object_get_int(json_object_object_get(l, "in"));
 		sizes[k + 1] = json_object_get_int(json_object_object_get(l, "out"));
 	}
-	struct aios_model *m = aios_model_new(AIOS_MODEL_MLP, AIOS_ACT_RELU, AIOS_ACT_IDENTITY, n, sizes);
+	struct aios_model *m =
+	    aios_model_new(AIOS_MODEL_MLP, AIOS_ACT_RELU, AIOS_ACT_IDENTITY, n, sizes);
 	for (int k = 0; k < n; k++) {
 		struct json_object *l = json_object_array_get_idx(layers, k);
-		struct json_object *w = json_object_object_get(l, "w"), *bb = json_object_object_get(l, "b");
+		struct json_object *w = json_object_object_get(l, "w"),
+		                   *bb = json_object_object_get(l, "b");
 		for (int i = 0; i < sizes[k] * sizes[k + 1]; i++)
-			m->layers[k].w[i] = (float)json_object_get_double(json_object_array_get_idx(w, i));
+			m->layers[k].w[i] =
+			    (float)json_object_get_double(json_object_array_get_idx(w, i));
 		for (int i = 0; i < sizes[k + 1]; i++)
-			m->layers[k].b[i] = (float)json_object_get_double(json_object_array_get_idx(bb, i));
+			m->layers[k].b[i] =
+			    (float)json_object_get_double(json_object_array_get_idx(bb, i));
 	}
 	json_object_put(doc);
 	aios_buf_cleanup(&b);
@@ -80,8 +84,8 @@ int main(int argc, char **argv)
 		}
 		sizes[i] = (int)v;
 	}
-	struct aios_model *m = aios_model_new(AIOS_MODEL_MLP, AIOS_ACT_RELU, AIOS_ACT_IDENTITY,
-					      n_layers, sizes);
+	struct aios_model *m =
+	    aios_model_new(AIOS_MODEL_MLP, AIOS_ACT_RELU, AIOS_ACT_IDENTITY, n_layers, sizes);
 	unsigned seed = 12345;
 	FILE *j = fopen(argv[2], "w");
 	if (!j) {

@@ -62,7 +62,7 @@ enum aios_err aios_batcher_add(struct aios_batcher *b, const float *x, int rows,
 {
 	if (b->n >= b->c.capacity)
 		return aios_fail(AIOS_ERR_UNAVAILABLE,
-				 "inference queue is full (%d requests waiting)", b->n);
+		                 "inference queue is full (%d requests waiting)", b->n);
 	if (b->rows + (size_t)rows > b->rows_cap) {
 		size_t cap = b->rows_cap ? b->rows_cap : 64;
 		while (cap < b->rows + (size_t)rows)
@@ -78,7 +78,7 @@ enum aios_err aios_batcher_add(struct aios_batcher *b, const float *x, int rows,
 }
 
 void aios_batcher_flush(struct aios_batcher *b, aios_batch_fn fn, aios_batch_done done,
-			void (*on_pass)(int rows, int requests, void *ud), void *ud)
+                        void (*on_pass)(int rows, int requests, void *ud), void *ud)
 {
 	int i = 0;
 	while (i < b->n) {
@@ -92,7 +92,8 @@ void aios_batcher_flush(struct aios_batcher *b, aios_batch_fn fn, aios_batch_don
 			on_pass(rows, j - i, ud);
 		b->last_requests = j - i;
 		for (int k = i; k < j; k++)
-			done(b->reqs[k].ctx, b->y + b->reqs[k].row0 * b->c.out, b->reqs[k].rows, ud);
+			done(b->reqs[k].ctx, b->y + b->reqs[k].row0 * b->c.out, b->reqs[k].rows,
+			     ud);
 		i = j;
 	}
 	b->n = 0;
@@ -101,7 +102,7 @@ void aios_batcher_flush(struct aios_batcher *b, aios_batch_fn fn, aios_batch_don
 }
 
 int aios_batcher_round(struct aios_batcher *b, aios_batch_fn fn, aios_batch_done done,
-		       void (*on_pass)(int rows, int requests, void *ud), void *ud)
+                       void (*on_pass)(int rows, int requests, void *ud), void *ud)
 {
 	if (b->n == 0)
 		return -1;

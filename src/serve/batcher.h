@@ -43,7 +43,7 @@ void aios_batcher_free(struct aios_batcher *b);
 
 /* Queues rows of x (copied) for ctx; AIOS_ERR_UNAVAILABLE when full. */
 enum aios_err aios_batcher_add(struct aios_batcher *b, const float *x, int rows,
-			       void *ctx) AIOS_MUST_CHECK;
+                               void *ctx) AIOS_MUST_CHECK;
 /* Requests queued now. */
 int aios_batcher_pending(const struct aios_batcher *b);
 
@@ -54,10 +54,10 @@ int aios_batcher_pending(const struct aios_batcher *b);
  * is called after each pass (metrics); may be NULL.
  */
 int aios_batcher_round(struct aios_batcher *b, aios_batch_fn fn, aios_batch_done done,
-		       void (*on_pass)(int rows, int requests, void *ud), void *ud);
+                       void (*on_pass)(int rows, int requests, void *ud), void *ud);
 
 /* Like round, with no hold: runs everything now (stop, or a forced flush). */
 void aios_batcher_flush(struct aios_batcher *b, aios_batch_fn fn, aios_batch_done done,
-			void (*on_pass)(int rows, int requests, void *ud), void *ud);
+                        void (*on_pass)(int rows, int requests, void *ud), void *ud);
 
 #endif

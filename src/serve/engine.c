@@ -18,12 +18,12 @@ enum form { FORM_DENSE, FORM_CSR, FORM_INT8 };
 struct elayer {
 	int in, out;
 	enum form form;
-	float *w;       /* FORM_DENSE: transposed, (in, out) */
-	float *b;       /* (out) */
+	float *w;               /* FORM_DENSE: transposed, (in, out) */
+	float *b;               /* (out) */
 	int32_t *row_ptr, *col; /* FORM_CSR */
 	float *val;
-	int8_t *q;      /* FORM_INT8: (out, in) */
-	float *scale;   /* (out) */
+	int8_t *q;    /* FORM_INT8: (out, in) */
+	float *scale; /* (out) */
 };
 
 struct aios_engine {
@@ -36,11 +36,11 @@ struct aios_engine {
 };
 
 enum aios_err aios_engine_new(const struct aios_model *m, const struct aios_engine_opts *o,
-			      struct aios_engine **out)
+                              struct aios_engine **out)
 {
 	if (!(o->prune_sparsity >= 0 && o->prune_sparsity < 1))
 		return aios_fail(AIOS_ERR_INVALID, "prune sparsity %g is outside [0, 1)",
-				 o->prune_sparsity);
+		                 o->prune_sparsity);
 	if (m->n_layers < 1)
 		return aios_fail(AIOS_ERR_INVALID, "model has no layers");
 	struct aios_engine *e = aios_xcalloc(1, sizeof *e);
@@ -82,7 +82,7 @@ enum aios_err aios_engine_new(const struct aios_model *m, const struct aios_engi
 			aios_model_quantize_rows(w, src->out, src->in, l->q, l->scale);
 			free(w);
 		} else if (o->force_sparse ||
-			   (!o->force_dense && density < AIOS_ENGINE_SPARSE_DENSITY)) {
+		           (!o->force_dense && density < AIOS_ENGINE_SPARSE_DENSITY)) {
 			l->form = FORM_CSR;
 			size_t nnz = nw - zeros;
 			l->row_ptr = aios_xmalloc(sizeof(int32_t) * ((size_t)src->out + 1));
@@ -164,7 +164,7 @@ size_t aios_engine_scratch_floats(const struct aios_engine *e, int n)
 }
 
 void aios_engine_forward(const struct aios_engine *e, const float *x, int n, float *y,
-			 float *scratch)
+                         float *scratch)
 {
 	size_t half = (size_t)n * (size_t)e->width;
 	float *cur = scratch, *nxt = scratch + half;
@@ -190,7 +190,8 @@ void aios_engine_forward(const struct aios_engine *e, const float *x, int n, flo
 			aios_kernel_dense_f32t(in, n, l->in, l->w, l->b, l->out, dst);
 			break;
 		case FORM_CSR:
-			aios_kernel_csr_f32(in, n, l->in, l->row_ptr, l->col, l->val, l->b, l->out, dst);
+			aios_kernel_csr_f32(in, n, l->in, l->row_ptr, l->col, l->val, l->b, l->out,
+			                    dst);
 			break;
 		case FORM_INT8:
 			aios_kernel_dense_i8(in, n, l->in, l->q, l->scale, l->b, l->out, dst, xq);

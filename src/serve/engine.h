@@ -43,7 +43,7 @@ struct aios_engine;
 
 /* Compiles m (borrowed; the engine copies what it needs). Errors name the option. */
 enum aios_err aios_engine_new(const struct aios_model *m, const struct aios_engine_opts *o,
-			      struct aios_engine **out) AIOS_MUST_CHECK;
+                              struct aios_engine **out) AIOS_MUST_CHECK;
 void aios_engine_free(struct aios_engine *e);
 
 int aios_engine_inputs(const struct aios_engine *e);
@@ -57,24 +57,24 @@ int aios_engine_sparse_layers(const struct aios_engine *e);
 size_t aios_engine_scratch_floats(const struct aios_engine *e, int n);
 /* x (n, inputs) -> y (n, outputs); normalization and output activation applied. */
 void aios_engine_forward(const struct aios_engine *e, const float *x, int n, float *y,
-			 float *scratch);
+                         float *scratch);
 
 /* ---- the kernels, exposed for tests and benchmarks ---- */
 
 /* y (n, out) = x (n, in) . w^T (w is (out, in)) + b */
-void aios_kernel_dense_f32(const float *x, int n, int in, const float *w, const float *b,
-			   int out, float *y);
+void aios_kernel_dense_f32(const float *x, int n, int in, const float *w, const float *b, int out,
+                           float *y);
 /* Same with the weights transposed: wt is (in, out). The serving form of FP32 layers:
  * the inner loop runs over contiguous outputs, so it vectorizes for any input width. */
-void aios_kernel_dense_f32t(const float *x, int n, int in, const float *wt, const float *b,
-			    int out, float *y);
+void aios_kernel_dense_f32t(const float *x, int n, int in, const float *wt, const float *b, int out,
+                            float *y);
 /* Same with int8 weights q (out, in) and per-output scales; x quantized per row into
  * xq (n * in bytes of scratch) first. */
 void aios_kernel_dense_i8(const float *x, int n, int in, const int8_t *q, const float *scale,
-			  const float *b, int out, float *y, int8_t *xq);
+                          const float *b, int out, float *y, int8_t *xq);
 /* Same with CSR weights: row_ptr (out + 1), col (nnz), val (nnz). */
-void aios_kernel_csr_f32(const float *x, int n, int in, const int32_t *row_ptr,
-			 const int32_t *col, const float *val, const float *b, int out, float *y);
+void aios_kernel_csr_f32(const float *x, int n, int in, const int32_t *row_ptr, const int32_t *col,
+                         const float *val, const float *b, int out, float *y);
 /* Zeroes the fraction s of w[0..n) with the smallest magnitude; returns zeros now. */
 size_t aios_prune_magnitude(float *w, size_t n, double s);
 

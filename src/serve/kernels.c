@@ -16,7 +16,7 @@
 #include "serve/engine.h"
 
 void aios_kernel_dense_f32(const float *restrict x, int n, int in, const float *restrict w,
-			   const float *restrict b, int out, float *restrict y)
+                           const float *restrict b, int out, float *restrict y)
 {
 	for (int u = 0; u < out; u++) {
 		const float *restrict wu = w + (size_t)u * in;
@@ -56,7 +56,7 @@ static inline void store4(float *p, v4 v)
 }
 
 static void block_4x8(const float *restrict x, int in, const float *restrict wt, int out,
-		      const float *restrict b, float *restrict y)
+                      const float *restrict b, float *restrict y)
 {
 	const v4 b0 = load4(b), b1 = load4(b + 4);
 	v4 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
@@ -86,7 +86,7 @@ static void block_4x8(const float *restrict x, int in, const float *restrict wt,
 
 /* y[rows, u0..u1) for rows [i0, i1), one row at a time. */
 static void plain(const float *restrict x, int i0, int i1, int in, const float *restrict wt,
-		  const float *restrict b, int out, int u0, int u1, float *restrict y)
+                  const float *restrict b, int out, int u0, int u1, float *restrict y)
 {
 	for (int i = i0; i < i1; i++) {
 		float *restrict yi = y + (size_t)i * out;
@@ -102,12 +102,13 @@ static void plain(const float *restrict x, int i0, int i1, int in, const float *
 }
 
 void aios_kernel_dense_f32t(const float *restrict x, int n, int in, const float *restrict wt,
-			    const float *restrict b, int out, float *restrict y)
+                            const float *restrict b, int out, float *restrict y)
 {
 	int nb = n - n % MR, ob = out - out % NR;
 	for (int i = 0; i < nb; i += MR)
 		for (int u = 0; u < ob; u += NR)
-			block_4x8(x + (size_t)i * in, in, wt + u, out, b + u, y + (size_t)i * out + u);
+			block_4x8(x + (size_t)i * in, in, wt + u, out, b + u,
+			          y + (size_t)i * out + u);
 	if (ob < out)
 		plain(x, 0, nb, in, wt, b, out, ob, out, y);
 	if (nb < n)
@@ -131,8 +132,8 @@ static float quantize_row(const float *restrict x, int n, int8_t *restrict q)
 }
 
 void aios_kernel_dense_i8(const float *restrict x, int n, int in, const int8_t *restrict q,
-			  const float *restrict scale, const float *restrict b, int out,
-			  float *restrict y, int8_t *restrict xq)
+                          const float *restrict scale, const float *restrict b, int out,
+                          float *restrict y, int8_t *restrict xq)
 {
 	float xs[64];
 	for (int i0 = 0; i0 < n; i0 += 64) {
@@ -146,15 +147,16 @@ void aios_kernel_dense_i8(const float *restrict x, int n, int in, const int8_t *
 				int32_t acc = 0;
 				for (int j = 0; j < in; j++)
 					acc += (int32_t)qu[j] * (int32_t)xi[j];
-				y[(size_t)(i0 + i) * out + u] = (float)acc * scale[u] * xs[i] + b[u];
+				y[(size_t)(i0 + i) * out + u] =
+				    (float)acc * scale[u] * xs[i] + b[u];
 			}
 		}
 	}
 }
 
 void aios_kernel_csr_f32(const float *restrict x, int n, int in, const int32_t *restrict row_ptr,
-			 const int32_t *restrict col, const float *restrict val,
-			 const float *restrict b, int out, float *restrict y)
+                         const int32_t *restrict col, const float *restrict val,
+                         const float *restrict b, int out, float *restrict y)
 {
 	for (int i = 0; i < n; i++) {
 		const float *restrict xi = x + (size_t)i * in;

@@ -28,7 +28,7 @@ int main(int argc, char **argv)
 	int lvl = aios_log_parse_level(cfg.log_level);
 	if (lvl < 0) {
 		fprintf(stderr, "aios-serve: --log-level \"%s\" is not debug|info|warn|error\n",
-			cfg.log_level);
+		        cfg.log_level);
 		return 1;
 	}
 	aios_log_set_level((enum aios_log_level)lvl);
@@ -54,7 +54,7 @@ int main(int argc, char **argv)
 	while (!aios_shutdown_wait_ms(1000))
 		;
 	aios_info("shutdown", "stopping: not ready, finishing in-flight requests (grace %d s)",
-		  cfg.grace_seconds);
+	          cfg.grace_seconds);
 	aios_serve_stop(s, cfg.grace_seconds * 1000);
 	aios_serve_free(s);
 	aios_info("exit", "stopped cleanly");

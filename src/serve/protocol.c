@@ -41,14 +41,16 @@ static int mentions_nonfinite(const char *s, size_t n)
 }
 
 static enum aios_err parse_body(const char *body, size_t len, const char *what,
-				struct json_object **root, char *err, size_t errn)
+                                struct json_object **root, char *err, size_t errn)
 {
 	if (len == 0)
 		return fail(err, errn, "request body is empty; expected a JSON object");
 	if (aios_json_parse(body, len, what, root) != AIOS_OK) {
 		if (mentions_nonfinite(body, len))
-			return fail(err, errn, "%s: NaN and Infinity are not valid JSON numbers; "
-				    "inputs must be finite", what);
+			return fail(err, errn,
+			            "%s: NaN and Infinity are not valid JSON numbers; "
+			            "inputs must be finite",
+			            what);
 		return fail(err, errn, "%s", aios_errmsg());
 	}
 	if (!json_object_is_type(*root, json_type_object)) {
@@ -61,16 +63,17 @@ static enum aios_err parse_body(const char *body, size_t len, const char *what,
 
 /* Reads a finite number from v; path names it in errors. */
 static enum aios_err get_number(struct json_object *v, float *out, const char *path, char *err,
-				size_t errn)
+                                size_t errn)
 {
 	json_type t = json_object_get_type(v);
 	if (t != json_type_double && t != json_type_int)
 		return fail(err, errn, "%s: expected a number, got %s", path,
-			    t == json_type_string ? "a string" : json_type_to_name(t));
+		            t == json_type_string ? "a string" : json_type_to_name(t));
 	double d = json_object_get_double(v);
 	float f = (float)d;
 	if (isnan(d))
-		return fail(err, errn, "%s: NaN is not allowed; inputs must be finite numbers", path);
+		return fail(err, errn, "%s: NaN is not allowed; inputs must be finite numbers",
+		            path);
 	if (!isfinite(d) || !isfinite(f))
 		return fail(err, errn, "%s: %g is not a finite FP32 number", path, d);
 	*out = f;
@@ -202,7 +205,7 @@ no:
 }
 
 enum aios_err aios_proto_v1_parse(const char *body, size_t len, int n_inputs,
-				  struct aios_proto_batch *out, char *err, size_t errn)
+                                  struct aios_proto_batch *out, char *err, size_t errn)
 {
 	memset(out, 0, sizeof *out);
 	if (v1_fast(body, len, n_inputs, out))
@@ -213,12 +216,13 @@ enum aios_err aios_proto_v1_parse(const char *body, size_t len, int n_inputs,
 	enum aios_err e = AIOS_OK;
 	struct json_object *inst;
 	if (!json_object_object_get_ex(root, "instances", &inst)) {
-		e = fail(err, errn, "missing \"instances\": expected {\"instances\": [[...], ...]}");
+		e = fail(err, errn,
+		         "missing \"instances\": expected {\"instances\": [[...], ...]}");
 		goto out;
 	}
 	if (!json_object_is_type(inst, json_type_array)) {
 		e = fail(err, errn, "instances: expected an array of rows, got %s",
-			 json_type_to_name(json_object_get_type(inst)));
+		         json_type_to_name(json_object_get_type(inst)));
 		goto out;
 	}
 	size_t rows = json_object_array_length(inst);
@@ -239,20 +243,21 @@ enum aios_err aios_proto_v1_parse(const char *body, size_t len, int n_inputs,
 			continue;
 		}
 		if (!json_object_is_type(row, json_type_array)) {
-			e = fail(err, errn, "instances[%zu]: expected an array of %d numbers, got %s", i,
-				 n_inputs, json_type_to_name(json_object_get_type(row)));
+			e = fail(err, errn,
+			         "instances[%zu]: expected an array of %d numbers, got %s", i,
+			         n_inputs, json_type_to_name(json_object_get_type(row)));
 			break;
 		}
 		size_t cols = json_object_array_length(row);
 		if (cols != (size_t)n_inputs) {
-			e = fail(err, errn, "instances[%zu] has %zu values; the model takes %d", i, cols,
-				 n_inputs);
+			e = fail(err, errn, "instances[%zu] has %zu values; the model takes %d", i,
+			         cols, n_inputs);
 			break;
 		}
 		for (size_t j = 0; j < cols && !e; j++) {
 			snprintf(path, sizeof path, "instances[%zu][%zu]", i, j);
 			e = get_number(json_object_array_get_idx(row, j),
-				       &out->x[i * (size_t)n_inputs + j], path, err, errn);
+			               &out->x[i * (size_t)n_inputs + j], path, err, errn);
 		}
 	}
 out:
@@ -268,7 +273,7 @@ out:
 
 /* Flattens nested arrays of numbers into x[*n..cap); errors name the index. */
 static enum aios_err flatten(struct json_object *a, float *x, size_t cap, size_t *n, int depth,
-			     char *err, size_t errn)
+                             char *err, size_t errn)
 {
 	if (depth > 8)
 		return fail(err, errn, "inputs[0].data: nested deeper than 8 levels");
@@ -281,8 +286,10 @@ static enum aios_err flatten(struct json_object *a, float *x, size_t cap, size_t
 			continue;
 		}
 		if (*n >= cap)
-			return fail(err, errn, "inputs[0].data has more than the %zu values its shape "
-				    "holds", cap);
+			return fail(err, errn,
+			            "inputs[0].data has more than the %zu values its shape "
+			            "holds",
+			            cap);
 		char path[48];
 		snprintf(path, sizeof path, "inputs[0].data[%zu]", *n);
 		if (get_number(v, &x[*n], path, err, errn))
@@ -293,7 +300,7 @@ static enum aios_err flatten(struct json_object *a, float *x, size_t cap, size_t
 }
 
 enum aios_err aios_proto_v2_parse(const char *body, size_t len, int n_inputs,
-				  struct aios_proto_batch *out, char *err, size_t errn)
+                                  struct aios_proto_batch *out, char *err, size_t errn)
 {
 	memset(out, 0, sizeof *out);
 	struct json_object *root, *v;
@@ -320,7 +327,7 @@ enum aios_err aios_proto_v2_parse(const char *body, size_t len, int n_inputs,
 	}
 	if (json_object_array_length(inputs) != 1) {
 		e = fail(err, errn, "inputs has %zu tensors; the model takes exactly 1",
-			 json_object_array_length(inputs));
+		         json_object_array_length(inputs));
 		goto out;
 	}
 	struct json_object *t = json_object_array_get_idx(inputs, 0);
@@ -328,13 +335,14 @@ enum aios_err aios_proto_v2_parse(const char *body, size_t len, int n_inputs,
 		e = fail(err, errn, "inputs[0]: expected an object {name, shape, datatype, data}");
 		goto out;
 	}
-	if (!json_object_object_get_ex(t, "datatype", &v) || !json_object_is_type(v, json_type_string)) {
+	if (!json_object_object_get_ex(t, "datatype", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
 		e = fail(err, errn, "inputs[0].datatype: missing; expected \"FP32\"");
 		goto out;
 	}
 	if (strcmp(json_object_get_string(v), "FP32") != 0) {
 		e = fail(err, errn, "inputs[0].datatype: %s is not supported; the model takes FP32",
-			 json_object_get_string(v));
+		         json_object_get_string(v));
 		goto out;
 	}
 	struct json_object *shape;
@@ -346,21 +354,24 @@ enum aios_err aios_proto_v2_parse(const char *body, size_t len, int n_inputs,
 	size_t nd = json_object_array_length(shape);
 	int64_t dims[2] = {1, 0};
 	if (nd != 1 && nd != 2) {
-		e = fail(err, errn, "inputs[0].shape has %zu dimensions; expected [rows, %d] or [%d]",
-			 nd, n_inputs, n_inputs);
+		e = fail(err, errn,
+		         "inputs[0].shape has %zu dimensions; expected [rows, %d] or [%d]", nd,
+		         n_inputs, n_inputs);
 		goto out;
 	}
 	for (size_t i = 0; i < nd; i++) {
 		struct json_object *d = json_object_array_get_idx(shape, i);
 		if (!json_object_is_type(d, json_type_int) || json_object_get_int64(d) < 0) {
-			e = fail(err, errn, "inputs[0].shape[%zu]: expected a non-negative integer", i);
+			e = fail(err, errn, "inputs[0].shape[%zu]: expected a non-negative integer",
+			         i);
 			goto out;
 		}
 		dims[nd == 1 ? 1 : i] = json_object_get_int64(d);
 	}
 	if (dims[1] != n_inputs) {
-		e = fail(err, errn, "inputs[0].shape: last dimension is %lld; the model takes %d inputs",
-			 (long long)dims[1], n_inputs);
+		e = fail(err, errn,
+		         "inputs[0].shape: last dimension is %lld; the model takes %d inputs",
+		         (long long)dims[1], n_inputs);
 		goto out;
 	}
 	if (dims[0] == 0) {
@@ -368,22 +379,23 @@ enum aios_err aios_proto_v2_parse(const char *body, size_t len, int n_inputs,
 		goto out;
 	}
 	struct json_object *data;
-	if (!json_object_object_get_ex(t, "data", &data) || !json_object_is_type(data, json_type_array)) {
+	if (!json_object_object_get_ex(t, "data", &data) ||
+	    !json_object_is_type(data, json_type_array)) {
 		e = fail(err, errn, "inputs[0].data: missing; expected an array of numbers");
 		goto out;
 	}
 	/* a number takes at least 2 bytes ("0,"), so the body bounds the element count */
 	if (dims[0] > (int64_t)(len / 2 + 1) / n_inputs) {
 		e = fail(err, errn, "inputs[0].shape: %lld rows cannot fit in a %zu-byte body",
-			 (long long)dims[0], len);
+		         (long long)dims[0], len);
 		goto out;
 	}
 	size_t want = (size_t)dims[0] * (size_t)n_inputs, got = 0;
 	out->x = aios_xmalloc(sizeof(float) * want);
 	e = flatten(data, out->x, want, &got, 0, err, errn);
 	if (!e && got != want)
-		e = fail(err, errn, "inputs[0].data has %zu values; shape [%lld, %d] needs %zu", got,
-			 (long long)dims[0], n_inputs, want);
+		e = fail(err, errn, "inputs[0].data has %zu values; shape [%lld, %d] needs %zu",
+		         got, (long long)dims[0], n_inputs, want);
 	out->rows = (int)dims[0];
 	out->cols = n_inputs;
 out:
@@ -437,23 +449,24 @@ enum aios_err aios_proto_v1_encode(const float *y, int rows, int n_outputs, stru
 }
 
 enum aios_err aios_proto_v2_encode(const char *model, const char *id, const float *y, int rows,
-				   int n_outputs, struct aios_buf *out)
+                                   int n_outputs, struct aios_buf *out)
 {
 	struct json_object *js = json_object_new_string(model);
-	enum aios_err e = aios_buf_printf(out, "{\"model_name\":%s,\"model_version\":\"1\",",
-					  json_object_to_json_string_ext(js, JSON_C_TO_STRING_PLAIN));
+	enum aios_err e =
+	    aios_buf_printf(out, "{\"model_name\":%s,\"model_version\":\"1\",",
+	                    json_object_to_json_string_ext(js, JSON_C_TO_STRING_PLAIN));
 	json_object_put(js);
 	if (!e && id && *id) {
 		js = json_object_new_string(id);
 		e = aios_buf_printf(out, "\"id\":%s,",
-				    json_object_to_json_string_ext(js, JSON_C_TO_STRING_PLAIN));
+		                    json_object_to_json_string_ext(js, JSON_C_TO_STRING_PLAIN));
 		json_object_put(js);
 	}
 	if (!e)
 		e = aios_buf_printf(out,
-				    "\"outputs\":[{\"name\":\"output-0\",\"shape\":[%d,%d],"
-				    "\"datatype\":\"FP32\",\"data\":[",
-				    rows, n_outputs);
+		                    "\"outputs\":[{\"name\":\"output-0\",\"shape\":[%d,%d],"
+		                    "\"datatype\":\"FP32\",\"data\":[",
+		                    rows, n_outputs);
 	if (!e)
 		e = put_rows(out, y, rows, n_outputs, 0);
 	if (!e)

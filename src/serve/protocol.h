@@ -25,22 +25,24 @@
 #define AIOS_PROTO_ID_MAX 128 /* bytes of a V2 request id echoed back */
 
 struct aios_proto_batch {
-	float *x;  /* (rows, cols), caller frees */
+	float *x; /* (rows, cols), caller frees */
 	int rows, cols;
 	char id[AIOS_PROTO_ID_MAX]; /* V2 "id", "" if absent */
 };
 
 /* Both return AIOS_OK, or AIOS_ERR_INVALID with err filled (HTTP 400). */
 enum aios_err aios_proto_v1_parse(const char *body, size_t len, int n_inputs,
-				  struct aios_proto_batch *out, char *err, size_t errn) AIOS_MUST_CHECK;
+                                  struct aios_proto_batch *out, char *err,
+                                  size_t errn) AIOS_MUST_CHECK;
 enum aios_err aios_proto_v2_parse(const char *body, size_t len, int n_inputs,
-				  struct aios_proto_batch *out, char *err, size_t errn) AIOS_MUST_CHECK;
+                                  struct aios_proto_batch *out, char *err,
+                                  size_t errn) AIOS_MUST_CHECK;
 
 /* Encoders append to out; they fail only when out's cap is reached. */
 enum aios_err aios_proto_v1_encode(const float *y, int rows, int n_outputs,
-				   struct aios_buf *out) AIOS_MUST_CHECK;
+                                   struct aios_buf *out) AIOS_MUST_CHECK;
 enum aios_err aios_proto_v2_encode(const char *model, const char *id, const float *y, int rows,
-				   int n_outputs, struct aios_buf *out) AIOS_MUST_CHECK;
+                                   int n_outputs, struct aios_buf *out) AIOS_MUST_CHECK;
 
 /* Appends a float as the shortest of %.9g that round-trips (JSON number). */
 enum aios_err aios_proto_put_float(struct aios_buf *out, float v) AIOS_MUST_CHECK;

@@ -26,11 +26,21 @@
 #include "serve/protocol.h"
 
 /* Stable endpoint labels, one per route, in route order. */
-enum ep { EP_V1_PREDICT, EP_V1_MODEL, EP_V2_INFER, EP_V2_MODEL, EP_V2_MODEL_READY, EP_LIVE,
-	  EP_READY, EP_METRICS, EP_OTHER, EP__N };
-static const char *const ep_names[EP__N] = {"v1_predict", "v1_model", "v2_infer", "v2_model",
-					    "v2_model_ready", "v2_live", "v2_ready", "metrics",
-					    "other"};
+enum ep {
+	EP_V1_PREDICT,
+	EP_V1_MODEL,
+	EP_V2_INFER,
+	EP_V2_MODEL,
+	EP_V2_MODEL_READY,
+	EP_LIVE,
+	EP_READY,
+	EP_METRICS,
+	EP_OTHER,
+	EP__N
+};
+static const char *const ep_names[EP__N] = {"v1_predict", "v1_model",       "v2_infer",
+                                            "v2_model",   "v2_model_ready", "v2_live",
+                                            "v2_ready",   "metrics",        "other"};
 
 struct aios_serve {
 	struct aios_serve_config cfg;
@@ -42,7 +52,7 @@ struct aios_serve {
 	char sha256[AIOS_SHA256_HEX];
 	const char *routes[EP__N]; /* pattern of each endpoint's route */
 	struct aios_metric *m_requests;
-	struct aios_series *s_ok[EP__N];       /* requests_total{ep, "200"} */
+	struct aios_series *s_ok[EP__N]; /* requests_total{ep, "200"} */
 	struct aios_series *s_duration[EP__N];
 	struct aios_series *s_in_flight, *s_queue, *s_batch;
 };
@@ -58,7 +68,7 @@ struct pend {
 struct loop_state {
 	struct aios_serve *s;
 	struct aios_batcher *batcher;
-	float *scratch; /* for max_batch_size rows */
+	float *scratch;     /* for max_batch_size rows */
 	struct pend *pends; /* one per batcher slot (queue_depth) */
 };
 
@@ -102,34 +112,34 @@ static void setup_metrics(struct aios_serve *s)
 {
 	struct aios_metrics *r = s->reg = aios_metrics_new();
 	s->m_requests = aios_metrics_counter(r, "aios_serve_requests_total",
-					     "HTTP requests by endpoint and status code.", "endpoint",
-					     "code", NULL);
+	                                     "HTTP requests by endpoint and status code.",
+	                                     "endpoint", "code", NULL);
 	struct aios_metric *dur = aios_metrics_histogram(
-		r, "aios_serve_request_duration_seconds",
-		"Time from a request's first byte to its response being queued.",
-		aios_metrics_latency_buckets, aios_metrics_latency_buckets_n, "endpoint", NULL);
+	    r, "aios_serve_request_duration_seconds",
+	    "Time from a request's first byte to its response being queued.",
+	    aios_metrics_latency_buckets, aios_metrics_latency_buckets_n, "endpoint", NULL);
 	for (int i = 0; i < EP__N; i++) {
 		s->s_ok[i] = aios_metric_with(s->m_requests, ep_names[i], "200");
 		s->s_duration[i] = aios_metric_with(dur, ep_names[i]);
 	}
 	s->s_in_flight = aios_metric_with(aios_metrics_gauge(
-		r, "aios_serve_requests_in_flight",
-		"Inference requests being handled now (the autoscaler's concurrency signal).", NULL));
+	    r, "aios_serve_requests_in_flight",
+	    "Inference requests being handled now (the autoscaler's concurrency signal).", NULL));
 	s->s_queue = aios_metric_with(aios_metrics_gauge(
-		r, "aios_serve_queue_depth", "Inference requests waiting for a forward pass.", NULL));
-	s->s_batch = aios_metric_with(aios_metrics_histogram(
-		r, "aios_serve_batch_size", "Rows per forward pass.", aios_metrics_size_buckets,
-		aios_metrics_size_buckets_n, NULL));
-	struct aios_metric *info = aios_metrics_gauge(
-		r, "aios_serve_model_info", "The model being served (value is always 1).", "name",
-		"sha256", "quantize", NULL);
+	    r, "aios_serve_queue_depth", "Inference requests waiting for a forward pass.", NULL));
+	s->s_batch = aios_metric_with(
+	    aios_metrics_histogram(r, "aios_serve_batch_size", "Rows per forward pass.",
+	                           aios_metrics_size_buckets, aios_metrics_size_buckets_n, NULL));
+	struct aios_metric *info = aios_metrics_gauge(r, "aios_serve_model_info",
+	                                              "The model being served (value is always 1).",
+	                                              "name", "sha256", "quantize", NULL);
 	aios_gauge_set(aios_metric_with(info, s->cfg.name, s->sha256,
-					s->cfg.quantize == AIOS_QUANT_INT8 ? "int8" : "none"),
-		       1);
+	                                s->cfg.quantize == AIOS_QUANT_INT8 ? "int8" : "none"),
+	               1);
 	aios_gauge_set(aios_metric_with(aios_metrics_gauge(
-			       r, "aios_serve_model_sparsity_ratio",
-			       "Fraction of weights that are zero after pruning.", NULL)),
-		       aios_engine_sparsity(s->engine));
+	                   r, "aios_serve_model_sparsity_ratio",
+	                   "Fraction of weights that are zero after pruning.", NULL)),
+	               aios_engine_sparsity(s->engine));
 	aios_metrics_on_collect(r, on_collect, s);
 }
 
@@ -156,8 +166,9 @@ static void on_done(void *ctx, const float *y, int rows, void *ud)
 	struct aios_serve *s = ls->s;
 	struct aios_http_resp *resp = aios_http_defer_resp(p->d);
 	int n_out = aios_engine_outputs(s->engine);
-	enum aios_err e = p->v2 ? aios_proto_v2_encode(s->cfg.name, p->id, y, rows, n_out, &resp->body)
-				: aios_proto_v1_encode(y, rows, n_out, &resp->body);
+	enum aios_err e =
+	    p->v2 ? aios_proto_v2_encode(s->cfg.name, p->id, y, rows, n_out, &resp->body)
+	          : aios_proto_v1_encode(y, rows, n_out, &resp->body);
 	if (e)
 		aios_http_resp_error(resp, 500, "response larger than %zu bytes", resp->body.max);
 	aios_http_defer_done(p->d);
@@ -177,13 +188,13 @@ static void *loop_init(int index, void *ud)
 	struct loop_state *ls = aios_xcalloc(1, sizeof *ls);
 	ls->s = s;
 	struct aios_batcher_config bc = {.in = aios_engine_inputs(s->engine),
-					 .out = aios_engine_outputs(s->engine),
-					 .max_batch_rows = s->cfg.max_batch_size,
-					 .max_delay_us = s->cfg.max_batch_delay_us,
-					 .capacity = s->cfg.queue_depth};
+	                                 .out = aios_engine_outputs(s->engine),
+	                                 .max_batch_rows = s->cfg.max_batch_size,
+	                                 .max_delay_us = s->cfg.max_batch_delay_us,
+	                                 .capacity = s->cfg.queue_depth};
 	ls->batcher = aios_batcher_new(&bc);
 	ls->scratch = aios_xmalloc(sizeof(float) *
-				   aios_engine_scratch_floats(s->engine, s->cfg.max_batch_size));
+	                           aios_engine_scratch_floats(s->engine, s->cfg.max_batch_size));
 	ls->pends = aios_xcalloc((size_t)s->cfg.queue_depth, sizeof *ls->pends);
 	return ls;
 }
@@ -204,12 +215,12 @@ static int check_name(struct aios_serve *s, struct aios_http_req *req, struct ai
 	if (name && strcmp(name, s->cfg.name) == 0)
 		return 1;
 	aios_http_resp_error(resp, 404, "model \"%s\" not found; this server serves \"%s\"",
-			     name ? name : "", s->cfg.name);
+	                     name ? name : "", s->cfg.name);
 	return 0;
 }
 
 static void infer(struct aios_serve *s, struct aios_http_req *req, struct aios_http_resp *resp,
-		  int v2)
+                  int v2)
 {
 	struct loop_state *ls = req->conn_user;
 	if (!check_name(s, req, resp))
@@ -217,8 +228,9 @@ static void infer(struct aios_serve *s, struct aios_http_req *req, struct aios_h
 	int n_in = aios_engine_inputs(s->engine);
 	struct aios_proto_batch b;
 	char err[512];
-	enum aios_err e = v2 ? aios_proto_v2_parse(req->body, req->body_len, n_in, &b, err, sizeof err)
-			     : aios_proto_v1_parse(req->body, req->body_len, n_in, &b, err, sizeof err);
+	enum aios_err e =
+	    v2 ? aios_proto_v2_parse(req->body, req->body_len, n_in, &b, err, sizeof err)
+	       : aios_proto_v1_parse(req->body, req->body_len, n_in, &b, err, sizeof err);
 	if (e) {
 		aios_http_resp_error(resp, 400, "%s", err);
 		return;
@@ -227,7 +239,7 @@ static void infer(struct aios_serve *s, struct aios_http_req *req, struct aios_h
 		atomic_fetch_sub(&s->pending, 1);
 		aios_http_resp_header(resp, "Retry-After", "1");
 		aios_http_resp_error(resp, 503, "inference queue is full (%d requests waiting)",
-				     s->cfg.queue_depth);
+		                     s->cfg.queue_depth);
 		free(b.x);
 		return;
 	}
@@ -267,7 +279,8 @@ static void reply(struct aios_http_resp *resp, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(body, sizeof body, fmt, ap);
 	va_end(ap);
-	aios_http_resp_json(resp, status, body, (size_t)n < sizeof body ? (size_t)n : sizeof body - 1);
+	aios_http_resp_json(resp, status, body,
+	                    (size_t)n < sizeof body ? (size_t)n : sizeof body - 1);
 }
 
 static void h_v1_model(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
@@ -275,8 +288,8 @@ static void h_v1_model(struct aios_http_req *req, struct aios_http_resp *resp, v
 	struct aios_serve *s = ud;
 	const char *name = aios_http_req_param(req, "name");
 	if (name && strchr(name, ':')) { /* "/v1/models/NAME:predict" matched as a name */
-		aios_http_resp_error(resp, 405, "method %s not allowed on %s (use POST)", req->method,
-				     req->path);
+		aios_http_resp_error(resp, 405, "method %s not allowed on %s (use POST)",
+		                     req->method, req->path);
 		return;
 	}
 	if (check_name(s, req, resp))
@@ -295,7 +308,8 @@ static void h_v2_model(struct aios_http_req *req, struct aios_http_resp *resp, v
 	      "\"outputs\":[{\"name\":\"output-0\",\"datatype\":\"FP32\",\"shape\":[-1,%d]}],"
 	      "\"parameters\":{\"sha256\":\"%s\",\"quantize\":\"%s\",\"sparsity\":%.4f}}",
 	      s->cfg.name, aios_engine_inputs(s->engine), aios_engine_outputs(s->engine), s->sha256,
-	      s->cfg.quantize == AIOS_QUANT_INT8 ? "int8" : "none", aios_engine_sparsity(s->engine));
+	      s->cfg.quantize == AIOS_QUANT_INT8 ? "int8" : "none",
+	      aios_engine_sparsity(s->engine));
 }
 
 static void h_v2_model_ready(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
@@ -304,7 +318,8 @@ static void h_v2_model_ready(struct aios_http_req *req, struct aios_http_resp *r
 	if (!check_name(s, req, resp))
 		return;
 	int r = atomic_load(&s->ready);
-	reply(resp, r ? 200 : 503, "{\"name\":\"%s\",\"ready\":%s}", s->cfg.name, r ? "true" : "false");
+	reply(resp, r ? 200 : 503, "{\"name\":\"%s\",\"ready\":%s}", s->cfg.name,
+	      r ? "true" : "false");
 }
 
 static void h_live(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
@@ -322,7 +337,7 @@ static void h_ready(struct aios_http_req *req, struct aios_http_resp *resp, void
 /* ---------------------------------------------------------------- lifecycle */
 
 enum aios_err aios_serve_new(const struct aios_serve_config *c, const struct aios_model *m,
-			     struct aios_serve **out)
+                             struct aios_serve **out)
 {
 	struct aios_engine_opts eo = {.quantize = c->quantize, .prune_sparsity = c->prune_sparsity};
 	struct aios_engine *engine;
@@ -358,14 +373,14 @@ enum aios_err aios_serve_new(const struct aios_serve_config *c, const struct aio
 		const char *method, *pattern;
 		aios_http_handler fn;
 	} routes[] = {
-		{EP_V1_PREDICT, "POST", "/v1/models/{name}:predict", h_v1_predict},
-		{EP_V1_MODEL, "GET", "/v1/models/{name}", h_v1_model},
-		{EP_V2_INFER, "POST", "/v2/models/{name}/infer", h_v2_infer},
-		{EP_V2_MODEL_READY, "GET", "/v2/models/{name}/ready", h_v2_model_ready},
-		{EP_V2_MODEL, "GET", "/v2/models/{name}", h_v2_model},
-		{EP_LIVE, "GET", "/v2/health/live", h_live},
-		{EP_READY, "GET", "/v2/health/ready", h_ready},
-		{EP_METRICS, "GET", "/metrics", aios_http_metrics_handler},
+	    {EP_V1_PREDICT, "POST", "/v1/models/{name}:predict", h_v1_predict},
+	    {EP_V1_MODEL, "GET", "/v1/models/{name}", h_v1_model},
+	    {EP_V2_INFER, "POST", "/v2/models/{name}/infer", h_v2_infer},
+	    {EP_V2_MODEL_READY, "GET", "/v2/models/{name}/ready", h_v2_model_ready},
+	    {EP_V2_MODEL, "GET", "/v2/models/{name}", h_v2_model},
+	    {EP_LIVE, "GET", "/v2/health/live", h_live},
+	    {EP_READY, "GET", "/v2/health/ready", h_ready},
+	    {EP_METRICS, "GET", "/metrics", aios_http_metrics_handler},
 	};
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
 		void *ud = routes[i].ep == EP_METRICS ? (void *)s->reg : (void *)s;
@@ -396,11 +411,12 @@ enum aios_err aios_serve_start(struct aios_serve *s)
 	if (e)
 		return e;
 	atomic_store(&s->ready, 1);
-	aios_info("serve_ready", "serving model %s (%d inputs, %d outputs, sha256 %s, quantize %s, "
-		  "sparsity %.3f) on port %d",
-		  s->cfg.name, aios_engine_inputs(s->engine), aios_engine_outputs(s->engine),
-		  s->sha256, s->cfg.quantize == AIOS_QUANT_INT8 ? "int8" : "none",
-		  aios_engine_sparsity(s->engine), aios_http_server_port(s->http));
+	aios_info("serve_ready",
+	          "serving model %s (%d inputs, %d outputs, sha256 %s, quantize %s, "
+	          "sparsity %.3f) on port %d",
+	          s->cfg.name, aios_engine_inputs(s->engine), aios_engine_outputs(s->engine),
+	          s->sha256, s->cfg.quantize == AIOS_QUANT_INT8 ? "int8" : "none",
+	          aios_engine_sparsity(s->engine), aios_http_server_port(s->http));
 	return AIOS_OK;
 }
 

@@ -21,7 +21,7 @@ struct aios_serve;
 
 /* Compiles the model (borrowed: the caller may free it after), warms up, builds routes. */
 enum aios_err aios_serve_new(const struct aios_serve_config *c, const struct aios_model *m,
-			     struct aios_serve **out) AIOS_MUST_CHECK;
+                             struct aios_serve **out) AIOS_MUST_CHECK;
 /* Listens; errors name the address. */
 enum aios_err aios_serve_start(struct aios_serve *s) AIOS_MUST_CHECK;
 int aios_serve_port(const struct aios_serve *s);

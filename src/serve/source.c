@@ -25,8 +25,10 @@ enum aios_err aios_source_local_path(const char *uri, char *out, size_t n)
 	if (strncmp(uri, "file://", 7) == 0) {
 		const char *p = uri + 7;
 		if (*p != '/')
-			return aios_fail(AIOS_ERR_INVALID, "%s: file:// URIs need an absolute path "
-				         "(file:///path)", uri);
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "%s: file:// URIs need an absolute path "
+			                 "(file:///path)",
+			                 uri);
 		snprintf(out, n, "%s", p);
 		return AIOS_OK;
 	}
@@ -35,7 +37,8 @@ enum aios_err aios_source_local_path(const char *uri, char *out, size_t n)
 		if (!slash || slash == claim || !slash[1])
 			return aios_fail(AIOS_ERR_INVALID, "%s: expected pvc://CLAIM/PATH", uri);
 		if (has_dotdot(slash + 1))
-			return aios_fail(AIOS_ERR_INVALID, "%s: \"..\" is not allowed in a pvc path", uri);
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "%s: \"..\" is not allowed in a pvc path", uri);
 		const char *root = getenv("AIOS_PVC_ROOT");
 		if (!root || !*root)
 			root = "/mnt/pvc";
@@ -76,8 +79,8 @@ static enum aios_err load_curl(struct curl_api *a, const char *uri)
 {
 	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
 	if (!h)
-		return aios_fail(AIOS_ERR_UNSUPPORTED, "%s: cannot load libcurl for http(s) URIs: %s",
-				 uri, dlerror());
+		return aios_fail(AIOS_ERR_UNSUPPORTED,
+		                 "%s: cannot load libcurl for http(s) URIs: %s", uri, dlerror());
 	*(void **)&a->init = dlsym(h, "curl_easy_init");
 	*(void **)&a->setopt = dlsym(h, "curl_easy_setopt");
 	*(void **)&a->perform = dlsym(h, "curl_easy_perform");
@@ -113,12 +116,14 @@ static enum aios_err fetch_http(const char *uri, struct aios_buf *b)
 	api.getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	api.cleanup(c);
 	if (r == CURLE_WRITE_ERROR)
-		return aios_fail(AIOS_ERR_TOO_BIG, "%s: artifact larger than %zu bytes", uri, b->max);
+		return aios_fail(AIOS_ERR_TOO_BIG, "%s: artifact larger than %zu bytes", uri,
+		                 b->max);
 	if (r != CURLE_OK)
-		return aios_fail(AIOS_ERR_UNAVAILABLE, "%s: %s", uri, *errbuf ? errbuf : api.strerror(r));
+		return aios_fail(AIOS_ERR_UNAVAILABLE, "%s: %s", uri,
+		                 *errbuf ? errbuf : api.strerror(r));
 	if (code != 200)
 		return aios_fail(code == 404 ? AIOS_ERR_NOT_FOUND : AIOS_ERR_UNAVAILABLE,
-				 "%s: HTTP status %ld", uri, code);
+		                 "%s: HTTP status %ld", uri, code);
 	return AIOS_OK;
 }
 
@@ -134,7 +139,7 @@ enum aios_err aios_source_read(const char *uri, struct aios_buf *b)
 }
 
 enum aios_err aios_source_load_model(const char *uri, const char *sha256_hex,
-				     struct aios_model **out)
+                                     struct aios_model **out)
 {
 	struct aios_buf b;
 	aios_buf_init(&b, AIOS_CAP_ARTIFACT);
@@ -146,7 +151,7 @@ enum aios_err aios_source_load_model(const char *uri, const char *sha256_hex,
 		aios_sha256_hex(d, hex);
 		if (strcasecmp(hex, sha256_hex) != 0)
 			e = aios_fail(AIOS_ERR_DIGEST, "%s: SHA-256 is %s, expected %s", uri, hex,
-				      sha256_hex);
+			              sha256_hex);
 	}
 	if (!e)
 		e = aios_model_read_mem(b.data ? b.data : "", b.len, uri, out);

@@ -21,6 +21,6 @@ enum aios_err aios_source_local_path(const char *uri, char *out, size_t n) AIOS_
 enum aios_err aios_source_read(const char *uri, struct aios_buf *b) AIOS_MUST_CHECK;
 /* Reads, checks sha256_hex (may be NULL) and parses the artifact. Caller frees *out. */
 enum aios_err aios_source_load_model(const char *uri, const char *sha256_hex,
-				     struct aios_model **out) AIOS_MUST_CHECK;
+                                     struct aios_model **out) AIOS_MUST_CHECK;
 
 #endif

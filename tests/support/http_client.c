@@ -142,16 +142,15 @@ int tc_header(const struct tc_resp *r, const char *name, char *out, size_t n)
 	return 0;
 }
 
-void tc_request(int port, const char *method, const char *path, const char *body,
-		struct tc_resp *r)
+void tc_request(int port, const char *method, const char *path, const char *body, struct tc_resp *r)
 {
 	int fd = tc_connect(port);
 	char head[1024];
 	size_t bl = body ? strlen(body) : 0;
 	int n = snprintf(head, sizeof head,
-			 "%s %s HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-			 "Content-Length: %zu\r\n\r\n",
-			 method, path, bl);
+	                 "%s %s HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+	                 "Content-Length: %zu\r\n\r\n",
+	                 method, path, bl);
 	tc_send(fd, head, (size_t)n);
 	if (bl)
 		tc_send(fd, body, bl);

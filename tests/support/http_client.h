@@ -14,7 +14,7 @@ struct tc_resp {
 	char head[8192]; /* status line + headers, NUL-terminated */
 	char *body;      /* heap, NUL-terminated (tc_resp_free) */
 	size_t body_len;
-	int closed;      /* the server closed the connection after this response */
+	int closed; /* the server closed the connection after this response */
 };
 
 /* Connects to 127.0.0.1:port; returns the fd (fails the test on error). */
@@ -27,7 +27,7 @@ void tc_read(int fd, struct tc_resp *r, int timeout_ms);
 int tc_header(const struct tc_resp *r, const char *name, char *out, size_t n);
 /* One request on a new connection: method, path, body (may be NULL); closes after. */
 void tc_request(int port, const char *method, const char *path, const char *body,
-		struct tc_resp *r);
+                struct tc_resp *r);
 void tc_resp_free(struct tc_resp *r);
 /* 1 if the peer closed fd within timeout_ms (read returns 0 or an error). */
 int tc_wait_closed(int fd, int timeout_ms);

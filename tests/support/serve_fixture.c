@@ -26,7 +26,7 @@ void sf_fill(float *v, size_t n, unsigned *seed)
 }
 
 struct aios_model *sf_model(int n_layers, const int *sizes, enum aios_act hidden,
-			    enum aios_act output, unsigned seed)
+                            enum aios_act output, unsigned seed)
 {
 	struct aios_model *m = aios_model_new(AIOS_MODEL_MLP, hidden, output, n_layers, sizes);
 	if (!seed)
@@ -83,7 +83,7 @@ void sf_start(struct sf_server *srv, const char *const *args)
 {
 	memset(srv, 0, sizeof *srv);
 	snprintf(srv->log, sizeof srv->log, "/tmp/aios-serve-test-%d-%ld.log", (int)getpid(),
-		 (long)aios_now_ns());
+	         (long)aios_now_ns());
 	srv->pid = spawn(args, srv->log, 1);
 	int64_t deadline = aios_now_ms() + 10000;
 	while (aios_now_ms() < deadline) {
@@ -130,7 +130,8 @@ int sf_stop(struct sf_server *srv)
 int sf_run_fail(const char *const *args, char *out, size_t n)
 {
 	char log[256];
-	snprintf(log, sizeof log, "/tmp/aios-serve-fail-%d-%ld.log", (int)getpid(), (long)aios_now_ns());
+	snprintf(log, sizeof log, "/tmp/aios-serve-fail-%d-%ld.log", (int)getpid(),
+	         (long)aios_now_ns());
 	pid_t pid = spawn(args, log, 0);
 	int st = 0;
 	int64_t deadline = aios_now_ms() + 10000;

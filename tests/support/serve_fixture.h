@@ -11,7 +11,7 @@
 
 /* An MLP with sizes[0..n_layers] and weights from a fixed-seed generator (scale ~1/sqrt(in)). */
 struct aios_model *sf_model(int n_layers, const int *sizes, enum aios_act hidden,
-			    enum aios_act output, unsigned seed);
+                            enum aios_act output, unsigned seed);
 /* Uniform values in [-1, 1) from seed (xorshift). */
 void sf_fill(float *v, size_t n, unsigned *seed);
 

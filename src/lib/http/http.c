@@ -42,9 +42,9 @@
 #include "common/mem.h"
 #include "http/metrics.h"
 
-#define TICK_MS 100           /* timer sweep period */
-#define READ_CHUNK 16384      /* bytes per read(2) */
-#define MAX_EVENTS 64
+#define TICK_MS          100   /* timer sweep period */
+#define READ_CHUNK       16384 /* bytes per read(2) */
+#define MAX_EVENTS       64
 #define RESP_HEADERS_MAX 8192 /* extra response header bytes */
 
 /* ================================================================ parser */
@@ -73,7 +73,7 @@ static const char *find_crlfcrlf(const char *s, size_t n)
  * (bytes up to and including the final CRLF) and *dec_len, MORE, or ERROR with status.
  */
 static enum aios_http_parse scan_chunked(const char *raw, size_t n, size_t max_body,
-					 size_t *raw_len, size_t *dec_len, int *status)
+                                         size_t *raw_len, size_t *dec_len, int *status)
 {
 	size_t i = 0, total = 0;
 	for (;;) {
@@ -129,7 +129,7 @@ static enum aios_http_parse scan_chunked(const char *raw, size_t n, size_t max_b
 			}
 		if (!e)
 			return (n - i > 8192) ? (*status = 431, AIOS_HTTP_PARSE_ERROR)
-					      : AIOS_HTTP_PARSE_MORE;
+			                      : AIOS_HTTP_PARSE_MORE;
 		size_t line = (size_t)(e - (raw + i));
 		i += line + 2;
 		if (line == 0)
@@ -148,8 +148,10 @@ static void decode_chunked(char *raw, size_t raw_len)
 		size_t size = 0;
 		for (;; i++) {
 			int c = raw[i];
-			int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-				: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+			int v = c >= '0' && c <= '9'   ? c - '0'
+			        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+			                               : -1;
 			if (v < 0)
 				break;
 			size = size * 16 + (size_t)v;
@@ -170,8 +172,8 @@ struct hdr_span {
 };
 
 enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_header,
-					     size_t max_body, struct aios_http_req *req,
-					     size_t *consumed, int *status, int *expect_continue)
+                                             size_t max_body, struct aios_http_req *req,
+                                             size_t *consumed, int *status, int *expect_continue)
 {
 	size_t start = 0;
 	*expect_continue = 0;
@@ -250,7 +252,8 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 		if (ieq(name, nl, "content-length")) {
 			long long c = 0;
 			if (vl == 0 || vl > 18)
-				return vl > 18 ? (*status = 413, AIOS_HTTP_PARSE_ERROR) : AIOS_HTTP_PARSE_ERROR;
+				return vl > 18 ? (*status = 413, AIOS_HTTP_PARSE_ERROR)
+				               : AIOS_HTTP_PARSE_ERROR;
 			for (size_t q = 0; q < vl; q++) {
 				if (val[q] < '0' || val[q] > '9')
 					return AIOS_HTTP_PARSE_ERROR;
@@ -284,7 +287,7 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 	if (chunked) {
 		size_t raw_len, dec;
 		enum aios_http_parse r =
-			scan_chunked(s + head_len, n - head_len, max_body, &raw_len, &dec, status);
+		    scan_chunked(s + head_len, n - head_len, max_body, &raw_len, &dec, status);
 		if (r == AIOS_HTTP_PARSE_ERROR)
 			return r;
 		if (r == AIOS_HTTP_PARSE_MORE) {
@@ -303,7 +306,8 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 	}
 
 	/* ---- pass 2: complete; terminate tokens in place */
-	memset(req, 0, offsetof(struct aios_http_req, param_store)); /* the store needs no zeroing */
+	memset(req, 0,
+	       offsetof(struct aios_http_req, param_store)); /* the store needs no zeroing */
 	req->route = NULL;
 	req->conn_user = NULL;
 	s[method_len] = '\0';
@@ -507,15 +511,15 @@ struct conn {
 	int want_out;          /* EPOLLOUT registered */
 	int continue_sent;
 	struct aios_http_defer *deferred; /* the request waiting for its response, or NULL */
-	struct conn *resume_next;   /* on the loop's resume list (pipelined input waits) */
+	struct conn *resume_next;         /* on the loop's resume list (pipelined input waits) */
 	int on_resume;
 };
 
 struct aios_http_defer {
 	struct aios_http_defer *next; /* free list */
 	struct loop *l;
-	struct conn *c;               /* NULL once the connection is gone */
-	struct aios_http_req req;     /* borrows from c->in, which is not touched meanwhile */
+	struct conn *c;           /* NULL once the connection is gone */
+	struct aios_http_req req; /* borrows from c->in, which is not touched meanwhile */
 	struct aios_http_resp resp;
 	size_t consumed;
 	int64_t t0;
@@ -585,13 +589,14 @@ struct aios_http_server *aios_http_server_new(const struct aios_http_config *c)
 }
 
 enum aios_err aios_http_route(struct aios_http_server *s, const char *method, const char *pattern,
-			      aios_http_handler fn, void *ud)
+                              aios_http_handler fn, void *ud)
 {
 	if (s->n_routes == AIOS_HTTP_MAX_ROUTES)
-		return aios_fail(AIOS_ERR_TOO_BIG, "http: more than %d routes", AIOS_HTTP_MAX_ROUTES);
+		return aios_fail(AIOS_ERR_TOO_BIG, "http: more than %d routes",
+		                 AIOS_HTTP_MAX_ROUTES);
 	if (!pattern || pattern[0] != '/' || strlen(method) >= sizeof s->routes[0].method)
 		return aios_fail(AIOS_ERR_INVALID, "http: bad route %s %s", method,
-				 pattern ? pattern : "(null)");
+		                 pattern ? pattern : "(null)");
 	int depth = 0;
 	for (const char *p = pattern; *p; p++) {
 		if (*p == '{' && depth++)
@@ -599,7 +604,8 @@ enum aios_err aios_http_route(struct aios_http_server *s, const char *method, co
 		if (*p == '}' && !depth--)
 			return aios_fail(AIOS_ERR_INVALID, "http: unbalanced '}' in %s", pattern);
 		if (*p == '*' && p[1])
-			return aios_fail(AIOS_ERR_INVALID, "http: '*' must end pattern %s", pattern);
+			return aios_fail(AIOS_ERR_INVALID, "http: '*' must end pattern %s",
+			                 pattern);
 	}
 	if (depth)
 		return aios_fail(AIOS_ERR_INVALID, "http: unclosed '{' in %s", pattern);
@@ -739,8 +745,8 @@ static void queue_response(struct conn *c, const struct aios_http_resp *resp, in
 	const char *reason = aios_http_reason(resp->status);
 	char status[8] = {'H', 'T', 'T', 'P', '/', '1', '.', '1'};
 	enum aios_err e = aios_buf_append(&c->out, status, 8);
-	char code[5] = {' ', (char)('0' + resp->status / 100 % 10), (char)('0' + resp->status / 10 % 10),
-			(char)('0' + resp->status % 10), ' '};
+	char code[5] = {' ', (char)('0' + resp->status / 100 % 10),
+	                (char)('0' + resp->status / 10 % 10), (char)('0' + resp->status % 10), ' '};
 	if (!e)
 		e = aios_buf_append(&c->out, code, 5);
 	if (!e)
@@ -748,7 +754,8 @@ static void queue_response(struct conn *c, const struct aios_http_resp *resp, in
 	if (!e)
 		e = aios_buf_append(&c->out, "\r\nContent-Type: ", 16);
 	if (!e)
-		e = aios_buf_puts(&c->out, resp->content_type ? resp->content_type : "application/json");
+		e = aios_buf_puts(&c->out,
+		                  resp->content_type ? resp->content_type : "application/json");
 	if (!e)
 		e = aios_buf_append(&c->out, "\r\nContent-Length: ", 18);
 	if (!e)
@@ -783,7 +790,7 @@ static void notify(struct loop *l, const struct aios_http_req *req, int status, 
 {
 	if (l->srv->cfg.on_response)
 		l->srv->cfg.on_response(req, status, (double)(aios_now_ns() - t0) / 1e9,
-					l->srv->cfg.on_response_ud);
+		                        l->srv->cfg.on_response_ud);
 }
 
 /* Replies with a server-made error and closes after it (parse errors, timeouts). */
@@ -804,15 +811,16 @@ static void reply_error_close(struct loop *l, struct conn *c, int status, const 
 }
 
 static const char *parse_error_msg(int status, const struct aios_http_server *s, char *buf,
-				   size_t n)
+                                   size_t n)
 {
 	switch (status) {
 	case 413:
-		snprintf(buf, n, "request body exceeds the limit of %zu bytes", s->cfg.max_body_bytes);
+		snprintf(buf, n, "request body exceeds the limit of %zu bytes",
+		         s->cfg.max_body_bytes);
 		break;
 	case 431:
 		snprintf(buf, n, "request line and headers exceed the limit of %zu bytes",
-			 s->cfg.max_header_bytes);
+		         s->cfg.max_header_bytes);
 		break;
 	case 501: snprintf(buf, n, "transfer-encoding not supported (only chunked)"); break;
 	case 505: snprintf(buf, n, "HTTP version not supported (HTTP/1.0 and 1.1 are)"); break;
@@ -840,7 +848,8 @@ static void dispatch(struct loop *l, struct aios_http_req *req, struct aios_http
 	}
 	req->n_params = 0;
 	if (path_matched)
-		aios_http_resp_error(resp, 405, "method %s not allowed on %s", req->method, req->path);
+		aios_http_resp_error(resp, 405, "method %s not allowed on %s", req->method,
+		                     req->path);
 	else
 		aios_http_resp_error(resp, 404, "no route for %s %s", req->method, req->path);
 }
@@ -858,20 +867,22 @@ again:;
 		int status = 0, expect = 0;
 		if (!c->first_byte_ns)
 			c->first_byte_ns = aios_now_ns();
-		enum aios_http_parse r =
-			aios_http_parse_request(c->in.data, c->in.len, s->cfg.max_header_bytes,
-						s->cfg.max_body_bytes, &req, &consumed, &status, &expect);
+		enum aios_http_parse r = aios_http_parse_request(
+		    c->in.data, c->in.len, s->cfg.max_header_bytes, s->cfg.max_body_bytes, &req,
+		    &consumed, &status, &expect);
 		if (r == AIOS_HTTP_PARSE_MORE) {
 			if (expect && !c->continue_sent) {
 				c->continue_sent = 1;
-				if (aios_buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n") != AIOS_OK)
+				if (aios_buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n") !=
+				    AIOS_OK)
 					c->close_after = 1;
 			}
 			break;
 		}
 		if (r == AIOS_HTTP_PARSE_ERROR) {
 			char msg[160];
-			reply_error_close(l, c, status, parse_error_msg(status, s, msg, sizeof msg));
+			reply_error_close(l, c, status,
+			                  parse_error_msg(status, s, msg, sizeof msg));
 			break;
 		}
 		/* NUL-terminate the body for the handler; the byte is restored after. */
@@ -893,7 +904,8 @@ again:;
 			cur.d = NULL;
 			break;
 		}
-		if (atomic_load(&s->stopping)) /* checked after the handler: stop may begin during it */
+		if (atomic_load(
+		        &s->stopping)) /* checked after the handler: stop may begin during it */
 			req.keep_alive = 0;
 		queue_response(c, &l->resp, req.keep_alive);
 		notify(l, &req, l->resp.status, c->first_byte_ns);
@@ -954,7 +966,8 @@ struct aios_http_defer *aios_http_defer(struct aios_http_req *req)
 {
 	struct loop *l = cur.l;
 	if (!l || cur.d) {
-		aios_error("http_defer_misuse", "aios_http_defer called outside a handler or twice");
+		aios_error("http_defer_misuse",
+		           "aios_http_defer called outside a handler or twice");
 		abort();
 	}
 	struct aios_http_defer *d = l->free_defers;
@@ -970,8 +983,10 @@ struct aios_http_defer *aios_http_defer(struct aios_http_req *req)
 	d->c = cur.c;
 	d->req = *req;
 	for (int i = 0; i < req->n_params; i++) { /* rebase into the copy's store */
-		d->req.param_names[i] = d->req.param_store + (req->param_names[i] - req->param_store);
-		d->req.param_values[i] = d->req.param_store + (req->param_values[i] - req->param_store);
+		d->req.param_names[i] =
+		    d->req.param_store + (req->param_names[i] - req->param_store);
+		d->req.param_values[i] =
+		    d->req.param_store + (req->param_values[i] - req->param_store);
 	}
 	resp_reset(&d->resp);
 	cur.d = d;
@@ -1018,7 +1033,8 @@ static void loop_accept(struct loop *l)
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
-				aios_warn("http_accept", "%s: accept: %s", s->cfg.name, strerror(errno));
+				aios_warn("http_accept", "%s: accept: %s", s->cfg.name,
+				          strerror(errno));
 			return;
 		}
 		if (atomic_fetch_add(&s->n_conns, 1) >= s->cfg.max_connections) {
@@ -1065,7 +1081,7 @@ static void loop_sweep(struct loop *l, int64_t now)
 			if ((now - c->first_byte_ns) / 1000000 > s->cfg.read_timeout_ms) {
 				char msg[128];
 				snprintf(msg, sizeof msg, "request not received within %d ms",
-					 s->cfg.read_timeout_ms);
+				         s->cfg.read_timeout_ms);
 				reply_error_close(l, c, 408, msg);
 				(void)conn_flush(l, c);
 			}
@@ -1091,7 +1107,8 @@ static void *loop_main(void *arg)
 				epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->lfd, NULL);
 				close(l->lfd);
 				l->lfd = -1;
-				loop_sweep(l, aios_now_ns()); /* drop idle keep-alive connections now */
+				loop_sweep(
+				    l, aios_now_ns()); /* drop idle keep-alive connections now */
 			}
 			if (!l->conns)
 				break;
@@ -1108,7 +1125,8 @@ static void *loop_main(void *arg)
 				loop_accept(l);
 			} else if (p == &l->wakefd) {
 				uint64_t v;
-				if (read(l->wakefd, &v, sizeof v) < 0) { /* nothing: level stays set */
+				if (read(l->wakefd, &v, sizeof v) <
+				    0) { /* nothing: level stays set */
 				}
 			} else {
 				struct conn *c = p;
@@ -1168,7 +1186,7 @@ static enum aios_err listen_on(const struct aios_http_server *s, int port, int *
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	if (inet_pton(AF_INET, s->cfg.bind_addr, &a.sin_addr) != 1)
 		return aios_fail(AIOS_ERR_INVALID, "%s: bind address %s is not an IPv4 address",
-				 s->cfg.name, s->cfg.bind_addr);
+		                 s->cfg.name, s->cfg.bind_addr);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return aios_fail(AIOS_ERR_IO, "%s: socket: %s", s->cfg.name, strerror(errno));
@@ -1179,7 +1197,7 @@ static enum aios_err listen_on(const struct aios_http_server *s, int port, int *
 		int e = errno;
 		close(fd);
 		return aios_fail(AIOS_ERR_IO, "%s: listen on %s:%d: %s", s->cfg.name,
-				 s->cfg.bind_addr, port, strerror(e));
+		                 s->cfg.bind_addr, port, strerror(e));
 	}
 	*out = fd;
 	return AIOS_OK;
@@ -1191,21 +1209,22 @@ static enum aios_err tls_setup(struct aios_http_server *s)
 		return AIOS_OK;
 	if (!s->cfg.tls_cert || !s->cfg.tls_key)
 		return aios_fail(AIOS_ERR_INVALID, "%s: TLS needs both a certificate and a key",
-				 s->cfg.name);
+		                 s->cfg.name);
 	s->tls = SSL_CTX_new(TLS_server_method());
 	if (!s->tls)
 		return aios_fail(AIOS_ERR_TLS, "%s: SSL_CTX_new failed", s->cfg.name);
 	SSL_CTX_set_min_proto_version(s->tls, TLS1_2_VERSION);
-	SSL_CTX_set_mode(s->tls, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
+	SSL_CTX_set_mode(s->tls,
+	                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
 	if (SSL_CTX_use_certificate_chain_file(s->tls, s->cfg.tls_cert) != 1)
 		return aios_fail(AIOS_ERR_TLS, "%s: cannot load TLS certificate %s", s->cfg.name,
-				 s->cfg.tls_cert);
+		                 s->cfg.tls_cert);
 	if (SSL_CTX_use_PrivateKey_file(s->tls, s->cfg.tls_key, SSL_FILETYPE_PEM) != 1)
 		return aios_fail(AIOS_ERR_TLS, "%s: cannot load TLS key %s", s->cfg.name,
-				 s->cfg.tls_key);
+		                 s->cfg.tls_key);
 	if (SSL_CTX_check_private_key(s->tls) != 1)
 		return aios_fail(AIOS_ERR_TLS, "%s: TLS key %s does not match certificate %s",
-				 s->cfg.name, s->cfg.tls_key, s->cfg.tls_cert);
+		                 s->cfg.name, s->cfg.tls_key, s->cfg.tls_cert);
 	return AIOS_OK;
 }
 
@@ -1246,7 +1265,7 @@ enum aios_err aios_http_server_start(struct aios_http_server *s)
 		pthread_create(&s->loops[i].thread, NULL, loop_main, &s->loops[i]);
 	s->running = 1;
 	aios_info("http_listen", "%s: listening on %s:%d (%d threads%s)", s->cfg.name,
-		  s->cfg.bind_addr, port, n, s->tls ? ", TLS" : "");
+	          s->cfg.bind_addr, port, n, s->tls ? ", TLS" : "");
 	return AIOS_OK;
 fail:
 	for (int i = 0; i < n; i++) {
@@ -1275,7 +1294,8 @@ void aios_http_server_stop(struct aios_http_server *s, int grace_ms)
 	for (int i = 0; i < s->n_loops; i++) {
 		uint64_t one = 1;
 		if (write(s->loops[i].wakefd, &one, sizeof one) < 0)
-			aios_warn("http_wake", "%s: eventfd write: %s", s->cfg.name, strerror(errno));
+			aios_warn("http_wake", "%s: eventfd write: %s", s->cfg.name,
+			          strerror(errno));
 	}
 	for (int i = 0; i < s->n_loops; i++) {
 		struct loop *l = &s->loops[i];

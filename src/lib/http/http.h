@@ -39,22 +39,22 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-#define AIOS_HTTP_MAX_PARAMS 4
+#define AIOS_HTTP_MAX_PARAMS  4
 #define AIOS_HTTP_MAX_HEADERS 64
-#define AIOS_HTTP_MAX_ROUTES 64
+#define AIOS_HTTP_MAX_ROUTES  64
 #define AIOS_HTTP_PARAM_STORE 256 /* bytes for capture names and values together */
 
 struct aios_http_header {
-	const char *name; /* as sent; compare case-insensitively */
+	const char *name;  /* as sent; compare case-insensitively */
 	const char *value; /* leading and trailing whitespace removed */
 };
 
 /* A parsed request. Every pointer borrows from the connection; valid during the handler. */
 struct aios_http_req {
 	const char *method;
-	const char *path;   /* without the query string, not percent-decoded */
-	const char *query;  /* after '?', or "" */
-	const char *body;   /* body_len bytes (may hold NULs); NUL-terminated in handlers
+	const char *path;  /* without the query string, not percent-decoded */
+	const char *query; /* after '?', or "" */
+	const char *body;  /* body_len bytes (may hold NULs); NUL-terminated in handlers
 			     * (the parser alone does not terminate it) */
 	size_t body_len;
 	int n_headers;
@@ -63,9 +63,9 @@ struct aios_http_req {
 	const char *param_names[AIOS_HTTP_MAX_PARAMS];
 	const char *param_values[AIOS_HTTP_MAX_PARAMS];
 	char param_store[AIOS_HTTP_PARAM_STORE]; /* backs param_names/param_values */
-	const char *route;  /* the pattern that matched (a stable label for metrics), or NULL */
-	int keep_alive;     /* 1 if the connection stays open after the response */
-	void *conn_user;    /* free for the handler: per-thread state (see thread_init) */
+	const char *route; /* the pattern that matched (a stable label for metrics), or NULL */
+	int keep_alive;    /* 1 if the connection stays open after the response */
+	void *conn_user;   /* free for the handler: per-thread state (see thread_init) */
 };
 
 /* The response a handler fills. Defaults: 200, application/json, empty body. */
@@ -76,21 +76,20 @@ struct aios_http_resp {
 	struct aios_buf headers;  /* extra "Name: value\r\n" lines; use aios_http_resp_header */
 };
 
-typedef void (*aios_http_handler)(struct aios_http_req *req, struct aios_http_resp *resp,
-				  void *ud);
+typedef void (*aios_http_handler)(struct aios_http_req *req, struct aios_http_resp *resp, void *ud);
 
 struct aios_http_config {
-	const char *bind_addr;    /* default "0.0.0.0"; "127.0.0.1" in tests */
-	int port;                 /* 0 picks a free port (see aios_http_server_port) */
-	int threads;              /* event-loop threads, default 1 */
-	size_t max_header_bytes;  /* default 16 KiB */
-	size_t max_body_bytes;    /* default 1 MiB; at most AIOS_CAP_HTTP_REQUEST */
-	int read_timeout_ms;      /* default 10000 */
-	int idle_timeout_ms;      /* default 60000 */
-	int max_connections;      /* default 4096 */
-	const char *tls_cert;     /* PEM paths; both or neither */
+	const char *bind_addr;   /* default "0.0.0.0"; "127.0.0.1" in tests */
+	int port;                /* 0 picks a free port (see aios_http_server_port) */
+	int threads;             /* event-loop threads, default 1 */
+	size_t max_header_bytes; /* default 16 KiB */
+	size_t max_body_bytes;   /* default 1 MiB; at most AIOS_CAP_HTTP_REQUEST */
+	int read_timeout_ms;     /* default 10000 */
+	int idle_timeout_ms;     /* default 60000 */
+	int max_connections;     /* default 4096 */
+	const char *tls_cert;    /* PEM paths; both or neither */
 	const char *tls_key;
-	const char *name;         /* for logs, e.g. "serve" or "metrics" */
+	const char *name; /* for logs, e.g. "serve" or "metrics" */
 	/*
 	 * Called on the loop thread after every response is queued, including the ones
 	 * the server writes itself (404, 405, 408, 413, 431): route is NULL for those.
@@ -118,8 +117,8 @@ void aios_http_config_defaults(struct aios_http_config *c);
 /* Creates a server (not listening yet). Copies c; strings must outlive the server. */
 struct aios_http_server *aios_http_server_new(const struct aios_http_config *c);
 /* Adds a route; AIOS_ERR_INVALID for a malformed pattern, TOO_BIG past the table. */
-enum aios_err aios_http_route(struct aios_http_server *s, const char *method,
-			      const char *pattern, aios_http_handler fn, void *ud) AIOS_MUST_CHECK;
+enum aios_err aios_http_route(struct aios_http_server *s, const char *method, const char *pattern,
+                              aios_http_handler fn, void *ud) AIOS_MUST_CHECK;
 /* Binds, loads TLS if configured, starts the threads. Errors name the address or file. */
 enum aios_err aios_http_server_start(struct aios_http_server *s) AIOS_MUST_CHECK;
 /* The bound port (after start). */
@@ -143,7 +142,7 @@ void aios_http_resp_header(struct aios_http_resp *resp, const char *name, const 
 void aios_http_resp_json(struct aios_http_resp *resp, int status, const char *json, size_t len);
 /* Sets status and {"error": "<formatted message>"} (JSON-escaped). */
 void aios_http_resp_error(struct aios_http_resp *resp, int status, const char *fmt, ...)
-	AIOS_PRINTF(3, 4);
+    AIOS_PRINTF(3, 4);
 /* Reason phrase of a status ("Not Found"); "Unknown" for codes it does not know. */
 const char *aios_http_reason(int status);
 
@@ -171,9 +170,9 @@ void aios_http_defer_done(struct aios_http_defer *d);
 /* ---- the parser, exposed for unit tests and the fuzz driver ---- */
 
 enum aios_http_parse {
-	AIOS_HTTP_PARSE_OK,       /* *req filled; *consumed bytes form this request */
-	AIOS_HTTP_PARSE_MORE,     /* incomplete; read more */
-	AIOS_HTTP_PARSE_ERROR     /* *status holds the reply code (400, 413, 431, 501, 505) */
+	AIOS_HTTP_PARSE_OK,   /* *req filled; *consumed bytes form this request */
+	AIOS_HTTP_PARSE_MORE, /* incomplete; read more */
+	AIOS_HTTP_PARSE_ERROR /* *status holds the reply code (400, 413, 431, 501, 505) */
 };
 
 /*
@@ -182,8 +181,8 @@ enum aios_http_parse {
  * headers are complete, the body is not, and the client asked for 100-continue.
  */
 enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_header,
-					     size_t max_body, struct aios_http_req *req,
-					     size_t *consumed, int *status, int *expect_continue);
+                                             size_t max_body, struct aios_http_req *req,
+                                             size_t *consumed, int *status, int *expect_continue);
 
 /* Matches path against pattern, filling req's params; 1 on a match. */
 int aios_http_match(const char *pattern, const char *path, struct aios_http_req *req);

@@ -26,10 +26,10 @@ enum kind { K_COUNTER, K_GAUGE, K_HISTOGRAM };
 struct aios_series {
 	struct aios_series *next;
 	struct aios_metric *family;
-	char **values;           /* n_labels label values, owned */
-	_Atomic uint64_t value;  /* counter/gauge: double bits; histogram: sum bits */
+	char **values;            /* n_labels label values, owned */
+	_Atomic uint64_t value;   /* counter/gauge: double bits; histogram: sum bits */
 	_Atomic uint64_t *counts; /* histogram: n_buckets + 1 (the last is +Inf) */
-	int dropped;             /* the overflow series: updates are ignored */
+	int dropped;              /* the overflow series: updates are ignored */
 };
 
 struct aios_metric {
@@ -60,8 +60,8 @@ struct aios_metrics {
 };
 
 const double aios_metrics_latency_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-					       0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
-					       1,      2.5,     5,      10};
+                                               0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                               1,      2.5,     5,      10};
 const int aios_metrics_latency_buckets_n = 16;
 const double aios_metrics_size_buckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 const int aios_metrics_size_buckets_n = 11;
@@ -86,7 +86,7 @@ static void atomic_add_d(_Atomic uint64_t *a, double v)
 {
 	uint64_t old = atomic_load_explicit(a, memory_order_relaxed);
 	while (!atomic_compare_exchange_weak_explicit(a, &old, d_to_bits(bits_to_d(old) + v),
-						      memory_order_relaxed, memory_order_relaxed))
+	                                              memory_order_relaxed, memory_order_relaxed))
 		;
 }
 
@@ -99,7 +99,7 @@ static int valid_name(const char *s, int label)
 	for (const char *p = s; *p; p++) {
 		int c = (unsigned char)*p;
 		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-			 (!label && c == ':') || (p != s && c >= '0' && c <= '9');
+		         (!label && c == ':') || (p != s && c >= '0' && c <= '9');
 		if (!ok)
 			return 0;
 	}
@@ -157,8 +157,8 @@ void aios_metrics_free(struct aios_metrics *r)
 }
 
 static struct aios_metric *declare(struct aios_metrics *r, enum kind k, const char *name,
-				   const char *help, const double *buckets, int n_buckets,
-				   va_list ap)
+                                   const char *help, const double *buckets, int n_buckets,
+                                   va_list ap)
 {
 	const char *labels[AIOS_METRICS_MAX_LABELS];
 	int n = 0;
@@ -214,8 +214,8 @@ static struct aios_metric *declare(struct aios_metrics *r, enum kind k, const ch
 	return m;
 }
 
-struct aios_metric *aios_metrics_counter(struct aios_metrics *r, const char *name,
-					 const char *help, ...)
+struct aios_metric *aios_metrics_counter(struct aios_metrics *r, const char *name, const char *help,
+                                         ...)
 {
 	va_list ap;
 	va_start(ap, help);
@@ -224,8 +224,8 @@ struct aios_metric *aios_metrics_counter(struct aios_metrics *r, const char *nam
 	return m;
 }
 
-struct aios_metric *aios_metrics_gauge(struct aios_metrics *r, const char *name,
-				       const char *help, ...)
+struct aios_metric *aios_metrics_gauge(struct aios_metrics *r, const char *name, const char *help,
+                                       ...)
 {
 	va_list ap;
 	va_start(ap, help);
@@ -235,7 +235,7 @@ struct aios_metric *aios_metrics_gauge(struct aios_metrics *r, const char *name,
 }
 
 struct aios_metric *aios_metrics_histogram(struct aios_metrics *r, const char *name,
-					   const char *help, const double *buckets, int n, ...)
+                                           const char *help, const double *buckets, int n, ...)
 {
 	va_list ap;
 	va_start(ap, n);
@@ -263,8 +263,9 @@ struct aios_series *aios_metric_withv(struct aios_metric *m, const char *const *
 		m->warned = 1;
 		pthread_mutex_unlock(&m->mu);
 		if (warn)
-			aios_warn("metrics_series_cap", "%s: more than %d series; new ones are dropped",
-				  m->name, AIOS_METRICS_MAX_SERIES);
+			aios_warn("metrics_series_cap",
+			          "%s: more than %d series; new ones are dropped", m->name,
+			          AIOS_METRICS_MAX_SERIES);
 		return &m->overflow;
 	}
 	struct aios_series *s = aios_xcalloc(1, sizeof *s);
@@ -383,8 +384,8 @@ static enum aios_err put_escaped(struct aios_buf *b, const char *s, int quote)
 
 /* Writes name{labels[,le="x"]} value\n. */
 static enum aios_err put_sample(struct aios_buf *b, const struct aios_metric *m,
-				const struct aios_series *s, const char *suffix, const char *le,
-				double v)
+                                const struct aios_series *s, const char *suffix, const char *le,
+                                double v)
 {
 	enum aios_err e = aios_buf_puts(b, m->name);
 	if (!e)
@@ -456,7 +457,8 @@ enum aios_err aios_metrics_render(struct aios_metrics *r, struct aios_buf *out)
 	for (struct aios_metric *m = r->families; m && !e; m = m->next) {
 		e = render_family(m, out);
 		if (e)
-			aios_fail(e, "metrics: rendering %s: page exceeds %zu bytes", m->name, out->max);
+			aios_fail(e, "metrics: rendering %s: page exceeds %zu bytes", m->name,
+			          out->max);
 	}
 	pthread_mutex_unlock(&r->mu);
 	if (e)

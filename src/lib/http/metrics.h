@@ -31,9 +31,9 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-#define AIOS_METRICS_MAX_LABELS 8
-#define AIOS_METRICS_MAX_SERIES 10000
-#define AIOS_METRICS_MAX_BUCKETS 64
+#define AIOS_METRICS_MAX_LABELS   8
+#define AIOS_METRICS_MAX_SERIES   10000
+#define AIOS_METRICS_MAX_BUCKETS  64
 #define AIOS_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct aios_metrics; /* a registry */
@@ -49,14 +49,14 @@ void aios_metrics_free(struct aios_metrics *r);
  * the same name twice with the same type and labels returns the existing family.
  * The registry owns the family. Abort on a bad name or a clash.
  */
-struct aios_metric *aios_metrics_counter(struct aios_metrics *r, const char *name,
-					 const char *help, ...) __attribute__((sentinel));
-struct aios_metric *aios_metrics_gauge(struct aios_metrics *r, const char *name,
-				       const char *help, ...) __attribute__((sentinel));
+struct aios_metric *aios_metrics_counter(struct aios_metrics *r, const char *name, const char *help,
+                                         ...) __attribute__((sentinel));
+struct aios_metric *aios_metrics_gauge(struct aios_metrics *r, const char *name, const char *help,
+                                       ...) __attribute__((sentinel));
 /* buckets: n strictly increasing upper bounds (+Inf is implicit). */
 struct aios_metric *aios_metrics_histogram(struct aios_metrics *r, const char *name,
-					   const char *help, const double *buckets, int n,
-					   ...) __attribute__((sentinel));
+                                           const char *help, const double *buckets, int n, ...)
+    __attribute__((sentinel));
 
 /* Common bucket layouts: request latency in seconds (100 us .. 10 s), batch sizes 1..1024. */
 extern const double aios_metrics_latency_buckets[];
@@ -74,7 +74,7 @@ struct aios_series *aios_metric_withv(struct aios_metric *m, const char *const *
 void aios_counter_inc(struct aios_series *s);
 void aios_counter_add(struct aios_series *s, double v); /* v >= 0 */
 void aios_gauge_set(struct aios_series *s, double v);
-void aios_gauge_add(struct aios_series *s, double v);   /* v may be negative */
+void aios_gauge_add(struct aios_series *s, double v); /* v may be negative */
 void aios_histogram_observe(struct aios_series *s, double v);
 /* Current value of a counter or gauge, or the count of a histogram (for tests). */
 double aios_series_value(struct aios_series *s);

@@ -16,7 +16,7 @@
 /* ---------------------------------------------------------------- parser */
 
 static enum aios_http_parse parse(const char *text, struct aios_http_req *req, size_t *consumed,
-				  int *status, size_t max_body)
+                                  int *status, size_t max_body)
 {
 	static char buf[65536];
 	size_t n = strlen(text);
@@ -30,7 +30,8 @@ START_TEST(parse_get_and_headers)
 	struct aios_http_req req;
 	size_t used;
 	int st;
-	const char *t = "GET /v2/health/ready?x=1 HTTP/1.1\r\nHost: a\r\nX-Thing:  v v  \r\n\r\nGET /";
+	const char *t =
+	    "GET /v2/health/ready?x=1 HTTP/1.1\r\nHost: a\r\nX-Thing:  v v  \r\n\r\nGET /";
 	ck_assert_int_eq(parse(t, &req, &used, &st, 100), AIOS_HTTP_PARSE_OK);
 	ck_assert_str_eq(req.method, "GET");
 	ck_assert_str_eq(req.path, "/v2/health/ready");
@@ -47,26 +48,32 @@ START_TEST(parse_bodies)
 	struct aios_http_req req;
 	size_t used;
 	int st;
-	ck_assert_int_eq(parse("POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nabc", &req, &used, &st, 100),
-			 AIOS_HTTP_PARSE_MORE);
-	ck_assert_int_eq(parse("POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde", &req, &used, &st, 100),
-			 AIOS_HTTP_PARSE_OK);
+	ck_assert_int_eq(
+	    parse("POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nabc", &req, &used, &st, 100),
+	    AIOS_HTTP_PARSE_MORE);
+	ck_assert_int_eq(
+	    parse("POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde", &req, &used, &st, 100),
+	    AIOS_HTTP_PARSE_OK);
 	ck_assert_int_eq(req.body_len, 5);
 	ck_assert_int_eq(memcmp(req.body, "abcde", 5), 0);
-	const char *ch = "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
+	const char *ch = "POST /a HTTP/1.1\r\nTransfer-Encoding: "
+	                 "chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
 	ck_assert_int_eq(parse(ch, &req, &used, &st, 100), AIOS_HTTP_PARSE_OK);
 	ck_assert_int_eq(req.body_len, 5);
 	ck_assert_int_eq(memcmp(req.body, "abcde", 5), 0);
 	ck_assert_uint_eq(used, strlen(ch));
 	/* a NUL inside a chunk extension (found by fuzz/serve_http_fuzz.c) */
-	char nul[] = "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;x\0y\r\nhi\r\n0 =\0\r\n\r\n";
+	char nul[] =
+	    "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;x\0y\r\nhi\r\n0 =\0\r\n\r\n";
 	int ex;
-	ck_assert_int_eq(aios_http_parse_request(nul, sizeof nul - 1, 1024, 100, &req, &used, &st, &ex),
-			 AIOS_HTTP_PARSE_OK);
+	ck_assert_int_eq(
+	    aios_http_parse_request(nul, sizeof nul - 1, 1024, 100, &req, &used, &st, &ex),
+	    AIOS_HTTP_PARSE_OK);
 	ck_assert_int_eq(req.body_len, 2);
 	ck_assert_int_eq(memcmp(req.body, "hi", 2), 0);
 	ck_assert_uint_eq(used, sizeof nul - 1);
-	ck_assert_int_eq(parse("POST /a HTTP/1.0\r\n\r\n", &req, &used, &st, 100), AIOS_HTTP_PARSE_OK);
+	ck_assert_int_eq(parse("POST /a HTTP/1.0\r\n\r\n", &req, &used, &st, 100),
+	                 AIOS_HTTP_PARSE_OK);
 	ck_assert_int_eq(req.keep_alive, 0);
 }
 END_TEST
@@ -76,21 +83,28 @@ START_TEST(parse_errors)
 	struct aios_http_req req;
 	size_t used;
 	int st;
-	ck_assert_int_eq(parse("POST /a HTTP/1.1\r\nContent-Length: 101\r\n\r\n", &req, &used, &st, 100),
-			 AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(
+	    parse("POST /a HTTP/1.1\r\nContent-Length: 101\r\n\r\n", &req, &used, &st, 100),
+	    AIOS_HTTP_PARSE_ERROR);
 	ck_assert_int_eq(st, 413);
-	ck_assert_int_eq(parse("GET /a HTTP/2.0\r\n\r\n", &req, &used, &st, 100), AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(parse("GET /a HTTP/2.0\r\n\r\n", &req, &used, &st, 100),
+	                 AIOS_HTTP_PARSE_ERROR);
 	ck_assert_int_eq(st, 505);
-	ck_assert_int_eq(parse("GET a HTTP/1.1\r\n\r\n", &req, &used, &st, 100), AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(parse("GET a HTTP/1.1\r\n\r\n", &req, &used, &st, 100),
+	                 AIOS_HTTP_PARSE_ERROR);
 	ck_assert_int_eq(st, 400);
 	ck_assert_int_eq(parse("GET /a HTTP/1.1\r\n folded\r\n\r\n", &req, &used, &st, 100),
-			 AIOS_HTTP_PARSE_ERROR);
-	ck_assert_int_eq(parse("GET /a HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
-			       &req, &used, &st, 100), AIOS_HTTP_PARSE_ERROR);
-	ck_assert_int_eq(parse("GET /a HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", &req, &used, &st, 100),
-			 AIOS_HTTP_PARSE_ERROR);
-	ck_assert_int_eq(parse("GET /a HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", &req, &used, &st, 100),
-			 AIOS_HTTP_PARSE_ERROR);
+	                 AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(
+	    parse("GET /a HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+	          &req, &used, &st, 100),
+	    AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(
+	    parse("GET /a HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", &req, &used, &st, 100),
+	    AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(
+	    parse("GET /a HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", &req, &used, &st, 100),
+	    AIOS_HTTP_PARSE_ERROR);
 	ck_assert_int_eq(st, 501);
 	ck_assert_int_eq(parse("\x01\x02garbage", &req, &used, &st, 100), AIOS_HTTP_PARSE_ERROR);
 	char big[2048];
@@ -152,7 +166,8 @@ static struct aios_http_server *start(int threads, int read_timeout_ms)
 	struct aios_http_server *s = aios_http_server_new(&c);
 	ck_assert_int_eq(aios_http_route(s, "POST", "/echo/{x}", echo, NULL), AIOS_OK);
 	ck_assert_int_eq(aios_http_route(s, "GET", "/slow", slow, NULL), AIOS_OK);
-	ck_assert_int_eq(aios_http_route(s, "GET", "/healthz", aios_http_ok_handler, NULL), AIOS_OK);
+	ck_assert_int_eq(aios_http_route(s, "GET", "/healthz", aios_http_ok_handler, NULL),
+	                 AIOS_OK);
 	ck_assert_int_ne(aios_http_route(s, "GET", "/bad/{x", echo, NULL), AIOS_OK);
 	ck_assert_int_eq(aios_http_server_start(s), AIOS_OK);
 	ck_assert_int_gt(aios_http_server_port(s), 0);
@@ -177,8 +192,9 @@ START_TEST(live_routes_keepalive_pipelining)
 	tc_resp_free(&r);
 
 	int fd = tc_connect(port);
-	const char *two = "POST /echo/a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
-			  "POST /echo/b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n";
+	const char *two =
+	    "POST /echo/a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+	    "POST /echo/b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n";
 	tc_send(fd, two, strlen(two));
 	tc_read(fd, &r, 5000);
 	ck_assert_int_eq(r.status, 200);
@@ -191,7 +207,8 @@ START_TEST(live_routes_keepalive_pipelining)
 	ck_assert_str_eq(r.body, "{\"path\":\"/echo/b\",\"len\":2}");
 	tc_resp_free(&r);
 	/* Expect: 100-continue gets an interim response, then the answer */
-	const char *ex = "POST /echo/c HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+	const char *ex =
+	    "POST /echo/c HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
 	tc_send(fd, ex, strlen(ex));
 	char interim[64] = "";
 	ck_assert_int_gt(recv(fd, interim, sizeof interim - 1, 0), 0);
@@ -289,7 +306,8 @@ START_TEST(metrics_handler_serves_registry)
 	c.bind_addr = "127.0.0.1";
 	c.port = 0;
 	struct aios_http_server *s = aios_http_server_new(&c);
-	ck_assert_int_eq(aios_http_route(s, "GET", "/metrics", aios_http_metrics_handler, reg), AIOS_OK);
+	ck_assert_int_eq(aios_http_route(s, "GET", "/metrics", aios_http_metrics_handler, reg),
+	                 AIOS_OK);
 	ck_assert_int_eq(aios_http_server_start(s), AIOS_OK);
 	struct tc_resp r;
 	tc_request(aios_http_server_port(s), "GET", "/metrics", NULL, &r);

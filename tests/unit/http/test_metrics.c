@@ -21,7 +21,7 @@ START_TEST(counter_gauge_labels)
 {
 	struct aios_metrics *r = aios_metrics_new();
 	struct aios_metric *c = aios_metrics_counter(r, "aios_test_requests_total", "Requests.",
-						     "endpoint", "code", NULL);
+	                                             "endpoint", "code", NULL);
 	aios_counter_inc(aios_metric_with(c, "predict", "200"));
 	aios_counter_add(aios_metric_with(c, "predict", "200"), 2);
 	aios_counter_inc(aios_metric_with(c, "infer", "400"));
@@ -30,13 +30,17 @@ START_TEST(counter_gauge_labels)
 	aios_gauge_set(aios_metric_with(g), 7);
 	aios_gauge_add(aios_metric_with(g), -2.5);
 	ck_assert(aios_metric_with(c, "predict", "200") == aios_metric_with(c, "predict", "200"));
-	ck_assert(aios_metrics_counter(r, "aios_test_requests_total", "x", "endpoint", "code", NULL) == c);
+	ck_assert(aios_metrics_counter(r, "aios_test_requests_total", "x", "endpoint", "code",
+	                               NULL) == c);
 	char *s = render(r);
 	ck_assert_ptr_nonnull(strstr(s, "# HELP aios_test_requests_total Requests.\n"));
 	ck_assert_ptr_nonnull(strstr(s, "# TYPE aios_test_requests_total counter\n"));
-	ck_assert_ptr_nonnull(strstr(s, "aios_test_requests_total{endpoint=\"predict\",code=\"200\"} 3\n"));
-	ck_assert_ptr_nonnull(strstr(s, "aios_test_requests_total{endpoint=\"infer\",code=\"400\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(s, "# TYPE aios_test_in_flight gauge\naios_test_in_flight 4.5\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(s, "aios_test_requests_total{endpoint=\"predict\",code=\"200\"} 3\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(s, "aios_test_requests_total{endpoint=\"infer\",code=\"400\"} 1\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(s, "# TYPE aios_test_in_flight gauge\naios_test_in_flight 4.5\n"));
 	free(s);
 	aios_metrics_free(r);
 }
@@ -45,8 +49,8 @@ END_TEST
 START_TEST(escaping)
 {
 	struct aios_metrics *r = aios_metrics_new();
-	struct aios_metric *g = aios_metrics_gauge(r, "aios_test_info", "Help with \\ and\nnewline.",
-						   "name", NULL);
+	struct aios_metric *g =
+	    aios_metrics_gauge(r, "aios_test_info", "Help with \\ and\nnewline.", "name", NULL);
 	aios_gauge_set(aios_metric_with(g, "a\"b\\c\nd"), 1);
 	char *s = render(r);
 	ck_assert_ptr_nonnull(strstr(s, "# HELP aios_test_info Help with \\\\ and\\nnewline.\n"));
@@ -112,13 +116,14 @@ START_TEST(collect_hook_and_promtool)
 {
 	struct aios_metrics *r = aios_metrics_new();
 	struct aios_metric *c = aios_metrics_counter(r, "aios_test_requests_total", "Requests.",
-						     "endpoint", "code", NULL);
+	                                             "endpoint", "code", NULL);
 	aios_counter_inc(aios_metric_with(c, "v1", "200"));
-	struct aios_series *q = aios_metric_with(aios_metrics_gauge(r, "aios_test_queue_depth", "Queue.", NULL));
+	struct aios_series *q =
+	    aios_metric_with(aios_metrics_gauge(r, "aios_test_queue_depth", "Queue.", NULL));
 	aios_metrics_on_collect(r, collect, q);
-	struct aios_metric *h = aios_metrics_histogram(r, "aios_test_duration_seconds", "Latency.",
-						       aios_metrics_latency_buckets,
-						       aios_metrics_latency_buckets_n, "endpoint", NULL);
+	struct aios_metric *h = aios_metrics_histogram(
+	    r, "aios_test_duration_seconds", "Latency.", aios_metrics_latency_buckets,
+	    aios_metrics_latency_buckets_n, "endpoint", NULL);
 	aios_histogram_observe(aios_metric_with(h, "v1"), 0.0003);
 	aios_histogram_observe(aios_metric_with(h, "v2"), 12);
 	char *s = render(r);

@@ -111,7 +111,8 @@ END_TEST
 START_TEST(hold_only_under_load)
 {
 	reset();
-	struct aios_batcher_config c = {.in = 2, .out = 2, .max_batch_rows = 8, .max_delay_us = 50000};
+	struct aios_batcher_config c = {
+	    .in = 2, .out = 2, .max_batch_rows = 8, .max_delay_us = 50000};
 	struct aios_batcher *b = aios_batcher_new(&c);
 	/* a lone request at an idle batcher runs in its own round: no hold */
 	add(b, 0, 1);

@@ -30,7 +30,8 @@ START_TEST(defaults_flags_and_env)
 	setenv("AIOS_SERVE_THREADS", "4", 1);
 	setenv("AIOS_SERVE_QUANTIZE", "int8", 1);
 	setenv("AIOS_SERVE_PRUNE_SPARSITY", "0.5", 1);
-	const char *a2[] = {"--model", "/m.aios", "--name=m", "--threads", "8", "--max-batch-delay-us=500", NULL};
+	const char *a2[] = {
+	    "--model", "/m.aios", "--name=m", "--threads", "8", "--max-batch-delay-us=500", NULL};
 	ck_assert_int_eq(parse(&c, &help, a2), AIOS_OK);
 	ck_assert_int_eq(c.threads, 8); /* the flag wins */
 	ck_assert_int_eq(c.quantize, AIOS_QUANT_INT8);
@@ -53,22 +54,22 @@ START_TEST(refusals_name_the_flag)
 		const char *args[8];
 		const char *needle;
 	} cases[] = {
-		{{"--name", "m", NULL}, "--model"},
-		{{"--model", "/m", NULL}, "--name"},
-		{{"--model", "/m", "--name", "a/b", NULL}, "--name \"a/b\""},
-		{{"--model", "/m", "--name", "m", "--port", "70000", NULL}, "--port"},
-		{{"--model", "/m", "--name", "m", "--threads", "x", NULL}, "--threads: \"x\""},
-		{{"--model", "/m", "--name", "m", "--prune-sparsity", "1.5", NULL}, "--prune-sparsity"},
-		{{"--model", "/m", "--name", "m", "--quantize", "fp16", NULL}, "fp16"},
-		{{"--model", "/m", "--name", "m", "--tls-cert", "c", NULL}, "go together"},
-		{{"--model", "/m", "--name", "m", "--sha256", "abc", NULL}, "64 hex digits"},
-		{{"--model", "/m", "--name", "m", "--bogus", NULL}, "unknown argument \"--bogus\""},
-		{{"--model", NULL}, "--model needs a value"},
+	    {{"--name", "m", NULL}, "--model"},
+	    {{"--model", "/m", NULL}, "--name"},
+	    {{"--model", "/m", "--name", "a/b", NULL}, "--name \"a/b\""},
+	    {{"--model", "/m", "--name", "m", "--port", "70000", NULL}, "--port"},
+	    {{"--model", "/m", "--name", "m", "--threads", "x", NULL}, "--threads: \"x\""},
+	    {{"--model", "/m", "--name", "m", "--prune-sparsity", "1.5", NULL}, "--prune-sparsity"},
+	    {{"--model", "/m", "--name", "m", "--quantize", "fp16", NULL}, "fp16"},
+	    {{"--model", "/m", "--name", "m", "--tls-cert", "c", NULL}, "go together"},
+	    {{"--model", "/m", "--name", "m", "--sha256", "abc", NULL}, "64 hex digits"},
+	    {{"--model", "/m", "--name", "m", "--bogus", NULL}, "unknown argument \"--bogus\""},
+	    {{"--model", NULL}, "--model needs a value"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		ck_assert_int_eq(parse(&c, &help, cases[i].args), AIOS_ERR_INVALID);
-		ck_assert_msg(strstr(aios_errmsg(), cases[i].needle), "case %zu: \"%s\" lacks \"%s\"", i,
-			      aios_errmsg(), cases[i].needle);
+		ck_assert_msg(strstr(aios_errmsg(), cases[i].needle),
+		              "case %zu: \"%s\" lacks \"%s\"", i, aios_errmsg(), cases[i].needle);
 	}
 	setenv("AIOS_SERVE_PORT", "-1", 1);
 	const char *ok[] = {"--model", "/m", "--name", "m", NULL};
@@ -95,7 +96,8 @@ START_TEST(local_paths)
 	ck_assert_int_eq(aios_source_local_path("pvc://claim", p, sizeof p), AIOS_ERR_INVALID);
 	ck_assert_int_eq(aios_source_local_path("file://rel", p, sizeof p), AIOS_ERR_INVALID);
 	ck_assert_int_eq(aios_source_local_path("s3://b/k", p, sizeof p), AIOS_ERR_INVALID);
-	ck_assert_int_eq(aios_source_local_path("pvc://c/a..b/m", p, sizeof p), AIOS_OK); /* not a segment */
+	ck_assert_int_eq(aios_source_local_path("pvc://c/a..b/m", p, sizeof p),
+	                 AIOS_OK); /* not a segment */
 }
 END_TEST
 

@@ -18,7 +18,7 @@ static float max_abs_diff(const float *a, const float *b, size_t n)
 
 /* Runs the reference and the engine on the same random batch; returns max |diff|. */
 static float compare(struct aios_model *m, const struct aios_engine_opts *o, int rows,
-		     struct aios_engine **keep)
+                     struct aios_engine **keep)
 {
 	struct aios_engine *e;
 	ck_assert_int_eq(aios_engine_new(m, o, &e), AIOS_OK);

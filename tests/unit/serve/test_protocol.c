@@ -20,12 +20,12 @@ static enum aios_err v2(const char *body, int n_in, struct aios_proto_batch *b)
 	return aios_proto_v2_parse(body, strlen(body), n_in, b, err, sizeof err);
 }
 
-#define REFUSES(call, needle)                                                     \
-	do {                                                                      \
-		struct aios_proto_batch b_;                                       \
-		ck_assert_int_eq(call, AIOS_ERR_INVALID);                         \
-		ck_assert_msg(strstr(err, needle), "error \"%s\" lacks \"%s\"", err, needle); \
-		ck_assert_ptr_null(b_.x);                                         \
+#define REFUSES(call, needle)                                                                      \
+	do {                                                                                       \
+		struct aios_proto_batch b_;                                                        \
+		ck_assert_int_eq(call, AIOS_ERR_INVALID);                                          \
+		ck_assert_msg(strstr(err, needle), "error \"%s\" lacks \"%s\"", err, needle);      \
+		ck_assert_ptr_null(b_.x);                                                          \
 	} while (0)
 
 START_TEST(v1_good)
@@ -40,10 +40,10 @@ START_TEST(v1_good)
 	free(b.x);
 	/* the hand scanner and the json-c path (taken for any other shape) agree */
 	const char *forms[] = {
-		"{\"instances\":[[1,2.5,-0.3],[0,0,100]]}",
-		" {\n \"instances\" : [ [ 1 , 2.5 , -3E-1 ] ,\t[0, 0.0, 1e+2] ] } \r\n",
-		"{\"instances\": [[1, 2.5, -0.3], [0, 0, 100]], \"parameters\": {}}",
-		"{\"parameters\": null, \"instances\": [[1, 2.5, -0.3], [0, 0, 100]]}",
+	    "{\"instances\":[[1,2.5,-0.3],[0,0,100]]}",
+	    " {\n \"instances\" : [ [ 1 , 2.5 , -3E-1 ] ,\t[0, 0.0, 1e+2] ] } \r\n",
+	    "{\"instances\": [[1, 2.5, -0.3], [0, 0, 100]], \"parameters\": {}}",
+	    "{\"parameters\": null, \"instances\": [[1, 2.5, -0.3], [0, 0, 100]]}",
 	};
 	for (int f = 0; f < 4; f++) {
 		ck_assert_int_eq(v1(forms[f], 3, &b), AIOS_OK);
@@ -53,7 +53,8 @@ START_TEST(v1_good)
 			ck_assert_float_eq(b.x[i], want[i]);
 		free(b.x);
 	}
-	REFUSES(v1("{\"instances\": [[01, 2, 3]]}", 3, &b_), "malformed JSON");  /* no leading zeros */
+	REFUSES(v1("{\"instances\": [[01, 2, 3]]}", 3, &b_),
+	        "malformed JSON"); /* no leading zeros */
 	REFUSES(v1("{\"instances\": [[+1, 2, 3]]}", 3, &b_), "malformed JSON");
 	REFUSES(v1("{\"instances\": [[1, 2, 3],]}", 3, &b_), "malformed JSON");
 	ck_assert_int_eq(v1("{\"instances\": [4, 5]}", 1, &b), AIOS_OK); /* scalars for 1 input */
@@ -72,8 +73,10 @@ START_TEST(v1_refusals)
 	REFUSES(v1("{\"rows\": []}", 2, &b_), "missing \"instances\"");
 	REFUSES(v1("{\"instances\": {}}", 2, &b_), "instances: expected an array");
 	REFUSES(v1("{\"instances\": []}", 2, &b_), "instances is empty");
-	REFUSES(v1("{\"instances\": [[1, 2], [1]]}", 2, &b_), "instances[1] has 1 values; the model takes 2");
-	REFUSES(v1("{\"instances\": [[1, \"2\"]]}", 2, &b_), "instances[0][1]: expected a number, got a string");
+	REFUSES(v1("{\"instances\": [[1, 2], [1]]}", 2, &b_),
+	        "instances[1] has 1 values; the model takes 2");
+	REFUSES(v1("{\"instances\": [[1, \"2\"]]}", 2, &b_),
+	        "instances[0][1]: expected a number, got a string");
 	REFUSES(v1("{\"instances\": [[1, NaN]]}", 2, &b_), "NaN");
 	REFUSES(v1("{\"instances\": [[1, 1e39]]}", 2, &b_), "not a finite FP32");
 	REFUSES(v1("{\"instances\": [[1, true]]}", 2, &b_), "expected a number");
@@ -85,19 +88,20 @@ START_TEST(v2_good)
 {
 	struct aios_proto_batch b;
 	const char *flat = "{\"id\":\"r1\",\"inputs\":[{\"name\":\"x\",\"shape\":[2,3],"
-			   "\"datatype\":\"FP32\",\"data\":[1,2,3,4,5,6]}]}";
+	                   "\"datatype\":\"FP32\",\"data\":[1,2,3,4,5,6]}]}";
 	ck_assert_int_eq(v2(flat, 3, &b), AIOS_OK);
 	ck_assert_int_eq(b.rows, 2);
 	ck_assert_str_eq(b.id, "r1");
 	ck_assert_float_eq(b.x[5], 6.0f);
 	free(b.x);
 	const char *nested = "{\"inputs\":[{\"name\":\"x\",\"shape\":[2,2],\"datatype\":\"FP32\","
-			     "\"data\":[[1,2],[3,4]]}]}";
+	                     "\"data\":[[1,2],[3,4]]}]}";
 	ck_assert_int_eq(v2(nested, 2, &b), AIOS_OK);
 	ck_assert_float_eq(b.x[2], 3.0f);
 	ck_assert_str_eq(b.id, "");
 	free(b.x);
-	const char *one = "{\"inputs\":[{\"name\":\"x\",\"shape\":[2],\"datatype\":\"FP32\",\"data\":[7,8]}]}";
+	const char *one =
+	    "{\"inputs\":[{\"name\":\"x\",\"shape\":[2],\"datatype\":\"FP32\",\"data\":[7,8]}]}";
 	ck_assert_int_eq(v2(one, 2, &b), AIOS_OK);
 	ck_assert_int_eq(b.rows, 1);
 	free(b.x);
@@ -109,22 +113,28 @@ START_TEST(v2_refusals)
 	REFUSES(v2("{}", 2, &b_), "missing \"inputs\"");
 	REFUSES(v2("{\"inputs\":[]}", 2, &b_), "inputs has 0 tensors");
 	REFUSES(v2("{\"inputs\":[{\"shape\":[1,2],\"data\":[1,2]}]}", 2, &b_), "datatype: missing");
-	REFUSES(v2("{\"inputs\":[{\"shape\":[1,2],\"datatype\":\"INT64\",\"data\":[1,2]}]}", 2, &b_),
-		"INT64 is not supported");
-	REFUSES(v2("{\"inputs\":[{\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}", 2, &b_),
-		"last dimension is 3; the model takes 2");
-	REFUSES(v2("{\"inputs\":[{\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}", 2, &b_),
-		"has 3 values; shape [2, 2] needs 4");
-	REFUSES(v2("{\"inputs\":[{\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}", 2, &b_),
-		"more than the 2 values");
+	REFUSES(
+	    v2("{\"inputs\":[{\"shape\":[1,2],\"datatype\":\"INT64\",\"data\":[1,2]}]}", 2, &b_),
+	    "INT64 is not supported");
+	REFUSES(
+	    v2("{\"inputs\":[{\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}", 2, &b_),
+	    "last dimension is 3; the model takes 2");
+	REFUSES(
+	    v2("{\"inputs\":[{\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}", 2, &b_),
+	    "has 3 values; shape [2, 2] needs 4");
+	REFUSES(
+	    v2("{\"inputs\":[{\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}", 2, &b_),
+	    "more than the 2 values");
 	REFUSES(v2("{\"inputs\":[{\"shape\":[0,2],\"datatype\":\"FP32\",\"data\":[]}]}", 2, &b_),
-		"batch is empty");
+	        "batch is empty");
 	REFUSES(v2("{\"inputs\":[{\"shape\":[1,2,2],\"datatype\":\"FP32\",\"data\":[]}]}", 2, &b_),
-		"3 dimensions");
-	REFUSES(v2("{\"inputs\":[{\"shape\":[1000000000,2],\"datatype\":\"FP32\",\"data\":[1,2]}]}", 2, &b_),
-		"cannot fit");
-	REFUSES(v2("{\"inputs\":[{\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1,null]}]}", 2, &b_),
-		"data[1]: expected a number");
+	        "3 dimensions");
+	REFUSES(v2("{\"inputs\":[{\"shape\":[1000000000,2],\"datatype\":\"FP32\",\"data\":[1,2]}]}",
+	           2, &b_),
+	        "cannot fit");
+	REFUSES(
+	    v2("{\"inputs\":[{\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1,null]}]}", 2, &b_),
+	    "data[1]: expected a number");
 	REFUSES(v2("{\"id\":5,\"inputs\":[]}", 2, &b_), "id: expected a string");
 }
 END_TEST
@@ -142,9 +152,10 @@ START_TEST(encoding)
 	ck_assert_str_eq(out.data, "{\"predictions\":[[0.25,0.75],[1,0]]}");
 	aios_buf_reset(&out);
 	ck_assert_int_eq(aios_proto_v2_encode("m\"1", "abc", y2, 2, 2, &out), AIOS_OK);
-	ck_assert_str_eq(out.data, "{\"model_name\":\"m\\\"1\",\"model_version\":\"1\",\"id\":\"abc\","
-				   "\"outputs\":[{\"name\":\"output-0\",\"shape\":[2,2],"
-				   "\"datatype\":\"FP32\",\"data\":[0.25,0.75,1,0]}]}");
+	ck_assert_str_eq(out.data,
+	                 "{\"model_name\":\"m\\\"1\",\"model_version\":\"1\",\"id\":\"abc\","
+	                 "\"outputs\":[{\"name\":\"output-0\",\"shape\":[2,2],"
+	                 "\"datatype\":\"FP32\",\"data\":[0.25,0.75,1,0]}]}");
 	aios_buf_reset(&out);
 	/* a float survives the text round trip exactly */
 	float v = 0.1f;
