@@ -4,7 +4,7 @@
  * with --metrics-port, and aios-operator (its metrics endpoint serves while its informers
  * retry an API server that is not there). Each body must also hold the program's own
  * families, so an empty or wrong endpoint cannot pass. promtool's complaints are printed
- * in the failure message.
+ * in the failure message. aios-node and kubectl-aios serve no /metrics.
  */
 #include <check.h>
 #include <netinet/in.h>
