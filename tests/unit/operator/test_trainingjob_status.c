@@ -445,9 +445,14 @@ START_TEST(new_generation_new_run)
 	ck_assert_int_eq(sint(&c, "status.artifact.generation"), 1); /* the old model stays */
 	ck_assert_uint_eq(c.plan.n_remove, 1);                       /* the old run's pod */
 	ck_assert_str_eq(aios_json_str(c.plan.create[0], "metadata.name"), "tj-g2a0-w0");
-	kubelet(&c, "tj-g2a0-w0", "Succeeded", "10.0.0.1", 0, "{\"uri\":\"pvc://m/b\"}");
+	/* the trainer's final line (src/trainer/run.h) nests the artifact */
+	kubelet(
+	    &c, "tj-g2a0-w0", "Succeeded", "10.0.0.1", 0,
+	    "{\"artifact\":{\"uri\":\"pvc://m/b\",\"sha256\":\"ff\",\"bytes\":7},\"epochs\":10}");
 	step(&c, T0 + 3);
 	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.uri"), "pvc://m/b");
+	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.sha256"), "ff");
+	ck_assert_int_eq(sint(&c, "status.artifact.bytes"), 7);
 	ck_assert_int_eq(sint(&c, "status.artifact.generation"), 2);
 	cluster_free(&c);
 }
