@@ -188,8 +188,15 @@ static struct json_object *training_job(struct aios_manager *m, struct json_obje
 	}
 	/* Not cached: the TrainingJob informer may not run in this manager; ask the API. */
 	struct json_object *tj = NULL;
-	if (aios_manager_fetch(m, &aios_kube_trainingjobs, ns, job, &tj) != AIOS_OK)
+	enum aios_err e = aios_manager_fetch(m, &aios_kube_trainingjobs, ns, job, &tj);
+	if (e != AIOS_OK) {
+		/* absent is an answer; anything else (403, 5xx) must not pass for absent silently */
+		if (e != AIOS_ERR_NOT_FOUND)
+			aios_warn("trainingjob_get_failed",
+			          "modelservice %s/%s: trainingJob %s: %s", ns,
+			          aios_json_str(ms, "metadata.name"), job, aios_errmsg());
 		return NULL;
+	}
 	return tj;
 }
 

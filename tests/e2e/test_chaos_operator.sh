@@ -2,7 +2,7 @@
 # The operator killed with SIGKILL at random moments while TrainingJobs are created,
 # run and deleted. Sizes (CI): CHAOS_JOBS=30 single-rank jobs (a third of them deleted
 # while the operator is being killed), CHAOS_KILLS=20 SIGKILLs, each after a random
-# 0.3-2.0 s of life; the operator is restarted at once with the command line of the
+# 0.5-3.4 s of life; the operator is restarted at once with the command line of the
 # process it killed (read from /proc: the cluster's binary, identity, ports; same log).
 # Afterwards, within 240 s:
 #   - every job that was not deleted is Succeeded (status.phase), with exactly one pod
@@ -59,8 +59,8 @@ creator=$!
 
 kills=0
 while (( kills < KILLS )); do
-  sleep "$(( RANDOM % 18 / 10 )).$(( RANDOM % 10 ))"
-  sleep 0.3
+  sleep "$(( RANDOM % 3 )).$(( RANDOM % 10 ))" # 0.5-3.4 s: the kills span the creations
+  sleep 0.5
   pid="$(cat "$PIDFILE")"
   kill -KILL "$pid" 2>/dev/null && kills=$((kills + 1))
   for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
