@@ -44,12 +44,7 @@ static void setup(void)
 	aios_test_operator_install();
 	g_kube = aios_kt_client("admin");
 	g_ns = aios_kt_namespace(g_kube, "failover");
-	/* the service account admission plugin wants it; kube-controller-manager is absent */
-	struct json_object *sa = aios_kt_object("v1", "ServiceAccount", g_ns, "default");
-	struct aios_kube_ref r = aios_kube_ref(&aios_kube_serviceaccounts, g_ns, NULL);
-	enum aios_err e = aios_kube_create(g_kube, &r, sa, NULL, NULL);
-	ck_assert_msg(e == AIOS_OK || e == AIOS_ERR_EXISTS, "%s", aios_errmsg());
-	json_object_put(sa);
+	aios_test_namespace_accounts(g_kube, g_ns);
 	snprintf(g_lease, sizeof(g_lease), "aios-operator-failover-%d", (int)getpid());
 }
 
@@ -58,22 +53,6 @@ static void teardown(void)
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_namespaces, NULL, g_ns);
 	(void)!aios_kube_delete(g_kube, &r, NULL, NULL);
 	aios_kube_client_free(g_kube);
-}
-
-static void create_job(const char *name)
-{
-	char doc[1024];
-	snprintf(doc, sizeof(doc),
-	         "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":"
-	         "{\"name\":\"%s\"},\"spec\":{\"model\":{\"type\":\"linear\"},\"data\":{\"inline\":"
-	         "{\"features\":[[1],[2]],\"labels\":[2,4]}}}}",
-	         name);
-	struct json_object *o;
-	ck_assert_int_eq(aios_json_parse(doc, strlen(doc), "job", &o), AIOS_OK);
-	struct aios_kube_ref r = aios_kube_ref(&aios_kube_trainingjobs, g_ns, NULL);
-	ck_assert_msg(aios_kube_create(g_kube, &r, o, NULL, NULL) == AIOS_OK, "create %s: %s", name,
-	              aios_errmsg());
-	json_object_put(o);
 }
 
 static int pods_of(const char *job)
@@ -156,7 +135,7 @@ START_TEST(leader_killed_the_other_takes_over_within_one_lease)
 	snprintf(holder_a, sizeof(holder_a), "%s", holder);
 
 	/* A acts; B, synced and waiting, does not. */
-	create_job("before");
+	aios_test_create_small_job(g_kube, g_ns, "before");
 	wait_pods("before", 1, 30000);
 	aios_sleep_ms(2000); /* B has had time to act, if it were to */
 	ck_assert_msg(aios_test_operator_metric(&a, "aios_operator_leader") == 1,
@@ -191,7 +170,7 @@ START_TEST(leader_killed_the_other_takes_over_within_one_lease)
 	ck_assert_str_ne(holder, holder_a);
 
 	/* B now acts, and does not duplicate what A made. */
-	create_job("after");
+	aios_test_create_small_job(g_kube, g_ns, "after");
 	wait_pods("after", 1, 30000);
 	aios_sleep_ms(1000);
 	ck_assert_int_eq(pods_of("before"), 1);

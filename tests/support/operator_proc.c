@@ -19,6 +19,9 @@
 #include "check_main.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/json.h"
+#include "kube/client.h"
+#include "support/kube_test.h"
 #include "support/kubectl.h"
 
 void aios_test_operator_install(void)
@@ -172,4 +175,36 @@ const char *aios_test_operator_log_find(const struct aios_test_operator *o, cons
 			hit = line;
 	fclose(f);
 	return hit;
+}
+
+void aios_test_namespace_accounts(struct aios_kube_client *c, const char *ns)
+{
+	static const char *const names[] = {"default", "aios-workload"};
+	for (int i = 0; i < 2; i++) {
+		struct json_object *sa = aios_kt_object("v1", "ServiceAccount", ns, names[i]);
+		struct aios_kube_ref r = aios_kube_ref(&aios_kube_serviceaccounts, ns, NULL);
+		enum aios_err e = aios_kube_create(c, &r, sa, NULL, NULL);
+		ck_assert_msg(e == AIOS_OK || e == AIOS_ERR_EXISTS, "%s", aios_errmsg());
+		json_object_put(sa);
+	}
+}
+
+void aios_test_create_small_job(struct aios_kube_client *c, const char *ns, const char *name)
+{
+	char doc[1024];
+	snprintf(doc, sizeof(doc),
+	         "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":"
+	         "{\"name\":\"%s\"},\"spec\":{\"model\":{\"type\":\"linear\"},\"data\":{\"inline\":"
+	         "{\"features\":[[1],[2]],\"labels\":[2,4]}}}}",
+	         name);
+	struct json_object *o;
+	ck_assert_int_eq(aios_json_parse(doc, strlen(doc), "job", &o), AIOS_OK);
+	struct aios_kube_ref r = aios_kube_ref(&aios_kube_trainingjobs, ns, NULL);
+	enum aios_err e;
+	int64_t end = aios_now_ms() + 30000;
+	while ((e = aios_kube_create(c, &r, o, NULL, NULL)) == AIOS_ERR_UNAVAILABLE &&
+	       aios_now_ms() < end)
+		aios_sleep_ms(100);
+	ck_assert_msg(e == AIOS_OK, "create TrainingJob %s: %s", name, aios_errmsg());
+	json_object_put(o);
 }

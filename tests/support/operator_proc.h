@@ -42,4 +42,15 @@ double aios_test_operator_metric(struct aios_test_operator *o, const char *serie
 /* The first log line of the operator containing needle, or NULL (static buffer). */
 const char *aios_test_operator_log_find(const struct aios_test_operator *o, const char *needle);
 
+struct aios_kube_client;
+
+/* The ServiceAccounts a test namespace needs when kube-controller-manager is absent:
+ * "default" (the service account admission plugin wants it) and "aios-workload" (the
+ * identity of the pods the operator renders). */
+void aios_test_namespace_accounts(struct aios_kube_client *c, const char *ns);
+
+/* Creates TrainingJob name in ns: a linear model on two inline points. Retries for up
+ * to 30 s while the API server answers 503 (right after a restart). */
+void aios_test_create_small_job(struct aios_kube_client *c, const char *ns, const char *name);
+
 #endif
