@@ -3,6 +3,7 @@
 # fork-per-test (CK_FORK=no) so that leaks in the tests' own process are seen.
 # Fails when any program fails, reports an error, or leaks definitely/indirectly.
 set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${1:-build}"
 cd "$BUILD"
 mapfile -t progs < <(ctest -N -L 'unit|fixture' | awk '/Test +#/ {print $3}')
@@ -10,9 +11,9 @@ fail=0
 for p in "${progs[@]}"; do
   exe="$(find . -type f -executable -name "$p" | head -1)"
   [[ -n "$exe" ]] || { echo "valgrind: $p: executable not found"; fail=1; continue; }
-  if CK_FORK=no AIOS_SOURCE_DIR="$(cd .. && pwd)" AIOS_BUILD_DIR="$(pwd)" AIOS_UNDER_VALGRIND=1 \
+  if CK_FORK=no AIOS_SOURCE_DIR="$ROOT" AIOS_BUILD_DIR="$(pwd)" AIOS_UNDER_VALGRIND=1 \
      valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-       --show-leak-kinds=definite,indirect --suppressions="$(cd .. && pwd)/tests/valgrind.supp" \
+       --show-leak-kinds=definite,indirect --suppressions="$ROOT/tests/valgrind.supp" \
        "$exe" >"/tmp/valgrind-$p.log" 2>&1; then
     echo "valgrind: $p: clean"
   else
