@@ -30,8 +30,9 @@ const char *aios_test_kubeconfig(void)
 {
 	const char *k = getenv("AIOS_TEST_KUBECONFIG");
 	if (!k || !*k) {
-		fprintf(stderr, "AIOS_TEST_KUBECONFIG is not set: integration tests need the API "
-				"server that scripts/test.sh starts (tests/cluster/apiserver.sh)\n");
+		fprintf(stderr,
+		        "AIOS_TEST_KUBECONFIG is not set: integration tests need the API "
+		        "server that scripts/test.sh starts (tests/cluster/apiserver.sh)\n");
 		exit(2);
 	}
 	return k;

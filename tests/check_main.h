@@ -12,10 +12,10 @@
 
 int aios_check_run(Suite *s);
 
-#define AIOS_CHECK_MAIN(suite_fn)                 \
-	int main(void)                            \
-	{                                         \
-		return aios_check_run(suite_fn()); \
+#define AIOS_CHECK_MAIN(suite_fn)                                                                  \
+	int main(void)                                                                             \
+	{                                                                                          \
+		return aios_check_run(suite_fn());                                                 \
 	}
 
 /* Path of a file under the source tree (tests/fixtures/..., examples/...); the result

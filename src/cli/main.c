@@ -13,34 +13,40 @@
 
 static void usage(FILE *f)
 {
-	fputs("kubectl aios - aios from kubectl\n"
-	      "\n"
-	      "usage:\n"
-	      "  kubectl aios get [-A]                       TrainingJobs and ModelServices in one table\n"
-	      "  kubectl aios watch tj NAME [--timeout S]    live progress bar, then the loss curve\n"
-	      "  kubectl aios logs tj NAME [--rank N]        logs of one rank's newest pod\n"
-	      "  kubectl aios predict ms NAME --data JSON    a prediction through the API server, e.g. --data '[[5]]'\n"
-	      "\n"
-	      "flags:\n"
-	      "  --kubeconfig PATH   kubeconfig (default $KUBECONFIG, then ~/.kube/config)\n"
-	      "  --context NAME      kubeconfig context (default current-context)\n"
-	      "  -n, --namespace NS  namespace (default the context's)\n"
-	      "  -A, --all-namespaces\n"
-	      "  -h, --help\n"
-	      "\n"
-	      "exit codes: 0 ok (watch: the job succeeded), 1 API or job failure, 2 bad usage\n",
-	      f);
+	fputs(
+	    "kubectl aios - aios from kubectl\n"
+	    "\n"
+	    "usage:\n"
+	    "  kubectl aios get [-A]                       TrainingJobs and ModelServices in one "
+	    "table\n"
+	    "  kubectl aios watch tj NAME [--timeout S]    live progress bar, then the loss curve\n"
+	    "  kubectl aios logs tj NAME [--rank N]        logs of one rank's newest pod\n"
+	    "  kubectl aios predict ms NAME --data JSON    a prediction through the API server, "
+	    "e.g. --data '[[5]]'\n"
+	    "\n"
+	    "flags:\n"
+	    "  --kubeconfig PATH   kubeconfig (default $KUBECONFIG, then ~/.kube/config)\n"
+	    "  --context NAME      kubeconfig context (default current-context)\n"
+	    "  -n, --namespace NS  namespace (default the context's)\n"
+	    "  -A, --all-namespaces\n"
+	    "  -h, --help\n"
+	    "\n"
+	    "exit codes: 0 ok (watch: the job succeeded), 1 API or job failure, 2 bad usage\n",
+	    f);
 }
 
 int main(int argc, char **argv)
 {
 	struct cli_opts o = {.interval_ms = 1000};
-	static const struct option longs[] = {
-		{"kubeconfig", required_argument, 0, 'k'}, {"context", required_argument, 0, 'c'},
-		{"namespace", required_argument, 0, 'n'},  {"all-namespaces", no_argument, 0, 'A'},
-		{"rank", required_argument, 0, 'r'},       {"data", required_argument, 0, 'd'},
-		{"timeout", required_argument, 0, 't'},    {"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0}};
+	static const struct option longs[] = {{"kubeconfig", required_argument, 0, 'k'},
+	                                      {"context", required_argument, 0, 'c'},
+	                                      {"namespace", required_argument, 0, 'n'},
+	                                      {"all-namespaces", no_argument, 0, 'A'},
+	                                      {"rank", required_argument, 0, 'r'},
+	                                      {"data", required_argument, 0, 'd'},
+	                                      {"timeout", required_argument, 0, 't'},
+	                                      {"help", no_argument, 0, 'h'},
+	                                      {0, 0, 0, 0}};
 	int ch;
 	while ((ch = getopt_long(argc, argv, "n:Ah", longs, NULL)) != -1) {
 		char *end = NULL;
@@ -54,8 +60,10 @@ int main(int argc, char **argv)
 		case 't': {
 			long v = strtol(optarg, &end, 10);
 			if (!*optarg || *end || v < 0 || v > 1000000) {
-				fprintf(stderr, "kubectl-aios: --%s: expected a non-negative integer, got %s\n",
-					ch == 'r' ? "rank" : "timeout", optarg);
+				fprintf(
+				    stderr,
+				    "kubectl-aios: --%s: expected a non-negative integer, got %s\n",
+				    ch == 'r' ? "rank" : "timeout", optarg);
 				return 2;
 			}
 			if (ch == 'r')
@@ -83,8 +91,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (need_kind && (nargs != 3 || (strcmp(args[1], want_kind) &&
-					 strcmp(args[1], strcmp(want_kind, "ms") ? "trainingjob" : "modelservice")))) {
+	if (need_kind &&
+	    (nargs != 3 ||
+	     (strcmp(args[1], want_kind) &&
+	      strcmp(args[1], strcmp(want_kind, "ms") ? "trainingjob" : "modelservice")))) {
 		fprintf(stderr, "kubectl-aios: usage: kubectl aios %s %s NAME\n", verb, want_kind);
 		return 2;
 	}

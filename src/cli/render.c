@@ -51,7 +51,7 @@ static void tj_detail(struct json_object *o, char *out, size_t n)
 	if (isfinite(loss))
 		snprintf(l, sizeof(l), "%.4g", loss);
 	snprintf(out, n, "workers=%lld epoch=%lld/%lld loss=%s", (long long)workers,
-		 (long long)epoch, (long long)epochs, l);
+	         (long long)epoch, (long long)epochs, l);
 }
 
 /* DETAIL column of a ModelService: ready/desired and url. */
@@ -62,14 +62,16 @@ static void ms_detail(struct json_object *o, char *out, size_t n)
 	    aios_json_opt_int(o, "status.desiredReplicas", 0, &desired))
 		aios_errclear();
 	snprintf(out, n, "ready=%lld/%lld url=%s", (long long)ready, (long long)desired,
-		 or_dash(aios_json_str(o, "status.url")));
+	         or_dash(aios_json_str(o, "status.url")));
 }
 
 static enum aios_err rows(struct aios_buf *out, struct json_object *list, const char *kind,
-			  int all_ns, time_t now)
+                          int all_ns, time_t now)
 {
 	struct json_object *items = list ? aios_json_lookup(list, "items") : NULL;
-	size_t n = items && json_object_is_type(items, json_type_array) ? json_object_array_length(items) : 0;
+	size_t n = items && json_object_is_type(items, json_type_array)
+	               ? json_object_array_length(items)
+	               : 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o = json_object_array_get_idx(items, i);
 		char detail[256], age[16];
@@ -81,29 +83,29 @@ static enum aios_err rows(struct aios_buf *out, struct json_object *list, const 
 		enum aios_err e;
 		if (all_ns)
 			e = aios_buf_printf(out, "%-12s %-16s %-24s %-11s %-6s %s\n", kind,
-					    or_dash(aios_json_str(o, "metadata.namespace")),
-					    or_dash(aios_json_str(o, "metadata.name")),
-					    or_dash(aios_json_str(o, "status.phase")), age, detail);
+			                    or_dash(aios_json_str(o, "metadata.namespace")),
+			                    or_dash(aios_json_str(o, "metadata.name")),
+			                    or_dash(aios_json_str(o, "status.phase")), age, detail);
 		else
 			e = aios_buf_printf(out, "%-12s %-24s %-11s %-6s %s\n", kind,
-					    or_dash(aios_json_str(o, "metadata.name")),
-					    or_dash(aios_json_str(o, "status.phase")), age, detail);
+			                    or_dash(aios_json_str(o, "metadata.name")),
+			                    or_dash(aios_json_str(o, "status.phase")), age, detail);
 		if (e)
 			return e;
 	}
 	return AIOS_OK;
 }
 
-enum aios_err aios_cli_table(struct aios_buf *out, struct json_object *tjs,
-			     struct json_object *mss, int all_ns, time_t now)
+enum aios_err aios_cli_table(struct aios_buf *out, struct json_object *tjs, struct json_object *mss,
+                             int all_ns, time_t now)
 {
 	enum aios_err e;
 	if (all_ns)
 		e = aios_buf_printf(out, "%-12s %-16s %-24s %-11s %-6s %s\n", "KIND", "NAMESPACE",
-				    "NAME", "PHASE", "AGE", "DETAIL");
+		                    "NAME", "PHASE", "AGE", "DETAIL");
 	else
 		e = aios_buf_printf(out, "%-12s %-24s %-11s %-6s %s\n", "KIND", "NAME", "PHASE",
-				    "AGE", "DETAIL");
+		                    "AGE", "DETAIL");
 	if (!e)
 		e = rows(out, tjs, "TrainingJob", all_ns, now);
 	if (!e)
@@ -136,7 +138,7 @@ enum aios_err aios_cli_progress(struct aios_buf *out, struct json_object *tj, in
 		e = aios_buf_puts(out, i < filled ? "#" : ".");
 	if (!e)
 		e = aios_buf_printf(out, "] %3.0f%%  %s  epoch %lld/%lld", percent, or_dash(phase),
-				    (long long)epoch, (long long)epochs);
+		                    (long long)epoch, (long long)epochs);
 	if (!e && isfinite(loss))
 		e = aios_buf_printf(out, "  loss %.4g", loss);
 	if (!e && eta >= 0)
@@ -145,7 +147,7 @@ enum aios_err aios_cli_progress(struct aios_buf *out, struct json_object *tj, in
 }
 
 enum aios_err aios_cli_curve(struct aios_buf *out, const double *losses, int n, int width,
-			     int height)
+                             int height)
 {
 	double lo = INFINITY, hi = -INFINITY;
 	int finite = 0;
@@ -200,7 +202,7 @@ enum aios_err aios_cli_predict_body(const char *data, char **body)
 	if (!json_object_is_type(rows, json_type_array) || json_object_array_length(rows) == 0) {
 		json_object_put(rows);
 		return aios_fail(AIOS_ERR_INVALID,
-				 "--data: expected a non-empty JSON array of rows, e.g. '[[5]]'");
+		                 "--data: expected a non-empty JSON array of rows, e.g. '[[5]]'");
 	}
 	struct json_object *req = json_object_new_object();
 	json_object_object_add(req, "instances", rows);

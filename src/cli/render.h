@@ -15,18 +15,18 @@
 
 /* One table of TrainingJobs and ModelServices (Lists, either may be NULL), kubectl-style:
  * KIND, NAMESPACE (when all_ns), NAME, PHASE, then per kind a DETAIL column. */
-enum aios_err aios_cli_table(struct aios_buf *out, struct json_object *tjs,
-			     struct json_object *mss, int all_ns, time_t now) AIOS_MUST_CHECK;
+enum aios_err aios_cli_table(struct aios_buf *out, struct json_object *tjs, struct json_object *mss,
+                             int all_ns, time_t now) AIOS_MUST_CHECK;
 
 /* A one-line progress bar of width cells for a TrainingJob's status:
  * "[#########.....] 60%  epoch 30/50  loss 0.0123  eta 12s". */
 enum aios_err aios_cli_progress(struct aios_buf *out, struct json_object *tj,
-				int width) AIOS_MUST_CHECK;
+                                int width) AIOS_MUST_CHECK;
 
 /* A loss curve: losses (n values, oldest first) drawn in a width x height character
  * plot with the min and max on the axis. Non-finite values are skipped. */
 enum aios_err aios_cli_curve(struct aios_buf *out, const double *losses, int n, int width,
-			     int height) AIOS_MUST_CHECK;
+                             int height) AIOS_MUST_CHECK;
 
 /* Human age of a creationTimestamp ("3m", "2h", "5d"), like kubectl. */
 void aios_cli_age(const char *rfc3339, time_t now, char *out, size_t n);

@@ -26,13 +26,13 @@
 #include "common/hash.h"
 #include "operator/autoscaler.h"
 
-#define AIOS_MS_DEFAULT_IMAGE           "aios/serve:0.1.0"
-#define AIOS_MS_CONTAINER               "serve"
-#define AIOS_MS_PORT                    8080 /* aios-serve's HTTP port (DESIGN.md) */
-#define AIOS_MS_SERVICE_PORT            80   /* the ClusterIP Service's port */
-#define AIOS_MS_PVC_ROOT                "/mnt/pvc"
-#define AIOS_MS_LABEL_SERVICE           "aios.dev/service"
-#define AIOS_MS_LABEL_REVISION          "aios.dev/revision"
+#define AIOS_MS_DEFAULT_IMAGE  "aios/serve:0.1.0"
+#define AIOS_MS_CONTAINER      "serve"
+#define AIOS_MS_PORT           8080 /* aios-serve's HTTP port (DESIGN.md) */
+#define AIOS_MS_SERVICE_PORT   80   /* the ClusterIP Service's port */
+#define AIOS_MS_PVC_ROOT       "/mnt/pvc"
+#define AIOS_MS_LABEL_SERVICE  "aios.dev/service"
+#define AIOS_MS_LABEL_REVISION "aios.dev/revision"
 /* TEST ONLY: scrape /metrics on this port instead of 8080 (integration tests serve
  * fake pods on loopback). Documented in docs/modelservice.md. */
 #define AIOS_MS_ANN_METRICS_PORT "aios.dev/test-metrics-port"

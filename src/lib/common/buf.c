@@ -116,7 +116,7 @@ enum aios_err aios_buf_read_file(struct aios_buf *b, const char *path)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return aios_fail(errno == ENOENT ? AIOS_ERR_NOT_FOUND : AIOS_ERR_IO, "%s: %s", path,
-				 strerror(errno));
+		                 strerror(errno));
 	char chunk[65536];
 	size_t n;
 	enum aios_err e = AIOS_OK;

@@ -15,20 +15,20 @@
 #include "err.h"
 
 /* Named caps, in bytes. Documented in docs/limits.md; change both together. */
-#define AIOS_CAP_API_BODY (64u << 20)      /* one Kubernetes API response body */
-#define AIOS_CAP_WATCH_LINE (16u << 20)    /* one watch event line */
-#define AIOS_CAP_KUBECONFIG (4u << 20)     /* a kubeconfig file */
-#define AIOS_CAP_HTTP_REQUEST (16u << 20)  /* an inference request body (upper bound) */
-#define AIOS_CAP_SPEC (4u << 20)           /* a TrainingJob spec as JSON */
-#define AIOS_CAP_DATASET (2048u << 20)     /* a dataset file */
-#define AIOS_CAP_ARTIFACT (1024u << 20)    /* a model artifact file */
-#define AIOS_CAP_METRICS_PAGE (4u << 20)   /* a scraped /metrics page */
+#define AIOS_CAP_API_BODY     (64u << 20)   /* one Kubernetes API response body */
+#define AIOS_CAP_WATCH_LINE   (16u << 20)   /* one watch event line */
+#define AIOS_CAP_KUBECONFIG   (4u << 20)    /* a kubeconfig file */
+#define AIOS_CAP_HTTP_REQUEST (16u << 20)   /* an inference request body (upper bound) */
+#define AIOS_CAP_SPEC         (4u << 20)    /* a TrainingJob spec as JSON */
+#define AIOS_CAP_DATASET      (2048u << 20) /* a dataset file */
+#define AIOS_CAP_ARTIFACT     (1024u << 20) /* a model artifact file */
+#define AIOS_CAP_METRICS_PAGE (4u << 20)    /* a scraped /metrics page */
 
 struct aios_buf {
-	char *data;  /* NUL-terminated; NULL until the first append */
-	size_t len;  /* bytes used, not counting the NUL */
-	size_t cap;  /* bytes allocated */
-	size_t max;  /* the cap: len never exceeds it */
+	char *data; /* NUL-terminated; NULL until the first append */
+	size_t len; /* bytes used, not counting the NUL */
+	size_t cap; /* bytes allocated */
+	size_t max; /* the cap: len never exceeds it */
 };
 
 /* Prepares an empty buffer that may grow up to max bytes. */
@@ -40,7 +40,8 @@ void aios_buf_reset(struct aios_buf *b);
 /* Appends n bytes; AIOS_ERR_TOO_BIG if len + n > max (buffer unchanged). */
 enum aios_err aios_buf_append(struct aios_buf *b, const void *p, size_t n) AIOS_MUST_CHECK;
 enum aios_err aios_buf_puts(struct aios_buf *b, const char *s) AIOS_MUST_CHECK;
-enum aios_err aios_buf_printf(struct aios_buf *b, const char *fmt, ...) AIOS_MUST_CHECK AIOS_PRINTF(2, 3);
+enum aios_err aios_buf_printf(struct aios_buf *b, const char *fmt, ...) AIOS_MUST_CHECK
+    AIOS_PRINTF(2, 3);
 /* Removes the first n bytes (n <= len), keeping the rest. */
 void aios_buf_consume(struct aios_buf *b, size_t n);
 /* Hands the content over (caller frees; never NULL) and empties the buffer. */

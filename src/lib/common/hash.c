@@ -60,7 +60,7 @@ enum aios_err aios_sha256_file_hex(const char *path, char out[AIOS_SHA256_HEX])
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return aios_fail(errno == ENOENT ? AIOS_ERR_NOT_FOUND : AIOS_ERR_IO, "%s: %s", path,
-				 strerror(errno));
+		                 strerror(errno));
 	struct aios_sha256 *h = aios_sha256_new();
 	char chunk[65536];
 	size_t n;

@@ -10,7 +10,8 @@ enum aios_err aios_json_parse(const char *s, size_t len, const char *what, struc
 {
 	*out = NULL;
 	if (len > INT32_MAX)
-		return aios_fail(AIOS_ERR_TOO_BIG, "%s: %zu bytes is too large to parse", what, len);
+		return aios_fail(AIOS_ERR_TOO_BIG, "%s: %zu bytes is too large to parse", what,
+		                 len);
 	struct json_tokener *tok = json_tokener_new_ex(AIOS_JSON_MAX_DEPTH);
 	if (!tok)
 		return aios_fail(AIOS_ERR_NOMEM, "%s: cannot allocate parser", what);
@@ -29,13 +30,14 @@ enum aios_err aios_json_parse(const char *s, size_t len, const char *what, struc
 		e = aios_fail(AIOS_ERR_INVALID, "%s: truncated JSON", what);
 	} else if (je != json_tokener_success) {
 		e = aios_fail(AIOS_ERR_INVALID, "%s: malformed JSON at byte %zu: %s", what,
-			      json_tokener_get_parse_end(tok), json_tokener_error_desc(je));
+		              json_tokener_get_parse_end(tok), json_tokener_error_desc(je));
 	} else {
 		size_t end = end_at;
 		while (end < len && strchr(" \t\r\n", s[end]))
 			end++;
 		if (end != len)
-			e = aios_fail(AIOS_ERR_INVALID, "%s: trailing data after JSON at byte %zu", what, end);
+			e = aios_fail(AIOS_ERR_INVALID, "%s: trailing data after JSON at byte %zu",
+			              what, end);
 	}
 	json_tokener_free(tok);
 	if (e) {
@@ -81,14 +83,14 @@ static const char *type_name(struct json_object *v)
 }
 
 static enum aios_err find(struct json_object *o, const char *path, json_type want,
-			  const char *want_name, struct json_object **v)
+                          const char *want_name, struct json_object **v)
 {
 	*v = aios_json_lookup(o, path);
 	if (!*v)
 		return aios_fail(AIOS_ERR_NOT_FOUND, "%s: required field is missing", path);
 	if (!json_object_is_type(*v, want))
 		return aios_fail(AIOS_ERR_INVALID, "%s: expected %s, got %s", path, want_name,
-				 type_name(*v));
+		                 type_name(*v));
 	return AIOS_OK;
 }
 
@@ -126,7 +128,8 @@ enum aios_err aios_json_get_double(struct json_object *o, const char *path, doub
 	if (!v)
 		return aios_fail(AIOS_ERR_NOT_FOUND, "%s: required field is missing", path);
 	if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
-		return aios_fail(AIOS_ERR_INVALID, "%s: expected a number, got %s", path, type_name(v));
+		return aios_fail(AIOS_ERR_INVALID, "%s: expected a number, got %s", path,
+		                 type_name(v));
 	*out = json_object_get_double(v);
 	if (!isfinite(*out))
 		return aios_fail(AIOS_ERR_INVALID, "%s: number is not finite", path);
@@ -142,7 +145,8 @@ enum aios_err aios_json_get_bool(struct json_object *o, const char *path, int *o
 	return e;
 }
 
-enum aios_err aios_json_get_object(struct json_object *o, const char *path, struct json_object **out)
+enum aios_err aios_json_get_object(struct json_object *o, const char *path,
+                                   struct json_object **out)
 {
 	return find(o, path, json_type_object, "an object", out);
 }
@@ -158,7 +162,8 @@ static int absent(struct json_object *o, const char *path)
 	return !v || json_object_is_type(v, json_type_null);
 }
 
-enum aios_err aios_json_opt_string(struct json_object *o, const char *path, const char *dflt, const char **out)
+enum aios_err aios_json_opt_string(struct json_object *o, const char *path, const char *dflt,
+                                   const char **out)
 {
 	if (absent(o, path)) {
 		*out = dflt;
@@ -176,7 +181,8 @@ enum aios_err aios_json_opt_int(struct json_object *o, const char *path, int64_t
 	return aios_json_get_int(o, path, out);
 }
 
-enum aios_err aios_json_opt_double(struct json_object *o, const char *path, double dflt, double *out)
+enum aios_err aios_json_opt_double(struct json_object *o, const char *path, double dflt,
+                                   double *out)
 {
 	if (absent(o, path)) {
 		*out = dflt;
@@ -216,7 +222,8 @@ void aios_json_set(struct json_object *o, const char *path, struct json_object *
 		memcpy(key, p, n);
 		key[n] = '\0';
 		struct json_object *next = NULL;
-		if (!json_object_object_get_ex(o, key, &next) || !json_object_is_type(next, json_type_object)) {
+		if (!json_object_object_get_ex(o, key, &next) ||
+		    !json_object_is_type(next, json_type_object)) {
 			next = json_object_new_object();
 			json_object_object_add(o, key, next);
 		}
@@ -254,7 +261,8 @@ int aios_json_equal(struct json_object *a, struct json_object *b)
 		if (n != json_object_array_length(b))
 			return 0;
 		for (size_t i = 0; i < n; i++)
-			if (!aios_json_equal(json_object_array_get_idx(a, i), json_object_array_get_idx(b, i)))
+			if (!aios_json_equal(json_object_array_get_idx(a, i),
+			                     json_object_array_get_idx(b, i)))
 				return 0;
 		return 1;
 	}

@@ -21,22 +21,31 @@
 
 /* Parses len bytes as exactly one JSON value; what names the input in messages. */
 enum aios_err aios_json_parse(const char *s, size_t len, const char *what,
-			      struct json_object **out) AIOS_MUST_CHECK;
+                              struct json_object **out) AIOS_MUST_CHECK;
 
 /* Looks up path; NULL if any step is missing or not an object. */
 struct json_object *aios_json_lookup(struct json_object *o, const char *path);
 
-enum aios_err aios_json_get_string(struct json_object *o, const char *path, const char **out) AIOS_MUST_CHECK;
-enum aios_err aios_json_get_int(struct json_object *o, const char *path, int64_t *out) AIOS_MUST_CHECK;
-enum aios_err aios_json_get_double(struct json_object *o, const char *path, double *out) AIOS_MUST_CHECK;
+enum aios_err aios_json_get_string(struct json_object *o, const char *path,
+                                   const char **out) AIOS_MUST_CHECK;
+enum aios_err aios_json_get_int(struct json_object *o, const char *path,
+                                int64_t *out) AIOS_MUST_CHECK;
+enum aios_err aios_json_get_double(struct json_object *o, const char *path,
+                                   double *out) AIOS_MUST_CHECK;
 enum aios_err aios_json_get_bool(struct json_object *o, const char *path, int *out) AIOS_MUST_CHECK;
-enum aios_err aios_json_get_object(struct json_object *o, const char *path, struct json_object **out) AIOS_MUST_CHECK;
-enum aios_err aios_json_get_array(struct json_object *o, const char *path, struct json_object **out) AIOS_MUST_CHECK;
+enum aios_err aios_json_get_object(struct json_object *o, const char *path,
+                                   struct json_object **out) AIOS_MUST_CHECK;
+enum aios_err aios_json_get_array(struct json_object *o, const char *path,
+                                  struct json_object **out) AIOS_MUST_CHECK;
 
-enum aios_err aios_json_opt_string(struct json_object *o, const char *path, const char *dflt, const char **out) AIOS_MUST_CHECK;
-enum aios_err aios_json_opt_int(struct json_object *o, const char *path, int64_t dflt, int64_t *out) AIOS_MUST_CHECK;
-enum aios_err aios_json_opt_double(struct json_object *o, const char *path, double dflt, double *out) AIOS_MUST_CHECK;
-enum aios_err aios_json_opt_bool(struct json_object *o, const char *path, int dflt, int *out) AIOS_MUST_CHECK;
+enum aios_err aios_json_opt_string(struct json_object *o, const char *path, const char *dflt,
+                                   const char **out) AIOS_MUST_CHECK;
+enum aios_err aios_json_opt_int(struct json_object *o, const char *path, int64_t dflt,
+                                int64_t *out) AIOS_MUST_CHECK;
+enum aios_err aios_json_opt_double(struct json_object *o, const char *path, double dflt,
+                                   double *out) AIOS_MUST_CHECK;
+enum aios_err aios_json_opt_bool(struct json_object *o, const char *path, int dflt,
+                                 int *out) AIOS_MUST_CHECK;
 
 /* Convenience: string at path or NULL (no error), for optional metadata. */
 const char *aios_json_str(struct json_object *o, const char *path);

@@ -38,7 +38,7 @@ int aios_log_enabled(enum aios_log_level lvl)
 }
 
 static void emit(enum aios_log_level lvl, const char *event, struct json_object *fields,
-		 const char *fmt, va_list ap)
+                 const char *fmt, va_list ap)
 {
 	char msg[2048];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -58,7 +58,8 @@ static void emit(enum aios_log_level lvl, const char *event, struct json_object 
 	json_object_object_add(o, "event", json_object_new_string(event));
 	json_object_object_add(o, "msg", json_object_new_string(msg));
 	if (fields) {
-		json_object_object_foreach(fields, k, v) json_object_object_add(o, k, json_object_get(v));
+		json_object_object_foreach(fields, k, v)
+		    json_object_object_add(o, k, json_object_get(v));
 		json_object_put(fields);
 	}
 	size_t len;
@@ -84,7 +85,7 @@ void aios_log(enum aios_log_level lvl, const char *event, const char *fmt, ...)
 }
 
 void aios_log_fields(enum aios_log_level lvl, const char *event, struct json_object *fields,
-		     const char *fmt, ...)
+                     const char *fmt, ...)
 {
 	if (lvl < min_level) {
 		json_object_put(fields);

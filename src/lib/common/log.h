@@ -24,14 +24,14 @@ int aios_log_enabled(enum aios_log_level lvl);
 
 /* Logs a printf-formatted message. */
 void aios_log(enum aios_log_level lvl, const char *event, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Same, with extra fields merged into the line; takes ownership of fields (may be NULL). */
 void aios_log_fields(enum aios_log_level lvl, const char *event, struct json_object *fields,
-		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #define aios_debug(ev, ...) aios_log(AIOS_LOG_DEBUG, ev, __VA_ARGS__)
-#define aios_info(ev, ...) aios_log(AIOS_LOG_INFO, ev, __VA_ARGS__)
-#define aios_warn(ev, ...) aios_log(AIOS_LOG_WARN, ev, __VA_ARGS__)
+#define aios_info(ev, ...)  aios_log(AIOS_LOG_INFO, ev, __VA_ARGS__)
+#define aios_warn(ev, ...)  aios_log(AIOS_LOG_WARN, ev, __VA_ARGS__)
 #define aios_error(ev, ...) aios_log(AIOS_LOG_ERROR, ev, __VA_ARGS__)
 
 #endif

@@ -18,14 +18,16 @@ static struct json_object *parse(const char *s)
 
 START_TEST(table_lists_both_kinds)
 {
-	struct json_object *tjs = parse(
-		"{\"items\":[{\"metadata\":{\"name\":\"linear\",\"namespace\":\"ml\","
-		"\"creationTimestamp\":\"2026-11-29T01:00:00Z\"},\"spec\":{\"distributed\":{\"workers\":2}},"
-		"\"status\":{\"phase\":\"Running\",\"progress\":{\"epoch\":30,\"epochs\":500,\"loss\":0.125}}}]}");
+	struct json_object *tjs =
+	    parse("{\"items\":[{\"metadata\":{\"name\":\"linear\",\"namespace\":\"ml\","
+	          "\"creationTimestamp\":\"2026-11-29T01:00:00Z\"},\"spec\":{\"distributed\":{"
+	          "\"workers\":2}},"
+	          "\"status\":{\"phase\":\"Running\",\"progress\":{\"epoch\":30,\"epochs\":500,"
+	          "\"loss\":0.125}}}]}");
 	struct json_object *mss = parse(
-		"{\"items\":[{\"metadata\":{\"name\":\"linear-svc\",\"namespace\":\"ml\","
-		"\"creationTimestamp\":\"2026-11-27T01:00:00Z\"},\"status\":{\"phase\":\"Ready\","
-		"\"readyReplicas\":2,\"desiredReplicas\":3,\"url\":\"http://linear-svc.ml.svc\"}}]}");
+	    "{\"items\":[{\"metadata\":{\"name\":\"linear-svc\",\"namespace\":\"ml\","
+	    "\"creationTimestamp\":\"2026-11-27T01:00:00Z\"},\"status\":{\"phase\":\"Ready\","
+	    "\"readyReplicas\":2,\"desiredReplicas\":3,\"url\":\"http://linear-svc.ml.svc\"}}]}");
 	struct aios_buf b;
 	aios_buf_init(&b, 1 << 20);
 	time_t now = aios_rfc3339_parse("2026-11-29T01:05:00Z");
@@ -44,8 +46,9 @@ END_TEST
 
 START_TEST(progress_bar_fills_by_percent)
 {
-	struct json_object *tj = parse("{\"status\":{\"phase\":\"Running\",\"progress\":{\"epoch\":5,"
-				       "\"epochs\":10,\"loss\":0.5,\"percent\":50,\"etaSeconds\":12}}}");
+	struct json_object *tj =
+	    parse("{\"status\":{\"phase\":\"Running\",\"progress\":{\"epoch\":5,"
+	          "\"epochs\":10,\"loss\":0.5,\"percent\":50,\"etaSeconds\":12}}}");
 	struct aios_buf b;
 	aios_buf_init(&b, 4096);
 	ck_assert_int_eq(aios_cli_progress(&b, tj, 10), AIOS_OK);

@@ -42,7 +42,7 @@ END_TEST
 START_TEST(json_getters_name_the_path)
 {
 	const char *doc = "{\"spec\":{\"optimizer\":{\"epochs\":\"ten\",\"learningRate\":0.1},"
-			  "\"n\":3.0,\"ok\":true}}";
+	                  "\"n\":3.0,\"ok\":true}}";
 	struct json_object *o;
 	ck_assert_int_eq(aios_json_parse(doc, strlen(doc), "test", &o), AIOS_OK);
 	int64_t i;

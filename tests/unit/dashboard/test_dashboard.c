@@ -12,7 +12,8 @@ START_TEST(dashboard_metrics_exist)
 	const char *src = getenv("AIOS_SOURCE_DIR");
 	ck_assert_msg(src != NULL, "AIOS_SOURCE_DIR must be set (ctest sets it)");
 	char cmd[4096];
-	snprintf(cmd, sizeof(cmd), "python3 %s/tests/unit/dashboard/check_dashboard.py %s", src, src);
+	snprintf(cmd, sizeof(cmd), "python3 %s/tests/unit/dashboard/check_dashboard.py %s", src,
+	         src);
 	ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST

@@ -10,9 +10,11 @@
 START_TEST(dockerfiles_agree_with_build)
 {
 	const char *src = getenv("AIOS_SOURCE_DIR"), *build = getenv("AIOS_BUILD_DIR");
-	ck_assert_msg(src && build, "AIOS_SOURCE_DIR and AIOS_BUILD_DIR must be set (ctest sets them)");
+	ck_assert_msg(src && build,
+	              "AIOS_SOURCE_DIR and AIOS_BUILD_DIR must be set (ctest sets them)");
 	char cmd[4096];
-	snprintf(cmd, sizeof(cmd), "bash %s/tests/unit/images/check_images.sh %s %s", src, src, build);
+	snprintf(cmd, sizeof(cmd), "bash %s/tests/unit/images/check_images.sh %s %s", src, src,
+	         build);
 	ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST

@@ -85,7 +85,8 @@ START_TEST(pod_from_pvc_uri)
 	ck_assert(json_object_get_boolean(aios_json_lookup(ref, "controller")));
 
 	ck_assert_ptr_null(aios_json_lookup(pod, "spec.serviceAccountName"));
-	ck_assert(!json_object_get_boolean(aios_json_lookup(pod, "spec.automountServiceAccountToken")));
+	ck_assert(
+	    !json_object_get_boolean(aios_json_lookup(pod, "spec.automountServiceAccountToken")));
 	ck_assert_str_eq(aios_json_str(pod, "spec.restartPolicy"), "Always");
 	ck_assert_str_eq(aios_json_str(pod, "spec.nodeSelector.disk"), "ssd");
 	ck_assert(
