@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "support/operator_proc.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/shutdown.h"
@@ -167,15 +168,9 @@ static void env_up(void)
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_namespaces, NULL, NULL);
 	ck_assert_msg(aios_kube_create(admin, &r, nso, NULL, NULL) == AIOS_OK, "%s", aios_errmsg());
 	json_object_put(nso);
-	/* The pods' default ServiceAccount, as the install (operator/) provides it. */
-	struct json_object *sa = json_object_new_object();
-	json_object_object_add(sa, "apiVersion", json_object_new_string("v1"));
-	json_object_object_add(sa, "kind", json_object_new_string("ServiceAccount"));
-	aios_json_set(sa, "metadata.name", json_object_new_string("aios-workload"));
-	aios_json_set(sa, "metadata.namespace", json_object_new_string(ns));
-	r = aios_kube_ref(&aios_kube_serviceaccounts, ns, NULL);
-	ck_assert_msg(aios_kube_create(admin, &r, sa, NULL, NULL) == AIOS_OK, "%s", aios_errmsg());
-	json_object_put(sa);
+	/* The namespace's "default" ServiceAccount (a controller manager would make it; this
+	 * API server runs alone), which the inference pods use unless the template names one. */
+	aios_test_namespace_accounts(admin, ns);
 
 	fakes_up();
 
