@@ -667,7 +667,8 @@ START_TEST(operator_install_grants_least_privilege)
 	    {"delete", "trainingjobs.aios.dev", "team-a", NULL, 1}, /* ttlSecondsAfterFinished */
 	    {"update", "trainingjobs.aios.dev", "team-a", "status", 1},
 	    {"patch", "trainingjobs.aios.dev", "team-a", "status", 0},
-	    {"patch", "modelservices.aios.dev", "team-a", "status", 1},
+	    {"patch", "modelservices.aios.dev", "team-a", "status", 0}, /* status is a PUT */
+	    {"update", "modelservices.aios.dev", "team-a", "status", 1},
 	    {"update", "trainingjobs.aios.dev", "team-a", NULL, 0}, /* spec is never written */
 	    {"update", "modelservices.aios.dev", "team-a", NULL, 0},
 	    {"delete", "modelservices.aios.dev", "team-a", NULL, 0},
