@@ -318,6 +318,33 @@ static void clean_pods(struct ctx *c, struct json_object *const *pods, size_t n)
 	}
 }
 
+/*
+ * Final progress from the trainer's last line ({"artifact":..,"epochs":N,"loss":..,
+ * "val_loss":..}): a job faster than the progress scrape period still shows its epochs
+ * and final loss. Keeps what the scrape saw (samplesPerSecond) and marks 100%.
+ */
+static void set_final_progress(struct ctx *c, struct json_object *line)
+{
+	int64_t epochs = 0;
+	if (aios_json_get_int(line, "epochs", &epochs) != AIOS_OK || epochs <= 0) {
+		aios_errclear();
+		return;
+	}
+	struct json_object *old = aios_json_lookup(c->st, "progress");
+	struct json_object *o = old ? aios_json_copy(old) : json_object_new_object();
+	json_object_object_add(o, "epoch", json_object_new_int64(epochs));
+	json_object_object_add(o, "epochs", json_object_new_int64(epochs));
+	double v;
+	if (aios_json_get_double(line, "loss", &v) == AIOS_OK)
+		json_object_object_add(o, "loss", json_object_new_double(v));
+	if (aios_json_get_double(line, "val_loss", &v) == AIOS_OK)
+		json_object_object_add(o, "validationLoss", json_object_new_double(v));
+	aios_errclear();
+	json_object_object_add(o, "percent", json_object_new_int64(100));
+	json_object_object_add(o, "etaSeconds", json_object_new_int64(0));
+	json_object_object_add(c->st, "progress", o);
+}
+
 /* Artifact from rank 0's termination message: the last line that is a JSON object with
  * a uri; else spec.output.uri alone. */
 static void set_artifact(struct ctx *c, struct json_object *rank0)
@@ -346,6 +373,7 @@ static void set_artifact(struct ctx *c, struct json_object *rank0)
 					struct json_object *src = aios_json_lookup(o, "artifact");
 					if (!src || !aios_json_str(src, "uri"))
 						src = o;
+					set_final_progress(c, o);
 					art = json_object_new_object();
 					json_object_object_add(art, "uri",
 					                       jstr(aios_json_str(src, "uri")));

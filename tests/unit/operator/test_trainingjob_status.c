@@ -446,10 +446,18 @@ START_TEST(new_generation_new_run)
 	ck_assert_uint_eq(c.plan.n_remove, 1);                       /* the old run's pod */
 	ck_assert_str_eq(aios_json_str(c.plan.create[0], "metadata.name"), "tj-g2a0-w0");
 	/* the trainer's final line (src/trainer/run.h) nests the artifact */
-	kubelet(
-	    &c, "tj-g2a0-w0", "Succeeded", "10.0.0.1", 0,
-	    "{\"artifact\":{\"uri\":\"pvc://m/b\",\"sha256\":\"ff\",\"bytes\":7},\"epochs\":10}");
+	kubelet(&c, "tj-g2a0-w0", "Succeeded", "10.0.0.1", 0,
+	        "{\"artifact\":{\"uri\":\"pvc://m/b\",\"sha256\":\"ff\",\"bytes\":7},\"epochs\":10,"
+	        "\"loss\":0.25,\"val_loss\":null}");
 	step(&c, T0 + 3);
+	/* a run faster than the progress scrape still reports its final figures */
+	ck_assert_int_eq(sint(&c, "status.progress.epoch"), 10);
+	ck_assert_int_eq(sint(&c, "status.progress.epochs"), 10);
+	ck_assert_int_eq(sint(&c, "status.progress.percent"), 100);
+	ck_assert_ptr_nonnull(aios_json_lookup(c.job, "status.progress.loss"));
+	ck_assert_double_eq_tol(
+	    json_object_get_double(aios_json_lookup(c.job, "status.progress.loss")), 0.25, 1e-12);
+	ck_assert_ptr_null(aios_json_lookup(c.job, "status.progress.validationLoss"));
 	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.uri"), "pvc://m/b");
 	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.sha256"), "ff");
 	ck_assert_int_eq(sint(&c, "status.artifact.bytes"), 7);
