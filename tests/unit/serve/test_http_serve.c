@@ -214,7 +214,8 @@ START_TEST(metrics_page)
 	    "quantize=\"int8\"} 1\n",
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-		ck_assert_msg(strstr(r.body, want[i]), "metrics lack %s:\n%s", want[i], r.body);
+		ck_assert_msg(strstr(r.body, want[i]), "metrics lack %s:\n%.2000s", want[i],
+		              r.body);
 	ck_assert_ptr_nonnull(strstr(r.body, g_m->sha256));
 	char path[400];
 	snprintf(path, sizeof path, "%s/metrics.txt", g_dir);
@@ -223,7 +224,7 @@ START_TEST(metrics_page)
 	fclose(f);
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "promtool check metrics < %s", path);
-	ck_assert_msg(system(cmd) == 0, "promtool refused the page:\n%s", r.body);
+	ck_assert_msg(system(cmd) == 0, "promtool refused the page:\n%.2000s", r.body);
 	tc_resp_free(&r);
 	ck_assert_int_eq(sf_stop(&s), 0);
 }
@@ -442,28 +443,40 @@ START_TEST(concurrent_requests_share_a_pass)
 	struct sf_server s;
 	const char *args[] = {"--model", g_model, "--name", "mlp", "--threads", "1", NULL};
 	sf_start(&s, args);
-	int fds[6];
-	struct tc_resp r[6];
-	burst(&s, fds, 6, r);
-	for (int i = 0; i < 6; i++) {
-		ck_assert_int_eq(r[i].status, 200);
-		ck_assert_str_eq(r[i].body, r[5].body); /* same rows, same predictions */
+	/* Whether the burst lands in one loop round depends on scheduling; on a loaded
+	 * machine (or under valgrind) one burst may be served piecemeal, so up to 3 bursts
+	 * are sent and merging must show in at least one of them. */
+	long small = 0, passes = 0;
+	int bursts = 0;
+	struct tc_resp m = {0};
+	while (bursts < 3) {
+		int fds[6];
+		struct tc_resp r[6];
+		burst(&s, fds, 6, r);
+		bursts++;
+		for (int i = 0; i < 6; i++) {
+			ck_assert_int_eq(r[i].status, 200);
+			ck_assert_str_eq(r[i].body, r[5].body); /* same rows, same predictions */
+		}
+		for (int i = 0; i < 6; i++) {
+			tc_resp_free(&r[i]);
+			close(fds[i]);
+		}
+		tc_resp_free(&m);
+		tc_request(s.port, "GET", "/metrics", NULL, &m);
+		/* the requests (2 rows each) were merged: some pass had more than 2 rows */
+		const char *le2 = strstr(m.body, "aios_serve_batch_size_bucket{le=\"2\"} ");
+		const char *cnt = strstr(m.body, "aios_serve_batch_size_count ");
+		ck_assert_ptr_nonnull(le2);
+		ck_assert_ptr_nonnull(cnt);
+		small = strtol(le2 + strlen("aios_serve_batch_size_bucket{le=\"2\"} "), NULL, 10);
+		passes = strtol(cnt + strlen("aios_serve_batch_size_count "), NULL, 10);
+		if (passes > small)
+			break;
 	}
-	for (int i = 0; i < 6; i++) {
-		tc_resp_free(&r[i]);
-		close(fds[i]);
-	}
-	struct tc_resp m;
-	tc_request(s.port, "GET", "/metrics", NULL, &m);
-	/* the requests (2 rows each) were merged: some pass had more than 2 rows */
-	const char *le2 = strstr(m.body, "aios_serve_batch_size_bucket{le=\"2\"} ");
-	const char *cnt = strstr(m.body, "aios_serve_batch_size_count ");
-	ck_assert_ptr_nonnull(le2);
-	ck_assert_ptr_nonnull(cnt);
-	long small = strtol(le2 + strlen("aios_serve_batch_size_bucket{le=\"2\"} "), NULL, 10);
-	long passes = strtol(cnt + strlen("aios_serve_batch_size_count "), NULL, 10);
-	ck_assert_msg(passes > small, "no pass merged requests:\n%s", m.body);
-	ck_assert_int_lt(passes, 1 + 6); /* fewer passes than warm-up + requests */
+	ck_assert_msg(passes > small, "no pass merged requests in %d bursts:\n%.2000s", bursts,
+	              m.body);
+	ck_assert_int_lt(passes, 1 + 6 * bursts); /* fewer passes than warm-up + requests */
 	tc_resp_free(&m);
 	ck_assert_int_eq(sf_stop(&s), 0);
 }
