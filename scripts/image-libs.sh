@@ -20,7 +20,9 @@ copy_deps() {
 }
 copy_deps "$bin"
 for soname in ${AIOS_EXTRA_LIBS:-}; do
-  path="$(ldconfig -p | awk -v n="$soname" '$1 == n && /x86-64|x86_64|aarch64/ {print $NF; exit}')"
+  # awk reads all of ldconfig's output (an early exit would SIGPIPE ldconfig and, with
+  # pipefail, fail this script at random).
+  path="$(ldconfig -p | awk -v n="$soname" '$1 == n && /x86-64|x86_64|aarch64/ && !p {p = $NF} END {print p}')"
   [[ -n "$path" ]] || { echo "image-libs: $soname: not found by ldconfig" >&2; exit 1; }
   cp -L "$path" "$out/usr/local/lib/aios/$soname"
   copy_deps "$path"
