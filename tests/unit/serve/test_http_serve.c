@@ -488,27 +488,35 @@ START_TEST(full_queue_gets_503_with_retry_after)
 	const char *args[] = {"--model", g_model,         "--name", "mlp", "--threads",
 	                      "1",       "--queue-depth", "2",      NULL};
 	sf_start(&s, args);
-	int fds[10];
-	struct tc_resp r[10];
-	burst(&s, fds, 10, r);
-	int ok = 0, busy = 0;
-	for (int i = 0; i < 10; i++) {
-		if (r[i].status == 200)
-			ok++;
-		if (r[i].status == 503) {
-			busy++;
-			char v[16];
-			ck_assert(tc_header(&r[i], "Retry-After", v, sizeof v));
-			ck_assert_str_eq(v, "1");
-			ck_assert_ptr_nonnull(strstr(r[i].body, "queue is full"));
+	/* A burst that lands in one loop round overflows the queue of 2. On a loaded machine
+	 * (or under valgrind) a burst may be read over several rounds and fit, so up to 3
+	 * bursts are sent and the queue must overflow in at least one. */
+	int busy = 0, bursts = 0;
+	while (busy == 0 && bursts < 3) {
+		int fds[10];
+		struct tc_resp r[10];
+		burst(&s, fds, 10, r);
+		bursts++;
+		int ok = 0, burst_busy = 0;
+		for (int i = 0; i < 10; i++) {
+			if (r[i].status == 200)
+				ok++;
+			if (r[i].status == 503) {
+				burst_busy++;
+				char v[16];
+				ck_assert(tc_header(&r[i], "Retry-After", v, sizeof v));
+				ck_assert_str_eq(v, "1");
+				ck_assert_ptr_nonnull(strstr(r[i].body, "queue is full"));
+			}
+			tc_resp_free(&r[i]);
+			close(fds[i]);
 		}
-		tc_resp_free(&r[i]);
-		close(fds[i]);
+		/* at most 2 per round get through, and every request gets one of the two answers */
+		ck_assert_int_ge(ok, 2);
+		ck_assert_int_eq(ok + burst_busy, 10);
+		busy += burst_busy;
 	}
-	/* they land in one loop round, or a few: at most 2 per round get through */
-	ck_assert_int_ge(ok, 2);
-	ck_assert_int_ge(busy, 1);
-	ck_assert_int_eq(ok + busy, 10);
+	ck_assert_msg(busy >= 1, "the queue never overflowed in %d bursts of 10", bursts);
 	expect(s.port, "POST", "/v1/models/mlp:predict", "{\"instances\": [[1,2,3,4]]}", 200, NULL);
 	ck_assert_int_eq(sf_stop(&s), 0);
 }
