@@ -539,7 +539,8 @@ START_TEST(load_step_scales_up_within_two_decision_periods)
 	 * busy shared machine (typically ~0.9 s in all). */
 	ck_assert_msg(took <= 2000 + 500, "scale-up took %lld ms (> two 1 s decision periods)",
 	              (long long)took);
-	ck_assert(has_event("Scaled"));
+	WAIT_UNTIL(has_event("Scaled"), 10000,
+	           "no Scaled event"); /* events are posted after status */
 	env_down();
 }
 END_TEST

@@ -160,7 +160,7 @@ static long http_get(int port, const char *path, struct aios_buf *b)
 static void op_dump_log(struct op *o)
 {
 	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", o->log);
+	snprintf(cmd, sizeof(cmd), "tail -n 60 %s >&2", o->log);
 	(void)!system(cmd);
 }
 
@@ -424,6 +424,25 @@ static void job_events(const char *job, char *out, size_t n)
 	json_object_put(list);
 }
 
+/* Events are posted after the status write that a test waits for, and asynchronously:
+ * polls job_events until every reason in want (NULL-terminated) shows, for 10 s at most.
+ * Returns whether they all showed; out holds the last list either way. */
+static int wait_events(const char *job, char *out, size_t n, const char *const *want)
+{
+	int64_t end = aios_now_ms() + 10000;
+	for (;;) {
+		job_events(job, out, n);
+		int all = 1;
+		for (const char *const *w = want; *w; w++)
+			all = all && strstr(out, *w) != NULL;
+		if (all)
+			return 1;
+		if (aios_now_ms() > end)
+			return 0;
+		aios_sleep_ms(100);
+	}
+}
+
 /* ============================== tests ============================== */
 
 /* A 2-worker job: rank 0 first, rank 1 only once rank 0 has an IP, Running, Succeeded. */
@@ -480,14 +499,9 @@ START_TEST(two_workers_in_order_then_succeeded)
 	json_object_put(j);
 
 	char ev[4096];
-	int64_t end = aios_now_ms() + 5000;
-	do {
-		job_events("pair", ev, sizeof(ev));
-	} while (!strstr(ev, "AllWorkersSucceeded") && aios_now_ms() < end &&
-	         (aios_sleep_ms(100), 1));
-	ck_assert_msg(strstr(ev, "SuccessfulCreatePod") && strstr(ev, "Running") &&
-	                  strstr(ev, "AllWorkersSucceeded"),
-	              "events: %s", ev);
+	static const char *const want_pair[] = {"SuccessfulCreatePod", "Running",
+	                                        "AllWorkersSucceeded", NULL};
+	ck_assert_msg(wait_events("pair", ev, sizeof(ev), want_pair), "events: %s", ev);
 
 	/* the operator's own metrics */
 	struct aios_buf b;
@@ -535,9 +549,8 @@ START_TEST(failing_rank_restarts_until_backoff_limit)
 	ck_assert_ptr_nonnull(strstr(cond_field(j, "Failed", "message"), "exit code 137"));
 	json_object_put(j);
 	char ev[4096];
-	job_events("flaky", ev, sizeof(ev));
-	ck_assert_msg(strstr(ev, "Restarting") && strstr(ev, "BackoffLimitExceeded"), "events: %s",
-	              ev);
+	static const char *const want_flaky[] = {"Restarting", "BackoffLimitExceeded", NULL};
+	ck_assert_msg(wait_events("flaky", ev, sizeof(ev), want_flaky), "events: %s", ev);
 	aios_sleep_ms(1000);
 	char names[16][64];
 	int n = list_pods(names, 16);
@@ -648,7 +661,11 @@ START_TEST(kill_and_restart_no_duplicate_no_orphan)
 		snprintf(ip, sizeof(ip), "10.244.1.%d", i + 1);
 		int64_t end = aios_now_ms() + 60000;
 		while (!pod_exists(pod)) {
-			ck_assert_msg(aios_now_ms() < end, "pod %s never created", pod);
+			if (aios_now_ms() >= end) {
+				op_dump_log(
+				    &op); /* once failed in CI: show what the operator did */
+				ck_abort_msg("pod %s never created", pod);
+			}
 			aios_sleep_ms(100);
 		}
 		struct json_object *p = get(&aios_kube_pods, pod);
