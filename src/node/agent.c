@@ -104,7 +104,9 @@ static enum aios_err sandbox_up(struct aios_node *n, struct node_pod *p)
 		                               .host_ip = n->host_ip,
 		                               .bin_dir = n->o->bin_dir,
 		                               .lookup = aios_volumes_lookup,
-		                               .lookup_arg = n->kc};
+		                               .lookup_arg = n->kc,
+		                               .api_host = n->host_ip,
+		                               .api_port = n->api_port};
 		err = aios_podspec_build(p->obj, &ctx, &p->spec);
 		if (err == AIOS_ERR_INVALID) {
 			set_str(&p->pod_reason, "UnsupportedPodSpec");
@@ -977,7 +979,13 @@ enum aios_err aios_node_run(const struct aios_node_opts *o)
 	struct aios_kube_config *cfg = NULL;
 	if ((err = aios_kube_config_load(o->kubeconfig, NULL, &cfg)))
 		goto out;
-	err = aios_kube_client_new(cfg, &n.kc);
+	char api_host[256];
+	int api_target_port = 0;
+	if (o->apiserver_proxy_port > 0)
+		err = aios_apiproxy_parse_server(cfg->server, api_host, sizeof api_host,
+		                                 &api_target_port);
+	if (!err)
+		err = aios_kube_client_new(cfg, &n.kc);
 	aios_kube_config_free(cfg);
 	if (err)
 		goto out;
@@ -990,6 +998,15 @@ enum aios_err aios_node_run(const struct aios_node_opts *o)
 		goto out_net;
 	if ((err = node_kubelet_start(&n)))
 		goto out_net;
+	if (o->apiserver_proxy_port > 0) {
+		if ((err = aios_apiproxy_start(n.host_ip, o->apiserver_proxy_port, api_host,
+		                               api_target_port, &n.apiproxy)))
+			goto out_net;
+		n.api_port = aios_apiproxy_port(n.apiproxy);
+		aios_info("apiserver_proxy",
+		          "the kubernetes Service for pods: %s:%d forwards to the API server %s:%d",
+		          n.host_ip, n.api_port, api_host, api_target_port);
+	}
 
 	char *sel = aios_xasprintf("spec.nodeName=%s", n.node_name);
 	struct aios_kube_informer_opts io = {.field_selector = sel};
@@ -1023,6 +1040,7 @@ out_net:
 	stop_all(&n);
 	if (n.http)
 		aios_http_server_stop(n.http, 1000);
+	aios_apiproxy_free(n.apiproxy); /* after the pods: they may talk to the API server */
 	{
 		enum aios_err e2 = aios_nodenet_bridge_down(o->bridge);
 		if (e2)

@@ -44,6 +44,8 @@ struct aios_node_opts {
 	const char *storage_class; /* the StorageClass name whose claims it provisions */
 	const char *tls_cert;      /* kubelet port certificate and key (PEM); NULL: a self-signed */
 	const char *tls_key;       /* pair made once under <state>/pki */
+	int apiserver_proxy_port;  /* forwarder to the API server on the node address
+	                            * (apiproxy.h), pods' KUBERNETES_SERVICE_PORT; 0: none */
 };
 
 /* Runs until shutdown is requested. Errors at start name what failed. */

@@ -18,6 +18,7 @@
 #include "common/mem.h"
 #include "common/shutdown.h"
 #include "node/agent.h"
+#include "node/apiproxy.h"
 
 static void usage(FILE *f)
 {
@@ -40,6 +41,9 @@ static void usage(FILE *f)
 	    "  --bridge NAME          bridge to create (default aios0)\n"
 	    "  --kubelet-port N       HTTPS port for `kubectl logs` on the node address (default "
 	    "10250)\n"
+	    "  --apiserver-proxy-port N  forward <node address>:N to the kubeconfig's API server\n"
+	    "                         and give pods KUBERNETES_SERVICE_HOST/PORT for it (the\n"
+	    "                         `kubernetes` Service); 0 disables (default 443)\n"
 	    "  --tls-cert-file PATH   kubelet port certificate (default: self-signed, made once)\n"
 	    "  --tls-private-key-file PATH  its key\n"
 	    "  --storage-class NAME   claims of this class get local volumes (default aios-local)\n"
@@ -80,12 +84,14 @@ int main(int argc, char **argv)
 	    {"cleanup", no_argument, 0, 'C'},
 	    {"tls-cert-file", required_argument, 0, 'T'},
 	    {"tls-private-key-file", required_argument, 0, 'K'},
+	    {"apiserver-proxy-port", required_argument, 0, 'A'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0}};
 	struct aios_node_opts o = {.state_dir = "/var/lib/aios-node",
 	                           .pod_cidr = "10.244.0.0/24",
 	                           .bridge = "aios0",
 	                           .kubelet_port = 10250,
+	                           .apiserver_proxy_port = AIOS_APIPROXY_PORT,
 	                           .storage_class = "aios-local"};
 	int level = AIOS_LOG_INFO, cleanup_only = 0, c;
 	char *bin_dir = NULL;
@@ -112,6 +118,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			o.kubelet_port = (int)v;
+			break;
+		case 'A':
+			v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < 0 || v > 65535) {
+				fprintf(stderr,
+				        "aios-node: --apiserver-proxy-port %s: expected 0..65535\n",
+				        optarg);
+				return 2;
+			}
+			o.apiserver_proxy_port = (int)v;
 			break;
 		case 'l':
 			level = aios_log_parse_level(optarg);

@@ -18,6 +18,7 @@
 #include "kube/client.h"
 #include "kube/informer.h"
 #include "node/agent.h"
+#include "node/apiproxy.h"
 #include "node/nodenet.h"
 #include "node/podspec.h"
 #include "node/podstatus.h"
@@ -87,8 +88,10 @@ struct aios_node {
 	struct aios_kube_client *kc;
 	struct aios_kube_informer *pods_inf;
 	struct aios_http_server *http;
-	char *tls_cert, *tls_key; /* kubelet port pair (heap paths) */
-	pthread_mutex_t lock;     /* guards the pod list for the kubelet port */
+	char *tls_cert, *tls_key;       /* kubelet port pair (heap paths) */
+	struct aios_apiproxy *apiproxy; /* the `kubernetes` Service forwarder, or NULL */
+	int api_port;                   /* its port, pods' KUBERNETES_SERVICE_PORT (0: none) */
+	pthread_mutex_t lock;           /* guards the pod list for the kubelet port */
 	struct node_pod *pods;
 	uint8_t *ip_used; /* one byte per address of the range */
 	int64_t lease_next_ms, status_next_ms, provision_next_ms;

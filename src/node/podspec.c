@@ -94,6 +94,20 @@ static void strv_push(char ***v, size_t *n, char *s)
 	(*v)[*n] = NULL;
 }
 
+/* Sets "KEY=VALUE" kv in an env array: replaces an entry of the same key (a later
+ * definition wins, as in the kubelet, and execve sees one), else appends. Takes kv. */
+static void env_set(char ***v, size_t *n, char *kv)
+{
+	size_t kl = strcspn(kv, "=");
+	for (size_t i = 0; i < *n; i++)
+		if (strncmp((*v)[i], kv, kl) == 0 && (*v)[i][kl] == '=') {
+			free((*v)[i]);
+			(*v)[i] = kv;
+			return;
+		}
+	strv_push(v, n, kv);
+}
+
 static void strv_free(char **v)
 {
 	if (!v)
@@ -214,6 +228,26 @@ static void build_env(struct aios_podspec_container *c, struct json_object *pod,
 	    aios_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
 	strv_push(&c->env, &c->envc, aios_xasprintf("HOSTNAME=%s", name ? name : ""));
 	strv_push(&c->env, &c->envc, aios_xstrdup("HOME=/root"));
+	/* the `kubernetes` Service, as a kubelet writes it for every pod (aios-node's
+	 * forwarder stands in for the Service's cluster IP and kube-proxy) */
+	if (ctx->api_host && *ctx->api_host && ctx->api_port > 0) {
+		const char *h = ctx->api_host;
+		int port = ctx->api_port;
+		strv_push(&c->env, &c->envc, aios_xasprintf("KUBERNETES_SERVICE_HOST=%s", h));
+		strv_push(&c->env, &c->envc, aios_xasprintf("KUBERNETES_SERVICE_PORT=%d", port));
+		strv_push(&c->env, &c->envc,
+		          aios_xasprintf("KUBERNETES_SERVICE_PORT_HTTPS=%d", port));
+		strv_push(&c->env, &c->envc,
+		          aios_xasprintf("KUBERNETES_PORT=tcp://%s:%d", h, port));
+		strv_push(&c->env, &c->envc,
+		          aios_xasprintf("KUBERNETES_PORT_%d_TCP=tcp://%s:%d", port, h, port));
+		strv_push(&c->env, &c->envc,
+		          aios_xasprintf("KUBERNETES_PORT_%d_TCP_PROTO=tcp", port));
+		strv_push(&c->env, &c->envc,
+		          aios_xasprintf("KUBERNETES_PORT_%d_TCP_PORT=%d", port, port));
+		strv_push(&c->env, &c->envc,
+		          aios_xasprintf("KUBERNETES_PORT_%d_TCP_ADDR=%s", port, h));
+	}
 
 	if (aios_json_lookup(jc, "envFrom")) {
 		c->env_error =
@@ -287,10 +321,10 @@ static void build_env(struct aios_podspec_container *c, struct json_object *pod,
 				                   c->name, k);
 				return;
 			}
-			strv_push(&c->env, &c->envc, aios_xasprintf("%s=%s", k, v));
+			env_set(&c->env, &c->envc, aios_xasprintf("%s=%s", k, v));
 		} else {
 			char *x = aios_podspec_expand(v ? v : "", c->env, c->envc);
-			strv_push(&c->env, &c->envc, aios_xasprintf("%s=%s", k, x));
+			env_set(&c->env, &c->envc, aios_xasprintf("%s=%s", k, x));
 			free(x);
 		}
 		free(owned);

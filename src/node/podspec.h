@@ -113,6 +113,11 @@ struct aios_podspec_ctx {
 	const char *bin_dir;           /* where aios binaries live (the build dir by default) */
 	aios_podspec_lookup_fn lookup; /* may be NULL: configMapKeyRef/secretKeyRef then fail */
 	void *lookup_arg;
+	/* Where pods reach the API server (the `kubernetes` Service): every container gets
+	 * KUBERNETES_SERVICE_HOST/PORT(_HTTPS) and the KUBERNETES_PORT* links before its own
+	 * env (which may override them). NULL or port 0: none. */
+	const char *api_host;
+	int api_port;
 };
 
 /*

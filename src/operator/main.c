@@ -32,6 +32,9 @@ static const char usage[] =
     "  --leader-election-namespace NS     namespace of the Lease (default: the\n"
     "                                     kubeconfig's or service account's namespace)\n"
     "  --leader-election-id NAME          name of the Lease (default aios-operator)\n"
+    "  --leader-election-identity ID      this replica's holder identity (default\n"
+    "                                     hostname_pid; a stable one lets a restarted\n"
+    "                                     process take back its Lease at once)\n"
     "  --metrics-bind-address ADDR        /metrics on [host]:port, 0 disables (default :8080)\n"
     "  --health-probe-bind-address ADDR   /healthz and /readyz (default :8081)\n"
     "  --workers N                        workers per controller, 1..64 (default 2)\n"
@@ -60,7 +63,8 @@ static int parse_bool(const char *s, int *out)
 int main(int argc, char **argv)
 {
 	const char *kubeconfig = NULL, *context = NULL, *ns = NULL, *leader = NULL, *le_ns = NULL,
-	           *le_id = NULL, *metrics = NULL, *health = NULL, *workers = NULL, *level = NULL;
+	           *le_id = NULL, *le_identity = NULL, *metrics = NULL, *health = NULL,
+	           *workers = NULL, *level = NULL;
 	struct flag flags[] = {
 	    {"kubeconfig", &kubeconfig, 0},
 	    {"context", &context, 0},
@@ -68,6 +72,7 @@ int main(int argc, char **argv)
 	    {"leader-elect", &leader, 1},
 	    {"leader-election-namespace", &le_ns, 0},
 	    {"leader-election-id", &le_id, 0},
+	    {"leader-election-identity", &le_identity, 0},
 	    {"metrics-bind-address", &metrics, 0},
 	    {"health-probe-bind-address", &health, 0},
 	    {"workers", &workers, 0},
@@ -147,6 +152,8 @@ int main(int argc, char **argv)
 	cfg.leader_election_namespace = le_ns;
 	if (le_id && *le_id)
 		cfg.leader_election_id = le_id;
+	if (le_identity && *le_identity)
+		cfg.identity = le_identity;
 	if (metrics)
 		cfg.metrics_bind_address = metrics;
 	if (health)

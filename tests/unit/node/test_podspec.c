@@ -258,6 +258,61 @@ START_TEST(bad_pods_are_refused_with_the_field)
 }
 END_TEST
 
+/* Every container gets the `kubernetes` Service's variables (aios-node's forwarder),
+ * usable in $(VAR) and overridden by the container's own env; without a forwarder
+ * none; a name defined twice is passed once, the later value. */
+START_TEST(kubernetes_service_env)
+{
+	make_bindir();
+	struct aios_podspec_ctx ctx = {
+	    .pod_ip = "10.244.0.9", .bin_dir = bindir, .api_host = "10.244.0.1", .api_port = 443};
+	struct json_object *pod = parse(
+	    "{\"metadata\":{\"name\":\"op\",\"namespace\":\"aios-system\",\"uid\":\"u\"},"
+	    "\"spec\":{\"containers\":["
+	    "{\"name\":\"a\",\"image\":\"aios/trainer\",\"env\":["
+	    "{\"name\":\"API\",\"value\":\"https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_"
+	    "SERVICE_PORT)\"},{\"name\":\"D\",\"value\":\"1\"},{\"name\":\"D\",\"value\":\"2\"}]},"
+	    "{\"name\":\"b\",\"image\":\"aios/trainer\",\"env\":["
+	    "{\"name\":\"KUBERNETES_SERVICE_HOST\",\"value\":\"api.example\"}]}]}}");
+	struct aios_podspec *p;
+	ck_assert_int_eq(aios_podspec_build(pod, &ctx, &p), AIOS_OK);
+	const struct aios_podspec_container *a = &p->containers[0], *b = &p->containers[1];
+	ck_assert_ptr_null(a->env_error);
+	ck_assert_str_eq(aios_podspec_getenv(a->env, a->envc, "KUBERNETES_SERVICE_HOST"),
+	                 "10.244.0.1");
+	ck_assert_str_eq(aios_podspec_getenv(a->env, a->envc, "KUBERNETES_SERVICE_PORT"), "443");
+	ck_assert_str_eq(aios_podspec_getenv(a->env, a->envc, "KUBERNETES_SERVICE_PORT_HTTPS"),
+	                 "443");
+	ck_assert_str_eq(aios_podspec_getenv(a->env, a->envc, "KUBERNETES_PORT"),
+	                 "tcp://10.244.0.1:443");
+	ck_assert_str_eq(aios_podspec_getenv(a->env, a->envc, "KUBERNETES_PORT_443_TCP_ADDR"),
+	                 "10.244.0.1");
+	ck_assert_str_eq(aios_podspec_getenv(a->env, a->envc, "API"), "https://10.244.0.1:443");
+	size_t d = 0;
+	for (size_t i = 0; i < a->envc; i++)
+		d += strncmp(a->env[i], "D=", 2) == 0;
+	ck_assert_uint_eq(d, 1);
+	ck_assert_str_eq(aios_podspec_getenv(a->env, a->envc, "D"), "2");
+	/* the container's own value replaces the Service's (one entry, for execve) */
+	size_t h = 0;
+	for (size_t i = 0; i < b->envc; i++)
+		h += strncmp(b->env[i], "KUBERNETES_SERVICE_HOST=", 24) == 0;
+	ck_assert_uint_eq(h, 1);
+	ck_assert_str_eq(aios_podspec_getenv(b->env, b->envc, "KUBERNETES_SERVICE_HOST"),
+	                 "api.example");
+	aios_podspec_free(p);
+
+	ctx.api_port = 0; /* no forwarder: no variables */
+	ck_assert_int_eq(aios_podspec_build(pod, &ctx, &p), AIOS_OK);
+	a = &p->containers[0];
+	ck_assert_ptr_null(aios_podspec_getenv(a->env, a->envc, "KUBERNETES_SERVICE_PORT"));
+	ck_assert_ptr_null(aios_podspec_getenv(a->env, a->envc, "KUBERNETES_PORT"));
+	aios_podspec_free(p);
+	json_object_put(pod);
+	ck_assert_int_eq(aios_volumes_remove_tree("/tmp", bindir), AIOS_OK);
+}
+END_TEST
+
 static Suite *podspec_suite(void)
 {
 	Suite *s = suite_create("node_podspec");
@@ -267,6 +322,7 @@ static Suite *podspec_suite(void)
 	tcase_add_test(t, trainer_pod_translates);
 	tcase_add_test(t, command_and_missing_things);
 	tcase_add_test(t, bad_pods_are_refused_with_the_field);
+	tcase_add_test(t, kubernetes_service_env);
 	suite_add_tcase(s, t);
 	return s;
 }
