@@ -14,7 +14,8 @@
 struct trainer_metrics {
 	struct aios_http_server *srv;
 	struct aios_metrics *reg;
-	struct aios_series *epoch, *epochs, *loss, *val_loss, *sps, *samples, *steps, *elapsed;
+	struct aios_series *epoch, *epochs, *loss, *val_loss, *val_acc, *sps, *samples, *steps,
+	    *elapsed;
 	int64_t samples_seen, steps_seen;
 };
 
@@ -84,6 +85,13 @@ void trainer_metrics_update(struct trainer_metrics *m, const struct trainer_prog
 			m->val_loss = gauge(m->reg, "aios_trainer_validation_loss",
 			                    "Validation loss of the last epoch.");
 		aios_gauge_set(m->val_loss, p->val_loss);
+	}
+	if (isfinite(p->val_accuracy)) {
+		if (!m->val_acc)
+			m->val_acc = gauge(m->reg, "aios_trainer_validation_accuracy",
+			                   "Share of validation rows classified right, last epoch "
+			                   "(classification models).");
+		aios_gauge_set(m->val_acc, p->val_accuracy);
 	}
 	aios_gauge_set(m->sps, p->samples_per_sec);
 	aios_gauge_set(m->elapsed, p->elapsed_s);

@@ -6,6 +6,8 @@
  *   aios_trainer_epochs                epochs the job will run (gauge; the operator reads it)
  *   aios_trainer_loss                  mean training loss of the last epoch
  *   aios_trainer_validation_loss       validation loss of the last epoch (absent without split)
+ *   aios_trainer_validation_accuracy   share of validation rows classified right, last epoch
+ *                                      (0..1; classification models with a split only)
  *   aios_trainer_samples_per_second    training rows per second in the last epoch
  *   aios_trainer_samples_total         rows trained on (counter)
  *   aios_trainer_steps_total           optimizer steps (counter)

@@ -154,6 +154,30 @@ int trainer_loss_target_cols(enum trainer_loss l, int O)
 	return l == TRAINER_LOSS_MSE ? O : 1;
 }
 
+int trainer_loss_classifies(enum trainer_loss l)
+{
+	return l != TRAINER_LOSS_MSE;
+}
+
+int trainer_loss_correct(enum trainer_loss l, enum aios_act out_act, const float *z, const float *t,
+                         int B, int O)
+{
+	int right = 0;
+	for (int r = 0; r < B && l != TRAINER_LOSS_MSE; r++) {
+		const float *zr = z + (size_t)r * O;
+		if (l == TRAINER_LOSS_HINGE)
+			right += (zr[0] >= 0) == (t[r] > 0);
+		else if (out_act == AIOS_ACT_SOFTMAX) {
+			int best = 0;
+			for (int o = 1; o < O; o++)
+				best = zr[o] > zr[best] ? o : best;
+			right += best == (int)t[r];
+		} else
+			right += (zr[0] >= 0) == (t[r] >= 0.5f);
+	}
+	return right;
+}
+
 double trainer_loss_forward_backward(enum trainer_loss l, enum aios_act out_act, const float *z,
                                      const float *t, float *dz, int B, int O, float inv_n)
 {
@@ -326,10 +350,12 @@ double trainer_net_train_rows(const struct trainer_net *net, struct trainer_ws *
 }
 
 double trainer_net_eval_rows(const struct trainer_net *net, struct trainer_ws *ws, const float *x,
-                             const float *t, int rows)
+                             const float *t, int rows, int *correct)
 {
 	const struct aios_model *m = net->model;
 	float *z = forward(net, ws, x, rows);
+	if (correct)
+		*correct = trainer_loss_correct(net->loss, m->output, z, t, rows, m->n_outputs);
 	return trainer_loss_forward_backward(net->loss, m->output, z, t, ws->d0, rows, m->n_outputs,
 	                                     1.0f);
 }

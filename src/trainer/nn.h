@@ -62,6 +62,16 @@ double trainer_loss_forward_backward(enum trainer_loss l, enum aios_act out_act,
                                      const float *t, float *dz, int B, int O, float inv_n);
 /* Target columns per row: O for mse, 1 otherwise. */
 int trainer_loss_target_cols(enum trainer_loss l, int O);
+/* 1 for the losses of classification (cross_entropy, hinge), whose models have an
+ * accuracy; 0 for mse (regression). */
+int trainer_loss_classifies(enum trainer_loss l);
+/*
+ * Rows of z (B, O) whose predicted class is the target's: softmax, the argmax of z (the
+ * first on ties) against the class index; sigmoid, p >= 0.5 (z >= 0) against t >= 0.5;
+ * hinge, z >= 0 against t > 0. 0 for mse.
+ */
+int trainer_loss_correct(enum trainer_loss l, enum aios_act out_act, const float *z, const float *t,
+                         int B, int O);
 
 /* ---------------------------------------------------------------- network */
 
@@ -103,8 +113,9 @@ void trainer_ws_cleanup(struct trainer_ws *ws);
  */
 double trainer_net_train_rows(const struct trainer_net *net, struct trainer_ws *ws, const float *x,
                               const float *t, int rows, float inv_n, float *grads);
-/* Loss of rows without gradients (validation); summed over rows. */
+/* Loss of rows without gradients (validation); summed over rows. correct (may be NULL)
+ * gets the rows classified right (trainer_loss_correct). */
 double trainer_net_eval_rows(const struct trainer_net *net, struct trainer_ws *ws, const float *x,
-                             const float *t, int rows);
+                             const float *t, int rows, int *correct);
 
 #endif

@@ -148,18 +148,27 @@ static long usable_cpus(void)
 	return sysconf(_SC_NPROCESSORS_ONLN);
 }
 
-static void print_epoch(FILE *out, const struct trainer_progress *p)
+/* x as JSON: %.9g, or null when not finite. */
+static const char *num_or_null(double x, char buf[32])
 {
-	char val[32];
-	if (isfinite(p->val_loss))
-		snprintf(val, sizeof(val), "%.9g", p->val_loss);
-	else
-		memcpy(val, "null", 5);
+	if (!isfinite(x))
+		return "null";
+	snprintf(buf, 32, "%.9g", x);
+	return buf;
+}
+
+/* One epoch's line; a classification model's (classifies) also has val_accuracy. */
+static void print_epoch(FILE *out, const struct trainer_progress *p, int classifies)
+{
+	char val[32], acc[32], acc_field[64] = "";
+	if (classifies)
+		snprintf(acc_field, sizeof(acc_field), ",\"val_accuracy\":%s",
+		         num_or_null(p->val_accuracy, acc));
 	fprintf(out,
-	        "{\"epoch\":%lld,\"epochs\":%lld,\"loss\":%.9g,\"val_loss\":%s,"
+	        "{\"epoch\":%lld,\"epochs\":%lld,\"loss\":%.9g,\"val_loss\":%s%s,"
 	        "\"samples_per_sec\":%.1f,\"elapsed_s\":%.3f,\"cpu_s\":%.3f}\n",
-	        (long long)p->epoch, (long long)p->epochs, p->loss, val, p->samples_per_sec,
-	        p->elapsed_s, p->cpu_s);
+	        (long long)p->epoch, (long long)p->epochs, p->loss, num_or_null(p->val_loss, val),
+	        acc_field, p->samples_per_sec, p->elapsed_s, p->cpu_s);
 	fflush(out);
 }
 
@@ -267,7 +276,7 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 			            e == AIOS_ERR_DIVERGED ? "diverged" : "epoch");
 			goto done;
 		}
-		print_epoch(out, &p);
+		print_epoch(out, &p, trainer_loss_classifies(cfg.loss));
 		trainer_metrics_update(metrics, &p);
 		int last = p.epoch == cfg.epochs;
 		int due = cfg.checkpoint_every > 0 &&
@@ -313,18 +322,34 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		struct json_object *meta = m->meta, *fl = NULL, *vl = NULL;
 		json_object_object_get_ex(meta, "final_loss", &fl);
 		json_object_object_get_ex(meta, "validation_loss", &vl);
+		/* classification: accuracy of the final parameters on both sets (the operator's
+		 * search objective `accuracy` reads val_accuracy, else accuracy) */
+		char acc_fields[96] = "", ab[32], vb[32];
+		double acc = NAN, val_acc = NAN;
+		if (trainer_loss_classifies(cfg.loss)) {
+			trainer_accuracy(t, &acc, &val_acc);
+			snprintf(acc_fields, sizeof(acc_fields),
+			         ",\"accuracy\":%s,\"val_accuracy\":%s", num_or_null(acc, ab),
+			         num_or_null(val_acc, vb));
+		}
 		struct json_object *quoted = json_object_new_string(output);
 		char *line = aios_xasprintf(
 		    "{\"artifact\":{\"uri\":%s,\"sha256\":\"%s\",\"bytes\":%zu},\"epochs\":%lld,"
-		    "\"loss\":%s,\"val_loss\":%s}",
+		    "\"loss\":%s,\"val_loss\":%s%s}",
 		    json_object_to_json_string_ext(quoted, JSON_C_TO_STRING_NOSLASHESCAPE), sha,
 		    bytes, (long long)trainer_epochs_done(t),
 		    fl ? json_object_to_json_string(fl) : "null",
-		    vl ? json_object_to_json_string(vl) : "null");
+		    vl ? json_object_to_json_string(vl) : "null", acc_fields);
 		fprintf(out, "%s\n", line);
 		fflush(out);
 		termination_message(line);
 		aios_info("artifact", "wrote %s (%zu bytes, sha256 %s)", output, bytes, sha);
+		if (trainer_loss_classifies(cfg.loss))
+			aios_info("accuracy",
+			          "final accuracy %s on %lld training rows, %s on the validation "
+			          "split",
+			          num_or_null(acc, ab), (long long)trainer_train_rows(t),
+			          num_or_null(val_acc, vb));
 		free(line);
 		json_object_put(quoted);
 	}

@@ -34,6 +34,7 @@ struct worker {
 	float *xbuf, *tbuf; /* (CHUNK, cols), (CHUNK, tcols): gathered rows */
 	float *grads;       /* worker 0: net.grads; others: ws.grads */
 	double loss;
+	int64_t correct; /* evaluation: rows classified right */
 } __attribute__((aligned(64)));
 
 struct trainer {
@@ -50,6 +51,7 @@ struct trainer {
 	int shuffled;  /* idx is not the identity */
 	int64_t epoch, step, samples;
 	double t0, last_loss, last_val;
+	double last_val_acc; /* NaN: regression or no validation split */
 	char fingerprint[AIOS_SHA256_HEX];
 	/* the work handed to the team by trainer_pool_run */
 	const struct trainer_dataset *set;
@@ -134,6 +136,7 @@ enum aios_err trainer_new(const struct trainer_config *c, int threads, struct tr
 	t->cfg = c;
 	t->t0 = aios_now_s();
 	t->last_val = NAN;
+	t->last_val_acc = NAN;
 	t->last_loss = NAN;
 	trainer_comm_local(&t->local);
 	t->comm = comm ? comm : &t->local;
@@ -272,11 +275,13 @@ static void eval_share(void *ud, int i, int n)
 	int64_t lo, hi;
 	share(t, i, n, &lo, &hi);
 	w->loss = 0;
+	w->correct = 0;
 	for (int64_t r = lo; r < hi; r += CHUNK) {
-		int rows = (int)(hi - r < CHUNK ? hi - r : CHUNK);
+		int rows = (int)(hi - r < CHUNK ? hi - r : CHUNK), right;
 		const float *x, *tt;
 		rows_at(t, w, r, rows, &x, &tt);
-		w->loss += trainer_net_eval_rows(&t->net, &w->ws, x, tt, rows);
+		w->loss += trainer_net_eval_rows(&t->net, &w->ws, x, tt, rows, &right);
+		w->correct += right;
 	}
 }
 
@@ -288,9 +293,12 @@ static int team_size(const struct trainer *t, int64_t rows)
 	return n < 1 ? 1 : n > t->threads ? t->threads : (int)n;
 }
 
-/* Mean loss of a whole dataset with the current parameters. */
-static double evaluate(struct trainer *t, const struct trainer_dataset *d)
+/* Mean loss of a whole dataset with the current parameters; acc (may be NULL) gets the
+ * share of rows classified right, NaN for regression. Both NaN for an empty set. */
+static double evaluate(struct trainer *t, const struct trainer_dataset *d, double *acc)
 {
+	if (acc)
+		*acc = NAN;
 	if (d->rows == 0)
 		return NAN;
 	t->set = d;
@@ -299,14 +307,25 @@ static double evaluate(struct trainer *t, const struct trainer_dataset *d)
 	t->team = team_size(t, d->rows);
 	trainer_pool_run_n(t->pool, t->team, eval_share, t);
 	double s = 0;
-	for (int i = 0; i < t->team; i++)
+	int64_t right = 0;
+	for (int i = 0; i < t->team; i++) {
 		s += t->w[i].loss;
+		right += t->w[i].correct;
+	}
+	if (acc && trainer_loss_classifies(t->cfg->loss))
+		*acc = (double)right / (double)d->rows;
 	return s / (double)d->rows;
 }
 
 double trainer_eval_train(struct trainer *t)
 {
-	return evaluate(t, &t->train);
+	return evaluate(t, &t->train, NULL);
+}
+
+void trainer_accuracy(struct trainer *t, double *train, double *val)
+{
+	evaluate(t, &t->train, train);
+	evaluate(t, &t->val, val);
 }
 
 /* ---------------------------------------------------------------- epochs */
@@ -386,7 +405,7 @@ enum aios_err trainer_epoch(struct trainer *t, struct trainer_progress *p)
 	t->epoch++;
 	t->samples += local_rows;
 	t->last_loss = local_rows ? loss_sum / (double)local_rows : NAN;
-	t->last_val = evaluate(t, &t->val);
+	t->last_val = evaluate(t, &t->val, &t->last_val_acc);
 	if (t->val.rows && !isfinite(t->last_val))
 		return aios_fail(AIOS_ERR_DIVERGED,
 		                 "training diverged at epoch %lld: validation loss is not finite",
@@ -395,6 +414,7 @@ enum aios_err trainer_epoch(struct trainer *t, struct trainer_progress *p)
 	p->epochs = c->epochs;
 	p->loss = t->last_loss;
 	p->val_loss = t->last_val;
+	p->val_accuracy = t->last_val_acc;
 	p->samples_per_sec = secs > 0 ? (double)local_rows / secs : 0;
 	p->elapsed_s = aios_now_s() - t->t0;
 	p->cpu_s = cpu;

@@ -47,6 +47,8 @@ struct trainer_progress {
 	int64_t epoch, epochs;  /* epoch is 1-based: epochs completed */
 	double loss;            /* mean training loss over the epoch's batches */
 	double val_loss;        /* NaN without a validation split */
+	double val_accuracy;    /* share of validation rows classified right; NaN without a
+	                           split or for regression (mse) */
 	double samples_per_sec; /* training rows / wall seconds of this epoch */
 	double elapsed_s;       /* since the session started */
 	double cpu_s;           /* process CPU seconds (all threads) spent in this epoch */
@@ -86,5 +88,11 @@ int64_t trainer_train_rows(const struct trainer *t);
 const char *trainer_fingerprint(const struct trainer *t);
 /* Mean loss over the training set with the current parameters. */
 double trainer_eval_train(struct trainer *t);
+/*
+ * Accuracy (share of rows classified right, trainer_loss_correct) over the training and
+ * the validation set with the current parameters. NaN for regression (mse), and val NaN
+ * without a validation split.
+ */
+void trainer_accuracy(struct trainer *t, double *train, double *val);
 
 #endif

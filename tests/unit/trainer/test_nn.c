@@ -231,6 +231,36 @@ START_TEST(losses_match_finite_differences)
 }
 END_TEST
 
+/* Accuracy counts: softmax argmax (first on ties), sigmoid at p = 0.5, hinge by sign. */
+START_TEST(correct_counts_classes_by_loss)
+{
+	ck_assert_int_eq(trainer_loss_classifies(TRAINER_LOSS_MSE), 0);
+	ck_assert_int_eq(trainer_loss_classifies(TRAINER_LOSS_CROSS_ENTROPY), 1);
+	ck_assert_int_eq(trainer_loss_classifies(TRAINER_LOSS_HINGE), 1);
+	/* softmax, 3 classes, 4 rows: argmax 2, 0, 1, and a tie between 0 and 2 (-> 0) */
+	float z3[12] = {0.1f, 0.2f, 0.9f, 3, -1, 2, -5, 4, 3.9f, 1, 0, 1};
+	float cls[4] = {2, 1, 1, 0};
+	ck_assert_int_eq(
+	    trainer_loss_correct(TRAINER_LOSS_CROSS_ENTROPY, AIOS_ACT_SOFTMAX, z3, cls, 4, 3), 3);
+	cls[3] = 2; /* the tie goes to the first class */
+	ck_assert_int_eq(
+	    trainer_loss_correct(TRAINER_LOSS_CROSS_ENTROPY, AIOS_ACT_SOFTMAX, z3, cls, 4, 3), 2);
+	/* sigmoid: z >= 0 is p >= 0.5, class 1; probability targets count from 0.5 */
+	float z1[5] = {-2, 0, 3, -0.1f, 0.1f}, prob[5] = {0, 1, 0.7f, 0.5f, 0.2f};
+	ck_assert_int_eq(
+	    trainer_loss_correct(TRAINER_LOSS_CROSS_ENTROPY, AIOS_ACT_SIGMOID, z1, prob, 5, 1), 3);
+	/* hinge: the sign of z against 0/1 or -1/+1 targets */
+	float zh[4] = {-0.5f, 2, 0.3f, -3}, pm[4] = {-1, 1, -1, 1}, b01[4] = {0, 1, 0, 0};
+	ck_assert_int_eq(trainer_loss_correct(TRAINER_LOSS_HINGE, AIOS_ACT_IDENTITY, zh, pm, 4, 1),
+	                 2);
+	ck_assert_int_eq(trainer_loss_correct(TRAINER_LOSS_HINGE, AIOS_ACT_IDENTITY, zh, b01, 4, 1),
+	                 3);
+	/* regression has no classes */
+	ck_assert_int_eq(trainer_loss_correct(TRAINER_LOSS_MSE, AIOS_ACT_IDENTITY, z1, z1, 5, 1),
+	                 0);
+}
+END_TEST
+
 /* The whole network: analytic gradient of the mean loss vs central differences. */
 static void check_net(enum aios_model_type type, enum aios_act hidden, enum aios_act out,
                       enum trainer_loss loss, int n_layers, const int *sizes, const float *t)
@@ -251,10 +281,10 @@ static void check_net(enum aios_model_type type, enum aios_act hidden, enum aios
 		float save = net.params[i];
 		net.params[i] = save + 5e-3f;
 		trainer_net_refresh(&net);
-		double hi = trainer_net_eval_rows(&net, &ws, x, t, B) / B;
+		double hi = trainer_net_eval_rows(&net, &ws, x, t, B, NULL) / B;
 		net.params[i] = save - 5e-3f;
 		trainer_net_refresh(&net);
-		double lo = trainer_net_eval_rows(&net, &ws, x, t, B) / B;
+		double lo = trainer_net_eval_rows(&net, &ws, x, t, B, NULL) / B;
 		net.params[i] = save;
 		trainer_net_refresh(&net);
 		assert_close(net.grads[i], (hi - lo) / 1e-2, 2e-2, aios_act_name(hidden), (int)i);
@@ -306,7 +336,7 @@ START_TEST(relu_network_gradients_match_finite_differences)
 			float save = net.params[i];
 			net.params[i] = save + (s ? -1e-3f : 1e-3f);
 			trainer_net_refresh(&net);
-			l[s] = trainer_net_eval_rows(&net, &ws, x, reg, 6) / 6;
+			l[s] = trainer_net_eval_rows(&net, &ws, x, reg, 6, NULL) / 6;
 			net.params[i] = save;
 		}
 		trainer_net_refresh(&net);
@@ -436,6 +466,7 @@ static Suite *nn_suite(void)
 	tcase_add_test(tc, dense_backward_matches_finite_differences);
 	tcase_add_test(tc, activation_backward_matches_finite_differences);
 	tcase_add_test(tc, losses_match_finite_differences);
+	tcase_add_test(tc, correct_counts_classes_by_loss);
 	tcase_add_test(tc, network_gradients_match_finite_differences);
 	tcase_add_test(tc, relu_network_gradients_match_finite_differences);
 	tcase_add_test(tc, momentum_matches_hand_computed_steps);

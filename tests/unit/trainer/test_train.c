@@ -4,6 +4,7 @@
  * exact resume, every kind of bad input with its exit code, /metrics.
  */
 #include <curl/curl.h>
+#include <json-c/json.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -98,6 +99,34 @@ static void assert_msg(const char *want)
 {
 	ck_assert_msg(strstr(aios_errmsg(), want) != NULL, "message \"%s\" lacks \"%s\"",
 	              aios_errmsg(), want);
+}
+
+/* The last line of the last run's stdout that names an artifact, parsed (caller puts). */
+static struct json_object *final_line(void)
+{
+	const char *l = NULL;
+	for (const char *p = strstr(last_out, "{\"artifact\""); p;
+	     p = strstr(p + 1, "{\"artifact\""))
+		l = p;
+	ck_assert_msg(l != NULL, "no final line in:\n%.2000s", last_out);
+	const char *end = strchr(l, '\n');
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o =
+	    json_tokener_parse_ex(tok, l, (int)(end ? (size_t)(end - l) : strlen(l)));
+	json_tokener_free(tok);
+	ck_assert_msg(o != NULL, "final line is not JSON: %.500s", l);
+	return o;
+}
+
+/* The number at key of o (asserted present and a number). */
+static double num(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	ck_assert_msg(
+	    json_object_object_get_ex(o, key, &v) &&
+	        (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)),
+	    "no number \"%s\" in %s", key, json_object_to_json_string(o));
+	return json_object_get_double(v);
 }
 
 /* ---------------------------------------------------------------- generated data */
@@ -353,6 +382,81 @@ START_TEST(mlp_on_xor_and_softmax_on_blobs)
 }
 END_TEST
 
+/* The accuracy the trainer reports (final line, epoch lines, the log) is the share of rows
+ * the artifact classifies right, as counted here from the artifact alone. */
+START_TEST(accuracy_reported_for_classification)
+{
+	/* softmax without a split: accuracy on the training set, val_accuracy null */
+	struct trainer_dataset d;
+	blobs(&d, 900, 5);
+	const char *data = write_set("acc-blobs.f32", &d);
+	ck_assert_int_eq(run("--data", data, "--model", "softmax", "--outputs", "3", "--optimizer",
+	                     "sgd", "--lr", "0.1", "--epochs", "3", "--output", tmp("acc-sm.aios"),
+	                     "--checkpoint-every", "0", NULL),
+	                 0);
+	ck_assert_ptr_nonnull(strstr(last_out, "\"val_loss\":null,\"val_accuracy\":null,"));
+	struct json_object *fl = final_line();
+	struct aios_model *m = load(tmp("acc-sm.aios"));
+	blobs(&d, 900, 5); /* the same rows again */
+	double want = accuracy(m, &d), got = num(fl, "accuracy");
+	ck_assert_msg(fabs(got - want) <= 2.0 / 900, "reported accuracy %.4f, counted %.4f", got,
+	              want);
+	struct json_object *v;
+	ck_assert(json_object_object_get_ex(fl, "val_accuracy", &v) && v == NULL);
+	aios_model_free(m);
+	json_object_put(fl);
+	trainer_dataset_cleanup(&d);
+
+	/* hinge on the moons, 1 epoch of a tiny step: an accuracy far from 1, still counted
+	 * right (the figure is not a constant) */
+	moons(&d, 600, 8, 0.05f);
+	data = write_set("acc-hinge.f32", &d);
+	ck_assert_int_eq(run("--data", data, "--model", "mlp", "--hidden", "4", "--activation",
+	                     "tanh", "--loss", "hinge", "--optimizer", "sgd", "--lr", "0.0001",
+	                     "--epochs", "1", "--output", tmp("acc-h.aios"), "--checkpoint-every",
+	                     "0", NULL),
+	                 0);
+	fl = final_line();
+	m = load(tmp("acc-h.aios"));
+	moons(&d, 600, 8, 0.05f);
+	want = accuracy(m, &d), got = num(fl, "accuracy");
+	ck_assert_msg(fabs(got - want) <= 2.0 / 600, "reported accuracy %.4f, counted %.4f", got,
+	              want);
+	ck_assert_msg(got < 0.95, "one tiny step should not separate the moons (%.3f)", got);
+	aios_model_free(m);
+	json_object_put(fl);
+	trainer_dataset_cleanup(&d);
+
+	/* an MLP with a validation split: every epoch line carries val_accuracy, the final
+	 * one is high and agrees with the training accuracy */
+	moons(&d, 1000, 1, 0.1f);
+	data = write_set("acc-moons.f32", &d);
+	ck_assert_int_eq(run("--data", data, "--model", "mlp", "--hidden", "16,16", "--activation",
+	                     "tanh", "--loss", "cross_entropy", "--optimizer", "adam", "--lr",
+	                     "0.01", "--epochs", "80", "--validation-split", "0.2", "--normalize",
+	                     "--output", tmp("acc-mlp.aios"), "--checkpoint-every", "0", NULL),
+	                 0);
+	ck_assert_ptr_nonnull(strstr(last_out, "\"epoch\":1,\"epochs\":80,"));
+	ck_assert_ptr_null(strstr(last_out, "\"val_accuracy\":null"));
+	int lines = 0;
+	for (const char *p = strstr(last_out, ",\"val_accuracy\":"); p;
+	     p = strstr(p + 1, ",\"val_accuracy\":"))
+		lines++;
+	ck_assert_int_eq(lines, 80 + 1); /* every epoch and the final line */
+	fl = final_line();
+	double va = num(fl, "val_accuracy"), ta = num(fl, "accuracy");
+	ck_assert_msg(va >= 0.95 && va <= 1.0, "validation accuracy %.4f", va);
+	ck_assert_msg(ta >= 0.95 && ta <= 1.0, "training accuracy %.4f", ta);
+	json_object_put(fl);
+
+	/* regression: no accuracy anywhere */
+	ck_assert_int_eq(run("--spec", aios_test_path("examples/trainingjob-linear.json"),
+	                     "--output", tmp("acc-lin.aios"), "--checkpoint-every", "0", NULL),
+	                 0);
+	ck_assert_ptr_null(strstr(last_out, "accuracy"));
+}
+END_TEST
+
 /* ---------------------------------------------------------------- checkpoints */
 
 START_TEST(resume_is_exact)
@@ -579,31 +683,44 @@ static size_t sink(char *p, size_t s, size_t n, void *ud)
 	return aios_buf_append(ud, p, s * n) ? 0 : s * n;
 }
 
+/* GET /metrics of m into b (initialised here). */
+static void get_metrics(struct trainer_metrics *m, struct aios_buf *b)
+{
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", trainer_metrics_port(m));
+	aios_buf_init(b, 1 << 20);
+	CURL *c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+	curl_easy_cleanup(c);
+}
+
 START_TEST(metrics_endpoint)
 {
 	struct trainer_metrics *m;
 	ck_assert_int_eq(trainer_metrics_start(0, 0, 1, "job-a", &m), AIOS_OK);
-	struct trainer_progress p = {.epoch = 3,
+	struct trainer_progress p = {.epoch = 2,
 	                             .epochs = 10,
 	                             .loss = 0.5,
 	                             .val_loss = 0.75,
+	                             .val_accuracy = NAN,
 	                             .samples_per_sec = 1000,
 	                             .elapsed_s = 2,
-	                             .samples_total = 300,
-	                             .step = 30};
+	                             .samples_total = 200,
+	                             .step = 20};
 	trainer_metrics_update(m, &p);
-	char url[64];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", trainer_metrics_port(m));
 	struct aios_buf b;
-	aios_buf_init(&b, 1 << 20);
-	CURL *c = curl_easy_init();
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
-	curl_easy_cleanup(c);
-	const char *want[] = {"aios_trainer_epoch 3",
+	get_metrics(m, &b); /* regression (or no split): no accuracy gauge at all */
+	ck_assert_msg(strstr(b.data, "aios_trainer_validation_accuracy") == NULL, "%s", b.data);
+	aios_buf_cleanup(&b);
+	p.epoch = 3, p.samples_total = 300, p.step = 30, p.val_accuracy = 0.875;
+	trainer_metrics_update(m, &p);
+	get_metrics(m, &b);
+	const char *want[] = {"aios_trainer_validation_accuracy 0.875",
+	                      "aios_trainer_epoch 3",
 	                      "aios_trainer_epochs 10",
 	                      "aios_trainer_loss 0.5",
 	                      "aios_trainer_validation_loss 0.75",
@@ -630,6 +747,7 @@ static Suite *train_suite(void)
 	tcase_add_test(tc, linear_regression_recovers_weights);
 	tcase_add_test(tc, logistic_and_mlp_on_two_moons);
 	tcase_add_test(tc, mlp_on_xor_and_softmax_on_blobs);
+	tcase_add_test(tc, accuracy_reported_for_classification);
 	tcase_add_test(tc, resume_is_exact);
 	tcase_add_test(tc, same_seed_same_bits);
 	tcase_add_test(tc, bad_input_exit_codes);
