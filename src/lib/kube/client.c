@@ -150,6 +150,13 @@ void aios_kube_set_retry_after(int s)
 	tls_retry_after = s;
 }
 
+static _Thread_local int64_t tls_timeout_ms; /* > 0: overrides the client's timeout */
+
+void aios_kube_set_thread_timeout_ms(int64_t ms)
+{
+	tls_timeout_ms = ms;
+}
+
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
 {
 	struct aios_kube_client *c = arg;
@@ -480,8 +487,9 @@ static void apply_options(struct aios_kube_client *c, CURL *h, const struct aios
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)AIOS_KUBE_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* gzip when offered */
-	if (!k->streaming && c->timeout_ms > 0)
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+	int64_t timeout_ms = tls_timeout_ms > 0 ? tls_timeout_ms : c->timeout_ms;
+	if (!k->streaming && timeout_ms > 0)
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	if (strcmp(k->method, "GET") == 0) {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	} else {

@@ -41,6 +41,9 @@ enum aios_err aios_kube_query_add(struct aios_buf *q, const char *key,
 
 /* Sets this thread's Retry-After value (client.c keeps it thread-local). */
 void aios_kube_set_retry_after(int s);
+/* Sets this thread's timeout for non-watch requests (> 0 overrides the client's, 0
+ * restores it): the leader elector bounds a renewal by its renew deadline. */
+void aios_kube_set_thread_timeout_ms(int64_t ms);
 
 /* Decodes a whole watch body held in memory exactly as aios_kube_watch decodes a
  * stream (same line cap, same errors, a partial last line is PROTOCOL), calling fn per

@@ -1,7 +1,9 @@
 /*
  * leader.c - Lease-based leader election (see leader.h), after client-go's
  * tools/leaderelection: tryAcquireOrRenew every retry period; the record is judged
- * by when *we* last saw it change, never by the timestamps written in it.
+ * by when *we* last saw it change, dated back to its renewTime when our clock puts
+ * that in the recent past (at most leaseDuration - renewDeadline back), so a follower
+ * takes over one lease duration after the last renewal rather than after it saw it.
  *
  * After losing the lease (no successful renew within the renew deadline) the elector
  * calls on_stopped and campaigns again; a program that must not run twice (the
@@ -36,7 +38,7 @@ struct aios_kube_leader {
 	/* what we last observed, and when (monotonic ms) */
 	char *obs_holder;
 	char *obs_record; /* the spec as JSON: a change of any field is a change */
-	int64_t obs_ms;
+	int64_t obs_ms;   /* possibly dated back to the record's renewTime */
 	unsigned seed;
 };
 
@@ -50,6 +52,61 @@ static void micro_now(char *out, size_t n)
 	char base[32];
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, n, "%s.%06ldZ", base, (long)tv.tv_usec);
+}
+
+static int64_t wall_now_us(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+int aios_kube_micro_time_parse(const char *s, int64_t *unix_us)
+{
+	*unix_us = 0;
+	/* strict shape: digits where digits belong, before timegm normalises anything */
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	if (!s)
+		return -1;
+	for (size_t i = 0; shape[i]; i++) {
+		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+			return -1;
+	}
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (end != s + sizeof(shape) - 1 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
+	int64_t frac_us = 0, scale = 100000;
+	if (*end == '.') {
+		int digits = 0;
+		for (end++; *end >= '0' && *end <= '9'; end++, digits++) {
+			frac_us += (*end - '0') * scale;
+			scale /= 10;
+		}
+		if (digits < 1 || digits > 9)
+			return -1;
+	}
+	if (end[0] != 'Z' || end[1] != '\0')
+		return -1;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	*unix_us = (int64_t)t * 1000000 + frac_us;
+	return 0;
+}
+
+int64_t aios_kube_lease_backdate_ms(const char *renew_time, int64_t wall_now_us, int64_t lease_ms,
+                                    int64_t max_ms)
+{
+	int64_t renew_us;
+	if (aios_kube_micro_time_parse(renew_time, &renew_us) != 0 || renew_us > wall_now_us)
+		return 0;
+	int64_t age_ms = (wall_now_us - renew_us) / 1000;
+	if (age_ms > lease_ms)
+		return 0;
+	return age_ms < max_ms ? age_ms : (max_ms > 0 ? max_ms : 0);
 }
 
 static char *default_identity(void)
@@ -151,7 +208,11 @@ static void observe(struct aios_kube_leader *l, struct json_object *lease)
 	if (!l->obs_record || strcmp(rec, l->obs_record) != 0) {
 		free(l->obs_record);
 		l->obs_record = aios_xstrdup(rec);
-		l->obs_ms = aios_now_ms();
+		/* dated back to the renewal itself, when our clock allows (leader.h) */
+		l->obs_ms = aios_now_ms() - aios_kube_lease_backdate_ms(
+		                                aios_json_str(lease, "spec.renewTime"),
+		                                wall_now_us(), l->o.lease_duration_ms,
+		                                l->o.lease_duration_ms - l->o.renew_deadline_ms);
 		const char *h = aios_json_str(lease, "spec.holderIdentity");
 		if (!h)
 			h = "";
@@ -164,13 +225,31 @@ static void observe(struct aios_kube_leader *l, struct json_object *lease)
 	}
 }
 
-/* One tryAcquireOrRenew. AIOS_OK: we hold the lease now. */
-static enum aios_err try_acquire_or_renew(struct aios_kube_leader *l)
+/* Bounds this thread's next API request by deadline_ms (monotonic; 0: no bound beyond
+ * the client's own timeout). */
+static enum aios_err bound_request(struct aios_kube_leader *l, int64_t deadline_ms)
+{
+	if (!deadline_ms)
+		return AIOS_OK;
+	int64_t left = deadline_ms - aios_now_ms();
+	if (left <= 0)
+		return aios_fail(AIOS_ERR_TIMEOUT, "lease %s/%s: the renew deadline passed", l->ns,
+		                 l->name);
+	aios_kube_set_thread_timeout_ms(left);
+	return AIOS_OK;
+}
+
+/* One tryAcquireOrRenew, each request ending by deadline_ms (0: none). AIOS_OK: we
+ * hold the lease now. */
+static enum aios_err try_once(struct aios_kube_leader *l, int64_t deadline_ms)
 {
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_leases, l->ns, l->name);
 	int64_t dur_s = (l->o.lease_duration_ms + 999) / 1000;
 	struct json_object *cur = NULL;
-	enum aios_err e = aios_kube_get(l->c, &r, &cur);
+	enum aios_err e = bound_request(l, deadline_ms);
+	if (e)
+		return e;
+	e = aios_kube_get(l->c, &r, &cur);
 	if (e == AIOS_ERR_NOT_FOUND) {
 		struct json_object *body = lease_body(l, l->identity, dur_s, NULL, 0, NULL);
 		struct json_object *made = NULL;
@@ -202,7 +281,9 @@ static enum aios_err try_acquire_or_renew(struct aios_kube_leader *l)
 	                                      mine ? transitions : transitions + 1,
 	                                      aios_json_str(cur, "metadata.resourceVersion"));
 	struct json_object *upd = NULL;
-	e = aios_kube_replace(l->c, &r, body, NULL, &upd);
+	e = bound_request(l, deadline_ms);
+	if (!e)
+		e = aios_kube_replace(l->c, &r, body, NULL, &upd);
 	json_object_put(body);
 	json_object_put(cur);
 	if (!e) {
@@ -210,6 +291,23 @@ static enum aios_err try_acquire_or_renew(struct aios_kube_leader *l)
 		json_object_put(upd);
 	}
 	return e;
+}
+
+static enum aios_err try_acquire_or_renew(struct aios_kube_leader *l, int64_t deadline_ms)
+{
+	enum aios_err e = try_once(l, deadline_ms);
+	aios_kube_set_thread_timeout_ms(0);
+	return e;
+}
+
+/* Someone else holds the lease (as we last saw it): ms until it expires by our
+ * observation, else -1. */
+static int64_t held_by_other_ms(struct aios_kube_leader *l)
+{
+	if (!l->obs_holder || !*l->obs_holder || strcmp(l->obs_holder, l->identity) == 0)
+		return -1;
+	int64_t left = l->obs_ms + l->o.lease_duration_ms - aios_now_ms();
+	return left > 0 ? left : 0;
 }
 
 static void release(struct aios_kube_leader *l)
@@ -247,8 +345,10 @@ static void *campaign(void *arg)
 {
 	struct aios_kube_leader *l = arg;
 	while (!stopping(l)) {
-		/* acquire: retry with client-go's jitter (factor 1.2: wait retry .. 2.2 x retry) */
-		enum aios_err e = try_acquire_or_renew(l);
+		/* acquire: retry with client-go's jitter (factor 1.2: wait retry .. 2.2 x retry),
+		 * but while another holds the lease, no later than its expiry */
+		int64_t t0 = aios_now_ms();
+		enum aios_err e = try_acquire_or_renew(l, 0);
 		if (e) {
 			if (e != AIOS_ERR_CONFLICT)
 				aios_warn("leader_acquire_failed", "lease %s/%s: %s", l->ns,
@@ -256,6 +356,9 @@ static void *campaign(void *arg)
 			int64_t w = l->o.retry_period_ms +
 			            (int64_t)(rand_r(&l->seed) %
 			                      (unsigned)(l->o.retry_period_ms * 12 / 10 + 1));
+			int64_t expiry = held_by_other_ms(l);
+			if (e == AIOS_ERR_CONFLICT && expiry >= 0 && expiry < w)
+				w = expiry;
 			aios_kube_nap(&l->mu, &l->cv, &l->stop, w);
 			continue;
 		}
@@ -263,20 +366,26 @@ static void *campaign(void *arg)
 		aios_info("leader_started", "%s leads lease %s/%s", l->identity, l->ns, l->name);
 		if (l->o.on_started)
 			l->o.on_started(l->o.arg);
-		/* renew every retry period; give up after the renew deadline without success */
-		int64_t last_ok = aios_now_ms();
+		/* Renew every retry period; give up once the renew deadline has passed since
+		 * the start of the last successful renewal (before the renewTime it wrote, so
+		 * a follower dating its observation back to that renewTime never acts before
+		 * we stop: docs/reliability.md). Each renewal is bounded by what is left. */
+		int64_t last_ok = t0;
 		for (;;) {
-			aios_kube_nap(&l->mu, &l->cv, &l->stop, l->o.retry_period_ms);
+			int64_t left = last_ok + l->o.renew_deadline_ms - aios_now_ms();
+			aios_kube_nap(&l->mu, &l->cv, &l->stop,
+			              left < l->o.retry_period_ms ? left : l->o.retry_period_ms);
 			if (stopping(l))
 				break;
-			if (try_acquire_or_renew(l) == AIOS_OK) {
-				last_ok = aios_now_ms();
+			int64_t t = aios_now_ms();
+			if (t - last_ok >= l->o.renew_deadline_ms)
+				break;
+			if (try_acquire_or_renew(l, last_ok + l->o.renew_deadline_ms) == AIOS_OK) {
+				last_ok = t;
 				continue;
 			}
 			aios_warn("leader_renew_failed", "lease %s/%s: %s", l->ns, l->name,
 			          aios_errmsg());
-			if (aios_now_ms() - last_ok >= l->o.renew_deadline_ms)
-				break;
 		}
 		if (stopping(l))
 			release(l);
