@@ -6,6 +6,8 @@
 #   scripts/cluster.sh down     stop everything, remove the bridge and the cluster state
 #   scripts/cluster.sh status   one line per component; exit 0 when all are up
 #   scripts/cluster.sh restart-node [--kill]   restart aios-node (--kill: as after a crash)
+#   scripts/cluster.sh operator stop|start     stop the local aios-operator (SIGTERM: it
+#                      releases the Lease aios-system/aios-operator) or start it again
 #
 # Environment:
 #   AIOS_CLUSTER_DIR   state (default /var/lib/aios-cluster): api/ (etcd, PKI, kubeconfigs,
@@ -17,11 +19,14 @@
 # Decisions (docs/local-cluster.md): the API server listens on 127.0.0.1 only; the
 # kubelet port of aios-node is HTTPS on the node's InternalIP (10.244.0.1) with a
 # self-signed certificate, which kube-apiserver accepts when it is given no
-# --kubelet-certificate-authority; the operator runs as a local process with the token
-# of its ServiceAccount identity (system:serviceaccount:aios-system:aios-operator) under
-# the RBAC that operator/ installs, not as a pod (a pod could not reach an API server
-# bound to loopback). aios-node runs as system:node:aios-node (Node authorizer), plus a
-# ClusterRole for its provisioner part.
+# --kubelet-certificate-authority; pods reach the API server through aios-node's
+# forwarder on 10.244.0.1:443 (the `kubernetes` Service); the operator runs as a local
+# process with the token of its ServiceAccount identity
+# (system:serviceaccount:aios-system:aios-operator) under the RBAC that operator/
+# installs, with leader election on the Lease aios-system/aios-operator, the one the
+# Deployment of operator/ uses: `kubectl apply -k operator/` on this cluster adds a
+# standby, which takes over when `operator stop` releases the Lease. aios-node runs as
+# system:node:aios-node (Node authorizer), plus a ClusterRole for its provisioner part.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -192,16 +197,52 @@ EOF
   [[ -d "$ROOT/crds" ]] && wait_for "the CRDs" "" kubectl_ wait --for condition=established --timeout=5s crd --all
   wait_for "aios-node" "$DIR/aios-node.pid" node_ready
   if [[ -x "$BUILD/src/operator/aios-operator" ]]; then
-    log info "starting aios-operator as system:serviceaccount:aios-system:aios-operator"
-    start aios-operator "$BUILD/src/operator/aios-operator" --kubeconfig "$API/operator.kubeconfig" \
-      --metrics-bind-address 127.0.0.1:18080 --health-probe-bind-address 127.0.0.1:18081
-    wait_for "aios-operator" "$DIR/aios-operator.pid" curl -sf --max-time 1 http://127.0.0.1:18081/healthz
+    start_operator
   else
     log warn "aios-operator is not built in $BUILD: TrainingJobs and ModelServices will not be reconciled"
   fi
   UP_OK=1
   log info "cluster up in $((SECONDS - t0))s; use: export KUBECONFIG=$API/admin.kubeconfig; $KBIN/kubectl get nodes"
   echo "$API/admin.kubeconfig"
+}
+
+# The local operator: the Deployment's leader election (same Lease), with a stable
+# identity so that a restarted process (test_chaos_operator kills it) takes its Lease
+# back at once instead of waiting out the 15 s lease of its dead predecessor.
+LOCAL_OPERATOR_ID=aios-operator-local
+start_operator() {
+  log info "starting aios-operator as system:serviceaccount:aios-system:aios-operator"
+  start aios-operator "$BUILD/src/operator/aios-operator" --kubeconfig "$API/operator.kubeconfig" \
+    --metrics-bind-address 127.0.0.1:18080 --health-probe-bind-address 127.0.0.1:18081 \
+    --leader-elect --leader-election-namespace aios-system \
+    --leader-election-identity "$LOCAL_OPERATOR_ID"
+  wait_for "aios-operator" "$DIR/aios-operator.pid" curl -sf --max-time 1 http://127.0.0.1:18081/healthz
+}
+
+# operator stop|start: the local aios-operator only (an in-cluster one is the
+# Deployment's business). stop waits up to 30 s (it drains its workers and releases the
+# Lease, as the Deployment's terminationGracePeriodSeconds allows).
+cmd_operator() {
+  [[ -d "$API" ]] || die "no cluster in $DIR (run up first)"
+  case "${1:-}" in
+    stop)
+      if alive "$DIR/aios-operator.pid"; then
+        stop_pid "$DIR/aios-operator.pid" 30
+        log info "aios-operator stopped"
+      else
+        rm -f "$DIR/aios-operator.pid"
+        log info "aios-operator was not running"
+      fi ;;
+    start)
+      if alive "$DIR/aios-operator.pid"; then
+        log info "aios-operator already running (pid $(cat "$DIR/aios-operator.pid"))"
+        return 0
+      fi
+      [[ -x "$BUILD/src/operator/aios-operator" ]] || die "aios-operator is not built in $BUILD"
+      start_operator
+      log info "aios-operator started (pid $(cat "$DIR/aios-operator.pid"))" ;;
+    *) usage >&2; exit 2 ;;
+  esac
 }
 
 start_node() {
@@ -259,6 +300,7 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   restart-node) cmd_restart_node "${2:-}" ;;
+  operator) cmd_operator "${2:-}" ;;
   -h|--help|help) usage ;;
   *) usage >&2; exit 2 ;;
 esac

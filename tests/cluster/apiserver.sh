@@ -11,6 +11,8 @@
 # controller manager and aios-node on top):
 #   pki/ca.{crt,key}          the cluster CA (serving cert and client certs)
 #   pki/apiserver.{crt,key}   serving cert for 127.0.0.1, localhost, kubernetes.default.svc...
+#                             and 10.244.0.1: aios-node's bridge address, where it forwards
+#                             pods to this API server (the `kubernetes` Service, docs/node.md)
 #   pki/sa.{key,pub}          service-account token signing pair
 #   pki/cert-admin.{crt,key}  a client certificate in group system:masters
 #   tokens.csv                static tokens (--token-auth-file), one identity per line
@@ -76,7 +78,7 @@ make_pki() {
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=aios-test-ca" \
     -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
   cat > "$d/apiserver.ext" <<EXT
-subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+subjectAltName=IP:127.0.0.1,IP:10.96.0.1,IP:10.244.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
 extendedKeyUsage=serverAuth
 EXT
   openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
