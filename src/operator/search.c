@@ -314,6 +314,29 @@ void aios_search_cleanup(struct aios_search *s)
 	memset(s, 0, sizeof(*s));
 }
 
+enum aios_err aios_search_check_spec(const struct aios_search *s, struct json_object *spec)
+{
+	if (!s->accuracy)
+		return AIOS_OK;
+	const char *type = aios_json_str(spec, "model.type"), *loss = aios_json_str(spec, "loss");
+	const char *strategy = aios_json_str(spec, "distributed.strategy");
+	if (!type)
+		type = "linear"; /* the trainer's default */
+	int classifier = strcmp(type, "logistic") == 0 || strcmp(type, "softmax") == 0;
+	if (loss ? strcmp(loss, "mse") == 0 : !classifier)
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.search.objective.metric: accuracy needs a classification "
+		                 "model, but spec.loss is mse%s (a %s model regresses); set "
+		                 "spec.loss to cross_entropy or hinge, or use validationLoss",
+		                 loss ? "" : " by default", type);
+	if (strategy && strcmp(strategy, "pipeline") == 0)
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.search.objective.metric: accuracy is not reported by "
+		                 "distributed.strategy pipeline; use validationLoss or another "
+		                 "strategy");
+	return AIOS_OK;
+}
+
 /* ============================== sampling ============================== */
 
 /* splitmix64: a good 64-bit mix, so that draw i of seed s is independent of draw i+1. */

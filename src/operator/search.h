@@ -83,6 +83,17 @@ enum aios_err aios_search_parse(struct json_object *search,
                                 struct aios_search *out) AIOS_MUST_CHECK;
 void aios_search_cleanup(struct aios_search *s);
 
+/*
+ * Checks what the objective needs of the rest of the job's spec (the spec object): the
+ * accuracy objective needs a classification loss (spec.loss cross_entropy or hinge, or
+ * unset with model.type logistic or softmax) and a strategy whose trainer reports
+ * accuracy (not pipeline). AIOS_ERR_INVALID names the fields at fault. Decided before
+ * any trial runs: a regression search would otherwise train every trial for nothing and
+ * end NoObjective.
+ */
+enum aios_err aios_search_check_spec(const struct aios_search *s,
+                                     struct json_object *spec) AIOS_MUST_CHECK;
+
 /* Configuration `config` as {name: value} by space field name (grid: point `config`,
  * last field fastest; random and successive halving: draw `config`). Caller puts. */
 struct json_object *aios_search_sample(const struct aios_search *s, size_t config);

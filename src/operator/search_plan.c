@@ -239,7 +239,8 @@ static int num_at(struct json_object *o, const char *key, double *v)
 }
 
 /* Records the results of a trial that succeeded: validationLoss (or, without a
- * validation split, the final training loss), accuracy, epochs, the objective. */
+ * validation split, the final training loss), accuracy (validation, or without a split
+ * the training set's), epochs, the objective. */
 static void record_result(struct sp *c, struct json_object *tr, struct json_object *rank0)
 {
 	struct json_object *fl = rank0 ? final_line(rank0) : NULL;
@@ -247,7 +248,7 @@ static void record_result(struct sp *c, struct json_object *tr, struct json_obje
 	if (num_at(fl, "val_loss", &v) || num_at(fl, "validationLoss", &v) ||
 	    num_at(fl, "loss", &v))
 		json_object_object_add(tr, "validationLoss", json_object_new_double(v));
-	if (num_at(fl, "accuracy", &v) || num_at(fl, "val_accuracy", &v))
+	if (num_at(fl, "val_accuracy", &v) || num_at(fl, "accuracy", &v))
 		json_object_object_add(tr, "accuracy", json_object_new_double(v));
 	if (num_at(fl, "epochs", &v) && !aios_json_lookup(tr, "epochs"))
 		json_object_object_add(tr, "epochs", json_object_new_int64((int64_t)v));
@@ -684,7 +685,10 @@ enum aios_err aios_search_plan(struct json_object *job, const struct aios_tj_spe
 	c.name = aios_json_str(job, "metadata.name");
 	if (aios_json_opt_int(job, "metadata.generation", 1, &c.gen))
 		c.gen = 1;
-	if (aios_search_parse(aios_json_lookup(job, "spec.search"), &s) != AIOS_OK) {
+	enum aios_err pe = aios_search_parse(aios_json_lookup(job, "spec.search"), &s);
+	if (pe == AIOS_OK && (pe = aios_search_check_spec(&s, aios_json_lookup(job, "spec"))))
+		aios_search_cleanup(&s);
+	if (pe != AIOS_OK) {
 		char msg[AIOS_TJ_MESSAGE_MAX];
 		snprintf(msg, sizeof(msg), "invalid spec: %s", aios_errmsg());
 		json_object_object_add(c.st, "observedGeneration", json_object_new_int64(c.gen));

@@ -97,14 +97,14 @@ enum aios_err aios_tj_render_spec_configmap(struct json_object *job,
 /* ---- progress, scraped from rank 0's /metrics ---- */
 
 struct aios_tj_progress {
-	int have_epoch, have_epochs, have_loss, have_val_loss, have_sps;
-	double epoch, epochs, loss, val_loss, sps;
+	int have_epoch, have_epochs, have_loss, have_val_loss, have_sps, have_val_acc;
+	double epoch, epochs, loss, val_loss, sps, val_acc;
 };
 
 /*
  * Reads the trainer's gauges from a Prometheus text page: aios_trainer_epoch,
  * aios_trainer_epochs, aios_trainer_loss, aios_trainer_validation_loss,
- * aios_trainer_samples_per_second. Missing ones leave have_* 0. AIOS_ERR_INVALID when
+ * aios_trainer_samples_per_second, aios_trainer_validation_accuracy (classification). Missing ones leave have_* 0. AIOS_ERR_INVALID when
  * the page holds none of them.
  */
 enum aios_err aios_tj_parse_metrics(const char *text, size_t len,

@@ -520,6 +520,8 @@ enum aios_err aios_tj_parse_metrics(const char *text, size_t len, struct aios_tj
 	     offsetof(struct aios_tj_progress, val_loss)},
 	    {"aios_trainer_samples_per_second", offsetof(struct aios_tj_progress, have_sps),
 	     offsetof(struct aios_tj_progress, sps)},
+	    {"aios_trainer_validation_accuracy", offsetof(struct aios_tj_progress, have_val_acc),
+	     offsetof(struct aios_tj_progress, val_acc)},
 	};
 	memset(out, 0, sizeof(*out));
 	int found = 0;

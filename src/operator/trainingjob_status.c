@@ -320,7 +320,7 @@ static void clean_pods(struct ctx *c, struct json_object *const *pods, size_t n)
 
 /*
  * Final progress from the trainer's last line ({"artifact":..,"epochs":N,"loss":..,
- * "val_loss":..}): a job faster than the progress scrape period still shows its epochs
+ * "val_loss":.., "val_accuracy":..}): a job faster than the progress scrape period still shows its epochs
  * and final loss. Keeps what the scrape saw (samplesPerSecond) and marks 100%.
  */
 static void set_final_progress(struct ctx *c, struct json_object *line)
@@ -339,6 +339,8 @@ static void set_final_progress(struct ctx *c, struct json_object *line)
 		json_object_object_add(o, "loss", json_object_new_double(v));
 	if (aios_json_get_double(line, "val_loss", &v) == AIOS_OK)
 		json_object_object_add(o, "validationLoss", json_object_new_double(v));
+	if (aios_json_get_double(line, "val_accuracy", &v) == AIOS_OK)
+		json_object_object_add(o, "accuracy", json_object_new_double(v));
 	aios_errclear();
 	json_object_object_add(o, "percent", json_object_new_int64(100));
 	json_object_object_add(o, "etaSeconds", json_object_new_int64(0));
@@ -415,6 +417,8 @@ static void set_progress(struct ctx *c, const struct aios_tj_progress *pr)
 		json_object_object_add(o, "loss", json_object_new_double(pr->loss));
 	if (pr->have_val_loss)
 		json_object_object_add(o, "validationLoss", json_object_new_double(pr->val_loss));
+	if (pr->have_val_acc)
+		json_object_object_add(o, "accuracy", json_object_new_double(pr->val_acc));
 	if (pr->have_sps)
 		json_object_object_add(o, "samplesPerSecond", json_object_new_double(pr->sps));
 	if (pr->have_epoch && pr->have_epochs && pr->epochs > 0) {

@@ -70,6 +70,53 @@ START_TEST(defaults_and_objective)
 }
 END_TEST
 
+/* The accuracy objective needs a model that classifies, and a strategy that reports it. */
+START_TEST(accuracy_needs_a_classifier)
+{
+	static const struct {
+		const char *spec;
+		int ok;
+		const char *why;
+	} cases[] = {
+	    {"{\"model\":{\"type\":\"mlp\"}}", 0, "spec.loss is mse by default (a mlp model"},
+	    {"{}", 0, "spec.loss is mse by default (a linear model"},
+	    {"{\"model\":{\"type\":\"logistic\"},\"loss\":\"mse\"}", 0, "spec.loss is mse ("},
+	    {"{\"model\":{\"type\":\"logistic\"}}", 1, NULL},
+	    {"{\"model\":{\"type\":\"softmax\",\"outputs\":3}}", 1, NULL},
+	    {"{\"model\":{\"type\":\"mlp\"},\"loss\":\"cross_entropy\"}", 1, NULL},
+	    {"{\"model\":{\"type\":\"mlp\"},\"loss\":\"hinge\",\"distributed\":{\"workers\":2}}", 1,
+	     NULL},
+	    {"{\"model\":{\"type\":\"mlp\"},\"loss\":\"cross_entropy\",\"distributed\":{"
+	     "\"workers\":2,\"strategy\":\"pipeline\"}}",
+	     0, "distributed.strategy pipeline"},
+	};
+	struct aios_search acc, val;
+	parse_ok("{\"objective\":{\"metric\":\"accuracy\"},\"space\":{\"learningRate\":{"
+	         "\"values\":[0.1]}}}",
+	         &acc);
+	parse_ok("{\"space\":{\"learningRate\":{\"values\":[0.1]}}}", &val);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct json_object *spec = json_tokener_parse(cases[i].spec);
+		ck_assert_ptr_nonnull(spec);
+		/* validationLoss suits every model */
+		ck_assert_int_eq(aios_search_check_spec(&val, spec), AIOS_OK);
+		enum aios_err e = aios_search_check_spec(&acc, spec);
+		if (cases[i].ok) {
+			ck_assert_msg(e == AIOS_OK, "%s refused: %s", cases[i].spec, aios_errmsg());
+		} else {
+			ck_assert_msg(e == AIOS_ERR_INVALID, "%s accepted", cases[i].spec);
+			ck_assert_msg(strstr(aios_errmsg(), "spec.search.objective.metric") &&
+			                  strstr(aios_errmsg(), cases[i].why),
+			              "%s: message \"%s\" lacks \"%s\"", cases[i].spec,
+			              aios_errmsg(), cases[i].why);
+		}
+		json_object_put(spec);
+	}
+	aios_search_cleanup(&acc);
+	aios_search_cleanup(&val);
+}
+END_TEST
+
 START_TEST(bad_specs_are_named)
 {
 	parse_bad("{}", "spec.search.space");
@@ -397,6 +444,7 @@ static Suite *search_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, defaults_and_objective);
 	tcase_add_test(tc, bad_specs_are_named);
+	tcase_add_test(tc, accuracy_needs_a_classifier);
 	tcase_add_test(tc, grid_enumerates);
 	tcase_add_test(tc, random_reproducible_and_in_range);
 	tcase_add_test(tc, log_scale_respected);

@@ -134,7 +134,18 @@ static double loss_of(struct json_object *spec)
 	return fabs(log10(lr) + 2) + w / 1000;
 }
 
-/* One kubelet pass: new pods start (with an IP), running pods end. */
+/* The validation accuracy a classification trial reaches: mostly a matter of width
+ * (best with 64 units), so the best trial by accuracy is not the best by loss. */
+static double accuracy_of(struct json_object *spec)
+{
+	double lr = json_object_get_double(aios_json_lookup(spec, "optimizer.learningRate"));
+	struct json_object *h = aios_json_lookup(spec, "model.hidden");
+	double w = h ? json_object_get_double(json_object_array_get_idx(h, 0)) : 0;
+	return 0.5 + w / 200 - fabs(log10(lr) + 2) / 20;
+}
+
+/* One kubelet pass: new pods start (with an IP), running pods end; a classification
+ * trial (spec.loss cross_entropy) also reports val_accuracy. */
 static void kubelet(struct cluster *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
@@ -150,14 +161,19 @@ static void kubelet(struct cluster *c)
 			int t = label(p, AIOS_SEARCH_LABEL_TRIAL),
 			    fail = t < 16 && c->fail_trial[t];
 			const char *uri = aios_json_str(spec, "output.uri");
-			char msg[512];
+			const char *loss = aios_json_str(spec, "loss");
+			char msg[512], acc[64] = "";
+			if (loss && strcmp(loss, "cross_entropy") == 0)
+				snprintf(acc, sizeof(acc),
+				         ",\"accuracy\":0.99,\"val_accuracy\":%.9g",
+				         accuracy_of(spec));
 			snprintf(msg, sizeof(msg),
 			         "{\"artifact\":{\"uri\":\"%s\",\"sha256\":\"ab%d\",\"bytes\":100},"
 			         "\"epochs\":%d,"
-			         "\"loss\":0.5,\"val_loss\":%.9g}",
+			         "\"loss\":0.5,\"val_loss\":%.9g%s}",
 			         uri ? uri : "model.aios", t,
 			         json_object_get_int(aios_json_lookup(spec, "optimizer.epochs")),
-			         loss_of(spec));
+			         loss_of(spec), acc);
 			struct json_object *m = json_object_new_string(fail ? "diverged" : msg);
 			snprintf(
 			    buf, sizeof(buf),
@@ -209,6 +225,18 @@ static const char *cond_reason(struct cluster *c, const char *type)
 			return aios_json_str(x, "reason");
 	}
 	return NULL;
+}
+
+/* status.best names trial `best` with objective obj, and the job publishes its artifact. */
+static void assert_best(struct cluster *c, size_t best, double obj)
+{
+	char bn[16];
+	snprintf(bn, sizeof(bn), "t%zu", best);
+	ck_assert_str_eq(aios_json_str(c->job, "status.best.trial"), bn);
+	ck_assert_double_eq_tol(
+	    json_object_get_double(aios_json_lookup(c->job, "status.best.objective")), obj, 1e-12);
+	ck_assert_str_eq(aios_json_str(c->job, "status.artifact.uri"),
+	                 aios_json_str(trial(c, best), "artifact.uri"));
 }
 
 #define RANDOM6                                                                                    \
@@ -275,12 +303,7 @@ START_TEST(random_six_by_two)
 			best = i;
 		}
 	}
-	char bn[16];
-	snprintf(bn, sizeof(bn), "t%zu", best);
-	ck_assert_str_eq(aios_json_str(c.job, "status.best.trial"), bn);
-	ck_assert_double_eq_tol(
-	    json_object_get_double(aios_json_lookup(c.job, "status.best.objective")), best_obj,
-	    1e-12);
+	assert_best(&c, best, best_obj);
 	ck_assert(aios_json_equal(aios_json_lookup(c.job, "status.best.parameters"),
 	                          aios_json_lookup(trial(&c, best), "parameters")));
 	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.uri"),
@@ -292,6 +315,62 @@ START_TEST(random_six_by_two)
 	step(&c, now + 100);
 	ck_assert_int_eq(c.plan.status_changed, 0);
 	ck_assert_uint_eq(c.plan.n_create, 0);
+	cluster_free(&c);
+}
+END_TEST
+
+/* The accuracy objective: each trial's validation accuracy recorded, the highest wins
+ * (not the lowest loss); a regression model is refused before any pod exists. */
+START_TEST(accuracy_objective_maximized)
+{
+	struct cluster c;
+	cluster_init(&c, RANDOM6); /* with a classification loss and the accuracy objective */
+	aios_json_set(c.job, "spec.loss", json_object_new_string("cross_entropy"));
+	aios_json_set(c.job, "spec.search.objective.metric", json_object_new_string("accuracy"));
+	time_t now = T0;
+	run(&c, &now, 100);
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
+	ck_assert_uint_eq(n_trials(&c), 6);
+	size_t best_acc = 0, best_loss = 0;
+	double max_acc = -1, min_loss = INFINITY;
+	for (size_t i = 0; i < 6; i++) {
+		struct json_object *t = trial(&c, i);
+		ck_assert_str_eq(aios_json_str(t, "phase"), "Succeeded");
+		struct json_object *fake = json_object_new_object();
+		aios_json_set(fake, "optimizer.learningRate",
+		              aios_json_copy(aios_json_lookup(t, "parameters.learningRate")));
+		aios_json_set(fake, "model.hidden",
+		              aios_json_copy(aios_json_lookup(t, "parameters.hidden")));
+		double acc = json_object_get_double(aios_json_lookup(t, "accuracy"));
+		double obj = json_object_get_double(aios_json_lookup(t, "objective"));
+		ck_assert_double_eq_tol(acc, accuracy_of(fake), 1e-6); /* val_accuracy, not 0.99 */
+		ck_assert_double_eq_tol(obj, acc, 1e-12);
+		double loss = json_object_get_double(aios_json_lookup(t, "validationLoss"));
+		ck_assert_double_eq_tol(loss, loss_of(fake), 1e-6);
+		json_object_put(fake);
+		if (acc > max_acc)
+			max_acc = acc, best_acc = i;
+		if (loss < min_loss)
+			min_loss = loss, best_loss = i;
+	}
+	ck_assert_uint_ne(best_acc, best_loss); /* the two objectives disagree here */
+	assert_best(&c, best_acc, max_acc);
+	/* the end names the metric */
+	ck_assert_ptr_nonnull(strstr(
+	    json_object_to_json_string(aios_json_lookup(c.job, "status.conditions")), "accuracy"));
+	cluster_free(&c);
+
+	/* the same search of a regression model (mlp, mse by default) */
+	cluster_init(&c, RANDOM6);
+	aios_json_set(c.job, "spec.search.objective.metric", json_object_new_string("accuracy"));
+	step(&c, T0);
+	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Failed");
+	ck_assert_str_eq(cond_reason(&c, "Failed"), "InvalidSpec");
+	ck_assert_uint_eq(c.plan.n_create, 0);
+	ck_assert_uint_eq(n_trials(&c), 0);
+	struct json_object *conds = aios_json_lookup(c.job, "status.conditions");
+	ck_assert_ptr_nonnull(
+	    strstr(json_object_to_json_string(conds), "accuracy needs a classification model"));
 	cluster_free(&c);
 }
 END_TEST
@@ -543,6 +622,7 @@ static Suite *search_plan_suite(void)
 	Suite *s = suite_create("search_plan");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, random_six_by_two);
+	tcase_add_test(tc, accuracy_objective_maximized);
 	tcase_add_test(tc, failed_trials);
 	tcase_add_test(tc, suspend_and_resume);
 	tcase_add_test(tc, distributed_trials);

@@ -261,7 +261,8 @@ START_TEST(progress_from_metrics_page)
 	                   "aios_trainer_epochs 10\n"
 	                   "aios_trainer_epochs_total 99\n"
 	                   "aios_trainer_loss{rank=\"0\"} 0.25\n"
-	                   "aios_trainer_samples_per_second 1.5e3\n";
+	                   "aios_trainer_samples_per_second 1.5e3\n"
+	                   "aios_trainer_validation_accuracy 0.875\n";
 	struct aios_tj_progress p;
 	ck_assert_int_eq(aios_tj_parse_metrics(page, strlen(page), &p), AIOS_OK);
 	ck_assert(p.have_epoch && p.have_epochs && p.have_loss && p.have_sps && !p.have_val_loss);
@@ -269,6 +270,8 @@ START_TEST(progress_from_metrics_page)
 	ck_assert_double_eq(p.epochs, 10);
 	ck_assert_double_eq(p.loss, 0.25);
 	ck_assert_double_eq(p.sps, 1500);
+	ck_assert(p.have_val_acc);
+	ck_assert_double_eq(p.val_acc, 0.875);
 	ck_assert_int_eq(aios_tj_parse_metrics("x 1\n", 4, &p), AIOS_ERR_INVALID);
 	ck_assert_int_eq(aios_tj_parse_metrics("aios_trainer_loss", 17, &p), AIOS_ERR_INVALID);
 }

@@ -192,7 +192,9 @@ START_TEST(two_workers_happy_path)
 	                              .have_epochs = 1,
 	                              .epochs = 8,
 	                              .have_loss = 1,
-	                              .loss = 0.5};
+	                              .loss = 0.5,
+	                              .have_val_acc = 1,
+	                              .val_acc = 0.75};
 	step_p(&c, T0 + 10, &pr);
 	ck_assert_str_eq(phase(&c), "Running");
 	ck_assert(has_event(&c, "Running"));
@@ -201,6 +203,9 @@ START_TEST(two_workers_happy_path)
 	ck_assert_int_eq(c.plan.requeue_after_ms, AIOS_TJ_PROGRESS_PERIOD_MS);
 	ck_assert_int_eq(sint(&c, "status.progress.epoch"), 2);
 	ck_assert_int_eq(sint(&c, "status.progress.percent"), 25);
+	ck_assert_double_eq_tol(
+	    json_object_get_double(aios_json_lookup(c.job, "status.progress.accuracy")), 0.75,
+	    1e-12);
 	ck_assert_int_eq(sint(&c, "status.progress.etaSeconds"),
 	                 30); /* 10 s for 2 epochs, 6 left */
 	ck_assert_int_eq(sint(&c, "status.workers.active"), 2);
@@ -448,7 +453,7 @@ START_TEST(new_generation_new_run)
 	/* the trainer's final line (src/trainer/run.h) nests the artifact */
 	kubelet(&c, "tj-g2a0-w0", "Succeeded", "10.0.0.1", 0,
 	        "{\"artifact\":{\"uri\":\"pvc://m/b\",\"sha256\":\"ff\",\"bytes\":7},\"epochs\":10,"
-	        "\"loss\":0.25,\"val_loss\":null}");
+	        "\"loss\":0.25,\"val_loss\":null,\"accuracy\":0.5,\"val_accuracy\":0.625}");
 	step(&c, T0 + 3);
 	/* a run faster than the progress scrape still reports its final figures */
 	ck_assert_int_eq(sint(&c, "status.progress.epoch"), 10);
@@ -458,6 +463,10 @@ START_TEST(new_generation_new_run)
 	ck_assert_double_eq_tol(
 	    json_object_get_double(aios_json_lookup(c.job, "status.progress.loss")), 0.25, 1e-12);
 	ck_assert_ptr_null(aios_json_lookup(c.job, "status.progress.validationLoss"));
+	ck_assert_double_eq_tol(/* the validation accuracy, as the scrape shows it */
+	                        json_object_get_double(
+	                            aios_json_lookup(c.job, "status.progress.accuracy")),
+	                        0.625, 1e-12);
 	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.uri"), "pvc://m/b");
 	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.sha256"), "ff");
 	ck_assert_int_eq(sint(&c, "status.artifact.bytes"), 7);
