@@ -8,6 +8,12 @@
  * The search: random, 6 trials, parallelism 2, over learning rate and hidden size. The
  * operator is stopped (SIGTERM) after the second trial ends and a new one is started:
  * the trials already recorded keep their parameters and are not started again.
+ *
+ * Then the accuracy objective: a grid search of a classifier (loss cross_entropy) whose
+ * trials report val_accuracy, a known function of the parameters that does not rank them
+ * as the loss does, so the test knows the winner is the most accurate trial, not the
+ * lowest loss; and the same objective on a regression model, refused as InvalidSpec
+ * before any pod exists.
  */
 #include <fcntl.h>
 #include <math.h>
@@ -140,6 +146,12 @@ static double loss_of(double lr, double width)
 	return fabs(log10(lr) + 2) + width / 1000;
 }
 
+/* The validation accuracy a classifier reaches: mostly a matter of width (best wide). */
+static double accuracy_of(double lr, double width)
+{
+	return 0.5 + width / 200 - fabs(log10(lr) + 2) / 20;
+}
+
 /* The trial spec of a pod (its AIOS_SPEC). New object. */
 static struct json_object *pod_spec(struct json_object *pod)
 {
@@ -181,12 +193,16 @@ static void write_status(struct json_object *pod, int ip, int done)
 		    json_object_get_double(aios_json_lookup(spec, "optimizer.learningRate"));
 		double w = json_object_get_double(
 		    json_object_array_get_idx(aios_json_lookup(spec, "model.hidden"), 0));
-		char msg[512];
+		char msg[512], acc[64] = ""; /* a classifier's trainer reports accuracy too */
+		const char *loss = aios_json_str(spec, "loss");
+		if (loss && strcmp(loss, "cross_entropy") == 0)
+			snprintf(acc, sizeof(acc), ",\"accuracy\":0.99,\"val_accuracy\":%.9g",
+			         accuracy_of(lr, w));
 		snprintf(
 		    msg, sizeof(msg),
 		    "{\"artifact\":{\"uri\":\"%s\",\"sha256\":\"%064d\",\"bytes\":64},\"epochs\":3,"
-		    "\"loss\":1.0,\"val_loss\":%.9g}",
-		    aios_json_str(spec, "output.uri"), ip, loss_of(lr, w));
+		    "\"loss\":1.0,\"val_loss\":%.9g%s}",
+		    aios_json_str(spec, "output.uri"), ip, loss_of(lr, w), acc);
 		json_object_put(spec);
 		struct json_object *t = json_object_new_object();
 		json_object_object_add(t, "exitCode", json_object_new_int(0));
@@ -218,10 +234,12 @@ struct kubelet {
 };
 
 /* One pass: new pods start, running pods end. Returns the number of trials that ended. */
-static void kubelet_pass(struct kubelet *k)
+static void kubelet_pass(struct kubelet *k, const char *job)
 {
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_pods, g_ns, NULL);
-	struct aios_kube_list_opts o = {.label_selector = "aios.dev/job=" JOB};
+	char sel[128];
+	snprintf(sel, sizeof(sel), "aios.dev/job=%s", job);
+	struct aios_kube_list_opts o = {.label_selector = sel};
 	struct json_object *list = NULL;
 	ck_assert_msg(aios_kube_list(g_admin, &r, &o, &list) == AIOS_OK, "%s", aios_errmsg());
 	struct json_object *items = aios_json_lookup(list, "items");
@@ -254,9 +272,9 @@ static void kubelet_pass(struct kubelet *k)
 	json_object_put(list);
 }
 
-static struct json_object *get_job(void)
+static struct json_object *get_job(const char *name)
 {
-	struct aios_kube_ref r = aios_kube_ref(&aios_kube_trainingjobs, g_ns, JOB);
+	struct aios_kube_ref r = aios_kube_ref(&aios_kube_trainingjobs, g_ns, name);
 	struct json_object *o = NULL;
 	ck_assert_msg(aios_kube_get(g_admin, &r, &o) == AIOS_OK, "get job: %s", aios_errmsg());
 	return o;
@@ -298,7 +316,7 @@ START_TEST(random_search_six_trials_two_at_a_time)
 	struct json_object *before_restart = NULL;
 	int64_t until = aios_now_ms() + DEADLINE_MS;
 	for (;;) {
-		struct json_object *j = get_job();
+		struct json_object *j = get_job(JOB);
 		ck_assert_msg(count_phase(j, "Running") + count_phase(j, "Pending") <= 2,
 		              "more than 2 trials active: %s",
 		              json_object_to_json_string(aios_json_lookup(j, "status.trials")));
@@ -319,13 +337,13 @@ START_TEST(random_search_six_trials_two_at_a_time)
 			ck_abort_msg("search not finished within %d ms (operator log %s)",
 			             DEADLINE_MS, g_log);
 		}
-		kubelet_pass(&k);
+		kubelet_pass(&k, JOB);
 		aios_sleep_ms(300);
 	}
 	operator_stop(op);
 	ck_assert_ptr_nonnull(before_restart);
 
-	struct json_object *j = get_job();
+	struct json_object *j = get_job(JOB);
 	ck_assert_str_eq(aios_json_str(j, "status.phase"), "Succeeded");
 	ck_assert_int_le(k.max_live_trials, 2);
 	ck_assert_int_eq(k.pods_seen, 6); /* one pod per trial: nothing started twice */
@@ -367,6 +385,101 @@ START_TEST(random_search_six_trials_two_at_a_time)
 }
 END_TEST
 
+static void create_job(const char *manifest)
+{
+	struct json_object *job;
+	ck_assert_int_eq(aios_json_parse(manifest, strlen(manifest), "job", &job), AIOS_OK);
+	struct aios_kube_ref r = aios_kube_ref(&aios_kube_trainingjobs, g_ns, NULL);
+	ck_assert_msg(aios_kube_create(g_admin, &r, job, NULL, NULL) == AIOS_OK, "create: %s",
+	              aios_errmsg());
+	json_object_put(job);
+}
+
+/* Polls the job (playing the kubelet for its pods) until it ends; returns it. */
+static struct json_object *wait_end(const char *name, pid_t op, struct kubelet *k)
+{
+	int64_t until = aios_now_ms() + DEADLINE_MS;
+	for (;;) {
+		struct json_object *j = get_job(name);
+		const char *ph = aios_json_str(j, "status.phase");
+		if (ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0))
+			return j;
+		json_object_put(j);
+		if (aios_now_ms() > until) {
+			operator_stop(op);
+			ck_abort_msg("%s not finished within %d ms (operator log %s)", name,
+			             DEADLINE_MS, g_log);
+		}
+		kubelet_pass(k, name);
+		aios_sleep_ms(300);
+	}
+}
+
+#define CLASSIFIER_JOB(name, loss)                                                                 \
+	"{\"apiVersion\":\"aios.dev/"                                                              \
+	"v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":\"" name                       \
+	"\"},\"spec\":{\"model\":{\"type\":\"mlp\",\"hidden\":[8]}," loss "\"data\":{\"inline\":{" \
+	"\"features\":[[1],[2],[3],[4]],\"labels\":[0,1,0,1]}},\"optimizer\":{\"epochs\":3},"      \
+	"\"output\":{\"uri\":\"file:///tmp/search/" name ".aios\"},\"search\":{\"algorithm\":"     \
+	"\"grid\",\"parallelism\":2,\"objective\":{\"metric\":\"accuracy\"},\"space\":{"           \
+	"\"learningRate\":{\"values\":[0.01,0.3]},\"hidden\":{\"values\":[[2],[64]]}}}}}"
+
+/* objective accuracy: the most accurate trial wins (here not the lowest loss); a
+ * regression model cannot have an accuracy and is refused up front. */
+START_TEST(accuracy_objective)
+{
+	create_job(CLASSIFIER_JOB("acc", "\"loss\":\"cross_entropy\","));
+	create_job(CLASSIFIER_JOB("reg", ""));
+	pid_t op = operator_start();
+	struct kubelet k = {0};
+	struct json_object *j = wait_end("acc", op, &k);
+	struct json_object *reg = wait_end("reg", op, &k);
+	operator_stop(op);
+
+	ck_assert_str_eq(aios_json_str(j, "status.phase"), "Succeeded");
+	struct json_object *trials = aios_json_lookup(j, "status.trials");
+	ck_assert_uint_eq(json_object_array_length(trials), 4); /* the whole 2 x 2 grid */
+	long best = -1, lowest_loss = -1;
+	double max_acc = -1, min_loss = INFINITY;
+	for (size_t i = 0; i < 4; i++) {
+		struct json_object *t = json_object_array_get_idx(trials, i);
+		ck_assert_str_eq(aios_json_str(t, "phase"), "Succeeded");
+		double lr = json_object_get_double(aios_json_lookup(t, "parameters.learningRate"));
+		double w = json_object_get_double(
+		    json_object_array_get_idx(aios_json_lookup(t, "parameters.hidden"), 0));
+		double acc = json_object_get_double(aios_json_lookup(t, "accuracy"));
+		double loss = json_object_get_double(aios_json_lookup(t, "validationLoss"));
+		ck_assert_double_eq_tol(acc, accuracy_of(lr, w), 1e-6); /* val_accuracy */
+		ck_assert_double_eq_tol(json_object_get_double(aios_json_lookup(t, "objective")),
+		                        acc, 1e-12);
+		if (acc > max_acc)
+			max_acc = acc, best = (long)i;
+		if (loss < min_loss)
+			min_loss = loss, lowest_loss = (long)i;
+	}
+	ck_assert_int_ne(best, lowest_loss);
+	char bn[16];
+	snprintf(bn, sizeof(bn), "t%ld", best);
+	ck_assert_str_eq(aios_json_str(j, "status.best.trial"), bn);
+	ck_assert_double_eq_tol(
+	    json_object_get_double(aios_json_lookup(j, "status.best.objective")), max_acc, 1e-9);
+	ck_assert_str_eq(
+	    aios_json_str(j, "status.artifact.uri"),
+	    aios_json_str(json_object_array_get_idx(trials, (size_t)best), "artifact.uri"));
+
+	ck_assert_str_eq(aios_json_str(reg, "status.phase"), "Failed");
+	const char *conds = json_object_to_json_string(aios_json_lookup(reg, "status.conditions"));
+	ck_assert_msg(strstr(conds, "InvalidSpec") &&
+	                  strstr(conds, "accuracy needs a classification model"),
+	              "conditions: %s", conds);
+	ck_assert_ptr_null(aios_json_lookup(reg, "status.trials"));
+	kubelet_pass(&k, "reg");
+	ck_assert_int_eq(k.pods_seen, 0); /* no trial pod was ever created */
+	json_object_put(j);
+	json_object_put(reg);
+}
+END_TEST
+
 static Suite *search_operator_suite(void)
 {
 	Suite *s = suite_create("search_operator");
@@ -374,6 +487,7 @@ static Suite *search_operator_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, random_search_six_trials_two_at_a_time);
+	tcase_add_test(tc, accuracy_objective);
 	suite_add_tcase(s, tc);
 	return s;
 }
