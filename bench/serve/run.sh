@@ -7,7 +7,8 @@
 #   nginx   nginx (2 workers) returning a fixed reply on the same path: the HTTP
 #           ceiling of this machine
 # Requests/s and p50/p99 latency at batch 1 and 32 rows per request, 32 and 128
-# connections; p99 of aios-serve at half its peak rate; dynamic batching on and off
+# connections; latency of aios-serve and nginx at half their peak rate (open loop,
+# aios-bench-loadgen); dynamic batching on and off
 # with a larger model; binary size; idle and loaded RSS; CPU time per request (robust
 # to other load on the machine); and the int8 / pruning accuracy and kernel-speed
 # table (aios-bench-kernels). Prints markdown; nothing here is a pass/fail test.
@@ -30,7 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cmake --build "$build" -j2 --target aios-serve aios-bench-mkmodel aios-bench-kernels >/dev/null
+cmake --build "$build" -j2 --target aios-serve aios-bench-mkmodel aios-bench-kernels aios-bench-loadgen >/dev/null
 serve="$build/src/serve/aios-serve"
 "$py" "$root/bench/serve/train.py" "$tmp/w.json" "$tmp/heldout.f32" 64 64 2>"$tmp/train.log"
 "$build/bench/serve/aios-bench-mkmodel" --from-json "$tmp/w.json" "$tmp/m.aios" >/dev/null
@@ -80,6 +81,7 @@ error_log $tmp/ngx/error.log;
 events { worker_connections 2048; }
 http {
   access_log off;
+  keepalive_requests 1000000;
   client_body_temp_path $tmp/ngx;
   server {
     listen 127.0.0.1:$pn;
@@ -133,12 +135,60 @@ echo "peak requests/s at batch 1: aios $a1, python $p1, nginx $n1;" \
   "aios/nginx = $(awk -v a="$a1" -v b="$n1" 'BEGIN{printf "%.2f", a/b}')"
 echo "peak rows/s at batch 32: aios $((${peak[aios.32]} * 32)), python $((${peak[python.32]} * 32))"
 
-# p99 at half of the peak rate: each connection paces itself with wrk's delay()
-half=$((a1 / 2)); pace_ms=10; conns=$(( (half * pace_ms + 999) / 1000 )); ((conns < 1)) && conns=1
-printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = '"'"'%s'"'"'\nfunction delay() return %d end\n' "$body1" "$pace_ms" >"$tmp/paced.lua"
-read -r rps p50 p99 cpu < <(run "$pa" "$apid" 1 "$conns" "$tmp/paced.lua")
-echo "half of peak: target $half requests/s ($conns connections, one request per ${pace_ms} ms each):" \
-  "achieved $rps requests/s, p50 ${p50} us, p99 ${p99} us"
+# Latency at half of the peak rate: open loop (aios-bench-loadgen), requests sent at a
+# fixed rate and timed from their scheduled send time, so stalls are charged in full.
+# aios-serve at half its peak, nginx at half its own peak (the best any server can show
+# on this machine at that load) and at aios-serve's rate. AIOS_BENCH_RT=1 repeats them
+# with the server's threads and the load generator under SCHED_FIFO 1, which takes them
+# out of the competition with the other processes of the machine (a stand-in for a
+# quiet machine; needs CAP_SYS_NICE; each run is bounded by its duration).
+loadgen="$build/bench/serve/aios-bench-loadgen"
+printf '%s' "$body1" >"$tmp/b1.json"
+tids_of() { local p; for p in "$1" $(pgrep -P "$1" || true); do ls "/proc/$p/task"; done; }
+paced() { # PEER PORT PID RATE RT: prints a table row
+  local peer=$1 port=$2 pid=$3 rate=$4 rt=$5 t0 t1 out cpu prefix=() tids=()
+  if [[ $rt == 1 ]]; then
+    mapfile -t tids < <(tids_of "$pid")
+    for t in "${tids[@]}"; do chrt -f -p 1 "$t" >/dev/null; done
+    prefix=(chrt -f 1)
+  fi
+  t0=$(cpu_ticks "$pid")
+  [[ $peer == aios ]] && in_server "$port" >"$tmp/hist0"
+  out=$("${prefix[@]}" "$loadgen" --port "$port" --path "$path" --body-file "$tmp/b1.json" \
+    --rate "$rate" --connections 32 --duration "$secs" --warmup 1 2>"$tmp/loadgen.err") ||
+    { echo "run.sh: loadgen failed: $(cat "$tmp/loadgen.err")" >&2; exit 2; }
+  t1=$(cpu_ticks "$pid")
+  local q99=""
+  if [[ $peer == aios ]]; then
+    in_server "$port" >"$tmp/hist1"
+    # the bucket holding the 99th percentile of the run's requests, as seen by the server
+    q99=$(paste "$tmp/hist0" "$tmp/hist1" | awk '{le[NR] = $1; d[NR] = $4 - $2; n = NR}
+      END { for (i = 1; i <= n; i++) if (d[i] >= 0.99 * d[n]) { printf "<= %g us", le[i] * 1e6; exit } }')
+  fi
+  for t in "${tids[@]}"; do chrt -o -p 0 "$t" >/dev/null 2>&1 || true; done
+  declare -A kv; local f
+  for f in $out; do kv[${f%%=*}]=${f#*=}; done
+  cpu=$(awk -v dt=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="${kv[answered]}" -v s="$secs" \
+    'BEGIN { printf "%.1f", (n > 0 ? dt / hz * 1e6 / (n * (s + 1) / s) : 0) }')
+  echo "| $peer | $([[ $rt == 1 ]] && echo "SCHED_FIFO" || echo normal) | $rate | ${kv[rps]} |" \
+    "${kv[unfinished]} | ${kv[p50_us]} | ${kv[p90_us]} | ${kv[p99_us]} | ${kv[p999_us]} | ${kv[max_us]} | ${q99:--} | $cpu |"
+}
+in_server() { # PORT: "le count" of aios-serve's v1_predict duration histogram (cumulative)
+  curl -s "http://127.0.0.1:$1/metrics" |
+    awk -F'[",} ]+' '/^aios_serve_request_duration_seconds_bucket\{endpoint="v1_predict"/ {
+      print ($4 == "+Inf" ? 1e9 : $4), $NF }'
+}
+echo
+echo "### latency at half of the peak rate (open loop, 32 connections, ${secs}s after 1s warm-up; load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo
+echo "| server | scheduling | target requests/s | answered/s | unfinished | p50 us | p90 us | p99 us | p99.9 us | max us | in-server p99 | server CPU us/request |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+rt_modes=0; [[ "${AIOS_BENCH_RT:-0}" == 1 ]] && rt_modes="0 1"
+for rt in $rt_modes; do
+  paced aios "$pa" "$apid" $((a1 / 2)) "$rt"
+  paced nginx "$pn" "$npid" $((n1 / 2)) "$rt"
+  paced nginx "$pn" "$npid" $((a1 / 2)) "$rt"
+done
 echo
 echo "footprint: aios-serve binary $(stat -c %s "$serve") bytes" \
   "($(strip -o "$tmp/stripped" "$serve" && stat -c %s "$tmp/stripped") stripped)," \
