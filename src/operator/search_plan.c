@@ -283,6 +283,36 @@ static void adopt(struct sp *c, struct json_object *child, size_t trial)
 		json_object_object_add(json_object_array_get_idx(refs, i), "name", str(c->name));
 }
 
+/*
+ * Successive halving: the checkpoint directory a promoted trial i (epochs > 0) continues
+ * from: that of the latest earlier trial with the same parameters and fewer epochs that
+ * succeeded in its rung (Succeeded or Stopped), i.e. the run it was promoted from, or
+ * one identical to it. The trainer writes its checkpoints beside its artifact
+ * ("<output path>.ckpt") and only takes one whose fingerprint (model, loss, optimizer
+ * but epochs, data) is its own. Recomputed from status.trials at every reconcile, so an
+ * operator restart gives the same answer. NULL if none (caller frees).
+ */
+static char *resume_from(struct sp *c, struct json_object *tr, size_t i, int64_t epochs)
+{
+	const char *uri = aios_json_str(c->job, "spec.output.uri");
+	struct json_object *params = aios_json_lookup(tr, "parameters");
+	for (size_t j = i; uri && j-- > 0;) {
+		struct json_object *o = json_object_array_get_idx(c->trials, j);
+		enum aios_search_phase ph = aios_search_phase_parse(aios_json_str(o, "phase"));
+		int64_t e = 0;
+		if ((ph != AIOS_TRIAL_SUCCEEDED && ph != AIOS_TRIAL_STOPPED) ||
+		    aios_json_opt_int(o, "epochs", 0, &e) || e <= 0 || e >= epochs ||
+		    !aios_json_equal(aios_json_lookup(o, "parameters"), params))
+			continue;
+		char *art = aios_search_trial_uri(uri, j);
+		char *dir = aios_xasprintf("%s.ckpt", art);
+		free(art);
+		return dir;
+	}
+	aios_errclear();
+	return NULL;
+}
+
 /* The synthetic job a trial is planned as. New object. */
 static struct json_object *trial_job(struct sp *c, struct json_object *tr, size_t i)
 {
@@ -300,9 +330,13 @@ static struct json_object *trial_job(struct sp *c, struct json_object *tr, size_
 	int64_t epochs = 0;
 	if (c->s->algo != AIOS_SEARCH_HALVING || aios_json_opt_int(tr, "epochs", 0, &epochs))
 		epochs = 0;
-	json_object_object_add(j, "spec",
-	                       aios_search_apply(aios_json_lookup(c->job, "spec"),
-	                                         aios_json_lookup(tr, "parameters"), epochs, i));
+	struct json_object *spec = aios_search_apply(aios_json_lookup(c->job, "spec"),
+	                                             aios_json_lookup(tr, "parameters"), epochs, i);
+	char *from = epochs > 0 ? resume_from(c, tr, i, epochs) : NULL;
+	if (from) /* a promoted trial continues its shorter run's training */
+		aios_json_set(spec, "checkpoint.resumeFrom", str(from));
+	free(from);
+	json_object_object_add(j, "spec", spec);
 	struct json_object *ts = json_object_new_object();
 	json_object_object_add(ts, "observedGeneration", json_object_new_int64(c->gen));
 	int64_t attempts = 0;

@@ -172,6 +172,37 @@ static void print_epoch(FILE *out, const struct trainer_progress *p, int classif
 	fflush(out);
 }
 
+/*
+ * No checkpoint of its own: continue from spec.checkpoint.resumeFrom, another run's
+ * directory (a shorter run of the same configuration), when it holds a checkpoint of the
+ * same fingerprint; otherwise train from scratch. Not for pipelines (their stages resume
+ * from their own directory only).
+ */
+static int resume_from(struct trainer *t, const struct trainer_config *cfg,
+                       struct trainer_comm *comm, int world, int64_t *resumed)
+{
+	char from[4096];
+	if (trainer_uri_to_path(cfg->resume_from, from, sizeof(from))) {
+		aios_warn("resume_from", "spec.checkpoint.resumeFrom: %s; training from scratch",
+		          aios_errmsg());
+		return 0;
+	}
+	if (world > 1 && aios_dist_trainer_pipelined(comm))
+		return 0;
+	if (world > 1 ? aios_dist_trainer_resume(t, comm, from, resumed)
+	              : trainer_resume(t, from, resumed))
+		return -1;
+	if (*resumed)
+		aios_info("resumed", "continued from the checkpoint of epoch %lld in %s",
+		          (long long)*resumed, from);
+	else
+		aios_info("resume_from",
+		          "no checkpoint of this configuration in %s: training "
+		          "from scratch",
+		          from);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- the program */
 
 int trainer_run_main(const struct trainer_opts *o, FILE *out)
@@ -238,6 +269,14 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		code = fail(TRAINER_EXIT_DISTRIBUTED, "resume");
 		goto done;
 	}
+	if (resumed)
+		aios_info("resumed", "resumed from the checkpoint of epoch %lld in %s",
+		          (long long)resumed, ckpt_dir);
+	/* every rank alike (the distributed resume is collective) */
+	else if (cfg.resume_from && resume_from(t, &cfg, &comm, world, &resumed)) {
+		code = fail(TRAINER_EXIT_DISTRIBUTED, "resume");
+		goto done;
+	}
 	if (world > 1 && aios_dist_trainer_pipelined(&comm)) { /* stages run their own loop */
 		char *line;
 		if (aios_dist_trainer_pipeline(t, &cfg, &comm, output, ckpt_dir, out, &line))
@@ -252,9 +291,6 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 			code = fail(TRAINER_EXIT_DISTRIBUTED, "parameter_server");
 		goto done;
 	}
-	if (resumed)
-		aios_info("resumed", "resumed from the checkpoint of epoch %lld in %s",
-		          (long long)resumed, ckpt_dir);
 
 	int port = o->metrics_port >= 0 ? o->metrics_port : job && *job ? DEFAULT_METRICS_PORT : -1;
 	if (port > 0) { /* --metrics-port 0: off */

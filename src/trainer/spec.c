@@ -296,6 +296,13 @@ enum aios_err trainer_config_parse(struct json_object *spec, struct trainer_conf
 	    (!strncmp(c->output_uri, "http://", 7) || !strncmp(c->output_uri, "https://", 8)))
 		return aios_fail(AIOS_ERR_INVALID, "spec.output.uri: http(s) storage is read-only; "
 		                                   "use file:// or pvc://");
+	if ((e = aios_json_opt_string(s, "checkpoint.resumeFrom", NULL, &c->resume_from)))
+		return bad(e);
+	if (c->resume_from &&
+	    (!strncmp(c->resume_from, "http://", 7) || !strncmp(c->resume_from, "https://", 8)))
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.checkpoint.resumeFrom: checkpoints are read from file:// or "
+		                 "pvc:// directories, not http(s)");
 	return AIOS_OK;
 }
 

@@ -48,6 +48,11 @@ struct trainer_config {
 	 * checkpoint per epoch would spend a tiny job's time in fsync) */
 	double checkpoint_min_interval_s;
 	const char *output_uri;
+	/* checkpoint.resumeFrom: another run's checkpoint directory (URI) to continue from when
+	 * this run has no checkpoint of its own; a checkpoint there must match this run's
+	 * fingerprint (model, loss, optimizer but epochs, data), else training starts afresh.
+	 * The operator sets it on a successive-halving trial promoted from a shorter one. */
+	const char *resume_from;
 	/* the JSON tree every borrowed string points into (owned) */
 	struct json_object *spec;
 };

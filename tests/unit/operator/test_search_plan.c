@@ -493,6 +493,24 @@ START_TEST(halving_through_the_plan)
 	ck_assert(aios_json_equal(aios_json_lookup(trial(&c, 3), "parameters"),
 	                          aios_json_lookup(trial(&c, best0), "parameters")));
 	ck_assert_str_eq(aios_json_str(c.job, "status.best.trial"), "t3");
+	/* the promoted trial continues from its rung-0 run's checkpoints; rung 0 starts afresh */
+	char from[64];
+	snprintf(from, sizeof(from), "pvc://m/x.trial-%zu.aios.ckpt", best0);
+	int seen = 0;
+	for (size_t i = 0; i < c.n; i++) {
+		struct json_object *spec = pod_spec(c.pods[i]);
+		const char *rf = aios_json_str(spec, "checkpoint.resumeFrom");
+		if (label(c.pods[i], AIOS_SEARCH_LABEL_TRIAL) == 3) {
+			ck_assert_msg(rf && strcmp(rf, from) == 0,
+			              "trial 3 resumes from %s, not %s", rf ? rf : "(nothing)",
+			              from);
+			seen++;
+		} else {
+			ck_assert_ptr_null(rf);
+		}
+		json_object_put(spec);
+	}
+	ck_assert_int_eq(seen, 1);
 	cluster_free(&c);
 }
 END_TEST

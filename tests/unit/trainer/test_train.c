@@ -538,6 +538,34 @@ START_TEST(resume_is_exact)
 	ck_assert_int_eq(
 	    run(COMMON, "--lr", "0.02", "--epochs", "2", "--output", tmp("b.aios"), NULL), 0);
 	ck_assert_ptr_nonnull(strstr(last_out, "{\"epoch\":1,"));
+
+	/* spec.checkpoint.resumeFrom (a promoted successive-halving trial): a 4-epoch run's
+	 * checkpoints carry a 12-epoch run of the same configuration to a.aios's bits */
+	ck_assert_int_eq(run(COMMON, "--epochs", "4", "--output", tmp("short.aios"), NULL), 0);
+	char spec[512];
+	snprintf(spec, sizeof(spec), "{\"checkpoint\":{\"resumeFrom\":\"file://%s\"}}",
+	         tmp("short.aios.ckpt"));
+	f = fopen(tmp("promoted.json"), "w");
+	fputs(spec, f);
+	fclose(f);
+	ck_assert_int_eq(
+	    run("--spec", tmp("promoted.json"), COMMON, "--output", tmp("long.aios"), NULL), 0);
+	ck_assert_ptr_null(strstr(last_out, "\"epoch\":4,")); /* epochs 1-4 not trained again */
+	ck_assert_ptr_nonnull(strstr(last_out, "{\"epoch\":5,"));
+	ck_assert_ptr_nonnull(strstr(last_out, "\"epochs\":12,\"loss\"")); /* the final line */
+	a = load(tmp("a.aios"));
+	b = load(tmp("long.aios"));
+	ck_assert_int_eq(memcmp(a->params, b->params, aios_model_param_count(a) * sizeof(float)),
+	                 0);
+	aios_model_free(a);
+	aios_model_free(b);
+	ck_assert_int_eq(access(tmp("long.aios.ckpt/ckpt-00000012.aiosckpt"), R_OK), 0);
+	ck_assert_int_ne(access(tmp("short.aios.ckpt/ckpt-00000012.aiosckpt"), R_OK), 0);
+	/* another configuration does not take them: it trains from epoch 1 */
+	ck_assert_int_eq(run("--spec", tmp("promoted.json"), COMMON, "--lr", "0.02", "--output",
+	                     tmp("other.aios"), NULL),
+	                 0);
+	ck_assert_ptr_nonnull(strstr(last_out, "{\"epoch\":1,"));
 #undef COMMON
 }
 END_TEST
