@@ -336,7 +336,7 @@ static int kubelet_finish(const char *ns, const char *job, int *stage)
 		if (*stage == 0)
 			snprintf(
 			    st, sizeof(st),
-			    "{\"phase\":\"Running\",\"podIP\":\"10.9.0.2\",\"startTime\":\"%s\","
+			    "{\"phase\":\"Running\",\"podIP\":\"127.0.9.2\",\"startTime\":\"%s\","
 			    "\"containerStatuses\":[{\"name\":\"%s\",\"image\":\"x\",\"imageID\":"
 			    "\"\",\"ready\":true,\"restartCount\":0,\"state\":{\"running\":{"
 			    "\"startedAt\":\"%s\"}}}]}",
@@ -344,7 +344,7 @@ static int kubelet_finish(const char *ns, const char *job, int *stage)
 		else
 			snprintf(
 			    st, sizeof(st),
-			    "{\"phase\":\"Succeeded\",\"podIP\":\"10.9.0.2\",\"startTime\":\"%s\","
+			    "{\"phase\":\"Succeeded\",\"podIP\":\"127.0.9.2\",\"startTime\":\"%s\","
 			    "\"containerStatuses\":[{\"name\":\"%s\",\"image\":\"x\",\"imageID\":"
 			    "\"\",\"ready\":false,\"restartCount\":0,\"state\":{\"terminated\":{"
 			    "\"exitCode\":0,\"reason\":\"Completed\",\"startedAt\":\"%s\","

@@ -2,7 +2,9 @@
  * test_trainingjob_operator.c - the real aios-operator binary against a real API server,
  * running under the operator identity bound to operator/'s ClusterRole. No kubelet runs
  * pods here: the test plays the kubelet by writing pod status (Running with an IP, then
- * Succeeded or Failed with an exit code and a termination message).
+ * Succeeded or Failed with an exit code and a termination message). The pod IPs it
+ * writes are loopback addresses (127.0.x.y): the operator scrapes a running rank 0's
+ * /metrics, and that must stay on this machine (refused at once, nothing listens).
  *
  * Each test makes its own namespace (with the `default` ServiceAccount the service
  * account admission plugin wants, which kube-controller-manager would create) and its
@@ -463,25 +465,25 @@ START_TEST(two_workers_in_order_then_succeeded)
 	ck_assert_str_eq(aios_json_str(or, "kind"), "TrainingJob");
 	json_object_put(p0);
 
-	kubelet("pair-g1a0-w0", "Running", "10.244.0.10", -1, NULL);
+	kubelet("pair-g1a0-w0", "Running", "127.0.0.10", -1, NULL);
 	wait_pod("pair-g1a0-w1", 1);
 	struct json_object *p1 = get(&aios_kube_pods, "pair-g1a0-w1");
 	char v[128];
 	pod_env(p1, "AIOS_COORDINATOR", v, sizeof(v));
-	ck_assert_str_eq(v, "10.244.0.10:29500");
+	ck_assert_str_eq(v, "127.0.0.10:29500");
 	pod_env(p1, "AIOS_RANK", v, sizeof(v));
 	ck_assert_str_eq(v, "1");
 	pod_env(p1, "AIOS_WORLD_SIZE", v, sizeof(v));
 	ck_assert_str_eq(v, "2");
 	json_object_put(p1);
 
-	kubelet("pair-g1a0-w1", "Running", "10.244.0.11", -1, NULL);
+	kubelet("pair-g1a0-w1", "Running", "127.0.0.11", -1, NULL);
 	struct json_object *j = wait_phase("pair", "Running");
 	ck_assert_str_eq(cond_field(j, "Running", "status"), "True");
 	json_object_put(j);
 
-	kubelet("pair-g1a0-w1", "Succeeded", "10.244.0.11", 0, "");
-	kubelet("pair-g1a0-w0", "Succeeded", "10.244.0.10", 0,
+	kubelet("pair-g1a0-w1", "Succeeded", "127.0.0.11", 0, "");
+	kubelet("pair-g1a0-w0", "Succeeded", "127.0.0.10", 0,
 	        "{\"uri\":\"pvc://models/pair.aios\",\"sha256\":\"0123abcd\",\"bytes\":4242}");
 	j = wait_phase("pair", "Succeeded");
 	ck_assert_str_eq(cond_field(j, "Succeeded", "status"), "True");
@@ -526,9 +528,9 @@ START_TEST(failing_rank_restarts_until_backoff_limit)
 	op_start(&op, 0);
 	create_job("flaky", "{\"distributed\":{\"workers\":2},\"runPolicy\":{\"backoffLimit\":1}}");
 	wait_pod("flaky-g1a0-w0", 1);
-	kubelet("flaky-g1a0-w0", "Running", "10.244.0.20", -1, NULL);
+	kubelet("flaky-g1a0-w0", "Running", "127.0.0.20", -1, NULL);
 	wait_pod("flaky-g1a0-w1", 1);
-	kubelet("flaky-g1a0-w1", "Failed", "10.244.0.21", 3, "reading data\nno such file: d.csv");
+	kubelet("flaky-g1a0-w1", "Failed", "127.0.0.21", 3, "reading data\nno such file: d.csv");
 	wait_pod("flaky-g1a1-w0", 1);
 	wait_pod("flaky-g1a0-w0", 0);
 	wait_pod("flaky-g1a0-w1", 0);
@@ -543,7 +545,7 @@ START_TEST(failing_rank_restarts_until_backoff_limit)
 	ck_assert_str_eq(v, "1");
 	json_object_put(p);
 
-	kubelet("flaky-g1a1-w0", "Failed", "10.244.0.22", 137, "killed");
+	kubelet("flaky-g1a1-w0", "Failed", "127.0.0.22", 137, "killed");
 	j = wait_phase("flaky", "Failed");
 	ck_assert_str_eq(cond_field(j, "Failed", "reason"), "BackoffLimitExceeded");
 	ck_assert_ptr_nonnull(strstr(cond_field(j, "Failed", "message"), "exit code 137"));
@@ -566,7 +568,7 @@ START_TEST(deadline_exceeded)
 	op_start(&op, 0);
 	create_job("slow", "{\"runPolicy\":{\"activeDeadlineSeconds\":3}}");
 	wait_pod("slow-g1a0-w0", 1);
-	kubelet("slow-g1a0-w0", "Running", "10.244.0.30", -1, NULL);
+	kubelet("slow-g1a0-w0", "Running", "127.0.0.30", -1, NULL);
 	wait_phase("slow", "Running");
 	struct json_object *j = wait_phase("slow", "Failed");
 	ck_assert_str_eq(cond_field(j, "Failed", "reason"), "DeadlineExceeded");
@@ -582,7 +584,7 @@ START_TEST(suspend_and_resume)
 	op_start(&op, 0);
 	create_job("sus", "{\"distributed\":{\"workers\":2}}");
 	wait_pod("sus-g1a0-w0", 1);
-	kubelet("sus-g1a0-w0", "Running", "10.244.0.40", -1, NULL);
+	kubelet("sus-g1a0-w0", "Running", "127.0.0.40", -1, NULL);
 	wait_pod("sus-g1a0-w1", 1);
 	patch_job("sus", "{\"spec\":{\"runPolicy\":{\"suspend\":true}}}");
 	struct json_object *j = wait_phase("sus", "Suspended");
@@ -611,8 +613,8 @@ START_TEST(ttl_and_clean_pod_policy_all)
 	create_job("keep", "{\"runPolicy\":{\"cleanPodPolicy\":\"None\",\"backoffLimit\":0}}");
 	wait_pod("brief-g1a0-w0", 1);
 	wait_pod("keep-g1a0-w0", 1);
-	kubelet("brief-g1a0-w0", "Succeeded", "10.244.0.50", 0, "");
-	kubelet("keep-g1a0-w0", "Failed", "10.244.0.51", 1, "bad");
+	kubelet("brief-g1a0-w0", "Succeeded", "127.0.0.50", 0, "");
+	kubelet("keep-g1a0-w0", "Failed", "127.0.0.51", 1, "bad");
 	struct json_object *j = wait_phase("brief", "Succeeded");
 	json_object_put(j);
 	wait_pod("brief-g1a0-w0", 0);
@@ -650,7 +652,7 @@ START_TEST(kill_and_restart_no_duplicate_no_orphan)
 	for (int i = 0; i < JOBS; i++) {
 		char pod[64], ip[32];
 		snprintf(pod, sizeof(pod), "k%d-g1a0-w0", i);
-		snprintf(ip, sizeof(ip), "10.244.1.%d", i + 1);
+		snprintf(ip, sizeof(ip), "127.0.1.%d", i + 1);
 		if (pod_exists(pod))
 			kubelet(pod, "Running", ip, -1, NULL);
 	}
@@ -658,7 +660,7 @@ START_TEST(kill_and_restart_no_duplicate_no_orphan)
 	for (int i = 0; i < JOBS; i++) {
 		char pod[64], ip[32];
 		snprintf(pod, sizeof(pod), "k%d-g1a0-w0", i);
-		snprintf(ip, sizeof(ip), "10.244.1.%d", i + 1);
+		snprintf(ip, sizeof(ip), "127.0.1.%d", i + 1);
 		int64_t end = aios_now_ms() + 60000;
 		while (!pod_exists(pod)) {
 			if (aios_now_ms() >= end) {
