@@ -44,38 +44,6 @@ struct sp {
 	char now_s[32];
 };
 
-static void event(struct aios_tj_plan *p, const char *type, const char *reason, const char *fmt,
-                  ...) AIOS_PRINTF(4, 5);
-
-static void event(struct aios_tj_plan *p, const char *type, const char *reason, const char *fmt,
-                  ...)
-{
-	char msg[AIOS_TJ_MESSAGE_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	p->events = aios_xrealloc(p->events, (p->n_events + 1) * sizeof(*p->events));
-	p->events[p->n_events++] = (struct aios_tj_event){type, reason, aios_xstrdup(msg)};
-}
-
-static void remove_pod(struct aios_tj_plan *p, const char *name)
-{
-	for (size_t i = 0; i < p->n_remove; i++)
-		if (strcmp(p->remove[i], name) == 0)
-			return;
-	p->remove = aios_xrealloc(p->remove, (p->n_remove + 1) * sizeof(*p->remove));
-	p->remove[p->n_remove++] = aios_xstrdup(name);
-}
-
-static void requeue(struct aios_tj_plan *p, int64_t ms)
-{
-	if (ms < 1)
-		ms = 1;
-	if (p->requeue_after_ms == 0 || ms < p->requeue_after_ms)
-		p->requeue_after_ms = ms;
-}
-
 static struct json_object *str(const char *s)
 {
 	return json_object_new_string(s ? s : "");
@@ -142,24 +110,6 @@ static void drop_cond(struct json_object *st, const char *type)
 	}
 }
 
-static int64_t label_num(struct json_object *pod, const char *label)
-{
-	struct json_object *l = aios_json_lookup(pod, "metadata.labels"), *v;
-	if (!l || !json_object_object_get_ex(l, label, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return -1;
-	const char *s = json_object_get_string(v);
-	char *end;
-	long long n = strtoll(s, &end, 10);
-	return (*s && !*end && n >= 0) ? n : -1;
-}
-
-static int finished(struct json_object *pod)
-{
-	const char *ph = aios_json_str(pod, "status.phase");
-	return ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
-}
-
 /* The search ends: condition, phase, completion time, event. */
 static void finish(struct sp *c, int ok, const char *reason, const char *msg)
 {
@@ -169,7 +119,7 @@ static void finish(struct sp *c, int ok, const char *reason, const char *msg)
 	json_object_object_add(c->st, "phase", str(ok ? "Succeeded" : "Failed"));
 	json_object_object_add(c->st, "completionTime", str(c->now_s));
 	json_object_object_del(c->st, "progress");
-	event(c->out, ok ? "Normal" : "Warning", reason, "%s", msg);
+	aios_tj_plan_event(c->out, ok ? "Normal" : "Warning", reason, "%s", msg);
 }
 
 /* cleanPodPolicy over every pod of the job (the search is over). */
@@ -180,8 +130,8 @@ static void clean(struct sp *c, struct json_object *const *pods, size_t n)
 		if (!pn || aios_json_lookup(pods[i], "metadata.deletionTimestamp"))
 			continue;
 		if (c->spec->clean == AIOS_TJ_CLEAN_ALL ||
-		    (c->spec->clean == AIOS_TJ_CLEAN_RUNNING && !finished(pods[i])))
-			remove_pod(c->out, pn);
+		    (c->spec->clean == AIOS_TJ_CLEAN_RUNNING && !aios_tj_pod_finished(pods[i])))
+			aios_tj_plan_remove(c->out, pn);
 	}
 }
 
@@ -371,7 +321,7 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 	struct json_object **mine = aios_xcalloc(n_pods + 1, sizeof(*mine));
 	size_t n = 0;
 	for (size_t k = 0; k < n_pods; k++)
-		if (label_num(pods[k], AIOS_SEARCH_LABEL_TRIAL) == (int64_t)i)
+		if (aios_tj_label_int(pods[k], AIOS_SEARCH_LABEL_TRIAL, -1) == (int64_t)i)
 			mine[n++] = pods[k];
 	struct json_object *tj = trial_job(c, tr, i);
 	struct aios_tj_plan tp;
@@ -389,7 +339,7 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 	 * the next reconcile (pods must not wait for a ConfigMap nobody creates). */
 	int cm_busy = tp.configmap && o->configmap;
 	if (cm_busy) {
-		requeue(o, 1000);
+		aios_tj_plan_requeue(o, 1000);
 	} else if (tp.configmap) {
 		adopt(c, tp.configmap, i);
 		o->configmap = tp.configmap;
@@ -402,12 +352,12 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 		tp.create[k] = NULL;
 	}
 	for (size_t k = 0; k < tp.n_remove; k++)
-		remove_pod(o, tp.remove[k]);
+		aios_tj_plan_remove(o, tp.remove[k]);
 	for (size_t k = 0; k < tp.n_events; k++)
-		event(o, tp.events[k].type, tp.events[k].reason, "trial %s: %s",
-		      tname ? tname : "?", tp.events[k].message);
+		aios_tj_plan_event(o, tp.events[k].type, tp.events[k].reason, "trial %s: %s",
+		                   tname ? tname : "?", tp.events[k].message);
 	if (tp.requeue_after_ms > 0)
-		requeue(o, tp.requeue_after_ms);
+		aios_tj_plan_requeue(o, tp.requeue_after_ms);
 	if (tp.scrape_addr && !o->scrape_addr) {
 		o->scrape_addr = tp.scrape_addr;
 		tp.scrape_addr = NULL;
@@ -433,9 +383,9 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 		phase = AIOS_TRIAL_SUCCEEDED;
 		struct json_object *rank0 = NULL;
 		for (size_t k = 0; k < n; k++)
-			if (label_num(mine[k], AIOS_TJ_LABEL_RANK) == 0 &&
-			    label_num(mine[k], AIOS_TJ_LABEL_ATTEMPT) == attempts - 1 &&
-			    label_num(mine[k], AIOS_TJ_LABEL_GENERATION) == c->gen)
+			if (aios_tj_label_int(mine[k], AIOS_TJ_LABEL_RANK, -1) == 0 &&
+			    aios_tj_label_int(mine[k], AIOS_TJ_LABEL_ATTEMPT, -1) == attempts - 1 &&
+			    aios_tj_label_int(mine[k], AIOS_TJ_LABEL_GENERATION, -1) == c->gen)
 				rank0 = mine[k];
 		record_result(c, tr, rank0);
 		struct json_object *art = aios_json_lookup(ts, "artifact");
@@ -482,8 +432,9 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 		observed = 0;
 	if (observed != c->gen) {
 		if (observed > 0 && aios_json_lookup(st, "trials"))
-			event(out, "Normal", "NewRun",
-			      "spec generation %lld: starting a new search", (long long)c->gen);
+			aios_tj_plan_event(out, "Normal", "NewRun",
+			                   "spec generation %lld: starting a new search",
+			                   (long long)c->gen);
 		drop_cond(st, "Succeeded");
 		drop_cond(st, "Failed");
 		static const char *const reset[] = {"completionTime", "startTime", "progress",
@@ -511,18 +462,19 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 			if (c->now >= t + c->spec->ttl_s)
 				out->delete_job = 1;
 			else
-				requeue(out, ((int64_t)(t + c->spec->ttl_s - c->now)) * 1000);
+				aios_tj_plan_requeue(out, ((int64_t)(t + c->spec->ttl_s - c->now)) *
+				                              1000);
 		}
 		return AIOS_OK;
 	}
 
 	/* pods that belong to no recorded trial go */
 	for (size_t k = 0; k < n_pods; k++) {
-		int64_t t = label_num(pods[k], AIOS_SEARCH_LABEL_TRIAL);
+		int64_t t = aios_tj_label_int(pods[k], AIOS_SEARCH_LABEL_TRIAL, -1);
 		const char *pn = aios_json_str(pods[k], "metadata.name");
 		if (pn && (t < 0 || (size_t)t >= n) &&
 		    !aios_json_lookup(pods[k], "metadata.deletionTimestamp"))
-			remove_pod(out, pn);
+			aios_tj_plan_remove(out, pn);
 	}
 
 	/* suspended: no pods, no clock; running trials wait as Pending */
@@ -530,7 +482,7 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 		for (size_t k = 0; k < n_pods; k++) {
 			const char *pn = aios_json_str(pods[k], "metadata.name");
 			if (pn && !aios_json_lookup(pods[k], "metadata.deletionTimestamp"))
-				remove_pod(out, pn);
+				aios_tj_plan_remove(out, pn);
 		}
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *tr = json_object_array_get_idx(trials, i);
@@ -539,8 +491,9 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 				json_object_object_add(tr, "phase", str("Pending"));
 		}
 		if (!is_true(st, "Suspended"))
-			event(out, "Normal", "Suspended",
-			      "runPolicy.suspend is true: pods deleted, clock stopped");
+			aios_tj_plan_event(
+			    out, "Normal", "Suspended",
+			    "runPolicy.suspend is true: pods deleted, clock stopped");
 		set_cond(c, "Suspended", 1, "JobSuspended", "runPolicy.suspend is true", 0);
 		set_cond(c, "Running", 0, "JobSuspended", "the job is suspended", 1);
 		json_object_object_del(st, "startTime");
@@ -550,7 +503,8 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 	}
 	if (is_true(st, "Suspended")) {
 		set_cond(c, "Suspended", 0, "JobResumed", "runPolicy.suspend is false", 0);
-		event(out, "Normal", "Resumed", "runPolicy.suspend is false: resuming the search");
+		aios_tj_plan_event(out, "Normal", "Resumed",
+		                   "runPolicy.suspend is false: resuming the search");
 	}
 	if (!aios_json_str(st, "startTime"))
 		json_object_object_add(st, "startTime", str(c->now_s));
@@ -580,12 +534,14 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 			}
 			finish(c, 0, "DeadlineExceeded", msg);
 			for (size_t k = 0; k < n_pods; k++)
-				if (!finished(pods[k]) && aios_json_str(pods[k], "metadata.name"))
-					remove_pod(out, aios_json_str(pods[k], "metadata.name"));
+				if (!aios_tj_pod_finished(pods[k]) &&
+				    aios_json_str(pods[k], "metadata.name"))
+					aios_tj_plan_remove(
+					    out, aios_json_str(pods[k], "metadata.name"));
 			clean(c, pods, n_pods);
 			return AIOS_OK;
 		}
-		requeue(out, ((int64_t)(t0 + c->spec->deadline_s - c->now)) * 1000);
+		aios_tj_plan_requeue(out, ((int64_t)(t0 + c->spec->deadline_s - c->now)) * 1000);
 	}
 
 	/* every trial not ended: plan it */
@@ -628,8 +584,8 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 		if (a->epochs > 0)
 			json_object_object_add(tr, "epochs", json_object_new_int64(a->epochs));
 		json_object_array_add(trials, tr);
-		event(out, "Normal", "TrialCreated", "trial %s: %s", tn,
-		      json_object_to_json_string_ext(params, JSON_C_TO_STRING_PLAIN));
+		aios_tj_plan_event(out, "Normal", "TrialCreated", "trial %s: %s", tn,
+		                   json_object_to_json_string_ext(params, JSON_C_TO_STRING_PLAIN));
 		run_trial(c, a->trial, pods, n_pods, NULL, NULL);
 	}
 	n = json_object_array_length(trials);
@@ -686,8 +642,9 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 		const char *phase = running > 0 || ended > 0 ? "Running" : "Pending";
 		const char *ph0 = aios_json_str(st, "phase");
 		if (ph0 && strcmp(ph0, phase) != 0 && strcmp(phase, "Running") == 0)
-			event(out, "Normal", "Running", "search running: %zu trial%s running",
-			      running, running == 1 ? "" : "s");
+			aios_tj_plan_event(out, "Normal", "Running",
+			                   "search running: %zu trial%s running", running,
+			                   running == 1 ? "" : "s");
 		json_object_object_add(st, "phase", str(phase));
 		char msg[128];
 		snprintf(msg, sizeof(msg), "%zu trial%s running, %zu ended, %zu started", running,
@@ -730,8 +687,9 @@ enum aios_err aios_search_plan(struct json_object *job, const struct aios_tj_spe
 		if (!is_true(c.st, "Failed") || !fr || strcmp(fr, "InvalidSpec") != 0)
 			finish(&c, 0, "InvalidSpec", msg);
 		for (size_t i = 0; i < n_pods; i++)
-			if (!finished(pods[i]) && aios_json_str(pods[i], "metadata.name"))
-				remove_pod(out, aios_json_str(pods[i], "metadata.name"));
+			if (!aios_tj_pod_finished(pods[i]) &&
+			    aios_json_str(pods[i], "metadata.name"))
+				aios_tj_plan_remove(out, aios_json_str(pods[i], "metadata.name"));
 		return AIOS_OK;
 	}
 	enum aios_err e = search_plan(&c, pods, n_pods, progress);

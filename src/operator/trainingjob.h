@@ -143,4 +143,18 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
                            struct aios_tj_plan *out) AIOS_MUST_CHECK;
 void aios_tj_plan_cleanup(struct aios_tj_plan *p);
 
+/* ---- building a plan (trainingjob_status.c; search_plan.c plans trials with them) ---- */
+
+/* Appends an event (message formatted, cut at AIOS_TJ_MESSAGE_MAX); type and reason static. */
+void aios_tj_plan_event(struct aios_tj_plan *p, const char *type, const char *reason,
+                        const char *fmt, ...) AIOS_PRINTF(4, 5);
+/* Adds a pod to delete (once per name). */
+void aios_tj_plan_remove(struct aios_tj_plan *p, const char *name);
+/* Asks to reconcile again within ms (at least 1; the earliest request wins). */
+void aios_tj_plan_requeue(struct aios_tj_plan *p, int64_t ms);
+/* The integer value of a pod's label, or dflt when it is missing or not an integer. */
+int64_t aios_tj_label_int(struct json_object *pod, const char *label, int64_t dflt);
+/* The pod's phase is Succeeded or Failed. */
+int aios_tj_pod_finished(struct json_object *pod);
+
 #endif

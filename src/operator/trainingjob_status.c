@@ -34,11 +34,8 @@ static struct json_object *jstr(const char *s)
 	return json_object_new_string(s ? s : "");
 }
 
-static void plan_event(struct aios_tj_plan *p, const char *type, const char *reason,
-                       const char *fmt, ...) AIOS_PRINTF(4, 5);
-
-static void plan_event(struct aios_tj_plan *p, const char *type, const char *reason,
-                       const char *fmt, ...)
+void aios_tj_plan_event(struct aios_tj_plan *p, const char *type, const char *reason,
+                        const char *fmt, ...)
 {
 	char msg[AIOS_TJ_MESSAGE_MAX];
 	va_list ap;
@@ -52,7 +49,7 @@ static void plan_event(struct aios_tj_plan *p, const char *type, const char *rea
 	p->n_events++;
 }
 
-static void plan_remove(struct aios_tj_plan *p, const char *name)
+void aios_tj_plan_remove(struct aios_tj_plan *p, const char *name)
 {
 	for (size_t i = 0; i < p->n_remove; i++)
 		if (strcmp(p->remove[i], name) == 0)
@@ -67,7 +64,7 @@ static void plan_create(struct aios_tj_plan *p, struct json_object *pod)
 	p->create[p->n_create++] = pod;
 }
 
-static void requeue_within(struct aios_tj_plan *p, int64_t ms)
+void aios_tj_plan_requeue(struct aios_tj_plan *p, int64_t ms)
 {
 	if (ms < 1)
 		ms = 1;
@@ -75,7 +72,7 @@ static void requeue_within(struct aios_tj_plan *p, int64_t ms)
 		p->requeue_after_ms = ms;
 }
 
-static int64_t label_int(struct json_object *pod, const char *label, int64_t dflt)
+int64_t aios_tj_label_int(struct json_object *pod, const char *label, int64_t dflt)
 {
 	struct json_object *labels = aios_json_lookup(pod, "metadata.labels");
 	struct json_object *v;
@@ -99,7 +96,7 @@ static int pod_is(struct json_object *pod, const char *phase)
 	return strcmp(pod_phase(pod), phase) == 0;
 }
 
-static int pod_finished(struct json_object *pod)
+int aios_tj_pod_finished(struct json_object *pod)
 {
 	return pod_is(pod, "Succeeded") || pod_is(pod, "Failed");
 }
@@ -298,8 +295,8 @@ static void finish(struct ctx *c, const char *type, const char *reason, const ch
 	clear_condition(c->st, "Restarting", reason, msg, c->gen, c->now_s);
 	set_phase(c, type);
 	json_object_object_add(c->st, "completionTime", jstr(c->now_s));
-	plan_event(c->plan, strcmp(type, "Succeeded") == 0 ? "Normal" : "Warning", reason, "%s",
-	           msg);
+	aios_tj_plan_event(c->plan, strcmp(type, "Succeeded") == 0 ? "Normal" : "Warning", reason,
+	                   "%s", msg);
 }
 
 /* Deletes the pods cleanPodPolicy names once the job is finished. */
@@ -309,12 +306,12 @@ static void clean_pods(struct ctx *c, struct json_object *const *pods, size_t n)
 		const char *pn = aios_json_str(pods[i], "metadata.name");
 		if (!pn || aios_json_lookup(pods[i], "metadata.deletionTimestamp"))
 			continue;
-		int running = !pod_finished(pods[i]);
+		int running = !aios_tj_pod_finished(pods[i]);
 		/* parameter servers never finish on their own: they go with their job */
-		int is_ps = label_int(pods[i], AIOS_TJ_LABEL_RANK, 0) >= c->spec->workers;
+		int is_ps = aios_tj_label_int(pods[i], AIOS_TJ_LABEL_RANK, 0) >= c->spec->workers;
 		if (c->spec->clean == AIOS_TJ_CLEAN_ALL ||
 		    (running && (c->spec->clean == AIOS_TJ_CLEAN_RUNNING || is_ps)))
-			plan_remove(c->plan, pn);
+			aios_tj_plan_remove(c->plan, pn);
 	}
 }
 
@@ -534,8 +531,9 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		if (!fr || strcmp(fr, "InvalidSpec") != 0)
 			finish(&c, "Failed", "InvalidSpec", msg);
 		for (size_t i = 0; i < n_pods; i++)
-			if (!pod_finished(pods[i]) && aios_json_str(pods[i], "metadata.name"))
-				plan_remove(out, aios_json_str(pods[i], "metadata.name"));
+			if (!aios_tj_pod_finished(pods[i]) &&
+			    aios_json_str(pods[i], "metadata.name"))
+				aios_tj_plan_remove(out, aios_json_str(pods[i], "metadata.name"));
 		goto done;
 	}
 
@@ -554,8 +552,9 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		int was_terminal = condition_true(st, "Succeeded") || condition_true(st, "Failed");
 		if (observed > 0 && (was_terminal || attempts > 0) && !spec.suspend &&
 		    !condition_true(st, "Suspended"))
-			plan_event(out, "Normal", "NewRun",
-			           "spec generation %lld: starting a new run", (long long)c.gen);
+			aios_tj_plan_event(out, "Normal", "NewRun",
+			                   "spec generation %lld: starting a new run",
+			                   (long long)c.gen);
 		remove_condition(st, "Succeeded");
 		remove_condition(st, "Failed");
 		json_object_object_del(st, "completionTime");
@@ -577,9 +576,9 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		const char *pn = aios_json_str(p, "metadata.name");
 		if (!pn)
 			continue;
-		int64_t g = label_int(p, AIOS_TJ_LABEL_GENERATION, -1);
-		int64_t a = label_int(p, AIOS_TJ_LABEL_ATTEMPT, -1);
-		int64_t r = label_int(p, AIOS_TJ_LABEL_RANK, -1);
+		int64_t g = aios_tj_label_int(p, AIOS_TJ_LABEL_GENERATION, -1);
+		int64_t a = aios_tj_label_int(p, AIOS_TJ_LABEL_ATTEMPT, -1);
+		int64_t r = aios_tj_label_int(p, AIOS_TJ_LABEL_RANK, -1);
 		int deleting = aios_json_lookup(p, "metadata.deletionTimestamp") != NULL;
 		int current =
 		    attempts > 0 && g == c.gen && a == attempt && r >= 0 && r < spec.world;
@@ -594,7 +593,7 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		}
 		if (terminal || deleting)
 			continue; /* cleanPodPolicy decides for a finished job */
-		plan_remove(out, pn);
+		aios_tj_plan_remove(out, pn);
 	}
 
 	/* ---- finished: cleanPodPolicy and TTL ---- */
@@ -606,7 +605,7 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 			if (now >= t + spec.ttl_s)
 				out->delete_job = 1;
 			else
-				requeue_within(out, ((int64_t)(t + spec.ttl_s - now)) * 1000);
+				aios_tj_plan_requeue(out, ((int64_t)(t + spec.ttl_s - now)) * 1000);
 		}
 		free(cur);
 		goto done;
@@ -617,11 +616,12 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		for (size_t i = 0; i < n_pods; i++) {
 			const char *pn = aios_json_str(pods[i], "metadata.name");
 			if (pn && !aios_json_lookup(pods[i], "metadata.deletionTimestamp"))
-				plan_remove(out, pn);
+				aios_tj_plan_remove(out, pn);
 		}
 		if (!condition_true(st, "Suspended"))
-			plan_event(out, "Normal", "Suspended",
-			           "runPolicy.suspend is true: pods deleted, clock stopped");
+			aios_tj_plan_event(
+			    out, "Normal", "Suspended",
+			    "runPolicy.suspend is true: pods deleted, clock stopped");
 		set_condition(st, "Suspended", 1, "JobSuspended", "runPolicy.suspend is true",
 		              c.gen, c.now_s);
 		clear_condition(st, "Running", "JobSuspended", "the job is suspended", c.gen,
@@ -636,7 +636,8 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 	if (condition_true(st, "Suspended")) {
 		set_condition(st, "Suspended", 0, "JobResumed", "runPolicy.suspend is false", c.gen,
 		              c.now_s);
-		plan_event(out, "Normal", "Resumed", "runPolicy.suspend is false: starting pods");
+		aios_tj_plan_event(out, "Normal", "Resumed",
+		                   "runPolicy.suspend is false: starting pods");
 	}
 
 	/* ---- active ---- */
@@ -670,10 +671,10 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		}
 		for (int r = 0; r < spec.world; r++)
 			if (cur[r])
-				plan_remove(out, aios_json_str(cur[r], "metadata.name"));
-		plan_event(out, "Warning", "Restarting",
-		           "attempt %lld failed, starting attempt %lld: %s", (long long)attempts,
-		           (long long)attempts + 1, why);
+				aios_tj_plan_remove(out, aios_json_str(cur[r], "metadata.name"));
+		aios_tj_plan_event(out, "Warning", "Restarting",
+		                   "attempt %lld failed, starting attempt %lld: %s",
+		                   (long long)attempts, (long long)attempts + 1, why);
 		set_condition(st, "Restarting", 1, "RankFailed", why, c.gen, c.now_s);
 		attempts++;
 		attempt++;
@@ -695,14 +696,15 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 			         (long long)spec.deadline_s);
 			finish(&c, "Failed", "DeadlineExceeded", msg);
 			for (size_t i = 0; i < n_pods; i++)
-				if (!pod_finished(pods[i]) &&
+				if (!aios_tj_pod_finished(pods[i]) &&
 				    aios_json_str(pods[i], "metadata.name") &&
 				    !aios_json_lookup(pods[i], "metadata.deletionTimestamp"))
-					plan_remove(out, aios_json_str(pods[i], "metadata.name"));
+					aios_tj_plan_remove(
+					    out, aios_json_str(pods[i], "metadata.name"));
 			clean_pods(&c, pods, n_pods);
 			goto done_cur;
 		}
-		requeue_within(out, ((int64_t)(t0 + spec.deadline_s - now)) * 1000);
+		aios_tj_plan_requeue(out, ((int64_t)(t0 + spec.deadline_s - now)) * 1000);
 	}
 
 	/* every worker (or stage) succeeded: done */
@@ -761,8 +763,9 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 	}
 	if (running == spec.world) {
 		if (strcmp(c.phase0, "Running") != 0)
-			plan_event(out, "Normal", "Running", "all %d rank%s running (attempt %lld)",
-			           spec.world, spec.world == 1 ? "" : "s", (long long)attempts);
+			aios_tj_plan_event(out, "Normal", "Running",
+			                   "all %d rank%s running (attempt %lld)", spec.world,
+			                   spec.world == 1 ? "" : "s", (long long)attempts);
 		set_phase(&c, "Running");
 		char msg[96];
 		snprintf(msg, sizeof(msg), "all %d rank%s running", spec.world,
@@ -774,7 +777,7 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 			out->scrape_addr = aios_xasprintf("%s:%d", ip, AIOS_TJ_METRICS_PORT);
 		if (progress)
 			set_progress(&c, progress);
-		requeue_within(out, AIOS_TJ_PROGRESS_PERIOD_MS);
+		aios_tj_plan_requeue(out, AIOS_TJ_PROGRESS_PERIOD_MS);
 	} else {
 		const char *phase = attempts > 1 ? "Restarting" : "Pending";
 		/* ranks that finished early (a worker done before the others) count as running */
@@ -786,10 +789,10 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 			phase = "Running";
 		const char *reason0 = aios_json_str(find_condition(st, "Running"), "reason");
 		if (why_reason && (!reason0 || strcmp(reason0, why_reason) != 0))
-			plan_event(out, "Warning", why_reason, "%s", why);
+			aios_tj_plan_event(out, "Warning", why_reason, "%s", why);
 		else if (!why_reason && c.phase0[0] && strcmp(phase, c.phase0) != 0 &&
 		         strcmp(phase, "Restarting") != 0)
-			plan_event(out, "Normal", phase, "waiting for every rank to run");
+			aios_tj_plan_event(out, "Normal", phase, "waiting for every rank to run");
 		set_phase(&c, phase);
 		if (strcmp(phase, "Running") != 0) {
 			char msg[AIOS_TJ_MESSAGE_MAX];

@@ -13,53 +13,21 @@
 #include "common/json.h"
 #include "operator/search.h"
 #include "operator/trainingjob.h"
+#include "support/tj_cluster.h"
 
-#define T0       1800000000 /* a fixed wall clock, Unix seconds */
-#define MAX_PODS 128
+#define T0 1800000000 /* a fixed wall clock, Unix seconds */
 
 struct cluster {
-	struct json_object *job;
-	struct json_object *pods[MAX_PODS];
-	size_t n;
-	struct aios_tj_plan plan;
+	struct aios_tjc k; /* the job, its pods, the last plan */
 	int ips;
 	int max_active_trials; /* most trials with live pods seen at once */
 	int fail_trial[16];    /* 1: that trial's pods exit 1 */
 };
 
-static struct json_object *parse(const char *s)
-{
-	struct json_object *o;
-	ck_assert_int_eq(aios_json_parse(s, strlen(s), "test", &o), AIOS_OK);
-	return o;
-}
-
 static void cluster_init(struct cluster *c, const char *spec_json)
 {
 	memset(c, 0, sizeof(*c));
-	char buf[4096];
-	snprintf(buf, sizeof(buf),
-	         "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":"
-	         "{\"name\":\"tj\",\"namespace\":\"ns\",\"uid\":\"uid-1\",\"generation\":1},"
-	         "\"spec\":%s}",
-	         spec_json);
-	c->job = parse(buf);
-}
-
-static void cluster_free(struct cluster *c)
-{
-	aios_tj_plan_cleanup(&c->plan);
-	for (size_t i = 0; i < c->n; i++)
-		json_object_put(c->pods[i]);
-	json_object_put(c->job);
-}
-
-static struct json_object *pod_named(struct cluster *c, const char *name)
-{
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(aios_json_str(c->pods[i], "metadata.name"), name) == 0)
-			return c->pods[i];
-	return NULL;
+	aios_tjc_init(&c->k, spec_json);
 }
 
 static int label(struct json_object *pod, const char *l)
@@ -76,35 +44,15 @@ static int pod_live(struct json_object *pod)
 	return !ph || (strcmp(ph, "Succeeded") != 0 && strcmp(ph, "Failed") != 0);
 }
 
-/* Plans at time now and applies the plan: deletes, creates, status. */
+/* Plans at time now and applies the plan; counts the trials with live pods. */
 static void step(struct cluster *c, time_t now)
 {
-	aios_tj_plan_cleanup(&c->plan);
-	ck_assert_int_eq(aios_tj_plan(c->job, c->pods, c->n, now, NULL, &c->plan), AIOS_OK);
-	for (size_t i = 0; i < c->plan.n_remove; i++) {
-		for (size_t j = 0; j < c->n; j++) {
-			if (strcmp(aios_json_str(c->pods[j], "metadata.name"), c->plan.remove[i]) ==
-			    0) {
-				json_object_put(c->pods[j]);
-				c->pods[j] = c->pods[--c->n];
-				break;
-			}
-		}
-	}
-	for (size_t i = 0; i < c->plan.n_create; i++) {
-		struct json_object *p = c->plan.create[i];
-		const char *name = aios_json_str(p, "metadata.name");
-		ck_assert_msg(!pod_named(c, name), "pod %s created twice", name);
-		ck_assert_uint_lt(c->n, MAX_PODS);
-		c->pods[c->n++] = aios_json_copy(p);
-	}
-	if (c->plan.status_changed)
-		json_object_object_add(c->job, "status", aios_json_copy(c->plan.status));
+	aios_tjc_step(&c->k, now, NULL);
 	/* never more than parallelism trials with live pods */
 	int active[64] = {0}, n_active = 0;
-	for (size_t i = 0; i < c->n; i++) {
-		int t = label(c->pods[i], AIOS_SEARCH_LABEL_TRIAL);
-		if (pod_live(c->pods[i]) && t < 64 && !active[t]++)
+	for (size_t i = 0; i < c->k.n; i++) {
+		int t = label(c->k.pods[i], AIOS_SEARCH_LABEL_TRIAL);
+		if (pod_live(c->k.pods[i]) && t < 64 && !active[t]++)
 			n_active++;
 	}
 	if (n_active > c->max_active_trials)
@@ -119,7 +67,7 @@ static struct json_object *pod_spec(struct json_object *pod)
 	for (size_t i = 0; env && i < json_object_array_length(env); i++) {
 		struct json_object *e = json_object_array_get_idx(env, i);
 		if (strcmp(aios_json_str(e, "name"), "AIOS_SPEC") == 0)
-			return parse(aios_json_str(e, "value"));
+			return aios_tjc_parse(aios_json_str(e, "value"));
 	}
 	ck_abort_msg("pod %s has no AIOS_SPEC", aios_json_str(pod, "metadata.name"));
 	return NULL;
@@ -148,14 +96,14 @@ static double accuracy_of(struct json_object *spec)
  * trial (spec.loss cross_entropy) also reports val_accuracy. */
 static void kubelet(struct cluster *c)
 {
-	for (size_t i = 0; i < c->n; i++) {
-		struct json_object *p = c->pods[i];
+	for (size_t i = 0; i < c->k.n; i++) {
+		struct json_object *p = c->k.pods[i];
 		const char *ph = aios_json_str(p, "status.phase");
 		char buf[2048];
 		if (!ph) {
 			snprintf(buf, sizeof(buf),
 			         "{\"phase\":\"Running\",\"podIP\":\"10.244.0.%d\"}", ++c->ips);
-			json_object_object_add(p, "status", parse(buf));
+			json_object_object_add(p, "status", aios_tjc_parse(buf));
 		} else if (strcmp(ph, "Running") == 0) {
 			struct json_object *spec = pod_spec(p);
 			int t = label(p, AIOS_SEARCH_LABEL_TRIAL),
@@ -184,7 +132,7 @@ static void kubelet(struct cluster *c)
 			    json_object_to_json_string(m));
 			json_object_put(m);
 			json_object_put(spec);
-			json_object_object_add(p, "status", parse(buf));
+			json_object_object_add(p, "status", aios_tjc_parse(buf));
 		}
 	}
 }
@@ -194,7 +142,7 @@ static void run(struct cluster *c, time_t *now, int max_steps)
 {
 	for (int i = 0; i < max_steps; i++) {
 		step(c, (*now)++);
-		const char *ph = aios_json_str(c->job, "status.phase");
+		const char *ph = aios_json_str(c->k.job, "status.phase");
 		if (ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0))
 			return;
 		kubelet(c);
@@ -203,7 +151,7 @@ static void run(struct cluster *c, time_t *now, int max_steps)
 
 static struct json_object *trial(struct cluster *c, size_t i)
 {
-	struct json_object *t = aios_json_lookup(c->job, "status.trials");
+	struct json_object *t = aios_json_lookup(c->k.job, "status.trials");
 	ck_assert_ptr_nonnull(t);
 	ck_assert_uint_lt(i, json_object_array_length(t));
 	return json_object_array_get_idx(t, i);
@@ -211,13 +159,13 @@ static struct json_object *trial(struct cluster *c, size_t i)
 
 static size_t n_trials(struct cluster *c)
 {
-	struct json_object *t = aios_json_lookup(c->job, "status.trials");
+	struct json_object *t = aios_json_lookup(c->k.job, "status.trials");
 	return t ? json_object_array_length(t) : 0;
 }
 
 static const char *cond_reason(struct cluster *c, const char *type)
 {
-	struct json_object *conds = aios_json_lookup(c->job, "status.conditions");
+	struct json_object *conds = aios_json_lookup(c->k.job, "status.conditions");
 	for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
 		struct json_object *x = json_object_array_get_idx(conds, i);
 		if (strcmp(aios_json_str(x, "type"), type) == 0 &&
@@ -232,10 +180,11 @@ static void assert_best(struct cluster *c, size_t best, double obj)
 {
 	char bn[16];
 	snprintf(bn, sizeof(bn), "t%zu", best);
-	ck_assert_str_eq(aios_json_str(c->job, "status.best.trial"), bn);
+	ck_assert_str_eq(aios_json_str(c->k.job, "status.best.trial"), bn);
 	ck_assert_double_eq_tol(
-	    json_object_get_double(aios_json_lookup(c->job, "status.best.objective")), obj, 1e-12);
-	ck_assert_str_eq(aios_json_str(c->job, "status.artifact.uri"),
+	    json_object_get_double(aios_json_lookup(c->k.job, "status.best.objective")), obj,
+	    1e-12);
+	ck_assert_str_eq(aios_json_str(c->k.job, "status.artifact.uri"),
 	                 aios_json_str(trial(c, best), "artifact.uri"));
 }
 
@@ -253,11 +202,11 @@ START_TEST(random_six_by_two)
 	cluster_init(&c, RANDOM6);
 	time_t now = T0;
 	step(&c, now++);
-	ck_assert_uint_eq(c.plan.n_create, 2); /* rank 0 of trials 0 and 1 */
-	struct json_object *p0 = c.plan.create[0];
+	ck_assert_uint_eq(c.k.plan.n_create, 2); /* rank 0 of trials 0 and 1 */
+	struct json_object *p0 = c.k.plan.create[0];
 	ck_assert_str_eq(aios_json_str(p0, "metadata.name"), "tj-t0-g1a0-w0");
 	ck_assert_int_eq(label(p0, AIOS_SEARCH_LABEL_TRIAL), 0);
-	ck_assert_int_eq(label(c.plan.create[1], AIOS_SEARCH_LABEL_TRIAL), 1);
+	ck_assert_int_eq(label(c.k.plan.create[1], AIOS_SEARCH_LABEL_TRIAL), 1);
 	struct json_object *labels = aios_json_lookup(p0, "metadata.labels"), *v;
 	ck_assert(json_object_object_get_ex(labels, AIOS_TJ_LABEL_JOB, &v));
 	ck_assert_str_eq(json_object_get_string(v), "tj");
@@ -265,14 +214,14 @@ START_TEST(random_six_by_two)
 	    json_object_array_get_idx(aios_json_lookup(p0, "metadata.ownerReferences"), 0);
 	ck_assert_str_eq(aios_json_str(ref, "name"), "tj");
 	ck_assert_str_eq(aios_json_str(ref, "uid"), "uid-1");
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Pending");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Pending");
 	ck_assert_uint_eq(n_trials(&c), 2);
 	ck_assert_str_eq(aios_json_str(trial(&c, 0), "name"), "t0");
 	ck_assert_int_eq(json_object_get_int(aios_json_lookup(trial(&c, 1), "index")), 1);
 	ck_assert_ptr_null(aios_json_lookup(trial(&c, 0), "completionTime"));
 
 	run(&c, &now, 100);
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Succeeded");
 	ck_assert_str_eq(cond_reason(&c, "Succeeded"), "SearchSucceeded");
 	ck_assert_int_eq(c.max_active_trials, 2);
 	ck_assert_uint_eq(n_trials(&c), 6);
@@ -304,18 +253,18 @@ START_TEST(random_six_by_two)
 		}
 	}
 	assert_best(&c, best, best_obj);
-	ck_assert(aios_json_equal(aios_json_lookup(c.job, "status.best.parameters"),
+	ck_assert(aios_json_equal(aios_json_lookup(c.k.job, "status.best.parameters"),
 	                          aios_json_lookup(trial(&c, best), "parameters")));
-	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.uri"),
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.artifact.uri"),
 	                 aios_json_str(trial(&c, best), "artifact.uri"));
-	ck_assert_int_eq(json_object_get_int(aios_json_lookup(c.job, "status.artifact.generation")),
-	                 1);
+	ck_assert_int_eq(
+	    json_object_get_int(aios_json_lookup(c.k.job, "status.artifact.generation")), 1);
 
 	/* level-based: planning again changes nothing */
 	step(&c, now + 100);
-	ck_assert_int_eq(c.plan.status_changed, 0);
-	ck_assert_uint_eq(c.plan.n_create, 0);
-	cluster_free(&c);
+	ck_assert_int_eq(c.k.plan.status_changed, 0);
+	ck_assert_uint_eq(c.k.plan.n_create, 0);
+	aios_tjc_free(&c.k);
 }
 END_TEST
 
@@ -325,11 +274,11 @@ START_TEST(accuracy_objective_maximized)
 {
 	struct cluster c;
 	cluster_init(&c, RANDOM6); /* with a classification loss and the accuracy objective */
-	aios_json_set(c.job, "spec.loss", json_object_new_string("cross_entropy"));
-	aios_json_set(c.job, "spec.search.objective.metric", json_object_new_string("accuracy"));
+	aios_json_set(c.k.job, "spec.loss", json_object_new_string("cross_entropy"));
+	aios_json_set(c.k.job, "spec.search.objective.metric", json_object_new_string("accuracy"));
 	time_t now = T0;
 	run(&c, &now, 100);
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Succeeded");
 	ck_assert_uint_eq(n_trials(&c), 6);
 	size_t best_acc = 0, best_loss = 0;
 	double max_acc = -1, min_loss = INFINITY;
@@ -356,22 +305,23 @@ START_TEST(accuracy_objective_maximized)
 	ck_assert_uint_ne(best_acc, best_loss); /* the two objectives disagree here */
 	assert_best(&c, best_acc, max_acc);
 	/* the end names the metric */
-	ck_assert_ptr_nonnull(strstr(
-	    json_object_to_json_string(aios_json_lookup(c.job, "status.conditions")), "accuracy"));
-	cluster_free(&c);
+	ck_assert_ptr_nonnull(
+	    strstr(json_object_to_json_string(aios_json_lookup(c.k.job, "status.conditions")),
+	           "accuracy"));
+	aios_tjc_free(&c.k);
 
 	/* the same search of a regression model (mlp, mse by default) */
 	cluster_init(&c, RANDOM6);
-	aios_json_set(c.job, "spec.search.objective.metric", json_object_new_string("accuracy"));
+	aios_json_set(c.k.job, "spec.search.objective.metric", json_object_new_string("accuracy"));
 	step(&c, T0);
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Failed");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Failed");
 	ck_assert_str_eq(cond_reason(&c, "Failed"), "InvalidSpec");
-	ck_assert_uint_eq(c.plan.n_create, 0);
+	ck_assert_uint_eq(c.k.plan.n_create, 0);
 	ck_assert_uint_eq(n_trials(&c), 0);
-	struct json_object *conds = aios_json_lookup(c.job, "status.conditions");
+	struct json_object *conds = aios_json_lookup(c.k.job, "status.conditions");
 	ck_assert_ptr_nonnull(
 	    strstr(json_object_to_json_string(conds), "accuracy needs a classification model"));
-	cluster_free(&c);
+	aios_tjc_free(&c.k);
 }
 END_TEST
 
@@ -383,25 +333,25 @@ START_TEST(failed_trials)
 	c.fail_trial[1] = c.fail_trial[3] = 1;
 	time_t now = T0;
 	run(&c, &now, 100);
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Succeeded");
 	ck_assert_str_eq(aios_json_str(trial(&c, 1), "phase"), "Failed");
 	ck_assert_ptr_nonnull(strstr(aios_json_str(trial(&c, 1), "message"), "exit code 1"));
 	ck_assert_ptr_null(aios_json_lookup(trial(&c, 1), "objective"));
 	ck_assert_str_eq(aios_json_str(trial(&c, 3), "phase"), "Failed");
-	const char *b = aios_json_str(c.job, "status.best.trial");
+	const char *b = aios_json_str(c.k.job, "status.best.trial");
 	ck_assert(strcmp(b, "t1") != 0 && strcmp(b, "t3") != 0);
-	cluster_free(&c);
+	aios_tjc_free(&c.k);
 
 	cluster_init(&c, RANDOM6);
 	for (int i = 0; i < 6; i++)
 		c.fail_trial[i] = 1;
 	now = T0;
 	run(&c, &now, 100);
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Failed");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Failed");
 	ck_assert_str_eq(cond_reason(&c, "Failed"), "AllTrialsFailed");
 	ck_assert_uint_eq(n_trials(&c), 6);
-	ck_assert_ptr_null(aios_json_lookup(c.job, "status.artifact"));
-	cluster_free(&c);
+	ck_assert_ptr_null(aios_json_lookup(c.k.job, "status.artifact"));
+	aios_tjc_free(&c.k);
 }
 END_TEST
 
@@ -416,23 +366,23 @@ START_TEST(suspend_and_resume)
 	step(&c, now++);
 	ck_assert_str_eq(aios_json_str(trial(&c, 0), "phase"), "Running");
 	struct json_object *params0 = aios_json_copy(aios_json_lookup(trial(&c, 0), "parameters"));
-	aios_json_set(c.job, "spec.runPolicy.suspend", json_object_new_boolean(1));
+	aios_json_set(c.k.job, "spec.runPolicy.suspend", json_object_new_boolean(1));
 	step(&c, now++);
-	ck_assert_uint_eq(c.n, 0);
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Suspended");
+	ck_assert_uint_eq(c.k.n, 0);
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Suspended");
 	ck_assert_str_eq(aios_json_str(trial(&c, 0), "phase"), "Pending");
 	step(&c, now++);
-	ck_assert_uint_eq(c.plan.n_create, 0);
-	aios_json_set(c.job, "spec.runPolicy.suspend", json_object_new_boolean(0));
+	ck_assert_uint_eq(c.k.plan.n_create, 0);
+	aios_json_set(c.k.job, "spec.runPolicy.suspend", json_object_new_boolean(0));
 	step(&c, now++);
-	ck_assert_uint_eq(c.plan.n_create, 2);
+	ck_assert_uint_eq(c.k.plan.n_create, 2);
 	ck_assert_uint_eq(n_trials(&c), 2);
 	ck_assert(aios_json_equal(params0, aios_json_lookup(trial(&c, 0), "parameters")));
 	run(&c, &now, 100);
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Succeeded");
 	ck_assert_uint_eq(n_trials(&c), 6);
 	json_object_put(params0);
-	cluster_free(&c);
+	aios_tjc_free(&c.k);
 }
 END_TEST
 
@@ -446,19 +396,19 @@ START_TEST(distributed_trials)
 	        "{\"values\":[0.1,0.01]}}}}");
 	time_t now = T0;
 	step(&c, now++);
-	ck_assert_uint_eq(c.plan.n_create, 1);
+	ck_assert_uint_eq(c.k.plan.n_create, 1);
 	kubelet(&c);
 	step(&c, now++);
-	ck_assert_uint_eq(c.plan.n_create, 1);
-	ck_assert_str_eq(aios_json_str(c.plan.create[0], "metadata.name"), "tj-t0-g1a0-w1");
-	ck_assert_int_eq(label(c.plan.create[0], AIOS_SEARCH_LABEL_TRIAL), 0);
+	ck_assert_uint_eq(c.k.plan.n_create, 1);
+	ck_assert_str_eq(aios_json_str(c.k.plan.create[0], "metadata.name"), "tj-t0-g1a0-w1");
+	ck_assert_int_eq(label(c.k.plan.create[0], AIOS_SEARCH_LABEL_TRIAL), 0);
 	run(&c, &now, 50);
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Succeeded");
 	ck_assert_uint_eq(n_trials(&c), 2);
-	ck_assert_str_eq(aios_json_str(c.job, "status.best.trial"), "t1"); /* lr 0.01 is best */
-	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.uri"), "pvc://m/x.trial-1");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.best.trial"), "t1"); /* lr 0.01 is best */
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.artifact.uri"), "pvc://m/x.trial-1");
 	ck_assert_int_eq(c.max_active_trials, 1);
-	cluster_free(&c);
+	aios_tjc_free(&c.k);
 }
 END_TEST
 
@@ -474,7 +424,7 @@ START_TEST(halving_through_the_plan)
 	             "\"max\":1}}}}");
 	time_t now = T0;
 	run(&c, &now, 60);
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Succeeded");
 	ck_assert_uint_eq(n_trials(&c), 4);
 	size_t best0 = 0;
 	for (size_t i = 0; i < 3; i++) {
@@ -492,15 +442,15 @@ START_TEST(halving_through_the_plan)
 	ck_assert_int_eq(json_object_get_int(aios_json_lookup(trial(&c, 3), "epochs")), 4);
 	ck_assert(aios_json_equal(aios_json_lookup(trial(&c, 3), "parameters"),
 	                          aios_json_lookup(trial(&c, best0), "parameters")));
-	ck_assert_str_eq(aios_json_str(c.job, "status.best.trial"), "t3");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.best.trial"), "t3");
 	/* the promoted trial continues from its rung-0 run's checkpoints; rung 0 starts afresh */
 	char from[64];
 	snprintf(from, sizeof(from), "pvc://m/x.trial-%zu.aios.ckpt", best0);
 	int seen = 0;
-	for (size_t i = 0; i < c.n; i++) {
-		struct json_object *spec = pod_spec(c.pods[i]);
+	for (size_t i = 0; i < c.k.n; i++) {
+		struct json_object *spec = pod_spec(c.k.pods[i]);
 		const char *rf = aios_json_str(spec, "checkpoint.resumeFrom");
-		if (label(c.pods[i], AIOS_SEARCH_LABEL_TRIAL) == 3) {
+		if (label(c.k.pods[i], AIOS_SEARCH_LABEL_TRIAL) == 3) {
 			ck_assert_msg(rf && strcmp(rf, from) == 0,
 			              "trial 3 resumes from %s, not %s", rf ? rf : "(nothing)",
 			              from);
@@ -511,7 +461,7 @@ START_TEST(halving_through_the_plan)
 		json_object_put(spec);
 	}
 	ck_assert_int_eq(seen, 1);
-	cluster_free(&c);
+	aios_tjc_free(&c.k);
 }
 END_TEST
 
@@ -522,23 +472,23 @@ START_TEST(new_generation_and_invalid)
 	cluster_init(&c, RANDOM6);
 	time_t now = T0;
 	run(&c, &now, 100);
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Succeeded");
-	json_object_object_add(aios_json_lookup(c.job, "metadata"), "generation",
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Succeeded");
+	json_object_object_add(aios_json_lookup(c.k.job, "metadata"), "generation",
 	                       json_object_new_int64(2));
 	step(&c, now++);
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Pending");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Pending");
 	ck_assert_uint_eq(n_trials(&c), 2);
-	ck_assert_ptr_null(aios_json_lookup(c.job, "status.best"));
-	ck_assert_ptr_null(aios_json_lookup(c.job, "status.artifact"));
-	ck_assert_str_eq(aios_json_str(c.plan.create[0], "metadata.name"), "tj-t0-g2a0-w0");
-	cluster_free(&c);
+	ck_assert_ptr_null(aios_json_lookup(c.k.job, "status.best"));
+	ck_assert_ptr_null(aios_json_lookup(c.k.job, "status.artifact"));
+	ck_assert_str_eq(aios_json_str(c.k.plan.create[0], "metadata.name"), "tj-t0-g2a0-w0");
+	aios_tjc_free(&c.k);
 
 	cluster_init(&c, "{\"search\":{\"space\":{\"learningRate\":{\"min\":1,\"max\":0.5}}}}");
 	step(&c, T0);
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Failed");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Failed");
 	ck_assert_str_eq(cond_reason(&c, "Failed"), "InvalidSpec");
-	ck_assert_uint_eq(c.plan.n_create, 0);
-	cluster_free(&c);
+	ck_assert_uint_eq(c.k.plan.n_create, 0);
+	aios_tjc_free(&c.k);
 }
 END_TEST
 
@@ -548,28 +498,29 @@ START_TEST(waiting_reason_reported_once)
 	struct cluster c;
 	cluster_init(&c, RANDOM6);
 	step(&c, T0);
-	struct json_object *p = pod_named(&c, "tj-t0-g1a0-w0");
+	struct json_object *p = aios_tjc_pod(&c.k, "tj-t0-g1a0-w0");
 	ck_assert_ptr_nonnull(p);
-	json_object_object_add(p, "status",
-	                       parse("{\"phase\":\"Pending\",\"containerStatuses\":[{\"name\":"
-	                             "\"trainer\",\"state\":{\"waiting\":{\"reason\":"
-	                             "\"ImagePullBackOff\",\"message\":\"no such image\"}}}]}"));
+	json_object_object_add(
+	    p, "status",
+	    aios_tjc_parse("{\"phase\":\"Pending\",\"containerStatuses\":[{\"name\":"
+	                   "\"trainer\",\"state\":{\"waiting\":{\"reason\":"
+	                   "\"ImagePullBackOff\",\"message\":\"no such image\"}}}]}"));
 	step(&c, T0 + 1);
-	ck_assert_uint_eq(c.plan.n_events, 1);
-	ck_assert_str_eq(c.plan.events[0].reason, "ImagePullBackOff");
-	ck_assert_ptr_nonnull(strstr(c.plan.events[0].message, "trial t0: "));
+	ck_assert_uint_eq(c.k.plan.n_events, 1);
+	ck_assert_str_eq(c.k.plan.events[0].reason, "ImagePullBackOff");
+	ck_assert_ptr_nonnull(strstr(c.k.plan.events[0].message, "trial t0: "));
 	ck_assert_str_eq(aios_json_str(trial(&c, 0), "reason"), "ImagePullBackOff");
 	ck_assert_ptr_nonnull(strstr(aios_json_str(trial(&c, 0), "message"), "no such image"));
 	step(&c, T0 + 2);
-	ck_assert_uint_eq(c.plan.n_events, 0);
-	ck_assert_int_eq(c.plan.status_changed, 0);
+	ck_assert_uint_eq(c.k.plan.n_events, 0);
+	ck_assert_int_eq(c.k.plan.status_changed, 0);
 	kubelet(&c); /* it starts after all */
 	json_object_object_add(p, "status",
-	                       parse("{\"phase\":\"Running\",\"podIP\":\"10.244.0.99\"}"));
+	                       aios_tjc_parse("{\"phase\":\"Running\",\"podIP\":\"10.244.0.99\"}"));
 	step(&c, T0 + 3);
 	ck_assert_str_eq(aios_json_str(trial(&c, 0), "phase"), "Running");
 	ck_assert_ptr_null(aios_json_lookup(trial(&c, 0), "reason"));
-	cluster_free(&c);
+	aios_tjc_free(&c.k);
 }
 END_TEST
 
@@ -587,23 +538,23 @@ START_TEST(large_specs_one_configmap_per_pass)
 		json_object_array_add(feats, row);
 		json_object_array_add(labels, json_object_new_double(i * 0.002));
 	}
-	aios_json_set(c.job, "spec.data.inline.features", feats);
-	aios_json_set(c.job, "spec.data.inline.labels", labels);
+	aios_json_set(c.k.job, "spec.data.inline.features", feats);
+	aios_json_set(c.k.job, "spec.data.inline.labels", labels);
 	step(&c, T0);
-	ck_assert_ptr_nonnull(c.plan.configmap);
-	ck_assert_str_eq(aios_json_str(c.plan.configmap, "metadata.name"), "tj-t0-spec-g1");
-	ck_assert_uint_eq(c.plan.n_create, 1);
-	ck_assert_int_eq(label(c.plan.create[0], AIOS_SEARCH_LABEL_TRIAL), 0);
-	ck_assert_int_gt(c.plan.requeue_after_ms, 0);
+	ck_assert_ptr_nonnull(c.k.plan.configmap);
+	ck_assert_str_eq(aios_json_str(c.k.plan.configmap, "metadata.name"), "tj-t0-spec-g1");
+	ck_assert_uint_eq(c.k.plan.n_create, 1);
+	ck_assert_int_eq(label(c.k.plan.create[0], AIOS_SEARCH_LABEL_TRIAL), 0);
+	ck_assert_int_gt(c.k.plan.requeue_after_ms, 0);
 	step(&c, T0 + 1);
-	ck_assert_ptr_nonnull(c.plan.configmap);
-	ck_assert_str_eq(aios_json_str(c.plan.configmap, "metadata.name"), "tj-t1-spec-g1");
-	ck_assert_uint_eq(c.plan.n_create, 1);
-	ck_assert_int_eq(label(c.plan.create[0], AIOS_SEARCH_LABEL_TRIAL), 1);
-	struct json_object *l = aios_json_lookup(c.plan.configmap, "metadata.labels"), *v;
+	ck_assert_ptr_nonnull(c.k.plan.configmap);
+	ck_assert_str_eq(aios_json_str(c.k.plan.configmap, "metadata.name"), "tj-t1-spec-g1");
+	ck_assert_uint_eq(c.k.plan.n_create, 1);
+	ck_assert_int_eq(label(c.k.plan.create[0], AIOS_SEARCH_LABEL_TRIAL), 1);
+	struct json_object *l = aios_json_lookup(c.k.plan.configmap, "metadata.labels"), *v;
 	ck_assert(json_object_object_get_ex(l, AIOS_TJ_LABEL_JOB, &v));
 	ck_assert_str_eq(json_object_get_string(v), "tj");
-	cluster_free(&c);
+	aios_tjc_free(&c.k);
 }
 END_TEST
 
@@ -613,25 +564,25 @@ START_TEST(deadline_over_the_whole_search)
 {
 	struct cluster c;
 	cluster_init(&c, RANDOM6);
-	aios_json_set(c.job, "spec.runPolicy.activeDeadlineSeconds", json_object_new_int(60));
+	aios_json_set(c.k.job, "spec.runPolicy.activeDeadlineSeconds", json_object_new_int(60));
 	step(&c, T0);
-	ck_assert_uint_eq(c.n, 2);
-	struct json_object *spec = pod_spec(c.pods[0]);
+	ck_assert_uint_eq(c.k.n, 2);
+	struct json_object *spec = pod_spec(c.k.pods[0]);
 	ck_assert_ptr_null(aios_json_lookup(spec, "runPolicy.activeDeadlineSeconds"));
 	json_object_put(spec);
-	ck_assert_int_eq(c.plan.requeue_after_ms, 60000);
+	ck_assert_int_eq(c.k.plan.requeue_after_ms, 60000);
 	kubelet(&c);
 	step(&c, T0 + 30);
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Running");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Running");
 	step(&c, T0 + 60);
-	ck_assert_str_eq(aios_json_str(c.job, "status.phase"), "Failed");
+	ck_assert_str_eq(aios_json_str(c.k.job, "status.phase"), "Failed");
 	ck_assert_str_eq(cond_reason(&c, "Failed"), "DeadlineExceeded");
 	ck_assert_str_eq(aios_json_str(trial(&c, 0), "phase"), "Stopped");
 	ck_assert_str_eq(aios_json_str(trial(&c, 1), "phase"), "Stopped");
 	ck_assert_str_eq(aios_json_str(trial(&c, 1), "reason"), "DeadlineExceeded");
-	ck_assert_uint_eq(c.n, 0);
+	ck_assert_uint_eq(c.k.n, 0);
 	ck_assert_uint_eq(n_trials(&c), 2);
-	cluster_free(&c);
+	aios_tjc_free(&c.k);
 }
 END_TEST
 

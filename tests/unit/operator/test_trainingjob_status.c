@@ -11,52 +11,11 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "operator/trainingjob.h"
+#include "support/tj_cluster.h"
 
 #define T0 1800000000 /* a fixed wall clock, Unix seconds */
 
-struct cluster {
-	struct json_object *job;
-	struct json_object *pods[64];
-	size_t n;
-	struct aios_tj_plan plan;
-};
-
-static struct json_object *parse(const char *s)
-{
-	struct json_object *o;
-	ck_assert_int_eq(aios_json_parse(s, strlen(s), "test", &o), AIOS_OK);
-	return o;
-}
-
-static void cluster_init(struct cluster *c, const char *spec_json)
-{
-	memset(c, 0, sizeof(*c));
-	char buf[4096];
-	snprintf(buf, sizeof(buf),
-	         "{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":"
-	         "{\"name\":\"tj\",\"namespace\":\"ns\",\"uid\":\"uid-1\",\"generation\":1},"
-	         "\"spec\":%s}",
-	         spec_json);
-	c->job = parse(buf);
-}
-
-static void cluster_free(struct cluster *c)
-{
-	aios_tj_plan_cleanup(&c->plan);
-	for (size_t i = 0; i < c->n; i++)
-		json_object_put(c->pods[i]);
-	json_object_put(c->job);
-}
-
-static struct json_object *pod_named(struct cluster *c, const char *name)
-{
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(aios_json_str(c->pods[i], "metadata.name"), name) == 0)
-			return c->pods[i];
-	return NULL;
-}
-
-static int has_event(struct cluster *c, const char *reason)
+static int has_event(struct aios_tjc *c, const char *reason)
 {
 	for (size_t i = 0; i < c->plan.n_events; i++)
 		if (strcmp(c->plan.events[i].reason, reason) == 0)
@@ -64,7 +23,7 @@ static int has_event(struct cluster *c, const char *reason)
 	return 0;
 }
 
-static const char *event_msg(struct cluster *c, const char *reason)
+static const char *event_msg(struct aios_tjc *c, const char *reason)
 {
 	for (size_t i = 0; i < c->plan.n_events; i++)
 		if (strcmp(c->plan.events[i].reason, reason) == 0)
@@ -72,39 +31,15 @@ static const char *event_msg(struct cluster *c, const char *reason)
 	return "";
 }
 
-/* Plans at time now and applies the plan: creates, deletes, status. */
-static void step_p(struct cluster *c, time_t now, const struct aios_tj_progress *pr)
+static void step(struct aios_tjc *c, time_t now)
 {
-	aios_tj_plan_cleanup(&c->plan);
-	ck_assert_int_eq(aios_tj_plan(c->job, c->pods, c->n, now, pr, &c->plan), AIOS_OK);
-	for (size_t i = 0; i < c->plan.n_remove; i++) {
-		for (size_t j = 0; j < c->n; j++) {
-			if (strcmp(aios_json_str(c->pods[j], "metadata.name"), c->plan.remove[i]) ==
-			    0) {
-				json_object_put(c->pods[j]);
-				c->pods[j] = c->pods[--c->n];
-				break;
-			}
-		}
-	}
-	for (size_t i = 0; i < c->plan.n_create; i++) {
-		const char *name = aios_json_str(c->plan.create[i], "metadata.name");
-		ck_assert_msg(!pod_named(c, name), "pod %s created twice", name);
-		c->pods[c->n++] = aios_json_copy(c->plan.create[i]);
-	}
-	if (c->plan.status_changed)
-		json_object_object_add(c->job, "status", aios_json_copy(c->plan.status));
+	aios_tjc_step(c, now, NULL);
 }
 
-static void step(struct cluster *c, time_t now)
-{
-	step_p(c, now, NULL);
-}
-
-static void kubelet(struct cluster *c, const char *name, const char *phase, const char *ip,
+static void kubelet(struct aios_tjc *c, const char *name, const char *phase, const char *ip,
                     int exit_code, const char *message)
 {
-	struct json_object *p = pod_named(c, name);
+	struct json_object *p = aios_tjc_pod(c, name);
 	ck_assert_msg(p != NULL, "no pod %s", name);
 	char buf[2048];
 	struct json_object *msg = json_object_new_string(message ? message : "");
@@ -118,22 +53,22 @@ static void kubelet(struct cluster *c, const char *name, const char *phase, cons
 	else
 		snprintf(buf, sizeof(buf), "{\"phase\":\"%s\",\"podIP\":\"%s\"}", phase, ip);
 	json_object_put(msg);
-	json_object_object_add(p, "status", parse(buf));
+	json_object_object_add(p, "status", aios_tjc_parse(buf));
 }
 
-static const char *phase(struct cluster *c)
+static const char *phase(struct aios_tjc *c)
 {
 	return aios_json_str(c->job, "status.phase");
 }
 
-static int64_t sint(struct cluster *c, const char *path)
+static int64_t sint(struct aios_tjc *c, const char *path)
 {
 	int64_t v = -1;
 	ck_assert_int_eq(aios_json_get_int(c->job, path, &v), AIOS_OK);
 	return v;
 }
 
-static const char *cond(struct cluster *c, const char *type, const char *field)
+static const char *cond(struct aios_tjc *c, const char *type, const char *field)
 {
 	struct json_object *conds = aios_json_lookup(c->job, "status.conditions");
 	for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
@@ -144,7 +79,7 @@ static const char *cond(struct cluster *c, const char *type, const char *field)
 	return NULL;
 }
 
-static int terminal_conditions(struct cluster *c)
+static int terminal_conditions(struct aios_tjc *c)
 {
 	int n = 0;
 	const char *s = cond(c, "Succeeded", "status"), *f = cond(c, "Failed", "status");
@@ -154,7 +89,7 @@ static int terminal_conditions(struct cluster *c)
 	return n;
 }
 
-static void set_gen(struct cluster *c, int64_t gen)
+static void set_gen(struct aios_tjc *c, int64_t gen)
 {
 	json_object_object_add(aios_json_lookup(c->job, "metadata"), "generation",
 	                       json_object_new_int64(gen));
@@ -163,9 +98,9 @@ static void set_gen(struct cluster *c, int64_t gen)
 /* A 2-worker job: rank 0 first, rank 1 once rank 0 has an IP, Running, Succeeded. */
 START_TEST(two_workers_happy_path)
 {
-	struct cluster c;
-	cluster_init(&c,
-	             "{\"distributed\":{\"workers\":2},\"output\":{\"uri\":\"pvc://m/x.aios\"}}");
+	struct aios_tjc c;
+	aios_tjc_init(&c,
+	              "{\"distributed\":{\"workers\":2},\"output\":{\"uri\":\"pvc://m/x.aios\"}}");
 	step(&c, T0);
 	ck_assert_uint_eq(c.plan.n_create, 1);
 	ck_assert_str_eq(aios_json_str(c.plan.create[0], "metadata.name"), "tj-g1a0-w0");
@@ -195,7 +130,7 @@ START_TEST(two_workers_happy_path)
 	                              .loss = 0.5,
 	                              .have_val_acc = 1,
 	                              .val_acc = 0.75};
-	step_p(&c, T0 + 10, &pr);
+	aios_tjc_step(&c, T0 + 10, &pr);
 	ck_assert_str_eq(phase(&c), "Running");
 	ck_assert(has_event(&c, "Running"));
 	ck_assert_str_eq(cond(&c, "Running", "status"), "True");
@@ -213,7 +148,7 @@ START_TEST(two_workers_happy_path)
 	char saved[32];
 	snprintf(saved, sizeof(saved), "%s", ltt);
 
-	step_p(&c, T0 + 20, &pr); /* same progress, later: transition time kept */
+	aios_tjc_step(&c, T0 + 20, &pr); /* same progress, later: transition time kept */
 	ck_assert_str_eq(cond(&c, "Running", "lastTransitionTime"), saved);
 	ck_assert(!has_event(&c, "Running"));
 
@@ -242,15 +177,15 @@ START_TEST(two_workers_happy_path)
 	ck_assert_int_eq(c.plan.status_changed, 0);
 	ck_assert_uint_eq(c.plan.n_create + c.plan.n_remove + c.plan.n_events, 0);
 	ck_assert_int_eq(c.plan.requeue_after_ms, 0);
-	cluster_free(&c);
+	aios_tjc_free(&c);
 }
 END_TEST
 
 /* A failing rank restarts the whole gang as attempt + 1 until backoffLimit. */
 START_TEST(failing_rank_restarts_gang_then_fails)
 {
-	struct cluster c;
-	cluster_init(&c, "{\"distributed\":{\"workers\":2},\"runPolicy\":{\"backoffLimit\":1}}");
+	struct aios_tjc c;
+	aios_tjc_init(&c, "{\"distributed\":{\"workers\":2},\"runPolicy\":{\"backoffLimit\":1}}");
 	step(&c, T0);
 	kubelet(&c, "tj-g1a0-w0", "Running", "10.0.0.1", 0, NULL);
 	step(&c, T0 + 1);
@@ -306,28 +241,28 @@ START_TEST(failing_rank_restarts_gang_then_fails)
 	ck_assert_uint_eq(c.plan.n_remove, 1);
 	ck_assert_str_eq(c.plan.remove[0], "tj-g1a1-w1");
 	ck_assert_int_eq(sint(&c, "status.attempts"), 2);
-	cluster_free(&c);
+	aios_tjc_free(&c);
 }
 END_TEST
 
 START_TEST(backoff_limit_zero_fails_at_once)
 {
-	struct cluster c;
-	cluster_init(&c, "{\"runPolicy\":{\"backoffLimit\":0,\"cleanPodPolicy\":\"None\"}}");
+	struct aios_tjc c;
+	aios_tjc_init(&c, "{\"runPolicy\":{\"backoffLimit\":0,\"cleanPodPolicy\":\"None\"}}");
 	step(&c, T0);
 	kubelet(&c, "tj-g1a0-w0", "Failed", "10.0.0.1", 1, "boom");
 	step(&c, T0 + 1);
 	ck_assert_str_eq(phase(&c), "Failed");
 	ck_assert_uint_eq(c.plan.n_remove, 0);
 	ck_assert_int_eq(sint(&c, "status.workers.failed"), 1);
-	cluster_free(&c);
+	aios_tjc_free(&c);
 }
 END_TEST
 
 START_TEST(deadline_fails_the_job)
 {
-	struct cluster c;
-	cluster_init(&c, "{\"runPolicy\":{\"activeDeadlineSeconds\":60}}");
+	struct aios_tjc c;
+	aios_tjc_init(&c, "{\"runPolicy\":{\"activeDeadlineSeconds\":60}}");
 	step(&c, T0);
 	ck_assert_int_eq(c.plan.requeue_after_ms, 60000);
 	kubelet(&c, "tj-g1a0-w0", "Running", "10.0.0.1", 0, NULL);
@@ -339,14 +274,14 @@ START_TEST(deadline_fails_the_job)
 	ck_assert_str_eq(cond(&c, "Failed", "reason"), "DeadlineExceeded");
 	ck_assert_uint_eq(c.plan.n_remove, 1);
 	ck_assert_uint_eq(c.n, 0);
-	cluster_free(&c);
+	aios_tjc_free(&c);
 }
 END_TEST
 
 START_TEST(suspend_and_resume)
 {
-	struct cluster c;
-	cluster_init(
+	struct aios_tjc c;
+	aios_tjc_init(
 	    &c, "{\"distributed\":{\"workers\":2},\"runPolicy\":{\"activeDeadlineSeconds\":100}}");
 	step(&c, T0);
 	kubelet(&c, "tj-g1a0-w0", "Running", "10.0.0.1", 0, NULL);
@@ -376,14 +311,14 @@ START_TEST(suspend_and_resume)
 	ck_assert_uint_eq(c.plan.n_create, 1);
 	ck_assert_str_eq(aios_json_str(c.plan.create[0], "metadata.name"), "tj-g3a0-w0");
 	ck_assert_int_eq(c.plan.requeue_after_ms, 100000); /* the clock restarted */
-	cluster_free(&c);
+	aios_tjc_free(&c);
 }
 END_TEST
 
 START_TEST(ttl_deletes_finished_job)
 {
-	struct cluster c;
-	cluster_init(&c, "{\"runPolicy\":{\"ttlSecondsAfterFinished\":30}}");
+	struct aios_tjc c;
+	aios_tjc_init(&c, "{\"runPolicy\":{\"ttlSecondsAfterFinished\":30}}");
 	step(&c, T0);
 	kubelet(&c, "tj-g1a0-w0", "Succeeded", "10.0.0.1", 0, "");
 	step(&c, T0 + 10);
@@ -394,14 +329,14 @@ START_TEST(ttl_deletes_finished_job)
 	ck_assert_int_eq(c.plan.requeue_after_ms, 20000);
 	step(&c, T0 + 40);
 	ck_assert_int_eq(c.plan.delete_job, 1);
-	cluster_free(&c);
+	aios_tjc_free(&c);
 }
 END_TEST
 
 START_TEST(clean_pod_policy_all_and_none)
 {
-	struct cluster c;
-	cluster_init(
+	struct aios_tjc c;
+	aios_tjc_init(
 	    &c, "{\"distributed\":{\"workers\":2},\"runPolicy\":{\"cleanPodPolicy\":\"All\"}}");
 	step(&c, T0);
 	kubelet(&c, "tj-g1a0-w0", "Running", "10.0.0.1", 0, NULL);
@@ -412,11 +347,11 @@ START_TEST(clean_pod_policy_all_and_none)
 	ck_assert_str_eq(phase(&c), "Succeeded");
 	ck_assert_uint_eq(c.plan.n_remove, 2);
 	ck_assert_uint_eq(c.n, 0);
-	cluster_free(&c);
+	aios_tjc_free(&c);
 
-	cluster_init(&c,
-	             "{\"distributed\":{\"workers\":2},\"runPolicy\":{\"cleanPodPolicy\":\"None\","
-	             "\"activeDeadlineSeconds\":5}}");
+	aios_tjc_init(&c,
+	              "{\"distributed\":{\"workers\":2},\"runPolicy\":{\"cleanPodPolicy\":\"None\","
+	              "\"activeDeadlineSeconds\":5}}");
 	step(&c, T0);
 	kubelet(&c, "tj-g1a0-w0", "Running", "10.0.0.1", 0, NULL);
 	step(&c, T0 + 1);
@@ -426,15 +361,15 @@ START_TEST(clean_pod_policy_all_and_none)
 	ck_assert_uint_eq(c.plan.n_remove, 1);
 	ck_assert_str_eq(c.plan.remove[0], "tj-g1a0-w0");
 	ck_assert_uint_eq(c.n, 1);
-	cluster_free(&c);
+	aios_tjc_free(&c);
 }
 END_TEST
 
 /* A changed spec (a new generation) reruns a finished job as a new run. */
 START_TEST(new_generation_new_run)
 {
-	struct cluster c;
-	cluster_init(&c, "{\"output\":{\"uri\":\"pvc://m/a\"}}");
+	struct aios_tjc c;
+	aios_tjc_init(&c, "{\"output\":{\"uri\":\"pvc://m/a\"}}");
 	step(&c, T0);
 	kubelet(&c, "tj-g1a0-w0", "Succeeded", "10.0.0.1", 0, "");
 	step(&c, T0 + 1);
@@ -471,47 +406,47 @@ START_TEST(new_generation_new_run)
 	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.sha256"), "ff");
 	ck_assert_int_eq(sint(&c, "status.artifact.bytes"), 7);
 	ck_assert_int_eq(sint(&c, "status.artifact.generation"), 2);
-	cluster_free(&c);
+	aios_tjc_free(&c);
 }
 END_TEST
 
 START_TEST(pending_reasons_are_actionable)
 {
-	struct cluster c;
-	cluster_init(&c, "{}");
+	struct aios_tjc c;
+	aios_tjc_init(&c, "{}");
 	step(&c, T0);
 	json_object_object_add(
 	    c.pods[0], "status",
-	    parse("{\"phase\":\"Pending\",\"containerStatuses\":[{\"name\":\"trainer\","
-	          "\"state\":{\"waiting\":{\"reason\":\"ImagePullBackOff\",\"message\":"
-	          "\"Back-off pulling image reg/x:1\"}}}]}"));
+	    aios_tjc_parse("{\"phase\":\"Pending\",\"containerStatuses\":[{\"name\":\"trainer\","
+	                   "\"state\":{\"waiting\":{\"reason\":\"ImagePullBackOff\",\"message\":"
+	                   "\"Back-off pulling image reg/x:1\"}}}]}"));
 	step(&c, T0 + 1);
 	ck_assert_str_eq(cond(&c, "Running", "reason"), "ImagePullBackOff");
 	ck_assert_ptr_nonnull(strstr(cond(&c, "Running", "message"), "reg/x:1"));
 	ck_assert(has_event(&c, "ImagePullBackOff"));
 	json_object_object_add(
 	    c.pods[0], "status",
-	    parse("{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\","
-	          "\"status\":\"False\",\"reason\":\"Unschedulable\",\"message\":"
-	          "\"0/1 nodes are available: 1 Insufficient cpu.\"}]}"));
+	    aios_tjc_parse("{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\","
+	                   "\"status\":\"False\",\"reason\":\"Unschedulable\",\"message\":"
+	                   "\"0/1 nodes are available: 1 Insufficient cpu.\"}]}"));
 	step(&c, T0 + 2);
 	ck_assert_str_eq(cond(&c, "Running", "reason"), "Unschedulable");
 	ck_assert_ptr_nonnull(strstr(cond(&c, "Running", "message"), "Insufficient cpu"));
-	cluster_free(&c);
+	aios_tjc_free(&c);
 }
 END_TEST
 
 START_TEST(parameter_server_gang)
 {
-	struct cluster c;
-	cluster_init(&c, "{\"distributed\":{\"workers\":2,\"strategy\":\"parameter-server\","
-	                 "\"parameterServers\":1}}");
+	struct aios_tjc c;
+	aios_tjc_init(&c, "{\"distributed\":{\"workers\":2,\"strategy\":\"parameter-server\","
+	                  "\"parameterServers\":1}}");
 	step(&c, T0);
 	kubelet(&c, "tj-g1a0-w0", "Running", "10.0.0.1", 0, NULL);
 	step(&c, T0 + 1);
 	ck_assert_uint_eq(c.plan.n_create, 2);
-	ck_assert_ptr_nonnull(pod_named(&c, "tj-g1a0-w1"));
-	struct json_object *ps = pod_named(&c, "tj-g1a0-ps2");
+	ck_assert_ptr_nonnull(aios_tjc_pod(&c, "tj-g1a0-w1"));
+	struct json_object *ps = aios_tjc_pod(&c, "tj-g1a0-ps2");
 	ck_assert_ptr_nonnull(ps);
 	ck_assert_str_eq(json_object_get_string(json_object_object_get(
 	                     aios_json_lookup(ps, "metadata.labels"), "aios.dev/role")),
@@ -526,14 +461,14 @@ START_TEST(parameter_server_gang)
 	ck_assert_str_eq(phase(&c), "Succeeded"); /* the parameter server never exits itself */
 	ck_assert_uint_eq(c.plan.n_remove, 1);
 	ck_assert_str_eq(c.plan.remove[0], "tj-g1a0-ps2");
-	cluster_free(&c);
+	aios_tjc_free(&c);
 }
 END_TEST
 
 START_TEST(invalid_spec_fails_with_field)
 {
-	struct cluster c;
-	cluster_init(&c, "{\"distributed\":{\"workers\":-2}}");
+	struct aios_tjc c;
+	aios_tjc_init(&c, "{\"distributed\":{\"workers\":-2}}");
 	step(&c, T0);
 	ck_assert_str_eq(phase(&c), "Failed");
 	ck_assert_str_eq(cond(&c, "Failed", "reason"), "InvalidSpec");
@@ -541,15 +476,15 @@ START_TEST(invalid_spec_fails_with_field)
 	ck_assert_uint_eq(c.plan.n_create, 0);
 	step(&c, T0 + 1);
 	ck_assert_int_eq(c.plan.status_changed, 0);
-	cluster_free(&c);
+	aios_tjc_free(&c);
 }
 END_TEST
 
 /* Pods nobody asked for (an older attempt left behind by a crash) are removed. */
 START_TEST(stale_pods_are_removed)
 {
-	struct cluster c;
-	cluster_init(&c, "{}");
+	struct aios_tjc c;
+	aios_tjc_init(&c, "{}");
 	step(&c, T0);
 	kubelet(&c, "tj-g1a0-w0", "Running", "10.0.0.1", 0, NULL);
 	step(&c, T0 + 1);
@@ -569,7 +504,7 @@ START_TEST(stale_pods_are_removed)
 	ck_assert_uint_eq(c.n, 1);
 	ck_assert_str_eq(aios_json_str(c.pods[0], "metadata.name"), "tj-g1a0-w0");
 	ck_assert_str_eq(phase(&c), "Running");
-	cluster_free(&c);
+	aios_tjc_free(&c);
 }
 END_TEST
 
