@@ -7,6 +7,10 @@
 # point the search tried); status.artifact is that trial's model, on the claim with the
 # recorded SHA-256; a ModelService with model.trainingJob serves it and predicts x = 1
 # within 0.5 of 1.
+# Beside it, the accuracy objective with the real trainer: a grid search of a classifier
+# (points inside a circle or not) over hidden size [1] and [16]; every trial records the
+# validation accuracy its trainer reported, and the winner is the most accurate trial (the
+# 16-unit network: one tanh unit can only cut the plane in two), at least 0.85.
 # E2E_LIMIT=420
 source "$(dirname "$0")/lib.sh"
 setup_ns
@@ -26,8 +30,25 @@ job["spec"]["data"]["inline"] = {
 }
 json.dump(job, sys.stdout)
 PY
-trap 'rm -f "/tmp/e2e-search-$$.json"; k delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+trap 'rm -f "/tmp/e2e-search-$$.json" "/tmp/e2e-search-acc-$$.json"; k delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
 kn apply -f "/tmp/e2e-search-$$.json" >/dev/null
+
+# the classifier: 256 points in [-2, 2]^2, label 1 inside the circle of radius 1.3
+python3 > "/tmp/e2e-search-acc-$$.json" <<'PY'
+import json, random
+rng = random.Random(3)
+pts = [(rng.uniform(-2, 2), rng.uniform(-2, 2)) for _ in range(256)]
+json.dump({"apiVersion": "aios.dev/v1alpha1", "kind": "TrainingJob", "metadata": {"name": "circle"},
+           "spec": {"model": {"type": "mlp", "hidden": [16], "activation": "tanh"}, "loss": "cross_entropy",
+                    "optimizer": {"type": "adam", "learningRate": 0.05, "batchSize": 32, "epochs": 150, "seed": 1},
+                    "data": {"inline": {"features": [[round(x, 4), round(y, 4)] for x, y in pts],
+                                        "labels": [int(x * x + y * y < 1.69) for x, y in pts]},
+                             "validationSplit": 0.25},
+                    "output": {"uri": "pvc://models/circle.aios"},
+                    "search": {"algorithm": "grid", "parallelism": 2, "objective": {"metric": "accuracy"},
+                               "space": {"hidden": {"values": [[1], [16]]}}}}}, __import__("sys").stdout)
+PY
+kn apply -f "/tmp/e2e-search-acc-$$.json" >/dev/null
 
 # while it runs: count the trials with pods not yet finished
 max_live=0
@@ -95,4 +116,28 @@ for _ in $(seq 1 20); do pred="$(predict square 1)" && break; sleep 0.5; done
 python3 -c 'import sys; sys.exit(0 if abs(float(sys.argv[1]) - 1) <= 0.5 else 1)' "$pred" \
   || fail "prediction $pred for x = 1 is not within 0.5 of 1"
 note "the winner ($uri) predicts $pred for x = 1; $((SECONDS - t0))s in all"
+
+# the accuracy search
+circle_ended() { [[ "$(jp trainingjob/circle '{.status.phase}')" =~ ^(Succeeded|Failed)$ ]]; }
+wait_until "trainingjob circle finished" 180 circle_ended
+kn get trainingjob circle -o json > "/tmp/e2e-search-acc-$$.json"
+python3 - "/tmp/e2e-search-acc-$$.json" <<'PY' || fail "the accuracy search is wrong: $(kn get trainingjob circle -o 'jsonpath={.status}')"
+import json, sys
+st = json.load(open(sys.argv[1]))["status"]
+assert st["phase"] == "Succeeded", st.get("conditions")
+trials = st["trials"]
+assert len(trials) == 2, f"{len(trials)} trials"
+for t in trials:
+    assert t["phase"] == "Succeeded", t
+    assert 0 <= t["accuracy"] <= 1, t
+    assert t["objective"] == t["accuracy"], t
+    print(f'  [test_search] circle {t["name"]}: hidden {t["parameters"]["hidden"]} -> validation accuracy '
+          f'{t["accuracy"]:.3f}, validation loss {t["validationLoss"]:.3f}', file=sys.stderr)
+best = max(trials, key=lambda t: t["accuracy"])
+assert st["best"]["trial"] == best["name"], (st["best"], best)
+assert best["parameters"]["hidden"] == [16], best
+assert best["accuracy"] >= 0.85, best
+assert st["artifact"]["uri"] == best["artifact"]["uri"], (st["artifact"], best)
+PY
+note "accuracy search done; $((SECONDS - t0))s in all"
 exit 0
