@@ -4,9 +4,9 @@
 # extracted and run in order, from nothing in the namespace to a served prediction, and
 # the prediction for x = 5 (printed by `kubectl aios predict` and by the `curl` block) must
 # be within 0.1 of 10. Then the documented install, `kubectl apply -f crds/ && kubectl
-# apply -k operator/`, must apply cleanly (server-side dry run: on this cluster the operator
-# runs as a local process, see docs/local-cluster.md, and a second one as a Deployment
-# would compete with it).
+# apply -k operator/`, must apply cleanly (server-side dry run here, so this test leaves
+# the cluster's operator alone; test_install_kustomize.sh applies it for real and runs the
+# operator as a Deployment).
 #
 # Two lines of the setup block are not run, because run.sh has done them already and
 # repeating them would disturb other users of the machine: `scripts/install-deps.sh`
