@@ -449,6 +449,7 @@ int main(int argc, char **argv)
 	if (body_len)
 		memcpy(g.req + n, body, body_len);
 	g.req_len = (size_t)n + body_len;
+	free(body);
 
 	g.epfd = epoll_create1(EPOLL_CLOEXEC);
 	g.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -548,6 +549,13 @@ int main(int argc, char **argv)
 	       (unsigned long long)g.failed, (double)g.recorded / duration, hist_q(&g.hist, 0.50),
 	       hist_q(&g.hist, 0.90), hist_q(&g.hist, 0.99), hist_q(&g.hist, 0.999),
 	       (double)g.hist.max_ns / 1e3);
+	for (int i = 0; i < g.n_conns; i++) {
+		close(g.conns[i].fd);
+		free(g.conns[i].in);
+	}
+	free(g.conns);
+	free(g.idle);
+	free(g.req);
 	if (g.failed)
 		fprintf(stderr, "loadgen: %llu of %llu requests failed; first: %s\n",
 		        (unsigned long long)g.failed, (unsigned long long)g.sent, g.why);
