@@ -14,6 +14,10 @@
  * as the loss does, so the test knows the winner is the most accurate trial, not the
  * lowest loss; and the same objective on a regression model, refused as InvalidSpec
  * before any pod exists.
+ *
+ * Last, successive halving through the API server: the promoted trial's pod carries
+ * checkpoint.resumeFrom naming the checkpoint directory of the rung-0 trial it was
+ * promoted from (found again from status.trials as stored, fields pruned by the CRD).
  */
 #include <fcntl.h>
 #include <math.h>
@@ -480,6 +484,64 @@ START_TEST(accuracy_objective)
 }
 END_TEST
 
+START_TEST(halving_promoted_trial_resumes)
+{
+	create_job("{\"apiVersion\":\"aios.dev/v1alpha1\",\"kind\":\"TrainingJob\",\"metadata\":{"
+	           "\"name\":\"halving\"},\"spec\":{\"model\":{\"type\":\"mlp\",\"hidden\":[8]},"
+	           "\"data\":{\"inline\":{\"features\":[[1],[2]],\"labels\":[2,4]}},\"output\":{"
+	           "\"uri\":\"file:///tmp/search/halving.aios\"},\"search\":{\"algorithm\":"
+	           "\"successive-halving\",\"trials\":4,\"reductionFactor\":2,\"minEpochs\":2,"
+	           "\"parallelism\":3,\"seed\":5,\"space\":{\"learningRate\":{\"min\":0.0001,"
+	           "\"max\":1},\"hidden\":{\"values\":[[2],[16],[64]]}}}}}");
+	pid_t op = operator_start();
+	struct kubelet k = {0};
+	struct json_object *j = wait_end("halving", op, &k);
+	operator_stop(op);
+	ck_assert_str_eq(aios_json_str(j, "status.phase"), "Succeeded");
+	struct json_object *trials = aios_json_lookup(j, "status.trials");
+	ck_assert_uint_eq(json_object_array_length(trials), 4); /* rungs of 3 and 1 */
+	long parent = -1;
+	for (size_t i = 0; i < 3; i++) {
+		struct json_object *t = json_object_array_get_idx(trials, i);
+		if (strcmp(aios_json_str(t, "phase"), "Succeeded") == 0) {
+			ck_assert_int_eq(parent, -1); /* one promoted */
+			parent = (long)i;
+		}
+	}
+	ck_assert_int_ge(parent, 0);
+	struct json_object *t3 = json_object_array_get_idx(trials, 3);
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(t3, "epochs")), 4);
+	char want[128];
+	snprintf(want, sizeof(want), "file:///tmp/search/halving.trial-%ld.aios.ckpt", parent);
+	struct aios_kube_ref r = aios_kube_ref(&aios_kube_pods, g_ns, NULL);
+	struct aios_kube_list_opts o = {.label_selector = "aios.dev/job=halving"};
+	struct json_object *list = NULL;
+	ck_assert_msg(aios_kube_list(g_admin, &r, &o, &list) == AIOS_OK, "%s", aios_errmsg());
+	struct json_object *items = aios_json_lookup(list, "items");
+	int promoted = 0;
+	for (size_t i = 0; i < json_object_array_length(items); i++) {
+		struct json_object *p = json_object_array_get_idx(items, i);
+		struct json_object *spec = pod_spec(p);
+		const char *rf = aios_json_str(spec, "checkpoint.resumeFrom");
+		struct json_object *labels = aios_json_lookup(p, "metadata.labels"), *v = NULL;
+		ck_assert(json_object_object_get_ex(labels, "aios.dev/trial", &v));
+		if (strcmp(json_object_get_string(v), "3") == 0) {
+			ck_assert_msg(rf && strcmp(rf, want) == 0,
+			              "trial 3 resumes from %s, not %s", rf ? rf : "(nothing)",
+			              want);
+			promoted++;
+		} else {
+			ck_assert_msg(rf == NULL, "rung-0 pod %s resumes from %s",
+			              aios_json_str(p, "metadata.name"), rf);
+		}
+		json_object_put(spec);
+	}
+	ck_assert_int_eq(promoted, 1);
+	json_object_put(list);
+	json_object_put(j);
+}
+END_TEST
+
 static Suite *search_operator_suite(void)
 {
 	Suite *s = suite_create("search_operator");
@@ -488,6 +550,7 @@ static Suite *search_operator_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, random_search_six_trials_two_at_a_time);
 	tcase_add_test(tc, accuracy_objective);
+	tcase_add_test(tc, halving_promoted_trial_resumes);
 	suite_add_tcase(s, tc);
 	return s;
 }
