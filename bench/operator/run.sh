@@ -12,12 +12,18 @@
 #
 #   bench/operator/run.sh [BUILD_DIR] [N]      (defaults: build, 500)
 #
+# Environment (for profiling; the figures in docs/operator.md use neither):
+#   AIOS_BENCH_SIDES="aios kcm"   which sides to run (e.g. "aios" alone)
+#   AIOS_BENCH_OPERATOR_WRAP=CMD  run the operator under CMD (e.g. "valgrind --tool=massif
+#                                 --massif-out-file=/tmp/op.massif"); RSS is then CMD's
+#   AIOS_KEEP_BENCH_DIR=1         keep the run's directory (logs, smaps_rollup files)
+#
 # Prints one JSON line per side (peak RSS = VmHWM; peak anon = RssAnon sampled every
 # 100 ms) and a summary line; figures go to docs/operator.md.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-case "${1:-}" in -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 BUILD="${1:-$ROOT/build}"
 N="${2:-500}"
 cmake --build "$BUILD" -j2 --target aios-bench-operator aios-operator >/dev/null
@@ -70,7 +76,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # ---- 1. aios-operator -------------------------------------------------------------
 HP="$(free_port)" MP="$(free_port)"
-"$OPERATOR" --kubeconfig "$DIR/operator.kubeconfig" --workers 5 --log-level warn \
+SIDES="${AIOS_BENCH_SIDES:-aios kcm}"
+if [[ " $SIDES " == *" aios "* ]]; then
+# shellcheck disable=SC2086 # the wrapper is a command line
+${AIOS_BENCH_OPERATOR_WRAP:-} "$OPERATOR" --kubeconfig "$DIR/operator.kubeconfig" --workers 5 --log-level warn \
   --metrics-bind-address "127.0.0.1:$MP" --health-probe-bind-address "127.0.0.1:$HP" \
   2>"$DIR/operator.log" &
 OP_PID=$!
@@ -79,10 +88,13 @@ curl -sf "http://127.0.0.1:$HP/readyz" >/dev/null || { tail "$DIR/operator.log" 
 sample_anon "$OP_PID" "$DIR/op.anon" & SAMPLER=$!
 tj="$("$BENCH" --kubeconfig "$KC" --namespace bench-tj --kind trainingjob --count "$N")"
 TJ_RSS="$(peak_kb "$OP_PID")"
+cat "/proc/$OP_PID/smaps_rollup" >"$DIR/op.smaps_rollup" 2>/dev/null || true
 kill "$OP_PID"; wait "$OP_PID" || true; OP_PID=""
 wait "$SAMPLER" || true
 TJ_ANON="$(cat "$DIR/op.anon")"
 echo "${tj%\}},\"controller\":\"aios-operator\",\"peak_rss_kb\":$TJ_RSS,\"peak_anon_kb\":$TJ_ANON}"
+fi
+[[ " $SIDES " == *" kcm "* ]] || exit 0
 
 # ---- 2. kube-controller-manager, Job controller only -------------------------------
 "$KBIN/kube-controller-manager" --kubeconfig="$DIR/kube-controller-manager.kubeconfig" \
@@ -93,11 +105,13 @@ grep -q 'Caches are synced for job' "$DIR/kcm.log" || { tail "$DIR/kcm.log" >&2;
 sample_anon "$KCM_PID" "$DIR/kcm.anon" & SAMPLER=$!
 job="$("$BENCH" --kubeconfig "$KC" --namespace bench-job --kind job --count "$N")"
 KCM_RSS="$(peak_kb "$KCM_PID")"
+cat "/proc/$KCM_PID/smaps_rollup" >"$DIR/kcm.smaps_rollup" 2>/dev/null || true
 kill "$KCM_PID"; wait "$KCM_PID" || true; KCM_PID=""
 wait "$SAMPLER" || true
 KCM_ANON="$(cat "$DIR/kcm.anon")"
 echo "${job%\}},\"controller\":\"kube-controller-manager --controllers=job\",\"peak_rss_kb\":$KCM_RSS,\"peak_anon_kb\":$KCM_ANON}"
 
+[[ " $SIDES " == *" aios "* ]] || exit 0
 t1="$(sed -E 's/.*"all_pods_seconds":([0-9.]+).*/\1/' <<<"$tj")"
 t2="$(sed -E 's/.*"all_pods_seconds":([0-9.]+).*/\1/' <<<"$job")"
 awk -v n="$N" -v t1="$t1" -v t2="$t2" -v r1="$TJ_RSS" -v r2="$KCM_RSS" -v a1="$TJ_ANON" -v a2="$KCM_ANON" 'BEGIN{

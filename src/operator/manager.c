@@ -60,6 +60,7 @@ struct slot {
 	struct aios_manager *m;
 	uint64_t restarts_seen;
 	struct aios_series *restarts;
+	struct aios_series *cache_objects, *cache_bytes; /* shared by slots of one resource */
 };
 
 struct aios_manager {
@@ -69,6 +70,7 @@ struct aios_manager {
 	struct aios_kube_recorder *rec;
 	struct aios_metrics *metrics;
 	struct aios_metric *m_api, *m_reconcile, *m_duration, *m_depth, *m_restarts;
+	struct aios_metric *m_cache_objects, *m_cache_bytes;
 	struct aios_series *leader_gauge;
 	struct aios_http_server *metrics_srv, *health_srv;
 	struct ctl ctls[MAX_CONTROLLERS];
@@ -142,6 +144,24 @@ static void collect(void *ud)
 			s->restarts_seen = r;
 		}
 	}
+	/* cache size per resource (several informers may watch one resource) */
+	for (int i = 0; i < m->n_slots; i++) {
+		struct slot *s = &m->slots[i];
+		int seen_before = 0;
+		for (int j = 0; j < i; j++)
+			seen_before |= m->slots[j].gvr == s->gvr;
+		if (seen_before)
+			continue;
+		size_t objs = 0, bytes = 0;
+		for (int j = i; j < m->n_slots; j++) {
+			if (m->slots[j].gvr != s->gvr || !m->slots[j].inf)
+				continue;
+			objs += aios_kube_informer_len(m->slots[j].inf);
+			bytes += aios_kube_informer_bytes(m->slots[j].inf);
+		}
+		aios_gauge_set(s->cache_objects, (double)objs);
+		aios_gauge_set(s->cache_bytes, (double)bytes);
+	}
 	aios_gauge_set(m->leader_gauge, atomic_load(&m->leading) ? 1 : 0);
 }
 
@@ -163,6 +183,13 @@ static void declare_metrics(struct aios_manager *m)
 	m->m_restarts = aios_metrics_counter(r, "aios_operator_watch_restarts_total",
 	                                     "Watches restarted after the first, by resource.",
 	                                     "resource", NULL);
+	m->m_cache_objects =
+	    aios_metrics_gauge(r, "aios_operator_cache_objects",
+	                       "Objects in the informer caches, by resource.", "resource", NULL);
+	m->m_cache_bytes = aios_metrics_gauge(
+	    r, "aios_operator_cache_bytes",
+	    "Bytes of cached object text (compact JSON) in the informer caches, by resource.",
+	    "resource", NULL);
 	m->m_api = aios_metrics_counter(
 	    r, "aios_operator_api_requests_total",
 	    "Kubernetes API requests by verb and HTTP code (0: no answer).", "verb", "code", NULL);
@@ -227,6 +254,8 @@ static struct slot *slot_for(struct aios_manager *m, const struct aios_kube_gvr 
 	s->m = m;
 	s->transform = transform;
 	s->restarts = aios_metric_with(m->m_restarts, gvr->resource);
+	s->cache_objects = aios_metric_with(m->m_cache_objects, gvr->resource);
+	s->cache_bytes = aios_metric_with(m->m_cache_bytes, gvr->resource);
 	return s;
 }
 

@@ -205,7 +205,8 @@ struct aios_scraper {
 	CURLM *multi;
 	int max_parallel;
 	int timeout_ms;
-	CURL **easy; /* one per slot, reused across rounds (keeps connections warm) */
+	CURL **easy; /* one per slot, made on first use (~5 KiB each: memory), then reused
+	              * across rounds (keeps connections warm) */
 	struct aios_buf *body;
 	size_t *target; /* which url a slot is fetching */
 };
@@ -222,12 +223,8 @@ struct aios_scraper *aios_scraper_new(int max_parallel, int timeout_ms)
 	s->easy = aios_xcalloc((size_t)s->max_parallel, sizeof(*s->easy));
 	s->body = aios_xcalloc((size_t)s->max_parallel, sizeof(*s->body));
 	s->target = aios_xcalloc((size_t)s->max_parallel, sizeof(*s->target));
-	for (int i = 0; i < s->max_parallel; i++) {
-		s->easy[i] = curl_easy_init();
-		if (!s->easy[i])
-			abort();
+	for (int i = 0; i < s->max_parallel; i++)
 		aios_buf_init(&s->body[i], AIOS_CAP_METRICS_PAGE);
-	}
 	return s;
 }
 
@@ -236,7 +233,8 @@ void aios_scraper_free(struct aios_scraper *s)
 	if (!s)
 		return;
 	for (int i = 0; i < s->max_parallel; i++) {
-		curl_easy_cleanup(s->easy[i]);
+		if (s->easy[i])
+			curl_easy_cleanup(s->easy[i]);
 		aios_buf_cleanup(&s->body[i]);
 	}
 	curl_multi_cleanup(s->multi);
@@ -254,6 +252,11 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 
 static void start(struct aios_scraper *s, int slot, size_t target, const char *url)
 {
+	if (!s->easy[slot]) {
+		s->easy[slot] = curl_easy_init();
+		if (!s->easy[slot])
+			abort(); /* only fails on out-of-memory */
+	}
 	CURL *e = s->easy[slot];
 	curl_easy_reset(e);
 	aios_buf_reset(&s->body[slot]);

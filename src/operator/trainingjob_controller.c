@@ -45,7 +45,7 @@
 
 struct memo {
 	char *key;
-	struct json_object *last_written; /* the object our last status write returned */
+	char *last_written; /* what memo_of kept of our last status write, as JSON text */
 	int64_t last_scrape_ms;
 	struct memo *next;
 };
@@ -87,7 +87,7 @@ static void memo_drop(struct tj_state *st, const char *key)
 		if (strcmp((*pp)->key, key) == 0) {
 			struct memo *m = *pp;
 			*pp = m->next;
-			json_object_put(m->last_written);
+			free(m->last_written);
 			free(m->key);
 			free(m);
 			break;
@@ -188,7 +188,7 @@ static void tj_cleanup(struct aios_manager *m, void *state)
 		struct memo *x = st->buckets[i];
 		while (x) {
 			struct memo *next = x->next;
-			json_object_put(x->last_written);
+			free(x->last_written);
 			free(x->key);
 			free(x);
 			x = next;
@@ -207,13 +207,13 @@ static struct json_object *current_job(struct aios_manager *m, struct tj_state *
 		memo_drop(st, key);
 		return NULL;
 	}
-	struct json_object *job = aios_json_copy(cached);
-	aios_kube_obj_put(cached);
+	struct json_object *job = cached; /* a cache read is a private tree (informer.h) */
 	int refetch = 0;
 	pthread_mutex_lock(&st->mu);
 	struct memo *mm = memo_find(st, key, 0);
-	if (mm && mm->last_written) {
-		struct json_object *w = mm->last_written;
+	struct json_object *w =
+	    mm && mm->last_written ? json_tokener_parse(mm->last_written) : NULL;
+	if (w) {
 		const char *a = aios_json_str(w, "metadata.uid");
 		const char *b = aios_json_str(job, "metadata.uid");
 		int64_t gw = 0, gc = 0;
@@ -226,16 +226,17 @@ static struct json_object *current_job(struct aios_manager *m, struct tj_state *
 			} else {
 				/* the cache's spec with the status we wrote, at our resourceVersion */
 				json_object_object_add(
-				    job, "status", aios_json_copy(aios_json_lookup(w, "status")));
+				    job, "status", json_object_get(aios_json_lookup(w, "status")));
 				aios_json_set(job, "metadata.resourceVersion",
 				              json_object_new_string(
 				                  aios_json_str(w, "metadata.resourceVersion")));
 			}
 		} else {
 			/* the cache caught up (or it is another incarnation): forget the copy */
-			json_object_put(mm->last_written);
+			free(mm->last_written);
 			mm->last_written = NULL;
 		}
+		json_object_put(w);
 	}
 	pthread_mutex_unlock(&st->mu);
 	if (refetch) {
@@ -253,8 +254,9 @@ static struct json_object *current_job(struct aios_manager *m, struct tj_state *
 }
 
 /* Keeps of a status write's answer what current_job needs: uid, resourceVersion,
- * generation and status (not the spec: memory). Takes written. */
-static struct json_object *memo_of(struct json_object *written)
+ * generation and status (not the spec), as JSON text (a json-c tree of the status
+ * alone costs ~3 KiB: memory). Takes written; caller frees. */
+static char *memo_of(struct json_object *written)
 {
 	struct json_object *o = json_object_new_object();
 	static const char *const keep[] = {"metadata.uid", "metadata.resourceVersion"};
@@ -270,14 +272,16 @@ static struct json_object *memo_of(struct json_object *written)
 	if (st)
 		json_object_object_add(o, "status", aios_json_copy(st));
 	json_object_put(written);
-	return o;
+	char *text = aios_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return text;
 }
 
-static void remember(struct tj_state *st, const char *key, struct json_object *written)
+static void remember(struct tj_state *st, const char *key, char *written)
 {
 	pthread_mutex_lock(&st->mu);
 	struct memo *mm = memo_find(st, key, 1);
-	json_object_put(mm->last_written);
+	free(mm->last_written);
 	mm->last_written = written;
 	pthread_mutex_unlock(&st->mu);
 }

@@ -16,6 +16,9 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +42,10 @@
 #define AIOS_INF_WATCH_MIN_S    300
 #define AIOS_INF_WATCH_SPREAD_S 300
 #define AIOS_INF_KEY_MAX        512 /* namespace (63) + '/' + name (253), with room */
+/* LIST page size: a page is held as a json-c tree while it is stored, and an object
+ * with its managedFields is ~200 json-c object nodes (~150 KiB as a tree), so 50
+ * objects bound that to ~8 MB (measured: docs/internals/kube.md). */
+#define AIOS_INF_PAGE_SIZE 50
 
 /* ------------------------------------------------------------------------ */
 /* shared objects                                                            */
@@ -88,16 +95,49 @@ void aios_kube_objs_free(struct json_object **objs, size_t n)
 /* store                                                                     */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * An entry holds its object serialized (compact JSON, after the transform), not as a
+ * json-c tree: a json-c object node costs ~0.7 KiB (each carries a 16-slot hash table),
+ * so a cached TrainingJob of ~14 object nodes took ~12 KiB as a tree and takes ~1.3 KiB
+ * as text. Readers get a fresh parse (docs/internals/kube.md, "Informer").
+ *
+ * data is one allocation: "resourceVersion\0owner uid\0json\0"; owner is "" when the
+ * object has no controller ownerReference. The key lives in the entry itself.
+ */
 struct sentry {
-	char *key;
-	uint64_t hash;
-	struct json_object *obj;
-	char *owner; /* controller ownerReference uid, or NULL */
-	uint64_t ohash;
 	struct sentry *next;  /* key chain */
 	struct sentry *onext; /* owner chain */
-	int seen;             /* relist mark */
+	uint64_t hash, ohash;
+	char *data;
+	uint32_t owner_off, json_off;
+	int seen; /* relist mark */
+	char key[];
 };
+
+static const char *e_rv(const struct sentry *e)
+{
+	return e->data;
+}
+
+static const char *e_owner(const struct sentry *e)
+{
+	return e->data[e->owner_off] ? e->data + e->owner_off : NULL;
+}
+
+static const char *e_json(const struct sentry *e)
+{
+	return e->data + e->json_off;
+}
+
+/* A new tree parsed from the entry (the caller's; NULL only if the text is corrupt,
+ * which cannot happen for text json-c wrote). */
+static struct json_object *e_parse(const struct sentry *e)
+{
+	struct json_object *o = json_tokener_parse(e_json(e));
+	if (!o)
+		aios_error("informer_corrupt", "cannot parse the cached copy of %s", e->key);
+	return o;
+}
 
 struct aios_kube_informer {
 	struct aios_kube_client *c;
@@ -111,6 +151,7 @@ struct aios_kube_informer {
 	pthread_cond_t cv; /* synced, and stop for sleepers */
 	struct sentry **keys, **owners;
 	size_t nb, n;
+	size_t bytes; /* sum of the entries' data */
 	int synced;
 	int stop; /* read by the watch's cancel check */
 	int running;
@@ -130,7 +171,7 @@ static struct sentry *st_find(struct aios_kube_informer *inf, const char *key)
 
 static void owner_link(struct aios_kube_informer *inf, struct sentry *e)
 {
-	if (!e->owner)
+	if (!e_owner(e))
 		return;
 	e->onext = inf->owners[e->ohash % inf->nb];
 	inf->owners[e->ohash % inf->nb] = e;
@@ -138,7 +179,7 @@ static void owner_link(struct aios_kube_informer *inf, struct sentry *e)
 
 static void owner_unlink(struct aios_kube_informer *inf, struct sentry *e)
 {
-	if (!e->owner)
+	if (!e_owner(e))
 		return;
 	struct sentry **pp = &inf->owners[e->ohash % inf->nb];
 	while (*pp && *pp != e)
@@ -148,19 +189,41 @@ static void owner_unlink(struct aios_kube_informer *inf, struct sentry *e)
 	e->onext = NULL;
 }
 
-static char *controller_uid(struct json_object *obj)
+/* The controller ownerReference's uid (borrowed from obj), or "". */
+static const char *controller_uid(struct json_object *obj)
 {
 	struct json_object *refs = aios_json_lookup(obj, "metadata.ownerReferences");
 	if (!refs || !json_object_is_type(refs, json_type_array))
-		return NULL;
+		return "";
 	for (size_t i = 0; i < json_object_array_length(refs); i++) {
 		struct json_object *r = json_object_array_get_idx(refs, i);
 		struct json_object *ctl = aios_json_lookup(r, "controller");
 		const char *uid = aios_json_str(r, "uid");
 		if (ctl && json_object_get_boolean(ctl) && uid)
-			return aios_xstrdup(uid);
+			return uid;
 	}
-	return NULL;
+	return "";
+}
+
+/* Serializes obj (not yet shared: only the caller holds it) into an entry's data. */
+static char *pack(struct json_object *obj, uint32_t *owner_off, uint32_t *json_off, size_t *size)
+{
+	const char *rv = aios_json_str(obj, "metadata.resourceVersion");
+	const char *owner = controller_uid(obj);
+	size_t jl = 0;
+	const char *js = json_object_to_json_string_length(
+	    obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &jl);
+	size_t rl = rv ? strlen(rv) : 0, ol = strlen(owner);
+	*size = rl + 1 + ol + 1 + jl + 1;
+	char *d = aios_xmalloc(*size);
+	if (rl)
+		memcpy(d, rv, rl);
+	d[rl] = 0;
+	memcpy(d + rl + 1, owner, ol + 1);
+	memcpy(d + rl + 1 + ol + 1, js, jl + 1);
+	*owner_off = (uint32_t)(rl + 1);
+	*json_off = (uint32_t)(rl + 1 + ol + 1);
+	return d;
 }
 
 static void st_grow(struct aios_kube_informer *inf)
@@ -174,7 +237,7 @@ static void st_grow(struct aios_kube_informer *inf)
 			struct sentry *nx = e->next;
 			e->next = k[e->hash % nb];
 			k[e->hash % nb] = e;
-			if (e->owner) {
+			if (e_owner(e)) {
 				e->onext = o[e->ohash % nb];
 				o[e->ohash % nb] = e;
 			}
@@ -188,39 +251,59 @@ static void st_grow(struct aios_kube_informer *inf)
 	inf->nb = nb;
 }
 
-/* Puts obj (a reference the store takes) under key; returns the previous object
- * (a reference the caller drops) or NULL. Called with inf->mu held. */
-static struct json_object *st_put(struct aios_kube_informer *inf, const char *key,
-                                  struct json_object *obj)
+/* What st_put found under the key. */
+enum put_result { PUT_NEW, PUT_CHANGED, PUT_SAME /* same resourceVersion */ };
+
+/* Stores obj's text under key (obj stays the caller's). If the key held an object and
+ * old is not NULL, *old gets that object parsed (the caller's) -- unless the result is
+ * PUT_SAME and skip_same is set. Called with inf->mu held. */
+static enum put_result st_put(struct aios_kube_informer *inf, const char *key,
+                              struct json_object *obj, struct json_object **old, int skip_same)
 {
+	uint32_t ooff, joff;
+	size_t size;
+	char *d = pack(obj, &ooff, &joff, &size);
 	struct sentry *e = st_find(inf, key);
-	struct json_object *old = NULL;
+	enum put_result r = PUT_NEW;
+	if (old)
+		*old = NULL;
 	if (!e) {
 		if (inf->n >= inf->nb)
 			st_grow(inf);
-		e = aios_xcalloc(1, sizeof(*e));
-		e->key = aios_xstrdup(key);
+		size_t kl = strlen(key);
+		e = aios_xcalloc(1, sizeof(*e) + kl + 1);
+		memcpy(e->key, key, kl + 1);
 		e->hash = aios_kube_hash(key);
 		e->next = inf->keys[e->hash % inf->nb];
 		inf->keys[e->hash % inf->nb] = e;
 		inf->n++;
 	} else {
-		old = e->obj;
+		r = (!*e_rv(e) || !*d || strcmp(e_rv(e), d) != 0) ? PUT_CHANGED : PUT_SAME;
+		if (old && !(r == PUT_SAME && skip_same))
+			*old = e_parse(e);
 		owner_unlink(inf, e);
-		free(e->owner);
-		e->owner = NULL;
+		inf->bytes -= e->json_off + strlen(e_json(e)) + 1;
+		free(e->data);
 	}
-	e->obj = obj;
+	e->data = d;
+	e->owner_off = ooff;
+	e->json_off = joff;
 	e->seen = 1;
-	e->owner = controller_uid(obj);
-	if (e->owner) {
-		e->ohash = aios_kube_hash(e->owner);
+	inf->bytes += size;
+	if (e_owner(e)) {
+		e->ohash = aios_kube_hash(e_owner(e));
 		owner_link(inf, e);
 	}
-	return old;
+	return r;
 }
 
-/* Removes key; returns its object (a reference the caller drops) or NULL. */
+static void st_free_entry(struct sentry *e)
+{
+	free(e->data);
+	free(e);
+}
+
+/* Removes key; returns its object parsed (the caller's) or NULL if absent. */
 static struct json_object *st_del(struct aios_kube_informer *inf, const char *key)
 {
 	uint64_t h = aios_kube_hash(key);
@@ -232,10 +315,9 @@ static struct json_object *st_del(struct aios_kube_informer *inf, const char *ke
 		return NULL;
 	*pp = e->next;
 	owner_unlink(inf, e);
-	struct json_object *obj = e->obj;
-	free(e->owner);
-	free(e->key);
-	free(e);
+	struct json_object *obj = e_parse(e);
+	inf->bytes -= e->json_off + strlen(e_json(e)) + 1;
+	st_free_entry(e);
 	inf->n--;
 	return obj;
 }
@@ -269,7 +351,7 @@ enum aios_err aios_kube_informer_new(struct aios_kube_client *c, const struct ai
 		inf->transform = opts->transform;
 	}
 	if (inf->page_size <= 0)
-		inf->page_size = 500;
+		inf->page_size = AIOS_INF_PAGE_SIZE;
 	if (h)
 		inf->h = *h;
 	pthread_mutex_init(&inf->mu, NULL);
@@ -296,78 +378,122 @@ static int64_t jitter(struct aios_kube_informer *inf, int64_t ms)
 	return ms - ms / 4 + (int64_t)(rand_r(&inf->seed) % (unsigned)(span + 1));
 }
 
-/* LIST, then make the store equal to the result, calling handlers for differences.
- * *rv gets the list's resourceVersion (caller frees). */
+/* A handler call a relist page owes, made once the store lock is released. */
+struct change {
+	int kind; /* 0 add, 1 update, 2 delete */
+	struct json_object *old, *cur;
+};
+
+static void call_handlers(struct aios_kube_informer *inf, struct change *ch, size_t nch)
+{
+	for (size_t i = 0; i < nch; i++) {
+		if (ch[i].kind == 0 && inf->h.on_add)
+			inf->h.on_add(inf->h.arg, ch[i].cur);
+		else if (ch[i].kind == 1 && inf->h.on_update)
+			inf->h.on_update(inf->h.arg, ch[i].old, ch[i].cur);
+		else if (ch[i].kind == 2 && inf->h.on_delete)
+			inf->h.on_delete(inf->h.arg, ch[i].cur);
+		aios_kube_obj_put(ch[i].old); /* a handler may have taken a reference */
+		aios_kube_obj_put(ch[i].cur);
+	}
+}
+
+/* Stores the items of one LIST page, then calls the handlers for what changed. */
+static void apply_page(struct aios_kube_informer *inf, struct json_object *page)
+{
+	struct json_object *items = aios_json_lookup(page, "items");
+	size_t n = items && json_object_is_type(items, json_type_array)
+	               ? json_object_array_length(items)
+	               : 0;
+	/* Items of a List come without kind and apiVersion; give them back, as the
+	 * watch's objects carry them. */
+	const char *lkind = aios_json_str(page, "kind");
+	const char *lapi = aios_json_str(page, "apiVersion");
+	size_t kl = lkind ? strlen(lkind) : 0;
+	struct change *ch = aios_xcalloc(n + 1, sizeof(*ch));
+	size_t nch = 0;
+	char key[AIOS_INF_KEY_MAX];
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_get(json_object_array_get_idx(items, i));
+		if (kl > 4 && strcmp(lkind + kl - 4, "List") == 0 && !aios_json_lookup(o, "kind"))
+			json_object_object_add(o, "kind",
+			                       json_object_new_string_len(lkind, (int)kl - 4));
+		if (lapi && !aios_json_lookup(o, "apiVersion"))
+			json_object_object_add(o, "apiVersion", json_object_new_string(lapi));
+		if (inf->transform)
+			inf->transform(o);
+		if (aios_kube_key(o, key, sizeof(key)) != AIOS_OK) {
+			aios_warn("informer_bad_object", "%s: skipping an object: %s",
+			          inf->gvr.resource, aios_errmsg());
+			json_object_put(o);
+			continue;
+		}
+		struct json_object *old;
+		pthread_mutex_lock(&inf->mu);
+		enum put_result pr = st_put(inf, key, o, &old, 1);
+		pthread_mutex_unlock(&inf->mu);
+		if (pr == PUT_NEW)
+			ch[nch++] = (struct change){0, NULL, o};
+		else if (pr == PUT_CHANGED)
+			ch[nch++] = (struct change){1, old, o};
+		else
+			json_object_put(o); /* unchanged: no handler call */
+	}
+	call_handlers(inf, ch, nch);
+	free(ch);
+}
+
+/* LIST page by page (inf->page_size objects each, so that only one page is ever held
+ * as a tree), making the store equal to the result and calling handlers for the
+ * differences. Every page comes from the same snapshot (continue tokens); the store
+ * holds a mix of old and new objects until the last page, like a burst of watch
+ * events. *rv gets the snapshot's resourceVersion (caller frees). */
 static enum aios_err relist(struct aios_kube_informer *inf, char **rv)
 {
+	*rv = NULL;
 	struct aios_kube_ref r = {&inf->gvr, inf->ns, NULL, NULL};
 	struct aios_kube_list_opts lo = {inf->label_selector, inf->field_selector, inf->page_size,
 	                                 NULL, NULL};
-	struct json_object *list;
-	enum aios_err e = aios_kube_list_all(inf->c, &r, &lo, &list);
-	if (e)
-		return e;
-	const char *lrv = aios_json_str(list, "metadata.resourceVersion");
-	*rv = lrv ? aios_xstrdup(lrv) : NULL;
-	struct json_object *items = aios_json_lookup(list, "items");
-	size_t n = items ? json_object_array_length(items) : 0;
-	/* Own every item outright before the list goes: from now on they are shared. */
-	struct json_object **objs = aios_xcalloc(n + 1, sizeof(*objs));
-	/* Items of a List come without kind and apiVersion; give them back, as the
-	 * watch's objects carry them. */
-	const char *lkind = aios_json_str(list, "kind");
-	const char *lapi = aios_json_str(list, "apiVersion");
-	size_t kl = lkind ? strlen(lkind) : 0;
-	for (size_t i = 0; i < n; i++) {
-		objs[i] = json_object_get(json_object_array_get_idx(items, i));
-		if (kl > 4 && strcmp(lkind + kl - 4, "List") == 0 &&
-		    !aios_json_lookup(objs[i], "kind"))
-			json_object_object_add(objs[i], "kind",
-			                       json_object_new_string_len(lkind, (int)kl - 4));
-		if (lapi && !aios_json_lookup(objs[i], "apiVersion"))
-			json_object_object_add(objs[i], "apiVersion", json_object_new_string(lapi));
-		if (inf->transform)
-			inf->transform(objs[i]);
-	}
-	json_object_put(list);
-
-	/* Apply under the lock, collecting the handler calls to make after it. */
-	struct change {
-		int kind; /* 0 add, 1 update, 2 delete */
-		struct json_object *old, *cur;
-	};
-	struct change *ch = aios_xcalloc(n + inf->n + 1, sizeof(*ch));
-	size_t nch = 0;
-	char key[AIOS_INF_KEY_MAX];
 	pthread_mutex_lock(&inf->mu);
 	for (size_t i = 0; i < inf->nb; i++)
 		for (struct sentry *s = inf->keys[i]; s; s = s->next)
 			s->seen = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (aios_kube_key(objs[i], key, sizeof(key)) != AIOS_OK) {
-			aios_warn("informer_bad_object", "%s: skipping an object: %s",
-			          inf->gvr.resource, aios_errmsg());
-			aios_kube_obj_put(objs[i]);
-			continue;
+	pthread_mutex_unlock(&inf->mu);
+	char *cont = NULL;
+	for (;;) {
+		struct json_object *page;
+		lo.continue_token = cont;
+		enum aios_err e = aios_kube_list(inf->c, &r, &lo, &page);
+		free(cont);
+		cont = NULL;
+		if (e) {
+			free(*rv);
+			*rv = NULL;
+			return e;
 		}
-		struct json_object *old = st_put(inf, key, aios_kube_obj_get(objs[i]));
-		const char *orv = old ? aios_json_str(old, "metadata.resourceVersion") : NULL;
-		const char *nrv = aios_json_str(objs[i], "metadata.resourceVersion");
-		if (!old)
-			ch[nch++] = (struct change){0, NULL, objs[i]};
-		else if (!orv || !nrv || strcmp(orv, nrv) != 0)
-			ch[nch++] = (struct change){1, old, objs[i]};
-		else {
-			aios_kube_obj_put(old);
-			aios_kube_obj_put(objs[i]);
+		const char *prv = aios_json_str(page, "metadata.resourceVersion");
+		if (prv) {
+			free(*rv);
+			*rv = aios_xstrdup(prv);
 		}
+		const char *next = aios_json_str(page, "metadata.continue");
+		if (next && *next)
+			cont = aios_xstrdup(next);
+		apply_page(inf, page);
+		json_object_put(page);
+		if (!cont)
+			break;
 	}
 	/* What the list no longer holds was deleted while we were not watching. */
+	struct change *ch = NULL;
+	size_t nch = 0;
+	pthread_mutex_lock(&inf->mu);
 	for (size_t i = 0; i < inf->nb; i++) {
 		struct sentry *s = inf->keys[i];
 		while (s) {
 			struct sentry *nx = s->next;
 			if (!s->seen) {
+				ch = aios_xrealloc(ch, (nch + 1) * sizeof(*ch));
 				char *k = aios_xstrdup(s->key);
 				ch[nch++] = (struct change){2, NULL, st_del(inf, k)};
 				free(k);
@@ -377,18 +503,13 @@ static enum aios_err relist(struct aios_kube_informer *inf, char **rv)
 	}
 	int first = !inf->synced;
 	pthread_mutex_unlock(&inf->mu);
-	for (size_t i = 0; i < nch; i++) {
-		if (ch[i].kind == 0 && inf->h.on_add)
-			inf->h.on_add(inf->h.arg, ch[i].cur);
-		else if (ch[i].kind == 1 && inf->h.on_update)
-			inf->h.on_update(inf->h.arg, ch[i].old, ch[i].cur);
-		else if (ch[i].kind == 2 && inf->h.on_delete)
-			inf->h.on_delete(inf->h.arg, ch[i].cur);
-		aios_kube_obj_put(ch[i].old);
-		aios_kube_obj_put(ch[i].cur);
-	}
+	call_handlers(inf, ch, nch);
 	free(ch);
-	free(objs);
+#ifdef __GLIBC__
+	/* The pages' trees are gone, but glibc keeps the freed pages between the cached
+	 * texts resident; hand them back (a relist is rare: start, 410, reconnect). */
+	malloc_trim(0);
+#endif
 	pthread_mutex_lock(&inf->mu);
 	inf->synced = 1;
 	if (!first)
@@ -412,12 +533,12 @@ static enum aios_err on_event(void *arg, enum aios_kube_event_type t, struct jso
 	}
 	if (inf->transform)
 		inf->transform(obj); /* not shared yet: only this watch holds it */
-	struct json_object *old;
+	struct json_object *old = NULL;
 	pthread_mutex_lock(&inf->mu);
 	if (t == AIOS_KUBE_DELETED)
 		old = st_del(inf, key);
 	else
-		old = st_put(inf, key, aios_kube_obj_get(obj));
+		(void)st_put(inf, key, obj, &old, 0);
 	pthread_mutex_unlock(&inf->mu);
 	if (t == AIOS_KUBE_DELETED) {
 		if (inf->h.on_delete)
@@ -428,7 +549,7 @@ static enum aios_err on_event(void *arg, enum aios_kube_event_type t, struct jso
 	} else if (inf->h.on_add) {
 		inf->h.on_add(inf->h.arg, obj);
 	}
-	aios_kube_obj_put(old);
+	aios_kube_obj_put(old); /* a handler may have taken a reference */
 	return AIOS_OK;
 }
 
@@ -532,10 +653,7 @@ void aios_kube_informer_free(struct aios_kube_informer *inf)
 		struct sentry *e = inf->keys[i];
 		while (e) {
 			struct sentry *nx = e->next;
-			aios_kube_obj_put(e->obj);
-			free(e->owner);
-			free(e->key);
-			free(e);
+			st_free_entry(e);
 			e = nx;
 		}
 	}
@@ -586,46 +704,43 @@ struct json_object *aios_kube_informer_get(struct aios_kube_informer *inf, const
 {
 	pthread_mutex_lock(&inf->mu);
 	struct sentry *e = st_find(inf, key);
-	struct json_object *o = e ? aios_kube_obj_get(e->obj) : NULL;
+	struct json_object *o = e ? e_parse(e) : NULL;
 	pthread_mutex_unlock(&inf->mu);
 	return o;
 }
 
-struct kv {
-	const char *key;
-	struct json_object *obj;
-};
-
-static int kv_cmp(const void *a, const void *b)
+static int entry_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct kv *)a)->key, ((const struct kv *)b)->key);
+	return strcmp((*(struct sentry *const *)a)->key, (*(struct sentry *const *)b)->key);
 }
 
-/* Collects entries (all, or those owned by owner) sorted by key. */
+/* Parses entries (all, or those owned by owner) sorted by key. */
 static struct json_object **collect(struct aios_kube_informer *inf, const char *owner, size_t *n)
 {
 	pthread_mutex_lock(&inf->mu);
-	struct kv *kv = aios_xcalloc(inf->n + 1, sizeof(*kv));
+	struct sentry **es = aios_xcalloc(inf->n + 1, sizeof(*es));
 	size_t k = 0;
 	if (owner) {
 		uint64_t oh = aios_kube_hash(owner);
 		for (struct sentry *e = inf->owners[oh % inf->nb]; e; e = e->onext)
-			if (e->ohash == oh && strcmp(e->owner, owner) == 0)
-				kv[k++] = (struct kv){e->key, e->obj};
+			if (e->ohash == oh && strcmp(e_owner(e), owner) == 0)
+				es[k++] = e;
 	} else {
 		for (size_t i = 0; i < inf->nb; i++)
 			for (struct sentry *e = inf->keys[i]; e; e = e->next)
-				kv[k++] = (struct kv){e->key, e->obj};
+				es[k++] = e;
 	}
-	qsort(kv, k, sizeof(*kv), kv_cmp);
+	qsort(es, k, sizeof(*es), entry_cmp);
 	struct json_object **out = aios_xcalloc(k + 1, sizeof(*out));
-	pthread_mutex_lock(&obj_mu);
-	for (size_t i = 0; i < k; i++)
-		out[i] = json_object_get(kv[i].obj);
-	pthread_mutex_unlock(&obj_mu);
+	size_t m = 0;
+	for (size_t i = 0; i < k; i++) {
+		struct json_object *o = e_parse(es[i]);
+		if (o)
+			out[m++] = o;
+	}
 	pthread_mutex_unlock(&inf->mu);
-	free(kv);
-	*n = k;
+	free(es);
+	*n = m;
 	return out;
 }
 
@@ -660,6 +775,14 @@ size_t aios_kube_informer_len(struct aios_kube_informer *inf)
 {
 	pthread_mutex_lock(&inf->mu);
 	size_t v = inf->n;
+	pthread_mutex_unlock(&inf->mu);
+	return v;
+}
+
+size_t aios_kube_informer_bytes(struct aios_kube_informer *inf)
+{
+	pthread_mutex_lock(&inf->mu);
+	size_t v = inf->bytes;
 	pthread_mutex_unlock(&inf->mu);
 	return v;
 }

@@ -10,14 +10,19 @@
  * docs/internals/kube.md). Every watch ends server-side after 5-10 min (random, as
  * client-go does) to spread reconnections.
  *
- * Objects in the store are SHARED and IMMUTABLE: never modify one; copy it with
- * aios_json_copy() first. json-c's reference counts are not atomic, so take and
- * drop references only through aios_kube_obj_get()/aios_kube_obj_put(), and
- * serialize a shared object only with aios_kube_obj_dump().
+ * The store keeps each object as compact JSON text (after the transform), not as a
+ * json-c tree (~10x smaller: docs/internals/kube.md). Every read (_get, _list,
+ * _by_owner) parses a NEW tree that belongs to the caller alone; drop it with
+ * aios_kube_obj_put (or aios_kube_objs_free). Reading the same key twice gives two
+ * trees. A read costs a parse (~10-30 us for a trimmed pod or job): cache in a
+ * variable rather than reading the same key in a loop.
  *
  * Handlers run on the reflector thread, one at a time, in event order; they must not
  * block for long (enqueue a key and return). Their object arguments are borrowed for
- * the call (aios_kube_obj_get to keep one).
+ * the call and must not be modified (aios_kube_obj_get to keep one; treat it as
+ * shared: json-c's reference counts are not atomic, so take and drop references to
+ * such objects only through aios_kube_obj_get()/aios_kube_obj_put(), and serialize
+ * them only with aios_kube_obj_dump()).
  */
 #ifndef AIOS_KUBE_INFORMER_H
 #define AIOS_KUBE_INFORMER_H
@@ -46,7 +51,7 @@ struct aios_kube_informer_opts {
 	const char *ns;             /* one namespace, or NULL/"" for all */
 	const char *label_selector; /* filter for LIST and WATCH */
 	const char *field_selector;
-	int64_t page_size; /* LIST page size; 0: 500 */
+	int64_t page_size; /* LIST page size; 0: 50 (one page is held as a tree at a time) */
 	/* Optional: edits each object once, before it is stored and shared (client-go's
 	 * SetTransform), e.g. aios_kube_strip_managed_fields to save memory. */
 	void (*transform)(struct json_object *obj);
@@ -77,12 +82,12 @@ int aios_kube_informer_has_synced(struct aios_kube_informer *inf);
 enum aios_err aios_kube_informer_wait_synced(struct aios_kube_informer *inf,
                                              int64_t timeout_ms) AIOS_MUST_CHECK;
 
-/* The object under key ("ns/name"), a shared reference the caller drops with
- * aios_kube_obj_put, or NULL if absent. */
+/* The object under key ("ns/name"), a new tree the caller owns (modifiable) and drops
+ * with aios_kube_obj_put, or NULL if absent. */
 struct json_object *aios_kube_informer_get(struct aios_kube_informer *inf, const char *key);
 
-/* Every object (shared references, in key order); *n gets the count. Free the array
- * and its references with aios_kube_objs_free. Never NULL. */
+/* Every object (new trees the caller owns, in key order); *n gets the count. Free the
+ * array and the trees with aios_kube_objs_free. Never NULL. */
 struct json_object **aios_kube_informer_list(struct aios_kube_informer *inf, size_t *n);
 /* Objects whose controller ownerReference has this uid (e.g. the pods of a job). */
 struct json_object **aios_kube_informer_by_owner(struct aios_kube_informer *inf,
@@ -94,5 +99,7 @@ uint64_t aios_kube_informer_watch_restarts(struct aios_kube_informer *inf);
 uint64_t aios_kube_informer_relists(struct aios_kube_informer *inf);
 /* Number of objects in the store. */
 size_t aios_kube_informer_len(struct aios_kube_informer *inf);
+/* Bytes of cached text (JSON, resourceVersion, owner uid), without per-entry overhead. */
+size_t aios_kube_informer_bytes(struct aios_kube_informer *inf);
 
 #endif
