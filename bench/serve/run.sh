@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/serve/run.sh [seconds-per-run]   (default 5)
 #
-# aios-serve beside its peers, all on loopback in the same run, driven by wrk:
+# aios-serve beside its peers, all on loopback in the same run, driven by wrk (peak
+# throughput) and aios-bench-loadgen (latency at a fixed rate, open loop):
 #   aios    aios-serve, 2 loop threads, the MLP trained by train.py (16-64-64-4)
 #   python  the same MLP in PyTorch behind ThreadingHTTPServer (torch_server.py)
 #   nginx   nginx (2 workers) returning a fixed reply on the same path: the HTTP
