@@ -25,6 +25,7 @@
 #include "kube/kube_internal.h"
 
 #define AIOS_KUBE_POOL               8     /* idle handles kept; more are made on demand */
+#define AIOS_KUBE_RECV_BUFFER        4096  /* curl's per-handle receive buffer (memory) */
 #define AIOS_KUBE_DEFAULT_TIMEOUT_MS 30000 /* a non-watch request, end to end */
 #define AIOS_KUBE_CONNECT_TIMEOUT_MS 10000
 #define AIOS_KUBE_TOKEN_CAP          65536 /* a bearer token file */
@@ -151,10 +152,16 @@ void aios_kube_set_retry_after(int s)
 }
 
 static _Thread_local int64_t tls_timeout_ms; /* > 0: overrides the client's timeout */
+static _Thread_local int tls_past_shutdown;  /* 1: a shutdown does not abort requests */
 
 void aios_kube_set_thread_timeout_ms(int64_t ms)
 {
 	tls_timeout_ms = ms;
+}
+
+void aios_kube_set_thread_past_shutdown(int on)
+{
+	tls_past_shutdown = on;
 }
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
@@ -431,7 +438,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	struct xfer *x = arg;
-	if (aios_shutdown_requested())
+	if (aios_shutdown_requested() && !tls_past_shutdown)
 		return 1;
 	if (x->k->cancel && __atomic_load_n(x->k->cancel, __ATOMIC_ACQUIRE))
 		return 1;
@@ -487,6 +494,10 @@ static void apply_options(struct aios_kube_client *c, CURL *h, const struct aios
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)AIOS_KUBE_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* gzip when offered */
+	/* curl's receive buffer (16 KiB by default) lives as long as the handle, and the
+	 * operator keeps ~20 handles (pool, watches, workers): 4 KiB each is plenty, the
+	 * body is collected in our own buffer anyway. */
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)AIOS_KUBE_RECV_BUFFER);
 	int64_t timeout_ms = tls_timeout_ms > 0 ? tls_timeout_ms : c->timeout_ms;
 	if (!k->streaming && timeout_ms > 0)
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);

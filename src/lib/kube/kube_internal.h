@@ -44,6 +44,10 @@ void aios_kube_set_retry_after(int s);
 /* Sets this thread's timeout for non-watch requests (> 0 overrides the client's, 0
  * restores it): the leader elector bounds a renewal by its renew deadline. */
 void aios_kube_set_thread_timeout_ms(int64_t ms);
+/* Lets this thread's requests run through a process-wide shutdown (1) or not (0, the
+ * default): the leader elector releases its Lease while the process stops. Such
+ * requests should carry a thread timeout. */
+void aios_kube_set_thread_past_shutdown(int on);
 
 /* Decodes a whole watch body held in memory exactly as aios_kube_watch decodes a
  * stream (same line cap, same errors, a partial last line is PROTOCOL), calling fn per

@@ -37,8 +37,10 @@ struct aios_kube_leader {
 	int running, stop, leading;
 	/* what we last observed, and when (monotonic ms) */
 	char *obs_holder;
-	char *obs_record; /* the spec as JSON: a change of any field is a change */
-	int64_t obs_ms;   /* possibly dated back to the record's renewTime */
+	char *obs_record;        /* the spec as JSON: a change of any field is a change */
+	int64_t obs_ms;          /* possibly dated back to the record's renewTime */
+	int64_t body_ms;         /* monotonic ms just before the renewTime of our last body */
+	struct json_object *own; /* the Lease as our last successful write returned it */
 	unsigned seed;
 };
 
@@ -184,6 +186,7 @@ static struct json_object *lease_body(struct aios_kube_leader *l, const char *ho
                                       const char *acquire, int64_t transitions, const char *rv)
 {
 	char now[40];
+	l->body_ms = aios_now_ms(); /* not after the renewTime written below */
 	micro_now(now, sizeof(now));
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "apiVersion", json_object_new_string("coordination.k8s.io/v1"));
@@ -239,6 +242,38 @@ static enum aios_err bound_request(struct aios_kube_leader *l, int64_t deadline_
 	return AIOS_OK;
 }
 
+/* Remembers (or forgets, with NULL) what our last successful write returned. */
+static void keep_own(struct aios_kube_leader *l, struct json_object *o)
+{
+	json_object_put(l->own);
+	l->own = o ? json_object_get(o) : NULL;
+}
+
+/* The leader's fast path (client-go's too): renew on the record we last wrote, without
+ * reading it first; a 409 means someone else wrote since, and the slow path reads. */
+static enum aios_err renew_own(struct aios_kube_leader *l, int64_t deadline_ms)
+{
+	struct aios_kube_ref r = aios_kube_ref(&aios_kube_leases, l->ns, l->name);
+	int64_t dur_s = (l->o.lease_duration_ms + 999) / 1000;
+	int64_t transitions = 0;
+	if (aios_json_opt_int(l->own, "spec.leaseTransitions", 0, &transitions) != AIOS_OK)
+		aios_errclear();
+	struct json_object *body =
+	    lease_body(l, l->identity, dur_s, aios_json_str(l->own, "spec.acquireTime"),
+	               transitions, aios_json_str(l->own, "metadata.resourceVersion"));
+	struct json_object *upd = NULL;
+	enum aios_err e = bound_request(l, deadline_ms);
+	if (!e)
+		e = aios_kube_replace(l->c, &r, body, NULL, &upd);
+	json_object_put(body);
+	if (!e) {
+		observe(l, upd);
+		keep_own(l, upd);
+		json_object_put(upd);
+	}
+	return e;
+}
+
 /* One tryAcquireOrRenew, each request ending by deadline_ms (0: none). AIOS_OK: we
  * hold the lease now. */
 static enum aios_err try_once(struct aios_kube_leader *l, int64_t deadline_ms)
@@ -246,6 +281,9 @@ static enum aios_err try_once(struct aios_kube_leader *l, int64_t deadline_ms)
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_leases, l->ns, l->name);
 	int64_t dur_s = (l->o.lease_duration_ms + 999) / 1000;
 	struct json_object *cur = NULL;
+	if (l->own && renew_own(l, deadline_ms) == AIOS_OK)
+		return AIOS_OK;
+	keep_own(l, NULL);
 	enum aios_err e = bound_request(l, deadline_ms);
 	if (e)
 		return e;
@@ -257,6 +295,7 @@ static enum aios_err try_once(struct aios_kube_leader *l, int64_t deadline_ms)
 		json_object_put(body);
 		if (!e) {
 			observe(l, made);
+			keep_own(l, made);
 			json_object_put(made);
 		}
 		return e;
@@ -288,6 +327,7 @@ static enum aios_err try_once(struct aios_kube_leader *l, int64_t deadline_ms)
 	json_object_put(cur);
 	if (!e) {
 		observe(l, upd);
+		keep_own(l, upd);
 		json_object_put(upd);
 	}
 	return e;
@@ -310,7 +350,7 @@ static int64_t held_by_other_ms(struct aios_kube_leader *l)
 	return left > 0 ? left : 0;
 }
 
-static void release(struct aios_kube_leader *l)
+static void release_once(struct aios_kube_leader *l)
 {
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_leases, l->ns, l->name);
 	struct json_object *cur = NULL;
@@ -336,6 +376,18 @@ static void release(struct aios_kube_leader *l)
 	json_object_put(cur);
 }
 
+/* Releases the Lease when we hold it, also while the process shuts down (a SIGTERM is
+ * the usual reason to release: the kube client would otherwise abort the requests),
+ * each request bounded by a retry period. */
+static void release(struct aios_kube_leader *l)
+{
+	aios_kube_set_thread_past_shutdown(1);
+	aios_kube_set_thread_timeout_ms(l->o.retry_period_ms);
+	release_once(l);
+	aios_kube_set_thread_timeout_ms(0);
+	aios_kube_set_thread_past_shutdown(0);
+}
+
 static void set_leading(struct aios_kube_leader *l, int v)
 {
 	__atomic_store_n(&l->leading, v, __ATOMIC_RELEASE);
@@ -347,7 +399,6 @@ static void *campaign(void *arg)
 	while (!stopping(l)) {
 		/* acquire: retry with client-go's jitter (factor 1.2: wait retry .. 2.2 x retry),
 		 * but while another holds the lease, no later than its expiry */
-		int64_t t0 = aios_now_ms();
 		enum aios_err e = try_acquire_or_renew(l, 0);
 		if (e) {
 			if (e != AIOS_ERR_CONFLICT)
@@ -367,26 +418,30 @@ static void *campaign(void *arg)
 		if (l->o.on_started)
 			l->o.on_started(l->o.arg);
 		/* Renew every retry period; give up once the renew deadline has passed since
-		 * the start of the last successful renewal (before the renewTime it wrote, so
-		 * a follower dating its observation back to that renewTime never acts before
-		 * we stop: docs/reliability.md). Each renewal is bounded by what is left. */
-		int64_t last_ok = t0;
+		 * the renewTime of the last successful renewal (counted from just before it
+		 * was written, so a follower dating its observation back to that renewTime
+		 * never acts before we stop: docs/reliability.md). Each renewal's requests are
+		 * bounded by what is left. */
+		int64_t last_ok = l->body_ms;
+		int64_t next = last_ok + l->o.retry_period_ms; /* a slow write delays no renewal */
 		for (;;) {
-			int64_t left = last_ok + l->o.renew_deadline_ms - aios_now_ms();
-			aios_kube_nap(&l->mu, &l->cv, &l->stop,
-			              left < l->o.retry_period_ms ? left : l->o.retry_period_ms);
+			int64_t now = aios_now_ms();
+			int64_t wait = next - now, left = last_ok + l->o.renew_deadline_ms - now;
+			aios_kube_nap(&l->mu, &l->cv, &l->stop, wait < left ? wait : left);
 			if (stopping(l))
 				break;
-			int64_t t = aios_now_ms();
-			if (t - last_ok >= l->o.renew_deadline_ms)
+			if (aios_now_ms() - last_ok >= l->o.renew_deadline_ms)
 				break;
 			if (try_acquire_or_renew(l, last_ok + l->o.renew_deadline_ms) == AIOS_OK) {
-				last_ok = t;
+				last_ok = l->body_ms;
+				next = last_ok + l->o.retry_period_ms;
 				continue;
 			}
 			aios_warn("leader_renew_failed", "lease %s/%s: %s", l->ns, l->name,
 			          aios_errmsg());
+			next = aios_now_ms() + l->o.retry_period_ms;
 		}
+		keep_own(l, NULL);
 		if (stopping(l))
 			release(l);
 		else
@@ -434,6 +489,7 @@ void aios_kube_leader_free(struct aios_kube_leader *l)
 	free(l->identity);
 	free(l->obs_holder);
 	free(l->obs_record);
+	json_object_put(l->own);
 	free(l);
 }
 

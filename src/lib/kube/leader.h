@@ -9,9 +9,10 @@
  * that observation back to the record's spec.renewTime when our wall clock puts it in
  * the past, by at most leaseDuration - renewDeadline (5 s) (aios_kube_lease_backdate_ms),
  * and sleeps only until the lease would expire, so it takes over within one lease
- * duration of the holder's last renewal. The leader renews every retry period, bounds
+ * duration of the holder's last renewal. The leader renews every retry period (one
+ * write on the record it last wrote; a read first only after a 409), bounds
  * each renewal by what is left of its renew deadline (10 s) and gives up (on_stopped)
- * when it has not renewed within it, counted from before the renewal it wrote: so
+ * when it has not renewed within it, counted from the renewTime it last wrote: so
  * "never both act" holds while clocks differ by less than leaseDuration - renewDeadline
  * (docs/reliability.md). All writes are compare-and-swap on the Lease's
  * resourceVersion, so two candidates never both win. On a clean stop the leader
