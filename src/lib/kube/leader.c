@@ -249,29 +249,40 @@ static void keep_own(struct aios_kube_leader *l, struct json_object *o)
 	l->own = o ? json_object_get(o) : NULL;
 }
 
+/* Writes our record (created when rv is NULL, else replaced at rv), bounded by
+ * deadline_ms; on success remembers what the API server returned. */
+static enum aios_err put_ours(struct aios_kube_leader *l, int64_t deadline_ms, const char *acq,
+                              int64_t transitions, const char *rv)
+{
+	struct aios_kube_ref r = aios_kube_ref(&aios_kube_leases, l->ns, l->name);
+	int64_t dur_s = (l->o.lease_duration_ms + 999) / 1000;
+	struct json_object *body = lease_body(l, l->identity, dur_s, acq, transitions, rv);
+	struct json_object *got = NULL;
+	enum aios_err e = bound_request(l, deadline_ms);
+	if (!e)
+		e = rv ? aios_kube_replace(l->c, &r, body, NULL, &got)
+		       : aios_kube_create(l->c, &r, body, NULL, &got);
+	json_object_put(body);
+	if (!e) {
+		observe(l, got);
+		keep_own(l, got);
+		json_object_put(got);
+	}
+	return e;
+}
+
 /* The leader's fast path (client-go's too): renew on the record we last wrote, without
  * reading it first; a 409 means someone else wrote since, and the slow path reads. */
 static enum aios_err renew_own(struct aios_kube_leader *l, int64_t deadline_ms)
 {
-	struct aios_kube_ref r = aios_kube_ref(&aios_kube_leases, l->ns, l->name);
-	int64_t dur_s = (l->o.lease_duration_ms + 999) / 1000;
 	int64_t transitions = 0;
 	if (aios_json_opt_int(l->own, "spec.leaseTransitions", 0, &transitions) != AIOS_OK)
 		aios_errclear();
-	struct json_object *body =
-	    lease_body(l, l->identity, dur_s, aios_json_str(l->own, "spec.acquireTime"),
-	               transitions, aios_json_str(l->own, "metadata.resourceVersion"));
-	struct json_object *upd = NULL;
-	enum aios_err e = bound_request(l, deadline_ms);
-	if (!e)
-		e = aios_kube_replace(l->c, &r, body, NULL, &upd);
-	json_object_put(body);
-	if (!e) {
-		observe(l, upd);
-		keep_own(l, upd);
-		json_object_put(upd);
-	}
-	return e;
+	const char *rv = aios_json_str(l->own, "metadata.resourceVersion");
+	if (!rv)
+		return aios_fail(AIOS_ERR_PROTOCOL, "lease %s/%s: no resourceVersion", l->ns,
+		                 l->name);
+	return put_ours(l, deadline_ms, aios_json_str(l->own, "spec.acquireTime"), transitions, rv);
 }
 
 /* One tryAcquireOrRenew, each request ending by deadline_ms (0: none). AIOS_OK: we
@@ -279,7 +290,6 @@ static enum aios_err renew_own(struct aios_kube_leader *l, int64_t deadline_ms)
 static enum aios_err try_once(struct aios_kube_leader *l, int64_t deadline_ms)
 {
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_leases, l->ns, l->name);
-	int64_t dur_s = (l->o.lease_duration_ms + 999) / 1000;
 	struct json_object *cur = NULL;
 	if (l->own && renew_own(l, deadline_ms) == AIOS_OK)
 		return AIOS_OK;
@@ -288,18 +298,8 @@ static enum aios_err try_once(struct aios_kube_leader *l, int64_t deadline_ms)
 	if (e)
 		return e;
 	e = aios_kube_get(l->c, &r, &cur);
-	if (e == AIOS_ERR_NOT_FOUND) {
-		struct json_object *body = lease_body(l, l->identity, dur_s, NULL, 0, NULL);
-		struct json_object *made = NULL;
-		e = aios_kube_create(l->c, &r, body, NULL, &made);
-		json_object_put(body);
-		if (!e) {
-			observe(l, made);
-			keep_own(l, made);
-			json_object_put(made);
-		}
-		return e;
-	}
+	if (e == AIOS_ERR_NOT_FOUND)
+		return put_ours(l, deadline_ms, NULL, 0, NULL);
 	if (e)
 		return e;
 	observe(l, cur);
@@ -315,21 +315,11 @@ static enum aios_err try_once(struct aios_kube_leader *l, int64_t deadline_ms)
 	int64_t transitions = 0;
 	if (aios_json_opt_int(cur, "spec.leaseTransitions", 0, &transitions) != AIOS_OK)
 		aios_errclear();
-	const char *acq = aios_json_str(cur, "spec.acquireTime");
-	struct json_object *body = lease_body(l, l->identity, dur_s, mine ? acq : NULL,
-	                                      mine ? transitions : transitions + 1,
-	                                      aios_json_str(cur, "metadata.resourceVersion"));
-	struct json_object *upd = NULL;
-	e = bound_request(l, deadline_ms);
-	if (!e)
-		e = aios_kube_replace(l->c, &r, body, NULL, &upd);
-	json_object_put(body);
+	const char *rv = aios_json_str(cur, "metadata.resourceVersion");
+	e = rv ? put_ours(l, deadline_ms, mine ? aios_json_str(cur, "spec.acquireTime") : NULL,
+	                  mine ? transitions : transitions + 1, rv)
+	       : aios_fail(AIOS_ERR_PROTOCOL, "lease %s/%s: no resourceVersion", l->ns, l->name);
 	json_object_put(cur);
-	if (!e) {
-		observe(l, upd);
-		keep_own(l, upd);
-		json_object_put(upd);
-	}
 	return e;
 }
 
