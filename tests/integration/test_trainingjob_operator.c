@@ -698,18 +698,25 @@ START_TEST(kill_and_restart_no_duplicate_no_orphan)
 		json_object_put(p);
 	}
 	ck_assert_int_eq(op_stop(&op, SIGTERM), 0);
-	/* a clean stop released the Lease: a new leader starts at once */
+	/* a clean stop released the Lease (holder emptied): a new leader starts at once */
+	struct aios_kube_ref lr = aios_kube_ref(&aios_kube_leases, "aios-system", "aios-operator");
+	struct json_object *lease = NULL;
+	ck_assert_int_eq(aios_kube_get(g_kube, &lr, &lease), AIOS_OK);
+	const char *holder = aios_json_str(lease, "spec.holderIdentity");
+	ck_assert_msg(!holder || !*holder, "the stopped operator still holds the Lease: %s",
+	              holder);
+	json_object_put(lease);
 	int64_t t0 = aios_now_ms();
 	op_start(&op, 1);
 	struct aios_buf b;
 	aios_buf_init(&b, 1 << 20);
 	int64_t end = aios_now_ms() + 10000;
 	while (http_get(op.mport, "/metrics", &b) == 200 &&
-	       !strstr(b.data, "aios_operator_leader 1") && aios_now_ms() < end) {
+	       !strstr(b.data, "\naios_operator_leader 1\n") && aios_now_ms() < end) {
 		aios_buf_reset(&b);
 		aios_sleep_ms(100);
 	}
-	ck_assert_msg(b.data && strstr(b.data, "aios_operator_leader 1"),
+	ck_assert_msg(b.data && strstr(b.data, "\naios_operator_leader 1\n"),
 	              "no leadership within 10 s of a released Lease");
 	ck_assert_int_lt(aios_now_ms() - t0, 10000);
 	aios_buf_cleanup(&b);
