@@ -18,7 +18,7 @@ sed -e 's/scaleDownDelaySeconds: 60/scaleDownDelaySeconds: 10/' -e 's/stableWind
   -e 's/metric: concurrency/metric: rps/' -e 's/target: 10$/target: 100/' \
   "$E2E_ROOT/../../examples/modelservice-autoscaling.yaml" | kn apply -f - >/dev/null
 wait_until "modelservice linear-autoscaled Ready" 120 phase_is modelservice/linear-autoscaled Ready
-ip="$(kn get pods -l "aios.dev/modelservice=linear-autoscaled" -o 'jsonpath={.items[0].status.podIP}' 2>/dev/null || true)"
+ip="$(kn get pods -l "aios.dev/service=linear-autoscaled" -o 'jsonpath={.items[0].status.podIP}' 2>/dev/null || true)"
 [[ -n "$ip" ]] || ip="$(kn get endpoints -o 'jsonpath={.items[0].subsets[0].addresses[0].ip}')"
 [[ -n "$ip" ]] || fail "no pod address for the ModelService"
 note "load: 40 concurrent clients for 60 s against the Service's endpoints (first $ip)"
