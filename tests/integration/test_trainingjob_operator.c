@@ -32,6 +32,7 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "support/kubectl.h"
+#include "support/ports.h"
 
 #define WAIT_MS 30000 /* how long any expected change may take */
 
@@ -122,17 +123,6 @@ struct op {
 	int mport, hport;
 };
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	socklen_t len = sizeof(a);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static size_t sink(char *p, size_t s, size_t n, void *ud)
 {
 	struct aios_buf *b = ud;
@@ -174,8 +164,8 @@ static void op_start(struct op *o, int leader_elect)
 	char bin[4096], kc[4096], mb[64], hb[64];
 	snprintf(bin, sizeof(bin), "%s/src/operator/aios-operator", build);
 	snprintf(kc, sizeof(kc), "%s", cluster_file("operator.kubeconfig"));
-	o->mport = free_port();
-	o->hport = free_port();
+	o->mport = aios_test_free_port();
+	o->hport = aios_test_free_port();
 	snprintf(mb, sizeof(mb), "127.0.0.1:%d", o->mport);
 	snprintf(hb, sizeof(hb), "127.0.0.1:%d", o->hport);
 	snprintf(o->log, sizeof(o->log), "/tmp/aios-operator-it-%d-%d.log", (int)getpid(),

@@ -2,6 +2,7 @@
  * operator_proc.c - see operator_proc.h.
  */
 #include "support/operator_proc.h"
+#include "support/ports.h"
 
 #include <check.h>
 #include <curl/curl.h>
@@ -52,17 +53,6 @@ void aios_test_operator_install(void)
 	ck_assert_msg(rc == 0, "CRDs not established: %s", out);
 }
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	socklen_t len = sizeof(a);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 void aios_test_operator_start(struct aios_test_operator *o, const char *log, int serve_ports,
                               const char *const *extra)
 {
@@ -76,8 +66,8 @@ void aios_test_operator_start(struct aios_test_operator *o, const char *log, int
 	snprintf(o->log, sizeof(o->log), "%s", log);
 	o->metrics_port = o->health_port = 0;
 	if (serve_ports) {
-		o->metrics_port = free_port();
-		o->health_port = free_port();
+		o->metrics_port = aios_test_free_port();
+		o->health_port = aios_test_free_port();
 		snprintf(mb, sizeof(mb), "127.0.0.1:%d", o->metrics_port);
 		snprintf(hb, sizeof(hb), "127.0.0.1:%d", o->health_port);
 	}

@@ -20,6 +20,7 @@
 #include "check_main.h"
 #include "common/clock.h"
 #include "support/http_client.h"
+#include "support/ports.h"
 #include "support/serve_fixture.h"
 
 #define PROMTOOL "/usr/bin/promtool"
@@ -118,19 +119,6 @@ static int port_from_log(const char *log, const char *event, const char *key, pi
 	return -1;
 }
 
-/* A port free right now on loopback (the trainer's --metrics-port 0 means off). */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	socklen_t len = sizeof a;
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static void stop(pid_t pid)
 {
 	kill(pid, SIGTERM);
@@ -181,7 +169,7 @@ START_TEST(trainer_metrics)
 	snprintf(out, sizeof out, "%s/model.aios", g_dir);
 	snprintf(log, sizeof log, "%s/trainer.log", g_dir);
 	snprintf(bin, sizeof bin, "%s/src/trainer/aios-trainer", build_dir());
-	snprintf(mport, sizeof mport, "%d", free_port());
+	snprintf(mport, sizeof mport, "%d", aios_test_free_port());
 	FILE *f = fopen(csv, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("x,y\n", f);

@@ -22,11 +22,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "support/ports.h"
 #include "trainer/dist_rendezvous.h"
 
 #define HARNESS_MAX 8
@@ -40,31 +40,10 @@ struct harness_result {
 static char harness_dir[256];
 static int harness_rank = -1;
 
-/*
- * A port nobody listens on right now, below the kernel's ephemeral range (32768 and
- * up by default): a port the kernel handed out with bind(0) and we released could be
- * taken as the local port of any outgoing connection before the coordinator binds it
- * (seen as "Address already in use" when ctest runs tests in parallel). A random port
- * in [20000, 32000) is probed with bind; only another test picking the same port in
- * the same moment can still collide.
- */
+/* A loopback port for a rendezvous (tests/support/ports.h says why not bind(0)). */
 static inline uint16_t harness_free_port(void)
 {
-	static unsigned seed;
-	if (!seed)
-		seed = (unsigned)getpid() ^ (unsigned)time(NULL) ^ (unsigned)clock();
-	for (int tries = 0; tries < 1000; tries++) {
-		uint16_t port = (uint16_t)(20000 + rand_r(&seed) % 12000);
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-		close(fd);
-		if (ok)
-			return port;
-	}
-	ck_abort_msg("no free loopback port in [20000, 32000)");
-	return 0;
+	return (uint16_t)aios_test_free_port();
 }
 
 /* Time scale: 1, or 10 under valgrind (AIOS_UNDER_VALGRIND), where everything is ~20x slower. */
