@@ -31,7 +31,7 @@ deployment_ready() { [[ "$(ks get deployment aios-operator -o 'jsonpath={.status
 # --- preconditions: what this test switches must be there, and the certificate must
 # name the address pods dial (clusters made before aios-node's forwarder lack it)
 local_alive || fail "no local aios-operator running (pid file $AIOS_CLUSTER_DIR/aios-operator.pid): run scripts/cluster.sh up"
-openssl x509 -in "$AIOS_CLUSTER_DIR/api/pki/apiserver.crt" -noout -text | grep -q 'IP Address:10.244.0.1' \
+grep -q 'IP Address:10.244.0.1' <<<"$(openssl x509 -in "$AIOS_CLUSTER_DIR/api/pki/apiserver.crt" -noout -text)" \
   || fail "the API server certificate does not name 10.244.0.1 (aios-node's forwarder): this cluster predates it, run scripts/cluster.sh down && scripts/cluster.sh up"
 grep -q '"event":"apiserver_proxy"' "$AIOS_CLUSTER_DIR/aios-node.log" \
   || fail "aios-node runs no API server forwarder (no apiserver_proxy event in $AIOS_CLUSTER_DIR/aios-node.log): rebuild it and restart the cluster"
@@ -96,7 +96,7 @@ note "pod $pod: token volume, KUBERNETES_SERVICE_HOST=10.244.0.1, informers sync
 # a standby, not a second actor: the local operator keeps the Lease (3 of its 2 s renewals)
 sleep 6
 holder_is "$LOCAL_ID" || fail "the Lease moved to '$(holder)' while the local operator runs"
-! podlog | grep -q 'acquired the Lease' || fail "pod $pod started its workers while the local operator leads"
+! grep -q 'acquired the Lease' <<<"$(podlog)" || fail "pod $pod started its workers while the local operator leads"
 
 # --- the switch: stop the local operator; the pod takes the Lease
 t1=$SECONDS

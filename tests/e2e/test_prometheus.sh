@@ -21,7 +21,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-curl -sf --max-time 5 "http://$OPERATOR_METRICS/metrics" | grep -q '^aios_operator_' \
+# (the page is read whole before grep: `curl | grep -q` under pipefail fails at random when
+# grep exits at the first match and curl, still writing, gets SIGPIPE)
+page="$(curl -sf --max-time 5 "http://$OPERATOR_METRICS/metrics" || true)"
+grep -q '^aios_operator_' <<<"$page" \
   || fail "the operator's metrics endpoint http://$OPERATOR_METRICS/metrics does not answer"
 
 # something to serve: the seed example
