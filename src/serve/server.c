@@ -171,9 +171,11 @@ static void on_done(void *ctx, const float *y, int rows, void *ud)
 	          : aios_proto_v1_encode(y, rows, n_out, &resp->body);
 	if (e)
 		aios_http_resp_error(resp, 500, "response larger than %zu bytes", resp->body.max);
-	aios_http_defer_done(p->d);
+	/* account before the response can leave: a client that reads /metrics right after
+	 * its answer must not still see its own request waiting or in flight */
 	atomic_fetch_sub(&s->pending, 1);
 	aios_gauge_add(s->s_in_flight, -1);
+	aios_http_defer_done(p->d);
 }
 
 static int round_end(void *state, void *ud)
