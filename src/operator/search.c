@@ -8,6 +8,7 @@
 
 #include "common/json.h"
 #include "common/mem.h"
+#include "model/model.h"
 #include "operator/search.h"
 
 /* ============================== the space ============================== */
@@ -321,8 +322,9 @@ enum aios_err aios_search_check_spec(const struct aios_search *s, struct json_ob
 	const char *type = aios_json_str(spec, "model.type"), *loss = aios_json_str(spec, "loss");
 	const char *strategy = aios_json_str(spec, "distributed.strategy");
 	if (!type)
-		type = "linear"; /* the trainer's default */
-	int classifier = strcmp(type, "logistic") == 0 || strcmp(type, "softmax") == 0;
+		type = AIOS_MODEL_DEFAULT_TYPE;
+	int t = aios_model_type_parse(type);
+	int classifier = t >= 0 && aios_model_type_classifies((enum aios_model_type)t);
 	if (loss ? strcmp(loss, "mse") == 0 : !classifier)
 		return aios_fail(AIOS_ERR_INVALID,
 		                 "spec.search.objective.metric: accuracy needs a classification "

@@ -101,8 +101,8 @@ static int parse_format(const char *s)
 static enum aios_err parse_model(struct json_object *s, struct trainer_config *c)
 {
 	int v = 0;
-	enum aios_err e = enum_field(s, "model.type", "linear", aios_model_type_parse,
-	                             "linear, logistic, softmax, mlp", &v);
+	enum aios_err e = enum_field(s, "model.type", AIOS_MODEL_DEFAULT_TYPE,
+	                             aios_model_type_parse, "linear, logistic, softmax, mlp", &v);
 	if (e)
 		return e;
 	c->type = (enum aios_model_type)v;
@@ -159,9 +159,7 @@ static enum aios_err parse_model(struct json_object *s, struct trainer_config *c
 		return aios_fail(AIOS_ERR_INVALID,
 		                 "spec.model.outputs: softmax needs at least 2 classes");
 
-	const char *dl = c->type == AIOS_MODEL_LOGISTIC || c->type == AIOS_MODEL_SOFTMAX
-	                     ? "cross_entropy"
-	                     : "mse";
+	const char *dl = aios_model_type_classifies(c->type) ? "cross_entropy" : "mse";
 	if ((e = enum_field(s, "loss", dl, trainer_loss_parse, "mse, cross_entropy, hinge", &v)))
 		return e;
 	c->loss = (enum trainer_loss)v;

@@ -44,6 +44,11 @@ int aios_model_type_parse(const char *s)
 	return -1;
 }
 
+int aios_model_type_classifies(enum aios_model_type t)
+{
+	return t == AIOS_MODEL_LOGISTIC || t == AIOS_MODEL_SOFTMAX;
+}
+
 const char *aios_act_name(enum aios_act a)
 {
 	return (unsigned)a < 5 ? act_names[a] : "unknown";

@@ -75,6 +75,12 @@ struct aios_model {
 	float *params;
 };
 
+/* The type a spec without model.type gets, and whether a type classifies by default
+ * (logistic, softmax: the default loss is cross_entropy; linear, mlp: mse). One rule
+ * for the trainer's spec defaults and the operator's search checks. */
+#define AIOS_MODEL_DEFAULT_TYPE "linear"
+int aios_model_type_classifies(enum aios_model_type t);
+
 /* Names <-> enums ("mlp", "relu", "sigmoid", ...). parse returns -1 on unknown names. */
 const char *aios_model_type_name(enum aios_model_type t);
 int aios_model_type_parse(const char *s);
