@@ -129,6 +129,12 @@ static const char *e_json(const struct sentry *e)
 	return e->data + e->json_off;
 }
 
+/* Bytes the entry's data takes (what pack() reported as its size). */
+static size_t e_size(const struct sentry *e)
+{
+	return e->json_off + strlen(e_json(e)) + 1;
+}
+
 /* A new tree parsed from the entry (the caller's; NULL only if the text is corrupt,
  * which cannot happen for text json-c wrote). */
 static struct json_object *e_parse(const struct sentry *e)
@@ -282,7 +288,7 @@ static enum put_result st_put(struct aios_kube_informer *inf, const char *key,
 		if (old && !(r == PUT_SAME && skip_same))
 			*old = e_parse(e);
 		owner_unlink(inf, e);
-		inf->bytes -= e->json_off + strlen(e_json(e)) + 1;
+		inf->bytes -= e_size(e);
 		free(e->data);
 	}
 	e->data = d;
@@ -316,7 +322,7 @@ static struct json_object *st_del(struct aios_kube_informer *inf, const char *ke
 	*pp = e->next;
 	owner_unlink(inf, e);
 	struct json_object *obj = e_parse(e);
-	inf->bytes -= e->json_off + strlen(e_json(e)) + 1;
+	inf->bytes -= e_size(e);
 	st_free_entry(e);
 	inf->n--;
 	return obj;
