@@ -271,18 +271,33 @@ static enum aios_err put_ours(struct aios_kube_leader *l, int64_t deadline_ms, c
 	return e;
 }
 
+/* The lease's spec.leaseTransitions (0 when absent or not an integer). */
+static int64_t lease_transitions(struct json_object *lease)
+{
+	int64_t transitions = 0;
+	if (aios_json_opt_int(lease, "spec.leaseTransitions", 0, &transitions) != AIOS_OK)
+		aios_errclear();
+	return transitions;
+}
+
+/* Replaces the Lease with our record at the resourceVersion of seen (a copy we read or
+ * wrote; acq may borrow from it); a copy without one is refused (AIOS_ERR_PROTOCOL). */
+static enum aios_err replace_ours(struct aios_kube_leader *l, int64_t deadline_ms,
+                                  struct json_object *seen, const char *acq, int64_t transitions)
+{
+	const char *rv = aios_json_str(seen, "metadata.resourceVersion");
+	if (!rv)
+		return aios_fail(AIOS_ERR_PROTOCOL, "lease %s/%s: no resourceVersion", l->ns,
+		                 l->name);
+	return put_ours(l, deadline_ms, acq, transitions, rv);
+}
+
 /* The leader's fast path (client-go's too): renew on the record we last wrote, without
  * reading it first; a 409 means someone else wrote since, and the slow path reads. */
 static enum aios_err renew_own(struct aios_kube_leader *l, int64_t deadline_ms)
 {
-	int64_t transitions = 0;
-	if (aios_json_opt_int(l->own, "spec.leaseTransitions", 0, &transitions) != AIOS_OK)
-		aios_errclear();
-	const char *rv = aios_json_str(l->own, "metadata.resourceVersion");
-	if (!rv)
-		return aios_fail(AIOS_ERR_PROTOCOL, "lease %s/%s: no resourceVersion", l->ns,
-		                 l->name);
-	return put_ours(l, deadline_ms, aios_json_str(l->own, "spec.acquireTime"), transitions, rv);
+	return replace_ours(l, deadline_ms, l->own, aios_json_str(l->own, "spec.acquireTime"),
+	                    lease_transitions(l->own));
 }
 
 /* One tryAcquireOrRenew, each request ending by deadline_ms (0: none). AIOS_OK: we
@@ -312,13 +327,9 @@ static enum aios_err try_once(struct aios_kube_leader *l, int64_t deadline_ms)
 		json_object_put(cur);
 		return e;
 	}
-	int64_t transitions = 0;
-	if (aios_json_opt_int(cur, "spec.leaseTransitions", 0, &transitions) != AIOS_OK)
-		aios_errclear();
-	const char *rv = aios_json_str(cur, "metadata.resourceVersion");
-	e = rv ? put_ours(l, deadline_ms, mine ? aios_json_str(cur, "spec.acquireTime") : NULL,
-	                  mine ? transitions : transitions + 1, rv)
-	       : aios_fail(AIOS_ERR_PROTOCOL, "lease %s/%s: no resourceVersion", l->ns, l->name);
+	int64_t transitions = lease_transitions(cur);
+	e = replace_ours(l, deadline_ms, cur, mine ? aios_json_str(cur, "spec.acquireTime") : NULL,
+	                 mine ? transitions : transitions + 1);
 	json_object_put(cur);
 	return e;
 }
@@ -351,11 +362,9 @@ static void release_once(struct aios_kube_leader *l)
 	}
 	const char *holder = aios_json_str(cur, "spec.holderIdentity");
 	if (holder && strcmp(holder, l->identity) == 0) {
-		int64_t transitions = 0;
-		if (aios_json_opt_int(cur, "spec.leaseTransitions", 0, &transitions) != AIOS_OK)
-			aios_errclear();
-		struct json_object *body = lease_body(
-		    l, "", 1, NULL, transitions, aios_json_str(cur, "metadata.resourceVersion"));
+		struct json_object *body =
+		    lease_body(l, "", 1, NULL, lease_transitions(cur),
+		               aios_json_str(cur, "metadata.resourceVersion"));
 		if (aios_kube_replace(l->c, &r, body, NULL, NULL) != AIOS_OK)
 			aios_warn("leader_release_failed", "lease %s/%s: %s", l->ns, l->name,
 			          aios_errmsg());
