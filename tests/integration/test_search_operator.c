@@ -293,6 +293,23 @@ static size_t count_phase(struct json_object *job, const char *phase)
 	return n;
 }
 
+/* The job's status names trial index best as its best (trial "t<best>", objective, and
+ * that trial's artifact as the job's). */
+static void assert_best(struct json_object *job, long best, double objective)
+{
+	struct json_object *trials = aios_json_lookup(job, "status.trials");
+	ck_assert_int_ge(best, 0);
+	char bn[16];
+	snprintf(bn, sizeof(bn), "t%ld", best);
+	ck_assert_str_eq(aios_json_str(job, "status.best.trial"), bn);
+	ck_assert_double_eq_tol(
+	    json_object_get_double(aios_json_lookup(job, "status.best.objective")), objective,
+	    1e-9);
+	ck_assert_str_eq(
+	    aios_json_str(job, "status.artifact.uri"),
+	    aios_json_str(json_object_array_get_idx(trials, (size_t)best), "artifact.uri"));
+}
+
 /* ============================== the test ============================== */
 
 START_TEST(random_search_six_trials_two_at_a_time)
@@ -376,14 +393,7 @@ START_TEST(random_search_six_trials_two_at_a_time)
 		ck_assert(aios_json_equal(
 		    aios_json_lookup(json_object_array_get_idx(before_restart, i), "parameters"),
 		    aios_json_lookup(json_object_array_get_idx(trials, i), "parameters")));
-	char bn[16];
-	snprintf(bn, sizeof(bn), "t%ld", best);
-	ck_assert_str_eq(aios_json_str(j, "status.best.trial"), bn);
-	ck_assert_double_eq_tol(
-	    json_object_get_double(aios_json_lookup(j, "status.best.objective")), best_obj, 1e-9);
-	ck_assert_str_eq(
-	    aios_json_str(j, "status.artifact.uri"),
-	    aios_json_str(json_object_array_get_idx(trials, (size_t)best), "artifact.uri"));
+	assert_best(j, best, best_obj);
 	json_object_put(before_restart);
 	json_object_put(j);
 }
@@ -462,14 +472,7 @@ START_TEST(accuracy_objective)
 			min_loss = loss, lowest_loss = (long)i;
 	}
 	ck_assert_int_ne(best, lowest_loss);
-	char bn[16];
-	snprintf(bn, sizeof(bn), "t%ld", best);
-	ck_assert_str_eq(aios_json_str(j, "status.best.trial"), bn);
-	ck_assert_double_eq_tol(
-	    json_object_get_double(aios_json_lookup(j, "status.best.objective")), max_acc, 1e-9);
-	ck_assert_str_eq(
-	    aios_json_str(j, "status.artifact.uri"),
-	    aios_json_str(json_object_array_get_idx(trials, (size_t)best), "artifact.uri"));
+	assert_best(j, best, max_acc);
 
 	ck_assert_str_eq(aios_json_str(reg, "status.phase"), "Failed");
 	const char *conds = json_object_to_json_string(aios_json_lookup(reg, "status.conditions"));
