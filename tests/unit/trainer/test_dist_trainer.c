@@ -33,6 +33,7 @@
 #include "common/mem.h"
 #include "dist_harness.h"
 #include "model/model.h"
+#include "support/tmpdir.h"
 
 static char dir[256];
 static char trainer[512];
@@ -43,8 +44,7 @@ static void setup(void)
 	ck_assert_msg(b != NULL, "AIOS_BUILD_DIR is not set (run through ctest)");
 	snprintf(trainer, sizeof(trainer), "%s/src/trainer/aios-trainer", b);
 	ck_assert_msg(access(trainer, X_OK) == 0, "%s is missing: build aios-trainer", trainer);
-	snprintf(dir, sizeof(dir), "/tmp/aios-dist-trainer-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	aios_test_tmpdir("aios-dist-trainer", dir, sizeof(dir)); /* removed with the test */
 	/* 4096 rows, 8 features, y = sum sin((j+1) x_j): deterministic LCG */
 	char path[320];
 	snprintf(path, sizeof(path), "%s/data.csv", dir);
@@ -62,6 +62,12 @@ static void setup(void)
 		fprintf(f, "%.6f\n", y);
 	}
 	fclose(f);
+}
+
+static void teardown(void)
+{
+	aios_test_tmpdir_remove(dir);
+	dir[0] = 0;
 }
 
 static const char *hidden = "[32,32]"; /* the MLP's hidden layers */
@@ -209,7 +215,6 @@ static double artifact_diff(const char *tag_a, const char *tag_b)
 
 START_TEST(allreduce_equals_one_process)
 {
-	setup();
 	write_spec("spec.json", 3);
 	int st[8];
 	run_job("spec.json", "one", 1, 0, st);
@@ -244,7 +249,6 @@ static void ps_layout(int world, int servers)
 
 START_TEST(parameter_servers_equal_one_process)
 {
-	setup();
 	write_spec("spec.json", 3);
 	int st[8];
 	run_job("spec.json", "one", 1, 0, st);
@@ -275,7 +279,6 @@ END_TEST
 
 START_TEST(pipeline_equals_one_process)
 {
-	setup();
 	hidden = "[32,32,32]"; /* 4 dense layers: up to 4 stages */
 	write_spec("pipe.json", 3);
 	hidden = "[32,32]";
@@ -364,7 +367,6 @@ static void kill_and_resume(const char *spec, int world, int victim, int epochs)
 
 START_TEST(killed_rank_then_resume)
 {
-	setup();
 	write_spec("long.json", 40);
 	kill_and_resume("long.json", 3, 2, 40);
 }
@@ -372,7 +374,6 @@ END_TEST
 
 START_TEST(killed_stage_then_resume)
 {
-	setup();
 	hidden = "[32,32,32]";
 	write_spec("long.json", 40);
 	for (int r = 0; r < 8; r++)
@@ -386,6 +387,8 @@ static Suite *suite(void)
 	Suite *s = suite_create("dist_trainer");
 	TCase *t = tcase_create("trainer");
 	tcase_set_timeout(t, 300);
+	aios_test_tmpdir_fixture(t); /* made before setup, removed after the TCase */
+	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_add_test(t, allreduce_equals_one_process);
 	tcase_add_test(t, parameter_servers_equal_one_process);
 	tcase_add_test(t, pipeline_equals_one_process);

@@ -17,18 +17,18 @@
 #include "common/err.h"
 #include "common/shutdown.h"
 #include "model/model.h"
+#include "support/tmpdir.h"
 #include "trainer/data.h"
 #include "trainer/metrics.h"
 #include "trainer/rng.h"
 #include "trainer/run.h"
 
-static char dir[64];
+static char dir[128];
 static char last_out[1 << 16]; /* stdout of the last run */
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/aios-train-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	aios_test_tmpdir("aios-train", dir, sizeof(dir)); /* removed with the test */
 	unsetenv("AIOS_JOB");
 	unsetenv("AIOS_SPEC");
 	unsetenv("AIOS_SPEC_FILE");
@@ -38,10 +38,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
+	aios_test_tmpdir_remove(dir);
+	dir[0] = 0;
 }
 
 /* A path inside this test's directory (static rotating buffers). */
@@ -775,6 +773,7 @@ static Suite *train_suite(void)
 {
 	Suite *s = suite_create("trainer_train");
 	TCase *tc = tcase_create("train");
+	aios_test_tmpdir_fixture(tc); /* made before setup, removed after the TCase */
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, seed_example_by_hand);
