@@ -15,6 +15,7 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "support/kube_test.h"
+#include "support/tmpdir.h"
 
 static char g_dir[256];
 
@@ -53,12 +54,12 @@ static enum aios_err list_with(const char *kubeconfig)
 
 START_TEST(unknown_ca_refused_unless_insecure)
 {
-	snprintf(g_dir, sizeof(g_dir), "/tmp/aios-tls-%d", (int)getpid());
+	aios_test_tmpdir("aios-tls", g_dir, sizeof(g_dir)); /* removed with the test */
 	char cmd[1024], ca[300], kc[300];
 	snprintf(cmd, sizeof(cmd),
-	         "mkdir -p %s && openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
+	         "openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
 	         "-subj /CN=not-the-cluster-ca -keyout %s/ca.key -out %s/ca.crt >/dev/null 2>&1",
-	         g_dir, g_dir, g_dir);
+	         g_dir, g_dir);
 	ck_assert_msg(system(cmd) == 0, "openssl could not make a CA");
 	snprintf(ca, sizeof(ca), "%s/ca.crt", g_dir);
 
@@ -97,8 +98,7 @@ START_TEST(unknown_ca_refused_unless_insecure)
 	write_kubeconfig(kc, admin, NULL, 1);
 	ck_assert_msg(list_with(kc) == AIOS_OK, "insecure-skip-tls-verify: %s", aios_errmsg());
 	aios_kube_config_free(admin);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-	(void)!system(cmd);
+	aios_test_tmpdir_remove(g_dir);
 }
 END_TEST
 
@@ -106,6 +106,7 @@ static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("reliability_tls");
 	TCase *tc = tcase_create("verify");
+	aios_test_tmpdir_fixture(tc);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, unknown_ca_refused_unless_insecure);
 	suite_add_tcase(s, tc);

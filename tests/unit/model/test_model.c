@@ -11,6 +11,7 @@
 #include "common/hash.h"
 #include "common/json.h"
 #include "model/model.h"
+#include "support/tmpdir.h"
 
 /* A 3-4-2 MLP with tanh and softmax, deterministic weights, normalization on. */
 static struct aios_model *sample_model(void)
@@ -103,8 +104,8 @@ END_TEST
 
 START_TEST(file_round_trip_is_atomic)
 {
-	char dir[] = "/tmp/aios-model-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char dir[256];
+	aios_test_tmpdir("aios-model", dir, sizeof(dir)); /* removed with the test */
 	char path[256];
 	snprintf(path, sizeof(path), "%s/sub/dir/model.aios", dir);
 	struct aios_model *m = sample_model();
@@ -119,8 +120,7 @@ START_TEST(file_round_trip_is_atomic)
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "test $(ls -A %s/sub/dir | wc -l) -eq 1", dir);
 	ck_assert_int_eq(system(cmd), 0); /* no temp file left behind */
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	aios_test_tmpdir_remove(dir);
 	ck_assert_int_eq(aios_model_read_file("/nonexistent/model.aios", &r), AIOS_ERR_NOT_FOUND);
 	aios_model_free(m);
 }
@@ -358,6 +358,7 @@ static Suite *model_suite(void)
 {
 	Suite *s = suite_create("model");
 	TCase *tc = tcase_create("artifact");
+	aios_test_tmpdir_fixture(tc);
 	tcase_add_test(tc, param_layout_is_flat);
 	tcase_add_test(tc, names_parse);
 	tcase_add_test(tc, f32_round_trip_is_exact);

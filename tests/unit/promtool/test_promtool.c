@@ -22,6 +22,7 @@
 #include "support/http_client.h"
 #include "support/ports.h"
 #include "support/serve_fixture.h"
+#include "support/tmpdir.h"
 
 #define PROMTOOL "/usr/bin/promtool"
 
@@ -29,15 +30,13 @@ static char g_dir[256];
 
 static void setup(void)
 {
-	snprintf(g_dir, sizeof g_dir, "/tmp/aios-promtool-%d-XXXXXX", (int)getpid());
-	ck_assert_ptr_nonnull(mkdtemp(g_dir));
+	aios_test_tmpdir("aios-promtool", g_dir, sizeof g_dir); /* removed with the test */
 }
 
 static void teardown(void)
 {
-	char cmd[400];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-	ck_assert_int_eq(system(cmd), 0);
+	aios_test_tmpdir_remove(g_dir);
+	g_dir[0] = 0;
 }
 
 static const char *build_dir(void)
@@ -262,6 +261,7 @@ static Suite *promtool_suite(void)
 {
 	Suite *s = suite_create("promtool");
 	TCase *tc = tcase_create("metrics");
+	aios_test_tmpdir_fixture(tc);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, serve_metrics);

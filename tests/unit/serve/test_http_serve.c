@@ -19,6 +19,7 @@
 #include "http/http.h"
 #include "support/http_client.h"
 #include "support/serve_fixture.h"
+#include "support/tmpdir.h"
 
 static char g_dir[256], g_model[300];
 static struct aios_model *g_m;
@@ -26,8 +27,7 @@ static struct aios_model *g_m;
 /* A 4 -> 16 -> 3 softmax MLP (multi-output) written to a temp dir. */
 static void setup(void)
 {
-	snprintf(g_dir, sizeof g_dir, "/tmp/aios-serve-http-%d-XXXXXX", (int)getpid());
-	ck_assert_ptr_nonnull(mkdtemp(g_dir));
+	aios_test_tmpdir("aios-serve-http", g_dir, sizeof g_dir); /* removed with the test */
 	snprintf(g_model, sizeof g_model, "%s/model.aios", g_dir);
 	int sizes[] = {4, 16, 3};
 	g_m = sf_model(2, sizes, AIOS_ACT_RELU, AIOS_ACT_SOFTMAX, 42);
@@ -36,9 +36,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[400];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-	ck_assert_int_eq(system(cmd), 0);
+	aios_test_tmpdir_remove(g_dir);
+	g_dir[0] = 0;
 	aios_model_free(g_m);
 }
 
@@ -526,6 +525,7 @@ static Suite *suite(void)
 {
 	Suite *s = suite_create("serve_http");
 	TCase *t = tcase_create("binary");
+	aios_test_tmpdir_fixture(t);
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, health_and_metadata);

@@ -27,6 +27,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "support/ports.h"
+#include "support/tmpdir.h"
 #include "trainer/dist_rendezvous.h"
 
 #define HARNESS_MAX 8
@@ -92,8 +93,7 @@ static inline void harness_run(int world, struct aios_dist_config *cfgs, harness
                                int64_t limit_ms, struct harness_result *res)
 {
 	ck_assert_int_le(world, HARNESS_MAX);
-	snprintf(harness_dir, sizeof(harness_dir), "/tmp/aios-dist-test-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(harness_dir));
+	aios_test_tmpdir("aios-dist-test", harness_dir, sizeof(harness_dir)); /* the notes */
 	memset(res, 0, sizeof(*res));
 	pid_t pids[HARNESS_MAX];
 	int64_t t0 = aios_now_ms();
@@ -148,10 +148,9 @@ static inline void harness_run(int world, struct aios_dist_config *cfgs, harness
 			size_t n = fread(res->note[r], 1, sizeof(res->note[r]) - 1, f);
 			res->note[r][n] = 0;
 			fclose(f);
-			unlink(path);
 		}
 	}
-	rmdir(harness_dir);
+	aios_test_tmpdir_remove(harness_dir);
 }
 
 /* Configs for ranks 0..world-1 on one fresh port. */

@@ -345,6 +345,7 @@ static Suite *suite(void)
 {
 	Suite *s = suite_create("dist_comm");
 	TCase *t = tcase_create("comm");
+	aios_test_tmpdir_fixture(t); /* harness_run's directories */
 	tcase_set_timeout(t, 120);
 	tcase_add_test(t, reference_is_the_mean);
 	tcase_add_test(t, allreduce_matches_reference_bitwise);

@@ -397,6 +397,7 @@ static Suite *suite(void)
 {
 	Suite *s = suite_create("dist_strategies");
 	TCase *t = tcase_create("strategies");
+	aios_test_tmpdir_fixture(t); /* harness_run's directories */
 	tcase_set_timeout(t, 120);
 	tcase_add_test(t, ps_sync_equals_one_process);
 	tcase_add_test(t, ps_async_converges);
