@@ -1,42 +1,16 @@
 /*
- * hash.c - SHA-256 through OpenSSL's EVP interface (see hash.h).
+ * hash.c - SHA-256 helpers (see hash.h) over the incremental interface, which
+ * sha256_openssl.c implements (OpenSSL's SHA-NI code: ~1.4 GB/s here, 8x mbed TLS').
  */
 #include "hash.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mem.h"
-
-struct aios_sha256 {
-	EVP_MD_CTX *ctx;
-};
-
-struct aios_sha256 *aios_sha256_new(void)
-{
-	struct aios_sha256 *h = aios_xmalloc(sizeof(*h));
-	h->ctx = EVP_MD_CTX_new();
-	if (!h->ctx || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
-		abort();
-	return h;
-}
-
-void aios_sha256_update(struct aios_sha256 *h, const void *p, size_t n)
-{
-	EVP_DigestUpdate(h->ctx, p, n);
-}
-
-void aios_sha256_final(struct aios_sha256 *h, uint8_t out[AIOS_SHA256_LEN])
-{
-	unsigned int len = 0;
-	EVP_DigestFinal_ex(h->ctx, out, &len);
-	EVP_MD_CTX_free(h->ctx);
-	free(h);
-}
 
 void aios_sha256(const void *p, size_t n, uint8_t out[AIOS_SHA256_LEN])
 {

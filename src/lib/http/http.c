@@ -23,8 +23,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -41,6 +42,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "http/metrics.h"
+#include "http/tls_io.h"
 
 #define TICK_MS          100   /* timer sweep period */
 #define READ_CHUNK       16384 /* bytes per read(2) */
@@ -502,8 +504,9 @@ struct route {
 struct conn {
 	struct conn *prev, *next;
 	int fd;
-	SSL *ssl;
+	mbedtls_ssl_context *ssl; /* TLS (mbed TLS), NULL for plain */
 	int handshaken;
+	size_t tls_wlen; /* a TLS write that would block is retried with this length */
 	struct aios_buf in, out;
 	int64_t first_byte_ns; /* start of the request being received, 0 if none */
 	int64_t last_ns;       /* last read or write */
@@ -545,6 +548,13 @@ static __thread struct {
 	struct aios_http_defer *d;
 } cur;
 
+/* The server side of TLS: one configuration every connection shares. */
+struct srv_tls {
+	mbedtls_ssl_config conf;
+	mbedtls_x509_crt cert;
+	mbedtls_pk_context key;
+};
+
 struct aios_http_server {
 	struct aios_http_config cfg;
 	struct route routes[AIOS_HTTP_MAX_ROUTES];
@@ -552,7 +562,7 @@ struct aios_http_server {
 	struct loop *loops;
 	int n_loops;
 	int port;
-	SSL_CTX *tls;
+	struct srv_tls *tls;
 	atomic_int n_conns;
 	atomic_int stopping;
 	int64_t stop_deadline_ns;
@@ -642,8 +652,9 @@ static void conn_close(struct loop *l, struct conn *c)
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	if (c->ssl) {
 		if (c->handshaken)
-			SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
+			(void)mbedtls_ssl_close_notify(c->ssl); /* best effort, never waits */
+		mbedtls_ssl_free(c->ssl);
+		free(c->ssl);
 	}
 	close(c->fd);
 	if (c->prev)
@@ -662,13 +673,12 @@ static void conn_close(struct loop *l, struct conn *c)
 static ssize_t conn_read(struct conn *c, char *p, size_t n)
 {
 	if (c->ssl) {
-		int r = SSL_read(c->ssl, p, (int)n);
+		int r = mbedtls_ssl_read(c->ssl, (unsigned char *)p, n);
 		if (r > 0)
 			return r;
-		int e = SSL_get_error(c->ssl, r);
-		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
 			return -1;
-		return e == SSL_ERROR_ZERO_RETURN ? 0 : -2;
+		return (r == 0 || r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) ? 0 : -2;
 	}
 	ssize_t r = read(c->fd, p, n);
 	if (r >= 0)
@@ -679,11 +689,20 @@ static ssize_t conn_read(struct conn *c, char *p, size_t n)
 static ssize_t conn_write(struct conn *c, const char *p, size_t n)
 {
 	if (c->ssl) {
-		int r = SSL_write(c->ssl, p, (int)n);
-		if (r > 0)
+		/* mbed TLS wants a write that would block repeated with the same length (the
+		 * record is already sealed); out only grows after it has drained. */
+		if (c->tls_wlen && c->tls_wlen <= n)
+			n = c->tls_wlen;
+		int r = mbedtls_ssl_write(c->ssl, (const unsigned char *)p, n);
+		if (r > 0) {
+			c->tls_wlen = 0;
 			return r;
-		int e = SSL_get_error(c->ssl, r);
-		return (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? -1 : -2;
+		}
+		if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+			c->tls_wlen = n;
+			return -1;
+		}
+		return -2;
 	}
 	ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
 	if (r >= 0)
@@ -928,10 +947,10 @@ static void conn_readable(struct loop *l, struct conn *c)
 	char chunk[READ_CHUNK];
 	for (;;) {
 		if (c->ssl && !c->handshaken) {
-			int r = SSL_accept(c->ssl);
-			if (r != 1) {
-				int e = SSL_get_error(c->ssl, r);
-				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			int r = mbedtls_ssl_handshake(c->ssl);
+			if (r != 0) {
+				if (r == MBEDTLS_ERR_SSL_WANT_READ ||
+				    r == MBEDTLS_ERR_SSL_WANT_WRITE)
 					return;
 				aios_debug("http_tls_handshake", "TLS handshake failed");
 				conn_close(l, c);
@@ -1051,8 +1070,11 @@ static void loop_accept(struct loop *l)
 		aios_buf_init(&c->out, AIOS_CAP_HTTP_REQUEST + RESP_HEADERS_MAX + 1024);
 		c->last_ns = aios_now_ns();
 		if (s->tls) {
-			c->ssl = SSL_new(s->tls);
-			SSL_set_fd(c->ssl, fd);
+			c->ssl = aios_xcalloc(1, sizeof(*c->ssl));
+			mbedtls_ssl_init(c->ssl);
+			if (mbedtls_ssl_setup(c->ssl, &s->tls->conf) != 0)
+				abort(); /* only an allocation can fail here */
+			mbedtls_ssl_set_bio(c->ssl, &c->fd, aios_tls_send, aios_tls_recv, NULL);
 		}
 		c->next = l->conns;
 		if (l->conns)
@@ -1203,6 +1225,16 @@ static enum aios_err listen_on(const struct aios_http_server *s, int port, int *
 	return AIOS_OK;
 }
 
+static void tls_free(struct srv_tls *t)
+{
+	if (!t)
+		return;
+	mbedtls_ssl_config_free(&t->conf);
+	mbedtls_x509_crt_free(&t->cert);
+	mbedtls_pk_free(&t->key);
+	free(t);
+}
+
 static enum aios_err tls_setup(struct aios_http_server *s)
 {
 	if (!s->cfg.tls_cert && !s->cfg.tls_key)
@@ -1210,21 +1242,39 @@ static enum aios_err tls_setup(struct aios_http_server *s)
 	if (!s->cfg.tls_cert || !s->cfg.tls_key)
 		return aios_fail(AIOS_ERR_INVALID, "%s: TLS needs both a certificate and a key",
 		                 s->cfg.name);
-	s->tls = SSL_CTX_new(TLS_server_method());
-	if (!s->tls)
-		return aios_fail(AIOS_ERR_TLS, "%s: SSL_CTX_new failed", s->cfg.name);
-	SSL_CTX_set_min_proto_version(s->tls, TLS1_2_VERSION);
-	SSL_CTX_set_mode(s->tls,
-	                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
-	if (SSL_CTX_use_certificate_chain_file(s->tls, s->cfg.tls_cert) != 1)
-		return aios_fail(AIOS_ERR_TLS, "%s: cannot load TLS certificate %s", s->cfg.name,
-		                 s->cfg.tls_cert);
-	if (SSL_CTX_use_PrivateKey_file(s->tls, s->cfg.tls_key, SSL_FILETYPE_PEM) != 1)
-		return aios_fail(AIOS_ERR_TLS, "%s: cannot load TLS key %s", s->cfg.name,
-		                 s->cfg.tls_key);
-	if (SSL_CTX_check_private_key(s->tls) != 1)
+	struct srv_tls *t = aios_xcalloc(1, sizeof(*t));
+	mbedtls_ssl_config_init(&t->conf);
+	mbedtls_x509_crt_init(&t->cert);
+	mbedtls_pk_init(&t->key);
+	s->tls = t;
+	char what[512];
+	int rc;
+	mbedtls_ctr_drbg_context *rng = aios_tls_rng();
+	if (!rng)
+		return AIOS_ERR_TLS;
+	if ((rc = mbedtls_x509_crt_parse_file(&t->cert, s->cfg.tls_cert)) != 0) {
+		snprintf(what, sizeof(what), "%s: cannot load TLS certificate %s", s->cfg.name,
+		         s->cfg.tls_cert);
+		return aios_tls_fail(rc, what);
+	}
+	if ((rc = mbedtls_pk_parse_keyfile(&t->key, s->cfg.tls_key, NULL)) != 0) {
+		snprintf(what, sizeof(what), "%s: cannot load TLS key %s", s->cfg.name,
+		         s->cfg.tls_key);
+		return aios_tls_fail(rc, what);
+	}
+	if (mbedtls_pk_check_pair(&t->cert.pk, &t->key) != 0)
 		return aios_fail(AIOS_ERR_TLS, "%s: TLS key %s does not match certificate %s",
 		                 s->cfg.name, s->cfg.tls_key, s->cfg.tls_cert);
+	if ((rc = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER,
+	                                      MBEDTLS_SSL_TRANSPORT_STREAM,
+	                                      MBEDTLS_SSL_PRESET_DEFAULT)) != 0 ||
+	    (rc = mbedtls_ssl_conf_own_cert(&t->conf, &t->cert, &t->key)) != 0) {
+		snprintf(what, sizeof(what), "%s: TLS configuration", s->cfg.name);
+		return aios_tls_fail(rc, what);
+	}
+	mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	                             MBEDTLS_SSL_MINOR_VERSION_3); /* TLS 1.2 */
+	mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, rng);
 	return AIOS_OK;
 }
 
@@ -1317,7 +1367,6 @@ void aios_http_server_free(struct aios_http_server *s)
 	for (int i = 0; i < s->n_routes; i++)
 		free(s->routes[i].pattern);
 	free(s->loops);
-	if (s->tls)
-		SSL_CTX_free(s->tls);
+	tls_free(s->tls);
 	free(s);
 }

@@ -1,20 +1,19 @@
 /*
- * client.c - the Kubernetes API client: configuration of curl, the request path, and
- * the decoding of answers and API Status errors.
+ * client.c - the Kubernetes API client: the request path, one exchange over our HTTP/1.1
+ * client (http/client.h), and the decoding of answers and API Status errors.
  *
- * Threads: the client holds a pool of idle curl easy handles (AIOS_KUBE_POOL) and a
- * curl share handle (connections and DNS) guarded by one mutex per lock
- * kind. A call borrows a handle, resets it, sets every option, performs, and returns
- * it. HTTP/1.1 is forced: watches are long streams, one per connection, and curl's
- * HTTP/2 multiplexing across threads through a share is not something to rely on.
+ * Threads: the client holds a pool of idle keep-alive connections (AIOS_KUBE_POOL)
+ * under one mutex. A call takes one (or connects), sends, reads the whole answer, and
+ * puts the connection back when it may carry another request. HTTP/1.1 only: a watch
+ * is a long stream on a connection of its own.
  */
 #include "kube/client.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "common/clock.h"
@@ -22,10 +21,10 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/shutdown.h"
+#include "http/client.h"
 #include "kube/kube_internal.h"
 
-#define AIOS_KUBE_POOL               8     /* idle handles kept; more are made on demand */
-#define AIOS_KUBE_RECV_BUFFER        4096  /* curl's per-handle receive buffer (memory) */
+#define AIOS_KUBE_POOL               8     /* idle connections kept; more are made on demand */
 #define AIOS_KUBE_DEFAULT_TIMEOUT_MS 30000 /* a non-watch request, end to end */
 #define AIOS_KUBE_CONNECT_TIMEOUT_MS 10000
 #define AIOS_KUBE_TOKEN_CAP          65536 /* a bearer token file */
@@ -126,11 +125,16 @@ struct aios_kube_client {
 	aios_kube_metrics_fn metrics_fn;
 	void *metrics_arg;
 
-	CURLSH *share;
-	pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+	/* where: cfg.server split once */
+	int https;
+	char host[256];
+	int port;
+	char authority[300];        /* the Host header */
+	char *prefix;               /* a path the server URL carries ("" usually) */
+	struct aios_httpc_tls *tls; /* NULL for http:// */
 
 	pthread_mutex_t pool_mu;
-	CURL *pool[AIOS_KUBE_POOL];
+	struct aios_httpc_conn *pool[AIOS_KUBE_POOL]; /* idle keep-alive connections */
 	int npool;
 
 	/* bearer token from a file, re-read when the file changes (rotation) */
@@ -164,20 +168,6 @@ void aios_kube_set_thread_past_shutdown(int on)
 	tls_past_shutdown = on;
 }
 
-static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
-{
-	struct aios_kube_client *c = arg;
-	if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
-		pthread_mutex_lock(&c->share_mu[data]);
-}
-
-static void share_unlock(CURL *h, curl_lock_data data, void *arg)
-{
-	struct aios_kube_client *c = arg;
-	if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
-		pthread_mutex_unlock(&c->share_mu[data]);
-}
-
 static char *memdup(const char *p, size_t n)
 {
 	if (!p)
@@ -193,10 +183,47 @@ static char *sdup(const char *s)
 	return s ? aios_xstrdup(s) : NULL;
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
+/* PEM bytes given inline or in a file (what names the kubeconfig field). */
+static enum aios_err pem_input(const char *data, size_t len, const char *file, const char *what,
+                               struct aios_buf *b)
 {
-	curl_global_init(CURL_GLOBAL_ALL);
+	aios_buf_init(b, AIOS_CAP_KUBECONFIG);
+	if (data)
+		return aios_buf_append(b, data, len) ? aios_fail_wrap(AIOS_ERR_TLS, "%s", what)
+		                                     : AIOS_OK;
+	if (file && aios_buf_read_file(b, file) != AIOS_OK)
+		return aios_fail_wrap(AIOS_ERR_TLS, "%s", what);
+	return AIOS_OK;
+}
+
+static enum aios_err tls_setup(struct aios_kube_client *c)
+{
+	const struct aios_kube_config *g = &c->cfg;
+	struct aios_buf ca, cert, key;
+	enum aios_err e =
+	    pem_input(g->ca_data, g->ca_data_len, g->ca_file, "certificate-authority", &ca);
+	if (!e)
+		e = pem_input(g->cert_data, g->cert_data_len, g->cert_file, "client-certificate",
+		              &cert);
+	else
+		aios_buf_init(&cert, 0);
+	if (!e)
+		e = pem_input(g->key_data, g->key_data_len, g->key_file, "client-key", &key);
+	else
+		aios_buf_init(&key, 0);
+	if (!e && (cert.len > 0) != (key.len > 0))
+		e = aios_fail(AIOS_ERR_TLS, "a client certificate needs its key and a key its "
+		                            "certificate");
+	if (!e)
+		e = aios_httpc_tls_new(ca.len ? ca.data : NULL, ca.len, cert.len ? cert.data : NULL,
+		                       cert.len, key.len ? key.data : NULL, key.len, g->insecure,
+		                       &c->tls);
+	if (key.data)
+		memset(key.data, 0, key.len);
+	aios_buf_cleanup(&ca);
+	aios_buf_cleanup(&cert);
+	aios_buf_cleanup(&key);
+	return e;
 }
 
 enum aios_err aios_kube_client_new(const struct aios_kube_config *cfg,
@@ -205,7 +232,6 @@ enum aios_err aios_kube_client_new(const struct aios_kube_config *cfg,
 	*out = NULL;
 	if (!cfg || !cfg->server)
 		return aios_fail(AIOS_ERR_INVALID, "kube client: no server in the configuration");
-	pthread_once(&curl_once, curl_init_once);
 	struct aios_kube_client *c = aios_xcalloc(1, sizeof(*c));
 	c->cfg.server = sdup(cfg->server);
 	c->cfg.ns = sdup(cfg->ns ? cfg->ns : "default");
@@ -225,23 +251,27 @@ enum aios_err aios_kube_client_new(const struct aios_kube_config *cfg,
 	c->cfg.token_file = sdup(cfg->token_file);
 	c->ua = aios_xstrdup("aios/" AIOS_VERSION);
 	c->timeout_ms = AIOS_KUBE_DEFAULT_TIMEOUT_MS;
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&c->share_mu[i], NULL);
 	pthread_mutex_init(&c->pool_mu, NULL);
 	pthread_mutex_init(&c->tok_mu, NULL);
-	c->share = curl_share_init();
-	if (!c->share) {
+	const char *path = NULL;
+	enum aios_err e = aios_httpc_split_url(c->cfg.server, &c->https, c->host, sizeof(c->host),
+	                                       &c->port, &path);
+	if (!e && *path && *path != '/')
+		e = aios_fail(AIOS_ERR_INVALID, "URL %s: a query or fragment in a server URL",
+		              c->cfg.server);
+	if (e) {
 		aios_kube_client_free(c);
-		return aios_fail(AIOS_ERR_NOMEM, "kube client: curl_share_init failed");
+		return aios_fail_wrap(AIOS_ERR_INVALID, "kube client: server");
 	}
-	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
-	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	/* TLS sessions are not shared: connections are (so handshakes are rare anyway), and
-	 * ThreadSanitizer flags OpenSSL session chains freed in one thread while another
-	 * resumes them through the share. Each pooled handle keeps its own session cache. */
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	c->prefix = aios_xstrdup(path);
+	size_t pl = strlen(c->prefix);
+	while (pl > 0 && c->prefix[pl - 1] == '/')
+		c->prefix[--pl] = 0;
+	aios_httpc_authority(c->host, c->port, c->authority, sizeof(c->authority));
+	if (c->https && (e = tls_setup(c)) != AIOS_OK) {
+		aios_kube_client_free(c);
+		return aios_fail_wrap(e, "kube client for %s", cfg->server);
+	}
 	*out = c;
 	return AIOS_OK;
 }
@@ -251,11 +281,8 @@ void aios_kube_client_free(struct aios_kube_client *c)
 	if (!c)
 		return;
 	for (int i = 0; i < c->npool; i++)
-		curl_easy_cleanup(c->pool[i]);
-	if (c->share)
-		curl_share_cleanup(c->share);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&c->share_mu[i]);
+		aios_httpc_close(c->pool[i]);
+	aios_httpc_tls_free(c->tls);
 	pthread_mutex_destroy(&c->pool_mu);
 	pthread_mutex_destroy(&c->tok_mu);
 	free(c->cfg.server);
@@ -280,6 +307,7 @@ void aios_kube_client_free(struct aios_kube_client *c)
 		memset(c->tok, 0, strlen(c->tok));
 		free(c->tok);
 	}
+	free(c->prefix);
 	free(c->ua);
 	free(c);
 }
@@ -307,10 +335,10 @@ void aios_kube_client_set_metrics_hook(struct aios_kube_client *c, aios_kube_met
 	c->metrics_arg = arg;
 }
 
-/* The "Authorization: Bearer ..." header, or NULL when no token is configured.
- * A token file is re-read whenever its inode, size or mtime changes (kubelet rotates
- * projected service-account tokens by replacing the file). Caller frees. */
-static enum aios_err auth_header(struct aios_kube_client *c, char **out)
+/* The bearer token, or NULL when none is configured. A token file is re-read whenever
+ * its inode, size or mtime changes (kubelet rotates projected service-account tokens
+ * by replacing the file). Caller frees (and should wipe). */
+static enum aios_err bearer_token(struct aios_kube_client *c, char **out)
 {
 	*out = NULL;
 	if (c->cfg.token_file) {
@@ -338,41 +366,40 @@ static enum aios_err auth_header(struct aios_kube_client *c, char **out)
 			aios_buf_cleanup(&b);
 			c->tok_st = st;
 		}
-		*out = aios_xasprintf("Authorization: Bearer %s", c->tok);
+		*out = aios_xstrdup(c->tok);
 		pthread_mutex_unlock(&c->tok_mu);
 		return AIOS_OK;
 	}
 	if (c->cfg.token)
-		*out = aios_xasprintf("Authorization: Bearer %s", c->cfg.token);
+		*out = aios_xstrdup(c->cfg.token);
 	return AIOS_OK;
 }
 
-static CURL *handle_get(struct aios_kube_client *c)
+/* An idle connection, or NULL. One the server has closed (readable while idle: EOF
+ * or a close_notify) is dropped here rather than failing the next request. */
+static struct aios_httpc_conn *conn_take(struct aios_kube_client *c)
 {
-	CURL *h = NULL;
-	pthread_mutex_lock(&c->pool_mu);
-	if (c->npool > 0)
-		h = c->pool[--c->npool];
-	pthread_mutex_unlock(&c->pool_mu);
-	if (h)
-		curl_easy_reset(h);
-	else
-		h = curl_easy_init();
-	if (!h)
-		abort(); /* curl could not allocate: tier-one out-of-memory */
-	return h;
+	for (;;) {
+		struct aios_httpc_conn *x = NULL;
+		pthread_mutex_lock(&c->pool_mu);
+		if (c->npool > 0)
+			x = c->pool[--c->npool];
+		pthread_mutex_unlock(&c->pool_mu);
+		if (!x || !aios_httpc_conn_readable(x))
+			return x;
+		aios_httpc_close(x);
+	}
 }
 
-static void handle_put(struct aios_kube_client *c, CURL *h)
+static void conn_put(struct aios_kube_client *c, struct aios_httpc_conn *x)
 {
 	pthread_mutex_lock(&c->pool_mu);
 	if (c->npool < AIOS_KUBE_POOL) {
-		c->pool[c->npool++] = h;
-		h = NULL;
+		c->pool[c->npool++] = x;
+		x = NULL;
 	}
 	pthread_mutex_unlock(&c->pool_mu);
-	if (h)
-		curl_easy_cleanup(h);
+	aios_httpc_close(x);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -380,69 +407,70 @@ static void handle_put(struct aios_kube_client *c, CURL *h)
 /* ------------------------------------------------------------------------ */
 
 struct xfer {
-	CURL *h;
 	const struct aios_kube_call *k;
 	struct aios_kube_response *resp;
 	int too_big;      /* the body passed AIOS_CAP_API_BODY */
 	int sink_stopped; /* the sink asked to stop */
 };
 
-static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
+static int on_status(void *arg, int code)
+{
+	((struct xfer *)arg)->resp->code = code;
+	return 0;
+}
+
+static int on_body(void *arg, const char *p, size_t n)
 {
 	struct xfer *x = arg;
-	size_t n = size * nmemb;
-	long code = 0;
-	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
-	x->resp->code = code;
+	long code = x->resp->code;
 	if (x->k->sink && code >= 200 && code < 300) {
 		if (x->k->sink(x->k->sink_arg, p, n) != 0) {
 			x->sink_stopped = 1;
-			return 0;
+			return 1;
 		}
-		return n;
+		return 0;
 	}
 	if (aios_buf_append(&x->resp->body, p, n) != AIOS_OK) {
 		aios_errclear();
 		x->too_big = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int on_header(void *arg, const char *name, size_t nl, const char *value, size_t vl)
+{
+	struct xfer *x = arg;
+	if (nl != 11 || strncasecmp(name, "Retry-After", 11) != 0)
 		return 0;
-	}
-	return n;
+	char tmp[32];
+	if (vl >= sizeof(tmp))
+		vl = sizeof(tmp) - 1;
+	memcpy(tmp, value, vl);
+	tmp[vl] = 0;
+	char *end;
+	long v = strtol(tmp, &end, 10);
+	/* Only the delta-seconds form; an HTTP date is treated as 1 s. */
+	if (end == tmp)
+		v = 1;
+	if (v < 0)
+		v = 0;
+	if (v > 3600)
+		v = 3600;
+	x->resp->retry_after_s = (int)v;
+	return 0;
 }
 
-static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct xfer *x = arg;
-	size_t n = size * nmemb;
-	static const char name[] = "retry-after:";
-	if (n > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
-		char tmp[32];
-		size_t vl = n - (sizeof(name) - 1);
-		if (vl >= sizeof(tmp))
-			vl = sizeof(tmp) - 1;
-		memcpy(tmp, p + sizeof(name) - 1, vl);
-		tmp[vl] = 0;
-		char *end;
-		long v = strtol(tmp, &end, 10);
-		/* Only the delta-seconds form; an HTTP date is treated as 1 s. */
-		if (end == tmp)
-			v = 1;
-		if (v < 0)
-			v = 0;
-		if (v > 3600)
-			v = 3600;
-		x->resp->retry_after_s = (int)v;
-	}
-	return n;
-}
+static const struct aios_httpc_handler kube_handler = {on_status, on_header, on_body};
 
-static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+/* Polled while waiting: a process-wide shutdown (unless this thread runs past it) or
+ * the call's own cancel flag. */
+static int call_cancelled(void *arg)
 {
-	struct xfer *x = arg;
+	const struct aios_kube_call *k = arg;
 	if (aios_shutdown_requested() && !tls_past_shutdown)
 		return 1;
-	if (x->k->cancel && __atomic_load_n(x->k->cancel, __ATOMIC_ACQUIRE))
-		return 1;
-	return 0;
+	return k->cancel && __atomic_load_n(k->cancel, __ATOMIC_ACQUIRE);
 }
 
 void aios_kube_response_cleanup(struct aios_kube_response *resp)
@@ -450,131 +478,67 @@ void aios_kube_response_cleanup(struct aios_kube_response *resp)
 	aios_buf_cleanup(&resp->body);
 }
 
-static enum aios_err curl_error(CURLcode rc, const struct aios_kube_call *k, const char *errbuf)
+/* The request's head: request line, headers, the empty line. */
+static char *request_head(struct aios_kube_client *c, const struct aios_kube_call *k,
+                          const char *token)
 {
-	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-	enum aios_err code;
-	switch (rc) {
-	case CURLE_OPERATION_TIMEDOUT: code = AIOS_ERR_TIMEOUT; break;
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_CRL_BADFILE: code = AIOS_ERR_TLS; break;
-	case CURLE_ABORTED_BY_CALLBACK: code = AIOS_ERR_CANCELLED; break;
-	case CURLE_URL_MALFORMAT:
-	case CURLE_UNSUPPORTED_PROTOCOL: code = AIOS_ERR_INVALID; break;
-	case CURLE_PARTIAL_FILE:
-	case CURLE_RECV_ERROR:
-	case CURLE_WEIRD_SERVER_REPLY: code = AIOS_ERR_PROTOCOL; break;
-	default: code = AIOS_ERR_UNAVAILABLE;
-	}
-	return aios_fail(code, "%s %s: %s", k->method, k->path_query, detail);
+	struct aios_buf h;
+	aios_buf_init(&h, AIOS_CAP_API_BODY);
+	enum aios_err e = aios_buf_printf(&h,
+	                                  "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
+	                                  "Accept: application/json\r\n",
+	                                  k->method, c->prefix, k->path_query, c->authority, c->ua);
+	if (!e && token)
+		e = aios_buf_printf(&h, "Authorization: Bearer %s\r\n", token);
+	if (!e && k->content_type)
+		e = aios_buf_printf(&h, "Content-Type: %s\r\n", k->content_type);
+	if (!e && (k->body || (strcmp(k->method, "GET") != 0 && strcmp(k->method, "DELETE") != 0)))
+		e = aios_buf_printf(&h, "Content-Length: %zu\r\n", k->body ? k->body_len : 0);
+	if (!e)
+		e = aios_buf_puts(&h, "\r\n");
+	(void)e; /* bounded by 64 MiB: a head cannot reach it */
+	return aios_buf_take(&h);
 }
 
-static void apply_options(struct aios_kube_client *c, CURL *h, const struct aios_kube_call *k,
-                          const char *url, struct curl_slist *hdrs, struct xfer *x, char *errbuf)
+/* Sends the call on a pooled connection or a new one and reads the answer through
+ * the parser. A pooled connection that turns out dead before any byte of an answer
+ * came (the server closed it while idle) is replaced by a new one, once. */
+static enum aios_err exchange(struct aios_kube_client *c, const struct aios_kube_call *k,
+                              const char *head, struct xfer *x, int64_t deadline)
 {
-	curl_easy_setopt(h, CURLOPT_SHARE, c->share);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, c->ua);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)AIOS_KUBE_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* gzip when offered */
-	/* curl's receive buffer (16 KiB by default) lives as long as the handle, and the
-	 * operator keeps ~20 handles (pool, watches, workers): 4 KiB each is plenty, the
-	 * body is collected in our own buffer anyway. */
-	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)AIOS_KUBE_RECV_BUFFER);
-	int64_t timeout_ms = tls_timeout_ms > 0 ? tls_timeout_ms : c->timeout_ms;
-	if (!k->streaming && timeout_ms > 0)
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	if (strcmp(k->method, "GET") == 0) {
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	} else {
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, k->method);
-		if (k->body) {
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, k->body);
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)k->body_len);
-		} else if (strcmp(k->method, "DELETE") != 0) {
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+	struct aios_httpc_wait w = {deadline, call_cancelled, (void *)k};
+	for (int attempt = 0;; attempt++) {
+		struct aios_httpc_conn *conn = attempt == 0 ? conn_take(c) : NULL;
+		int reused = conn != NULL;
+		enum aios_err e = AIOS_OK;
+		if (!conn) {
+			int64_t cd = aios_now_ms() + AIOS_KUBE_CONNECT_TIMEOUT_MS;
+			struct aios_httpc_wait cw = {deadline && deadline < cd ? deadline : cd,
+			                             call_cancelled, (void *)k};
+			e = aios_httpc_connect(c->host, c->port, c->tls, &cw, &conn);
+			if (e)
+				return e;
 		}
-	}
-	/* TLS */
-	if (c->cfg.insecure) {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (c->cfg.ca_data) {
-		struct curl_blob blob = {c->cfg.ca_data, c->cfg.ca_data_len, CURL_BLOB_COPY};
-		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
-	} else if (c->cfg.ca_file) {
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->cfg.ca_file);
-	}
-	if (c->cfg.cert_data) {
-		struct curl_blob blob = {c->cfg.cert_data, c->cfg.cert_data_len, CURL_BLOB_COPY};
-		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &blob);
-		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-	} else if (c->cfg.cert_file) {
-		curl_easy_setopt(h, CURLOPT_SSLCERT, c->cfg.cert_file);
-	}
-	if (c->cfg.key_data) {
-		struct curl_blob blob = {c->cfg.key_data, c->cfg.key_data_len, CURL_BLOB_COPY};
-		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &blob);
-		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-	} else if (c->cfg.key_file) {
-		curl_easy_setopt(h, CURLOPT_SSLKEY, c->cfg.key_file);
-	}
-}
-
-/* Runs a streaming transfer through a private multi handle so cancel is polled every
- * 100 ms even when the stream is idle (the progress callback alone fires only about
- * once a second). */
-static CURLcode perform_streaming(CURL *h, struct xfer *x)
-{
-	CURLM *m = curl_multi_init();
-	if (!m)
-		abort();
-	curl_multi_add_handle(m, h);
-	CURLcode rc = CURLE_OK;
-	int running = 1;
-	while (running) {
-		CURLMcode mc = curl_multi_perform(m, &running);
-		if (mc != CURLM_OK) {
-			rc = CURLE_RECV_ERROR;
-			break;
+		e = aios_httpc_send(conn, head, strlen(head), k->body, k->body ? k->body_len : 0,
+		                    &w);
+		int got_any = 0;
+		struct aios_httpc_parser ps;
+		aios_httpc_parser_init(&ps, k->method, &kube_handler, x);
+		if (!e)
+			e = aios_httpc_recv(conn, &ps, &w, &got_any);
+		int reusable = !e && aios_httpc_parser_reusable(&ps);
+		aios_httpc_parser_cleanup(&ps);
+		if (reusable)
+			conn_put(c, conn);
+		else
+			aios_httpc_close(conn);
+		if (e && reused && !got_any && e == AIOS_ERR_UNAVAILABLE) {
+			aios_errclear();
+			x->resp->code = 0;
+			continue;
 		}
-		if (!running)
-			break;
-		if (on_progress(x, 0, 0, 0, 0)) {
-			rc = CURLE_ABORTED_BY_CALLBACK;
-			break;
-		}
-		curl_multi_poll(m, NULL, 0, 100, NULL);
+		return e;
 	}
-	if (!running) {
-		int left;
-		CURLMsg *msg;
-		while ((msg = curl_multi_info_read(m, &left)))
-			if (msg->msg == CURLMSG_DONE)
-				rc = msg->data.result;
-	}
-	curl_multi_remove_handle(m, h);
-	curl_multi_cleanup(m);
-	return rc;
 }
 
 enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_kube_call *k,
@@ -583,43 +547,33 @@ enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_ku
 	memset(resp, 0, sizeof(*resp));
 	aios_buf_init(&resp->body, AIOS_CAP_API_BODY);
 	tls_retry_after = 0;
-	char *auth = NULL;
-	enum aios_err e = auth_header(c, &auth);
+	char *token = NULL;
+	enum aios_err e = bearer_token(c, &token);
 	if (e) {
 		if (c->metrics_fn)
 			c->metrics_fn(c->metrics_arg, k->verb, 0);
 		return e;
 	}
-	struct curl_slist *hdrs = NULL;
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	if (auth) {
-		hdrs = curl_slist_append(hdrs, auth);
-		memset(auth, 0, strlen(auth));
-		free(auth);
+	char *head = request_head(c, k, token);
+	if (token) {
+		memset(token, 0, strlen(token));
+		free(token);
 	}
-	char *ct = NULL;
-	if (k->content_type) {
-		ct = aios_xasprintf("Content-Type: %s", k->content_type);
-		hdrs = curl_slist_append(hdrs, ct);
-	}
-	hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
-	char *url = aios_xasprintf("%s%s", c->cfg.server, k->path_query);
-	char errbuf[CURL_ERROR_SIZE] = {0};
-	CURL *h = handle_get(c);
-	struct xfer x = {h, k, resp, 0, 0};
-	apply_options(c, h, k, url, hdrs, &x, errbuf);
-	CURLcode rc = k->streaming ? perform_streaming(h, &x) : curl_easy_perform(h);
-	long code = 0;
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	resp->code = code;
+	int64_t timeout_ms = tls_timeout_ms > 0 ? tls_timeout_ms : c->timeout_ms;
+	int64_t deadline = !k->streaming && timeout_ms > 0 ? aios_now_ms() + timeout_ms : 0;
+	struct xfer x = {k, resp, 0, 0};
+	e = exchange(c, k, head, &x, deadline);
+	memset(head, 0, strlen(head)); /* it carried the token */
+	free(head);
+	long code = resp->code;
 	tls_retry_after = resp->retry_after_s;
 	if (x.too_big)
 		e = aios_fail(AIOS_ERR_TOO_BIG, "%s %s: response body larger than %u bytes",
 		              k->method, k->path_query, (unsigned)AIOS_CAP_API_BODY);
 	else if (x.sink_stopped)
 		e = AIOS_ERR_CANCELLED; /* the sink holds the reason */
-	else if (rc != CURLE_OK && !(code >= 300 && resp->body.len > 0))
-		e = curl_error(rc, k, errbuf);
+	else if (e && !(code >= 300 && resp->body.len > 0))
+		e = aios_fail_wrap(e, "%s %s", k->method, k->path_query);
 	else if (code < 200 || code >= 300) {
 		char what[512];
 		snprintf(what, sizeof(what), "%s %s", k->verb, k->path_query);
@@ -627,12 +581,6 @@ enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_ku
 	}
 	if (c->metrics_fn)
 		c->metrics_fn(c->metrics_arg, k->verb, (int)code);
-	/* A handle that was in a streaming multi or hit an error is still reusable. */
-	curl_easy_setopt(h, CURLOPT_SHARE, NULL);
-	handle_put(c, h);
-	curl_slist_free_all(hdrs);
-	free(ct);
-	free(url);
 	return e;
 }
 

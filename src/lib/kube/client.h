@@ -1,9 +1,12 @@
 /*
- * client.h - a Kubernetes API client on libcurl (+ OpenSSL): typed verbs on JSON.
+ * client.h - a Kubernetes API client on our HTTP/1.1 client (http/client.h, TLS by
+ * mbed TLS): typed verbs on JSON.
  *
- * One struct aios_kube_client per program, shared by every thread: each call takes a
- * curl easy handle from a small pool (or makes one) and returns it after, sharing
- * connections and DNS through a curl share handle.
+ * One struct aios_kube_client per program, shared by every thread: each call takes an
+ * idle keep-alive connection from a small pool (or connects) and returns it after.
+ * The server URL may be http:// or https:// and may carry a path prefix. TLS material
+ * is read and checked when the client is made (AIOS_ERR_TLS names the field at
+ * fault). Proxies (HTTPS_PROXY) are not used.
  *
  * Objects go in and out as json-c objects. Inputs are borrowed; returned objects are
  * owned by the caller (json_object_put). Response bodies are bounded by

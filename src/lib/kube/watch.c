@@ -1,7 +1,7 @@
 /*
  * watch.c - one streaming WATCH, split into lines and events (see watch.h).
  *
- * The sink receives whatever curl read; bytes up to each '\n' are appended to a line
+ * The sink receives whatever the connection read; bytes up to each '\n' are appended to a line
  * buffer bounded by AIOS_CAP_WATCH_LINE, and every complete line becomes one event.
  * The first failure is kept in the sink's state and stops the transfer.
  */
@@ -36,7 +36,7 @@ struct wstate {
 	const char *what;  /* "watch configmaps" for messages */
 	enum aios_err err; /* first failure; the sink stops on it */
 	char msg[1024];    /* its message (the sink runs on our thread, but keep it safe
-			     * from later aios_fail calls inside curl's teardown) */
+			     * from later aios_fail calls during the teardown) */
 	char *last_rv;
 	uint64_t events;
 };
@@ -198,7 +198,7 @@ enum aios_err aios_kube_watch(struct aios_kube_client *c, const struct aios_kube
 	struct aios_kube_response resp;
 	e = aios_kube_perform(c, &k, &resp);
 	if (w.err) {
-		/* The sink stopped the stream: its reason wins over curl's. */
+		/* The sink stopped the stream: its reason wins over the transport's. */
 		e = aios_fail(w.err, "%s", w.msg);
 	} else if (e == AIOS_ERR_PROTOCOL || (e == AIOS_OK && w.line.len > 0)) {
 		if (w.line.len > 0)

@@ -1,7 +1,7 @@
 /*
  * watch.h - one streaming WATCH: chunked, line-delimited JSON events.
  *
- * The response body is read by curl's write callback into a line buffer bounded by
+ * The response body is read by the client's body callback into a line buffer bounded by
  * AIOS_CAP_WATCH_LINE; each complete line is parsed as {"type": ..., "object": ...}
  * and handed to the handler in order. The watch ends when the server closes the
  * stream (timeoutSeconds), when the handler returns an error, when cancelled, or on
