@@ -267,10 +267,7 @@ static void setup(void)
 	int rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply", "-f",
 	                           aios_test_path("crds"), (char *)NULL);
 	ck_assert_msg(rc == 0, "kubectl apply -f crds/: %s", g_out);
-	rc = aios_test_kubectl(
-	    kc, NULL, g_out, sizeof(g_out), "wait", "--for=condition=Established", "--timeout=60s",
-	    "crd/trainingjobs.aios.dev", "crd/modelservices.aios.dev", (char *)NULL);
-	ck_assert_msg(rc == 0, "CRDs not established: %s", g_out);
+	aios_test_wait_crds_established(kc);
 	/* kubectl's client-side validation and explain read /openapi/v2, which the server
 	 * republishes a few seconds after a CRD changes: wait until it shows the newest
 	 * fields of both kinds (up to 60 s). */

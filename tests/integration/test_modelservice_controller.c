@@ -152,8 +152,7 @@ static void env_up(void)
 		snprintf(path, sizeof(path), "%s", aios_test_path(manifests[i]));
 		kubectl_ok(kc, "apply", "-f", path, NULL);
 		if (i == 0)
-			kubectl_ok(kc, "wait", "--for", "condition=established", "--timeout=60s",
-			           "crd/modelservices.aios.dev", "crd/trainingjobs.aios.dev", NULL);
+			aios_test_wait_crds_established(kc);
 	}
 
 	struct aios_kube_config *cfg;

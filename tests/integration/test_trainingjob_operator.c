@@ -73,10 +73,7 @@ static void install(void)
 		rc = aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "apply", "-f", path, NULL);
 		ck_assert_msg(rc == 0, "kubectl apply %s: %s", rel, g_out);
 	}
-	rc =
-	    aios_test_kubectl(kc, NULL, g_out, sizeof(g_out), "wait", "--for=condition=established",
-	                      "--timeout=60s", "crd/trainingjobs.aios.dev", NULL);
-	ck_assert_msg(rc == 0, "CRD not established: %s", g_out);
+	aios_test_wait_crds_established(kc);
 }
 
 static void setup(void)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "common/clock.h"
 
 const char *aios_test_kubectl_path(void)
 {
@@ -147,4 +148,19 @@ int aios_test_kubectlv(const char *kubeconfig, const char *input, char *out, siz
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void aios_test_wait_crds_established(const char *kubeconfig)
+{
+	static char out[4096];
+	const char *args[] = {"wait", "--for=condition=Established", "--timeout=5s",
+	                      "crd/trainingjobs.aios.dev", "crd/modelservices.aios.dev"};
+	int64_t deadline = aios_now_ms() + 60000;
+	int rc;
+	/* kubectl 1.20's wait fails at once ("accessor error: <nil>") on a CRD the server
+	 * has not yet given any condition: ask again until the deadline */
+	while ((rc = aios_test_kubectlv(kubeconfig, NULL, out, sizeof(out), args, 5)) != 0 &&
+	       aios_now_ms() < deadline)
+		aios_sleep_ms(200);
+	ck_assert_msg(rc == 0, "CRDs not established within 60 s: %s", out);
 }

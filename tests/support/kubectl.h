@@ -34,4 +34,7 @@ int aios_test_kubectl(const char *kubeconfig, const char *input, char *out, size
 int aios_test_kubectlv(const char *kubeconfig, const char *input, char *out, size_t cap,
                        const char *const *args, size_t n);
 
+/* Waits (up to 60 s) until both aios CRDs are Established; fails the test if not. */
+void aios_test_wait_crds_established(const char *kubeconfig);
+
 #endif

@@ -47,10 +47,7 @@ void aios_test_operator_install(void)
 		rc = aios_test_kubectl(kc, NULL, out, sizeof(out), "apply", "-f", path, NULL);
 		ck_assert_msg(rc == 0, "kubectl apply %s: %s", rel, out);
 	}
-	rc = aios_test_kubectl(kc, NULL, out, sizeof(out), "wait", "--for=condition=established",
-	                       "--timeout=60s", "crd/trainingjobs.aios.dev",
-	                       "crd/modelservices.aios.dev", NULL);
-	ck_assert_msg(rc == 0, "CRDs not established: %s", out);
+	aios_test_wait_crds_established(kc);
 }
 
 void aios_test_operator_start(struct aios_test_operator *o, const char *log, int serve_ports,
