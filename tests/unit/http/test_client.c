@@ -14,6 +14,7 @@
 #include "http/client.h"
 #include "http/http.h"
 #include "support/ports.h"
+#include "support/tmpdir.h"
 
 /* ---------------------------------------------------------------- parser */
 
@@ -360,8 +361,7 @@ static void sh_in_dir(const char *what)
  * "dns" names only localhost and 10.9.9.9. */
 static void make_pki(void)
 {
-	snprintf(g_dir, sizeof g_dir, "/tmp/aios-httpc-test-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(g_dir));
+	aios_test_tmpdir("pki", g_dir, sizeof g_dir);
 	sh_in_dir("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=httpc-test-ca "
 	          "-keyout ca.key -out ca.crt >/dev/null 2>&1");
 	sh_in_dir(
@@ -375,7 +375,7 @@ static void make_pki(void)
 
 static void drop_pki(void)
 {
-	sh_in_dir("cd / && rm -rf \"$OLDPWD\"");
+	aios_test_tmpdir_remove(g_dir);
 }
 
 static enum aios_err tls_hello(const char *host, int port, const char *ca_path, int insecure,
@@ -464,6 +464,7 @@ static Suite *client_suite(void)
 	suite_add_tcase(s, p);
 	TCase *l = tcase_create("live");
 	tcase_set_timeout(l, 60);
+	aios_test_tmpdir_fixture(l);
 	tcase_add_test(l, live_plain_get_keepalive_and_failures);
 	tcase_add_test(l, live_tls_names_and_trust);
 	suite_add_tcase(s, l);
