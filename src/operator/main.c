@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "common/log.h"
 #include "common/shutdown.h"
 #include "operator/controller.h"
@@ -172,7 +170,6 @@ int main(int argc, char **argv)
 	/* glibc gives each thread its own arena by default (up to 8 per core), each keeping
 	 * freed memory: informer, worker and server threads share two instead. */
 	mallopt(M_ARENA_MAX, 2);
-	curl_global_init(CURL_GLOBAL_ALL);
 	aios_shutdown_install();
 	struct aios_manager *m;
 	enum aios_err e = aios_manager_new(&cfg, &m);
@@ -190,6 +187,5 @@ int main(int argc, char **argv)
 	else
 		aios_info("exit", "stopped cleanly");
 	aios_manager_free(m);
-	curl_global_cleanup();
 	return e ? 1 : 0;
 }

@@ -18,11 +18,11 @@
  * server). If the generation moved meanwhile, the job is read from the API server.
  *
  * Progress: while rank 0 runs, its /metrics is scraped at most every
- * AIOS_TJ_PROGRESS_PERIOD_MS, with a 1 s connect and 2 s total timeout, so a slow pod
+ * AIOS_TJ_PROGRESS_PERIOD_MS, with a 2 s timeout (connect included), so a slow pod
  * holds a worker for 2 s at most.
  */
-#include <curl/curl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,14 +32,14 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "http/client.h"
 #include "kube/informer.h"
 #include "operator/manager.h"
 #include "operator/trainingjob.h"
 
-#define SCRAPE_CONNECT_TIMEOUT_MS 1000
-#define SCRAPE_TIMEOUT_MS         2000
-#define STATUS_RETRIES            3 /* 409s in a row before the key goes back to the queue */
-#define MEMO_BUCKETS              1024
+#define SCRAPE_TIMEOUT_MS 2000 /* one progress page, connect included */
+#define STATUS_RETRIES    3    /* 409s in a row before the key goes back to the queue */
+#define MEMO_BUCKETS      1024
 
 /* ============================== per-job memory ============================== */
 
@@ -104,38 +104,25 @@ static long long rv_num(struct json_object *o)
 
 /* ============================== progress scrape ============================== */
 
-static size_t scrape_write(char *p, size_t size, size_t nmemb, void *ud)
-{
-	struct aios_buf *b = ud;
-	return aios_buf_append(b, p, size * nmemb) == AIOS_OK ? size * nmemb : 0;
-}
-
-/* GET http://addr/metrics, bounded in time and size; fills *out on success. */
+/* GET http://addr/metrics, bounded in time (connect included) and size; fills *out on
+ * success. */
 static int scrape(const char *addr, struct aios_tj_progress *out)
 {
-	CURL *h = curl_easy_init();
-	if (!h)
-		return 0;
 	char url[128];
 	snprintf(url, sizeof(url), "http://%s/metrics", addr);
 	struct aios_buf b;
 	aios_buf_init(&b, AIOS_CAP_METRICS_PAGE);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)SCRAPE_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)SCRAPE_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, scrape_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	CURLcode rc = curl_easy_perform(h);
-	long code = 0;
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(h);
-	int ok = rc == CURLE_OK && code == 200 && b.data &&
-	         aios_tj_parse_metrics(b.data, b.len, out) == AIOS_OK;
-	if (!ok)
-		aios_debug("progress", "scrape %s: %s (HTTP %ld)", url, curl_easy_strerror(rc),
-		           code);
+	int code = 0;
+	enum aios_err e = aios_httpc_get(url, SCRAPE_TIMEOUT_MS, &code, &b);
+	int ok = 0;
+	if (e)
+		aios_debug("progress", "scrape %s: %s (HTTP %d)", url, aios_errmsg(), code);
+	else if (code != 200)
+		aios_debug("progress", "scrape %s: HTTP %d", url, code);
+	else if (aios_tj_parse_metrics(b.data ? b.data : "", b.len, out) != AIOS_OK)
+		aios_debug("progress", "scrape %s: %s", url, aios_errmsg());
+	else
+		ok = 1;
 	aios_buf_cleanup(&b);
 	return ok;
 }
