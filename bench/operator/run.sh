@@ -62,7 +62,7 @@ done
 
 peak_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
 # Peak anonymous (private) memory, sampled every 100 ms into file $2: RSS also counts
-# the shared libraries' pages (libcrypto, libc, curl: ~10 MB), a static Go binary none.
+# the shared libraries' pages (libc, json-c, libyaml: ~2 MB), a static Go binary none.
 sample_anon() {
   local pid="$1" out="$2" max=0 v
   echo 0 >"$out"
