@@ -168,21 +168,22 @@ static enum aios_err end_of_head(struct aios_httpc_parser *ps)
 	return AIOS_OK;
 }
 
+static int hex_digit(char ch)
+{
+	return (ch >= '0' && ch <= '9')   ? ch - '0'
+	       : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10
+	       : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10
+	                                  : -1;
+}
+
+/* At most 15 hex digits (2^60 bytes): a longer size is refused, never wrapped. */
 static enum aios_err chunk_size(struct aios_httpc_parser *ps, const char *s, size_t n)
 {
 	int64_t v = 0;
 	size_t i = 0;
-	for (; i < n && i < 16; i++) {
-		char ch = s[i];
-		int d = (ch >= '0' && ch <= '9')   ? ch - '0'
-		        : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10
-		        : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10
-		                                   : -1;
-		if (d < 0)
-			break;
+	for (int d; i < n && i < 15 && (d = hex_digit(s[i])) >= 0; i++)
 		v = v * 16 + d;
-	}
-	if (i == 0 || i == 16 || (i < n && s[i] != ';' && s[i] != ' ' && s[i] != '\t'))
+	if (i == 0 || (i < n && s[i] != ';' && s[i] != ' ' && s[i] != '\t'))
 		return aios_fail(AIOS_ERR_PROTOCOL, "bad chunk size line \"%.*s\"",
 		                 (int)(n < 40 ? n : 40), s);
 	ps->left = v;

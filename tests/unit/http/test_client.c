@@ -161,6 +161,8 @@ START_TEST(parser_refusals_name_the_fault)
 	    {"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", 0, AIOS_ERR_PROTOCOL, "header line"},
 	    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0, AIOS_ERR_PROTOCOL,
 	     "chunk size"},
+	    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n8000000000000000\r\n", 0,
+	     AIOS_ERR_PROTOCOL, "chunk size"},
 	    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", 0,
 	     AIOS_ERR_PROTOCOL, "longer than its size"},
 	    {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 1, AIOS_ERR_PROTOCOL,
