@@ -196,18 +196,19 @@ static int read_request(struct aios_fake_api *f, int fd)
 	struct aios_buf b;
 	aios_buf_init(&b, FAKE_MAX_REQUEST);
 	char tmp[4096];
-	char *end = NULL;
-	size_t need = 0;
+	/* the head's length, kept as an offset: the buffer moves as the body is appended
+	 * (a client may send head and body in separate writes) */
+	size_t head = 0, need = 0;
 	for (;;) {
-		if (b.data && !end) {
-			end = strstr(b.data, "\r\n\r\n");
+		if (b.data && !head) {
+			const char *end = strstr(b.data, "\r\n\r\n");
 			if (end) {
+				head = (size_t)(end - b.data);
 				const char *cl = strcasestr(b.data, "\r\ncontent-length:");
-				need = (size_t)(end - b.data) + 4 +
-				       (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
+				need = head + 4 + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
 			}
 		}
-		if (end && b.len >= need)
+		if (head && b.len >= need)
 			break;
 		ssize_t n = recv(fd, tmp, sizeof(tmp), 0);
 		if (n <= 0 || aios_buf_append(&b, tmp, (size_t)n) != AIOS_OK) {
@@ -216,7 +217,6 @@ static int read_request(struct aios_fake_api *f, int fd)
 			return -1;
 		}
 	}
-	size_t head = (size_t)(end - b.data);
 	pthread_mutex_lock(&f->mu);
 	f->req = aios_xrealloc(f->req, (f->nreq + 1) * sizeof(char *));
 	f->reqbody = aios_xrealloc(f->reqbody, (f->nreq + 1) * sizeof(char *));
