@@ -37,21 +37,33 @@ static const char *or_dash(const char *s)
 	return s && *s ? s : "-";
 }
 
-/* DETAIL column of a TrainingJob: workers, epoch/epochs, loss. */
+/* Validation accuracy (0..1) of a classifier's status.progress, or NAN. */
+static double tj_accuracy(struct json_object *o)
+{
+	double acc = NAN;
+	if (aios_json_opt_double(o, "status.progress.accuracy", NAN, &acc))
+		aios_errclear();
+	return acc;
+}
+
+/* DETAIL column of a TrainingJob: workers, epoch/epochs, loss, and accuracy when the
+ * model classifies. */
 static void tj_detail(struct json_object *o, char *out, size_t n)
 {
 	int64_t workers = 1, epoch = 0, epochs = 0;
-	double loss = NAN;
+	double loss = NAN, acc = tj_accuracy(o);
 	if (aios_json_opt_int(o, "spec.distributed.workers", 1, &workers) ||
 	    aios_json_opt_int(o, "status.progress.epoch", 0, &epoch) ||
 	    aios_json_opt_int(o, "status.progress.epochs", 0, &epochs) ||
 	    aios_json_opt_double(o, "status.progress.loss", NAN, &loss))
 		aios_errclear();
-	char l[32] = "-";
+	char l[32] = "-", a[32] = "";
 	if (isfinite(loss))
 		snprintf(l, sizeof(l), "%.4g", loss);
-	snprintf(out, n, "workers=%lld epoch=%lld/%lld loss=%s", (long long)workers,
-	         (long long)epoch, (long long)epochs, l);
+	if (isfinite(acc))
+		snprintf(a, sizeof(a), " acc=%.3f", acc);
+	snprintf(out, n, "workers=%lld epoch=%lld/%lld loss=%s%s", (long long)workers,
+	         (long long)epoch, (long long)epochs, l, a);
 }
 
 /* DETAIL column of a ModelService: ready/desired and url. */
@@ -141,6 +153,9 @@ enum aios_err aios_cli_progress(struct aios_buf *out, struct json_object *tj, in
 		                    (long long)epoch, (long long)epochs);
 	if (!e && isfinite(loss))
 		e = aios_buf_printf(out, "  loss %.4g", loss);
+	double acc = tj_accuracy(tj);
+	if (!e && isfinite(acc))
+		e = aios_buf_printf(out, "  accuracy %.1f%%", 100 * acc);
 	if (!e && eta >= 0)
 		e = aios_buf_printf(out, "  eta %.0fs", eta);
 	return e;

@@ -44,6 +44,30 @@ START_TEST(table_lists_both_kinds)
 }
 END_TEST
 
+START_TEST(classifier_shows_accuracy)
+{
+	struct json_object *tjs =
+	    parse("{\"items\":[{\"metadata\":{\"name\":\"mnist\",\"namespace\":\"ml\","
+	          "\"creationTimestamp\":\"2026-11-29T01:00:00Z\"},\"spec\":{},"
+	          "\"status\":{\"phase\":\"Running\",\"progress\":{\"epoch\":3,\"epochs\":10,"
+	          "\"loss\":0.25,\"accuracy\":0.9694,\"percent\":30}}}]}");
+	struct json_object *none = parse("{\"items\":[]}");
+	struct aios_buf b;
+	aios_buf_init(&b, 1 << 20);
+	time_t now = aios_rfc3339_parse("2026-11-29T01:05:00Z");
+	ck_assert_int_eq(aios_cli_table(&b, tjs, none, 0, now), AIOS_OK);
+	ck_assert_msg(strstr(b.data, "workers=1 epoch=3/10 loss=0.25 acc=0.969"), "%s", b.data);
+	aios_buf_reset(&b);
+	struct json_object *tj = json_object_array_get_idx(json_object_object_get(tjs, "items"), 0);
+	ck_assert_int_eq(aios_cli_progress(&b, tj, 10), AIOS_OK);
+	ck_assert_str_eq(b.data,
+	                 "[###.......]  30%  Running  epoch 3/10  loss 0.25  accuracy 96.9%");
+	aios_buf_cleanup(&b);
+	json_object_put(tjs);
+	json_object_put(none);
+}
+END_TEST
+
 START_TEST(progress_bar_fills_by_percent)
 {
 	struct json_object *tj =
@@ -112,6 +136,7 @@ static Suite *render_suite(void)
 	Suite *s = suite_create("cli_render");
 	TCase *tc = tcase_create("render");
 	tcase_add_test(tc, table_lists_both_kinds);
+	tcase_add_test(tc, classifier_shows_accuracy);
 	tcase_add_test(tc, progress_bar_fills_by_percent);
 	tcase_add_test(tc, curve_puts_max_top_left_and_min_bottom_right);
 	tcase_add_test(tc, predict_body_checks_data);
