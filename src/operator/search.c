@@ -3,6 +3,7 @@
  * decisions (grid, random, successive halving). Pure; see search.h.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -430,6 +431,36 @@ char *aios_search_trial_uri(const char *uri, size_t trial)
 	return aios_xasprintf("%.*s.trial-%zu%s", (int)(dot - uri), uri, trial, dot);
 }
 
+/*
+ * A copy of a parameter value whose numbers are written one way for one value: the
+ * shortest of %.15g, %.16g, %.17g that reads back the same double. A trial's values reach
+ * the spec either as drawn (json-c writes a new double with 17 digits) or read back from
+ * status.trials (the API server writes the shortest form, and json-c re-emits a parsed
+ * number's own text), and the trainer fingerprints its checkpoints by the spec's text: a
+ * promoted trial (or a later attempt of any trial) must render the same text as the run
+ * it continues, or it finds "no checkpoint of this configuration".
+ */
+static struct json_object *canonical_copy(struct json_object *v)
+{
+	if (json_object_is_type(v, json_type_double)) {
+		double x = json_object_get_double(v);
+		char txt[32];
+		for (int digits = 15; digits <= 17; digits++) {
+			snprintf(txt, sizeof(txt), "%.*g", digits, x);
+			if (strtod(txt, NULL) == x)
+				break;
+		}
+		return json_object_new_double_s(x, txt);
+	}
+	if (json_object_is_type(v, json_type_array)) {
+		struct json_object *a = json_object_new_array();
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			json_object_array_add(a, canonical_copy(json_object_array_get_idx(v, i)));
+		return a;
+	}
+	return aios_json_copy(v);
+}
+
 struct json_object *aios_search_apply(struct json_object *spec, struct json_object *params,
                                       int64_t epochs, size_t trial)
 {
@@ -440,7 +471,7 @@ struct json_object *aios_search_apply(struct json_object *spec, struct json_obje
 	for (size_t k = 0; params && k < N_FIELDS; k++) {
 		struct json_object *v;
 		if (json_object_object_get_ex(params, fields[k].name, &v))
-			aios_json_set(t, fields[k].path, aios_json_copy(v));
+			aios_json_set(t, fields[k].path, canonical_copy(v));
 	}
 	if (epochs > 0)
 		aios_json_set(t, "optimizer.epochs", json_object_new_int64(epochs));

@@ -438,6 +438,49 @@ START_TEST(halving_promotes_the_best)
 }
 END_TEST
 
+/*
+ * The same value renders the same spec text however it came: drawn (a new double, which
+ * json-c writes with 17 digits) or read back from status.trials (the API server's
+ * shortest form; json-c re-emits a parsed number's own text). The trainer fingerprints its
+ * checkpoints by that text, so a promoted trial must render what its parent rendered, or it
+ * trains from scratch (found end to end: tests/e2e/test_search_halving.sh).
+ */
+START_TEST(apply_renders_a_value_one_way)
+{
+	struct json_object *spec = parse("{\"model\":{\"type\":\"mlp\"},\"optimizer\":{"
+	                                 "\"beta1\":0.9},\"output\":{\"uri\":\"file:///m.aios\"}}");
+	struct json_object *drawn = json_object_new_object();
+	json_object_object_add(drawn, "learningRate", json_object_new_double(0.16962819898945131));
+	json_object_object_add(drawn, "momentum", json_object_new_double(0.5));
+	struct json_object *from[] = {
+	    drawn,
+	    parse("{\"learningRate\":0.1696281989894513,\"momentum\":0.5}"),   /* Go's form */
+	    parse("{\"learningRate\":0.16962819898945131,\"momentum\":5e-1}"), /* 17 digits */
+	    parse("{\"learningRate\":1.696281989894513e-1,\"momentum\":0.50}"),
+	};
+	char *want = NULL;
+	for (size_t i = 0; i < sizeof(from) / sizeof(from[0]); i++) {
+		struct json_object *t = aios_search_apply(spec, from[i], 0, 1);
+		const char *js = json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN);
+		if (!want)
+			want = strdup(js);
+		else
+			ck_assert_msg(strcmp(js, want) == 0, "parameters %zu render\n%s\nnot\n%s",
+			              i, js, want);
+		ck_assert_double_eq(
+		    json_object_get_double(aios_json_lookup(t, "optimizer.learningRate")),
+		    0.16962819898945131);
+		json_object_put(t);
+		json_object_put(from[i]);
+	}
+	ck_assert_msg(strstr(want, "\"learningRate\":0.1696281989894513,") &&
+	                  strstr(want, "\"momentum\":0.5"),
+	              "not the shortest form: %s", want);
+	free(want);
+	json_object_put(spec);
+}
+END_TEST
+
 static Suite *search_suite(void)
 {
 	Suite *s = suite_create("search");
@@ -449,6 +492,7 @@ static Suite *search_suite(void)
 	tcase_add_test(tc, random_reproducible_and_in_range);
 	tcase_add_test(tc, log_scale_respected);
 	tcase_add_test(tc, apply_makes_a_plain_spec);
+	tcase_add_test(tc, apply_renders_a_value_one_way);
 	tcase_add_test(tc, random_decisions);
 	tcase_add_test(tc, halving_promotes_the_best);
 	suite_add_tcase(s, tc);
