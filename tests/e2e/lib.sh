@@ -74,3 +74,24 @@ spec:
   resources: {requests: {storage: 1Gi}}
 YAML
 }
+
+# watch_trials JOB PARALLELISM SECONDS: polls a searching TrainingJob until it ends
+# (Succeeded or Failed, else fails after SECONDS) and fails the moment more than
+# PARALLELISM trials have pods not yet finished (label aios.dev/trial, phase neither
+# Succeeded nor Failed). Sets MAX_LIVE to the most trials seen alive at once.
+MAX_LIVE=0
+watch_trials() {
+  local job="$1" par="$2" secs="$3" ph live
+  local end=$((SECONDS + secs))
+  MAX_LIVE=0
+  while :; do
+    ph="$(jp "trainingjob/$job" '{.status.phase}')"
+    [[ "$ph" == Succeeded || "$ph" == Failed ]] && return 0
+    ((SECONDS < end)) || fail "trainingjob $job still $ph after ${secs}s: $(jp "trainingjob/$job" '{.status}')"
+    live="$(kn get pods -l "aios.dev/job=$job" -o 'jsonpath={range .items[*]}{.metadata.labels.aios\.dev/trial} {.status.phase}{"\n"}{end}' 2>/dev/null \
+      | awk '$2 != "Succeeded" && $2 != "Failed" && $1 != "" {print $1}' | sort -u | wc -l)"
+    ((live > MAX_LIVE)) && MAX_LIVE=$live
+    ((live <= par)) || fail "$live trials of $job have live pods at once (parallelism $par)"
+    sleep 0.5
+  done
+}

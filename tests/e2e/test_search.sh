@@ -50,22 +50,12 @@ json.dump({"apiVersion": "aios.dev/v1alpha1", "kind": "TrainingJob", "metadata":
 PY
 kn apply -f "/tmp/e2e-search-acc-$$.json" >/dev/null
 
-# while it runs: count the trials with pods not yet finished
-max_live=0
-end=$((SECONDS + 360))
-while ((SECONDS < end)); do
-  ph="$(jp trainingjob/square '{.status.phase}')"
-  [[ "$ph" == Succeeded || "$ph" == Failed ]] && break
-  live="$(kn get pods -l aios.dev/job=square -o 'jsonpath={range .items[*]}{.metadata.labels.aios\.dev/trial} {.status.phase}{"\n"}{end}' 2>/dev/null \
-    | awk '$2 != "Succeeded" && $2 != "Failed" && $1 != "" {print $1}' | sort -u | wc -l)"
-  ((live > max_live)) && max_live=$live
-  ((live <= 2)) || fail "$live trials have live pods at once (parallelism 2)"
-  sleep 0.5
-done
+# while it runs: never more than 2 trials' pods alive at once
+watch_trials square 2 360
 [[ "$(jp trainingjob/square '{.status.phase}')" == Succeeded ]] \
   || fail "search did not succeed: $(kn get trainingjob square -o 'jsonpath={.status}')"
-note "search done in $((SECONDS - t0))s; at most $max_live trials at once"
-((max_live >= 1)) || fail "never saw a trial's pods alive"
+note "search done in $((SECONDS - t0))s; at most $MAX_LIVE trials at once"
+((MAX_LIVE >= 1)) || fail "never saw a trial's pods alive"
 
 # the trials, the best, the artifact
 kn get trainingjob square -o json > "/tmp/e2e-search-$$.json"
