@@ -220,7 +220,7 @@ double aios_scrape_quantile(const double *le, const double *count, int n, double
  * next fetch of the same address takes it (the targets of one round are, in steady
  * state, the targets of the previous one: a round a second saves a TCP handshake, an
  * accept and a TIME_WAIT socket per pod per second). A pooled connection the peer
- * closed meanwhile is noticed when taken (a peek reads EOF) or, in a race, when the
+ * closed meanwhile is noticed when taken (it polls readable) or, in a race, when the
  * request gets no byte of answer; the fetch then starts over once on a new connection,
  * within its own deadline. Connections not used for a whole round (pods gone) are
  * closed at its end, and at most KEEP_IDLE_MAX are kept.
@@ -292,15 +292,6 @@ void aios_scraper_free(struct aios_scraper *s)
 
 /* ---- the idle pool ---- */
 
-/* 1 if the idle connection fd looks open: nothing to read and no error (a server
- * that closed it, or sent something unasked, makes it useless). */
-static int idle_alive(int fd)
-{
-	char b;
-	ssize_t r = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
 /* An open idle connection to host:port taken out of the pool, or -1. */
 static int pool_take(struct aios_scraper *s, const char *host, int port)
 {
@@ -313,7 +304,8 @@ static int pool_take(struct aios_scraper *s, const char *host, int port)
 		}
 		int fd = c->fd;
 		*c = s->idle[--s->n_idle]; /* removed either way */
-		if (idle_alive(fd))
+		/* readable while idle: the pod closed it, or sent what nobody asked for */
+		if (!aios_httpc_fd_readable(fd))
 			return fd;
 		close(fd);
 	}

@@ -351,13 +351,16 @@ struct aios_httpc_tls {
 	int insecure;
 };
 
-/* mbed TLS parses PEM only from a NUL-terminated buffer whose length counts the NUL. */
-static int parse_pem_crt(mbedtls_x509_crt *crt, const char *pem, size_t len)
+/* mbed TLS parses PEM only from a NUL-terminated buffer whose length counts the NUL:
+ * a certificate (key NULL) or a private key (crt NULL) from pem. The copy is wiped. */
+static int parse_pem(mbedtls_x509_crt *crt, mbedtls_pk_context *key, const char *pem, size_t len)
 {
 	char *z = aios_xmalloc(len + 1);
 	memcpy(z, pem, len);
 	z[len] = 0;
-	int rc = mbedtls_x509_crt_parse(crt, (const unsigned char *)z, len + 1);
+	int rc = crt ? mbedtls_x509_crt_parse(crt, (const unsigned char *)z, len + 1)
+	             : mbedtls_pk_parse_key(key, (const unsigned char *)z, len + 1, NULL, 0);
+	memset(z, 0, len);
 	free(z);
 	return rc;
 }
@@ -378,14 +381,9 @@ enum aios_err aios_httpc_tls_new(const char *ca, size_t ca_len, const char *cert
 	t->insecure = insecure;
 	enum aios_err e = AIOS_OK;
 	int rc;
-	mbedtls_ctr_drbg_context *rng = aios_tls_rng();
-	if (!rng) {
-		e = AIOS_ERR_TLS;
-		goto out;
-	}
 	if (!insecure) {
 		if (ca) {
-			rc = parse_pem_crt(&t->ca, ca, ca_len);
+			rc = parse_pem(&t->ca, NULL, ca, ca_len);
 			if (rc) {
 				e = aios_tls_fail(
 				    rc, "TLS: certificate authority is not a PEM certificate");
@@ -403,18 +401,12 @@ enum aios_err aios_httpc_tls_new(const char *ca, size_t ca_len, const char *cert
 		}
 	}
 	if (cert) {
-		rc = parse_pem_crt(&t->cert, cert, cert_len);
+		rc = parse_pem(&t->cert, NULL, cert, cert_len);
 		if (rc) {
 			e = aios_tls_fail(rc, "TLS: client certificate is not a PEM certificate");
 			goto out;
 		}
-		char *z = aios_xmalloc(key_len + 1);
-		memcpy(z, key, key_len);
-		z[key_len] = 0;
-		rc = mbedtls_pk_parse_key(&t->key, (const unsigned char *)z, key_len + 1, NULL, 0);
-		memset(z, 0, key_len);
-		free(z);
-		if (rc) {
+		if ((rc = parse_pem(NULL, &t->key, key, key_len)) != 0) {
 			e = aios_tls_fail(rc, "TLS: client key is not a PEM private key");
 			goto out;
 		}
@@ -424,15 +416,8 @@ enum aios_err aios_httpc_tls_new(const char *ca, size_t ca_len, const char *cert
 			goto out;
 		}
 	}
-	rc = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_CLIENT,
-	                                 MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
-	if (rc) {
-		e = aios_tls_fail(rc, "TLS: configuration");
+	if ((e = aios_tls_conf(&t->conf, MBEDTLS_SSL_IS_CLIENT, "TLS: configuration")) != AIOS_OK)
 		goto out;
-	}
-	mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-	                             MBEDTLS_SSL_MINOR_VERSION_3); /* TLS 1.2 */
-	mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, rng);
 	mbedtls_ssl_conf_authmode(&t->conf,
 	                          insecure ? MBEDTLS_SSL_VERIFY_NONE : MBEDTLS_SSL_VERIFY_REQUIRED);
 	if (!insecure)
@@ -635,12 +620,17 @@ void aios_httpc_close(struct aios_httpc_conn *c)
 	free(c);
 }
 
+int aios_httpc_fd_readable(int fd)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	return poll(&p, 1, 0) != 0;
+}
+
 int aios_httpc_conn_readable(struct aios_httpc_conn *c)
 {
 	if (c->tls_on && mbedtls_ssl_get_bytes_avail(&c->ssl) > 0)
 		return 1;
-	struct pollfd p = {c->fd, POLLIN, 0};
-	return poll(&p, 1, 0) != 0;
+	return aios_httpc_fd_readable(c->fd);
 }
 
 static enum aios_err send_all(struct aios_httpc_conn *c, const char *p, size_t n,

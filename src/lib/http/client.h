@@ -109,6 +109,9 @@ void aios_httpc_close(struct aios_httpc_conn *c);
 /* 1 when an idle connection has something to read (the peer closed it, or sent what
  * nobody asked for): it must not carry another request. */
 int aios_httpc_conn_readable(struct aios_httpc_conn *c);
+/* The same for a plain socket of an idle connection (a hang-up or an error counts as
+ * readable): the scraper's pool, which holds bare descriptors, asks this. */
+int aios_httpc_fd_readable(int fd);
 
 /* Sends one request: head (request line and header lines, each ending in CRLF, and
  * the empty line) then body. */

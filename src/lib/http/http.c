@@ -1249,9 +1249,6 @@ static enum aios_err tls_setup(struct aios_http_server *s)
 	s->tls = t;
 	char what[512];
 	int rc;
-	mbedtls_ctr_drbg_context *rng = aios_tls_rng();
-	if (!rng)
-		return AIOS_ERR_TLS;
 	if ((rc = mbedtls_x509_crt_parse_file(&t->cert, s->cfg.tls_cert)) != 0) {
 		snprintf(what, sizeof(what), "%s: cannot load TLS certificate %s", s->cfg.name,
 		         s->cfg.tls_cert);
@@ -1265,17 +1262,11 @@ static enum aios_err tls_setup(struct aios_http_server *s)
 	if (mbedtls_pk_check_pair(&t->cert.pk, &t->key) != 0)
 		return aios_fail(AIOS_ERR_TLS, "%s: TLS key %s does not match certificate %s",
 		                 s->cfg.name, s->cfg.tls_key, s->cfg.tls_cert);
-	if ((rc = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER,
-	                                      MBEDTLS_SSL_TRANSPORT_STREAM,
-	                                      MBEDTLS_SSL_PRESET_DEFAULT)) != 0 ||
-	    (rc = mbedtls_ssl_conf_own_cert(&t->conf, &t->cert, &t->key)) != 0) {
-		snprintf(what, sizeof(what), "%s: TLS configuration", s->cfg.name);
-		return aios_tls_fail(rc, what);
-	}
-	mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-	                             MBEDTLS_SSL_MINOR_VERSION_3); /* TLS 1.2 */
-	mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, rng);
-	return AIOS_OK;
+	snprintf(what, sizeof(what), "%s: TLS configuration", s->cfg.name);
+	enum aios_err e = aios_tls_conf(&t->conf, MBEDTLS_SSL_IS_SERVER, what);
+	if (!e && (rc = mbedtls_ssl_conf_own_cert(&t->conf, &t->cert, &t->key)) != 0)
+		e = aios_tls_fail(rc, what);
+	return e;
 }
 
 enum aios_err aios_http_server_start(struct aios_http_server *s)

@@ -54,6 +54,21 @@ mbedtls_ctr_drbg_context *aios_tls_rng(void)
 	return &g_drbg;
 }
 
+enum aios_err aios_tls_conf(mbedtls_ssl_config *conf, int endpoint, const char *what)
+{
+	mbedtls_ctr_drbg_context *rng = aios_tls_rng();
+	if (!rng)
+		return aios_fail_wrap(AIOS_ERR_TLS, "%s", what);
+	int rc = mbedtls_ssl_config_defaults(conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
+	                                     MBEDTLS_SSL_PRESET_DEFAULT);
+	if (rc)
+		return aios_tls_fail(rc, what);
+	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	                             MBEDTLS_SSL_MINOR_VERSION_3); /* TLS 1.2 */
+	mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, rng);
+	return AIOS_OK;
+}
+
 enum aios_err aios_tls_fail(int rc, const char *what)
 {
 	char msg[160];

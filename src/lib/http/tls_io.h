@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ssl.h>
 
 #include "common/err.h"
 
@@ -21,6 +22,11 @@ int aios_tls_recv(void *ctx, unsigned char *p, size_t n);
  * mbed TLS is built with MBEDTLS_THREADING_PTHREAD). NULL when seeding failed (then
  * aios_errmsg() says why). For mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, it). */
 mbedtls_ctr_drbg_context *aios_tls_rng(void);
+
+/* Sets conf up for one end (MBEDTLS_SSL_IS_CLIENT or _SERVER) the way every aios TLS
+ * peer is: mbed TLS' defaults, TLS 1.2 at least, the process' random generator. what
+ * names the peer in the error. conf must be initialised (mbedtls_ssl_config_init). */
+enum aios_err aios_tls_conf(mbedtls_ssl_config *conf, int endpoint, const char *what);
 
 /* Records "what: <mbed TLS's words for rc>" as AIOS_ERR_TLS. */
 enum aios_err aios_tls_fail(int rc, const char *what);
