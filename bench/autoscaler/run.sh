@@ -14,4 +14,6 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 case "${1:-}" in -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 BUILD="${1:-$ROOT/build}"
 cmake --build "$BUILD" -j2 --target aios-bench-autoscaler > /dev/null
-exec "$BUILD/bench/autoscaler/aios-bench-autoscaler"
+source "$ROOT/bench/lib/quiet.sh"
+bench_quiet_begin autoscaler
+"$BUILD/bench/autoscaler/aios-bench-autoscaler"

@@ -19,9 +19,9 @@ WORK="$(mktemp -d /tmp/aios-bench-dist.XXXXXX)"
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do [[ -n $p ]] && kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
+source "$ROOT/bench/lib/quiet.sh"
+bench_quiet_begin dist
 
-echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo
 for n in ${AIOS_BENCH_DIST_RANKS:-2 4}; do
   timeout 300 "$BENCH" --ranks "$n" --reps 5
   echo

@@ -26,6 +26,8 @@ KUBECTL="$("$ROOT/scripts/build-kube.sh")/kubectl"
 
 DIR="$(mktemp -d /tmp/aios-bench-kube.XXXXXX)"
 trap '"$ROOT/tests/cluster/apiserver.sh" down "$DIR" >/dev/null 2>&1 || true; rm -rf "$DIR"' EXIT
+source "$ROOT/bench/lib/quiet.sh"
+bench_quiet_begin kube
 "$ROOT/tests/cluster/apiserver.sh" up "$DIR" >/dev/null
 KC="$DIR/admin.kubeconfig"
 NS=bench

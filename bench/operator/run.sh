@@ -41,6 +41,8 @@ cleanup() {
   [[ "${AIOS_KEEP_BENCH_DIR:-0}" == 1 ]] || rm -rf "$DIR"
 }
 trap cleanup EXIT
+source "$ROOT/bench/lib/quiet.sh"
+bench_quiet_begin operator
 "$ROOT/tests/cluster/apiserver.sh" up "$DIR" >/dev/null
 KC="$DIR/admin.kubeconfig"
 k() { "$KUBECTL" --kubeconfig "$KC" "$@"; }

@@ -11,6 +11,8 @@ build="${AIOS_BUILD_DIR:-$root/build}"
 tmp="$(mktemp -d /tmp/aios-lws-cmp.XXXXXX)"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+source "$root/bench/lib/quiet.sh"
+bench_quiet_begin lws_compare
 cmake --build "$build" -j2 --target aios-serve aios-bench-lws-fixed aios-bench-mkmodel >/dev/null
 "$build/bench/serve/aios-bench-mkmodel" "$tmp/m.aios" "$tmp/m.json" 16 64 64 4 >/dev/null
 cpu() { local t=0 p; for p in "$@" $(pgrep -P "$1" || true); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }

@@ -36,6 +36,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+source "$root/bench/lib/quiet.sh"
+bench_quiet_begin serve
 
 cmake --build "$build" -j2 --target aios-serve aios-bench-mkmodel aios-bench-kernels aios-bench-loadgen >/dev/null
 serve="$build/src/serve/aios-serve"

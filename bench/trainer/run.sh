@@ -28,6 +28,8 @@ fi
 
 WORK=$(mktemp -d /tmp/aios-bench-trainer.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
+source "$ROOT/bench/lib/quiet.sh"
+bench_quiet_begin trainer
 "$HELPER" gen linear "$ROWS" 32 "$WORK/linear.f32"
 "$HELPER" gen mlp "$ROWS" 32 "$WORK/mlp.f32"
 "$HELPER" bandwidth 512 >"$WORK/bandwidth.json"
