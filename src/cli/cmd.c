@@ -1,5 +1,6 @@
 /*
- * cmd.c - kubectl-aios subcommands (see cmd.h): get, watch, logs, predict.
+ * cmd.c - kubectl-aios subcommands (see cmd.h): get, watch, logs, predict, version and
+ * the completion helper.
  *
  * They talk to the API server only (never to pod IPs), so they work from a laptop:
  * logs through pods/log, predictions through the API server's service proxy.
@@ -32,29 +33,173 @@ static int api_fail(const char *what)
 	return 1;
 }
 
-int cli_get(struct aios_kube_client *c, const struct cli_opts *o)
+/* A failed request e (VERB RESOURCE in ns): the error, then what the user can do. */
+static int req_fail(const struct cli_opts *o, enum aios_err e, const char *verb,
+                    const char *resource, const char *ns)
 {
-	const char *ns = o->all_ns ? NULL : ns_of(c, o);
-	struct aios_kube_ref rt = aios_kube_ref(&aios_kube_trainingjobs, ns, NULL);
-	struct aios_kube_ref rm = aios_kube_ref(&aios_kube_modelservices, ns, NULL);
-	struct json_object *tjs = NULL, *mss = NULL;
-	if (aios_kube_list_all(c, &rt, NULL, &tjs))
-		return api_fail("list trainingjobs");
-	if (aios_kube_list_all(c, &rm, NULL, &mss)) {
-		json_object_put(tjs);
-		return api_fail("list modelservices");
+	fprintf(stderr, "kubectl-aios: %s %s: %s\n", verb, resource, aios_errmsg());
+	char hint[512];
+	if (aios_cli_hint(e, verb, resource, ns, o->server, hint, sizeof(hint)))
+		fprintf(stderr, "  %s\n", hint);
+	return 1;
+}
+
+const char *cli_kind(const char *w)
+{
+	if (!w)
+		return NULL;
+	if (!strcmp(w, "tj") || !strcmp(w, "trainingjob") || !strcmp(w, "trainingjobs"))
+		return "tj";
+	if (!strcmp(w, "ms") || !strcmp(w, "modelservice") || !strcmp(w, "modelservices"))
+		return "ms";
+	return NULL;
+}
+
+/*
+ * The objects of one kind into *list ({"items": [...]}, each item with its kind and
+ * apiVersion, which -o name needs): every one in ns (NULL: all namespaces), or the one
+ * called name. Returns an exit code.
+ */
+static int fetch(struct aios_kube_client *c, const struct cli_opts *o,
+                 const struct aios_kube_gvr *res, const char *kind, const char *ns,
+                 const char *name, struct json_object **list)
+{
+	char resource[96];
+	snprintf(resource, sizeof(resource), "%s.%s", res->resource, res->group);
+	struct aios_kube_ref r = aios_kube_ref(res, ns, name);
+	enum aios_err e;
+	if (name) {
+		struct json_object *obj = NULL;
+		e = aios_kube_get(c, &r, &obj);
+		if (e == AIOS_ERR_NOT_FOUND) {
+			fprintf(stderr, "kubectl-aios: %s \"%s\" not found in namespace %s\n",
+			        resource, name, ns);
+			return 1;
+		}
+		if (e)
+			return req_fail(o, e, "get", resource, ns);
+		*list = json_object_new_object();
+		struct json_object *items = json_object_new_array();
+		json_object_array_add(items, obj);
+		json_object_object_add(*list, "items", items);
+	} else {
+		e = aios_kube_list_all(c, &r, NULL, list);
+		if (e)
+			return req_fail(o, e, "list", resource, ns);
 	}
-	struct aios_buf out;
-	aios_buf_init(&out, 16u << 20);
+	struct json_object *items = aios_json_lookup(*list, "items");
+	size_t n = items ? json_object_array_length(items) : 0;
+	char api[96];
+	snprintf(api, sizeof(api), "%s/%s", res->group, res->version);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *it = json_object_array_get_idx(items, i);
+		if (!aios_json_str(it, "kind"))
+			json_object_object_add(it, "kind", json_object_new_string(kind));
+		if (!aios_json_str(it, "apiVersion"))
+			json_object_object_add(it, "apiVersion", json_object_new_string(api));
+	}
+	return 0;
+}
+
+int cli_get(struct aios_kube_client *c, const struct cli_opts *o, const char *kind,
+            const char *name)
+{
+	const char *ns = o->all_ns && !name ? NULL : ns_of(c, o);
+	struct json_object *tjs = NULL, *mss = NULL;
 	int rc = 0;
-	if (aios_cli_table(&out, tjs, mss, o->all_ns, time(NULL)))
-		rc = api_fail("render table");
+	if (!kind || strcmp(kind, "tj") == 0)
+		rc = fetch(c, o, &aios_kube_trainingjobs, "TrainingJob", ns, name, &tjs);
+	if (!rc && (!kind || strcmp(kind, "ms") == 0))
+		rc = fetch(c, o, &aios_kube_modelservices, "ModelService", ns, name, &mss);
+	if (rc)
+		goto out;
+	struct aios_buf out;
+	aios_buf_init(&out, 64u << 20);
+	enum aios_err e;
+	if (o->format == AIOS_CLI_TABLE || o->format == AIOS_CLI_WIDE) {
+		unsigned flags =
+		    (ns ? 0 : AIOS_CLI_ALL_NS) | (o->format == AIOS_CLI_WIDE ? AIOS_CLI_WIDER : 0);
+		e = aios_cli_table(&out, tjs, mss, flags, time(NULL));
+	} else {
+		struct json_object *all = json_object_new_array();
+		struct json_object *lists[2] = {tjs, mss};
+		for (int l = 0; l < 2; l++) {
+			struct json_object *items =
+			    lists[l] ? aios_json_lookup(lists[l], "items") : NULL;
+			size_t n = items ? json_object_array_length(items) : 0;
+			for (size_t i = 0; i < n; i++)
+				json_object_array_add(
+				    all, json_object_get(json_object_array_get_idx(items, i)));
+		}
+		e = aios_cli_print(&out, o->format, all, name != NULL);
+		json_object_put(all);
+	}
+	if (e)
+		rc = api_fail("print");
 	else
-		fputs(out.data, stdout);
+		fputs(out.data ? out.data : "", stdout);
 	aios_buf_cleanup(&out);
+out:
 	json_object_put(tjs);
 	json_object_put(mss);
 	return rc;
+}
+
+int cli_version(struct aios_kube_client *c, const struct cli_opts *o)
+{
+	printf("Client Version: kubectl-aios v%s (API aios.dev/v1alpha1)\n", AIOS_VERSION);
+	if (o->client_only || !c)
+		return 0;
+	struct aios_kube_response resp;
+	enum aios_err e = aios_kube_request(c, "GET", "/version", NULL, NULL, 0, &resp);
+	int rc = 0;
+	struct json_object *v = NULL;
+	if (e) {
+		rc = req_fail(o, e, "get", "/version", NULL);
+	} else if (aios_json_parse(resp.body.data ? resp.body.data : "", resp.body.len, "/version",
+	                           &v)) {
+		rc = api_fail("get /version");
+	} else {
+		printf("Server Version: %s\n", aios_json_str(v, "gitVersion") ?: "unknown");
+	}
+	json_object_put(v);
+	aios_kube_response_cleanup(&resp);
+	return rc;
+}
+
+int cli_complete(struct aios_kube_client *c, const struct cli_opts *o, char **args, int nargs)
+{
+	struct aios_buf out;
+	aios_buf_init(&out, 1u << 20);
+	const char *names = NULL;
+	if (aios_cli_complete(&out, args, nargs, &names)) {
+		aios_buf_cleanup(&out);
+		return 1;
+	}
+	fputs(out.data ? out.data : "", stdout);
+	aios_buf_cleanup(&out);
+	if (!names || !c)
+		return 0;
+	/* names of the objects of that kind in the namespace, quietly nothing on an error */
+	const char *cur = nargs ? args[nargs - 1] : "";
+	struct aios_kube_ref r = aios_kube_ref(strcmp(names, "tj") == 0 ? &aios_kube_trainingjobs
+	                                                                : &aios_kube_modelservices,
+	                                       ns_of(c, o), NULL);
+	struct json_object *list = NULL;
+	if (aios_kube_list_all(c, &r, NULL, &list)) {
+		aios_errclear();
+		return 0;
+	}
+	struct json_object *items = aios_json_lookup(list, "items");
+	size_t n = items ? json_object_array_length(items) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *nm =
+		    aios_json_str(json_object_array_get_idx(items, i), "metadata.name");
+		if (nm && strncmp(nm, cur, strlen(cur)) == 0)
+			printf("%s\n", nm);
+	}
+	json_object_put(list);
+	return 0;
 }
 
 static int terminal(const char *phase)
@@ -182,7 +327,8 @@ int cli_logs_tj(struct aios_kube_client *c, const struct cli_opts *o, const char
 	int rc = find_rank_pod(c, ns, name, o->rank, &pod);
 	if (rc)
 		return rc;
-	char *path = aios_xasprintf("/api/v1/namespaces/%s/pods/%s/log", ns, pod);
+	char *path = aios_xasprintf("/api/v1/namespaces/%s/pods/%s/log%s", ns, pod,
+	                            o->previous ? "?previous=true" : "");
 	struct aios_kube_response resp;
 	if (aios_kube_request(c, "GET", path, NULL, NULL, 0, &resp)) {
 		rc = api_fail(path);

@@ -47,8 +47,8 @@ static double tj_accuracy(struct json_object *o)
 }
 
 /* DETAIL column of a TrainingJob: workers, epoch/epochs, loss, and accuracy when the
- * model classifies. */
-static void tj_detail(struct json_object *o, char *out, size_t n)
+ * model classifies; wide: attempts and the artifact's digest too. */
+static void tj_detail(struct json_object *o, int wide, char *out, size_t n)
 {
 	int64_t workers = 1, epoch = 0, epochs = 0;
 	double loss = NAN, acc = tj_accuracy(o);
@@ -62,35 +62,62 @@ static void tj_detail(struct json_object *o, char *out, size_t n)
 		snprintf(l, sizeof(l), "%.4g", loss);
 	if (isfinite(acc))
 		snprintf(a, sizeof(a), " acc=%.3f", acc);
-	snprintf(out, n, "workers=%lld epoch=%lld/%lld loss=%s%s", (long long)workers,
-	         (long long)epoch, (long long)epochs, l, a);
+	int len = snprintf(out, n, "workers=%lld epoch=%lld/%lld loss=%s%s", (long long)workers,
+	                   (long long)epoch, (long long)epochs, l, a);
+	if (!wide || len < 0 || (size_t)len >= n)
+		return;
+	int64_t attempts = 0;
+	if (aios_json_opt_int(o, "status.attempts", 0, &attempts))
+		aios_errclear();
+	const char *sha = aios_json_str(o, "status.artifact.sha256");
+	snprintf(out + len, n - (size_t)len, " attempts=%lld artifact=%s sha256=%.12s",
+	         (long long)attempts, or_dash(aios_json_str(o, "status.artifact.uri")),
+	         or_dash(sha));
 }
 
-/* DETAIL column of a ModelService: ready/desired and url. */
-static void ms_detail(struct json_object *o, char *out, size_t n)
+/* DETAIL column of a ModelService: ready/desired and url; wide: the measured load and
+ * the model's digest too. */
+static void ms_detail(struct json_object *o, int wide, char *out, size_t n)
 {
 	int64_t ready = 0, desired = 0;
 	if (aios_json_opt_int(o, "status.readyReplicas", 0, &ready) ||
 	    aios_json_opt_int(o, "status.desiredReplicas", 0, &desired))
 		aios_errclear();
-	snprintf(out, n, "ready=%lld/%lld url=%s", (long long)ready, (long long)desired,
-	         or_dash(aios_json_str(o, "status.url")));
+	int len = snprintf(out, n, "ready=%lld/%lld url=%s", (long long)ready, (long long)desired,
+	                   or_dash(aios_json_str(o, "status.url")));
+	if (!wide || len < 0 || (size_t)len >= n)
+		return;
+	double rps = NAN, p99 = NAN, conc = NAN;
+	if (aios_json_opt_double(o, "status.metrics.rps", NAN, &rps) ||
+	    aios_json_opt_double(o, "status.metrics.latencyP99Ms", NAN, &p99) ||
+	    aios_json_opt_double(o, "status.metrics.concurrency", NAN, &conc))
+		aios_errclear();
+	char r[24] = "-", p[24] = "-", c[24] = "-";
+	if (isfinite(rps))
+		snprintf(r, sizeof(r), "%.4g", rps);
+	if (isfinite(p99))
+		snprintf(p, sizeof(p), "%.4gms", p99);
+	if (isfinite(conc))
+		snprintf(c, sizeof(c), "%.3g", conc);
+	snprintf(out + len, n - (size_t)len, " rps=%s p99=%s concurrency=%s sha256=%.12s", r, p, c,
+	         or_dash(aios_json_str(o, "status.model.sha256")));
 }
 
 static enum aios_err rows(struct aios_buf *out, struct json_object *list, const char *kind,
-                          int all_ns, time_t now)
+                          unsigned flags, time_t now)
 {
+	int all_ns = (flags & AIOS_CLI_ALL_NS) != 0, wide = (flags & AIOS_CLI_WIDER) != 0;
 	struct json_object *items = list ? aios_json_lookup(list, "items") : NULL;
 	size_t n = items && json_object_is_type(items, json_type_array)
 	               ? json_object_array_length(items)
 	               : 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o = json_object_array_get_idx(items, i);
-		char detail[256], age[16];
+		char detail[512], age[16];
 		if (strcmp(kind, "TrainingJob") == 0)
-			tj_detail(o, detail, sizeof(detail));
+			tj_detail(o, wide, detail, sizeof(detail));
 		else
-			ms_detail(o, detail, sizeof(detail));
+			ms_detail(o, wide, detail, sizeof(detail));
 		aios_cli_age(aios_json_str(o, "metadata.creationTimestamp"), now, age, sizeof(age));
 		enum aios_err e;
 		if (all_ns)
@@ -109,19 +136,19 @@ static enum aios_err rows(struct aios_buf *out, struct json_object *list, const 
 }
 
 enum aios_err aios_cli_table(struct aios_buf *out, struct json_object *tjs, struct json_object *mss,
-                             int all_ns, time_t now)
+                             unsigned flags, time_t now)
 {
 	enum aios_err e;
-	if (all_ns)
+	if (flags & AIOS_CLI_ALL_NS)
 		e = aios_buf_printf(out, "%-12s %-16s %-24s %-11s %-6s %s\n", "KIND", "NAMESPACE",
 		                    "NAME", "PHASE", "AGE", "DETAIL");
 	else
 		e = aios_buf_printf(out, "%-12s %-24s %-11s %-6s %s\n", "KIND", "NAME", "PHASE",
 		                    "AGE", "DETAIL");
 	if (!e)
-		e = rows(out, tjs, "TrainingJob", all_ns, now);
+		e = rows(out, tjs, "TrainingJob", flags, now);
 	if (!e)
-		e = rows(out, mss, "ModelService", all_ns, now);
+		e = rows(out, mss, "ModelService", flags, now);
 	return e;
 }
 

@@ -13,10 +13,14 @@
 
 #include "common/buf.h"
 
+/* Flags of aios_cli_table. */
+#define AIOS_CLI_ALL_NS 1u /* a NAMESPACE column (-A) */
+#define AIOS_CLI_WIDER  2u /* -o wide: more in DETAIL (attempts and artifact; rps, p99, model) */
+
 /* One table of TrainingJobs and ModelServices (Lists, either may be NULL), kubectl-style:
- * KIND, NAMESPACE (when all_ns), NAME, PHASE, then per kind a DETAIL column. */
+ * KIND, NAMESPACE (with AIOS_CLI_ALL_NS), NAME, PHASE, AGE, then per kind a DETAIL column. */
 enum aios_err aios_cli_table(struct aios_buf *out, struct json_object *tjs, struct json_object *mss,
-                             int all_ns, time_t now) AIOS_MUST_CHECK;
+                             unsigned flags, time_t now) AIOS_MUST_CHECK;
 
 /* A one-line progress bar of width cells for a TrainingJob's status:
  * "[#########.....] 60%  epoch 30/50  loss 0.0123  eta 12s". */

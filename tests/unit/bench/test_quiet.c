@@ -88,7 +88,8 @@ START_TEST(quiet_run_is_recorded)
 	read_file("doc.md", doc, sizeof(doc));
 	read_file("out", out, sizeof(out));
 	read_file("cleanup", cleanup, sizeof(cleanup));
-	ck_assert_msg(strstr(doc, "| figure | 42 |") != NULL, "figure missing from the page:\n%s", doc);
+	ck_assert_msg(strstr(doc, "| figure | 42 |") != NULL, "figure missing from the page:\n%s",
+	              doc);
 	ck_assert_msg(strstr(doc, "bench: QUIET (peak 1-minute load 0.42 <= 1.0)") != NULL,
 	              "verdict missing from the page:\n%s", doc);
 	ck_assert_msg(strstr(doc, "load average 0.42 0.30 0.20") != NULL, "load missing:\n%s", doc);
@@ -114,7 +115,8 @@ START_TEST(load_during_run_refuses_record)
 	ck_assert_msg(strstr(out, "bench: NOT QUIET (peak 1-minute load 2.50 > 1.0)") != NULL, "%s",
 	              out);
 	ck_assert_msg(strstr(out, "refusing to write into") != NULL, "%s", out);
-	ck_assert_msg(strstr(out, "| figure | 42 |") != NULL, "figures are still printed:\n%s", out);
+	ck_assert_msg(strstr(out, "| figure | 42 |") != NULL, "figures are still printed:\n%s",
+	              out);
 }
 END_TEST
 
