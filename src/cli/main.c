@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "dashboard.h"
 #include "common/log.h"
 #include "common/shutdown.h"
 #include "kube/config.h"
@@ -24,6 +25,8 @@ static void usage(FILE *f)
 	    "                                              logs of one rank's newest pod\n"
 	    "  kubectl aios predict ms NAME --data JSON    a prediction through the API server, "
 	    "e.g. --data '[[5]]'\n"
+	    "  kubectl aios dashboard [--port N] [--open] a live web page on 127.0.0.1 (default "
+	    "port 8090)\n"
 	    "  kubectl aios version [--client]             the plugin's and the API server's "
 	    "versions\n"
 	    "  kubectl aios completion bash|zsh            a shell completion script, e.g.\n"
@@ -45,12 +48,13 @@ static void usage(FILE *f)
 static const struct {
 	const char *verb;
 	const char *kind;
-} commands[] = {{"get", ""},       {"watch", "tj"},      {"logs", "tj"},      {"predict", "ms"},
-                {"version", NULL}, {"completion", NULL}, {"__complete", NULL}};
+} commands[] = {{"get", ""},         {"watch", "tj"},   {"logs", "tj"},       {"predict", "ms"},
+                {"dashboard", NULL}, {"version", NULL}, {"completion", NULL}, {"__complete", NULL}};
 
 int main(int argc, char **argv)
 {
 	struct cli_opts o = {.interval_ms = 1000};
+	int port = AIOS_DASH_DEFAULT_PORT, open_browser = 0;
 	static const struct option longs[] = {{"kubeconfig", required_argument, 0, 'k'},
 	                                      {"context", required_argument, 0, 'c'},
 	                                      {"namespace", required_argument, 0, 'n'},
@@ -59,6 +63,8 @@ int main(int argc, char **argv)
 	                                      {"rank", required_argument, 0, 'r'},
 	                                      {"previous", no_argument, 0, 'p'},
 	                                      {"client", no_argument, 0, 'C'},
+	                                      {"port", required_argument, 0, 'P'},
+	                                      {"open", no_argument, 0, 'O'},
 	                                      {"data", required_argument, 0, 'd'},
 	                                      {"timeout", required_argument, 0, 't'},
 	                                      {"help", no_argument, 0, 'h'},
@@ -101,19 +107,30 @@ int main(int argc, char **argv)
 			break;
 		case 'p': o.previous = 1; break;
 		case 'C': o.client_only = 1; break;
+		case 'O': open_browser = 1; break;
 		case 'd': o.data = optarg; break;
 		case 'r':
+		case 'P':
 		case 't': {
 			long v = strtol(optarg, &end, 10);
 			if (!*optarg || *end || v < 0 || v > 1000000) {
 				fprintf(
 				    stderr,
 				    "kubectl-aios: --%s: expected a non-negative integer, got %s\n",
-				    ch == 'r' ? "rank" : "timeout", optarg);
+				    ch == 'r'   ? "rank"
+				    : ch == 'P' ? "port"
+				                : "timeout",
+				    optarg);
+				return 2;
+			}
+			if (ch == 'P' && v > 65535) {
+				fprintf(stderr, "kubectl-aios: --port: %ld is not a TCP port\n", v);
 				return 2;
 			}
 			if (ch == 'r')
 				o.rank = (int)v;
+			else if (ch == 'P')
+				port = (int)v;
 			else
 				o.timeout_s = (int)v;
 			break;
@@ -205,6 +222,8 @@ int main(int argc, char **argv)
 		rc = cli_logs_tj(c, &o, name);
 	else if (strcmp(verb, "version") == 0)
 		rc = cli_version(c, &o);
+	else if (strcmp(verb, "dashboard") == 0)
+		rc = cli_dashboard(c, &o, port, open_browser);
 	else
 		rc = cli_predict_ms(c, &o, name);
 	aios_kube_client_free(c);

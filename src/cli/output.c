@@ -246,7 +246,8 @@ const char *aios_cli_hint(enum aios_err e, const char *verb, const char *resourc
 
 /* ---- completion ----------------------------------------------------------- */
 
-static const char *const verbs[] = {"get", "watch", "logs", "predict", "completion", "version"};
+static const char *const verbs[] = {"get",       "watch",      "logs",   "predict",
+                                    "dashboard", "completion", "version"};
 static const char *const flags[] = {
     "--kubeconfig=", "--context=", "--namespace=", "-n", "--all-namespaces", "-A",
     "--output=",     "-o",         "--help"};
@@ -287,7 +288,7 @@ enum aios_err aios_cli_complete(struct aios_buf *out, char **args, int nargs,
 			     strcmp(args[i], "--context") == 0 ||
 			     strcmp(args[i], "--kubeconfig") == 0 ||
 			     strcmp(args[i], "--rank") == 0 || strcmp(args[i], "--data") == 0 ||
-			     strcmp(args[i], "--timeout") == 0);
+			     strcmp(args[i], "--port") == 0 || strcmp(args[i], "--timeout") == 0);
 			i += takes_value;
 			continue;
 		}
@@ -300,7 +301,7 @@ enum aios_err aios_cli_complete(struct aios_buf *out, char **args, int nargs,
 		static const char *const shells[] = {"bash", "zsh"};
 		return np == 1 ? words(out, shells, 2, cur) : AIOS_OK;
 	}
-	if (strcmp(verb, "version") == 0)
+	if (strcmp(verb, "version") == 0 || strcmp(verb, "dashboard") == 0)
 		return AIOS_OK;
 	if (np == 1) {
 		static const char *const tj[] = {"tj"}, *const ms[] = {"ms"},

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/shutdown.h"
+#include "model/trainlog.h"
 #include "dist_trainer.h"
 #include "metrics.h"
 #include "pool.h"
@@ -149,27 +150,18 @@ static long usable_cpus(void)
 }
 
 /* x as JSON: %.9g, or null when not finite. */
-static const char *num_or_null(double x, char buf[32])
-{
-	if (!isfinite(x))
-		return "null";
-	snprintf(buf, 32, "%.9g", x);
-	return buf;
-}
-
-/* One epoch's line; a classification model's (classifies) also has val_accuracy. */
+/* One epoch's line (model/trainlog.h); a classification model's also has val_accuracy. */
 static void print_epoch(FILE *out, const struct trainer_progress *p, int classifies)
 {
-	char val[32], acc[32], acc_field[64] = "";
-	if (classifies)
-		snprintf(acc_field, sizeof(acc_field), ",\"val_accuracy\":%s",
-		         num_or_null(p->val_accuracy, acc));
-	fprintf(out,
-	        "{\"epoch\":%lld,\"epochs\":%lld,\"loss\":%.9g,\"val_loss\":%s%s,"
-	        "\"samples_per_sec\":%.1f,\"elapsed_s\":%.3f,\"cpu_s\":%.3f}\n",
-	        (long long)p->epoch, (long long)p->epochs, p->loss, num_or_null(p->val_loss, val),
-	        acc_field, p->samples_per_sec, p->elapsed_s, p->cpu_s);
-	fflush(out);
+	struct aios_trainlog_epoch e = {.epoch = p->epoch,
+	                                .epochs = p->epochs,
+	                                .loss = p->loss,
+	                                .val_loss = p->val_loss,
+	                                .val_accuracy = p->val_accuracy,
+	                                .samples_per_sec = p->samples_per_sec,
+	                                .elapsed_s = p->elapsed_s,
+	                                .cpu_s = p->cpu_s};
+	aios_trainlog_write_epoch(out, &e, classifies);
 }
 
 /*
@@ -365,8 +357,8 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		if (trainer_loss_classifies(cfg.loss)) {
 			trainer_accuracy(t, &acc, &val_acc);
 			snprintf(acc_fields, sizeof(acc_fields),
-			         ",\"accuracy\":%s,\"val_accuracy\":%s", num_or_null(acc, ab),
-			         num_or_null(val_acc, vb));
+			         ",\"accuracy\":%s,\"val_accuracy\":%s", aios_trainlog_num(acc, ab),
+			         aios_trainlog_num(val_acc, vb));
 		}
 		struct json_object *quoted = json_object_new_string(output);
 		char *line = aios_xasprintf(
@@ -384,8 +376,8 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 			aios_info("accuracy",
 			          "final accuracy %s on %lld training rows, %s on the validation "
 			          "split",
-			          num_or_null(acc, ab), (long long)trainer_train_rows(t),
-			          num_or_null(val_acc, vb));
+			          aios_trainlog_num(acc, ab), (long long)trainer_train_rows(t),
+			          aios_trainlog_num(val_acc, vb));
 		free(line);
 		json_object_put(quoted);
 	}

@@ -75,6 +75,33 @@ spec:
 YAML
 }
 
+# long_job NAME EPOCHS CHECKPOINT_EVERY OUTPUT_URI [EXTRA_SPEC_YAML]: applies a linear
+# TrainingJob on 1024 rows that trains for a while (1,000,000 epochs: about a minute on
+# 2 cores), one log line per epoch; EXTRA_SPEC_YAML (e.g. "runPolicy: {backoffLimit: 3}")
+# is added to its spec.
+long_job() {
+  local name="$1" epochs="$2" every="$3" out="$4" extra="${5:-}" features labels
+  features="$(seq -s '],[' 1 1024)"
+  labels="$(seq -s ',' 2 2 2048)"
+  kn apply -f - >/dev/null <<YAML
+apiVersion: aios.dev/v1alpha1
+kind: TrainingJob
+metadata: {name: ${name}}
+spec:
+  model: {type: linear}
+  loss: mse
+  optimizer: {type: sgd, learningRate: 0.01, batchSize: 4, epochs: ${epochs}, seed: 42}
+  data:
+    normalize: true
+    inline:
+      features: [[${features}]]
+      labels: [${labels}]
+  checkpoint: {everyEpochs: ${every}}
+  output: {uri: ${out}}
+  ${extra}
+YAML
+}
+
 # watch_trials JOB PARALLELISM SECONDS: polls a searching TrainingJob until it ends
 # (Succeeded or Failed, else fails after SECONDS) and fails the moment more than
 # PARALLELISM trials have pods not yet finished (label aios.dev/trial, phase neither

@@ -6,27 +6,9 @@
 source "$(dirname "$0")/lib.sh"
 setup_ns
 models_claim
-# 1024 rows x 1,000,000 epochs: about a minute on a 2-core machine, so the kill below
-# (8 s in) always lands mid-run; a checkpoint every 20,000 epochs (well under a second).
-features="$(seq -s '],[' 1 1024)"
-labels="$(seq -s ',' 2 2 2048)"
-kn apply -f - >/dev/null <<YAML
-apiVersion: aios.dev/v1alpha1
-kind: TrainingJob
-metadata: {name: ckpt-e2e}
-spec:
-  model: {type: linear}
-  loss: mse
-  optimizer: {type: sgd, learningRate: 0.01, batchSize: 4, epochs: 1000000, seed: 42}
-  data:
-    normalize: true
-    inline:
-      features: [[${features}]]
-      labels: [${labels}]
-  checkpoint: {everyEpochs: 20000}
-  output: {uri: pvc://models/ckpt.aios}
-  runPolicy: {backoffLimit: 3}
-YAML
+# 1,000,000 epochs: about a minute on a 2-core machine, so the kill below (8 s in)
+# always lands mid-run; a checkpoint every 20,000 epochs (well under a second).
+long_job ckpt-e2e 1000000 20000 pvc://models/ckpt.aios "runPolicy: {backoffLimit: 3}"
 wait_until "a trainer process of ckpt-e2e" 60 bash -c "source '$E2E_ROOT/lib.sh' >/dev/null 2>&1; [[ -n \"\$(pids_with_env AIOS_JOB=ckpt-e2e)\" ]]"
 sleep 8 # let it write a few checkpoints
 phase="$(jp trainingjob/ckpt-e2e '{.status.phase}')"

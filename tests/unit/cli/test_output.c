@@ -175,7 +175,7 @@ static void complete(const char *line, const char *want, const char *want_names)
 
 START_TEST(completion_candidates)
 {
-	complete("_", "get\nwatch\nlogs\npredict\ncompletion\nversion\n", NULL);
+	complete("_", "get\nwatch\nlogs\npredict\ndashboard\ncompletion\nversion\n", NULL);
 	complete("w", "watch\n", NULL);
 	complete("get _", "tj\nms\n", NULL);
 	complete("predict _", "ms\n", NULL);
