@@ -5,6 +5,10 @@
  *
  *   bench_trainer gen linear|mlp ROWS COLS OUT.f32    synthetic regression data
  *   bench_trainer bandwidth [MiB]                     read and copy GB/s, one thread
+ *   bench_trainer gemm                                GFLOP/s of every matmul kernel
+ *                                                     variant this CPU runs, one thread,
+ *                                                     on the products of the benchmark's
+ *                                                     MLPs (forward and both backward)
  */
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +17,7 @@
 
 #include "common/clock.h"
 #include "trainer/data.h"
+#include "trainer/kernels.h"
 #include "trainer/rng.h"
 
 static float gauss(struct trainer_rng *r)
@@ -87,14 +92,60 @@ static int bandwidth(size_t mib)
 	return 0;
 }
 
+/* Best of 5 timed passes of enough products (rows x k x n) to take ~50 ms each. */
+static double gflops(trainer_matmul_fn f, int rows, int k, int n)
+{
+	float *a = malloc((size_t)rows * k * sizeof(float)),
+	      *b = malloc((size_t)k * n * sizeof(float)),
+	      *c = malloc((size_t)rows * n * sizeof(float));
+	for (size_t i = 0; i < (size_t)rows * k; i++)
+		a[i] = (float)((i * 7) % 13) / 13.0f;
+	for (size_t i = 0; i < (size_t)k * n; i++)
+		b[i] = (float)((i * 5) % 11) / 11.0f;
+	double flop = 2.0 * rows * k * n, best = 0;
+	long reps = (long)(2e8 / flop) + 1;
+	for (int pass = 0; pass < 5; pass++) {
+		double t0 = aios_now_s();
+		for (long r = 0; r < reps; r++)
+			f(c, a, b, rows, k, n, 0);
+		double g = flop * reps / (aios_now_s() - t0) / 1e9;
+		best = g > best ? g : best;
+	}
+	free(a), free(b), free(c);
+	return best;
+}
+
+static int gemm(void)
+{
+	/* {rows, k, n}: MLP 32-64-64-1 at batch 128 (y = x W^T; dW = dy^T x; dx = dy W) and the
+	 * wide MLP 256-512-512-10 at batch 256 */
+	static const int shapes[][3] = {{128, 32, 64},   {64, 128, 32},   {128, 64, 64},
+	                                {128, 64, 32},   {256, 256, 512}, {512, 256, 256},
+	                                {256, 512, 512}, {256, 512, 10}};
+	const char *names[3];
+	trainer_matmul_fn fns[3];
+	int nv = trainer_matmul_variants(names, fns, 3);
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+		printf("{\"rows\":%d,\"k\":%d,\"n\":%d", shapes[s][0], shapes[s][1], shapes[s][2]);
+		for (int v = 0; v < nv; v++)
+			printf(",\"%s_gflops\":%.1f", names[v],
+			       gflops(fns[v], shapes[s][0], shapes[s][1], shapes[s][2]));
+		printf("}\n");
+		fflush(stdout);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "gemm"))
+		return gemm();
 	if (argc == 6 && !strcmp(argv[1], "gen"))
 		return gen(argv[2], strtol(argv[3], NULL, 10), (int)strtol(argv[4], NULL, 10),
 		           argv[5]);
 	if (argc >= 2 && !strcmp(argv[1], "bandwidth"))
 		return bandwidth(argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 512);
 	fprintf(stderr,
-	        "usage: bench_trainer gen linear|mlp ROWS COLS OUT.f32 | bandwidth [MiB]\n");
+	        "usage: bench_trainer gen linear|mlp ROWS COLS OUT.f32 | bandwidth [MiB] | gemm\n");
 	return 2;
 }

@@ -76,3 +76,10 @@ for line in open(sys.argv[1]):
     print(f"{m:<7} {b:>5} {t:>3} | {asps:>12,.0f} {tsps:>12,.0f} {asps / tsps:>6.1f} | "
           f"{ac:>15,.0f} {tc:>16,.0f} {ac / tc:>6.1f}{note}")
 PY
+
+echo
+echo "matmul kernels, one thread, GFLOP/s (bench_trainer gemm; rows x k x n of the MLPs' products):"
+taskset -c 0 "$HELPER" gemm | "$PY" -c 'import json,sys
+for l in sys.stdin:
+    r = json.loads(l); shape = f"{r.pop(\"rows\")}x{r.pop(\"k\")}x{r.pop(\"n\")}"
+    print(f"  {shape:<12} " + "  ".join(f"{k[:-7]} {v:6.1f}" for k, v in r.items()))'

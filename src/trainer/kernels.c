@@ -7,16 +7,24 @@
  * layer with one output, the whole of linear regression) become dot products
  * vectorised along k instead. The body is written once (always inlined) and compiled
  * for baseline x86-64 and for AVX2+FMA; the variant is chosen once per process.
+ *
+ * With AVX-512 (32 registers of 16 floats) a wider body walks C four rows and 64
+ * columns at a time: sixteen 16-float accumulators, four loads of B and four
+ * broadcasts of A per step of k, so each loaded value feeds four FMAs. Every variant
+ * sums each element of C over k in the same order as the reference loop; they differ
+ * only by rounding (fused multiply-adds), which the unit tests bound.
  */
 #include "kernels.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The vector helpers are always inlined, so the AVX argument-passing ABI never applies. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 typedef float v8 __attribute__((vector_size(32)));
+typedef float v16 __attribute__((vector_size(64)));
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -141,6 +149,86 @@ INLINE void matmul_body(float *c, const float *a, const float *b, int rows, int 
 		row_block(c, a, b, r, 1, k, n, acc);
 }
 
+/* ---------------------------------------------------------------- AVX-512 body */
+
+INLINE v16 ld16(const float *p)
+{
+	v16 v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+INLINE void st16(float *p, v16 v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/* C[r..r+R, j..j+16V) (+)= A[r..r+R, :] . B[:, j..j+16V); R <= 4, V <= 4, both constants:
+ * at most 16 accumulators, 4 B vectors and a broadcast, within AVX-512's 32 registers. */
+INLINE void strip16(float *c, const float *a, const float *b, int r, int R, int j, int V, int k,
+                    int n, int acc)
+{
+	v16 s[4][4];
+	for (int i = 0; i < R; i++)
+		for (int v = 0; v < V; v++)
+			s[i][v] = acc ? ld16(c + (size_t)(r + i) * n + j + 16 * v) : (v16){0};
+	for (int kk = 0; kk < k; kk++) {
+		v16 bv[4];
+		for (int v = 0; v < V; v++)
+			bv[v] = ld16(b + (size_t)kk * n + j + 16 * v);
+		for (int i = 0; i < R; i++) {
+			float av = a[(size_t)(r + i) * k + kk];
+			for (int v = 0; v < V; v++)
+				s[i][v] += av * bv[v];
+		}
+	}
+	for (int i = 0; i < R; i++)
+		for (int v = 0; v < V; v++)
+			st16(c + (size_t)(r + i) * n + j + 16 * v, s[i][v]);
+}
+
+/* Every column of rows r..r+R (R <= 4): 64-wide strips, then 16-wide, then the 8-wide and
+ * scalar tail of the narrower body (two rows at a time). */
+INLINE void row_block16(float *c, const float *a, const float *b, int r, int R, int k, int n,
+                        int acc)
+{
+	int j = 0;
+	for (; j + 64 <= n; j += 64)
+		strip16(c, a, b, r, R, j, 4, k, n, acc);
+	for (; j + 16 <= n; j += 16)
+		strip16(c, a, b, r, R, j, 1, k, n, acc);
+	if (j == n)
+		return;
+	for (int i = 0; i < R; i += 2) { /* the last < 16 columns */
+		int rr = R - i >= 2 ? 2 : 1;
+		for (int jj = j; jj + 8 <= n; jj += 8)
+			strip(c, a, b, r + i, rr, jj, 1, k, n, acc);
+		for (int jj = j + (n - j) / 8 * 8; jj < n; jj++)
+			for (int q = 0; q < rr; q++) {
+				float s = acc ? c[(size_t)(r + i + q) * n + jj] : 0.0f;
+				for (int kk = 0; kk < k; kk++)
+					s += a[(size_t)(r + i + q) * k + kk] *
+					     b[(size_t)kk * n + jj];
+				c[(size_t)(r + i + q) * n + jj] = s;
+			}
+	}
+}
+
+INLINE void matmul_body16(float *c, const float *a, const float *b, int rows, int k, int n, int acc)
+{
+	if (n == 1) {
+		dots(c, a, b, rows, k, acc);
+		return;
+	}
+	int r = 0;
+	for (; r + 4 <= rows; r += 4)
+		row_block16(c, a, b, r, 4, k, n, acc);
+	for (; r + 2 <= rows; r += 2)
+		row_block16(c, a, b, r, 2, k, n, acc);
+	if (r < rows)
+		row_block16(c, a, b, r, 1, k, n, acc);
+}
+
 /* ---------------------------------------------------------------- variants, dispatch */
 
 void trainer_matmul_generic(float *c, const float *a, const float *b, int rows, int k, int n,
@@ -155,21 +243,51 @@ matmul_avx2(float *c, const float *a, const float *b, int rows, int k, int n, in
 	matmul_body(c, a, b, rows, k, n, acc);
 }
 
-typedef void (*matmul_fn)(float *, const float *, const float *, int, int, int, int);
-static matmul_fn chosen;
+__attribute__((target("avx512f,avx512vl,avx2,fma"))) static void
+matmul_avx512(float *c, const float *a, const float *b, int rows, int k, int n, int acc)
+{
+	matmul_body16(c, a, b, rows, k, n, acc);
+}
+
+static trainer_matmul_fn chosen;
 static const char *chosen_name;
 static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
 
+/* Every variant this CPU runs, the preferred first. */
+int trainer_matmul_variants(const char **names, trainer_matmul_fn *fns, int max)
+{
+	int n = 0;
+	__builtin_cpu_init();
+	if (n < max && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) {
+		names[n] = "avx512";
+		fns[n++] = matmul_avx512;
+	}
+	if (n < max && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+		names[n] = "avx2+fma";
+		fns[n++] = matmul_avx2;
+	}
+	if (n < max) {
+		names[n] = "generic";
+		fns[n++] = trainer_matmul_generic;
+	}
+	return n;
+}
+
+/* The preferred variant, unless AIOS_KERNEL names another this CPU runs (benchmarks
+ * compare them in one run). */
 static void choose(void)
 {
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-		chosen = matmul_avx2;
-		chosen_name = "avx2+fma";
-	} else {
-		chosen = trainer_matmul_generic;
-		chosen_name = "generic";
-	}
+	const char *names[3];
+	trainer_matmul_fn fns[3];
+	int n = trainer_matmul_variants(names, fns, 3);
+	chosen = fns[0];
+	chosen_name = names[0];
+	const char *want = getenv("AIOS_KERNEL");
+	for (int i = 0; want && i < n; i++)
+		if (strcmp(want, names[i]) == 0) {
+			chosen = fns[i];
+			chosen_name = names[i];
+		}
 }
 
 void trainer_matmul(float *c, const float *a, const float *b, int rows, int k, int n, int acc)

@@ -6,8 +6,10 @@
  * so one fast kernel serves all three products (y = x W^T, dW = dy^T x, dx = dy W).
  * trainer_matmul_ref is the naive triple loop, the ground truth the unit tests hold the
  * fast kernel to. The fast kernel is register-blocked C with GCC vector extensions,
- * compiled twice (baseline x86-64 and AVX2+FMA) and picked once at run time from the
- * CPU's features, so results are deterministic on one machine for a given thread count.
+ * compiled three times (baseline x86-64, AVX2+FMA, and a wider body for AVX-512) and
+ * picked once at run time from the CPU's features (AIOS_KERNEL=avx512|avx2+fma|generic
+ * picks another the CPU runs), so results are deterministic on one machine for a given
+ * thread count and kernel.
  */
 #ifndef AIOS_TRAINER_KERNELS_H
 #define AIOS_TRAINER_KERNELS_H
@@ -22,7 +24,13 @@ void trainer_matmul_generic(float *c, const float *a, const float *b, int rows, 
                             int acc);
 /* dst(cols, rows) = src(rows, cols)^T; dst and src do not overlap. */
 void trainer_transpose(float *restrict dst, const float *restrict src, int rows, int cols);
-/* Name of the kernel variant in use ("avx2+fma" or "generic"), for logs. */
+/* Name of the kernel variant in use ("avx512", "avx2+fma" or "generic"), for logs. */
 const char *trainer_kernel_name(void);
+
+typedef void (*trainer_matmul_fn)(float *c, const float *a, const float *b, int rows, int k, int n,
+                                  int acc);
+/* Fills names/fns with every variant this CPU runs (at most max), the preferred first;
+ * returns how many. For tests and benchmarks. */
+int trainer_matmul_variants(const char **names, trainer_matmul_fn *fns, int max);
 
 #endif

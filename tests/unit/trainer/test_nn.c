@@ -37,34 +37,41 @@ static void assert_close(double a, double b, double tol, const char *what, int i
 
 START_TEST(matmul_matches_reference)
 {
-	static const int shapes[][3] = {{1, 1, 1},    {2, 3, 1},  {5, 32, 1},  {3, 70, 1},
-	                                {1, 16, 8},   {2, 7, 9},  {3, 5, 32},  {4, 64, 64},
-	                                {5, 33, 65},  {7, 1, 40}, {16, 64, 1}, {1, 32, 64},
-	                                {9, 17, 100}, {2, 2, 31}};
+	static const int shapes[][3] = {
+	    {1, 1, 1},     {2, 3, 1},   {5, 32, 1},  {3, 70, 1}, {1, 16, 8},   {2, 7, 9},
+	    {3, 5, 32},    {4, 64, 64}, {5, 33, 65}, {7, 1, 40}, {16, 64, 1},  {1, 32, 64},
+	    {9, 17, 100},  {2, 2, 31},  {4, 8, 16},  {6, 9, 80}, {7, 33, 129}, {3, 12, 200},
+	    {128, 32, 64}, {5, 64, 17}, {11, 3, 250}};
 	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
 		int rows = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
 		float *a = alloc_filled((size_t)rows * k, 1 + s),
 		      *b = alloc_filled((size_t)k * n, 100 + s);
 		float *c0 = alloc_filled((size_t)rows * n, 200 + s);
+		const char *names[3];
+		trainer_matmul_fn fns[3];
+		int nv = trainer_matmul_variants(names, fns, 3);
 		float *c1 = malloc((size_t)rows * n * sizeof(float)),
 		      *c2 = malloc((size_t)rows * n * sizeof(float));
 		for (int acc = 0; acc < 2; acc++) {
 			float *ref = malloc((size_t)rows * n * sizeof(float));
 			memcpy(ref, c0, (size_t)rows * n * sizeof(float));
 			memcpy(c1, c0, (size_t)rows * n * sizeof(float));
-			memcpy(c2, c0, (size_t)rows * n * sizeof(float));
 			trainer_matmul_ref(ref, a, b, rows, k, n, acc);
 			trainer_matmul(c1, a, b, rows, k, n, acc);
-			trainer_matmul_generic(c2, a, b, rows, k, n, acc);
-			for (int i = 0; i < rows * n; i++) {
+			for (int i = 0; i < rows * n; i++)
 				assert_close(c1[i], ref[i], 1e-5, "fast", i);
-				assert_close(c2[i], ref[i], 1e-5, "generic", i);
+			for (int v = 0; v < nv; v++) { /* every variant this CPU runs */
+				memcpy(c2, c0, (size_t)rows * n * sizeof(float));
+				fns[v](c2, a, b, rows, k, n, acc);
+				for (int i = 0; i < rows * n; i++)
+					assert_close(c2[i], ref[i], 1e-5, names[v], i);
 			}
 			free(ref);
 		}
 		free(a), free(b), free(c0), free(c1), free(c2);
 	}
-	ck_assert(!strcmp(trainer_kernel_name(), "avx2+fma") ||
+	ck_assert(!strcmp(trainer_kernel_name(), "avx512") ||
+	          !strcmp(trainer_kernel_name(), "avx2+fma") ||
 	          !strcmp(trainer_kernel_name(), "generic"));
 }
 END_TEST
