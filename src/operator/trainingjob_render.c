@@ -42,7 +42,7 @@ enum aios_err aios_tj_spec_parse(struct json_object *job, struct aios_tj_spec *o
 	memset(out, 0, sizeof(*out));
 	if (!aios_json_lookup(job, "spec"))
 		return aios_fail(AIOS_ERR_INVALID, "spec: missing");
-	int strategy, clean;
+	int strategy = 0, clean = 0; /* set by opt_enum; gcc -O3 cannot see it */
 	int64_t workers, ps;
 	enum aios_err e;
 	if ((e = opt_enum(job, "spec.distributed.strategy", strategies, 3, 0, &strategy)) ||

@@ -338,7 +338,7 @@ static void kill_and_resume(const char *spec, int world, int victim, int epochs)
 	int at = marker_epoch("cut");
 	ck_assert_msg(at >= 3 && at < epochs, "checkpoint marker at epoch %d", at);
 	kill(pids[victim], SIGKILL);
-	int64_t killed = aios_now_ms(), when[8];
+	int64_t killed = aios_now_ms(), when[8] = {0};
 	wait_all(pids, world, 30000, st, when);
 	ck_assert_int_eq(st[victim], 128 + SIGKILL);
 	char lost[32];
