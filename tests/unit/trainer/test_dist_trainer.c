@@ -108,6 +108,7 @@ static pid_t spawn(const char *spec, const char *tag, int rank, int world, uint1
 	dup2(fd, 2);
 	if (world > 1) {
 		setenv("AIOS_JOB", tag, 1);
+		setenv("AIOS_SECRET", "trainer-test-secret-0123456789", 1);
 		snprintf(num, sizeof(num), "%d", rank);
 		setenv("AIOS_RANK", num, 1);
 		snprintf(num, sizeof(num), "%d", world);
