@@ -4,12 +4,48 @@
  * receiver reads a link. The first byte picks the receiver's payload cap (tiny caps
  * exercise the TOO_BIG path). Every decoded frame must lie inside the input, its
  * length must respect the cap, and re-encoding its header must give the same bytes.
+ * The handshake payloads are decoded too, whatever the frame's type says, the way an
+ * acceptor or connector would read them: a HELLO that decodes re-encodes to the same
+ * bytes, a PEERS table for every world size up to the cap, a REJECT's text stays in
+ * bounds and free of control characters.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "trainer/dist_rendezvous.h"
 #include "trainer/dist_wire.h"
+
+static void handshake_payloads(const uint8_t *p, size_t n)
+{
+	struct aios_dist_hello hello;
+	if (aios_dist_hello_decode(p, n, &hello) == AIOS_OK) {
+		uint8_t again[AIOS_DIST_HELLO_MAX];
+		if (strlen(hello.job) > AIOS_DIST_MAX_JOB ||
+		    aios_dist_hello_encode(&hello, again) != n || memcmp(again, p, n) != 0)
+			abort();
+	}
+	uint32_t ips[AIOS_DIST_MAX_WORLD];
+	uint16_t ports[AIOS_DIST_MAX_WORLD], roles[AIOS_DIST_MAX_WORLD];
+	if (n >= 4) {
+		uint32_t w = aios_dist_get_u32(p);
+		if (w >= 1 && w <= AIOS_DIST_MAX_WORLD &&
+		    aios_dist_peers_decode(p, n, (int)w, ips, ports, roles) == AIOS_OK)
+			for (uint32_t r = 0; r < w; r++)
+				if (roles[r] > AIOS_DIST_ROLE_STAGE)
+					abort();
+	}
+	uint32_t attempt;
+	char why[AIOS_DIST_MAX_REASON + 1];
+	if (aios_dist_reject_decode(p, n, &attempt, why) == AIOS_OK) {
+		size_t wl = strlen(why);
+		if (wl > AIOS_DIST_MAX_REASON || wl > n - 4)
+			abort();
+		for (size_t i = 0; i < wl; i++)
+			if ((unsigned char)why[i] < 0x20 || why[i] == 0x7f)
+				abort();
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -39,6 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sink ^= payload[i];
 		(void)sink;
 		(void)aios_dist_type_name(h.type);
+		handshake_payloads(payload, h.payload_len);
 		p += used;
 		n -= used;
 	}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, every tier, as CI runs it (.ci/run calls exactly this).
-# Installs what it needs, builds with warnings as errors, then runs:
+# Installs what it needs, builds RelWithDebInfo (tested), Release and Debug (compiled only),
+# all with warnings as errors, then runs:
 #   source checks, unit + fixture tests, integration tests against a real kube-apiserver,
 #   end-to-end tests on the one-machine cluster, bounded fuzzing, the unit + fixture
 #   tiers again under AddressSanitizer + UBSan, and under valgrind (no leaks).
@@ -31,6 +32,16 @@ cmake -S . -B build -DAIOS_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >build-co
 cmake --build build -j"$JOBS" 2>&1 | tee build.log | grep -E 'warning|error' || true
 [[ ${PIPESTATUS[0]} == 0 ]] || { echo "build failed"; tail -40 build.log; exit 1; }
 rm -f build-configure.log build.log
+# The other two build types, compile only, so a warning that only -O3 (Release) or -O0
+# (Debug) shows fails CI too: about 25 s each on two cores.
+for bt in Release Debug; do
+  dir="build-${bt,,}"
+  step "build $bt into $dir (warnings are errors, compile only)"
+  cmake -S . -B "$dir" -DAIOS_WERROR=ON -DCMAKE_BUILD_TYPE="$bt" >"$dir.log" 2>&1 \
+    && cmake --build "$dir" -j"$JOBS" >>"$dir.log" 2>&1 \
+    || { echo "$bt build failed"; grep -E 'warning|error' "$dir.log" | head -40; tail -20 "$dir.log"; exit 1; }
+  rm -f "$dir.log"
+done
 
 if want source; then step "source checks"; run_tier source scripts/check-source.sh; fi
 if want unit; then step "unit + fixture tests"; run_tier unit bash -c "cd build && ctest -j$JOBS --output-on-failure -L 'unit|fixture'"; fi

@@ -755,14 +755,15 @@ ready:
 			start_container(n, p, i);
 	}
 	run_probes(p);
-	write_status(n, p);
+	/* a finished pod keeps its logs but gives its address and namespace back, before its
+	 * status says it finished: no reader sees a finished pod that still holds a netns */
 	if (all_done && p->n_ctrs > 0 && p->net_up && pod_stopped(p, 0)) {
-		/* a finished pod keeps its logs but gives its address and namespace back */
 		sandbox_down(n, p);
 		p->finished = 1;
 		aios_info("pod_finished", "pod %s/%s: every container has finished", p->ns,
 		          p->name);
 	}
+	write_status(n, p);
 }
 
 /* ------------------------------------------------------------------ the loop */

@@ -90,6 +90,22 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
                                  int attempt, const char *coordinator, int spec_in_configmap,
                                  struct json_object **out) AIOS_MUST_CHECK;
 
+/*
+ * The per-attempt secret of a distributed run (world > 1): the ranks authenticate each
+ * other with it (src/trainer/dist_auth.h). One Secret per generation and attempt, owned
+ * by the job, created by the controller from getrandom(2) before the attempt's pods,
+ * mounted read-only into those pods only (AIOS_TJ_SECRET_DIR, AIOS_SECRET_FILE); the
+ * previous attempt's is deleted, so a leftover rank of an old attempt cannot join.
+ */
+#define AIOS_TJ_SECRET_DIR    "/var/run/aios/dist"
+#define AIOS_TJ_SECRET_KEY    "secret"
+#define AIOS_TJ_SECRET_VOLUME "aios-dist-secret"
+/* Name of that Secret. Caller frees. */
+char *aios_tj_secret_name(const char *job, int64_t generation, int attempt);
+/* Renders it with secret (text) under AIOS_TJ_SECRET_KEY, for generation and attempt. */
+enum aios_err aios_tj_render_secret(struct json_object *job, int64_t generation, int attempt,
+                                    const char *secret, struct json_object **out) AIOS_MUST_CHECK;
+
 /* Renders the ConfigMap with the job's spec as spec.json. *out is new. */
 enum aios_err aios_tj_render_spec_configmap(struct json_object *job,
                                             struct json_object **out) AIOS_MUST_CHECK;

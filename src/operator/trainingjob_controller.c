@@ -21,10 +21,12 @@
  * AIOS_TJ_PROGRESS_PERIOD_MS, with a 2 s timeout (connect included), so a slow pod
  * holds a worker for 2 s at most.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "common/buf.h"
@@ -299,6 +301,85 @@ static enum aios_err plan_job(struct aios_manager *m, struct tj_state *st, const
 	return e;
 }
 
+/* Generation and attempt from a name aios_tj_secret_name made; 0 if it is not one. */
+static int parse_secret_name(const char *name, long long *gen, int *attempt)
+{
+	const char *p = strstr(name, "-dist-g"), *q;
+	while (p && (q = strstr(p + 1, "-dist-g")))
+		p = q;
+	char end;
+	return p && sscanf(p, "-dist-g%lld-a%d%c", gen, attempt, &end) == 2;
+}
+
+/* The Secret a pod to create mounts (AIOS_TJ_SECRET_VOLUME), or NULL. */
+static const char *pod_secret(struct json_object *pod)
+{
+	struct json_object *vols = aios_json_lookup(pod, "spec.volumes");
+	for (size_t i = 0; vols && i < json_object_array_length(vols); i++) {
+		struct json_object *v = json_object_array_get_idx(vols, i);
+		const char *vn = aios_json_str(v, "name");
+		if (vn && strcmp(vn, AIOS_TJ_SECRET_VOLUME) == 0)
+			return aios_json_str(v, "secret.secretName");
+	}
+	return NULL;
+}
+
+/*
+ * Before an attempt's pods: its Secret (trainingjob.h), 32 random bytes as hex. One that
+ * exists already is kept (the operator restarted between the Secret and the pods); the
+ * previous attempt's is deleted (best effort: garbage collection removes it with the job).
+ */
+static enum aios_err ensure_secrets(struct aios_manager *m, struct json_object *job, const char *ns,
+                                    const struct aios_tj_plan *plan)
+{
+	const char *done = NULL;
+	for (size_t i = 0; i < plan->n_create; i++) {
+		const char *sn = pod_secret(plan->create[i]);
+		if (!sn || (done && strcmp(done, sn) == 0))
+			continue;
+		long long gen = 1;
+		int attempt = 0;
+		if (!parse_secret_name(sn, &gen, &attempt))
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "secret name %s: no generation and attempt", sn);
+		uint8_t raw[32];
+		char hex[65];
+		if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+			return aios_fail(AIOS_ERR_IO, "getrandom: %s", strerror(errno));
+		for (size_t k = 0; k < sizeof(raw); k++)
+			snprintf(hex + 2 * k, 3, "%02x", raw[k]);
+		explicit_bzero(raw, sizeof(raw));
+		struct json_object *sec;
+		enum aios_err e = aios_tj_render_secret(job, gen, attempt, hex, &sec);
+		explicit_bzero(hex, sizeof(hex));
+		if (e)
+			return e;
+		e = aios_manager_create(m, &aios_kube_secrets, ns, sec, NULL);
+		json_object_put(sec);
+		if (e && e != AIOS_ERR_EXISTS)
+			return aios_fail_wrap(e, "creating secret %s", sn);
+		if (!e) {
+			aios_manager_event(m, &aios_kube_trainingjobs, job, "Normal",
+			                   "SecretCreated", "created secret %s for attempt %d", sn,
+			                   attempt);
+			if (attempt > 0) {
+				const char *jn = aios_json_str(job, "metadata.name");
+				char *old = aios_tj_secret_name(jn, gen, attempt - 1);
+				enum aios_err de =
+				    aios_manager_delete(m, &aios_kube_secrets, ns, old, NULL);
+				if (de && de != AIOS_ERR_NOT_FOUND)
+					aios_warn("secret", "deleting %s/%s: %s", ns, old,
+					          aios_errmsg());
+				aios_errclear();
+				free(old);
+			}
+		}
+		aios_errclear();
+		done = sn;
+	}
+	return AIOS_OK;
+}
+
 static enum aios_err tj_reconcile(struct aios_manager *m, void *state, const char *ns,
                                   const char *name, int64_t *requeue_after_ms)
 {
@@ -366,6 +447,8 @@ static enum aios_err tj_reconcile(struct aios_manager *m, void *state, const cha
 		aios_manager_event(m, &aios_kube_trainingjobs, job, "Normal", "SuccessfulDeletePod",
 		                   "deleted pod %s", plan.remove[i]);
 	}
+	if ((e = ensure_secrets(m, job, ns, &plan)))
+		goto out;
 	for (size_t i = 0; i < plan.n_create; i++) {
 		const char *pn = aios_json_str(plan.create[i], "metadata.name");
 		e = aios_manager_create(m, &aios_kube_pods, ns, plan.create[i], NULL);

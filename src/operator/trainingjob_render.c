@@ -42,7 +42,7 @@ enum aios_err aios_tj_spec_parse(struct json_object *job, struct aios_tj_spec *o
 	memset(out, 0, sizeof(*out));
 	if (!aios_json_lookup(job, "spec"))
 		return aios_fail(AIOS_ERR_INVALID, "spec: missing");
-	int strategy, clean;
+	int strategy = 0, clean = 0; /* set by opt_enum; gcc -O3 cannot see it */
 	int64_t workers, ps;
 	enum aios_err e;
 	if ((e = opt_enum(job, "spec.distributed.strategy", strategies, 3, 0, &strategy)) ||
@@ -136,6 +136,13 @@ char *aios_tj_spec_configmap_name(const char *job, int64_t generation)
 {
 	char suffix[40];
 	snprintf(suffix, sizeof(suffix), "-spec-g%lld", (long long)generation);
+	return fit_name(job, suffix);
+}
+
+char *aios_tj_secret_name(const char *job, int64_t generation, int attempt)
+{
+	char suffix[48];
+	snprintf(suffix, sizeof(suffix), "-dist-g%lld-a%d", (long long)generation, attempt);
 	return fit_name(job, suffix);
 }
 
@@ -291,10 +298,11 @@ static void add_volume(struct json_object *vols, struct json_object *mounts, con
 
 static int is_reserved_env(const char *name)
 {
-	static const char *const ours[] = {"AIOS_JOB",        "AIOS_NAMESPACE",  "AIOS_RANK",
-	                                   "AIOS_WORLD_SIZE", "AIOS_ROLE",       "AIOS_COORDINATOR",
-	                                   "AIOS_ATTEMPT",    "AIOS_GENERATION", "AIOS_SPEC",
-	                                   "AIOS_SPEC_FILE",  "AIOS_PVC_ROOT"};
+	static const char *const ours[] = {
+	    "AIOS_JOB",    "AIOS_NAMESPACE",    "AIOS_RANK",     "AIOS_WORLD_SIZE",
+	    "AIOS_ROLE",   "AIOS_COORDINATOR",  "AIOS_ATTEMPT",  "AIOS_GENERATION",
+	    "AIOS_SPEC",   "AIOS_SPEC_FILE",    "AIOS_PVC_ROOT", "AIOS_SECRET_FILE",
+	    "AIOS_SECRET", "AIOS_DIST_INSECURE"};
 	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
 		if (strcmp(name, ours[i]) == 0)
 			return 1;
@@ -427,6 +435,8 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
 	snprintf(num, sizeof(num), "%lld", (long long)gen);
 	add_env(env, "AIOS_GENERATION", num);
 	add_env(env, "AIOS_PVC_ROOT", AIOS_TJ_PVC_ROOT);
+	if (s->world > 1)
+		add_env(env, "AIOS_SECRET_FILE", AIOS_TJ_SECRET_DIR "/" AIOS_TJ_SECRET_KEY);
 	if (spec_in_configmap) {
 		add_env(env, "AIOS_SPEC_FILE", AIOS_TJ_SPEC_DIR "/spec.json");
 	} else {
@@ -457,6 +467,15 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
 		free(cm);
 		add_volume(vols, mounts, "aios-spec", jstr("configMap"), src, AIOS_TJ_SPEC_DIR, 1);
 	}
+	if (s->world > 1) { /* this attempt's secret, mounted read-only */
+		char *sn = aios_tj_secret_name(jname, gen, attempt);
+		struct json_object *src = json_object_new_object();
+		json_object_object_add(src, "secretName", jstr(sn));
+		json_object_object_add(src, "defaultMode", json_object_new_int(0444));
+		free(sn);
+		add_volume(vols, mounts, AIOS_TJ_SECRET_VOLUME, jstr("secret"), src,
+		           AIOS_TJ_SECRET_DIR, 1);
+	}
 	append_all(vols, aios_json_lookup(tmpl, "volumes"));
 	append_all(mounts, aios_json_lookup(tmpl, "volumeMounts"));
 	json_object_object_add(c, "volumeMounts", mounts);
@@ -469,6 +488,27 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
 	return AIOS_OK;
 }
 
+/* A core/v1 object of kind named name (taken, freed here) in the job's namespace,
+ * labelled with the job and owned by it. */
+static struct json_object *owned_object(struct json_object *job, const char *kind, char *name)
+{
+	struct json_object *o = json_object_new_object(), *md = json_object_new_object();
+	json_object_object_add(o, "apiVersion", jstr("v1"));
+	json_object_object_add(o, "kind", jstr(kind));
+	json_object_object_add(md, "name", jstr(name));
+	free(name);
+	const char *ns = aios_json_str(job, "metadata.namespace");
+	if (ns)
+		json_object_object_add(md, "namespace", jstr(ns));
+	struct json_object *labels = json_object_new_object();
+	json_object_object_add(labels, AIOS_TJ_LABEL_JOB,
+	                       jstr(aios_json_str(job, "metadata.name")));
+	json_object_object_add(md, "labels", labels);
+	json_object_object_add(md, "ownerReferences", owner_ref(job));
+	json_object_object_add(o, "metadata", md);
+	return o;
+}
+
 enum aios_err aios_tj_render_spec_configmap(struct json_object *job, struct json_object **out)
 {
 	*out = NULL;
@@ -478,21 +518,8 @@ enum aios_err aios_tj_render_spec_configmap(struct json_object *job, struct json
 	int64_t gen = 1;
 	if (aios_json_opt_int(job, "metadata.generation", 1, &gen))
 		return AIOS_ERR_INVALID;
-	struct json_object *cm = json_object_new_object();
-	json_object_object_add(cm, "apiVersion", jstr("v1"));
-	json_object_object_add(cm, "kind", jstr("ConfigMap"));
-	struct json_object *md = json_object_new_object();
-	char *name = aios_tj_spec_configmap_name(jname, gen);
-	json_object_object_add(md, "name", jstr(name));
-	free(name);
-	const char *ns = aios_json_str(job, "metadata.namespace");
-	if (ns)
-		json_object_object_add(md, "namespace", jstr(ns));
-	struct json_object *labels = json_object_new_object();
-	json_object_object_add(labels, AIOS_TJ_LABEL_JOB, jstr(jname));
-	json_object_object_add(md, "labels", labels);
-	json_object_object_add(md, "ownerReferences", owner_ref(job));
-	json_object_object_add(cm, "metadata", md);
+	struct json_object *cm =
+	    owned_object(job, "ConfigMap", aios_tj_spec_configmap_name(jname, gen));
 	struct json_object *data = json_object_new_object();
 	json_object_object_add(data, "spec.json",
 	                       jstr(json_object_to_json_string_ext(aios_json_lookup(job, "spec"),
@@ -563,5 +590,22 @@ enum aios_err aios_tj_parse_metrics(const char *text, size_t len, struct aios_tj
 	if (!found)
 		return aios_fail(AIOS_ERR_INVALID,
 		                 "metrics page: no aios_trainer_* progress gauge");
+	return AIOS_OK;
+}
+
+enum aios_err aios_tj_render_secret(struct json_object *job, int64_t generation, int attempt,
+                                    const char *secret, struct json_object **out)
+{
+	*out = NULL;
+	const char *jname = aios_json_str(job, "metadata.name");
+	if (!jname)
+		return aios_fail(AIOS_ERR_INVALID, "trainingjob: metadata.name missing");
+	struct json_object *o =
+	    owned_object(job, "Secret", aios_tj_secret_name(jname, generation, attempt));
+	json_object_object_add(o, "type", jstr("Opaque"));
+	struct json_object *data = json_object_new_object();
+	json_object_object_add(data, AIOS_TJ_SECRET_KEY, jstr(secret));
+	json_object_object_add(o, "stringData", data);
+	*out = o;
 	return AIOS_OK;
 }

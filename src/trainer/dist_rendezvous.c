@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,9 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "dist_auth.h"
 #include "dist_internal.h"
 
-#define HELLO_FIXED     14   /* bytes of a HELLO before the job name */
 #define HELLO_READ_MS   5000 /* a connected rank has this long to say hello */
 #define RETRY_FIRST_MS  100  /* first pause between connection attempts, doubling... */
 #define RETRY_MAX_MS    1000 /* ...up to this: a restarted coordinator is found within 1 s */
@@ -144,6 +145,8 @@ enum aios_err aios_dist_config_from_env(struct aios_dist_config *c)
 		return aios_fail(AIOS_ERR_INVALID,
 		                 "AIOS_COORDINATOR is required when AIOS_WORLD_SIZE=%ld", world);
 	}
+	if ((e = aios_dist_secret_from_env(c)))
+		return e;
 	c->world = (int)world;
 	c->rank = (int)rank;
 	c->attempt = (uint32_t)attempt;
@@ -189,31 +192,6 @@ static enum aios_err listen_on(uint16_t port, int64_t deadline, int *out, uint16
 			                 "rendezvous: cannot listen on 0.0.0.0:%u: %s", port,
 			                 strerror(err));
 		aios_sleep_ms(200);
-	}
-}
-
-/* Accepts one connection before deadline. */
-static enum aios_err accept_one(int lfd, int64_t deadline, int *out, struct sockaddr_in *peer)
-{
-	for (;;) {
-		int64_t left = deadline - aios_now_ms();
-		if (left <= 0)
-			return aios_fail(AIOS_ERR_TIMEOUT, "timed out");
-		struct pollfd pfd = {.fd = lfd, .events = POLLIN};
-		int r = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
-		if (r < 0 && errno != EINTR)
-			return aios_fail(AIOS_ERR_IO, "poll: %s", strerror(errno));
-		if (r <= 0)
-			continue;
-		socklen_t len = sizeof(*peer);
-		int fd = accept4(lfd, (struct sockaddr *)peer, &len, SOCK_CLOEXEC);
-		if (fd >= 0) {
-			tune(fd);
-			*out = fd;
-			return AIOS_OK;
-		}
-		if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
-			return aios_fail(AIOS_ERR_IO, "accept: %s", strerror(errno));
 	}
 }
 
@@ -266,77 +244,78 @@ static enum aios_err connect_retry(const char *ip, uint16_t port, int64_t deadli
 }
 
 /* ------------------------------------------------------------------------------------
- * Hello and peer table
+ * Handshake: challenge, hello, auth (dist_wire.h), then the peer table
  * ------------------------------------------------------------------------------------ */
 
-struct hello {
-	uint32_t world, rank, attempt;
-	uint16_t port, role;
-	char job[AIOS_DIST_MAX_JOB + 1];
-};
+#define LABEL_HELLO  "aios-dist v2 hello"
+#define LABEL_ACCEPT "aios-dist v2 accept"
+#define AUTH_FAILED  "authentication failed" /* all an unauthenticated peer is told */
+#define MAX_PENDING  128  /* connections saying hello at once; more wait in the backlog */
+#define REPLY_MS     1000 /* to write a challenge, an auth or a reject */
 
-static enum aios_err send_hello(struct aios_dist *d, int fd, uint16_t port, int64_t deadline)
-{
-	size_t jl = strlen(d->cfg.job);
-	uint8_t p[HELLO_FIXED + AIOS_DIST_MAX_JOB];
-	aios_dist_put_u32(p, (uint32_t)d->world);
-	aios_dist_put_u32(p + 4, (uint32_t)d->rank);
-	aios_dist_put_u16(p + 8, port);
-	aios_dist_put_u16(p + 10, (uint16_t)d->cfg.role);
-	aios_dist_put_u16(p + 12, (uint16_t)jl);
-	memcpy(p + HELLO_FIXED, d->cfg.job, jl);
-	struct aios_dist_header h = {.version = AIOS_DIST_VERSION,
-	                             .type = AIOS_DIST_HELLO,
-	                             .attempt = d->cfg.attempt,
-	                             .sender = (uint32_t)d->rank,
-	                             .payload_len = (uint32_t)(HELLO_FIXED + jl)};
-	return dist_write_frame(fd, &h, p, HELLO_FIXED + jl, deadline);
-}
-
-/* Reads and structurally checks a HELLO; the caller judges its content. */
-static enum aios_err read_hello(int fd, int64_t deadline, struct hello *out)
+/* Connector: reads the acceptor's challenge and sends an authenticated HELLO; keeps both
+ * nonces for checking the acceptor's AUTH. */
+static enum aios_err say_hello(struct aios_dist *d, int fd, uint16_t port, int64_t deadline,
+                               uint8_t nonce[AIOS_DIST_NONCE_LEN],
+                               uint8_t challenge[AIOS_DIST_NONCE_LEN])
 {
 	struct aios_dist_header h;
 	uint8_t *p;
-	enum aios_err e = dist_read_frame(fd, HELLO_FIXED + AIOS_DIST_MAX_JOB, deadline, &h, &p);
+	enum aios_err e = dist_read_frame(fd, AIOS_DIST_NONCE_LEN, deadline, &h, &p);
 	if (e)
 		return e;
-	e = AIOS_OK;
-	if (h.type != AIOS_DIST_HELLO)
-		e = aios_fail(AIOS_ERR_PROTOCOL, "expected a hello frame, got %s",
-		              aios_dist_type_name(h.type));
-	else if (h.payload_len < HELLO_FIXED ||
-	         h.payload_len != HELLO_FIXED + (size_t)aios_dist_get_u16(p + 12))
-		e = aios_fail(AIOS_ERR_CORRUPT, "hello: payload of %u bytes is inconsistent",
-		              h.payload_len);
-	if (!e) {
-		out->world = aios_dist_get_u32(p);
-		out->rank = aios_dist_get_u32(p + 4);
-		out->port = aios_dist_get_u16(p + 8);
-		out->role = aios_dist_get_u16(p + 10);
-		size_t jl = aios_dist_get_u16(p + 12);
-		memcpy(out->job, p + HELLO_FIXED, jl);
-		out->job[jl] = 0;
-		out->attempt = h.attempt;
-		if (h.sender != out->rank)
-			e = aios_fail(AIOS_ERR_PROTOCOL, "hello: header says rank %u, payload %u",
-			              h.sender, out->rank);
+	if (h.type != AIOS_DIST_CHALLENGE || h.payload_len != AIOS_DIST_NONCE_LEN) {
+		free(p);
+		return aios_fail(AIOS_ERR_PROTOCOL,
+		                 "expected a challenge, got a %s frame of %u bytes",
+		                 aios_dist_type_name(h.type), h.payload_len);
 	}
+	memcpy(challenge, p, AIOS_DIST_NONCE_LEN);
 	free(p);
-	return e;
+	struct aios_dist_hello hello = {.world = (uint32_t)d->world,
+	                                .rank = (uint32_t)d->rank,
+	                                .port = port,
+	                                .role = (uint16_t)d->cfg.role};
+	snprintf(hello.job, sizeof(hello.job), "%s", d->cfg.job);
+	if ((e = aios_dist_nonce(hello.nonce)))
+		return e;
+	uint8_t buf[AIOS_DIST_HELLO_MAX];
+	size_t n = aios_dist_hello_encode(&hello, buf);
+	aios_dist_mac(&d->cfg, LABEL_HELLO, challenge, hello.nonce, d->cfg.attempt,
+	              (uint32_t)d->rank, buf, n - AIOS_DIST_MAC_LEN, buf + n - AIOS_DIST_MAC_LEN);
+	memcpy(nonce, hello.nonce, AIOS_DIST_NONCE_LEN);
+	struct aios_dist_header hh = {.version = AIOS_DIST_VERSION,
+	                              .type = AIOS_DIST_HELLO,
+	                              .attempt = d->cfg.attempt,
+	                              .sender = (uint32_t)d->rank,
+	                              .payload_len = (uint32_t)n};
+	return dist_write_frame(fd, &hh, buf, n, deadline);
 }
 
-/* Why a hello is refused, or NULL. why has room for the text. */
-static const char *judge(const struct aios_dist *d, const struct hello *h, int lo, int hi,
-                         char *why, size_t n)
+/* Connector: 1 when an AUTH payload proves that rank `peer` holds the secret. */
+static int auth_ok(const struct aios_dist *d, const uint8_t *p, size_t n, int peer,
+                   const uint8_t nonce[AIOS_DIST_NONCE_LEN],
+                   const uint8_t challenge[AIOS_DIST_NONCE_LEN])
+{
+	uint8_t want[AIOS_DIST_MAC_LEN];
+	if (n != AIOS_DIST_MAC_LEN)
+		return 0;
+	aios_dist_mac(&d->cfg, LABEL_ACCEPT, nonce, challenge, d->cfg.attempt, (uint32_t)peer, NULL,
+	              0, want);
+	return aios_dist_mac_equal(want, p);
+}
+
+/* Why an authenticated hello is refused, or NULL. why has room for the text. */
+static const char *judge(const struct aios_dist *d, const struct aios_dist_hello *h,
+                         uint32_t attempt, int lo, int hi, char *why, size_t n)
 {
 	if (strcmp(h->job, d->cfg.job) != 0)
 		snprintf(why, n, "rank %u belongs to job \"%s\", this is job \"%s\"", h->rank,
 		         h->job, d->cfg.job);
-	else if (h->attempt != d->cfg.attempt)
+	else if (attempt != d->cfg.attempt)
 		snprintf(why, n, "rank %u is from attempt %u, this is attempt %u%s", h->rank,
-		         h->attempt, d->cfg.attempt,
-		         h->attempt < d->cfg.attempt ? " (a leftover of an old attempt)" : "");
+		         attempt, d->cfg.attempt,
+		         attempt < d->cfg.attempt ? " (a leftover of an old attempt)" : "");
 	else if (h->world != (uint32_t)d->world)
 		snprintf(why, n, "rank %u expects a world of %u, this world has %d", h->rank,
 		         h->world, d->world);
@@ -351,20 +330,226 @@ static const char *judge(const struct aios_dist *d, const struct hello *h, int l
 	return why;
 }
 
-static void send_reject(struct aios_dist *d, int fd, const char *why)
+static void send_reject(int fd, uint32_t attempt, const char *why)
 {
 	size_t wl = strlen(why);
 	uint8_t p[4 + AIOS_DIST_MAX_REASON];
 	if (wl > AIOS_DIST_MAX_REASON)
 		wl = AIOS_DIST_MAX_REASON;
-	aios_dist_put_u32(p, d->cfg.attempt);
+	aios_dist_put_u32(p, attempt);
 	memcpy(p + 4, why, wl);
 	struct aios_dist_header h = {.version = AIOS_DIST_VERSION,
 	                             .type = AIOS_DIST_REJECT,
-	                             .attempt = d->cfg.attempt,
+	                             .attempt = attempt,
 	                             .payload_len = (uint32_t)(4 + wl)};
-	if (dist_write_frame(fd, &h, p, 4 + wl, aios_now_ms() + 1000) != AIOS_OK)
-		aios_errclear(); /* best effort: the rank is refused either way */
+	if (dist_write_frame(fd, &h, p, 4 + wl, aios_now_ms() + REPLY_MS) != AIOS_OK)
+		aios_errclear(); /* best effort: the peer is refused either way */
+}
+
+/* One accepted connection saying hello (acceptor side). */
+struct pending {
+	int fd;
+	struct sockaddr_in peer;
+	int64_t deadline; /* its own: HELLO_READ_MS after the accept */
+	uint8_t challenge[AIOS_DIST_NONCE_LEN];
+	uint8_t buf[AIOS_DIST_HEADER_LEN + AIOS_DIST_HELLO_MAX];
+	size_t got, need;
+};
+
+/* Reads what has arrived: 1 when the frame is whole (or its header is bad), 0 for more,
+ * -1 when the peer closed or failed. */
+static int pending_read(struct pending *pd)
+{
+	for (;;) {
+		ssize_t r = recv(pd->fd, pd->buf + pd->got, pd->need - pd->got, MSG_DONTWAIT);
+		if (r == 0)
+			return -1;
+		if (r < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+		pd->got += (size_t)r;
+		if (pd->got < pd->need)
+			continue;
+		if (pd->need == AIOS_DIST_HEADER_LEN) {
+			struct aios_dist_header h;
+			if (aios_dist_header_decode(pd->buf, AIOS_DIST_HELLO_MAX, &h) != AIOS_OK) {
+				aios_errclear();
+				return 1; /* hello_done refuses it */
+			}
+			pd->need += h.payload_len;
+			if (pd->need > pd->got)
+				continue;
+		}
+		return 1;
+	}
+}
+
+/* Checks a whole hello: 1 when the rank joined (its link made, ips/ports noted when
+ * given), 0 when refused (the connection is closed). */
+static int hello_done(struct aios_dist *d, struct pending *pd, int lo, int hi, uint32_t *ips,
+                      uint16_t *ports)
+{
+	struct aios_dist_header h;
+	struct aios_dist_hello hello;
+	const uint8_t *pl;
+	size_t used;
+	char why[512];
+	const char *bad = NULL;
+	int authed = 0;
+	if (aios_dist_frame_decode(pd->buf, pd->got, AIOS_DIST_HELLO_MAX, &h, &pl, &used) ||
+	    (h.type != AIOS_DIST_HELLO && aios_fail(AIOS_ERR_PROTOCOL, "expected a hello, got %s",
+	                                            aios_dist_type_name(h.type))) ||
+	    aios_dist_hello_decode(pl, h.payload_len, &hello)) {
+		snprintf(why, sizeof(why), "%s", aios_errmsg());
+		bad = why;
+	} else {
+		uint8_t want[AIOS_DIST_MAC_LEN];
+		aios_dist_mac(&d->cfg, LABEL_HELLO, pd->challenge, hello.nonce, h.attempt, h.sender,
+		              pl, h.payload_len - AIOS_DIST_MAC_LEN, want);
+		if (!aios_dist_mac_equal(want, hello.mac))
+			bad = "hello fails authentication (no or another secret)";
+		else if (h.sender != hello.rank)
+			bad = "hello: header and payload name different ranks";
+		else
+			authed = 1, bad = judge(d, &hello, h.attempt, lo, hi, why, sizeof(why));
+	}
+	char ip[16];
+	inet_ntop(AF_INET, &pd->peer.sin_addr, ip, sizeof(ip));
+	if (!bad) {
+		struct aios_dist_header ah = {.version = AIOS_DIST_VERSION,
+		                              .type = AIOS_DIST_AUTH,
+		                              .attempt = d->cfg.attempt,
+		                              .sender = (uint32_t)d->rank,
+		                              .payload_len = AIOS_DIST_MAC_LEN};
+		uint8_t mac[AIOS_DIST_MAC_LEN];
+		aios_dist_mac(&d->cfg, LABEL_ACCEPT, hello.nonce, pd->challenge, d->cfg.attempt,
+		              (uint32_t)d->rank, NULL, 0, mac);
+		if (dist_write_frame(pd->fd, &ah, mac, sizeof(mac), aios_now_ms() + REPLY_MS)) {
+			aios_warn("dist_refused", "rank %d: rank %u from %s: %s", d->rank,
+			          hello.rank, ip, aios_errmsg());
+			close(pd->fd);
+			return 0;
+		}
+		int fl = fcntl(pd->fd, F_GETFL);
+		fcntl(pd->fd, F_SETFL, fl & ~O_NONBLOCK);
+		d->links[hello.rank] = dist_link_new(pd->fd, (int)hello.rank);
+		d->roles[hello.rank] = (enum aios_dist_role)hello.role;
+		if (ips)
+			ips[hello.rank] = pd->peer.sin_addr.s_addr;
+		if (ports)
+			ports[hello.rank] = hello.port;
+		return 1;
+	}
+	/* our log has the detail; the peer learns only what its proof entitles it to */
+	aios_warn("dist_refused", "rank %d refused a connection from %s: %s", d->rank, ip, bad);
+	send_reject(pd->fd, authed ? d->cfg.attempt : 0, authed ? bad : AUTH_FAILED);
+	close(pd->fd);
+	return 0;
+}
+
+/* Starts the handshake of a new connection: its deadline and our challenge. */
+static int pending_start(struct pending *pd, int fd, const struct sockaddr_in *peer,
+                         int64_t deadline)
+{
+	memset(pd, 0, sizeof(*pd));
+	pd->fd = fd;
+	pd->peer = *peer;
+	pd->need = AIOS_DIST_HEADER_LEN;
+	int64_t hd = aios_now_ms() + HELLO_READ_MS;
+	pd->deadline = hd < deadline ? hd : deadline;
+	struct aios_dist_header h = {.version = AIOS_DIST_VERSION,
+	                             .type = AIOS_DIST_CHALLENGE,
+	                             .payload_len = AIOS_DIST_NONCE_LEN};
+	if (aios_dist_nonce(pd->challenge) ||
+	    dist_write_frame(fd, &h, pd->challenge, AIOS_DIST_NONCE_LEN,
+	                     aios_now_ms() + REPLY_MS)) {
+		aios_warn("dist_refused", "challenge not sent: %s", aios_errmsg());
+		close(fd);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Accepts connections on lfd and reads their hellos side by side, each within its own
+ * HELLO_READ_MS, until `want` ranks in [lo, hi) have joined. AIOS_ERR_TIMEOUT at the
+ * deadline.
+ */
+static enum aios_err gather_hellos(struct aios_dist *d, int lfd, int lo, int hi, int want,
+                                   int64_t deadline, uint32_t *ips, uint16_t *ports)
+{
+	struct pending *pend = aios_xcalloc(MAX_PENDING, sizeof(*pend));
+	struct pollfd pfd[MAX_PENDING + 1];
+	int np = 0, joined = 0;
+	enum aios_err e = AIOS_OK;
+	while (joined < want) {
+		int64_t now = aios_now_ms();
+		for (int i = 0; i < np;) {
+			if (now < pend[i].deadline) {
+				i++;
+				continue;
+			}
+			char ip[16];
+			inet_ntop(AF_INET, &pend[i].peer.sin_addr, ip, sizeof(ip));
+			aios_warn("dist_refused",
+			          "rank %d refused a connection from %s: no hello within %d ms",
+			          d->rank, ip, HELLO_READ_MS);
+			close(pend[i].fd);
+			pend[i] = pend[--np];
+		}
+		if (now >= deadline) {
+			e = aios_fail(AIOS_ERR_TIMEOUT, "timed out");
+			break;
+		}
+		int64_t wait = deadline - now;
+		for (int i = 0; i < np; i++)
+			if (pend[i].deadline - now < wait)
+				wait = pend[i].deadline - now;
+		int n = 0;
+		if (np < MAX_PENDING)
+			pfd[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
+		int base = n;
+		for (int i = 0; i < np; i++)
+			pfd[n++] = (struct pollfd){.fd = pend[i].fd, .events = POLLIN};
+		int r = poll(pfd, (nfds_t)n, wait > 1000 ? 1000 : (int)wait);
+		if (r < 0 && errno != EINTR) {
+			e = aios_fail(AIOS_ERR_IO, "poll: %s", strerror(errno));
+			break;
+		}
+		if (r <= 0)
+			continue;
+		/* backwards: a finished entry is replaced by the last one, already looked at */
+		for (int i = np - 1; i >= 0 && joined < want; i--) {
+			if (!(pfd[base + i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			int st = pending_read(&pend[i]);
+			if (st == 0)
+				continue;
+			if (st > 0)
+				joined += hello_done(d, &pend[i], lo, hi, ips, ports);
+			else
+				close(pend[i].fd);
+			pend[i] = pend[--np];
+		}
+		if (base && (pfd[0].revents & POLLIN) && joined < want) {
+			struct sockaddr_in peer;
+			socklen_t len = sizeof(peer);
+			int fd = accept4(lfd, (struct sockaddr *)&peer, &len,
+			                 SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (fd >= 0) {
+				tune(fd);
+				np += pending_start(&pend[np], fd, &peer, deadline);
+			} else if (errno == EMFILE || errno == ENFILE) {
+				aios_sleep_ms(50); /* out of descriptors: let pending ones finish */
+			} else if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN) {
+				e = aios_fail(AIOS_ERR_IO, "accept: %s", strerror(errno));
+				break;
+			}
+		}
+	}
+	for (int i = 0; i < np; i++)
+		close(pend[i].fd);
+	free(pend);
+	return e;
 }
 
 static enum aios_err coordinator_meet(struct aios_dist *d, int64_t deadline)
@@ -378,46 +563,25 @@ static enum aios_err coordinator_meet(struct aios_dist *d, int64_t deadline)
 	          d->world, d->cfg.job, d->cfg.attempt, port);
 	uint32_t ips[AIOS_DIST_MAX_WORLD] = {0};
 	uint16_t ports[AIOS_DIST_MAX_WORLD] = {0};
-	int joined = 1;
-	while (joined < d->world) {
-		int fd;
-		struct sockaddr_in peer;
-		e = accept_one(lfd, deadline, &fd, &peer);
-		if (e) {
-			char missing[256] = "";
-			size_t off = 0;
-			for (int r = 1; r < d->world && off < sizeof(missing) - 8; r++)
-				if (!d->links[r])
-					off +=
-					    (size_t)snprintf(missing + off, sizeof(missing) - off,
-					                     "%s%d", off ? ", " : "", r);
-			close(lfd);
-			return aios_fail(
-			    e, "rendezvous: %d of %d ranks arrived within %d ms (missing: %s)",
-			    joined, d->world, d->cfg.rendezvous_timeout_ms, missing);
-		}
-		struct hello h;
-		int64_t hd = aios_now_ms() + HELLO_READ_MS;
-		e = read_hello(fd, hd < deadline ? hd : deadline, &h);
-		char why[512];
-		const char *bad = e ? aios_errmsg() : judge(d, &h, 1, d->world, why, sizeof(why));
-		if (bad) {
-			aios_warn("dist_refused", "refused a connection from %s: %s",
-			          inet_ntoa(peer.sin_addr), bad);
-			if (!e)
-				send_reject(d, fd, bad);
-			close(fd);
-			continue;
-		}
-		d->links[h.rank] = dist_link_new(fd, (int)h.rank);
-		d->roles[h.rank] = (enum aios_dist_role)h.role;
-		ips[h.rank] = peer.sin_addr.s_addr;
-		ports[h.rank] = h.port;
-		joined++;
-		aios_info("dist_joined", "rank %u joined from %s (%d of %d)", h.rank,
-		          inet_ntoa(peer.sin_addr), joined, d->world);
-	}
+	e = gather_hellos(d, lfd, 1, d->world, d->world - 1, deadline, ips, ports);
 	close(lfd);
+	if (e) {
+		char missing[256] = "";
+		size_t off = 0;
+		int joined = 1;
+		for (int r = 1; r < d->world; r++) {
+			if (d->links[r])
+				joined++;
+			else if (off < sizeof(missing) - 8)
+				off += (size_t)snprintf(missing + off, sizeof(missing) - off,
+				                        "%s%d", off ? ", " : "", r);
+		}
+		return aios_fail(e, "rendezvous: %d of %d ranks arrived within %d ms (missing: %s)",
+		                 joined, d->world, d->cfg.rendezvous_timeout_ms, missing);
+	}
+	for (int r = 1; r < d->world; r++)
+		aios_info("dist_joined", "rank %d joined from %s:%u", r,
+		          inet_ntoa((struct in_addr){.s_addr = ips[r]}), ports[r]);
 	size_t n = 4 + 8 * (size_t)d->world;
 	uint8_t *p = aios_xcalloc(1, n);
 	aios_dist_put_u32(p, (uint32_t)d->world);
@@ -437,6 +601,34 @@ static enum aios_err coordinator_meet(struct aios_dist *d, int64_t deadline)
 	return e;
 }
 
+/* Connector: after the hello, the acceptor's AUTH (or REJECT). AIOS_ERR_FORBIDDEN for a
+ * reject (*theirs: the refuser's attempt, why: its text) or a failed proof. */
+static enum aios_err await_auth(struct aios_dist *d, int fd, int peer, int64_t deadline,
+                                const uint8_t nonce[AIOS_DIST_NONCE_LEN],
+                                const uint8_t challenge[AIOS_DIST_NONCE_LEN], uint32_t *theirs,
+                                char why[AIOS_DIST_MAX_REASON + 1])
+{
+	struct aios_dist_header h;
+	uint8_t *p;
+	*theirs = 0;
+	why[0] = 0;
+	enum aios_err e = dist_read_frame(fd, 4 + AIOS_DIST_MAX_REASON, deadline, &h, &p);
+	if (e)
+		return e;
+	if (h.type == AIOS_DIST_REJECT) {
+		if (aios_dist_reject_decode(p, h.payload_len, theirs, why))
+			snprintf(why, AIOS_DIST_MAX_REASON + 1, "%s", aios_errmsg());
+		e = aios_fail(AIOS_ERR_FORBIDDEN, "refused: %s", why);
+	} else if (h.type != AIOS_DIST_AUTH ||
+	           !auth_ok(d, p, h.payload_len, peer, nonce, challenge)) {
+		snprintf(why, AIOS_DIST_MAX_REASON + 1, "rank %d failed authentication (%s frame)",
+		         peer, aios_dist_type_name(h.type));
+		e = aios_fail(AIOS_ERR_FORBIDDEN, "%s", why);
+	}
+	free(p);
+	return e;
+}
+
 static enum aios_err member_meet(struct aios_dist *d, int64_t deadline)
 {
 	int lfd, fd = -1;
@@ -446,38 +638,30 @@ static enum aios_err member_meet(struct aios_dist *d, int64_t deadline)
 		return e;
 	struct aios_dist_header h;
 	uint8_t *p = NULL;
+	uint8_t nonce[AIOS_DIST_NONCE_LEN], challenge[AIOS_DIST_NONCE_LEN];
 	for (;;) {
+		uint32_t theirs = 0;
+		char why[AIOS_DIST_MAX_REASON + 1] = "";
 		e = connect_retry(d->cfg.coord_ip, d->cfg.coord_port, deadline,
 		                  d->cfg.rendezvous_timeout_ms, &fd);
 		if (!e)
-			e = send_hello(d, fd, myport, deadline);
+			e = say_hello(d, fd, myport, deadline, nonce, challenge);
 		if (!e)
-			e = dist_read_frame(fd, 4 + 8 * AIOS_DIST_MAX_WORLD + AIOS_DIST_MAX_REASON,
-			                    deadline, &h, &p);
+			e = await_auth(d, fd, 0, deadline, nonce, challenge, &theirs, why);
+		if (!e)
+			e = dist_read_frame(fd, 4 + 8 * AIOS_DIST_MAX_WORLD, deadline, &h, &p);
 		if (e == AIOS_ERR_TIMEOUT || (e && aios_now_ms() >= deadline)) {
 			if (fd >= 0)
 				close(fd);
 			close(lfd);
 			return aios_fail_wrap(AIOS_ERR_TIMEOUT, "rank %d", d->rank);
 		}
-		if (e) { /* the coordinator went away mid-hello: it may be restarting */
-			aios_warn("dist_retry", "rendezvous with %s:%u failed (%s); retrying",
-			          d->cfg.coord_ip, d->cfg.coord_port, aios_errmsg());
+		if (e == AIOS_ERR_FORBIDDEN) {
 			close(fd);
 			fd = -1;
-			aios_sleep_ms(RETRY_MAX_MS);
-			continue;
-		}
-		if (h.type == AIOS_DIST_REJECT) {
-			uint32_t theirs = h.payload_len >= 4 ? aios_dist_get_u32(p) : 0;
-			char why[AIOS_DIST_MAX_REASON + 1];
-			snprintf(why, sizeof(why), "%s", h.payload_len > 4 ? (char *)p + 4 : "");
-			free(p);
-			p = NULL;
-			close(fd);
-			fd = -1;
-			if (theirs < d->cfg.attempt && aios_now_ms() < deadline) {
-				/* an old coordinator still holds the port: wait for the new one */
+			if (theirs < d->cfg.attempt) {
+				/* an old coordinator still holds the port (an old attempt's secret
+				 * fails our proof, so it answers with attempt 0): wait for the new one */
 				aios_warn("dist_retry",
 				          "coordinator is at attempt %u, this rank at %u: %s",
 				          theirs, d->cfg.attempt, why);
@@ -489,66 +673,57 @@ static enum aios_err member_meet(struct aios_dist *d, int64_t deadline)
 			                 "rendezvous: the coordinator refused rank %d: %s", d->rank,
 			                 why);
 		}
+		if (e) { /* the coordinator went away mid-hello: it may be restarting */
+			aios_warn("dist_retry", "rendezvous with %s:%u failed (%s); retrying",
+			          d->cfg.coord_ip, d->cfg.coord_port, aios_errmsg());
+			close(fd);
+			fd = -1;
+			aios_sleep_ms(RETRY_MAX_MS);
+			continue;
+		}
 		break;
 	}
-	e = AIOS_OK;
-	if (h.type != AIOS_DIST_PEERS || h.payload_len != 4 + 8 * (size_t)d->world ||
-	    aios_dist_get_u32(p) != (uint32_t)d->world)
-		e = aios_fail(AIOS_ERR_PROTOCOL, "rendezvous: bad peer table (%s, %u bytes)",
-		              aios_dist_type_name(h.type), h.payload_len);
-	char ips[AIOS_DIST_MAX_WORLD][16];
-	uint16_t ports[AIOS_DIST_MAX_WORLD];
-	for (int r = 0; !e && r < d->world; r++) {
-		struct in_addr a;
-		memcpy(&a.s_addr, p + 4 + 8 * r, 4);
-		inet_ntop(AF_INET, &a, ips[r], sizeof(ips[r]));
-		ports[r] = aios_dist_get_u16(p + 8 + 8 * r);
-		uint16_t role = aios_dist_get_u16(p + 10 + 8 * r);
-		if (role > AIOS_DIST_ROLE_STAGE)
-			e = aios_fail(AIOS_ERR_PROTOCOL, "rendezvous: rank %d has unknown role %u",
-			              r, role);
-		d->roles[r] = (enum aios_dist_role)role;
-	}
+	uint32_t ipn[AIOS_DIST_MAX_WORLD];
+	uint16_t ports[AIOS_DIST_MAX_WORLD], roles[AIOS_DIST_MAX_WORLD];
+	e = h.type != AIOS_DIST_PEERS
+	        ? aios_fail(AIOS_ERR_PROTOCOL, "rendezvous: expected the peer table, got %s",
+	                    aios_dist_type_name(h.type))
+	        : aios_dist_peers_decode(p, h.payload_len, d->world, ipn, ports, roles);
 	free(p);
 	if (e) {
+		aios_fail_wrap(e, "rendezvous");
 		close(fd);
 		close(lfd);
 		return e;
 	}
+	char ips[AIOS_DIST_MAX_WORLD][16];
+	for (int r = 0; r < d->world; r++) {
+		inet_ntop(AF_INET, &ipn[r], ips[r], sizeof(ips[r]));
+		d->roles[r] = (enum aios_dist_role)roles[r];
+	}
 	d->links[0] = dist_link_new(fd, 0);
 	/* Mesh: connect to every lower rank, accept every higher one. */
 	for (int r = 1; r < d->rank && !e; r++) {
+		uint32_t theirs;
+		char why[AIOS_DIST_MAX_REASON + 1];
 		e = connect_retry(ips[r], ports[r], deadline, d->cfg.rendezvous_timeout_ms, &fd);
-		if (!e && (e = send_hello(d, fd, myport, deadline)))
-			close(fd);
-		if (!e)
-			d->links[r] = dist_link_new(fd, r);
-		else
-			aios_fail_wrap(e, "rendezvous: rank %d connecting to rank %d", d->rank, r);
-	}
-	for (int k = d->rank + 1; k < d->world && !e; k++) {
-		struct sockaddr_in peer;
-		e = accept_one(lfd, deadline, &fd, &peer);
 		if (e) {
-			aios_fail_wrap(e, "rendezvous: rank %d waiting for higher ranks", d->rank);
+			aios_fail_wrap(e, "rendezvous: rank %d connecting to rank %d", d->rank, r);
 			break;
 		}
-		struct hello hh;
-		char why[512];
-		const char *bad = NULL;
-		int64_t hd = aios_now_ms() + HELLO_READ_MS;
-		if (read_hello(fd, hd < deadline ? hd : deadline, &hh) != AIOS_OK)
-			bad = aios_errmsg();
-		else
-			bad = judge(d, &hh, d->rank + 1, d->world, why, sizeof(why));
-		if (bad) {
-			aios_warn("dist_refused", "rank %d refused a connection from %s: %s",
-			          d->rank, inet_ntoa(peer.sin_addr), bad);
+		if ((e = say_hello(d, fd, myport, deadline, nonce, challenge)) ||
+		    (e = await_auth(d, fd, r, deadline, nonce, challenge, &theirs, why))) {
 			close(fd);
-			k--; /* still waiting for the same number of ranks */
-			continue;
+			aios_fail_wrap(e, "rendezvous: rank %d connecting to rank %d", d->rank, r);
+		} else {
+			d->links[r] = dist_link_new(fd, r);
 		}
-		d->links[hh.rank] = dist_link_new(fd, (int)hh.rank);
+	}
+	if (!e && d->rank + 1 < d->world) {
+		e = gather_hellos(d, lfd, d->rank + 1, d->world, d->world - 1 - d->rank, deadline,
+		                  NULL, NULL);
+		if (e)
+			aios_fail_wrap(e, "rendezvous: rank %d waiting for higher ranks", d->rank);
 	}
 	close(lfd);
 	return e;
@@ -560,6 +735,7 @@ static enum aios_err member_meet(struct aios_dist *d, int64_t deadline)
 
 static void teardown(struct aios_dist *d)
 {
+	OPENSSL_cleanse(d->cfg.secret, sizeof(d->cfg.secret));
 	dist_threads_stop(d);
 	for (int r = 0; r < d->world; r++)
 		dist_link_free(d->links[r]);
@@ -581,6 +757,17 @@ enum aios_err aios_dist_connect(const struct aios_dist_config *c, struct aios_di
 		                 c->world, AIOS_DIST_MAX_WORLD);
 	if (!c->job[0])
 		return aios_fail(AIOS_ERR_INVALID, "distributed run needs a job name (AIOS_JOB)");
+	if (c->world > 1 && !c->secret_len && !c->insecure)
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "a distributed run (world %d) needs the job's secret: set "
+		                 "AIOS_SECRET_FILE (--secret-file) or AIOS_SECRET, or "
+		                 "AIOS_DIST_INSECURE=1 (--insecure-no-auth) to let any peer join",
+		                 c->world);
+	if (c->world > 1 && !c->secret_len)
+		aios_warn("dist_insecure",
+		          "rank %d of job %s runs WITHOUT authentication (AIOS_DIST_INSECURE=1): "
+		          "anyone who reaches its ports can join, read or poison the model",
+		          c->rank, c->job);
 	struct aios_dist *d = aios_xcalloc(1, sizeof(*d));
 	d->cfg = *c;
 	d->rank = c->rank;

@@ -5,7 +5,12 @@
  * Rank 0 is the coordinator: it listens on the port of AIOS_COORDINATOR (binding
  * 0.0.0.0), every other rank connects to it with bounded retries (no DNS: the address
  * is an IPv4 literal) and says hello: job name, world size, rank, attempt, role and the
- * port of its own listening socket. Rank 0 refuses a rank of another job, another world
+ * port of its own listening socket. Every link is authenticated first: the acceptor sends
+ * a fresh nonce, the connector's HELLO carries an HMAC-SHA256 of it under the job's
+ * secret, the acceptor answers with its own MAC (dist_wire.h, dist_auth.h); a peer that
+ * fails gets "authentication failed" and nothing else. Hellos are read concurrently,
+ * each connection with its own deadline, so a slow or silent peer holds up no one.
+ * Rank 0 refuses an authenticated rank of another job, another world
  * size, a duplicate rank, or another attempt (a rank left over from an old attempt must
  * never join a new one), then hands every rank the peer table (each rank's address as
  * rank 0 saw it, its listening port, its role). The ranks then open one TCP link per pair
@@ -52,6 +57,9 @@ struct aios_dist_config {
 	int heartbeat_ms;                /* heartbeat on a link idle this long (1 s) */
 	int peer_timeout_ms;             /* a link silent this long is lost (5 s) */
 	int op_timeout_ms;               /* longest wait for one expected frame (600 s) */
+	uint8_t secret[1024];            /* the job's shared secret (dist_auth.h) */
+	size_t secret_len;               /* 0: none */
+	int insecure;                    /* AIOS_DIST_INSECURE=1: run multi-rank without one */
 };
 
 struct aios_dist;     /* a connected rank (opaque) */
@@ -66,7 +74,8 @@ void aios_dist_config_defaults(struct aios_dist_config *c);
 
 /*
  * Fills c from the environment: AIOS_JOB, AIOS_RANK, AIOS_WORLD_SIZE, AIOS_ROLE,
- * AIOS_COORDINATOR, AIOS_ATTEMPT, and the optional AIOS_DIST_RENDEZVOUS_TIMEOUT_MS,
+ * AIOS_COORDINATOR, AIOS_ATTEMPT, the secret (AIOS_SECRET_FILE, AIOS_SECRET,
+ * AIOS_DIST_INSECURE: dist_auth.h), and the optional AIOS_DIST_RENDEZVOUS_TIMEOUT_MS,
  * AIOS_DIST_HEARTBEAT_MS, AIOS_DIST_PEER_TIMEOUT_MS, AIOS_DIST_OP_TIMEOUT_MS.
  * Unset variables keep their defaults; AIOS_COORDINATOR is required when the world
  * size is above 1. AIOS_ERR_INVALID names the variable and the bad value.
@@ -82,7 +91,8 @@ enum aios_err aios_dist_parse_coordinator(const char *s, char ip[16],
  * (caller frees with aios_dist_finish or aios_dist_free). AIOS_ERR_TIMEOUT when the
  * coordinator could not be reached or not everyone arrived within
  * rendezvous_timeout_ms; AIOS_ERR_FORBIDDEN when rank 0 refused this rank (message
- * carries its reason, e.g. an old attempt).
+ * carries its reason, e.g. an old attempt); AIOS_ERR_INVALID for a multi-rank config
+ * without a secret and without insecure set.
  */
 enum aios_err aios_dist_connect(const struct aios_dist_config *c,
                                 struct aios_dist **out) AIOS_MUST_CHECK;

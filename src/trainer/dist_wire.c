@@ -17,6 +17,7 @@ static const char *const type_names[] = {
     [AIOS_DIST_PS_PARAMS] = "ps-params", [AIOS_DIST_PS_PUSH] = "ps-push",
     [AIOS_DIST_PS_DONE] = "ps-done",     [AIOS_DIST_PIPE_ACT] = "pipe-act",
     [AIOS_DIST_PIPE_GRAD] = "pipe-grad", [AIOS_DIST_FINISH] = "finish",
+    [AIOS_DIST_CHALLENGE] = "challenge", [AIOS_DIST_AUTH] = "auth",
 };
 
 const char *aios_dist_type_name(unsigned type)
@@ -123,5 +124,79 @@ enum aios_err aios_dist_frame_decode(const uint8_t *p, size_t n, size_t max_payl
 		                 h->payload_len, n - AIOS_DIST_HEADER_LEN);
 	*payload = p + AIOS_DIST_HEADER_LEN;
 	*used = AIOS_DIST_HEADER_LEN + (size_t)h->payload_len;
+	return AIOS_OK;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Handshake payloads
+ * ------------------------------------------------------------------------------------ */
+
+size_t aios_dist_hello_encode(const struct aios_dist_hello *h, uint8_t out[AIOS_DIST_HELLO_MAX])
+{
+	size_t jl = strnlen(h->job, AIOS_DIST_MAX_JOB);
+	aios_dist_put_u32(out, h->world);
+	aios_dist_put_u32(out + 4, h->rank);
+	aios_dist_put_u16(out + 8, h->port);
+	aios_dist_put_u16(out + 10, h->role);
+	aios_dist_put_u16(out + 12, (uint16_t)jl);
+	memcpy(out + AIOS_DIST_HELLO_FIXED, h->job, jl);
+	size_t off = AIOS_DIST_HELLO_FIXED + jl;
+	memcpy(out + off, h->nonce, AIOS_DIST_NONCE_LEN);
+	memcpy(out + off + AIOS_DIST_NONCE_LEN, h->mac, AIOS_DIST_MAC_LEN);
+	return off + AIOS_DIST_NONCE_LEN + AIOS_DIST_MAC_LEN;
+}
+
+enum aios_err aios_dist_hello_decode(const uint8_t *p, size_t n, struct aios_dist_hello *out)
+{
+	if (n < AIOS_DIST_HELLO_FIXED + AIOS_DIST_NONCE_LEN + AIOS_DIST_MAC_LEN)
+		return aios_fail(AIOS_ERR_CORRUPT, "hello: %zu bytes is too short", n);
+	size_t jl = aios_dist_get_u16(p + 12);
+	if (jl > AIOS_DIST_MAX_JOB ||
+	    n != AIOS_DIST_HELLO_FIXED + jl + AIOS_DIST_NONCE_LEN + AIOS_DIST_MAC_LEN)
+		return aios_fail(AIOS_ERR_CORRUPT, "hello: payload of %zu bytes is inconsistent",
+		                 n);
+	if (memchr(p + AIOS_DIST_HELLO_FIXED, 0, jl))
+		return aios_fail(AIOS_ERR_CORRUPT, "hello: job name holds a NUL byte");
+	out->world = aios_dist_get_u32(p);
+	out->rank = aios_dist_get_u32(p + 4);
+	out->port = aios_dist_get_u16(p + 8);
+	out->role = aios_dist_get_u16(p + 10);
+	memcpy(out->job, p + AIOS_DIST_HELLO_FIXED, jl);
+	out->job[jl] = 0;
+	memcpy(out->nonce, p + AIOS_DIST_HELLO_FIXED + jl, AIOS_DIST_NONCE_LEN);
+	memcpy(out->mac, p + AIOS_DIST_HELLO_FIXED + jl + AIOS_DIST_NONCE_LEN, AIOS_DIST_MAC_LEN);
+	return AIOS_OK;
+}
+
+enum aios_err aios_dist_peers_decode(const uint8_t *p, size_t n, int world, uint32_t *ips,
+                                     uint16_t *ports, uint16_t *roles)
+{
+	if (world < 1 || n != 4 + 8 * (size_t)world || aios_dist_get_u32(p) != (uint32_t)world)
+		return aios_fail(AIOS_ERR_PROTOCOL,
+		                 "peer table: %zu bytes, expected a world of %d (%zu bytes)", n,
+		                 world, world > 0 ? 4 + 8 * (size_t)world : 0);
+	for (int r = 0; r < world; r++) {
+		memcpy(&ips[r], p + 4 + 8 * (size_t)r, 4);
+		ports[r] = aios_dist_get_u16(p + 8 + 8 * (size_t)r);
+		roles[r] = aios_dist_get_u16(p + 10 + 8 * (size_t)r);
+		if (roles[r] > 2) /* worker, ps, stage */
+			return aios_fail(AIOS_ERR_PROTOCOL,
+			                 "peer table: rank %d has unknown role %u", r, roles[r]);
+	}
+	return AIOS_OK;
+}
+
+enum aios_err aios_dist_reject_decode(const uint8_t *p, size_t n, uint32_t *attempt,
+                                      char why[AIOS_DIST_MAX_REASON + 1])
+{
+	if (n < 4 || n > 4 + AIOS_DIST_MAX_REASON)
+		return aios_fail(AIOS_ERR_PROTOCOL, "reject: payload of %zu bytes", n);
+	*attempt = aios_dist_get_u32(p);
+	size_t wl = n - 4;
+	for (size_t i = 0; i < wl; i++) {
+		uint8_t c = p[4 + i];
+		why[i] = (char)(c < 0x20 || c == 0x7f ? '?' : c);
+	}
+	why[wl] = 0;
 	return AIOS_OK;
 }

@@ -29,7 +29,7 @@
 #include "common/err.h"
 
 #define AIOS_DIST_MAGIC       0x57444941u /* "AIDW" as little-endian bytes */
-#define AIOS_DIST_VERSION     1u
+#define AIOS_DIST_VERSION     2u          /* 2: authenticated handshake (CHALLENGE, AUTH) */
 #define AIOS_DIST_HEADER_LEN  32u
 #define AIOS_DIST_MAX_PAYLOAD (64u << 20) /* bytes in one frame; bulk data is chunked below it */
 #define AIOS_DIST_MAX_JOB     253         /* bytes of a job name (a DNS-1123 subdomain) */
@@ -50,7 +50,9 @@ enum aios_dist_type {
 	AIOS_DIST_PIPE_ACT = 12,  /* stage s -> s+1: activations of one micro-batch */
 	AIOS_DIST_PIPE_GRAD = 13, /* stage s+1 -> s: gradient w.r.t. those activations */
 	AIOS_DIST_FINISH = 14,    /* the final barrier: after it links may close */
-	AIOS_DIST_TYPE_MAX = 14
+	AIOS_DIST_CHALLENGE = 15, /* acceptor -> connector, first frame of a link: the nonce */
+	AIOS_DIST_AUTH = 16,      /* acceptor -> connector: its proof of the secret (a MAC) */
+	AIOS_DIST_TYPE_MAX = 16
 };
 
 struct aios_dist_header {
@@ -88,6 +90,51 @@ enum aios_err aios_dist_header_decode(const uint8_t in[AIOS_DIST_HEADER_LEN], si
 enum aios_err aios_dist_frame_decode(const uint8_t *p, size_t n, size_t max_payload,
                                      struct aios_dist_header *h, const uint8_t **payload,
                                      size_t *used) AIOS_MUST_CHECK;
+
+/* ---- handshake payloads (pure: the fuzzer drives every decoder) ----
+ *
+ * A link starts with the acceptor's CHALLENGE (a fresh random nonce). The connector
+ * answers with HELLO: who it is, its own nonce, and an HMAC-SHA256 under the job's
+ * secret over the challenge, the header's attempt and sender, and the HELLO before
+ * the MAC (dist_auth.h). The acceptor checks it in constant time; only then does it
+ * judge the content (job, attempt, world, rank) and answer AUTH (its own MAC over both
+ * nonces) and, on the coordinator, PEERS. A HELLO that fails the check gets a REJECT
+ * saying only "authentication failed", with attempt 0 in header and payload.
+ *
+ *   CHALLENGE  nonce[32]
+ *   HELLO      u32 world, u32 rank, u16 listen port, u16 role, u16 job length,
+ *              job bytes (no NUL), nonce[32], mac[32]
+ *   AUTH       mac[32]
+ *   PEERS      u32 world, then per rank: ipv4[4] (network order), u16 port, u16 role
+ *   REJECT     u32 attempt of the refuser (0 to an unauthenticated peer), reason text
+ */
+#define AIOS_DIST_NONCE_LEN   32
+#define AIOS_DIST_MAC_LEN     32
+#define AIOS_DIST_HELLO_FIXED 14 /* bytes of a HELLO before the job name */
+#define AIOS_DIST_HELLO_MAX                                                                        \
+	(AIOS_DIST_HELLO_FIXED + AIOS_DIST_MAX_JOB + AIOS_DIST_NONCE_LEN + AIOS_DIST_MAC_LEN)
+
+struct aios_dist_hello {
+	uint32_t world, rank;
+	uint16_t port, role;
+	char job[AIOS_DIST_MAX_JOB + 1];
+	uint8_t nonce[AIOS_DIST_NONCE_LEN];
+	uint8_t mac[AIOS_DIST_MAC_LEN];
+};
+
+/* Writes h's HELLO payload into out; returns its length. The MAC is the last 32 bytes. */
+size_t aios_dist_hello_encode(const struct aios_dist_hello *h, uint8_t out[AIOS_DIST_HELLO_MAX]);
+/* Decodes a HELLO payload of n bytes. AIOS_ERR_CORRUPT names the inconsistent field. */
+enum aios_err aios_dist_hello_decode(const uint8_t *p, size_t n,
+                                     struct aios_dist_hello *out) AIOS_MUST_CHECK;
+/* Decodes a PEERS payload for a world of `world` ranks into ips (network order), ports,
+ * roles (each world entries). AIOS_ERR_PROTOCOL on a size, world or role mismatch. */
+enum aios_err aios_dist_peers_decode(const uint8_t *p, size_t n, int world, uint32_t *ips,
+                                     uint16_t *ports, uint16_t *roles) AIOS_MUST_CHECK;
+/* Decodes a REJECT payload: the refuser's attempt and its reason as text (control
+ * characters replaced by '?', at most AIOS_DIST_MAX_REASON bytes). */
+enum aios_err aios_dist_reject_decode(const uint8_t *p, size_t n, uint32_t *attempt,
+                                      char why[AIOS_DIST_MAX_REASON + 1]) AIOS_MUST_CHECK;
 
 /* Little-endian helpers for payload fields. */
 void aios_dist_put_u16(uint8_t *p, uint16_t v);

@@ -43,6 +43,13 @@ void trainer_usage(FILE *f)
 	      "            --label-column NAME|INDEX  --sha256 HEX  --validation-split X  "
 	      "--normalize\n"
 	      "            --checkpoint-every N (epochs; 0 disables)\n"
+	      "distributed (rank, world, coordinator from $AIOS_RANK etc., docs/distributed.md):\n"
+	      "  --secret-file PATH      the job's shared secret (else $AIOS_SECRET_FILE, "
+	      "$AIOS_SECRET);\n"
+	      "                          a multi-rank run without one is refused\n"
+	      "  --insecure-no-auth      run multi-rank without a secret: anyone who reaches the "
+	      "ports\n"
+	      "                          can join ($AIOS_DIST_INSECURE=1)\n"
 	      "  --log-level debug|info|warn|error   --help   --version\n"
 	      "\n"
 	      "Exit codes: 0 ok, 1 internal, 2 bad flags/spec, 3 bad data, 4 diverged, 5 I/O,\n"
@@ -83,7 +90,9 @@ enum {
 	F_LOG,
 	F_HELP,
 	F_VERSION,
-	F_EXIT_AFTER
+	F_EXIT_AFTER,
+	F_SECRET_FILE,
+	F_INSECURE
 };
 
 static const struct option longopts[] = {
@@ -121,6 +130,8 @@ static const struct option longopts[] = {
     {"help", no_argument, 0, F_HELP},
     {"version", no_argument, 0, F_VERSION},
     {"exit-after-epoch", required_argument, 0, F_EXIT_AFTER},
+    {"secret-file", required_argument, 0, F_SECRET_FILE},
+    {"insecure-no-auth", no_argument, 0, F_INSECURE},
     {0, 0, 0, 0},
 };
 
@@ -201,6 +212,10 @@ int trainer_opts_parse(int argc, char **argv, struct trainer_opts *o)
 				return TRAINER_EXIT_USAGE;
 			o->threads = (int)i;
 			break;
+		/* the distributed settings are the environment's (dist_rendezvous.h): the
+		 * flags set the same variables */
+		case F_SECRET_FILE: setenv("AIOS_SECRET_FILE", optarg, 1); break;
+		case F_INSECURE: setenv("AIOS_DIST_INSECURE", "1", 1); break;
 		case F_EXIT_AFTER:
 			if (parse_int(name, optarg, 1, 1 << 30, &i))
 				return TRAINER_EXIT_USAGE;

@@ -35,12 +35,24 @@ new="$(pids_with_env E2E_MARK=node-restart)"
 [[ -n "$new" && "$new" != "$old" ]] || fail "no new sleeper process (old $old, new $new)"
 [[ "$(jp pod/sleeper '{.status.containerStatuses[0].lastState.terminated.exitCode}')" == 137 ]] || fail "lost run not reported as exit 137"
 [[ "$(jp pod/done '{.status.phase}')" == Succeeded ]] || fail "the finished pod was run again"
-# every pod namespace belongs to a pod that has not finished: none is orphaned
-live="$(k get pods -A --field-selector spec.nodeName=aios-node -o 'jsonpath={range .items[*]}{.metadata.uid} {.status.phase}{"\n"}{end}' \
-  | awk '$2 != "Succeeded" && $2 != "Failed" {gsub("-", "", $1); print "aios-" substr($1, 1, 12)}')"
-for ns in $(ip netns list | awk '/^aios-/ {print $1}'); do
-  grep -qx "$ns" <<<"$live" || fail "network namespace $ns belongs to no unfinished pod after the restart"
-done
+# every pod namespace belongs to a pod that has not finished: none is orphaned. Listing
+# the pods and then the namespaces races pods of earlier tests' namespaces still being
+# created or torn down, so a namespace counts as orphaned only if it stays without an
+# unfinished pod for 15 s; a leak stays forever.
+orphans() {
+  local live ns out=""
+  live="$(k get pods -A --field-selector spec.nodeName=aios-node -o 'jsonpath={range .items[*]}{.metadata.uid} {.status.phase}{"\n"}{end}' \
+    | awk '$2 != "Succeeded" && $2 != "Failed" {gsub("-", "", $1); print "aios-" substr($1, 1, 12)}')" \
+    || { echo "(the pod list failed)"; return 0; }
+  for ns in $(ip netns list | awk '/^aios-/ {print $1}'); do
+    grep -qx "$ns" <<<"$live" || out+="$ns "
+  done
+  echo "$out"
+}
+end=$((SECONDS + 15))
+while left="$(orphans)" && [[ -n "$left" ]] && ((SECONDS < end)); do sleep 1; done
+[[ -z "$left" ]] || { k get pods -A --field-selector spec.nodeName=aios-node -o wide >&2 || true
+  fail "network namespace(s) $left belong to no unfinished pod 15 s after the restart"; }
 note "after SIGKILL: old process gone, pod re-run as restart 1, finished pod untouched, no orphan namespace"
 
 note "stopping aios-node cleanly (SIGTERM)"

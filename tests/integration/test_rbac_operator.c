@@ -614,6 +614,10 @@ START_TEST(workload_account_can_do_nothing)
 	/* And the positive control: the operator identity is allowed what its role says. */
 	ck_assert(can_i(OPERATOR_SA, "create", "pods", "", "default"));
 	ck_assert(!can_i(OPERATOR_SA, "get", "secrets", "", "default"));
+	/* the per-attempt secret of a distributed job: made and removed, never read */
+	ck_assert(can_i(OPERATOR_SA, "create", "secrets", "", "default"));
+	ck_assert(can_i(OPERATOR_SA, "delete", "secrets", "", "default"));
+	ck_assert(!can_i(OPERATOR_SA, "list", "secrets", "", "default"));
 	/* `can-i --list` (a SelfSubjectRulesReview): every rule the account has, in each
 	 * namespace the platform uses; only what every authenticated user has may show (self
 	 * reviews, non-resource discovery URLs). */

@@ -228,6 +228,66 @@ START_TEST(pod_of_rank_carries_the_contract)
 }
 END_TEST
 
+/* A distributed job's pods mount their attempt's Secret read-only; the template cannot
+ * override where the trainer reads it; the Secret is owned by the job. */
+START_TEST(distributed_pods_mount_the_attempt_secret)
+{
+	static const char *JOB_ENV =
+	    "{\"metadata\":{\"name\":\"mnist\",\"namespace\":\"ml\",\"uid\":\"u-1\","
+	    "\"generation\":2},\"spec\":{\"model\":{\"type\":\"linear\"},"
+	    "\"distributed\":{\"workers\":2},\"template\":{\"env\":["
+	    "{\"name\":\"AIOS_SECRET_FILE\",\"value\":\"/tmp/mine\"},"
+	    "{\"name\":\"AIOS_DIST_INSECURE\",\"value\":\"1\"}]}}}";
+	struct json_object *job = parse(JOB_ENV);
+	struct aios_tj_spec s;
+	ck_assert_int_eq(aios_tj_spec_parse(job, &s), AIOS_OK);
+	struct json_object *pod;
+	ck_assert_int_eq(aios_tj_render_pod(job, &s, 1, 3, "10.244.0.5:29500", 0, &pod), AIOS_OK);
+	ck_assert_str_eq(env_of(pod, "AIOS_SECRET_FILE"), AIOS_TJ_SECRET_DIR "/secret");
+	ck_assert_ptr_null(env_of(pod, "AIOS_DIST_INSECURE"));
+	struct json_object *vols = aios_json_lookup(pod, "spec.volumes");
+	const char *secret = NULL;
+	for (size_t i = 0; i < json_object_array_length(vols); i++) {
+		struct json_object *v = json_object_array_get_idx(vols, i);
+		if (strcmp(aios_json_str(v, "name"), AIOS_TJ_SECRET_VOLUME) == 0)
+			secret = aios_json_str(v, "secret.secretName");
+	}
+	ck_assert_str_eq(secret, "mnist-dist-g2-a3");
+	struct json_object *mounts = aios_json_lookup(
+	    json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0), "volumeMounts");
+	int ro = 0;
+	for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+		struct json_object *mt = json_object_array_get_idx(mounts, i);
+		if (strcmp(aios_json_str(mt, "name"), AIOS_TJ_SECRET_VOLUME) == 0)
+			ro = strcmp(aios_json_str(mt, "mountPath"), AIOS_TJ_SECRET_DIR) == 0 &&
+			     json_object_get_boolean(json_object_object_get(mt, "readOnly"));
+	}
+	ck_assert_msg(ro, "the secret is not mounted read-only at " AIOS_TJ_SECRET_DIR);
+	json_object_put(pod);
+
+	struct json_object *sec;
+	ck_assert_int_eq(aios_tj_render_secret(job, 2, 3, "abc", &sec), AIOS_OK);
+	ck_assert_str_eq(aios_json_str(sec, "kind"), "Secret");
+	ck_assert_str_eq(aios_json_str(sec, "metadata.name"), "mnist-dist-g2-a3");
+	ck_assert_str_eq(aios_json_str(sec, "stringData.secret"), "abc");
+	struct json_object * or
+	    = json_object_array_get_idx(aios_json_lookup(sec, "metadata.ownerReferences"), 0);
+	ck_assert_str_eq(aios_json_str(or, "uid"), "u-1");
+	ck_assert(json_object_get_boolean(json_object_object_get(or, "controller")));
+	json_object_put(sec);
+
+	/* one rank: no secret, nothing mounted */
+	struct json_object *one =
+	    parse("{\"metadata\":{\"name\":\"solo\",\"uid\":\"u-2\"},\"spec\":{}}");
+	ck_assert_int_eq(aios_tj_spec_parse(one, &s), AIOS_OK);
+	ck_assert_int_eq(aios_tj_render_pod(one, &s, 0, 0, NULL, 0, &pod), AIOS_OK);
+	ck_assert_ptr_null(env_of(pod, "AIOS_SECRET_FILE"));
+	json_object_put(pod);
+	json_object_put(one);
+	json_object_put(job);
+}
+END_TEST
+
 START_TEST(defaults_when_template_is_empty)
 {
 	struct json_object *job =
@@ -284,6 +344,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, spec_defaults_and_errors);
 	tcase_add_test(tc, pod_names_are_deterministic_and_short);
 	tcase_add_test(tc, pod_of_rank_carries_the_contract);
+	tcase_add_test(tc, distributed_pods_mount_the_attempt_secret);
 	tcase_add_test(tc, defaults_when_template_is_empty);
 	tcase_add_test(tc, progress_from_metrics_page);
 	suite_add_tcase(s, tc);

@@ -54,6 +54,9 @@ static inline int harness_scale(void)
 	return v && *v && strcmp(v, "0") != 0 ? 10 : 1;
 }
 
+/* The job secret every harness rank shares (an impostor test changes it). */
+#define HARNESS_SECRET "harness-secret-0123456789abcdef"
+
 static inline void harness_config(struct aios_dist_config *c, int rank, int world, uint16_t port)
 {
 	aios_dist_config_defaults(c);
@@ -65,6 +68,9 @@ static inline void harness_config(struct aios_dist_config *c, int rank, int worl
 	c->heartbeat_ms = 250 * harness_scale();
 	c->peer_timeout_ms = 3000 * harness_scale();
 	c->op_timeout_ms = 20000 * harness_scale();
+	static const char secret[] = HARNESS_SECRET;
+	memcpy(c->secret, secret, sizeof(secret) - 1);
+	c->secret_len = sizeof(secret) - 1;
 }
 
 /* Records text for the parent (the rank's error message). */

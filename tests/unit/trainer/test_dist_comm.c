@@ -1,6 +1,8 @@
 /*
  * test_dist_comm.c - ranks as real processes on loopback: rendezvous (its refusals, and a
- * new attempt meeting a leftover coordinator of the old one),
+ * new attempt meeting a leftover coordinator of the old one), authentication (an impostor
+ * with every field right but the secret is refused and told nothing; a silent connection
+ * does not hold up the others; no secret, no multi-rank run),
  * barrier, broadcast, ring all-reduce (bit-identical on every rank and equal to the
  * one-process reference), and the fault path: a killed or frozen rank is named by every
  * other rank within the stated time, and an idle but healthy rank is not.
@@ -14,6 +16,12 @@
 #include "common/mem.h"
 #include "dist_harness.h"
 #include "trainer/dist_allreduce.h"
+#include "trainer/dist_auth.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* Deterministic test data: rank r's buffer. */
 static void fill(float *x, size_t n, int r)
@@ -341,6 +349,197 @@ START_TEST(idle_rank_is_kept_alive_by_heartbeats)
 }
 END_TEST
 
+/* ---- authentication */
+
+START_TEST(impostor_without_the_secret_is_refused)
+{
+	struct aios_dist_config cfgs[HARNESS_MAX];
+	harness_configs(cfgs, 2);
+	/* the right job name, attempt, world and rank; another secret */
+	memcpy(cfgs[1].secret, "not-the-job-secret-at-all", 25);
+	cfgs[1].secret_len = 25;
+	cfgs[0].rendezvous_timeout_ms = 2000 * harness_scale();
+	struct harness_result res;
+	harness_run(2, cfgs, rank_connect_only, NULL, 15000, &res);
+	ck_assert_msg(res.status[1] == 10 + AIOS_ERR_FORBIDDEN, "%d %s", res.status[1],
+	              res.note[1]);
+	ck_assert_msg(strstr(res.note[1], "refused rank 1: authentication failed"), "%s",
+	              res.note[1]);
+	ck_assert_msg(!strstr(res.note[1], "job") && !strstr(res.note[1], "world"), "%s",
+	              res.note[1]);
+	ck_assert_msg(res.status[0] == 10 + AIOS_ERR_TIMEOUT && strstr(res.note[0], "missing: 1"),
+	              "%d %s", res.status[0], res.note[0]);
+}
+END_TEST
+
+static int raw_connect(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 200; i++) {
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			return fd;
+		close(fd);
+		usleep(20000);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+	}
+	close(fd);
+	return -1;
+}
+
+static int read_exact(int fd, uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/*
+ * Index 1 speaks the protocol by hand: a HELLO with the right job, attempt (7), world
+ * and rank but a MAC made without the secret. The REJECT must say "authentication
+ * failed" and nothing else: attempt 0 in header and payload, no job name, no world.
+ * Index 0 is the coordinator.
+ */
+static int rank_raw_impostor(int idx, const struct aios_dist_config *cfg, void *arg)
+{
+	if (idx == 0)
+		return rank_connect_only(idx, cfg, arg);
+	int fd = raw_connect(cfg->coord_port);
+	if (fd < 0)
+		return 20;
+	uint8_t buf[AIOS_DIST_HEADER_LEN + 4 + AIOS_DIST_MAX_REASON];
+	struct aios_dist_header h;
+	const uint8_t *pl;
+	size_t used;
+	if (read_exact(fd, buf, AIOS_DIST_HEADER_LEN + AIOS_DIST_NONCE_LEN) ||
+	    aios_dist_frame_decode(buf, sizeof(buf), AIOS_DIST_NONCE_LEN, &h, &pl, &used) ||
+	    h.type != AIOS_DIST_CHALLENGE || h.attempt != 0)
+		return 21;
+	struct aios_dist_hello hello = {.world = (uint32_t)cfg->world, .rank = 1};
+	snprintf(hello.job, sizeof(hello.job), "%s", cfg->job);
+	memset(hello.mac, 0x5a, sizeof(hello.mac));
+	uint8_t out[AIOS_DIST_HEADER_LEN + AIOS_DIST_HELLO_MAX];
+	size_t n = aios_dist_hello_encode(&hello, out + AIOS_DIST_HEADER_LEN);
+	struct aios_dist_header hh = {.version = AIOS_DIST_VERSION,
+	                              .type = AIOS_DIST_HELLO,
+	                              .attempt = cfg->attempt,
+	                              .sender = 1,
+	                              .payload_len = (uint32_t)n};
+	aios_dist_header_encode(&hh, out);
+	if (write(fd, out, AIOS_DIST_HEADER_LEN + n) != (ssize_t)(AIOS_DIST_HEADER_LEN + n))
+		return 22;
+	if (read_exact(fd, buf, AIOS_DIST_HEADER_LEN) ||
+	    aios_dist_header_decode(buf, 4 + AIOS_DIST_MAX_REASON, &h) ||
+	    read_exact(fd, buf + AIOS_DIST_HEADER_LEN, h.payload_len))
+		return 23;
+	close(fd);
+	uint32_t attempt = 99;
+	char why[AIOS_DIST_MAX_REASON + 1];
+	if (h.type != AIOS_DIST_REJECT ||
+	    aios_dist_reject_decode(buf + AIOS_DIST_HEADER_LEN, h.payload_len, &attempt, why))
+		return 24;
+	harness_note("attempt %u/%u: %s", h.attempt, attempt, why);
+	return h.attempt == 0 && attempt == 0 && strcmp(why, "authentication failed") == 0 ? 0 : 25;
+}
+
+START_TEST(reject_tells_an_impostor_nothing)
+{
+	struct aios_dist_config cfgs[HARNESS_MAX];
+	harness_configs(cfgs, 2);
+	for (int r = 0; r < 2; r++)
+		cfgs[r].attempt = 7;
+	cfgs[0].rendezvous_timeout_ms = 2000 * harness_scale();
+	struct harness_result res;
+	harness_run(2, cfgs, rank_raw_impostor, NULL, 15000, &res);
+	ck_assert_msg(res.status[1] == 0, "impostor: %d %s", res.status[1], res.note[1]);
+	ck_assert_int_eq(res.status[0], 10 + AIOS_ERR_TIMEOUT);
+}
+END_TEST
+
+/* Index 2 connects to the coordinator first and never says hello; ranks 0 and 1 meet. */
+static int rank_or_silent(int idx, const struct aios_dist_config *cfg, void *arg)
+{
+	if (idx < 2) {
+		if (idx == 1)
+			aios_sleep_ms(300); /* after the silent connection */
+		return rank_connect_only(idx, cfg, arg);
+	}
+	int fd = raw_connect(cfg->coord_port);
+	if (fd < 0)
+		return 20;
+	aios_sleep_ms(8000); /* longer than the coordinator's 5 s hello deadline */
+	close(fd);
+	return 0;
+}
+
+START_TEST(silent_connection_does_not_stall_rendezvous)
+{
+	struct aios_dist_config cfgs[HARNESS_MAX];
+	harness_configs(cfgs, 2);
+	cfgs[2] = cfgs[1];
+	struct harness_result res;
+	harness_run(3, cfgs, rank_or_silent, NULL, 20000, &res);
+	ck_assert_msg(res.status[0] == 0 && res.status[1] == 0, "%d %s / %d %s", res.status[0],
+	              res.note[0], res.status[1], res.note[1]);
+	/* before hellos were read side by side, rank 1 waited out the silent one's 5 s */
+	ck_assert_msg(res.elapsed_ms[1] < 3000 * harness_scale(), "rank 1 took %lld ms",
+	              (long long)res.elapsed_ms[1]);
+}
+END_TEST
+
+START_TEST(no_secret_is_refused_unless_insecure)
+{
+	struct aios_dist_config c;
+	harness_config(&c, 1, 2, 1);
+	c.secret_len = 0;
+	struct aios_dist *d = NULL;
+	ck_assert_int_eq(aios_dist_connect(&c, &d), AIOS_ERR_INVALID);
+	ck_assert_msg(strstr(aios_errmsg(), "needs the job's secret") &&
+	                  strstr(aios_errmsg(), "AIOS_DIST_INSECURE=1"),
+	              "%s", aios_errmsg());
+	ck_assert_ptr_null(d);
+}
+END_TEST
+
+START_TEST(secret_from_file_or_environment)
+{
+	struct aios_dist_config c;
+	aios_dist_config_defaults(&c);
+	char dir[256], path[300];
+	aios_test_tmpdir("aios-secret", dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/secret", dir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("0123456789abcdef0123\n", f);
+	fclose(f);
+	setenv("AIOS_SECRET_FILE", path, 1);
+	setenv("AIOS_SECRET", "ignored-when-a-file-is-given", 1);
+	ck_assert_int_eq(aios_dist_secret_from_env(&c), AIOS_OK);
+	ck_assert_uint_eq(c.secret_len, 20); /* the newline dropped */
+	ck_assert_int_eq(memcmp(c.secret, "0123456789abcdef0123", 20), 0);
+	unsetenv("AIOS_SECRET_FILE");
+	setenv("AIOS_SECRET", "short", 1);
+	ck_assert_int_eq(aios_dist_secret_from_env(&c), AIOS_ERR_INVALID);
+	ck_assert_msg(strstr(aios_errmsg(), "AIOS_SECRET: the secret has 5 bytes") &&
+	                  !strstr(aios_errmsg(), "short"),
+	              "%s", aios_errmsg());
+	unsetenv("AIOS_SECRET");
+	setenv("AIOS_DIST_INSECURE", "1", 1);
+	aios_dist_config_defaults(&c);
+	ck_assert_int_eq(aios_dist_secret_from_env(&c), AIOS_OK);
+	ck_assert_int_eq(c.insecure, 1);
+	ck_assert_uint_eq(c.secret_len, 0);
+	unsetenv("AIOS_DIST_INSECURE");
+	aios_test_tmpdir_remove(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("dist_comm");
@@ -354,6 +553,11 @@ static Suite *suite(void)
 	tcase_add_test(t, other_job_is_refused);
 	tcase_add_test(t, new_attempt_waits_for_the_new_coordinator);
 	tcase_add_test(t, unreachable_coordinator_times_out_clearly);
+	tcase_add_test(t, impostor_without_the_secret_is_refused);
+	tcase_add_test(t, reject_tells_an_impostor_nothing);
+	tcase_add_test(t, silent_connection_does_not_stall_rendezvous);
+	tcase_add_test(t, no_secret_is_refused_unless_insecure);
+	tcase_add_test(t, secret_from_file_or_environment);
 	tcase_add_test(t, killed_rank_is_named_by_all);
 	tcase_add_test(t, frozen_rank_is_named_after_the_peer_timeout);
 	tcase_add_test(t, idle_rank_is_kept_alive_by_heartbeats);

@@ -108,6 +108,7 @@ static pid_t spawn(const char *spec, const char *tag, int rank, int world, uint1
 	dup2(fd, 2);
 	if (world > 1) {
 		setenv("AIOS_JOB", tag, 1);
+		setenv("AIOS_SECRET", "trainer-test-secret-0123456789", 1);
 		snprintf(num, sizeof(num), "%d", rank);
 		setenv("AIOS_RANK", num, 1);
 		snprintf(num, sizeof(num), "%d", world);
@@ -338,7 +339,7 @@ static void kill_and_resume(const char *spec, int world, int victim, int epochs)
 	int at = marker_epoch("cut");
 	ck_assert_msg(at >= 3 && at < epochs, "checkpoint marker at epoch %d", at);
 	kill(pids[victim], SIGKILL);
-	int64_t killed = aios_now_ms(), when[8];
+	int64_t killed = aios_now_ms(), when[8] = {0};
 	wait_all(pids, world, 30000, st, when);
 	ck_assert_int_eq(st[victim], 128 + SIGKILL);
 	char lost[32];
