@@ -23,9 +23,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <mbedtls/pk.h>
-#include <mbedtls/ssl.h>
-#include <mbedtls/x509_crt.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -504,7 +501,7 @@ struct route {
 struct conn {
 	struct conn *prev, *next;
 	int fd;
-	mbedtls_ssl_context *ssl; /* TLS (mbed TLS), NULL for plain */
+	struct ssl_st *ssl; /* TLS (OpenSSL, see tls_io.h), NULL for plain */
 	int handshaken;
 	size_t tls_wlen; /* a TLS write that would block is retried with this length */
 	struct aios_buf in, out;
@@ -548,13 +545,6 @@ static __thread struct {
 	struct aios_http_defer *d;
 } cur;
 
-/* The server side of TLS: one configuration every connection shares. */
-struct srv_tls {
-	mbedtls_ssl_config conf;
-	mbedtls_x509_crt cert;
-	mbedtls_pk_context key;
-};
-
 struct aios_http_server {
 	struct aios_http_config cfg;
 	struct route routes[AIOS_HTTP_MAX_ROUTES];
@@ -562,7 +552,7 @@ struct aios_http_server {
 	struct loop *loops;
 	int n_loops;
 	int port;
-	struct srv_tls *tls;
+	struct aios_tls_server *tls; /* NULL for plain HTTP */
 	atomic_int n_conns;
 	atomic_int stopping;
 	int64_t stop_deadline_ns;
@@ -650,12 +640,7 @@ static void conn_close(struct loop *l, struct conn *c)
 				break;
 			}
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	if (c->ssl) {
-		if (c->handshaken)
-			(void)mbedtls_ssl_close_notify(c->ssl); /* best effort, never waits */
-		mbedtls_ssl_free(c->ssl);
-		free(c->ssl);
-	}
+	aios_tls_close(c->ssl); /* NULL for plain */
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -672,14 +657,8 @@ static void conn_close(struct loop *l, struct conn *c)
 /* Raw read: >0 bytes, 0 EOF, -1 would block, -2 error. */
 static ssize_t conn_read(struct conn *c, char *p, size_t n)
 {
-	if (c->ssl) {
-		int r = mbedtls_ssl_read(c->ssl, (unsigned char *)p, n);
-		if (r > 0)
-			return r;
-		if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
-			return -1;
-		return (r == 0 || r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) ? 0 : -2;
-	}
+	if (c->ssl)
+		return aios_tls_read(c->ssl, p, n);
 	ssize_t r = read(c->fd, p, n);
 	if (r >= 0)
 		return r;
@@ -689,20 +668,13 @@ static ssize_t conn_read(struct conn *c, char *p, size_t n)
 static ssize_t conn_write(struct conn *c, const char *p, size_t n)
 {
 	if (c->ssl) {
-		/* mbed TLS wants a write that would block repeated with the same length (the
+		/* OpenSSL wants a write that would block repeated with the same length (the
 		 * record is already sealed); out only grows after it has drained. */
 		if (c->tls_wlen && c->tls_wlen <= n)
 			n = c->tls_wlen;
-		int r = mbedtls_ssl_write(c->ssl, (const unsigned char *)p, n);
-		if (r > 0) {
-			c->tls_wlen = 0;
-			return r;
-		}
-		if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
-			c->tls_wlen = n;
-			return -1;
-		}
-		return -2;
+		ssize_t r = aios_tls_write(c->ssl, p, n);
+		c->tls_wlen = r == -1 ? n : 0;
+		return r;
 	}
 	ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
 	if (r >= 0)
@@ -947,10 +919,9 @@ static void conn_readable(struct loop *l, struct conn *c)
 	char chunk[READ_CHUNK];
 	for (;;) {
 		if (c->ssl && !c->handshaken) {
-			int r = mbedtls_ssl_handshake(c->ssl);
-			if (r != 0) {
-				if (r == MBEDTLS_ERR_SSL_WANT_READ ||
-				    r == MBEDTLS_ERR_SSL_WANT_WRITE)
+			int r = aios_tls_handshake(c->ssl);
+			if (r != 1) {
+				if (r == -1)
 					return;
 				aios_debug("http_tls_handshake", "TLS handshake failed");
 				conn_close(l, c);
@@ -1069,13 +1040,8 @@ static void loop_accept(struct loop *l)
 		aios_buf_init(&c->in, s->cfg.max_header_bytes + 2 * s->cfg.max_body_bytes + 16384);
 		aios_buf_init(&c->out, AIOS_CAP_HTTP_REQUEST + RESP_HEADERS_MAX + 1024);
 		c->last_ns = aios_now_ns();
-		if (s->tls) {
-			c->ssl = aios_xcalloc(1, sizeof(*c->ssl));
-			mbedtls_ssl_init(c->ssl);
-			if (mbedtls_ssl_setup(c->ssl, &s->tls->conf) != 0)
-				abort(); /* only an allocation can fail here */
-			mbedtls_ssl_set_bio(c->ssl, &c->fd, aios_tls_send, aios_tls_recv, NULL);
-		}
+		if (s->tls)
+			c->ssl = aios_tls_server_session(s->tls, fd);
 		c->next = l->conns;
 		if (l->conns)
 			l->conns->prev = c;
@@ -1225,16 +1191,6 @@ static enum aios_err listen_on(const struct aios_http_server *s, int port, int *
 	return AIOS_OK;
 }
 
-static void tls_free(struct srv_tls *t)
-{
-	if (!t)
-		return;
-	mbedtls_ssl_config_free(&t->conf);
-	mbedtls_x509_crt_free(&t->cert);
-	mbedtls_pk_free(&t->key);
-	free(t);
-}
-
 static enum aios_err tls_setup(struct aios_http_server *s)
 {
 	if (!s->cfg.tls_cert && !s->cfg.tls_key)
@@ -1242,31 +1198,7 @@ static enum aios_err tls_setup(struct aios_http_server *s)
 	if (!s->cfg.tls_cert || !s->cfg.tls_key)
 		return aios_fail(AIOS_ERR_INVALID, "%s: TLS needs both a certificate and a key",
 		                 s->cfg.name);
-	struct srv_tls *t = aios_xcalloc(1, sizeof(*t));
-	mbedtls_ssl_config_init(&t->conf);
-	mbedtls_x509_crt_init(&t->cert);
-	mbedtls_pk_init(&t->key);
-	s->tls = t;
-	char what[512];
-	int rc;
-	if ((rc = mbedtls_x509_crt_parse_file(&t->cert, s->cfg.tls_cert)) != 0) {
-		snprintf(what, sizeof(what), "%s: cannot load TLS certificate %s", s->cfg.name,
-		         s->cfg.tls_cert);
-		return aios_tls_fail(rc, what);
-	}
-	if ((rc = mbedtls_pk_parse_keyfile(&t->key, s->cfg.tls_key, NULL)) != 0) {
-		snprintf(what, sizeof(what), "%s: cannot load TLS key %s", s->cfg.name,
-		         s->cfg.tls_key);
-		return aios_tls_fail(rc, what);
-	}
-	if (mbedtls_pk_check_pair(&t->cert.pk, &t->key) != 0)
-		return aios_fail(AIOS_ERR_TLS, "%s: TLS key %s does not match certificate %s",
-		                 s->cfg.name, s->cfg.tls_key, s->cfg.tls_cert);
-	snprintf(what, sizeof(what), "%s: TLS configuration", s->cfg.name);
-	enum aios_err e = aios_tls_conf(&t->conf, MBEDTLS_SSL_IS_SERVER, what);
-	if (!e && (rc = mbedtls_ssl_conf_own_cert(&t->conf, &t->cert, &t->key)) != 0)
-		e = aios_tls_fail(rc, what);
-	return e;
+	return aios_tls_server_new(s->cfg.tls_cert, s->cfg.tls_key, s->cfg.name, &s->tls);
 }
 
 enum aios_err aios_http_server_start(struct aios_http_server *s)
@@ -1358,6 +1290,6 @@ void aios_http_server_free(struct aios_http_server *s)
 	for (int i = 0; i < s->n_routes; i++)
 		free(s->routes[i].pattern);
 	free(s->loops);
-	tls_free(s->tls);
+	aios_tls_server_free(s->tls);
 	free(s);
 }

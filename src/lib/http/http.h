@@ -5,7 +5,8 @@
  * handlers on that thread (a handler that blocks stalls that thread's other
  * connections; the other threads keep serving). It speaks HTTP/1.1 with
  * keep-alive and pipelining, Content-Length and chunked request bodies,
- * Expect: 100-continue, and optional TLS 1.2 (mbed TLS) when a cert and key are given.
+ * Expect: 100-continue, and optional TLS (OpenSSL, 1.2 at least, 1.3 preferred; see
+ * tls_io.h) when a cert and key are given; the pair is reloaded when the files change.
  *
  * Limits (all in struct aios_http_config, all enforced before a handler runs):
  *   max_header_bytes    request line + headers; over it: 431, connection closed
