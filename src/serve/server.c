@@ -360,6 +360,7 @@ enum aios_err aios_serve_new(const struct aios_serve_config *c, const struct aio
 	hc.threads = c->threads;
 	hc.max_body_bytes = (size_t)c->max_request_bytes;
 	hc.read_timeout_ms = c->request_timeout_ms;
+	hc.write_timeout_ms = c->request_timeout_ms; /* a stalled reader: closed as late */
 	hc.tls_cert = c->tls_cert;
 	hc.tls_key = c->tls_key;
 	hc.name = "serve";

@@ -41,8 +41,11 @@
 #include "http/metrics.h"
 #include "http/tls_io.h"
 
-#define TICK_MS          100   /* timer sweep period */
-#define READ_CHUNK       16384 /* bytes per read(2) */
+#define TICK_MS    100   /* timer sweep period */
+#define READ_CHUNK 16384 /* bytes per read(2) */
+#define READ_BURST                                                                                 \
+	4 /* reads per readable event before parsing: pipelined
+                                * input waits in the kernel, not in our memory */
 #define MAX_EVENTS       64
 #define RESP_HEADERS_MAX 8192 /* extra response header bytes */
 
@@ -506,7 +509,9 @@ struct conn {
 	size_t tls_wlen; /* a TLS write that would block is retried with this length */
 	struct aios_buf in, out;
 	int64_t first_byte_ns; /* start of the request being received, 0 if none */
-	int64_t last_ns;       /* last read or write */
+	int64_t last_ns;       /* last read or write (the idle clock) */
+	int64_t write_ns;      /* out last became non-empty or last drained a byte (the
+	                        * write clock: reads never touch it) */
 	int close_after;       /* close once out is flushed */
 	int want_out;          /* EPOLLOUT registered */
 	int continue_sent;
@@ -568,6 +573,7 @@ void aios_http_config_defaults(struct aios_http_config *c)
 	c->max_header_bytes = 16 << 10;
 	c->max_body_bytes = 1 << 20;
 	c->read_timeout_ms = 10000;
+	c->write_timeout_ms = 10000;
 	c->idle_timeout_ms = 60000;
 	c->max_connections = 4096;
 	c->name = "http";
@@ -585,6 +591,8 @@ struct aios_http_server *aios_http_server_new(const struct aios_http_config *c)
 		s->cfg.max_header_bytes = 256;
 	if (!s->cfg.name)
 		s->cfg.name = "http";
+	if (s->cfg.write_timeout_ms <= 0)
+		s->cfg.write_timeout_ms = s->cfg.read_timeout_ms;
 	return s;
 }
 
@@ -682,13 +690,29 @@ static ssize_t conn_write(struct conn *c, const char *p, size_t n)
 	return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -1 : -2;
 }
 
+/* While a response is pending the connection waits for EPOLLOUT only: what the peer
+ * sends meanwhile stays in the kernel (a peer that does not read its answers cannot
+ * make us buffer more of its requests), and a hang-up still wakes us (EPOLLHUP and
+ * EPOLLERR are always reported). */
 static void set_events(struct loop *l, struct conn *c, int want_out)
 {
 	if (c->want_out == want_out)
 		return;
-	struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = c};
+	struct epoll_event ev = {.events = want_out ? EPOLLOUT : EPOLLIN, .data.ptr = c};
 	epoll_ctl(l->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 	c->want_out = want_out;
+}
+
+/* Gives a drained buffer's memory back when it grew past KEEP_BUF_BYTES, so an idle
+ * connection costs its struct, not the largest request or response it once carried. */
+#define KEEP_BUF_BYTES (64u << 10)
+static void buf_trim(struct aios_buf *b)
+{
+	if (b->len == 0 && b->cap > KEEP_BUF_BYTES) {
+		size_t max = b->max;
+		aios_buf_cleanup(b);
+		aios_buf_init(b, max);
+	}
 }
 
 /* Writes what it can of c->out; returns -1 if the connection was closed. */
@@ -705,9 +729,10 @@ static int conn_flush(struct loop *l, struct conn *c)
 			return -1;
 		}
 		off += (size_t)w;
-		c->last_ns = aios_now_ns();
+		c->last_ns = c->write_ns = aios_now_ns();
 	}
 	aios_buf_consume(&c->out, off);
+	buf_trim(&c->out);
 	if (c->out.len == 0 && c->close_after) {
 		conn_close(l, c);
 		return -1;
@@ -733,6 +758,8 @@ static enum aios_err put_size(struct aios_buf *b, size_t v)
 /* Queues status line, headers and body of resp on c->out (no printf: this is per request). */
 static void queue_response(struct conn *c, const struct aios_http_resp *resp, int keep_alive)
 {
+	if (c->out.len == 0)
+		c->write_ns = aios_now_ns(); /* the write clock starts with the response */
 	const char *reason = aios_http_reason(resp->status);
 	char status[8] = {'H', 'T', 'T', 'P', '/', '1', '.', '1'};
 	enum aios_err e = aios_buf_append(&c->out, status, 8);
@@ -901,6 +928,7 @@ again:;
 		queue_response(c, &l->resp, req.keep_alive);
 		notify(l, &req, l->resp.status, c->first_byte_ns);
 		aios_buf_consume(&c->in, consumed);
+		buf_trim(&c->in);
 		c->first_byte_ns = 0;
 		c->continue_sent = 0;
 		progressed = 1;
@@ -917,7 +945,7 @@ again:;
 static void conn_readable(struct loop *l, struct conn *c)
 {
 	char chunk[READ_CHUNK];
-	for (;;) {
+	for (int reads = 0; reads < READ_BURST; reads++) {
 		if (c->ssl && !c->handshaken) {
 			int r = aios_tls_handshake(c->ssl);
 			if (r != 1) {
@@ -997,6 +1025,7 @@ void aios_http_defer_done(struct aios_http_defer *d)
 		queue_response(c, &d->resp, keep);
 		notify(l, &d->req, d->resp.status, d->t0);
 		aios_buf_consume(&c->in, d->consumed);
+		buf_trim(&c->in);
 		c->first_byte_ns = 0;
 		c->continue_sent = 0;
 		c->deferred = NULL;
@@ -1063,7 +1092,8 @@ static void loop_sweep(struct loop *l, int64_t now)
 		if (c->deferred) {
 			/* being answered: no timeout applies */
 		} else if (c->out.len > 0) {
-			if (idle_ms > s->cfg.read_timeout_ms) /* the peer stopped reading */
+			/* the peer stopped reading: only bytes it takes move this clock */
+			if ((now - c->write_ns) / 1000000 > s->cfg.write_timeout_ms)
 				conn_close(l, c);
 		} else if (c->first_byte_ns) {
 			if ((now - c->first_byte_ns) / 1000000 > s->cfg.read_timeout_ms) {

@@ -13,6 +13,11 @@
  *   max_body_bytes      request body; over it: 413 {"error": ...}, connection closed
  *   read_timeout_ms     a started request must arrive whole within this: else 408
  *                       (the slow-loris defence), connection closed
+ *   write_timeout_ms    a queued response must make write progress (the peer takes
+ *                       bytes) within this, else the connection is closed; bytes
+ *                       the peer sends do not count (the slow-read defence). While
+ *                       a response is queued nothing more is read from the peer, so
+ *                       it holds one response and at most 64 KiB of input past a request
  *   idle_timeout_ms     a keep-alive connection with no request is closed silently
  *   max_connections     per server; past it new connections are closed at accept
  *
@@ -86,6 +91,7 @@ struct aios_http_config {
 	size_t max_header_bytes; /* default 16 KiB */
 	size_t max_body_bytes;   /* default 1 MiB; at most AIOS_CAP_HTTP_REQUEST */
 	int read_timeout_ms;     /* default 10000 */
+	int write_timeout_ms;    /* default 10000; <= 0: read_timeout_ms */
 	int idle_timeout_ms;     /* default 60000 */
 	int max_connections;     /* default 4096 */
 	const char *tls_cert;    /* PEM paths; both or neither */
