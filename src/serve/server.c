@@ -227,14 +227,14 @@ static void infer(struct aios_serve *s, struct aios_http_req *req, struct aios_h
 	struct loop_state *ls = req->conn_user;
 	if (!check_name(s, req, resp))
 		return;
-	int n_in = aios_engine_inputs(s->engine);
+	int n_in = aios_engine_inputs(s->engine), max_rows = s->cfg.max_rows_per_request;
 	struct aios_proto_batch b;
 	char err[512];
 	enum aios_err e =
-	    v2 ? aios_proto_v2_parse(req->body, req->body_len, n_in, &b, err, sizeof err)
-	       : aios_proto_v1_parse(req->body, req->body_len, n_in, &b, err, sizeof err);
+	    v2 ? aios_proto_v2_parse(req->body, req->body_len, n_in, max_rows, &b, err, sizeof err)
+	       : aios_proto_v1_parse(req->body, req->body_len, n_in, max_rows, &b, err, sizeof err);
 	if (e) {
-		aios_http_resp_error(resp, 400, "%s", err);
+		aios_http_resp_error(resp, e == AIOS_ERR_TOO_BIG ? 413 : 400, "%s", err);
 		return;
 	}
 	if (atomic_fetch_add(&s->pending, 1) >= s->cfg.queue_depth) {
