@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = size ? size - 1 : 0;
 	struct aios_proto_batch b;
 	char err[256];
-	if (aios_proto_v1_parse(body, len, n_in, &b, err, sizeof err) == AIOS_OK) {
+	if (aios_proto_v1_parse(body, len, n_in, 64, &b, err, sizeof err) == AIOS_OK) {
 		if (b.rows < 1 || b.cols != n_in)
 			abort();
 		struct aios_buf out;

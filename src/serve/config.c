@@ -43,8 +43,11 @@ static const struct opt opts[] = {
      "longest hold of a partial batch under load (0)", O_INT, OFF(max_batch_delay_us), 0, 1000000},
     {"--max-request-bytes", "AIOS_SERVE_MAX_REQUEST_BYTES", "N", "request body cap (1048576)",
      O_LONG, OFF(max_request_bytes), 64, 16 << 20},
+    {"--max-rows-per-request", "AIOS_SERVE_MAX_ROWS_PER_REQUEST", "N",
+     "rows one request may carry; more get 413 (65536)", O_INT, OFF(max_rows_per_request), 1,
+     1 << 24},
     {"--request-timeout-ms", "AIOS_SERVE_REQUEST_TIMEOUT_MS", "N",
-     "deadline to receive a request and to get a forward pass (10000)", O_INT,
+     "deadline to receive a request, to get a forward pass, and for a reply to move (10000)", O_INT,
      OFF(request_timeout_ms), 1, 3600000},
     {"--queue-depth", "AIOS_SERVE_QUEUE_DEPTH", "N", "requests waiting for a pass before 503 (256)",
      O_INT, OFF(queue_depth), 1, 1 << 20},
@@ -122,6 +125,7 @@ enum aios_err aios_serve_config_parse(struct aios_serve_config *c, int argc, cha
 	c->threads = 2;
 	c->max_batch_size = 32;
 	c->max_request_bytes = 1 << 20;
+	c->max_rows_per_request = 65536;
 	c->request_timeout_ms = 10000;
 	c->queue_depth = 256;
 	c->grace_seconds = 20;

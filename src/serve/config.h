@@ -25,6 +25,7 @@ struct aios_serve_config {
 	int max_batch_size;       /* --max-batch-size N rows, default 32 */
 	int max_batch_delay_us;   /* --max-batch-delay-us N, default 0 */
 	long max_request_bytes;   /* --max-request-bytes N, default 1 MiB */
+	int max_rows_per_request; /* --max-rows-per-request N, default 65536 */
 	int request_timeout_ms; /* --request-timeout-ms N: queue wait + read deadline, default 10000 */
 	int queue_depth;        /* --queue-depth N requests, default 256 */
 	const char *tls_cert;  /* --tls-cert FILE */

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,37 @@ static enum aios_err fail(char *err, size_t errn, const char *fmt, ...)
 	vsnprintf(err, errn, fmt, ap);
 	va_end(ap);
 	return AIOS_ERR_INVALID;
+}
+
+/*
+ * The row cap, checked before any parsing: every value but the last is followed by a
+ * comma, so commas + 1 bounds the numbers a body can carry. A body with more than
+ * max_rows rows' worth (plus slack for the object's own commas) is refused before
+ * json-c builds its ~45 bytes per number, which is what bounds parse memory.
+ */
+#define ROW_CAP_SLACK 64 /* commas between keys, in ids and parameters */
+static enum aios_err over_row_cap(const char *body, size_t len, int n_inputs, int max_rows,
+                                  char *err, size_t errn)
+{
+	size_t commas = 0;
+	for (const char *p = body, *e = body + len; (p = memchr(p, ',', (size_t)(e - p))); p++)
+		commas++;
+	if (commas + 1 <= (size_t)max_rows * (size_t)n_inputs + ROW_CAP_SLACK)
+		return AIOS_OK;
+	snprintf(err, errn,
+	         "request carries more than %d rows of %d values (%zu values); the limit is %d "
+	         "rows per request",
+	         max_rows, n_inputs, commas + 1, max_rows);
+	return AIOS_ERR_TOO_BIG;
+}
+
+static enum aios_err rows_over_cap(int rows, int max_rows, char *err, size_t errn)
+{
+	if (rows <= max_rows)
+		return AIOS_OK;
+	snprintf(err, errn, "request has %d rows; the limit is %d rows per request", rows,
+	         max_rows);
+	return AIOS_ERR_TOO_BIG;
 }
 
 static int mentions_nonfinite(const char *s, size_t n)
@@ -204,12 +236,19 @@ no:
 	return 0;
 }
 
-enum aios_err aios_proto_v1_parse(const char *body, size_t len, int n_inputs,
+enum aios_err aios_proto_v1_parse(const char *body, size_t len, int n_inputs, int max_rows,
                                   struct aios_proto_batch *out, char *err, size_t errn)
 {
 	memset(out, 0, sizeof *out);
-	if (v1_fast(body, len, n_inputs, out))
-		return AIOS_OK;
+	if (over_row_cap(body, len, n_inputs, max_rows, err, errn))
+		return AIOS_ERR_TOO_BIG;
+	if (v1_fast(body, len, n_inputs, out)) {
+		if (!rows_over_cap(out->rows, max_rows, err, errn))
+			return AIOS_OK;
+		free(out->x);
+		memset(out, 0, sizeof *out);
+		return AIOS_ERR_TOO_BIG;
+	}
 	struct json_object *root;
 	if (parse_body(body, len, "predict request", &root, err, errn))
 		return AIOS_ERR_INVALID;
@@ -228,6 +267,10 @@ enum aios_err aios_proto_v1_parse(const char *body, size_t len, int n_inputs,
 	size_t rows = json_object_array_length(inst);
 	if (rows == 0) {
 		e = fail(err, errn, "instances is empty: send at least one row");
+		goto out;
+	}
+	if (rows > (size_t)max_rows) {
+		e = rows_over_cap(rows > INT32_MAX ? INT32_MAX : (int)rows, max_rows, err, errn);
 		goto out;
 	}
 	out->x = aios_xmalloc(sizeof(float) * rows * (size_t)n_inputs);
@@ -299,10 +342,12 @@ static enum aios_err flatten(struct json_object *a, float *x, size_t cap, size_t
 	return AIOS_OK;
 }
 
-enum aios_err aios_proto_v2_parse(const char *body, size_t len, int n_inputs,
+enum aios_err aios_proto_v2_parse(const char *body, size_t len, int n_inputs, int max_rows,
                                   struct aios_proto_batch *out, char *err, size_t errn)
 {
 	memset(out, 0, sizeof *out);
+	if (over_row_cap(body, len, n_inputs, max_rows, err, errn))
+		return AIOS_ERR_TOO_BIG;
 	struct json_object *root, *v;
 	if (parse_body(body, len, "infer request", &root, err, errn))
 		return AIOS_ERR_INVALID;
@@ -388,6 +433,10 @@ enum aios_err aios_proto_v2_parse(const char *body, size_t len, int n_inputs,
 	if (dims[0] > (int64_t)(len / 2 + 1) / n_inputs) {
 		e = fail(err, errn, "inputs[0].shape: %lld rows cannot fit in a %zu-byte body",
 		         (long long)dims[0], len);
+		goto out;
+	}
+	if (dims[0] > max_rows) {
+		e = rows_over_cap((int)dims[0], max_rows, err, errn);
 		goto out;
 	}
 	size_t want = (size_t)dims[0] * (size_t)n_inputs, got = 0;

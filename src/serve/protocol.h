@@ -30,11 +30,16 @@ struct aios_proto_batch {
 	char id[AIOS_PROTO_ID_MAX]; /* V2 "id", "" if absent */
 };
 
-/* Both return AIOS_OK, or AIOS_ERR_INVALID with err filled (HTTP 400). */
-enum aios_err aios_proto_v1_parse(const char *body, size_t len, int n_inputs,
+/*
+ * Both return AIOS_OK, AIOS_ERR_INVALID with err filled (HTTP 400), or AIOS_ERR_TOO_BIG
+ * (HTTP 413) when the body holds more than max_rows rows (max_rows >= 1). The row cap
+ * is checked on the raw bytes before json-c runs, so a refused body costs no parse
+ * memory, and an accepted one at most ~45 bytes per value of max_rows * n_inputs.
+ */
+enum aios_err aios_proto_v1_parse(const char *body, size_t len, int n_inputs, int max_rows,
                                   struct aios_proto_batch *out, char *err,
                                   size_t errn) AIOS_MUST_CHECK;
-enum aios_err aios_proto_v2_parse(const char *body, size_t len, int n_inputs,
+enum aios_err aios_proto_v2_parse(const char *body, size_t len, int n_inputs, int max_rows,
                                   struct aios_proto_batch *out, char *err,
                                   size_t errn) AIOS_MUST_CHECK;
 

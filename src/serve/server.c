@@ -227,14 +227,14 @@ static void infer(struct aios_serve *s, struct aios_http_req *req, struct aios_h
 	struct loop_state *ls = req->conn_user;
 	if (!check_name(s, req, resp))
 		return;
-	int n_in = aios_engine_inputs(s->engine);
+	int n_in = aios_engine_inputs(s->engine), max_rows = s->cfg.max_rows_per_request;
 	struct aios_proto_batch b;
 	char err[512];
 	enum aios_err e =
-	    v2 ? aios_proto_v2_parse(req->body, req->body_len, n_in, &b, err, sizeof err)
-	       : aios_proto_v1_parse(req->body, req->body_len, n_in, &b, err, sizeof err);
+	    v2 ? aios_proto_v2_parse(req->body, req->body_len, n_in, max_rows, &b, err, sizeof err)
+	       : aios_proto_v1_parse(req->body, req->body_len, n_in, max_rows, &b, err, sizeof err);
 	if (e) {
-		aios_http_resp_error(resp, 400, "%s", err);
+		aios_http_resp_error(resp, e == AIOS_ERR_TOO_BIG ? 413 : 400, "%s", err);
 		return;
 	}
 	if (atomic_fetch_add(&s->pending, 1) >= s->cfg.queue_depth) {
@@ -360,6 +360,7 @@ enum aios_err aios_serve_new(const struct aios_serve_config *c, const struct aio
 	hc.threads = c->threads;
 	hc.max_body_bytes = (size_t)c->max_request_bytes;
 	hc.read_timeout_ms = c->request_timeout_ms;
+	hc.write_timeout_ms = c->request_timeout_ms; /* a stalled reader: closed as late */
 	hc.tls_cert = c->tls_cert;
 	hc.tls_key = c->tls_key;
 	hc.name = "serve";

@@ -1,9 +1,8 @@
 /*
  * sha256_openssl.c - aios_sha256_new/update/final on OpenSSL's EVP interface.
  *
- * The only part of hash.h that depends on a crypto library, in a file of its own so a
- * program may link another (aios-operator links src/operator/sha256_small.c and so
- * needs no libcrypto at all; see src/operator/CMakeLists.txt).
+ * The only part of hash.h that depends on a crypto library; every program hashes
+ * with OpenSSL's libcrypto.
  */
 #include "hash.h"
 

@@ -23,9 +23,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <mbedtls/pk.h>
-#include <mbedtls/ssl.h>
-#include <mbedtls/x509_crt.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -44,8 +41,11 @@
 #include "http/metrics.h"
 #include "http/tls_io.h"
 
-#define TICK_MS          100   /* timer sweep period */
-#define READ_CHUNK       16384 /* bytes per read(2) */
+#define TICK_MS    100   /* timer sweep period */
+#define READ_CHUNK 16384 /* bytes per read(2) */
+#define READ_BURST                                                                                 \
+	4 /* reads per readable event before parsing: pipelined
+                                * input waits in the kernel, not in our memory */
 #define MAX_EVENTS       64
 #define RESP_HEADERS_MAX 8192 /* extra response header bytes */
 
@@ -504,12 +504,14 @@ struct route {
 struct conn {
 	struct conn *prev, *next;
 	int fd;
-	mbedtls_ssl_context *ssl; /* TLS (mbed TLS), NULL for plain */
+	struct ssl_st *ssl; /* TLS (OpenSSL, see tls_io.h), NULL for plain */
 	int handshaken;
 	size_t tls_wlen; /* a TLS write that would block is retried with this length */
 	struct aios_buf in, out;
 	int64_t first_byte_ns; /* start of the request being received, 0 if none */
-	int64_t last_ns;       /* last read or write */
+	int64_t last_ns;       /* last read or write (the idle clock) */
+	int64_t write_ns;      /* out last became non-empty or last drained a byte (the
+	                        * write clock: reads never touch it) */
 	int close_after;       /* close once out is flushed */
 	int want_out;          /* EPOLLOUT registered */
 	int continue_sent;
@@ -548,13 +550,6 @@ static __thread struct {
 	struct aios_http_defer *d;
 } cur;
 
-/* The server side of TLS: one configuration every connection shares. */
-struct srv_tls {
-	mbedtls_ssl_config conf;
-	mbedtls_x509_crt cert;
-	mbedtls_pk_context key;
-};
-
 struct aios_http_server {
 	struct aios_http_config cfg;
 	struct route routes[AIOS_HTTP_MAX_ROUTES];
@@ -562,7 +557,7 @@ struct aios_http_server {
 	struct loop *loops;
 	int n_loops;
 	int port;
-	struct srv_tls *tls;
+	struct aios_tls_server *tls; /* NULL for plain HTTP */
 	atomic_int n_conns;
 	atomic_int stopping;
 	int64_t stop_deadline_ns;
@@ -578,6 +573,7 @@ void aios_http_config_defaults(struct aios_http_config *c)
 	c->max_header_bytes = 16 << 10;
 	c->max_body_bytes = 1 << 20;
 	c->read_timeout_ms = 10000;
+	c->write_timeout_ms = 10000;
 	c->idle_timeout_ms = 60000;
 	c->max_connections = 4096;
 	c->name = "http";
@@ -595,6 +591,8 @@ struct aios_http_server *aios_http_server_new(const struct aios_http_config *c)
 		s->cfg.max_header_bytes = 256;
 	if (!s->cfg.name)
 		s->cfg.name = "http";
+	if (s->cfg.write_timeout_ms <= 0)
+		s->cfg.write_timeout_ms = s->cfg.read_timeout_ms;
 	return s;
 }
 
@@ -650,12 +648,7 @@ static void conn_close(struct loop *l, struct conn *c)
 				break;
 			}
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	if (c->ssl) {
-		if (c->handshaken)
-			(void)mbedtls_ssl_close_notify(c->ssl); /* best effort, never waits */
-		mbedtls_ssl_free(c->ssl);
-		free(c->ssl);
-	}
+	aios_tls_close(c->ssl); /* NULL for plain */
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -672,14 +665,8 @@ static void conn_close(struct loop *l, struct conn *c)
 /* Raw read: >0 bytes, 0 EOF, -1 would block, -2 error. */
 static ssize_t conn_read(struct conn *c, char *p, size_t n)
 {
-	if (c->ssl) {
-		int r = mbedtls_ssl_read(c->ssl, (unsigned char *)p, n);
-		if (r > 0)
-			return r;
-		if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
-			return -1;
-		return (r == 0 || r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) ? 0 : -2;
-	}
+	if (c->ssl)
+		return aios_tls_read(c->ssl, p, n);
 	ssize_t r = read(c->fd, p, n);
 	if (r >= 0)
 		return r;
@@ -689,20 +676,13 @@ static ssize_t conn_read(struct conn *c, char *p, size_t n)
 static ssize_t conn_write(struct conn *c, const char *p, size_t n)
 {
 	if (c->ssl) {
-		/* mbed TLS wants a write that would block repeated with the same length (the
+		/* OpenSSL wants a write that would block repeated with the same length (the
 		 * record is already sealed); out only grows after it has drained. */
 		if (c->tls_wlen && c->tls_wlen <= n)
 			n = c->tls_wlen;
-		int r = mbedtls_ssl_write(c->ssl, (const unsigned char *)p, n);
-		if (r > 0) {
-			c->tls_wlen = 0;
-			return r;
-		}
-		if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
-			c->tls_wlen = n;
-			return -1;
-		}
-		return -2;
+		ssize_t r = aios_tls_write(c->ssl, p, n);
+		c->tls_wlen = r == -1 ? n : 0;
+		return r;
 	}
 	ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
 	if (r >= 0)
@@ -710,13 +690,29 @@ static ssize_t conn_write(struct conn *c, const char *p, size_t n)
 	return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -1 : -2;
 }
 
+/* While a response is pending the connection waits for EPOLLOUT only: what the peer
+ * sends meanwhile stays in the kernel (a peer that does not read its answers cannot
+ * make us buffer more of its requests), and a hang-up still wakes us (EPOLLHUP and
+ * EPOLLERR are always reported). */
 static void set_events(struct loop *l, struct conn *c, int want_out)
 {
 	if (c->want_out == want_out)
 		return;
-	struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = c};
+	struct epoll_event ev = {.events = want_out ? EPOLLOUT : EPOLLIN, .data.ptr = c};
 	epoll_ctl(l->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 	c->want_out = want_out;
+}
+
+/* Gives a drained buffer's memory back when it grew past KEEP_BUF_BYTES, so an idle
+ * connection costs its struct, not the largest request or response it once carried. */
+#define KEEP_BUF_BYTES (64u << 10)
+static void buf_trim(struct aios_buf *b)
+{
+	if (b->len == 0 && b->cap > KEEP_BUF_BYTES) {
+		size_t max = b->max;
+		aios_buf_cleanup(b);
+		aios_buf_init(b, max);
+	}
 }
 
 /* Writes what it can of c->out; returns -1 if the connection was closed. */
@@ -733,9 +729,10 @@ static int conn_flush(struct loop *l, struct conn *c)
 			return -1;
 		}
 		off += (size_t)w;
-		c->last_ns = aios_now_ns();
+		c->last_ns = c->write_ns = aios_now_ns();
 	}
 	aios_buf_consume(&c->out, off);
+	buf_trim(&c->out);
 	if (c->out.len == 0 && c->close_after) {
 		conn_close(l, c);
 		return -1;
@@ -761,6 +758,8 @@ static enum aios_err put_size(struct aios_buf *b, size_t v)
 /* Queues status line, headers and body of resp on c->out (no printf: this is per request). */
 static void queue_response(struct conn *c, const struct aios_http_resp *resp, int keep_alive)
 {
+	if (c->out.len == 0)
+		c->write_ns = aios_now_ns(); /* the write clock starts with the response */
 	const char *reason = aios_http_reason(resp->status);
 	char status[8] = {'H', 'T', 'T', 'P', '/', '1', '.', '1'};
 	enum aios_err e = aios_buf_append(&c->out, status, 8);
@@ -929,6 +928,7 @@ again:;
 		queue_response(c, &l->resp, req.keep_alive);
 		notify(l, &req, l->resp.status, c->first_byte_ns);
 		aios_buf_consume(&c->in, consumed);
+		buf_trim(&c->in);
 		c->first_byte_ns = 0;
 		c->continue_sent = 0;
 		progressed = 1;
@@ -945,12 +945,11 @@ again:;
 static void conn_readable(struct loop *l, struct conn *c)
 {
 	char chunk[READ_CHUNK];
-	for (;;) {
+	for (int reads = 0; reads < READ_BURST; reads++) {
 		if (c->ssl && !c->handshaken) {
-			int r = mbedtls_ssl_handshake(c->ssl);
-			if (r != 0) {
-				if (r == MBEDTLS_ERR_SSL_WANT_READ ||
-				    r == MBEDTLS_ERR_SSL_WANT_WRITE)
+			int r = aios_tls_handshake(c->ssl);
+			if (r != 1) {
+				if (r == -1)
 					return;
 				aios_debug("http_tls_handshake", "TLS handshake failed");
 				conn_close(l, c);
@@ -1026,6 +1025,7 @@ void aios_http_defer_done(struct aios_http_defer *d)
 		queue_response(c, &d->resp, keep);
 		notify(l, &d->req, d->resp.status, d->t0);
 		aios_buf_consume(&c->in, d->consumed);
+		buf_trim(&c->in);
 		c->first_byte_ns = 0;
 		c->continue_sent = 0;
 		c->deferred = NULL;
@@ -1069,13 +1069,8 @@ static void loop_accept(struct loop *l)
 		aios_buf_init(&c->in, s->cfg.max_header_bytes + 2 * s->cfg.max_body_bytes + 16384);
 		aios_buf_init(&c->out, AIOS_CAP_HTTP_REQUEST + RESP_HEADERS_MAX + 1024);
 		c->last_ns = aios_now_ns();
-		if (s->tls) {
-			c->ssl = aios_xcalloc(1, sizeof(*c->ssl));
-			mbedtls_ssl_init(c->ssl);
-			if (mbedtls_ssl_setup(c->ssl, &s->tls->conf) != 0)
-				abort(); /* only an allocation can fail here */
-			mbedtls_ssl_set_bio(c->ssl, &c->fd, aios_tls_send, aios_tls_recv, NULL);
-		}
+		if (s->tls)
+			c->ssl = aios_tls_server_session(s->tls, fd);
 		c->next = l->conns;
 		if (l->conns)
 			l->conns->prev = c;
@@ -1097,7 +1092,8 @@ static void loop_sweep(struct loop *l, int64_t now)
 		if (c->deferred) {
 			/* being answered: no timeout applies */
 		} else if (c->out.len > 0) {
-			if (idle_ms > s->cfg.read_timeout_ms) /* the peer stopped reading */
+			/* the peer stopped reading: only bytes it takes move this clock */
+			if ((now - c->write_ns) / 1000000 > s->cfg.write_timeout_ms)
 				conn_close(l, c);
 		} else if (c->first_byte_ns) {
 			if ((now - c->first_byte_ns) / 1000000 > s->cfg.read_timeout_ms) {
@@ -1225,16 +1221,6 @@ static enum aios_err listen_on(const struct aios_http_server *s, int port, int *
 	return AIOS_OK;
 }
 
-static void tls_free(struct srv_tls *t)
-{
-	if (!t)
-		return;
-	mbedtls_ssl_config_free(&t->conf);
-	mbedtls_x509_crt_free(&t->cert);
-	mbedtls_pk_free(&t->key);
-	free(t);
-}
-
 static enum aios_err tls_setup(struct aios_http_server *s)
 {
 	if (!s->cfg.tls_cert && !s->cfg.tls_key)
@@ -1242,31 +1228,7 @@ static enum aios_err tls_setup(struct aios_http_server *s)
 	if (!s->cfg.tls_cert || !s->cfg.tls_key)
 		return aios_fail(AIOS_ERR_INVALID, "%s: TLS needs both a certificate and a key",
 		                 s->cfg.name);
-	struct srv_tls *t = aios_xcalloc(1, sizeof(*t));
-	mbedtls_ssl_config_init(&t->conf);
-	mbedtls_x509_crt_init(&t->cert);
-	mbedtls_pk_init(&t->key);
-	s->tls = t;
-	char what[512];
-	int rc;
-	if ((rc = mbedtls_x509_crt_parse_file(&t->cert, s->cfg.tls_cert)) != 0) {
-		snprintf(what, sizeof(what), "%s: cannot load TLS certificate %s", s->cfg.name,
-		         s->cfg.tls_cert);
-		return aios_tls_fail(rc, what);
-	}
-	if ((rc = mbedtls_pk_parse_keyfile(&t->key, s->cfg.tls_key, NULL)) != 0) {
-		snprintf(what, sizeof(what), "%s: cannot load TLS key %s", s->cfg.name,
-		         s->cfg.tls_key);
-		return aios_tls_fail(rc, what);
-	}
-	if (mbedtls_pk_check_pair(&t->cert.pk, &t->key) != 0)
-		return aios_fail(AIOS_ERR_TLS, "%s: TLS key %s does not match certificate %s",
-		                 s->cfg.name, s->cfg.tls_key, s->cfg.tls_cert);
-	snprintf(what, sizeof(what), "%s: TLS configuration", s->cfg.name);
-	enum aios_err e = aios_tls_conf(&t->conf, MBEDTLS_SSL_IS_SERVER, what);
-	if (!e && (rc = mbedtls_ssl_conf_own_cert(&t->conf, &t->cert, &t->key)) != 0)
-		e = aios_tls_fail(rc, what);
-	return e;
+	return aios_tls_server_new(s->cfg.tls_cert, s->cfg.tls_key, s->cfg.name, &s->tls);
 }
 
 enum aios_err aios_http_server_start(struct aios_http_server *s)
@@ -1358,6 +1320,6 @@ void aios_http_server_free(struct aios_http_server *s)
 	for (int i = 0; i < s->n_routes; i++)
 		free(s->routes[i].pattern);
 	free(s->loops);
-	tls_free(s->tls);
+	aios_tls_server_free(s->tls);
 	free(s);
 }

@@ -5,13 +5,19 @@
  * handlers on that thread (a handler that blocks stalls that thread's other
  * connections; the other threads keep serving). It speaks HTTP/1.1 with
  * keep-alive and pipelining, Content-Length and chunked request bodies,
- * Expect: 100-continue, and optional TLS 1.2 (mbed TLS) when a cert and key are given.
+ * Expect: 100-continue, and optional TLS (OpenSSL, 1.2 at least, 1.3 preferred; see
+ * tls_io.h) when a cert and key are given; the pair is reloaded when the files change.
  *
  * Limits (all in struct aios_http_config, all enforced before a handler runs):
  *   max_header_bytes    request line + headers; over it: 431, connection closed
  *   max_body_bytes      request body; over it: 413 {"error": ...}, connection closed
  *   read_timeout_ms     a started request must arrive whole within this: else 408
  *                       (the slow-loris defence), connection closed
+ *   write_timeout_ms    a queued response must make write progress (the peer takes
+ *                       bytes) within this, else the connection is closed; bytes
+ *                       the peer sends do not count (the slow-read defence). While
+ *                       a response is queued nothing more is read from the peer, so
+ *                       it holds one response and at most 64 KiB of input past a request
  *   idle_timeout_ms     a keep-alive connection with no request is closed silently
  *   max_connections     per server; past it new connections are closed at accept
  *
@@ -85,6 +91,7 @@ struct aios_http_config {
 	size_t max_header_bytes; /* default 16 KiB */
 	size_t max_body_bytes;   /* default 1 MiB; at most AIOS_CAP_HTTP_REQUEST */
 	int read_timeout_ms;     /* default 10000 */
+	int write_timeout_ms;    /* default 10000; <= 0: read_timeout_ms */
 	int idle_timeout_ms;     /* default 60000 */
 	int max_connections;     /* default 4096 */
 	const char *tls_cert;    /* PEM paths; both or neither */

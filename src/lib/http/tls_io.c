@@ -3,75 +3,256 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sys/socket.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include <mbedtls/entropy.h>
-#include <mbedtls/error.h>
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
-int aios_tls_send(void *ctx, const unsigned char *p, size_t n)
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+/* How often (ms) accept may stat the certificate and key: a reload costs two stat(2)
+ * calls per second at most, whatever the connection rate. */
+#define RELOAD_CHECK_MS 1000
+
+/* What identifies a version of a file on disk. */
+struct file_sig {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+struct aios_tls_server {
+	pthread_mutex_t mu; /* guards everything below */
+	SSL_CTX *ctx;       /* the context new sessions use; one reference is ours */
+	char *cert, *key, *name;
+	struct file_sig cert_sig, key_sig; /* of the files ctx was built from */
+	struct file_sig bad_cert, bad_key; /* of a pair that failed to load (logged once) */
+	int64_t next_check_ns;
+};
+
+/* OpenSSL's reason for the latest failure on this thread, then an empty queue. */
+static void ssl_reason(char *out, size_t n)
 {
-	ssize_t r = send(*(int *)ctx, p, n, MSG_NOSIGNAL);
-	if (r >= 0)
-		return (int)r;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return MBEDTLS_ERR_SSL_WANT_WRITE;
-	return errno == EPIPE || errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET
-	                                             : MBEDTLS_ERR_NET_SEND_FAILED;
+	unsigned long e = ERR_peek_last_error();
+	if (e)
+		ERR_error_string_n(e, out, n);
+	else
+		snprintf(out, n, "%s", "unknown OpenSSL error");
+	ERR_clear_error();
 }
 
-int aios_tls_recv(void *ctx, unsigned char *p, size_t n)
+static int sig_of(const char *path, struct file_sig *s)
 {
-	ssize_t r = recv(*(int *)ctx, p, n, 0);
-	if (r >= 0)
-		return (int)r;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return MBEDTLS_ERR_SSL_WANT_READ;
-	return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -1;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->size = st.st_size;
+	s->mtime = st.st_mtim;
+	return 0;
 }
 
-static mbedtls_entropy_context g_entropy;
-static mbedtls_ctr_drbg_context g_drbg;
-static int g_seed_rc;
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-
-static void seed_once(void)
+static int sig_eq(const struct file_sig *a, const struct file_sig *b)
 {
-	mbedtls_entropy_init(&g_entropy);
-	mbedtls_ctr_drbg_init(&g_drbg);
-	g_seed_rc = mbedtls_ctr_drbg_seed(&g_drbg, mbedtls_entropy_func, &g_entropy,
-	                                  (const unsigned char *)"aios-tls", 8);
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
-mbedtls_ctr_drbg_context *aios_tls_rng(void)
+/* A server context from the two files, or NULL with aios_errmsg() set. */
+static SSL_CTX *ctx_load(const char *cert, const char *key, const char *name)
 {
-	pthread_once(&g_once, seed_once);
-	if (g_seed_rc) {
-		aios_tls_fail(g_seed_rc, "TLS: seeding the random generator");
+	char why[256];
+	const char *paths[] = {cert, key};
+	for (int i = 0; i < 2; i++) /* OpenSSL would only say "system lib" */
+		if (access(paths[i], R_OK) != 0) {
+			aios_fail(AIOS_ERR_TLS, "%s: cannot read TLS %s %s: %s", name,
+			          i ? "key" : "certificate", paths[i], strerror(errno));
+			return NULL;
+		}
+	ERR_clear_error();
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		ssl_reason(why, sizeof why);
+		aios_fail(AIOS_ERR_TLS, "%s: TLS context: %s", name, why);
 		return NULL;
 	}
-	return &g_drbg;
+	/* TLS 1.2 at least; the maximum stays OpenSSL's (TLS 1.3). */
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* http.c retries a blocked write from a buffer that may have moved, and writes
+	 * whatever prefix OpenSSL took. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	                          SSL_MODE_RELEASE_BUFFERS);
+	/* No session cache across contexts: a reload must not resume with an old key. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		ssl_reason(why, sizeof why);
+		aios_fail(AIOS_ERR_TLS, "%s: cannot load TLS certificate %s: %s", name, cert, why);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+			goto mismatch;
+		ssl_reason(why, sizeof why);
+		aios_fail(AIOS_ERR_TLS, "%s: cannot load TLS key %s: %s", name, key, why);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+	mismatch:
+		ERR_clear_error();
+		aios_fail(AIOS_ERR_TLS, "%s: TLS key %s does not match certificate %s", name, key,
+		          cert);
+		goto fail;
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
 }
 
-enum aios_err aios_tls_conf(mbedtls_ssl_config *conf, int endpoint, const char *what)
+enum aios_err aios_tls_server_new(const char *cert, const char *key, const char *name,
+                                  struct aios_tls_server **out)
 {
-	mbedtls_ctr_drbg_context *rng = aios_tls_rng();
-	if (!rng)
-		return aios_fail_wrap(AIOS_ERR_TLS, "%s", what);
-	int rc = mbedtls_ssl_config_defaults(conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
-	                                     MBEDTLS_SSL_PRESET_DEFAULT);
-	if (rc)
-		return aios_tls_fail(rc, what);
-	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-	                             MBEDTLS_SSL_MINOR_VERSION_3); /* TLS 1.2 */
-	mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, rng);
+	*out = NULL;
+	/* OpenSSL writes with write(2): a peer gone mid-response must not kill us. */
+	struct sigaction sa;
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
+	SSL_CTX *ctx = ctx_load(cert, key, name);
+	if (!ctx)
+		return AIOS_ERR_TLS;
+	struct aios_tls_server *t = aios_xcalloc(1, sizeof *t);
+	pthread_mutex_init(&t->mu, NULL);
+	t->ctx = ctx;
+	t->cert = aios_xstrdup(cert);
+	t->key = aios_xstrdup(key);
+	t->name = aios_xstrdup(name);
+	(void)sig_of(cert, &t->cert_sig);
+	(void)sig_of(key, &t->key_sig);
+	t->next_check_ns = aios_now_ns() + (int64_t)RELOAD_CHECK_MS * 1000000;
+	*out = t;
 	return AIOS_OK;
 }
 
-enum aios_err aios_tls_fail(int rc, const char *what)
+void aios_tls_server_free(struct aios_tls_server *t)
 {
-	char msg[160];
-	mbedtls_strerror(rc, msg, sizeof(msg));
-	return aios_fail(AIOS_ERR_TLS, "%s: %s", what, msg);
+	if (!t)
+		return;
+	SSL_CTX_free(t->ctx);
+	pthread_mutex_destroy(&t->mu);
+	free(t->cert);
+	free(t->key);
+	free(t->name);
+	free(t);
+}
+
+/* With t->mu held: swaps in a new context when the files changed and load. */
+static void maybe_reload(struct aios_tls_server *t)
+{
+	int64_t now = aios_now_ns();
+	if (now < t->next_check_ns)
+		return;
+	t->next_check_ns = now + (int64_t)RELOAD_CHECK_MS * 1000000;
+	struct file_sig c, k;
+	if (sig_of(t->cert, &c) != 0 || sig_of(t->key, &k) != 0)
+		return; /* mid-replacement (or gone): keep serving the old pair */
+	if (sig_eq(&c, &t->cert_sig) && sig_eq(&k, &t->key_sig))
+		return;
+	if (sig_eq(&c, &t->bad_cert) && sig_eq(&k, &t->bad_key))
+		return; /* this pair failed already */
+	SSL_CTX *ctx = ctx_load(t->cert, t->key, t->name);
+	if (!ctx) {
+		aios_warn("http_tls_reload_failed", "%s; keeping the previous certificate",
+		          aios_errmsg());
+		t->bad_cert = c;
+		t->bad_key = k;
+		return;
+	}
+	SSL_CTX_free(t->ctx); /* open sessions hold their own reference */
+	t->ctx = ctx;
+	t->cert_sig = c;
+	t->key_sig = k;
+	aios_info("http_tls_reloaded", "%s: TLS certificate %s and key %s reloaded", t->name,
+	          t->cert, t->key);
+}
+
+struct ssl_st *aios_tls_server_session(struct aios_tls_server *t, int fd)
+{
+	pthread_mutex_lock(&t->mu);
+	maybe_reload(t);
+	SSL *ssl = SSL_new(t->ctx);
+	pthread_mutex_unlock(&t->mu);
+	if (!ssl || SSL_set_fd(ssl, fd) != 1)
+		abort(); /* only an allocation can fail here */
+	SSL_set_accept_state(ssl);
+	return ssl;
+}
+
+/* Maps a failed call's result: -1 would block, 0 orderly close, -2 error. */
+static int io_result(SSL *ssl, int r)
+{
+	int e = SSL_get_error(ssl, r);
+	ERR_clear_error();
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return -1;
+	if (e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EINTR))
+		return -1;
+	return e == SSL_ERROR_ZERO_RETURN ? 0 : -2;
+}
+
+int aios_tls_handshake(struct ssl_st *ssl)
+{
+	ERR_clear_error();
+	int r = SSL_do_handshake(ssl);
+	if (r == 1)
+		return 1;
+	return io_result(ssl, r) == -1 ? -1 : -2;
+}
+
+ssize_t aios_tls_read(struct ssl_st *ssl, char *p, size_t n)
+{
+	size_t got = 0;
+	ERR_clear_error();
+	int r = SSL_read_ex(ssl, p, n, &got);
+	return r == 1 ? (ssize_t)got : io_result(ssl, r);
+}
+
+ssize_t aios_tls_write(struct ssl_st *ssl, const char *p, size_t n)
+{
+	size_t put = 0;
+	ERR_clear_error();
+	int r = SSL_write_ex(ssl, p, n, &put);
+	if (r == 1)
+		return (ssize_t)put;
+	int e = io_result(ssl, r);
+	return e == 0 ? -2 : e; /* a peer that closed cannot take the rest */
+}
+
+void aios_tls_close(struct ssl_st *ssl)
+{
+	if (!ssl)
+		return;
+	if (SSL_is_init_finished(ssl)) {
+		SSL_set_quiet_shutdown(ssl, 0);
+		(void)SSL_shutdown(ssl); /* one close_notify, best effort, never waits */
+	}
+	ERR_clear_error();
+	SSL_free(ssl);
+}
+
+const char *aios_tls_version(const struct ssl_st *ssl)
+{
+	return SSL_get_version(ssl);
 }

@@ -1,34 +1,60 @@
 /*
- * tls_io.h - what the HTTP client (client.c) and server (http.c) share of mbed TLS:
- * the socket callbacks for a non-blocking descriptor, one process-wide random
- * generator, and error text.
+ * tls_io.h - the HTTP server's TLS (http.c) on OpenSSL: one shared server context
+ * built from a PEM certificate chain and key, per-connection sessions on a
+ * non-blocking descriptor, and certificate reload when the files change.
+ *
+ * Protocols: TLS 1.2 at least, TLS 1.3 preferred (OpenSSL negotiates the highest both
+ * ends speak); OpenSSL's default ciphers and groups. A certificate that does not match
+ * its key is refused when the context is built, with both paths in the message.
+ *
+ * Reload: aios_tls_server_session() looks at the files' mtime, size and inode at most
+ * once per second (RELOAD_CHECK_MS in tls_io.c); when either changed it builds a new
+ * context and new connections use it, while open ones keep the old one (OpenSSL counts
+ * references). A changed pair that does not load is logged once and the old context
+ * stays. Thread-safe: every loop thread of a server shares one aios_tls_server.
+ *
+ * OpenSSL writes to the socket with write(2), so aios_tls_server_new() ignores SIGPIPE
+ * when the process left it at its default (which would end the process).
  */
 #ifndef AIOS_HTTP_TLS_IO_H
 #define AIOS_HTTP_TLS_IO_H
 
 #include <stddef.h>
-
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/ssl.h>
+#include <sys/types.h>
 
 #include "common/err.h"
 
-/* mbedtls_ssl_set_bio callbacks; ctx points at the int file descriptor. EAGAIN maps
- * to MBEDTLS_ERR_SSL_WANT_WRITE / WANT_READ, a reset to MBEDTLS_ERR_NET_CONN_RESET. */
-int aios_tls_send(void *ctx, const unsigned char *p, size_t n);
-int aios_tls_recv(void *ctx, unsigned char *p, size_t n);
+struct aios_tls_server;
+struct ssl_st; /* OpenSSL's SSL */
 
-/* The process' CTR-DRBG, seeded from the system on first use (it locks itself:
- * mbed TLS is built with MBEDTLS_THREADING_PTHREAD). NULL when seeding failed (then
- * aios_errmsg() says why). For mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, it). */
-mbedtls_ctr_drbg_context *aios_tls_rng(void);
+/* Loads cert (PEM chain) and key (PEM) into a new server context; name is the server's
+ * name for messages. On failure *out is NULL and aios_errmsg() names the file and
+ * OpenSSL's reason (AIOS_ERR_TLS). */
+enum aios_err aios_tls_server_new(const char *cert, const char *key, const char *name,
+                                  struct aios_tls_server **out) AIOS_MUST_CHECK;
+/* NULL is a no-op. Sessions made from it may outlive it. */
+void aios_tls_server_free(struct aios_tls_server *t);
 
-/* Sets conf up for one end (MBEDTLS_SSL_IS_CLIENT or _SERVER) the way every aios TLS
- * peer is: mbed TLS' defaults, TLS 1.2 at least, the process' random generator. what
- * names the peer in the error. conf must be initialised (mbedtls_ssl_config_init). */
-enum aios_err aios_tls_conf(mbedtls_ssl_config *conf, int endpoint, const char *what);
+/* A server session for fd from the current context (after a reload check); the
+ * caller owns it and frees it with aios_tls_close(). Aborts only when OpenSSL cannot
+ * allocate. */
+struct ssl_st *aios_tls_server_session(struct aios_tls_server *t, int fd);
 
-/* Records "what: <mbed TLS's words for rc>" as AIOS_ERR_TLS. */
-enum aios_err aios_tls_fail(int rc, const char *what);
+/* The non-blocking calls below return as the server's raw I/O does: >0 bytes, 0 for an
+ * orderly close by the peer, -1 when it would block, -2 on an error. */
+
+/* Advances the handshake: 1 done, -1 would block, -2 failed. */
+int aios_tls_handshake(struct ssl_st *ssl);
+ssize_t aios_tls_read(struct ssl_st *ssl, char *p, size_t n);
+/* A write that returned -1 must be retried with the same n (the buffer may move). */
+ssize_t aios_tls_write(struct ssl_st *ssl, const char *p, size_t n);
+/* Sends close_notify when the handshake had completed (never waits), then frees. */
+void aios_tls_close(struct ssl_st *ssl);
+
+/* The protocol a finished handshake agreed on ("TLSv1.3"). */
+const char *aios_tls_version(const struct ssl_st *ssl);
+
+/* The mbed TLS client (client.c) keeps its own pieces until it moves to libcurl. */
+#include "http/tls_mbed.h"
 
 #endif

@@ -75,7 +75,7 @@ static const struct {
      "id: expected a string"},
 };
 
-typedef enum aios_err (*parse_fn)(const char *, size_t, int, struct aios_proto_batch *, char *,
+typedef enum aios_err (*parse_fn)(const char *, size_t, int, int, struct aios_proto_batch *, char *,
                                   size_t);
 
 static void refused(parse_fn parse, const char *label, const char *body, const char *want)
@@ -83,7 +83,7 @@ static void refused(parse_fn parse, const char *label, const char *body, const c
 	struct aios_proto_batch b;
 	memset(&b, 0, sizeof(b));
 	char err[512] = "";
-	enum aios_err e = parse(body, strlen(body), N_INPUTS, &b, err, sizeof(err));
+	enum aios_err e = parse(body, strlen(body), N_INPUTS, 65536, &b, err, sizeof(err));
 	ck_assert_msg(e == AIOS_ERR_INVALID, "%s: accepted or wrong error %s (%s)", label,
 	              aios_strerror(e), err);
 	ck_assert_msg(strstr(err, want) != NULL, "%s: message \"%s\" lacks \"%s\"", label, err,

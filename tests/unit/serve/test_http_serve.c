@@ -376,20 +376,46 @@ static size_t sink(char *p, size_t s, size_t n, void *ud)
 	return aios_buf_append(b, p, s * n) ? 0 : s * n;
 }
 
-START_TEST(tls)
+/* A self-signed EC certificate for CN=cn at crt with its key at key. */
+static void make_cert(const char *crt, const char *key, const char *cn)
 {
-	char cert[400], key[400], cmd[1200];
-	snprintf(cert, sizeof cert, "%s/tls.crt", g_dir);
-	snprintf(key, sizeof key, "%s/tls.key", g_dir);
+	char cmd[1200];
 	snprintf(cmd, sizeof cmd,
-	         "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 "
-	         "-subj /CN=localhost >/dev/null 2>&1",
-	         key, cert);
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+	         "-keyout %s -out %s -days 1 -subj /CN=%s >/dev/null 2>&1",
+	         key, crt, cn);
 	ck_assert_int_eq(system(cmd), 0);
-	struct sf_server s;
+}
+
+/* Runs `openssl s_client` against port with extra options; its output (stdout and
+ * stderr) into out; returns its exit status. */
+static int s_client(int port, const char *extra, char *out, size_t n)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "openssl s_client -connect 127.0.0.1:%d %s </dev/null 2>&1", port,
+	         extra);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t got = fread(out, 1, n - 1, p);
+	out[got] = 0;
+	return pclose(p);
+}
+
+static void start_tls(struct sf_server *s, const char *cert, const char *key)
+{
 	const char *args[] = {"--model", g_model,     "--name", "mlp", "--tls-cert",
 	                      cert,      "--tls-key", key,      NULL};
-	sf_start(&s, args);
+	sf_start(s, args);
+}
+
+START_TEST(tls)
+{
+	char cert[400], key[400], out[16384];
+	snprintf(cert, sizeof cert, "%s/tls.crt", g_dir);
+	snprintf(key, sizeof key, "%s/tls.key", g_dir);
+	make_cert(cert, key, "localhost");
+	struct sf_server s;
+	start_tls(&s, cert, key);
 	char url[128];
 	snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/models/mlp:predict", s.port);
 	struct aios_buf body;
@@ -398,6 +424,7 @@ START_TEST(tls)
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CAINFO, cert);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L); /* the cert names localhost */
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"instances\": [[1,2,3,4]]}");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
@@ -408,12 +435,86 @@ START_TEST(tls)
 	ck_assert_int_eq(code, 200);
 	ck_assert_ptr_nonnull(strstr(body.data, "predictions"));
 	aios_buf_cleanup(&body);
+	/* a client that offers everything gets TLS 1.3 */
+	ck_assert_int_eq(s_client(s.port, "", out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "New, TLSv1.3"), "not TLS 1.3: %s", out);
+	/* TLS 1.2 is still accepted */
+	ck_assert_int_eq(s_client(s.port, "-tls1_2", out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "New, TLSv1.2"), "TLS 1.2 refused: %s", out);
+	/* TLS 1.1 is refused by the server (the client's own floor lowered) */
+	ck_assert_int_ne(s_client(s.port, "-tls1_1 -cipher DEFAULT@SECLEVEL=0", out, sizeof out),
+	                 0);
+	ck_assert_msg(strstr(out, "alert protocol version"), "TLS 1.1 not refused: %s", out);
 	/* plain HTTP on the TLS port does not get an answer */
 	struct tc_resp r;
 	tc_request(s.port, "GET", "/v2/health/live", NULL, &r);
 	ck_assert_int_ne(r.status, 200);
 	tc_resp_free(&r);
 	ck_assert_int_eq(sf_stop(&s), 0);
+}
+END_TEST
+
+START_TEST(tls_reloads_a_changed_certificate)
+{
+	char cert[400], key[400], cert2[400], key2[400], out[16384];
+	snprintf(cert, sizeof cert, "%s/tls.crt", g_dir);
+	snprintf(key, sizeof key, "%s/tls.key", g_dir);
+	snprintf(cert2, sizeof cert2, "%s/new.crt", g_dir);
+	snprintf(key2, sizeof key2, "%s/new.key", g_dir);
+	make_cert(cert, key, "first");
+	struct sf_server s;
+	start_tls(&s, cert, key);
+	ck_assert_int_eq(s_client(s.port, "", out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "subject=CN = first"), "%s", out);
+	/* a pair that does not load is logged and the old one stays */
+	FILE *f = fopen(key, "w");
+	fputs("not a key\n", f);
+	fclose(f);
+	aios_sleep_ms(1100);
+	ck_assert_int_eq(s_client(s.port, "", out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "subject=CN = first"), "%s", out);
+	/* a new pair, renamed into place as a Secret update does, serves new connections */
+	make_cert(cert2, key2, "second");
+	ck_assert_int_eq(rename(key2, key), 0);
+	ck_assert_int_eq(rename(cert2, cert), 0);
+	aios_sleep_ms(1100);
+	ck_assert_int_eq(s_client(s.port, "", out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "subject=CN = second"), "not reloaded: %s", out);
+	struct aios_buf log; /* read before stop removes it */
+	aios_buf_init(&log, 1 << 20);
+	ck_assert_int_eq(aios_buf_read_file(&log, s.log), AIOS_OK);
+	ck_assert_ptr_nonnull(strstr(log.data, "http_tls_reload_failed"));
+	ck_assert_ptr_nonnull(strstr(log.data, "http_tls_reloaded"));
+	aios_buf_cleanup(&log);
+	ck_assert_int_eq(sf_stop(&s), 0);
+}
+END_TEST
+
+START_TEST(tls_bad_pair_refused_at_start)
+{
+	char a_crt[400], a_key[400], b_crt[400], b_key[400], junk[400], out[8192];
+	snprintf(a_crt, sizeof a_crt, "%s/a.crt", g_dir);
+	snprintf(a_key, sizeof a_key, "%s/a.key", g_dir);
+	snprintf(b_crt, sizeof b_crt, "%s/b.crt", g_dir);
+	snprintf(b_key, sizeof b_key, "%s/b.key", g_dir);
+	snprintf(junk, sizeof junk, "%s/junk.pem", g_dir);
+	make_cert(a_crt, a_key, "a");
+	make_cert(b_crt, b_key, "b");
+	FILE *f = fopen(junk, "w");
+	fputs("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n", f);
+	fclose(f);
+	const char *mismatch[] = {"--model", g_model,     "--name", "m", "--tls-cert",
+	                          a_crt,     "--tls-key", b_key,    NULL};
+	ck_assert_int_eq(sf_run_fail(mismatch, out, sizeof out), 3);
+	ck_assert_msg(strstr(out, "b.key does not match certificate"), "%s", out);
+	const char *missing[] = {"--model",          g_model,     "--name", "m", "--tls-cert",
+	                         "/nonexistent.crt", "--tls-key", a_key,    NULL};
+	ck_assert_int_eq(sf_run_fail(missing, out, sizeof out), 3);
+	ck_assert_msg(strstr(out, "nonexistent.crt: No such file"), "%s", out);
+	const char *bad_key[] = {"--model", g_model,     "--name", "m", "--tls-cert",
+	                         a_crt,     "--tls-key", junk,     NULL};
+	ck_assert_int_eq(sf_run_fail(bad_key, out, sizeof out), 3);
+	ck_assert_msg(strstr(out, "cannot load TLS key") && strstr(out, "junk.pem"), "%s", out);
 }
 END_TEST
 
@@ -538,6 +639,8 @@ static Suite *suite(void)
 	tcase_add_test(t, pvc_uri_and_env_config);
 	tcase_add_test(t, http_uri_with_sha256);
 	tcase_add_test(t, tls);
+	tcase_add_test(t, tls_reloads_a_changed_certificate);
+	tcase_add_test(t, tls_bad_pair_refused_at_start);
 	tcase_add_test(t, concurrent_requests_share_a_pass);
 	tcase_add_test(t, full_queue_gets_503_with_retry_after);
 	suite_add_tcase(s, t);

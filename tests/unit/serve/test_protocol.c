@@ -11,13 +11,13 @@ static char err[512];
 static enum aios_err v1(const char *body, int n_in, struct aios_proto_batch *b)
 {
 	err[0] = 0;
-	return aios_proto_v1_parse(body, strlen(body), n_in, b, err, sizeof err);
+	return aios_proto_v1_parse(body, strlen(body), n_in, 65536, b, err, sizeof err);
 }
 
 static enum aios_err v2(const char *body, int n_in, struct aios_proto_batch *b)
 {
 	err[0] = 0;
-	return aios_proto_v2_parse(body, strlen(body), n_in, b, err, sizeof err);
+	return aios_proto_v2_parse(body, strlen(body), n_in, 65536, b, err, sizeof err);
 }
 
 #define REFUSES(call, needle)                                                                      \
@@ -139,6 +139,50 @@ START_TEST(v2_refusals)
 }
 END_TEST
 
+/* The row cap: a body with more rows than max_rows is TOO_BIG (413), on every path. */
+START_TEST(row_cap)
+{
+	struct aios_proto_batch b;
+	const char *three = "{\"instances\": [[1,2],[3,4],[5,6]]}"; /* the fast path */
+	ck_assert_int_eq(aios_proto_v1_parse(three, strlen(three), 2, 3, &b, err, sizeof err),
+	                 AIOS_OK);
+	ck_assert_int_eq(b.rows, 3);
+	free(b.x);
+	ck_assert_int_eq(aios_proto_v1_parse(three, strlen(three), 2, 2, &b, err, sizeof err),
+	                 AIOS_ERR_TOO_BIG);
+	ck_assert_str_eq(err, "request has 3 rows; the limit is 2 rows per request");
+	ck_assert_ptr_null(b.x);
+	/* json-c's path (a key the fast path does not take) */
+	const char *slow = "{\"x\": 1, \"instances\": [[1,2],[3,4],[5,6]]}";
+	ck_assert_int_eq(aios_proto_v1_parse(slow, strlen(slow), 2, 2, &b, err, sizeof err),
+	                 AIOS_ERR_TOO_BIG);
+	ck_assert_str_eq(err, "request has 3 rows; the limit is 2 rows per request");
+	ck_assert_ptr_null(b.x);
+	/* V2: the shape says how many rows */
+	const char *v2b = "{\"inputs\":[{\"name\":\"x\",\"shape\":[3,2],\"datatype\":\"FP32\","
+	                  "\"data\":[1,2,3,4,5,6]}]}";
+	ck_assert_int_eq(aios_proto_v2_parse(v2b, strlen(v2b), 2, 3, &b, err, sizeof err), AIOS_OK);
+	free(b.x);
+	ck_assert_int_eq(aios_proto_v2_parse(v2b, strlen(v2b), 2, 2, &b, err, sizeof err),
+	                 AIOS_ERR_TOO_BIG);
+	ck_assert_str_eq(err, "request has 3 rows; the limit is 2 rows per request");
+	ck_assert_ptr_null(b.x);
+	/* far past the cap: refused on the raw bytes, before any JSON parse (the body is
+	 * not even valid JSON, and the answer is still 413, not 400) */
+	char many[4096] = "{\"instances\": [";
+	size_t at = strlen(many);
+	for (int i = 0; i < 1000; i++, at += 2)
+		memcpy(many + at, "1,", 3);
+	ck_assert_int_eq(aios_proto_v1_parse(many, strlen(many), 1, 10, &b, err, sizeof err),
+	                 AIOS_ERR_TOO_BIG);
+	ck_assert_str_eq(err, "request carries more than 10 rows of 1 values (1001 values); the "
+	                      "limit is 10 rows per request");
+	ck_assert_int_eq(aios_proto_v2_parse(many, strlen(many), 1, 10, &b, err, sizeof err),
+	                 AIOS_ERR_TOO_BIG);
+	ck_assert_ptr_null(b.x);
+}
+END_TEST
+
 START_TEST(encoding)
 {
 	struct aios_buf out;
@@ -173,6 +217,7 @@ static Suite *suite(void)
 	tcase_add_test(t, v1_refusals);
 	tcase_add_test(t, v2_good);
 	tcase_add_test(t, v2_refusals);
+	tcase_add_test(t, row_cap);
 	tcase_add_test(t, encoding);
 	suite_add_tcase(s, t);
 	return s;
