@@ -170,6 +170,14 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 	long code = 0;
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
 	x->resp->code = code;
+	if (x->req->into && !x->req->sink && code >= 200 && code < 300) {
+		if (aios_buf_append(x->req->into, p, n) != AIOS_OK) {
+			aios_errclear();
+			x->too_big = 1;
+			return 0;
+		}
+		return n;
+	}
 	if (x->req->sink && code >= 200 && code < 300) {
 		if (x->req->sink(x->req->sink_arg, p, n) != 0) {
 			x->sink_stopped = 1;
@@ -247,13 +255,21 @@ static enum aios_err setup(struct xfer *x, const struct aios_httpc_req *req,
 	    c, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)(t > 0 && t < AIOS_HTTPC_CONNECT_TIMEOUT_MS ? t : AIOS_HTTPC_CONNECT_TIMEOUT_MS));
 	if (o && o->low_speed_s > 0) {
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT,
+		                 o->low_speed_bytes > 0 ? o->low_speed_bytes : 1L);
 		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)o->low_speed_s);
 	}
 
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
 	                 req->http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(c, CURLOPT_PIPEWAIT, req->http2 ? 1L : 0L);
+	if (req->connect_only)
+		curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+	if (req->follow_redirects) {
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	}
 	if (req->proxy)
 		curl_easy_setopt(c, CURLOPT_PROXY, req->proxy);
 
@@ -336,7 +352,8 @@ static enum aios_err finish(struct xfer *x, CURLcode rc)
 		         x->req->url);
 	if (x->too_big)
 		return aios_fail(AIOS_ERR_TOO_BIG, "%s: body larger than %zu bytes", what,
-		                 resp->body.max);
+		                 x->req->into && code >= 200 && code < 300 ? x->req->into->max
+		                                                           : resp->body.max);
 	if (x->sink_stopped) {
 		resp->sink_stopped = 1;
 		return AIOS_ERR_CANCELLED; /* the sink holds the reason */
@@ -442,18 +459,19 @@ enum aios_err aios_httpc_perform(struct aios_httpc_handle *h, const struct aios_
 	return finish(&x, rc);
 }
 
-enum aios_err aios_httpc_get(const char *url, int64_t timeout_ms, int *code, struct aios_buf *body)
+enum aios_err aios_httpc_get(const char *url, const struct aios_httpc_opts *o, long *code,
+                             struct aios_buf *body)
 {
-	*code = 0;
 	struct aios_httpc_handle *h = aios_httpc_handle_new();
-	struct aios_httpc_req req = {.url = url};
-	struct aios_httpc_opts o = {.timeout_ms = timeout_ms, .body_cap = body->max};
+	struct aios_httpc_req req = {.url = url, .into = body, .follow_redirects = 1};
+	struct aios_httpc_opts oo = {0};
+	if (o)
+		oo = *o;
+	if (!oo.body_cap)
+		oo.body_cap = 64 << 10; /* a non-2xx body: only its start is of interest */
 	struct aios_httpc_resp resp;
-	enum aios_err e = aios_httpc_perform(h, &req, &o, &resp);
-	*code = (int)resp.code;
-	if (resp.body.len && aios_buf_append(body, resp.body.data, resp.body.len) != AIOS_OK)
-		e = aios_fail(AIOS_ERR_TOO_BIG, "GET %s: body larger than %zu bytes", url,
-		              body->max);
+	enum aios_err e = aios_httpc_perform(h, &req, &oo, &resp);
+	*code = resp.code;
 	aios_httpc_resp_cleanup(&resp);
 	aios_httpc_handle_free(h);
 	return e;
@@ -508,7 +526,8 @@ static void bslot_result(struct bslot *s, CURLcode rc, struct aios_httpc_result 
 			snprintf(r->error, sizeof(r->error), "page larger than %zu bytes",
 			         s->resp.body.max);
 		else
-			snprintf(r->error, sizeof(r->error), "%s",
+			snprintf(r->error, sizeof(r->error), "%s%s",
+			         rc == CURLE_OPERATION_TIMEDOUT ? "timeout: " : "",
 			         s->x.errbuf[0] ? s->x.errbuf : curl_easy_strerror(rc));
 		aios_errclear();
 	}

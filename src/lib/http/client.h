@@ -57,11 +57,12 @@ void aios_httpc_tls_free(struct aios_httpc_tls *t);
 /* What a call may take: given at the call site. A zeroed struct means no deadline, no
  * cancel flag, stopped by a shutdown, body cap AIOS_CAP_API_BODY. */
 struct aios_httpc_opts {
-	int64_t timeout_ms;  /* the whole exchange, connect included; 0 = none */
-	const int *cancel;   /* stop when *cancel != 0 (read atomically), or NULL */
-	int past_shutdown;   /* 1: a process-wide shutdown does not stop this call */
-	size_t body_cap;     /* bytes of body kept in resp->body; 0 = AIOS_CAP_API_BODY */
-	int64_t low_speed_s; /* streams: fail when no byte came for this long; 0 = never */
+	int64_t timeout_ms;   /* the whole exchange, connect included; 0 = none */
+	const int *cancel;    /* stop when *cancel != 0 (read atomically), or NULL */
+	int past_shutdown;    /* 1: a process-wide shutdown does not stop this call */
+	size_t body_cap;      /* bytes of body kept in resp->body; 0 = AIOS_CAP_API_BODY */
+	int64_t low_speed_s;  /* fail when slower than low_speed_bytes/s this long; 0 = never */
+	long low_speed_bytes; /* bytes per second; 0 = 1 (no byte at all) */
 };
 
 /* A sink for a streamed body: called with the bytes of a 2xx answer as they arrive.
@@ -80,7 +81,11 @@ struct aios_httpc_req {
 	int http2;                  /* 1: offer HTTP/2 over TLS (ALPN), else HTTP/1.1 */
 	aios_httpc_sink_fn sink;    /* NULL: a 2xx body is kept in resp->body */
 	void *sink_arg;
-	const char *what; /* names the request in messages; NULL = method + URL */
+	struct aios_buf *into; /* when set (and no sink): a 2xx body goes here, bounded by
+	                        * this buffer's own cap (TOO_BIG past it) */
+	int follow_redirects;  /* 1: follow up to 5 redirects (http and https only) */
+	int connect_only;      /* 1: connect (and shake hands), send nothing: a TCP check */
+	const char *what;      /* names the request in messages; NULL = method + URL */
 };
 
 struct aios_httpc_resp {
@@ -107,10 +112,10 @@ enum aios_err aios_httpc_perform(struct aios_httpc_handle *h, const struct aios_
                                  const struct aios_httpc_opts *o,
                                  struct aios_httpc_resp *resp) AIOS_MUST_CHECK;
 
-/* One GET of url with a fresh handle. *code gets the status (0 if none came); body
- * (initialised by the caller, its cap bounds the page) collects the body, TOO_BIG
- * past its cap. timeout_ms bounds the whole call. */
-enum aios_err aios_httpc_get(const char *url, int64_t timeout_ms, int *code,
+/* One GET of url with a fresh handle, following redirects. *code gets the final status
+ * (0 if none came); body (initialised by the caller: its cap bounds the page) collects
+ * a 2xx body, TOO_BIG past its cap; o may be NULL. A non-2xx status is no error here. */
+enum aios_err aios_httpc_get(const char *url, const struct aios_httpc_opts *o, long *code,
                              struct aios_buf *body) AIOS_MUST_CHECK;
 
 /* ---- many requests at once ------------------------------------------------------ */

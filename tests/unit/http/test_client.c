@@ -245,12 +245,13 @@ START_TEST(timeouts_and_cancel)
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/x", port);
 	struct aios_buf b;
 	aios_buf_init(&b, 1024);
-	int code;
-	ck_assert_int_eq(aios_httpc_get(url, 2000, &code, &b), AIOS_ERR_UNAVAILABLE);
+	long code;
+	const struct aios_httpc_opts go = {.timeout_ms = 2000};
+	ck_assert_int_eq(aios_httpc_get(url, &go, &code, &b), AIOS_ERR_UNAVAILABLE);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "127.0.0.1"));
 	ck_assert_int_eq(code, 0);
 	/* not a URL we take */
-	ck_assert_int_ne(aios_httpc_get("ftp://127.0.0.1/x", 2000, &code, &b), AIOS_OK);
+	ck_assert_int_ne(aios_httpc_get("ftp://127.0.0.1/x", &go, &code, &b), AIOS_OK);
 	aios_buf_cleanup(&b);
 }
 END_TEST
