@@ -9,7 +9,7 @@ ARG RUNTIME=gcr.io/distroless/base-debian12:nonroot
 FROM ${DEBIAN} AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config ca-certificates \
-      libcurl4-openssl-dev libjson-c-dev libyaml-dev libssl-dev libmbedtls-dev libwebsockets-dev check \
+      libcurl4-openssl-dev libjson-c-dev libyaml-dev libssl-dev libwebsockets-dev check \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

@@ -1,7 +1,10 @@
 /*
  * probe.h - one run of an HTTP or TCP probe against a pod IP, as the kubelet does:
  * httpGet succeeds on a status 200..399 within timeoutSeconds, tcpSocket when the
- * connection opens. HTTPS probes are not supported (fail with a message).
+ * connection opens. HTTPS probes do not verify the pod's certificate (as the
+ * kubelet). Runs through the project's HTTP client (libcurl); the probe's
+ * timeoutSeconds is capped at AIOS_PROBE_TIMEOUT_CAP_S, because the agent's loop waits
+ * for it.
  */
 #ifndef AIOS_NODE_PROBE_H
 #define AIOS_NODE_PROBE_H
@@ -9,11 +12,11 @@
 #include "common/err.h"
 #include "node/podspec.h"
 
-/* AIOS_OK if the probe passed; otherwise an error whose message says why
- * ("HTTP probe failed with statuscode: 503", "connect 10.244.0.5:8080: refused"). */
-enum aios_err aios_probe_run(const struct aios_podspec_probe *pr, const char *ip) AIOS_MUST_CHECK;
+#define AIOS_PROBE_TIMEOUT_CAP_S 5 /* s: the longest one probe may hold the agent's loop */
 
-/* Parses the status code of an HTTP/1.x status line; -1 if it is not one. */
-int aios_probe_status_code(const char *line);
+/* AIOS_OK if the probe passed; otherwise an error whose message says why
+ * ("HTTP probe failed with statuscode: 503", "HTTP probe to 10.244.0.5:8080: Failed to
+ * connect ..."). */
+enum aios_err aios_probe_run(const struct aios_podspec_probe *pr, const char *ip) AIOS_MUST_CHECK;
 
 #endif

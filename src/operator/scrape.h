@@ -1,20 +1,19 @@
 /*
  * scrape.h - reading aios-serve's /metrics: a parser for the numbers the autoscaler
- * needs, and a scraper that fetches many pages at once (one thread, non-blocking
- * sockets and poll(), responses read with the aios_httpc parser: no libcurl).
+ * needs, and a scraper that fetches many pages at once (one thread, on the HTTP
+ * client's batch: one curl multi handle).
  *
  * The scraper runs one round per call: every target is fetched concurrently, at most
  * max_parallel connections at a time, each bounded by timeout_ms (connect included),
  * so one slow or dead pod costs its own timeout and never delays another service's
  * pods (no head-of-line blocking). A page larger than AIOS_CAP_METRICS_PAGE fails that
  * target. Connections are reused across rounds (keep-alive; a connection the pod closed
- * meanwhile is replaced by a new one within the same deadline). URLs are
- * "http://IP:port/path": pod IPs, never names (resolving could block the round).
+ * meanwhile is replaced by a new one by curl). URLs are "http://IP:port/path": pod
+ * IPs, never names (resolving could block the round).
  *
- * Memory: a fetch in flight holds under 1 KiB (its slot, request and the parser's
- * current line) plus its page, grown as it arrives; all of it is freed when the fetch
- * or round ends. Between rounds the scraper
- * holds only its idle connections (at most 256 file descriptors).
+ * Memory: a fetch in flight holds a curl easy handle plus its page, grown as it
+ * arrives; both are freed when the round ends. Between rounds the scraper holds its
+ * multi handle and idle connections (at most 256).
  */
 #ifndef AIOS_OPERATOR_SCRAPE_H
 #define AIOS_OPERATOR_SCRAPE_H
@@ -54,9 +53,10 @@ double aios_scrape_quantile(const double *le, const double *count, int n, double
 struct aios_scrape_result {
 	int ok; /* 1: the page arrived with 200 and parsed */
 	struct aios_scrape_page page;
-	char error[160]; /* why not, when !ok: "connect: Connection refused",
-	                  * "timeout after 500 ms waiting for the page", "HTTP 503",
-	                  * "page larger than 4194304 bytes", "connection closed ..." */
+	char error[160]; /* why not, when !ok: curl's words ("Failed to connect to
+	                  * 10.0.0.3 port 8080 after 0 ms: Connection refused",
+	                  * "Operation timed out after 500 milliseconds ..."), "HTTP 503",
+	                  * "page larger than 4194304 bytes" */
 };
 
 struct aios_scraper;

@@ -114,13 +114,14 @@ static int scrape(const char *addr, struct aios_tj_progress *out)
 	snprintf(url, sizeof(url), "http://%s/metrics", addr);
 	struct aios_buf b;
 	aios_buf_init(&b, AIOS_CAP_METRICS_PAGE);
-	int code = 0;
-	enum aios_err e = aios_httpc_get(url, SCRAPE_TIMEOUT_MS, &code, &b);
+	long code = 0;
+	const struct aios_httpc_opts o = {.timeout_ms = SCRAPE_TIMEOUT_MS};
+	enum aios_err e = aios_httpc_get(url, &o, &code, &b);
 	int ok = 0;
 	if (e)
-		aios_debug("progress", "scrape %s: %s (HTTP %d)", url, aios_errmsg(), code);
+		aios_debug("progress", "scrape %s: %s (HTTP %ld)", url, aios_errmsg(), code);
 	else if (code != 200)
-		aios_debug("progress", "scrape %s: HTTP %d", url, code);
+		aios_debug("progress", "scrape %s: HTTP %ld", url, code);
 	else if (aios_tj_parse_metrics(b.data ? b.data : "", b.len, out) != AIOS_OK)
 		aios_debug("progress", "scrape %s: %s", url, aios_errmsg());
 	else

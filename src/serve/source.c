@@ -3,14 +3,13 @@
  */
 #include "serve/source.h"
 
-#include <curl/curl.h>
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/hash.h"
+#include "http/client.h"
 
 static int has_dotdot(const char *p)
 {
@@ -53,74 +52,17 @@ enum aios_err aios_source_local_path(const char *uri, char *out, size_t n)
 	return AIOS_OK;
 }
 
-static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
-{
-	struct aios_buf *b = ud;
-	if (aios_buf_append(b, p, size * nmemb) != AIOS_OK)
-		return 0; /* too big: curl aborts with CURLE_WRITE_ERROR */
-	return size * nmemb;
-}
-
-/*
- * libcurl and its dependency tree (GnuTLS, Kerberos, LDAP, ...) cost ~3 MiB of
- * resident memory once mapped, and only http(s) model URIs need it, so it is loaded
- * on first use instead of linked (the edge footprint target is 10 MiB RSS).
- */
-struct curl_api {
-	CURL *(*init)(void);
-	CURLcode (*setopt)(CURL *, CURLoption, ...);
-	CURLcode (*perform)(CURL *);
-	CURLcode (*getinfo)(CURL *, CURLINFO, ...);
-	void (*cleanup)(CURL *);
-	const char *(*strerror)(CURLcode);
-};
-
-static enum aios_err load_curl(struct curl_api *a, const char *uri)
-{
-	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		return aios_fail(AIOS_ERR_UNSUPPORTED,
-		                 "%s: cannot load libcurl for http(s) URIs: %s", uri, dlerror());
-	*(void **)&a->init = dlsym(h, "curl_easy_init");
-	*(void **)&a->setopt = dlsym(h, "curl_easy_setopt");
-	*(void **)&a->perform = dlsym(h, "curl_easy_perform");
-	*(void **)&a->getinfo = dlsym(h, "curl_easy_getinfo");
-	*(void **)&a->cleanup = dlsym(h, "curl_easy_cleanup");
-	*(void **)&a->strerror = dlsym(h, "curl_easy_strerror");
-	if (!a->init || !a->setopt || !a->perform || !a->getinfo || !a->cleanup || !a->strerror)
-		return aios_fail(AIOS_ERR_UNSUPPORTED, "%s: libcurl lacks the easy API", uri);
-	return AIOS_OK; /* the handle stays open for the life of the process */
-}
-
+/* GET uri into b (its cap is the artifact limit), following redirects, within 60 s. */
 static enum aios_err fetch_http(const char *uri, struct aios_buf *b)
 {
-	struct curl_api api = {0};
-	enum aios_err e = load_curl(&api, uri);
-	if (e)
-		return e;
-	CURL *c = api.init();
-	if (!c)
-		return aios_fail(AIOS_ERR_NOMEM, "%s: cannot start libcurl", uri);
-	char errbuf[CURL_ERROR_SIZE] = "";
-	api.setopt(c, CURLOPT_URL, uri);
-	api.setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	api.setopt(c, CURLOPT_MAXREDIRS, 5L);
-	api.setopt(c, CURLOPT_TIMEOUT, 60L);
-	api.setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	api.setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	api.setopt(c, CURLOPT_WRITEDATA, b);
-	api.setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	api.setopt(c, CURLOPT_NOSIGNAL, 1L);
-	CURLcode r = api.perform(c);
+	struct aios_httpc_opts o = {.timeout_ms = 60000};
 	long code = 0;
-	api.getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	api.cleanup(c);
-	if (r == CURLE_WRITE_ERROR)
+	enum aios_err e = aios_httpc_get(uri, &o, &code, b);
+	if (e == AIOS_ERR_TOO_BIG)
 		return aios_fail(AIOS_ERR_TOO_BIG, "%s: artifact larger than %zu bytes", uri,
 		                 b->max);
-	if (r != CURLE_OK)
-		return aios_fail(AIOS_ERR_UNAVAILABLE, "%s: %s", uri,
-		                 *errbuf ? errbuf : api.strerror(r));
+	if (e)
+		return aios_fail_wrap(AIOS_ERR_UNAVAILABLE, "model artifact");
 	if (code != 200)
 		return aios_fail(code == 404 ? AIOS_ERR_NOT_FOUND : AIOS_ERR_UNAVAILABLE,
 		                 "%s: HTTP status %ld", uri, code);

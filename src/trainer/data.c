@@ -4,7 +4,6 @@
 #include "data.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 
 #include "common/hash.h"
 #include "common/mem.h"
+#include "http/client.h"
 #include "model/model.h"
 #include "rng.h"
 
@@ -87,51 +87,19 @@ enum aios_err trainer_uri_to_path(const char *uri, char *path, size_t n)
 	return AIOS_OK;
 }
 
-struct http_sink {
-	struct aios_buf *b;
-	enum aios_err e;
-};
-
-static size_t http_write(char *p, size_t size, size_t nmemb, void *ud)
-{
-	struct http_sink *s = ud;
-	if (aios_buf_append(s->b, p, size * nmemb)) {
-		s->e = AIOS_ERR_TOO_BIG;
-		return 0; /* aborts the transfer */
-	}
-	return size * nmemb;
-}
-
+/* GET url into b (its cap is the dataset limit), following redirects. No overall
+ * deadline (a dataset may be large); a transfer slower than 1 KiB/s for 60 s fails. */
 static enum aios_err http_get(const char *url, struct aios_buf *b)
 {
-	CURL *c = curl_easy_init();
-	if (!c)
-		return aios_fail(AIOS_ERR_NOMEM, "%s: cannot create a curl handle", url);
-	struct http_sink sink = {b, AIOS_OK};
-	char errbuf[CURL_ERROR_SIZE] = "";
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);    /* s: a dead host fails fast */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L); /* bytes/s ... */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);    /* ... sustained this many s */
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)b->max);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	CURLcode rc = curl_easy_perform(c);
+	struct aios_httpc_opts o = {.low_speed_s = 60, .low_speed_bytes = 1024};
 	long status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	if (sink.e == AIOS_ERR_TOO_BIG || rc == CURLE_FILESIZE_EXCEEDED)
+	enum aios_err e = aios_httpc_get(url, &o, &status, b);
+	if (e == AIOS_ERR_TOO_BIG)
 		return aios_fail(AIOS_ERR_TOO_BIG, "%s: larger than the %zu-byte dataset limit",
 		                 url, b->max);
-	if (rc != CURLE_OK)
-		return aios_fail(AIOS_ERR_IO, "%s: %s", url,
-		                 errbuf[0] ? errbuf : curl_easy_strerror(rc));
-	if (status >= 400)
+	if (e)
+		return aios_fail_wrap(AIOS_ERR_IO, "dataset");
+	if (status >= 400 || status < 200)
 		return aios_fail(status == 404 ? AIOS_ERR_NOT_FOUND : AIOS_ERR_IO, "%s: HTTP %ld",
 		                 url, status);
 	return AIOS_OK;

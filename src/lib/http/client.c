@@ -1,368 +1,92 @@
 /*
- * client.c - the HTTP/1.1 client (see client.h): a push parser for responses, and
- * blocking connections over non-blocking sockets, so that every wait is a poll() that
- * honours a deadline and a cancel check.
+ * client.c - the HTTP client on libcurl (see client.h).
  *
- * TLS is mbed TLS 2.28 (Debian 12's), linked statically: a client needs a few hundred
- * KiB of it. Server names are checked by mbed TLS for DNS names; mbed TLS 2.28 does
- * not match IP addresses against iPAddress subject alternative names, so for an IP
- * literal (the API server's usual address) the handshake verifies the chain and
- * check_ip_san() then requires the address among the certificate's iPAddress SANs.
+ * Every request, one-shot or batched, runs on a curl multi handle driven here with
+ * curl_multi_poll() in slices of AIOS_HTTPC_POLL_SLICE_MS, so that a cancel flag or a
+ * process shutdown stops a call within that slice while curl keeps the deadline
+ * (CURLOPT_TIMEOUT_MS). The multi handle owns the connection cache, so a handle that
+ * carries one request after another keeps its connection alive between them, and
+ * HTTP/2 streams to one server share one connection.
+ *
+ * TLS: OpenSSL through libcurl, TLS 1.2 minimum, 1.3 when the server offers it; the
+ * server's name (DNS or IP subject alternative name) is verified by libcurl/OpenSSL.
+ * Trust anchors and client certificates are handed to libcurl as in-memory blobs.
  */
 #include "http/client.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
+#include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/oid.h>
-#include <mbedtls/pk.h>
-#include <mbedtls/ssl.h>
-#include <mbedtls/x509_crt.h>
-
-#include "common/clock.h"
 #include "common/mem.h"
-#include "http/tls_io.h"
+#include "common/shutdown.h"
 
-#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
-#define WAIT_SLICE_MS    100   /* a cancel check is polled at least this often */
-#define READ_CHUNK       16384 /* bytes read per system call */
+/* ============================== process-wide setup ============================== */
 
-/* ============================== the parser ============================== */
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
-enum {
-	P_STATUS,
-	P_HEADER,
-	P_BODY_LEN,
-	P_BODY_CLOSE,
-	P_CHUNK_SIZE,
-	P_CHUNK_DATA,
-	P_CHUNK_END,
-	P_TRAILER,
-	P_DONE
-};
-
-void aios_httpc_parser_init(struct aios_httpc_parser *ps, const char *method,
-                            const struct aios_httpc_handler *h, void *arg)
+static void global_init(void)
 {
-	memset(ps, 0, sizeof(*ps));
-	ps->h = h;
-	ps->arg = arg;
-	ps->state = P_STATUS;
-	ps->no_body = method && strcmp(method, "HEAD") == 0;
-	ps->length = -1;
-	aios_buf_init(&ps->line, AIOS_HTTPC_LINE_CAP);
+	/* CURL_GLOBAL_DEFAULT initialises OpenSSL too; failure leaves every later call
+	 * failing with a clear curl error, so nothing more is done here. */
+	(void)curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-void aios_httpc_parser_cleanup(struct aios_httpc_parser *ps)
+static void ensure_global(void)
 {
-	aios_buf_cleanup(&ps->line);
+	pthread_once(&global_once, global_init);
 }
 
-int aios_httpc_parser_done(const struct aios_httpc_parser *ps)
-{
-	return ps->state == P_DONE;
-}
-
-int aios_httpc_parser_reusable(const struct aios_httpc_parser *ps)
-{
-	return ps->state == P_DONE && !ps->close;
-}
-
-static int token_eq(const char *p, size_t n, const char *lit)
-{
-	return strlen(lit) == n && strncasecmp(p, lit, n) == 0;
-}
-
-/* "HTTP/1.1 200 OK" */
-static enum aios_err parse_status(struct aios_httpc_parser *ps, const char *s, size_t n)
-{
-	if (n < 12 || memcmp(s, "HTTP/1.", 7) != 0 || (s[7] != '0' && s[7] != '1') || s[8] != ' ' ||
-	    s[9] < '1' || s[9] > '5' || s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9' ||
-	    (n > 12 && s[12] != ' '))
-		return aios_fail(AIOS_ERR_PROTOCOL, "not an HTTP/1.x status line: \"%.*s\"",
-		                 (int)(n < 80 ? n : 80), s);
-	ps->code = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
-	ps->close = s[7] == '0'; /* HTTP/1.0: unless it says keep-alive */
-	return AIOS_OK;
-}
-
-static enum aios_err parse_header(struct aios_httpc_parser *ps, const char *s, size_t n)
-{
-	if (++ps->headers > AIOS_HTTPC_HEADERS_CAP)
-		return aios_fail(AIOS_ERR_PROTOCOL, "more than %d header lines",
-		                 AIOS_HTTPC_HEADERS_CAP);
-	const char *colon = memchr(s, ':', n);
-	if (!colon || colon == s || s[0] == ' ' || s[0] == '\t')
-		return aios_fail(AIOS_ERR_PROTOCOL, "malformed header line \"%.*s\"",
-		                 (int)(n < 80 ? n : 80), s);
-	size_t nl = (size_t)(colon - s);
-	const char *v = colon + 1, *end = s + n;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	size_t vl = (size_t)(end - v);
-	if (token_eq(s, nl, "Content-Length")) {
-		int64_t len = 0;
-		if (vl == 0 || vl > 18)
-			return aios_fail(AIOS_ERR_PROTOCOL, "bad Content-Length \"%.*s\"", (int)vl,
-			                 v);
-		for (size_t i = 0; i < vl; i++) {
-			if (v[i] < '0' || v[i] > '9')
-				return aios_fail(AIOS_ERR_PROTOCOL, "bad Content-Length \"%.*s\"",
-				                 (int)vl, v);
-			len = len * 10 + (v[i] - '0');
-		}
-		if (ps->length >= 0 && ps->length != len)
-			return aios_fail(AIOS_ERR_PROTOCOL, "two different Content-Length headers");
-		ps->length = len;
-	} else if (token_eq(s, nl, "Transfer-Encoding")) {
-		/* chunked must be the last coding; we ask for no other */
-		if (!token_eq(v, vl, "chunked"))
-			return aios_fail(AIOS_ERR_PROTOCOL,
-			                 "unsupported Transfer-Encoding \"%.*s\"", (int)vl, v);
-		ps->chunked = 1;
-	} else if (token_eq(s, nl, "Connection")) {
-		if (token_eq(v, vl, "close"))
-			ps->close = 1;
-		else if (token_eq(v, vl, "keep-alive"))
-			ps->close = 0;
-	}
-	if (ps->code >= 200 && ps->h && ps->h->header && ps->h->header(ps->arg, s, nl, v, vl))
-		return AIOS_ERR_CANCELLED;
-	return AIOS_OK;
-}
-
-/* The empty line after the headers: decide how the body is framed. */
-static enum aios_err end_of_head(struct aios_httpc_parser *ps)
-{
-	if (ps->code < 200) { /* an interim answer (100 Continue): the real one follows */
-		ps->headers = 0;
-		ps->length = -1;
-		ps->chunked = 0;
-		ps->state = P_STATUS;
-		return AIOS_OK;
-	}
-	if (ps->no_body || ps->code == 204 || ps->code == 304) {
-		ps->state = P_DONE;
-	} else if (ps->chunked) {
-		ps->state = P_CHUNK_SIZE;
-	} else if (ps->length >= 0) {
-		ps->left = ps->length;
-		ps->state = ps->left > 0 ? P_BODY_LEN : P_DONE;
-	} else {
-		ps->close = 1;
-		ps->state = P_BODY_CLOSE;
-	}
-	return AIOS_OK;
-}
-
-static int hex_digit(char ch)
-{
-	return (ch >= '0' && ch <= '9')   ? ch - '0'
-	       : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10
-	       : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10
-	                                  : -1;
-}
-
-/* At most 15 hex digits (2^60 bytes): a longer size is refused, never wrapped. */
-static enum aios_err chunk_size(struct aios_httpc_parser *ps, const char *s, size_t n)
-{
-	int64_t v = 0;
-	size_t i = 0;
-	for (int d; i < n && i < 15 && (d = hex_digit(s[i])) >= 0; i++)
-		v = v * 16 + d;
-	if (i == 0 || (i < n && s[i] != ';' && s[i] != ' ' && s[i] != '\t'))
-		return aios_fail(AIOS_ERR_PROTOCOL, "bad chunk size line \"%.*s\"",
-		                 (int)(n < 40 ? n : 40), s);
-	ps->left = v;
-	ps->state = v > 0 ? P_CHUNK_DATA : P_TRAILER;
-	return AIOS_OK;
-}
-
-/* One complete line (CRLF or LF removed) in the state that reads lines. */
-static enum aios_err on_line(struct aios_httpc_parser *ps, const char *s, size_t n)
-{
-	switch (ps->state) {
-	case P_STATUS: {
-		enum aios_err e = parse_status(ps, s, n);
-		if (!e && ps->code >= 200 && ps->h && ps->h->status &&
-		    ps->h->status(ps->arg, ps->code))
-			return AIOS_ERR_CANCELLED;
-		if (!e)
-			ps->state = P_HEADER;
-		return e;
-	}
-	case P_HEADER: return n == 0 ? end_of_head(ps) : parse_header(ps, s, n);
-	case P_CHUNK_SIZE: return chunk_size(ps, s, n);
-	case P_CHUNK_END:
-		if (n != 0)
-			return aios_fail(AIOS_ERR_PROTOCOL, "chunk data longer than its size");
-		ps->state = P_CHUNK_SIZE;
-		return AIOS_OK;
-	case P_TRAILER:
-		if (n == 0)
-			ps->state = P_DONE;
-		return AIOS_OK;
-	}
-	return aios_fail(AIOS_ERR_INTERNAL, "http parser: line in state %d", ps->state);
-}
-
-static int reads_lines(int state)
-{
-	return state == P_STATUS || state == P_HEADER || state == P_CHUNK_SIZE ||
-	       state == P_CHUNK_END || state == P_TRAILER;
-}
-
-enum aios_err aios_httpc_parser_feed(struct aios_httpc_parser *ps, const char *p, size_t n,
-                                     size_t *used)
-{
-	size_t i = 0;
-	enum aios_err e = AIOS_OK;
-	while (i < n && ps->state != P_DONE && !e) {
-		if (reads_lines(ps->state)) {
-			const char *nl = memchr(p + i, '\n', n - i);
-			size_t take = nl ? (size_t)(nl - (p + i)) + 1 : n - i;
-			if (aios_buf_append(&ps->line, p + i, take) != AIOS_OK) {
-				aios_errclear();
-				e = aios_fail(AIOS_ERR_PROTOCOL,
-				              "a response line longer than %d bytes",
-				              AIOS_HTTPC_LINE_CAP);
-				break;
-			}
-			i += take;
-			if (!nl)
-				break;
-			size_t ll = ps->line.len - 1;
-			if (ll > 0 && ps->line.data[ll - 1] == '\r')
-				ll--;
-			e = on_line(ps, ps->line.data, ll);
-			aios_buf_reset(&ps->line);
-			continue;
-		}
-		size_t take = n - i;
-		if (ps->state != P_BODY_CLOSE && (int64_t)take > ps->left)
-			take = (size_t)ps->left;
-		if (ps->h && ps->h->body && ps->h->body(ps->arg, p + i, take))
-			e = AIOS_ERR_CANCELLED;
-		i += take;
-		if (ps->state == P_BODY_CLOSE)
-			continue;
-		ps->left -= (int64_t)take;
-		if (ps->left == 0)
-			ps->state = ps->state == P_BODY_LEN ? P_DONE : P_CHUNK_END;
-	}
-	if (used)
-		*used = i;
-	return e;
-}
-
-enum aios_err aios_httpc_parser_eof(struct aios_httpc_parser *ps)
-{
-	switch (ps->state) {
-	case P_DONE: return AIOS_OK;
-	case P_BODY_CLOSE: ps->state = P_DONE; return AIOS_OK;
-	case P_STATUS:
-	case P_HEADER:
-		return aios_fail(AIOS_ERR_PROTOCOL, "connection closed inside the response head");
-	case P_BODY_LEN:
-		return aios_fail(AIOS_ERR_PROTOCOL,
-		                 "connection closed with %lld of %lld body bytes still due",
-		                 (long long)ps->left, (long long)ps->length);
-	default: return aios_fail(AIOS_ERR_PROTOCOL, "connection closed inside a chunked body");
-	}
-}
-
-/* ============================== URLs ============================== */
-
-enum aios_err aios_httpc_split_url(const char *url, int *https, char *host, size_t host_cap,
-                                   int *port, const char **path)
-{
-	const char *p;
-	if (strncmp(url, "https://", 8) == 0) {
-		*https = 1;
-		p = url + 8;
-	} else if (strncmp(url, "http://", 7) == 0) {
-		*https = 0;
-		p = url + 7;
-	} else {
-		return aios_fail(AIOS_ERR_INVALID, "URL %s: not http:// or https://", url);
-	}
-	const char *end = p + strcspn(p, "/?#");
-	const char *h = p, *hend, *colon = NULL;
-	if (*p == '[') {
-		h = p + 1;
-		hend = memchr(h, ']', (size_t)(end - h));
-		if (!hend)
-			return aios_fail(AIOS_ERR_INVALID, "URL %s: unclosed [ in the host", url);
-		if (hend + 1 < end && hend[1] != ':')
-			return aios_fail(AIOS_ERR_INVALID, "URL %s: junk after ]", url);
-		colon = hend + 1 < end ? hend + 1 : NULL;
-	} else {
-		colon = memchr(p, ':', (size_t)(end - p));
-		hend = colon ? colon : end;
-	}
-	if (memchr(p, '@', (size_t)(end - p)))
-		return aios_fail(AIOS_ERR_INVALID, "URL %s: user info in the URL is not supported",
-		                 url);
-	size_t hl = (size_t)(hend - h);
-	if (hl == 0 || hl >= host_cap)
-		return aios_fail(AIOS_ERR_INVALID, "URL %s: %s host", url,
-		                 hl ? "too long a" : "no");
-	memcpy(host, h, hl);
-	host[hl] = 0;
-	*port = *https ? 443 : 80;
-	if (colon) {
-		char *e;
-		long v = strtol(colon + 1, &e, 10);
-		if (e != end || v < 1 || v > 65535)
-			return aios_fail(AIOS_ERR_INVALID, "URL %s: bad port", url);
-		*port = (int)v;
-	}
-	*path = end;
-	return AIOS_OK;
-}
-
-void aios_httpc_authority(const char *host, int port, char *out, size_t cap)
-{
-	if (strchr(host, ':'))
-		snprintf(out, cap, "[%s]:%d", host, port);
-	else
-		snprintf(out, cap, "%s:%d", host, port);
-}
-
-/* ============================== TLS setup ============================== */
+/* ============================== TLS material ============================== */
 
 struct aios_httpc_tls {
-	mbedtls_ssl_config conf;
-	mbedtls_x509_crt ca, cert;
-	mbedtls_pk_context key;
+	char *ca, *cert, *key; /* PEM copies, or NULL */
+	size_t ca_len, cert_len, key_len;
 	int insecure;
 };
 
-/* mbed TLS parses PEM only from a NUL-terminated buffer whose length counts the NUL:
- * a certificate (key NULL) or a private key (crt NULL) from pem. The copy is wiped. */
-static int parse_pem(mbedtls_x509_crt *crt, mbedtls_pk_context *key, const char *pem, size_t len)
+static char *memdup_or_null(const char *p, size_t n)
 {
-	char *z = aios_xmalloc(len + 1);
-	memcpy(z, pem, len);
-	z[len] = 0;
-	int rc = crt ? mbedtls_x509_crt_parse(crt, (const unsigned char *)z, len + 1)
-	             : mbedtls_pk_parse_key(key, (const unsigned char *)z, len + 1, NULL, 0);
-	memset(z, 0, len);
-	free(z);
-	return rc;
+	if (!p)
+		return NULL;
+	char *d = aios_xmalloc(n + 1);
+	memcpy(d, p, n);
+	d[n] = 0;
+	return d;
+}
+
+/* OpenSSL's first queued error as text ("" when none), clearing the queue. */
+static const char *ossl_reason(char *buf, size_t cap)
+{
+	unsigned long code = ERR_get_error();
+	buf[0] = 0;
+	if (code)
+		ERR_error_string_n(code, buf, cap);
+	ERR_clear_error();
+	return buf;
+}
+
+/* Checks that pem holds at least one certificate; *first gets it when wanted. */
+static enum aios_err check_certs(const char *pem, size_t len, const char *what, X509 **first)
+{
+	char why[256];
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	if (!x)
+		return aios_fail(AIOS_ERR_TLS, "TLS: %s is not a PEM certificate (%s)", what,
+		                 ossl_reason(why, sizeof(why)));
+	if (first)
+		*first = x;
+	else
+		X509_free(x);
+	return AIOS_OK;
 }
 
 enum aios_err aios_httpc_tls_new(const char *ca, size_t ca_len, const char *cert, size_t cert_len,
@@ -373,64 +97,42 @@ enum aios_err aios_httpc_tls_new(const char *ca, size_t ca_len, const char *cert
 	if (!cert != !key)
 		return aios_fail(AIOS_ERR_INVALID, "TLS: a client certificate needs its key and a "
 		                                   "key its certificate");
-	struct aios_httpc_tls *t = aios_xcalloc(1, sizeof(*t));
-	mbedtls_ssl_config_init(&t->conf);
-	mbedtls_x509_crt_init(&t->ca);
-	mbedtls_x509_crt_init(&t->cert);
-	mbedtls_pk_init(&t->key);
-	t->insecure = insecure;
-	enum aios_err e = AIOS_OK;
-	int rc;
-	if (!insecure) {
-		if (ca) {
-			rc = parse_pem(&t->ca, NULL, ca, ca_len);
-			if (rc) {
-				e = aios_tls_fail(
-				    rc, "TLS: certificate authority is not a PEM certificate");
-				goto out;
-			}
-		} else {
-			rc = mbedtls_x509_crt_parse_file(&t->ca, SYSTEM_CA_BUNDLE);
-			if (rc < 0 || !t->ca.version) {
-				e = aios_fail(AIOS_ERR_TLS,
-				              "TLS: no certificate authority given and the "
-				              "system's (%s) cannot be read",
-				              SYSTEM_CA_BUNDLE);
-				goto out;
-			}
-		}
-	}
-	if (cert) {
-		rc = parse_pem(&t->cert, NULL, cert, cert_len);
-		if (rc) {
-			e = aios_tls_fail(rc, "TLS: client certificate is not a PEM certificate");
-			goto out;
-		}
-		if ((rc = parse_pem(NULL, &t->key, key, key_len)) != 0) {
-			e = aios_tls_fail(rc, "TLS: client key is not a PEM private key");
-			goto out;
-		}
-		if (mbedtls_pk_check_pair(&t->cert.pk, &t->key) != 0) {
-			e = aios_fail(AIOS_ERR_TLS,
-			              "TLS: client key does not match its certificate");
-			goto out;
-		}
-	}
-	if ((e = aios_tls_conf(&t->conf, MBEDTLS_SSL_IS_CLIENT, "TLS: configuration")) != AIOS_OK)
-		goto out;
-	mbedtls_ssl_conf_authmode(&t->conf,
-	                          insecure ? MBEDTLS_SSL_VERIFY_NONE : MBEDTLS_SSL_VERIFY_REQUIRED);
-	if (!insecure)
-		mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
-	if (cert && (rc = mbedtls_ssl_conf_own_cert(&t->conf, &t->cert, &t->key)) != 0) {
-		e = aios_tls_fail(rc, "TLS: client certificate");
-		goto out;
-	}
-out:
-	if (e) {
-		aios_httpc_tls_free(t);
+	if ((ca && ca_len > INT32_MAX) || (cert && cert_len > INT32_MAX) ||
+	    (key && key_len > INT32_MAX))
+		return aios_fail(AIOS_ERR_TOO_BIG, "TLS: PEM input larger than 2 GiB");
+	enum aios_err e;
+	if (ca && !insecure && (e = check_certs(ca, ca_len, "certificate authority", NULL)))
 		return e;
+	if (cert) {
+		X509 *x = NULL;
+		char why[256];
+		if ((e = check_certs(cert, cert_len, "client certificate", &x)))
+			return e;
+		BIO *bio = BIO_new_mem_buf(key, (int)key_len);
+		EVP_PKEY *pk = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+		BIO_free(bio);
+		if (!pk) {
+			X509_free(x);
+			return aios_fail(AIOS_ERR_TLS,
+			                 "TLS: client key is not a PEM private key (%s)",
+			                 ossl_reason(why, sizeof(why)));
+		}
+		int match = X509_check_private_key(x, pk);
+		EVP_PKEY_free(pk);
+		X509_free(x);
+		ERR_clear_error();
+		if (match != 1)
+			return aios_fail(AIOS_ERR_TLS,
+			                 "TLS: client key does not match its certificate");
 	}
+	struct aios_httpc_tls *t = aios_xcalloc(1, sizeof(*t));
+	t->ca = insecure ? NULL : memdup_or_null(ca, ca_len);
+	t->ca_len = t->ca ? ca_len : 0;
+	t->cert = memdup_or_null(cert, cert_len);
+	t->cert_len = cert_len;
+	t->key = memdup_or_null(key, key_len);
+	t->key_len = key_len;
+	t->insecure = insecure;
 	*out = t;
 	return AIOS_OK;
 }
@@ -439,372 +141,447 @@ void aios_httpc_tls_free(struct aios_httpc_tls *t)
 {
 	if (!t)
 		return;
-	mbedtls_ssl_config_free(&t->conf);
-	mbedtls_x509_crt_free(&t->ca);
-	mbedtls_x509_crt_free(&t->cert);
-	mbedtls_pk_free(&t->key);
+	if (t->key) {
+		memset(t->key, 0, t->key_len);
+		free(t->key);
+	}
+	free(t->ca);
+	free(t->cert);
 	free(t);
 }
 
-/* ============================== connections ============================== */
+/* ============================== one transfer ============================== */
 
-struct aios_httpc_conn {
-	int fd;
-	int tls_on;
-	mbedtls_ssl_context ssl;
-	char host[256];
+/* What a transfer's callbacks share with the code that drives it. */
+struct xfer {
+	CURL *easy;
+	struct curl_slist *headers;
+	const struct aios_httpc_req *req;
+	struct aios_httpc_resp *resp;
+	int too_big;      /* the body passed its cap */
+	int sink_stopped; /* the sink asked to stop */
+	char errbuf[CURL_ERROR_SIZE];
 };
 
-/* Waits until fd is ready for ev, the deadline passes or the wait is cancelled. */
-static enum aios_err wait_fd(int fd, short ev, const struct aios_httpc_wait *w, const char *what)
+static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 {
-	for (;;) {
-		int64_t slice = WAIT_SLICE_MS;
-		if (w && w->deadline_ms) {
-			int64_t left = w->deadline_ms - aios_now_ms();
-			if (left <= 0)
-				return aios_fail(AIOS_ERR_TIMEOUT, "%s: timed out", what);
-			if (left < slice)
-				slice = left;
-		}
-		if (w && w->cancelled && w->cancelled(w->arg))
-			return aios_fail(AIOS_ERR_CANCELLED, "%s: cancelled", what);
-		struct pollfd p = {fd, ev, 0};
-		int r = poll(&p, 1, (int)slice);
-		if (r > 0)
-			return AIOS_OK;
-		if (r < 0 && errno != EINTR)
-			return aios_fail(AIOS_ERR_IO, "%s: poll: %s", what, strerror(errno));
-	}
-}
-
-/* For an IP literal: the address must be one of the certificate's iPAddress SANs. */
-static enum aios_err check_ip_san(struct aios_httpc_conn *c, const unsigned char *addr, size_t alen)
-{
-	const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&c->ssl);
-	if (!peer)
-		return aios_fail(AIOS_ERR_TLS, "TLS %s: the server sent no certificate", c->host);
-	if (peer->ext_types & MBEDTLS_X509_EXT_SUBJECT_ALT_NAME) {
-		for (const mbedtls_x509_sequence *s = &peer->subject_alt_names; s; s = s->next)
-			if (s->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) &&
-			    s->buf.len == alen && memcmp(s->buf.p, addr, alen) == 0)
-				return AIOS_OK;
-	}
-	return aios_fail(AIOS_ERR_TLS,
-	                 "TLS %s: the server's certificate is not valid for this IP address "
-	                 "(not among its IP subject alternative names)",
-	                 c->host);
-}
-
-static enum aios_err handshake(struct aios_httpc_conn *c, struct aios_httpc_tls *t,
-                               const struct aios_httpc_wait *w)
-{
-	unsigned char addr[16];
-	size_t alen = 0;
-	if (inet_pton(AF_INET, c->host, addr) == 1)
-		alen = 4;
-	else if (inet_pton(AF_INET6, c->host, addr) == 1)
-		alen = 16;
-	mbedtls_ssl_init(&c->ssl);
-	c->tls_on = 1;
-	int rc = mbedtls_ssl_setup(&c->ssl, &t->conf);
-	/* a DNS name goes in SNI and is checked by mbed TLS; an IP literal is neither */
-	if (!rc && !alen)
-		rc = mbedtls_ssl_set_hostname(&c->ssl, c->host);
-	if (rc)
-		return aios_tls_fail(rc, "TLS setup");
-	mbedtls_ssl_set_bio(&c->ssl, &c->fd, aios_tls_send, aios_tls_recv, NULL);
-	char what[300];
-	snprintf(what, sizeof(what), "TLS handshake with %s", c->host);
-	while ((rc = mbedtls_ssl_handshake(&c->ssl)) != 0) {
-		enum aios_err e = AIOS_OK;
-		if (rc == MBEDTLS_ERR_SSL_WANT_READ)
-			e = wait_fd(c->fd, POLLIN, w, what);
-		else if (rc == MBEDTLS_ERR_SSL_WANT_WRITE)
-			e = wait_fd(c->fd, POLLOUT, w, what);
-		else if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
-			char info[512];
-			uint32_t flags = mbedtls_ssl_get_verify_result(&c->ssl);
-			int il = mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags);
-			while (il > 0 && (info[il - 1] == '\n' || info[il - 1] == ' '))
-				info[--il] = 0;
-			for (char *p = info; *p; p++)
-				if (*p == '\n')
-					*p = ';';
-			return aios_fail(AIOS_ERR_TLS, "%s: server certificate rejected: %s", what,
-			                 il > 0 ? info : "verification failed");
-		} else if (rc == MBEDTLS_ERR_NET_CONN_RESET || rc == MBEDTLS_ERR_SSL_CONN_EOF) {
-			return aios_fail(AIOS_ERR_UNAVAILABLE,
-			                 "%s: the server closed the connection", what);
-		} else {
-			return aios_tls_fail(rc, what);
-		}
-		if (e)
-			return e;
-	}
-	if (alen && !t->insecure)
-		return check_ip_san(c, addr, alen);
-	return AIOS_OK;
-}
-
-static enum aios_err connect_one(const struct addrinfo *ai, const struct aios_httpc_wait *w,
-                                 const char *what, int *fd_out)
-{
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return aios_fail(AIOS_ERR_IO, "%s: socket: %s", what, strerror(errno));
-	enum aios_err e = AIOS_OK;
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-		if (errno != EINPROGRESS) {
-			e = aios_fail(AIOS_ERR_UNAVAILABLE, "%s: %s", what, strerror(errno));
-		} else if (!(e = wait_fd(fd, POLLOUT, w, what))) {
-			int err = 0;
-			socklen_t el = sizeof(err);
-			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-			if (err)
-				e = aios_fail(AIOS_ERR_UNAVAILABLE, "%s: %s", what, strerror(err));
-		}
-	}
-	if (e) {
-		close(fd);
-		return e;
-	}
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	*fd_out = fd;
-	return AIOS_OK;
-}
-
-enum aios_err aios_httpc_connect(const char *host, int port, struct aios_httpc_tls *tls,
-                                 const struct aios_httpc_wait *w, struct aios_httpc_conn **out)
-{
-	*out = NULL;
-	char what[300], ps[16];
-	snprintf(what, sizeof(what), "connect to %s port %d", host, port);
-	snprintf(ps, sizeof(ps), "%d", port);
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-	struct addrinfo *res = NULL;
-	int gr = getaddrinfo(host, ps, &hints, &res);
-	if (gr != 0)
-		return aios_fail(AIOS_ERR_UNAVAILABLE, "resolve %s: %s", host, gai_strerror(gr));
-	int fd = -1;
-	enum aios_err e = AIOS_ERR_UNAVAILABLE;
-	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-		e = connect_one(ai, w, what, &fd);
-		if (e == AIOS_ERR_TIMEOUT || e == AIOS_ERR_CANCELLED)
-			break;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		return e;
-	struct aios_httpc_conn *c = aios_xcalloc(1, sizeof(*c));
-	c->fd = fd;
-	snprintf(c->host, sizeof(c->host), "%s", host);
-	if (tls && (e = handshake(c, tls, w)) != AIOS_OK) {
-		aios_httpc_close(c);
-		return e;
-	}
-	*out = c;
-	return AIOS_OK;
-}
-
-void aios_httpc_close(struct aios_httpc_conn *c)
-{
-	if (!c)
-		return;
-	if (c->tls_on)
-		mbedtls_ssl_free(&c->ssl);
-	if (c->fd >= 0)
-		close(c->fd);
-	free(c);
-}
-
-int aios_httpc_fd_readable(int fd)
-{
-	struct pollfd p = {fd, POLLIN, 0};
-	return poll(&p, 1, 0) != 0;
-}
-
-int aios_httpc_conn_readable(struct aios_httpc_conn *c)
-{
-	if (c->tls_on && mbedtls_ssl_get_bytes_avail(&c->ssl) > 0)
-		return 1;
-	return aios_httpc_fd_readable(c->fd);
-}
-
-static enum aios_err send_all(struct aios_httpc_conn *c, const char *p, size_t n,
-                              const struct aios_httpc_wait *w)
-{
-	while (n > 0) {
-		ssize_t r;
-		short ev = POLLOUT;
-		if (c->tls_on) {
-			int rc = mbedtls_ssl_write(&c->ssl, (const unsigned char *)p, n);
-			if (rc == MBEDTLS_ERR_SSL_WANT_READ)
-				ev = POLLIN;
-			else if (rc < 0 && rc != MBEDTLS_ERR_SSL_WANT_WRITE)
-				return rc == MBEDTLS_ERR_NET_CONN_RESET
-				           ? aios_fail(AIOS_ERR_UNAVAILABLE,
-				                       "send to %s: connection reset", c->host)
-				           : aios_tls_fail(rc, "TLS send");
-			r = rc < 0 ? -1 : rc;
-		} else {
-			r = send(c->fd, p, n, MSG_NOSIGNAL);
-			if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				return aios_fail(AIOS_ERR_UNAVAILABLE, "send to %s: %s", c->host,
-				                 strerror(errno));
-		}
-		if (r > 0) {
-			p += r;
-			n -= (size_t)r;
-			continue;
-		}
-		enum aios_err e = wait_fd(c->fd, ev, w, "send");
-		if (e)
-			return e;
-	}
-	return AIOS_OK;
-}
-
-enum aios_err aios_httpc_send(struct aios_httpc_conn *c, const char *head, size_t head_len,
-                              const char *body, size_t body_len, const struct aios_httpc_wait *w)
-{
-	enum aios_err e = send_all(c, head, head_len, w);
-	if (!e && body && body_len)
-		e = send_all(c, body, body_len, w);
-	return e;
-}
-
-/* Reads what is there: > 0 bytes, 0 at the end of the stream, -1 "wait for ev", or an
- * error (*e set). */
-static ssize_t read_some(struct aios_httpc_conn *c, char *buf, size_t cap, short *ev,
-                         enum aios_err *e)
-{
-	*ev = POLLIN;
-	if (c->tls_on) {
-		int rc = mbedtls_ssl_read(&c->ssl, (unsigned char *)buf, cap);
-		if (rc >= 0)
-			return rc;
-		if (rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || rc == MBEDTLS_ERR_SSL_CONN_EOF)
+	struct xfer *x = arg;
+	size_t n = size * nmemb;
+	long code = 0;
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+	x->resp->code = code;
+	if (x->req->into && !x->req->sink && code >= 200 && code < 300) {
+		if (aios_buf_append(x->req->into, p, n) != AIOS_OK) {
+			aios_errclear();
+			x->too_big = 1;
 			return 0;
-		if (rc == MBEDTLS_ERR_SSL_WANT_READ)
-			return -1;
-		if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
-			*ev = POLLOUT;
-			return -1;
 		}
-		*e =
-		    rc == MBEDTLS_ERR_NET_CONN_RESET
-		        ? aios_fail(AIOS_ERR_UNAVAILABLE, "read from %s: connection reset", c->host)
-		        : aios_tls_fail(rc, "TLS read");
-		return -2;
+		return n;
 	}
-	ssize_t r = recv(c->fd, buf, cap, 0);
-	if (r >= 0)
-		return r;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return -1;
-	*e = aios_fail(AIOS_ERR_UNAVAILABLE, "read from %s: %s", c->host, strerror(errno));
-	return -2;
+	if (x->req->sink && code >= 200 && code < 300) {
+		if (x->req->sink(x->req->sink_arg, p, n) != 0) {
+			x->sink_stopped = 1;
+			return 0; /* short: curl stops with CURLE_WRITE_ERROR */
+		}
+		return n;
+	}
+	if (aios_buf_append(&x->resp->body, p, n) != AIOS_OK) {
+		aios_errclear();
+		x->too_big = 1;
+		return 0;
+	}
+	return n;
 }
 
-enum aios_err aios_httpc_recv(struct aios_httpc_conn *c, struct aios_httpc_parser *ps,
-                              const struct aios_httpc_wait *w, int *got_any)
+/* Retry-After in seconds (delta-seconds form; an HTTP date counts as 1 s), kept in
+ * the response; 1xx and header lines of other names are skipped. */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 {
-	char buf[READ_CHUNK];
-	*got_any = 0;
-	for (;;) {
-		short ev;
-		enum aios_err e = AIOS_OK;
-		ssize_t r = read_some(c, buf, sizeof(buf), &ev, &e);
-		if (r > 0) {
-			*got_any = 1;
-			size_t used = 0;
-			e = aios_httpc_parser_feed(ps, buf, (size_t)r, &used);
-			if (e)
-				return e;
-			if (aios_httpc_parser_done(ps)) {
-				if (used < (size_t)r)
-					ps->close = 1; /* bytes after the response: do not reuse */
-				return AIOS_OK;
-			}
-		} else if (r == 0) {
-			ps->close = 1;
-			if (!*got_any)
-				return aios_fail(AIOS_ERR_UNAVAILABLE,
-				                 "%s closed the connection before answering",
-				                 c->host);
-			return aios_httpc_parser_eof(ps);
-		} else if (r == -1) {
-			if ((e = wait_fd(c->fd, ev, w, "waiting for the answer")) != AIOS_OK)
-				return e;
-		} else {
-			return e;
-		}
+	struct xfer *x = arg;
+	size_t n = size * nmemb;
+	static const char name[] = "retry-after:";
+	if (n > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
+		char tmp[32];
+		size_t vl = n - (sizeof(name) - 1);
+		if (vl >= sizeof(tmp))
+			vl = sizeof(tmp) - 1;
+		memcpy(tmp, p + sizeof(name) - 1, vl);
+		tmp[vl] = 0;
+		char *end;
+		long v = strtol(tmp, &end, 10);
+		if (end == tmp)
+			v = 1;
+		x->resp->retry_after_s = v < 0 ? 0 : v > 3600 ? 3600 : (int)v;
+	}
+	return n;
+}
+
+/* Puts req's options on x->easy. Only failures of our own input are reported. */
+static enum aios_err setup(struct xfer *x, const struct aios_httpc_req *req,
+                           const struct aios_httpc_opts *o)
+{
+	CURL *c = x->easy;
+	const char *m = req->method ? req->method : "GET";
+	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "aios/" AIOS_VERSION);
+	if (strcmp(m, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	else if (strcmp(m, "GET") != 0)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, m);
+	if (req->body ||
+	    (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 && strcmp(m, "DELETE") != 0)) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		                 (curl_off_t)(req->body ? req->body_len : 0));
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+	}
+	/* "Expect:" off: no 100-continue round trip before a body */
+	x->headers = curl_slist_append(NULL, "Expect:");
+	for (const char *const *h = req->headers; h && *h; h++)
+		x->headers = curl_slist_append(x->headers, *h);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->headers);
+
+	int64_t t = o ? o->timeout_ms : 0;
+	if (t > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)t);
+	curl_easy_setopt(
+	    c, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)(t > 0 && t < AIOS_HTTPC_CONNECT_TIMEOUT_MS ? t : AIOS_HTTPC_CONNECT_TIMEOUT_MS));
+	if (o && o->low_speed_s > 0) {
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT,
+		                 o->low_speed_bytes > 0 ? o->low_speed_bytes : 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)o->low_speed_s);
+	}
+
+	curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
+	                 req->http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(c, CURLOPT_PIPEWAIT, req->http2 ? 1L : 0L);
+	if (req->connect_only)
+		curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+	if (req->follow_redirects) {
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	}
+	if (req->proxy)
+		curl_easy_setopt(c, CURLOPT_PROXY, req->proxy);
+
+	/* TLS: 1.2 at least; the maximum is left to OpenSSL (1.3 preferred) */
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(c, CURLOPT_PROXY_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	const struct aios_httpc_tls *tls = req->tls;
+	if (tls && tls->insecure) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	}
+	if (tls && tls->ca) {
+		struct curl_blob b = {tls->ca, tls->ca_len, CURL_BLOB_NOCOPY};
+		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &b);
+	}
+	if (tls && tls->cert) {
+		struct curl_blob cb = {tls->cert, tls->cert_len, CURL_BLOB_NOCOPY};
+		struct curl_blob kb = {tls->key, tls->key_len, CURL_BLOB_NOCOPY};
+		curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cb);
+		curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &kb);
+		curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	return AIOS_OK;
+}
+
+/* The aios error for a finished transfer's curl code. */
+static enum aios_err map_code(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_OK: return AIOS_OK;
+	case CURLE_OPERATION_TIMEDOUT: return AIOS_ERR_TIMEOUT;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL: return AIOS_ERR_INVALID;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_PROXY: return AIOS_ERR_UNAVAILABLE;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_USE_SSL_FAILED: return AIOS_ERR_TLS;
+	case CURLE_ABORTED_BY_CALLBACK: return AIOS_ERR_CANCELLED;
+	case CURLE_OUT_OF_MEMORY: return AIOS_ERR_NOMEM;
+	default: return AIOS_ERR_PROTOCOL;
 	}
 }
 
-/* ============================== one GET ============================== */
+/* Records the outcome of a finished transfer into resp and the error state. */
+static enum aios_err finish(struct xfer *x, CURLcode rc)
+{
+	struct aios_httpc_resp *resp = x->resp;
+	long code = 0, ver = 0;
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &ver);
+	resp->code = code;
+	resp->http_version = ver == CURL_HTTP_VERSION_2_0 ? 2 : 1;
+	char what[512];
+	if (x->req->what)
+		snprintf(what, sizeof(what), "%s", x->req->what);
+	else
+		snprintf(what, sizeof(what), "%s %s", x->req->method ? x->req->method : "GET",
+		         x->req->url);
+	if (x->too_big)
+		return aios_fail(AIOS_ERR_TOO_BIG, "%s: body larger than %zu bytes", what,
+		                 x->req->into && code >= 200 && code < 300 ? x->req->into->max
+		                                                           : resp->body.max);
+	if (x->sink_stopped) {
+		resp->sink_stopped = 1;
+		return AIOS_ERR_CANCELLED; /* the sink holds the reason */
+	}
+	if (rc == CURLE_OK)
+		return AIOS_OK;
+	return aios_fail(map_code(rc), "%s: %s", what,
+	                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+}
 
-struct get_state {
-	int code;
-	struct aios_buf *body;
-	int too_big;
+static int stopped(const struct aios_httpc_opts *o)
+{
+	if (o && o->cancel && __atomic_load_n(o->cancel, __ATOMIC_ACQUIRE))
+		return 1;
+	return aios_shutdown_requested() && !(o && o->past_shutdown);
+}
+
+/* ============================== handles ============================== */
+
+struct aios_httpc_handle {
+	CURLM *multi; /* its connection cache outlives each request */
+	CURL *easy;   /* reused: curl_easy_reset between requests */
 };
 
-static int get_status(void *arg, int code)
+struct aios_httpc_handle *aios_httpc_handle_new(void)
 {
-	((struct get_state *)arg)->code = code;
-	return 0;
+	ensure_global();
+	struct aios_httpc_handle *h = aios_xcalloc(1, sizeof(*h));
+	h->multi = curl_multi_init();
+	h->easy = curl_easy_init();
+	if (!h->multi || !h->easy)
+		abort(); /* out of memory */
+	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	return h;
 }
 
-static int get_body(void *arg, const char *p, size_t n)
+void aios_httpc_handle_free(struct aios_httpc_handle *h)
 {
-	struct get_state *g = arg;
-	if (aios_buf_append(g->body, p, n) != AIOS_OK) {
-		aios_errclear();
-		g->too_big = 1;
-		return 1;
-	}
-	return 0;
+	if (!h)
+		return;
+	curl_easy_cleanup(h->easy);
+	curl_multi_cleanup(h->multi);
+	free(h);
 }
 
-enum aios_err aios_httpc_get(const char *url, int64_t timeout_ms, int *code, struct aios_buf *body)
+void aios_httpc_resp_cleanup(struct aios_httpc_resp *resp)
 {
-	*code = 0;
-	int https, port;
-	char host[256];
-	const char *path;
-	enum aios_err e = aios_httpc_split_url(url, &https, host, sizeof(host), &port, &path);
-	if (e)
+	aios_buf_cleanup(&resp->body);
+}
+
+enum aios_err aios_httpc_perform(struct aios_httpc_handle *h, const struct aios_httpc_req *req,
+                                 const struct aios_httpc_opts *o, struct aios_httpc_resp *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	aios_buf_init(&resp->body, o && o->body_cap ? o->body_cap : AIOS_CAP_API_BODY);
+	struct xfer x = {.easy = h->easy, .req = req, .resp = resp};
+	curl_easy_reset(h->easy);
+	enum aios_err e = setup(&x, req, o);
+	if (e) {
+		curl_slist_free_all(x.headers);
 		return e;
-	if (https)
-		return aios_fail(AIOS_ERR_UNSUPPORTED, "GET %s: only plain http:// here", url);
-	struct aios_httpc_wait w = {timeout_ms > 0 ? aios_now_ms() + timeout_ms : 0, NULL, NULL};
-	struct aios_httpc_conn *c = NULL;
-	if ((e = aios_httpc_connect(host, port, NULL, &w, &c)) != AIOS_OK)
-		return e;
-	char auth[300];
-	aios_httpc_authority(host, port, auth, sizeof(auth));
-	char *head = aios_xasprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: aios/" AIOS_VERSION
-	                            "\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-	                            *path ? path : "/", auth);
-	e = aios_httpc_send(c, head, strlen(head), NULL, 0, &w);
-	free(head);
-	if (!e) {
-		struct get_state g = {0, body, 0};
-		static const struct aios_httpc_handler h = {get_status, NULL, get_body};
-		struct aios_httpc_parser ps;
-		aios_httpc_parser_init(&ps, "GET", &h, &g);
-		int any;
-		e = aios_httpc_recv(c, &ps, &w, &any);
-		aios_httpc_parser_cleanup(&ps);
-		*code = g.code;
-		if (g.too_big)
-			e = aios_fail(AIOS_ERR_TOO_BIG, "GET %s: body larger than %zu bytes", url,
-			              body->max);
 	}
-	aios_httpc_close(c);
+	if (stopped(o)) {
+		curl_slist_free_all(x.headers);
+		return aios_fail(AIOS_ERR_CANCELLED, "%s %s: cancelled before it started",
+		                 req->method ? req->method : "GET", req->url);
+	}
+	curl_multi_add_handle(h->multi, h->easy);
+	CURLcode rc = CURLE_OK;
+	int done = 0, cancelled = 0;
+	while (!done) {
+		int running = 0;
+		CURLMcode mc = curl_multi_perform(h->multi, &running);
+		if (mc != CURLM_OK) {
+			rc = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+		int left;
+		for (CURLMsg *msg; (msg = curl_multi_info_read(h->multi, &left)) != NULL;)
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == h->easy) {
+				rc = msg->data.result;
+				done = 1;
+			}
+		if (done)
+			break;
+		if (stopped(o)) {
+			cancelled = 1;
+			break;
+		}
+		curl_multi_poll(h->multi, NULL, 0, AIOS_HTTPC_POLL_SLICE_MS, NULL);
+	}
+	/* Removing an unfinished transfer closes its connection; a finished one goes back
+	 * to the cache for the next request. */
+	curl_multi_remove_handle(h->multi, h->easy);
+	curl_slist_free_all(x.headers);
+	if (cancelled) {
+		long code = 0;
+		curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &code);
+		resp->code = code;
+		return aios_fail(AIOS_ERR_CANCELLED, "%s: cancelled",
+		                 req->what ? req->what : req->url);
+	}
+	return finish(&x, rc);
+}
+
+enum aios_err aios_httpc_get(const char *url, const struct aios_httpc_opts *o, long *code,
+                             struct aios_buf *body)
+{
+	struct aios_httpc_handle *h = aios_httpc_handle_new();
+	struct aios_httpc_req req = {.url = url, .into = body, .follow_redirects = 1};
+	struct aios_httpc_opts oo = {0};
+	if (o)
+		oo = *o;
+	if (!oo.body_cap)
+		oo.body_cap = 64 << 10; /* a non-2xx body: only its start is of interest */
+	struct aios_httpc_resp resp;
+	enum aios_err e = aios_httpc_perform(h, &req, &oo, &resp);
+	*code = resp.code;
+	aios_httpc_resp_cleanup(&resp);
+	aios_httpc_handle_free(h);
 	return e;
+}
+
+/* ============================== batches ============================== */
+
+struct aios_httpc_batch {
+	CURLM *multi;
+	int max_parallel;
+};
+
+struct aios_httpc_batch *aios_httpc_batch_new(int max_parallel, int max_idle)
+{
+	ensure_global();
+	struct aios_httpc_batch *b = aios_xcalloc(1, sizeof(*b));
+	b->multi = curl_multi_init();
+	if (!b->multi)
+		abort(); /* out of memory */
+	b->max_parallel = max_parallel > 0 ? max_parallel : 1;
+	curl_multi_setopt(b->multi, CURLMOPT_MAXCONNECTS, (long)(max_idle > 0 ? max_idle : 1));
+	return b;
+}
+
+void aios_httpc_batch_free(struct aios_httpc_batch *b)
+{
+	if (!b)
+		return;
+	curl_multi_cleanup(b->multi);
+	free(b);
+}
+
+void aios_httpc_result_cleanup(struct aios_httpc_result *r)
+{
+	aios_buf_cleanup(&r->body);
+}
+
+struct bslot {
+	struct xfer x;
+	struct aios_httpc_req req;
+	struct aios_httpc_resp resp;
+};
+
+/* Copies a finished slot's outcome into its result. */
+static void bslot_result(struct bslot *s, CURLcode rc, struct aios_httpc_result *r)
+{
+	enum aios_err e = finish(&s->x, rc);
+	r->code = s->resp.code;
+	r->err = e;
+	if (e) {
+		if (s->x.too_big)
+			snprintf(r->error, sizeof(r->error), "page larger than %zu bytes",
+			         s->resp.body.max);
+		else
+			snprintf(r->error, sizeof(r->error), "%s%s",
+			         rc == CURLE_OPERATION_TIMEDOUT ? "timeout: " : "",
+			         s->x.errbuf[0] ? s->x.errbuf : curl_easy_strerror(rc));
+		aios_errclear();
+	}
+	r->body = s->resp.body; /* handed over */
+	memset(&s->resp.body, 0, sizeof(s->resp.body));
+}
+
+void aios_httpc_batch_get(struct aios_httpc_batch *b, const char *const *urls, size_t n,
+                          const struct aios_httpc_opts *o, struct aios_httpc_result *out)
+{
+	struct bslot *slots = aios_xcalloc(n ? n : 1, sizeof(*slots));
+	size_t next = 0, active = 0, finished = 0;
+	for (size_t i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		aios_buf_init(&out[i].body, 0);
+	}
+	while (finished < n) {
+		while (next < n && active < (size_t)b->max_parallel) {
+			struct bslot *s = &slots[next];
+			s->req.url = urls[next];
+			s->req.what = urls[next];
+			aios_buf_init(&s->resp.body,
+			              o && o->body_cap ? o->body_cap : AIOS_CAP_API_BODY);
+			s->x.easy = curl_easy_init();
+			if (!s->x.easy)
+				abort(); /* out of memory */
+			s->x.req = &s->req;
+			s->x.resp = &s->resp;
+			if (setup(&s->x, &s->req, o) != AIOS_OK)
+				aios_errclear(); /* setup fails on no input of a GET */
+			curl_easy_setopt(s->x.easy, CURLOPT_PRIVATE, s);
+			curl_multi_add_handle(b->multi, s->x.easy);
+			next++;
+			active++;
+		}
+		int running = 0;
+		curl_multi_perform(b->multi, &running);
+		int left;
+		for (CURLMsg *msg; (msg = curl_multi_info_read(b->multi, &left)) != NULL;) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			struct bslot *s = NULL;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+			CURLcode rc = msg->data.result;
+			bslot_result(s, rc, &out[s - slots]);
+			curl_multi_remove_handle(b->multi, s->x.easy);
+			curl_easy_cleanup(s->x.easy);
+			curl_slist_free_all(s->x.headers);
+			s->x.easy = NULL;
+			active--;
+			finished++;
+		}
+		if (finished < n && active > 0)
+			curl_multi_poll(b->multi, NULL, 0, AIOS_HTTPC_POLL_SLICE_MS, NULL);
+	}
+	free(slots);
 }

@@ -1,16 +1,28 @@
 /*
- * client.h - a small HTTP/1.1 client: a response parser fed bytes as they come, and
- * blocking connections over TCP or TLS (mbed TLS) with deadlines and cancellation.
+ * client.h - the project's one HTTP client, on libcurl (OpenSSL for TLS, nghttp2 for
+ * HTTP/2). Every outgoing HTTP request of every program goes through here: the
+ * Kubernetes client, the informers' watches, leader election, the operator's scrapers,
+ * the trainer's and aios-serve's http(s) fetches, the node agent's probes and the
+ * plugin. See docs/internals/http-client.md.
  *
- * Why our own: the operator's only HTTP peers are the API server and its own pods'
- * /metrics pages. libcurl brought in its dependency tree (OpenSSL, GnuTLS, Kerberos,
- * LDAP, ...), about 9 MB of resident library pages in a process whose own work needs
- * about 6 MB; see docs/internals/http-client.md.
+ * Two ways to run a request:
+ *   - aios_httpc_perform() on a struct aios_httpc_handle: one request at a time, in
+ *     the calling thread, on the handle's own connection cache (keep-alive between
+ *     calls). A handle is used by one thread at a time; callers that share a server
+ *     between threads keep a pool of handles (the Kubernetes client does).
+ *   - struct aios_httpc_batch: many requests at once on one curl multi handle, driven
+ *     by the thread that owns the batch (the scraper's pods, the node agent's probes);
+ *     connections stay open between rounds.
  *
- * What it speaks: HTTP/1.1 requests with a Content-Length body; responses with a
- * Content-Length, chunked or close-delimited body (no compression: it never asks
- * for one). Limits: a status line or header line of AIOS_HTTPC_LINE_CAP bytes, at most
- * AIOS_HTTPC_HEADERS_CAP header lines; bodies are bounded by the caller's sink.
+ * Per-call options (deadline, cancellation, whether the call may run while the process
+ * shuts down, the body cap) are an argument of each call: nothing is thread-local.
+ *
+ * Errors: TIMEOUT (the deadline passed), CANCELLED (the call's cancel flag or a
+ * process shutdown), UNAVAILABLE (resolve, refused, reset, closed early), TLS (a
+ * handshake or certificate verification failure: the message carries OpenSSL's words),
+ * TOO_BIG (the body passed its cap: the write callback stopped the transfer),
+ * PROTOCOL (a malformed answer). A non-2xx answer is not an error here: the caller
+ * reads resp->code.
  */
 #ifndef AIOS_HTTP_CLIENT_H
 #define AIOS_HTTP_CLIENT_H
@@ -21,126 +33,114 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-#define AIOS_HTTPC_LINE_CAP    16384 /* one status or header line, CRLF included */
-#define AIOS_HTTPC_HEADERS_CAP 200   /* header lines in one response */
+#define AIOS_HTTPC_CONNECT_TIMEOUT_MS 10000 /* connect + TLS handshake, unless less is left */
+#define AIOS_HTTPC_POLL_SLICE_MS      100   /* cancel and shutdown are checked this often */
 
-/* ---- the response parser --------------------------------------------------- */
+/* ---- TLS material ------------------------------------------------------------ */
 
-/* Callbacks of one response. Each returns 0 to go on, non-zero to stop (the feed then
- * returns AIOS_ERR_CANCELLED and the caller knows why). Any may be NULL. */
-struct aios_httpc_handler {
-	int (*status)(void *arg, int code);
-	/* name without the colon, value trimmed; neither is NUL-terminated */
-	int (*header)(void *arg, const char *name, size_t nl, const char *value, size_t vl);
-	int (*body)(void *arg, const char *p, size_t n);
-};
-
-struct aios_httpc_parser {
-	const struct aios_httpc_handler *h;
-	void *arg;
-	int state;
-	int code;
-	int no_body;          /* answer to HEAD, or 1xx/204/304 */
-	int chunked;          /* Transfer-Encoding: chunked */
-	int close;            /* Connection: close, or HTTP/1.0 without keep-alive */
-	int64_t length;       /* Content-Length, -1 when absent */
-	int64_t left;         /* body or chunk bytes still due */
-	int headers;          /* header lines so far */
-	struct aios_buf line; /* the line being read (status, header, chunk size) */
-};
-
-/* Starts a parser for the answer to a request with this method ("HEAD" has no body).
- * Clean it up when done with it, and before starting it again. */
-void aios_httpc_parser_init(struct aios_httpc_parser *ps, const char *method,
-                            const struct aios_httpc_handler *h, void *arg);
-/* Frees its line buffer. */
-void aios_httpc_parser_cleanup(struct aios_httpc_parser *ps);
-
-/* Feeds n bytes. *used gets how many were taken: all of them, or fewer when the
- * response ended inside p (what follows belongs to no request of ours). PROTOCOL with
- * a message naming the fault for a malformed or oversized head or chunk framing;
- * CANCELLED when a callback stopped it. */
-enum aios_err aios_httpc_parser_feed(struct aios_httpc_parser *ps, const char *p, size_t n,
-                                     size_t *used) AIOS_MUST_CHECK;
-
-/* The peer closed the connection: ends a close-delimited body; PROTOCOL when the
- * response was cut short (before its head ended, or short of its length). */
-enum aios_err aios_httpc_parser_eof(struct aios_httpc_parser *ps) AIOS_MUST_CHECK;
-
-/* 1 once the whole response has been parsed. */
-int aios_httpc_parser_done(const struct aios_httpc_parser *ps);
-
-/* 1 when the connection may carry another request after this (complete) response. */
-int aios_httpc_parser_reusable(const struct aios_httpc_parser *ps);
-
-/* ---- connections ------------------------------------------------------------ */
-
-/* A TLS client setup: trust anchors, an optional client certificate, shared by every
- * connection made with it (read-only once made, so threads may share it). */
+/* Trust anchors and an optional client certificate, shared read-only by every request
+ * made with it (threads may share it). */
 struct aios_httpc_tls;
 
-/* ca: PEM bundle (NULL: the system's, /etc/ssl/certs/ca-certificates.crt), cert and
- * key: the client's PEM certificate and key (both or neither), insecure: no server
- * check at all. Lengths exclude any NUL. Errors name which input is at fault. */
+/* ca: PEM bundle (NULL: the system's store), cert and key: the client's PEM
+ * certificate and key (both or neither), insecure: no server verification at all.
+ * Lengths exclude any NUL. Each input is parsed with OpenSSL here so that a bad one is
+ * named now (AIOS_ERR_TLS: "client key is not a PEM private key"), and the pair is
+ * checked to match. The bytes are copied (the key's copy is wiped when freed). */
 enum aios_err aios_httpc_tls_new(const char *ca, size_t ca_len, const char *cert, size_t cert_len,
                                  const char *key, size_t key_len, int insecure,
                                  struct aios_httpc_tls **out) AIOS_MUST_CHECK;
 void aios_httpc_tls_free(struct aios_httpc_tls *t);
 
-/* When to give up: an absolute deadline (aios_now_ms() clock, 0 = none) and a
- * cancel check polled at least every 100 ms while waiting (NULL = none). */
-struct aios_httpc_wait {
-	int64_t deadline_ms;
-	int (*cancelled)(void *arg);
-	void *arg;
+/* ---- one request -------------------------------------------------------------- */
+
+/* What a call may take: given at the call site. A zeroed struct means no deadline, no
+ * cancel flag, stopped by a shutdown, body cap AIOS_CAP_API_BODY. */
+struct aios_httpc_opts {
+	int64_t timeout_ms;   /* the whole exchange, connect included; 0 = none */
+	const int *cancel;    /* stop when *cancel != 0 (read atomically), or NULL */
+	int past_shutdown;    /* 1: a process-wide shutdown does not stop this call */
+	size_t body_cap;      /* bytes of body kept in resp->body; 0 = AIOS_CAP_API_BODY */
+	int64_t low_speed_s;  /* fail when slower than low_speed_bytes/s this long; 0 = never */
+	long low_speed_bytes; /* bytes per second; 0 = 1 (no byte at all) */
 };
 
-struct aios_httpc_conn;
+/* A sink for a streamed body: called with the bytes of a 2xx answer as they arrive.
+ * Returns 0 to go on, non-zero to stop the transfer (the call then returns
+ * AIOS_ERR_CANCELLED; the sink keeps its own reason). */
+typedef int (*aios_httpc_sink_fn)(void *arg, const char *p, size_t n);
 
-/* Connects to host:port (a name, an IPv4 or a bracket-less IPv6 address), then shakes
- * hands when tls is set, checking the server's name (DNS or IP SAN) against host.
- * Errors: UNAVAILABLE (resolve, refused, reset), TIMEOUT, CANCELLED, TLS (handshake,
- * verification: the message says what failed). */
-enum aios_err aios_httpc_connect(const char *host, int port, struct aios_httpc_tls *tls,
-                                 const struct aios_httpc_wait *w,
-                                 struct aios_httpc_conn **out) AIOS_MUST_CHECK;
-void aios_httpc_close(struct aios_httpc_conn *c);
+struct aios_httpc_req {
+	const char *method;         /* "GET", "POST", ...; NULL = GET */
+	const char *url;            /* "http[s]://host[:port]/path?query" */
+	const char *const *headers; /* "Name: value" lines, NULL-terminated, or NULL */
+	const char *body;           /* request body, or NULL */
+	size_t body_len;
+	struct aios_httpc_tls *tls; /* https: trust and client cert; NULL = system store */
+	const char *proxy;          /* "http://proxy:3128"; NULL = HTTPS_PROXY/NO_PROXY env */
+	int http2;                  /* 1: offer HTTP/2 over TLS (ALPN), else HTTP/1.1 */
+	aios_httpc_sink_fn sink;    /* NULL: a 2xx body is kept in resp->body */
+	void *sink_arg;
+	struct aios_buf *into; /* when set (and no sink): a 2xx body goes here, bounded by
+	                        * this buffer's own cap (TOO_BIG past it) */
+	int follow_redirects;  /* 1: follow up to 5 redirects (http and https only) */
+	int connect_only;      /* 1: connect (and shake hands), send nothing: a TCP check */
+	const char *what;      /* names the request in messages; NULL = method + URL */
+};
 
-/* 1 when an idle connection has something to read (the peer closed it, or sent what
- * nobody asked for): it must not carry another request. */
-int aios_httpc_conn_readable(struct aios_httpc_conn *c);
-/* The same for a plain socket of an idle connection (a hang-up or an error counts as
- * readable): the scraper's pool, which holds bare descriptors, asks this. */
-int aios_httpc_fd_readable(int fd);
+struct aios_httpc_resp {
+	long code;            /* HTTP status, 0 if none came */
+	struct aios_buf body; /* the body (non-2xx always; 2xx without a sink) */
+	int retry_after_s;    /* Retry-After seconds (0..3600), 0 if absent */
+	int http_version;     /* 1 or 2: the protocol the answer came in */
+	int sink_stopped;     /* 1: the request's sink stopped the transfer */
+};
 
-/* Sends one request: head (request line and header lines, each ending in CRLF, and
- * the empty line) then body. */
-enum aios_err aios_httpc_send(struct aios_httpc_conn *c, const char *head, size_t head_len,
-                              const char *body, size_t body_len,
-                              const struct aios_httpc_wait *w) AIOS_MUST_CHECK;
+/* Frees the body (the struct is the caller's). */
+void aios_httpc_resp_cleanup(struct aios_httpc_resp *resp);
 
-/* Reads and parses until the response is complete (a close-delimited body ends with
- * the connection). *got_any: whether any byte of a response arrived (a reused
- * connection the server had closed yields UNAVAILABLE with *got_any 0: the request
- * is safe to send again on a new one). */
-enum aios_err aios_httpc_recv(struct aios_httpc_conn *c, struct aios_httpc_parser *ps,
-                              const struct aios_httpc_wait *w, int *got_any) AIOS_MUST_CHECK;
+/* A connection cache for requests made one at a time. */
+struct aios_httpc_handle;
 
-/* ---- one GET ---------------------------------------------------------------- */
+struct aios_httpc_handle *aios_httpc_handle_new(void);
+void aios_httpc_handle_free(struct aios_httpc_handle *h);
 
-/* GET url ("http://host:port/path"; plain HTTP only), whole, within timeout_ms
- * (connect included). *code gets the status (0 if none came); body collects the body,
- * bounded by its own cap (TOO_BIG past it). Errors as aios_httpc_connect/recv. */
-enum aios_err aios_httpc_get(const char *url, int64_t timeout_ms, int *code,
+/* Runs req on h in this thread until the answer is complete, the deadline passes or
+ * the call is cancelled. resp is initialised here and filled as far as the exchange
+ * went; the caller cleans it up. Errors as above. */
+enum aios_err aios_httpc_perform(struct aios_httpc_handle *h, const struct aios_httpc_req *req,
+                                 const struct aios_httpc_opts *o,
+                                 struct aios_httpc_resp *resp) AIOS_MUST_CHECK;
+
+/* One GET of url with a fresh handle, following redirects. *code gets the final status
+ * (0 if none came); body (initialised by the caller: its cap bounds the page) collects
+ * a 2xx body, TOO_BIG past its cap; o may be NULL. A non-2xx status is no error here. */
+enum aios_err aios_httpc_get(const char *url, const struct aios_httpc_opts *o, long *code,
                              struct aios_buf *body) AIOS_MUST_CHECK;
 
-/* Splits "http[s]://host[:port][/...]" into scheme-is-https, host (brackets of an IPv6
- * literal removed), port (default 80/443) and the path ("" when absent; points into
- * url). INVALID names what is wrong. */
-enum aios_err aios_httpc_split_url(const char *url, int *https, char *host, size_t host_cap,
-                                   int *port, const char **path) AIOS_MUST_CHECK;
+/* ---- many requests at once ------------------------------------------------------ */
 
-/* "host:port", or "[host]:port" for an IPv6 literal: a Host header's value. */
-void aios_httpc_authority(const char *host, int port, char *out, size_t cap);
+/* A curl multi handle and its connection cache, owned by one thread. */
+struct aios_httpc_batch;
+
+/* max_parallel: requests in flight at once (more wait their turn); max_idle:
+ * connections kept open between rounds. */
+struct aios_httpc_batch *aios_httpc_batch_new(int max_parallel, int max_idle);
+void aios_httpc_batch_free(struct aios_httpc_batch *b);
+
+/* The outcome of one GET of a round. */
+struct aios_httpc_result {
+	enum aios_err err; /* AIOS_OK when an answer came (any code) */
+	long code;         /* HTTP status, 0 if none came */
+	struct aios_buf body;
+	char error[160]; /* why not, when err: curl's words with the phase */
+};
+
+/* GETs urls[0..n) concurrently, each within o->timeout_ms of its own start (bodies
+ * capped at o->body_cap), and fills out[0..n) (initialised here; free each with
+ * aios_httpc_result_cleanup). Returns when every request has finished. */
+void aios_httpc_batch_get(struct aios_httpc_batch *b, const char *const *urls, size_t n,
+                          const struct aios_httpc_opts *o, struct aios_httpc_result *out);
+void aios_httpc_result_cleanup(struct aios_httpc_result *r);
 
 #endif

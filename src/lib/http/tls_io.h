@@ -54,7 +54,4 @@ void aios_tls_close(struct ssl_st *ssl);
 /* The protocol a finished handshake agreed on ("TLSv1.3"). */
 const char *aios_tls_version(const struct ssl_st *ssl);
 
-/* The mbed TLS client (client.c) keeps its own pieces until it moves to libcurl. */
-#include "http/tls_mbed.h"
-
 #endif

@@ -1,11 +1,13 @@
 /*
- * client.c - the Kubernetes API client: the request path, one exchange over our HTTP/1.1
- * client (http/client.h), and the decoding of answers and API Status errors.
+ * client.c - the Kubernetes API client: the request path, one exchange over the
+ * project's HTTP client (http/client.h, libcurl), and the decoding of answers and API
+ * Status errors.
  *
- * Threads: the client holds a pool of idle keep-alive connections (AIOS_KUBE_POOL)
- * under one mutex. A call takes one (or connects), sends, reads the whole answer, and
- * puts the connection back when it may carry another request. HTTP/1.1 only: a watch
- * is a long stream on a connection of its own.
+ * Threads: the client holds a pool of idle HTTP handles (AIOS_KUBE_POOL) under one
+ * mutex; each keeps its connection to the server alive between requests. A call takes
+ * one (or makes one), runs the request in the calling thread and puts it back. HTTPS
+ * offers HTTP/2 (ALPN) and falls back to HTTP/1.1 when the server does not take it.
+ * Watches do not come here: watch.c runs them on the client's one watch multiplexer.
  */
 #include "kube/client.h"
 
@@ -24,9 +26,8 @@
 #include "http/client.h"
 #include "kube/kube_internal.h"
 
-#define AIOS_KUBE_POOL               8     /* idle connections kept; more are made on demand */
+#define AIOS_KUBE_POOL               8     /* idle handles kept; more are made on demand */
 #define AIOS_KUBE_DEFAULT_TIMEOUT_MS 30000 /* a non-watch request, end to end */
-#define AIOS_KUBE_CONNECT_TIMEOUT_MS 10000
 #define AIOS_KUBE_TOKEN_CAP          65536 /* a bearer token file */
 
 /* ------------------------------------------------------------------------ */
@@ -125,16 +126,12 @@ struct aios_kube_client {
 	aios_kube_metrics_fn metrics_fn;
 	void *metrics_arg;
 
-	/* where: cfg.server split once */
+	char *base; /* cfg.server without trailing '/' */
 	int https;
-	char host[256];
-	int port;
-	char authority[300];        /* the Host header */
-	char *prefix;               /* a path the server URL carries ("" usually) */
 	struct aios_httpc_tls *tls; /* NULL for http:// */
 
 	pthread_mutex_t pool_mu;
-	struct aios_httpc_conn *pool[AIOS_KUBE_POOL]; /* idle keep-alive connections */
+	struct aios_httpc_handle *pool[AIOS_KUBE_POOL]; /* idle handles and their connections */
 	int npool;
 
 	/* bearer token from a file, re-read when the file changes (rotation) */
@@ -142,31 +139,6 @@ struct aios_kube_client {
 	char *tok;
 	struct stat tok_st;
 };
-
-static _Thread_local int tls_retry_after;
-
-int aios_kube_retry_after_s(void)
-{
-	return tls_retry_after;
-}
-
-void aios_kube_set_retry_after(int s)
-{
-	tls_retry_after = s;
-}
-
-static _Thread_local int64_t tls_timeout_ms; /* > 0: overrides the client's timeout */
-static _Thread_local int tls_past_shutdown;  /* 1: a shutdown does not abort requests */
-
-void aios_kube_set_thread_timeout_ms(int64_t ms)
-{
-	tls_timeout_ms = ms;
-}
-
-void aios_kube_set_thread_past_shutdown(int on)
-{
-	tls_past_shutdown = on;
-}
 
 static char *memdup(const char *p, size_t n)
 {
@@ -249,25 +221,31 @@ enum aios_err aios_kube_client_new(const struct aios_kube_config *cfg,
 	c->cfg.insecure = cfg->insecure;
 	c->cfg.token = sdup(cfg->token);
 	c->cfg.token_file = sdup(cfg->token_file);
+	c->cfg.proxy_url = sdup(cfg->proxy_url);
 	c->ua = aios_xstrdup("aios/" AIOS_VERSION);
 	c->timeout_ms = AIOS_KUBE_DEFAULT_TIMEOUT_MS;
 	pthread_mutex_init(&c->pool_mu, NULL);
 	pthread_mutex_init(&c->tok_mu, NULL);
-	const char *path = NULL;
-	enum aios_err e = aios_httpc_split_url(c->cfg.server, &c->https, c->host, sizeof(c->host),
-	                                       &c->port, &path);
-	if (!e && *path && *path != '/')
-		e = aios_fail(AIOS_ERR_INVALID, "URL %s: a query or fragment in a server URL",
-		              c->cfg.server);
+	const char *srv = c->cfg.server;
+	c->https = strncmp(srv, "https://", 8) == 0;
+	enum aios_err e = AIOS_OK;
+	if (!c->https && strncmp(srv, "http://", 7) != 0)
+		e = aios_fail(AIOS_ERR_INVALID, "URL %s: not http:// or https://", srv);
+	else if (strpbrk(srv, "?#"))
+		e = aios_fail(AIOS_ERR_INVALID, "URL %s: a query or fragment in a server URL", srv);
+	else if (strchr(srv + (c->https ? 8 : 7), '@'))
+		e = aios_fail(AIOS_ERR_INVALID, "URL %s: user info in the URL is not supported",
+		              srv);
+	else if (srv[c->https ? 8 : 7] == 0 || srv[c->https ? 8 : 7] == '/')
+		e = aios_fail(AIOS_ERR_INVALID, "URL %s: no host", srv);
 	if (e) {
 		aios_kube_client_free(c);
 		return aios_fail_wrap(AIOS_ERR_INVALID, "kube client: server");
 	}
-	c->prefix = aios_xstrdup(path);
-	size_t pl = strlen(c->prefix);
-	while (pl > 0 && c->prefix[pl - 1] == '/')
-		c->prefix[--pl] = 0;
-	aios_httpc_authority(c->host, c->port, c->authority, sizeof(c->authority));
+	c->base = aios_xstrdup(srv);
+	size_t bl = strlen(c->base);
+	while (bl > 0 && c->base[bl - 1] == '/')
+		c->base[--bl] = 0;
 	if (c->https && (e = tls_setup(c)) != AIOS_OK) {
 		aios_kube_client_free(c);
 		return aios_fail_wrap(e, "kube client for %s", cfg->server);
@@ -276,12 +254,20 @@ enum aios_err aios_kube_client_new(const struct aios_kube_config *cfg,
 	return AIOS_OK;
 }
 
+static void wipe_free(char *s)
+{
+	if (s) {
+		memset(s, 0, strlen(s));
+		free(s);
+	}
+}
+
 void aios_kube_client_free(struct aios_kube_client *c)
 {
 	if (!c)
 		return;
 	for (int i = 0; i < c->npool; i++)
-		aios_httpc_close(c->pool[i]);
+		aios_httpc_handle_free(c->pool[i]);
 	aios_httpc_tls_free(c->tls);
 	pthread_mutex_destroy(&c->pool_mu);
 	pthread_mutex_destroy(&c->tok_mu);
@@ -298,16 +284,11 @@ void aios_kube_client_free(struct aios_kube_client *c)
 		memset(c->cfg.key_data, 0, c->cfg.key_data_len);
 		free(c->cfg.key_data);
 	}
-	if (c->cfg.token) {
-		memset(c->cfg.token, 0, strlen(c->cfg.token));
-		free(c->cfg.token);
-	}
+	wipe_free(c->cfg.token);
 	free(c->cfg.token_file);
-	if (c->tok) {
-		memset(c->tok, 0, strlen(c->tok));
-		free(c->tok);
-	}
-	free(c->prefix);
+	free(c->cfg.proxy_url);
+	wipe_free(c->tok);
+	free(c->base);
 	free(c->ua);
 	free(c);
 }
@@ -361,7 +342,7 @@ static enum aios_err bearer_token(struct aios_kube_client *c, char **out)
 			while (b.len > 0 && (b.data[b.len - 1] == '\n' ||
 			                     b.data[b.len - 1] == '\r' || b.data[b.len - 1] == ' '))
 				b.data[--b.len] = 0;
-			free(c->tok);
+			wipe_free(c->tok);
 			c->tok = aios_buf_take(&b);
 			aios_buf_cleanup(&b);
 			c->tok_st = st;
@@ -375,170 +356,35 @@ static enum aios_err bearer_token(struct aios_kube_client *c, char **out)
 	return AIOS_OK;
 }
 
-/* An idle connection, or NULL. One the server has closed (readable while idle: EOF
- * or a close_notify) is dropped here rather than failing the next request. */
-static struct aios_httpc_conn *conn_take(struct aios_kube_client *c)
+/* An idle handle (its connections kept alive inside it), or a new one. */
+static struct aios_httpc_handle *handle_take(struct aios_kube_client *c)
 {
-	for (;;) {
-		struct aios_httpc_conn *x = NULL;
-		pthread_mutex_lock(&c->pool_mu);
-		if (c->npool > 0)
-			x = c->pool[--c->npool];
-		pthread_mutex_unlock(&c->pool_mu);
-		if (!x || !aios_httpc_conn_readable(x))
-			return x;
-		aios_httpc_close(x);
-	}
+	struct aios_httpc_handle *h = NULL;
+	pthread_mutex_lock(&c->pool_mu);
+	if (c->npool > 0)
+		h = c->pool[--c->npool];
+	pthread_mutex_unlock(&c->pool_mu);
+	return h ? h : aios_httpc_handle_new();
 }
 
-static void conn_put(struct aios_kube_client *c, struct aios_httpc_conn *x)
+static void handle_put(struct aios_kube_client *c, struct aios_httpc_handle *h)
 {
 	pthread_mutex_lock(&c->pool_mu);
 	if (c->npool < AIOS_KUBE_POOL) {
-		c->pool[c->npool++] = x;
-		x = NULL;
+		c->pool[c->npool++] = h;
+		h = NULL;
 	}
 	pthread_mutex_unlock(&c->pool_mu);
-	aios_httpc_close(x);
+	aios_httpc_handle_free(h);
 }
 
 /* ------------------------------------------------------------------------ */
 /* one exchange                                                              */
 /* ------------------------------------------------------------------------ */
 
-struct xfer {
-	const struct aios_kube_call *k;
-	struct aios_kube_response *resp;
-	int too_big;      /* the body passed AIOS_CAP_API_BODY */
-	int sink_stopped; /* the sink asked to stop */
-};
-
-static int on_status(void *arg, int code)
-{
-	((struct xfer *)arg)->resp->code = code;
-	return 0;
-}
-
-static int on_body(void *arg, const char *p, size_t n)
-{
-	struct xfer *x = arg;
-	long code = x->resp->code;
-	if (x->k->sink && code >= 200 && code < 300) {
-		if (x->k->sink(x->k->sink_arg, p, n) != 0) {
-			x->sink_stopped = 1;
-			return 1;
-		}
-		return 0;
-	}
-	if (aios_buf_append(&x->resp->body, p, n) != AIOS_OK) {
-		aios_errclear();
-		x->too_big = 1;
-		return 1;
-	}
-	return 0;
-}
-
-static int on_header(void *arg, const char *name, size_t nl, const char *value, size_t vl)
-{
-	struct xfer *x = arg;
-	if (nl != 11 || strncasecmp(name, "Retry-After", 11) != 0)
-		return 0;
-	char tmp[32];
-	if (vl >= sizeof(tmp))
-		vl = sizeof(tmp) - 1;
-	memcpy(tmp, value, vl);
-	tmp[vl] = 0;
-	char *end;
-	long v = strtol(tmp, &end, 10);
-	/* Only the delta-seconds form; an HTTP date is treated as 1 s. */
-	if (end == tmp)
-		v = 1;
-	if (v < 0)
-		v = 0;
-	if (v > 3600)
-		v = 3600;
-	x->resp->retry_after_s = (int)v;
-	return 0;
-}
-
-static const struct aios_httpc_handler kube_handler = {on_status, on_header, on_body};
-
-/* Polled while waiting: a process-wide shutdown (unless this thread runs past it) or
- * the call's own cancel flag. */
-static int call_cancelled(void *arg)
-{
-	const struct aios_kube_call *k = arg;
-	if (aios_shutdown_requested() && !tls_past_shutdown)
-		return 1;
-	return k->cancel && __atomic_load_n(k->cancel, __ATOMIC_ACQUIRE);
-}
-
 void aios_kube_response_cleanup(struct aios_kube_response *resp)
 {
 	aios_buf_cleanup(&resp->body);
-}
-
-/* The request's head: request line, headers, the empty line. */
-static char *request_head(struct aios_kube_client *c, const struct aios_kube_call *k,
-                          const char *token)
-{
-	struct aios_buf h;
-	aios_buf_init(&h, AIOS_CAP_API_BODY);
-	enum aios_err e = aios_buf_printf(&h,
-	                                  "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
-	                                  "Accept: application/json\r\n",
-	                                  k->method, c->prefix, k->path_query, c->authority, c->ua);
-	if (!e && token)
-		e = aios_buf_printf(&h, "Authorization: Bearer %s\r\n", token);
-	if (!e && k->content_type)
-		e = aios_buf_printf(&h, "Content-Type: %s\r\n", k->content_type);
-	if (!e && (k->body || (strcmp(k->method, "GET") != 0 && strcmp(k->method, "DELETE") != 0)))
-		e = aios_buf_printf(&h, "Content-Length: %zu\r\n", k->body ? k->body_len : 0);
-	if (!e)
-		e = aios_buf_puts(&h, "\r\n");
-	(void)e; /* bounded by 64 MiB: a head cannot reach it */
-	return aios_buf_take(&h);
-}
-
-/* Sends the call on a pooled connection or a new one and reads the answer through
- * the parser. A pooled connection that turns out dead before any byte of an answer
- * came (the server closed it while idle) is replaced by a new one, once. */
-static enum aios_err exchange(struct aios_kube_client *c, const struct aios_kube_call *k,
-                              const char *head, struct xfer *x, int64_t deadline)
-{
-	struct aios_httpc_wait w = {deadline, call_cancelled, (void *)k};
-	for (int attempt = 0;; attempt++) {
-		struct aios_httpc_conn *conn = attempt == 0 ? conn_take(c) : NULL;
-		int reused = conn != NULL;
-		enum aios_err e = AIOS_OK;
-		if (!conn) {
-			int64_t cd = aios_now_ms() + AIOS_KUBE_CONNECT_TIMEOUT_MS;
-			struct aios_httpc_wait cw = {deadline && deadline < cd ? deadline : cd,
-			                             call_cancelled, (void *)k};
-			e = aios_httpc_connect(c->host, c->port, c->tls, &cw, &conn);
-			if (e)
-				return e;
-		}
-		e = aios_httpc_send(conn, head, strlen(head), k->body, k->body ? k->body_len : 0,
-		                    &w);
-		int got_any = 0;
-		struct aios_httpc_parser ps;
-		aios_httpc_parser_init(&ps, k->method, &kube_handler, x);
-		if (!e)
-			e = aios_httpc_recv(conn, &ps, &w, &got_any);
-		int reusable = !e && aios_httpc_parser_reusable(&ps);
-		aios_httpc_parser_cleanup(&ps);
-		if (reusable)
-			conn_put(c, conn);
-		else
-			aios_httpc_close(conn);
-		if (e && reused && !got_any && e == AIOS_ERR_UNAVAILABLE) {
-			aios_errclear();
-			x->resp->code = 0;
-			continue;
-		}
-		return e;
-	}
 }
 
 enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_kube_call *k,
@@ -546,7 +392,6 @@ enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_ku
 {
 	memset(resp, 0, sizeof(*resp));
 	aios_buf_init(&resp->body, AIOS_CAP_API_BODY);
-	tls_retry_after = 0;
 	char *token = NULL;
 	enum aios_err e = bearer_token(c, &token);
 	if (e) {
@@ -554,28 +399,67 @@ enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_ku
 			c->metrics_fn(c->metrics_arg, k->verb, 0);
 		return e;
 	}
-	char *head = request_head(c, k, token);
-	if (token) {
-		memset(token, 0, strlen(token));
-		free(token);
-	}
-	int64_t timeout_ms = tls_timeout_ms > 0 ? tls_timeout_ms : c->timeout_ms;
-	int64_t deadline = !k->streaming && timeout_ms > 0 ? aios_now_ms() + timeout_ms : 0;
-	struct xfer x = {k, resp, 0, 0};
-	e = exchange(c, k, head, &x, deadline);
-	memset(head, 0, strlen(head)); /* it carried the token */
-	free(head);
+	char *url = aios_xasprintf("%s%s", c->base, k->path_query);
+	char *auth = token ? aios_xasprintf("Authorization: Bearer %s", token) : NULL;
+	wipe_free(token);
+	char *ctype = k->content_type ? aios_xasprintf("Content-Type: %s", k->content_type) : NULL;
+	char *ua = aios_xasprintf("User-Agent: %s", c->ua);
+	const char *hdrs[5];
+	int nh = 0;
+	hdrs[nh++] = "Accept: application/json";
+	hdrs[nh++] = ua;
+	if (auth)
+		hdrs[nh++] = auth;
+	if (ctype)
+		hdrs[nh++] = ctype;
+	hdrs[nh] = NULL;
+	char what[512];
+	snprintf(what, sizeof(what), "%s %s", k->method, k->path_query);
+	struct aios_httpc_req req = {
+	    .method = k->method,
+	    .url = url,
+	    .headers = hdrs,
+	    .body = k->body,
+	    .body_len = k->body ? k->body_len : 0,
+	    .tls = c->tls,
+	    .proxy = c->cfg.proxy_url,
+	    .http2 = c->https,
+	    .sink = k->sink,
+	    .sink_arg = k->sink_arg,
+	    .what = what,
+	};
+	const struct aios_kube_call_opts *co = k->opts;
+	int64_t timeout_ms = co && co->timeout_ms > 0 ? co->timeout_ms
+	                     : k->streaming           ? 0
+	                                              : c->timeout_ms;
+	struct aios_httpc_opts o = {
+	    .timeout_ms = timeout_ms,
+	    .cancel = k->cancel,
+	    .past_shutdown = co ? co->past_shutdown : 0,
+	    .body_cap = AIOS_CAP_API_BODY,
+	};
+	struct aios_httpc_handle *h = handle_take(c);
+	struct aios_httpc_resp hr;
+	e = aios_httpc_perform(h, &req, &o, &hr);
+	handle_put(c, h);
+	wipe_free(auth);
+	free(ctype);
+	free(ua);
+	free(url);
+	aios_buf_cleanup(&resp->body);
+	resp->body = hr.body; /* handed over */
+	resp->code = hr.code;
+	resp->retry_after_s = hr.retry_after_s;
+	resp->http_version = hr.http_version;
 	long code = resp->code;
-	tls_retry_after = resp->retry_after_s;
-	if (x.too_big)
+	if (hr.sink_stopped)
+		e = AIOS_ERR_CANCELLED; /* the sink holds the reason */
+	else if (e == AIOS_ERR_TOO_BIG)
 		e = aios_fail(AIOS_ERR_TOO_BIG, "%s %s: response body larger than %u bytes",
 		              k->method, k->path_query, (unsigned)AIOS_CAP_API_BODY);
-	else if (x.sink_stopped)
-		e = AIOS_ERR_CANCELLED; /* the sink holds the reason */
 	else if (e && !(code >= 300 && resp->body.len > 0))
-		e = aios_fail_wrap(e, "%s %s", k->method, k->path_query);
+		; /* the transport's message names the request already */
 	else if (code < 200 || code >= 300) {
-		char what[512];
 		snprintf(what, sizeof(what), "%s %s", k->verb, k->path_query);
 		e = aios_kube_status_error(code, resp->body.data, resp->body.len, what);
 	}
@@ -588,8 +472,12 @@ enum aios_err aios_kube_request(struct aios_kube_client *c, const char *method,
                                 const char *path_query, const char *content_type, const char *body,
                                 size_t body_len, struct aios_kube_response *resp)
 {
-	struct aios_kube_call k = {method,   method, path_query, content_type, body,
-	                           body_len, NULL,   NULL,       NULL,         0};
+	struct aios_kube_call k = {.method = method,
+	                           .verb = method,
+	                           .path_query = path_query,
+	                           .content_type = content_type,
+	                           .body = body,
+	                           .body_len = body_len};
 	return aios_kube_perform(c, &k, resp);
 }
 
@@ -707,15 +595,21 @@ static enum aios_err write_query(struct aios_buf *q, const struct aios_kube_writ
 }
 
 /* Shared body of the verbs: method on path (+query) with an optional JSON body. */
-static enum aios_err do_verb(struct aios_kube_client *c, const char *method, const char *verb,
-                             struct aios_buf *pq, const char *ctype, struct json_object *body,
-                             struct json_object **out)
+static enum aios_err do_verb(struct aios_kube_client *c, const struct aios_kube_call_opts *co,
+                             const char *method, const char *verb, struct aios_buf *pq,
+                             const char *ctype, struct json_object *body, struct json_object **out)
 {
 	const char *b = NULL;
 	size_t bl = 0;
 	if (body)
 		b = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN, &bl);
-	struct aios_kube_call k = {method, verb, pq->data, ctype, b, bl, NULL, NULL, NULL, 0};
+	struct aios_kube_call k = {.method = method,
+	                           .verb = verb,
+	                           .path_query = pq->data,
+	                           .content_type = ctype,
+	                           .body = b,
+	                           .body_len = bl,
+	                           .opts = co};
 	struct aios_kube_response resp;
 	enum aios_err e = aios_kube_perform(c, &k, &resp);
 	if (!e) {
@@ -739,12 +633,18 @@ static void path_into(struct aios_buf *pq, const struct aios_kube_ref *r)
 enum aios_err aios_kube_get(struct aios_kube_client *c, const struct aios_kube_ref *r,
                             struct json_object **out)
 {
+	return aios_kube_get_with(c, NULL, r, out);
+}
+
+enum aios_err aios_kube_get_with(struct aios_kube_client *c, const struct aios_kube_call_opts *co,
+                                 const struct aios_kube_ref *r, struct json_object **out)
+{
 	*out = NULL;
 	if (!r->name)
 		return aios_fail(AIOS_ERR_INVALID, "get %s: no name given", r->gvr->resource);
 	struct aios_buf pq;
 	path_into(&pq, r);
-	enum aios_err e = do_verb(c, "GET", "get", &pq, NULL, NULL, out);
+	enum aios_err e = do_verb(c, co, "GET", "get", &pq, NULL, NULL, out);
 	aios_buf_cleanup(&pq);
 	return e;
 }
@@ -752,6 +652,7 @@ enum aios_err aios_kube_get(struct aios_kube_client *c, const struct aios_kube_r
 enum aios_err aios_kube_list(struct aios_kube_client *c, const struct aios_kube_ref *r,
                              const struct aios_kube_list_opts *o, struct json_object **out)
 {
+	const struct aios_kube_call_opts *co = NULL;
 	*out = NULL;
 	struct aios_kube_ref coll = *r;
 	coll.name = NULL;
@@ -775,7 +676,7 @@ enum aios_err aios_kube_list(struct aios_kube_client *c, const struct aios_kube_
 	if (e)
 		e = aios_fail(AIOS_ERR_TOO_BIG, "list %s: selectors too long", r->gvr->resource);
 	else
-		e = do_verb(c, "GET", "list", &pq, NULL, NULL, out);
+		e = do_verb(c, co, "GET", "list", &pq, NULL, NULL, out);
 	aios_buf_cleanup(&pq);
 	return e;
 }
@@ -839,6 +740,14 @@ enum aios_err aios_kube_create(struct aios_kube_client *c, const struct aios_kub
                                struct json_object *obj, const struct aios_kube_write_opts *o,
                                struct json_object **out)
 {
+	return aios_kube_create_with(c, NULL, r, obj, o, out);
+}
+
+enum aios_err aios_kube_create_with(struct aios_kube_client *c,
+                                    const struct aios_kube_call_opts *co,
+                                    const struct aios_kube_ref *r, struct json_object *obj,
+                                    const struct aios_kube_write_opts *o, struct json_object **out)
+{
 	if (out)
 		*out = NULL;
 	struct aios_kube_ref coll = *r;
@@ -851,7 +760,7 @@ enum aios_err aios_kube_create(struct aios_kube_client *c, const struct aios_kub
 	path_into(&pq, &coll);
 	enum aios_err e = write_query(&pq, o);
 	if (!e)
-		e = do_verb(c, "POST", "create", &pq, "application/json", obj, out);
+		e = do_verb(c, co, "POST", "create", &pq, "application/json", obj, out);
 	aios_buf_cleanup(&pq);
 	return e;
 }
@@ -859,6 +768,14 @@ enum aios_err aios_kube_create(struct aios_kube_client *c, const struct aios_kub
 enum aios_err aios_kube_replace(struct aios_kube_client *c, const struct aios_kube_ref *r,
                                 struct json_object *obj, const struct aios_kube_write_opts *o,
                                 struct json_object **out)
+{
+	return aios_kube_replace_with(c, NULL, r, obj, o, out);
+}
+
+enum aios_err aios_kube_replace_with(struct aios_kube_client *c,
+                                     const struct aios_kube_call_opts *co,
+                                     const struct aios_kube_ref *r, struct json_object *obj,
+                                     const struct aios_kube_write_opts *o, struct json_object **out)
 {
 	if (out)
 		*out = NULL;
@@ -868,7 +785,7 @@ enum aios_err aios_kube_replace(struct aios_kube_client *c, const struct aios_ku
 	path_into(&pq, r);
 	enum aios_err e = write_query(&pq, o);
 	if (!e)
-		e = do_verb(c, "PUT", "update", &pq, "application/json", obj, out);
+		e = do_verb(c, co, "PUT", "update", &pq, "application/json", obj, out);
 	aios_buf_cleanup(&pq);
 	return e;
 }
@@ -885,6 +802,7 @@ enum aios_err aios_kube_patch(struct aios_kube_client *c, const struct aios_kube
                               enum aios_kube_patch_type type, struct json_object *patch,
                               const struct aios_kube_write_opts *o, struct json_object **out)
 {
+	const struct aios_kube_call_opts *co = NULL;
 	if (out)
 		*out = NULL;
 	if (!r->name)
@@ -909,7 +827,7 @@ enum aios_err aios_kube_patch(struct aios_kube_client *c, const struct aios_kube
 	path_into(&pq, r);
 	enum aios_err e = write_query(&pq, o);
 	if (!e)
-		e = do_verb(c, "PATCH", "patch", &pq, ct, patch, out);
+		e = do_verb(c, co, "PATCH", "patch", &pq, ct, patch, out);
 	aios_buf_cleanup(&pq);
 	return e;
 }
@@ -917,6 +835,7 @@ enum aios_err aios_kube_patch(struct aios_kube_client *c, const struct aios_kube
 enum aios_err aios_kube_delete(struct aios_kube_client *c, const struct aios_kube_ref *r,
                                const struct aios_kube_delete_opts *o, struct json_object **out)
 {
+	const struct aios_kube_call_opts *co = NULL;
 	if (out)
 		*out = NULL;
 	if (!r->name)
@@ -942,7 +861,7 @@ enum aios_err aios_kube_delete(struct aios_kube_client *c, const struct aios_kub
 	struct aios_buf pq;
 	path_into(&pq, r);
 	enum aios_err e =
-	    do_verb(c, "DELETE", "delete", &pq, body ? "application/json" : NULL, body, out);
+	    do_verb(c, co, "DELETE", "delete", &pq, body ? "application/json" : NULL, body, out);
 	aios_buf_cleanup(&pq);
 	json_object_put(body);
 	return e;

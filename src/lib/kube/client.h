@@ -1,12 +1,12 @@
 /*
- * client.h - a Kubernetes API client on our HTTP/1.1 client (http/client.h, TLS by
- * mbed TLS): typed verbs on JSON.
+ * client.h - a Kubernetes API client on the project's HTTP client (http/client.h:
+ * libcurl, TLS by OpenSSL, HTTP/2 where the server offers it): typed verbs on JSON.
  *
  * One struct aios_kube_client per program, shared by every thread: each call takes an
- * idle keep-alive connection from a small pool (or connects) and returns it after.
- * The server URL may be http:// or https:// and may carry a path prefix. TLS material
- * is read and checked when the client is made (AIOS_ERR_TLS names the field at
- * fault). Proxies (HTTPS_PROXY) are not used.
+ * idle HTTP handle (and its keep-alive connection) from a small pool and returns it
+ * after. The server URL may be http:// or https:// and may carry a path prefix. TLS
+ * material is read and checked when the client is made (AIOS_ERR_TLS names the field
+ * at fault). Proxies: the cluster's proxy-url, else HTTPS_PROXY/NO_PROXY (libcurl).
  *
  * Objects go in and out as json-c objects. Inputs are borrowed; returned objects are
  * owned by the caller (json_object_put). Response bodies are bounded by
@@ -18,7 +18,7 @@
  *   400/422 INVALID (message lists the field causes, e.g. "spec.optimizer.epochs:
  *   Invalid value: -1: ..."), 401 UNAUTHORIZED, 403 FORBIDDEN (the RBAC message names
  *   the user, verb and resource), 429/5xx and connection failures UNAVAILABLE (see
- *   aios_kube_retry_after_s()), a body we cannot read PROTOCOL, TLS failures TLS.
+ *   aios_kube_response.retry_after_s), a body we cannot read PROTOCOL, TLS failures TLS.
  */
 #ifndef AIOS_KUBE_CLIENT_H
 #define AIOS_KUBE_CLIENT_H
@@ -92,9 +92,12 @@ typedef void (*aios_kube_metrics_fn)(void *arg, const char *verb, int code);
 void aios_kube_client_set_metrics_hook(struct aios_kube_client *c, aios_kube_metrics_fn fn,
                                        void *arg);
 
-/* Seconds the server asked us to wait (Retry-After) on this thread's last failed
- * call, or 0 when it did not say. Meaningful after AIOS_ERR_UNAVAILABLE. */
-int aios_kube_retry_after_s(void);
+/* Options of one call, given at the call site (client-go's per-call context). NULL
+ * means the client's timeout, stopped by a process shutdown. */
+struct aios_kube_call_opts {
+	int64_t timeout_ms; /* > 0: this call's whole deadline, instead of the client's */
+	int past_shutdown;  /* 1: runs through a process-wide shutdown (releasing a Lease) */
+};
 
 /* ---- verbs ---------------------------------------------------------------- */
 
@@ -144,6 +147,21 @@ enum aios_err aios_kube_list_all(struct aios_kube_client *c, const struct aios_k
                                  const struct aios_kube_list_opts *o,
                                  struct json_object **out) AIOS_MUST_CHECK;
 
+/* aios_kube_get, aios_kube_create and aios_kube_replace with call options. */
+enum aios_err aios_kube_get_with(struct aios_kube_client *c, const struct aios_kube_call_opts *co,
+                                 const struct aios_kube_ref *r,
+                                 struct json_object **out) AIOS_MUST_CHECK;
+enum aios_err aios_kube_create_with(struct aios_kube_client *c,
+                                    const struct aios_kube_call_opts *co,
+                                    const struct aios_kube_ref *r, struct json_object *obj,
+                                    const struct aios_kube_write_opts *o,
+                                    struct json_object **out) AIOS_MUST_CHECK;
+enum aios_err aios_kube_replace_with(struct aios_kube_client *c,
+                                     const struct aios_kube_call_opts *co,
+                                     const struct aios_kube_ref *r, struct json_object *obj,
+                                     const struct aios_kube_write_opts *o,
+                                     struct json_object **out) AIOS_MUST_CHECK;
+
 /* POST obj to the collection r (r->name NULL). out may be NULL. */
 enum aios_err aios_kube_create(struct aios_kube_client *c, const struct aios_kube_ref *r,
                                struct json_object *obj, const struct aios_kube_write_opts *o,
@@ -179,6 +197,7 @@ struct aios_kube_response {
 	long code;            /* HTTP status, 0 if none came */
 	struct aios_buf body; /* the body, bounded by AIOS_CAP_API_BODY */
 	int retry_after_s;    /* Retry-After seconds, 0 if absent */
+	int http_version;     /* 1 or 2 */
 };
 
 /* Frees the response's body (the struct itself is the caller's). */

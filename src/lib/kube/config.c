@@ -103,6 +103,7 @@ void aios_kube_config_free(struct aios_kube_config *cfg)
 		free(cfg->token);
 	}
 	free(cfg->token_file);
+	free(cfg->proxy_url);
 	free(cfg);
 }
 
@@ -257,8 +258,9 @@ enum aios_err aios_kube_config_parse(const char *yaml, size_t len, const char *d
 	cfg->source = aios_xstrdup(what);
 	cfg->ns = aios_xstrdup(ns ? ns : "default");
 
-	const char *server, *ca, *ca_data, *insecure;
+	const char *server, *ca, *ca_data, *insecure, *proxy;
 	STR(cluster, "server", server);
+	STR(cluster, "proxy-url", proxy);
 	STR(cluster, "certificate-authority", ca);
 	STR(cluster, "certificate-authority-data", ca_data);
 	STR(cluster, "insecure-skip-tls-verify", insecure);
@@ -278,6 +280,17 @@ enum aios_err aios_kube_config_parse(const char *yaml, size_t len, const char *d
 	while (sl > 0 && cfg->server[sl - 1] == '/')
 		cfg->server[--sl] = 0;
 	cfg->ca_file = resolve_path(dir, ca);
+	if (proxy) {
+		if (strncmp(proxy, "http://", 7) != 0 && strncmp(proxy, "https://", 8) != 0 &&
+		    strncmp(proxy, "socks5://", 9) != 0) {
+			e = aios_fail(AIOS_ERR_INVALID,
+			              "kubeconfig %s: cluster \"%s\": proxy-url \"%s\" is not an "
+			              "http, https or socks5 URL",
+			              what, cluster_name, proxy);
+			goto out;
+		}
+		cfg->proxy_url = aios_xstrdup(proxy);
+	}
 	if (ca_data && (e = decode_field(ca_data, what, "certificate-authority-data", &cfg->ca_data,
 	                                 &cfg->ca_data_len)))
 		goto out;

@@ -46,6 +46,7 @@ struct aios_kube_config {
 	/* bearer token: a static value, or a file re-read when it changes */
 	char *token; /* never logged */
 	char *token_file;
+	char *proxy_url; /* the cluster's proxy-url; NULL: HTTPS_PROXY/NO_PROXY apply */
 };
 
 /* Loads the kubeconfig at path using context (NULL: current-context). Caller frees *out. */

@@ -25,8 +25,9 @@ struct aios_kube_call {
 	size_t body_len;
 	aios_kube_sink_fn sink; /* NULL: buffer the 2xx body into resp->body */
 	void *sink_arg;
-	const int *cancel; /* streaming calls: stop when *cancel != 0 */
-	int streaming;     /* no overall timeout; polled for cancel every 100 ms */
+	const int *cancel;                      /* streaming calls: stop when *cancel != 0 */
+	int streaming;                          /* no overall timeout */
+	const struct aios_kube_call_opts *opts; /* NULL: the client's defaults */
 };
 
 /* Performs the call. resp is initialised here and filled; non-2xx answers are decoded
@@ -38,16 +39,6 @@ enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_ku
 /* Appends "&key=value" (or "?key=value" when q has no '?') with value escaped. */
 enum aios_err aios_kube_query_add(struct aios_buf *q, const char *key,
                                   const char *value) AIOS_MUST_CHECK;
-
-/* Sets this thread's Retry-After value (client.c keeps it thread-local). */
-void aios_kube_set_retry_after(int s);
-/* Sets this thread's timeout for non-watch requests (> 0 overrides the client's, 0
- * restores it): the leader elector bounds a renewal by its renew deadline. */
-void aios_kube_set_thread_timeout_ms(int64_t ms);
-/* Lets this thread's requests run through a process-wide shutdown (1) or not (0, the
- * default): the leader elector releases its Lease while the process stops. Such
- * requests should carry a thread timeout. */
-void aios_kube_set_thread_past_shutdown(int on);
 
 /* Decodes a whole watch body held in memory exactly as aios_kube_watch decodes a
  * stream (same line cap, same errors, a partial last line is PROTOCOL), calling fn per

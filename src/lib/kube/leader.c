@@ -228,17 +228,20 @@ static void observe(struct aios_kube_leader *l, struct json_object *lease)
 	}
 }
 
-/* Bounds this thread's next API request by deadline_ms (monotonic; 0: no bound beyond
- * the client's own timeout). */
-static enum aios_err bound_request(struct aios_kube_leader *l, int64_t deadline_ms)
+/* The options of the next API request: bounded by deadline_ms (monotonic; 0: no bound
+ * beyond the client's own timeout). */
+static enum aios_err bound_request(struct aios_kube_leader *l, int64_t deadline_ms,
+                                   struct aios_kube_call_opts *co)
 {
+	co->timeout_ms = 0;
+	co->past_shutdown = 0;
 	if (!deadline_ms)
 		return AIOS_OK;
 	int64_t left = deadline_ms - aios_now_ms();
 	if (left <= 0)
 		return aios_fail(AIOS_ERR_TIMEOUT, "lease %s/%s: the renew deadline passed", l->ns,
 		                 l->name);
-	aios_kube_set_thread_timeout_ms(left);
+	co->timeout_ms = left;
 	return AIOS_OK;
 }
 
@@ -258,10 +261,11 @@ static enum aios_err put_ours(struct aios_kube_leader *l, int64_t deadline_ms, c
 	int64_t dur_s = (l->o.lease_duration_ms + 999) / 1000;
 	struct json_object *body = lease_body(l, l->identity, dur_s, acq, transitions, rv);
 	struct json_object *got = NULL;
-	enum aios_err e = bound_request(l, deadline_ms);
+	struct aios_kube_call_opts co;
+	enum aios_err e = bound_request(l, deadline_ms, &co);
 	if (!e)
-		e = rv ? aios_kube_replace(l->c, &r, body, NULL, &got)
-		       : aios_kube_create(l->c, &r, body, NULL, &got);
+		e = rv ? aios_kube_replace_with(l->c, &co, &r, body, NULL, &got)
+		       : aios_kube_create_with(l->c, &co, &r, body, NULL, &got);
 	json_object_put(body);
 	if (!e) {
 		observe(l, got);
@@ -309,10 +313,11 @@ static enum aios_err try_once(struct aios_kube_leader *l, int64_t deadline_ms)
 	if (l->own && renew_own(l, deadline_ms) == AIOS_OK)
 		return AIOS_OK;
 	keep_own(l, NULL);
-	enum aios_err e = bound_request(l, deadline_ms);
+	struct aios_kube_call_opts co;
+	enum aios_err e = bound_request(l, deadline_ms, &co);
 	if (e)
 		return e;
-	e = aios_kube_get(l->c, &r, &cur);
+	e = aios_kube_get_with(l->c, &co, &r, &cur);
 	if (e == AIOS_ERR_NOT_FOUND)
 		return put_ours(l, deadline_ms, NULL, 0, NULL);
 	if (e)
@@ -336,9 +341,7 @@ static enum aios_err try_once(struct aios_kube_leader *l, int64_t deadline_ms)
 
 static enum aios_err try_acquire_or_renew(struct aios_kube_leader *l, int64_t deadline_ms)
 {
-	enum aios_err e = try_once(l, deadline_ms);
-	aios_kube_set_thread_timeout_ms(0);
-	return e;
+	return try_once(l, deadline_ms);
 }
 
 /* Someone else holds the lease (as we last saw it): ms until it expires by our
@@ -355,7 +358,10 @@ static void release_once(struct aios_kube_leader *l)
 {
 	struct aios_kube_ref r = aios_kube_ref(&aios_kube_leases, l->ns, l->name);
 	struct json_object *cur = NULL;
-	if (aios_kube_get(l->c, &r, &cur) != AIOS_OK) {
+	/* runs through the shutdown (a SIGTERM is the usual reason to release), each
+	 * request bounded by a retry period */
+	const struct aios_kube_call_opts co = {l->o.retry_period_ms, 1};
+	if (aios_kube_get_with(l->c, &co, &r, &cur) != AIOS_OK) {
 		aios_warn("leader_release_failed", "lease %s/%s: %s", l->ns, l->name,
 		          aios_errmsg());
 		return;
@@ -365,7 +371,7 @@ static void release_once(struct aios_kube_leader *l)
 		struct json_object *body =
 		    lease_body(l, "", 1, NULL, lease_transitions(cur),
 		               aios_json_str(cur, "metadata.resourceVersion"));
-		if (aios_kube_replace(l->c, &r, body, NULL, NULL) != AIOS_OK)
+		if (aios_kube_replace_with(l->c, &co, &r, body, NULL, NULL) != AIOS_OK)
 			aios_warn("leader_release_failed", "lease %s/%s: %s", l->ns, l->name,
 			          aios_errmsg());
 		else
@@ -375,16 +381,10 @@ static void release_once(struct aios_kube_leader *l)
 	json_object_put(cur);
 }
 
-/* Releases the Lease when we hold it, also while the process shuts down (a SIGTERM is
- * the usual reason to release: the kube client would otherwise abort the requests),
- * each request bounded by a retry period. */
+/* Releases the Lease when we hold it, also while the process shuts down. */
 static void release(struct aios_kube_leader *l)
 {
-	aios_kube_set_thread_past_shutdown(1);
-	aios_kube_set_thread_timeout_ms(l->o.retry_period_ms);
 	release_once(l);
-	aios_kube_set_thread_timeout_ms(0);
-	aios_kube_set_thread_past_shutdown(0);
 }
 
 static void set_leading(struct aios_kube_leader *l, int v)

@@ -193,19 +193,25 @@ enum aios_err aios_kube_watch(struct aios_kube_client *c, const struct aios_kube
 	         (r->ns && *r->ns) ? " in " : "", (r->ns && *r->ns) ? r->ns : "");
 	struct wstate w = {.fn = fn, .arg = arg, .what = what};
 	aios_buf_init(&w.line, AIOS_CAP_WATCH_LINE);
-	struct aios_kube_call k = {
-	    "GET", "watch", pq.data, NULL, NULL, 0, sink, &w, o ? o->cancel : NULL, 1};
+	struct aios_kube_call k = {.method = "GET",
+	                           .verb = "watch",
+	                           .path_query = pq.data,
+	                           .sink = sink,
+	                           .sink_arg = &w,
+	                           .cancel = o ? o->cancel : NULL,
+	                           .streaming = 1};
 	struct aios_kube_response resp;
 	e = aios_kube_perform(c, &k, &resp);
 	if (w.err) {
 		/* The sink stopped the stream: its reason wins over the transport's. */
 		e = aios_fail(w.err, "%s", w.msg);
-	} else if (e == AIOS_ERR_PROTOCOL || (e == AIOS_OK && w.line.len > 0)) {
-		if (w.line.len > 0)
-			e = aios_fail(AIOS_ERR_PROTOCOL,
-			              "%s: stream cut mid-line after %llu events (%zu bytes of a "
-			              "partial event)",
-			              what, (unsigned long long)w.events, w.line.len);
+	} else if (w.line.len > 0 && e != AIOS_ERR_CANCELLED && e != AIOS_ERR_TIMEOUT) {
+		/* the stream ended (cleanly or cut: curl says "transfer closed with outstanding
+		 * read data") inside an event */
+		e = aios_fail(AIOS_ERR_PROTOCOL,
+		              "%s: stream cut mid-line after %llu events (%zu bytes of a "
+		              "partial event)",
+		              what, (unsigned long long)w.events, w.line.len);
 	}
 	aios_kube_response_cleanup(&resp);
 	aios_buf_cleanup(&w.line);

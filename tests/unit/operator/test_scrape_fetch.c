@@ -279,9 +279,10 @@ START_TEST(body_cut_short_fails)
 	struct aios_scraper *sc = aios_scraper_new(4, 10000 * slowdown());
 	aios_scraper_run(sc, urls, 2, res);
 	ck_assert(!res[0].ok);
-	ck_assert_msg(strncmp(res[0].error, "connection closed ", 18) == 0, "%s", res[0].error);
+	ck_assert_msg(strstr(res[0].error, "transfer closed with 862 bytes remaining"), "%s",
+	              res[0].error);
 	ck_assert(!res[1].ok);
-	ck_assert_str_eq(res[1].error, "connection closed before any answer");
+	ck_assert_msg(strstr(res[1].error, "Empty reply from server"), "%s", res[1].error);
 	aios_scraper_free(sc);
 	free(u);
 	free(um);
@@ -425,7 +426,7 @@ START_TEST(refused_and_bad_urls_say_why)
 	aios_scraper_run(sc, urls, 4, res);
 	for (int i = 0; i < 4; i++)
 		ck_assert(!res[i].ok);
-	ck_assert_str_eq(res[0].error, "connect: Connection refused");
+	ck_assert_msg(strstr(res[0].error, "Failed to connect to 127.0.0.1"), "%s", res[0].error);
 	ck_assert_ptr_nonnull(strstr(res[1].error, "not an IP address"));
 	ck_assert_ptr_nonnull(strstr(res[2].error, "https is not supported"));
 	ck_assert_str_ne(res[3].error, "");
@@ -447,9 +448,7 @@ START_TEST(silent_pod_times_out_with_its_own_clock)
 	aios_scraper_run(sc, urls, 3, res);
 	int64_t took = aios_now_ms() - t0;
 	ck_assert(!res[0].ok);
-	char want[96];
-	snprintf(want, sizeof(want), "timeout after %d ms waiting for the page", timeout);
-	ck_assert_str_eq(res[0].error, want);
+	ck_assert_msg(strstr(res[0].error, "timed out after"), "%s", res[0].error);
 	ck_assert(res[1].ok && res[2].ok);
 	ck_assert_msg(took >= timeout, "round took %lld ms", (long long)took);
 	aios_scraper_free(sc);
