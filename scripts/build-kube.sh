@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds, once, kube-apiserver, kube-scheduler, kube-controller-manager and kubectl from
+# Builds, once, kube-apiserver, kube-scheduler, kube-controller-manager, kubectl and kubelet from
 # Debian's source package `kubernetes` (1.20.2) and caches them outside the repo.
 # Prints the directory holding the binaries. Later runs find the cache and return at once.
 #
@@ -13,7 +13,7 @@ set -euo pipefail
 CACHE="${AIOS_CACHE:-/var/cache/aios}"
 VER=1.20.2
 OUT="$CACHE/kube-$VER/bin"
-BINS=(kube-apiserver kube-scheduler kube-controller-manager kubectl)
+BINS=(kube-apiserver kube-scheduler kube-controller-manager kubectl kubelet)
 
 have_all() { for b in "${BINS[@]}"; do [[ -x "$OUT/$b" ]] || return 1; done; }
 if have_all; then echo "$OUT"; exit 0; fi

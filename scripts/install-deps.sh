@@ -14,6 +14,7 @@ PKGS=(
   golang-go golang-github-modern-go-reflect2-dev dpkg-dev rsync
   clang libclang-rt-14-dev
   python3-yaml python3-jsonschema
+  docker.io containerd runc debootstrap containernetworking-plugins socat unzip # images + kubelet node kind
 )
 if [[ "${1:-}" == "--bench" ]]; then
   PKGS+=(python3-torch python3-numpy libopenblas0-pthread nginx-light wrk hyperfine)
