@@ -15,6 +15,7 @@ PKGS=(
   clang libclang-rt-14-dev
   python3-yaml python3-jsonschema
   chromium # the dashboard's browser test (tests/e2e/test_dashboard.sh)
+  docker.io containerd runc debootstrap containernetworking-plugins socat unzip # images + kubelet node kind
 )
 if [[ "${1:-}" == "--bench" ]]; then
   PKGS+=(python3-torch python3-numpy libopenblas0-pthread nginx-light wrk hyperfine)

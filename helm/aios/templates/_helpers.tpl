@@ -27,3 +27,16 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
+
+{{/*
+An image reference: [registry/]repository:tag, the tag defaulting to the chart's
+appVersion and the registry to imageRegistry, then global.imageRegistry.
+Call as: include "aios.image" (list . .Values.image)
+*/}}
+{{- define "aios.image" -}}
+{{- $root := index . 0 -}}
+{{- $img := index . 1 -}}
+{{- $reg := $root.Values.imageRegistry | default (($root.Values.global | default dict).imageRegistry | default "") -}}
+{{- $ref := printf "%s:%s" $img.repository ($img.tag | default $root.Chart.AppVersion) -}}
+{{- if $reg -}}{{- printf "%s/%s" (trimSuffix "/" $reg) $ref -}}{{- else -}}{{- $ref -}}{{- end -}}
+{{- end -}}

@@ -14,11 +14,11 @@ Checks:
                   every field; every default valid against its own schema; printer
                   columns point at fields of the right type
   crd-contract    every field, default and enum of DESIGN.md's API section is in the CRDs
-  chart-crds      helm/aios/crds/ is byte-identical to crds/
+  chart-crds      helm/aios/files/crds/ is byte-identical to crds/
   chart-metadata  Chart.yaml fields; values.yaml valid against values.schema.json, and bad
                   values refused by it
-  helmlite        the template renderer itself gives Helm's output on known snippets
-  chart-render    the templates render (helmlite) to valid objects for several values
+  helm-lint       real Helm 3.8.1 (scripts/helm.sh) lints the chart, strict
+  chart-render    the templates render (`helm template`) to valid objects for several values
   chart-agrees    the chart's RBAC, Deployment and Service agree with operator/
   kustomize       operator/ lists every file, least-privilege RBAC, safe Deployment
   rbac-sync       operator/'s ClusterRole and Role grant exactly src/operator/RBAC.md's table
@@ -35,15 +35,15 @@ import copy
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import jsonschema
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import helmlite  # noqa: E402
 
 ROOT = os.environ.get("AIOS_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 CRD_FILES = {"TrainingJob": "trainingjobs.aios.dev.yaml", "ModelService": "modelservices.aios.dev.yaml"}
@@ -338,12 +338,12 @@ def check_crd_contract(f):
 
 def check_chart_crds(f):
     src = sorted(os.listdir(os.path.join(ROOT, "crds")))
-    dst = sorted(os.listdir(os.path.join(ROOT, "helm/aios/crds")))
-    f.expect(src == dst, "helm/aios/crds/ holds %s, crds/ holds %s (run scripts/sync-chart-crds.sh)" % (dst, src))
+    dst = sorted(os.listdir(os.path.join(ROOT, "helm/aios/files/crds")))
+    f.expect(src == dst, "helm/aios/files/crds/ holds %s, crds/ holds %s (run scripts/sync-chart-crds.sh)" % (dst, src))
     for fn in set(src) & set(dst):
-        with open(os.path.join(ROOT, "crds", fn), "rb") as a, open(os.path.join(ROOT, "helm/aios/crds", fn), "rb") as b:
-            f.expect(a.read() == b.read(), "helm/aios/crds/%s differs from crds/%s (run scripts/sync-chart-crds.sh)" % (fn, fn))
-        f.expect(not os.path.islink(os.path.join(ROOT, "helm/aios/crds", fn)), "helm/aios/crds/%s is a link; keep a copy" % fn)
+        with open(os.path.join(ROOT, "crds", fn), "rb") as a, open(os.path.join(ROOT, "helm/aios/files/crds", fn), "rb") as b:
+            f.expect(a.read() == b.read(), "helm/aios/files/crds/%s differs from crds/%s (run scripts/sync-chart-crds.sh)" % (fn, fn))
+        f.expect(not os.path.islink(os.path.join(ROOT, "helm/aios/files/crds", fn)), "helm/aios/files/crds/%s is a link; keep a copy" % fn)
 
 
 def values_schema():
@@ -364,6 +364,10 @@ BAD_VALUES = [
     ("metricsPort", 70000),
     ("resources.limits.cpu", "lots"),
     ("workload.serviceAccount.namespaces", ["Bad_NS"]),
+    ("crds.install", "no"),
+    ("imageRegistry", "https://registry.example.com"),
+    ("podDisruptionBudget.maxUnavailable", 0),
+    ("networkPolicy.enabled", 1),
     ("replicas", 2),  # unknown key (a typo of replicaCount)
     ("rbac.ownerReferencesPermissionEnforcement", "true"),
 ]
@@ -400,7 +404,7 @@ def check_chart_metadata(f):
                  "values.schema.json accepts %s = %r" % (path, bad))
     # Every value the templates read exists in values.yaml (no silent empty render).
     tdir = os.path.join(ROOT, "helm/aios/templates")
-    for fn in os.listdir(tdir):
+    for fn in sorted(os.path.relpath(os.path.join(dp, n), tdir) for dp, _, ns in os.walk(tdir) for n in ns):
         with open(os.path.join(tdir, fn)) as fh:
             for ref in re.findall(r"\.Values\.([A-Za-z0-9_.]+)", fh.read()):
                 d = values
@@ -413,6 +417,50 @@ def check_chart_metadata(f):
                 f.expect(ok, "templates/%s reads .Values.%s, which values.yaml does not set" % (fn, ref))
 
 
+_HELM = []
+
+
+def helm():
+    """Path of the real Helm 3.8.1 (scripts/helm.sh installs and caches it)."""
+    if not _HELM:
+        _HELM.append(subprocess.run([os.path.join(ROOT, "scripts/helm.sh")], check=True,
+                                    stdout=subprocess.PIPE, text=True).stdout.strip())
+    return _HELM[0]
+
+
+class Rendered:
+    """`helm template` of helm/aios with VALUES (a full values tree): the objects, and
+    NOTES.txt rendered by the same engine (a copy of the chart holding it as a template,
+    since `helm template` prints no notes)."""
+
+    def __init__(self, values, release, namespace):
+        self.values, self.release, self.namespace = values, release, namespace
+
+    def template(self, chart, extra=()):
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as vf:
+            json.dump(self.values, vf)
+            vf.flush()
+            p = subprocess.run([helm(), "template", self.release, chart, "-n", self.namespace, "-f", vf.name] + list(extra),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("helm template failed: %s" % p.stderr.strip())
+        return p.stdout
+
+    def manifests(self):
+        return [o for o in yaml.safe_load_all(self.template(os.path.join(ROOT, "helm/aios"))) if o]
+
+    def render(self, name):
+        with tempfile.TemporaryDirectory() as d:
+            chart = os.path.join(d, "aios")
+            shutil.copytree(os.path.join(ROOT, "helm/aios"), chart)
+            with open(os.path.join(chart, "templates", name)) as src, open(os.path.join(chart, "templates", "_zz.tpl"), "w") as dst:
+                dst.write('{{- define "zz.text" -}}' + src.read() + "{{- end -}}")
+            with open(os.path.join(chart, "templates", "zz-text.yaml"), "w") as dst:
+                dst.write('text: {{ include "zz.text" . | toJson }}\n')
+            out = self.template(chart, ["--show-only", "templates/zz-text.yaml"])
+        return yaml.safe_load(out)["text"]
+
+
 def render(values=None, release="aios", namespace="aios-system", f=None):
     v = load_yaml("helm/aios/values.yaml")
     for path, val in (values or {}).items():
@@ -420,8 +468,18 @@ def render(values=None, release="aios", namespace="aios-system", f=None):
     if f is not None:
         errs = list(jsonschema.Draft7Validator(values_schema()).iter_errors(v))
         f.expect(not errs, "values %s invalid: %s" % (values, "; ".join(e.message for e in errs)))
-    r = helmlite.Renderer(os.path.join(ROOT, "helm/aios"), v, release, namespace)
-    return r, [o for _, o in r.manifests()]
+    r = Rendered(v, release, namespace)
+    return r, r.manifests()
+
+
+def check_helm_lint(f):
+    """`helm lint` of the chart, with the default values and with the optional parts on: no
+    error (its one warning, PodDisruptionBudget policy/v1beta1, is the API Kubernetes 1.20
+    serves; the template picks policy/v1 where the cluster has it)."""
+    for extra in ([], ["--set", "networkPolicy.enabled=true,metrics.serviceMonitor.enabled=true,grafana.dashboard.enabled=true"]):
+        p = subprocess.run([helm(), "lint", os.path.join(ROOT, "helm/aios")] + extra,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        f.expect(p.returncode == 0 and "[ERROR]" not in p.stdout, "helm lint %s failed:\n%s" % (" ".join(extra), p.stdout))
 
 
 def by_kind(objs, kind):
@@ -433,52 +491,11 @@ def container(objs):
     return dep, dep["spec"]["template"]["spec"]["containers"][0]
 
 
-HELMLITE_CASES = [  # (template, values, what helm prints)
-    ("a: {{ .Values.x }}\nb: {{ .Values.missing }}", {"x": 1}, "a: 1\nb: "),
-    ("x:\n  {{- if .Values.on }}\n  on: true\n  {{- end }}\ny: 1", {"on": True}, "x:\n  on: true\ny: 1"),
-    ("x:\n  {{- if .Values.on }}\n  on: true\n  {{- end }}\ny: 1", {"on": False}, "x:\ny: 1"),
-    ("{{ if .Values.a }}A{{ else if .Values.b }}B{{ else }}C{{ end }}", {"a": 0, "b": "x"}, "B"),
-    ("{{ if .Values.a }}A{{ else if .Values.b }}B{{ else }}C{{ end }}", {"a": 0, "b": ""}, "C"),
-    ("{{- range .Values.l }}\n- {{ . }} {{ $.Values.s }}\n{{- end }}", {"l": ["a", "b"], "s": "!"}, "\n- a !\n- b !"),
-    ("{{- with .Values.m }}m: {{ .k }}{{ end }}", {"m": {"k": "v"}}, "m: v"),
-    ("{{- with .Values.m }}m: {{ .k }}{{ end }}", {"m": {}}, ""),
-    ("r:\n  {{- toYaml .Values.r | nindent 2 }}", {"r": {"b": 2, "a": "x"}}, "r:\n  a: x\n  b: 2"),
-    ('{{ .Values.t | default "dflt" | quote }}', {"t": ""}, '"dflt"'),
-    ('{{ printf "%s-%s" .Values.a .Values.b | trunc 5 | trimSuffix "-" }}', {"a": "abcd", "b": "e"}, "abcd"),
-    ("{{ and .Values.a .Values.b }} {{ or .Values.a .Values.b }} {{ not .Values.a }}", {"a": 0, "b": 2}, "0 2 true"),
-    ('{{ contains "ai" "aios" }} {{ eq .Values.a 1 }} {{ ne .Values.a 1 }}', {"a": 1}, "true true false"),
-    ("{{/* a comment */}}x{{- /* trimmed */ -}} y", {}, "xy"),
-]
-
-
-def check_helmlite(f):
-    import tempfile
-    with tempfile.TemporaryDirectory() as d:
-        os.makedirs(os.path.join(d, "templates"))
-        with open(os.path.join(d, "Chart.yaml"), "w") as fh:
-            fh.write("apiVersion: v2\nname: t\nversion: 0.0.1\n")
-        for i, (tpl, values, want) in enumerate(HELMLITE_CASES):
-            with open(os.path.join(d, "templates", "t.yaml"), "w") as fh:
-                fh.write(tpl)
-            try:
-                got = helmlite.Renderer(d, values).render("t.yaml")
-            except helmlite.TemplateError as e:
-                got = "error: %s" % e
-            f.expect(got == want, "case %d %r with %s: got %r, want %r" % (i, tpl, values, got, want))
-        for bad in ("{{ if .Values.a }}x", "{{ end }}", "{{ lookup \"v1\" }}", "{{ .Values.a | nosuchfunc }}"):
-            with open(os.path.join(d, "templates", "t.yaml"), "w") as fh:
-                fh.write(bad)
-            try:
-                helmlite.Renderer(d, {"a": 1}).render("t.yaml")
-                f.add("helmlite accepted %r, which helm refuses or it does not implement" % bad)
-            except helmlite.TemplateError:
-                pass
-
-
 def check_chart_render(f):
     r, objs = render(f=f)
     kinds = sorted(o["kind"] for o in objs)
-    want = sorted(["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Service",
+    want = sorted(["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "CustomResourceDefinition",
+                   "Deployment", "Pod", "PodDisruptionBudget", "Role", "RoleBinding", "Service",
                    "ServiceAccount", "ServiceAccount"])
     f.expect(kinds == want, "default render gives %s, want %s" % (kinds, want))
     for o in objs:
@@ -534,6 +551,49 @@ def check_chart_render(f):
     f.expect(("aios.dev/trainingjobs/finalizers", "update") in rules9, "rbac.ownerReferencesPermissionEnforcement adds no finalizers rule")
     f.expect(not [r for r, _ in rule_set(by_kind(objs, "ClusterRole")[0]["rules"]) if r.endswith("/finalizers")],
              "the default ClusterRole grants finalizers")
+    # CRDs: rendered (so they upgrade), kept on uninstall, skipped on request.
+    crds = by_kind(objs, "CustomResourceDefinition")
+    f.expect(sorted(c["metadata"]["name"] for c in crds) == ["modelservices.aios.dev", "trainingjobs.aios.dev"], "CRDs rendered: %s" % [c["metadata"]["name"] for c in crds])
+    f.expect(all(x["metadata"].get("annotations", {}).get("helm.sh/resource-policy") == "keep" for x in crds), "CRDs lack helm.sh/resource-policy: keep")
+    for crd_ in crds:
+        f.expect(crd_["spec"] == load_yaml("crds/" + crd_["metadata"]["name"] + ".yaml")["spec"], "rendered CRD %s differs from crds/" % crd_["metadata"]["name"])
+    _, objs10 = render({"crds.install": False}, f=f)
+    f.expect(not by_kind(objs10, "CustomResourceDefinition"), "crds.install=false still renders CRDs")
+    _, objs10 = render({"crds.keep": False}, f=f)
+    f.expect(not [x for x in by_kind(objs10, "CustomResourceDefinition") if x["metadata"].get("annotations")], "crds.keep=false still annotates the CRDs")
+    # One registry for the images, from imageRegistry or global.imageRegistry.
+    for vals in ({"imageRegistry": "registry.example.com:5000/ml"}, {"global": {"imageRegistry": "registry.example.com:5000/ml"}}):
+        _, objs11 = render(vals, f=f)
+        imgs = sorted({c2["image"] for o in objs11 if o["kind"] in ("Deployment", "Pod")
+                       for c2 in (o["spec"]["template"]["spec"] if o["kind"] == "Deployment" else o["spec"])["containers"]})
+        f.expect(imgs == ["registry.example.com:5000/ml/aios/operator:0.1.0"], "%s gives images %s" % (vals, imgs))
+    # Security contexts: the defaults, and overridable.
+    pod_sc = dep["spec"]["template"]["spec"]["securityContext"]
+    f.expect(pod_sc.get("runAsUser") == 65532 and pod_sc.get("runAsNonRoot") is True, "pod securityContext %s" % pod_sc)
+    f.expect(c["securityContext"].get("readOnlyRootFilesystem") is True, "container securityContext %s" % c["securityContext"])
+    # (Helm merges a user's maps into the defaults; null removes a key: OpenShift's
+    # restricted SCC assigns the UID itself.)
+    _, objs12 = render({"podSecurityContext": {"runAsNonRoot": True, "runAsUser": None, "runAsGroup": None, "fsGroup": 2000},
+                        "securityContext": {"readOnlyRootFilesystem": True, "privileged": False}}, f=f)
+    d12, c12 = container(objs12)
+    psc12 = d12["spec"]["template"]["spec"]["securityContext"]
+    f.expect(psc12.get("fsGroup") == 2000 and "runAsUser" not in psc12 and "runAsGroup" not in psc12, "podSecurityContext not applied: %s" % psc12)
+    f.expect(c12["securityContext"].get("privileged") is False, "securityContext not applied: %s" % c12["securityContext"])
+    # PodDisruptionBudget on by default, selecting the operator's pods; NetworkPolicy on request.
+    pdb = by_kind(objs, "PodDisruptionBudget")
+    if f.expect(len(pdb) == 1, "%d PodDisruptionBudgets by default" % len(pdb)):
+        f.expect(all(pod_labels.get(k) == v for k, v in pdb[0]["spec"]["selector"]["matchLabels"].items()), "PodDisruptionBudget selects no operator pod")
+    _, objs13 = render({"podDisruptionBudget.enabled": False, "networkPolicy.enabled": True}, f=f)
+    f.expect(not by_kind(objs13, "PodDisruptionBudget"), "podDisruptionBudget.enabled=false still renders one")
+    np_ = by_kind(objs13, "NetworkPolicy")
+    if f.expect(len(np_) == 1 and not by_kind(objs, "NetworkPolicy"), "networkPolicy: %d rendered when enabled, %d by default" % (len(np_), len(by_kind(objs, "NetworkPolicy")))):
+        f.expect(sorted(p["port"] for p in np_[0]["spec"]["ingress"][0]["ports"]) == ["health", "metrics"], "NetworkPolicy admits %s" % np_[0]["spec"]["ingress"])
+    # The helm test pod: the operator image as the operator's ServiceAccount.
+    tp = [o for o in by_kind(objs, "Pod") if o["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"]
+    if f.expect(len(tp) == 1, "%d helm test pods" % len(tp)):
+        f.expect(tp[0]["spec"]["serviceAccountName"] == dep["spec"]["template"]["spec"]["serviceAccountName"], "helm test pod runs as another ServiceAccount")
+    _, objs14 = render({"tests.enabled": False}, f=f)
+    f.expect(not by_kind(objs14, "Pod"), "tests.enabled=false still renders the test pod")
     # Workload ServiceAccounts: one per listed namespace, none when create is false.
     _, objs7 = render({"workload.serviceAccount.namespaces": ["team-a", "team-b"]}, f=f)
     ws = sorted(o["metadata"]["namespace"] for o in by_kind(objs7, "ServiceAccount") if o["metadata"]["name"] == "aios-workload")
@@ -671,7 +731,10 @@ def check_rbac_sync(f):
 def check_chart_agrees(f):
     _, kobjs = kustomize_objects()
     _, hobjs = render(f=f)
-    ident = lambda objs: sorted((o["kind"], o["metadata"]["name"], o["metadata"].get("namespace", "")) for o in objs if o["kind"] != "Namespace")
+    # what only the chart has: the CRDs (operator/ leaves them to kubectl apply -f crds/),
+    # the PodDisruptionBudget and the helm test pod
+    chart_only = ("Namespace", "CustomResourceDefinition", "PodDisruptionBudget", "Pod")
+    ident = lambda objs: sorted((o["kind"], o["metadata"]["name"], o["metadata"].get("namespace", "")) for o in objs if o["kind"] not in chart_only)
     f.expect(ident(kobjs) == ident(hobjs), "objects differ:\n  operator/: %s\n  chart:     %s" % (ident(kobjs), ident(hobjs)))
     for kind in ("ClusterRole", "Role"):
         k, h = by_kind(kobjs, kind), by_kind(hobjs, kind)
@@ -743,7 +806,7 @@ CHECKS = {
     "crd-contract": check_crd_contract,
     "chart-crds": check_chart_crds,
     "chart-metadata": check_chart_metadata,
-    "helmlite": check_helmlite,
+    "helm-lint": check_helm_lint,
     "chart-render": check_chart_render,
     "chart-agrees": check_chart_agrees,
     "kustomize": check_kustomize,
@@ -768,7 +831,7 @@ def main(argv):
         f = Failures()
         try:
             CHECKS[name](f)
-        except (helmlite.TemplateError, KeyError, IndexError, TypeError, OSError, yaml.YAMLError) as e:
+        except (RuntimeError, subprocess.CalledProcessError, KeyError, IndexError, TypeError, OSError, yaml.YAMLError) as e:
             f.add("%s crashed: %s: %s" % (name, type(e).__name__, e))
         for msg in f.items:
             print("FAIL %s: %s" % (name, msg))
