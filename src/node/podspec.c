@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/json.h"
 #include "common/mem.h"
 
@@ -127,20 +128,19 @@ const char *aios_podspec_getenv(char *const *env, size_t n, const char *key)
 	return NULL;
 }
 
-char *aios_podspec_expand(const char *s, char *const *env, size_t n)
+enum aios_err aios_podspec_expand(const char *s, char *const *env, size_t n, char **out)
 {
-	size_t cap = strlen(s) + 1, len = 0;
-	char *out = aios_xmalloc(cap);
-#define PUT(p, k)                                                                                  \
-	do {                                                                                       \
-		while (len + (k) + 1 > cap)                                                        \
-			out = aios_xrealloc(out, cap *= 2);                                        \
-		memcpy(out + len, (p), (k));                                                       \
-		len += (k);                                                                        \
-	} while (0)
-	for (const char *p = s; *p;) {
+	/* one pass over s, as the kubelet's expansion: a value put in is never scanned
+	 * again, so the result grows at most by the length of the values it names; the
+	 * cap keeps a chain of variables that each double the one before (A=$(B)$(B)...)
+	 * from growing past what execve would take anyway */
+	*out = NULL;
+	struct aios_buf b;
+	aios_buf_init(&b, AIOS_PODSPEC_MAX_EXPANDED - 1); /* and its NUL */
+	enum aios_err err = AIOS_OK;
+	for (const char *p = s; *p && !err;) {
 		if (p[0] == '$' && p[1] == '$') {
-			PUT("$", 1);
+			err = aios_buf_append(&b, "$", 1);
 			p += 2;
 			continue;
 		}
@@ -150,21 +150,25 @@ char *aios_podspec_expand(const char *s, char *const *env, size_t n)
 				char *name = aios_xstrndup(p + 2, (size_t)(close - p - 2));
 				const char *v = aios_podspec_getenv(env, n, name);
 				free(name);
-				if (v) {
-					PUT(v, strlen(v));
-				} else {
-					PUT(p, (size_t)(close - p + 1));
-				}
+				err = v ? aios_buf_append(&b, v, strlen(v))
+				        : aios_buf_append(&b, p, (size_t)(close - p + 1));
 				p = close + 1;
 				continue;
 			}
 		}
-		PUT(p, 1);
+		err = aios_buf_append(&b, p, 1);
 		p++;
 	}
-#undef PUT
-	out[len] = '\0';
-	return out;
+	if (err) {
+		aios_buf_cleanup(&b);
+		return aios_fail(AIOS_ERR_TOO_BIG,
+		                 "$(VAR) expansion is over %u bytes with its NUL (the longest "
+		                 "string execve takes)",
+		                 (unsigned)AIOS_PODSPEC_MAX_EXPANDED);
+	}
+	*out = b.data ? aios_buf_take(&b) : aios_xstrdup("");
+	aios_buf_cleanup(&b);
+	return AIOS_OK;
 }
 
 /* ------------------------------------------------------------------ env */
@@ -323,7 +327,12 @@ static void build_env(struct aios_podspec_container *c, struct json_object *pod,
 			}
 			env_set(&c->env, &c->envc, aios_xasprintf("%s=%s", k, v));
 		} else {
-			char *x = aios_podspec_expand(v ? v : "", c->env, c->envc);
+			char *x;
+			if (aios_podspec_expand(v ? v : "", c->env, c->envc, &x) != AIOS_OK) {
+				c->env_error = aios_xasprintf("container %s: env %s: %s", c->name,
+				                              k, aios_errmsg());
+				return;
+			}
 			env_set(&c->env, &c->envc, aios_xasprintf("%s=%s", k, x));
 			free(x);
 		}
@@ -547,6 +556,20 @@ static enum aios_err strings_of(struct json_object *jc, const char *field, const
 	return AIOS_OK;
 }
 
+/* Appends s, $(VAR)-expanded against c's env, to c's argv; an expansion over the cap
+ * is recorded on the container as an env problem would be (CreateContainerConfigError). */
+static void argv_push_expanded(struct aios_podspec_container *c, const char *field, const char *s)
+{
+	char *x;
+	if (aios_podspec_expand(s, c->env, c->envc, &x) != AIOS_OK) {
+		if (!c->env_error)
+			c->env_error =
+			    aios_xasprintf("container %s: %s: %s", c->name, field, aios_errmsg());
+		x = aios_xstrdup("");
+	}
+	strv_push(&c->argv, &c->argc, x);
+}
+
 static enum aios_err build_argv(struct aios_podspec_container *c, struct json_object *jc,
                                 const struct aios_podspec_ctx *ctx)
 {
@@ -568,7 +591,7 @@ static enum aios_err build_argv(struct aios_podspec_container *c, struct json_ob
 			if (strcmp(image_table[i].program, base) == 0)
 				prog = image_table[i].program;
 		if (!prog)
-			strv_push(&c->argv, &c->argc, aios_podspec_expand(c0, c->env, c->envc));
+			argv_push_expanded(c, "command", c0);
 	}
 	if (prog) {
 		char *bin = aios_podspec_find_binary(ctx->bin_dir, prog);
@@ -581,15 +604,11 @@ static enum aios_err build_argv(struct aios_podspec_container *c, struct json_ob
 		strv_push(&c->argv, &c->argc, bin ? bin : aios_xstrdup(prog));
 	}
 	for (size_t i = 1; i < ncmd; i++)
-		strv_push(
-		    &c->argv, &c->argc,
-		    aios_podspec_expand(json_object_get_string(json_object_array_get_idx(cmd, i)),
-		                        c->env, c->envc));
+		argv_push_expanded(c, "command",
+		                   json_object_get_string(json_object_array_get_idx(cmd, i)));
 	for (size_t i = 0; args && i < json_object_array_length(args); i++)
-		strv_push(
-		    &c->argv, &c->argc,
-		    aios_podspec_expand(json_object_get_string(json_object_array_get_idx(args, i)),
-		                        c->env, c->envc));
+		argv_push_expanded(c, "args",
+		                   json_object_get_string(json_object_array_get_idx(args, i)));
 	return AIOS_OK;
 }
 

@@ -24,6 +24,9 @@
 #define AIOS_PODSPEC_MAX_CONTAINERS 16  /* containers per pod accepted */
 #define AIOS_PODSPEC_MAX_VOLUMES    32  /* volumes per pod accepted */
 #define AIOS_PODSPEC_MAX_ENV        256 /* env entries per container accepted */
+/* bytes of one expanded env value or argument: Linux's MAX_ARG_STRLEN, the longest
+ * string execve takes */
+#define AIOS_PODSPEC_MAX_EXPANDED (128u << 10)
 
 enum aios_podspec_restart { AIOS_RESTART_ALWAYS, AIOS_RESTART_ON_FAILURE, AIOS_RESTART_NEVER };
 
@@ -84,7 +87,8 @@ struct aios_podspec_container {
 	struct aios_podspec_probe readiness, liveness, startup;
 	char *termination_message_path; /* "/dev/termination-log" by default */
 	int fallback_to_logs;           /* terminationMessagePolicy FallbackToLogsOnError */
-	char *env_error; /* NULL, or why the env could not be built (CreateContainerConfigError) */
+	char *env_error; /* NULL, or why the env or argv could not be built
+	                  * (CreateContainerConfigError) */
 };
 
 struct aios_podspec {
@@ -142,9 +146,14 @@ char *aios_podspec_find_binary(const char *bin_dir, const char *program);
 /*
  * Kubernetes $(VAR) expansion of s against env ("KEY=VALUE" array of n): $(VAR)
  * becomes its value when VAR is defined, stays as written otherwise; $$ becomes $.
- * Returns a heap string.
+ * One pass, as the kubelet's: values put in are not expanded again. *out is a heap
+ * string; AIOS_ERR_TOO_BIG (and *out NULL) when the result would be over
+ * AIOS_PODSPEC_MAX_EXPANDED bytes: a chain of variables each naming the one before
+ * twice doubles at every step, and the container then waits with
+ * CreateContainerConfigError instead of the agent running out of memory.
  */
-char *aios_podspec_expand(const char *s, char *const *env, size_t n);
+enum aios_err aios_podspec_expand(const char *s, char *const *env, size_t n,
+                                  char **out) AIOS_MUST_CHECK;
 
 /* Looks a variable up in a "KEY=VALUE" array; NULL if absent. */
 const char *aios_podspec_getenv(char *const *env, size_t n, const char *key);
