@@ -87,7 +87,7 @@ struct aios_podspec_container {
 	struct aios_podspec_probe readiness, liveness, startup;
 	char *termination_message_path; /* "/dev/termination-log" by default */
 	int fallback_to_logs;           /* terminationMessagePolicy FallbackToLogsOnError */
-	char *env_error; /* NULL, or why the env or argv could not be built
+	char *env_error;                /* NULL, or why the env or argv could not be built
 	                  * (CreateContainerConfigError) */
 };
 
