@@ -470,12 +470,18 @@ static enum aios_err parse_volume(struct json_object *jv, size_t idx, struct aio
 		v->source = dup_or_null(
 		    aios_json_str(o, v->kind == AIOS_VOL_SECRET ? "secretName" : "name"));
 		int opt = 0;
-		int64_t mode = 0644;
+		int64_t mode = -1;
 		if (aios_json_opt_bool(o, "optional", 0, &opt) != AIOS_OK ||
-		    aios_json_opt_int(o, "defaultMode", 0644, &mode) != AIOS_OK)
+		    aios_json_opt_int(o, "defaultMode", -1, &mode) != AIOS_OK)
 			return aios_fail_wrap(AIOS_ERR_INVALID, "volume %s", name);
 		v->optional = opt;
-		v->default_mode = (int)(mode & 0777);
+		/* a Secret's files are never readable by others (volumes.h); without a
+		 * defaultMode its mode is chosen when it is written (0600, or 0640 with an
+		 * fsGroup) */
+		if (v->kind == AIOS_VOL_SECRET)
+			v->default_mode = mode < 0 ? -1 : (int)(mode & 0770);
+		else
+			v->default_mode = mode < 0 ? 0644 : (int)(mode & 0777);
 		enum aios_err err = parse_items(o, v);
 		if (err)
 			return err;
@@ -535,6 +541,106 @@ static enum aios_err parse_mounts(struct json_object *jc, const struct aios_pods
 		dst->sub_path = sp && *sp ? aios_xstrdup(sp) : NULL;
 		dst->read_only = ro || p->volumes[k].read_only;
 	}
+	return AIOS_OK;
+}
+
+/* ------------------------------------------------------------------ security, resources */
+
+enum aios_err aios_podspec_quantity(const char *s, int64_t mult, int64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		double factor;
+	} suffixes[] = {{"Ki", 1024.0},
+	                {"Mi", 1048576.0},
+	                {"Gi", 1073741824.0},
+	                {"Ti", 1099511627776.0},
+	                {"Pi", 1125899906842624.0},
+	                {"m", 1e-3},
+	                {"k", 1e3},
+	                {"M", 1e6},
+	                {"G", 1e9},
+	                {"T", 1e12},
+	                {"P", 1e15},
+	                {"", 1.0}};
+	const char *p = s;
+	double whole = 0, frac_scale = 1;
+	int digits = 0;
+	for (; *p >= '0' && *p <= '9'; p++, digits++)
+		whole = whole * 10 + (*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			whole += (*p - '0') * (frac_scale /= 10);
+	for (size_t i = 0; digits > 0 && i < sizeof suffixes / sizeof suffixes[0]; i++) {
+		if (strcmp(p, suffixes[i].suffix) != 0)
+			continue;
+		double v = whole * suffixes[i].factor * (double)mult;
+		if (v > 9007199254740992.0) /* 2^53 */
+			break;
+		*out = (int64_t)v;
+		if ((double)*out < v)
+			(*out)++; /* rounded up */
+		return AIOS_OK;
+	}
+	return aios_fail(AIOS_ERR_INVALID,
+	                 "quantity \"%s\" is not a number with an optional "
+	                 "suffix (Ki Mi Gi Ti Pi, k M G T P, m)",
+	                 s);
+}
+
+/* An id field of a securityContext (runAsUser...) into *out when present, in 0..2^32-2. */
+static enum aios_err security_id(struct json_object *sc, const char *field, int64_t *out)
+{
+	if (!sc || !aios_json_lookup(sc, field))
+		return AIOS_OK;
+	int64_t v;
+	if (aios_json_get_int(sc, field, &v) != AIOS_OK || v < 0 || v > 0xfffffffeLL)
+		return aios_fail(AIOS_ERR_INVALID, "securityContext.%s must be an id in 0..%lld",
+		                 field, 0xfffffffeLL);
+	*out = v;
+	return AIOS_OK;
+}
+
+/* A limit (a quantity string or a JSON number) times mult into *out; 0 when absent. */
+static enum aios_err limit_of(struct json_object *jc, const char *path, int64_t mult, int64_t *out)
+{
+	struct json_object *v = aios_json_lookup(jc, path);
+	*out = 0;
+	if (!v)
+		return AIOS_OK;
+	enum aios_err err = AIOS_ERR_INVALID;
+	if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0 &&
+	    json_object_get_int64(v) < (1LL << 53) / mult) {
+		*out = json_object_get_int64(v) * mult;
+		err = AIOS_OK;
+	} else if (json_object_is_type(v, json_type_string)) {
+		err = aios_podspec_quantity(json_object_get_string(v), mult, out);
+	} else {
+		aios_fail(err, "not a quantity");
+	}
+	return err ? aios_fail_wrap(err, "%s", path) : AIOS_OK;
+}
+
+/* The container's user, group, read-only root and limits, over the pod's. */
+static enum aios_err parse_security(struct json_object *jc, const struct aios_podspec *p,
+                                    struct aios_podspec_container *c)
+{
+	struct json_object *sc = aios_json_lookup(jc, "securityContext");
+	c->run_as_user = p->run_as_user;
+	c->run_as_group = p->run_as_group;
+	enum aios_err err;
+	if ((err = security_id(sc, "runAsUser", &c->run_as_user)) ||
+	    (err = security_id(sc, "runAsGroup", &c->run_as_group)))
+		return aios_fail_wrap(err, "container %s", c->name);
+	int ro = 0;
+	if (sc && aios_json_opt_bool(sc, "readOnlyRootFilesystem", 0, &ro) != AIOS_OK)
+		return aios_fail_wrap(AIOS_ERR_INVALID,
+		                      "container %s: securityContext.readOnlyRootFilesystem",
+		                      c->name);
+	c->read_only_root = ro;
+	if ((err = limit_of(jc, "resources.limits.memory", 1, &c->memory_limit)) ||
+	    (err = limit_of(jc, "resources.limits.cpu", 1000, &c->cpu_limit)))
+		return aios_fail_wrap(err, "container %s", c->name);
 	return AIOS_OK;
 }
 
@@ -644,7 +750,7 @@ static enum aios_err parse_container(struct json_object *pod, struct json_object
 			                 "container %s: workingDir must be absolute", name);
 		c->working_dir = aios_xstrdup(wd);
 	}
-	if ((err = parse_mounts(jc, p, c)) ||
+	if ((err = parse_security(jc, p, c)) || (err = parse_mounts(jc, p, c)) ||
 	    (err = parse_probe(jc, "readinessProbe", name, &c->readiness)) ||
 	    (err = parse_probe(jc, "livenessProbe", name, &c->liveness)) ||
 	    (err = parse_probe(jc, "startupProbe", name, &c->startup)))
@@ -700,6 +806,15 @@ enum aios_err aios_podspec_build(struct json_object *pod, const struct aios_pods
 	if ((err = aios_json_opt_bool(pod, "spec.hostNetwork", 0, &hn)))
 		goto fail;
 	p->host_network = hn;
+	struct json_object *psc = aios_json_lookup(pod, "spec.securityContext");
+	p->run_as_user = p->run_as_group = AIOS_PODSPEC_DEFAULT_ID;
+	p->fs_group = -1;
+	if ((err = security_id(psc, "runAsUser", &p->run_as_user)) ||
+	    (err = security_id(psc, "runAsGroup", &p->run_as_group)) ||
+	    (err = security_id(psc, "fsGroup", &p->fs_group))) {
+		aios_fail_wrap(err, "pod %s/%s: spec", ns, name);
+		goto fail;
+	}
 	struct json_object *init = aios_json_lookup(pod, "spec.initContainers");
 	if (init && json_object_is_type(init, json_type_array) &&
 	    json_object_array_length(init) > 0) {
