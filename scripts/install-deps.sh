@@ -9,6 +9,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config git ca-certificates curl
   libcurl4-openssl-dev libjson-c-dev libyaml-dev libssl-dev libwebsockets-dev check
+  libseccomp-dev
   clang-format valgrind iproute2 iptables procps psmisc python3
   etcd-server prometheus
   golang-go golang-github-modern-go-reflect2-dev dpkg-dev rsync

@@ -212,7 +212,7 @@ static void start_container(struct aios_node *n, struct node_pod *p, size_t i)
 	if (c->has_last) { /* keep the previous run's log for `kubectl logs --previous` */
 		rename(c->log_path, c->prev_log_path);
 	}
-	int fd = open(c->term_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	int fd = open(c->term_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		close(fd);
 	struct aios_runner_mount *mounts = NULL;
@@ -223,27 +223,45 @@ static void start_container(struct aios_node *n, struct node_pod *p, size_t i)
 		c->next_start_ms = aios_now_ms() + SETUP_RETRY_MS;
 		return;
 	}
-	/* the termination message file is bound at terminationMessagePath */
-	struct aios_runner_mount *all = aios_xcalloc(sc->n_mounts + 1, sizeof *all);
+	/* the termination message file is bound at terminationMessagePath, the pod's
+	 * work directory at its own path (the default working directory) */
+	char *work = aios_xasprintf("%s/work", p->dir);
+	char *root = aios_xasprintf("%s/root/%s", p->dir, c->name);
+	char *cgroup = aios_xasprintf("%s/%s", p->uid, c->name);
+	struct aios_runner_mount *all = aios_xcalloc(sc->n_mounts + 2, sizeof *all);
 	memcpy(all, mounts, sc->n_mounts * sizeof *all);
-	all[sc->n_mounts].src = c->term_path;
-	all[sc->n_mounts].dst = sc->termination_message_path;
-	char *wd =
-	    sc->working_dir ? aios_xstrdup(sc->working_dir) : aios_xasprintf("%s/work", p->dir);
-	struct aios_runner_spec rs = {
-	    .netns = p->spec->host_network ? NULL : p->netns,
-	    .argv = sc->argv,
-	    .env = sc->env,
-	    .cwd = wd,
-	    .cwd_early = sc->working_dir == NULL, /* the pod's own dir, entered before mounts */
-	    .mounts = all,
-	    .n_mounts = sc->n_mounts + 1,
-	    .log_path = c->log_path};
-	if (sc->working_dir)
-		err = aios_volumes_mkdir_p(sc->working_dir);
+	all[sc->n_mounts] = (struct aios_runner_mount){
+	    .src = c->term_path, .dst = sc->termination_message_path, .src_fd = -1};
+	all[sc->n_mounts + 1] = (struct aios_runner_mount){.src = work, .dst = work, .src_fd = -1};
+	gid_t gid = (gid_t)sc->run_as_group;
+	struct aios_runner_spec rs = {.netns = p->spec->host_network ? NULL : p->netns,
+	                              .argv = sc->argv,
+	                              .env = sc->env,
+	                              .cwd = sc->working_dir ? sc->working_dir : work,
+	                              .mounts = all,
+	                              .n_mounts = sc->n_mounts + 2,
+	                              .log_path = c->log_path,
+	                              .isolate = 1,
+	                              .root_dir = root,
+	                              .bin_dir = n->o->bin_dir,
+	                              .uid = (uid_t)sc->run_as_user,
+	                              .gid = gid,
+	                              .fs_group = (long)p->spec->fs_group,
+	                              .read_only_root = sc->read_only_root,
+	                              .cgroup = cgroup,
+	                              .memory_limit = sc->memory_limit,
+	                              .cpu_limit = sc->cpu_limit};
+	/* what the container writes on the host side: its message file and work dir */
+	if (chown(c->term_path, rs.uid, gid) != 0 || chown(work, rs.uid, gid) != 0)
+		err = aios_fail(AIOS_ERR_IO, "giving %s to uid %u: %s", work, (unsigned)rs.uid,
+		                strerror(errno));
+	if (!err)
+		err = aios_volumes_mkdir_p(root);
 	if (!err)
 		err = aios_runner_start(&rs, &c->pid);
-	free(wd);
+	free(work);
+	free(root);
+	free(cgroup);
 	free(all);
 	aios_volumes_mounts_free(mounts, sc->n_mounts);
 	if (c->has_last)
@@ -308,7 +326,13 @@ static void container_exited(struct node_pod *p, size_t i, int status)
 	} else {
 		c->term.exit_code = WEXITSTATUS(status);
 	}
-	c->term.reason = aios_xstrdup(c->term.exit_code == 0 ? "Completed" : "Error");
+	char *cgroup = aios_xasprintf("%s/%s", p->uid, c->name);
+	int oom = c->term.signal == SIGKILL && aios_runner_cgroup_oom_killed(cgroup);
+	aios_runner_cgroup_remove(cgroup); /* made again, with fresh counters, at a restart */
+	free(cgroup);
+	c->term.reason = aios_xstrdup(oom                      ? "OOMKilled"
+	                              : c->term.exit_code == 0 ? "Completed"
+	                                                       : "Error");
 	memcpy(c->term.started_at, c->started_at, sizeof c->started_at);
 	now_rfc3339(c->term.finished_at);
 	char *msg = file_tail(c->term_path, -1, TERM_MSG_MAX);
@@ -688,6 +712,7 @@ static int sync_terminating(struct aios_node *n, struct node_pod *p)
 	if (!pod_stopped(p, deletion_grace_ms(p)))
 		return 0;
 	sandbox_down(n, p);
+	aios_runner_cgroup_remove(p->uid);
 	if (p->seen) {
 		write_status(n, p);
 		struct aios_kube_ref r = aios_kube_ref(&aios_kube_pods, p->ns, p->name);
@@ -901,8 +926,9 @@ void aios_node_cleanup_leftovers(const char *state_dir, const char *bridge)
 		if (pd)
 			closedir(pd);
 		free(pids);
+		aios_runner_cgroup_remove(e->d_name); /* the dir is named by the pod's UID */
 		char netns[AIOS_NODENET_NAME_MAX + 16], veth[AIOS_NODENET_NAME_MAX];
-		aios_nodenet_names(e->d_name, netns, veth); /* the dir is named by the pod's UID */
+		aios_nodenet_names(e->d_name, netns, veth);
 		if (aios_nodenet_pod_down(netns, veth) != AIOS_OK)
 			aios_warn("cleanup", "%s", aios_errmsg());
 		char *dir = aios_xasprintf("%s/%s", root, e->d_name);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/json.h"
 #include "common/mem.h"
 
@@ -127,20 +128,19 @@ const char *aios_podspec_getenv(char *const *env, size_t n, const char *key)
 	return NULL;
 }
 
-char *aios_podspec_expand(const char *s, char *const *env, size_t n)
+enum aios_err aios_podspec_expand(const char *s, char *const *env, size_t n, char **out)
 {
-	size_t cap = strlen(s) + 1, len = 0;
-	char *out = aios_xmalloc(cap);
-#define PUT(p, k)                                                                                  \
-	do {                                                                                       \
-		while (len + (k) + 1 > cap)                                                        \
-			out = aios_xrealloc(out, cap *= 2);                                        \
-		memcpy(out + len, (p), (k));                                                       \
-		len += (k);                                                                        \
-	} while (0)
-	for (const char *p = s; *p;) {
+	/* one pass over s, as the kubelet's expansion: a value put in is never scanned
+	 * again, so the result grows at most by the length of the values it names; the
+	 * cap keeps a chain of variables that each double the one before (A=$(B)$(B)...)
+	 * from growing past what execve would take anyway */
+	*out = NULL;
+	struct aios_buf b;
+	aios_buf_init(&b, AIOS_PODSPEC_MAX_EXPANDED - 1); /* and its NUL */
+	enum aios_err err = AIOS_OK;
+	for (const char *p = s; *p && !err;) {
 		if (p[0] == '$' && p[1] == '$') {
-			PUT("$", 1);
+			err = aios_buf_append(&b, "$", 1);
 			p += 2;
 			continue;
 		}
@@ -150,21 +150,25 @@ char *aios_podspec_expand(const char *s, char *const *env, size_t n)
 				char *name = aios_xstrndup(p + 2, (size_t)(close - p - 2));
 				const char *v = aios_podspec_getenv(env, n, name);
 				free(name);
-				if (v) {
-					PUT(v, strlen(v));
-				} else {
-					PUT(p, (size_t)(close - p + 1));
-				}
+				err = v ? aios_buf_append(&b, v, strlen(v))
+				        : aios_buf_append(&b, p, (size_t)(close - p + 1));
 				p = close + 1;
 				continue;
 			}
 		}
-		PUT(p, 1);
+		err = aios_buf_append(&b, p, 1);
 		p++;
 	}
-#undef PUT
-	out[len] = '\0';
-	return out;
+	if (err) {
+		aios_buf_cleanup(&b);
+		return aios_fail(AIOS_ERR_TOO_BIG,
+		                 "$(VAR) expansion is over %u bytes with its NUL (the longest "
+		                 "string execve takes)",
+		                 (unsigned)AIOS_PODSPEC_MAX_EXPANDED);
+	}
+	*out = b.data ? aios_buf_take(&b) : aios_xstrdup("");
+	aios_buf_cleanup(&b);
+	return AIOS_OK;
 }
 
 /* ------------------------------------------------------------------ env */
@@ -323,7 +327,12 @@ static void build_env(struct aios_podspec_container *c, struct json_object *pod,
 			}
 			env_set(&c->env, &c->envc, aios_xasprintf("%s=%s", k, v));
 		} else {
-			char *x = aios_podspec_expand(v ? v : "", c->env, c->envc);
+			char *x;
+			if (aios_podspec_expand(v ? v : "", c->env, c->envc, &x) != AIOS_OK) {
+				c->env_error = aios_xasprintf("container %s: env %s: %s", c->name,
+				                              k, aios_errmsg());
+				return;
+			}
 			env_set(&c->env, &c->envc, aios_xasprintf("%s=%s", k, x));
 			free(x);
 		}
@@ -461,12 +470,18 @@ static enum aios_err parse_volume(struct json_object *jv, size_t idx, struct aio
 		v->source = dup_or_null(
 		    aios_json_str(o, v->kind == AIOS_VOL_SECRET ? "secretName" : "name"));
 		int opt = 0;
-		int64_t mode = 0644;
+		int64_t mode = -1;
 		if (aios_json_opt_bool(o, "optional", 0, &opt) != AIOS_OK ||
-		    aios_json_opt_int(o, "defaultMode", 0644, &mode) != AIOS_OK)
+		    aios_json_opt_int(o, "defaultMode", -1, &mode) != AIOS_OK)
 			return aios_fail_wrap(AIOS_ERR_INVALID, "volume %s", name);
 		v->optional = opt;
-		v->default_mode = (int)(mode & 0777);
+		/* a Secret's files are never readable by others (volumes.h); without a
+		 * defaultMode its mode is chosen when it is written (0600, or 0640 with an
+		 * fsGroup) */
+		if (v->kind == AIOS_VOL_SECRET)
+			v->default_mode = mode < 0 ? -1 : (int)(mode & 0770);
+		else
+			v->default_mode = mode < 0 ? 0644 : (int)(mode & 0777);
 		enum aios_err err = parse_items(o, v);
 		if (err)
 			return err;
@@ -529,6 +544,106 @@ static enum aios_err parse_mounts(struct json_object *jc, const struct aios_pods
 	return AIOS_OK;
 }
 
+/* ------------------------------------------------------------------ security, resources */
+
+enum aios_err aios_podspec_quantity(const char *s, int64_t mult, int64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		double factor;
+	} suffixes[] = {{"Ki", 1024.0},
+	                {"Mi", 1048576.0},
+	                {"Gi", 1073741824.0},
+	                {"Ti", 1099511627776.0},
+	                {"Pi", 1125899906842624.0},
+	                {"m", 1e-3},
+	                {"k", 1e3},
+	                {"M", 1e6},
+	                {"G", 1e9},
+	                {"T", 1e12},
+	                {"P", 1e15},
+	                {"", 1.0}};
+	const char *p = s;
+	double whole = 0, frac_scale = 1;
+	int digits = 0;
+	for (; *p >= '0' && *p <= '9'; p++, digits++)
+		whole = whole * 10 + (*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			whole += (*p - '0') * (frac_scale /= 10);
+	for (size_t i = 0; digits > 0 && i < sizeof suffixes / sizeof suffixes[0]; i++) {
+		if (strcmp(p, suffixes[i].suffix) != 0)
+			continue;
+		double v = whole * suffixes[i].factor * (double)mult;
+		if (v > 9007199254740992.0) /* 2^53 */
+			break;
+		*out = (int64_t)v;
+		if ((double)*out < v)
+			(*out)++; /* rounded up */
+		return AIOS_OK;
+	}
+	return aios_fail(AIOS_ERR_INVALID,
+	                 "quantity \"%s\" is not a number with an optional "
+	                 "suffix (Ki Mi Gi Ti Pi, k M G T P, m)",
+	                 s);
+}
+
+/* An id field of a securityContext (runAsUser...) into *out when present, in 0..2^32-2. */
+static enum aios_err security_id(struct json_object *sc, const char *field, int64_t *out)
+{
+	if (!sc || !aios_json_lookup(sc, field))
+		return AIOS_OK;
+	int64_t v;
+	if (aios_json_get_int(sc, field, &v) != AIOS_OK || v < 0 || v > 0xfffffffeLL)
+		return aios_fail(AIOS_ERR_INVALID, "securityContext.%s must be an id in 0..%lld",
+		                 field, 0xfffffffeLL);
+	*out = v;
+	return AIOS_OK;
+}
+
+/* A limit (a quantity string or a JSON number) times mult into *out; 0 when absent. */
+static enum aios_err limit_of(struct json_object *jc, const char *path, int64_t mult, int64_t *out)
+{
+	struct json_object *v = aios_json_lookup(jc, path);
+	*out = 0;
+	if (!v)
+		return AIOS_OK;
+	enum aios_err err = AIOS_ERR_INVALID;
+	if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0 &&
+	    json_object_get_int64(v) < (1LL << 53) / mult) {
+		*out = json_object_get_int64(v) * mult;
+		err = AIOS_OK;
+	} else if (json_object_is_type(v, json_type_string)) {
+		err = aios_podspec_quantity(json_object_get_string(v), mult, out);
+	} else {
+		aios_fail(err, "not a quantity");
+	}
+	return err ? aios_fail_wrap(err, "%s", path) : AIOS_OK;
+}
+
+/* The container's user, group, read-only root and limits, over the pod's. */
+static enum aios_err parse_security(struct json_object *jc, const struct aios_podspec *p,
+                                    struct aios_podspec_container *c)
+{
+	struct json_object *sc = aios_json_lookup(jc, "securityContext");
+	c->run_as_user = p->run_as_user;
+	c->run_as_group = p->run_as_group;
+	enum aios_err err;
+	if ((err = security_id(sc, "runAsUser", &c->run_as_user)) ||
+	    (err = security_id(sc, "runAsGroup", &c->run_as_group)))
+		return aios_fail_wrap(err, "container %s", c->name);
+	int ro = 0;
+	if (sc && aios_json_opt_bool(sc, "readOnlyRootFilesystem", 0, &ro) != AIOS_OK)
+		return aios_fail_wrap(AIOS_ERR_INVALID,
+		                      "container %s: securityContext.readOnlyRootFilesystem",
+		                      c->name);
+	c->read_only_root = ro;
+	if ((err = limit_of(jc, "resources.limits.memory", 1, &c->memory_limit)) ||
+	    (err = limit_of(jc, "resources.limits.cpu", 1000, &c->cpu_limit)))
+		return aios_fail_wrap(err, "container %s", c->name);
+	return AIOS_OK;
+}
+
 /* ------------------------------------------------------------------ containers */
 
 static enum aios_err strings_of(struct json_object *jc, const char *field, const char *cname,
@@ -545,6 +660,20 @@ static enum aios_err strings_of(struct json_object *jc, const char *field, const
 			return aios_fail(AIOS_ERR_INVALID, "container %s: %s[%zu] must be a string",
 			                 cname, field, i);
 	return AIOS_OK;
+}
+
+/* Appends s, $(VAR)-expanded against c's env, to c's argv; an expansion over the cap
+ * is recorded on the container as an env problem would be (CreateContainerConfigError). */
+static void argv_push_expanded(struct aios_podspec_container *c, const char *field, const char *s)
+{
+	char *x;
+	if (aios_podspec_expand(s, c->env, c->envc, &x) != AIOS_OK) {
+		if (!c->env_error)
+			c->env_error =
+			    aios_xasprintf("container %s: %s: %s", c->name, field, aios_errmsg());
+		x = aios_xstrdup("");
+	}
+	strv_push(&c->argv, &c->argc, x);
 }
 
 static enum aios_err build_argv(struct aios_podspec_container *c, struct json_object *jc,
@@ -568,7 +697,7 @@ static enum aios_err build_argv(struct aios_podspec_container *c, struct json_ob
 			if (strcmp(image_table[i].program, base) == 0)
 				prog = image_table[i].program;
 		if (!prog)
-			strv_push(&c->argv, &c->argc, aios_podspec_expand(c0, c->env, c->envc));
+			argv_push_expanded(c, "command", c0);
 	}
 	if (prog) {
 		char *bin = aios_podspec_find_binary(ctx->bin_dir, prog);
@@ -581,15 +710,11 @@ static enum aios_err build_argv(struct aios_podspec_container *c, struct json_ob
 		strv_push(&c->argv, &c->argc, bin ? bin : aios_xstrdup(prog));
 	}
 	for (size_t i = 1; i < ncmd; i++)
-		strv_push(
-		    &c->argv, &c->argc,
-		    aios_podspec_expand(json_object_get_string(json_object_array_get_idx(cmd, i)),
-		                        c->env, c->envc));
+		argv_push_expanded(c, "command",
+		                   json_object_get_string(json_object_array_get_idx(cmd, i)));
 	for (size_t i = 0; args && i < json_object_array_length(args); i++)
-		strv_push(
-		    &c->argv, &c->argc,
-		    aios_podspec_expand(json_object_get_string(json_object_array_get_idx(args, i)),
-		                        c->env, c->envc));
+		argv_push_expanded(c, "args",
+		                   json_object_get_string(json_object_array_get_idx(args, i)));
 	return AIOS_OK;
 }
 
@@ -625,7 +750,7 @@ static enum aios_err parse_container(struct json_object *pod, struct json_object
 			                 "container %s: workingDir must be absolute", name);
 		c->working_dir = aios_xstrdup(wd);
 	}
-	if ((err = parse_mounts(jc, p, c)) ||
+	if ((err = parse_security(jc, p, c)) || (err = parse_mounts(jc, p, c)) ||
 	    (err = parse_probe(jc, "readinessProbe", name, &c->readiness)) ||
 	    (err = parse_probe(jc, "livenessProbe", name, &c->liveness)) ||
 	    (err = parse_probe(jc, "startupProbe", name, &c->startup)))
@@ -681,6 +806,15 @@ enum aios_err aios_podspec_build(struct json_object *pod, const struct aios_pods
 	if ((err = aios_json_opt_bool(pod, "spec.hostNetwork", 0, &hn)))
 		goto fail;
 	p->host_network = hn;
+	struct json_object *psc = aios_json_lookup(pod, "spec.securityContext");
+	p->run_as_user = p->run_as_group = AIOS_PODSPEC_DEFAULT_ID;
+	p->fs_group = -1;
+	if ((err = security_id(psc, "runAsUser", &p->run_as_user)) ||
+	    (err = security_id(psc, "runAsGroup", &p->run_as_group)) ||
+	    (err = security_id(psc, "fsGroup", &p->fs_group))) {
+		aios_fail_wrap(err, "pod %s/%s: spec", ns, name);
+		goto fail;
+	}
 	struct json_object *init = aios_json_lookup(pod, "spec.initContainers");
 	if (init && json_object_is_type(init, json_type_array) &&
 	    json_object_array_length(init) > 0) {

@@ -24,6 +24,13 @@
 #define AIOS_PODSPEC_MAX_CONTAINERS 16  /* containers per pod accepted */
 #define AIOS_PODSPEC_MAX_VOLUMES    32  /* volumes per pod accepted */
 #define AIOS_PODSPEC_MAX_ENV        256 /* env entries per container accepted */
+/* bytes of one expanded env value or argument: Linux's MAX_ARG_STRLEN, the longest
+ * string execve takes */
+#define AIOS_PODSPEC_MAX_EXPANDED (128u << 10)
+
+/* the user and group of the aios images (USER 65532:65532 in their Dockerfiles): what a
+ * container runs as when neither it nor its pod names a runAsUser/runAsGroup */
+#define AIOS_PODSPEC_DEFAULT_ID 65532
 
 enum aios_podspec_restart { AIOS_RESTART_ALWAYS, AIOS_RESTART_ON_FAILURE, AIOS_RESTART_NEVER };
 
@@ -84,7 +91,14 @@ struct aios_podspec_container {
 	struct aios_podspec_probe readiness, liveness, startup;
 	char *termination_message_path; /* "/dev/termination-log" by default */
 	int fallback_to_logs;           /* terminationMessagePolicy FallbackToLogsOnError */
-	char *env_error; /* NULL, or why the env could not be built (CreateContainerConfigError) */
+	/* securityContext, the container's over the pod's (defaults: the images' user) */
+	int64_t run_as_user, run_as_group; /* AIOS_PODSPEC_DEFAULT_ID when neither sets it */
+	int read_only_root;                /* readOnlyRootFilesystem */
+	/* resources.limits: 0 means none */
+	int64_t memory_limit; /* bytes */
+	int64_t cpu_limit;    /* millicores */
+	/* NULL, or why the env or argv could not be built (CreateContainerConfigError) */
+	char *env_error;
 };
 
 struct aios_podspec {
@@ -92,6 +106,10 @@ struct aios_podspec {
 	enum aios_podspec_restart restart;
 	int64_t grace_s; /* terminationGracePeriodSeconds, 30 by default */
 	int host_network;
+	/* the pod's securityContext: owner of its volumes (runAsUser, and fsGroup or
+	 * runAsGroup for the group), and every container's supplementary group */
+	int64_t run_as_user, run_as_group; /* AIOS_PODSPEC_DEFAULT_ID by default */
+	int64_t fs_group;                  /* -1: none */
 	struct aios_podspec_volume *volumes;
 	size_t n_volumes;
 	struct aios_podspec_container *containers;
@@ -142,9 +160,21 @@ char *aios_podspec_find_binary(const char *bin_dir, const char *program);
 /*
  * Kubernetes $(VAR) expansion of s against env ("KEY=VALUE" array of n): $(VAR)
  * becomes its value when VAR is defined, stays as written otherwise; $$ becomes $.
- * Returns a heap string.
+ * One pass, as the kubelet's: values put in are not expanded again. *out is a heap
+ * string; AIOS_ERR_TOO_BIG (and *out NULL) when the result would be over
+ * AIOS_PODSPEC_MAX_EXPANDED bytes: a chain of variables each naming the one before
+ * twice doubles at every step, and the container then waits with
+ * CreateContainerConfigError instead of the agent running out of memory.
  */
-char *aios_podspec_expand(const char *s, char *const *env, size_t n);
+enum aios_err aios_podspec_expand(const char *s, char *const *env, size_t n,
+                                  char **out) AIOS_MUST_CHECK;
+
+/*
+ * A resource quantity ("512Mi", "1G", "250m", "2", "0.5") times mult, rounded up:
+ * mult 1 gives bytes for memory, 1000 gives millicores for cpu. AIOS_ERR_INVALID
+ * for anything else (exponents are not accepted) or a value past 2^53.
+ */
+enum aios_err aios_podspec_quantity(const char *s, int64_t mult, int64_t *out) AIOS_MUST_CHECK;
 
 /* Looks a variable up in a "KEY=VALUE" array; NULL if absent. */
 const char *aios_podspec_getenv(char *const *env, size_t n, const char *key);

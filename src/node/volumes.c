@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,9 +70,29 @@ enum aios_err aios_volumes_b64_decode(const char *in, char **out, size_t *n)
 	return AIOS_OK;
 }
 
+/* The owner of a pod's volumes: its runAsUser, and its fsGroup or else its runAsGroup. */
+static uid_t vol_uid(const struct aios_podspec *p)
+{
+	return (uid_t)p->run_as_user;
+}
+
+static gid_t vol_gid(const struct aios_podspec *p)
+{
+	return (gid_t)(p->fs_group >= 0 ? p->fs_group : p->run_as_group);
+}
+
+/* Gives dir to the pod's user and group with mode (an emptyDir, a claim's directory). */
+static enum aios_err give_dir(const struct aios_podspec *p, const char *dir, mode_t mode)
+{
+	if (chown(dir, vol_uid(p), vol_gid(p)) != 0 || chmod(dir, mode) != 0)
+		return aios_fail(AIOS_ERR_IO, "volume directory %s for uid %u gid %u: %s", dir,
+		                 (unsigned)vol_uid(p), (unsigned)vol_gid(p), strerror(errno));
+	return AIOS_OK;
+}
+
 static enum aios_err write_file(const char *path, const char *data, size_t n, int mode)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return aios_fail(AIOS_ERR_IO, "write %s: %s", path, strerror(errno));
 	size_t off = 0;
@@ -85,9 +106,85 @@ static enum aios_err write_file(const char *path, const char *data, size_t n, in
 		}
 		off += (size_t)w;
 	}
-	fchmod(fd, (mode_t)mode);
+	enum aios_err err = AIOS_OK;
+	if (fchmod(fd, (mode_t)mode) != 0)
+		err = aios_fail(AIOS_ERR_IO, "chmod %s: %s", path, strerror(errno));
 	close(fd);
-	return AIOS_OK;
+	return err;
+}
+
+/* write_file, then the file and the directories made for it (up to dir) to the pod. */
+static enum aios_err write_owned(const struct aios_podspec *p, const char *dir, const char *path,
+                                 const char *data, size_t n, int mode)
+{
+	enum aios_err err = write_file(path, data, n, mode);
+	if (err)
+		return err;
+	size_t dl = strlen(dir);
+	char *q = aios_xstrdup(path);
+	for (char *slash = q + strlen(q); slash && slash > q + dl; slash = strrchr(q, '/')) {
+		if (chown(q, vol_uid(p), vol_gid(p)) != 0) {
+			err = aios_fail(AIOS_ERR_IO, "chown %s: %s", q, strerror(errno));
+			break;
+		}
+		*slash = '\0';
+	}
+	free(q);
+	return err;
+}
+
+/* Detaches every mount of this namespace at or under path (a Secret's tmpfs), deepest
+ * first, so that the removal that follows deletes directories, not mounted content. */
+static enum aios_err unmount_under(const char *path)
+{
+	struct aios_buf b;
+	aios_buf_init(&b, 16u << 20);
+	enum aios_err err = aios_buf_read_file(&b, "/proc/self/mountinfo");
+	if (err) {
+		aios_buf_cleanup(&b);
+		return err;
+	}
+	size_t pl = strlen(path);
+	/* lines: id parent major:minor root mountpoint ...; mountpoint octal-escaped */
+	for (int pass = 0; pass < 64; pass++) {
+		char best[4096] = "";
+		for (char *line = b.data; line && *line;) {
+			char *nl = strchr(line, '\n');
+			char mp[4096];
+			size_t k = 0;
+			const char *f = line;
+			for (int field = 0; field < 4 && f; field++) {
+				f = strchr(f, ' ');
+				if (f)
+					f++;
+			}
+			for (; f && *f && *f != ' ' && *f != '\n' && k + 1 < sizeof mp; f++) {
+				if (f[0] == '\\' && f[1] >= '0' && f[1] <= '3' && f[2] && f[3]) {
+					mp[k++] = (char)((f[1] - '0') * 64 + (f[2] - '0') * 8 +
+					                 (f[3] - '0'));
+					f += 3;
+				} else {
+					mp[k++] = *f;
+				}
+			}
+			mp[k] = '\0';
+			if (strncmp(mp, path, pl) == 0 && (mp[pl] == '\0' || mp[pl] == '/') &&
+			    strlen(mp) > strlen(best))
+				snprintf(best, sizeof best, "%s", mp);
+			line = nl ? nl + 1 : NULL;
+		}
+		if (!best[0])
+			break;
+		if (umount2(best, MNT_DETACH) != 0) {
+			err = aios_fail(AIOS_ERR_IO, "unmount %s: %s", best, strerror(errno));
+			break;
+		}
+		aios_buf_reset(&b);
+		if ((err = aios_buf_read_file(&b, "/proc/self/mountinfo")))
+			break;
+	}
+	aios_buf_cleanup(&b);
+	return err;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -108,6 +205,9 @@ enum aios_err aios_volumes_remove_tree(const char *root, const char *path)
 	struct stat st;
 	if (lstat(path, &st) != 0)
 		return AIOS_OK;
+	enum aios_err err = unmount_under(path);
+	if (err)
+		return err;
 	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
 		return aios_fail(AIOS_ERR_IO, "remove %s: %s", path, strerror(errno));
 	return AIOS_OK;
@@ -160,19 +260,23 @@ enum aios_err aios_volumes_lookup(void *arg, int is_secret, const char *ns, cons
 
 /* ------------------------------------------------------------------ prepare */
 
-static enum aios_err write_projected(struct aios_kube_client *kc, const struct aios_podspec *p,
-                                     const struct aios_podspec_volume *v, const char *dir)
+/* The mode of a projected file: a Secret's never readable by others (0600, or 0640
+ * when the pod has an fsGroup, unless defaultMode says otherwise within 0770). */
+static int file_mode(const struct aios_podspec *p, const struct aios_podspec_volume *v)
+{
+	if (v->kind != AIOS_VOL_SECRET)
+		return v->default_mode;
+	if (v->default_mode >= 0)
+		return v->default_mode & 0770;
+	return p->fs_group >= 0 ? 0640 : 0600;
+}
+
+enum aios_err aios_volumes_write_projected(struct json_object *obj, const struct aios_podspec *p,
+                                           const struct aios_podspec_volume *v, const char *dir)
 {
 	int is_secret = v->kind == AIOS_VOL_SECRET;
-	struct aios_kube_ref r =
-	    aios_kube_ref(is_secret ? &aios_kube_secrets : &aios_kube_configmaps, p->ns, v->source);
-	struct json_object *obj;
-	enum aios_err err = aios_kube_get(kc, &r, &obj);
-	if (err == AIOS_ERR_NOT_FOUND && v->optional)
-		return AIOS_OK;
-	if (err)
-		return aios_fail_wrap(err, "volume %s: %s %s", v->name,
-		                      is_secret ? "secret" : "configmap", v->source);
+	int mode = file_mode(p, v);
+	enum aios_err err = AIOS_OK;
 	if (v->n_items > 0) {
 		for (size_t i = 0; i < v->n_items && !err; i++) {
 			char *data;
@@ -195,7 +299,7 @@ static enum aios_err write_projected(struct aios_kube_client *kc, const struct a
 				          ? aios_fail(AIOS_ERR_TOO_BIG,
 				                      "volume %s: key %s is over %u bytes", v->name,
 				                      v->items[i].key, AIOS_VOLUMES_MAX_FILE)
-				          : write_file(path, data, n, v->default_mode);
+				          : write_owned(p, dir, path, data, n, mode);
 			free(path);
 			free(data);
 		}
@@ -217,7 +321,7 @@ static enum aios_err write_projected(struct aios_kube_client *kc, const struct a
 				if ((err = decoded(obj, is_secret, key, &data, &n)))
 					break;
 				char *path = aios_xasprintf("%s/%s", dir, key);
-				err = write_file(path, data, n, v->default_mode);
+				err = write_owned(p, dir, path, data, n, mode);
 				free(path);
 				free(data);
 				if (err)
@@ -225,6 +329,46 @@ static enum aios_err write_projected(struct aios_kube_client *kc, const struct a
 			}
 		}
 	}
+	if (!err && is_secret)
+		err = give_dir(p, dir, p->fs_group >= 0 ? 0750 : 0700);
+	return err;
+}
+
+/* A Secret's directory is a tmpfs of its own, so its values never reach a disk. */
+static enum aios_err secret_tmpfs(const struct aios_podspec *p, const char *dir)
+{
+	struct stat st, parent;
+	char *up = aios_xasprintf("%s/..", dir);
+	int mounted = stat(dir, &st) == 0 && stat(up, &parent) == 0 && st.st_dev != parent.st_dev;
+	free(up);
+	if (mounted) /* a restarted container of the same pod: written already */
+		return AIOS_OK;
+	char opts[96];
+	snprintf(opts, sizeof opts, "size=%u,mode=0700,uid=%u,gid=%u", AIOS_VOLUMES_SECRET_BYTES,
+	         (unsigned)vol_uid(p), (unsigned)vol_gid(p));
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0)
+		return aios_fail(AIOS_ERR_IO, "tmpfs for a secret volume at %s: %s", dir,
+		                 strerror(errno));
+	return AIOS_OK;
+}
+
+static enum aios_err write_projected(struct aios_kube_client *kc, const struct aios_podspec *p,
+                                     const struct aios_podspec_volume *v, const char *dir)
+{
+	int is_secret = v->kind == AIOS_VOL_SECRET;
+	enum aios_err err = is_secret ? secret_tmpfs(p, dir) : AIOS_OK;
+	if (err)
+		return err;
+	struct aios_kube_ref r =
+	    aios_kube_ref(is_secret ? &aios_kube_secrets : &aios_kube_configmaps, p->ns, v->source);
+	struct json_object *obj;
+	err = aios_kube_get(kc, &r, &obj);
+	if (err == AIOS_ERR_NOT_FOUND && v->optional)
+		return AIOS_OK;
+	if (err)
+		return aios_fail_wrap(err, "volume %s: %s %s", v->name,
+		                      is_secret ? "secret" : "configmap", v->source);
+	err = aios_volumes_write_projected(obj, p, v, dir);
 	json_object_put(obj);
 	return err;
 }
@@ -280,10 +424,16 @@ enum aios_err aios_volumes_prepare(struct aios_kube_client *kc, const struct aio
 		case AIOS_VOL_SECRET:
 			d[i] = aios_xasprintf("%s/volumes/%s", pod_dir, v->name);
 			err = aios_volumes_mkdir_p(d[i]);
-			if (!err && v->kind != AIOS_VOL_EMPTY_DIR)
+			if (!err && v->kind == AIOS_VOL_EMPTY_DIR)
+				err = give_dir(p, d[i], 0770);
+			else if (!err)
 				err = write_projected(kc, p, v, d[i]);
 			break;
-		case AIOS_VOL_PVC: err = claim_dir(kc, p->ns, v->source, &d[i]); break;
+		case AIOS_VOL_PVC:
+			err = claim_dir(kc, p->ns, v->source, &d[i]);
+			if (!err && !v->read_only)
+				err = give_dir(p, d[i], 0770);
+			break;
 		case AIOS_VOL_HOST_PATH:
 			d[i] = aios_xstrdup(v->source);
 			err = aios_volumes_mkdir_p(d[i]);
@@ -300,6 +450,68 @@ enum aios_err aios_volumes_prepare(struct aios_kube_client *kc, const struct aio
 	return AIOS_OK;
 }
 
+int aios_volumes_open_beneath(int dirfd, const char *rel, int mkdirs, int last_file, uid_t uid,
+                              gid_t gid)
+{
+	int cur = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (cur < 0)
+		return -1;
+	for (const char *p = rel; *p;) {
+		while (*p == '/')
+			p++;
+		size_t n = strcspn(p, "/");
+		if (n == 0)
+			break;
+		char comp[256];
+		if (n >= sizeof comp || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.')) {
+			close(cur);
+			errno = n >= sizeof comp ? ENAMETOOLONG : EINVAL;
+			return -1;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		p += n;
+		while (*p == '/')
+			p++;
+		int last = *p == '\0';
+		int made = 0;
+		if (mkdirs && last && last_file) {
+			int fd = openat(cur, comp,
+			                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+			if (fd >= 0) {
+				close(fd);
+				made = 1;
+			}
+		} else if (mkdirs) {
+			made = mkdirat(cur, comp, 0755) == 0;
+		}
+		if (made && uid != (uid_t)-1 &&
+		    fchownat(cur, comp, uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+			int e = errno;
+			close(cur);
+			errno = e;
+			return -1;
+		}
+		int next =
+		    openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC | (last ? 0 : O_DIRECTORY));
+		int e = errno;
+		struct stat st;
+		if (next >= 0 && fstat(next, &st) == 0 && S_ISLNK(st.st_mode)) {
+			close(next);
+			next = -1;
+			e = ELOOP;
+		}
+		close(cur);
+		if (next < 0) {
+			errno = e;
+			return -1;
+		}
+		cur = next;
+	}
+	return cur;
+}
+
 enum aios_err aios_volumes_mounts(const struct aios_podspec *p,
                                   const struct aios_podspec_container *c, char *const *dirs,
                                   struct aios_runner_mount **out)
@@ -314,20 +526,33 @@ enum aios_err aios_volumes_mounts(const struct aios_podspec *p,
 			return aios_fail(AIOS_ERR_INTERNAL, "mount of unknown volume %s",
 			                 c->mounts[i].volume);
 		}
-		char *src = c->mounts[i].sub_path
-		                ? aios_xasprintf("%s/%s", dirs[k], c->mounts[i].sub_path)
-		                : aios_xstrdup(dirs[k]);
-		if (c->mounts[i].sub_path) {
-			enum aios_err err = aios_volumes_mkdir_p(src);
-			if (err) {
-				free(src);
-				aios_volumes_mounts_free(m, i);
-				return err;
-			}
-		}
-		m[i].src = src;
+		const char *sub = c->mounts[i].sub_path;
+		m[i].src_fd = -1;
+		m[i].src = sub ? aios_xasprintf("%s/%s", dirs[k], sub) : aios_xstrdup(dirs[k]);
 		m[i].dst = aios_xstrdup(c->mounts[i].path);
 		m[i].read_only = c->mounts[i].read_only;
+		if (sub) {
+			int root = open(dirs[k], O_PATH | O_DIRECTORY | O_CLOEXEC);
+			int fd = root < 0 ? -1
+			                  : aios_volumes_open_beneath(root, sub, 1, 0, vol_uid(p),
+			                                              vol_gid(p));
+			int e = errno;
+			if (root >= 0)
+				close(root);
+			if (fd < 0) {
+				enum aios_err err = aios_fail(
+				    e == ELOOP || e == ENOTDIR || e == EINVAL ? AIOS_ERR_INVALID
+				                                              : AIOS_ERR_IO,
+				    "volume %s: subPath %s: %s%s", c->mounts[i].volume, sub,
+				    strerror(e),
+				    e == ELOOP || e == ENOTDIR
+				        ? " (a subPath may not pass through a symbolic link)"
+				        : "");
+				aios_volumes_mounts_free(m, i + 1);
+				return err;
+			}
+			m[i].src_fd = fd;
+		}
 	}
 	*out = m;
 	return AIOS_OK;
@@ -340,6 +565,8 @@ void aios_volumes_mounts_free(struct aios_runner_mount *m, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free((char *)m[i].src);
 		free((char *)m[i].dst);
+		if (m[i].src_fd >= 0)
+			close(m[i].src_fd);
 	}
 	free(m);
 }

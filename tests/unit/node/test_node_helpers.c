@@ -5,6 +5,8 @@
  * starting a process (no namespaces) and reporting a missing executable.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 
 #include "check_main.h"
 #include "common/buf.h"
+#include "common/json.h"
 #include "common/mem.h"
 #include "node/node_internal.h"
 #include "node/probe.h"
@@ -193,6 +196,148 @@ START_TEST(runner_starts_and_reports)
 }
 END_TEST
 
+static struct aios_podspec *pod_of(const char *json)
+{
+	struct json_object *o = NULL;
+	ck_assert_int_eq(aios_json_parse(json, strlen(json), "test pod", &o), AIOS_OK);
+	struct aios_podspec_ctx ctx = {.bin_dir = "/nonexistent"};
+	struct aios_podspec *p;
+	ck_assert_int_eq(aios_podspec_build(o, &ctx, &p), AIOS_OK);
+	json_object_put(o);
+	return p;
+}
+
+static int mode_of(const char *path)
+{
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	return (int)(st.st_mode & 07777);
+}
+
+/* A Secret's files are 0600 in a 0700 directory (0640/0750 with an fsGroup, defaultMode
+ * without the bits for others), owned by the pod's user; a ConfigMap's stay 0644. */
+START_TEST(secret_volume_modes)
+{
+	char *d = tmpdir();
+	char *pod = aios_xasprintf(
+	    "{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{"
+	    "\"securityContext\":{\"runAsUser\":%u,\"runAsGroup\":%u%s},"
+	    "\"volumes\":[{\"name\":\"s\",\"secret\":{\"secretName\":\"s\"%s}},"
+	    "{\"name\":\"c\",\"configMap\":{\"name\":\"c\"}}],"
+	    "\"containers\":[{\"name\":\"a\",\"image\":\"aios/trainer\"}]}}",
+	    (unsigned)getuid(), (unsigned)getgid(), "", "");
+	struct json_object *secret = NULL;
+	const char *sj = "{\"data\":{\"token\":\"aGVsbG8=\"}}";
+	ck_assert_int_eq(aios_json_parse(sj, strlen(sj), "secret", &secret), AIOS_OK);
+	struct aios_podspec *p = pod_of(pod);
+	char *sdir = aios_xasprintf("%s/s", d), *cdir = aios_xasprintf("%s/c", d);
+	char *sfile = aios_xasprintf("%s/token", sdir), *cfile = aios_xasprintf("%s/token", cdir);
+	ck_assert_int_eq(mkdir(sdir, 0755), 0);
+	ck_assert_int_eq(mkdir(cdir, 0755), 0);
+	ck_assert_int_eq(aios_volumes_write_projected(secret, p, &p->volumes[0], sdir), AIOS_OK);
+	ck_assert_int_eq(mode_of(sfile), 0600);
+	ck_assert_int_eq(mode_of(sdir), 0700);
+	struct stat st;
+	ck_assert_int_eq(stat(sfile, &st), 0);
+	ck_assert_uint_eq(st.st_uid, getuid());
+	ck_assert_int_eq(aios_volumes_write_projected(secret, p, &p->volumes[1], cdir), AIOS_OK);
+	ck_assert_int_eq(mode_of(cfile), 0644);
+	aios_podspec_free(p);
+	free(pod);
+
+	/* with an fsGroup: group-readable, never other-readable, even asked 0644 */
+	char fs[48];
+	snprintf(fs, sizeof fs, ",\"fsGroup\":%u", (unsigned)getgid());
+	pod = aios_xasprintf(
+	    "{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{"
+	    "\"securityContext\":{\"runAsUser\":%u,\"runAsGroup\":%u%s},"
+	    "\"volumes\":[{\"name\":\"s\",\"secret\":{\"secretName\":\"s\"%s}},"
+	    "{\"name\":\"t\",\"secret\":{\"secretName\":\"s\"}}],"
+	    "\"containers\":[{\"name\":\"a\",\"image\":\"aios/trainer\"}]}}",
+	    (unsigned)getuid(), (unsigned)getgid(), fs, ",\"defaultMode\":420");
+	p = pod_of(pod);
+	ck_assert_int_eq(p->fs_group, (int64_t)getgid());
+	char *tdir = aios_xasprintf("%s/t", d), *tfile = aios_xasprintf("%s/token", tdir);
+	ck_assert_int_eq(mkdir(tdir, 0755), 0);
+	ck_assert_int_eq(aios_volumes_write_projected(secret, p, &p->volumes[0], sdir), AIOS_OK);
+	ck_assert_int_eq(mode_of(sfile), 0640); /* 0644 asked */
+	ck_assert_int_eq(mode_of(sdir), 0750);
+	ck_assert_int_eq(aios_volumes_write_projected(secret, p, &p->volumes[1], tdir), AIOS_OK);
+	ck_assert_int_eq(mode_of(tfile), 0640);
+	aios_podspec_free(p);
+	json_object_put(secret);
+	ck_assert_int_eq(aios_volumes_remove_tree("/tmp", d), AIOS_OK);
+	free(pod);
+	free(sdir);
+	free(cdir);
+	free(sfile);
+	free(cfile);
+	free(tdir);
+	free(tfile);
+	free(d);
+}
+END_TEST
+
+/* A subPath through a symbolic link (a volume holding "etc -> /etc") is refused, and
+ * so is any walk that meets a link; a plain subPath is made and handed over opened. */
+START_TEST(subpath_does_not_follow_links)
+{
+	char *d = tmpdir();
+	char *vol = aios_xasprintf("%s/vol", d), *link = aios_xasprintf("%s/vol/etc", d);
+	ck_assert_int_eq(mkdir(vol, 0755), 0);
+	ck_assert_int_eq(symlink("/etc", link), 0);
+	int root = open(vol, O_PATH | O_DIRECTORY);
+	ck_assert_int_ge(root, 0);
+	errno = 0;
+	ck_assert_int_eq(aios_volumes_open_beneath(root, "etc", 0, 0, (uid_t)-1, (gid_t)-1), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	ck_assert_int_eq(aios_volumes_open_beneath(root, "etc/ssl", 1, 0, (uid_t)-1, (gid_t)-1),
+	                 -1);
+	ck_assert_int_eq(aios_volumes_open_beneath(root, "a/../../x", 1, 0, (uid_t)-1, (gid_t)-1),
+	                 -1);
+	ck_assert_int_eq(errno, EINVAL);
+	int fd = aios_volumes_open_beneath(root, "a/b", 1, 0, getuid(), getgid());
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	close(root);
+
+	char *pod = aios_xasprintf(
+	    "{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{"
+	    "\"securityContext\":{\"runAsUser\":%u,\"runAsGroup\":%u},"
+	    "\"volumes\":[{\"name\":\"v\",\"emptyDir\":{}}],"
+	    "\"containers\":[{\"name\":\"a\",\"image\":\"aios/trainer\",\"volumeMounts\":["
+	    "{\"name\":\"v\",\"mountPath\":\"/conf\",\"subPath\":\"etc\"}]},"
+	    "{\"name\":\"b\",\"image\":\"aios/trainer\",\"volumeMounts\":["
+	    "{\"name\":\"v\",\"mountPath\":\"/conf\",\"subPath\":\"etc/ssl\"}]},"
+	    "{\"name\":\"c\",\"image\":\"aios/trainer\",\"volumeMounts\":["
+	    "{\"name\":\"v\",\"mountPath\":\"/conf\",\"subPath\":\"a/b\"}]}]}}",
+	    (unsigned)getuid(), (unsigned)getgid());
+	struct aios_podspec *p = pod_of(pod);
+	char *dirs[] = {vol, NULL};
+	struct aios_runner_mount *m = NULL;
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_int_eq(aios_volumes_mounts(p, &p->containers[i], dirs, &m),
+		                 AIOS_ERR_INVALID);
+		ck_assert_ptr_nonnull(strstr(aios_errmsg(), "symbolic link"));
+	}
+	ck_assert_int_eq(aios_volumes_mounts(p, &p->containers[2], dirs, &m), AIOS_OK);
+	ck_assert_int_ge(m[0].src_fd, 0);
+	struct stat a, b;
+	char *ab = aios_xasprintf("%s/a/b", vol);
+	ck_assert_int_eq(fstat(m[0].src_fd, &a), 0);
+	ck_assert_int_eq(stat(ab, &b), 0);
+	ck_assert(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	aios_volumes_mounts_free(m, p->containers[2].n_mounts);
+	aios_podspec_free(p);
+	ck_assert_int_eq(aios_volumes_remove_tree("/tmp", d), AIOS_OK);
+	free(ab);
+	free(pod);
+	free(vol);
+	free(link);
+	free(d);
+}
+END_TEST
+
 static Suite *helpers_suite(void)
 {
 	Suite *s = suite_create("node_helpers");
@@ -201,6 +346,8 @@ static Suite *helpers_suite(void)
 	tcase_add_test(t, base64_and_remove_guard);
 	tcase_add_test(t, probes);
 	tcase_add_test(t, runner_starts_and_reports);
+	tcase_add_test(t, secret_volume_modes);
+	tcase_add_test(t, subpath_does_not_follow_links);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "common/buf.h"
 #include "common/json.h"
 #include "common/mem.h"
 #include "node/podspec.h"
@@ -75,8 +76,14 @@ END_TEST
 START_TEST(expand_follows_kubernetes)
 {
 	char *env[] = {"A=1", "B=two", "A=3", NULL};
-	char *s = aios_podspec_expand("x$(A)-$(B)-$(C)-$$(A)-$(", env, 3);
+	char *s;
+	ck_assert_int_eq(aios_podspec_expand("x$(A)-$(B)-$(C)-$$(A)-$(", env, 3, &s), AIOS_OK);
 	ck_assert_str_eq(s, "x3-two-$(C)-$(A)-$(");
+	free(s);
+	/* one pass: a value that itself reads $(A) is put in as written */
+	char *env2[] = {"A=1", "R=$(A)", NULL};
+	ck_assert_int_eq(aios_podspec_expand("$(R)", env2, 2, &s), AIOS_OK);
+	ck_assert_str_eq(s, "$(A)");
 	free(s);
 	ck_assert_str_eq(aios_podspec_getenv(env, 3, "A"), "3");
 	ck_assert_ptr_null(aios_podspec_getenv(env, 3, "AB"));
@@ -313,6 +320,61 @@ START_TEST(kubernetes_service_env)
 }
 END_TEST
 
+/* V0 = 16 bytes, Vi = $(Vi-1)$(Vi-1): unbounded, V40 would be 16 TiB. The chain stops
+ * at the cap (128 KiB) with CreateContainerConfigError on that container, in args too,
+ * and the agent stays up; the container before the cap is untouched. */
+START_TEST(expansion_is_bounded)
+{
+	struct aios_buf b;
+	aios_buf_init(&b, 1u << 20);
+	ck_assert_int_eq(aios_buf_puts(&b, "{\"metadata\":{\"name\":\"x\",\"namespace\":\"d\","
+	                                   "\"uid\":\"u\"},\"spec\":{\"containers\":["
+	                                   "{\"name\":\"a\",\"image\":\"aios/trainer\",\"env\":["
+	                                   "{\"name\":\"V0\",\"value\":\"0123456789abcdef\"}"),
+	                 AIOS_OK);
+	for (int i = 1; i <= 40; i++)
+		ck_assert_int_eq(aios_buf_printf(&b,
+		                                 ",{\"name\":\"V%d\",\"value\":\"$(V%d)$(V%d)\"}",
+		                                 i, i - 1, i - 1),
+		                 AIOS_OK);
+	ck_assert_int_eq(aios_buf_puts(&b, "]},{\"name\":\"b\",\"image\":\"aios/trainer\","
+	                                   "\"env\":[{\"name\":\"W\",\"value\":\"w\"}],"
+	                                   "\"args\":[\"$(W)\"]}]}}"),
+	                 AIOS_OK);
+	struct json_object *pod = parse(b.data);
+	aios_buf_cleanup(&b);
+	struct aios_podspec_ctx ctx = {.bin_dir = "/nonexistent"};
+	struct aios_podspec *p;
+	ck_assert_int_eq(aios_podspec_build(pod, &ctx, &p), AIOS_OK);
+	const struct aios_podspec_container *a = &p->containers[0];
+	ck_assert_ptr_nonnull(a->env_error);
+	/* 16 << 13 = 128 KiB is the first value past the cap (the NUL counts) */
+	ck_assert_ptr_nonnull(strstr(a->env_error, "env V13"));
+	ck_assert_ptr_nonnull(strstr(a->env_error, "over 131072 bytes"));
+	ck_assert_uint_eq(strlen(aios_podspec_getenv(a->env, a->envc, "V12")), 16u << 12);
+	ck_assert_ptr_null(aios_podspec_getenv(a->env, a->envc, "V14"));
+	ck_assert_ptr_null(p->containers[1].env_error);
+	ck_assert_str_eq(p->containers[1].argv[1], "w");
+	aios_podspec_free(p);
+	json_object_put(pod);
+
+	/* the same in args: a value just under the cap, named twice */
+	char *big = aios_xmalloc(AIOS_PODSPEC_MAX_EXPANDED);
+	memset(big, 'x', AIOS_PODSPEC_MAX_EXPANDED - 1);
+	big[AIOS_PODSPEC_MAX_EXPANDED - 1] = '\0';
+	char *kv = aios_xasprintf("BIG=%s", big);
+	char *env[] = {kv, NULL};
+	char *s = (char *)"not touched";
+	ck_assert_int_eq(aios_podspec_expand("$(BIG)", env, 1, &s), AIOS_OK);
+	ck_assert_uint_eq(strlen(s), AIOS_PODSPEC_MAX_EXPANDED - 1);
+	free(s);
+	ck_assert_int_eq(aios_podspec_expand("$(BIG)$(BIG)", env, 1, &s), AIOS_ERR_TOO_BIG);
+	ck_assert_ptr_null(s);
+	free(kv);
+	free(big);
+}
+END_TEST
+
 static Suite *podspec_suite(void)
 {
 	Suite *s = suite_create("node_podspec");
@@ -323,6 +385,7 @@ static Suite *podspec_suite(void)
 	tcase_add_test(t, command_and_missing_things);
 	tcase_add_test(t, bad_pods_are_refused_with_the_field);
 	tcase_add_test(t, kubernetes_service_env);
+	tcase_add_test(t, expansion_is_bounded);
 	suite_add_tcase(s, t);
 	return s;
 }
