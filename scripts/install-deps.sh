@@ -14,6 +14,8 @@ PKGS=(
   golang-go golang-github-modern-go-reflect2-dev dpkg-dev rsync
   clang libclang-rt-14-dev
   python3-yaml python3-jsonschema
+  libprotobuf-c-dev protobuf-c-compiler python3-onnx # ONNX: the reader, and onnx.proto for it
+  python3-torch nodejs # ONNX tests: PyTorch exports; onnxruntime-node (npm) checks them
 )
 if [[ "${1:-}" == "--bench" ]]; then
   PKGS+=(python3-torch python3-numpy libopenblas0-pthread nginx-light wrk hyperfine)
