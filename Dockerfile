@@ -19,6 +19,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
       libssl-dev \
       libwebsockets-dev \
       check \
+      libprotobuf-c-dev \
+      protobuf-c-compiler \
+      libonnx-dev \
     && rm -rf /var/lib/apt/lists/*
 # Release build, warnings on, hardened: fortified libc calls, stack protector and clash
 # protection, CET, position-independent executables, full RELRO.

@@ -17,6 +17,8 @@ PKGS=(
   python3-yaml python3-jsonschema
   chromium # the dashboard's browser test (tests/e2e/test_dashboard.sh)
   docker.io containerd runc debootstrap containernetworking-plugins socat unzip # images + kubelet node kind
+  libprotobuf-c-dev protobuf-c-compiler python3-onnx # ONNX: the reader, and onnx.proto for it
+  python3-torch nodejs # ONNX tests: PyTorch exports; onnxruntime-node (npm) checks them
 )
 if [[ "${1:-}" == "--bench" ]]; then
   PKGS+=(python3-torch python3-numpy libopenblas0-pthread nginx-light wrk hyperfine)

@@ -27,6 +27,8 @@ static const struct opt opts[] = {
     {"--name", "AIOS_SERVE_NAME", "NAME", "model name in the URL paths", O_STR, OFF(name), 0, 0},
     {"--sha256", "AIOS_SERVE_SHA256", "HEX", "expected SHA-256 of the artifact file", O_STR,
      OFF(sha256), 0, 0},
+    {"--format", "AIOS_SERVE_MODEL_FORMAT", "auto|aios|onnx",
+     "model file format (auto: by the file's first bytes)", O_STR, OFF(format), 0, 0},
     {"--bind", "AIOS_SERVE_BIND", "ADDR", "IPv4 address to listen on (0.0.0.0)", O_STR, OFF(bind),
      0, 0},
     {"--port", "AIOS_SERVE_PORT", "N", "TCP port (8080; 0 picks one)", O_INT, OFF(port), 0, 65535},
@@ -130,6 +132,7 @@ enum aios_err aios_serve_config_parse(struct aios_serve_config *c, int argc, cha
 	c->queue_depth = 256;
 	c->grace_seconds = 20;
 	c->log_level = "info";
+	c->format = "auto";
 	*help = 0;
 	for (size_t i = 0; i < N_OPTS; i++) {
 		const char *v = getenv(opts[i].env);
@@ -178,6 +181,9 @@ enum aios_err aios_serve_config_parse(struct aios_serve_config *c, int argc, cha
 			    "--name \"%s\": use letters, digits, '-', '_' and '.' only", c->name);
 	if (!c->tls_cert != !c->tls_key)
 		return aios_fail(AIOS_ERR_INVALID, "--tls-cert and --tls-key go together");
+	if (strcmp(c->format, "auto") && strcmp(c->format, "aios") && strcmp(c->format, "onnx"))
+		return aios_fail(AIOS_ERR_INVALID, "--format \"%s\" is not auto, aios or onnx",
+		                 c->format);
 	if (c->sha256 && !aios_sha256_hex_valid(c->sha256))
 		return aios_fail(AIOS_ERR_INVALID, "--sha256 \"%s\" is not 64 hex digits",
 		                 c->sha256);

@@ -17,6 +17,7 @@ struct aios_serve_config {
 	const char *model;        /* --model URI (required) */
 	const char *name;         /* --name NAME (required) */
 	const char *sha256;       /* --sha256 HEX: expected digest of the artifact file */
+	const char *format;       /* --format auto|aios|onnx, default auto (by magic) */
 	const char *bind;         /* --bind ADDR, default 0.0.0.0 */
 	int port;                 /* --port, default 8080 */
 	enum aios_quant quantize; /* --quantize none|int8 */

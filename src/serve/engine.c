@@ -28,8 +28,8 @@ struct elayer {
 
 struct aios_engine {
 	int n_layers, n_inputs, n_outputs, width;
-	enum aios_act hidden, output;
-	float *mean, *inv_std; /* (n_inputs) or NULL */
+	struct aios_model_act *acts; /* (n_layers): after each layer */
+	float *mean, *inv_std;       /* (n_inputs) or NULL */
 	struct elayer *layers;
 	size_t zeros, weights;
 	int sparse_layers;
@@ -47,8 +47,9 @@ enum aios_err aios_engine_new(const struct aios_model *m, const struct aios_engi
 	e->n_layers = m->n_layers;
 	e->n_inputs = m->n_inputs;
 	e->n_outputs = m->n_outputs;
-	e->hidden = m->hidden;
-	e->output = m->output;
+	e->acts = aios_xmalloc(sizeof *e->acts * (size_t)m->n_layers);
+	for (int k = 0; k < m->n_layers; k++)
+		e->acts[k] = aios_model_layer_act(m, k);
 	e->width = m->n_inputs;
 	if (m->norm_mean && m->norm_std) {
 		e->mean = aios_xmalloc(sizeof(float) * (size_t)m->n_inputs);
@@ -130,6 +131,7 @@ void aios_engine_free(struct aios_engine *e)
 		free(l->scale);
 	}
 	free(e->layers);
+	free(e->acts);
 	free(e->mean);
 	free(e->inv_std);
 	free(e);
@@ -197,12 +199,13 @@ void aios_engine_forward(const struct aios_engine *e, const float *x, int n, flo
 			aios_kernel_dense_i8(in, n, l->in, l->q, l->scale, l->b, l->out, dst, xq);
 			break;
 		}
-		enum aios_act a = last ? e->output : e->hidden;
-		if (a == AIOS_ACT_SOFTMAX) {
+		struct aios_model_act a = e->acts[k];
+		if (aios_act_is_rowwise(a.act)) {
 			for (int i = 0; i < n; i++)
-				aios_act_apply(a, dst + (size_t)i * l->out, l->out);
+				aios_act_apply_alpha(a.act, a.alpha, dst + (size_t)i * l->out,
+				                     l->out);
 		} else {
-			aios_act_apply(a, dst, n * l->out);
+			aios_act_apply_alpha(a.act, a.alpha, dst, n * l->out);
 		}
 		in = dst;
 		float *t = cur;

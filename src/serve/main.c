@@ -35,7 +35,7 @@ int main(int argc, char **argv)
 	aios_shutdown_install();
 
 	struct aios_model *m;
-	if (aios_source_load_model(cfg.model, cfg.sha256, &m) != AIOS_OK) {
+	if (aios_source_load_model(cfg.model, cfg.sha256, cfg.format, &m) != AIOS_OK) {
 		aios_error("model_load_failed", "%s", aios_errmsg());
 		return 2;
 	}

@@ -23,6 +23,7 @@
 #include "http/metrics.h"
 #include "serve/batcher.h"
 #include "serve/engine.h"
+#include "serve/metadata.h"
 #include "serve/protocol.h"
 
 /* Stable endpoint labels, one per route, in route order. */
@@ -50,6 +51,7 @@ struct aios_serve {
 	atomic_int ready;
 	atomic_int pending; /* inference requests parsed and not answered, all loops */
 	char sha256[AIOS_SHA256_HEX];
+	char *v2_meta;             /* GET /v2/models/NAME body, built at load (metadata.h) */
 	const char *routes[EP__N]; /* pattern of each endpoint's route */
 	struct aios_metric *m_requests;
 	struct aios_series *s_ok[EP__N]; /* requests_total{ep, "200"} */
@@ -304,14 +306,7 @@ static void h_v2_model(struct aios_http_req *req, struct aios_http_resp *resp, v
 	struct aios_serve *s = ud;
 	if (!check_name(s, req, resp))
 		return;
-	reply(resp, 200,
-	      "{\"name\":\"%s\",\"versions\":[\"1\"],\"platform\":\"aios\","
-	      "\"inputs\":[{\"name\":\"input-0\",\"datatype\":\"FP32\",\"shape\":[-1,%d]}],"
-	      "\"outputs\":[{\"name\":\"output-0\",\"datatype\":\"FP32\",\"shape\":[-1,%d]}],"
-	      "\"parameters\":{\"sha256\":\"%s\",\"quantize\":\"%s\",\"sparsity\":%.4f}}",
-	      s->cfg.name, aios_engine_inputs(s->engine), aios_engine_outputs(s->engine), s->sha256,
-	      s->cfg.quantize == AIOS_QUANT_INT8 ? "int8" : "none",
-	      aios_engine_sparsity(s->engine));
+	aios_http_resp_json(resp, 200, s->v2_meta, strlen(s->v2_meta));
 }
 
 static void h_v2_model_ready(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
@@ -351,6 +346,9 @@ enum aios_err aios_serve_new(const struct aios_serve_config *c, const struct aio
 	s->engine = engine;
 	memcpy(s->sha256, m->sha256, sizeof s->sha256);
 	s->sha256[AIOS_SHA256_HEX - 1] = '\0';
+	s->v2_meta =
+	    aios_serve_v2_metadata(c->name, m, c->quantize == AIOS_QUANT_INT8 ? "int8" : "none",
+	                           aios_engine_sparsity(engine));
 	setup_metrics(s);
 
 	struct aios_http_config hc;
@@ -441,5 +439,6 @@ void aios_serve_free(struct aios_serve *s)
 	aios_http_server_free(s->http);
 	aios_metrics_free(s->reg);
 	aios_engine_free(s->engine);
+	free(s->v2_meta);
 	free(s);
 }

@@ -10,6 +10,7 @@
 
 #include "common/hash.h"
 #include "http/client.h"
+#include "model/onnx.h"
 
 static int has_dotdot(const char *p)
 {
@@ -80,7 +81,7 @@ enum aios_err aios_source_read(const char *uri, struct aios_buf *b)
 	return aios_buf_read_file(b, path);
 }
 
-enum aios_err aios_source_load_model(const char *uri, const char *sha256_hex,
+enum aios_err aios_source_load_model(const char *uri, const char *sha256_hex, const char *format,
                                      struct aios_model **out)
 {
 	struct aios_buf b;
@@ -95,8 +96,16 @@ enum aios_err aios_source_load_model(const char *uri, const char *sha256_hex,
 			e = aios_fail(AIOS_ERR_DIGEST, "%s: SHA-256 is %s, expected %s", uri, hex,
 			              sha256_hex);
 	}
+	const char *p = b.data ? b.data : "";
+	int onnx = format && !strcmp(format, "onnx");
+	if (!format || !strcmp(format, "auto"))
+		onnx = aios_onnx_sniff(p, b.len);
+	else if (!onnx && strcmp(format, "aios"))
+		e = aios_fail(AIOS_ERR_INVALID, "model format \"%s\" is not auto, aios or onnx",
+		              format);
 	if (!e)
-		e = aios_model_read_mem(b.data ? b.data : "", b.len, uri, out);
+		e = onnx ? aios_onnx_read_mem(p, b.len, uri, out)
+		         : aios_model_read_mem(p, b.len, uri, out);
 	aios_buf_cleanup(&b);
 	return e;
 }

@@ -19,8 +19,12 @@
 enum aios_err aios_source_local_path(const char *uri, char *out, size_t n) AIOS_MUST_CHECK;
 /* Reads the bytes of uri into b (initialised by the caller with its cap). */
 enum aios_err aios_source_read(const char *uri, struct aios_buf *b) AIOS_MUST_CHECK;
-/* Reads, checks sha256_hex (may be NULL) and parses the artifact. Caller frees *out. */
-enum aios_err aios_source_load_model(const char *uri, const char *sha256_hex,
+/*
+ * Reads, checks sha256_hex (may be NULL) and parses the model. format is "aios" (the
+ * artifact, model.h), "onnx" (onnx.h) or NULL/"auto": by the file's first bytes
+ * (aios_onnx_sniff). Caller frees *out.
+ */
+enum aios_err aios_source_load_model(const char *uri, const char *sha256_hex, const char *format,
                                      struct aios_model **out) AIOS_MUST_CHECK;
 
 #endif

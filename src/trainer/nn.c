@@ -123,7 +123,9 @@ void trainer_act_forward(enum aios_act a, float *x, size_t n)
 			x[i] = sigmoidf(x[i]);
 		break;
 	case AIOS_ACT_IDENTITY:
-	case AIOS_ACT_SOFTMAX: /* only ever fused into the loss */ break;
+	case AIOS_ACT_SOFTMAX: /* only ever fused into the loss */
+	case AIOS_ACT_LEAKY_RELU:
+	case AIOS_ACT_LOG_SOFTMAX: /* ONNX models' only (aios_act_parse never yields them) */ break;
 	}
 }
 
@@ -143,7 +145,9 @@ void trainer_act_backward(enum aios_act a, float *d, const float *y, size_t n)
 			d[i] *= y[i] * (1.0f - y[i]);
 		break;
 	case AIOS_ACT_IDENTITY:
-	case AIOS_ACT_SOFTMAX: break;
+	case AIOS_ACT_SOFTMAX:
+	case AIOS_ACT_LEAKY_RELU:
+	case AIOS_ACT_LOG_SOFTMAX: break;
 	}
 }
 

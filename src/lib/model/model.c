@@ -29,7 +29,8 @@
 /* ---------------------------------------------------------------- names */
 
 static const char *const type_names[] = {"linear", "logistic", "softmax", "mlp"};
-static const char *const act_names[] = {"identity", "relu", "tanh", "sigmoid", "softmax"};
+static const char *const act_names[] = {"identity", "relu",       "tanh",       "sigmoid",
+                                        "softmax",  "leaky_relu", "log_softmax"};
 
 const char *aios_model_type_name(enum aios_model_type t)
 {
@@ -51,9 +52,11 @@ int aios_model_type_classifies(enum aios_model_type t)
 
 const char *aios_act_name(enum aios_act a)
 {
-	return (unsigned)a < 5 ? act_names[a] : "unknown";
+	return (unsigned)a < 7 ? act_names[a] : "unknown";
 }
 
+/* Only the activations an artifact may name: leaky_relu and log_softmax are per-layer
+ * activations of ONNX models, never a spec's or a header's. */
 int aios_act_parse(const char *s)
 {
 	for (int i = 0; s && i < 5; i++)
@@ -103,6 +106,7 @@ void aios_model_free(struct aios_model *m)
 	free(m->layers);
 	free(m->norm_mean);
 	free(m->norm_std);
+	free(m->acts);
 	json_object_put(m->meta);
 	free(m);
 }
@@ -511,6 +515,10 @@ enum aios_err aios_model_write_mem(struct aios_model *m, enum aios_dtype dtype, 
 	if (m->n_layers < 1 || m->n_layers > AIOS_MODEL_MAX_LAYERS)
 		return aios_fail(AIOS_ERR_INVALID, "model: %d layers, expected 1..%d", m->n_layers,
 		                 AIOS_MODEL_MAX_LAYERS);
+	if (m->acts)
+		return aios_fail(
+		    AIOS_ERR_INVALID,
+		    "model: per-layer activations (an ONNX model) have no artifact form");
 	for (size_t i = 0; i < aios_model_param_count(m); i++)
 		if (!isfinite(m->params[i]))
 			return aios_fail(AIOS_ERR_INVALID, "model: parameter %zu is not finite", i);
@@ -706,9 +714,24 @@ size_t aios_model_scratch_floats(const struct aios_model *m, int n)
 	return 2 * (size_t)n * w;
 }
 
-static void activate(enum aios_act a, float *v, int n)
+static void activate(enum aios_act a, float alpha, float *v, int n)
 {
 	switch (a) {
+	case AIOS_ACT_LEAKY_RELU:
+		for (int i = 0; i < n; i++)
+			v[i] = v[i] >= 0 ? v[i] : alpha * v[i];
+		break;
+	case AIOS_ACT_LOG_SOFTMAX: { /* x - max - log(sum(exp(x - max))) */
+		float mx = v[0], sum = 0;
+		for (int i = 1; i < n; i++)
+			mx = fmaxf(mx, v[i]);
+		for (int i = 0; i < n; i++)
+			sum += expf(v[i] - mx);
+		float lse = mx + logf(sum);
+		for (int i = 0; i < n; i++)
+			v[i] -= lse;
+		break;
+	}
 	case AIOS_ACT_RELU:
 		for (int i = 0; i < n; i++)
 			v[i] = v[i] > 0 ? v[i] : 0;
@@ -750,8 +773,7 @@ void aios_model_forward_ref(const struct aios_model *m, const float *x, int n, f
 		}
 	for (int k = 0; k < m->n_layers; k++) {
 		const struct aios_model_layer *l = &m->layers[k];
-		int last = k == m->n_layers - 1;
-		float *dst = last ? y : nxt;
+		float *dst = k == m->n_layers - 1 ? y : nxt;
 		for (int i = 0; i < n; i++) {
 			const float *in = cur + (size_t)i * l->in;
 			float *o = dst + (size_t)i * l->out;
@@ -762,7 +784,8 @@ void aios_model_forward_ref(const struct aios_model *m, const float *x, int n, f
 					s += w[j] * in[j];
 				o[u] = s;
 			}
-			activate(last ? m->output : m->hidden, o, l->out);
+			struct aios_model_act a = aios_model_layer_act(m, k);
+			activate(a.act, a.alpha, o, l->out);
 		}
 		float *t = cur;
 		cur = nxt;
@@ -773,7 +796,25 @@ void aios_model_forward_ref(const struct aios_model *m, const float *x, int n, f
 /* Public forms of the helpers above, for the serving kernels (src/serve/engine.c). */
 void aios_act_apply(enum aios_act a, float *v, int n)
 {
-	activate(a, v, n);
+	activate(a, 0.01f, v, n);
+}
+
+void aios_act_apply_alpha(enum aios_act a, float alpha, float *v, int n)
+{
+	activate(a, alpha, v, n);
+}
+
+int aios_act_is_rowwise(enum aios_act a)
+{
+	return a == AIOS_ACT_SOFTMAX || a == AIOS_ACT_LOG_SOFTMAX;
+}
+
+struct aios_model_act aios_model_layer_act(const struct aios_model *m, int k)
+{
+	if (m->acts)
+		return m->acts[k];
+	struct aios_model_act a = {k == m->n_layers - 1 ? m->output : m->hidden, 0.01f};
+	return a;
 }
 
 void aios_model_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale)

@@ -48,7 +48,10 @@ enum aios_act {
 	AIOS_ACT_RELU,
 	AIOS_ACT_TANH,
 	AIOS_ACT_SIGMOID,
-	AIOS_ACT_SOFTMAX
+	AIOS_ACT_SOFTMAX,
+	/* only in per-layer activations (models read from ONNX, onnx.h): */
+	AIOS_ACT_LEAKY_RELU, /* x >= 0 ? x : alpha * x */
+	AIOS_ACT_LOG_SOFTMAX /* log(softmax(x)) over the row */
 };
 enum aios_dtype { AIOS_DTYPE_F32, AIOS_DTYPE_INT8 };
 
@@ -58,6 +61,12 @@ struct aios_model_layer {
 	float *b; /* (out) */
 };
 
+/* The activation after one dense layer, when a model names one per layer. */
+struct aios_model_act {
+	enum aios_act act;
+	float alpha; /* AIOS_ACT_LEAKY_RELU's slope for x < 0 */
+};
+
 struct aios_model {
 	enum aios_model_type type;
 	enum aios_act hidden; /* activation between dense layers (mlp) */
@@ -65,7 +74,13 @@ struct aios_model {
 	int n_layers;
 	struct aios_model_layer *layers; /* n_layers entries */
 	int n_inputs, n_outputs;
-	float *norm_mean, *norm_std;  /* (n_inputs) each, or NULL: x' = (x - mean) / std */
+	float *norm_mean, *norm_std; /* (n_inputs) each, or NULL: x' = (x - mean) / std */
+	/*
+	 * (n_layers) activations, one after each dense layer, owned; NULL (every artifact):
+	 * `hidden` after each layer but the last, `output` after the last. Set only by the
+	 * ONNX reader; such a model has no artifact form (aios_model_write_mem refuses it).
+	 */
+	struct aios_model_act *acts;
 	struct json_object *meta;     /* free-form metadata, owned; never NULL after new/read */
 	char sha256[AIOS_SHA256_HEX]; /* SHA-256 of the whole file read or written (= sha256sum) */
 	/*
@@ -122,6 +137,12 @@ enum aios_err aios_model_atomic_write(const char *path, const void *p, size_t n)
 
 /* Applies activation a to v[0..n) in place (softmax normalizes over all n). */
 void aios_act_apply(enum aios_act a, float *v, int n);
+/* The same with LeakyRelu's slope (aios_act_apply uses ONNX's default, 0.01). */
+void aios_act_apply_alpha(enum aios_act a, float alpha, float *v, int n);
+/* Whether a normalizes over a row (softmax, log_softmax) rather than per element. */
+int aios_act_is_rowwise(enum aios_act a);
+/* The activation after layer k (acts, or the hidden/output rule). */
+struct aios_model_act aios_model_layer_act(const struct aios_model *m, int k);
 /* INT8 per output row as the artifact stores it: scale = max|w_row| / 127, q = round(w / scale). */
 void aios_model_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale);
 
