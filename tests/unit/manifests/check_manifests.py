@@ -820,6 +820,9 @@ CHECKS = {
 def main(argv):
     if argv[1:2] == ["render"] and len(argv) in (2, 4):
         _, objs = render(release=argv[2], namespace=argv[3]) if len(argv) == 4 else render()
+        # The release's objects as `helm install` applies them: hooks (the `helm test` pod)
+        # are created later, by Helm, once the release's ServiceAccount exists.
+        objs = [o for o in objs if "helm.sh/hook" not in (o.get("metadata", {}).get("annotations") or {})]
         sys.stdout.write(yaml.safe_dump_all(objs, sort_keys=False))
         return 0
     if len(argv) != 2 or (argv[1] not in CHECKS and argv[1] != "all"):
