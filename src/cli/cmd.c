@@ -17,6 +17,7 @@
 #include "common/json.h"
 #include "common/mem.h"
 #include "common/shutdown.h"
+#include "kube/stream.h"
 #include "render.h"
 
 #define CURVE_MAX       4096 /* loss samples kept by watch */
@@ -320,9 +321,131 @@ static int find_rank_pod(struct aios_kube_client *c, const char *ns, const char 
 	return 0;
 }
 
+/* A followed pod's log: the bytes printed so far, skipped when its stream is re-opened
+ * (a re-opened stream starts at the log's first byte). */
+struct follow_sink {
+	size_t printed; /* bytes of this pod's log on stdout */
+	size_t seen;    /* bytes of the current stream */
+};
+
+static int log_sink(void *arg, const char *p, size_t n)
+{
+	struct follow_sink *f = arg;
+	size_t end = f->seen + n;
+	if (end > f->printed) {
+		size_t skip = f->printed > f->seen ? f->printed - f->seen : 0;
+		fwrite(p + skip, 1, n - skip, stdout);
+		fflush(stdout);
+		f->printed = end;
+	}
+	f->seen = end;
+	return 0;
+}
+
+/* The job's phase ("" while it has none); NULL with the error reported if unreadable. */
+static char *tj_phase(struct aios_kube_client *c, const char *ns, const char *name)
+{
+	struct aios_kube_ref r = aios_kube_ref(&aios_kube_trainingjobs, ns, name);
+	struct json_object *tj = NULL;
+	if (aios_kube_get(c, &r, &tj)) {
+		api_fail("get trainingjob");
+		return NULL;
+	}
+	const char *ph = aios_json_str(tj, "status.phase");
+	char *out = aios_xstrdup(ph ? ph : "");
+	json_object_put(tj);
+	return out;
+}
+
+/* 1 when the job is over (or cannot be read: reported), else 0. */
+static int tj_over(struct aios_kube_client *c, const char *ns, const char *name)
+{
+	char *ph = tj_phase(c, ns, name);
+	int over = !ph || terminal(ph);
+	free(ph);
+	return over;
+}
+
+/* One stream of pod's log, the bytes already printed skipped. */
+static enum aios_err stream_pod(struct aios_kube_client *c, const char *ns, const char *pod,
+                                struct follow_sink *f)
+{
+	char *path = aios_xasprintf("/api/v1/namespaces/%s/pods/%s/log?follow=true", ns, pod);
+	f->seen = 0;
+	enum aios_err e = aios_kube_stream(c, path, NULL, log_sink, f);
+	free(path);
+	return e;
+}
+
+/*
+ * logs -f: follows the rank's newest pod. A gang restart makes new pods (each attempt's
+ * pods have names of their own): when a stream ends, the newest pod is looked up again
+ * and followed from its start, announced on stderr. The same pod's stream re-opened (an
+ * API server or node restart, or a node that answers follow with what exists now)
+ * skips what was printed. Ends when the job is Succeeded or Failed, after one last read
+ * of its last pod: 0, or 130 on SIGINT.
+ */
+static int follow_logs(struct aios_kube_client *c, const struct cli_opts *o, const char *ns,
+                       const char *name)
+{
+	char *followed = NULL;
+	struct follow_sink f = {0};
+	int rc = 0, waiting = 0;
+	while (!aios_shutdown_requested()) {
+		char *pod = NULL;
+		if (find_rank_pod(c, ns, name, o->rank, &pod)) {
+			if (tj_over(c, ns, name)) {
+				rc = 1;
+				break;
+			}
+		} else {
+			if (!followed || strcmp(followed, pod) != 0) {
+				if (followed)
+					fprintf(stderr,
+					        "kubectl-aios: ==> %s (a new attempt) <==\n", pod);
+				free(followed);
+				followed = aios_xstrdup(pod);
+				f.printed = 0;
+			}
+			int over = tj_over(c, ns, name); /* read before the stream: its last
+			                                  * lines are then surely in it */
+			enum aios_err e = stream_pod(c, ns, pod, &f);
+			if (e == AIOS_ERR_CANCELLED) {
+				free(pod);
+				break;
+			}
+			if (e == AIOS_OK) {
+				waiting = 0;
+			} else if (!waiting++) { /* e.g. the container is still being created */
+				fprintf(stderr, "kubectl-aios: waiting for %s: %s\n", pod,
+				        aios_errmsg());
+			}
+			if (over && e == AIOS_OK) {
+				/* The job had ended before this read: done, unless a newer pod of the
+				 * rank came after this one. */
+				char *newest = NULL;
+				int same = find_rank_pod(c, ns, name, o->rank, &newest) == 0 &&
+				           strcmp(newest, followed) == 0;
+				free(newest);
+				if (same) {
+					free(pod);
+					break;
+				}
+			}
+		}
+		free(pod);
+		if (aios_shutdown_wait_ms(1000))
+			break;
+	}
+	free(followed);
+	return aios_shutdown_requested() ? 130 : rc;
+}
+
 int cli_logs_tj(struct aios_kube_client *c, const struct cli_opts *o, const char *name)
 {
 	const char *ns = ns_of(c, o);
+	if (o->follow)
+		return follow_logs(c, o, ns, name);
 	char *pod = NULL;
 	int rc = find_rank_pod(c, ns, name, o->rank, &pod);
 	if (rc)

@@ -17,6 +17,7 @@ struct cli_opts {
 	int all_ns;                  /* -A */
 	int rank;                    /* logs --rank */
 	int previous;                /* logs --previous: the container's last run */
+	int follow;                  /* logs -f: stream, across attempts, until the job ends */
 	const char *data;            /* predict --data */
 	int interval_ms;             /* watch poll period */
 	int timeout_s;               /* watch: give up after this many seconds, 0 = never */

@@ -21,8 +21,11 @@ static void usage(FILE *f)
 	    "  kubectl aios get [tj|ms] [NAME] [-o json|yaml|wide|name] [-A]\n"
 	    "                                              TrainingJobs and ModelServices\n"
 	    "  kubectl aios watch tj NAME [--timeout S]    live progress bar, then the loss curve\n"
-	    "  kubectl aios logs tj NAME [--rank N] [--previous]\n"
-	    "                                              logs of one rank's newest pod\n"
+	    "  kubectl aios logs tj NAME [--rank N] [--previous] [-f]\n"
+	    "                                              logs of one rank's newest pod; -f "
+	    "follows\n"
+	    "                                              them, across restarts, until the job "
+	    "ends\n"
 	    "  kubectl aios predict ms NAME --data JSON    a prediction through the API server, "
 	    "e.g. --data '[[5]]'\n"
 	    "  kubectl aios dashboard [--port N] [--open] a live web page on 127.0.0.1 (default "
@@ -62,6 +65,7 @@ int main(int argc, char **argv)
 	                                      {"output", required_argument, 0, 'o'},
 	                                      {"rank", required_argument, 0, 'r'},
 	                                      {"previous", no_argument, 0, 'p'},
+	                                      {"follow", no_argument, 0, 'f'},
 	                                      {"client", no_argument, 0, 'C'},
 	                                      {"port", required_argument, 0, 'P'},
 	                                      {"open", no_argument, 0, 'O'},
@@ -92,7 +96,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	int ch;
-	while ((ch = getopt_long(argc, argv, "n:Ao:h", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "n:Ao:hf", longs, NULL)) != -1) {
 		char *end = NULL;
 		switch (ch) {
 		case 'k': o.kubeconfig = optarg; break;
@@ -106,6 +110,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'p': o.previous = 1; break;
+		case 'f': o.follow = 1; break;
 		case 'C': o.client_only = 1; break;
 		case 'O': open_browser = 1; break;
 		case 'd': o.data = optarg; break;

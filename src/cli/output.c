@@ -249,8 +249,9 @@ const char *aios_cli_hint(enum aios_err e, const char *verb, const char *resourc
 static const char *const verbs[] = {"get",       "watch",      "logs",   "predict",
                                     "dashboard", "completion", "version"};
 static const char *const flags[] = {
-    "--kubeconfig=", "--context=", "--namespace=", "-n", "--all-namespaces", "-A",
-    "--output=",     "-o",         "--help"};
+    "--kubeconfig=", "--context=", "--namespace=", "-n",         "--all-namespaces", "-A",
+    "--output=",     "-o",         "--rank=",      "--previous", "--follow",         "-f",
+    "--help"};
 static const char *const outputs[] = {"json", "yaml", "wide", "name"};
 
 static enum aios_err words(struct aios_buf *out, const char *const *w, size_t n, const char *pre)
