@@ -33,14 +33,20 @@
 #define AIOS_MS_PVC_ROOT       "/mnt/pvc"
 #define AIOS_MS_LABEL_SERVICE  "aios.dev/service"
 #define AIOS_MS_LABEL_REVISION "aios.dev/revision"
-/* TEST ONLY: scrape /metrics on this port instead of 8080 (integration tests serve
- * fake pods on loopback). Documented in docs/modelservice.md. */
-#define AIOS_MS_ANN_METRICS_PORT "aios.dev/test-metrics-port"
-#define AIOS_MS_REVISION_LEN     10   /* hex digits of the revision hash */
-#define AIOS_MS_NAME_MAX         63   /* pod names double as hostnames: one DNS label */
-#define AIOS_MS_URI_MAX          2048 /* the CRD's maxLength of spec.model.uri */
-#define AIOS_MS_MESSAGE_MAX      1024 /* bytes of a condition or event message we write */
-#define AIOS_MS_MAX_PODS         4096 /* pods of one service considered by one plan */
+#define AIOS_MS_REVISION_LEN   10   /* hex digits of the revision hash */
+#define AIOS_MS_NAME_MAX       63   /* pod names double as hostnames: one DNS label */
+#define AIOS_MS_URI_MAX        2048 /* the CRD's maxLength of spec.model.uri */
+#define AIOS_MS_MESSAGE_MAX    1024 /* bytes of a condition or event message we write */
+
+struct json_object;
+/*
+ * Test hook: when set, the port whose /metrics the scraper reads on the pods of a
+ * ModelService (instead of AIOS_MS_PORT); 0 from it keeps AIOS_MS_PORT. NULL in the
+ * shipped operator, which never sets it: nothing in an object can move the scrape. An
+ * integration test that serves fake pods on loopback sets it before the manager runs.
+ */
+extern int (*aios_ms_metrics_port_hook)(struct json_object *ms);
+#define AIOS_MS_MAX_PODS 4096 /* pods of one service considered by one plan */
 /* aios-serve's exit code when the model cannot be loaded (src/serve/main.c). */
 #define AIOS_MS_EXIT_MODEL 2
 /* Seconds a drained pod gets between SIGTERM and SIGKILL. */

@@ -626,7 +626,7 @@ LEAST = {  # resource -> verbs the operator may hold (issue 3: the fewest that w
     "/services": {"get", "list", "watch", "create", "update", "patch", "delete"},
     "/events": {"create", "patch"},
     "/configmaps": {"create"},
-    "/secrets": {"create", "delete"},
+    "/secrets": {"create"},
     "coordination.k8s.io/leases": {"get", "create", "update"},
 }
 
