@@ -41,6 +41,19 @@ START_TEST(each_refused_field_is_named)
 	     "refused"},
 	    {"{\"securityContext\":{\"capabilities\":{\"add\":[\"NET_ADMIN\"]}}}",
 	     "spec.template.securityContext.capabilities.add: added capabilities are refused"},
+	    {"{\"volumes\":[{\"name\":\"n\",\"nfs\":{\"server\":\"x\",\"path\":\"/\"}}]}",
+	     "spec.template.volumes[0].nfs: nfs volumes are refused"},
+	    {"{\"securityContext\":{\"procMount\":\"Unmasked\"}}",
+	     "spec.template.securityContext.procMount: \"Unmasked\" is refused"},
+	    {"{\"podSecurityContext\":{\"seccompProfile\":{\"type\":\"Unconfined\"}}}",
+	     "spec.template.podSecurityContext.seccompProfile.type: Unconfined is refused"},
+	    {"{\"podSecurityContext\":{\"sysctls\":[{\"name\":\"kernel.msgmax\",\"value\":\"1\"}]}}",
+	     "spec.template.podSecurityContext.sysctls[0]: \"kernel.msgmax\" is not a safe sysctl"},
+	    {"{\"securityContext\":{\"seLinuxOptions\":{\"type\":\"spc_t\"}}}",
+	     "spec.template.securityContext.seLinuxOptions.type: \"spc_t\" is refused"},
+	    {"{\"annotations\":{\"container.apparmor.security.beta.kubernetes.io/trainer\":"
+	     "\"unconfined\"}}",
+	     "AppArmor profile \"unconfined\" is refused"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct json_object *job = job_with(cases[i][0]);
@@ -66,6 +79,28 @@ START_TEST(each_refused_field_is_named)
 	ck_assert_int_eq(aios_render_security_parse("restricted"), AIOS_POD_SECURITY_RESTRICTED);
 	ck_assert_int_eq(aios_render_security_parse("privileged"), AIOS_POD_SECURITY_PRIVILEGED);
 	ck_assert_int_eq(aios_render_security_parse("baseline"), -1);
+
+	/* what no policy lets through: the renderer always sets the opposite */
+	static const char *const always[][2] = {
+	    {"{\"securityContext\":{\"readOnlyRootFilesystem\":false}}",
+	     "spec.template.securityContext.readOnlyRootFilesystem: false is refused"},
+	    {"{\"podSecurityContext\":{\"runAsNonRoot\":false}}",
+	     "spec.template.podSecurityContext.runAsNonRoot: false is refused"},
+	    {"{\"securityContext\":{\"runAsUser\":0}}",
+	     "spec.template.securityContext.runAsUser: 0 (root) is refused"},
+	};
+	for (int pol = 0; pol < 2; pol++) {
+		aios_render_security_set_policy(pol ? AIOS_POD_SECURITY_PRIVILEGED
+		                                    : AIOS_POD_SECURITY_RESTRICTED);
+		for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++) {
+			struct json_object *job = job_with(always[i][0]);
+			ck_assert_int_eq(aios_tj_spec_parse(job, &s), AIOS_ERR_INVALID);
+			ck_assert_msg(strstr(aios_errmsg(), always[i][1]), "case %zu/%d: %s", i,
+			              pol, aios_errmsg());
+			json_object_put(job);
+		}
+	}
+	aios_render_security_set_policy(AIOS_POD_SECURITY_RESTRICTED);
 }
 END_TEST
 
@@ -77,9 +112,8 @@ static int is_true(struct json_object *o, const char *key)
 START_TEST(user_context_merges_over_the_hardened_defaults)
 {
 	struct json_object *job =
-	    job_with("{\"podSecurityContext\":{\"runAsUser\":1000,\"runAsNonRoot\":false,"
+	    job_with("{\"podSecurityContext\":{\"runAsUser\":1000,"
 	             "\"supplementalGroups\":[5]},\"securityContext\":{\"runAsUser\":1000,"
-	             "\"readOnlyRootFilesystem\":false,\"runAsNonRoot\":false,"
 	             "\"capabilities\":{\"drop\":[]}},\"args\":[\"--threads\",\"2\"]}");
 	struct aios_tj_spec s;
 	ck_assert_int_eq(aios_tj_spec_parse(job, &s), AIOS_OK);
