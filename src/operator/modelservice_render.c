@@ -247,6 +247,7 @@ static struct json_object *container(struct json_object *ms, const struct aios_m
 	add_num_arg(args, rt, "maxBatchSize", "--max-batch-size");
 	add_num_arg(args, rt, "maxBatchDelayMicros", "--max-batch-delay-us");
 	add_num_arg(args, rt, "maxRequestBytes", "--max-request-bytes");
+	add_num_arg(args, rt, "maxRowsPerRequest", "--max-rows-per-request");
 	json_object_object_add(c, "args", args);
 
 	struct json_object *ports = literal("[{\"name\":\"http\",\"containerPort\":8080,"
