@@ -56,13 +56,13 @@ static int in_list(const char *s, const char *const *list, size_t n)
 #define IN_LIST(s, list) in_list((s), (list), sizeof(list) / sizeof((list)[0]))
 
 /* The volume types Pod Security "restricted" allows. */
-static const char *const VOLUME_TYPES[] = {"configMap", "csi",      "downwardAPI",
+static const char *const VOLUME_TYPES[] = {"configMap", "csi",       "downwardAPI",
                                            "emptyDir",  "ephemeral", "persistentVolumeClaim",
                                            "projected", "secret"};
 /* The sysctls Pod Security "baseline" calls safe. */
-static const char *const SAFE_SYSCTLS[] = {
-    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range",
-    "net.ipv4.ip_unprivileged_port_start", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range"};
+static const char *const SAFE_SYSCTLS[] = {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range",
+                                           "net.ipv4.ip_unprivileged_port_start",
+                                           "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range"};
 /* The SELinux types Pod Security "baseline" allows (or none). */
 static const char *const SELINUX_TYPES[] = {"container_t", "container_init_t", "container_kvm_t"};
 
@@ -78,7 +78,8 @@ static enum aios_err check_common(struct json_object *sc, const char *path, int 
 		return aios_fail(AIOS_ERR_INVALID, "%s: must be an object", path);
 	/* the invariants: under any policy */
 	if (is_false(sc, "runAsNonRoot"))
-		return aios_fail(AIOS_ERR_INVALID, "%s.runAsNonRoot: false is " ALWAYS "true", path);
+		return aios_fail(AIOS_ERR_INVALID, "%s.runAsNonRoot: false is " ALWAYS "true",
+		                 path);
 	struct json_object *uid = aios_json_lookup(sc, "runAsUser");
 	if (uid && json_object_is_type(uid, json_type_int) && json_object_get_int64(uid) == 0)
 		return aios_fail(AIOS_ERR_INVALID,
@@ -93,7 +94,8 @@ static enum aios_err check_common(struct json_object *sc, const char *path, int 
 		                 path);
 	if (is_true(sc, "windowsOptions.hostProcess"))
 		return aios_fail(AIOS_ERR_INVALID,
-		                 "%s.windowsOptions.hostProcess: host processes are " REFUSED, path);
+		                 "%s.windowsOptions.hostProcess: host processes are " REFUSED,
+		                 path);
 	struct json_object *se = aios_json_lookup(sc, "seLinuxOptions");
 	if (se) {
 		if (aios_json_lookup(se, "user") || aios_json_lookup(se, "role"))
@@ -117,7 +119,8 @@ static enum aios_err check_pod_context(struct json_object *sc, const char *path,
 	struct json_object *sysctls = aios_json_lookup(sc, "sysctls");
 	if (sysctls && json_object_is_type(sysctls, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(sysctls); i++) {
-			const char *n = aios_json_str(json_object_array_get_idx(sysctls, i), "name");
+			const char *n =
+			    aios_json_str(json_object_array_get_idx(sysctls, i), "name");
 			if (!IN_LIST(n, SAFE_SYSCTLS))
 				return aios_fail(AIOS_ERR_INVALID,
 				                 "%s.sysctls[%zu]: \"%s\" is not a safe sysctl and "
@@ -171,9 +174,10 @@ static enum aios_err check_volumes(struct json_object *vols, const char *path)
 			if (strcmp(type, "name") == 0 || IN_LIST(type, VOLUME_TYPES))
 				continue;
 			if (strcmp(type, "hostPath") == 0)
-				return aios_fail(AIOS_ERR_INVALID,
-				                 "%s.volumes[%zu].hostPath: hostPath volumes are " REFUSED,
-				                 path, i);
+				return aios_fail(
+				    AIOS_ERR_INVALID,
+				    "%s.volumes[%zu].hostPath: hostPath volumes are " REFUSED, path,
+				    i);
 			return aios_fail(AIOS_ERR_INVALID,
 			                 "%s.volumes[%zu].%s: %s volumes are " REFUSED
 			                 " (configMap, csi, downwardAPI, emptyDir, ephemeral, "

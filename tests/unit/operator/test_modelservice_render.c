@@ -21,8 +21,8 @@ static struct json_object *parse(const char *doc)
 	"\"spec\":{\"model\":{\"uri\":\"pvc://models/iris/model.aios\",\"sha256\":\""              \
 	"ab00000000000000000000000000000000000000000000000000000000000000\"},"                     \
 	"\"runtime\":{\"quantize\":\"int8\",\"threads\":4,\"maxBatchSize\":32,"                    \
-	"\"maxBatchDelayMicros\":500,\"pruneSparsity\":0.5,\"maxRequestBytes\":65536,"              \
-	"\"maxRowsPerRequest\":1000},"                                                           \
+	"\"maxBatchDelayMicros\":500,\"pruneSparsity\":0.5,\"maxRequestBytes\":65536,"             \
+	"\"maxRowsPerRequest\":1000},"                                                             \
 	"\"replicas\":{\"min\":1,\"max\":5},\"template\":{\"env\":[{\"name\":\"X\",\"value\":"     \
 	"\"1\"},{\"name\":\"AIOS_PVC_ROOT\",\"value\":\"/evil\"}],\"labels\":{\"team\":\"a\","     \
 	"\"aios.dev/service\":\"other\"},\"nodeSelector\":{\"disk\":\"ssd\"}}}}"

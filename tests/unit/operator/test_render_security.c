@@ -47,7 +47,8 @@ START_TEST(each_refused_field_is_named)
 	     "spec.template.securityContext.procMount: \"Unmasked\" is refused"},
 	    {"{\"podSecurityContext\":{\"seccompProfile\":{\"type\":\"Unconfined\"}}}",
 	     "spec.template.podSecurityContext.seccompProfile.type: Unconfined is refused"},
-	    {"{\"podSecurityContext\":{\"sysctls\":[{\"name\":\"kernel.msgmax\",\"value\":\"1\"}]}}",
+	    {"{\"podSecurityContext\":{\"sysctls\":[{\"name\":\"kernel.msgmax\",\"value\":\"1\"}]}"
+	     "}",
 	     "spec.template.podSecurityContext.sysctls[0]: \"kernel.msgmax\" is not a safe sysctl"},
 	    {"{\"securityContext\":{\"seLinuxOptions\":{\"type\":\"spc_t\"}}}",
 	     "spec.template.securityContext.seLinuxOptions.type: \"spc_t\" is refused"},
