@@ -14,6 +14,7 @@
 #include "common/shutdown.h"
 #include "operator/controller.h"
 #include "operator/manager.h"
+#include "operator/render_security.h"
 
 static const char usage[] =
     "usage: aios-operator [flags]\n"
@@ -36,6 +37,10 @@ static const char usage[] =
     "  --metrics-bind-address ADDR        /metrics on [host]:port, 0 disables (default :8080)\n"
     "  --health-probe-bind-address ADDR   /healthz and /readyz (default :8081)\n"
     "  --workers N                        workers per controller, 1..64 (default 2)\n"
+    "  --pod-security restricted|privileged  restricted (default): refuse templates asking\n"
+    "                                     for hostPath volumes, host namespaces, privileged\n"
+    "                                     or escalating containers, added capabilities\n"
+    "                                     (docs/security.md)\n"
     "  --log-level LEVEL                  debug, info, warn, error (default info)\n"
     "  --help, --version\n";
 
@@ -62,7 +67,7 @@ int main(int argc, char **argv)
 {
 	const char *kubeconfig = NULL, *context = NULL, *ns = NULL, *leader = NULL, *le_ns = NULL,
 	           *le_id = NULL, *le_identity = NULL, *metrics = NULL, *health = NULL,
-	           *workers = NULL, *level = NULL;
+	           *workers = NULL, *level = NULL, *pod_security = NULL;
 	struct flag flags[] = {
 	    {"kubeconfig", &kubeconfig, 0},
 	    {"context", &context, 0},
@@ -75,6 +80,7 @@ int main(int argc, char **argv)
 	    {"health-probe-bind-address", &health, 0},
 	    {"workers", &workers, 0},
 	    {"log-level", &level, 0},
+	    {"pod-security", &pod_security, 0},
 	};
 	const int n_flags = (int)(sizeof(flags) / sizeof(flags[0]));
 
@@ -137,6 +143,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	aios_log_init("aios-operator", (enum aios_log_level)lvl);
+	int psec =
+	    pod_security ? aios_render_security_parse(pod_security) : AIOS_POD_SECURITY_RESTRICTED;
+	if (psec < 0) {
+		fprintf(stderr,
+		        "aios-operator: --pod-security \"%s\": expected restricted or privileged\n",
+		        pod_security);
+		return 2;
+	}
+	aios_render_security_set_policy((enum aios_pod_security)psec);
 	struct aios_manager_config cfg;
 	aios_manager_config_defaults(&cfg);
 	cfg.kubeconfig = kubeconfig && *kubeconfig ? kubeconfig : NULL;

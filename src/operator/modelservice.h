@@ -33,14 +33,11 @@
 #define AIOS_MS_PVC_ROOT       "/mnt/pvc"
 #define AIOS_MS_LABEL_SERVICE  "aios.dev/service"
 #define AIOS_MS_LABEL_REVISION "aios.dev/revision"
-/* TEST ONLY: scrape /metrics on this port instead of 8080 (integration tests serve
- * fake pods on loopback). Documented in docs/modelservice.md. */
-#define AIOS_MS_ANN_METRICS_PORT "aios.dev/test-metrics-port"
-#define AIOS_MS_REVISION_LEN     10   /* hex digits of the revision hash */
-#define AIOS_MS_NAME_MAX         63   /* pod names double as hostnames: one DNS label */
-#define AIOS_MS_URI_MAX          2048 /* the CRD's maxLength of spec.model.uri */
-#define AIOS_MS_MESSAGE_MAX      1024 /* bytes of a condition or event message we write */
-#define AIOS_MS_MAX_PODS         4096 /* pods of one service considered by one plan */
+#define AIOS_MS_REVISION_LEN   10   /* hex digits of the revision hash */
+#define AIOS_MS_NAME_MAX       63   /* pod names double as hostnames: one DNS label */
+#define AIOS_MS_URI_MAX        2048 /* the CRD's maxLength of spec.model.uri */
+#define AIOS_MS_MESSAGE_MAX    1024 /* bytes of a condition or event message we write */
+#define AIOS_MS_MAX_PODS       4096 /* pods of one service considered by one plan */
 /* aios-serve's exit code when the model cannot be loaded (src/serve/main.c). */
 #define AIOS_MS_EXIT_MODEL 2
 /* Seconds a drained pod gets between SIGTERM and SIGKILL. */
@@ -138,5 +135,16 @@ struct aios_ms_plan {
 enum aios_err aios_ms_plan(const struct aios_ms_input *in,
                            struct aios_ms_plan *out) AIOS_MUST_CHECK;
 void aios_ms_plan_cleanup(struct aios_ms_plan *p);
+
+/* ---- test hook (modelservice_controller.c) ---- */
+
+/*
+ * When set, the port whose /metrics the scraper reads on the pods of ms (instead of
+ * AIOS_MS_PORT); a result outside 1..65535 keeps AIOS_MS_PORT. NULL in the shipped
+ * operator, whose main.c never sets it, so nothing in an object can move a scrape. The
+ * integration test that runs the manager in its own process and serves fake pods on
+ * loopback sets it before the manager starts; it is read by the scraper thread only.
+ */
+extern int (*aios_ms_metrics_port_hook)(struct json_object *ms);
 
 #endif

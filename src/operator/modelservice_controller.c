@@ -319,17 +319,13 @@ static struct pod_seen *pod_seen(struct svc *s, const char *uid)
 	return p;
 }
 
-/* Port scraped on a pod: 8080, or the test-only annotation (modelservice.h). */
+int (*aios_ms_metrics_port_hook)(struct json_object *ms);
+
+/* Port scraped on a pod: 8080, or what a test's hook says (modelservice.h). */
 static int metrics_port(struct json_object *ms)
 {
-	struct json_object *ann = aios_json_lookup(ms, "metadata.annotations"), *v;
-	if (ann && json_object_object_get_ex(ann, AIOS_MS_ANN_METRICS_PORT, &v)) {
-		char *end;
-		long port = strtol(json_object_get_string(v), &end, 10);
-		if (!*end && port > 0 && port < 65536)
-			return (int)port;
-	}
-	return AIOS_MS_PORT;
+	int port = aios_ms_metrics_port_hook ? aios_ms_metrics_port_hook(ms) : 0;
+	return port > 0 && port < 65536 ? port : AIOS_MS_PORT;
 }
 
 /* Watches the TrainingJob behind ms; wakes the service when its phase or artifact

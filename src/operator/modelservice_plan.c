@@ -12,6 +12,7 @@
 #include "common/json.h"
 #include "common/mem.h"
 #include "operator/modelservice.h"
+#include "operator/render_security.h"
 
 /* How often a service waiting for its TrainingJob looks again (ms); the autoscaler's
  * tick also wakes it within a second of the job's artifact changing. */
@@ -368,7 +369,11 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 	struct aios_autoscaler_params params;
 	struct aios_ms_model model;
 	aios_ms_resolve_model(ms, in->tj, &model);
-	enum aios_err perr = aios_autoscaler_params_from_spec(ms, &params);
+	/* the template's policy first: refused even while the model is not there yet */
+	enum aios_err perr =
+	    aios_render_policy_check(aios_json_lookup(ms, "spec.template"), "spec.template");
+	if (!perr)
+		perr = aios_autoscaler_params_from_spec(ms, &params);
 	char rev[AIOS_MS_REVISION_LEN + 1] = "";
 	struct json_object *probe = NULL;
 	if (!perr && model.have) {

@@ -8,6 +8,7 @@
 #include "common/json.h"
 #include "common/mem.h"
 #include "operator/modelservice.h"
+#include "operator/render_security.h"
 
 /* ============================== the model ============================== */
 
@@ -112,17 +113,6 @@ char *aios_ms_url(struct json_object *ms)
 
 /* ============================== pods ============================== */
 
-/* Defaults of the pod's and the container's securityContext when the template gives
- * none: non-root 65532, no privilege escalation, read-only root, no capabilities,
- * RuntimeDefault seccomp (the same posture as trainer pods). */
-static const char POD_SECURITY[] =
-    "{\"runAsNonRoot\":true,\"runAsUser\":65532,\"runAsGroup\":65532,\"fsGroup\":65532,"
-    "\"seccompProfile\":{\"type\":\"RuntimeDefault\"}}";
-static const char CONTAINER_SECURITY[] =
-    "{\"runAsNonRoot\":true,\"runAsUser\":65532,\"allowPrivilegeEscalation\":false,"
-    "\"readOnlyRootFilesystem\":true,\"privileged\":false,"
-    "\"capabilities\":{\"drop\":[\"ALL\"]},\"seccompProfile\":{\"type\":\"RuntimeDefault\"}}";
-
 /* Probes on aios-serve's V2 health endpoints. Readiness is checked every second so a
  * warmed pod takes traffic (and lets an old one go) quickly; liveness tolerates 30 s of
  * silence before a restart. */
@@ -162,14 +152,6 @@ static void add_num_arg(struct json_object *args, struct json_object *rt, const 
 	else
 		snprintf(num, sizeof(num), "%lld", (long long)json_object_get_int64(v));
 	add_arg(args, flag, num);
-}
-
-static struct json_object *copy_or(struct json_object *tmpl, const char *key, const char *dflt)
-{
-	struct json_object *v = aios_json_lookup(tmpl, key);
-	if (v && !json_object_is_type(v, json_type_null))
-		return aios_json_copy(v);
-	return literal(dflt);
 }
 
 /* Copies tmpl.<key> into dst when present and not null. */
@@ -265,6 +247,7 @@ static struct json_object *container(struct json_object *ms, const struct aios_m
 	add_num_arg(args, rt, "maxBatchSize", "--max-batch-size");
 	add_num_arg(args, rt, "maxBatchDelayMicros", "--max-batch-delay-us");
 	add_num_arg(args, rt, "maxRequestBytes", "--max-request-bytes");
+	add_num_arg(args, rt, "maxRowsPerRequest", "--max-rows-per-request");
 	json_object_object_add(c, "args", args);
 
 	struct json_object *ports = literal("[{\"name\":\"http\",\"containerPort\":8080,"
@@ -273,8 +256,9 @@ static struct json_object *container(struct json_object *ms, const struct aios_m
 	json_object_object_add(c, "readinessProbe", literal(READINESS));
 	json_object_object_add(c, "livenessProbe", literal(LIVENESS));
 	pass(c, tmpl, "resources");
-	json_object_object_add(c, "securityContext",
-	                       copy_or(tmpl, "securityContext", CONTAINER_SECURITY));
+	json_object_object_add(
+	    c, "securityContext",
+	    aios_render_container_security(aios_json_lookup(tmpl, "securityContext")));
 	put_str(c, "terminationMessagePath", "/dev/termination-log");
 	put_str(c, "terminationMessagePolicy", "FallbackToLogsOnError");
 
@@ -329,6 +313,10 @@ enum aios_err aios_ms_render_pod(struct json_object *ms, const struct aios_ms_mo
 	const char *name = aios_json_str(ms, "metadata.name");
 	if (!name || !*name)
 		return aios_fail(AIOS_ERR_INVALID, "modelservice: metadata.name missing");
+	enum aios_err pe =
+	    aios_render_policy_check(aios_json_lookup(ms, "spec.template"), "spec.template");
+	if (pe)
+		return pe;
 	char claim[254];
 	int pvc = pvc_claim(model->uri, claim, sizeof(claim));
 	if (pvc < 0)
@@ -373,8 +361,9 @@ enum aios_err aios_ms_render_pod(struct json_object *ms, const struct aios_ms_mo
 	                                     "schedulerName", "imagePullSecrets"};
 	for (size_t i = 0; i < sizeof(passed) / sizeof(passed[0]); i++)
 		pass(ps, tmpl, passed[i]);
-	json_object_object_add(ps, "securityContext",
-	                       copy_or(tmpl, "podSecurityContext", POD_SECURITY));
+	json_object_object_add(
+	    ps, "securityContext",
+	    aios_render_pod_security(aios_json_lookup(tmpl, "podSecurityContext")));
 
 	struct json_object *cs = json_object_new_array();
 	json_object_array_add(cs, container(ms, model, pvc ? claim : NULL));

@@ -94,8 +94,8 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
  * The per-attempt secret of a distributed run (world > 1): the ranks authenticate each
  * other with it (src/trainer/dist_auth.h). One Secret per generation and attempt, owned
  * by the job, created by the controller from getrandom(2) before the attempt's pods,
- * mounted read-only into those pods only (AIOS_TJ_SECRET_DIR, AIOS_SECRET_FILE); the
- * previous attempt's is deleted, so a leftover rank of an old attempt cannot join.
+ * mounted read-only into those pods only (AIOS_TJ_SECRET_DIR, AIOS_SECRET_FILE). Each
+ * attempt has its own, so a leftover rank of an old attempt cannot join a new one.
  */
 #define AIOS_TJ_SECRET_DIR    "/var/run/aios/dist"
 #define AIOS_TJ_SECRET_KEY    "secret"

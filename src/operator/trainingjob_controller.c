@@ -327,8 +327,9 @@ static const char *pod_secret(struct json_object *pod)
 
 /*
  * Before an attempt's pods: its Secret (trainingjob.h), 32 random bytes as hex. One that
- * exists already is kept (the operator restarted between the Secret and the pods); the
- * previous attempt's is deleted (best effort: garbage collection removes it with the job).
+ * exists already is kept (the operator restarted between the Secret and the pods). Old
+ * attempts' Secrets stay until garbage collection removes them with the job: no rank of
+ * the new attempt trusts them, and the operator needs no delete verb.
  */
 static enum aios_err ensure_secrets(struct aios_manager *m, struct json_object *job, const char *ns,
                                     const struct aios_tj_plan *plan)
@@ -359,22 +360,10 @@ static enum aios_err ensure_secrets(struct aios_manager *m, struct json_object *
 		json_object_put(sec);
 		if (e && e != AIOS_ERR_EXISTS)
 			return aios_fail_wrap(e, "creating secret %s", sn);
-		if (!e) {
+		if (!e)
 			aios_manager_event(m, &aios_kube_trainingjobs, job, "Normal",
 			                   "SecretCreated", "created secret %s for attempt %d", sn,
 			                   attempt);
-			if (attempt > 0) {
-				const char *jn = aios_json_str(job, "metadata.name");
-				char *old = aios_tj_secret_name(jn, gen, attempt - 1);
-				enum aios_err de =
-				    aios_manager_delete(m, &aios_kube_secrets, ns, old, NULL);
-				if (de && de != AIOS_ERR_NOT_FOUND)
-					aios_warn("secret", "deleting %s/%s: %s", ns, old,
-					          aios_errmsg());
-				aios_errclear();
-				free(old);
-			}
-		}
 		aios_errclear();
 		done = sn;
 	}

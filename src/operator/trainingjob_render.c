@@ -12,6 +12,7 @@
 #include "common/hash.h"
 #include "common/json.h"
 #include "common/mem.h"
+#include "operator/render_security.h"
 
 /* ============================== the spec ============================== */
 
@@ -79,7 +80,7 @@ enum aios_err aios_tj_spec_parse(struct json_object *job, struct aios_tj_spec *o
 	out->workers = (int)workers;
 	out->ps = (int)ps;
 	out->world = (int)(workers + ps);
-	return AIOS_OK;
+	return aios_render_policy_check(aios_json_lookup(job, "spec.template"), "spec.template");
 }
 
 enum aios_tj_role aios_tj_rank_role(const struct aios_tj_spec *s, int rank)
@@ -248,37 +249,6 @@ static enum aios_err claim_of(struct json_object *job, const char *path, int wri
 	return AIOS_OK;
 }
 
-static struct json_object *default_pod_security(void)
-{
-	struct json_object *sc = json_object_new_object();
-	json_object_object_add(sc, "runAsNonRoot", json_object_new_boolean(1));
-	json_object_object_add(sc, "runAsUser", json_object_new_int(65532));
-	json_object_object_add(sc, "runAsGroup", json_object_new_int(65532));
-	json_object_object_add(sc, "fsGroup", json_object_new_int(65532));
-	struct json_object *sp = json_object_new_object();
-	json_object_object_add(sp, "type", jstr("RuntimeDefault"));
-	json_object_object_add(sc, "seccompProfile", sp);
-	return sc;
-}
-
-static struct json_object *default_container_security(void)
-{
-	struct json_object *sc = json_object_new_object();
-	json_object_object_add(sc, "runAsNonRoot", json_object_new_boolean(1));
-	json_object_object_add(sc, "runAsUser", json_object_new_int(65532));
-	json_object_object_add(sc, "allowPrivilegeEscalation", json_object_new_boolean(0));
-	json_object_object_add(sc, "readOnlyRootFilesystem", json_object_new_boolean(1));
-	json_object_object_add(sc, "privileged", json_object_new_boolean(0));
-	struct json_object *caps = json_object_new_object(), *drop = json_object_new_array();
-	json_object_array_add(drop, jstr("ALL"));
-	json_object_object_add(caps, "drop", drop);
-	json_object_object_add(sc, "capabilities", caps);
-	struct json_object *sp = json_object_new_object();
-	json_object_object_add(sp, "type", jstr("RuntimeDefault"));
-	json_object_object_add(sc, "seccompProfile", sp);
-	return sc;
-}
-
 static void add_volume(struct json_object *vols, struct json_object *mounts, const char *name,
                        struct json_object *source_key, struct json_object *source,
                        const char *mount_path, int read_only)
@@ -377,9 +347,9 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
 	    "priorityClassName", "schedulerName", "imagePullSecrets"};
 	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++)
 		copy_field(ps, tmpl, pass[i]);
-	struct json_object *psc = aios_json_lookup(tmpl, "podSecurityContext");
-	json_object_object_add(ps, "securityContext",
-	                       psc ? aios_json_copy(psc) : default_pod_security());
+	json_object_object_add(
+	    ps, "securityContext",
+	    aios_render_pod_security(aios_json_lookup(tmpl, "podSecurityContext")));
 
 	struct json_object *c = json_object_new_object();
 	json_object_object_add(c, "name", jstr(AIOS_TJ_CONTAINER));
@@ -391,9 +361,9 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
 	json_object_object_add(c, "command", cmd);
 	copy_field(c, tmpl, "args");
 	copy_field(c, tmpl, "resources");
-	struct json_object *csc = aios_json_lookup(tmpl, "securityContext");
-	json_object_object_add(c, "securityContext",
-	                       csc ? aios_json_copy(csc) : default_container_security());
+	json_object_object_add(
+	    c, "securityContext",
+	    aios_render_container_security(aios_json_lookup(tmpl, "securityContext")));
 	json_object_object_add(c, "terminationMessagePath", jstr("/dev/termination-log"));
 	json_object_object_add(c, "terminationMessagePolicy", jstr("FallbackToLogsOnError"));
 	struct json_object *ports = json_object_new_array();

@@ -4,7 +4,9 @@
  *
  * The test plays the kubelet: it writes pod status (Running, Ready, podIP 127.0.0.N)
  * and serves a fake aios-serve /metrics page for each "pod" on 127.0.0.N:PORT, where
- * PORT reaches the scraper through the test-only annotation aios.dev/test-metrics-port.
+ * PORT reaches the scraper through the controller's test hook (aios_ms_metrics_port_hook),
+ * which reads this test's annotation aios.dev/test-metrics-port; the shipped operator
+ * sets no hook, so the annotation does nothing there.
  * Each fake page reports its share of a load the test sets (in-flight requests), or
  * fails with 500 during an outage.
  *
@@ -30,6 +32,7 @@
 #include "kube/config.h"
 #include "operator/controller.h"
 #include "operator/manager.h"
+#include "operator/modelservice.h"
 #include "support/kubectl.h"
 
 /* ============================== fake pods ============================== */
@@ -132,6 +135,15 @@ static void kubectl_ok(const char *kubeconfig, ...)
 	              out);
 }
 
+/* The scrape port of a ModelService: its aios.dev/test-metrics-port annotation. */
+static int test_metrics_port(struct json_object *ms)
+{
+	struct json_object *ann = aios_json_lookup(ms, "metadata.annotations"), *v;
+	if (!ann || !json_object_object_get_ex(ann, "aios.dev/test-metrics-port", &v))
+		return 0;
+	return (int)strtol(json_object_get_string(v), NULL, 10);
+}
+
 static void *run_manager(void *arg)
 {
 	enum aios_err e = aios_manager_run(mgr);
@@ -180,6 +192,7 @@ static void env_up(void)
 		snprintf(opkc, sizeof(opkc), "%s/operator.kubeconfig", dir);
 	else
 		snprintf(opkc, sizeof(opkc), "%s", kc);
+	aios_ms_metrics_port_hook = test_metrics_port;
 	struct aios_manager_config mc;
 	aios_manager_config_defaults(&mc);
 	mc.kubeconfig = opkc;

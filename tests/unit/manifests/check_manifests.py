@@ -356,6 +356,7 @@ BAD_VALUES = [
     ("replicaCount", "2"),
     ("operator.logLevel", "loud"),
     ("operator.workers", 0),
+    ("operator.podSecurity", "baseline"),
     ("operator.watchNamespace", "Not_A_Namespace"),
     ("image.pullPolicy", "Sometimes"),
     ("image.repository", ""),
@@ -532,9 +533,9 @@ def check_chart_render(f):
     f.expect(not by_kind(objs4, "Role") and "--leader-elect" not in c4["args"], "leaderElection.enabled=false still renders the Lease Role or --leader-elect")
     # One watched namespace, another log level, more workers, a pinned tag.
     _, objs5 = render({"operator.watchNamespace": "ml", "operator.logLevel": "debug", "operator.workers": 4,
-                       "image.tag": "0.2.0", "replicaCount": 2}, f=f)
+                       "operator.podSecurity": "privileged", "image.tag": "0.2.0", "replicaCount": 2}, f=f)
     d5, c5 = container(objs5)
-    for arg in ("--namespace=ml", "--log-level=debug", "--workers=4"):
+    for arg in ("--namespace=ml", "--log-level=debug", "--workers=4", "--pod-security=privileged"):
         f.expect(arg in c5["args"], "args %s lack %s" % (c5["args"], arg))
     f.expect(c5["image"] == "aios/operator:0.2.0", "image.tag not applied: %s" % c5["image"])
     f.expect(d5["spec"]["replicas"] == 2, "replicaCount not applied")
@@ -626,7 +627,7 @@ LEAST = {  # resource -> verbs the operator may hold (issue 3: the fewest that w
     "/services": {"get", "list", "watch", "create", "update", "patch", "delete"},
     "/events": {"create", "patch"},
     "/configmaps": {"create"},
-    "/secrets": {"create", "delete"},
+    "/secrets": {"create"},
     "coordination.k8s.io/leases": {"get", "create", "update"},
 }
 

@@ -21,7 +21,8 @@ static struct json_object *parse(const char *doc)
 	"\"spec\":{\"model\":{\"uri\":\"pvc://models/iris/model.aios\",\"sha256\":\""              \
 	"ab00000000000000000000000000000000000000000000000000000000000000\"},"                     \
 	"\"runtime\":{\"quantize\":\"int8\",\"threads\":4,\"maxBatchSize\":32,"                    \
-	"\"maxBatchDelayMicros\":500,\"pruneSparsity\":0.5,\"maxRequestBytes\":65536},"            \
+	"\"maxBatchDelayMicros\":500,\"pruneSparsity\":0.5,\"maxRequestBytes\":65536,"             \
+	"\"maxRowsPerRequest\":1000},"                                                             \
 	"\"replicas\":{\"min\":1,\"max\":5},\"template\":{\"env\":[{\"name\":\"X\",\"value\":"     \
 	"\"1\"},{\"name\":\"AIOS_PVC_ROOT\",\"value\":\"/evil\"}],\"labels\":{\"team\":\"a\","     \
 	"\"aios.dev/service\":\"other\"},\"nodeSelector\":{\"disk\":\"ssd\"}}}}"
@@ -103,7 +104,8 @@ START_TEST(pod_from_pvc_uri)
 	    args, "--model pvc://models/iris/model.aios --name iris --port 8080 "
 	          "--sha256 ab00000000000000000000000000000000000000000000000000000000000000 "
 	          "--quantize int8 --prune-sparsity 0.5 --threads 4 --max-batch-size 32 "
-	          "--max-batch-delay-us 500 --max-request-bytes 65536");
+	          "--max-batch-delay-us 500 --max-request-bytes 65536 "
+	          "--max-rows-per-request 1000");
 	ck_assert_str_eq(aios_json_str(c, "readinessProbe.httpGet.path"), "/v2/health/ready");
 	ck_assert_str_eq(aios_json_str(c, "livenessProbe.httpGet.path"), "/v2/health/live");
 	ck_assert_int_eq(json_object_get_int(aios_json_lookup(c, "readinessProbe.httpGet.port")),
@@ -167,6 +169,14 @@ START_TEST(pod_from_http_uri_has_no_claim)
 	aios_ms_resolve_model(ms, NULL, &model);
 	ck_assert_int_eq(aios_ms_render_pod(ms, &model, "0123456789", 0, &pod), AIOS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "spec.model.uri"));
+	json_object_put(ms);
+
+	/* the pod template policy (render_security.h): no pod from a hostPath template */
+	ms = parse("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"model\":{\"uri\":\"https://h/m\"},"
+	           "\"template\":{\"volumes\":[{\"name\":\"h\",\"hostPath\":{\"path\":\"/\"}}]}}}");
+	aios_ms_resolve_model(ms, NULL, &model);
+	ck_assert_int_eq(aios_ms_render_pod(ms, &model, "0123456789", 0, &pod), AIOS_ERR_INVALID);
+	ck_assert_ptr_nonnull(strstr(aios_errmsg(), "spec.template.volumes[0].hostPath"));
 	json_object_put(ms);
 }
 END_TEST
