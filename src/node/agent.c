@@ -163,6 +163,17 @@ static enum aios_err sandbox_up(struct aios_node *n, struct node_pod *p)
 
 /* ------------------------------------------------------------------ containers */
 
+/* Drops the container's probe runs in flight: their results are not wanted any more
+ * (the container exited, restarts or its pod goes). */
+static void probes_drop(struct node_ctr *c)
+{
+	struct node_probe_state *st[] = {&c->rd, &c->lv, &c->su};
+	for (size_t i = 0; i < 3; i++) {
+		aios_probe_release(st[i]->run);
+		st[i]->run = NULL;
+	}
+}
+
 /* Start time of pid in clock ticks since boot (/proc/PID/stat field 22), or 0. Stored
  * beside the pid so that a restarted aios-node never kills a process that merely
  * reuses the number. */
@@ -286,6 +297,7 @@ static void start_container(struct aios_node *n, struct node_pod *p, size_t i)
 	c->started_ms = aios_now_ms();
 	c->ready = 0;
 	c->started = sc->startup.kind == AIOS_PROBE_NONE;
+	probes_drop(c);
 	c->rd = c->lv = c->su = (struct node_probe_state){0};
 	int64_t now = aios_now_ms();
 	c->rd.next_ms = now + (int64_t)sc->readiness.initial_delay_s * 1000;
@@ -319,6 +331,7 @@ static void container_exited(struct node_pod *p, size_t i, int status)
 	struct node_ctr *c = &p->ctrs[i];
 	const struct aios_podspec_container *sc = &p->spec->containers[i];
 	remove_pidfile(p, c);
+	probes_drop(c);
 	term_clear(&c->term);
 	if (WIFSIGNALED(status)) {
 		c->term.signal = WTERMSIG(status);
@@ -407,56 +420,90 @@ static void reap(struct node_pod *p)
 
 /* ------------------------------------------------------------------ probes */
 
+static int pod_probes_running(const struct node_pod *p)
+{
+	int n = 0;
+	for (size_t i = 0; i < p->n_ctrs; i++)
+		n += (p->ctrs[i].rd.run != NULL) + (p->ctrs[i].lv.run != NULL) +
+		     (p->ctrs[i].su.run != NULL);
+	return n;
+}
+
+/*
+ * One step of one probe, never waiting: collects a finished run (1 passed, 0 failed,
+ * msg says why), else starts a due one on its thread and returns -1, as it does while a
+ * run is in flight or nothing is due. The period counts from a run's start; the next
+ * run starts only after this one ended (a probe slower than its period runs back to
+ * back, as the kubelet's worker). A start refused by a cap is tried next round.
+ */
+static int probe_step(struct node_pod *p, struct node_probe_state *s,
+                      const struct aios_podspec_probe *pr, int64_t now, char *msg)
+{
+	if (s->run) {
+		enum aios_err e;
+		if (!aios_probe_done(s->run, &e, msg))
+			return -1;
+		aios_probe_release(s->run);
+		s->run = NULL;
+		return e == AIOS_OK;
+	}
+	if (now < s->next_ms || pod_probes_running(p) >= AIOS_NODE_POD_PROBES_MAX)
+		return -1;
+	s->run = aios_probe_start(pr, p->ip);
+	if (s->run)
+		s->next_ms = now + (int64_t)pr->period_s * 1000;
+	return -1;
+}
+
 static void run_probes(struct node_pod *p)
 {
 	int64_t now = aios_now_ms();
+	char msg[AIOS_PROBE_MSG_MAX];
 	for (size_t i = 0; i < p->n_ctrs; i++) {
 		struct node_ctr *c = &p->ctrs[i];
 		const struct aios_podspec_container *sc = &p->spec->containers[i];
 		if (c->state != AIOS_CTR_RUNNING || c->kill_at_ms)
 			continue;
 		if (!c->started) {
-			if (now >= c->su.next_ms) {
-				c->su.next_ms = now + (int64_t)sc->startup.period_s * 1000;
-				if (aios_probe_run(&sc->startup, p->ip) == AIOS_OK) {
-					c->started = 1;
-				} else if (++c->su.failures >= sc->startup.failure_threshold) {
-					aios_info("probe_failed",
-					          "pod %s/%s container %s: startup probe: %s",
-					          p->ns, p->name, c->name, aios_errmsg());
-					stop_container(c, p->spec->grace_s * 1000);
-				}
+			int r = probe_step(p, &c->su, &sc->startup, now, msg);
+			if (r == 1) {
+				c->started = 1;
+			} else if (r == 0 && ++c->su.failures >= sc->startup.failure_threshold) {
+				aios_info("probe_failed",
+				          "pod %s/%s container %s: startup probe: %s", p->ns,
+				          p->name, c->name, msg);
+				stop_container(c, p->spec->grace_s * 1000);
 			}
 			continue;
 		}
 		if (sc->readiness.kind == AIOS_PROBE_NONE) {
 			c->ready = 1;
-		} else if (now >= c->rd.next_ms) {
-			c->rd.next_ms = now + (int64_t)sc->readiness.period_s * 1000;
-			if (aios_probe_run(&sc->readiness, p->ip) == AIOS_OK) {
+		} else {
+			int r = probe_step(p, &c->rd, &sc->readiness, now, msg);
+			if (r == 1) {
 				c->rd.failures = 0;
 				if (++c->rd.successes >= sc->readiness.success_threshold)
 					c->ready = 1;
-			} else {
+			} else if (r == 0) {
 				c->rd.successes = 0;
 				if (++c->rd.failures >= sc->readiness.failure_threshold) {
 					if (c->ready)
 						aios_info("probe_failed",
 						          "pod %s/%s container %s: readiness: %s",
-						          p->ns, p->name, c->name, aios_errmsg());
+						          p->ns, p->name, c->name, msg);
 					c->ready = 0;
 				}
 			}
 		}
-		if (sc->liveness.kind != AIOS_PROBE_NONE && now >= c->lv.next_ms) {
-			c->lv.next_ms = now + (int64_t)sc->liveness.period_s * 1000;
-			if (aios_probe_run(&sc->liveness, p->ip) == AIOS_OK) {
+		if (sc->liveness.kind != AIOS_PROBE_NONE) {
+			int r = probe_step(p, &c->lv, &sc->liveness, now, msg);
+			if (r == 1) {
 				c->lv.failures = 0;
-			} else if (++c->lv.failures >= sc->liveness.failure_threshold) {
+			} else if (r == 0 && ++c->lv.failures >= sc->liveness.failure_threshold) {
 				aios_info(
 				    "probe_failed",
 				    "pod %s/%s container %s: liveness probe failed, restarting: %s",
-				    p->ns, p->name, c->name, aios_errmsg());
+				    p->ns, p->name, c->name, msg);
 				stop_container(c, p->spec->grace_s * 1000);
 			}
 		}
@@ -602,6 +649,7 @@ static void pod_free(struct node_pod *p)
 	}
 	for (size_t i = 0; i < p->n_ctrs; i++) {
 		struct node_ctr *c = &p->ctrs[i];
+		probes_drop(c);
 		free(c->name);
 		free(c->log_path);
 		free(c->prev_log_path);
@@ -1065,6 +1113,7 @@ out_net:
 	if (n.pods_inf)
 		aios_kube_informer_stop(n.pods_inf);
 	stop_all(&n);
+	aios_probe_shutdown(2000); /* cancelled runs end within the client's poll slice */
 	if (n.http)
 		aios_http_server_stop(n.http, 1000);
 	aios_apiproxy_free(n.apiproxy); /* after the pods: they may talk to the API server */

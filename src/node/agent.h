@@ -11,7 +11,9 @@
  *   3. loops every AIOS_NODE_SYNC_MS until SIGTERM/SIGINT: syncs every pod whose
  *      spec.nodeName is this node (an informer with that field selector), renews
  *      the Lease in kube-node-lease, refreshes the Node status, provisions volumes
- *      for pending claims of its StorageClass and deletes released ones;
+ *      for pending claims of its StorageClass and deletes released ones. Probes run
+ *      on threads of their own (probe.h): the loop starts the due ones and collects
+ *      the finished ones, it never waits for a pod;
  *   4. on stop: stops every pod's processes (SIGTERM, grace, SIGKILL), removes
  *      veths, namespaces and the bridge, and returns.
  * Pods are left in the API as they are on stop; a restarted aios-node re-runs the
@@ -31,7 +33,10 @@
 #define AIOS_NODE_BACKOFF_MAX_S     300  /* ... up to 5 min, as the kubelet */
 #define AIOS_NODE_BACKOFF_RESET_S   600  /* a run this long resets the back-off */
 #define AIOS_NODE_MAX_PODS          110  /* Node capacity "pods" (the kubelet default) */
-#define AIOS_NODE_PROVISIONER       "aios.dev/local"
+/* probes of one pod in flight at once: a pod of many hanging containers cannot take
+ * every probe thread (AIOS_PROBE_MAX_RUNNING) from the other pods */
+#define AIOS_NODE_POD_PROBES_MAX 8
+#define AIOS_NODE_PROVISIONER    "aios.dev/local"
 
 struct aios_node_opts {
 	const char *kubeconfig;    /* NULL: the usual search (kube/config.h) */

@@ -29,8 +29,11 @@ struct node_term {
 	char started_at[32], finished_at[32];
 };
 
+struct aios_probe_run;
+
 struct node_probe_state {
-	int64_t next_ms; /* monotonic time of the next run */
+	int64_t next_ms;            /* monotonic time of the next run */
+	struct aios_probe_run *run; /* the run in flight (probe.h), or NULL */
 	int successes, failures;
 };
 

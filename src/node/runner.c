@@ -97,7 +97,7 @@ static const char *step_name(int s)
 /* ------------------------------------------------------------------ the parent */
 
 /* One entry of the container's root taken from the host. */
-enum sys_kind { SYS_DIR, SYS_FILE, SYS_LINK, SYS_PROC, SYS_SYSFS, SYS_TMPFS, SYS_MKDIR };
+enum sys_kind { SYS_DIR, SYS_FILE, SYS_DEV, SYS_LINK, SYS_PROC, SYS_SYSFS, SYS_TMPFS, SYS_MKDIR };
 
 struct sys_entry {
 	enum sys_kind kind;
@@ -276,7 +276,7 @@ static void prepare_once(void)
 	                                   "/dev/random", "/dev/urandom", "/dev/tty"};
 	for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++)
 		if (access(devs[i], F_OK) == 0)
-			sys_add(SYS_FILE, devs[i], NULL, 0);
+			sys_add(SYS_DEV, devs[i], NULL, 0);
 	sys_add(SYS_TMPFS, "/dev/shm", NULL, 01777);
 	sys_add(SYS_LINK, "/dev/fd", "/proc/self/fd", 0);
 	sys_add(SYS_LINK, "/dev/stdin", "/proc/self/fd/0", 0);
@@ -358,8 +358,11 @@ static void child_fail(int fd, int step, int index)
 }
 
 /* Mounts the tree of the O_PATH descriptor src on the target made beneath root at
- * path (a file when is_file), read-only and nosuid/nodev when ro; recursive. */
-static int bind_beneath(int root, int src, const char *path, int is_file, int ro)
+ * path (a file when is_file), always nosuid, read-only when ro, nodev unless dev (a
+ * device node: /dev/null opened for writing needs it; a read-only bind still lets a
+ * device be written, as writes to special files do not go to the file system);
+ * recursive. */
+static int bind_beneath(int root, int src, const char *path, int is_file, int ro, int dev)
 {
 	int target = aios_volumes_open_beneath(root, path, 1, is_file, (uid_t)-1, (gid_t)-1);
 	if (target < 0)
@@ -368,7 +371,8 @@ static int bind_beneath(int root, int src, const char *path, int is_file, int ro
 	    open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
 	int rc = -1;
 	if (tree >= 0) {
-		struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+		struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID |
+		                                      (dev ? 0 : MOUNT_ATTR_NODEV) |
 		                                      (ro ? MOUNT_ATTR_RDONLY : 0)};
 		if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) ==
 		        0 &&
@@ -424,10 +428,12 @@ static void enter_root(const struct child_args *a)
 		int rc = 0;
 		switch (e->kind) {
 		case SYS_DIR:
-		case SYS_FILE: {
+		case SYS_FILE:
+		case SYS_DEV: {
 			int src = open(e->path, O_PATH | O_CLOEXEC);
-			rc =
-			    src < 0 ? -1 : bind_beneath(root, src, e->path, e->kind == SYS_FILE, 1);
+			rc = src < 0 ? -1
+			             : bind_beneath(root, src, e->path, e->kind != SYS_DIR, 1,
+			                            e->kind == SYS_DEV);
 			if (src >= 0)
 				close(src);
 			break;
@@ -482,13 +488,13 @@ static void enter_root(const struct child_args *a)
 	}
 	if (s->bin_dir) {
 		int src = open(s->bin_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (src < 0 || bind_beneath(root, src, s->bin_dir, 0, 1) != 0)
+		if (src < 0 || bind_beneath(root, src, s->bin_dir, 0, 1, 0) != 0)
 			child_fail(rep, STEP_SYS, -1);
 		close(src);
 	}
 	for (size_t i = 0; i < s->n_mounts; i++)
 		if (bind_beneath(root, SRC_FD_BASE + (int)i, s->mounts[i].dst, a->src_is_file[i],
-		                 s->mounts[i].read_only) != 0)
+		                 s->mounts[i].read_only, 0) != 0)
 			child_fail(rep, STEP_BIND, (int)i);
 	for (size_t i = 0; i < s->n_mounts; i++)
 		close(SRC_FD_BASE + (int)i);

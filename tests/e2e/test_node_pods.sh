@@ -10,6 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 setup_ns
 hostdir="$(mktemp -d /tmp/aios-e2e-pods.XXXXXX)"
+chown 65532:65532 "$hostdir" # a hostPath keeps its owner: the pod runs as the images' user
 trap 'k delete namespace "$NS" --wait=false >/dev/null 2>&1 || true; rm -rf "$hostdir"' EXIT
 
 kn apply -f - >/dev/null <<YAML
