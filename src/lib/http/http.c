@@ -51,10 +51,25 @@
 
 /* ================================================================ parser */
 
+/* Messages of the refusals whose limit the server's configuration sets: the server
+ * names the limit when it replies (parse_error_msg), so they are compared by address. */
+static const char reason_head_limit[] = "request line and headers exceed the limit";
+static const char reason_body_limit[] = "request body exceeds the limit";
+
+#define STR_(x)               #x
+#define STR(x)                STR_(x)
+#define PARSE_FAIL(code, msg) (*status = (code), *reason = (msg), AIOS_HTTP_PARSE_ERROR)
+
 static int is_tchar(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* A control character other than HTAB (RFC 9110 5.5: never valid in a field value). */
+static int is_bad_ctl(unsigned char c)
+{
+	return (c < 0x20 && c != '\t') || c == 0x7f;
 }
 
 static int ieq(const char *a, size_t alen, const char *b)
@@ -72,13 +87,20 @@ static const char *find_crlfcrlf(const char *s, size_t n)
 
 /*
  * Scans a chunked body in raw[0..n) without modifying it. Returns OK with *raw_len
- * (bytes up to and including the final CRLF) and *dec_len, MORE, or ERROR with status.
+ * (bytes up to and including the final CRLF) and *dec_len, MORE, or ERROR with status
+ * and reason. Chunk extensions and trailer fields are checked and capped
+ * (AIOS_HTTP_MAX_CHUNK_EXT*, AIOS_HTTP_MAX_TRAILER_BYTES), then ignored; the bytes of
+ * framing are capped so that a body of tiny chunks cannot outgrow the input buffer.
  */
 static enum aios_http_parse scan_chunked(const char *raw, size_t n, size_t max_body,
-                                         size_t *raw_len, size_t *dec_len, int *status)
+                                         size_t *raw_len, size_t *dec_len, int *status,
+                                         const char **reason)
 {
-	size_t i = 0, total = 0;
+	size_t i = 0, total = 0, ext_total = 0;
 	for (;;) {
+		if (i - total > max_body + AIOS_HTTP_MAX_CHUNK_FRAMING)
+			return PARSE_FAIL(400, "chunked framing too large for the body (too many "
+			                       "small chunks)");
 		size_t size = 0;
 		int digits = 0;
 		while (i < n) {
@@ -92,50 +114,71 @@ static enum aios_http_parse scan_chunked(const char *raw, size_t n, size_t max_b
 			else
 				break;
 			if (++digits > 8)
-				return *status = 413, AIOS_HTTP_PARSE_ERROR;
+				return PARSE_FAIL(413, reason_body_limit);
 			size = size * 16 + (size_t)v;
 			i++;
 		}
 		if (i == n)
 			return AIOS_HTTP_PARSE_MORE;
 		if (!digits)
-			return *status = 400, AIOS_HTTP_PARSE_ERROR;
-		while (i < n && raw[i] != '\r') { /* chunk extensions are ignored */
-			if (raw[i] == '\n' || i > 4096)
-				return *status = 400, AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(400, "malformed chunk size (no hex digits)");
+		size_t ext = i;
+		while (i < n && raw[i] != '\r') {
+			if (is_bad_ctl((unsigned char)raw[i]))
+				return PARSE_FAIL(400, "control character in a chunk extension");
+			if (i - ext == AIOS_HTTP_MAX_CHUNK_EXT)
+				return PARSE_FAIL(400,
+				                  "chunk extension longer than the limit of " STR(
+				                      AIOS_HTTP_MAX_CHUNK_EXT) " bytes");
 			i++;
 		}
+		ext_total += i - ext;
+		if (ext_total > AIOS_HTTP_MAX_CHUNK_EXT_TOTAL)
+			return PARSE_FAIL(400,
+			                  "chunk extensions of one request exceed the "
+			                  "limit of " STR(AIOS_HTTP_MAX_CHUNK_EXT_TOTAL) " bytes");
 		if (i + 1 >= n)
 			return AIOS_HTTP_PARSE_MORE;
 		if (raw[i + 1] != '\n')
-			return *status = 400, AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(400, "chunk size line ends in CR without LF");
 		i += 2;
 		if (size == 0)
 			break;
 		total += size;
 		if (total > max_body)
-			return *status = 413, AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(413, reason_body_limit);
 		if (n - i < size + 2)
 			return AIOS_HTTP_PARSE_MORE;
 		if (raw[i + size] != '\r' || raw[i + size + 1] != '\n')
-			return *status = 400, AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(400, "chunk data not followed by CRLF");
 		i += size + 2;
 	}
-	/* trailer fields until an empty line */
+	/* the trailer section: "name: value" lines until an empty one, then discarded */
+	size_t trailers = i;
 	for (;;) {
-		const char *e = NULL;
-		for (size_t j = i; j + 1 < n; j++)
-			if (raw[j] == '\r' && raw[j + 1] == '\n') {
-				e = raw + j;
-				break;
-			}
-		if (!e)
-			return (n - i > 8192) ? (*status = 431, AIOS_HTTP_PARSE_ERROR)
-			                      : AIOS_HTTP_PARSE_MORE;
-		size_t line = (size_t)(e - (raw + i));
-		i += line + 2;
-		if (line == 0)
+		size_t ls = i;
+		while (i < n && raw[i] != '\r') {
+			if (i - trailers == AIOS_HTTP_MAX_TRAILER_BYTES)
+				return PARSE_FAIL(431, "trailer section exceeds the limit of " STR(
+				                           AIOS_HTTP_MAX_TRAILER_BYTES) " bytes");
+			if (is_bad_ctl((unsigned char)raw[i]))
+				return PARSE_FAIL(400, "control character in a trailer field");
+			i++;
+		}
+		if (i + 1 >= n)
+			return AIOS_HTTP_PARSE_MORE;
+		if (raw[i + 1] != '\n')
+			return PARSE_FAIL(400, "trailer line ends in CR without LF");
+		if (i == ls) {
+			i += 2;
 			break;
+		}
+		size_t k = ls;
+		while (k < i && is_tchar((unsigned char)raw[k]))
+			k++;
+		if (k == ls || raw[k] != ':')
+			return PARSE_FAIL(400, "malformed trailer field (want name: value)");
+		i += 2;
 	}
 	*raw_len = i;
 	*dec_len = total;
@@ -175,11 +218,13 @@ struct hdr_span {
 
 enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_header,
                                              size_t max_body, struct aios_http_req *req,
-                                             size_t *consumed, int *status, int *expect_continue)
+                                             size_t *consumed, int *status, const char **reason,
+                                             int *expect_continue)
 {
 	size_t start = 0;
 	*expect_continue = 0;
 	*status = 400;
+	*reason = "malformed HTTP request";
 	while (start + 1 < len && buf[start] == '\r' && buf[start + 1] == '\n')
 		start += 2; /* RFC 9112 2.2: ignore empty lines before a request */
 	char *s = buf + start;
@@ -188,11 +233,11 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 	const char *hend = find_crlfcrlf(s, limit);
 	if (!hend) {
 		if (n >= max_header)
-			return *status = 431, AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(431, reason_head_limit);
 		/* fail early on garbage that can never become a request line */
 		for (size_t i = 0; i < n && s[i] != ' '; i++)
 			if (!is_tchar((unsigned char)s[i]) && !(s[i] == '\r' || s[i] == '\n'))
-				return AIOS_HTTP_PARSE_ERROR;
+				return PARSE_FAIL(400, "malformed request line (bad method)");
 		return AIOS_HTTP_PARSE_MORE;
 	}
 	size_t head_len = (size_t)(hend - s) + 4;
@@ -203,20 +248,20 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 		i++;
 	size_t method_len = i;
 	if (method_len == 0 || method_len > 16 || s[i] != ' ')
-		return AIOS_HTTP_PARSE_ERROR;
+		return PARSE_FAIL(400, "malformed request line (bad method)");
 	size_t target = ++i;
 	while (i < head_len && s[i] > ' ' && s[i] < 0x7f)
 		i++;
 	size_t target_len = i - target;
 	if (target_len == 0 || s[target] != '/' || s[i] != ' ')
-		return AIOS_HTTP_PARSE_ERROR;
+		return PARSE_FAIL(400, "malformed request target (want an absolute path)");
 	i++;
 	int minor;
 	if (i + 10 > head_len || memcmp(s + i, "HTTP/1.", 7) != 0 ||
 	    (s[i + 7] != '0' && s[i + 7] != '1') || s[i + 8] != '\r' || s[i + 9] != '\n') {
 		if (i + 5 <= head_len && memcmp(s + i, "HTTP/", 5) == 0)
-			*status = 505;
-		return AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(505, "HTTP version not supported (HTTP/1.0 and 1.1 are)");
+		return PARSE_FAIL(400, "malformed request line (bad version)");
 	}
 	minor = s[i + 7] - '0';
 	i += 10;
@@ -230,43 +275,50 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 		while (i < head_len && s[i] != '\r')
 			i++;
 		if (s[i + 1] != '\n')
-			return AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(400, "header line ends in CR without LF");
 		size_t le = i;
 		i += 2;
 		size_t k = ls;
 		while (k < le && is_tchar((unsigned char)s[k]))
 			k++;
-		if (k == ls || k == le || s[k] != ':')
-			return AIOS_HTTP_PARSE_ERROR; /* also refuses obs-fold (leading space) */
+		if (k == ls || k == le || s[k] != ':') /* also refuses obs-fold (leading space) */
+			return PARSE_FAIL(400, "malformed header field (want name: value, no "
+			                       "line folding)");
 		if (nh == AIOS_HTTP_MAX_HEADERS)
-			return *status = 431, AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(431, "more than 64 header fields");
 		size_t v = k + 1, ve = le;
 		while (v < ve && (s[v] == ' ' || s[v] == '\t'))
 			v++;
 		while (ve > v && (s[ve - 1] == ' ' || s[ve - 1] == '\t'))
 			ve--;
 		for (size_t q = v; q < ve; q++)
-			if (s[q] == '\n' || s[q] == '\0' || s[q] == '\r')
-				return AIOS_HTTP_PARSE_ERROR;
+			if (is_bad_ctl((unsigned char)s[q]))
+				return PARSE_FAIL(400, "control character in a header field value");
 		h[nh] = (struct hdr_span){ls, k - ls, v, ve - v};
 		const char *name = s + ls, *val = s + v;
 		size_t nl = k - ls, vl = ve - v;
 		if (ieq(name, nl, "content-length")) {
 			long long c = 0;
-			if (vl == 0 || vl > 18)
-				return vl > 18 ? (*status = 413, AIOS_HTTP_PARSE_ERROR)
-				               : AIOS_HTTP_PARSE_ERROR;
+			if (vl > 18)
+				return PARSE_FAIL(413, reason_body_limit);
 			for (size_t q = 0; q < vl; q++) {
 				if (val[q] < '0' || val[q] > '9')
-					return AIOS_HTTP_PARSE_ERROR;
+					return PARSE_FAIL(400, "Content-Length is not a number");
 				c = c * 10 + (val[q] - '0');
 			}
+			if (vl == 0)
+				return PARSE_FAIL(400, "Content-Length is not a number");
 			if (clen >= 0 && clen != c)
-				return AIOS_HTTP_PARSE_ERROR;
+				return PARSE_FAIL(400, "conflicting Content-Length values");
 			clen = c;
 		} else if (ieq(name, nl, "transfer-encoding")) {
+			/* RFC 9112 6.1: a 1.0 peer cannot mean it; a proxy may frame by length */
+			if (minor == 0)
+				return PARSE_FAIL(400, "Transfer-Encoding is not allowed in an "
+				                       "HTTP/1.0 request");
 			if (!ieq(val, vl, "chunked"))
-				return *status = 501, AIOS_HTTP_PARSE_ERROR;
+				return PARSE_FAIL(501,
+				                  "transfer-encoding not supported (only chunked)");
 			chunked = 1;
 		} else if (ieq(name, nl, "connection")) {
 			if (ieq(val, vl, "close"))
@@ -275,21 +327,22 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 				conn_keep = 1;
 		} else if (ieq(name, nl, "expect")) {
 			if (!ieq(val, vl, "100-continue"))
-				return *status = 417, AIOS_HTTP_PARSE_ERROR;
+				return PARSE_FAIL(417,
+				                  "unsupported Expect header (only 100-continue)");
 			expect = 1;
 		}
 		nh++;
 	}
-	if (chunked && clen >= 0)
-		return AIOS_HTTP_PARSE_ERROR; /* request smuggling shape: refuse */
+	if (chunked && clen >= 0) /* the request smuggling shape */
+		return PARSE_FAIL(400, "both Content-Length and Transfer-Encoding");
 	if (clen > (long long)max_body)
-		return *status = 413, AIOS_HTTP_PARSE_ERROR;
+		return PARSE_FAIL(413, reason_body_limit);
 
 	size_t body_len = 0, total;
 	if (chunked) {
 		size_t raw_len, dec;
-		enum aios_http_parse r =
-		    scan_chunked(s + head_len, n - head_len, max_body, &raw_len, &dec, status);
+		enum aios_http_parse r = scan_chunked(s + head_len, n - head_len, max_body,
+		                                      &raw_len, &dec, status, reason);
 		if (r == AIOS_HTTP_PARSE_ERROR)
 			return r;
 		if (r == AIOS_HTTP_PARSE_MORE) {
@@ -337,6 +390,7 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 	req->keep_alive = minor == 1 ? !conn_close : (conn_keep && !conn_close);
 	*consumed = start + total;
 	*status = 0;
+	*reason = NULL;
 	return AIOS_HTTP_PARSE_OK;
 }
 
@@ -828,23 +882,17 @@ static void reply_error_close(struct loop *l, struct conn *c, int status, const 
 	c->first_byte_ns = 0;
 }
 
-static const char *parse_error_msg(int status, const struct aios_http_server *s, char *buf,
+/* The reply's message for a refused request: the parser's reason, with the configured
+ * limit named for the two refusals that configuration sets. */
+static const char *parse_error_msg(const char *reason, const struct aios_http_server *s, char *buf,
                                    size_t n)
 {
-	switch (status) {
-	case 413:
-		snprintf(buf, n, "request body exceeds the limit of %zu bytes",
-		         s->cfg.max_body_bytes);
-		break;
-	case 431:
-		snprintf(buf, n, "request line and headers exceed the limit of %zu bytes",
-		         s->cfg.max_header_bytes);
-		break;
-	case 501: snprintf(buf, n, "transfer-encoding not supported (only chunked)"); break;
-	case 505: snprintf(buf, n, "HTTP version not supported (HTTP/1.0 and 1.1 are)"); break;
-	case 417: snprintf(buf, n, "unsupported Expect header (only 100-continue)"); break;
-	default: snprintf(buf, n, "malformed HTTP request"); break;
-	}
+	if (reason == reason_body_limit)
+		snprintf(buf, n, "%s of %zu bytes", reason, s->cfg.max_body_bytes);
+	else if (reason == reason_head_limit)
+		snprintf(buf, n, "%s of %zu bytes", reason, s->cfg.max_header_bytes);
+	else
+		snprintf(buf, n, "%s", reason ? reason : "malformed HTTP request");
 	return buf;
 }
 
@@ -883,11 +931,12 @@ again:;
 		struct aios_http_req req;
 		size_t consumed = 0;
 		int status = 0, expect = 0;
+		const char *reason = NULL;
 		if (!c->first_byte_ns)
 			c->first_byte_ns = aios_now_ns();
 		enum aios_http_parse r = aios_http_parse_request(
 		    c->in.data, c->in.len, s->cfg.max_header_bytes, s->cfg.max_body_bytes, &req,
-		    &consumed, &status, &expect);
+		    &consumed, &status, &reason, &expect);
 		if (r == AIOS_HTTP_PARSE_MORE) {
 			if (expect && !c->continue_sent) {
 				c->continue_sent = 1;
@@ -900,7 +949,7 @@ again:;
 		if (r == AIOS_HTTP_PARSE_ERROR) {
 			char msg[160];
 			reply_error_close(l, c, status,
-			                  parse_error_msg(status, s, msg, sizeof msg));
+			                  parse_error_msg(reason, s, msg, sizeof msg));
 			break;
 		}
 		/* NUL-terminate the body for the handler; the byte is restored after. */

@@ -49,6 +49,11 @@
 #define AIOS_HTTP_MAX_HEADERS 64
 #define AIOS_HTTP_MAX_ROUTES  64
 #define AIOS_HTTP_PARAM_STORE 256 /* bytes for capture names and values together */
+/* Chunked request bodies (see aios_http_parse_request); docs/limits.md lists them. */
+#define AIOS_HTTP_MAX_CHUNK_EXT       256  /* extension bytes on one chunk-size line */
+#define AIOS_HTTP_MAX_CHUNK_EXT_TOTAL 4096 /* extension bytes in one request */
+#define AIOS_HTTP_MAX_TRAILER_BYTES   4096 /* the trailer section */
+#define AIOS_HTTP_MAX_CHUNK_FRAMING   8192 /* framing bytes (sizes, CRLFs) past the body */
 
 struct aios_http_header {
 	const char *name;  /* as sent; compare case-insensitively */
@@ -179,17 +184,28 @@ void aios_http_defer_done(struct aios_http_defer *d);
 enum aios_http_parse {
 	AIOS_HTTP_PARSE_OK,   /* *req filled; *consumed bytes form this request */
 	AIOS_HTTP_PARSE_MORE, /* incomplete; read more */
-	AIOS_HTTP_PARSE_ERROR /* *status holds the reply code (400, 413, 431, 501, 505) */
+	AIOS_HTTP_PARSE_ERROR /* *status holds the reply code (400, 413, 417, 431, 501, 505)
+	                       * and *reason a static one-line message */
 };
 
 /*
- * Parses one request from buf[0..len). Modifies buf in place (NUL-terminates tokens,
- * decodes a chunked body), so req borrows from buf. Sets *expect_continue when the
- * headers are complete, the body is not, and the client asked for 100-continue.
+ * Parses one request from buf[0..len). Reads no byte outside buf[0..len) (the input
+ * need not be NUL-terminated). Modifies buf in place (NUL-terminates tokens, decodes a
+ * chunked body), so req borrows from buf. Sets *expect_continue when the headers are
+ * complete, the body is not, and the client asked for 100-continue.
+ *
+ * Refused (besides the size limits): obsolete line folding, a header value holding a
+ * control character other than HTAB, Transfer-Encoding in an HTTP/1.0 request, any
+ * coding but chunked (501), Content-Length together with Transfer-Encoding, chunk
+ * extensions past AIOS_HTTP_MAX_CHUNK_EXT bytes on one chunk or
+ * AIOS_HTTP_MAX_CHUNK_EXT_TOTAL in one request, a trailer section past
+ * AIOS_HTTP_MAX_TRAILER_BYTES (431), chunk framing past the body limit plus
+ * AIOS_HTTP_MAX_CHUNK_FRAMING bytes. Extensions and trailers are otherwise ignored.
  */
 enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_header,
                                              size_t max_body, struct aios_http_req *req,
-                                             size_t *consumed, int *status, int *expect_continue);
+                                             size_t *consumed, int *status, const char **reason,
+                                             int *expect_continue);
 
 /* Matches path against pattern, filling req's params; 1 on a match. */
 int aios_http_match(const char *pattern, const char *path, struct aios_http_req *req);
