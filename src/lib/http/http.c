@@ -46,7 +46,13 @@
 #define READ_BURST                                                                                 \
 	4 /* reads per readable event before parsing: pipelined
                                 * input waits in the kernel, not in our memory */
-#define MAX_EVENTS       64
+#define MAX_EVENTS 64
+/* Bytes a connection may leave unsent in the kernel (TCP_NOTSENT_LOWAT): past them a
+ * write would block, so a peer that stops reading holds this much in the kernel and one
+ * response of ours, not the megabytes of an autotuned send buffer (and the CPU of the
+ * dozens of responses that would fill it). 64 KiB keeps a LAN's bandwidth-delay
+ * product in flight. */
+#define NOTSENT_LOWAT    (64 << 10)
 #define RESP_HEADERS_MAX 8192 /* extra response header bytes */
 
 /* ================================================================ parser */
@@ -572,6 +578,8 @@ struct conn {
 	struct aios_http_defer *deferred; /* the request waiting for its response, or NULL */
 	struct conn *resume_next;         /* on the loop's resume list (pipelined input waits) */
 	int on_resume;
+	uint32_t peer; /* source IPv4 address, network order */
+	int counted;   /* holds a slot in the server's per-client table */
 };
 
 struct aios_http_defer {
@@ -594,7 +602,9 @@ struct loop {
 	struct aios_http_resp resp; /* reused for every request on this loop */
 	int64_t last_sweep_ns;
 	struct aios_http_defer *free_defers;
-	struct conn *resume; /* connections to parse again after round_end */
+	struct conn *resume;      /* connections to parse again after round_end */
+	int64_t accept_resume_ns; /* accept paused until then (out of fds); 0: accepting */
+	int64_t accept_warn_ns;   /* last "out of file descriptors" warning */
 };
 
 /* The request being dispatched on this thread (for aios_http_defer). */
@@ -614,6 +624,14 @@ struct aios_http_server {
 	struct aios_tls_server *tls; /* NULL for plain HTTP */
 	atomic_int n_conns;
 	atomic_int stopping;
+	/* Open connections per source address (max_connections_per_client): an open-
+	 * addressing table of at least twice max_connections slots, count 0 = free. */
+	pthread_mutex_t peers_mu;
+	struct peer_slot {
+		uint32_t addr;
+		int count;
+	} * peers;
+	size_t peers_mask;
 	int64_t stop_deadline_ns;
 	int running;
 };
@@ -630,6 +648,7 @@ void aios_http_config_defaults(struct aios_http_config *c)
 	c->write_timeout_ms = 10000;
 	c->idle_timeout_ms = 60000;
 	c->max_connections = 4096;
+	c->max_connections_per_client = 0;
 	c->name = "http";
 }
 
@@ -647,6 +666,16 @@ struct aios_http_server *aios_http_server_new(const struct aios_http_config *c)
 		s->cfg.name = "http";
 	if (s->cfg.write_timeout_ms <= 0)
 		s->cfg.write_timeout_ms = s->cfg.read_timeout_ms;
+	if (s->cfg.max_connections < 1)
+		s->cfg.max_connections = 1;
+	if (s->cfg.max_connections_per_client > 0) {
+		size_t slots = 64;
+		while (slots < 2 * (size_t)s->cfg.max_connections)
+			slots *= 2;
+		s->peers = aios_xcalloc(slots, sizeof *s->peers);
+		s->peers_mask = slots - 1;
+		pthread_mutex_init(&s->peers_mu, NULL);
+	}
 	return s;
 }
 
@@ -689,6 +718,81 @@ int aios_http_server_connections(const struct aios_http_server *s)
 	return atomic_load(&((struct aios_http_server *)s)->n_conns);
 }
 
+/* ---------------------------------------------------------------- clients */
+
+static void emit(struct loop *l, enum aios_http_event ev)
+{
+	if (l->srv->cfg.on_event)
+		l->srv->cfg.on_event(ev, l->srv->cfg.on_response_ud);
+}
+
+static size_t peer_hash(const struct aios_http_server *s, uint32_t addr)
+{
+	return (size_t)((addr * 0x9E3779B1u) >> 7) & s->peers_mask;
+}
+
+/* The slot holding addr, or the free slot where it would go (peers_mu held). */
+static struct peer_slot *peer_find(struct aios_http_server *s, uint32_t addr)
+{
+	size_t i = peer_hash(s, addr);
+	while (s->peers[i].count && s->peers[i].addr != addr)
+		i = (i + 1) & s->peers_mask;
+	return &s->peers[i];
+}
+
+/* Counts one more connection from addr if it is under the limit; 1 if counted. The
+ * table cannot fill: it has twice as many slots as there can be connections. */
+static int peer_acquire(struct aios_http_server *s, uint32_t addr)
+{
+	pthread_mutex_lock(&s->peers_mu);
+	struct peer_slot *p = peer_find(s, addr);
+	int ok = p->count < s->cfg.max_connections_per_client;
+	if (ok) {
+		p->addr = addr;
+		p->count++;
+	}
+	pthread_mutex_unlock(&s->peers_mu);
+	return ok;
+}
+
+/* Uncounts a connection; an emptied slot is filled by shifting back the entries that
+ * probed past it (linear probing without tombstones). */
+static void peer_release(struct aios_http_server *s, uint32_t addr)
+{
+	pthread_mutex_lock(&s->peers_mu);
+	struct peer_slot *p = peer_find(s, addr);
+	if (p->count && --p->count == 0) {
+		size_t hole = (size_t)(p - s->peers), j = hole;
+		for (;;) {
+			j = (j + 1) & s->peers_mask;
+			if (!s->peers[j].count)
+				break;
+			size_t home = peer_hash(s, s->peers[j].addr);
+			/* the entry at j may move to hole unless its home lies in (hole, j] */
+			int stays =
+			    hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+			if (stays)
+				continue;
+			s->peers[hole] = s->peers[j];
+			s->peers[j].count = 0;
+			hole = j;
+		}
+	}
+	pthread_mutex_unlock(&s->peers_mu);
+}
+
+/* This loop's longest-idle connection from addr: no request in progress, nothing
+ * queued, not deferred. NULL if none. */
+static struct conn *idle_victim(struct loop *l, uint32_t addr)
+{
+	struct conn *best = NULL;
+	for (struct conn *c = l->conns; c; c = c->next)
+		if (c->counted && c->peer == addr && !c->first_byte_ns && !c->in.len &&
+		    !c->out.len && !c->deferred && (!best || c->last_ns < best->last_ns))
+			best = c;
+	return best;
+}
+
 /* ---------------------------------------------------------------- connections */
 
 static void conn_close(struct loop *l, struct conn *c)
@@ -712,6 +816,8 @@ static void conn_close(struct loop *l, struct conn *c)
 		c->next->prev = c->prev;
 	aios_buf_cleanup(&c->in);
 	aios_buf_cleanup(&c->out);
+	if (c->counted)
+		peer_release(l->srv, c->peer);
 	free(c);
 	atomic_fetch_sub(&l->srv->n_conns, 1);
 }
@@ -1006,7 +1112,9 @@ static void conn_readable(struct loop *l, struct conn *c)
 			}
 			c->handshaken = 1;
 		}
-		ssize_t n = conn_read(c, chunk, sizeof chunk);
+		/* a byte short of the chunk: a burst plus the buffer's NUL then fits 64 KiB
+		 * instead of doubling the buffer to 128 KiB for one byte */
+		ssize_t n = conn_read(c, chunk, sizeof chunk - 1);
 		if (n == -1)
 			break;
 		if (n <= 0) {
@@ -1021,7 +1129,7 @@ static void conn_readable(struct loop *l, struct conn *c)
 			conn_close(l, c);
 			return;
 		}
-		if ((size_t)n < sizeof chunk && !c->ssl)
+		if ((size_t)n < sizeof chunk - 1 && !c->ssl)
 			break;
 	}
 	(void)conn_process(l, c);
@@ -1093,27 +1201,94 @@ void aios_http_defer_done(struct aios_http_defer *d)
 	}
 }
 
+/* Stops watching the listener until AIOS_HTTP_ACCEPT_PAUSE_MS from now (out of file
+ * descriptors or kernel memory): the pending connection would be reported again at
+ * once, and retrying it in a loop burns a core while freeing nothing. */
+static void accept_pause(struct loop *l, int err)
+{
+	struct aios_http_server *s = l->srv;
+	int64_t now = aios_now_ns();
+	struct epoll_event ev = {.events = 0, .data.ptr = &l->lfd};
+	epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->lfd, &ev);
+	l->accept_resume_ns = now + (int64_t)AIOS_HTTP_ACCEPT_PAUSE_MS * 1000000;
+	emit(l, err == EMFILE || err == ENFILE ? AIOS_HTTP_EV_ACCEPT_PAUSED_FDS
+	                                       : AIOS_HTTP_EV_ACCEPT_PAUSED_MEMORY);
+	if (now - l->accept_warn_ns >= 10 * (int64_t)1000000000) { /* one line per 10 s */
+		l->accept_warn_ns = now;
+		aios_warn("http_accept_paused",
+		          "%s: accept: %s; not accepting for %d ms at a time until it passes "
+		          "(%d connections open)",
+		          s->cfg.name, strerror(err), AIOS_HTTP_ACCEPT_PAUSE_MS,
+		          atomic_load(&s->n_conns));
+	}
+}
+
+/* Watches the listener again once the pause is over. */
+static void accept_resume(struct loop *l, int64_t now)
+{
+	if (!l->accept_resume_ns || now < l->accept_resume_ns || l->lfd < 0)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->lfd};
+	epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->lfd, &ev);
+	l->accept_resume_ns = 0;
+}
+
+/* Counts a new connection from addr against its client's limit, closing that client's
+ * longest-idle connection on this loop to make room; 0 if it must be refused. */
+static int admit_client(struct loop *l, uint32_t addr)
+{
+	for (;;) {
+		if (peer_acquire(l->srv, addr))
+			return 1;
+		struct conn *v = idle_victim(l, addr);
+		if (!v)
+			return 0;
+		emit(l, AIOS_HTTP_EV_RECLAIMED_IDLE); /* before the peer can see the close */
+		conn_close(l, v);
+	}
+}
+
 static void loop_accept(struct loop *l)
 {
 	struct aios_http_server *s = l->srv;
 	for (;;) {
-		int fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_in peer;
+		socklen_t plen = sizeof peer;
+		int fd =
+		    accept4(l->lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				accept_pause(l, errno);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			         errno != ECONNABORTED)
 				aios_warn("http_accept", "%s: accept: %s", s->cfg.name,
 				          strerror(errno));
 			return;
 		}
 		if (atomic_fetch_add(&s->n_conns, 1) >= s->cfg.max_connections) {
 			atomic_fetch_sub(&s->n_conns, 1);
+			emit(l, AIOS_HTTP_EV_REFUSED_MAX);
 			close(fd);
 			continue;
 		}
-		int one = 1;
+		int counted = 0;
+		if (s->peers && peer.sin_family == AF_INET) {
+			if (!admit_client(l, peer.sin_addr.s_addr)) {
+				atomic_fetch_sub(&s->n_conns, 1);
+				emit(l, AIOS_HTTP_EV_REFUSED_PER_CLIENT);
+				close(fd);
+				continue;
+			}
+			counted = 1;
+		}
+		int one = 1, lowat = NOTSENT_LOWAT;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
 		struct conn *c = aios_xcalloc(1, sizeof *c);
 		c->fd = fd;
+		c->peer = peer.sin_addr.s_addr;
+		c->counted = counted;
 		/* room for headers, a body and chunked framing around it */
 		aios_buf_init(&c->in, s->cfg.max_header_bytes + 2 * s->cfg.max_body_bytes + 16384);
 		aios_buf_init(&c->out, AIOS_CAP_HTTP_REQUEST + RESP_HEADERS_MAX + 1024);
@@ -1212,6 +1387,15 @@ static void *loop_main(void *arg)
 			}
 		}
 		wait_ms = TICK_MS;
+		if (l->accept_resume_ns) {
+			int64_t now = aios_now_ns();
+			accept_resume(l, now);
+			if (l->accept_resume_ns) {
+				int64_t left = (l->accept_resume_ns - now) / 1000000 + 1;
+				if (left < wait_ms)
+					wait_ms = (int)left;
+			}
+		}
 		if (s->cfg.round_end) {
 			int r = s->cfg.round_end(l->user, s->cfg.thread_ud);
 			if (r >= 0 && r < wait_ms)
@@ -1370,5 +1554,9 @@ void aios_http_server_free(struct aios_http_server *s)
 		free(s->routes[i].pattern);
 	free(s->loops);
 	aios_tls_server_free(s->tls);
+	if (s->peers) {
+		pthread_mutex_destroy(&s->peers_mu);
+		free(s->peers);
+	}
 	free(s);
 }

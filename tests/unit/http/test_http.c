@@ -1,5 +1,7 @@
 /* test_http.c - the HTTP/1.1 server: parser, route matching, and a live server on loopback. */
 #include <check.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -518,6 +520,106 @@ START_TEST(deferred_responses)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- client limits */
+
+static int g_events[AIOS_HTTP_EV__N];
+static void count_event(enum aios_http_event ev, void *ud)
+{
+	__atomic_fetch_add(&g_events[ev], 1, __ATOMIC_SEQ_CST);
+}
+
+static int events(enum aios_http_event ev)
+{
+	return __atomic_load_n(&g_events[ev], __ATOMIC_SEQ_CST);
+}
+
+/* A connection to 127.0.0.1:port from source address src (any of 127.0.0.0/8). */
+static int connect_from(const char *src, int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	ck_assert_int_eq(inet_pton(AF_INET, src, &a.sin_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	a.sin_port = htons((uint16_t)port);
+	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", &a.sin_addr), 1);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	return fd;
+}
+
+static void expect_healthz(int fd, const char *rest)
+{
+	struct tc_resp r;
+	tc_send(fd, rest, strlen(rest));
+	tc_read(fd, &r, 3000);
+	ck_assert_int_eq(r.status, 200);
+	tc_resp_free(&r);
+}
+
+/*
+ * max_connections_per_client 3: a client with three busy connections gets a fourth
+ * closed at accept (counted) while another address is served; once its connections are
+ * idle, a new one closes its longest-idle connection instead (counted) and is served.
+ */
+START_TEST(per_client_limit)
+{
+	memset(g_events, 0, sizeof g_events);
+	struct aios_http_config c;
+	aios_http_config_defaults(&c);
+	c.bind_addr = "127.0.0.1";
+	c.port = 0;
+	c.max_connections_per_client = 3;
+	c.on_event = count_event;
+	struct aios_http_server *s = aios_http_server_new(&c);
+	ck_assert_int_eq(aios_http_route(s, "GET", "/healthz", aios_http_ok_handler, NULL),
+	                 AIOS_OK);
+	ck_assert_int_eq(aios_http_server_start(s), AIOS_OK);
+	int port = aios_http_server_port(s);
+	const char *head = "GET /healthz HTTP/1.1\r\n", *full = "GET /healthz HTTP/1.1\r\n\r\n";
+	int busy[3];
+	for (int i = 0; i < 3; i++) {
+		busy[i] = connect_from("127.0.0.2", port);
+		tc_send(busy[i], head, strlen(head)); /* a request in progress: not idle */
+	}
+	aios_sleep_ms(300); /* the loop has read them */
+	int extra = connect_from("127.0.0.2", port);
+	ck_assert(tc_wait_closed(extra, 2000));
+	close(extra);
+	ck_assert_int_eq(events(AIOS_HTTP_EV_REFUSED_PER_CLIENT), 1);
+	ck_assert_int_eq(events(AIOS_HTTP_EV_RECLAIMED_IDLE), 0);
+	int other = connect_from("127.0.0.3", port); /* another client is not affected */
+	expect_healthz(other, full);
+	close(other);
+	/* the requests finish one after the other: busy[0] has been idle longest */
+	for (int i = 0; i < 3; i++) {
+		expect_healthz(busy[i], "\r\n");
+		aios_sleep_ms(20);
+	}
+	int fresh = connect_from("127.0.0.2", port);
+	expect_healthz(fresh, full);
+	ck_assert(tc_wait_closed(busy[0], 2000));
+	ck_assert_int_eq(events(AIOS_HTTP_EV_RECLAIMED_IDLE), 1);
+	ck_assert_int_eq(events(AIOS_HTTP_EV_REFUSED_PER_CLIENT), 1);
+	expect_healthz(busy[1], full); /* the others stay */
+	ck_assert_int_le(aios_http_server_connections(s), 3);
+	for (int i = 0; i < 3; i++)
+		close(busy[i]);
+	close(fresh);
+	/* the slots come back as connections close: three fresh ones are all served */
+	aios_sleep_ms(200);
+	for (int i = 0; i < 3; i++) {
+		busy[i] = connect_from("127.0.0.2", port);
+		tc_send(busy[i], head, strlen(head));
+	}
+	for (int i = 0; i < 3; i++) {
+		expect_healthz(busy[i], "\r\n");
+		close(busy[i]);
+	}
+	ck_assert_int_eq(events(AIOS_HTTP_EV_REFUSED_PER_CLIENT), 1);
+	aios_http_server_free(s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("http");
@@ -537,6 +639,7 @@ static Suite *suite(void)
 	tcase_add_test(l, graceful_stop_finishes_in_flight);
 	tcase_add_test(l, metrics_handler_serves_registry);
 	tcase_add_test(l, deferred_responses);
+	tcase_add_test(l, per_client_limit);
 	suite_add_tcase(s, l);
 	return s;
 }
