@@ -53,6 +53,10 @@ static const struct opt opts[] = {
      OFF(request_timeout_ms), 1, 3600000},
     {"--queue-depth", "AIOS_SERVE_QUEUE_DEPTH", "N", "requests waiting for a pass before 503 (256)",
      O_INT, OFF(queue_depth), 1, 1 << 20},
+    {"--max-connections-per-client", "AIOS_SERVE_MAX_CONNECTIONS_PER_CLIENT", "N",
+     "open connections per client IP; idle ones are closed first, then new ones (256; 0: no "
+     "limit)",
+     O_INT, OFF(max_connections_per_client), 0, 1 << 20},
     {"--tls-cert", "AIOS_SERVE_TLS_CERT", "FILE", "PEM certificate (enables TLS)", O_STR,
      OFF(tls_cert), 0, 0},
     {"--tls-key", "AIOS_SERVE_TLS_KEY", "FILE", "PEM private key", O_STR, OFF(tls_key), 0, 0},
@@ -130,6 +134,7 @@ enum aios_err aios_serve_config_parse(struct aios_serve_config *c, int argc, cha
 	c->max_rows_per_request = 65536;
 	c->request_timeout_ms = 10000;
 	c->queue_depth = 256;
+	c->max_connections_per_client = 256;
 	c->grace_seconds = 20;
 	c->log_level = "info";
 	c->format = "auto";

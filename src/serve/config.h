@@ -29,10 +29,11 @@ struct aios_serve_config {
 	int max_rows_per_request; /* --max-rows-per-request N, default 65536 */
 	int request_timeout_ms; /* --request-timeout-ms N: queue wait + read deadline, default 10000 */
 	int queue_depth;        /* --queue-depth N requests, default 256 */
-	const char *tls_cert;  /* --tls-cert FILE */
-	const char *tls_key;   /* --tls-key FILE */
-	int grace_seconds;     /* --grace-seconds N, default 20 */
-	const char *log_level; /* --log-level debug|info|warn|error */
+	int max_connections_per_client; /* --max-connections-per-client N (0: none), default 256 */
+	const char *tls_cert;           /* --tls-cert FILE */
+	const char *tls_key;            /* --tls-key FILE */
+	int grace_seconds;              /* --grace-seconds N, default 20 */
+	const char *log_level;          /* --log-level debug|info|warn|error */
 };
 
 /* Fills defaults, then the environment, then argv. *help = 1 for --help/-h. */

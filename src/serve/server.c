@@ -57,6 +57,8 @@ struct aios_serve {
 	struct aios_series *s_ok[EP__N]; /* requests_total{ep, "200"} */
 	struct aios_series *s_duration[EP__N];
 	struct aios_series *s_in_flight, *s_queue, *s_batch;
+	struct aios_series *s_conns;                   /* connections open */
+	struct aios_series *s_events[AIOS_HTTP_EV__N]; /* the HTTP server's events */
 };
 
 /* One deferred inference request. */
@@ -98,10 +100,18 @@ static void on_response(const struct aios_http_req *req, int status, double sec,
 	aios_histogram_observe(s->s_duration[ep], sec);
 }
 
+static void on_event(enum aios_http_event ev, void *ud)
+{
+	struct aios_serve *s = ud;
+	aios_counter_inc(s->s_events[ev]);
+}
+
 static void on_collect(void *ud)
 {
 	struct aios_serve *s = ud;
 	aios_gauge_set(s->s_queue, atomic_load(&s->pending));
+	if (s->http)
+		aios_gauge_set(s->s_conns, aios_http_server_connections(s->http));
 }
 
 static void on_pass(int rows, int requests, void *ud)
@@ -142,6 +152,27 @@ static void setup_metrics(struct aios_serve *s)
 	                   r, "aios_serve_model_sparsity_ratio",
 	                   "Fraction of weights that are zero after pruning.", NULL)),
 	               aios_engine_sparsity(s->engine));
+	s->s_conns = aios_metric_with(aios_metrics_gauge(r, "aios_serve_connections_open",
+	                                                 "HTTP connections open now.", NULL));
+	struct aios_metric *paused = aios_metrics_counter(
+	    r, "aios_serve_accept_paused_total",
+	    "Times accepting paused (100 ms) because the process or system ran out of file "
+	    "descriptors (reason fds: EMFILE, ENFILE) or kernel memory (memory).",
+	    "reason", NULL);
+	struct aios_metric *refused = aios_metrics_counter(
+	    r, "aios_serve_connections_refused_total",
+	    "Connections closed at accept: the server's connection limit (max_connections) or "
+	    "the client's (per_client, with no idle connection of its own to close).",
+	    "reason", NULL);
+	s->s_events[AIOS_HTTP_EV_ACCEPT_PAUSED_FDS] = aios_metric_with(paused, "fds");
+	s->s_events[AIOS_HTTP_EV_ACCEPT_PAUSED_MEMORY] = aios_metric_with(paused, "memory");
+	s->s_events[AIOS_HTTP_EV_REFUSED_MAX] = aios_metric_with(refused, "max_connections");
+	s->s_events[AIOS_HTTP_EV_REFUSED_PER_CLIENT] = aios_metric_with(refused, "per_client");
+	s->s_events[AIOS_HTTP_EV_RECLAIMED_IDLE] = aios_metric_with(aios_metrics_counter(
+	    r, "aios_serve_idle_connections_reclaimed_total",
+	    "Idle connections closed to admit a new one from the same client at its limit "
+	    "(--max-connections-per-client).",
+	    NULL));
 	aios_metrics_on_collect(r, on_collect, s);
 }
 
@@ -362,8 +393,10 @@ enum aios_err aios_serve_new(const struct aios_serve_config *c, const struct aio
 	hc.tls_cert = c->tls_cert;
 	hc.tls_key = c->tls_key;
 	hc.name = "serve";
+	hc.max_connections_per_client = c->max_connections_per_client;
 	hc.on_response = on_response;
 	hc.on_response_ud = s;
+	hc.on_event = on_event;
 	hc.thread_init = loop_init;
 	hc.thread_cleanup = loop_cleanup;
 	hc.round_end = round_end;

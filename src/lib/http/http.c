@@ -46,15 +46,36 @@
 #define READ_BURST                                                                                 \
 	4 /* reads per readable event before parsing: pipelined
                                 * input waits in the kernel, not in our memory */
-#define MAX_EVENTS       64
+#define MAX_EVENTS 64
+/* Bytes a connection may leave unsent in the kernel (TCP_NOTSENT_LOWAT): past them a
+ * write would block, so a peer that stops reading holds this much in the kernel and one
+ * response of ours, not the megabytes of an autotuned send buffer (and the CPU of the
+ * dozens of responses that would fill it). 64 KiB keeps a LAN's bandwidth-delay
+ * product in flight. */
+#define NOTSENT_LOWAT    (64 << 10)
 #define RESP_HEADERS_MAX 8192 /* extra response header bytes */
 
 /* ================================================================ parser */
+
+/* Messages of the refusals whose limit the server's configuration sets: the server
+ * names the limit when it replies (parse_error_msg), so they are compared by address. */
+static const char reason_head_limit[] = "request line and headers exceed the limit";
+static const char reason_body_limit[] = "request body exceeds the limit";
+
+#define STR_(x)               #x
+#define STR(x)                STR_(x)
+#define PARSE_FAIL(code, msg) (*status = (code), *reason = (msg), AIOS_HTTP_PARSE_ERROR)
 
 static int is_tchar(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* A control character other than HTAB (RFC 9110 5.5: never valid in a field value). */
+static int is_bad_ctl(unsigned char c)
+{
+	return (c < 0x20 && c != '\t') || c == 0x7f;
 }
 
 static int ieq(const char *a, size_t alen, const char *b)
@@ -72,13 +93,20 @@ static const char *find_crlfcrlf(const char *s, size_t n)
 
 /*
  * Scans a chunked body in raw[0..n) without modifying it. Returns OK with *raw_len
- * (bytes up to and including the final CRLF) and *dec_len, MORE, or ERROR with status.
+ * (bytes up to and including the final CRLF) and *dec_len, MORE, or ERROR with status
+ * and reason. Chunk extensions and trailer fields are checked and capped
+ * (AIOS_HTTP_MAX_CHUNK_EXT*, AIOS_HTTP_MAX_TRAILER_BYTES), then ignored; the bytes of
+ * framing are capped so that a body of tiny chunks cannot outgrow the input buffer.
  */
 static enum aios_http_parse scan_chunked(const char *raw, size_t n, size_t max_body,
-                                         size_t *raw_len, size_t *dec_len, int *status)
+                                         size_t *raw_len, size_t *dec_len, int *status,
+                                         const char **reason)
 {
-	size_t i = 0, total = 0;
+	size_t i = 0, total = 0, ext_total = 0;
 	for (;;) {
+		if (i - total > max_body + AIOS_HTTP_MAX_CHUNK_FRAMING)
+			return PARSE_FAIL(400, "chunked framing too large for the body (too many "
+			                       "small chunks)");
 		size_t size = 0;
 		int digits = 0;
 		while (i < n) {
@@ -92,50 +120,71 @@ static enum aios_http_parse scan_chunked(const char *raw, size_t n, size_t max_b
 			else
 				break;
 			if (++digits > 8)
-				return *status = 413, AIOS_HTTP_PARSE_ERROR;
+				return PARSE_FAIL(413, reason_body_limit);
 			size = size * 16 + (size_t)v;
 			i++;
 		}
 		if (i == n)
 			return AIOS_HTTP_PARSE_MORE;
 		if (!digits)
-			return *status = 400, AIOS_HTTP_PARSE_ERROR;
-		while (i < n && raw[i] != '\r') { /* chunk extensions are ignored */
-			if (raw[i] == '\n' || i > 4096)
-				return *status = 400, AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(400, "malformed chunk size (no hex digits)");
+		size_t ext = i;
+		while (i < n && raw[i] != '\r') {
+			if (is_bad_ctl((unsigned char)raw[i]))
+				return PARSE_FAIL(400, "control character in a chunk extension");
+			if (i - ext == AIOS_HTTP_MAX_CHUNK_EXT)
+				return PARSE_FAIL(400,
+				                  "chunk extension longer than the limit of " STR(
+				                      AIOS_HTTP_MAX_CHUNK_EXT) " bytes");
 			i++;
 		}
+		ext_total += i - ext;
+		if (ext_total > AIOS_HTTP_MAX_CHUNK_EXT_TOTAL)
+			return PARSE_FAIL(400,
+			                  "chunk extensions of one request exceed the "
+			                  "limit of " STR(AIOS_HTTP_MAX_CHUNK_EXT_TOTAL) " bytes");
 		if (i + 1 >= n)
 			return AIOS_HTTP_PARSE_MORE;
 		if (raw[i + 1] != '\n')
-			return *status = 400, AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(400, "chunk size line ends in CR without LF");
 		i += 2;
 		if (size == 0)
 			break;
 		total += size;
 		if (total > max_body)
-			return *status = 413, AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(413, reason_body_limit);
 		if (n - i < size + 2)
 			return AIOS_HTTP_PARSE_MORE;
 		if (raw[i + size] != '\r' || raw[i + size + 1] != '\n')
-			return *status = 400, AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(400, "chunk data not followed by CRLF");
 		i += size + 2;
 	}
-	/* trailer fields until an empty line */
+	/* the trailer section: "name: value" lines until an empty one, then discarded */
+	size_t trailers = i;
 	for (;;) {
-		const char *e = NULL;
-		for (size_t j = i; j + 1 < n; j++)
-			if (raw[j] == '\r' && raw[j + 1] == '\n') {
-				e = raw + j;
-				break;
-			}
-		if (!e)
-			return (n - i > 8192) ? (*status = 431, AIOS_HTTP_PARSE_ERROR)
-			                      : AIOS_HTTP_PARSE_MORE;
-		size_t line = (size_t)(e - (raw + i));
-		i += line + 2;
-		if (line == 0)
+		size_t ls = i;
+		while (i < n && raw[i] != '\r') {
+			if (i - trailers == AIOS_HTTP_MAX_TRAILER_BYTES)
+				return PARSE_FAIL(431, "trailer section exceeds the limit of " STR(
+				                           AIOS_HTTP_MAX_TRAILER_BYTES) " bytes");
+			if (is_bad_ctl((unsigned char)raw[i]))
+				return PARSE_FAIL(400, "control character in a trailer field");
+			i++;
+		}
+		if (i + 1 >= n)
+			return AIOS_HTTP_PARSE_MORE;
+		if (raw[i + 1] != '\n')
+			return PARSE_FAIL(400, "trailer line ends in CR without LF");
+		if (i == ls) {
+			i += 2;
 			break;
+		}
+		size_t k = ls;
+		while (k < i && is_tchar((unsigned char)raw[k]))
+			k++;
+		if (k == ls || raw[k] != ':')
+			return PARSE_FAIL(400, "malformed trailer field (want name: value)");
+		i += 2;
 	}
 	*raw_len = i;
 	*dec_len = total;
@@ -175,11 +224,13 @@ struct hdr_span {
 
 enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_header,
                                              size_t max_body, struct aios_http_req *req,
-                                             size_t *consumed, int *status, int *expect_continue)
+                                             size_t *consumed, int *status, const char **reason,
+                                             int *expect_continue)
 {
 	size_t start = 0;
 	*expect_continue = 0;
 	*status = 400;
+	*reason = "malformed HTTP request";
 	while (start + 1 < len && buf[start] == '\r' && buf[start + 1] == '\n')
 		start += 2; /* RFC 9112 2.2: ignore empty lines before a request */
 	char *s = buf + start;
@@ -188,11 +239,11 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 	const char *hend = find_crlfcrlf(s, limit);
 	if (!hend) {
 		if (n >= max_header)
-			return *status = 431, AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(431, reason_head_limit);
 		/* fail early on garbage that can never become a request line */
 		for (size_t i = 0; i < n && s[i] != ' '; i++)
 			if (!is_tchar((unsigned char)s[i]) && !(s[i] == '\r' || s[i] == '\n'))
-				return AIOS_HTTP_PARSE_ERROR;
+				return PARSE_FAIL(400, "malformed request line (bad method)");
 		return AIOS_HTTP_PARSE_MORE;
 	}
 	size_t head_len = (size_t)(hend - s) + 4;
@@ -203,20 +254,20 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 		i++;
 	size_t method_len = i;
 	if (method_len == 0 || method_len > 16 || s[i] != ' ')
-		return AIOS_HTTP_PARSE_ERROR;
+		return PARSE_FAIL(400, "malformed request line (bad method)");
 	size_t target = ++i;
 	while (i < head_len && s[i] > ' ' && s[i] < 0x7f)
 		i++;
 	size_t target_len = i - target;
 	if (target_len == 0 || s[target] != '/' || s[i] != ' ')
-		return AIOS_HTTP_PARSE_ERROR;
+		return PARSE_FAIL(400, "malformed request target (want an absolute path)");
 	i++;
 	int minor;
 	if (i + 10 > head_len || memcmp(s + i, "HTTP/1.", 7) != 0 ||
 	    (s[i + 7] != '0' && s[i + 7] != '1') || s[i + 8] != '\r' || s[i + 9] != '\n') {
 		if (i + 5 <= head_len && memcmp(s + i, "HTTP/", 5) == 0)
-			*status = 505;
-		return AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(505, "HTTP version not supported (HTTP/1.0 and 1.1 are)");
+		return PARSE_FAIL(400, "malformed request line (bad version)");
 	}
 	minor = s[i + 7] - '0';
 	i += 10;
@@ -230,43 +281,50 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 		while (i < head_len && s[i] != '\r')
 			i++;
 		if (s[i + 1] != '\n')
-			return AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(400, "header line ends in CR without LF");
 		size_t le = i;
 		i += 2;
 		size_t k = ls;
 		while (k < le && is_tchar((unsigned char)s[k]))
 			k++;
-		if (k == ls || k == le || s[k] != ':')
-			return AIOS_HTTP_PARSE_ERROR; /* also refuses obs-fold (leading space) */
+		if (k == ls || k == le || s[k] != ':') /* also refuses obs-fold (leading space) */
+			return PARSE_FAIL(400, "malformed header field (want name: value, no "
+			                       "line folding)");
 		if (nh == AIOS_HTTP_MAX_HEADERS)
-			return *status = 431, AIOS_HTTP_PARSE_ERROR;
+			return PARSE_FAIL(431, "more than 64 header fields");
 		size_t v = k + 1, ve = le;
 		while (v < ve && (s[v] == ' ' || s[v] == '\t'))
 			v++;
 		while (ve > v && (s[ve - 1] == ' ' || s[ve - 1] == '\t'))
 			ve--;
 		for (size_t q = v; q < ve; q++)
-			if (s[q] == '\n' || s[q] == '\0' || s[q] == '\r')
-				return AIOS_HTTP_PARSE_ERROR;
+			if (is_bad_ctl((unsigned char)s[q]))
+				return PARSE_FAIL(400, "control character in a header field value");
 		h[nh] = (struct hdr_span){ls, k - ls, v, ve - v};
 		const char *name = s + ls, *val = s + v;
 		size_t nl = k - ls, vl = ve - v;
 		if (ieq(name, nl, "content-length")) {
 			long long c = 0;
-			if (vl == 0 || vl > 18)
-				return vl > 18 ? (*status = 413, AIOS_HTTP_PARSE_ERROR)
-				               : AIOS_HTTP_PARSE_ERROR;
+			if (vl > 18)
+				return PARSE_FAIL(413, reason_body_limit);
 			for (size_t q = 0; q < vl; q++) {
 				if (val[q] < '0' || val[q] > '9')
-					return AIOS_HTTP_PARSE_ERROR;
+					return PARSE_FAIL(400, "Content-Length is not a number");
 				c = c * 10 + (val[q] - '0');
 			}
+			if (vl == 0)
+				return PARSE_FAIL(400, "Content-Length is not a number");
 			if (clen >= 0 && clen != c)
-				return AIOS_HTTP_PARSE_ERROR;
+				return PARSE_FAIL(400, "conflicting Content-Length values");
 			clen = c;
 		} else if (ieq(name, nl, "transfer-encoding")) {
+			/* RFC 9112 6.1: a 1.0 peer cannot mean it; a proxy may frame by length */
+			if (minor == 0)
+				return PARSE_FAIL(400, "Transfer-Encoding is not allowed in an "
+				                       "HTTP/1.0 request");
 			if (!ieq(val, vl, "chunked"))
-				return *status = 501, AIOS_HTTP_PARSE_ERROR;
+				return PARSE_FAIL(501,
+				                  "transfer-encoding not supported (only chunked)");
 			chunked = 1;
 		} else if (ieq(name, nl, "connection")) {
 			if (ieq(val, vl, "close"))
@@ -275,21 +333,22 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 				conn_keep = 1;
 		} else if (ieq(name, nl, "expect")) {
 			if (!ieq(val, vl, "100-continue"))
-				return *status = 417, AIOS_HTTP_PARSE_ERROR;
+				return PARSE_FAIL(417,
+				                  "unsupported Expect header (only 100-continue)");
 			expect = 1;
 		}
 		nh++;
 	}
-	if (chunked && clen >= 0)
-		return AIOS_HTTP_PARSE_ERROR; /* request smuggling shape: refuse */
+	if (chunked && clen >= 0) /* the request smuggling shape */
+		return PARSE_FAIL(400, "both Content-Length and Transfer-Encoding");
 	if (clen > (long long)max_body)
-		return *status = 413, AIOS_HTTP_PARSE_ERROR;
+		return PARSE_FAIL(413, reason_body_limit);
 
 	size_t body_len = 0, total;
 	if (chunked) {
 		size_t raw_len, dec;
-		enum aios_http_parse r =
-		    scan_chunked(s + head_len, n - head_len, max_body, &raw_len, &dec, status);
+		enum aios_http_parse r = scan_chunked(s + head_len, n - head_len, max_body,
+		                                      &raw_len, &dec, status, reason);
 		if (r == AIOS_HTTP_PARSE_ERROR)
 			return r;
 		if (r == AIOS_HTTP_PARSE_MORE) {
@@ -337,6 +396,7 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 	req->keep_alive = minor == 1 ? !conn_close : (conn_keep && !conn_close);
 	*consumed = start + total;
 	*status = 0;
+	*reason = NULL;
 	return AIOS_HTTP_PARSE_OK;
 }
 
@@ -518,6 +578,8 @@ struct conn {
 	struct aios_http_defer *deferred; /* the request waiting for its response, or NULL */
 	struct conn *resume_next;         /* on the loop's resume list (pipelined input waits) */
 	int on_resume;
+	uint32_t peer; /* source IPv4 address, network order */
+	int counted;   /* holds a slot in the server's per-client table */
 };
 
 struct aios_http_defer {
@@ -540,7 +602,9 @@ struct loop {
 	struct aios_http_resp resp; /* reused for every request on this loop */
 	int64_t last_sweep_ns;
 	struct aios_http_defer *free_defers;
-	struct conn *resume; /* connections to parse again after round_end */
+	struct conn *resume;      /* connections to parse again after round_end */
+	int64_t accept_resume_ns; /* accept paused until then (out of fds); 0: accepting */
+	int64_t accept_warn_ns;   /* last "out of file descriptors" warning */
 };
 
 /* The request being dispatched on this thread (for aios_http_defer). */
@@ -560,6 +624,14 @@ struct aios_http_server {
 	struct aios_tls_server *tls; /* NULL for plain HTTP */
 	atomic_int n_conns;
 	atomic_int stopping;
+	/* Open connections per source address (max_connections_per_client): an open-
+	 * addressing table of at least twice max_connections slots, count 0 = free. */
+	pthread_mutex_t peers_mu;
+	struct peer_slot {
+		uint32_t addr;
+		int count;
+	} * peers;
+	size_t peers_mask;
 	int64_t stop_deadline_ns;
 	int running;
 };
@@ -576,6 +648,7 @@ void aios_http_config_defaults(struct aios_http_config *c)
 	c->write_timeout_ms = 10000;
 	c->idle_timeout_ms = 60000;
 	c->max_connections = 4096;
+	c->max_connections_per_client = 0;
 	c->name = "http";
 }
 
@@ -593,6 +666,16 @@ struct aios_http_server *aios_http_server_new(const struct aios_http_config *c)
 		s->cfg.name = "http";
 	if (s->cfg.write_timeout_ms <= 0)
 		s->cfg.write_timeout_ms = s->cfg.read_timeout_ms;
+	if (s->cfg.max_connections < 1)
+		s->cfg.max_connections = 1;
+	if (s->cfg.max_connections_per_client > 0) {
+		size_t slots = 64;
+		while (slots < 2 * (size_t)s->cfg.max_connections)
+			slots *= 2;
+		s->peers = aios_xcalloc(slots, sizeof *s->peers);
+		s->peers_mask = slots - 1;
+		pthread_mutex_init(&s->peers_mu, NULL);
+	}
 	return s;
 }
 
@@ -635,6 +718,81 @@ int aios_http_server_connections(const struct aios_http_server *s)
 	return atomic_load(&((struct aios_http_server *)s)->n_conns);
 }
 
+/* ---------------------------------------------------------------- clients */
+
+static void emit(struct loop *l, enum aios_http_event ev)
+{
+	if (l->srv->cfg.on_event)
+		l->srv->cfg.on_event(ev, l->srv->cfg.on_response_ud);
+}
+
+static size_t peer_hash(const struct aios_http_server *s, uint32_t addr)
+{
+	return (size_t)((addr * 0x9E3779B1u) >> 7) & s->peers_mask;
+}
+
+/* The slot holding addr, or the free slot where it would go (peers_mu held). */
+static struct peer_slot *peer_find(struct aios_http_server *s, uint32_t addr)
+{
+	size_t i = peer_hash(s, addr);
+	while (s->peers[i].count && s->peers[i].addr != addr)
+		i = (i + 1) & s->peers_mask;
+	return &s->peers[i];
+}
+
+/* Counts one more connection from addr if it is under the limit; 1 if counted. The
+ * table cannot fill: it has twice as many slots as there can be connections. */
+static int peer_acquire(struct aios_http_server *s, uint32_t addr)
+{
+	pthread_mutex_lock(&s->peers_mu);
+	struct peer_slot *p = peer_find(s, addr);
+	int ok = p->count < s->cfg.max_connections_per_client;
+	if (ok) {
+		p->addr = addr;
+		p->count++;
+	}
+	pthread_mutex_unlock(&s->peers_mu);
+	return ok;
+}
+
+/* Uncounts a connection; an emptied slot is filled by shifting back the entries that
+ * probed past it (linear probing without tombstones). */
+static void peer_release(struct aios_http_server *s, uint32_t addr)
+{
+	pthread_mutex_lock(&s->peers_mu);
+	struct peer_slot *p = peer_find(s, addr);
+	if (p->count && --p->count == 0) {
+		size_t hole = (size_t)(p - s->peers), j = hole;
+		for (;;) {
+			j = (j + 1) & s->peers_mask;
+			if (!s->peers[j].count)
+				break;
+			size_t home = peer_hash(s, s->peers[j].addr);
+			/* the entry at j may move to hole unless its home lies in (hole, j] */
+			int stays =
+			    hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+			if (stays)
+				continue;
+			s->peers[hole] = s->peers[j];
+			s->peers[j].count = 0;
+			hole = j;
+		}
+	}
+	pthread_mutex_unlock(&s->peers_mu);
+}
+
+/* This loop's longest-idle connection from addr: no request in progress, nothing
+ * queued, not deferred. NULL if none. */
+static struct conn *idle_victim(struct loop *l, uint32_t addr)
+{
+	struct conn *best = NULL;
+	for (struct conn *c = l->conns; c; c = c->next)
+		if (c->counted && c->peer == addr && !c->first_byte_ns && !c->in.len &&
+		    !c->out.len && !c->deferred && (!best || c->last_ns < best->last_ns))
+			best = c;
+	return best;
+}
+
 /* ---------------------------------------------------------------- connections */
 
 static void conn_close(struct loop *l, struct conn *c)
@@ -658,6 +816,8 @@ static void conn_close(struct loop *l, struct conn *c)
 		c->next->prev = c->prev;
 	aios_buf_cleanup(&c->in);
 	aios_buf_cleanup(&c->out);
+	if (c->counted)
+		peer_release(l->srv, c->peer);
 	free(c);
 	atomic_fetch_sub(&l->srv->n_conns, 1);
 }
@@ -828,23 +988,17 @@ static void reply_error_close(struct loop *l, struct conn *c, int status, const 
 	c->first_byte_ns = 0;
 }
 
-static const char *parse_error_msg(int status, const struct aios_http_server *s, char *buf,
+/* The reply's message for a refused request: the parser's reason, with the configured
+ * limit named for the two refusals that configuration sets. */
+static const char *parse_error_msg(const char *reason, const struct aios_http_server *s, char *buf,
                                    size_t n)
 {
-	switch (status) {
-	case 413:
-		snprintf(buf, n, "request body exceeds the limit of %zu bytes",
-		         s->cfg.max_body_bytes);
-		break;
-	case 431:
-		snprintf(buf, n, "request line and headers exceed the limit of %zu bytes",
-		         s->cfg.max_header_bytes);
-		break;
-	case 501: snprintf(buf, n, "transfer-encoding not supported (only chunked)"); break;
-	case 505: snprintf(buf, n, "HTTP version not supported (HTTP/1.0 and 1.1 are)"); break;
-	case 417: snprintf(buf, n, "unsupported Expect header (only 100-continue)"); break;
-	default: snprintf(buf, n, "malformed HTTP request"); break;
-	}
+	if (reason == reason_body_limit)
+		snprintf(buf, n, "%s of %zu bytes", reason, s->cfg.max_body_bytes);
+	else if (reason == reason_head_limit)
+		snprintf(buf, n, "%s of %zu bytes", reason, s->cfg.max_header_bytes);
+	else
+		snprintf(buf, n, "%s", reason ? reason : "malformed HTTP request");
 	return buf;
 }
 
@@ -883,11 +1037,12 @@ again:;
 		struct aios_http_req req;
 		size_t consumed = 0;
 		int status = 0, expect = 0;
+		const char *reason = NULL;
 		if (!c->first_byte_ns)
 			c->first_byte_ns = aios_now_ns();
 		enum aios_http_parse r = aios_http_parse_request(
 		    c->in.data, c->in.len, s->cfg.max_header_bytes, s->cfg.max_body_bytes, &req,
-		    &consumed, &status, &expect);
+		    &consumed, &status, &reason, &expect);
 		if (r == AIOS_HTTP_PARSE_MORE) {
 			if (expect && !c->continue_sent) {
 				c->continue_sent = 1;
@@ -900,7 +1055,7 @@ again:;
 		if (r == AIOS_HTTP_PARSE_ERROR) {
 			char msg[160];
 			reply_error_close(l, c, status,
-			                  parse_error_msg(status, s, msg, sizeof msg));
+			                  parse_error_msg(reason, s, msg, sizeof msg));
 			break;
 		}
 		/* NUL-terminate the body for the handler; the byte is restored after. */
@@ -957,7 +1112,9 @@ static void conn_readable(struct loop *l, struct conn *c)
 			}
 			c->handshaken = 1;
 		}
-		ssize_t n = conn_read(c, chunk, sizeof chunk);
+		/* a byte short of the chunk: a burst plus the buffer's NUL then fits 64 KiB
+		 * instead of doubling the buffer to 128 KiB for one byte */
+		ssize_t n = conn_read(c, chunk, sizeof chunk - 1);
 		if (n == -1)
 			break;
 		if (n <= 0) {
@@ -972,7 +1129,7 @@ static void conn_readable(struct loop *l, struct conn *c)
 			conn_close(l, c);
 			return;
 		}
-		if ((size_t)n < sizeof chunk && !c->ssl)
+		if ((size_t)n < sizeof chunk - 1 && !c->ssl)
 			break;
 	}
 	(void)conn_process(l, c);
@@ -1044,27 +1201,94 @@ void aios_http_defer_done(struct aios_http_defer *d)
 	}
 }
 
+/* Stops watching the listener until AIOS_HTTP_ACCEPT_PAUSE_MS from now (out of file
+ * descriptors or kernel memory): the pending connection would be reported again at
+ * once, and retrying it in a loop burns a core while freeing nothing. */
+static void accept_pause(struct loop *l, int err)
+{
+	struct aios_http_server *s = l->srv;
+	int64_t now = aios_now_ns();
+	struct epoll_event ev = {.events = 0, .data.ptr = &l->lfd};
+	epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->lfd, &ev);
+	l->accept_resume_ns = now + (int64_t)AIOS_HTTP_ACCEPT_PAUSE_MS * 1000000;
+	emit(l, err == EMFILE || err == ENFILE ? AIOS_HTTP_EV_ACCEPT_PAUSED_FDS
+	                                       : AIOS_HTTP_EV_ACCEPT_PAUSED_MEMORY);
+	if (now - l->accept_warn_ns >= 10 * (int64_t)1000000000) { /* one line per 10 s */
+		l->accept_warn_ns = now;
+		aios_warn("http_accept_paused",
+		          "%s: accept: %s; not accepting for %d ms at a time until it passes "
+		          "(%d connections open)",
+		          s->cfg.name, strerror(err), AIOS_HTTP_ACCEPT_PAUSE_MS,
+		          atomic_load(&s->n_conns));
+	}
+}
+
+/* Watches the listener again once the pause is over. */
+static void accept_resume(struct loop *l, int64_t now)
+{
+	if (!l->accept_resume_ns || now < l->accept_resume_ns || l->lfd < 0)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->lfd};
+	epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->lfd, &ev);
+	l->accept_resume_ns = 0;
+}
+
+/* Counts a new connection from addr against its client's limit, closing that client's
+ * longest-idle connection on this loop to make room; 0 if it must be refused. */
+static int admit_client(struct loop *l, uint32_t addr)
+{
+	for (;;) {
+		if (peer_acquire(l->srv, addr))
+			return 1;
+		struct conn *v = idle_victim(l, addr);
+		if (!v)
+			return 0;
+		emit(l, AIOS_HTTP_EV_RECLAIMED_IDLE); /* before the peer can see the close */
+		conn_close(l, v);
+	}
+}
+
 static void loop_accept(struct loop *l)
 {
 	struct aios_http_server *s = l->srv;
 	for (;;) {
-		int fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_in peer;
+		socklen_t plen = sizeof peer;
+		int fd =
+		    accept4(l->lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				accept_pause(l, errno);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			         errno != ECONNABORTED)
 				aios_warn("http_accept", "%s: accept: %s", s->cfg.name,
 				          strerror(errno));
 			return;
 		}
 		if (atomic_fetch_add(&s->n_conns, 1) >= s->cfg.max_connections) {
 			atomic_fetch_sub(&s->n_conns, 1);
+			emit(l, AIOS_HTTP_EV_REFUSED_MAX);
 			close(fd);
 			continue;
 		}
-		int one = 1;
+		int counted = 0;
+		if (s->peers && peer.sin_family == AF_INET) {
+			if (!admit_client(l, peer.sin_addr.s_addr)) {
+				atomic_fetch_sub(&s->n_conns, 1);
+				emit(l, AIOS_HTTP_EV_REFUSED_PER_CLIENT);
+				close(fd);
+				continue;
+			}
+			counted = 1;
+		}
+		int one = 1, lowat = NOTSENT_LOWAT;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
 		struct conn *c = aios_xcalloc(1, sizeof *c);
 		c->fd = fd;
+		c->peer = peer.sin_addr.s_addr;
+		c->counted = counted;
 		/* room for headers, a body and chunked framing around it */
 		aios_buf_init(&c->in, s->cfg.max_header_bytes + 2 * s->cfg.max_body_bytes + 16384);
 		aios_buf_init(&c->out, AIOS_CAP_HTTP_REQUEST + RESP_HEADERS_MAX + 1024);
@@ -1163,6 +1387,15 @@ static void *loop_main(void *arg)
 			}
 		}
 		wait_ms = TICK_MS;
+		if (l->accept_resume_ns) {
+			int64_t now = aios_now_ns();
+			accept_resume(l, now);
+			if (l->accept_resume_ns) {
+				int64_t left = (l->accept_resume_ns - now) / 1000000 + 1;
+				if (left < wait_ms)
+					wait_ms = (int)left;
+			}
+		}
 		if (s->cfg.round_end) {
 			int r = s->cfg.round_end(l->user, s->cfg.thread_ud);
 			if (r >= 0 && r < wait_ms)
@@ -1321,5 +1554,9 @@ void aios_http_server_free(struct aios_http_server *s)
 		free(s->routes[i].pattern);
 	free(s->loops);
 	aios_tls_server_free(s->tls);
+	if (s->peers) {
+		pthread_mutex_destroy(&s->peers_mu);
+		free(s->peers);
+	}
 	free(s);
 }

@@ -20,6 +20,18 @@
  *                       it holds one response and at most 64 KiB of input past a request
  *   idle_timeout_ms     a keep-alive connection with no request is closed silently
  *   max_connections     per server; past it new connections are closed at accept
+ *   max_connections_per_client
+ *                       per source IPv4 address, over all threads (0: no limit).
+ *                       A new connection past it first makes the accepting thread
+ *                       close that client's longest-idle connection (no request in
+ *                       progress, nothing queued); with none idle it is closed at
+ *                       accept. Idle connections are what a client hoards cheaply.
+ *
+ * Out of file descriptors (accept fails with EMFILE or ENFILE, or ENOBUFS/ENOMEM for
+ * kernel memory) a thread stops accepting for AIOS_HTTP_ACCEPT_PAUSE_MS instead of
+ * retrying at once (level-triggered epoll would report the waiting connection again
+ * and spin a core); pending connections wait in the kernel's backlog and are served
+ * once descriptors free. Each pause, refusal and reclaim is reported to on_event.
  *
  * Handlers either fill the response before they return or defer it (see "deferred
  * responses" below) and finish it at the end of the loop's round of events, which is
@@ -45,10 +57,16 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-#define AIOS_HTTP_MAX_PARAMS  4
-#define AIOS_HTTP_MAX_HEADERS 64
-#define AIOS_HTTP_MAX_ROUTES  64
-#define AIOS_HTTP_PARAM_STORE 256 /* bytes for capture names and values together */
+#define AIOS_HTTP_MAX_PARAMS      4
+#define AIOS_HTTP_MAX_HEADERS     64
+#define AIOS_HTTP_MAX_ROUTES      64
+#define AIOS_HTTP_PARAM_STORE     256 /* bytes for capture names and values together */
+#define AIOS_HTTP_ACCEPT_PAUSE_MS 100 /* accept backs off this long when out of fds */
+/* Chunked request bodies (see aios_http_parse_request); docs/limits.md lists them. */
+#define AIOS_HTTP_MAX_CHUNK_EXT       256  /* extension bytes on one chunk-size line */
+#define AIOS_HTTP_MAX_CHUNK_EXT_TOTAL 4096 /* extension bytes in one request */
+#define AIOS_HTTP_MAX_TRAILER_BYTES   4096 /* the trailer section */
+#define AIOS_HTTP_MAX_CHUNK_FRAMING   8192 /* framing bytes (sizes, CRLFs) past the body */
 
 struct aios_http_header {
 	const char *name;  /* as sent; compare case-insensitively */
@@ -84,17 +102,28 @@ struct aios_http_resp {
 
 typedef void (*aios_http_handler)(struct aios_http_req *req, struct aios_http_resp *resp, void *ud);
 
+/* What the server reports to on_event (connections it turned away, accept pauses). */
+enum aios_http_event {
+	AIOS_HTTP_EV_ACCEPT_PAUSED_FDS,    /* accept: EMFILE/ENFILE, paused */
+	AIOS_HTTP_EV_ACCEPT_PAUSED_MEMORY, /* accept: ENOBUFS/ENOMEM, paused */
+	AIOS_HTTP_EV_REFUSED_MAX,          /* closed at accept: max_connections */
+	AIOS_HTTP_EV_REFUSED_PER_CLIENT,   /* closed at accept: the client's limit, none idle */
+	AIOS_HTTP_EV_RECLAIMED_IDLE,       /* an idle connection closed for its client's new one */
+	AIOS_HTTP_EV__N
+};
+
 struct aios_http_config {
-	const char *bind_addr;   /* default "0.0.0.0"; "127.0.0.1" in tests */
-	int port;                /* 0 picks a free port (see aios_http_server_port) */
-	int threads;             /* event-loop threads, default 1 */
-	size_t max_header_bytes; /* default 16 KiB */
-	size_t max_body_bytes;   /* default 1 MiB; at most AIOS_CAP_HTTP_REQUEST */
-	int read_timeout_ms;     /* default 10000 */
-	int write_timeout_ms;    /* default 10000; <= 0: read_timeout_ms */
-	int idle_timeout_ms;     /* default 60000 */
-	int max_connections;     /* default 4096 */
-	const char *tls_cert;    /* PEM paths; both or neither */
+	const char *bind_addr;          /* default "0.0.0.0"; "127.0.0.1" in tests */
+	int port;                       /* 0 picks a free port (see aios_http_server_port) */
+	int threads;                    /* event-loop threads, default 1 */
+	size_t max_header_bytes;        /* default 16 KiB */
+	size_t max_body_bytes;          /* default 1 MiB; at most AIOS_CAP_HTTP_REQUEST */
+	int read_timeout_ms;            /* default 10000 */
+	int write_timeout_ms;           /* default 10000; <= 0: read_timeout_ms */
+	int idle_timeout_ms;            /* default 60000 */
+	int max_connections;            /* default 4096 */
+	int max_connections_per_client; /* per source address; default 0 (no limit) */
+	const char *tls_cert;           /* PEM paths; both or neither */
 	const char *tls_key;
 	const char *name; /* for logs, e.g. "serve" or "metrics" */
 	/*
@@ -104,6 +133,8 @@ struct aios_http_config {
 	 */
 	void (*on_response)(const struct aios_http_req *req, int status, double seconds, void *ud);
 	void *on_response_ud;
+	/* Called on the loop thread for each event above (ud: on_response_ud); may be NULL. */
+	void (*on_event)(enum aios_http_event ev, void *ud);
 	/* Called once on each loop thread at start; its result lands in req->conn_user. */
 	void *(*thread_init)(int index, void *ud);
 	void (*thread_cleanup)(void *state, void *ud);
@@ -179,17 +210,28 @@ void aios_http_defer_done(struct aios_http_defer *d);
 enum aios_http_parse {
 	AIOS_HTTP_PARSE_OK,   /* *req filled; *consumed bytes form this request */
 	AIOS_HTTP_PARSE_MORE, /* incomplete; read more */
-	AIOS_HTTP_PARSE_ERROR /* *status holds the reply code (400, 413, 431, 501, 505) */
+	AIOS_HTTP_PARSE_ERROR /* *status holds the reply code (400, 413, 417, 431, 501, 505)
+	                       * and *reason a static one-line message */
 };
 
 /*
- * Parses one request from buf[0..len). Modifies buf in place (NUL-terminates tokens,
- * decodes a chunked body), so req borrows from buf. Sets *expect_continue when the
- * headers are complete, the body is not, and the client asked for 100-continue.
+ * Parses one request from buf[0..len). Reads no byte outside buf[0..len) (the input
+ * need not be NUL-terminated). Modifies buf in place (NUL-terminates tokens, decodes a
+ * chunked body), so req borrows from buf. Sets *expect_continue when the headers are
+ * complete, the body is not, and the client asked for 100-continue.
+ *
+ * Refused (besides the size limits): obsolete line folding, a header value holding a
+ * control character other than HTAB, Transfer-Encoding in an HTTP/1.0 request, any
+ * coding but chunked (501), Content-Length together with Transfer-Encoding, chunk
+ * extensions past AIOS_HTTP_MAX_CHUNK_EXT bytes on one chunk or
+ * AIOS_HTTP_MAX_CHUNK_EXT_TOTAL in one request, a trailer section past
+ * AIOS_HTTP_MAX_TRAILER_BYTES (431), chunk framing past the body limit plus
+ * AIOS_HTTP_MAX_CHUNK_FRAMING bytes. Extensions and trailers are otherwise ignored.
  */
 enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_header,
                                              size_t max_body, struct aios_http_req *req,
-                                             size_t *consumed, int *status, int *expect_continue);
+                                             size_t *consumed, int *status, const char **reason,
+                                             int *expect_continue);
 
 /* Matches path against pattern, filling req's params; 1 on a match. */
 int aios_http_match(const char *pattern, const char *path, struct aios_http_req *req);

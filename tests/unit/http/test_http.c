@@ -1,5 +1,7 @@
 /* test_http.c - the HTTP/1.1 server: parser, route matching, and a live server on loopback. */
 #include <check.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -15,6 +17,8 @@
 
 /* ---------------------------------------------------------------- parser */
 
+static const char *g_reason; /* the last refusal's reason */
+
 static enum aios_http_parse parse(const char *text, struct aios_http_req *req, size_t *consumed,
                                   int *status, size_t max_body)
 {
@@ -22,7 +26,8 @@ static enum aios_http_parse parse(const char *text, struct aios_http_req *req, s
 	size_t n = strlen(text);
 	memcpy(buf, text, n + 1);
 	int expect;
-	return aios_http_parse_request(buf, n, 1024, max_body, req, consumed, status, &expect);
+	return aios_http_parse_request(buf, n, 1024, max_body, req, consumed, status, &g_reason,
+	                               &expect);
 }
 
 START_TEST(parse_get_and_headers)
@@ -62,16 +67,25 @@ START_TEST(parse_bodies)
 	ck_assert_int_eq(req.body_len, 5);
 	ck_assert_int_eq(memcmp(req.body, "abcde", 5), 0);
 	ck_assert_uint_eq(used, strlen(ch));
-	/* a NUL inside a chunk extension (found by fuzz/serve_http_fuzz.c) */
+	/* a NUL inside a chunk extension (found by fuzz/serve_http_fuzz.c): refused, like
+	 * every control character in the framing */
 	char nul[] =
 	    "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;x\0y\r\nhi\r\n0 =\0\r\n\r\n";
 	int ex;
+	const char *why;
 	ck_assert_int_eq(
-	    aios_http_parse_request(nul, sizeof nul - 1, 1024, 100, &req, &used, &st, &ex),
-	    AIOS_HTTP_PARSE_OK);
+	    aios_http_parse_request(nul, sizeof nul - 1, 1024, 100, &req, &used, &st, &why, &ex),
+	    AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(st, 400);
+	ck_assert_str_eq(why, "control character in a chunk extension");
+	/* extensions and trailers within their caps are accepted and ignored */
+	const char *tr = "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                 "2;name=\"v\talue\"\r\nhi\r\n0\r\nX-Sum: 1\r\nX-Other:\t2\r\n\r\n";
+	ck_assert_int_eq(parse(tr, &req, &used, &st, 100), AIOS_HTTP_PARSE_OK);
 	ck_assert_int_eq(req.body_len, 2);
 	ck_assert_int_eq(memcmp(req.body, "hi", 2), 0);
-	ck_assert_uint_eq(used, sizeof nul - 1);
+	ck_assert_uint_eq(used, strlen(tr));
+	ck_assert_ptr_null(aios_http_req_header(&req, "x-sum"));
 	ck_assert_int_eq(parse("POST /a HTTP/1.0\r\n\r\n", &req, &used, &st, 100),
 	                 AIOS_HTTP_PARSE_OK);
 	ck_assert_int_eq(req.keep_alive, 0);
@@ -114,6 +128,105 @@ START_TEST(parse_errors)
 	const char *ch = "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n";
 	ck_assert_int_eq(parse(ch, &req, &used, &st, 100), AIOS_HTTP_PARSE_ERROR);
 	ck_assert_int_eq(st, 413);
+}
+END_TEST
+
+/* Writes the head of a chunked POST at p; returns where the chunks go. */
+static char *chunked_head(char *p)
+{
+	const char *h = "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+	memcpy(p, h, strlen(h));
+	return p + strlen(h);
+}
+
+/* Writes piece (NUL-terminated) times times at p; returns the end, NUL-terminated. */
+static char *repeat(char *p, const char *piece, int times)
+{
+	size_t n = strlen(piece);
+	for (int i = 0; i < times; i++, p += n)
+		memcpy(p, piece, n);
+	*p = '\0';
+	return p;
+}
+
+static void expect_refused(const char *text, size_t max_body, int status, const char *reason)
+{
+	struct aios_http_req req;
+	size_t used;
+	int st;
+	ck_assert_int_eq(parse(text, &req, &used, &st, max_body), AIOS_HTTP_PARSE_ERROR);
+	ck_assert_int_eq(st, status);
+	ck_assert_str_eq(g_reason, reason);
+}
+
+/* Refusals of framing and field contents: each with its exact status and reason. */
+static const struct refusal {
+	const char *text;
+	int status;
+	const char *reason;
+} refusals[] = {
+    {"POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+     "Transfer-Encoding is not allowed in an HTTP/1.0 request"},
+    {"POST /a HTTP/1.0\r\nTransfer-Encoding: gzip\r\n\r\n", 400,
+     "Transfer-Encoding is not allowed in an HTTP/1.0 request"},
+    {"GET /a HTTP/1.1\r\nX-A: one\x01two\r\n\r\n", 400,
+     "control character in a header field value"},
+    {"GET /a HTTP/1.1\r\nX-A: del\x7f\r\n\r\n", 400, "control character in a header field value"},
+    {"GET /a HTTP/1.1\r\nX-A: bare\nlf\r\n\r\n", 400, "control character in a header field value"},
+    {"GET /a HTTP/1.1\r\nX-A: esc\x1b[0m\r\n\r\n", 400,
+     "control character in a header field value"},
+    {"POST /a HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400,
+     "both Content-Length and Transfer-Encoding"},
+    {"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;\x02\r\nx\r\n0\r\n\r\n", 400,
+     "control character in a chunk extension"},
+    {"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\x03\r\n\r\n", 400,
+     "control character in a trailer field"},
+    {"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nno colon\r\n\r\n", 400,
+     "malformed trailer field (want name: value)"},
+    {"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nx\r\n", 400,
+     "malformed chunk size (no hex digits)"},
+};
+
+START_TEST(parse_refusals_exact)
+{
+	expect_refused(refusals[_i].text, 100, refusals[_i].status, refusals[_i].reason);
+}
+END_TEST
+
+START_TEST(parse_chunk_caps)
+{
+	static char t[60000], ext[300];
+	struct aios_http_req req;
+	size_t used;
+	int st;
+	/* HTAB and obs-text stay allowed in values */
+	ck_assert_int_eq(
+	    parse("GET /a HTTP/1.1\r\nX-A: a\tb \xc3\xa9\r\n\r\n", &req, &used, &st, 100),
+	    AIOS_HTTP_PARSE_OK);
+	ck_assert_str_eq(aios_http_req_header(&req, "x-a"), "a\tb \xc3\xa9");
+	/* one chunk's extension: 256 bytes pass, 257 do not */
+	char *p = repeat(chunked_head(t), "1;", 1);
+	p = repeat(repeat(p, "e", AIOS_HTTP_MAX_CHUNK_EXT - 1), "\r\nx\r\n0\r\n\r\n", 1);
+	ck_assert_int_eq(parse(t, &req, &used, &st, 100), AIOS_HTTP_PARSE_OK);
+	ck_assert_int_eq(req.body_len, 1);
+	p = repeat(repeat(chunked_head(t), "1;", 1), "e", AIOS_HTTP_MAX_CHUNK_EXT);
+	repeat(p, "\r\nx\r\n0\r\n\r\n", 1);
+	expect_refused(t, 100, 400, "chunk extension longer than the limit of 256 bytes");
+	/* extensions of one request: 20 chunks of 250 bytes each exceed 4096 */
+	repeat(repeat(repeat(ext, "1;", 1), "e", 248), "\r\nx\r\n", 1);
+	repeat(repeat(chunked_head(t), ext, 20), "0\r\n\r\n", 1);
+	expect_refused(t, 100, 400,
+	               "chunk extensions of one request exceed the limit of 4096 bytes");
+	/* a trailer section past 4096 bytes: 431, still arriving or complete */
+	p = repeat(repeat(chunked_head(t), "0\r\n", 1),
+	           "X-Trailer-Field: 0123456789012345678901234567890123456789\r\n", 100);
+	expect_refused(t, 100, 431, "trailer section exceeds the limit of 4096 bytes");
+	repeat(p, "\r\n", 1);
+	expect_refused(t, 100, 431, "trailer section exceeds the limit of 4096 bytes");
+	/* framing: 4000 one-byte chunks written with 8 hex digits each outgrow the body */
+	repeat(repeat(chunked_head(t), "00000001\r\nx\r\n", 4000), "0\r\n\r\n", 1);
+	expect_refused(t, 4000, 400,
+	               "chunked framing too large for the body (too many small chunks)");
 }
 END_TEST
 
@@ -253,6 +366,17 @@ START_TEST(live_limits)
 	tc_send(fd, "\x16\x03\x01 hello\r\n\r\n", 13);
 	tc_read(fd, &r, 3000);
 	ck_assert_int_eq(r.status, 400);
+	tc_resp_free(&r);
+	close(fd);
+	/* a refusal's reason reaches the client in the JSON error, and the connection closes */
+	fd = tc_connect(port);
+	const char *te10 = "POST /echo/x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+	tc_send(fd, te10, strlen(te10));
+	tc_read(fd, &r, 3000);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(r.body,
+	                 "{\"error\":\"Transfer-Encoding is not allowed in an HTTP/1.0 request\"}");
+	ck_assert(tc_wait_closed(fd, 1000));
 	tc_resp_free(&r);
 	close(fd);
 	tc_request(port, "GET", "/healthz", NULL, &r);
@@ -396,6 +520,106 @@ START_TEST(deferred_responses)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- client limits */
+
+static int g_events[AIOS_HTTP_EV__N];
+static void count_event(enum aios_http_event ev, void *ud)
+{
+	__atomic_fetch_add(&g_events[ev], 1, __ATOMIC_SEQ_CST);
+}
+
+static int events(enum aios_http_event ev)
+{
+	return __atomic_load_n(&g_events[ev], __ATOMIC_SEQ_CST);
+}
+
+/* A connection to 127.0.0.1:port from source address src (any of 127.0.0.0/8). */
+static int connect_from(const char *src, int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	ck_assert_int_eq(inet_pton(AF_INET, src, &a.sin_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	a.sin_port = htons((uint16_t)port);
+	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", &a.sin_addr), 1);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	return fd;
+}
+
+static void expect_healthz(int fd, const char *rest)
+{
+	struct tc_resp r;
+	tc_send(fd, rest, strlen(rest));
+	tc_read(fd, &r, 3000);
+	ck_assert_int_eq(r.status, 200);
+	tc_resp_free(&r);
+}
+
+/*
+ * max_connections_per_client 3: a client with three busy connections gets a fourth
+ * closed at accept (counted) while another address is served; once its connections are
+ * idle, a new one closes its longest-idle connection instead (counted) and is served.
+ */
+START_TEST(per_client_limit)
+{
+	memset(g_events, 0, sizeof g_events);
+	struct aios_http_config c;
+	aios_http_config_defaults(&c);
+	c.bind_addr = "127.0.0.1";
+	c.port = 0;
+	c.max_connections_per_client = 3;
+	c.on_event = count_event;
+	struct aios_http_server *s = aios_http_server_new(&c);
+	ck_assert_int_eq(aios_http_route(s, "GET", "/healthz", aios_http_ok_handler, NULL),
+	                 AIOS_OK);
+	ck_assert_int_eq(aios_http_server_start(s), AIOS_OK);
+	int port = aios_http_server_port(s);
+	const char *head = "GET /healthz HTTP/1.1\r\n", *full = "GET /healthz HTTP/1.1\r\n\r\n";
+	int busy[3];
+	for (int i = 0; i < 3; i++) {
+		busy[i] = connect_from("127.0.0.2", port);
+		tc_send(busy[i], head, strlen(head)); /* a request in progress: not idle */
+	}
+	aios_sleep_ms(300); /* the loop has read them */
+	int extra = connect_from("127.0.0.2", port);
+	ck_assert(tc_wait_closed(extra, 2000));
+	close(extra);
+	ck_assert_int_eq(events(AIOS_HTTP_EV_REFUSED_PER_CLIENT), 1);
+	ck_assert_int_eq(events(AIOS_HTTP_EV_RECLAIMED_IDLE), 0);
+	int other = connect_from("127.0.0.3", port); /* another client is not affected */
+	expect_healthz(other, full);
+	close(other);
+	/* the requests finish one after the other: busy[0] has been idle longest */
+	for (int i = 0; i < 3; i++) {
+		expect_healthz(busy[i], "\r\n");
+		aios_sleep_ms(20);
+	}
+	int fresh = connect_from("127.0.0.2", port);
+	expect_healthz(fresh, full);
+	ck_assert(tc_wait_closed(busy[0], 2000));
+	ck_assert_int_eq(events(AIOS_HTTP_EV_RECLAIMED_IDLE), 1);
+	ck_assert_int_eq(events(AIOS_HTTP_EV_REFUSED_PER_CLIENT), 1);
+	expect_healthz(busy[1], full); /* the others stay */
+	ck_assert_int_le(aios_http_server_connections(s), 3);
+	for (int i = 0; i < 3; i++)
+		close(busy[i]);
+	close(fresh);
+	/* the slots come back as connections close: three fresh ones are all served */
+	aios_sleep_ms(200);
+	for (int i = 0; i < 3; i++) {
+		busy[i] = connect_from("127.0.0.2", port);
+		tc_send(busy[i], head, strlen(head));
+	}
+	for (int i = 0; i < 3; i++) {
+		expect_healthz(busy[i], "\r\n");
+		close(busy[i]);
+	}
+	ck_assert_int_eq(events(AIOS_HTTP_EV_REFUSED_PER_CLIENT), 1);
+	aios_http_server_free(s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("http");
@@ -403,6 +627,9 @@ static Suite *suite(void)
 	tcase_add_test(p, parse_get_and_headers);
 	tcase_add_test(p, parse_bodies);
 	tcase_add_test(p, parse_errors);
+	tcase_add_loop_test(p, parse_refusals_exact, 0,
+	                    (int)(sizeof refusals / sizeof refusals[0]));
+	tcase_add_test(p, parse_chunk_caps);
 	tcase_add_test(p, match_patterns);
 	suite_add_tcase(s, p);
 	TCase *l = tcase_create("live");
@@ -412,6 +639,7 @@ static Suite *suite(void)
 	tcase_add_test(l, graceful_stop_finishes_in_flight);
 	tcase_add_test(l, metrics_handler_serves_registry);
 	tcase_add_test(l, deferred_responses);
+	tcase_add_test(l, per_client_limit);
 	suite_add_tcase(s, l);
 	return s;
 }
