@@ -326,6 +326,9 @@ KUBELET_BRIDGE=aios-cni0
 KUBELET_GW=10.245.0.1     # the bridge's address: node IP, kubelet port, API forwarder
 KUBELET_POD_CIDR=10.245.0.0/24 # pod IPs; aios-node uses 10.244.0.0/24
 KUBERNETES_SVC_IP=10.96.0.1    # ClusterIP of the `kubernetes` Service (first of 10.96.0.0/16)
+# Pods get one route besides their subnet: the Service range, via the bridge (no default
+# route: nothing beyond this machine is reachable from a pod).
+SERVICE_CIDR=10.96.0.0/16
 KUBELET_PVS=24                 # hostPath PersistentVolumes made at `up` (each claim takes one)
 CTRD="$DIR/containerd"
 
@@ -373,7 +376,8 @@ EOF
     {"type": "bridge", "bridge": "$KUBELET_BRIDGE", "isGateway": true, "ipMasq": false,
      "hairpinMode": true,
      "ipam": {"type": "host-local", "dataDir": "$DIR/cni/ipam",
-              "ranges": [[{"subnet": "$KUBELET_POD_CIDR", "gateway": "$KUBELET_GW"}]]}},
+              "ranges": [[{"subnet": "$KUBELET_POD_CIDR", "gateway": "$KUBELET_GW"}]],
+              "routes": [{"dst": "$SERVICE_CIDR"}]}},
     {"type": "loopback"}
   ]
 }
