@@ -22,6 +22,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
       libprotobuf-c-dev \
       protobuf-c-compiler \
       libonnx-dev \
+      libseccomp-dev \
     && rm -rf /var/lib/apt/lists/*
 # Release build, warnings on, hardened: fortified libc calls, stack protector and clash
 # protection, CET, position-independent executables, full RELRO.

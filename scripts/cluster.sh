@@ -326,7 +326,15 @@ KUBELET_BRIDGE=aios-cni0
 KUBELET_GW=10.245.0.1     # the bridge's address: node IP, kubelet port, API forwarder
 KUBELET_POD_CIDR=10.245.0.0/24 # pod IPs; aios-node uses 10.244.0.0/24
 KUBERNETES_SVC_IP=10.96.0.1    # ClusterIP of the `kubernetes` Service (first of 10.96.0.0/16)
+# Pods get one route besides their subnet: the Service range, via the bridge (no default
+# route: nothing beyond this machine is reachable from a pod).
+SERVICE_CIDR=10.96.0.0/16
 KUBELET_PVS=24                 # hostPath PersistentVolumes made at `up` (each claim takes one)
+# Container logs (under /var/log/pods, the kubelet's fixed root) rotate at this size. The
+# kubelet's 10Mi default would rotate a trainer's first lines away within seconds (a line
+# per epoch, ~170 bytes: the e2e tests' long jobs write up to 270 MB), and `kubectl logs`
+# reads only the current file; the tests read a resumed attempt's first lines.
+KUBELET_LOG_MAX=512Mi
 CTRD="$DIR/containerd"
 
 kubelet_nat_rule() { # kubelet_nat_rule -A|-D: pods' kubernetes Service -> the forwarder
@@ -373,7 +381,8 @@ EOF
     {"type": "bridge", "bridge": "$KUBELET_BRIDGE", "isGateway": true, "ipMasq": false,
      "hairpinMode": true,
      "ipam": {"type": "host-local", "dataDir": "$DIR/cni/ipam",
-              "ranges": [[{"subnet": "$KUBELET_POD_CIDR", "gateway": "$KUBELET_GW"}]]}},
+              "ranges": [[{"subnet": "$KUBELET_POD_CIDR", "gateway": "$KUBELET_GW"}]],
+              "routes": [{"dst": "$SERVICE_CIDR"}]}},
     {"type": "loopback"}
   ]
 }
@@ -469,6 +478,7 @@ start_kubelet_node() {
     --node-ip "$KUBELET_GW" --address "$KUBELET_GW" --port 10250 --read-only-port 0 \
     --healthz-bind-address 127.0.0.1 --healthz-port 10258 \
     --image-gc-high-threshold 100 --image-gc-low-threshold 99 \
+    --container-log-max-size "$KUBELET_LOG_MAX" --container-log-max-files 2 \
     --eviction-hard 'memory.available<1Mi,nodefs.available<1%,imagefs.available<1%' \
     --volume-plugin-dir "$DIR/kubelet/plugins" --pod-cidr "$KUBELET_POD_CIDR" \
     --node-status-update-frequency 4s --sync-frequency 10s \

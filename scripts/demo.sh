@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: the main job of aios on a one-machine cluster.
 #
-#   scripts/demo.sh [--fresh]
+#   scripts/demo.sh [--fresh] [--node aios-node|kubelet]
 #
 # Installs the dependencies (apt-get), builds everything (cmake, in build/), starts the
 # local cluster (scripts/cluster.sh; reused when already up), applies the seed example
@@ -13,6 +13,10 @@
 # --fresh deletes the example's TrainingJob and ModelService first (a run from apply to
 # prediction, as timed in docs/local-cluster.md); without it a job that already
 # succeeded is reused.
+#
+# --node kubelet runs it on the kubelet node kind (scripts/cluster.sh up --node kubelet: a
+# real kubelet and containerd running the images of scripts/images.sh); the default is
+# aios-node, which starts faster (docs/local-cluster.md).
 #
 # Environment: AIOS_BUILD_DIR (default <repo>/build), AIOS_CLUSTER_DIR (see cluster.sh),
 # AIOS_DEMO_TIMEOUT (seconds per wait, default 300).
@@ -26,11 +30,20 @@ BUILD="$AIOS_BUILD_DIR"
 TIMEOUT="${AIOS_DEMO_TIMEOUT:-300}"
 NS=default
 FRESH=0
-case "${1:-}" in
-  "") ;;
-  --fresh) FRESH=1 ;;
-  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "demo.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+NODE_KIND=aios-node
+while (($#)); do
+  case "$1" in
+    --fresh) FRESH=1; shift ;;
+    --node) NODE_KIND="${2:-}"; shift 2 || { echo "demo.sh: --node needs aios-node or kubelet" >&2; exit 2; } ;;
+    --node=*) NODE_KIND="${1#--node=}"; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+case "$NODE_KIND" in
+  aios-node) CLUSTER_DIR="${AIOS_CLUSTER_DIR:-/var/lib/aios-cluster}" ;;
+  kubelet) CLUSTER_DIR="${AIOS_CLUSTER_DIR:-/var/lib/aios-cluster-kubelet}" ;;
+  *) echo "demo.sh: --node '$NODE_KIND': use aios-node or kubelet" >&2; exit 2 ;;
 esac
 
 T0=$SECONDS
@@ -54,8 +67,8 @@ for f in examples/trainingjob-linear.yaml examples/modelservice-linear.yaml crds
   [[ -f "$ROOT/$f" ]] || missing "$f is not written yet"
 done
 
-say "starting the local cluster (reused when already up)"
-KUBECONFIG="$("$ROOT/scripts/cluster.sh" up)"
+say "starting the local cluster, node kind $NODE_KIND (reused when already up)"
+KUBECONFIG="$("$ROOT/scripts/cluster.sh" up --node "$NODE_KIND")"
 export KUBECONFIG
 KBIN="${AIOS_KUBE_BIN:-$("$ROOT/scripts/build-kube.sh")}"
 k() { "$KBIN/kubectl" "$@"; }
@@ -65,8 +78,9 @@ if ((FRESH)); then
   k -n "$NS" delete trainingjob linear --ignore-not-found --wait=true >/dev/null
 fi
 
-# The seed writes its model to pvc://models/...: the claim is made here, and bound to a
-# local volume by aios-node's provisioner (the default StorageClass aios-local).
+# The seed writes its model to pvc://models/...: the claim is made here, and bound (the
+# default StorageClass aios-local) to a volume aios-node's provisioner makes, or on the
+# kubelet kind to one of the hostPath volumes scripts/cluster.sh made at `up`.
 k -n "$NS" apply -f - >/dev/null <<'YAML'
 apiVersion: v1
 kind: PersistentVolumeClaim
@@ -97,7 +111,7 @@ for ((i = 0; i < TIMEOUT * 2; i++)); do
       die "the TrainingJob failed (kubectl -n $NS describe trainingjob linear; kubectl logs -l aios.dev/job=linear)" ;;
   esac
   if ((i == 60)) && [[ -z "$phase" ]]; then
-    missing "aios-operator has not reconciled the TrainingJob after 30 s (its log: \${AIOS_CLUSTER_DIR:-/var/lib/aios-cluster}/aios-operator.log)"
+    missing "aios-operator has not reconciled the TrainingJob after 30 s (its log: $CLUSTER_DIR/aios-operator.log)"
   fi
   sleep 0.5
 done
@@ -117,7 +131,7 @@ for ((i = 0; i < TIMEOUT * 2; i++)); do
   [[ "$phase" == Ready ]] && break
   [[ "$phase" == Failed ]] && die "the ModelService failed (kubectl -n $NS describe modelservice linear)"
   if ((i == 60)) && [[ -z "$phase" ]]; then
-    missing "aios-operator has not reconciled the ModelService after 30 s: is its ModelService controller written yet? (log: \${AIOS_CLUSTER_DIR:-/var/lib/aios-cluster}/aios-operator.log)"
+    missing "aios-operator has not reconciled the ModelService after 30 s: is its ModelService controller written yet? (log: $CLUSTER_DIR/aios-operator.log)"
   fi
   sleep 0.5
 done

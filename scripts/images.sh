@@ -165,8 +165,9 @@ if [[ -n "$CTRD_SOCK" ]]; then
     dk save "$i" | ctr -a "$CTRD_SOCK" -n k8s.io images import - >/dev/null \
       || { echo "images.sh: importing $i into containerd at $CTRD_SOCK failed" >&2; exit 1; }
   done
+  have="$(ctr -a "$CTRD_SOCK" -n k8s.io images ls -q)" # whole list first: grep -q would SIGPIPE ctr
   for i in "${IMAGES[@]}"; do
-    ctr -a "$CTRD_SOCK" -n k8s.io images ls -q | grep -qx "docker.io/$i" \
+    grep -qx "docker.io/$i" <<<"$have" \
       || { echo "images.sh: $i is not in containerd at $CTRD_SOCK after the import" >&2; exit 1; }
   done
 fi

@@ -3,15 +3,16 @@
 # Installs what it needs, builds RelWithDebInfo (tested), Release and Debug (compiled only),
 # all with warnings as errors, then runs:
 #   source checks, unit + fixture tests, integration tests against a real kube-apiserver,
-#   end-to-end tests on the one-machine cluster, bounded fuzzing, the unit + fixture
+#   end-to-end tests on the one-machine cluster (aios-node), end-to-end tests on the kubelet
+#   node kind (the images of scripts/images.sh in containerd, real Helm), bounded fuzzing, the unit + fixture
 #   tiers again under AddressSanitizer + UBSan, and under valgrind (no leaks).
 # Options (environment):
-#   AIOS_TEST_TIERS  space-separated subset of: source unit integration e2e fuzz asan valgrind
+#   AIOS_TEST_TIERS  space-separated subset of: source unit integration e2e e2e-kubelet fuzz asan valgrind
 #   AIOS_FUZZ_SECONDS  seconds per fuzz driver (default 20)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-TIERS="${AIOS_TEST_TIERS:-source unit integration e2e fuzz asan valgrind}"
+TIERS="${AIOS_TEST_TIERS:-source unit integration e2e e2e-kubelet fuzz asan valgrind}"
 JOBS="${AIOS_JOBS:-2}"
 declare -A RESULT
 step() { printf '\n==== %s (%s)\n' "$1" "$(date -u +%T)"; }
@@ -26,6 +27,7 @@ step "dependencies"
 scripts/install-deps.sh
 KUBE_BIN="$(scripts/build-kube.sh)"
 export AIOS_KUBE_BIN="$KUBE_BIN"
+scripts/helm.sh >/dev/null # real Helm for the unit tier's chart checks and e2e-kubelet
 
 step "build (warnings are errors)"
 cmake -S . -B build -DAIOS_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >build-configure.log 2>&1 || { cat build-configure.log; exit 1; }
@@ -47,6 +49,7 @@ if want source; then step "source checks"; run_tier source scripts/check-source.
 if want unit; then step "unit + fixture tests"; run_tier unit bash -c "cd build && ctest -j$JOBS --output-on-failure -L 'unit|fixture'"; fi
 if want integration; then step "integration tests (real kube-apiserver + etcd)"; run_tier integration tests/cluster/run-integration.sh build; fi
 if want e2e; then step "end-to-end tests (one-machine cluster)"; run_tier e2e tests/e2e/run.sh build; fi
+if want e2e-kubelet; then step "end-to-end tests (kubelet node kind: the project's images, real Helm)"; run_tier e2e-kubelet env AIOS_E2E_NODE=kubelet tests/e2e/run.sh build; fi
 if want fuzz; then step "fuzzing (bounded)"; run_tier fuzz fuzz/run.sh "${AIOS_FUZZ_SECONDS:-20}"; fi
 if want asan; then
   step "unit + fixture tests under AddressSanitizer + UBSan"

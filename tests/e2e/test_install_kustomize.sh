@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The install a user runs: `kubectl apply -f crds/ && kubectl apply -k operator/` puts the
-# operator Deployment on the cluster, and its pod (run by aios-node from
-# operator/deployment.yaml: image aios/operator -> the built aios-operator) reaches the API
-# server with its ServiceAccount token through the `kubernetes` Service (aios-node's
-# forwarder on the bridge address, TLS verified against the token secret's ca.crt).
+# operator Deployment on the cluster, and its pod reaches the API server with its
+# ServiceAccount token through the `kubernetes` Service, TLS verified against the token
+# secret's ca.crt. On aios-node the pod runs the built aios-operator for the image
+# aios/operator and the Service is aios-node's forwarder on the bridge address
+# (10.244.0.1); on the kubelet node kind (AIOS_E2E_NODE=kubelet) the kubelet runs the
+# image aios/operator:0.1.0 in containerd and the Service is its ClusterIP 10.96.0.1
+# (scripts/cluster.sh: a DNAT on the pods' bridge to the API forwarder).
 #
 # Only one operator ever acts: the cluster's local operator (scripts/cluster.sh) holds
 # the Lease aios-system/aios-operator, so the new pod becomes Ready as a standby; the
@@ -31,10 +34,15 @@ deployment_ready() { [[ "$(ks get deployment aios-operator -o 'jsonpath={.status
 # --- preconditions: what this test switches must be there, and the certificate must
 # name the address pods dial (clusters made before aios-node's forwarder lack it)
 local_alive || fail "no local aios-operator running (pid file $AIOS_CLUSTER_DIR/aios-operator.pid): run scripts/cluster.sh up"
-grep -q 'IP Address:10.244.0.1' <<<"$(openssl x509 -in "$AIOS_CLUSTER_DIR/api/pki/apiserver.crt" -noout -text)" \
-  || fail "the API server certificate does not name 10.244.0.1 (aios-node's forwarder): this cluster predates it, run scripts/cluster.sh down && scripts/cluster.sh up"
-grep -q '"event":"apiserver_proxy"' "$AIOS_CLUSTER_DIR/aios-node.log" \
-  || fail "aios-node runs no API server forwarder (no apiserver_proxy event in $AIOS_CLUSTER_DIR/aios-node.log): rebuild it and restart the cluster"
+if [[ "${AIOS_E2E_NODE:-aios-node}" == kubelet ]]; then
+  SVC_HOST=10.96.0.1 # the kubelet's env for the `kubernetes` Service: its ClusterIP
+else
+  SVC_HOST=10.244.0.1 # aios-node's forwarder on the bridge
+  grep -q '"event":"apiserver_proxy"' "$AIOS_CLUSTER_DIR/aios-node.log" \
+    || fail "aios-node runs no API server forwarder (no apiserver_proxy event in $AIOS_CLUSTER_DIR/aios-node.log): rebuild it and restart the cluster"
+fi
+grep -q "IP Address:$SVC_HOST" <<<"$(openssl x509 -in "$AIOS_CLUSTER_DIR/api/pki/apiserver.crt" -noout -text)" \
+  || fail "the API server certificate does not name $SVC_HOST (the address pods dial): this cluster predates it, run scripts/cluster.sh down && scripts/cluster.sh up"
 wait_until "the local operator holding the Lease $SYS/aios-operator" 30 holder_is "$LOCAL_ID"
 
 setup_ns
@@ -70,6 +78,10 @@ wait_until "the operator Deployment's pod Ready" 120 deployment_ready
 pod="$(op_pods)"
 [[ "$pod" != *" "* && -n "$pod" ]] || fail "expected one operator pod, found '$pod'"
 note "operator pod $pod Ready $((SECONDS - t0))s after kubectl apply"
+if [[ "${AIOS_E2E_NODE:-aios-node}" == kubelet ]]; then
+  img="$(ks get pod "$pod" -o 'jsonpath={.status.containerStatuses[0].image}')"
+  [[ "$img" == docker.io/aios/operator:0.1.0 ]] || fail "operator pod $pod runs image '$img', not aios/operator:0.1.0"
+fi
 
 # what the pod got: the ServiceAccount, its token volume (ServiceAccount admission plugin,
 # token controller's secret), and the `kubernetes` Service's address in its env
@@ -80,8 +92,8 @@ mounts="$(ks get pod "$pod" -o 'jsonpath={.spec.containers[0].volumeMounts[*].mo
   || fail "pod $pod has no token volume at /var/run/secrets/kubernetes.io/serviceaccount (mounts: $mounts)"
 pid="$(pids_with_env "POD_NAME=$pod" | head -1)"
 [[ -n "$pid" ]] || fail "no process of pod $pod on this machine"
-grep -qzx 'KUBERNETES_SERVICE_HOST=10.244.0.1' "/proc/$pid/environ" \
-  || fail "process $pid of pod $pod lacks KUBERNETES_SERVICE_HOST=10.244.0.1"
+grep -qzx "KUBERNETES_SERVICE_HOST=$SVC_HOST" "/proc/$pid/environ" \
+  || fail "process $pid of pod $pod lacks KUBERNETES_SERVICE_HOST=$SVC_HOST"
 grep -qzx 'KUBERNETES_SERVICE_PORT=443' "/proc/$pid/environ" \
   || fail "process $pid of pod $pod lacks KUBERNETES_SERVICE_PORT=443"
 
@@ -91,7 +103,7 @@ podlog() { ks logs "$pod" 2>/dev/null || true; }
 wait_until "pod $pod's informers synced" 60 bash -c "'$KBIN/kubectl' -n $SYS logs $pod 2>/dev/null | grep -q '\"event\":\"synced\"'"
 id="$(podlog | sed -n 's/.*waiting for the Lease aios-system\\\/aios-operator as \([^"]*\)".*/\1/p' | head -1)"
 [[ -n "$id" && "$id" != "$LOCAL_ID" ]] || fail "pod $pod does not wait for the Lease under its own identity (log: $(podlog | tail -5))"
-note "pod $pod: token volume, KUBERNETES_SERVICE_HOST=10.244.0.1, informers synced, standby as $id"
+note "pod $pod: token volume, KUBERNETES_SERVICE_HOST=$SVC_HOST, informers synced, standby as $id"
 
 # a standby, not a second actor: the local operator keeps the Lease (3 of its 2 s renewals)
 sleep 6
