@@ -7,7 +7,9 @@
  * mutex; each keeps its connection to the server alive between requests. A call takes
  * one (or makes one), runs the request in the calling thread and puts it back. HTTPS
  * offers HTTP/2 (ALPN) and falls back to HTTP/1.1 when the server does not take it.
- * Watches do not come here: watch.c runs them on the client's one watch multiplexer.
+ * Credentials: a static token, a token file (re-read on change), a client certificate,
+ * or an exec plugin (exec.h) whose credential is cached until it expires and dropped on
+ * a 401, after which the request is made once more with a fresh one.
  */
 #include "kube/client.h"
 
@@ -24,6 +26,7 @@
 #include "common/mem.h"
 #include "common/shutdown.h"
 #include "http/client.h"
+#include "kube/exec.h"
 #include "kube/kube_internal.h"
 
 #define AIOS_KUBE_POOL               8     /* idle handles kept; more are made on demand */
@@ -138,6 +141,16 @@ struct aios_kube_client {
 	pthread_mutex_t tok_mu;
 	char *tok;
 	struct stat tok_st;
+
+	/* an exec credential plugin, and the TLS material made for the client certificate
+	 * it last gave (under tok_mu). Replaced material is kept until the client is
+	 * freed: a request in flight may still use it, and plugins rotate rarely. */
+	struct aios_kube_exec *exec;
+	struct aios_buf ca_pem; /* the cluster's CA, for material made later */
+	struct aios_httpc_tls *exec_tls;
+	uint64_t exec_tls_gen;
+	struct aios_httpc_tls **retired;
+	size_t nretired;
 };
 
 static char *memdup(const char *p, size_t n)
@@ -192,6 +205,8 @@ static enum aios_err tls_setup(struct aios_kube_client *c)
 		                       &c->tls);
 	if (key.data)
 		memset(key.data, 0, key.len);
+	c->ca_pem = ca; /* kept for an exec plugin's certificates */
+	aios_buf_init(&ca, 0);
 	aios_buf_cleanup(&ca);
 	aios_buf_cleanup(&cert);
 	aios_buf_cleanup(&key);
@@ -246,9 +261,19 @@ enum aios_err aios_kube_client_new(const struct aios_kube_config *cfg,
 	size_t bl = strlen(c->base);
 	while (bl > 0 && c->base[bl - 1] == '/')
 		c->base[--bl] = 0;
+	aios_buf_init(&c->ca_pem, 0);
 	if (c->https && (e = tls_setup(c)) != AIOS_OK) {
 		aios_kube_client_free(c);
 		return aios_fail_wrap(e, "kube client for %s", cfg->server);
+	}
+	if (cfg->exec) {
+		struct aios_kube_exec_cluster cl = {.server = c->cfg.server,
+		                                    .ca_data =
+		                                        c->ca_pem.len ? c->ca_pem.data : NULL,
+		                                    .ca_len = c->ca_pem.len,
+		                                    .insecure = c->cfg.insecure,
+		                                    .proxy_url = c->cfg.proxy_url};
+		c->exec = aios_kube_exec_new(cfg->exec, &cl);
 	}
 	*out = c;
 	return AIOS_OK;
@@ -269,6 +294,12 @@ void aios_kube_client_free(struct aios_kube_client *c)
 	for (int i = 0; i < c->npool; i++)
 		aios_httpc_handle_free(c->pool[i]);
 	aios_httpc_tls_free(c->tls);
+	aios_kube_exec_free(c->exec);
+	aios_httpc_tls_free(c->exec_tls);
+	for (size_t i = 0; i < c->nretired; i++)
+		aios_httpc_tls_free(c->retired[i]);
+	free(c->retired);
+	aios_buf_cleanup(&c->ca_pem);
 	pthread_mutex_destroy(&c->pool_mu);
 	pthread_mutex_destroy(&c->tok_mu);
 	free(c->cfg.server);
@@ -356,6 +387,52 @@ static enum aios_err bearer_token(struct aios_kube_client *c, char **out)
 	return AIOS_OK;
 }
 
+/* The credentials of one request: *token a bearer token or NULL (caller wipes and
+ * frees), *tls the TLS material to use, *gen the exec plugin's run they came from (0
+ * without a plugin). */
+static enum aios_err credentials(struct aios_kube_client *c, char **token,
+                                 struct aios_httpc_tls **tls, uint64_t *gen)
+{
+	*tls = c->tls;
+	*gen = 0;
+	if (!c->exec)
+		return bearer_token(c, token);
+	*token = NULL;
+	struct aios_kube_exec_cred cr;
+	enum aios_err e = aios_kube_exec_get(c->exec, &cr);
+	if (e)
+		return e;
+	*gen = cr.generation;
+	*token = cr.token;
+	cr.token = NULL;
+	if (cr.cert && c->https) {
+		pthread_mutex_lock(&c->tok_mu);
+		if (c->exec_tls_gen != cr.generation) {
+			struct aios_httpc_tls *t = NULL;
+			e = aios_httpc_tls_new(c->ca_pem.len ? c->ca_pem.data : NULL, c->ca_pem.len,
+			                       cr.cert, cr.cert_len, cr.key, cr.key_len,
+			                       c->cfg.insecure, &t);
+			if (e) {
+				pthread_mutex_unlock(&c->tok_mu);
+				aios_kube_exec_cred_cleanup(&cr);
+				return aios_fail_wrap(AIOS_ERR_UNAUTHORIZED,
+				                      "the exec plugin's client certificate");
+			}
+			if (c->exec_tls) {
+				c->retired = aios_xrealloc(c->retired,
+				                           (c->nretired + 1) * sizeof(*c->retired));
+				c->retired[c->nretired++] = c->exec_tls;
+			}
+			c->exec_tls = t;
+			c->exec_tls_gen = cr.generation;
+		}
+		*tls = c->exec_tls;
+		pthread_mutex_unlock(&c->tok_mu);
+	}
+	aios_kube_exec_cred_cleanup(&cr);
+	return AIOS_OK;
+}
+
 /* An idle handle (its connections kept alive inside it), or a new one. */
 static struct aios_httpc_handle *handle_take(struct aios_kube_client *c)
 {
@@ -387,13 +464,15 @@ void aios_kube_response_cleanup(struct aios_kube_response *resp)
 	aios_buf_cleanup(&resp->body);
 }
 
-enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_kube_call *k,
-                                struct aios_kube_response *resp)
+/* One exchange; *gen gets the exec plugin's generation of the credential used. */
+static enum aios_err perform_once(struct aios_kube_client *c, const struct aios_kube_call *k,
+                                  struct aios_kube_response *resp, uint64_t *gen)
 {
 	memset(resp, 0, sizeof(*resp));
 	aios_buf_init(&resp->body, AIOS_CAP_API_BODY);
 	char *token = NULL;
-	enum aios_err e = bearer_token(c, &token);
+	struct aios_httpc_tls *tls = NULL;
+	enum aios_err e = credentials(c, &token, &tls, gen);
 	if (e) {
 		if (c->metrics_fn)
 			c->metrics_fn(c->metrics_arg, k->verb, 0);
@@ -421,7 +500,7 @@ enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_ku
 	    .headers = hdrs,
 	    .body = k->body,
 	    .body_len = k->body ? k->body_len : 0,
-	    .tls = c->tls,
+	    .tls = tls,
 	    .proxy = c->cfg.proxy_url,
 	    .http2 = c->https,
 	    .sink = k->sink,
@@ -465,6 +544,22 @@ enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_ku
 	}
 	if (c->metrics_fn)
 		c->metrics_fn(c->metrics_arg, k->verb, (int)code);
+	return e;
+}
+
+enum aios_err aios_kube_perform(struct aios_kube_client *c, const struct aios_kube_call *k,
+                                struct aios_kube_response *resp)
+{
+	uint64_t gen = 0;
+	enum aios_err e = perform_once(c, k, resp, &gen);
+	/* A plugin's credential the server refuses (revoked, expired early): drop it and
+	 * run the plugin once more, as client-go does. */
+	if (e == AIOS_ERR_UNAUTHORIZED && resp->code == 401 && c->exec && gen) {
+		aios_kube_exec_invalidate(c->exec, gen);
+		aios_kube_response_cleanup(resp);
+		aios_errclear();
+		e = perform_once(c, k, resp, &gen);
+	}
 	return e;
 }
 

@@ -104,6 +104,7 @@ void aios_kube_config_free(struct aios_kube_config *cfg)
 	}
 	free(cfg->token_file);
 	free(cfg->proxy_url);
+	aios_kube_exec_spec_free(cfg->exec);
 	free(cfg);
 }
 
@@ -192,6 +193,125 @@ static enum aios_err decode_field(const char *b64, const char *what, const char 
 	if (b64_decode(b64, out, len) != 0)
 		return aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: %s: not valid base64", what,
 		                 field);
+	return AIOS_OK;
+}
+
+/* Reads a user's exec map into a spec (caller frees *out). Messages name the user and
+ * the field, as client-go's do. */
+static enum aios_err parse_exec(yaml_document_t *d, yaml_node_t *ex, const char *dir,
+                                const char *what, const char *user,
+                                struct aios_kube_exec_spec **out)
+{
+	*out = NULL;
+	if (ex->type != YAML_MAPPING_NODE)
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "kubeconfig %s: user \"%s\": exec: expected a map", what, user);
+	int bad = 0;
+	const char *av = map_str(d, ex, "apiVersion", &bad);
+	const char *cmd = map_str(d, ex, "command", &bad);
+	const char *mode = map_str(d, ex, "interactiveMode", &bad);
+	const char *pci = map_str(d, ex, "provideClusterInfo", &bad);
+	const char *hint = map_str(d, ex, "installHint", &bad);
+	if (bad)
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "kubeconfig %s: user \"%s\": exec: apiVersion, command, "
+		                 "interactiveMode, provideClusterInfo and installHint are strings",
+		                 what, user);
+	if (!cmd)
+		return aios_fail(AIOS_ERR_INVALID, "kubeconfig %s: user \"%s\": exec: no command",
+		                 what, user);
+	if (!av || (strcmp(av, "client.authentication.k8s.io/v1") != 0 &&
+	            strcmp(av, "client.authentication.k8s.io/v1beta1") != 0))
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "kubeconfig %s: user \"%s\": exec: apiVersion \"%s\": expected "
+		                 "client.authentication.k8s.io/v1 or client.authentication.k8s.io/"
+		                 "v1beta1",
+		                 what, user, av ? av : "");
+	enum aios_kube_exec_interactive im = AIOS_KUBE_EXEC_IF_AVAILABLE;
+	if (!mode && strcmp(av, "client.authentication.k8s.io/v1") == 0)
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "kubeconfig %s: user \"%s\": exec: interactiveMode must be set "
+		                 "for apiVersion client.authentication.k8s.io/v1 (Never, "
+		                 "IfAvailable or Always)",
+		                 what, user);
+	if (mode && strcmp(mode, "Never") == 0)
+		im = AIOS_KUBE_EXEC_NEVER;
+	else if (mode && strcmp(mode, "Always") == 0)
+		im = AIOS_KUBE_EXEC_ALWAYS;
+	else if (mode && strcmp(mode, "IfAvailable") != 0)
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "kubeconfig %s: user \"%s\": exec: interactiveMode \"%s\": "
+		                 "expected Never, IfAvailable or Always",
+		                 what, user, mode);
+	if (pci && strcmp(pci, "true") != 0 && strcmp(pci, "false") != 0)
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "kubeconfig %s: user \"%s\": exec: provideClusterInfo: expected "
+		                 "true or false, got \"%s\"",
+		                 what, user, pci);
+	struct aios_kube_exec_spec *sp = aios_xcalloc(1, sizeof(*sp));
+	sp->api_version = aios_xstrdup(av);
+	/* A command with a '/' is a path, relative ones from the kubeconfig's directory;
+	 * a bare name is looked up in PATH. */
+	sp->command = strchr(cmd, '/') ? resolve_path(dir, cmd) : aios_xstrdup(cmd);
+	sp->interactive = im;
+	sp->provide_cluster_info = pci && strcmp(pci, "true") == 0;
+	sp->install_hint = hint ? aios_xstrdup(hint) : NULL;
+	enum aios_err e = AIOS_OK;
+	yaml_node_t *args = map_get(d, ex, "args");
+	if (args && args->type == YAML_SEQUENCE_NODE) {
+		size_t n =
+		    (size_t)(args->data.sequence.items.top - args->data.sequence.items.start);
+		sp->args = aios_xcalloc(n + 1, sizeof(*sp->args));
+		for (yaml_node_item_t *it = args->data.sequence.items.start;
+		     it < args->data.sequence.items.top; it++) {
+			yaml_node_t *a = yaml_document_get_node(d, *it);
+			if (!a || a->type != YAML_SCALAR_NODE) {
+				e = aios_fail(
+				    AIOS_ERR_INVALID,
+				    "kubeconfig %s: user \"%s\": exec: args[%zu] is not a "
+				    "string",
+				    what, user, sp->nargs);
+				goto out;
+			}
+			sp->args[sp->nargs++] = aios_xstrdup((const char *)a->data.scalar.value);
+		}
+	} else if (args && !(args->type == YAML_SCALAR_NODE && !args->data.scalar.value[0])) {
+		e = aios_fail(AIOS_ERR_INVALID,
+		              "kubeconfig %s: user \"%s\": exec: args: expected a list", what,
+		              user);
+		goto out;
+	}
+	yaml_node_t *env = map_get(d, ex, "env");
+	if (env && env->type == YAML_SEQUENCE_NODE) {
+		size_t n = (size_t)(env->data.sequence.items.top - env->data.sequence.items.start);
+		sp->env = aios_xcalloc(n + 1, sizeof(*sp->env));
+		for (yaml_node_item_t *it = env->data.sequence.items.start;
+		     it < env->data.sequence.items.top; it++) {
+			yaml_node_t *v = yaml_document_get_node(d, *it);
+			int b2 = 0;
+			const char *name = map_str(d, v, "name", &b2);
+			const char *val = map_str(d, v, "value", &b2);
+			if (b2 || !name || strchr(name, '=')) {
+				e = aios_fail(
+				    AIOS_ERR_INVALID,
+				    "kubeconfig %s: user \"%s\": exec: env[%zu]: expected "
+				    "{name, value} with a name without '='",
+				    what, user, sp->nenv);
+				goto out;
+			}
+			sp->env[sp->nenv++] = aios_xasprintf("%s=%s", name, val ? val : "");
+		}
+	} else if (env && !(env->type == YAML_SCALAR_NODE && !env->data.scalar.value[0])) {
+		e = aios_fail(AIOS_ERR_INVALID,
+		              "kubeconfig %s: user \"%s\": exec: env: expected a list", what, user);
+		goto out;
+	}
+out:
+	if (e) {
+		aios_kube_exec_spec_free(sp);
+		return e;
+	}
+	*out = sp;
 	return AIOS_OK;
 }
 
@@ -307,13 +427,17 @@ enum aios_err aios_kube_config_parse(const char *yaml, size_t len, const char *d
 	}
 
 	if (user) {
-		if (map_get(&doc, user, "exec") || map_get(&doc, user, "auth-provider")) {
+		if (map_get(&doc, user, "auth-provider")) {
 			e = aios_fail(AIOS_ERR_UNSUPPORTED,
-			              "kubeconfig %s: user \"%s\": exec and auth-provider plugins "
-			              "are not supported; use a token or a client certificate",
+			              "kubeconfig %s: user \"%s\": auth-provider plugins are not "
+			              "supported (kubectl dropped them too); use an exec plugin, a "
+			              "token or a client certificate",
 			              what, user_name);
 			goto out;
 		}
+		yaml_node_t *ex = map_get(&doc, user, "exec");
+		if (ex && (e = parse_exec(&doc, ex, dir, what, user_name, &cfg->exec)))
+			goto out;
 		const char *token, *token_file, *cert, *cert_data, *key, *key_data;
 		STR(user, "token", token);
 		STR(user, "tokenFile", token_file);

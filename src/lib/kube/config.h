@@ -4,10 +4,13 @@
  * Two sources, as client-go has them:
  *   - a kubeconfig file (YAML, parsed with libyaml): clusters, users, contexts,
  *     current-context, with a --context override. Supported user fields: token,
- *     tokenFile, client-certificate(-data), client-key(-data); cluster fields: server,
- *     certificate-authority(-data), insecure-skip-tls-verify. Relative file paths are
- *     resolved against the kubeconfig's directory. Other fields are ignored; an
- *     `exec` or `auth-provider` user is refused (AIOS_ERR_UNSUPPORTED).
+ *     tokenFile, client-certificate(-data), client-key(-data), exec (a credential
+ *     plugin: apiVersion, command, args, env, interactiveMode, provideClusterInfo,
+ *     installHint; kube/exec.h runs it); cluster fields: server, proxy-url,
+ *     certificate-authority(-data), insecure-skip-tls-verify. Relative file paths (and
+ *     an exec command holding a '/') are resolved against the kubeconfig's directory.
+ *     Other fields are ignored; an `auth-provider` user is refused
+ *     (AIOS_ERR_UNSUPPORTED: every provider moved to exec plugins).
  *   - in-cluster: KUBERNETES_SERVICE_HOST/PORT, the service-account token (re-read
  *     when the file changes, so rotated tokens are picked up), its CA and namespace.
  *
@@ -22,6 +25,7 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "kube/exec.h"
 
 #define AIOS_KUBE_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -47,6 +51,8 @@ struct aios_kube_config {
 	char *token; /* never logged */
 	char *token_file;
 	char *proxy_url; /* the cluster's proxy-url; NULL: HTTPS_PROXY/NO_PROXY apply */
+	/* an exec credential plugin (kube/exec.h) instead of a static credential */
+	struct aios_kube_exec_spec *exec;
 };
 
 /* Loads the kubeconfig at path using context (NULL: current-context). Caller frees *out. */

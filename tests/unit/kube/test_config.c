@@ -79,6 +79,35 @@ START_TEST(cert_data_decoded)
 }
 END_TEST
 
+START_TEST(exec_user)
+{
+	struct aios_kube_config *c = NULL;
+	ck_assert_int_eq(aios_kube_config_load_file(kc("good-exec.yaml"), NULL, &c), AIOS_OK);
+	ck_assert_ptr_null(c->token);
+	const struct aios_kube_exec_spec *x = c->exec;
+	ck_assert_ptr_nonnull(x);
+	ck_assert_str_eq(x->api_version, "client.authentication.k8s.io/v1");
+	ck_assert_str_eq(x->command, "aws"); /* a bare name: PATH decides */
+	ck_assert_uint_eq(x->nargs, 4);
+	ck_assert_str_eq(x->args[0], "eks");
+	ck_assert_str_eq(x->args[3], "prod");
+	ck_assert_uint_eq(x->nenv, 2);
+	ck_assert_str_eq(x->env[0], "AWS_PROFILE=prod");
+	ck_assert_str_eq(x->env[1], "EMPTY=");
+	ck_assert_int_eq(x->interactive, AIOS_KUBE_EXEC_NEVER);
+	ck_assert_int_eq(x->provide_cluster_info, 1);
+	ck_assert_str_eq(x->install_hint, "install the AWS CLI");
+	aios_kube_config_free(c);
+	ck_assert_int_eq(aios_kube_config_load_file(kc("good-exec.yaml"), "y", &c), AIOS_OK);
+	/* a path: from the kubeconfig's directory; v1beta1 defaults to IfAvailable */
+	ck_assert_str_eq(c->exec->command, kc("./bin/login.sh"));
+	ck_assert_int_eq(c->exec->interactive, AIOS_KUBE_EXEC_IF_AVAILABLE);
+	ck_assert_uint_eq(c->exec->nargs, 0);
+	ck_assert_int_eq(c->exec->provide_cluster_info, 0);
+	aios_kube_config_free(c);
+}
+END_TEST
+
 /* Each broken file, the error code, and words the message must contain. */
 static const struct {
 	const char *file;
@@ -94,8 +123,16 @@ static const struct {
     {"bad-no-server.yaml", AIOS_ERR_INVALID, "cluster \"c\": no server"},
     {"bad-server-url.yaml", AIOS_ERR_INVALID, "is not an http(s) URL"},
     {"bad-base64.yaml", AIOS_ERR_INVALID, "certificate-authority-data: not valid base64"},
-    {"bad-exec-user.yaml", AIOS_ERR_UNSUPPORTED,
-     "exec and auth-provider plugins are not supported"},
+    {"bad-auth-provider.yaml", AIOS_ERR_UNSUPPORTED,
+     "user \"u\": auth-provider plugins are not supported"},
+    {"bad-exec-v1-no-mode.yaml", AIOS_ERR_INVALID,
+     "user \"u\": exec: interactiveMode must be set for apiVersion "
+     "client.authentication.k8s.io/v1"},
+    {"bad-exec-mode.yaml", AIOS_ERR_INVALID,
+     "exec: interactiveMode \"Sometimes\": expected Never, IfAvailable or Always"},
+    {"bad-exec-api-version.yaml", AIOS_ERR_INVALID,
+     "exec: apiVersion \"client.authentication.k8s.io/v1alpha1\": expected"},
+    {"bad-exec-env.yaml", AIOS_ERR_INVALID, "exec: env[0]: expected {name, value}"},
     {"bad-cert-without-key.yaml", AIOS_ERR_INVALID, "needs a client key"},
     {"bad-insecure-value.yaml", AIOS_ERR_INVALID,
      "insecure-skip-tls-verify: expected true or false, got \"maybe\""},
@@ -223,6 +260,7 @@ static Suite *suite(void)
 	tcase_add_test(t, context_override_and_token_file);
 	tcase_add_test(t, cert_files_resolved);
 	tcase_add_test(t, cert_data_decoded);
+	tcase_add_test(t, exec_user);
 	tcase_add_loop_test(t, broken_files, 0, (int)(sizeof(broken) / sizeof(broken[0])));
 	suite_add_tcase(s, t);
 	t = tcase_create("sources");
