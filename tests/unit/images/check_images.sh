@@ -41,7 +41,7 @@ for df in "${!want[@]}"; do
   grep -q 'ENTRYPOINT \["/usr/local/bin/' "$f" || bad "$df: no exec-form ENTRYPOINT"
   grep -q '^FROM .* AS build' "$f" || bad "$df: not multi-stage"
 done
-grep -q '"runAsUser":65532\|runAsUser", json_object_new_int(65532)' "$src"/src/operator/*render*.c || bad "operator renders no runAsUser 65532"
+grep -qE 'runAsUser(\\)?":65532|runAsUser", json_object_new_int\(65532\)' "$src"/src/operator/*render*.c || bad "operator renders no runAsUser 65532"
 grep -q 'runAsUser: 65532' "$src/operator/deployment.yaml" || bad "operator/deployment.yaml runAsUser is not 65532"
 [[ $fail == 0 ]] && echo "check_images: 3 Dockerfiles agree with the build and the pod security context"
 exit $fail
