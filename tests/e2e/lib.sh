@@ -41,6 +41,26 @@ jp() { kn get "$1" -o "jsonpath=$2" 2>/dev/null || true; } # jp OBJECT JSONPATH 
 phase_is() { [[ "$(jp "$1" '{.status.phase}')" == "$2" ]]; }
 
 # Processes whose environment holds KEY=VALUE (the pods aios-node runs carry their env).
+# running PID: the process exists and is not a zombie. A process killed after its parent
+# (aios-node) died is reaped by the machine's PID 1 whenever that gets to it; until then
+# it runs nothing and holds nothing but its number.
+running() {
+  local st
+  st="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
+  [[ -n "$st" && "$st" != Z && "$st" != X ]]
+}
+
+# gone_within SECS PID...: fails naming the first process still running after SECS.
+gone_within() {
+  local secs="$1" p end; shift
+  end=$((SECONDS + secs))
+  for p in "$@"; do
+    while running "$p" && ((SECONDS < end)); do sleep 0.2; done
+    running "$p" && { echo "$p"; return 1; }
+  done
+  return 0
+}
+
 pids_with_env() {
   grep -lzxF -- "$1" /proc/[0-9]*/environ 2>/dev/null | sed -n 's#^/proc/\([0-9]*\)/environ$#\1#p' || true
 }

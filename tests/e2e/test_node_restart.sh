@@ -30,7 +30,7 @@ old="$(pids_with_env E2E_MARK=node-restart)"
 note "sleeper runs as pid $old; killing aios-node with SIGKILL"
 "$ROOT/scripts/cluster.sh" restart-node --kill >/dev/null
 wait_until "the sleeper restarted (restartCount 1)" 60 bash -c "[[ \$('$KBIN/kubectl' -n $NS get pod sleeper -o 'jsonpath={.status.containerStatuses[0].restartCount}') == 1 && \$('$KBIN/kubectl' -n $NS get pod sleeper -o 'jsonpath={.status.phase}') == Running ]]"
-for p in $old; do [[ -d /proc/$p ]] && fail "old process $p survived the restart"; done
+left="$(gone_within 5 $old)" || fail "old process $left survived the restart"
 new="$(pids_with_env E2E_MARK=node-restart)"
 [[ -n "$new" && "$new" != "$old" ]] || fail "no new sleeper process (old $old, new $new)"
 [[ "$(jp pod/sleeper '{.status.containerStatuses[0].lastState.terminated.exitCode}')" == 137 ]] || fail "lost run not reported as exit 137"
@@ -57,7 +57,7 @@ note "after SIGKILL: old process gone, pod re-run as restart 1, finished pod unt
 
 note "stopping aios-node cleanly (SIGTERM)"
 "$ROOT/scripts/cluster.sh" restart-node >/dev/null
-for p in $new; do [[ -d /proc/$p ]] && fail "process $p survived a clean stop of aios-node"; done
+left="$(gone_within 5 $new)" || fail "process $left survived a clean stop of aios-node"
 wait_until "sleeper running again after the clean restart" 60 bash -c "[[ \$('$KBIN/kubectl' -n $NS get pod sleeper -o 'jsonpath={.status.containerStatuses[0].restartCount}') == 2 ]]"
 kn delete pod sleeper done --wait=true >/dev/null
 [[ -z "$(pids_with_env E2E_MARK=node-restart)" ]] || fail "sleeper processes left after deletion"

@@ -7,12 +7,14 @@
 #include "kube/config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <yaml.h>
+#include <openssl/evp.h>
 
 #include "common/buf.h"
 #include "common/mem.h"
@@ -26,48 +28,34 @@ static char *dup_or_null(const char *s)
 	return s ? aios_xstrdup(s) : NULL;
 }
 
-/* Decodes standard base64 (whitespace ignored, padding optional). -1 on a bad byte. */
-static int b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
+/*
+ * Decodes standard base64, as client-go reads certificate-authority-data and its kin
+ * (OpenSSL's decoder: line breaks and blanks ignored, padding required, the URL-safe
+ * alphabet refused). -1 on anything else; *out is NUL-terminated.
+ */
 static int b64_decode(const char *in, char **out, size_t *out_len)
 {
 	size_t n = strlen(in);
-	char *o = aios_xmalloc(n / 4 * 3 + 4);
-	size_t len = 0;
-	unsigned acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (c == '=' || c == ' ' || c == '\n' || c == '\r' || c == '\t')
-			continue;
-		int v = b64_val(c);
-		if (v < 0) {
-			free(o);
-			return -1;
-		}
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			o[len++] = (char)((acc >> bits) & 0xff);
-		}
+	if (n > INT_MAX)
+		return -1;
+	unsigned char *o = aios_xmalloc(n / 4 * 3 + 4);
+	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
+	if (!ctx) {
+		free(o);
+		return -1;
 	}
-	o[len] = 0;
-	*out = o;
-	*out_len = len;
+	int head = 0, tail = 0;
+	EVP_DecodeInit(ctx);
+	int ok = EVP_DecodeUpdate(ctx, o, &head, (const unsigned char *)in, (int)n) >= 0 &&
+	         EVP_DecodeFinal(ctx, o + head, &tail) == 1;
+	EVP_ENCODE_CTX_free(ctx);
+	if (!ok) {
+		free(o);
+		return -1;
+	}
+	o[head + tail] = 0;
+	*out = (char *)o;
+	*out_len = (size_t)(head + tail);
 	return 0;
 }
 
