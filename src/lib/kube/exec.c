@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -373,6 +374,35 @@ static int drain(int fd, struct aios_buf *b, int drop)
 	}
 }
 
+/*
+ * Whether cmd names an executable file: the path itself when it holds a '/', else a
+ * directory of this process's PATH, as posix_spawnp searches it. Looked up first, as
+ * client-go does, so a missing plugin is told apart from one that exits 127, however
+ * the spawn reports it.
+ */
+static int command_found(const char *cmd)
+{
+	if (strchr(cmd, '/'))
+		return access(cmd, X_OK) == 0;
+	const char *path = getenv("PATH");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (const char *p = path;; p++) {
+		const char *end = strchr(p, ':');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char *full =
+		    n ? aios_xasprintf("%.*s/%s", (int)n, p, cmd) : aios_xasprintf("%s", cmd);
+		struct stat st;
+		int ok = stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0;
+		free(full);
+		if (ok)
+			return 1;
+		if (!end)
+			return 0;
+		p = end;
+	}
+}
+
 static enum aios_err run_plugin(struct aios_kube_exec *x, struct aios_kube_exec_cred *cred)
 {
 	const struct aios_kube_exec_spec *s = x->spec;
@@ -384,6 +414,12 @@ static enum aios_err run_plugin(struct aios_kube_exec *x, struct aios_kube_exec_
 		                 "terminal on stdin",
 		                 cmd);
 	int interactive = tty && s->interactive != AIOS_KUBE_EXEC_NEVER;
+	if (!command_found(cmd)) {
+		const char *hint = s->install_hint;
+		return aios_fail(AIOS_ERR_UNAUTHORIZED, "exec plugin %s: command not found%s%s",
+		                 cmd, hint ? ": " : " (is it installed and in PATH?)",
+		                 hint ? hint : "");
+	}
 	int out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
 	if (pipe2(out_p, O_CLOEXEC) != 0 || pipe2(err_p, O_CLOEXEC) != 0) {
 		int en = errno;
