@@ -31,7 +31,9 @@
 #   etcd.pid apiserver.pid, etcd.log apiserver.log
 #
 # Environment: AIOS_KUBE_BIN (dir holding kube-apiserver; default: scripts/build-kube.sh's
-# output), AIOS_ETCD (default /usr/bin/etcd), AIOS_READY_TIMEOUT (s, default 90).
+# output), AIOS_ETCD (default /usr/bin/etcd), AIOS_READY_TIMEOUT (s, default 90),
+# AIOS_APISERVER_TLS_MIN (kube-apiserver's --tls-min-version, default VersionTLS12;
+# tests/cluster/run-integration.sh runs the integration tier on VersionTLS13).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -215,6 +217,7 @@ $bin/kube-apiserver
 --client-ca-file=$dir/pki/ca.crt
 --tls-cert-file=$dir/pki/apiserver.crt
 --tls-private-key-file=$dir/pki/apiserver.key
+--tls-min-version=${AIOS_APISERVER_TLS_MIN:-VersionTLS12}
 --service-account-issuer=https://kubernetes.default.svc.cluster.local
 --service-account-key-file=$dir/pki/sa.pub
 --service-account-signing-key-file=$dir/pki/sa.key

@@ -8,10 +8,13 @@
 # `ctest -L integration` in BUILD_DIR (default: build), and always tears the server
 # down, even when a test fails or the run is interrupted. The exit code is ctest's.
 # AIOS_KEEP_CLUSTER_DIR=1 keeps the directory (logs, kubeconfigs) for a post-mortem.
+# The API server accepts TLS 1.3 only (AIOS_APISERVER_TLS_MIN, default VersionTLS13 here):
+# every client of the tier, the operator's, the plugin's and kubectl, negotiates 1.3, and
+# test_reliability_tls checks that a TLS 1.2 client is refused.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-case "${1:-}" in -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 BUILD="${1:-$ROOT/build}"
 shift || true
 [[ -d "$BUILD" ]] || { echo "run-integration.sh: no build directory $BUILD (run cmake first)" >&2; exit 2; }
@@ -28,6 +31,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+export AIOS_APISERVER_TLS_MIN="${AIOS_APISERVER_TLS_MIN:-VersionTLS13}"
 "$HERE/apiserver.sh" up "$DIR" > /dev/null
 export AIOS_TEST_KUBECONFIG="$DIR/admin.kubeconfig"
 export AIOS_TEST_CLUSTER_DIR="$DIR"

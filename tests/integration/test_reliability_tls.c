@@ -4,12 +4,15 @@
  * one made with openssl here) is refused with AIOS_ERR_TLS, and its token never reaches
  * the server; only insecure-skip-tls-verify: true lets the same client through. The
  * kubeconfig is read from a file, the way the operator and the node agent read theirs.
+ * The tier's API server takes TLS 1.3 only (tests/cluster/run-integration.sh): a TLS 1.2
+ * handshake is refused, a TLS 1.3 one made, and the project's client negotiates 1.3.
  */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "check_main.h"
 #include "kube/client.h"
@@ -102,6 +105,62 @@ START_TEST(unknown_ca_refused_unless_insecure)
 }
 END_TEST
 
+/* openssl s_client to the API server with one protocol version; its exit status, and the
+ * "Protocol" line of its session report in *proto. */
+static int handshake(const char *version, char *proto, size_t n)
+{
+	const char *url = getenv("AIOS_APISERVER_URL");
+	char admin_path[512];
+	snprintf(admin_path, sizeof(admin_path), "%s/admin.kubeconfig", aios_kt_cluster_dir());
+	struct aios_kube_config *admin = NULL;
+	ck_assert_msg(aios_kube_config_load_file(admin_path, NULL, &admin) == AIOS_OK, "%s",
+	              aios_errmsg());
+	if (!url)
+		url = admin->server;
+	const char *hostport = strstr(url, "://");
+	ck_assert_ptr_nonnull(hostport);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "openssl s_client -connect %s -%s </dev/null 2>&1", hostport + 3,
+	         version);
+	aios_kube_config_free(admin);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	char line[512];
+	proto[0] = 0;
+	while (fgets(line, sizeof line, p)) {
+		const char *v = strstr(line, "Protocol  :");
+		if (!v)
+			v = strstr(line, "New, TLSv");
+		if (v && !proto[0]) {
+			snprintf(proto, n, "%s", v);
+			proto[strcspn(proto, "\n")] = 0;
+		}
+	}
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(api_server_takes_tls13_only)
+{
+	char proto[256];
+	int rc12 = handshake("tls1_2", proto, sizeof proto);
+	ck_assert_msg(rc12 != 0,
+	              "a TLS 1.2 handshake was accepted (%s): is the API server on "
+	              "--tls-min-version=VersionTLS13 (tests/cluster/run-integration.sh)?",
+	              proto);
+	int rc13 = handshake("tls1_3", proto, sizeof proto);
+	ck_assert_msg(rc13 == 0 && strstr(proto, "TLSv1.3"), "TLS 1.3 handshake: exit %d, %s", rc13,
+	              proto);
+	/* the project's client (libcurl on OpenSSL, 1.2 minimum) lists over it */
+	char admin_path[512];
+	snprintf(admin_path, sizeof(admin_path), "%s/admin.kubeconfig", aios_kt_cluster_dir());
+	ck_assert_msg(list_with(admin_path) == AIOS_OK, "the kube client over TLS 1.3: %s",
+	              aios_errmsg());
+	printf("tls: TLS 1.2 refused (openssl exit %d), TLS 1.3 made (%s), kube client lists\n",
+	       rc12, proto);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("reliability_tls");
@@ -109,6 +168,7 @@ static Suite *tls_suite(void)
 	aios_test_tmpdir_fixture(tc);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, unknown_ca_refused_unless_insecure);
+	tcase_add_test(tc, api_server_takes_tls13_only);
 	suite_add_tcase(s, tc);
 	return s;
 }
