@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "common/mem.h"
+#include "common/path.h"
 #include "node/volumes.h"
 
 #define SRC_FD_BASE 512 /* fds the child opens volume sources at (below the usual 1024 limit) */
@@ -317,25 +318,11 @@ static enum aios_err make_mount_point(const struct aios_runner_mount *m)
  * holds no heap block of its own (valgrind counts those as leaks at _exit). */
 static int resolve_exec(const char *argv0, char *const *env, char *out)
 {
-	if (strchr(argv0, '/')) {
-		snprintf(out, PATH_MAX, "%s", argv0);
-		return access(argv0, X_OK) == 0 ? 0 : -1;
-	}
-	const char *path = "/usr/local/bin:/usr/bin:/bin";
+	const char *path = NULL;
 	for (char *const *e = env; e && *e; e++)
 		if (strncmp(*e, "PATH=", 5) == 0)
 			path = *e + 5;
-	for (const char *p = path; *p;) {
-		size_t n = strcspn(p, ":");
-		struct stat st;
-		if (n && snprintf(out, PATH_MAX, "%.*s/%s", (int)n, p, argv0) < PATH_MAX &&
-		    stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
-			return 0;
-		p += n;
-		if (*p == ':')
-			p++;
-	}
-	return -1;
+	return aios_path_find(argv0, path, out, PATH_MAX);
 }
 
 /* ------------------------------------------------------------------ the child */

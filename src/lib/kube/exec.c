@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/mem.h"
+#include "common/path.h"
 
 extern char **environ;
 
@@ -375,32 +376,14 @@ static int drain(int fd, struct aios_buf *b, int drop)
 }
 
 /*
- * Whether cmd names an executable file: the path itself when it holds a '/', else a
- * directory of this process's PATH, as posix_spawnp searches it. Looked up first, as
- * client-go does, so a missing plugin is told apart from one that exits 127, however
- * the spawn reports it.
+ * Whether cmd names an executable file, searched in this process's PATH as posix_spawnp
+ * searches it. Looked up first, as client-go does, so a missing plugin is told apart from
+ * one that exits 127, however the spawn reports it.
  */
 static int command_found(const char *cmd)
 {
-	if (strchr(cmd, '/'))
-		return access(cmd, X_OK) == 0;
-	const char *path = getenv("PATH");
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (const char *p = path;; p++) {
-		const char *end = strchr(p, ':');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		char *full =
-		    n ? aios_xasprintf("%.*s/%s", (int)n, p, cmd) : aios_xasprintf("%s", cmd);
-		struct stat st;
-		int ok = stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0;
-		free(full);
-		if (ok)
-			return 1;
-		if (!end)
-			return 0;
-		p = end;
-	}
+	char full[PATH_MAX];
+	return aios_path_find(cmd, getenv("PATH"), full, sizeof full) == 0;
 }
 
 static enum aios_err run_plugin(struct aios_kube_exec *x, struct aios_kube_exec_cred *cred)
