@@ -39,6 +39,14 @@ static void write_kubeconfig(const char *path, const struct aios_kube_config *ad
 	fclose(f);
 }
 
+/* The tier's admin kubeconfig (tests/cluster/apiserver.sh writes it). */
+static const char *admin_kubeconfig(void)
+{
+	static char path[512];
+	snprintf(path, sizeof(path), "%s/admin.kubeconfig", aios_kt_cluster_dir());
+	return path;
+}
+
 static enum aios_err list_with(const char *kubeconfig)
 {
 	struct aios_kube_config *cfg = NULL;
@@ -66,10 +74,8 @@ START_TEST(unknown_ca_refused_unless_insecure)
 	ck_assert_msg(system(cmd) == 0, "openssl could not make a CA");
 	snprintf(ca, sizeof(ca), "%s/ca.crt", g_dir);
 
-	char admin_path[512];
-	snprintf(admin_path, sizeof(admin_path), "%s/admin.kubeconfig", aios_kt_cluster_dir());
 	struct aios_kube_config *admin = NULL;
-	ck_assert_msg(aios_kube_config_load_file(admin_path, NULL, &admin) == AIOS_OK, "%s",
+	ck_assert_msg(aios_kube_config_load_file(admin_kubeconfig(), NULL, &admin) == AIOS_OK, "%s",
 	              aios_errmsg());
 	ck_assert_msg(admin->token && *admin->token, "the admin kubeconfig has no token");
 
@@ -109,15 +115,10 @@ END_TEST
  * "Protocol" line of its session report in *proto. */
 static int handshake(const char *version, char *proto, size_t n)
 {
-	const char *url = getenv("AIOS_APISERVER_URL");
-	char admin_path[512];
-	snprintf(admin_path, sizeof(admin_path), "%s/admin.kubeconfig", aios_kt_cluster_dir());
 	struct aios_kube_config *admin = NULL;
-	ck_assert_msg(aios_kube_config_load_file(admin_path, NULL, &admin) == AIOS_OK, "%s",
+	ck_assert_msg(aios_kube_config_load_file(admin_kubeconfig(), NULL, &admin) == AIOS_OK, "%s",
 	              aios_errmsg());
-	if (!url)
-		url = admin->server;
-	const char *hostport = strstr(url, "://");
+	const char *hostport = strstr(admin->server, "://");
 	ck_assert_ptr_nonnull(hostport);
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd), "openssl s_client -connect %s -%s </dev/null 2>&1", hostport + 3,
@@ -152,9 +153,7 @@ START_TEST(api_server_takes_tls13_only)
 	ck_assert_msg(rc13 == 0 && strstr(proto, "TLSv1.3"), "TLS 1.3 handshake: exit %d, %s", rc13,
 	              proto);
 	/* the project's client (libcurl on OpenSSL, 1.2 minimum) lists over it */
-	char admin_path[512];
-	snprintf(admin_path, sizeof(admin_path), "%s/admin.kubeconfig", aios_kt_cluster_dir());
-	ck_assert_msg(list_with(admin_path) == AIOS_OK, "the kube client over TLS 1.3: %s",
+	ck_assert_msg(list_with(admin_kubeconfig()) == AIOS_OK, "the kube client over TLS 1.3: %s",
 	              aios_errmsg());
 	printf("tls: TLS 1.2 refused (openssl exit %d), TLS 1.3 made (%s), kube client lists\n",
 	       rc12, proto);
