@@ -270,8 +270,12 @@ static enum aios_err setup(struct xfer *x, const struct aios_httpc_req *req,
 		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	}
-	if (req->proxy)
+	if (req->proxy) {
+		/* every request through it: NO_PROXY does not apply (client-go's rule for a
+		 * kubeconfig's proxy-url); "" also keeps libcurl from reading no_proxy */
 		curl_easy_setopt(c, CURLOPT_PROXY, req->proxy);
+		curl_easy_setopt(c, CURLOPT_NOPROXY, "");
+	}
 
 	/* TLS: 1.2 at least; the maximum is left to OpenSSL (1.3 preferred) */
 	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
@@ -335,6 +339,23 @@ static enum aios_err map_code(CURLcode rc)
 	}
 }
 
+/* The proxy's URL as a message may show it: scheme, host and port; user info (a
+ * password) and any path left out. */
+static void proxy_shown(const char *url, char *out, size_t cap)
+{
+	const char *sep = strstr(url, "://");
+	size_t scheme = sep ? (size_t)(sep + 3 - url) : 0;
+	const char *host = url + scheme;
+	size_t len = strcspn(host, "/?#");
+	for (size_t i = len; i > 0; i--)
+		if (host[i - 1] == '@') {
+			host += i;
+			len -= i;
+			break;
+		}
+	snprintf(out, cap, "%.*s%.*s", (int)scheme, url, (int)len, host);
+}
+
 /* Records the outcome of a finished transfer into resp and the error state. */
 static enum aios_err finish(struct xfer *x, CURLcode rc)
 {
@@ -360,8 +381,29 @@ static enum aios_err finish(struct xfer *x, CURLcode rc)
 	}
 	if (rc == CURLE_OK)
 		return AIOS_OK;
-	return aios_fail(map_code(rc), "%s: %s", what,
-	                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+	const char *text = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+	char why[CURL_ERROR_SIZE + 64];
+	long os_errno = 0;
+	curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os_errno);
+	if (rc == CURLE_COULDNT_CONNECT && os_errno) /* "Couldn't connect to server": why */
+		snprintf(why, sizeof(why), "%s (%s)", text, strerror((int)os_errno));
+	else
+		snprintf(why, sizeof(why), "%s", text);
+	/* A proxy that refused the connection or the tunnel is named: libcurl's text
+	 * ("Failed to connect to 127.0.0.1 port 3128") does not say it was a proxy. With
+	 * req->proxy every connection goes to it (setup); a proxy from the environment is
+	 * only known when it answered the CONNECT or its name did not resolve. */
+	long connect_code = 0;
+	curl_easy_getinfo(x->easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+	int at_proxy = connect_code >= 300 || rc == CURLE_COULDNT_RESOLVE_PROXY ||
+	               (x->req->proxy && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_PROXY));
+	if (at_proxy) {
+		char proxy[256] = "from the environment";
+		if (x->req->proxy)
+			proxy_shown(x->req->proxy, proxy, sizeof(proxy));
+		return aios_fail(map_code(rc), "%s: proxy %s: %s", what, proxy, why);
+	}
+	return aios_fail(map_code(rc), "%s: %s", what, why);
 }
 
 static int stopped(const struct aios_httpc_opts *o)

@@ -22,7 +22,9 @@
  * handshake or certificate verification failure: the message carries OpenSSL's words),
  * TOO_BIG (the body passed its cap: the write callback stopped the transfer),
  * PROTOCOL (a malformed answer). A non-2xx answer is not an error here: the caller
- * reads resp->code.
+ * reads resp->code. A proxy that refused the connection or the CONNECT is named in the
+ * message ("GET /x: proxy http://127.0.0.1:3128: Failed to connect ..."; user info left
+ * out), "proxy from the environment" when it came from HTTPS_PROXY and answered.
  */
 #ifndef AIOS_HTTP_CLIENT_H
 #define AIOS_HTTP_CLIENT_H
@@ -77,7 +79,8 @@ struct aios_httpc_req {
 	const char *body;           /* request body, or NULL */
 	size_t body_len;
 	struct aios_httpc_tls *tls; /* https: trust and client cert; NULL = system store */
-	const char *proxy;          /* "http://proxy:3128"; NULL = HTTPS_PROXY/NO_PROXY env */
+	const char *proxy;          /* "http://proxy:3128", for every request (NO_PROXY does
+	                             * not apply); NULL = HTTPS_PROXY/NO_PROXY env */
 	int http2;                  /* 1: offer HTTP/2 over TLS (ALPN), else HTTP/1.1 */
 	aios_httpc_sink_fn sink;    /* NULL: a 2xx body is kept in resp->body */
 	void *sink_arg;

@@ -2,7 +2,8 @@
  * replies from a raw socket server, keep-alive, timeouts, cancellation, batches, and
  * TLS with our own server on loopback (certificates made here with the openssl
  * command): right CA by IP and by name, wrong CA, a name-but-not-IP certificate,
- * insecure, and bad client material. */
+ * insecure, and bad client material; a request's proxy (NO_PROXY not applied, a
+ * refusing or absent proxy named in the message). */
 #include <check.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -424,6 +425,72 @@ START_TEST(live_tls_names_and_trust)
 }
 END_TEST
 
+/* A proxy given with the request: every request goes through it even when NO_PROXY
+ * matches the target; a proxy that refuses the connection or the tunnel is named in
+ * the message, without the user info of its URL. */
+START_TEST(proxy_used_and_named)
+{
+	/* a port nobody listens on, held by a bound socket that never listens */
+	int dead = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_int_eq(bind(dead, (struct sockaddr *)&a, sizeof a), 0);
+	socklen_t al = sizeof a;
+	getsockname(dead, (struct sockaddr *)&a, &al);
+	int dead_port = ntohs(a.sin_port);
+	char url[96], proxy[128], want[128];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/x", dead_port);
+	struct aios_httpc_opts o = {.timeout_ms = 2000};
+	struct aios_httpc_resp resp;
+
+	/* NO_PROXY=* does not apply: the answer comes from the proxy, not the dead port */
+	struct canned *c =
+	    canned_start("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nproxied", 0, 0);
+	snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", c->port);
+	char *saved = getenv("NO_PROXY") ? strdup(getenv("NO_PROXY")) : NULL;
+	setenv("NO_PROXY", "*", 1);
+	struct aios_httpc_handle *h = aios_httpc_handle_new();
+	struct aios_httpc_req req = {.url = url, .proxy = proxy};
+	enum aios_err e = aios_httpc_perform(h, &req, &o, &resp);
+	if (saved)
+		setenv("NO_PROXY", saved, 1); /* as it was: CK_FORK=no runs share the env */
+	else
+		unsetenv("NO_PROXY");
+	free(saved);
+	ck_assert_msg(e == AIOS_OK, "%s", aios_errmsg());
+	ck_assert_str_eq(resp.body.data, "proxied");
+	ck_assert_int_eq(atomic_load(&c->requests), 1);
+	aios_httpc_resp_cleanup(&resp);
+	canned_stop(c);
+
+	/* the proxy refuses the tunnel: named, its password left out */
+	c = canned_start("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", 1, 0);
+	snprintf(proxy, sizeof proxy, "http://user:s3cret@127.0.0.1:%d/path", c->port);
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/x", dead_port);
+	req = (struct aios_httpc_req){.url = url, .proxy = proxy};
+	e = aios_httpc_perform(h, &req, &o, &resp);
+	aios_httpc_resp_cleanup(&resp);
+	snprintf(want, sizeof want, "GET %s: proxy http://127.0.0.1:%d: ", url, c->port);
+	ck_assert_msg(e == AIOS_ERR_UNAVAILABLE, "%s: %s", aios_strerror(e), aios_errmsg());
+	ck_assert_msg(strstr(aios_errmsg(), want) && strstr(aios_errmsg(), "403") &&
+	                  !strstr(aios_errmsg(), "s3cret"),
+	              "%s", aios_errmsg());
+	canned_stop(c);
+
+	/* nobody listens at the proxy's port */
+	snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", dead_port);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/x", dead_port);
+	req = (struct aios_httpc_req){.url = url, .proxy = proxy};
+	e = aios_httpc_perform(h, &req, &o, &resp);
+	aios_httpc_resp_cleanup(&resp);
+	snprintf(want, sizeof want, "GET %s: proxy %s: ", url, proxy);
+	ck_assert_msg(e == AIOS_ERR_UNAVAILABLE, "%s: %s", aios_strerror(e), aios_errmsg());
+	ck_assert_msg(strstr(aios_errmsg(), want) && strstr(aios_errmsg(), "Connection refused"),
+	              "%s", aios_errmsg());
+	aios_httpc_handle_free(h);
+	close(dead);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
 	Suite *s = suite_create("http_client");
@@ -435,6 +502,7 @@ static Suite *client_suite(void)
 	tcase_add_test(l, timeouts_and_cancel);
 	tcase_add_test(l, batch_keeps_connections_between_rounds);
 	tcase_add_test(l, live_tls_names_and_trust);
+	tcase_add_test(l, proxy_used_and_named);
 	suite_add_tcase(s, l);
 	return s;
 }
