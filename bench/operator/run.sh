@@ -3,7 +3,8 @@
 # controller, in the same run against the same real API server (etcd + kube-apiserver):
 #   1. aios-operator (operator identity, operator/ RBAC, --workers 5) is started and ready;
 #      N single-worker TrainingJobs are applied at once (8 client threads); seconds until
-#      every pod exists; the operator's peak RSS (VmHWM) after that.
+#      every pod exists; then one more ("probe") behind that backlog, timed to its own
+#      pod; the operator's peak RSS (VmHWM) and anonymous memory, idle and at peak.
 #   2. kube-controller-manager 1.20.2 (scripts/build-kube.sh) with --controllers=job
 #      (its default --concurrent-job-syncs=5), caches synced; N equivalent batch/v1 Jobs
 #      applied the same way; same measurements.
@@ -19,13 +20,17 @@
 #   AIOS_KEEP_BENCH_DIR=1         keep the run's directory (logs, smaps_rollup files)
 #
 # Prints one JSON line per side (peak RSS = VmHWM; peak anon = RssAnon sampled every
-# 100 ms) and a summary line; figures go to docs/operator.md.
+# 100 ms; idle anon = RssAnon once ready, before the first create) and a summary line
+# with anonymous bytes per cached object ((peak - idle) / (2N + 2): the jobs, their
+# pods, the probe's two); figures go to docs/operator.md.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 case "${1:-}" in -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 BUILD="${1:-$ROOT/build}"
 N="${2:-500}"
+# kube-controller-manager makes about 6 pods a second here: 5,000 Jobs take ~15 minutes
+TIMEOUT=$((N / 2 > 300 ? N / 2 : 300))
 cmake --build "$BUILD" -j2 --target aios-bench-operator aios-operator >/dev/null
 BENCH="$(find "$BUILD" -type f -name aios-bench-operator -perm -u+x | head -1)"
 OPERATOR="$(find "$BUILD" -type f -name aios-operator -perm -u+x | head -1)"
@@ -63,6 +68,7 @@ for ns in bench-tj bench-job; do
 done
 
 peak_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
+anon_kb() { awk '/^RssAnon:/{print $2}' "/proc/$1/status"; }
 # Peak anonymous (private) memory, sampled every 100 ms into file $2: RSS also counts
 # the shared libraries' pages (libc, json-c, libyaml: ~2 MB), a static Go binary none.
 sample_anon() {
@@ -87,14 +93,15 @@ ${AIOS_BENCH_OPERATOR_WRAP:-} "$OPERATOR" --kubeconfig "$DIR/operator.kubeconfig
 OP_PID=$!
 for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$HP/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$HP/readyz" >/dev/null || { tail "$DIR/operator.log" >&2; exit 1; }
+sleep 1; TJ_IDLE="$(anon_kb "$OP_PID")"
 sample_anon "$OP_PID" "$DIR/op.anon" & SAMPLER=$!
-tj="$("$BENCH" --kubeconfig "$KC" --namespace bench-tj --kind trainingjob --count "$N")"
+tj="$("$BENCH" --kubeconfig "$KC" --namespace bench-tj --kind trainingjob --count "$N" --timeout "$TIMEOUT")"
 TJ_RSS="$(peak_kb "$OP_PID")"
 cat "/proc/$OP_PID/smaps_rollup" >"$DIR/op.smaps_rollup" 2>/dev/null || true
 kill "$OP_PID"; wait "$OP_PID" || true; OP_PID=""
 wait "$SAMPLER" || true
 TJ_ANON="$(cat "$DIR/op.anon")"
-echo "${tj%\}},\"controller\":\"aios-operator\",\"peak_rss_kb\":$TJ_RSS,\"peak_anon_kb\":$TJ_ANON}"
+echo "${tj%\}},\"controller\":\"aios-operator\",\"peak_rss_kb\":$TJ_RSS,\"idle_anon_kb\":$TJ_IDLE,\"peak_anon_kb\":$TJ_ANON}"
 fi
 [[ " $SIDES " == *" kcm "* ]] || exit 0
 
@@ -104,18 +111,23 @@ fi
 KCM_PID=$!
 for _ in $(seq 1 300); do grep -q 'Caches are synced for job' "$DIR/kcm.log" && break; sleep 0.1; done
 grep -q 'Caches are synced for job' "$DIR/kcm.log" || { tail "$DIR/kcm.log" >&2; exit 1; }
+sleep 1; KCM_IDLE="$(anon_kb "$KCM_PID")"
 sample_anon "$KCM_PID" "$DIR/kcm.anon" & SAMPLER=$!
-job="$("$BENCH" --kubeconfig "$KC" --namespace bench-job --kind job --count "$N")"
+job="$("$BENCH" --kubeconfig "$KC" --namespace bench-job --kind job --count "$N" --timeout "$TIMEOUT")"
 KCM_RSS="$(peak_kb "$KCM_PID")"
 cat "/proc/$KCM_PID/smaps_rollup" >"$DIR/kcm.smaps_rollup" 2>/dev/null || true
 kill "$KCM_PID"; wait "$KCM_PID" || true; KCM_PID=""
 wait "$SAMPLER" || true
 KCM_ANON="$(cat "$DIR/kcm.anon")"
-echo "${job%\}},\"controller\":\"kube-controller-manager --controllers=job\",\"peak_rss_kb\":$KCM_RSS,\"peak_anon_kb\":$KCM_ANON}"
+echo "${job%\}},\"controller\":\"kube-controller-manager --controllers=job\",\"peak_rss_kb\":$KCM_RSS,\"idle_anon_kb\":$KCM_IDLE,\"peak_anon_kb\":$KCM_ANON}"
 
 [[ " $SIDES " == *" aios "* ]] || exit 0
-t1="$(sed -E 's/.*"all_pods_seconds":([0-9.]+).*/\1/' <<<"$tj")"
-t2="$(sed -E 's/.*"all_pods_seconds":([0-9.]+).*/\1/' <<<"$job")"
-awk -v n="$N" -v t1="$t1" -v t2="$t2" -v r1="$TJ_RSS" -v r2="$KCM_RSS" -v a1="$TJ_ANON" -v a2="$KCM_ANON" 'BEGIN{
-  printf "{\"summary\":true,\"count\":%d,\"aios_seconds\":%s,\"kcm_seconds\":%s,\"speedup\":%.2f,\"aios_rss_mb\":%.1f,\"kcm_rss_mb\":%.1f,\"rss_ratio\":%.3f,\"aios_anon_mb\":%.1f,\"kcm_anon_mb\":%.1f,\"anon_ratio\":%.3f}\n",
-    n, t1, t2, t2/t1, r1/1024, r2/1024, r1/r2, a1/1024, a2/1024, (a2 > 0 ? a1/a2 : 0) }'
+field() { sed -E "s/.*\"$1\":([0-9.-]+).*/\\1/" <<<"$2"; }
+# cached objects: the N jobs, their N pods and the probe's two
+awk -v n="$N" -v t1="$(field all_pods_seconds "$tj")" -v t2="$(field all_pods_seconds "$job")" \
+  -v p1="$(field probe_pod_seconds "$tj")" -v p2="$(field probe_pod_seconds "$job")" \
+  -v r1="$TJ_RSS" -v r2="$KCM_RSS" -v a1="$TJ_ANON" -v a2="$KCM_ANON" -v i1="$TJ_IDLE" -v i2="$KCM_IDLE" 'BEGIN{
+  o = 2 * n + 2
+  printf "{\"summary\":true,\"count\":%d,\"aios_seconds\":%s,\"kcm_seconds\":%s,\"speedup\":%.2f,\"aios_probe_seconds\":%s,\"kcm_probe_seconds\":%s,\"aios_rss_mb\":%.1f,\"kcm_rss_mb\":%.1f,\"rss_ratio\":%.3f,\"aios_anon_mb\":%.1f,\"kcm_anon_mb\":%.1f,\"anon_ratio\":%.3f,\"aios_anon_bytes_per_object\":%.0f,\"kcm_anon_bytes_per_object\":%.0f,\"aios_anon_mib_per_1000_objects\":%.2f}\n",
+    n, t1, t2, t2/t1, p1, p2, r1/1024, r2/1024, r1/r2, a1/1024, a2/1024, (a2 > 0 ? a1/a2 : 0),
+    (a1 - i1) * 1024 / o, (a2 - i2) * 1024 / o, (a1 - i1) * 1000 / o / 1024 }'
