@@ -60,7 +60,7 @@ bench_busy() {
 bench_procs() {
   local f
   awk '$1 == "cpu" {print "cpu", $2 + $3 + $4 + $7 + $8 + $9; exit}' "$BENCH_QUIET_PROC/stat"
-  for f in "$BENCH_QUIET_PROC"/[0-9]*/stat; do cat "$f" 2>/dev/null; echo; done |
+  for f in "$BENCH_QUIET_PROC"/[0-9]*/stat; do cat "$f" 2>/dev/null || true; echo; done |
     awk -v since="$BENCH_QUIET_T0" -v root="$BENCH_QUIET_PID" -v tools=" $BENCH_QUIET_TOOLS " -v own=" ${AIOS_BENCH_OWN:-} " '
       NF {
         o = index($0, " ("); c = 0
@@ -96,16 +96,19 @@ bench_ticks_now() { awk -v hz="$(getconf CLK_TCK)" '{printf "%d\n", $1 * hz}' /p
 # Foreign ticks between snapshots $1 -> $2: the machine's busy ticks less the benchmark's
 # own (its processes' ticks and their reaped children's, so short-lived children count;
 # a child seen before it was reaped is not counted twice), added into the totals file $3
-# ("COMM TICKS" per foreign command, the unattributed rest as "(short-lived)") and
-# written to $4.
+# and written to $4: "COMM TICKS" per foreign command from its own ticks (not its reaped
+# children's, which may have run before the run began), the rest as "(short-lived)".
 bench_foreign_add() {
   awk '
     FILENAME == ARGV[1] { if ($1 == "cpu") { busy0 = $2; next }
       ps[$1] = $4; pk[$1] = $5; pm[$1] = $6; pp[$1] = $3; pc[$1] = $7; next }
     FILENAME == ARGV[2] { if ($1 == "cpu") { busy1 = $2; next }
       seen[$1] = 1; bypid[$2] = $1; nm[$1] = $6
-      d = ($1 in ps) ? ($4 - ps[$1]) + ($5 - pk[$1]) : $4 + $5
-      if ($6) own += d; else if (d > 0) { use[$7] += d; named += d }
+      if ($6) own += ($1 in ps) ? ($4 - ps[$1]) + ($5 - pk[$1]) : $4 + $5
+      else {  # own ticks only: the reaped children may have run before the run began
+        d = ($1 in ps) ? $4 - ps[$1] : $4
+        if (d > 0) { use[$7] += d; named += d }
+      }
       next }
     FILENAME == ARGV[3] { use[$1] += $2; next }
     END {
@@ -143,6 +146,7 @@ bench_quiet_begin() {
   fi
   echo "bench: $BENCH_QUIET_NAME starts $(date -u +%FT%TZ), $(nproc) CPUs, load average $(cut -d' ' -f1-3 "$BENCH_QUIET_LOADAVG"), busy: $(bench_busy)"
   (
+    set +e # a sample that fails (a process gone mid-read) is skipped, never the end of the sampler
     trap 'kill "$nap" 2>/dev/null; exit 0' TERM
     while :; do
       sleep "${AIOS_BENCH_SAMPLE_S:-5}" & nap=$!
@@ -161,9 +165,9 @@ bench_quiet_begin() {
 
 bench_quiet_end() {
   local rc=$? l peak verdict
-  kill "$BENCH_QUIET_SAMPLER" 2>/dev/null; wait "$BENCH_QUIET_SAMPLER" 2>/dev/null
+  kill "$BENCH_QUIET_SAMPLER" 2>/dev/null; wait "$BENCH_QUIET_SAMPLER" 2>/dev/null || true
   [[ -n "$BENCH_QUIET_PREV" ]] && eval "$BENCH_QUIET_PREV"
-  bench_quiet_sample
+  bench_quiet_sample || true
   l="$(bench_load1)"; peak="$(cat "$BENCH_QUIET_DIR/peak")"
   bench_gt "$l" "$peak" && peak="$l"
   local secs cpus who hz
