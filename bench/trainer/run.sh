@@ -81,5 +81,5 @@ echo
 echo "matmul kernels, one thread, GFLOP/s (bench_trainer gemm; rows x k x n of the MLPs' products):"
 taskset -c 0 "$HELPER" gemm | "$PY" -c 'import json,sys
 for l in sys.stdin:
-    r = json.loads(l); shape = f"{r.pop(\"rows\")}x{r.pop(\"k\")}x{r.pop(\"n\")}"
+    r = json.loads(l); shape = "x".join(str(r.pop(k)) for k in ("rows", "k", "n"))
     print(f"  {shape:<12} " + "  ".join(f"{k[:-7]} {v:6.1f}" for k, v in r.items()))'
