@@ -32,7 +32,7 @@ static const char usage[] =
     "                                     kubeconfig's or service account's namespace)\n"
     "  --leader-election-id NAME          name of the Lease (default aios-operator)\n"
     "  --leader-election-identity ID      this replica's holder identity (default\n"
-    "                                     hostname_pid; a stable one lets a restarted\n"
+    "                                     hostname_uuid; a stable one lets a restarted\n"
     "                                     process take back its Lease at once)\n"
     "  --metrics-bind-address ADDR        /metrics on [host]:port, 0 disables (default :8080)\n"
     "  --health-probe-bind-address ADDR   /healthz and /readyz (default :8081)\n"

@@ -49,7 +49,7 @@ static const struct opt opts[] = {
      "rows one request may carry; more get 413 (65536)", O_INT, OFF(max_rows_per_request), 1,
      1 << 24},
     {"--request-timeout-ms", "AIOS_SERVE_REQUEST_TIMEOUT_MS", "N",
-     "deadline to receive a request, to get a forward pass, and for a reply to move (10000)", O_INT,
+     "deadline to receive a request and for a reply to move (10000)", O_INT,
      OFF(request_timeout_ms), 1, 3600000},
     {"--queue-depth", "AIOS_SERVE_QUEUE_DEPTH", "N", "requests waiting for a pass before 503 (256)",
      O_INT, OFF(queue_depth), 1, 1 << 20},
