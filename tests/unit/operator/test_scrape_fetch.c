@@ -450,7 +450,9 @@ START_TEST(silent_pod_times_out_with_its_own_clock)
 	ck_assert(!res[0].ok);
 	ck_assert_msg(strstr(res[0].error, "timed out after"), "%s", res[0].error);
 	ck_assert(res[1].ok && res[2].ok);
-	ck_assert_msg(took >= timeout, "round took %lld ms", (long long)took);
+	/* 2 ms of slack: both clocks are read in whole milliseconds (the test's here,
+	 * libcurl's for its timer), so a round of exactly the timeout can read 299 */
+	ck_assert_msg(took >= timeout - 2, "round took %lld ms", (long long)took);
 	aios_scraper_free(sc);
 	free(us);
 	free(uf);
