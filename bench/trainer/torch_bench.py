@@ -7,11 +7,23 @@ start of each epoch (after a warm-up), which keeps slow configurations within th
 benchmark's time budget without changing the per-step work."""
 import argparse
 import json
+import os
 import struct
+import sys
 import time
 
-import numpy as np
-import torch
+# The thread count holds for every pool the process has, set before numpy and torch load
+# their BLAS: torch.set_num_threads alone leaves OpenBLAS's own threads at one per core,
+# so a "1 thread" run used both cores (CPU time twice the wall time) and a 2-thread run
+# oversubscribed them.
+for i, arg in enumerate(sys.argv):
+    if arg.startswith("--threads"):
+        n = arg.split("=", 1)[1] if "=" in arg else (sys.argv[i + 1] if i + 1 < len(sys.argv) else "1")
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = n
+
+import numpy as np  # noqa: E402 (after the thread settings above)
+import torch  # noqa: E402
 
 
 def load(path):
@@ -36,6 +48,7 @@ def main():
     ap.add_argument("--warmup-steps", type=int, default=50)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    torch.set_num_interop_threads(1)
     torch.manual_seed(42)
     x, y = load(a.data)
     n, d = x.shape
