@@ -178,7 +178,8 @@ START_TEST(loud_start_without_record_prints_marked)
 	ck_assert_int_eq(run_bench("1.01 0.5 0.5 1/100 1\n", "true", 0), 0);
 	char out[8192];
 	read_file("out", out, sizeof(out));
-	ck_assert_msg(strstr(out, "bench: NOT QUIET (1-minute load 1.01 > 1.0 at the start)") != NULL,
+	ck_assert_msg(strstr(out, "bench: NOT QUIET (1-minute load 1.01 > 1.0 at the start)") !=
+	                  NULL,
 	              "%s", out);
 }
 END_TEST
