@@ -344,8 +344,25 @@ static void set_final_progress(struct ctx *c, struct json_object *line)
 	json_object_object_add(c->st, "progress", o);
 }
 
+/* {uri, sha256, bytes} of a file the trainer's final line names (src has a uri); sha256
+ * and bytes only when src has them. New object. */
+static struct json_object *file_ref(struct json_object *src)
+{
+	struct json_object *r = json_object_new_object();
+	json_object_object_add(r, "uri", jstr(aios_json_str(src, "uri")));
+	const char *sha = aios_json_str(src, "sha256");
+	if (sha)
+		json_object_object_add(r, "sha256", jstr(sha));
+	struct json_object *b = aios_json_lookup(src, "bytes");
+	if (b &&
+	    (json_object_is_type(b, json_type_int) || json_object_is_type(b, json_type_double)))
+		json_object_object_add(r, "bytes", json_object_new_int64(json_object_get_int64(b)));
+	return r;
+}
+
 /* Artifact from rank 0's termination message: the last line that is a JSON object with
- * a uri; else spec.output.uri alone. */
+ * a uri, and the ONNX file beside it when the line's artifact names one ("onnx": {uri,
+ * sha256, bytes}, spec.output.formats); else spec.output.uri alone. */
 static void set_artifact(struct ctx *c, struct json_object *rank0)
 {
 	struct json_object *art = NULL;
@@ -373,19 +390,10 @@ static void set_artifact(struct ctx *c, struct json_object *rank0)
 					if (!src || !aios_json_str(src, "uri"))
 						src = o;
 					set_final_progress(c, o);
-					art = json_object_new_object();
-					json_object_object_add(art, "uri",
-					                       jstr(aios_json_str(src, "uri")));
-					const char *sha = aios_json_str(src, "sha256");
-					if (sha)
-						json_object_object_add(art, "sha256", jstr(sha));
-					struct json_object *b = aios_json_lookup(src, "bytes");
-					if (b && (json_object_is_type(b, json_type_int) ||
-					          json_object_is_type(b, json_type_double)))
-						json_object_object_add(
-						    art, "bytes",
-						    json_object_new_int64(
-						        json_object_get_int64(b)));
+					art = file_ref(src);
+					struct json_object *onnx = aios_json_lookup(src, "onnx");
+					if (onnx && aios_json_str(onnx, "uri"))
+						json_object_object_add(art, "onnx", file_ref(onnx));
 				}
 			}
 			json_object_put(o);

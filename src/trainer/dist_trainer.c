@@ -739,24 +739,21 @@ enum aios_err aios_dist_trainer_pipeline(struct trainer *t, const struct trainer
 	if (!e)
 		e = aios_dist_pipe_gather(d, m->params, off);
 	if (!e && s == 0) {
-		char sha[AIOS_SHA256_HEX];
-		size_t bytes;
+		struct trainer_saved saved;
 		json_object_object_add(m->meta, "strategy", json_object_new_string("pipeline"));
 		json_object_object_add(m->meta, "final_loss", json_object_new_double(loss));
-		e = trainer_save(t, output, sha, &bytes);
+		e = trainer_save(t, output, &saved);
 		if (!e) {
-			struct json_object *q = json_object_new_string(output);
+			char *artifact = trainer_saved_json(&saved, output);
 			char *line = aios_xasprintf(
-			    "{\"artifact\":{\"uri\":%s,\"sha256\":\"%s\",\"bytes\":%zu},"
-			    "\"epochs\":%lld,\"loss\":%.9g,\"val_loss\":null}",
-			    json_object_to_json_string_ext(q, JSON_C_TO_STRING_NOSLASHESCAPE), sha,
-			    bytes, (long long)cfg->epochs, (double)loss);
+			    "{\"artifact\":%s,\"epochs\":%lld,\"loss\":%.9g,\"val_loss\":null}",
+			    artifact, (long long)cfg->epochs, (double)loss);
 			fprintf(out, "%s\n", line);
 			fflush(out);
 			*final_line = line;
-			aios_info("artifact", "wrote %s (%zu bytes, sha256 %s)", output, bytes,
-			          sha);
-			json_object_put(q);
+			aios_info("artifact", "wrote %s (%zu bytes, sha256 %s)", output,
+			          saved.bytes, saved.sha256);
+			free(artifact);
 		}
 	}
 	aios_dist_stage_free(stage);

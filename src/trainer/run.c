@@ -340,9 +340,8 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 		goto done;
 	}
 	if (rank == 0) {
-		char sha[AIOS_SHA256_HEX];
-		size_t bytes;
-		if (trainer_save(t, output, sha, &bytes)) {
+		struct trainer_saved saved;
+		if (trainer_save(t, output, &saved)) {
 			code = fail(TRAINER_EXIT_IO, "artifact");
 			goto done;
 		}
@@ -360,18 +359,19 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 			         ",\"accuracy\":%s,\"val_accuracy\":%s", aios_trainlog_num(acc, ab),
 			         aios_trainlog_num(val_acc, vb));
 		}
-		struct json_object *quoted = json_object_new_string(output);
+		char *artifact = trainer_saved_json(&saved, output);
 		char *line = aios_xasprintf(
-		    "{\"artifact\":{\"uri\":%s,\"sha256\":\"%s\",\"bytes\":%zu},\"epochs\":%lld,"
-		    "\"loss\":%s,\"val_loss\":%s%s}",
-		    json_object_to_json_string_ext(quoted, JSON_C_TO_STRING_NOSLASHESCAPE), sha,
-		    bytes, (long long)trainer_epochs_done(t),
-		    fl ? json_object_to_json_string(fl) : "null",
+		    "{\"artifact\":%s,\"epochs\":%lld,\"loss\":%s,\"val_loss\":%s%s}", artifact,
+		    (long long)trainer_epochs_done(t), fl ? json_object_to_json_string(fl) : "null",
 		    vl ? json_object_to_json_string(vl) : "null", acc_fields);
 		fprintf(out, "%s\n", line);
 		fflush(out);
 		termination_message(line);
-		aios_info("artifact", "wrote %s (%zu bytes, sha256 %s)", output, bytes, sha);
+		aios_info("artifact", "wrote %s (%zu bytes, sha256 %s)", output, saved.bytes,
+		          saved.sha256);
+		if (saved.onnx)
+			aios_info("onnx", "wrote %s (%zu bytes, sha256 %s)", saved.onnx_uri,
+			          saved.onnx_bytes, saved.onnx_sha256);
 		if (trainer_loss_classifies(cfg.loss))
 			aios_info("accuracy",
 			          "final accuracy %s on %lld training rows, %s on the validation "
@@ -379,7 +379,7 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 			          aios_trainlog_num(acc, ab), (long long)trainer_train_rows(t),
 			          aios_trainlog_num(val_acc, vb));
 		free(line);
-		json_object_put(quoted);
+		free(artifact);
 	}
 done:
 	if (world > 1 && aios_dist_trainer_close(&comm, code == TRAINER_EXIT_OK) && !code)

@@ -13,6 +13,8 @@
  *   {"epoch":3,"epochs":10,"loss":0.12,"val_loss":0.15,"samples_per_sec":1.2e6,"elapsed_s":4.2}
  * then one final line
  *   {"artifact":{"uri":"pvc://models/m.aios","sha256":"...","bytes":1234},"epochs":10,"loss":..}
+ * whose artifact gets "onnx":{"uri":"pvc://models/m.onnx","sha256":"...","bytes":..} when
+ * spec.output.formats lists onnx (trainer_saved_json).
  * A classification model (loss cross_entropy or hinge) adds "val_accuracy" to each epoch
  * line and "accuracy" (training set) and "val_accuracy" (validation split, null without
  * one) to the final line: shares of rows classified right with the final parameters.

@@ -10,6 +10,7 @@
 
 #include "common/buf.h"
 #include "common/json.h"
+#include "model/onnx_export.h"
 
 enum aios_err trainer_spec_read_file(const char *path, struct json_object **out)
 {
@@ -272,6 +273,65 @@ static enum aios_err parse_data(struct json_object *s, struct trainer_config *c)
 	return AIOS_OK;
 }
 
+/*
+ * output.formats: a list of "aios" and "onnx", each at most once, aios among them (the
+ * artifact is what status.artifact, aios-serve and the checkpoints' resume go by; ONNX is
+ * an extra file beside it). Absent or null: [aios]. With onnx, the model's kind must
+ * have an ONNX form (aios_onnx_export_check).
+ */
+static enum aios_err parse_formats(struct json_object *s, struct trainer_config *c)
+{
+	struct json_object *f = aios_json_lookup(s, "output.formats");
+	c->formats = TRAINER_OUT_AIOS;
+	if (!f || json_object_is_type(f, json_type_null))
+		return AIOS_OK;
+	if (!json_object_is_type(f, json_type_array))
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.output.formats: expected a list such as [aios, onnx]");
+	unsigned seen = 0;
+	for (size_t i = 0; i < json_object_array_length(f); i++) {
+		struct json_object *v = json_object_array_get_idx(f, i);
+		if (!json_object_is_type(v, json_type_string))
+			return aios_fail(
+			    AIOS_ERR_INVALID,
+			    "spec.output.formats[%zu]: expected a string, aios or onnx", i);
+		const char *name = json_object_get_string(v);
+		unsigned bit = !strcmp(name, "aios")   ? TRAINER_OUT_AIOS
+		               : !strcmp(name, "onnx") ? TRAINER_OUT_ONNX
+		                                       : 0;
+		if (!bit)
+			return aios_fail(
+			    AIOS_ERR_INVALID,
+			    "spec.output.formats[%zu]: \"%s\" is not one of aios, onnx", i, name);
+		if (seen & bit)
+			return aios_fail(AIOS_ERR_INVALID,
+			                 "spec.output.formats[%zu]: \"%s\" is listed twice", i,
+			                 name);
+		seen |= bit;
+	}
+	if (!(seen & TRAINER_OUT_AIOS))
+		return aios_fail(AIOS_ERR_INVALID,
+		                 "spec.output.formats: must list aios (the model artifact, which "
+		                 "status.artifact and aios-serve use); onnx is written beside it, "
+		                 "as in [aios, onnx]");
+	if ((seen & TRAINER_OUT_ONNX) &&
+	    aios_onnx_export_check(c->type, c->activation, c->output_act))
+		return aios_fail_wrap(AIOS_ERR_INVALID, "spec.output.formats: onnx");
+	c->formats = seen;
+	return AIOS_OK;
+}
+
+enum aios_err trainer_onnx_uri(const char *uri, char *out, size_t n)
+{
+	size_t len = strlen(uri);
+	if (len >= 5 && !strcmp(uri + len - 5, ".aios"))
+		len -= 5;
+	int w = snprintf(out, n, "%.*s.onnx", (int)len, uri);
+	if (w < 0 || (size_t)w >= n)
+		return aios_fail(AIOS_ERR_INVALID, "%s: the ONNX file's URI is too long", uri);
+	return AIOS_OK;
+}
+
 enum aios_err trainer_config_parse(struct json_object *spec, struct trainer_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -290,6 +350,8 @@ enum aios_err trainer_config_parse(struct json_object *spec, struct trainer_conf
 	c->checkpoint_min_interval_s = aios_json_lookup(s, "checkpoint.everyEpochs") ? 0 : 30;
 	if ((e = aios_json_opt_string(s, "output.uri", NULL, &c->output_uri)))
 		return bad(e);
+	if ((e = parse_formats(s, c)))
+		return e;
 	if (c->output_uri &&
 	    (!strncmp(c->output_uri, "http://", 7) || !strncmp(c->output_uri, "https://", 8)))
 		return aios_fail(AIOS_ERR_INVALID, "spec.output.uri: http(s) storage is read-only; "

@@ -13,6 +13,7 @@
 #define AIOS_TRAINER_SPEC_H
 
 #include <json-c/json.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -20,6 +21,10 @@
 #include "model/model.h"
 #include "nn.h"
 #include "optim.h"
+
+/* Bits of trainer_config.formats: the files spec.output.formats asks for. */
+#define TRAINER_OUT_AIOS 1u /* the model artifact (model.h): always written */
+#define TRAINER_OUT_ONNX 2u /* the same model as ONNX (model/onnx_export.h) */
 
 struct trainer_config {
 	/* model */
@@ -48,6 +53,9 @@ struct trainer_config {
 	 * checkpoint per epoch would spend a tiny job's time in fsync) */
 	double checkpoint_min_interval_s;
 	const char *output_uri;
+	/* output.formats: TRAINER_OUT_AIOS always, TRAINER_OUT_ONNX when onnx is listed
+	 * (model.onnx beside the artifact, trainer_onnx_uri) */
+	unsigned formats;
 	/* checkpoint.resumeFrom: another run's checkpoint directory (URI) to continue from when
 	 * this run has no checkpoint of its own; a checkpoint there must match this run's
 	 * fingerprint (model, loss, optimizer but epochs, data), else training starts afresh.
@@ -70,6 +78,13 @@ enum aios_err trainer_spec_parse(const char *s, const char *what,
 enum aios_err trainer_config_parse(struct json_object *spec,
                                    struct trainer_config *c) AIOS_MUST_CHECK;
 void trainer_config_cleanup(struct trainer_config *c);
+
+/*
+ * Where the ONNX file of an artifact at uri goes: beside it, the same URI with ".aios"
+ * replaced by ".onnx" (pvc://models/m.aios -> pvc://models/m.onnx), or ".onnx"
+ * appended when uri does not end in ".aios". AIOS_ERR_INVALID when it does not fit n.
+ */
+enum aios_err trainer_onnx_uri(const char *uri, char *out, size_t n) AIOS_MUST_CHECK;
 
 /* Layer sizes (inputs, hidden..., outputs) for n_inputs; returns the count of layers. */
 int trainer_config_sizes(const struct trainer_config *c, int n_inputs, int *sizes);

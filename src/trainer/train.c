@@ -15,6 +15,7 @@
 #include "common/mem.h"
 #include "common/shutdown.h"
 #include "kernels.h"
+#include "model/onnx_export.h"
 #include "pool.h"
 #include "rng.h"
 
@@ -484,11 +485,37 @@ enum aios_err trainer_resume(struct trainer *t, const char *dir, int64_t *resume
 
 /* ---------------------------------------------------------------- artifact */
 
-enum aios_err trainer_save(struct trainer *t, const char *uri, char sha256[AIOS_SHA256_HEX],
-                           size_t *bytes)
+/* Encodes m as an artifact, or as ONNX, and writes it to uri atomically; fills sha256
+ * (of the file, hex) and bytes. */
+static enum aios_err write_model(struct aios_model *m, const char *uri, int as_onnx,
+                                 char sha256[AIOS_SHA256_HEX], size_t *bytes)
+{
+	char path[4096];
+	enum aios_err e = trainer_uri_to_path(uri, path, sizeof(path));
+	if (e)
+		return e;
+	uint8_t *b;
+	size_t n;
+	e = as_onnx ? aios_onnx_export_mem(m, &b, &n)
+	            : aios_model_write_mem(m, AIOS_DTYPE_F32, &b, &n);
+	if (e)
+		return aios_fail_wrap(e, "%s", uri);
+	e = aios_model_atomic_write(path, b, n);
+	if (!e) {
+		uint8_t d[AIOS_SHA256_LEN];
+		aios_sha256(b, n, d);
+		aios_sha256_hex(d, sha256);
+		*bytes = n;
+	}
+	free(b);
+	return e;
+}
+
+enum aios_err trainer_save(struct trainer *t, const char *uri, struct trainer_saved *out)
 {
 	const struct trainer_config *c = t->cfg;
 	struct aios_model *m = t->net.model;
+	memset(out, 0, sizeof(*out));
 	const char *job = getenv("AIOS_JOB");
 	struct json_object *meta = m->meta;
 	if (job && *job)
@@ -506,21 +533,37 @@ enum aios_err trainer_save(struct trainer *t, const char *uri, char sha256[AIOS_
 	                                              : NULL);
 	json_object_object_add(meta, "validation_loss",
 	                       isfinite(t->last_val) ? json_object_new_double(t->last_val) : NULL);
-	char path[4096];
-	enum aios_err e = trainer_uri_to_path(uri, path, sizeof(path));
-	if (e)
+	/* the artifact first: the ONNX file names its digest (aios.artifact.sha256) */
+	enum aios_err e = write_model(m, uri, 0, out->sha256, &out->bytes);
+	if (e || !(c->formats & TRAINER_OUT_ONNX))
 		return e;
-	uint8_t *b;
-	size_t n;
-	if ((e = aios_model_write_mem(m, AIOS_DTYPE_F32, &b, &n)))
+	if ((e = trainer_onnx_uri(uri, out->onnx_uri, sizeof(out->onnx_uri))) ||
+	    (e = write_model(m, out->onnx_uri, 1, out->onnx_sha256, &out->onnx_bytes)))
 		return e;
-	e = aios_model_atomic_write(path, b, n);
-	free(b);
-	if (e)
-		return e;
-	memcpy(sha256, m->sha256, AIOS_SHA256_HEX);
-	*bytes = n;
+	out->onnx = 1;
 	return AIOS_OK;
+}
+
+/* {"uri":..,"sha256":..,"bytes":..} as the final line writes a file's entry. */
+static struct json_object *file_entry(const char *uri, const char *sha256, size_t bytes)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "uri", json_object_new_string(uri));
+	json_object_object_add(o, "sha256", json_object_new_string(sha256));
+	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
+	return o;
+}
+
+char *trainer_saved_json(const struct trainer_saved *s, const char *uri)
+{
+	struct json_object *o = file_entry(uri, s->sha256, s->bytes);
+	if (s->onnx)
+		json_object_object_add(o, "onnx",
+		                       file_entry(s->onnx_uri, s->onnx_sha256, s->onnx_bytes));
+	char *text = aios_xstrdup(json_object_to_json_string_ext(
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return text;
 }
 
 struct aios_model *trainer_model(struct trainer *t)

@@ -75,12 +75,29 @@ enum aios_err trainer_epoch(struct trainer *t, struct trainer_progress *p) AIOS_
 int64_t trainer_epochs_done(const struct trainer *t);
 /* Writes a checkpoint of the current state into dir. */
 enum aios_err trainer_checkpoint(struct trainer *t, const char *dir) AIOS_MUST_CHECK;
+/* What trainer_save wrote: the artifact, and the ONNX file when the spec asks for one. */
+struct trainer_saved {
+	char sha256[AIOS_SHA256_HEX]; /* of the artifact file, hex */
+	size_t bytes;
+	int onnx; /* output.formats lists onnx: the fields below are set */
+	char onnx_uri[4096];
+	char onnx_sha256[AIOS_SHA256_HEX];
+	size_t onnx_bytes;
+};
+
 /*
- * Writes the artifact to uri (file://, pvc:// or a path) atomically; fills sha256
- * (hex) and bytes. The model carries the normalization statistics and metadata.
+ * Writes the artifact to uri (file://, pvc:// or a path) atomically, then, when
+ * output.formats lists onnx, the same model as ONNX to trainer_onnx_uri(uri), also
+ * atomically; fills out. The model carries the normalization statistics and metadata.
  */
-enum aios_err trainer_save(struct trainer *t, const char *uri, char sha256[AIOS_SHA256_HEX],
-                           size_t *bytes) AIOS_MUST_CHECK;
+enum aios_err trainer_save(struct trainer *t, const char *uri,
+                           struct trainer_saved *out) AIOS_MUST_CHECK;
+/*
+ * The final line's "artifact" object for what trainer_save wrote to uri, as JSON text:
+ * {"uri","sha256","bytes"} plus "onnx": {"uri","sha256","bytes"} when it wrote ONNX
+ * (the operator copies both into status.artifact). Caller frees.
+ */
+char *trainer_saved_json(const struct trainer_saved *s, const char *uri);
 /* The model being trained (borrowed; its params change with every step). */
 struct aios_model *trainer_model(struct trainer *t);
 /* Training rows and the fingerprint of config + data (what checkpoints are matched on). */

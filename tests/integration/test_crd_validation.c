@@ -545,6 +545,7 @@ static const char TJ_STATUS[] =
     " \"progress\": {\"epoch\": 7, \"epochs\": 10, \"loss\": 0.25, \"validationLoss\": 0.5,"
     "   \"samplesPerSecond\": 1234.5, \"percent\": 70, \"etaSeconds\": 12},"
     " \"artifact\": {\"uri\": \"pvc://models/x.aios\", \"sha256\": \"ab\", \"bytes\": 100,"
+    "   \"onnx\": {\"uri\": \"pvc://models/x.onnx\", \"sha256\": \"cd\", \"bytes\": 90},"
     "   \"generation\": 1},"
     " \"trials\": [{\"index\": 0, \"name\": \"t0\", \"phase\": \"Succeeded\","
     "   \"parameters\": {\"learningRate\": 0.1, \"hidden\": [16]}, \"objective\": 0.5}],"
@@ -587,6 +588,8 @@ START_TEST(status_subresource_keeps_what_the_operator_writes)
 	    {"status.progress.etaSeconds", "12"},
 	    {"status.workers.active", "2"},
 	    {"status.artifact.generation", "1"},
+	    {"status.artifact.onnx",
+	     "{\"uri\": \"pvc://models/x.onnx\", \"sha256\": \"cd\", \"bytes\": 90}"},
 	    {"status.best.parameters", "{\"learningRate\": 0.1}"},
 	    {"spec.distributed.workers", "2"},
 	};

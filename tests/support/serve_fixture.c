@@ -3,6 +3,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,7 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/clock.h"
+#include "http_client.h"
 
 void sf_fill(float *v, size_t n, unsigned *seed)
 {
@@ -44,12 +47,19 @@ struct aios_model *sf_model(int n_layers, const int *sizes, enum aios_act hidden
 	return m;
 }
 
+const char *sf_program(const char *rel)
+{
+	static __thread char path[4][1024];
+	static __thread int turn;
+	char *p = path[turn++ % 4];
+	const char *b = getenv("AIOS_BUILD_DIR");
+	snprintf(p, sizeof path[0], "%s/%s", b ? b : "build", rel);
+	return p;
+}
+
 static const char *serve_bin(void)
 {
-	static char path[1024];
-	const char *b = getenv("AIOS_BUILD_DIR");
-	snprintf(path, sizeof path, "%s/src/serve/aios-serve", b ? b : "build");
-	return path;
+	return sf_program("src/serve/aios-serve");
 }
 
 static pid_t spawn(const char *const *args, const char *log, int extra)
@@ -150,4 +160,63 @@ int sf_run_fail(const char *const *args, char *out, size_t n)
 		fclose(f);
 	unlink(log);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+float *sf_read_f32(const char *path, size_t n)
+{
+	struct aios_buf b;
+	aios_buf_init(&b, 64u << 20);
+	ck_assert_msg(aios_buf_read_file(&b, path) == AIOS_OK, "read %s: %s", path, aios_errmsg());
+	ck_assert_msg(b.len == n * sizeof(float), "%s: %zu bytes, want %zu", path, b.len,
+	              n * sizeof(float));
+	float *v = malloc(b.len ? b.len : 1);
+	memcpy(v, b.data, b.len);
+	aios_buf_cleanup(&b);
+	return v;
+}
+
+void sf_assert_close(const char *what, const float *got, const float *want, size_t n)
+{
+	double worst = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)got[i] - want[i]), lim = 1e-5 * fabs(want[i]) + 1e-6;
+		ck_assert_msg(d <= lim,
+		              "%s: value %zu is %.9g, the peer says %.9g (|d| %.3g > %.3g)", what,
+		              i, got[i], want[i], d, lim);
+		if (d > worst)
+			worst = d;
+	}
+	fprintf(stderr, "%s: %zu values agree, largest |d| %.3g\n", what, n, worst);
+}
+
+float *sf_infer_v2(int port, const char *input, const float *x, int rows, int width, int n_out)
+{
+	struct aios_buf b;
+	aios_buf_init(&b, 64u << 20);
+	char head[256];
+	snprintf(head, sizeof head,
+	         "{\"inputs\":[{\"name\":\"%s\",\"shape\":[%d,%d],\"datatype\":\"FP32\",\"data\":[",
+	         input, rows, width);
+	ck_assert(aios_buf_append(&b, head, strlen(head)) == AIOS_OK);
+	for (size_t i = 0; i < (size_t)rows * width; i++) {
+		char v[40];
+		int k = snprintf(v, sizeof v, "%s%.9g", i ? "," : "", (double)x[i]);
+		ck_assert(aios_buf_append(&b, v, (size_t)k) == AIOS_OK);
+	}
+	ck_assert(aios_buf_append(&b, "]}]}", 5) == AIOS_OK);
+	struct tc_resp r;
+	tc_request(port, "POST", "/v2/models/m/infer", b.data, &r);
+	aios_buf_cleanup(&b);
+	ck_assert_msg(r.status == 200, "infer: status %d: %s", r.status, r.body);
+	struct json_object *root = json_tokener_parse(r.body), *outs, *data;
+	ck_assert_msg(root && json_object_object_get_ex(root, "outputs", &outs), "%s", r.body);
+	ck_assert(json_object_object_get_ex(json_object_array_get_idx(outs, 0), "data", &data));
+	size_t n = (size_t)rows * n_out;
+	ck_assert_int_eq(json_object_array_length(data), n);
+	float *y = malloc(n * sizeof(float));
+	for (size_t i = 0; i < n; i++)
+		y[i] = (float)json_object_get_double(json_object_array_get_idx(data, i));
+	json_object_put(root);
+	tc_resp_free(&r);
+	return y;
 }

@@ -15,6 +15,10 @@ struct aios_model *sf_model(int n_layers, const int *sizes, enum aios_act hidden
 /* Uniform values in [-1, 1) from seed (xorshift). */
 void sf_fill(float *v, size_t n, unsigned *seed);
 
+/* Path of a program the build made, rel to $AIOS_BUILD_DIR (default "build"), as
+ * "src/trainer/aios-trainer"; one of 4 per-thread buffers reused in turn. */
+const char *sf_program(const char *rel);
+
 struct sf_server {
 	pid_t pid;
 	int port;
@@ -32,5 +36,21 @@ int sf_stop(struct sf_server *srv);
 /* Runs aios-serve with args to completion (it is expected to fail fast); returns its exit
  * code and copies its stderr into out. */
 int sf_run_fail(const char *const *args, char *out, size_t n);
+
+/* Reads a float32 file (little-endian) of exactly n values; fails the test otherwise.
+ * Caller frees. */
+float *sf_read_f32(const char *path, size_t n);
+
+/*
+ * Asserts got (n values) agrees with a peer's want: |got - want| <= 1e-5 |want| + 1e-6 per
+ * value (1e-5 relative, with an absolute floor of 1e-6 for values near 0, where float32
+ * sums of a few dozen terms cancel to a few ulps of their terms, not of the result).
+ * Prints the largest difference to stderr under what.
+ */
+void sf_assert_close(const char *what, const float *got, const float *want, size_t n);
+
+/* POSTs x (rows, width) as the V2 tensor named input to model m on port; returns the
+ * (rows, n_out) outputs (caller frees). A non-200 answer fails the test. */
+float *sf_infer_v2(int port, const char *input, const float *x, int rows, int width, int n_out);
 
 #endif

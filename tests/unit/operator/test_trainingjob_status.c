@@ -375,6 +375,7 @@ START_TEST(new_generation_new_run)
 	step(&c, T0 + 1);
 	ck_assert_str_eq(phase(&c), "Succeeded");
 	ck_assert_int_eq(sint(&c, "status.artifact.generation"), 1);
+	ck_assert_ptr_null(aios_json_lookup(c.job, "status.artifact.onnx"));
 	set_gen(&c, 2);
 	step(&c, T0 + 2);
 	ck_assert(has_event(&c, "NewRun"));
@@ -385,10 +386,13 @@ START_TEST(new_generation_new_run)
 	ck_assert_int_eq(sint(&c, "status.artifact.generation"), 1); /* the old model stays */
 	ck_assert_uint_eq(c.plan.n_remove, 1);                       /* the old run's pod */
 	ck_assert_str_eq(aios_json_str(c.plan.create[0], "metadata.name"), "tj-g2a0-w0");
-	/* the trainer's final line (src/trainer/run.h) nests the artifact */
-	kubelet(&c, "tj-g2a0-w0", "Succeeded", "10.0.0.1", 0,
-	        "{\"artifact\":{\"uri\":\"pvc://m/b\",\"sha256\":\"ff\",\"bytes\":7},\"epochs\":10,"
-	        "\"loss\":0.25,\"val_loss\":null,\"accuracy\":0.5,\"val_accuracy\":0.625}");
+	/* the trainer's final line (src/trainer/run.h) nests the artifact, and the ONNX file
+	 * beside it (output.formats [aios, onnx]) inside that */
+	kubelet(
+	    &c, "tj-g2a0-w0", "Succeeded", "10.0.0.1", 0,
+	    "{\"artifact\":{\"uri\":\"pvc://m/b\",\"sha256\":\"ff\",\"bytes\":7,"
+	    "\"onnx\":{\"uri\":\"pvc://m/b.onnx\",\"sha256\":\"ee\",\"bytes\":9}},\"epochs\":10,"
+	    "\"loss\":0.25,\"val_loss\":null,\"accuracy\":0.5,\"val_accuracy\":0.625}");
 	step(&c, T0 + 3);
 	/* a run faster than the progress scrape still reports its final figures */
 	ck_assert_int_eq(sint(&c, "status.progress.epoch"), 10);
@@ -406,6 +410,9 @@ START_TEST(new_generation_new_run)
 	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.sha256"), "ff");
 	ck_assert_int_eq(sint(&c, "status.artifact.bytes"), 7);
 	ck_assert_int_eq(sint(&c, "status.artifact.generation"), 2);
+	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.onnx.uri"), "pvc://m/b.onnx");
+	ck_assert_str_eq(aios_json_str(c.job, "status.artifact.onnx.sha256"), "ee");
+	ck_assert_int_eq(sint(&c, "status.artifact.onnx.bytes"), 9);
 	aios_tjc_free(&c);
 }
 END_TEST

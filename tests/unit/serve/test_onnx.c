@@ -7,9 +7,7 @@
  * onnx.checker and runs onnxruntime on them; it fails (and so does this test) when a
  * peer is missing or cannot be installed: there is no skip.
  *
- * Agreement: |aios - peer| <= 1e-5 * |peer| + 1e-6 per value (1e-5 relative, with an
- * absolute floor of 1e-6 for values near 0, where float32 sums of a few dozen terms
- * cancel to a few ulps of their terms, not of the result).
+ * Agreement: sf_assert_close (1e-5 relative, an absolute floor of 1e-6 near 0).
  */
 #include <check.h>
 #include <json-c/json.h>
@@ -26,9 +24,6 @@
 #include "support/http_client.h"
 #include "support/serve_fixture.h"
 #include "support/tmpdir.h"
-
-#define REL_TOL 1e-5
-#define ABS_TOL 1e-6
 
 static char g_dir[256];
 
@@ -67,69 +62,6 @@ static const char *peer_file(const char *name, const char *ext)
 	return p;
 }
 
-/* Reads a float32 file of exactly n values. */
-static float *read_f32(const char *path, size_t n)
-{
-	struct aios_buf b;
-	aios_buf_init(&b, 64u << 20);
-	ck_assert_msg(aios_buf_read_file(&b, path) == AIOS_OK, "read %s", path);
-	ck_assert_msg(b.len == n * sizeof(float), "%s: %zu bytes, want %zu", path, b.len,
-	              n * sizeof(float));
-	float *v = malloc(b.len);
-	memcpy(v, b.data, b.len);
-	aios_buf_cleanup(&b);
-	return v;
-}
-
-static void compare(const char *what, const float *got, const float *want, size_t n)
-{
-	double worst = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)got[i] - want[i]), lim = REL_TOL * fabs(want[i]) + ABS_TOL;
-		ck_assert_msg(d <= lim,
-		              "%s: value %zu is %.9g, the peer says %.9g (|d| %.3g > %.3g)", what,
-		              i, got[i], want[i], d, lim);
-		if (d > worst)
-			worst = d;
-	}
-	fprintf(stderr, "test_onnx: %s: %zu values agree, largest |d| %.3g\n", what, n, worst);
-}
-
-/* POSTs rows x (rows, width) as a V2 tensor named input to NAME; returns the outputs. */
-static float *infer_v2(int port, const char *input, const float *x, int rows, int width, int n_out)
-{
-	struct aios_buf b;
-	aios_buf_init(&b, 64u << 20);
-	char head[256];
-	snprintf(head, sizeof head,
-	         "{\"inputs\":[{\"name\":\"%s\",\"shape\":[%d,%d],\"datatype\":\"FP32\",\"data\":[",
-	         input, rows, width);
-	ck_assert(aios_buf_append(&b, head, strlen(head)) == AIOS_OK);
-	for (size_t i = 0; i < (size_t)rows * width; i++) {
-		char v[40];
-		int k = snprintf(v, sizeof v, "%s%.9g", i ? "," : "", (double)x[i]);
-		ck_assert(aios_buf_append(&b, v, (size_t)k) == AIOS_OK);
-	}
-	ck_assert(aios_buf_append(&b, "]}]}", 5) == AIOS_OK);
-	char path[128];
-	snprintf(path, sizeof path, "/v2/models/m/infer");
-	struct tc_resp r;
-	tc_request(port, "POST", path, b.data, &r);
-	aios_buf_cleanup(&b);
-	ck_assert_msg(r.status == 200, "infer: status %d: %s", r.status, r.body);
-	struct json_object *root = json_tokener_parse(r.body), *outs, *data;
-	ck_assert_msg(root && json_object_object_get_ex(root, "outputs", &outs), "%s", r.body);
-	ck_assert(json_object_object_get_ex(json_object_array_get_idx(outs, 0), "data", &data));
-	size_t n = (size_t)rows * n_out;
-	ck_assert_int_eq(json_object_array_length(data), n);
-	float *y = malloc(n * sizeof(float));
-	for (size_t i = 0; i < n; i++)
-		y[i] = (float)json_object_get_double(json_object_array_get_idx(data, i));
-	json_object_put(root);
-	tc_resp_free(&r);
-	return y;
-}
-
 /* Every model of the manifest: served, V2 metadata, outputs vs onnxruntime and PyTorch. */
 START_TEST(served_models_match_pytorch_and_onnxruntime)
 {
@@ -161,18 +93,19 @@ START_TEST(served_models_match_pytorch_and_onnxruntime)
 		ck_assert_msg(strstr(r.body, "\"platform\":\"onnx\""), "%s", r.body);
 		tc_resp_free(&r);
 
-		float *x = read_f32(peer_file(name, ".x.f32"), (size_t)rows * width);
-		float *y = infer_v2(s.port, in_name, x, rows, width, n_out);
-		float *ort = read_f32(peer_file(name, ".ort.f32"), (size_t)rows * n_out);
+		float *x = sf_read_f32(peer_file(name, ".x.f32"), (size_t)rows * width);
+		float *y = sf_infer_v2(s.port, in_name, x, rows, width, n_out);
+		float *ort = sf_read_f32(peer_file(name, ".ort.f32"), (size_t)rows * n_out);
 		char what[128];
 		snprintf(what, sizeof what, "%s vs onnxruntime", name);
-		compare(what, y, ort, (size_t)rows * n_out);
+		sf_assert_close(what, y, ort, (size_t)rows * n_out);
 		FILE *tf = fopen(peer_file(name, ".torch.f32"), "r");
 		if (tf) {
 			fclose(tf);
-			float *pt = read_f32(peer_file(name, ".torch.f32"), (size_t)rows * n_out);
+			float *pt =
+			    sf_read_f32(peer_file(name, ".torch.f32"), (size_t)rows * n_out);
 			snprintf(what, sizeof what, "%s vs PyTorch", name);
-			compare(what, y, pt, (size_t)rows * n_out);
+			sf_assert_close(what, y, pt, (size_t)rows * n_out);
 			free(pt);
 		} else {
 			ck_assert_str_eq(name, "handmade"); /* the one model PyTorch did not make */
@@ -200,8 +133,8 @@ START_TEST(int8_applies_to_onnx_models)
 	struct aios_engine_opts o = {.quantize = AIOS_QUANT_INT8};
 	struct aios_engine *e;
 	ck_assert_int_eq(aios_engine_new(m, &o, &e), AIOS_OK);
-	float *x = read_f32(peer_file("mlp", ".x.f32"), 1000 * 10);
-	float *ort = read_f32(peer_file("mlp", ".ort.f32"), 1000 * 4);
+	float *x = sf_read_f32(peer_file("mlp", ".x.f32"), 1000 * 10);
+	float *ort = sf_read_f32(peer_file("mlp", ".ort.f32"), 1000 * 4);
 	float *y = malloc(sizeof(float) * 1000 * 4);
 	float *scratch = malloc(sizeof(float) * aios_engine_scratch_floats(e, 1000));
 	aios_engine_forward(e, x, 1000, y, scratch);

@@ -1,6 +1,6 @@
 /*
  * test_spec.c - the TrainingJob spec: documented defaults, derived output activation and
- * label rules, refusals naming the field; checkpoint files on their own.
+ * label rules, refusals naming the field, output formats; checkpoint files on their own.
  */
 #include <math.h>
 #include <stdio.h>
@@ -131,6 +131,18 @@ START_TEST(refusals_name_the_field)
 	     "spec.checkpoint.everyEpochs"},
 	    {"{\"data\":{\"uri\":\"x\"},\"output\":{\"uri\":\"http://h/m\"}}", "read-only"},
 	    {"[1,2]", "expected a JSON object"},
+	    {"{\"data\":{\"uri\":\"x\"},\"output\":{\"formats\":\"onnx\"}}",
+	     "spec.output.formats: expected a list such as [aios, onnx]"},
+	    {"{\"data\":{\"uri\":\"x\"},\"output\":{\"formats\":[\"aios\",\"torchscript\"]}}",
+	     "spec.output.formats[1]: \"torchscript\" is not one of aios, onnx"},
+	    {"{\"data\":{\"uri\":\"x\"},\"output\":{\"formats\":[\"aios\",1]}}",
+	     "spec.output.formats[1]: expected a string"},
+	    {"{\"data\":{\"uri\":\"x\"},\"output\":{\"formats\":[\"onnx\",\"aios\",\"onnx\"]}}",
+	     "spec.output.formats[2]: \"onnx\" is listed twice"},
+	    {"{\"data\":{\"uri\":\"x\"},\"output\":{\"formats\":[\"onnx\"]}}",
+	     "spec.output.formats: must list aios"},
+	    {"{\"data\":{\"uri\":\"x\"},\"output\":{\"formats\":[]}}",
+	     "spec.output.formats: must list aios"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct trainer_config c;
@@ -201,6 +213,50 @@ START_TEST(checkpoint_files)
 }
 END_TEST
 
+/* output.formats: [aios] by default; onnx for every model kind and activation the spec
+ * accepts (none is refused today); the ONNX file's URI beside the artifact. */
+START_TEST(output_formats_and_onnx_uri)
+{
+	struct trainer_config c;
+	ck_assert_int_eq(parse("{\"data\":{\"uri\":\"x\"}}", &c), AIOS_OK);
+	ck_assert_uint_eq(c.formats, TRAINER_OUT_AIOS);
+	trainer_config_cleanup(&c);
+	static const char *const kinds[] = {
+	    "\"model\":{\"type\":\"linear\",\"outputs\":2}",
+	    "\"model\":{\"type\":\"linear\"},\"loss\":\"hinge\"",
+	    "\"model\":{\"type\":\"logistic\"}",
+	    "\"model\":{\"type\":\"softmax\",\"outputs\":4}",
+	    "\"model\":{\"type\":\"mlp\",\"activation\":\"relu\",\"outputs\":3},"
+	    "\"loss\":\"cross_entropy\"",
+	    "\"model\":{\"type\":\"mlp\",\"activation\":\"tanh\"},\"loss\":\"cross_entropy\"",
+	    "\"model\":{\"type\":\"mlp\",\"activation\":\"sigmoid\"},\"loss\":\"hinge\"",
+	    "\"model\":{\"type\":\"mlp\",\"activation\":\"identity\"}",
+	};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		char js[512];
+		snprintf(
+		    js, sizeof js,
+		    "{%s,\"data\":{\"uri\":\"x\"},\"output\":{\"formats\":[\"onnx\",\"aios\"]}}",
+		    kinds[i]);
+		ck_assert_msg(parse(js, &c) == AIOS_OK, "%s: %s", js, aios_errmsg());
+		ck_assert_uint_eq(c.formats, TRAINER_OUT_AIOS | TRAINER_OUT_ONNX);
+		trainer_config_cleanup(&c);
+	}
+	char u[64];
+	ck_assert_int_eq(trainer_onnx_uri("pvc://models/linear.aios", u, sizeof u), AIOS_OK);
+	ck_assert_str_eq(u, "pvc://models/linear.onnx");
+	ck_assert_int_eq(trainer_onnx_uri("file:///m/model", u, sizeof u), AIOS_OK);
+	ck_assert_str_eq(u, "file:///m/model.onnx");
+	ck_assert_int_eq(trainer_onnx_uri("m.aios.bak", u, sizeof u), AIOS_OK);
+	ck_assert_str_eq(u, "m.aios.bak.onnx");
+	ck_assert_int_eq(trainer_onnx_uri(".aios", u, sizeof u), AIOS_OK);
+	ck_assert_str_eq(u, ".onnx");
+	ck_assert_int_eq(trainer_onnx_uri("pvc://models/a-rather-long-name.aios", u, 20),
+	                 AIOS_ERR_INVALID);
+	assert_msg("the ONNX file's URI is too long");
+}
+END_TEST
+
 static Suite *spec_suite(void)
 {
 	Suite *s = suite_create("trainer_spec");
@@ -208,6 +264,7 @@ static Suite *spec_suite(void)
 	tcase_add_test(tc, defaults_follow_docs);
 	tcase_add_test(tc, loss_decides_output_and_labels);
 	tcase_add_test(tc, refusals_name_the_field);
+	tcase_add_test(tc, output_formats_and_onnx_uri);
 	tcase_add_test(tc, checkpoint_files);
 	suite_add_tcase(s, tc);
 	return s;

@@ -9,13 +9,11 @@ OUT_WIDTH, IN_DIMS comma-separated without the batch):
   NAME.x.f32       ROWS random input rows (float32, little-endian)
   NAME.ort.f32     onnxruntime-node's outputs (CPU provider, one thread)
   NAME.torch.f32   PyTorch's outputs, for the models PyTorch exported
-and refused models conv.onnx (a Conv layer) and bad_*.onnx. onnxruntime-node is
-installed from npm, pinned, into $AIOS_NPM_CACHE (default /var/cache/aios/npm) on
-first use; any failure is fatal (exit 1), never a skip.
+and refused models conv.onnx (a Conv layer) and bad_*.onnx. onnxruntime-node comes
+from tests/support/ort.py (npm, pinned, installed on first use); any failure is fatal
+(exit 1), never a skip.
 """
-import fcntl
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -25,8 +23,9 @@ import onnx.helper as oh
 import onnx.numpy_helper as onp
 import torch
 
-ORT_VERSION = "1.16.3"  # ships its native runtime inside the npm package
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "../../../support"))
+import ort  # noqa: E402  (tests/support/ort.py: onnxruntime-node, pinned)
 
 
 def die(msg):
@@ -34,31 +33,8 @@ def die(msg):
     sys.exit(1)
 
 
-def ort_dir():
-    root = os.environ.get("AIOS_NPM_CACHE", "/var/cache/aios/npm")
-    d = os.path.join(root, "onnxruntime-node-" + ORT_VERSION)
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(root, ".onnxruntime-node.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        binding = os.path.join(d, "node_modules/onnxruntime-node/bin/napi-v3/linux/x64")
-        if not os.path.isdir(binding):
-            r = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts",
-                                "--prefix", d, "onnxruntime-node@" + ORT_VERSION],
-                               capture_output=True, text=True, timeout=600)
-            if r.returncode != 0 or not os.path.isdir(binding):
-                die("cannot install onnxruntime-node@%s with npm:\n%s%s"
-                    % (ORT_VERSION, r.stdout, r.stderr))
-    return d
-
-
 def run_ort(ortd, path, x, name):
-    env = dict(os.environ, AIOS_ORT_DIR=ortd, AIOS_ORT_SHAPE=str(list(x.shape[1:])))
-    out = path[:-5] + ".ort.f32"
-    r = subprocess.run(["node", os.path.join(HERE, "ort_run.mjs"), path, path[:-5] + ".x.f32",
-                        str(x.shape[0]), out], env=env, capture_output=True, text=True,
-                       timeout=120)
-    if r.returncode != 0:
-        die("onnxruntime-node failed on %s:\n%s%s" % (name, r.stdout, r.stderr))
+    ort.run(ortd, path, path[:-5] + ".x.f32", x.shape[0], x.shape[1:], path[:-5] + ".ort.f32")
 
 
 def save(outdir, name, model_path, x, width, torch_y, manifest, ortd):
@@ -168,7 +144,7 @@ def main():
         die("usage: peers.py OUTDIR")
     outdir = sys.argv[1]
     os.makedirs(outdir, exist_ok=True)
-    ortd = ort_dir()
+    ortd = ort.install()
     torch.set_num_threads(1)
     g = np.random.default_rng(42)
     manifest = []
