@@ -43,10 +43,17 @@ void aios_ms_resolve_model(struct json_object *ms, struct json_object *tj,
 		}
 		return;
 	}
+	/* spec.model.format picks which of the job's outputs: the artifact or its ONNX twin */
+	const char *format = aios_json_str(ms, "spec.model.format");
+	int onnx = format && strcmp(format, "onnx") == 0;
+	const char *at = onnx ? "status.artifact.onnx" : "status.artifact";
+	char key[64];
 	const char *phase = tj ? aios_json_str(tj, "status.phase") : NULL;
-	const char *auri = tj ? aios_json_str(tj, "status.artifact.uri") : NULL;
+	snprintf(key, sizeof(key), "%s.uri", at);
+	const char *auri = tj ? aios_json_str(tj, key) : NULL;
 	if (phase && strcmp(phase, "Succeeded") == 0 && auri && *auri) {
-		set_model(out, auri, aios_json_str(tj, "status.artifact.sha256"));
+		snprintf(key, sizeof(key), "%s.sha256", at);
+		set_model(out, auri, aios_json_str(tj, key));
 		return;
 	}
 	keep_served(ms, out);
@@ -62,7 +69,11 @@ void aios_ms_resolve_model(struct json_object *ms, struct json_object *tj,
 	} else if (phase && strcmp(phase, "Succeeded") == 0) {
 		out->reason = "ArtifactMissing";
 		snprintf(out->message, sizeof(out->message),
-		         "TrainingJob %s succeeded but has no status.artifact.uri%s", job, served);
+		         "TrainingJob %s succeeded but has no %s.uri%s%s", job, at,
+		         onnx ? " (spec.model.format is onnx: list onnx in the job's "
+		                "spec.output.formats)"
+		              : "",
+		         served);
 	} else {
 		out->reason = "WaitingForTrainingJob";
 		snprintf(out->message, sizeof(out->message),

@@ -244,6 +244,36 @@ START_TEST(resolve_from_training_job)
 }
 END_TEST
 
+/* spec.model.format onnx serves the job's ONNX twin, and says what to do when the job
+ * wrote none. */
+START_TEST(resolve_onnx_output_of_training_job)
+{
+	struct json_object *ms = parse("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"model\":{"
+	                               "\"trainingJob\":\"job\",\"format\":\"onnx\"}}}");
+	struct aios_ms_model model;
+	struct json_object *tj =
+	    parse("{\"status\":{\"phase\":\"Succeeded\",\"artifact\":{\"uri\":\"pvc://out/a.aios\","
+	          "\"sha256\":\"ff\",\"onnx\":{\"uri\":\"pvc://out/a.onnx\",\"sha256\":\"ee\"}}}}");
+	aios_ms_resolve_model(ms, tj, &model);
+	ck_assert(model.have);
+	ck_assert_str_eq(model.uri, "pvc://out/a.onnx");
+	ck_assert_str_eq(model.sha256, "ee");
+	json_object_put(tj);
+
+	tj =
+	    parse("{\"status\":{\"phase\":\"Succeeded\",\"artifact\":{\"uri\":\"pvc://out/a.aios\","
+	          "\"sha256\":\"ff\"}}}");
+	aios_ms_resolve_model(ms, tj, &model);
+	ck_assert(!model.have);
+	ck_assert_str_eq(model.reason, "ArtifactMissing");
+	ck_assert_msg(strstr(model.message, "no status.artifact.onnx.uri") &&
+	                  strstr(model.message, "spec.output.formats"),
+	              "%s", model.message);
+	json_object_put(tj);
+	json_object_put(ms);
+}
+END_TEST
+
 START_TEST(names_and_service)
 {
 	char *n = aios_ms_pod_name("a-very-long-model-service-name-that-goes-on-and-on-and-on-x",
@@ -279,6 +309,7 @@ static Suite *ms_render_suite(void)
 	tcase_add_test(tc, pod_from_http_uri_has_no_claim);
 	tcase_add_test(tc, revision_follows_model_and_runtime);
 	tcase_add_test(tc, resolve_from_training_job);
+	tcase_add_test(tc, resolve_onnx_output_of_training_job);
 	tcase_add_test(tc, names_and_service);
 	suite_add_tcase(s, tc);
 	return s;
