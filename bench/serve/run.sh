@@ -8,12 +8,22 @@
 #   nginx   nginx (2 workers) returning a fixed reply on the same path: the HTTP
 #           ceiling of this machine
 # Requests/s and p50/p99 latency at batch 1 and 32 rows per request, 32 and 128
-# connections; latency of aios-serve and nginx at half their peak rate (open loop,
+# connections; batch 32 by protocol, aios-serve alone (rows/s, the figure batching
+# is for), 32 and 128 connections:
+#   v1-json     POST /v1/models/bench:predict {"instances": [[16 numbers] x 32]}
+#   v2-json     POST /v2/models/bench/infer, inputs[0].data: 512 numbers, JSON answer
+#   v2-binary   the same tensor in the binary extension (Inference-Header-Content-Length,
+#               2048 bytes of FP32 after the JSON header), binary answer asked for
+#               with "binary_data_output": true
+# latency of aios-serve and nginx at half their peak rate (open loop,
 # aios-bench-loadgen); dynamic batching on and off
 # with a larger model; binary size; idle and loaded RSS; CPU time per request (robust
 # to other load on the machine); and the int8 / pruning accuracy and kernel-speed
 # table (aios-bench-kernels). Prints markdown; nothing here is a pass/fail test.
+#   bench/serve/run.sh --help   this text
+# Environment: AIOS_BUILD_DIR (default build/), AIOS_BENCH_ISOLATE=1 (see below).
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 # AIOS_BENCH_ISOLATE=1 (below) changes the CPU weight of this script's session: give it a
 # session of its own first
 if [[ "${AIOS_BENCH_ISOLATE:-0}" == 1 && "$(ps -o sid= -p $$ | tr -d ' ')" != "$$" ]]; then
@@ -104,12 +114,12 @@ wait_http "http://127.0.0.1:$pp$path" POST
 wait_http "http://127.0.0.1:$pn$path" POST
 idle_rss=$(rss_kb "$apid")
 
-# run PEER PORT PID BATCH CONNS [LUA]: prints "rps p50 p99 cpu_us_per_req"
+# run PEER PORT PID BATCH CONNS [LUA] [PATH]: prints "rps p50 p99 cpu_us_per_req"
 run() {
-  local port=$1 pid=$2 b=$3 c=$4 lua=${5:-$tmp/b$3.lua}
+  local port=$1 pid=$2 b=$3 c=$4 lua=${5:-$tmp/b$3.lua} url_path=${6:-$path}
   local t0; t0=$(cpu_ticks "$pid")
   local threads=2; ((c < 2)) && threads=1
-  wrk -t"$threads" -c"$c" -d"${secs}s" --latency -s "$lua" "http://127.0.0.1:$port$path" >"$tmp/wrk.out" 2>&1
+  wrk -t"$threads" -c"$c" -d"${secs}s" --latency -s "$lua" "http://127.0.0.1:$port$url_path" >"$tmp/wrk.out" 2>&1
   local t1; t1=$(cpu_ticks "$pid")
   local hz; hz=$(getconf CLK_TCK)
   awk -v dt=$((t1 - t0)) -v hz="$hz" '
@@ -142,6 +152,53 @@ echo "peak requests/s at batch 1: aios $a1, python $p1, nginx $n1;" \
   "aios/python = $(awk -v a="$a1" -v b="$p1" 'BEGIN{printf "%.1f", a/b}')x," \
   "aios/nginx = $(awk -v a="$a1" -v b="$n1" 'BEGIN{printf "%.2f", a/b}')"
 echo "peak rows/s at batch 32: aios $((${peak[aios.32]} * 32)), python $((${peak[python.32]} * 32))"
+
+# Batch 32 by protocol: the same 32 rows as V1 JSON, V2 JSON and V2 binary. The bodies
+# (and wrk scripts, every byte of the binary one as a \ddd escape) come from python3.
+"$py" - "$tmp" "$row" <<'PY'
+import json, struct, sys
+tmp, row = sys.argv[1], json.loads(sys.argv[2])
+rows = [row] * 32
+flat = [v for r in rows for v in r]
+def lua(name, body, headers):
+    esc = "".join("\\%03d" % b for b in body)
+    with open(f"{tmp}/{name}.lua", "w") as f:
+        f.write('wrk.method = "POST"\n')
+        for k, v in headers.items():
+            f.write(f'wrk.headers["{k}"] = "{v}"\n')
+        f.write(f'wrk.body = "{esc}"\n')
+    with open(f"{tmp}/{name}.body", "wb") as f:
+        f.write(body)
+v1 = json.dumps({"instances": rows}, separators=(",", ":")).encode()
+v2 = json.dumps({"inputs": [{"name": "input-0", "shape": [32, 16], "datatype": "FP32",
+                             "data": flat}]}, separators=(",", ":")).encode()
+head = json.dumps({"inputs": [{"name": "input-0", "shape": [32, 16], "datatype": "FP32",
+                               "parameters": {"binary_data_size": 4 * len(flat)}}],
+                   "parameters": {"binary_data_output": True}}, separators=(",", ":")).encode()
+lua("v1-json", v1, {"Content-Type": "application/json"})
+lua("v2-json", v2, {"Content-Type": "application/json"})
+lua("v2-binary", head + struct.pack("<%df" % len(flat), *flat),
+    {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": len(head)})
+with open(f"{tmp}/v2-binary.hlen", "w") as f:
+    f.write(str(len(head)))
+PY
+echo
+echo "### batch 32 by protocol (aios-serve alone, 32 rows of 16 features per request)"
+echo
+echo "| protocol | connections | requests/s | rows/s | p50 us | p99 us | server CPU us/request |"
+echo "|---|---|---|---|---|---|---|"
+v2path=/v2/models/bench/infer
+for proto in v1-json v2-json v2-binary; do
+  url=$path extra=()
+  [[ $proto == v2-* ]] && url=$v2path
+  [[ $proto == v2-binary ]] && extra=(-H "Content-Type: application/octet-stream" -H "Inference-Header-Content-Length: $(cat "$tmp/v2-binary.hlen")")
+  code=$(curl -s -o /dev/null -w '%{http_code}' "${extra[@]}" --data-binary "@$tmp/$proto.body" "http://127.0.0.1:$pa$url")
+  [[ $code == 200 ]] || { echo "run.sh: $proto request answered $code" >&2; exit 2; }
+  for c in 32 128; do
+    read -r rps p50 p99 cpu < <(run "$pa" "$apid" 32 "$c" "$tmp/$proto.lua" "$url")
+    echo "| $proto | $c | $rps | $((rps * 32)) | $p50 | $p99 | $cpu |"
+  done
+done
 
 # Latency at half of the peak rate: open loop (aios-bench-loadgen), requests sent at a
 # fixed rate and timed from their scheduled send time, so stalls are charged in full.

@@ -65,6 +65,7 @@ struct aios_serve {
 struct pend {
 	struct aios_http_defer *d;
 	int v2;
+	int binary; /* V2: answer with the binary tensor extension */
 	char id[AIOS_PROTO_ID_MAX];
 };
 
@@ -199,9 +200,21 @@ static void on_done(void *ctx, const float *y, int rows, void *ud)
 	struct aios_serve *s = ls->s;
 	struct aios_http_resp *resp = aios_http_defer_resp(p->d);
 	int n_out = aios_engine_outputs(s->engine);
-	enum aios_err e =
-	    p->v2 ? aios_proto_v2_encode(s->cfg.name, p->id, y, rows, n_out, &resp->body)
-	          : aios_proto_v1_encode(y, rows, n_out, &resp->body);
+	size_t json_len = 0;
+	enum aios_err e;
+	if (p->binary)
+		e = aios_proto_v2_encode_binary(s->cfg.name, p->id, y, rows, n_out, &resp->body,
+		                                &json_len);
+	else if (p->v2)
+		e = aios_proto_v2_encode(s->cfg.name, p->id, y, rows, n_out, &resp->body);
+	else
+		e = aios_proto_v1_encode(y, rows, n_out, &resp->body);
+	if (!e && p->binary) {
+		char n[24];
+		snprintf(n, sizeof n, "%zu", json_len);
+		aios_http_resp_header(resp, "Inference-Header-Content-Length", n);
+		resp->content_type = "application/octet-stream";
+	}
 	if (e)
 		aios_http_resp_error(resp, 500, "response larger than %zu bytes", resp->body.max);
 	/* account before the response can leave: a client that reads /metrics right after
@@ -263,9 +276,17 @@ static void infer(struct aios_serve *s, struct aios_http_req *req, struct aios_h
 	int n_in = aios_engine_inputs(s->engine), max_rows = s->cfg.max_rows_per_request;
 	struct aios_proto_batch b;
 	char err[512];
-	enum aios_err e =
-	    v2 ? aios_proto_v2_parse(req->body, req->body_len, n_in, max_rows, &b, err, sizeof err)
-	       : aios_proto_v1_parse(req->body, req->body_len, n_in, max_rows, &b, err, sizeof err);
+	enum aios_err e = AIOS_OK;
+	/* the binary tensor extension: the JSON header's length, the tensor after it */
+	const char *hl = v2 ? aios_http_req_header(req, "Inference-Header-Content-Length") : NULL;
+	size_t json_len = AIOS_PROTO_NO_BINARY;
+	if (hl)
+		e = aios_proto_v2_header_length(hl, req->body_len, &json_len, err, sizeof err);
+	if (!e)
+		e = v2 ? aios_proto_v2_parse_binary(req->body, req->body_len, json_len, n_in,
+		                                    max_rows, &b, err, sizeof err)
+		       : aios_proto_v1_parse(req->body, req->body_len, n_in, max_rows, &b, err,
+		                             sizeof err);
 	if (e) {
 		aios_http_resp_error(resp, e == AIOS_ERR_TOO_BIG ? 413 : 400, "%s", err);
 		return;
@@ -289,6 +310,7 @@ static void infer(struct aios_serve *s, struct aios_http_req *req, struct aios_h
 	}
 	aios_gauge_add(s->s_in_flight, 1);
 	p->v2 = v2;
+	p->binary = v2 && b.binary_out;
 	memcpy(p->id, b.id, sizeof p->id);
 	p->d = aios_http_defer(req);
 }

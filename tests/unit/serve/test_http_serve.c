@@ -171,6 +171,134 @@ START_TEST(bad_requests_are_named_and_server_keeps_serving)
 }
 END_TEST
 
+/* POST of len raw bytes with extra header lines ("Name: value\r\n"...) on a new connection. */
+static void raw_post(int port, const char *path, const char *headers, const void *body, size_t len,
+                     struct tc_resp *r)
+{
+	char head[1024];
+	int n = snprintf(head, sizeof head,
+	                 "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n%s\r\n", path, len,
+	                 headers);
+	int fd = tc_connect(port);
+	tc_send(fd, head, (size_t)n);
+	tc_send(fd, body, len);
+	tc_read(fd, r, 5000);
+	close(fd);
+}
+
+/* The binary tensor extension over HTTP: a round trip, and each malformed frame a 400. */
+START_TEST(binary_tensor_extension)
+{
+	struct sf_server s;
+	start(&s, "--max-request-bytes", "1024");
+	const char *p2 = "/v2/models/mlp/infer";
+	float x[8] = {0.5f, -1, 2, 0.25f, 1, 1, -1, 0};
+	const char *json = "{\"id\":\"b7\",\"inputs\":[{\"name\":\"input-0\",\"shape\":[2,4],"
+	                   "\"datatype\":\"FP32\",\"parameters\":{\"binary_data_size\":32}}],"
+	                   "\"outputs\":[{\"name\":\"output-0\",\"parameters\":{\"binary_data\":"
+	                   "true}}]}";
+	char body[1024] = {0}, hdr[128];
+	size_t jl = strlen(json);
+	memcpy(body, json, jl);
+	memcpy(body + jl, x, sizeof x); /* this machine is little-endian, as the format */
+	snprintf(hdr, sizeof hdr,
+	         "Content-Type: application/octet-stream\r\nInference-Header-Content-Length: "
+	         "%zu\r\n",
+	         jl);
+	struct tc_resp r;
+	raw_post(s.port, p2, hdr, body, jl + sizeof x, &r);
+	ck_assert_msg(r.status == 200, "status %d: %s", r.status, r.body);
+	char v[64];
+	ck_assert(tc_header(&r, "Content-Type", v, sizeof v));
+	ck_assert_str_eq(v, "application/octet-stream");
+	ck_assert(tc_header(&r, "Inference-Header-Content-Length", v, sizeof v));
+	size_t rjl = strtoul(v, NULL, 10);
+	ck_assert_uint_eq(r.body_len, rjl + 6 * sizeof(float));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"id\":\"b7\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"shape\":[2,3]"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"parameters\":{\"binary_data_size\":24}"));
+	float yb[6], yref[6], scratch[256];
+	memcpy(yb, r.body + rjl, sizeof yb);
+	aios_model_forward_ref(g_m, x, 2, yref, scratch);
+	for (int i = 0; i < 6; i++)
+		ck_assert_float_eq_tol(yb[i], yref[i], 1e-5f);
+	tc_resp_free(&r);
+	/* the same rows as JSON: the same floats, bit for bit (%.9g round-trips) */
+	tc_request(s.port, "POST", p2,
+	           "{\"inputs\":[{\"name\":\"input-0\",\"shape\":[2,4],\"datatype\":\"FP32\","
+	           "\"data\":[0.5,-1,2,0.25,1,1,-1,0]}]}",
+	           &r);
+	ck_assert_int_eq(r.status, 200);
+	float yj[6];
+	ck_assert_int_eq(floats_after(r.body, "\"data\":", yj, 6), 6);
+	ck_assert_mem_eq(yj, yb, sizeof yb);
+	tc_resp_free(&r);
+	/* malformed frames: 400 with a JSON error naming the problem */
+	static const struct {
+		const char *hdr;
+		size_t len; /* bytes of body sent */
+		const char *msg;
+	} bad[] = {
+	    {"Inference-Header-Content-Length: 5000\r\n", 0,
+	     "Inference-Header-Content-Length is 5000 but the body holds only"},
+	    {"Inference-Header-Content-Length: -3\r\n", 0, "is not a byte count"},
+	    {"Inference-Header-Content-Length: 99999999999999999999999\r\n", 0,
+	     "but the body holds only"},
+	    {NULL, 4, "binary_data_size is 32 bytes but the binary part after the"},
+	    {NULL, 1, "binary_data_size is 32 bytes but the binary part after the"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		size_t len = jl + sizeof x;
+		const char *h = bad[i].hdr;
+		if (!h) { /* the right header, the wrong number of tensor bytes */
+			h = hdr;
+			len = jl + sizeof x - bad[i].len;
+			if (bad[i].len == 1)
+				len = jl + sizeof x + 1;
+		}
+		raw_post(s.port, p2, h, body, len, &r);
+		ck_assert_msg(r.status == 400, "case %zu: status %d: %s", i, r.status, r.body);
+		ck_assert_msg(strncmp(r.body, "{\"error\":\"", 10) == 0, "case %zu: %s", i, r.body);
+		ck_assert_msg(strstr(r.body, bad[i].msg), "case %zu: %s lacks %s", i, r.body,
+		              bad[i].msg);
+		tc_resp_free(&r);
+	}
+	/* a wrong datatype, a size that does not match the shape */
+	const char *j16 =
+	    "{\"inputs\":[{\"name\":\"input-0\",\"shape\":[1,4],\"datatype\":\"FP16\","
+	    "\"parameters\":{\"binary_data_size\":16}}]}";
+	const char *j20 =
+	    "{\"inputs\":[{\"name\":\"input-0\",\"shape\":[1,4],\"datatype\":\"FP32\","
+	    "\"parameters\":{\"binary_data_size\":20}}]}";
+	const struct {
+		const char *json;
+		size_t tensor;
+		const char *msg;
+	} bad2[] = {{j16, 16, "FP16 is not supported"}, {j20, 20, "of FP32 needs 16"}};
+	for (size_t i = 0; i < 2; i++) {
+		size_t n = strlen(bad2[i].json);
+		memcpy(body, bad2[i].json, n);
+		memset(body + n, 0, bad2[i].tensor);
+		snprintf(hdr, sizeof hdr, "Inference-Header-Content-Length: %zu\r\n", n);
+		raw_post(s.port, p2, hdr, body, n + bad2[i].tensor, &r);
+		ck_assert_msg(r.status == 400 && strstr(r.body, bad2[i].msg), "%d %s", r.status,
+		              r.body);
+		tc_resp_free(&r);
+	}
+	/* the body cap holds whatever the header says: refused before the handler */
+	static char huge[2048];
+	memset(huge, 0, sizeof huge);
+	raw_post(s.port, p2, "Inference-Header-Content-Length: 10\r\n", huge, sizeof huge, &r);
+	ck_assert_int_eq(r.status, 413);
+	tc_resp_free(&r);
+	/* still serving, and every refusal was counted */
+	expect(s.port, "GET", "/v2/health/live", NULL, 200, "live");
+	expect(s.port, "GET", "/metrics", NULL, 200,
+	       "aios_serve_requests_total{endpoint=\"v2_infer\",code=\"400\"} 7");
+	ck_assert_int_eq(sf_stop(&s), 0);
+}
+END_TEST
+
 START_TEST(slow_client_gets_408)
 {
 	struct sf_server s;
@@ -632,6 +760,7 @@ static Suite *suite(void)
 	tcase_add_test(t, health_and_metadata);
 	tcase_add_test(t, predictions_match_reference);
 	tcase_add_test(t, bad_requests_are_named_and_server_keeps_serving);
+	tcase_add_test(t, binary_tensor_extension);
 	tcase_add_test(t, slow_client_gets_408);
 	tcase_add_test(t, metrics_page);
 	tcase_add_test(t, sigterm_finishes_in_flight_and_drops_ready);
