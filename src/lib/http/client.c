@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "common/mem.h"
 #include "common/shutdown.h"
@@ -216,6 +217,15 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* Every connection close-on-exec: a program spawned meanwhile (an exec credential
+ * plugin, a pod process of the node agent, a test's child) must not inherit it. */
+static curl_socket_t open_cloexec(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)arg;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 /* Puts req's options on x->easy. Only failures of our own input are reported. */
 static enum aios_err setup(struct xfer *x, const struct aios_httpc_req *req,
                            const struct aios_httpc_opts *o)
@@ -231,6 +241,7 @@ static enum aios_err setup(struct xfer *x, const struct aios_httpc_req *req,
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_cloexec);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "aios/" AIOS_VERSION);
 	if (strcmp(m, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -626,4 +637,353 @@ void aios_httpc_batch_get(struct aios_httpc_batch *b, const char *const *urls, s
 			curl_multi_poll(b->multi, NULL, 0, AIOS_HTTPC_POLL_SLICE_MS, NULL);
 	}
 	free(slots);
+}
+
+/* ============================== the shared multiplexer ============================== */
+
+/*
+ * One thread owns the multi handle and does every curl call on it; callers hand it a
+ * prepared transfer and wait on their own condition variable. Under m->mu: the lists,
+ * and each transfer's done/rc/queue/paused/want_unpause/abort/lagged. The transfer's
+ * own buffers (resp, into) are written by the curl thread only while the caller waits.
+ *
+ * A streamed body's bytes wait in the transfer's queue for the caller's sink. When the
+ * queue is full: over HTTP/1.1 the transfer is paused (its connection is its own, so
+ * TCP holds the server back); over HTTP/2 it is ended instead. libcurl 7.88 keeps
+ * reading a paused HTTP/2 stream into a buffer of its own, up to the stream's 32 MiB
+ * window, so a pause would bound nothing; a reader that far behind is dropped, as
+ * kube-apiserver drops a watcher that does not keep up, and the caller starts again.
+ */
+struct mux_xfer {
+	struct xfer x;
+	pthread_cond_t cv;
+	int done;          /* the curl thread is finished with it */
+	CURLcode rc;       /* its outcome */
+	struct aios_buf q; /* streamed bytes not yet given to the sink */
+	int paused;        /* the write callback paused the stream (q was full) */
+	int want_unpause;  /* the caller emptied q: resume the stream */
+	int abort;         /* the caller gave up (cancel, shutdown, its sink said stop) */
+	int lagged;        /* HTTP/2 and q was full: the stream was ended */
+	int added;         /* on the multi handle */
+	struct mux_xfer *next, *prev;
+};
+
+struct aios_httpc_mux {
+	CURLM *multi;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t idle;      /* callers dropped to 0 while stop is set */
+	int stop;                 /* aios_httpc_mux_free began: no new transfer */
+	int callers;              /* calls between their submit and their return */
+	struct mux_xfer *pending; /* submitted, not yet on the multi handle */
+	struct mux_xfer *active;  /* on the multi handle */
+};
+
+static void list_push(struct mux_xfer **head, struct mux_xfer *t)
+{
+	t->prev = NULL;
+	t->next = *head;
+	if (*head)
+		(*head)->prev = t;
+	*head = t;
+}
+
+static void list_del(struct mux_xfer **head, struct mux_xfer *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		*head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->next = t->prev = NULL;
+}
+
+/* m and t travel together through CURLOPT_WRITEDATA. */
+struct mux_ctx {
+	struct aios_httpc_mux *m;
+	struct mux_xfer *t;
+};
+
+static size_t mux_on_write(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct mux_ctx *cx = arg;
+	struct mux_xfer *t = cx->t;
+	size_t n = size * nmemb;
+	long code = 0;
+	curl_easy_getinfo(t->x.easy, CURLINFO_RESPONSE_CODE, &code);
+	if (!(t->x.req->sink && code >= 200 && code < 300))
+		return on_write(p, size, nmemb, &t->x);
+	t->x.resp->code = code;
+	pthread_mutex_lock(&cx->m->mu);
+	if (t->abort) {
+		pthread_mutex_unlock(&cx->m->mu);
+		return 0;
+	}
+	if (t->q.len > 0 && t->q.len + n > t->q.max) {
+		long ver = 0;
+		curl_easy_getinfo(t->x.easy, CURLINFO_HTTP_VERSION, &ver);
+		if (ver == CURL_HTTP_VERSION_2_0) {
+			t->lagged = 1; /* a short write ends this stream only (RST_STREAM) */
+			pthread_mutex_unlock(&cx->m->mu);
+			return 0;
+		}
+		/* full: curl keeps these bytes and hands them over again after the resume */
+		t->paused = 1;
+		pthread_mutex_unlock(&cx->m->mu);
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	/* an empty queue takes any one delivery (curl's are at most CURL_MAX_WRITE_SIZE) */
+	t->q.max = t->q.max > t->q.len + n ? t->q.max : t->q.len + n;
+	if (aios_buf_append(&t->q, p, n) != AIOS_OK)
+		abort(); /* the cap was raised just above */
+	pthread_cond_signal(&t->cv);
+	pthread_mutex_unlock(&cx->m->mu);
+	return n;
+}
+
+/* Marks t finished with rc and wakes its caller (under m->mu). */
+static void mux_done(struct aios_httpc_mux *m, struct mux_xfer *t, CURLcode rc)
+{
+	list_del(t->added ? &m->active : &m->pending, t);
+	t->added = 0;
+	t->done = 1;
+	t->rc = rc;
+	pthread_cond_signal(&t->cv);
+}
+
+static void *mux_main(void *arg)
+{
+	struct aios_httpc_mux *m = arg;
+	for (;;) {
+		struct mux_xfer *resume[64];
+		int nresume = 0, more = 0;
+		pthread_mutex_lock(&m->mu);
+		while (m->pending) {
+			struct mux_xfer *t = m->pending;
+			if (curl_multi_add_handle(m->multi, t->x.easy) != CURLM_OK) {
+				mux_done(m, t, CURLE_OUT_OF_MEMORY);
+				continue;
+			}
+			list_del(&m->pending, t);
+			list_push(&m->active, t);
+			t->added = 1;
+		}
+		for (struct mux_xfer *t = m->active, *nx; t; t = nx) {
+			nx = t->next;
+			if (t->abort) {
+				/* removing an unfinished transfer closes only its own stream (or
+				 * its HTTP/1.1 connection) */
+				curl_multi_remove_handle(m->multi, t->x.easy);
+				mux_done(m, t, CURLE_ABORTED_BY_CALLBACK);
+			} else if (t->want_unpause && nresume == 64) {
+				more = 1; /* the next turn, without waiting */
+			} else if (t->want_unpause) {
+				t->want_unpause = 0;
+				t->paused = 0;
+				resume[nresume++] = t;
+			}
+		}
+		int stop = m->stop;
+		pthread_mutex_unlock(&m->mu);
+		if (stop)
+			break;
+		/* outside the lock: a resume may call the write callback at once */
+		for (int i = 0; i < nresume; i++)
+			curl_easy_pause(resume[i]->x.easy, CURLPAUSE_CONT);
+		int running = 0;
+		curl_multi_perform(m->multi, &running);
+		int left;
+		for (CURLMsg *msg; (msg = curl_multi_info_read(m->multi, &left)) != NULL;) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			struct mux_xfer *t = NULL;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+			CURLcode rc = msg->data.result;
+			curl_multi_remove_handle(m->multi, msg->easy_handle);
+			pthread_mutex_lock(&m->mu);
+			mux_done(m, t, rc);
+			pthread_mutex_unlock(&m->mu);
+		}
+		/* woken early by curl_multi_wakeup when a caller submits, resumes or aborts;
+		 * curl shortens the wait to its own next timer (deadlines, connects) */
+		curl_multi_poll(m->multi, NULL, 0, more ? 0 : 1000, NULL);
+	}
+	/* leftovers (the owner broke the no-request-in-flight rule): end them */
+	pthread_mutex_lock(&m->mu);
+	while (m->pending)
+		mux_done(m, m->pending, CURLE_ABORTED_BY_CALLBACK);
+	while (m->active) {
+		curl_multi_remove_handle(m->multi, m->active->x.easy);
+		mux_done(m, m->active, CURLE_ABORTED_BY_CALLBACK);
+	}
+	pthread_mutex_unlock(&m->mu);
+	return NULL;
+}
+
+struct aios_httpc_mux *aios_httpc_mux_new(void)
+{
+	ensure_global();
+	struct aios_httpc_mux *m = aios_xcalloc(1, sizeof(*m));
+	m->multi = curl_multi_init();
+	if (!m->multi)
+		abort(); /* out of memory */
+	curl_multi_setopt(m->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(m->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)AIOS_HTTPC_MUX_STREAMS);
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->idle, NULL);
+	if (pthread_create(&m->thread, NULL, mux_main, m) != 0)
+		abort(); /* no thread: nothing could run */
+	return m;
+}
+
+void aios_httpc_mux_free(struct aios_httpc_mux *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->mu);
+	m->stop = 1;
+	pthread_mutex_unlock(&m->mu);
+	curl_multi_wakeup(m->multi);
+	pthread_join(m->thread, NULL);
+	/* the thread ended every transfer left; wait for their callers to return */
+	pthread_mutex_lock(&m->mu);
+	while (m->callers > 0)
+		pthread_cond_wait(&m->idle, &m->mu);
+	pthread_mutex_unlock(&m->mu);
+	curl_multi_cleanup(m->multi);
+	pthread_cond_destroy(&m->idle);
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+}
+
+static void wait_slice(pthread_cond_t *cv, pthread_mutex_t *mu)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += (long)AIOS_HTTPC_POLL_SLICE_MS * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(cv, mu, &ts);
+}
+
+enum aios_err aios_httpc_mux_perform(struct aios_httpc_mux *m, const struct aios_httpc_req *req,
+                                     const struct aios_httpc_opts *o, struct aios_httpc_resp *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	aios_buf_init(&resp->body, o && o->body_cap ? o->body_cap : AIOS_CAP_API_BODY);
+	if (stopped(o))
+		return aios_fail(AIOS_ERR_CANCELLED, "%s %s: cancelled before it started",
+		                 req->method ? req->method : "GET", req->url);
+	struct mux_xfer *t = aios_xcalloc(1, sizeof(*t));
+	struct mux_ctx cx = {m, t};
+	t->x.easy = curl_easy_init();
+	if (!t->x.easy)
+		abort(); /* out of memory */
+	t->x.req = req;
+	t->x.resp = resp;
+	aios_buf_init(&t->q, AIOS_HTTPC_MUX_QUEUE_CAP);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	int submitted = 0; /* counted in m->callers */
+	enum aios_err e = setup(&t->x, req, o);
+	if (e)
+		goto out;
+	curl_easy_setopt(t->x.easy, CURLOPT_WRITEFUNCTION, mux_on_write);
+	curl_easy_setopt(t->x.easy, CURLOPT_WRITEDATA, &cx);
+	curl_easy_setopt(t->x.easy, CURLOPT_PRIVATE, t);
+
+	pthread_mutex_lock(&m->mu);
+	if (m->stop) {
+		pthread_mutex_unlock(&m->mu);
+		e = aios_fail(AIOS_ERR_CANCELLED, "%s: the client is being closed",
+		              req->what ? req->what : req->url);
+		goto out;
+	}
+	m->callers++;
+	submitted = 1;
+	list_push(&m->pending, t);
+	pthread_mutex_unlock(&m->mu);
+	curl_multi_wakeup(m->multi);
+
+	struct aios_buf chunk; /* the sink's bytes, taken from q to run it unlocked */
+	aios_buf_init(&chunk, AIOS_HTTPC_MUX_QUEUE_CAP);
+	int cancelled = 0;
+	pthread_mutex_lock(&m->mu);
+	for (;;) {
+		if (!t->abort && !t->done && stopped(o)) {
+			cancelled = 1;
+			t->abort = 1;
+			pthread_mutex_unlock(&m->mu);
+			curl_multi_wakeup(m->multi);
+			pthread_mutex_lock(&m->mu);
+			continue;
+		}
+		if (t->q.len > 0 && !t->abort) {
+			struct aios_buf tmp = chunk;
+			chunk = t->q;
+			t->q = tmp;
+			t->q.max = AIOS_HTTPC_MUX_QUEUE_CAP;
+			int wake = t->paused;
+			if (wake)
+				t->want_unpause = 1;
+			pthread_mutex_unlock(&m->mu);
+			if (wake)
+				curl_multi_wakeup(m->multi);
+			int stop = req->sink(req->sink_arg, chunk.data, chunk.len);
+			if (chunk.cap > AIOS_HTTPC_MUX_KEEP)
+				aios_buf_cleanup(&chunk); /* a burst's buffer is not kept */
+			else
+				aios_buf_reset(&chunk);
+			pthread_mutex_lock(&m->mu);
+			if (stop && !t->done) {
+				t->x.sink_stopped = 1;
+				t->abort = 1;
+				pthread_mutex_unlock(&m->mu);
+				curl_multi_wakeup(m->multi);
+				pthread_mutex_lock(&m->mu);
+			} else if (stop) {
+				t->x.sink_stopped = 1;
+			}
+			continue;
+		}
+		if (t->done)
+			break;
+		wait_slice(&t->cv, &m->mu);
+	}
+	CURLcode rc = t->rc;
+	int lagged = t->lagged;
+	pthread_mutex_unlock(&m->mu);
+	aios_buf_cleanup(&chunk);
+	if (lagged && !t->x.sink_stopped && !cancelled) {
+		(void)finish(&t->x, rc); /* code and version into resp */
+		e = aios_fail(AIOS_ERR_TOO_BIG,
+		              "%s: the reader fell %u bytes behind the HTTP/2 stream, which was "
+		              "ended",
+		              req->what ? req->what : req->url, AIOS_HTTPC_MUX_QUEUE_CAP);
+	} else if (cancelled) {
+		long code = 0;
+		curl_easy_getinfo(t->x.easy, CURLINFO_RESPONSE_CODE, &code);
+		resp->code = code;
+		e = aios_fail(AIOS_ERR_CANCELLED, "%s: cancelled",
+		              req->what ? req->what : req->url);
+	} else {
+		e = finish(&t->x, rc);
+	}
+out:
+	curl_slist_free_all(t->x.headers);
+	curl_easy_cleanup(t->x.easy);
+	if (submitted) {
+		pthread_mutex_lock(&m->mu); /* the last touch of m: mux_free waits for it */
+		if (--m->callers == 0 && m->stop)
+			pthread_cond_signal(&m->idle);
+		pthread_mutex_unlock(&m->mu);
+	}
+	pthread_cond_destroy(&t->cv);
+	aios_buf_cleanup(&t->q);
+	free(t);
+	return e;
 }

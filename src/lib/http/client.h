@@ -5,14 +5,18 @@
  * the trainer's and aios-serve's http(s) fetches, the node agent's probes and the
  * plugin. See docs/internals/http-client.md.
  *
- * Two ways to run a request:
+ * Three ways to run a request:
  *   - aios_httpc_perform() on a struct aios_httpc_handle: one request at a time, in
  *     the calling thread, on the handle's own connection cache (keep-alive between
  *     calls). A handle is used by one thread at a time; callers that share a server
- *     between threads keep a pool of handles (the Kubernetes client does).
+ *     between threads keep a pool of handles (the Kubernetes client, over plain http).
  *   - struct aios_httpc_batch: many requests at once on one curl multi handle, driven
  *     by the thread that owns the batch (the scraper's pods, the node agent's probes);
  *     connections stay open between rounds.
+ *   - struct aios_httpc_mux: one curl multi handle driven by a thread of its own, on
+ *     which any thread runs requests; HTTP/2 requests to one server share one
+ *     connection as streams (the Kubernetes client's watches and calls, as client-go
+ *     has them), HTTP/1.1 ones get a connection each from its cache.
  *
  * Per-call options (deadline, cancellation, whether the call may run while the process
  * shuts down, the body cap) are an argument of each call: nothing is thread-local.
@@ -120,6 +124,41 @@ enum aios_err aios_httpc_perform(struct aios_httpc_handle *h, const struct aios_
  * a 2xx body, TOO_BIG past its cap; o may be NULL. A non-2xx status is no error here. */
 enum aios_err aios_httpc_get(const char *url, const struct aios_httpc_opts *o, long *code,
                              struct aios_buf *body) AIOS_MUST_CHECK;
+
+/* ---- one connection shared by many threads ---------------------------------------- */
+
+/* Streamed bytes held for one request's sink (a watch's reader), at most. */
+#define AIOS_HTTPC_MUX_QUEUE_CAP (1u << 20)
+/* A sink's block larger than this after a burst is freed, not kept for the stream. */
+#define AIOS_HTTPC_MUX_KEEP (64u << 10)
+/* HTTP/2 streams we open on one connection (kube-apiserver allows more). */
+#define AIOS_HTTPC_MUX_STREAMS 250
+
+/* A curl multi handle and the thread that drives it. Requests made through it share
+ * its connections: over HTTP/2 (req->http2 on https, and the server takes it in ALPN)
+ * they wait for the first connection to a server and then run as streams on it; when
+ * the server answers HTTP/1.1, each request in flight gets a connection of its own and
+ * idle ones are reused. A lost connection fails every stream on it (UNAVAILABLE or
+ * PROTOCOL); the next requests connect again. Threads may share one. */
+struct aios_httpc_mux;
+
+/* Starts the thread. Never fails (aborts when out of memory or threads). */
+struct aios_httpc_mux *aios_httpc_mux_new(void);
+/* Stops the thread and closes the connections. Requests should have returned before: one
+ * still in flight ends with CANCELLED, and this waits until its call has returned; a
+ * call made after this began fails CANCELLED. NULL is a no-op. */
+void aios_httpc_mux_free(struct aios_httpc_mux *m);
+
+/* As aios_httpc_perform, with the transfer on m's thread; the caller's thread waits for
+ * it (o->timeout_ms is kept by curl there). A sink still runs in the calling thread:
+ * the bytes of a streamed body are queued, up to AIOS_HTTPC_MUX_QUEUE_CAP. Past it an
+ * HTTP/1.1 transfer is paused until the sink has taken them; an HTTP/2 stream is ended
+ * and the call fails with TOO_BIG ("the reader fell ... behind") after the sink got
+ * the bytes queued before the cut. Either way a slow reader holds back only its own
+ * request. Cancellation and a shutdown are noticed within AIOS_HTTPC_POLL_SLICE_MS. */
+enum aios_err aios_httpc_mux_perform(struct aios_httpc_mux *m, const struct aios_httpc_req *req,
+                                     const struct aios_httpc_opts *o,
+                                     struct aios_httpc_resp *resp) AIOS_MUST_CHECK;
 
 /* ---- many requests at once ------------------------------------------------------ */
 
