@@ -330,11 +330,7 @@ START_TEST(informer_relists_after_apiserver_restart)
 	ck_assert(wait_for(&c, &c.adds, 1, 10000));
 
 	/* restart the API server under the running watch */
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "%s/tests/cluster/apiserver.sh restart-apiserver %s",
-	         getenv("AIOS_SOURCE_DIR") ? getenv("AIOS_SOURCE_DIR") : ".",
-	         aios_kt_cluster_dir());
-	ck_assert_int_eq(system(cmd), 0);
+	aios_kt_restart_apiserver();
 
 	/* The restarted server's watch cache starts after rv_old: a watch from it is 410
 	 * Gone, the live twin of the fixture test (this is why informers relist). */

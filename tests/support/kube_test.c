@@ -26,6 +26,15 @@ const char *aios_kt_cluster_dir(void)
 	return d;
 }
 
+void aios_kt_restart_apiserver(void)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "%s/tests/cluster/apiserver.sh restart-apiserver %s >&2",
+	         getenv("AIOS_SOURCE_DIR") ? getenv("AIOS_SOURCE_DIR") : ".",
+	         aios_kt_cluster_dir());
+	ck_assert_msg(system(cmd) == 0, "failed: %s", cmd);
+}
+
 struct aios_kube_client *aios_kt_client(const char *identity)
 {
 	char path[1024];

@@ -26,6 +26,10 @@ void aios_kt_ensure_crd(struct aios_kube_client *c, const char *crd_json,
 /* Path of the cluster directory ($AIOS_TEST_CLUSTER_DIR), or fails the test. */
 const char *aios_kt_cluster_dir(void);
 
+/* Restarts kube-apiserver (tests/cluster/apiserver.sh restart-apiserver, its output on
+ * stderr) and returns once it is ready again; fails the test when that fails. */
+void aios_kt_restart_apiserver(void);
+
 /* A small object {"apiVersion":..,"kind":..,"metadata":{"name":..,"namespace":..}}. */
 struct json_object *aios_kt_object(const char *api_version, const char *kind, const char *ns,
                                    const char *name);

@@ -3,10 +3,13 @@
  * project's HTTP client (http/client.h, libcurl), and the decoding of answers and API
  * Status errors.
  *
- * Threads: the client holds a pool of idle HTTP handles (AIOS_KUBE_POOL) under one
- * mutex; each keeps its connection to the server alive between requests. A call takes
- * one (or makes one), runs the request in the calling thread and puts it back. HTTPS
- * offers HTTP/2 (ALPN) and falls back to HTTP/1.1 when the server does not take it.
+ * Connections, as client-go has them: over https every call and every watch of the
+ * client runs on its one multiplexer (http/client.h: a curl multi handle on a thread of
+ * its own), which offers HTTP/2 (ALPN) and so carries them all as streams of one TCP
+ * connection; when the server does not take HTTP/2 the same multiplexer falls back to
+ * HTTP/1.1 with a connection per request in flight. Over plain http (tests, a local
+ * proxy) watches run there too, and other calls on a pool of idle HTTP handles
+ * (AIOS_KUBE_POOL) that keep their connections alive, in the calling thread.
  * Credentials: a static token, a token file (re-read on change), a client certificate,
  * or an exec plugin (exec.h) whose credential is cached until it expires and dropped on
  * a 401, after which the request is made once more with a fresh one.
@@ -131,11 +134,13 @@ struct aios_kube_client {
 
 	char *base; /* cfg.server without trailing '/' */
 	int https;
+	int http2;                  /* https, and DISABLE_HTTP2 unset: offer HTTP/2 */
 	struct aios_httpc_tls *tls; /* NULL for http:// */
 
 	pthread_mutex_t pool_mu;
 	struct aios_httpc_handle *pool[AIOS_KUBE_POOL]; /* idle handles and their connections */
 	int npool;
+	struct aios_httpc_mux *mux; /* made at the first call that needs it (under pool_mu) */
 
 	/* bearer token from a file, re-read when the file changes (rotation) */
 	pthread_mutex_t tok_mu;
@@ -243,6 +248,9 @@ enum aios_err aios_kube_client_new(const struct aios_kube_config *cfg,
 	pthread_mutex_init(&c->tok_mu, NULL);
 	const char *srv = c->cfg.server;
 	c->https = strncmp(srv, "https://", 8) == 0;
+	/* client-go's switch of the same name: any value turns HTTP/2 off */
+	const char *no_h2 = getenv("DISABLE_HTTP2");
+	c->http2 = c->https && !(no_h2 && *no_h2);
 	enum aios_err e = AIOS_OK;
 	if (!c->https && strncmp(srv, "http://", 7) != 0)
 		e = aios_fail(AIOS_ERR_INVALID, "URL %s: not http:// or https://", srv);
@@ -291,6 +299,7 @@ void aios_kube_client_free(struct aios_kube_client *c)
 {
 	if (!c)
 		return;
+	aios_httpc_mux_free(c->mux);
 	for (int i = 0; i < c->npool; i++)
 		aios_httpc_handle_free(c->pool[i]);
 	aios_httpc_tls_free(c->tls);
@@ -455,6 +464,17 @@ static void handle_put(struct aios_kube_client *c, struct aios_httpc_handle *h)
 	aios_httpc_handle_free(h);
 }
 
+/* The client's multiplexer, started on first use. */
+static struct aios_httpc_mux *client_mux(struct aios_kube_client *c)
+{
+	pthread_mutex_lock(&c->pool_mu);
+	if (!c->mux)
+		c->mux = aios_httpc_mux_new();
+	struct aios_httpc_mux *m = c->mux;
+	pthread_mutex_unlock(&c->pool_mu);
+	return m;
+}
+
 /* ------------------------------------------------------------------------ */
 /* one exchange                                                              */
 /* ------------------------------------------------------------------------ */
@@ -502,7 +522,7 @@ static enum aios_err perform_once(struct aios_kube_client *c, const struct aios_
 	    .body_len = k->body ? k->body_len : 0,
 	    .tls = tls,
 	    .proxy = c->cfg.proxy_url,
-	    .http2 = c->https,
+	    .http2 = c->http2,
 	    .sink = k->sink,
 	    .sink_arg = k->sink_arg,
 	    .what = what,
@@ -517,10 +537,15 @@ static enum aios_err perform_once(struct aios_kube_client *c, const struct aios_
 	    .past_shutdown = co ? co->past_shutdown : 0,
 	    .body_cap = AIOS_CAP_API_BODY,
 	};
-	struct aios_httpc_handle *h = handle_take(c);
 	struct aios_httpc_resp hr;
-	e = aios_httpc_perform(h, &req, &o, &hr);
-	handle_put(c, h);
+	if (k->streaming || c->https) {
+		/* every watch, and over TLS every call: streams of one HTTP/2 connection */
+		e = aios_httpc_mux_perform(client_mux(c), &req, &o, &hr);
+	} else {
+		struct aios_httpc_handle *h = handle_take(c);
+		e = aios_httpc_perform(h, &req, &o, &hr);
+		handle_put(c, h);
+	}
 	wipe_free(auth);
 	free(ctype);
 	free(ua);
@@ -533,7 +558,7 @@ static enum aios_err perform_once(struct aios_kube_client *c, const struct aios_
 	long code = resp->code;
 	if (hr.sink_stopped)
 		e = AIOS_ERR_CANCELLED; /* the sink holds the reason */
-	else if (e == AIOS_ERR_TOO_BIG)
+	else if (e == AIOS_ERR_TOO_BIG && !k->sink)
 		e = aios_fail(AIOS_ERR_TOO_BIG, "%s %s: response body larger than %u bytes",
 		              k->method, k->path_query, (unsigned)AIOS_CAP_API_BODY);
 	else if (e && !(code >= 300 && resp->body.len > 0))

@@ -205,9 +205,11 @@ enum aios_err aios_kube_watch(struct aios_kube_client *c, const struct aios_kube
 	if (w.err) {
 		/* The sink stopped the stream: its reason wins over the transport's. */
 		e = aios_fail(w.err, "%s", w.msg);
-	} else if (w.line.len > 0 && e != AIOS_ERR_CANCELLED && e != AIOS_ERR_TIMEOUT) {
+	} else if (w.line.len > 0 && e != AIOS_ERR_CANCELLED && e != AIOS_ERR_TIMEOUT &&
+	           e != AIOS_ERR_TOO_BIG) {
 		/* the stream ended (cleanly or cut: curl says "transfer closed with outstanding
-		 * read data") inside an event */
+		 * read data") inside an event; TOO_BIG here is a reader that fell behind the
+		 * stream, which the client's message says */
 		e = aios_fail(AIOS_ERR_PROTOCOL,
 		              "%s: stream cut mid-line after %llu events (%zu bytes of a "
 		              "partial event)",
