@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "common/mem.h"
@@ -219,11 +221,24 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 
 /* Every connection close-on-exec: a program spawned meanwhile (an exec credential
  * plugin, a pod process of the node agent, a test's child) must not inherit it. */
+/* A TCP connection whose peer vanished without a FIN or RST is dropped after
+ * AIOS_HTTPC_DEAD_PEER_MS of unacknowledged data or keepalive probes (TCP_USER_TIMEOUT):
+ * with every watch of a process on one HTTP/2 connection, a silently dead one would
+ * otherwise stall them all until the kernel's retransmissions give up (~15 min).
+ * Keepalive probes start after 30 s idle, every 10 s (client-go dials with 30 s). */
+#define AIOS_HTTPC_DEAD_PEER_MS 30000
+
 static curl_socket_t open_cloexec(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	(void)arg;
 	(void)purpose;
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd >= 0 && (a->family == AF_INET || a->family == AF_INET6) &&
+	    a->socktype == SOCK_STREAM) {
+		unsigned int ms = AIOS_HTTPC_DEAD_PEER_MS;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+	}
+	return fd;
 }
 
 /* Puts req's options on x->easy. Only failures of our own input are reported. */
@@ -241,6 +256,8 @@ static enum aios_err setup(struct xfer *x, const struct aios_httpc_req *req,
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_cloexec);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "aios/" AIOS_VERSION);
 	if (strcmp(m, "HEAD") == 0)
