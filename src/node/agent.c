@@ -1061,6 +1061,8 @@ enum aios_err aios_node_run(const struct aios_node_opts *o)
 		                                 &api_target_port);
 	if (!err)
 		err = aios_kube_client_new(cfg, &n.kc);
+	if (!err)
+		err = node_client_ca(&n, cfg);
 	aios_kube_config_free(cfg);
 	if (err)
 		goto out;
@@ -1126,12 +1128,14 @@ out_net:
 out:
 	aios_kube_informer_free(n.pods_inf);
 	aios_http_server_free(n.http);
+	aios_nodeauth_free(n.auth); /* after the server: its handlers use it */
 	aios_kube_client_free(n.kc);
 	free(n.ip_used);
 	free(n.node_name);
 	free(n.node_uid);
 	free(n.tls_cert);
 	free(n.tls_key);
+	free(n.client_ca);
 	pthread_mutex_destroy(&n.lock);
 	return err;
 }

@@ -7,7 +7,8 @@
  *      route covers the pod range;
  *   2. creates the bridge, registers the Node (capacity from this machine, Ready,
  *      InternalIP = the bridge address, daemonEndpoints.kubeletEndpoint.Port) and
- *      starts the kubelet port (GET /containerLogs/{ns}/{pod}/{container}, /healthz);
+ *      starts the kubelet port (GET /containerLogs/{ns}/{pod}/{container}, /healthz),
+ *      authenticated and authorized as the kubelet's Webhook mode (nodeauth.h);
  *   3. loops every AIOS_NODE_SYNC_MS until SIGTERM/SIGINT: syncs every pod whose
  *      spec.nodeName is this node (an informer with that field selector), renews
  *      the Lease in kube-node-lease, refreshes the Node status, provisions volumes
@@ -49,6 +50,8 @@ struct aios_node_opts {
 	const char *storage_class; /* the StorageClass name whose claims it provisions */
 	const char *tls_cert;      /* kubelet port certificate and key (PEM); NULL: a self-signed */
 	const char *tls_key;       /* pair made once under <state>/pki */
+	const char *client_ca;     /* kubelet port client CA bundle (nodeauth.h); NULL: the
+	                            * kubeconfig's certificate authority */
 	int apiserver_proxy_port;  /* forwarder to the API server on the node address
 	                            * (apiproxy.h), pods' KUBERNETES_SERVICE_PORT; 0: none */
 };

@@ -46,6 +46,12 @@ static void usage(FILE *f)
 	    "                         `kubernetes` Service); 0 disables (default 443)\n"
 	    "  --tls-cert-file PATH   kubelet port certificate (default: self-signed, made once)\n"
 	    "  --tls-private-key-file PATH  its key\n"
+	    "  --client-ca-file PATH  CA bundle that verifies client certificates on the kubelet\n"
+	    "                         port (the API server's --kubelet-client-certificate);\n"
+	    "                         default: the kubeconfig's certificate authority. Every\n"
+	    "                         request but /healthz is authenticated (that certificate,\n"
+	    "                         or a bearer token by TokenReview) and authorized by a\n"
+	    "                         SubjectAccessReview, as the kubelet's Webhook mode\n"
 	    "  --storage-class NAME   claims of this class get local volumes (default aios-local)\n"
 	    "  --log-level LEVEL      debug|info|warn|error (default info)\n"
 	    "  --cleanup              only remove what an earlier run left, then exit\n"
@@ -85,6 +91,7 @@ int main(int argc, char **argv)
 	    {"tls-cert-file", required_argument, 0, 'T'},
 	    {"tls-private-key-file", required_argument, 0, 'K'},
 	    {"apiserver-proxy-port", required_argument, 0, 'A'},
+	    {"client-ca-file", required_argument, 0, 'a'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0}};
 	struct aios_node_opts o = {.state_dir = "/var/lib/aios-node",
@@ -110,6 +117,7 @@ int main(int argc, char **argv)
 		case 'C': cleanup_only = 1; break;
 		case 'T': o.tls_cert = optarg; break;
 		case 'K': o.tls_key = optarg; break;
+		case 'a': o.client_ca = optarg; break;
 		case 'p':
 			v = strtol(optarg, &end, 10);
 			if (*end || v < 1 || v > 65535) {
@@ -146,6 +154,11 @@ int main(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "aios-node: unexpected argument %s\n", argv[optind]);
 		usage(stderr);
+		return 2;
+	}
+	if (!o.tls_cert != !o.tls_key) {
+		fprintf(stderr,
+		        "aios-node: --tls-cert-file and --tls-private-key-file go together\n");
 		return 2;
 	}
 	if (o.state_dir[0] != '/') {
