@@ -368,7 +368,11 @@ cmd_restart_node() {
     stop_pid "$DIR/aios-node.pid" 60
   fi
   start_node
-  wait_for "aios-node" "$DIR/aios-node.pid" curl -sf --cacert "$NODE_PKI/ca.crt" --max-time 1 "https://$NODE_IP:10250/healthz"
+  # the kubelet port's /healthz as the API server reaches it (its certificate, verified
+  # both ways, then a SubjectAccessReview): up and answering for kubectl logs
+  wait_for "aios-node" "$DIR/aios-node.pid" curl -sf --cacert "$NODE_PKI/ca.crt" \
+    --cert "$NODE_PKI/apiserver-kubelet-client.crt" --key "$NODE_PKI/apiserver-kubelet-client.key" \
+    --max-time 1 "https://$NODE_IP:10250/healthz"
   log info "aios-node restarted (pid $(cat "$DIR/aios-node.pid"))"
 }
 

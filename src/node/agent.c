@@ -1118,6 +1118,8 @@ out_net:
 	aios_probe_shutdown(2000); /* cancelled runs end within the client's poll slice */
 	if (n.http)
 		aios_http_server_stop(n.http, 1000);
+	if (n.healthz)
+		aios_http_server_stop(n.healthz, 1000);
 	aios_apiproxy_free(n.apiproxy); /* after the pods: they may talk to the API server */
 	{
 		enum aios_err e2 = aios_nodenet_bridge_down(o->bridge);
@@ -1128,6 +1130,7 @@ out_net:
 out:
 	aios_kube_informer_free(n.pods_inf);
 	aios_http_server_free(n.http);
+	aios_http_server_free(n.healthz);
 	aios_nodeauth_free(n.auth); /* after the server: its handlers use it */
 	aios_kube_client_free(n.kc);
 	free(n.ip_used);

@@ -4,7 +4,7 @@
  *   GET /containerLogs/{namespace}/{pod}/{container}   `kubectl logs`
  *       ?tailLines=N  ?limitBytes=N  ?previous=true   (follow is answered with what
  *       exists now; timestamps are not recorded)
- *   GET /healthz
+ *   GET /healthz                                       "ok"
  *   anything else: 404 once authorized
  *
  * HTTPS on the node's InternalIP, as every kube-apiserver since 1.20 reaches
@@ -17,11 +17,18 @@
  * (the API server's --kubelet-client-certificate) or a bearer token, then a
  * SubjectAccessReview for nodes/<subresource>; refusals are 401/403 with the reason as
  * plain text, as the kubelet's (kube-apiserver puts that text in the error `kubectl
- * logs` prints). /healthz answers anyone, {"status":"ok"} and nothing else, as the
- * kubelet's own healthz port does.
+ * logs` prints). Every path goes through that, /healthz too, as on a kubelet's port
+ * 10250; the open health check is the healthz port (--healthz-port, default
+ * 127.0.0.1:10248, plain HTTP, GET /healthz only), as the kubelet's.
+ *
+ * Limits of the kubelet port (KUBELET_* below): request line and headers 32 KiB (past
+ * it: 431; a bearer token of up to AIOS_NODEAUTH_TOKEN_MAX fits), a body 64 KiB (it
+ * serves GETs), 1024 connections, 64 per source address (a pod cannot hoard them), the
+ * server's default timeouts (http.h).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +39,12 @@
 #include "common/mem.h"
 #include "node/node_internal.h"
 #include "node/volumes.h"
+
+#define KUBELET_MAX_HEADER_BYTES   (32u << 10)
+#define KUBELET_MAX_BODY_BYTES     (64u << 10)
+#define KUBELET_MAX_CONNECTIONS    1024
+#define KUBELET_MAX_CONNS_PER_PEER 64
+#define HEALTHZ_MAX_CONNECTIONS    64 /* the healthz port: local probes only */
 
 #define LOG_WINDOW                                                                                 \
 	(8u << 20) /* bytes of a log file returned at most (its start, or its end with tailLines) */
@@ -125,15 +138,48 @@ static int authorized(struct aios_node *n, struct aios_http_req *req, struct aio
 	return 0;
 }
 
-/* Every path the port does not serve: 404, once the client may know that much. */
+/* The kubelet's healthz answer when its checks pass (aios-node has no check of its
+ * own: a process that serves is healthy). */
+static void healthz_ok(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	(void)req;
+	(void)ud;
+	resp->content_type = "text/plain; charset=utf-8";
+	if (aios_buf_append(&resp->body, "ok", 2) != AIOS_OK)
+		resp->body.len = 0; /* cannot happen: the cap is megabytes */
+}
+
+/* GET /healthz on the kubelet port: authorized as any other path, as on a kubelet. */
+static void kubelet_healthz(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	if (authorized(ud, req, resp))
+		healthz_ok(req, resp, NULL);
+}
+
+/* Every path the port does not serve: 404, once the client may know that much. The body
+ * is a metav1.Status: the API server passes an upgrade's refusal (exec, attach,
+ * port-forward) on as it came, and kubectl decodes it as one ("Error from server
+ * (NotFound): ..."); any other JSON decodes as a Status with no message. */
 static void not_served(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
 {
 	if (!authorized(ud, req, resp))
 		return;
-	aios_http_resp_error(resp, 404,
-	                     "%s %s: aios-node serves GET /containerLogs/{namespace}/{pod}/"
-	                     "{container} and /healthz only",
-	                     req->method, req->path);
+	char msg[512];
+	snprintf(msg, sizeof msg,
+	         "%s %s: aios-node serves GET /containerLogs/{namespace}/{pod}/{container} and "
+	         "/healthz only (no exec, attach or port-forward: its pods are local processes)",
+	         req->method, req->path);
+	struct json_object *st = json_object_new_object();
+	json_object_object_add(st, "kind", json_object_new_string("Status"));
+	json_object_object_add(st, "apiVersion", json_object_new_string("v1"));
+	json_object_object_add(st, "metadata", json_object_new_object());
+	json_object_object_add(st, "status", json_object_new_string("Failure"));
+	json_object_object_add(st, "message", json_object_new_string(msg));
+	json_object_object_add(st, "reason", json_object_new_string("NotFound"));
+	json_object_object_add(st, "code", json_object_new_int(404));
+	const char *body = json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN);
+	aios_http_resp_json(resp, 404, body, strlen(body));
+	json_object_put(st);
 }
 
 static void container_logs(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
@@ -293,13 +339,17 @@ enum aios_err node_kubelet_start(struct aios_node *n)
 	c.bind_addr = n->host_ip;
 	c.port = n->o->kubelet_port;
 	c.threads = 2; /* a review waits for the API server: the other thread serves on */
+	c.max_header_bytes = KUBELET_MAX_HEADER_BYTES;
+	c.max_body_bytes = KUBELET_MAX_BODY_BYTES;
+	c.max_connections = KUBELET_MAX_CONNECTIONS;
+	c.max_connections_per_client = KUBELET_MAX_CONNS_PER_PEER;
 	n->auth = aios_nodeauth_new(n->kc, n->node_name);
 	c.name = "kubelet";
 	n->http = aios_http_server_new(&c);
 	enum aios_err err = aios_http_route(n->http, "GET", "/containerLogs/{ns}/{pod}/{container}",
 	                                    container_logs, n);
 	if (!err)
-		err = aios_http_route(n->http, "GET", "/healthz", aios_http_ok_handler, NULL);
+		err = aios_http_route(n->http, "GET", "/healthz", kubelet_healthz, n);
 	if (!err)
 		err = aios_http_route(n->http, "*", "/*", not_served, n);
 	if (!err)
@@ -311,5 +361,22 @@ enum aios_err node_kubelet_start(struct aios_node *n)
 	          "bearer tokens by TokenReview, each authorized by a SubjectAccessReview",
 	          n->host_ip, aios_http_server_port(n->http),
 	          n->client_ca ? n->client_ca : "no CA (none accepted)");
+	if (n->o->healthz_port == 0)
+		return AIOS_OK;
+
+	aios_http_config_defaults(&c);
+	c.bind_addr = n->o->healthz_bind ? n->o->healthz_bind : "127.0.0.1";
+	c.port = n->o->healthz_port;
+	c.max_connections = HEALTHZ_MAX_CONNECTIONS;
+	c.name = "healthz";
+	n->healthz = aios_http_server_new(&c);
+	err = aios_http_route(n->healthz, "GET", "/healthz", healthz_ok, NULL);
+	if (!err)
+		err = aios_http_server_start(n->healthz);
+	if (err)
+		return aios_fail_wrap(err, "healthz port %s:%d (--healthz-port 0 disables it)",
+		                      c.bind_addr, c.port);
+	aios_info("healthz_port", "serving /healthz on http://%s:%d to anyone who reaches it",
+	          c.bind_addr, aios_http_server_port(n->healthz));
 	return AIOS_OK;
 }

@@ -91,13 +91,14 @@ struct aios_node {
 	char host_ip[16];
 	struct aios_kube_client *kc;
 	struct aios_kube_informer *pods_inf;
-	struct aios_http_server *http;
-	char *tls_cert, *tls_key;       /* kubelet port pair (heap paths) */
-	char *client_ca;                /* its client CA bundle (heap path), or NULL */
-	struct aios_nodeauth *auth;     /* who may use the kubelet port (nodeauth.h) */
-	struct aios_apiproxy *apiproxy; /* the `kubernetes` Service forwarder, or NULL */
-	int api_port;                   /* its port, pods' KUBERNETES_SERVICE_PORT (0: none) */
-	pthread_mutex_t lock;           /* guards the pod list for the kubelet port */
+	struct aios_http_server *http;    /* the kubelet port */
+	struct aios_http_server *healthz; /* the healthz port, or NULL */
+	char *tls_cert, *tls_key;         /* kubelet port pair (heap paths) */
+	char *client_ca;                  /* its client CA bundle (heap path), or NULL */
+	struct aios_nodeauth *auth;       /* who may use the kubelet port (nodeauth.h) */
+	struct aios_apiproxy *apiproxy;   /* the `kubernetes` Service forwarder, or NULL */
+	int api_port;                     /* its port, pods' KUBERNETES_SERVICE_PORT (0: none) */
+	pthread_mutex_t lock;             /* guards the pod list for the kubelet port */
 	struct node_pod *pods;
 	uint8_t *ip_used; /* one byte per address of the range */
 	int64_t lease_next_ms, status_next_ms, provision_next_ms;

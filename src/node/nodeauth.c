@@ -29,8 +29,10 @@ static const struct aios_kube_gvr subjectaccessreviews = {"authorization.k8s.io"
 
 struct entry {
 	uint8_t key[AIOS_SHA256_LEN];
+	/* access: 1 allowed, 0 denied; token: 1 authenticated, 0 not, 2 authenticated as a
+	 * user name longer than who.cn holds (refused) */
+	int ok;
 	int64_t expires_ms;       /* monotonic; 0: empty */
-	int ok;                   /* authenticated (token) or allowed (access) */
 	struct aios_tls_peer who; /* token entries: the user it names */
 };
 
@@ -153,8 +155,8 @@ static struct json_object *review_object(const char *api_version, const char *ki
 	return o;
 }
 
-/* A TokenReview of token: 1 authenticated (*who filled), 0 not, -1 the API server did not
- * answer. */
+/* A TokenReview of token: 1 authenticated (*who filled), 0 not, 2 authenticated as a
+ * user whose name does not fit *who, -1 the API server did not answer. */
 static int review_token(struct aios_nodeauth *a, const char *token, struct aios_tls_peer *who)
 {
 	struct entry e;
@@ -178,8 +180,8 @@ static int review_token(struct aios_nodeauth *a, const char *token, struct aios_
 	if (aios_json_opt_bool(out, "status.authenticated", 0, &authed) != AIOS_OK)
 		authed = 0;
 	const char *user = aios_json_str(out, "status.user.username");
-	e.ok = authed && user && *user && strlen(user) < sizeof e.who.cn;
-	if (e.ok) {
+	e.ok = authed && user && *user ? (strlen(user) < sizeof e.who.cn ? 1 : 2) : 0;
+	if (e.ok == 1) {
 		snprintf(e.who.cn, sizeof e.who.cn, "%s", user);
 		struct json_object *g = aios_json_lookup(out, "status.user.groups");
 		size_t ng =
@@ -300,6 +302,13 @@ int aios_nodeauth_check(struct aios_nodeauth *a, const struct aios_tls_peer *pee
 		if (r == 0) {
 			snprintf(msg, n,
 			         "Unauthorized: the API server did not accept the bearer token");
+			return 401;
+		}
+		if (r == 2) {
+			snprintf(
+			    msg, n,
+			    "Unauthorized: the bearer token's user name is longer than %zu bytes",
+			    sizeof who.cn - 1);
 			return 401;
 		}
 	}

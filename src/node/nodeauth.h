@@ -5,8 +5,10 @@
  *
  *   authentication: a client certificate that the TLS layer verified against the client
  *     CA bundle (tls_io.h) names the user (its CN) and groups (its O values); else a
- *     bearer token (Authorization: Bearer ...) is sent to the API server in a
- *     TokenReview (authentication.k8s.io/v1); else, or when the review says no, the
+ *     bearer token (Authorization: Bearer ...) of up to AIOS_NODEAUTH_TOKEN_MAX bytes is
+ *     sent to the API server in a TokenReview (authentication.k8s.io/v1); the user it
+ *     names keeps its first AIOS_TLS_PEER_MAX_ORGS groups, and a user name longer than
+ *     struct aios_tls_peer holds is refused; else, or when the review says no, the
  *     request is refused with 401.
  *   authorization: a SubjectAccessReview (authorization.k8s.io/v1) asks the API server
  *     whether that user and its groups may <verb> nodes/<subresource> named this node
@@ -57,11 +59,12 @@ const char *aios_nodeauth_verb(const char *method);
 /*
  * Decides one request: peer is the verified client certificate's subject (or NULL),
  * authorization the request's Authorization header (or NULL). Returns 200 when allowed,
- * 401 when nobody is authenticated, 403 when the user may not, 503 when the API server
- * could not answer a review (its error is logged as kubelet_auth_unavailable). msg (n
- * bytes) holds the body to send, in the kubelet's words where it has them ("Forbidden
- * (user=nobody, verb=get, resource=nodes, subresource=proxy)"); it never repeats a token
- * nor the API server's error.
+ * 401 when nobody is authenticated (no credentials, a token past the cap, one the API
+ * server refused, a user name that does not fit), 403 when the user may not, 503 when
+ * the API server could not answer a review (its error is logged as
+ * kubelet_auth_unavailable). msg (n bytes) holds the body to send, in the kubelet's
+ * words where it has them ("Forbidden (user=nobody, verb=get, resource=nodes,
+ * subresource=proxy)"); it never repeats a token nor the API server's error.
  */
 int aios_nodeauth_check(struct aios_nodeauth *a, const struct aios_tls_peer *peer,
                         const char *authorization, const char *method, const char *path, char *msg,

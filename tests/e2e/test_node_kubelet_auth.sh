@@ -7,7 +7,11 @@
 # handshake, a certificate of the node CA for a user without rights is 403, an admin's
 # bearer token is let in (TokenReview + SubjectAccessReview). A pod on the bridge is
 # refused, anonymously (401) and with its ServiceAccount token (403), and never sees
-# the other pod's line.
+# the other pod's line. /healthz on that port is authorized as every other path (as on
+# a kubelet's 10250); the open one is the healthz port, 127.0.0.1:10248. Oversized
+# headers and tokens are refused with their limits and leave the port serving;
+# `kubectl exec` (not implemented by aios-node) fails with the port's 404, not an
+# authorization error.
 # E2E_LIMIT=150
 source "$(dirname "$0")/lib.sh"
 [[ "${AIOS_E2E_NODE:-aios-node}" == aios-node ]] || fail "this test is about aios-node's kubelet port"
@@ -34,9 +38,11 @@ spec:
   containers:
   - name: c
     image: aios/trainer:e2e
-    command: [sh, -c, 'echo "$secret"']
+    command: [sh, -c, 'echo "$secret"; exec sleep 600']
 YAML
-wait_until "pod victim Succeeded" 60 phase_is pod/victim Succeeded
+# it keeps running, so that kubectl exec has a running container to ask for
+wait_until "pod victim Running" 60 phase_is pod/victim Running
+wait_until "the line in victim's log" 30 bash -c "'$KBIN/kubectl' -n $NS logs victim | grep -qxF '$secret'"
 
 # --- through the API server: its client certificate, verified both ways --------------
 out="$(kn logs victim 2>&1)" || fail "kubectl logs victim failed: $out"
@@ -97,6 +103,38 @@ answer r --cacert "$PKI/ca.crt" "https://$NODE_IP:10250/exec/$NS/victim/c"
 answer r --cacert "$PKI/ca.crt" -H "Authorization: Bearer $admin_token" "https://$NODE_IP:10250/exec/$NS/victim/c"
 [[ "$r" == "404 "* ]] || fail "an unserved path with the admin's token got '$r', not 404"
 
+# /healthz: authorized on the kubelet port, "ok" for the API server's certificate; open on
+# the healthz port of the host's loopback
+answer r --cacert "$PKI/ca.crt" "https://$NODE_IP:10250/healthz"
+[[ "$r" == "401 Unauthorized"* ]] || fail "/healthz on the kubelet port without credentials got '$r', not 401"
+answer r --cacert "$PKI/ca.crt" --cert "$PKI/apiserver-kubelet-client.crt" --key "$PKI/apiserver-kubelet-client.key" "https://$NODE_IP:10250/healthz"
+[[ "$r" == "200 ok" ]] || fail "/healthz on the kubelet port with the API server's certificate got '$r', not '200 ok'"
+answer r "http://127.0.0.1:10248/healthz"
+[[ "$r" == "200 ok" ]] || fail "the healthz port got '$r', not '200 ok'"
+note "/healthz: 401 anonymously and 200 ok for the API server on the kubelet port; 200 ok on 127.0.0.1:10248"
+
+# oversized input: a token past the port's token cap is 401 naming it, headers past the
+# header cap 431; the port serves the next request
+printf -v big '%*s' 20000 ''
+answer r --cacert "$PKI/ca.crt" -H "Authorization: Bearer ${big// /a}" "$logs_url"
+[[ "$r" == "401 "*"longer than 16384 bytes"* ]] || fail "a 20000-byte bearer token got '$r', not 401 naming the cap"
+printf -v big '%*s' 40000 ''
+answer r --cacert "$PKI/ca.crt" -H "X-Filler: ${big// /a}" "$logs_url"
+[[ "$r" == "431 "* ]] || fail "40000 bytes of headers got '$r', not 431"
+answer r --cacert "$PKI/ca.crt" --cert "$PKI/apiserver-kubelet-client.crt" --key "$PKI/apiserver-kubelet-client.key" "$logs_url"
+[[ "$r" == "200 $secret"* ]] || fail "after the oversized requests the port answered '$r', not 200 with the line"
+note "a 20000-byte token: 401; 40000 bytes of headers: 431; the port serves on"
+# the refused certificate of the cluster CA is logged with OpenSSL's reason
+grep -q '"event":"http_tls_client_cert_refused"' "$AIOS_CLUSTER_DIR/aios-node.log" \
+  || fail "aios-node logged no http_tls_client_cert_refused event for the cluster CA's certificate"
+
+# kubectl exec reaches the port with the API server's rights and gets its 404 (aios-node
+# runs pods as processes and serves no exec), not an authorization error
+out="$(kn exec victim -- true 2>&1)" && fail "kubectl exec succeeded on aios-node: $out"
+grep -qF 'Error from server (NotFound): POST /exec/' <<<"$out" && grep -qF 'aios-node serves GET /containerLogs' <<<"$out" \
+  || fail "kubectl exec did not fail with the port's 404: $out"
+note "kubectl exec: $out"
+
 # --- from a pod on the bridge ----------------------------------------------------------
 kn apply -f - >/dev/null <<YAML
 apiVersion: v1
@@ -110,7 +148,7 @@ spec:
     command: [sh, -c, 'u=$logs_url; t=/var/run/secrets/kubernetes.io/serviceaccount/token;
       echo "anonymous: \$(curl -sk --max-time 10 -w " code=%{http_code}" \$u | tr "\n" " ")";
       if [ -r \$t ]; then echo "token: \$(curl -sk --max-time 10 -H "Authorization: Bearer \$(cat \$t)" -w " code=%{http_code}" \$u | tr "\n" " ")"; else echo "token: none mounted"; fi;
-      echo "healthz: \$(curl -sk --max-time 10 https://$NODE_IP:10250/healthz)"']
+      echo "healthz: \$(curl -sk --max-time 10 -w " code=%{http_code}" https://$NODE_IP:10250/healthz | tr "\n" " ")"']
 YAML
 wait_until "pod neighbour finished" 90 bash -c "[[ \$('$KBIN/kubectl' -n $NS get pod neighbour -o 'jsonpath={.status.phase}') =~ ^(Succeeded|Failed)$ ]]"
 out="$(kn logs neighbour 2>&1)" || fail "kubectl logs neighbour failed: $out"
@@ -120,7 +158,7 @@ grep -q '^anonymous: Unauthorized.* code=401' <<<"$out" || fail "the pod's anony
 grep -qF "token: Forbidden (user=system:serviceaccount:$NS:default, verb=get, resource=nodes, subresource=proxy)" <<<"$out" \
   || fail "the pod's ServiceAccount token was not refused with the kubelet's 403"
 grep -q 'code=403' <<<"$out" || fail "the pod's ServiceAccount token did not get 403"
-grep -qF 'healthz: {"status":"ok"}' <<<"$out" || fail "/healthz did not answer the pod (it answers anyone, nothing else)"
-note "a pod on the bridge: 401 anonymously, 403 with its ServiceAccount token, no line of the other pod"
+grep -q '^healthz: Unauthorized.* code=401' <<<"$out" || fail "/healthz on the kubelet port was not refused to the pod with 401"
+note "a pod on the bridge: 401 anonymously (/healthz too), 403 with its ServiceAccount token, no line of the other pod"
 grep -q '"event":"kubelet_refused"' "$AIOS_CLUSTER_DIR/aios-node.log" || fail "aios-node logged no kubelet_refused event"
 exit 0

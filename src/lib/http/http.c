@@ -1110,7 +1110,21 @@ static void conn_readable(struct loop *l, struct conn *c)
 			if (r != 1) {
 				if (r == -1)
 					return;
-				aios_debug("http_tls_handshake", "TLS handshake failed");
+				/* a refused client certificate is someone knocking with the wrong
+				 * key: said with the reason; other failures (scanners, plain HTTP
+				 * on the TLS port) stay at debug */
+				const char *why = aios_tls_verify_error(c->ssl);
+				char ip[INET_ADDRSTRLEN] = "?";
+				inet_ntop(AF_INET, &c->peer, ip, sizeof ip);
+				if (why)
+					aios_info(
+					    "http_tls_client_cert_refused",
+					    "%s: the client certificate of %s did not verify: %s",
+					    l->srv->cfg.name, ip, why);
+				else
+					aios_debug("http_tls_handshake",
+					           "%s: TLS handshake with %s failed",
+					           l->srv->cfg.name, ip);
 				conn_close(l, c);
 				return;
 			}

@@ -336,6 +336,12 @@ int aios_tls_peer(const struct ssl_st *ssl, struct aios_tls_peer *out)
 	return 0;
 }
 
+const char *aios_tls_verify_error(const struct ssl_st *ssl)
+{
+	long v = SSL_get_verify_result(ssl);
+	return v == X509_V_OK ? NULL : X509_verify_cert_error_string(v);
+}
+
 const char *aios_tls_version(const struct ssl_st *ssl)
 {
 	return SSL_get_version(ssl);

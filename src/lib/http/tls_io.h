@@ -76,6 +76,12 @@ struct aios_tls_peer {
  * the arrays above or more organizations than they hold, names no identity: 0. */
 int aios_tls_peer(const struct ssl_st *ssl, struct aios_tls_peer *out);
 
+/* After a handshake that failed: why the client's certificate did not verify (OpenSSL's
+ * words, "unable to get local issuer certificate", "unsuitable certificate purpose"),
+ * or NULL when the failure was something else (no certificate is not a failure). The
+ * string is static. */
+const char *aios_tls_verify_error(const struct ssl_st *ssl);
+
 /* The protocol a finished handshake agreed on ("TLSv1.3"). */
 const char *aios_tls_version(const struct ssl_st *ssl);
 

@@ -6,6 +6,7 @@
  * replaced on disk. Certificates are made here with the openssl command (P-256 keys:
  * quick on a loaded machine). */
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,18 +224,80 @@ START_TEST(peer_of_a_verified_certificate)
 }
 END_TEST
 
+/* The server's log lines (stderr) go to stderr.log of the test dir until restored. */
+static int g_saved_stderr = -1;
+
+static void capture_stderr(void)
+{
+	fflush(stderr);
+	g_saved_stderr = dup(2);
+	int fd = open(in_dir("stderr.log"), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(dup2(fd, 2), 2);
+	close(fd);
+}
+
+static void restore_stderr(void)
+{
+	fflush(stderr);
+	dup2(g_saved_stderr, 2);
+	close(g_saved_stderr);
+	g_saved_stderr = -1;
+}
+
+/* 1 when the captured log holds want and want2 on one line within 2 s (the server logs
+ * on its own thread, after the client has seen the handshake fail). */
+static int logged(const char *want, const char *want2)
+{
+	for (int i = 0; i < 100; i++) {
+		struct aios_buf b;
+		aios_buf_init(&b, 1 << 20);
+		int found = 0;
+		if (aios_buf_read_file(&b, in_dir("stderr.log")) == AIOS_OK && b.len > 0)
+			for (char *line = b.data; line && !found;) {
+				char *nl = strchr(line, '\n');
+				if (nl)
+					*nl = '\0';
+				found = strstr(line, want) && strstr(line, want2);
+				line = nl ? nl + 1 : NULL;
+			}
+		aios_buf_cleanup(&b);
+		if (found)
+			return 1;
+		usleep(20 * 1000);
+	}
+	return 0;
+}
+
 START_TEST(certificates_that_do_not_verify_fail_the_handshake)
 {
 	make_pki();
 	struct aios_http_server *s = serve(in_dir("ca.crt"));
 	int port = aios_http_server_port(s);
 	char out[2048];
-	/* signed by a CA the server does not trust */
+	/* signed by a CA the server does not trust: refused, and logged with the reason */
+	capture_stderr();
 	ck_assert_int_ne(whoami(port, "stranger", out, sizeof out), AIOS_OK);
 	ck_assert_str_eq(out, "");
 	/* the right CA, but a certificate for servers only (extendedKeyUsage serverAuth) */
 	ck_assert_int_ne(whoami(port, "serveronly", out, sizeof out), AIOS_OK);
 	ck_assert_str_eq(out, "");
+	int stranger_logged =
+	    logged("http_tls_client_cert_refused", "unable to get local issuer certificate");
+	int purpose_logged =
+	    logged("http_tls_client_cert_refused", "unsuitable certificate purpose");
+	restore_stderr();
+	struct aios_buf log;
+	aios_buf_init(&log, 1 << 20);
+	if (aios_buf_read_file(&log, in_dir("stderr.log")) != AIOS_OK)
+		log.len = 0;
+	ck_assert_msg(stranger_logged, "no http_tls_client_cert_refused line naming the issuer: %s",
+	              log.len ? log.data : "(empty)");
+	ck_assert_msg(purpose_logged, "no http_tls_client_cert_refused line naming the purpose: %s",
+	              log.len ? log.data : "(empty)");
+	aios_buf_cleanup(&log);
+	ck_assert_msg(logged("tls-test: the client certificate of 127.0.0.1 did not verify", ""),
+	              "the refusal does not name the server and the client");
 	/* the server is still fine for the next client */
 	ck_assert_msg(whoami(port, "alice", out, sizeof out) == AIOS_OK, "%s", aios_errmsg());
 	ck_assert_str_eq(out, "alice|team-a,team-b");
