@@ -22,9 +22,11 @@
 #   AIOS_UP_TIMEOUT    seconds to wait for each component (default 90)
 #
 # Decisions (docs/local-cluster.md): the API server listens on 127.0.0.1 only; the
-# kubelet port of aios-node is HTTPS on the node's InternalIP (10.244.0.1) with a
-# self-signed certificate, which kube-apiserver accepts when it is given no
-# --kubelet-certificate-authority; pods reach the API server through aios-node's
+# kubelet port of aios-node is HTTPS on the node's InternalIP (10.244.0.1) and serves
+# only the API server's kubelet client certificate (user kube-apiserver-kubelet-client,
+# bound to system:kubelet-api-admin) or bearer tokens RBAC lets in: a CA of its own
+# ($DIR/node-pki) signs that certificate and aios-node's serving one, and each side
+# verifies the other; pods reach the API server through aios-node's
 # forwarder on 10.244.0.1:443 (the `kubernetes` Service); the operator runs as a local
 # process with the token of its ServiceAccount identity
 # (system:serviceaccount:aios-system:aios-operator) under the RBAC that operator/
@@ -119,9 +121,10 @@ node_ready() {
 }
 
 # The cluster-wide pieces aios-node relies on: the default StorageClass it provisions
-# for, and the rights of its provisioner beyond what the Node authorizer grants.
+# for, the rights of its provisioner beyond what the Node authorizer grants, and the
+# API server's rights on its kubelet port.
 cluster_manifests() {
-  cat <<'YAML'
+  cat <<YAML
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
@@ -159,12 +162,55 @@ subjects:
 - apiGroup: rbac.authorization.k8s.io
   kind: User
   name: system:node:aios-node
+---
+# the API server's kubelet client certificate (make_node_pki) may use the kubelet port
+# of aios-node, for kubectl logs (aios-node asks a SubjectAccessReview for nodes/proxy)
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: aios-node-kubelet-api
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: system:kubelet-api-admin
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: $KUBELET_CLIENT_USER
 YAML
+}
+
+# The kubelet port's PKI (aios-node kind), in $NODE_PKI: a CA of its own signs the API
+# server's kubelet client certificate (CN $KUBELET_CLIENT_USER, no group: its rights
+# come from the binding above) and aios-node's serving certificate for $NODE_IP. The
+# API server verifies aios-node against it (--kubelet-certificate-authority) and
+# aios-node verifies its clients against it alone (--client-ca-file), so no other
+# certificate of the cluster's CA passes as a kubelet client. P-256 keys, as aios-node's
+# own self-signed pair. Made before the API server starts, which loads the pair.
+make_node_pki() {
+  local d="$NODE_PKI" ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  mkdir -p "$d"
+  chmod 700 "$d"
+  openssl req -x509 "${ec[@]}" -days 3650 -subj "/CN=aios-node-kubelet-ca" \
+    -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' > "$d/apiserver-kubelet-client.ext"
+  printf 'subjectAltName=IP:%s,DNS:%s\nextendedKeyUsage=serverAuth\n' "$NODE_IP" "$NODE_NAME" > "$d/kubelet.ext"
+  local name subj
+  for name in apiserver-kubelet-client kubelet; do
+    subj="/CN=$KUBELET_CLIENT_USER"
+    [[ $name == kubelet ]] && subj="/CN=$NODE_NAME"
+    openssl req -new "${ec[@]}" -subj "$subj" -keyout "$d/$name.key" -out "$d/$name.csr" 2>/dev/null
+    openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+      -days 3650 -extfile "$d/$name.ext" -out "$d/$name.crt" 2>/dev/null
+  done
 }
 
 node_pids() { if [[ $NODE_KIND == kubelet ]]; then echo containerd kubelet api-forwarder; else echo aios-node; fi; }
 NODE_NAME=aios-node
 [[ $NODE_KIND == kubelet ]] && NODE_NAME=aios-kubelet
+NODE_IP=10.244.0.1 # aios-node's bridge address (its default --pod-cidr's first)
+NODE_PKI="$DIR/node-pki"
+KUBELET_CLIENT_USER=kube-apiserver-kubelet-client # the name kubeadm gives it
 
 all_up() {
   local p
@@ -197,10 +243,19 @@ cmd_up() {
   UP_OK=0
   trap '[[ $UP_OK == 1 ]] || { log error "start failed: stopping what was started"; cmd_down >/dev/null 2>&1 || true; }' EXIT
 
-  # kube-apiserver as tests/cluster/apiserver.sh runs it, plus: reach the node by its InternalIP.
+  # kube-apiserver as tests/cluster/apiserver.sh runs it, plus: reach the node by its
+  # InternalIP; on the aios-node kind, authenticate to it and verify it (make_node_pki).
+  # The kubelet kind's kubelet keeps its own self-signed pair and open port.
+  local kubelet_flags=""
+  if [[ $NODE_KIND == aios-node ]]; then
+    make_node_pki
+    kubelet_flags="--kubelet-client-certificate=$NODE_PKI/apiserver-kubelet-client.crt"
+    kubelet_flags+=" --kubelet-client-key=$NODE_PKI/apiserver-kubelet-client.key"
+    kubelet_flags+=" --kubelet-certificate-authority=$NODE_PKI/ca.crt"
+  fi
   cat > "$DIR/wrap/kube-apiserver" <<EOF
 #!/bin/sh
-exec "$KBIN/kube-apiserver" --kubelet-preferred-address-types=InternalIP,Hostname "\$@"
+exec "$KBIN/kube-apiserver" --kubelet-preferred-address-types=InternalIP,Hostname $kubelet_flags "\$@"
 EOF
   chmod +x "$DIR/wrap/kube-apiserver"
   AIOS_KUBE_BIN="$DIR/wrap" "$ROOT/tests/cluster/apiserver.sh" up "$API" >/dev/null
@@ -297,7 +352,8 @@ cmd_operator() {
 
 start_node() {
   start aios-node "$BUILD/src/node/aios-node" --kubeconfig "$API/node.kubeconfig" --node-name aios-node \
-    --state-dir "$DIR/node" --bin-dir "$BUILD"
+    --state-dir "$DIR/node" --bin-dir "$BUILD" --client-ca-file "$NODE_PKI/ca.crt" \
+    --tls-cert-file "$NODE_PKI/kubelet.crt" --tls-private-key-file "$NODE_PKI/kubelet.key"
 }
 
 # restart-node [--kill]: stops aios-node (SIGTERM: it stops its pods; --kill: SIGKILL, as a
@@ -312,7 +368,11 @@ cmd_restart_node() {
     stop_pid "$DIR/aios-node.pid" 60
   fi
   start_node
-  wait_for "aios-node" "$DIR/aios-node.pid" curl -sfk --max-time 1 https://10.244.0.1:10250/healthz
+  # the kubelet port's /healthz as the API server reaches it (its certificate, verified
+  # both ways, then a SubjectAccessReview): up and answering for kubectl logs
+  wait_for "aios-node" "$DIR/aios-node.pid" curl -sf --cacert "$NODE_PKI/ca.crt" \
+    --cert "$NODE_PKI/apiserver-kubelet-client.crt" --key "$NODE_PKI/apiserver-kubelet-client.key" \
+    --max-time 1 "https://$NODE_IP:10250/healthz"
   log info "aios-node restarted (pid $(cat "$DIR/aios-node.pid"))"
 }
 

@@ -1061,6 +1061,8 @@ enum aios_err aios_node_run(const struct aios_node_opts *o)
 		                                 &api_target_port);
 	if (!err)
 		err = aios_kube_client_new(cfg, &n.kc);
+	if (!err)
+		err = node_client_ca(&n, cfg);
 	aios_kube_config_free(cfg);
 	if (err)
 		goto out;
@@ -1116,6 +1118,8 @@ out_net:
 	aios_probe_shutdown(2000); /* cancelled runs end within the client's poll slice */
 	if (n.http)
 		aios_http_server_stop(n.http, 1000);
+	if (n.healthz)
+		aios_http_server_stop(n.healthz, 1000);
 	aios_apiproxy_free(n.apiproxy); /* after the pods: they may talk to the API server */
 	{
 		enum aios_err e2 = aios_nodenet_bridge_down(o->bridge);
@@ -1126,12 +1130,15 @@ out_net:
 out:
 	aios_kube_informer_free(n.pods_inf);
 	aios_http_server_free(n.http);
+	aios_http_server_free(n.healthz);
+	aios_nodeauth_free(n.auth); /* after the server: its handlers use it */
 	aios_kube_client_free(n.kc);
 	free(n.ip_used);
 	free(n.node_name);
 	free(n.node_uid);
 	free(n.tls_cert);
 	free(n.tls_key);
+	free(n.client_ca);
 	pthread_mutex_destroy(&n.lock);
 	return err;
 }

@@ -7,7 +7,9 @@
  *      route covers the pod range;
  *   2. creates the bridge, registers the Node (capacity from this machine, Ready,
  *      InternalIP = the bridge address, daemonEndpoints.kubeletEndpoint.Port) and
- *      starts the kubelet port (GET /containerLogs/{ns}/{pod}/{container}, /healthz);
+ *      starts the kubelet port (GET /containerLogs/{ns}/{pod}/{container}, /healthz),
+ *      authenticated and authorized as the kubelet's Webhook mode (nodeauth.h), and
+ *      the healthz port (127.0.0.1:10248, GET /healthz for anyone);
  *   3. loops every AIOS_NODE_SYNC_MS until SIGTERM/SIGINT: syncs every pod whose
  *      spec.nodeName is this node (an informer with that field selector), renews
  *      the Lease in kube-node-lease, refreshes the Node status, provisions volumes
@@ -49,8 +51,12 @@ struct aios_node_opts {
 	const char *storage_class; /* the StorageClass name whose claims it provisions */
 	const char *tls_cert;      /* kubelet port certificate and key (PEM); NULL: a self-signed */
 	const char *tls_key;       /* pair made once under <state>/pki */
+	const char *client_ca;     /* kubelet port client CA bundle (nodeauth.h); NULL: the
+	                            * kubeconfig's certificate authority */
 	int apiserver_proxy_port;  /* forwarder to the API server on the node address
 	                            * (apiproxy.h), pods' KUBERNETES_SERVICE_PORT; 0: none */
+	int healthz_port;          /* plain HTTP GET /healthz, open to all (10248); 0: none */
+	const char *healthz_bind;  /* its address; NULL: 127.0.0.1 */
 };
 
 /* Runs until shutdown is requested. Errors at start name what failed. */

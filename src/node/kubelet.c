@@ -4,17 +4,31 @@
  *   GET /containerLogs/{namespace}/{pod}/{container}   `kubectl logs`
  *       ?tailLines=N  ?limitBytes=N  ?previous=true   (follow is answered with what
  *       exists now; timestamps are not recorded)
- *   GET /healthz
+ *   GET /healthz                                       "ok"
+ *   anything else: 404 once authorized
  *
  * HTTPS on the node's InternalIP, as every kube-apiserver since 1.20 reaches
  * kubelets over TLS only (--kubelet-https is a no-op there). Without
  * --kubelet-certificate-authority the API server does not verify the kubelet's
  * certificate, so a self-signed pair made once under <state>/pki is enough; give
- * --tls-cert-file/--tls-private-key-file for a real one. The port serves only what
- * the pods wrote to stdout and stderr.
+ * --tls-cert-file/--tls-private-key-file for a real one (the local cluster does, and
+ * the API server verifies it). The port serves only what the pods wrote to stdout and
+ * stderr, and only to whom nodeauth.h lets in: a client certificate of the client CA
+ * (the API server's --kubelet-client-certificate) or a bearer token, then a
+ * SubjectAccessReview for nodes/<subresource>; refusals are 401/403 with the reason as
+ * plain text, as the kubelet's (kube-apiserver puts that text in the error `kubectl
+ * logs` prints). Every path goes through that, /healthz too, as on a kubelet's port
+ * 10250; the open health check is the healthz port (--healthz-port, default
+ * 127.0.0.1:10248, plain HTTP, GET /healthz only), as the kubelet's.
+ *
+ * Limits of the kubelet port (KUBELET_* below): request line and headers 32 KiB (past
+ * it: 431; a bearer token of up to AIOS_NODEAUTH_TOKEN_MAX fits), a body 64 KiB (it
+ * serves GETs), 1024 connections, 64 per source address (a pod cannot hoard them), the
+ * server's default timeouts (http.h).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +39,12 @@
 #include "common/mem.h"
 #include "node/node_internal.h"
 #include "node/volumes.h"
+
+#define KUBELET_MAX_HEADER_BYTES   (32u << 10)
+#define KUBELET_MAX_BODY_BYTES     (64u << 10)
+#define KUBELET_MAX_CONNECTIONS    1024
+#define KUBELET_MAX_CONNS_PER_PEER 64
+#define HEALTHZ_MAX_CONNECTIONS    64 /* the healthz port: local probes only */
 
 #define LOG_WINDOW                                                                                 \
 	(8u << 20) /* bytes of a log file returned at most (its start, or its end with tailLines) */
@@ -97,9 +117,76 @@ static int query_get(const char *q, const char *key, char *out, size_t n)
 	return 0;
 }
 
+/* 1 when the request may go on (nodeauth.h); else 0 with resp holding the refusal. */
+static int authorized(struct aios_node *n, struct aios_http_req *req, struct aios_http_resp *resp)
+{
+	char msg[512];
+	int st = aios_nodeauth_check(n->auth, req->peer, aios_http_req_header(req, "Authorization"),
+	                             req->method, req->path, msg, sizeof msg);
+	if (st == 200)
+		return 1;
+	/* no credentials at all is what every stray client sends: debug, not info */
+	aios_log(st == 401 && !aios_http_req_header(req, "Authorization") && !req->peer
+	             ? AIOS_LOG_DEBUG
+	             : AIOS_LOG_INFO,
+	         "kubelet_refused", "%s %s: %d %s", req->method, req->path, st, msg);
+	resp->status = st;
+	resp->content_type = "text/plain; charset=utf-8";
+	if (aios_buf_append(&resp->body, msg, strlen(msg)) != AIOS_OK ||
+	    aios_buf_append(&resp->body, "\n", 1) != AIOS_OK)
+		resp->body.len = 0; /* cannot happen: the cap is megabytes */
+	return 0;
+}
+
+/* The kubelet's healthz answer when its checks pass (aios-node has no check of its
+ * own: a process that serves is healthy). */
+static void healthz_ok(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	(void)req;
+	(void)ud;
+	resp->content_type = "text/plain; charset=utf-8";
+	if (aios_buf_append(&resp->body, "ok", 2) != AIOS_OK)
+		resp->body.len = 0; /* cannot happen: the cap is megabytes */
+}
+
+/* GET /healthz on the kubelet port: authorized as any other path, as on a kubelet. */
+static void kubelet_healthz(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	if (authorized(ud, req, resp))
+		healthz_ok(req, resp, NULL);
+}
+
+/* Every path the port does not serve: 404, once the client may know that much. The body
+ * is a metav1.Status: the API server passes an upgrade's refusal (exec, attach,
+ * port-forward) on as it came, and kubectl decodes it as one ("Error from server
+ * (NotFound): ..."); any other JSON decodes as a Status with no message. */
+static void not_served(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	if (!authorized(ud, req, resp))
+		return;
+	char msg[512];
+	snprintf(msg, sizeof msg,
+	         "%s %s: aios-node serves GET /containerLogs/{namespace}/{pod}/{container} and "
+	         "/healthz only (no exec, attach or port-forward: its pods are local processes)",
+	         req->method, req->path);
+	struct json_object *st = json_object_new_object();
+	json_object_object_add(st, "kind", json_object_new_string("Status"));
+	json_object_object_add(st, "apiVersion", json_object_new_string("v1"));
+	json_object_object_add(st, "metadata", json_object_new_object());
+	json_object_object_add(st, "status", json_object_new_string("Failure"));
+	json_object_object_add(st, "message", json_object_new_string(msg));
+	json_object_object_add(st, "reason", json_object_new_string("NotFound"));
+	json_object_object_add(st, "code", json_object_new_int(404));
+	const char *body = json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN);
+	aios_http_resp_json(resp, 404, body, strlen(body));
+	json_object_put(st);
+}
+
 static void container_logs(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
 {
 	struct aios_node *n = ud;
+	if (!authorized(n, req, resp))
+		return;
 	const char *ns = aios_http_req_param(req, "ns"), *pod = aios_http_req_param(req, "pod");
 	const char *ctr = aios_http_req_param(req, "container");
 	char v[32];
@@ -197,6 +284,37 @@ static enum aios_err self_signed(struct aios_node *n, char **cert, char **key)
 	return err;
 }
 
+enum aios_err node_client_ca(struct aios_node *n, const struct aios_kube_config *cfg)
+{
+	if (n->o->client_ca) {
+		n->client_ca = aios_xstrdup(n->o->client_ca);
+		return AIOS_OK;
+	}
+	if (cfg->ca_file) {
+		n->client_ca = aios_xstrdup(cfg->ca_file);
+		return AIOS_OK;
+	}
+	if (!cfg->ca_data || cfg->ca_data_len == 0) {
+		aios_warn("kubelet_client_ca",
+		          "no --client-ca-file and no certificate authority in the kubeconfig: "
+		          "the kubelet port accepts only bearer tokens, so `kubectl logs` through "
+		          "the API server is refused");
+		return AIOS_OK;
+	}
+	char *dir = aios_xasprintf("%s/pki", n->o->state_dir);
+	char *path = aios_xasprintf("%s/client-ca.crt", dir);
+	enum aios_err err = aios_volumes_mkdir_p(dir);
+	if (!err)
+		err = aios_volumes_write_file(path, cfg->ca_data, cfg->ca_data_len, 0644);
+	free(dir);
+	if (err) {
+		free(path);
+		return aios_fail_wrap(err, "kubelet port client CA");
+	}
+	n->client_ca = path;
+	return AIOS_OK;
+}
+
 enum aios_err node_kubelet_start(struct aios_node *n)
 {
 	struct aios_http_config c;
@@ -217,20 +335,48 @@ enum aios_err node_kubelet_start(struct aios_node *n)
 	n->tls_key = key;
 	c.tls_cert = cert;
 	c.tls_key = key;
+	c.tls_client_ca = n->client_ca;
 	c.bind_addr = n->host_ip;
 	c.port = n->o->kubelet_port;
-	c.threads = 1;
+	c.threads = 2; /* a review waits for the API server: the other thread serves on */
+	c.max_header_bytes = KUBELET_MAX_HEADER_BYTES;
+	c.max_body_bytes = KUBELET_MAX_BODY_BYTES;
+	c.max_connections = KUBELET_MAX_CONNECTIONS;
+	c.max_connections_per_client = KUBELET_MAX_CONNS_PER_PEER;
+	n->auth = aios_nodeauth_new(n->kc, n->node_name);
 	c.name = "kubelet";
 	n->http = aios_http_server_new(&c);
 	enum aios_err err = aios_http_route(n->http, "GET", "/containerLogs/{ns}/{pod}/{container}",
 	                                    container_logs, n);
 	if (!err)
-		err = aios_http_route(n->http, "GET", "/healthz", aios_http_ok_handler, NULL);
+		err = aios_http_route(n->http, "GET", "/healthz", kubelet_healthz, n);
+	if (!err)
+		err = aios_http_route(n->http, "*", "/*", not_served, n);
 	if (!err)
 		err = aios_http_server_start(n->http);
 	if (err)
 		return aios_fail_wrap(err, "kubelet port %s:%d", n->host_ip, n->o->kubelet_port);
-	aios_info("kubelet_port", "serving container logs on https://%s:%d", n->host_ip,
-	          aios_http_server_port(n->http));
+	aios_info("kubelet_port",
+	          "serving container logs on https://%s:%d to client certificates of %s and to "
+	          "bearer tokens by TokenReview, each authorized by a SubjectAccessReview",
+	          n->host_ip, aios_http_server_port(n->http),
+	          n->client_ca ? n->client_ca : "no CA (none accepted)");
+	if (n->o->healthz_port == 0)
+		return AIOS_OK;
+
+	aios_http_config_defaults(&c);
+	c.bind_addr = n->o->healthz_bind ? n->o->healthz_bind : "127.0.0.1";
+	c.port = n->o->healthz_port;
+	c.max_connections = HEALTHZ_MAX_CONNECTIONS;
+	c.name = "healthz";
+	n->healthz = aios_http_server_new(&c);
+	err = aios_http_route(n->healthz, "GET", "/healthz", healthz_ok, NULL);
+	if (!err)
+		err = aios_http_server_start(n->healthz);
+	if (err)
+		return aios_fail_wrap(err, "healthz port %s:%d (--healthz-port 0 disables it)",
+		                      c.bind_addr, c.port);
+	aios_info("healthz_port", "serving /healthz on http://%s:%d to anyone who reaches it",
+	          c.bind_addr, aios_http_server_port(n->healthz));
 	return AIOS_OK;
 }

@@ -7,6 +7,7 @@
  * Exit codes: 0 stopped by SIGTERM/SIGINT, 1 runtime failure, 2 bad usage,
  * 3 not running as root.
  */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -46,6 +47,16 @@ static void usage(FILE *f)
 	    "                         `kubernetes` Service); 0 disables (default 443)\n"
 	    "  --tls-cert-file PATH   kubelet port certificate (default: self-signed, made once)\n"
 	    "  --tls-private-key-file PATH  its key\n"
+	    "  --client-ca-file PATH  CA bundle that verifies client certificates on the kubelet\n"
+	    "                         port (the API server's --kubelet-client-certificate);\n"
+	    "                         default: the kubeconfig's certificate authority. Every\n"
+	    "                         request there, /healthz too, is authenticated (that\n"
+	    "                         certificate, or a bearer token by TokenReview) and\n"
+	    "                         authorized by a SubjectAccessReview, as the kubelet's\n"
+	    "                         Webhook mode\n"
+	    "  --healthz-port N       plain HTTP GET /healthz for anyone, as the kubelet's;\n"
+	    "                         0 disables (default 10248)\n"
+	    "  --healthz-bind-address IP  its address (default 127.0.0.1)\n"
 	    "  --storage-class NAME   claims of this class get local volumes (default aios-local)\n"
 	    "  --log-level LEVEL      debug|info|warn|error (default info)\n"
 	    "  --cleanup              only remove what an earlier run left, then exit\n"
@@ -69,6 +80,20 @@ static char *default_bin_dir(void)
 	return aios_xstrdup(exe);
 }
 
+/* A port number of flag --name, min..65535, into *out: 0, or -1 with the usage error
+ * printed. */
+static int parse_port(const char *name, const char *arg, int min, int *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+	if (*end || end == arg || v < min || v > 65535) {
+		fprintf(stderr, "aios-node: --%s %s: expected %d..65535\n", name, arg, min);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -85,6 +110,9 @@ int main(int argc, char **argv)
 	    {"tls-cert-file", required_argument, 0, 'T'},
 	    {"tls-private-key-file", required_argument, 0, 'K'},
 	    {"apiserver-proxy-port", required_argument, 0, 'A'},
+	    {"client-ca-file", required_argument, 0, 'a'},
+	    {"healthz-port", required_argument, 0, 'H'},
+	    {"healthz-bind-address", required_argument, 0, 'I'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0}};
 	struct aios_node_opts o = {.state_dir = "/var/lib/aios-node",
@@ -92,13 +120,12 @@ int main(int argc, char **argv)
 	                           .bridge = "aios0",
 	                           .kubelet_port = 10250,
 	                           .apiserver_proxy_port = AIOS_APIPROXY_PORT,
+	                           .healthz_port = 10248,
 	                           .storage_class = "aios-local"};
 	int level = AIOS_LOG_INFO, cleanup_only = 0, c;
 	char *bin_dir = NULL;
 	aios_log_init("aios-node", AIOS_LOG_INFO);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		char *end;
-		long v;
 		switch (c) {
 		case 'k': o.kubeconfig = optarg; break;
 		case 'n': o.node_name = optarg; break;
@@ -110,24 +137,20 @@ int main(int argc, char **argv)
 		case 'C': cleanup_only = 1; break;
 		case 'T': o.tls_cert = optarg; break;
 		case 'K': o.tls_key = optarg; break;
+		case 'a': o.client_ca = optarg; break;
+		case 'I': o.healthz_bind = optarg; break;
 		case 'p':
-			v = strtol(optarg, &end, 10);
-			if (*end || v < 1 || v > 65535) {
-				fprintf(stderr, "aios-node: --kubelet-port %s: expected 1..65535\n",
-				        optarg);
+			if (parse_port("kubelet-port", optarg, 1, &o.kubelet_port) != 0)
 				return 2;
-			}
-			o.kubelet_port = (int)v;
 			break;
 		case 'A':
-			v = strtol(optarg, &end, 10);
-			if (*end || end == optarg || v < 0 || v > 65535) {
-				fprintf(stderr,
-				        "aios-node: --apiserver-proxy-port %s: expected 0..65535\n",
-				        optarg);
+			if (parse_port("apiserver-proxy-port", optarg, 0,
+			               &o.apiserver_proxy_port) != 0)
 				return 2;
-			}
-			o.apiserver_proxy_port = (int)v;
+			break;
+		case 'H':
+			if (parse_port("healthz-port", optarg, 0, &o.healthz_port) != 0)
+				return 2;
 			break;
 		case 'l':
 			level = aios_log_parse_level(optarg);
@@ -146,6 +169,17 @@ int main(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "aios-node: unexpected argument %s\n", argv[optind]);
 		usage(stderr);
+		return 2;
+	}
+	struct in_addr healthz_addr;
+	if (o.healthz_bind && inet_pton(AF_INET, o.healthz_bind, &healthz_addr) != 1) {
+		fprintf(stderr, "aios-node: --healthz-bind-address %s: expected an IPv4 address\n",
+		        o.healthz_bind);
+		return 2;
+	}
+	if (!o.tls_cert != !o.tls_key) {
+		fprintf(stderr,
+		        "aios-node: --tls-cert-file and --tls-private-key-file go together\n");
 		return 2;
 	}
 	if (o.state_dir[0] != '/') {

@@ -19,6 +19,7 @@
 #include "kube/informer.h"
 #include "node/agent.h"
 #include "node/apiproxy.h"
+#include "node/nodeauth.h"
 #include "node/nodenet.h"
 #include "node/podspec.h"
 #include "node/podstatus.h"
@@ -90,11 +91,14 @@ struct aios_node {
 	char host_ip[16];
 	struct aios_kube_client *kc;
 	struct aios_kube_informer *pods_inf;
-	struct aios_http_server *http;
-	char *tls_cert, *tls_key;       /* kubelet port pair (heap paths) */
-	struct aios_apiproxy *apiproxy; /* the `kubernetes` Service forwarder, or NULL */
-	int api_port;                   /* its port, pods' KUBERNETES_SERVICE_PORT (0: none) */
-	pthread_mutex_t lock;           /* guards the pod list for the kubelet port */
+	struct aios_http_server *http;    /* the kubelet port */
+	struct aios_http_server *healthz; /* the healthz port, or NULL */
+	char *tls_cert, *tls_key;         /* kubelet port pair (heap paths) */
+	char *client_ca;                  /* its client CA bundle (heap path), or NULL */
+	struct aios_nodeauth *auth;       /* who may use the kubelet port (nodeauth.h) */
+	struct aios_apiproxy *apiproxy;   /* the `kubernetes` Service forwarder, or NULL */
+	int api_port;                     /* its port, pods' KUBERNETES_SERVICE_PORT (0: none) */
+	pthread_mutex_t lock;             /* guards the pod list for the kubelet port */
 	struct node_pod *pods;
 	uint8_t *ip_used; /* one byte per address of the range */
 	int64_t lease_next_ms, status_next_ms, provision_next_ms;
@@ -106,6 +110,11 @@ void node_heartbeat(struct aios_node *n); /* Lease and, when due, Node status */
 void node_provision(struct aios_node *n); /* PVs for pending claims; released ones deleted */
 
 /* kubelet.c */
+/* Sets n->client_ca: o->client_ca, else the kubeconfig's certificate authority (its
+ * inline bytes written to <state>/pki/client-ca.crt), else NULL (warned: only bearer
+ * tokens can then authenticate, and the API server's `kubectl logs` is refused). */
+enum aios_err node_client_ca(struct aios_node *n,
+                             const struct aios_kube_config *cfg) AIOS_MUST_CHECK;
 enum aios_err node_kubelet_start(struct aios_node *n) AIOS_MUST_CHECK;
 /* Reads the last tail_lines lines (-1: all) and at most limit bytes (-1: no limit) of
  * path into out. */

@@ -90,7 +90,7 @@ static enum aios_err give_dir(const struct aios_podspec *p, const char *dir, mod
 	return AIOS_OK;
 }
 
-static enum aios_err write_file(const char *path, const char *data, size_t n, int mode)
+enum aios_err aios_volumes_write_file(const char *path, const char *data, size_t n, int mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -113,11 +113,12 @@ static enum aios_err write_file(const char *path, const char *data, size_t n, in
 	return err;
 }
 
-/* write_file, then the file and the directories made for it (up to dir) to the pod. */
+/* aios_volumes_write_file, then the file and the directories made for it (up to dir)
+ * to the pod. */
 static enum aios_err write_owned(const struct aios_podspec *p, const char *dir, const char *path,
                                  const char *data, size_t n, int mode)
 {
-	enum aios_err err = write_file(path, data, n, mode);
+	enum aios_err err = aios_volumes_write_file(path, data, n, mode);
 	if (err)
 		return err;
 	size_t dl = strlen(dir);

@@ -87,6 +87,11 @@ enum aios_err aios_volumes_lookup(void *arg, int is_secret, const char *ns, cons
 /* rm -rf path, refusing anything that is not under root (both absolute). */
 enum aios_err aios_volumes_remove_tree(const char *root, const char *path) AIOS_MUST_CHECK;
 
+/* Writes n bytes of data to path (created or truncated, never through a symbolic link)
+ * with mode. Messages name the path. */
+enum aios_err aios_volumes_write_file(const char *path, const char *data, size_t n,
+                                      int mode) AIOS_MUST_CHECK;
+
 /* mkdir -p path with mode 0755. */
 enum aios_err aios_volumes_mkdir_p(const char *path) AIOS_MUST_CHECK;
 

@@ -370,6 +370,7 @@ enum aios_http_parse aios_http_parse_request(char *buf, size_t len, size_t max_h
 	memset(req, 0,
 	       offsetof(struct aios_http_req, param_store)); /* the store needs no zeroing */
 	req->route = NULL;
+	req->peer = NULL;
 	req->conn_user = NULL;
 	s[method_len] = '\0';
 	req->method = s;
@@ -566,6 +567,7 @@ struct conn {
 	int fd;
 	struct ssl_st *ssl; /* TLS (OpenSSL, see tls_io.h), NULL for plain */
 	int handshaken;
+	struct aios_tls_peer *cert_peer; /* a verified client certificate's subject, or NULL */
 	size_t tls_wlen; /* a TLS write that would block is retried with this length */
 	struct aios_buf in, out;
 	int64_t first_byte_ns; /* start of the request being received, 0 if none */
@@ -807,6 +809,7 @@ static void conn_close(struct loop *l, struct conn *c)
 			}
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	aios_tls_close(c->ssl); /* NULL for plain */
+	free(c->cert_peer);
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -1063,6 +1066,7 @@ again:;
 		char saved = *end;
 		*end = '\0';
 		req.conn_user = l->user;
+		req.peer = c->cert_peer;
 		resp_reset(&l->resp);
 		cur.l = l;
 		cur.c = c;
@@ -1106,11 +1110,30 @@ static void conn_readable(struct loop *l, struct conn *c)
 			if (r != 1) {
 				if (r == -1)
 					return;
-				aios_debug("http_tls_handshake", "TLS handshake failed");
+				/* a refused client certificate is someone knocking with the wrong
+				 * key: said with the reason; other failures (scanners, plain HTTP
+				 * on the TLS port) stay at debug */
+				const char *why = aios_tls_verify_error(c->ssl);
+				char ip[INET_ADDRSTRLEN] = "?";
+				inet_ntop(AF_INET, &c->peer, ip, sizeof ip);
+				if (why)
+					aios_info(
+					    "http_tls_client_cert_refused",
+					    "%s: the client certificate of %s did not verify: %s",
+					    l->srv->cfg.name, ip, why);
+				else
+					aios_debug("http_tls_handshake",
+					           "%s: TLS handshake with %s failed",
+					           l->srv->cfg.name, ip);
 				conn_close(l, c);
 				return;
 			}
 			c->handshaken = 1;
+			struct aios_tls_peer peer;
+			if (aios_tls_peer(c->ssl, &peer)) {
+				c->cert_peer = aios_xmalloc(sizeof *c->cert_peer);
+				*c->cert_peer = peer;
+			}
 		}
 		/* a byte short of the chunk: a burst plus the buffer's NUL then fits 64 KiB
 		 * instead of doubling the buffer to 128 KiB for one byte */
@@ -1456,12 +1479,19 @@ static enum aios_err listen_on(const struct aios_http_server *s, int port, int *
 
 static enum aios_err tls_setup(struct aios_http_server *s)
 {
-	if (!s->cfg.tls_cert && !s->cfg.tls_key)
+	if (!s->cfg.tls_cert && !s->cfg.tls_key) {
+		if (s->cfg.tls_client_ca) /* plain HTTP would let every client past it */
+			return aios_fail(
+			    AIOS_ERR_INVALID,
+			    "%s: a client CA (%s) needs TLS: give a certificate and a key",
+			    s->cfg.name, s->cfg.tls_client_ca);
 		return AIOS_OK;
+	}
 	if (!s->cfg.tls_cert || !s->cfg.tls_key)
 		return aios_fail(AIOS_ERR_INVALID, "%s: TLS needs both a certificate and a key",
 		                 s->cfg.name);
-	return aios_tls_server_new(s->cfg.tls_cert, s->cfg.tls_key, s->cfg.name, &s->tls);
+	return aios_tls_server_new(s->cfg.tls_cert, s->cfg.tls_key, s->cfg.tls_client_ca,
+	                           s->cfg.name, &s->tls);
 }
 
 enum aios_err aios_http_server_start(struct aios_http_server *s)

@@ -7,6 +7,8 @@
  * keep-alive and pipelining, Content-Length and chunked request bodies,
  * Expect: 100-continue, and optional TLS (OpenSSL, 1.2 at least, 1.3 preferred; see
  * tls_io.h) when a cert and key are given; the pair is reloaded when the files change.
+ * With tls_client_ca, clients may authenticate with a certificate: handlers see its
+ * verified subject in req->peer (NULL for a client that sent none).
  *
  * Limits (all in struct aios_http_config, all enforced before a handler runs):
  *   max_header_bytes    request line + headers; over it: 431, connection closed
@@ -57,6 +59,8 @@
 #include "common/buf.h"
 #include "common/err.h"
 
+struct aios_tls_peer; /* tls_io.h */
+
 #define AIOS_HTTP_MAX_PARAMS      4
 #define AIOS_HTTP_MAX_HEADERS     64
 #define AIOS_HTTP_MAX_ROUTES      64
@@ -88,8 +92,11 @@ struct aios_http_req {
 	const char *param_values[AIOS_HTTP_MAX_PARAMS];
 	char param_store[AIOS_HTTP_PARAM_STORE]; /* backs param_names/param_values */
 	const char *route; /* the pattern that matched (a stable label for metrics), or NULL */
-	int keep_alive;    /* 1 if the connection stays open after the response */
-	void *conn_user;   /* free for the handler: per-thread state (see thread_init) */
+	/* the subject of the client certificate this connection presented and that verified
+	 * against tls_client_ca, or NULL; borrowed like the rest */
+	const struct aios_tls_peer *peer;
+	int keep_alive;  /* 1 if the connection stays open after the response */
+	void *conn_user; /* free for the handler: per-thread state (see thread_init) */
 };
 
 /* The response a handler fills. Defaults: 200, application/json, empty body. */
@@ -125,6 +132,9 @@ struct aios_http_config {
 	int max_connections_per_client; /* per source address; default 0 (no limit) */
 	const char *tls_cert;           /* PEM paths; both or neither */
 	const char *tls_key;
+	/* PEM bundle: client certificates are asked for and verified against it (tls_io.h,
+	 * req->peer); needs tls_cert and tls_key. NULL: none asked for */
+	const char *tls_client_ca;
 	const char *name; /* for logs, e.g. "serve" or "metrics" */
 	/*
 	 * Called on the loop thread after every response is queued, including the ones

@@ -14,13 +14,14 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
 
-/* How often (ms) accept may stat the certificate and key: a reload costs two stat(2)
- * calls per second at most, whatever the connection rate. */
+/* How often (ms) accept may stat the certificate, key and client CA bundle: a reload
+ * costs three stat(2) calls per second at most, whatever the connection rate. */
 #define RELOAD_CHECK_MS 1000
 
 /* What identifies a version of a file on disk. */
@@ -34,9 +35,9 @@ struct file_sig {
 struct aios_tls_server {
 	pthread_mutex_t mu; /* guards everything below */
 	SSL_CTX *ctx;       /* the context new sessions use; one reference is ours */
-	char *cert, *key, *name;
-	struct file_sig cert_sig, key_sig; /* of the files ctx was built from */
-	struct file_sig bad_cert, bad_key; /* of a pair that failed to load (logged once) */
+	char *cert, *key, *client_ca, *name; /* client_ca may be NULL */
+	struct file_sig sig[3];              /* of cert, key, client_ca that ctx was built from */
+	struct file_sig bad[3];              /* of a set that failed to load (logged once) */
 	int64_t next_check_ns;
 };
 
@@ -69,15 +70,31 @@ static int sig_eq(const struct file_sig *a, const struct file_sig *b)
 	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
-/* A server context from the two files, or NULL with aios_errmsg() set. */
-static SSL_CTX *ctx_load(const char *cert, const char *key, const char *name)
+/* The signatures of t's files (an absent client CA leaves its slot zeroed); -1 if one
+ * cannot be read. */
+static int sigs_of(const struct aios_tls_server *t, struct file_sig out[3])
+{
+	memset(out, 0, 3 * sizeof out[0]);
+	if (sig_of(t->cert, &out[0]) != 0 || sig_of(t->key, &out[1]) != 0)
+		return -1;
+	return t->client_ca && sig_of(t->client_ca, &out[2]) != 0 ? -1 : 0;
+}
+
+static int sigs_eq(const struct file_sig a[3], const struct file_sig b[3])
+{
+	return sig_eq(&a[0], &b[0]) && sig_eq(&a[1], &b[1]) && sig_eq(&a[2], &b[2]);
+}
+
+/* A server context from the files, or NULL with aios_errmsg() set. */
+static SSL_CTX *ctx_load(const char *cert, const char *key, const char *client_ca, const char *name)
 {
 	char why[256];
-	const char *paths[] = {cert, key};
-	for (int i = 0; i < 2; i++) /* OpenSSL would only say "system lib" */
-		if (access(paths[i], R_OK) != 0) {
-			aios_fail(AIOS_ERR_TLS, "%s: cannot read TLS %s %s: %s", name,
-			          i ? "key" : "certificate", paths[i], strerror(errno));
+	const char *paths[] = {cert, key, client_ca};
+	static const char *const what[] = {"certificate", "key", "client CA bundle"};
+	for (int i = 0; i < 3; i++) /* OpenSSL would only say "system lib" */
+		if (paths[i] && access(paths[i], R_OK) != 0) {
+			aios_fail(AIOS_ERR_TLS, "%s: cannot read TLS %s %s: %s", name, what[i],
+			          paths[i], strerror(errno));
 			return NULL;
 		}
 	ERR_clear_error();
@@ -116,21 +133,36 @@ static SSL_CTX *ctx_load(const char *cert, const char *key, const char *name)
 		          cert);
 		goto fail;
 	}
+	if (client_ca) {
+		/* ask for a certificate, verify one that comes; none is the application's call */
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(client_ca);
+		if (!names || SSL_CTX_load_verify_locations(ctx, client_ca, NULL) != 1) {
+			sk_X509_NAME_pop_free(names, X509_NAME_free);
+			ssl_reason(why, sizeof why);
+			aios_fail(AIOS_ERR_TLS, "%s: cannot load the client CA bundle %s: %s", name,
+			          client_ca, why);
+			goto fail;
+		}
+		SSL_CTX_set_client_CA_list(ctx, names); /* the names sent in the request */
+		/* a certificate for clients (extendedKeyUsage clientAuth when it has one) */
+		X509_VERIFY_PARAM_set_purpose(SSL_CTX_get0_param(ctx), X509_PURPOSE_SSL_CLIENT);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	}
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
 }
 
-enum aios_err aios_tls_server_new(const char *cert, const char *key, const char *name,
-                                  struct aios_tls_server **out)
+enum aios_err aios_tls_server_new(const char *cert, const char *key, const char *client_ca,
+                                  const char *name, struct aios_tls_server **out)
 {
 	*out = NULL;
 	/* OpenSSL writes with write(2): a peer gone mid-response must not kill us. */
 	struct sigaction sa;
 	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
 		signal(SIGPIPE, SIG_IGN);
-	SSL_CTX *ctx = ctx_load(cert, key, name);
+	SSL_CTX *ctx = ctx_load(cert, key, client_ca, name);
 	if (!ctx)
 		return AIOS_ERR_TLS;
 	struct aios_tls_server *t = aios_xcalloc(1, sizeof *t);
@@ -138,9 +170,9 @@ enum aios_err aios_tls_server_new(const char *cert, const char *key, const char 
 	t->ctx = ctx;
 	t->cert = aios_xstrdup(cert);
 	t->key = aios_xstrdup(key);
+	t->client_ca = client_ca ? aios_xstrdup(client_ca) : NULL;
 	t->name = aios_xstrdup(name);
-	(void)sig_of(cert, &t->cert_sig);
-	(void)sig_of(key, &t->key_sig);
+	(void)sigs_of(t, t->sig);
 	t->next_check_ns = aios_now_ns() + (int64_t)RELOAD_CHECK_MS * 1000000;
 	*out = t;
 	return AIOS_OK;
@@ -154,6 +186,7 @@ void aios_tls_server_free(struct aios_tls_server *t)
 	pthread_mutex_destroy(&t->mu);
 	free(t->cert);
 	free(t->key);
+	free(t->client_ca);
 	free(t->name);
 	free(t);
 }
@@ -165,27 +198,26 @@ static void maybe_reload(struct aios_tls_server *t)
 	if (now < t->next_check_ns)
 		return;
 	t->next_check_ns = now + (int64_t)RELOAD_CHECK_MS * 1000000;
-	struct file_sig c, k;
-	if (sig_of(t->cert, &c) != 0 || sig_of(t->key, &k) != 0)
-		return; /* mid-replacement (or gone): keep serving the old pair */
-	if (sig_eq(&c, &t->cert_sig) && sig_eq(&k, &t->key_sig))
+	struct file_sig now_sig[3];
+	if (sigs_of(t, now_sig) != 0)
+		return; /* mid-replacement (or gone): keep serving the old files */
+	if (sigs_eq(now_sig, t->sig))
 		return;
-	if (sig_eq(&c, &t->bad_cert) && sig_eq(&k, &t->bad_key))
-		return; /* this pair failed already */
-	SSL_CTX *ctx = ctx_load(t->cert, t->key, t->name);
+	if (sigs_eq(now_sig, t->bad))
+		return; /* this set failed already */
+	SSL_CTX *ctx = ctx_load(t->cert, t->key, t->client_ca, t->name);
 	if (!ctx) {
 		aios_warn("http_tls_reload_failed", "%s; keeping the previous certificate",
 		          aios_errmsg());
-		t->bad_cert = c;
-		t->bad_key = k;
+		memcpy(t->bad, now_sig, sizeof t->bad);
 		return;
 	}
 	SSL_CTX_free(t->ctx); /* open sessions hold their own reference */
 	t->ctx = ctx;
-	t->cert_sig = c;
-	t->key_sig = k;
-	aios_info("http_tls_reloaded", "%s: TLS certificate %s and key %s reloaded", t->name,
-	          t->cert, t->key);
+	memcpy(t->sig, now_sig, sizeof t->sig);
+	aios_info("http_tls_reloaded", "%s: TLS certificate %s and key %s%s%s reloaded", t->name,
+	          t->cert, t->key, t->client_ca ? ", client CA " : "",
+	          t->client_ca ? t->client_ca : "");
 }
 
 struct ssl_st *aios_tls_server_session(struct aios_tls_server *t, int fd)
@@ -250,6 +282,64 @@ void aios_tls_close(struct ssl_st *ssl)
 	}
 	ERR_clear_error();
 	SSL_free(ssl);
+}
+
+/* Copies the next entry of nid after *last in name into out as UTF-8 and moves *last
+ * to it: 1 copied, 0 none left, -1 one that is empty, holds a NUL or does not fit. */
+static int name_entry(const X509_NAME *name, int nid, int *last, char *out, size_t n)
+{
+	int i = X509_NAME_get_index_by_NID(name, nid, *last);
+	if (i < 0)
+		return 0;
+	*last = i;
+	unsigned char *utf8 = NULL;
+	int len =
+	    ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+	int ok = len > 0 && (size_t)len < n && !memchr(utf8, '\0', (size_t)len);
+	if (ok) {
+		memcpy(out, utf8, (size_t)len);
+		out[len] = '\0';
+	}
+	OPENSSL_free(utf8);
+	return ok ? 1 : -1;
+}
+
+/* Fills out from a verified certificate's subject: 1, or 0 when it names no identity. */
+static int subject_identity(const X509_NAME *name, struct aios_tls_peer *out)
+{
+	int last = -1;
+	if (name_entry(name, NID_commonName, &last, out->cn, sizeof out->cn) != 1)
+		return 0;
+	if (X509_NAME_get_index_by_NID(name, NID_commonName, last) >= 0)
+		return 0; /* two commonNames: which one is the user is not ours to guess */
+	last = -1;
+	for (;;) {
+		if (out->n_orgs == AIOS_TLS_PEER_MAX_ORGS) /* one more: no identity */
+			return X509_NAME_get_index_by_NID(name, NID_organizationName, last) < 0;
+		int r = name_entry(name, NID_organizationName, &last, out->orgs[out->n_orgs],
+		                   sizeof out->orgs[0]);
+		if (r <= 0)
+			return r == 0;
+		out->n_orgs++;
+	}
+}
+
+int aios_tls_peer(const struct ssl_st *ssl, struct aios_tls_peer *out)
+{
+	memset(out, 0, sizeof *out);
+	X509 *crt = SSL_get0_peer_certificate(ssl);
+	if (!crt || SSL_get_verify_result(ssl) != X509_V_OK)
+		return 0;
+	if (subject_identity(X509_get_subject_name(crt), out))
+		return 1;
+	memset(out, 0, sizeof *out);
+	return 0;
+}
+
+const char *aios_tls_verify_error(const struct ssl_st *ssl)
+{
+	long v = SSL_get_verify_result(ssl);
+	return v == X509_V_OK ? NULL : X509_verify_cert_error_string(v);
 }
 
 const char *aios_tls_version(const struct ssl_st *ssl)
