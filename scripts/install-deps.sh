@@ -19,6 +19,7 @@ PKGS=(
   docker.io containerd runc debootstrap containernetworking-plugins socat unzip # images + kubelet node kind
   libprotobuf-c-dev protobuf-c-compiler python3-onnx # ONNX: the reader, and onnx.proto for it
   python3-torch nodejs # ONNX tests: PyTorch exports; onnxruntime-node (npm) checks them
+  python3-sklearn # tests/unit/trainer/test_real_datasets.c: the datasets it ships, and a peer
 )
 if [[ "${1:-}" == "--bench" ]]; then
   PKGS+=(python3-torch python3-numpy libopenblas0-pthread nginx-light wrk hyperfine)

@@ -95,6 +95,18 @@ spec:
 YAML
 }
 
+# datasets_claim: applies examples/pvc-datasets.yaml, waits until the claim is Bound and sets
+# DATASETS_DIR to its volume's directory on this machine (the PV's hostPath), as the CSV
+# examples' comments copy their files there.
+datasets_claim() {
+  local pv
+  kn apply -f "$E2E_ROOT/../../examples/pvc-datasets.yaml" >/dev/null
+  wait_until "claim datasets Bound" 60 phase_is pvc/datasets Bound
+  pv="$(jp pvc/datasets '{.spec.volumeName}')"
+  DATASETS_DIR="$(k get pv "$pv" -o 'jsonpath={.spec.hostPath.path}')"
+  [[ -d "$DATASETS_DIR" ]] || fail "PV $pv's hostPath '$DATASETS_DIR' is not a directory on this machine"
+}
+
 # long_job NAME EPOCHS CHECKPOINT_EVERY OUTPUT_URI [EXTRA_SPEC_YAML]: applies a linear
 # TrainingJob on 1024 rows that trains for a while (1,000,000 epochs: about a minute on
 # 2 cores), one log line per epoch; EXTRA_SPEC_YAML (e.g. "runPolicy: {backoffLimit: 3}")

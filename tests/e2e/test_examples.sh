@@ -13,12 +13,8 @@ setup_ns
 models_claim
 
 # the CSV on a claim, as examples/trainingjob-csv-pvc.yaml says
-kn apply -f "$EX/pvc-datasets.yaml" >/dev/null
-wait_until "claim datasets Bound" 60 phase_is pvc/datasets Bound
-pv="$(jp pvc/datasets '{.spec.volumeName}')"
-dir="$(k get pv "$pv" -o 'jsonpath={.spec.hostPath.path}')"
-[[ -d "$dir" ]] || fail "PV $pv's hostPath '$dir' is not a directory on this machine"
-cp "$EX/data/plane.csv" "$dir/"
+datasets_claim
+cp "$EX/data/plane.csv" "$DATASETS_DIR/"
 kn apply -f "$EX/trainingjob-csv-pvc.yaml" >/dev/null
 kn apply -f "$EX/trainingjob-distributed.yaml" >/dev/null
 kn apply -f "$EX/trainingjob-linear.yaml" >/dev/null

@@ -57,6 +57,23 @@ const char *sf_program(const char *rel)
 	return p;
 }
 
+int sf_sh(const char *cmd)
+{
+	int st = system(cmd);
+	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+const char *sf_slurp(const char *path)
+{
+	static char text[8192];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+	text[n] = 0;
+	if (f)
+		fclose(f);
+	return text;
+}
+
 static const char *serve_bin(void)
 {
 	return sf_program("src/serve/aios-serve");

@@ -19,6 +19,12 @@ void sf_fill(float *v, size_t n, unsigned *seed);
  * "src/trainer/aios-trainer"; one of 4 per-thread buffers reused in turn. */
 const char *sf_program(const char *rel);
 
+/* Runs cmd through /bin/sh; returns its exit code, or -1 when it did not exit (a signal). */
+int sf_sh(const char *cmd);
+/* The first 8 KiB of a text file ("" when it cannot be read), for failure messages; a
+ * static buffer the next call overwrites. */
+const char *sf_slurp(const char *path);
+
 struct sf_server {
 	pid_t pid;
 	int port;

@@ -60,6 +60,17 @@ void aios_test_tmpdir(const char *prefix, char *out, size_t size)
 	ck_assert_msg(mkdtemp(out) != NULL, "tmpdir: mkdtemp %s: %s", out, strerror(errno));
 }
 
+const char *aios_test_tmpdir_file(const char *dir, const char *name, const char *ext)
+{
+	static char bufs[16][512];
+	static int turn;
+	char *p = bufs[turn++ % 16];
+	int n = snprintf(p, sizeof bufs[0], "%s/%s%s", dir, name, ext);
+	ck_assert_msg(n > 0 && (size_t)n < sizeof bufs[0], "tmpdir: %s/%s%s is too long", dir, name,
+	              ext);
+	return p;
+}
+
 void aios_test_tmpdir_remove(const char *dir)
 {
 	if (dir[0])

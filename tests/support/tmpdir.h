@@ -27,6 +27,10 @@ void aios_test_tmpdir_fixture(TCase *tc);
  */
 void aios_test_tmpdir(const char *prefix, char *out, size_t size);
 
+/* "dir/name" followed by ext (may be ""), in one of 16 static buffers reused in turn, so
+ * a call may hold a few paths at once. Fails the test when the path does not fit. */
+const char *aios_test_tmpdir_file(const char *dir, const char *name, const char *ext);
+
 /* Removes dir and everything below it now; a test failure when something cannot be
  * removed. "" is a no-op. */
 void aios_test_tmpdir_remove(const char *dir);

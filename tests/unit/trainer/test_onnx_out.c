@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "check_main.h"
 #include "common/buf.h"
@@ -45,30 +44,7 @@ static void teardown(void)
 
 static const char *path_of(const char *name, const char *ext)
 {
-	static char bufs[16][400];
-	static int turn;
-	char *p = bufs[turn++ % 16];
-	snprintf(p, sizeof bufs[0], "%s/%s%s", g_dir, name, ext);
-	return p;
-}
-
-/* Runs cmd through the shell; returns its exit code. */
-static int sh(const char *cmd)
-{
-	int st = system(cmd);
-	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* The first n bytes of a text file (for failure messages). */
-static const char *slurp(const char *path)
-{
-	static char text[8192];
-	FILE *f = fopen(path, "r");
-	size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
-	text[n] = 0;
-	if (f)
-		fclose(f);
-	return text;
+	return aios_test_tmpdir_file(g_dir, name, ext);
 }
 
 /* ---------------------------------------------------------------- data */
@@ -132,7 +108,7 @@ static struct json_object *final_line(const char *path)
 			memcpy(last, line, sizeof last);
 	fclose(f);
 	struct json_object *o = json_tokener_parse(last);
-	ck_assert_msg(o != NULL, "%s: no final line:\n%s", path, slurp(path));
+	ck_assert_msg(o != NULL, "%s: no final line:\n%s", path, sf_slurp(path));
 	return o;
 }
 
@@ -210,8 +186,8 @@ START_TEST(every_kind_agrees_with_onnxruntime_and_round_trips)
 	         path_of(k->name, ".term"), sf_program("src/trainer/aios-trainer"),
 	         path_of(k->name, ".csv"), k->flags, path_of(k->name, ".aios"),
 	         path_of(k->name, ".out"), path_of(k->name, ".err"));
-	ck_assert_msg(sh(cmd) == 0, "%s: aios-trainer failed: %s", k->name,
-	              slurp(path_of(k->name, ".err")));
+	ck_assert_msg(sf_sh(cmd) == 0, "%s: aios-trainer failed: %s", k->name,
+	              sf_slurp(path_of(k->name, ".err")));
 
 	/* the final line (and the termination message the operator reads) names both files */
 	struct json_object *line = final_line(path_of(k->name, ".out"));
@@ -244,8 +220,8 @@ START_TEST(every_kind_agrees_with_onnxruntime_and_round_trips)
 	         aios_test_path("tests/unit/trainer/onnx/check_export.py"),
 	         path_of(k->name, ".onnx"), path_of(k->name, ".x.f32"), ROWS, FEATURES, k->outputs,
 	         path_of(k->name, ".ort.f32"), k->ops, path_of(k->name, ".py.log"));
-	ck_assert_msg(sh(cmd) == 0, "%s: check_export.py failed: %s", k->name,
-	              slurp(path_of(k->name, ".py.log")));
+	ck_assert_msg(sf_sh(cmd) == 0, "%s: check_export.py failed: %s", k->name,
+	              sf_slurp(path_of(k->name, ".py.log")));
 	size_t n = (size_t)ROWS * (size_t)k->outputs;
 	float *ort = sf_read_f32(path_of(k->name, ".ort.f32"), n);
 
@@ -289,8 +265,8 @@ START_TEST(bad_formats_are_refused_before_training)
 		    ">/dev/null 2>%s",
 		    sf_program("src/trainer/aios-trainer"), path_of("bad", ".csv"), bad[i][0],
 		    path_of("bad", ".aios"), path_of("bad", ".err"));
-		ck_assert_int_eq(sh(cmd), 2);
-		const char *err = slurp(path_of("bad", ".err"));
+		ck_assert_int_eq(sf_sh(cmd), 2);
+		const char *err = sf_slurp(path_of("bad", ".err"));
 		ck_assert_msg(strstr(err, bad[i][1]), "%s: stderr lacks %s:\n%s", bad[i][0],
 		              bad[i][1], err);
 		struct stat st;
