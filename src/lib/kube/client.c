@@ -538,7 +538,7 @@ static enum aios_err perform_once(struct aios_kube_client *c, const struct aios_
 	    .body_cap = AIOS_CAP_API_BODY,
 	};
 	struct aios_httpc_resp hr;
-	if (k->streaming || c->https) {
+	if (!k->own_connection && (k->streaming || c->https)) {
 		/* every watch, and over TLS every call: streams of one HTTP/2 connection */
 		e = aios_httpc_mux_perform(client_mux(c), &req, &o, &hr);
 	} else {

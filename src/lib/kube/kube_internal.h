@@ -25,8 +25,9 @@ struct aios_kube_call {
 	size_t body_len;
 	aios_kube_sink_fn sink; /* NULL: buffer the 2xx body into resp->body */
 	void *sink_arg;
-	const int *cancel;                      /* streaming calls: stop when *cancel != 0 */
-	int streaming;                          /* no overall timeout */
+	const int *cancel;  /* streaming calls: stop when *cancel != 0 */
+	int streaming;      /* no overall timeout */
+	int own_connection; /* not on the multiplexer: a connection of its own */
 	const struct aios_kube_call_opts *opts; /* NULL: the client's defaults */
 };
 
