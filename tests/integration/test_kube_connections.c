@@ -6,9 +6,10 @@
  *   - five watches of five resources and the calls of one client share one HTTP/2
  *     connection; with DISABLE_HTTP2 set (HTTP/1.1, as client-go's variable of that
  *     name does) each watch has a connection of its own, and calls one more;
- *   - a stream whose reader falls behind holds back only itself: on HTTP/2 it is ended
+ *   - a watch whose reader falls behind holds back only itself: on HTTP/2 it is ended
  *     (the shared connection must not wait for it) and the connection lives on; on
- *     HTTP/1.1 it is paused and finishes with every byte;
+ *     HTTP/1.1 it is paused and finishes with every byte; a plain stream (a pod's log
+ *     followed) has a connection of its own and gets every byte however slow its reader;
  *   - the API server restarted under five watches sharing a connection: every watch
  *     ends, new ones share one new connection;
  *   - aios-operator itself (real binary, operator identity, leader election on): one
@@ -274,23 +275,46 @@ END_TEST
 #define BIG_OBJECTS 6
 #define BIG_VALUE   (512u << 10) /* bytes of data per ConfigMap: a 3 MiB LIST */
 
+/* A reader far slower than loopback: it stalls stall_ms on its first bytes (so it falls
+ * behind however slowly a busy machine's API server sends), then takes ~500 KiB/s. */
 struct slow {
-	size_t seen, calls, biggest; /* bytes, sink calls, the largest one's bytes */
+	size_t seen, calls, biggest; /* bytes (or ConfigMap data bytes), calls, largest */
+	int64_t stall_ms;
 };
 
-static int slow_fn(void *arg, const char *p, size_t n)
+static void slow_take(struct slow *s, size_t n)
 {
-	(void)p;
-	struct slow *s = arg;
 	s->seen += n;
 	s->calls++;
 	s->biggest = n > s->biggest ? n : s->biggest;
-	aios_sleep_ms((int64_t)(n >> 9) + 1); /* ~500 KiB/s: far slower than loopback */
+	if (s->calls == 1 && s->stall_ms > 0)
+		aios_sleep_ms(s->stall_ms);
+	aios_sleep_ms((int64_t)(n >> 9) + 1);
+}
+
+static int slow_bytes(void *arg, const char *p, size_t n)
+{
+	(void)p;
+	slow_take(arg, n);
 	return 0;
+}
+
+/* Watch events: the ADDED of each big ConfigMap; after the last one the reader has
+ * everything and stops the watch (which would otherwise stay open). */
+static enum aios_err slow_events(void *arg, enum aios_kube_event_type type,
+                                 struct json_object *obj)
+{
+	struct slow *s = arg;
+	if (type != AIOS_KUBE_ADDED)
+		return AIOS_OK;
+	const char *v = aios_json_str(obj, "data.v");
+	slow_take(s, v ? strlen(v) : 0);
+	return s->calls == BIG_OBJECTS ? AIOS_ERR_CANCELLED : AIOS_OK;
 }
 
 struct slow_job {
 	struct aios_kube_client *c;
+	int watch; /* a watch from the start (the multiplexer), else a plain stream */
 	char path[256];
 	struct slow s;
 	enum aios_err e;
@@ -301,7 +325,13 @@ struct slow_job {
 static void *slow_main(void *arg)
 {
 	struct slow_job *j = arg;
-	j->e = aios_kube_stream(j->c, j->path, NULL, slow_fn, &j->s);
+	if (j->watch) {
+		struct aios_kube_ref coll = aios_kube_ref(&aios_kube_configmaps, ns, NULL);
+		struct aios_kube_watch_opts o = {.timeout_seconds = 120};
+		j->e = aios_kube_watch(j->c, &coll, &o, slow_events, &j->s, NULL);
+	} else {
+		j->e = aios_kube_stream(j->c, j->path, NULL, slow_bytes, &j->s);
+	}
 	snprintf(j->msg, sizeof(j->msg), "%s", j->e ? aios_errmsg() : "");
 	atomic_store(&j->done, 1);
 	return NULL;
@@ -324,16 +354,22 @@ static void make_big_objects(struct aios_kube_client *c)
 	free(v);
 }
 
-/* Streams the 3 MiB LIST to a reader slower than the server while the same client
- * makes small calls; returns the slowest call (ms) and leaves the outcome in j. */
-static int64_t slow_reader_against_calls(struct aios_kube_client *c, struct slow_job *j)
+/* Runs the slow reader of 3 MiB (a watch from the start, whose ADDED events carry every
+ * big ConfigMap, or the LIST as a plain stream) while the same client makes small
+ * calls; returns the slowest call (ms) and leaves the outcome in j. *conns_during gets
+ * the client's connections to the API server while the reader is behind. */
+static int64_t slow_reader_against_calls(struct aios_kube_client *c, struct slow_job *j,
+                                         int watch, int port, int *conns_during)
 {
 	memset(j, 0, sizeof(*j));
 	j->c = c;
+	j->watch = watch;
+	j->s.stall_ms = 10000;
 	snprintf(j->path, sizeof(j->path), "/api/v1/namespaces/%s/configmaps", ns);
 	pthread_t th;
 	ck_assert_int_eq(pthread_create(&th, NULL, slow_main, j), 0);
 	int64_t worst = 0;
+	*conns_during = -1;
 	for (int i = 0; i < 100 && !atomic_load(&j->done); i++) {
 		aios_sleep_ms(100);
 		int64_t t0 = aios_now_ms();
@@ -342,44 +378,72 @@ static int64_t slow_reader_against_calls(struct aios_kube_client *c, struct slow
 		aios_kube_response_cleanup(&r);
 		int64_t took = aios_now_ms() - t0;
 		worst = took > worst ? took : worst;
+		if (i == 50) /* 5 s in: the reader is in its stall */
+			*conns_during = aios_test_tcp_conns("self", port);
 	}
 	pthread_join(th, NULL);
 	return worst;
 }
 
-START_TEST(slow_reader_http2_is_ended_alone)
+static void slow_print(const char *what, const struct slow_job *j, int64_t worst, int during)
+{
+	printf("%s: %s after %zu bytes in %zu reads (largest %zu) (%s); slowest call beside it "
+	       "%lld ms; connections while behind %d\n",
+	       what, aios_strerror(j->e), j->s.seen, j->s.calls, j->s.biggest, j->msg,
+	       (long long)worst, during);
+	fflush(stdout);
+}
+
+START_TEST(slow_watch_http2_is_ended_alone)
 {
 	int port = api_port();
 	make_big_objects(kc);
 	struct slow_job j;
-	int64_t worst = slow_reader_against_calls(kc, &j);
-	printf("HTTP/2 slow reader: %s after %zu bytes in %zu reads (largest %zu) (%s); slowest "
-	       "call beside it %lld ms; connections %d\n",
-	       aios_strerror(j.e), j.s.seen, j.s.calls, j.s.biggest, j.msg, (long long)worst,
-	       aios_test_tcp_conns("self", port));
-	fflush(stdout);
+	int during;
+	int64_t worst = slow_reader_against_calls(kc, &j, 1, port, &during);
+	slow_print("HTTP/2 slow watch", &j, worst, during);
 	ck_assert_int_lt(worst, 1000);
 	ck_assert_int_eq(j.e, AIOS_ERR_TOO_BIG);
 	ck_assert_ptr_nonnull(strstr(j.msg, "behind"));
+	ck_assert_uint_lt(j.s.calls, BIG_OBJECTS);
+	ck_assert_int_eq(during, 1); /* the watch shares the calls' connection */
 	ck_assert_int_eq(aios_test_tcp_conns("self", port), 1); /* only its stream was reset */
 	ck_assert_int_eq(http_version(kc), 2);
 }
 END_TEST
 
-START_TEST(slow_reader_http1_is_paused)
+START_TEST(slow_watch_http1_is_paused)
 {
+	int port = api_port();
 	make_big_objects(kc);
 	struct aios_kube_client *c = client(1);
 	struct slow_job j;
-	int64_t worst = slow_reader_against_calls(c, &j);
-	printf("HTTP/1.1 slow reader: %s after %zu bytes in %zu reads (largest %zu); slowest call "
-	       "beside it %lld ms\n",
-	       aios_strerror(j.e), j.s.seen, j.s.calls, j.s.biggest, (long long)worst);
-	fflush(stdout);
-	ck_assert_msg(j.e == AIOS_OK, "%s", j.msg);
-	ck_assert_uint_gt(j.s.seen, BIG_OBJECTS * BIG_VALUE);
+	int during;
+	int64_t worst = slow_reader_against_calls(c, &j, 1, port, &during);
+	slow_print("HTTP/1.1 slow watch", &j, worst, during);
+	/* the reader stopped the watch itself after the last big ConfigMap */
+	ck_assert_msg(j.e == AIOS_ERR_CANCELLED, "%s", j.msg);
+	ck_assert_uint_eq(j.s.calls, BIG_OBJECTS);
+	ck_assert_uint_eq(j.s.seen, BIG_OBJECTS * BIG_VALUE);
 	ck_assert_int_lt(worst, 1000);
 	aios_kube_client_free(c);
+}
+END_TEST
+
+/* A plain stream (a pod's log followed) has a connection of its own, HTTP/2 or not: a
+ * slow reader holds back only that connection (TCP does), and gets every byte. */
+START_TEST(slow_stream_has_its_own_connection)
+{
+	int port = api_port();
+	make_big_objects(kc);
+	struct slow_job j;
+	int during;
+	int64_t worst = slow_reader_against_calls(kc, &j, 0, port, &during);
+	slow_print("HTTP/2 client, slow plain stream", &j, worst, during);
+	ck_assert_msg(j.e == AIOS_OK, "%s", j.msg);
+	ck_assert_uint_gt(j.s.seen, BIG_OBJECTS * BIG_VALUE);
+	ck_assert_int_eq(during, 2); /* the calls' connection and the stream's */
+	ck_assert_int_lt(worst, 1000);
 }
 END_TEST
 
@@ -454,8 +518,9 @@ static Suite *suite(void)
 	tcase_add_test(t, five_watches_share_one_http2_connection);
 	tcase_add_test(t, five_watches_over_http1_take_five_connections);
 	tcase_add_test(t, apiserver_restart_ends_every_watch_on_the_connection);
-	tcase_add_test(t, slow_reader_http2_is_ended_alone);
-	tcase_add_test(t, slow_reader_http1_is_paused);
+	tcase_add_test(t, slow_watch_http2_is_ended_alone);
+	tcase_add_test(t, slow_watch_http1_is_paused);
+	tcase_add_test(t, slow_stream_has_its_own_connection);
 	tcase_add_test(t, operator_holds_one_connection);
 	suite_add_tcase(s, t);
 	return s;
