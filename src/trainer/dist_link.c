@@ -23,6 +23,10 @@
  * ------------------------------------------------------------------------------------ */
 
 #define POLL_SLICE_MS 200 /* how often a blocked sender looks at the link's state */
+/* How long a failed send waits for the receiver to read the link to its end: a peer that
+ * lost another rank sends ABORT naming it and then closes, so the send to it may fail
+ * before the receiver has read that ABORT. */
+#define LINK_END_GRACE_MS 1000
 
 static enum aios_err send_all(int fd, const uint8_t *p, size_t n, int64_t deadline_ms,
                               const struct dist_link *l)
@@ -453,6 +457,21 @@ void dist_threads_stop(struct aios_dist *d)
  * Point to point
  * ------------------------------------------------------------------------------------ */
 
+/* One wait on d->cv of at most POLL_SLICE_MS, not past deadline (ms). Caller holds d->mu. */
+static void cv_wait_slice(struct aios_dist *d, int64_t deadline)
+{
+	int64_t left = deadline - aios_now_ms();
+	if (left <= 0)
+		return;
+	int64_t wait = left < POLL_SLICE_MS ? left : POLL_SLICE_MS;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+	ts.tv_sec += wait / 1000 + ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+}
+
 static enum aios_err check_peer(struct aios_dist *d, int peer)
 {
 	if (peer < 0 || peer >= d->world || peer == d->rank)
@@ -496,9 +515,13 @@ enum aios_err aios_dist_send(struct aios_dist *d, int to, unsigned type, uint32_
 		atomic_store(&l->last_tx_ms, aios_now_ms());
 	pthread_mutex_unlock(&l->send_mu);
 	if (e) {
+		char why[256];
+		snprintf(why, sizeof(why), "%s", aios_errmsg());
 		pthread_mutex_lock(&d->mu);
-		dist_fail_locked(d, to, AIOS_ERR_UNAVAILABLE, "lost rank %d: %s", to,
-		                 aios_errmsg());
+		int64_t until = aios_now_ms() + LINK_END_GRACE_MS;
+		while (!atomic_load(&l->closed) && !d->failed && aios_now_ms() < until)
+			cv_wait_slice(d, until);
+		dist_fail_locked(d, to, AIOS_ERR_UNAVAILABLE, "lost rank %d: %s", to, why);
 		pthread_mutex_unlock(&d->mu);
 		return dist_failure(d);
 	}
@@ -550,13 +573,7 @@ static enum aios_err wait_locked(struct aios_dist *d, int from, struct aios_dist
 				                 d->cfg.op_timeout_ms);
 			return AIOS_ERR_TIMEOUT;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		int64_t wait = deadline - now < POLL_SLICE_MS ? deadline - now : POLL_SLICE_MS;
-		ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-		ts.tv_sec += wait / 1000 + ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+		cv_wait_slice(d, deadline);
 	}
 }
 
