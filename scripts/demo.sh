@@ -81,17 +81,7 @@ fi
 # The seed writes its model to pvc://models/...: the claim is made here, and bound (the
 # default StorageClass aios-local) to a volume aios-node's provisioner makes, or on the
 # kubelet kind to one of the hostPath volumes scripts/cluster.sh made at `up`.
-k -n "$NS" apply -f - >/dev/null <<'YAML'
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata:
-  name: models
-spec:
-  accessModes: [ReadWriteOnce]
-  resources:
-    requests:
-      storage: 1Gi
-YAML
+k -n "$NS" apply -f "$ROOT/examples/pvc-models.yaml" >/dev/null
 
 say "training: kubectl apply -f examples/trainingjob-linear.yaml"
 T_APPLY=$SECONDS

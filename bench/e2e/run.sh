@@ -49,17 +49,7 @@ TL=(/usr/bin/python3 "$ROOT/bench/e2e/timeline.py" "$KUBECTL" "$KUBECONFIG" defa
 WORK="$(mktemp -d /tmp/aios-bench-e2e.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 
-k apply -f - >/dev/null <<'YAML'
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata:
-  name: models
-spec:
-  accessModes: [ReadWriteOnce]
-  resources:
-    requests:
-      storage: 1Gi
-YAML
+k apply -f "$ROOT/examples/pvc-models.yaml" >/dev/null
 cat "$ROOT/examples/trainingjob-linear.yaml" > "$WORK/aios.yaml"
 printf -- '---\n' >> "$WORK/aios.yaml"
 cat "$ROOT/examples/modelservice-linear.yaml" >> "$WORK/aios.yaml"

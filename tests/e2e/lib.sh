@@ -83,16 +83,10 @@ predict() {
     || { echo "no prediction: $out" >&2; return 1; }
 }
 
-# A PersistentVolumeClaim "models" (the examples write pvc://models/...).
+# The PersistentVolumeClaim "models" of examples/pvc-models.yaml (the examples write
+# pvc://models/...).
 models_claim() {
-  kn apply -f - >/dev/null <<'YAML'
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: models}
-spec:
-  accessModes: [ReadWriteOnce]
-  resources: {requests: {storage: 1Gi}}
-YAML
+  kn apply -f "$E2E_ROOT/../../examples/pvc-models.yaml" >/dev/null
 }
 
 # datasets_claim: applies examples/pvc-datasets.yaml, waits until the claim is Bound and sets
