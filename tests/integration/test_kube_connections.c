@@ -301,8 +301,7 @@ static int slow_bytes(void *arg, const char *p, size_t n)
 
 /* Watch events: the ADDED of each big ConfigMap; after the last one the reader has
  * everything and stops the watch (which would otherwise stay open). */
-static enum aios_err slow_events(void *arg, enum aios_kube_event_type type,
-                                 struct json_object *obj)
+static enum aios_err slow_events(void *arg, enum aios_kube_event_type type, struct json_object *obj)
 {
 	struct slow *s = arg;
 	if (type != AIOS_KUBE_ADDED)
@@ -358,8 +357,8 @@ static void make_big_objects(struct aios_kube_client *c)
  * big ConfigMap, or the LIST as a plain stream) while the same client makes small
  * calls; returns the slowest call (ms) and leaves the outcome in j. *conns_during gets
  * the client's connections to the API server while the reader is behind. */
-static int64_t slow_reader_against_calls(struct aios_kube_client *c, struct slow_job *j,
-                                         int watch, int port, int *conns_during)
+static int64_t slow_reader_against_calls(struct aios_kube_client *c, struct slow_job *j, int watch,
+                                         int port, int *conns_during)
 {
 	memset(j, 0, sizeof(*j));
 	j->c = c;
