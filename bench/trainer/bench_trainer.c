@@ -8,7 +8,9 @@
  *   bench_trainer gemm                                GFLOP/s of every matmul kernel
  *                                                     variant this CPU runs, one thread,
  *                                                     on the products of the benchmark's
- *                                                     MLPs (forward and both backward)
+ *                                                     MLPs (forward and both backward),
+ *                                                     after this run's FMA peak per
+ *                                                     vector width (JSON lines)
  */
 #include <math.h>
 #include <stdio.h>
@@ -115,24 +117,93 @@ static double gflops(trainer_matmul_fn f, int rows, int k, int n)
 	return best;
 }
 
+/* Register-only FMA loops: this run's peak of one core with 512-bit and with 256-bit
+ * vectors (24 independent accumulators hide the latency of both FMA ports), GFLOP/s,
+ * best of 5 passes of ~50 ms. The kernels' figures are put against them. GNU C
+ * contracts each s * a + b into one FMA (-ffp-contract=fast, the default). */
+typedef float v16 __attribute__((vector_size(64)));
+#define FMA_LOOP(name, isa, vec)                                                                   \
+	__attribute__((target(isa), noinline)) static float name(long n)                           \
+	{                                                                                          \
+		vec s[24], a, b;                                                                   \
+		for (size_t l = 0; l < sizeof(vec) / sizeof(float); l++)                           \
+			a[l] = 0.999f, b[l] = 1e-4f;                                               \
+		for (int i = 0; i < 24; i++)                                                       \
+			s[i] = a * (float)i;                                                       \
+		for (long k = 0; k < n; k++)                                                       \
+			_Pragma("GCC unroll 24") for (int i = 0; i < 24; i++) s[i] = s[i] * a + b; \
+		for (int i = 1; i < 24; i++)                                                       \
+			s[0] += s[i];                                                              \
+		return s[0][0];                                                                    \
+	}
+FMA_LOOP(fma_loop512, "avx512f", v16)
+FMA_LOOP(fma_loop256, "avx2,fma", v8)
+
+static double fma_peak(int wide)
+{
+	const long n = 1000000;
+	const double flop = (double)n * 24 * (wide ? 32 : 16);
+	double best = 0;
+	volatile float sink = 0;
+	for (int pass = 0; pass < 5; pass++) {
+		double t0 = aios_now_s();
+		sink += wide ? fma_loop512(n) : fma_loop256(n);
+		double g = flop / (aios_now_s() - t0) / 1e9;
+		best = g > best ? g : best;
+	}
+	(void)sink;
+	return best;
+}
+
+static void print_peak(void)
+{
+	printf("{\"peak\":1");
+	if (trainer_isa_supported(TRAINER_ISA_AVX512))
+		printf(",\"avx512_gflops\":%.1f", fma_peak(1));
+	if (trainer_isa_supported(TRAINER_ISA_AVX2))
+		printf(",\"avx2+fma_gflops\":%.1f", fma_peak(0));
+	printf("}\n");
+}
+
+/* The products of a dense layer's step, as nn.c calls the kernel: forward y = x W^T
+ * (batch, in, out), weight gradient dW = dy^T x (out, batch, in), input gradient
+ * dx = dy W (batch, out, in), the first layer having none. */
+struct product {
+	const char *model, *what;
+	int rows, k, n;
+};
+
 static int gemm(void)
 {
-	/* {rows, k, n}: MLP 32-64-64-1 at batch 128 (y = x W^T; dW = dy^T x; dx = dy W) and the
-	 * wide MLP 256-512-512-10 at batch 256 */
-	static const int shapes[][3] = {{128, 32, 64},   {64, 128, 32},   {128, 64, 64},
-	                                {128, 64, 32},   {256, 256, 512}, {512, 256, 256},
-	                                {256, 512, 512}, {256, 512, 10}};
-	const char *names[3];
-	trainer_matmul_fn fns[3];
-	int nv = trainer_matmul_variants(names, fns, 3);
-	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
-		printf("{\"rows\":%d,\"k\":%d,\"n\":%d", shapes[s][0], shapes[s][1], shapes[s][2]);
+	static const struct {
+		const char *name;
+		int batch, sizes[5], layers;
+	} mlps[] = {{"mlp-32-64-64-1", 128, {32, 64, 64, 1}, 3},
+	            {"mlp-256-512-512-10", 256, {256, 512, 512, 10}, 3}};
+	struct product p[32];
+	int np = 0;
+	for (size_t m = 0; m < sizeof(mlps) / sizeof(mlps[0]); m++)
+		for (int l = 0; l < mlps[m].layers; l++) {
+			int B = mlps[m].batch, I = mlps[m].sizes[l], O = mlps[m].sizes[l + 1];
+			p[np++] = (struct product){mlps[m].name, "forward", B, I, O};
+			p[np++] = (struct product){mlps[m].name, "dW", O, B, I};
+			if (l > 0)
+				p[np++] = (struct product){mlps[m].name, "dx", B, O, I};
+		}
+	const char *names[4];
+	trainer_matmul_fn fns[4];
+	int nv = trainer_matmul_variants(names, fns, 4);
+	print_peak();
+	for (int s = 0; s < np; s++) {
+		printf("{\"model\":\"%s\",\"product\":\"%s\",\"rows\":%d,\"k\":%d,\"n\":%d",
+		       p[s].model, p[s].what, p[s].rows, p[s].k, p[s].n);
 		for (int v = 0; v < nv; v++)
 			printf(",\"%s_gflops\":%.1f", names[v],
-			       gflops(fns[v], shapes[s][0], shapes[s][1], shapes[s][2]));
+			       gflops(fns[v], p[s].rows, p[s].k, p[s].n));
 		printf("}\n");
 		fflush(stdout);
 	}
+	print_peak(); /* again: a neighbour may have taken the core at the first */
 	return 0;
 }
 

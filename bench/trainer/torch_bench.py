@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch peer of aios-trainer for bench/trainer/run.sh: the same f32 dataset, model,
-loss (MSE), optimizer (SGD), batch size, epochs and thread count; minibatches drawn from
+loss (MSE), optimizer (SGD or Adam), batch size, epochs and thread count; minibatches drawn from
 a fresh permutation each epoch, gathered by index, as aios-trainer does. Prints one JSON
 line per epoch with wall-clock and CPU-time throughput. --max-samples times only the
 start of each epoch (after a warm-up), which keeps slow configurations within the
@@ -39,6 +39,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
     ap.add_argument("--model", choices=["linear", "mlp"], required=True)
+    ap.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=2)
@@ -58,7 +59,10 @@ def main():
         model = torch.nn.Sequential(torch.nn.Linear(d, 64), torch.nn.ReLU(),
                                     torch.nn.Linear(64, 64), torch.nn.ReLU(),
                                     torch.nn.Linear(64, 1))
-    opt = torch.optim.SGD(model.parameters(), lr=a.lr)
+    if a.optimizer == "adam":  # aios-trainer's defaults: betas (0.9, 0.999), eps 1e-8
+        opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=a.lr)
     loss_fn = torch.nn.MSELoss()
     g = torch.Generator().manual_seed(42)
 

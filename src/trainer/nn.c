@@ -6,6 +6,7 @@
 #include "nn.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -276,10 +277,25 @@ void trainer_net_init_params(struct trainer_net *net, unsigned long long seed)
 
 void trainer_net_refresh(struct trainer_net *net)
 {
+	trainer_net_refresh_part(net, 0, 1);
+}
+
+void trainer_net_layer_share(const struct trainer_net *net, int layer, int part, int parts, int *r0,
+                             int *r1)
+{
+	const int out = net->model->layers[layer].out;
+	*r0 = part == 0 ? 0 : (int)((int64_t)out * part / parts) & ~15;
+	*r1 = part == parts - 1 ? out : (int)((int64_t)out * (part + 1) / parts) & ~15;
+}
+
+void trainer_net_refresh_part(struct trainer_net *net, int part, int parts)
+{
 	const struct aios_model *m = net->model;
 	for (int k = 0; k < m->n_layers; k++) {
 		const struct aios_model_layer *l = &m->layers[k];
-		trainer_transpose(net->wt + (l->w - net->params), l->w, l->out, l->in);
+		int r0, r1;
+		trainer_net_layer_share(net, k, part, parts, &r0, &r1);
+		trainer_transpose_rows(net->wt + (l->w - net->params), l->w, l->out, l->in, r0, r1);
 	}
 }
 

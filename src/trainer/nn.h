@@ -103,6 +103,16 @@ void trainer_net_cleanup(struct trainer_net *net);
 void trainer_net_init_params(struct trainer_net *net, unsigned long long seed);
 /* Recomputes wt from params (call after every parameter update, before forward). */
 void trainer_net_refresh(struct trainer_net *net);
+/*
+ * Share part (0..parts-1) of layer's output rows: [*r0, *r1), boundaries at multiples of
+ * 16 rows, so the shares of W (rows), b and W^T (columns) of different parts never meet
+ * within a 64-byte line of W^T's rows; the parts' shares cover the layer once.
+ */
+void trainer_net_layer_share(const struct trainer_net *net, int layer, int part, int parts, int *r0,
+                             int *r1);
+/* trainer_net_refresh for share part of every layer only: parts threads write disjoint
+ * elements and together make trainer_net_refresh. */
+void trainer_net_refresh_part(struct trainer_net *net, int part, int parts);
 
 void trainer_ws_init(struct trainer_ws *ws, const struct trainer_net *net, int rows);
 void trainer_ws_cleanup(struct trainer_ws *ws);

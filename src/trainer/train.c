@@ -58,6 +58,7 @@ struct trainer {
 	const struct trainer_dataset *set;
 	int64_t b_start, b_rows;
 	float inv_n;
+	int step_in_team; /* update_share also steps the optimizer and refreshes W^T */
 };
 
 /* ---------------------------------------------------------------- communicator */
@@ -286,6 +287,46 @@ static void eval_share(void *ud, int i, int n)
 	}
 }
 
+/* net.grads[lo, hi) += the other workers' gradients, in worker order as one thread
+ * would add them; with t->step_in_team, the optimizer step over [lo, hi) too. */
+static void reduce_step(struct trainer *t, size_t lo, size_t hi)
+{
+	struct trainer_net *net = &t->net;
+	for (int w = 1; w < t->team; w++) {
+		const float *restrict g = t->w[w].grads;
+		float *restrict sum = net->grads;
+		for (size_t k = lo; k < hi; k++)
+			sum[k] += g[k];
+	}
+	if (t->step_in_team)
+		trainer_optim_step(&t->cfg->optim, t->step, net->params + lo, net->grads + lo,
+		                   net->m1 + lo, net->m2 + lo, hi - lo);
+}
+
+/*
+ * The team's second pass over a batch. Worker i of n owns the same share of every
+ * layer's output rows (trainer_net_layer_share): their weights and biases. It adds the
+ * gradients of those parameters and, with t->step_in_team, steps them and refreshes
+ * their columns of W^T, all without waiting for another worker, since no parameter it
+ * reads is written by another. Every parameter gets the bits of the serial loops.
+ */
+static void update_share(void *ud, int i, int n)
+{
+	struct trainer *t = ud;
+	struct trainer_net *net = &t->net;
+	const struct aios_model *m = net->model;
+	for (int k = 0; k < m->n_layers; k++) {
+		const struct aios_model_layer *l = &m->layers[k];
+		int r0, r1;
+		trainer_net_layer_share(net, k, i, n, &r0, &r1);
+		size_t w = (size_t)(l->w - net->params), b = (size_t)(l->b - net->params);
+		reduce_step(t, w + (size_t)r0 * l->in, w + (size_t)r1 * l->in);
+		reduce_step(t, b + (size_t)r0, b + (size_t)r1);
+		if (t->step_in_team)
+			trainer_transpose_rows(net->wt + w, l->w, l->out, l->in, r0, r1);
+	}
+}
+
 /* Workers worth using on a batch of rows. */
 static int team_size(const struct trainer *t, int64_t rows)
 {
@@ -331,6 +372,15 @@ void trainer_accuracy(struct trainer *t, double *train, double *val)
 
 /* ---------------------------------------------------------------- epochs */
 
+static enum aios_err diverged(const struct trainer *t, double batch_loss)
+{
+	return aios_fail(AIOS_ERR_DIVERGED,
+	                 "training diverged at epoch %lld, step %lld: the loss is %s "
+	                 "(lower optimizer.learningRate or set data.normalize)",
+	                 (long long)t->epoch + 1, (long long)t->step + 1,
+	                 isnan(batch_loss) ? "NaN" : "infinite");
+}
+
 static double cpu_seconds(void)
 {
 	struct timespec ts;
@@ -354,6 +404,8 @@ enum aios_err trainer_epoch(struct trainer *t, struct trainer_progress *p)
 		trainer_rng_shuffle(&t->rng, t->idx, (uint64_t)N);
 	}
 	t->set = &t->train;
+	/* a single process: no all-reduce to wait for between the gradient and the step */
+	const int local = !t->comm->update && t->comm->allreduce_sum == local_noop;
 	for (int64_t first = 0; first < N; first += B) {
 		int64_t rows = N - first < B ? N - first : B;
 		t->b_start = first + rows * rank / world;
@@ -361,35 +413,41 @@ enum aios_err trainer_epoch(struct trainer *t, struct trainer_progress *p)
 		t->inv_n = 1.0f / (float)rows;
 		t->team = team_size(t, t->b_rows);
 		trainer_pool_run_n(t->pool, t->team, train_share, t);
-		double batch_loss = t->w[0].loss;
-		for (int i = 1; i < t->team; i++) { /* fixed order: deterministic sums */
-			const float *g = t->w[i].grads;
-			for (size_t k = 0; k < t->net.n_params; k++)
-				t->net.grads[k] += g[k];
+		double batch_loss = 0;
+		for (int i = 0; i < t->team; i++)
 			batch_loss += t->w[i].loss;
+		enum aios_err e = AIOS_OK;
+		if (local) {
+			/* one process: the team adds the gradients, steps and refreshes W^T,
+			 * each worker its share of the parameters */
+			if (!isfinite(batch_loss))
+				return diverged(t, batch_loss);
+			t->step++;
+			t->step_in_team = 1;
+			trainer_pool_run_n(t->pool, t->team, update_share, t);
+		} else {
+			t->step_in_team = 0;
+			if (t->team > 1)
+				trainer_pool_run_n(t->pool, t->team, update_share, t);
+			if (!t->comm->update)
+				e = t->comm->allreduce_sum(t->comm, t->net.grads, t->net.n_params);
+			if (e)
+				return aios_fail_wrap(e, "epoch %lld: all-reduce",
+				                      (long long)t->epoch + 1);
+			if (!isfinite(batch_loss))
+				return diverged(t, batch_loss);
+			t->step++;
+			if (t->comm->update) /* parameter servers run the optimizer */
+				e = t->comm->update(t->comm, t->net.params, t->net.grads,
+				                    t->net.n_params);
+			else
+				trainer_optim_step(&c->optim, t->step, t->net.params, t->net.grads,
+				                   t->net.m1, t->net.m2, t->net.n_params);
+			if (e)
+				return aios_fail_wrap(e, "epoch %lld: parameter servers",
+				                      (long long)t->epoch + 1);
+			trainer_net_refresh(&t->net);
 		}
-		enum aios_err e = t->comm->update ? AIOS_OK
-		                                  : t->comm->allreduce_sum(t->comm, t->net.grads,
-		                                                           t->net.n_params);
-		if (e)
-			return aios_fail_wrap(e, "epoch %lld: all-reduce", (long long)t->epoch + 1);
-		if (!isfinite(batch_loss))
-			return aios_fail(
-			    AIOS_ERR_DIVERGED,
-			    "training diverged at epoch %lld, step %lld: the loss is %s "
-			    "(lower optimizer.learningRate or set data.normalize)",
-			    (long long)t->epoch + 1, (long long)t->step + 1,
-			    isnan(batch_loss) ? "NaN" : "infinite");
-		t->step++;
-		if (t->comm->update) /* parameter servers run the optimizer */
-			e = t->comm->update(t->comm, t->net.params, t->net.grads, t->net.n_params);
-		else
-			trainer_optim_step(&c->optim, t->step, t->net.params, t->net.grads,
-			                   t->net.m1, t->net.m2, t->net.n_params);
-		if (e)
-			return aios_fail_wrap(e, "epoch %lld: parameter servers",
-			                      (long long)t->epoch + 1);
-		trainer_net_refresh(&t->net);
 		loss_sum += batch_loss;
 		local_rows += t->b_rows;
 		if (aios_shutdown_requested())
