@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/mem.h"
+#include "kube/conditions.h"
 #include "operator/search.h"
 #include "operator/trainingjob.h"
 
@@ -198,75 +199,6 @@ static int pending_reason(struct json_object *pod, const char **reason, char *ms
 
 /* ============================== conditions ============================== */
 
-static struct json_object *find_condition(struct json_object *st, const char *type)
-{
-	struct json_object *conds = aios_json_lookup(st, "conditions");
-	if (!conds || !json_object_is_type(conds, json_type_array))
-		return NULL;
-	for (size_t i = 0; i < json_object_array_length(conds); i++) {
-		struct json_object *c = json_object_array_get_idx(conds, i);
-		const char *t = aios_json_str(c, "type");
-		if (t && strcmp(t, type) == 0)
-			return c;
-	}
-	return NULL;
-}
-
-static int condition_true(struct json_object *st, const char *type)
-{
-	const char *s = aios_json_str(find_condition(st, type), "status");
-	return s && strcmp(s, "True") == 0;
-}
-
-/* Sets a condition; lastTransitionTime changes only when status flips. */
-static void set_condition(struct json_object *st, const char *type, int status, const char *reason,
-                          const char *message, int64_t gen, const char *now)
-{
-	struct json_object *conds = aios_json_lookup(st, "conditions");
-	if (!conds || !json_object_is_type(conds, json_type_array)) {
-		conds = json_object_new_array();
-		json_object_object_add(st, "conditions", conds);
-	}
-	const char *sv = status ? "True" : "False";
-	struct json_object *c = find_condition(st, type);
-	if (!c) {
-		c = json_object_new_object();
-		json_object_object_add(c, "type", jstr(type));
-		json_object_array_add(conds, c);
-	}
-	const char *old = aios_json_str(c, "status");
-	if (!old || strcmp(old, sv) != 0 || !aios_json_str(c, "lastTransitionTime"))
-		json_object_object_add(c, "lastTransitionTime", jstr(now));
-	json_object_object_add(c, "status", jstr(sv));
-	json_object_object_add(c, "observedGeneration", json_object_new_int64(gen));
-	json_object_object_add(c, "reason", jstr(reason));
-	char m[AIOS_TJ_MESSAGE_MAX];
-	snprintf(m, sizeof(m), "%s", message ? message : "");
-	json_object_object_add(c, "message", jstr(m));
-}
-
-/* Sets condition type to False only when it exists (no clutter of never-true types). */
-static void clear_condition(struct json_object *st, const char *type, const char *reason,
-                            const char *message, int64_t gen, const char *now)
-{
-	if (find_condition(st, type))
-		set_condition(st, type, 0, reason, message, gen, now);
-}
-
-static void remove_condition(struct json_object *st, const char *type)
-{
-	struct json_object *conds = aios_json_lookup(st, "conditions");
-	if (!conds || !json_object_is_type(conds, json_type_array))
-		return;
-	for (size_t i = 0; i < json_object_array_length(conds); i++) {
-		const char *t = aios_json_str(json_object_array_get_idx(conds, i), "type");
-		if (t && strcmp(t, type) == 0) {
-			json_object_array_del_idx(conds, i, 1);
-			return;
-		}
-	}
-}
-
 /* ============================== the plan ============================== */
 
 struct ctx {
@@ -277,7 +209,8 @@ struct ctx {
 	time_t now;
 	char now_s[32];
 	const char *name;
-	const char *phase0; /* the phase before this reconcile ("" if none) */
+	const char *phase0;           /* the phase before this reconcile ("" if none) */
+	struct aios_conditions conds; /* status.conditions, written back at the end */
 };
 
 static void set_phase(struct ctx *c, const char *phase)
@@ -289,10 +222,11 @@ static void set_phase(struct ctx *c, const char *phase)
 static void finish(struct ctx *c, const char *type, const char *reason, const char *msg)
 {
 	const char *other = strcmp(type, "Succeeded") == 0 ? "Failed" : "Succeeded";
-	remove_condition(c->st, other);
-	set_condition(c->st, type, 1, reason, msg, c->gen, c->now_s);
-	clear_condition(c->st, "Running", reason, msg, c->gen, c->now_s);
-	clear_condition(c->st, "Restarting", reason, msg, c->gen, c->now_s);
+	aios_conditions_remove(&c->conds, other);
+	aios_conditions_set(&c->conds, type, AIOS_CONDITION_TRUE, reason, msg, c->gen, c->now_s);
+	aios_conditions_set_false_if_present(&c->conds, "Running", reason, msg, c->gen, c->now_s);
+	aios_conditions_set_false_if_present(&c->conds, "Restarting", reason, msg, c->gen,
+	                                     c->now_s);
 	set_phase(c, type);
 	json_object_object_add(c->st, "completionTime", jstr(c->now_s));
 	aios_tj_plan_event(c->plan, strcmp(type, "Succeeded") == 0 ? "Normal" : "Warning", reason,
@@ -524,6 +458,7 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 	char phase0[16];
 	snprintf(phase0, sizeof(phase0), "%s", c.phase0);
 	c.phase0 = phase0;
+	aios_conditions_decode(aios_json_lookup(st, "conditions"), &c.conds);
 
 	/* a job being deleted: the garbage collector takes its pods */
 	if (aios_json_lookup(job, "metadata.deletionTimestamp"))
@@ -535,7 +470,7 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		char msg[AIOS_TJ_MESSAGE_MAX];
 		snprintf(msg, sizeof(msg), "invalid spec: %s", aios_errmsg());
 		json_object_object_add(st, "observedGeneration", json_object_new_int64(c.gen));
-		const char *fr = aios_json_str(find_condition(st, "Failed"), "reason");
+		const char *fr = aios_conditions_reason(&c.conds, "Failed");
 		if (!fr || strcmp(fr, "InvalidSpec") != 0)
 			finish(&c, "Failed", "InvalidSpec", msg);
 		for (size_t i = 0; i < n_pods; i++)
@@ -547,24 +482,26 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 
 	/* ---- hyperparameter search: each trial planned through this function (search.h) ---- */
 	if (aios_json_lookup(job, "spec.search")) {
+		aios_conditions_cleanup(&c.conds); /* the search keeps its own */
 		enum aios_err se = aios_search_plan(job, &spec, pods, n_pods, now, progress, out);
 		if (se)
 			return se;
-		goto done;
+		goto changed;
 	}
 
 	/* ---- a new spec generation starts a new run ---- */
 	int64_t observed = status_int(st, "observedGeneration");
 	int64_t attempts = status_int(st, "attempts");
 	if (observed != c.gen) {
-		int was_terminal = condition_true(st, "Succeeded") || condition_true(st, "Failed");
+		int was_terminal = aios_conditions_is_true(&c.conds, "Succeeded") ||
+		                   aios_conditions_is_true(&c.conds, "Failed");
 		if (observed > 0 && (was_terminal || attempts > 0) && !spec.suspend &&
-		    !condition_true(st, "Suspended"))
+		    !aios_conditions_is_true(&c.conds, "Suspended"))
 			aios_tj_plan_event(out, "Normal", "NewRun",
 			                   "spec generation %lld: starting a new run",
 			                   (long long)c.gen);
-		remove_condition(st, "Succeeded");
-		remove_condition(st, "Failed");
+		aios_conditions_remove(&c.conds, "Succeeded");
+		aios_conditions_remove(&c.conds, "Failed");
 		json_object_object_del(st, "completionTime");
 		json_object_object_del(st, "startTime");
 		json_object_object_del(st, "progress");
@@ -574,7 +511,8 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		if (was_terminal)
 			set_phase(&c, "Pending");
 	}
-	int terminal = condition_true(st, "Succeeded") || condition_true(st, "Failed");
+	int terminal = aios_conditions_is_true(&c.conds, "Succeeded") ||
+	               aios_conditions_is_true(&c.conds, "Failed");
 
 	/* ---- sort pods: the current attempt's, by rank; everything else is stale ---- */
 	struct json_object **cur = aios_xcalloc((size_t)spec.world, sizeof(*cur));
@@ -626,24 +564,24 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 			if (pn && !aios_json_lookup(pods[i], "metadata.deletionTimestamp"))
 				aios_tj_plan_remove(out, pn);
 		}
-		if (!condition_true(st, "Suspended"))
+		if (!aios_conditions_is_true(&c.conds, "Suspended"))
 			aios_tj_plan_event(
 			    out, "Normal", "Suspended",
 			    "runPolicy.suspend is true: pods deleted, clock stopped");
-		set_condition(st, "Suspended", 1, "JobSuspended", "runPolicy.suspend is true",
-		              c.gen, c.now_s);
-		clear_condition(st, "Running", "JobSuspended", "the job is suspended", c.gen,
-		                c.now_s);
-		clear_condition(st, "Restarting", "JobSuspended", "the job is suspended", c.gen,
-		                c.now_s);
+		aios_conditions_set(&c.conds, "Suspended", AIOS_CONDITION_TRUE, "JobSuspended",
+		                    "runPolicy.suspend is true", c.gen, c.now_s);
+		aios_conditions_set_false_if_present(&c.conds, "Running", "JobSuspended",
+		                                     "the job is suspended", c.gen, c.now_s);
+		aios_conditions_set_false_if_present(&c.conds, "Restarting", "JobSuspended",
+		                                     "the job is suspended", c.gen, c.now_s);
 		json_object_object_del(st, "startTime");
 		set_phase(&c, "Suspended");
 		memset(cur, 0, (size_t)spec.world * sizeof(*cur));
 		goto done_cur;
 	}
-	if (condition_true(st, "Suspended")) {
-		set_condition(st, "Suspended", 0, "JobResumed", "runPolicy.suspend is false", c.gen,
-		              c.now_s);
+	if (aios_conditions_is_true(&c.conds, "Suspended")) {
+		aios_conditions_set(&c.conds, "Suspended", AIOS_CONDITION_FALSE, "JobResumed",
+		                    "runPolicy.suspend is false", c.gen, c.now_s);
 		aios_tj_plan_event(out, "Normal", "Resumed",
 		                   "runPolicy.suspend is false: starting pods");
 	}
@@ -653,8 +591,8 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		attempts = 1;
 		attempt = 0;
 		json_object_object_add(st, "attempts", json_object_new_int64(1));
-		set_condition(st, "Created", 1, "PodsCreated",
-		              "the operator creates one pod per rank", c.gen, c.now_s);
+		aios_conditions_set(&c.conds, "Created", AIOS_CONDITION_TRUE, "PodsCreated",
+		                    "the operator creates one pod per rank", c.gen, c.now_s);
 	}
 	if (!aios_json_str(st, "startTime"))
 		json_object_object_add(st, "startTime", jstr(c.now_s));
@@ -683,7 +621,8 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		aios_tj_plan_event(out, "Warning", "Restarting",
 		                   "attempt %lld failed, starting attempt %lld: %s",
 		                   (long long)attempts, (long long)attempts + 1, why);
-		set_condition(st, "Restarting", 1, "RankFailed", why, c.gen, c.now_s);
+		aios_conditions_set(&c.conds, "Restarting", AIOS_CONDITION_TRUE, "RankFailed", why,
+		                    c.gen, c.now_s);
 		attempts++;
 		attempt++;
 		json_object_object_add(st, "attempts", json_object_new_int64(attempts));
@@ -778,8 +717,10 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		char msg[96];
 		snprintf(msg, sizeof(msg), "all %d rank%s running", spec.world,
 		         spec.world == 1 ? "" : "s");
-		set_condition(st, "Running", 1, "AllRanksRunning", msg, c.gen, c.now_s);
-		clear_condition(st, "Restarting", "AllRanksRunning", msg, c.gen, c.now_s);
+		aios_conditions_set(&c.conds, "Running", AIOS_CONDITION_TRUE, "AllRanksRunning",
+		                    msg, c.gen, c.now_s);
+		aios_conditions_set_false_if_present(&c.conds, "Restarting", "AllRanksRunning", msg,
+		                                     c.gen, c.now_s);
 		const char *ip = aios_json_str(cur[0], "status.podIP");
 		if (ip && *ip)
 			out->scrape_addr = aios_xasprintf("%s:%d", ip, AIOS_TJ_METRICS_PORT);
@@ -795,7 +736,7 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 				done_early++;
 		if (done_early > 0 && running + done_early == spec.world)
 			phase = "Running";
-		const char *reason0 = aios_json_str(find_condition(st, "Running"), "reason");
+		const char *reason0 = aios_conditions_reason(&c.conds, "Running");
 		if (why_reason && (!reason0 || strcmp(reason0, why_reason) != 0))
 			aios_tj_plan_event(out, "Warning", why_reason, "%s", why);
 		else if (!why_reason && c.phase0[0] && strcmp(phase, c.phase0) != 0 &&
@@ -807,10 +748,10 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 			snprintf(msg, sizeof(msg), "%d of %d rank%s running%s%s", running,
 			         spec.world, spec.world == 1 ? "" : "s", why_reason ? "; " : "",
 			         why_reason ? why : "");
-			if (why_reason || find_condition(st, "Running"))
-				set_condition(st, "Running", 0,
-				              why_reason ? why_reason : "RanksPending", msg, c.gen,
-				              c.now_s);
+			if (why_reason || aios_conditions_find(&c.conds, "Running"))
+				aios_conditions_set(&c.conds, "Running", AIOS_CONDITION_FALSE,
+				                    why_reason ? why_reason : "RanksPending", msg,
+				                    c.gen, c.now_s);
 		}
 	}
 
@@ -818,6 +759,10 @@ done_cur:
 	set_workers(&c, cur);
 	free(cur);
 done:
+	if (c.conds.n > 0 || aios_json_lookup(st, "conditions"))
+		json_object_object_add(st, "conditions", aios_conditions_encode(&c.conds));
+	aios_conditions_cleanup(&c.conds);
+changed:
 	out->status_changed = !old || !aios_json_equal(old, st);
 	return AIOS_OK;
 }
