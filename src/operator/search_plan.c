@@ -20,6 +20,7 @@
  * trainingjob_controller.c) with its parameters, so an operator restart resumes the
  * same trials with the same values.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "common/json.h"
 #include "common/mem.h"
 #include "kube/conditions.h"
+#include "model/trainlog.h"
 #include "operator/search.h"
 #include "operator/trainingjob.h"
 
@@ -87,47 +89,6 @@ static void clean(struct sp *c, struct json_object *const *pods, size_t n)
 
 /* ============================== one trial ============================== */
 
-/* The last line of rank 0's termination message that is a JSON object (the trainer's
- * {"artifact": ..., "epochs": N, "loss": x, "val_loss": y}); NULL if none. New object. */
-static struct json_object *final_line(struct json_object *pod)
-{
-	struct json_object *cs = aios_json_lookup(pod, "status.containerStatuses");
-	const char *msg = NULL;
-	for (size_t i = 0; cs && json_object_is_type(cs, json_type_array) &&
-	                   i < json_object_array_length(cs) && !msg;
-	     i++) {
-		struct json_object *x = json_object_array_get_idx(cs, i);
-		const char *n = aios_json_str(x, "name");
-		if (n && strcmp(n, AIOS_TJ_CONTAINER) == 0)
-			msg = aios_json_str(x, "state.terminated.message");
-	}
-	if (!msg)
-		return NULL;
-	const char *end = msg + strlen(msg);
-	while (end > msg) {
-		const char *ls = end;
-		while (ls > msg && ls[-1] != '\n')
-			ls--;
-		while (ls < end && (*ls == ' ' || *ls == '\t'))
-			ls++;
-		size_t len = (size_t)(end - ls);
-		while (len > 0 &&
-		       (ls[len - 1] == '\n' || ls[len - 1] == '\r' || ls[len - 1] == ' '))
-			len--;
-		struct json_object *o = NULL;
-		if (len > 0 && *ls == '{' &&
-		    aios_json_parse(ls, len, "termination message", &o) == AIOS_OK &&
-		    json_object_is_type(o, json_type_object))
-			return o;
-		json_object_put(o);
-		while (end > msg && end[-1] != '\n')
-			end--;
-		if (end > msg)
-			end--;
-	}
-	return NULL;
-}
-
 static int num_at(struct json_object *o, const char *key, double *v)
 {
 	struct json_object *x;
@@ -143,22 +104,25 @@ static int num_at(struct json_object *o, const char *key, double *v)
  * the training set's), epochs, the objective. */
 static void record_result(struct sp *c, struct json_object *tr, struct json_object *rank0)
 {
-	struct json_object *fl = rank0 ? final_line(rank0) : NULL;
+	struct aios_trainlog_final *f = aios_xmalloc(sizeof(*f));
+	if (rank0 && aios_trainlog_find_final(aios_tj_termination_message(rank0), f)) {
+		double loss = isfinite(f->val_loss) ? f->val_loss : f->loss;
+		double acc = isfinite(f->val_accuracy) ? f->val_accuracy : f->accuracy;
+		if (isfinite(loss))
+			json_object_object_add(tr, "validationLoss", json_object_new_double(loss));
+		if (isfinite(acc))
+			json_object_object_add(tr, "accuracy", json_object_new_double(acc));
+		if (f->epochs > 0 && !aios_json_lookup(tr, "epochs"))
+			json_object_object_add(tr, "epochs", json_object_new_int64(f->epochs));
+	}
+	free(f);
 	double v;
-	if (num_at(fl, "val_loss", &v) || num_at(fl, "validationLoss", &v) ||
-	    num_at(fl, "loss", &v))
-		json_object_object_add(tr, "validationLoss", json_object_new_double(v));
-	if (num_at(fl, "val_accuracy", &v) || num_at(fl, "accuracy", &v))
-		json_object_object_add(tr, "accuracy", json_object_new_double(v));
-	if (num_at(fl, "epochs", &v) && !aios_json_lookup(tr, "epochs"))
-		json_object_object_add(tr, "epochs", json_object_new_int64((int64_t)v));
 	if (num_at(tr, c->s->accuracy ? "accuracy" : "validationLoss", &v))
 		json_object_object_add(tr, "objective", json_object_new_double(v));
 	else
 		json_object_object_add(tr, "message",
 		                       str(c->s->accuracy ? "the trainer reported no accuracy"
 		                                          : "the trainer reported no loss"));
-	json_object_put(fl);
 }
 
 /* Re-parents a child the trial's plan rendered: the real job owns it. */

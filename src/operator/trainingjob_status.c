@@ -16,6 +16,7 @@
  * metav1.Condition; Succeeded and Failed are terminal and at most one is present.
  * Everything here is pure (docs/operator.md has the full table).
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "common/json.h"
 #include "common/mem.h"
 #include "kube/conditions.h"
+#include "model/trainlog.h"
 #include "operator/search.h"
 #include "operator/trainingjob.h"
 
@@ -250,90 +252,59 @@ static void clean_pods(struct ctx *c, struct json_object *const *pods, size_t n)
 }
 
 /*
- * Final progress from the trainer's last line ({"artifact":..,"epochs":N,"loss":..,
- * "val_loss":.., "val_accuracy":..}): a job faster than the progress scrape period still shows its epochs
- * and final loss. Keeps what the scrape saw (samplesPerSecond) and marks 100%.
+ * Final progress from the trainer's final line (model/trainlog.h): a job faster than the
+ * progress scrape period still shows its epochs and final loss. Keeps what the scrape
+ * saw (samplesPerSecond) and marks 100%.
  */
-static void set_final_progress(struct ctx *c, struct json_object *line)
+static void set_final_progress(struct ctx *c, const struct aios_trainlog_final *f)
 {
-	int64_t epochs = 0;
-	if (aios_json_get_int(line, "epochs", &epochs) != AIOS_OK || epochs <= 0) {
-		aios_errclear();
+	if (f->epochs <= 0)
 		return;
-	}
 	struct json_object *old = aios_json_lookup(c->st, "progress");
 	struct json_object *o = old ? aios_json_copy(old) : json_object_new_object();
-	json_object_object_add(o, "epoch", json_object_new_int64(epochs));
-	json_object_object_add(o, "epochs", json_object_new_int64(epochs));
-	double v;
-	if (aios_json_get_double(line, "loss", &v) == AIOS_OK)
-		json_object_object_add(o, "loss", json_object_new_double(v));
-	if (aios_json_get_double(line, "val_loss", &v) == AIOS_OK)
-		json_object_object_add(o, "validationLoss", json_object_new_double(v));
-	if (aios_json_get_double(line, "val_accuracy", &v) == AIOS_OK)
-		json_object_object_add(o, "accuracy", json_object_new_double(v));
-	aios_errclear();
+	json_object_object_add(o, "epoch", json_object_new_int64(f->epochs));
+	json_object_object_add(o, "epochs", json_object_new_int64(f->epochs));
+	if (isfinite(f->loss))
+		json_object_object_add(o, "loss", json_object_new_double(f->loss));
+	if (isfinite(f->val_loss))
+		json_object_object_add(o, "validationLoss", json_object_new_double(f->val_loss));
+	if (isfinite(f->val_accuracy))
+		json_object_object_add(o, "accuracy", json_object_new_double(f->val_accuracy));
 	json_object_object_add(o, "percent", json_object_new_int64(100));
 	json_object_object_add(o, "etaSeconds", json_object_new_int64(0));
 	json_object_object_add(c->st, "progress", o);
 }
 
-/* {uri, sha256, bytes} of a file the trainer's final line names (src has a uri); sha256
- * and bytes only when src has them. New object. */
-static struct json_object *file_ref(struct json_object *src)
+/* {uri, sha256, bytes} of a file the final line names; sha256 and bytes when given. */
+static struct json_object *file_ref(const struct aios_trainlog_file *f)
 {
 	struct json_object *r = json_object_new_object();
-	json_object_object_add(r, "uri", jstr(aios_json_str(src, "uri")));
-	const char *sha = aios_json_str(src, "sha256");
-	if (sha)
-		json_object_object_add(r, "sha256", jstr(sha));
-	struct json_object *b = aios_json_lookup(src, "bytes");
-	if (b &&
-	    (json_object_is_type(b, json_type_int) || json_object_is_type(b, json_type_double)))
-		json_object_object_add(r, "bytes", json_object_new_int64(json_object_get_int64(b)));
+	json_object_object_add(r, "uri", jstr(f->uri));
+	if (f->sha256[0])
+		json_object_object_add(r, "sha256", jstr(f->sha256));
+	if (f->bytes >= 0)
+		json_object_object_add(r, "bytes", json_object_new_int64(f->bytes));
 	return r;
 }
 
-/* Artifact from rank 0's termination message: the last line that is a JSON object with
- * a uri, and the ONNX file beside it when the line's artifact names one ("onnx": {uri,
- * sha256, bytes}, spec.output.formats); else spec.output.uri alone. */
+const char *aios_tj_termination_message(struct json_object *pod)
+{
+	return aios_json_str(trainer_status(pod), "state.terminated.message");
+}
+
+/* Artifact from rank 0's final line, with the ONNX file beside it when the line names
+ * one (spec.output.formats); else spec.output.uri alone. */
 static void set_artifact(struct ctx *c, struct json_object *rank0)
 {
+	struct aios_trainlog_final *f = aios_xmalloc(sizeof(*f));
 	struct json_object *art = NULL;
-	const char *msg = aios_json_str(trainer_status(rank0), "state.terminated.message");
-	if (msg) {
-		const char *p = msg + strlen(msg);
-		while (p > msg && !art) {
-			const char *ls = p;
-			while (ls > msg && ls[-1] != '\n')
-				ls--;
-			const char *s = ls;
-			while (s < p && (*s == ' ' || *s == '\t'))
-				s++;
-			size_t len = (size_t)(p - s);
-			while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
-				len--;
-			struct json_object *o = NULL;
-			if (len > 0 && *s == '{' &&
-			    aios_json_parse(s, len, "termination message", &o) == AIOS_OK) {
-				const char *uri = aios_json_str(o, "uri");
-				if (!uri)
-					uri = aios_json_str(o, "artifact.uri");
-				if (uri) {
-					struct json_object *src = aios_json_lookup(o, "artifact");
-					if (!src || !aios_json_str(src, "uri"))
-						src = o;
-					set_final_progress(c, o);
-					art = file_ref(src);
-					struct json_object *onnx = aios_json_lookup(src, "onnx");
-					if (onnx && aios_json_str(onnx, "uri"))
-						json_object_object_add(art, "onnx", file_ref(onnx));
-				}
-			}
-			json_object_put(o);
-			p = ls > msg ? ls - 1 : msg;
-		}
+	if (aios_trainlog_find_final(aios_tj_termination_message(rank0), f)) {
+		set_final_progress(c, f);
+		art = file_ref(&f->artifact);
+		if (f->onnx.uri[0])
+			json_object_object_add(art, "onnx", file_ref(&f->onnx));
 	}
+	free(f);
 	if (!art) {
 		const char *uri = aios_json_str(c->job, "spec.output.uri");
 		if (!uri)
