@@ -197,7 +197,9 @@ static struct json_object *current_job(struct aios_manager *m, struct tj_state *
 		memo_drop(st, key);
 		return NULL;
 	}
-	struct json_object *job = cached; /* a cache read is a private tree (informer.h) */
+	/* cache reads are read-only (manager.h): this copy is ours to change */
+	struct json_object *job = aios_json_copy(cached);
+	aios_kube_obj_put(cached);
 	int refetch = 0;
 	pthread_mutex_lock(&st->mu);
 	struct memo *mm = memo_find(st, key, 0);
