@@ -58,14 +58,20 @@ void aios_manager_free(struct aios_manager *m);
 int aios_manager_metrics_port(struct aios_manager *m);
 int aios_manager_health_port(struct aios_manager *m);
 
-/* ---- cache reads (informers): shared objects, never mutate them ---- */
+/*
+ * ---- cache reads (informers) ----
+ * Each read parses the store's shared text into a tree for the caller (informer.h), so
+ * reads never race. Controllers still treat what they read as read-only, and
+ * aios_json_copy() what they will change (a status to write, a job re-planned): one
+ * rule for every controller, whatever the store keeps.
+ */
 
-/* The cached object or NULL: a shared reference, drop it with aios_kube_obj_put(). */
+/* The cached object or NULL; drop it with aios_kube_obj_put(). Read-only. */
 struct json_object *aios_manager_get(struct aios_manager *m, const struct aios_kube_gvr *r,
                                      const char *ns, const char *name);
 /*
  * Cached objects of r in ns whose label `label` equals value (value NULL: the label
- * exists). *out: shared references; free with aios_kube_objs_free(*out, n).
+ * exists). *out: read-only trees; free with aios_kube_objs_free(*out, n).
  */
 size_t aios_manager_list(struct aios_manager *m, const struct aios_kube_gvr *r, const char *ns,
                          const char *label, const char *value, struct json_object ***out);

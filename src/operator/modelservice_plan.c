@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/mem.h"
+#include "kube/conditions.h"
 #include "operator/modelservice.h"
 #include "operator/render_security.h"
 
@@ -64,54 +65,35 @@ void aios_ms_plan_cleanup(struct aios_ms_plan *p)
 
 /* ============================== status pieces ============================== */
 
-/* Appends a metav1.Condition to conds, keeping lastTransitionTime from the old status
- * when the condition's status did not change. */
-static void set_condition(struct json_object *conds, struct json_object *ms, const char *type,
+/* Sets condition type in conds, a status rebuilt from scratch: the old status'
+ * condition is carried over first, so that conditions.h's rules keep its
+ * lastTransitionTime while the status holds. An empty message says the reason. */
+static void set_condition(struct aios_conditions *conds, struct json_object *ms, const char *type,
                           const char *status, const char *reason, const char *message, time_t now)
 {
 	char ts[32];
 	aios_rfc3339(now, ts, sizeof(ts));
-	const char *since = ts;
-	struct json_object *old = aios_json_lookup(ms, "status.conditions");
-	for (size_t i = 0;
-	     old && json_object_is_type(old, json_type_array) && i < json_object_array_length(old);
-	     i++) {
-		struct json_object *c = json_object_array_get_idx(old, i);
-		const char *t = aios_json_str(c, "type"), *s = aios_json_str(c, "status");
-		const char *lt = aios_json_str(c, "lastTransitionTime");
-		if (t && strcmp(t, type) == 0 && s && strcmp(s, status) == 0 && lt)
-			since = lt;
-	}
+	struct aios_conditions old;
+	aios_conditions_decode(aios_json_lookup(ms, "status.conditions"), &old);
+	aios_conditions_carry(conds, &old, type);
+	aios_conditions_cleanup(&old);
 	int64_t gen = 0;
 	if (aios_json_opt_int(ms, "metadata.generation", 0, &gen))
 		gen = 0;
-	struct json_object *c = json_object_new_object();
-	json_object_object_add(c, "type", json_object_new_string(type));
-	json_object_object_add(c, "status", json_object_new_string(status));
-	json_object_object_add(c, "observedGeneration", json_object_new_int64(gen));
-	json_object_object_add(c, "lastTransitionTime", json_object_new_string(since));
-	json_object_object_add(c, "reason", json_object_new_string(reason));
-	char msg[AIOS_MS_MESSAGE_MAX];
-	snprintf(msg, sizeof(msg), "%s", message && *message ? message : reason);
-	json_object_object_add(c, "message", json_object_new_string(msg));
-	json_object_array_add(conds, c);
+	aios_conditions_set(conds, type,
+	                    strcmp(status, "True") == 0 ? AIOS_CONDITION_TRUE : AIOS_CONDITION_FALSE,
+	                    reason, message && *message ? message : reason, gen, ts);
 }
 
-/* Reason of the old status's condition `type`, or "". */
-static const char *old_reason(struct json_object *ms, const char *type)
+/* The old status' condition type has this reason. */
+static int old_reason_is(struct json_object *ms, const char *type, const char *reason)
 {
-	struct json_object *old = aios_json_lookup(ms, "status.conditions");
-	for (size_t i = 0;
-	     old && json_object_is_type(old, json_type_array) && i < json_object_array_length(old);
-	     i++) {
-		struct json_object *c = json_object_array_get_idx(old, i);
-		const char *t = aios_json_str(c, "type");
-		if (t && strcmp(t, type) == 0) {
-			const char *r = aios_json_str(c, "reason");
-			return r ? r : "";
-		}
-	}
-	return "";
+	struct aios_conditions old;
+	aios_conditions_decode(aios_json_lookup(ms, "status.conditions"), &old);
+	const char *r = aios_conditions_reason(&old, type);
+	int same = r && strcmp(r, reason) == 0;
+	aios_conditions_cleanup(&old);
+	return same;
 }
 
 /* Two decimals are enough for status and keep it from changing on noise. */
@@ -357,7 +339,7 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 
 	struct json_object *st = json_object_new_object();
 	p->status = st;
-	struct json_object *conds = json_object_new_array();
+	struct aios_conditions conds_list = {0}, *conds = &conds_list;
 	put_int(st, "observedGeneration", gen);
 	char *url = aios_ms_url(ms);
 	put_str(st, "url", url);
@@ -385,9 +367,10 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 		const char *msg = perr ? aios_errmsg() : model.message;
 		put_str(st, "phase", "Failed");
 		set_condition(conds, ms, "Ready", "False", "InvalidSpec", msg, in->now);
-		json_object_object_add(st, "conditions", conds);
+		json_object_object_add(st, "conditions", aios_conditions_encode(conds));
+		aios_conditions_cleanup(conds);
 		keep_old(st, ms, "model");
-		if (strcmp(old_reason(ms, "Ready"), "InvalidSpec") != 0)
+		if (!old_reason_is(ms, "Ready", "InvalidSpec"))
 			add_event(p, "Warning", "InvalidSpec", "%s", msg);
 		finish_status(in, p);
 		return AIOS_OK;
@@ -467,7 +450,7 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 	}
 	if (!json_object_object_get_ex(st, "model", NULL))
 		keep_old(st, ms, "model");
-	if (failed && strcmp(old_reason(ms, "ModelLoaded"), loaded_reason) != 0)
+	if (failed && !old_reason_is(ms, "ModelLoaded", loaded_reason))
 		add_event(p, "Warning", loaded_reason, "%s",
 		          c.failing ? c.fail_msg : model.message);
 
@@ -498,7 +481,8 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 			              "every ready pod answers its /metrics scrape", in->now);
 		}
 	}
-	json_object_object_add(st, "conditions", conds);
+	json_object_object_add(st, "conditions", aios_conditions_encode(conds));
+	aios_conditions_cleanup(conds);
 
 	if (in->have_metrics) {
 		struct json_object *m = json_object_new_object();

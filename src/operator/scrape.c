@@ -14,6 +14,7 @@
 #include "common/buf.h"
 #include "common/mem.h"
 #include "http/client.h"
+#include "http/promtext.h"
 
 /* ============================== parser ============================== */
 
@@ -29,56 +30,6 @@ static int is_overhead(const char *endpoint)
 		if (strcmp(endpoint, names[i]) == 0)
 			return 1;
 	return 0;
-}
-
-/* The labels we look at on one sample line. */
-struct labels {
-	char endpoint[64];
-	char le[32];
-	int has_le;
-};
-
-/* Parses {k="v",...} at *p (just after '{') up to the closing '}'; 0 on success. */
-static int parse_labels(const char **pp, const char *end, struct labels *l)
-{
-	const char *p = *pp;
-	for (;;) {
-		while (p < end && (*p == ' ' || *p == ','))
-			p++;
-		if (p < end && *p == '}') {
-			*pp = p + 1;
-			return 0;
-		}
-		const char *k = p;
-		while (p < end && *p != '=' && *p != '}')
-			p++;
-		if (p + 1 >= end || *p != '=' || p[1] != '"')
-			return -1;
-		size_t klen = (size_t)(p - k);
-		p += 2;
-		char val[64];
-		size_t n = 0;
-		while (p < end && *p != '"') {
-			char ch = *p++;
-			if (ch == '\\' && p < end) {
-				ch = *p++;
-				if (ch == 'n')
-					ch = '\n';
-			}
-			if (n + 1 < sizeof(val))
-				val[n++] = ch;
-		}
-		if (p >= end)
-			return -1;
-		p++; /* closing quote */
-		val[n] = '\0';
-		if (klen == 8 && memcmp(k, "endpoint", 8) == 0) {
-			snprintf(l->endpoint, sizeof(l->endpoint), "%s", val);
-		} else if (klen == 2 && memcmp(k, "le", 2) == 0) {
-			snprintf(l->le, sizeof(l->le), "%s", val);
-			l->has_le = 1;
-		}
-	}
 }
 
 static void add_bucket(struct aios_scrape_page *pg, double le, double v)
@@ -99,65 +50,30 @@ static void add_bucket(struct aios_scrape_page *pg, double le, double v)
 	pg->n_buckets++;
 }
 
-/* One line (without its newline). Lines of other metrics are skipped unread. */
-static enum aios_err parse_line(const char *p, const char *end, int lineno,
-                                struct aios_scrape_page *pg)
+/* One sample of ours (promtext.h calls back for those only). */
+static enum aios_err on_sample(const struct aios_promtext_sample *s, void *arg)
 {
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	if (p == end || *p == '#')
-		return AIOS_OK;
-	const char *name = p;
-	while (p < end && *p != '{' && *p != ' ')
-		p++;
-	size_t nlen = (size_t)(p - name);
-	int which = 0;
-	if (nlen == strlen(IN_FLIGHT) && memcmp(name, IN_FLIGHT, nlen) == 0)
-		which = 1;
-	else if (nlen == strlen(REQUESTS) && memcmp(name, REQUESTS, nlen) == 0)
-		which = 2;
-	else if (nlen == strlen(DURATION_BUCKET) && memcmp(name, DURATION_BUCKET, nlen) == 0)
-		which = 3;
-	if (!which)
-		return AIOS_OK;
-	struct labels l = {.endpoint = "", .le = "", .has_le = 0};
-	if (p < end && *p == '{') {
-		p++;
-		if (parse_labels(&p, end, &l))
-			return aios_fail(AIOS_ERR_INVALID,
-			                 "metrics line %d: malformed labels of %.*s", lineno,
-			                 (int)nlen, name);
-	}
-	char num[64];
-	while (p < end && *p == ' ')
-		p++;
-	size_t vlen = 0;
-	while (p + vlen < end && p[vlen] != ' ')
-		vlen++;
-	if (vlen == 0 || vlen >= sizeof(num))
-		return aios_fail(AIOS_ERR_INVALID, "metrics line %d: %.*s has no value", lineno,
-		                 (int)nlen, name);
-	memcpy(num, p, vlen);
-	num[vlen] = '\0';
-	char *e;
-	double v = strtod(num, &e);
-	if (*e || !isfinite(v))
-		return aios_fail(AIOS_ERR_INVALID, "metrics line %d: %.*s: bad value \"%s\"",
-		                 lineno, (int)nlen, name, num);
-	if (which == 1) {
-		pg->in_flight += v;
+	struct aios_scrape_page *pg = arg;
+	if (!isfinite(s->value))
+		return aios_fail(AIOS_ERR_INVALID, "metrics line %d: %s: bad value \"%s\"",
+		                 s->lineno, s->name, s->text);
+	const char *endpoint = aios_promtext_label(s, "endpoint");
+	if (strcmp(s->name, IN_FLIGHT) == 0) {
+		pg->in_flight += s->value;
 		pg->have_in_flight = 1;
-	} else if (l.endpoint[0] && is_overhead(l.endpoint)) {
+	} else if (endpoint && *endpoint && is_overhead(endpoint)) {
 		return AIOS_OK;
-	} else if (which == 2) {
-		pg->requests += v;
+	} else if (strcmp(s->name, REQUESTS) == 0) {
+		pg->requests += s->value;
 		pg->have_requests = 1;
 	} else {
-		double le = strtod(l.le, &e);
-		if (!l.has_le || *e)
+		const char *les = aios_promtext_label(s, "le");
+		char *e;
+		double le = les ? strtod(les, &e) : 0;
+		if (!les || *e)
 			return aios_fail(AIOS_ERR_INVALID,
-			                 "metrics line %d: bucket without a valid le", lineno);
-		add_bucket(pg, le, v);
+			                 "metrics line %d: bucket without a valid le", s->lineno);
+		add_bucket(pg, le, s->value);
 		pg->have_latency = 1;
 	}
 	return AIOS_OK;
@@ -165,19 +81,11 @@ static enum aios_err parse_line(const char *p, const char *end, int lineno,
 
 enum aios_err aios_scrape_parse(const char *text, size_t len, struct aios_scrape_page *out)
 {
+	static const char *const names[] = {IN_FLIGHT, REQUESTS, DURATION_BUCKET, NULL};
 	memset(out, 0, sizeof(*out));
-	const char *p = text, *end = text + len;
-	for (int lineno = 1; p < end; lineno++) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *eol = nl ? nl : end;
-		const char *trim = eol;
-		if (trim > p && trim[-1] == '\r')
-			trim--;
-		enum aios_err e = parse_line(p, trim, lineno, out);
-		if (e)
-			return e;
-		p = nl ? nl + 1 : end;
-	}
+	enum aios_err e = aios_promtext_parse(text, len, names, on_sample, out);
+	if (e)
+		return e;
 	if (!out->have_in_flight)
 		return aios_fail(AIOS_ERR_INVALID, "metrics page has no %s: not aios-serve?",
 		                 IN_FLIGHT);

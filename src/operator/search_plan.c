@@ -20,6 +20,7 @@
  * trainingjob_controller.c) with its parameters, so an operator restart resumes the
  * same trials with the same values.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/mem.h"
+#include "kube/conditions.h"
+#include "model/trainlog.h"
 #include "operator/search.h"
 #include "operator/trainingjob.h"
 
@@ -42,6 +45,7 @@ struct sp {
 	int64_t gen;
 	time_t now;
 	char now_s[32];
+	struct aios_conditions conds; /* the search's status.conditions */
 };
 
 static struct json_object *str(const char *s)
@@ -49,73 +53,21 @@ static struct json_object *str(const char *s)
 	return json_object_new_string(s ? s : "");
 }
 
-/* The condition of type in st.conditions (created when missing). */
-static struct json_object *condition(struct json_object *st, const char *type, int create)
+/* Puts c->conds into the status (when it has any, or had a list) and frees them. */
+static void write_conditions(struct sp *c)
 {
-	struct json_object *conds = aios_json_lookup(st, "conditions");
-	if (!conds || !json_object_is_type(conds, json_type_array)) {
-		if (!create)
-			return NULL;
-		conds = json_object_new_array();
-		json_object_object_add(st, "conditions", conds);
-	}
-	for (size_t i = 0; i < json_object_array_length(conds); i++) {
-		struct json_object *c = json_object_array_get_idx(conds, i);
-		const char *t = aios_json_str(c, "type");
-		if (t && strcmp(t, type) == 0)
-			return c;
-	}
-	if (!create)
-		return NULL;
-	struct json_object *c = json_object_new_object();
-	json_object_object_add(c, "type", str(type));
-	json_object_array_add(conds, c);
-	return c;
-}
-
-static int is_true(struct json_object *st, const char *type)
-{
-	const char *v = aios_json_str(condition(st, type, 0), "status");
-	return v && strcmp(v, "True") == 0;
-}
-
-/* Sets a condition (lastTransitionTime moves only when status flips); with only_if_present,
- * a condition that never existed is left out. */
-static void set_cond(struct sp *c, const char *type, int status, const char *reason,
-                     const char *msg, int only_if_present)
-{
-	if (only_if_present && !condition(c->st, type, 0))
-		return;
-	struct json_object *o = condition(c->st, type, 1);
-	const char *sv = status ? "True" : "False", *old = aios_json_str(o, "status");
-	if (!old || strcmp(old, sv) != 0)
-		json_object_object_add(o, "lastTransitionTime", str(c->now_s));
-	json_object_object_add(o, "status", str(sv));
-	json_object_object_add(o, "observedGeneration", json_object_new_int64(c->gen));
-	json_object_object_add(o, "reason", str(reason));
-	json_object_object_add(o, "message", str(msg));
-}
-
-static void drop_cond(struct json_object *st, const char *type)
-{
-	struct json_object *conds = aios_json_lookup(st, "conditions");
-	for (size_t i = 0; conds && json_object_is_type(conds, json_type_array) &&
-	                   i < json_object_array_length(conds);
-	     i++) {
-		const char *t = aios_json_str(json_object_array_get_idx(conds, i), "type");
-		if (t && strcmp(t, type) == 0) {
-			json_object_array_del_idx(conds, i, 1);
-			return;
-		}
-	}
+	if (c->conds.n > 0 || aios_json_lookup(c->st, "conditions"))
+		json_object_object_add(c->st, "conditions", aios_conditions_encode(&c->conds));
+	aios_conditions_cleanup(&c->conds);
 }
 
 /* The search ends: condition, phase, completion time, event. */
 static void finish(struct sp *c, int ok, const char *reason, const char *msg)
 {
-	drop_cond(c->st, ok ? "Failed" : "Succeeded");
-	set_cond(c, ok ? "Succeeded" : "Failed", 1, reason, msg, 0);
-	set_cond(c, "Running", 0, reason, msg, 1);
+	aios_conditions_remove(&c->conds, ok ? "Failed" : "Succeeded");
+	aios_conditions_set(&c->conds, ok ? "Succeeded" : "Failed", AIOS_CONDITION_TRUE, reason,
+	                    msg, c->gen, c->now_s);
+	aios_conditions_set_false_if_present(&c->conds, "Running", reason, msg, c->gen, c->now_s);
 	json_object_object_add(c->st, "phase", str(ok ? "Succeeded" : "Failed"));
 	json_object_object_add(c->st, "completionTime", str(c->now_s));
 	json_object_object_del(c->st, "progress");
@@ -137,47 +89,6 @@ static void clean(struct sp *c, struct json_object *const *pods, size_t n)
 
 /* ============================== one trial ============================== */
 
-/* The last line of rank 0's termination message that is a JSON object (the trainer's
- * {"artifact": ..., "epochs": N, "loss": x, "val_loss": y}); NULL if none. New object. */
-static struct json_object *final_line(struct json_object *pod)
-{
-	struct json_object *cs = aios_json_lookup(pod, "status.containerStatuses");
-	const char *msg = NULL;
-	for (size_t i = 0; cs && json_object_is_type(cs, json_type_array) &&
-	                   i < json_object_array_length(cs) && !msg;
-	     i++) {
-		struct json_object *x = json_object_array_get_idx(cs, i);
-		const char *n = aios_json_str(x, "name");
-		if (n && strcmp(n, AIOS_TJ_CONTAINER) == 0)
-			msg = aios_json_str(x, "state.terminated.message");
-	}
-	if (!msg)
-		return NULL;
-	const char *end = msg + strlen(msg);
-	while (end > msg) {
-		const char *ls = end;
-		while (ls > msg && ls[-1] != '\n')
-			ls--;
-		while (ls < end && (*ls == ' ' || *ls == '\t'))
-			ls++;
-		size_t len = (size_t)(end - ls);
-		while (len > 0 &&
-		       (ls[len - 1] == '\n' || ls[len - 1] == '\r' || ls[len - 1] == ' '))
-			len--;
-		struct json_object *o = NULL;
-		if (len > 0 && *ls == '{' &&
-		    aios_json_parse(ls, len, "termination message", &o) == AIOS_OK &&
-		    json_object_is_type(o, json_type_object))
-			return o;
-		json_object_put(o);
-		while (end > msg && end[-1] != '\n')
-			end--;
-		if (end > msg)
-			end--;
-	}
-	return NULL;
-}
-
 static int num_at(struct json_object *o, const char *key, double *v)
 {
 	struct json_object *x;
@@ -193,22 +104,25 @@ static int num_at(struct json_object *o, const char *key, double *v)
  * the training set's), epochs, the objective. */
 static void record_result(struct sp *c, struct json_object *tr, struct json_object *rank0)
 {
-	struct json_object *fl = rank0 ? final_line(rank0) : NULL;
+	struct aios_trainlog_final *f = aios_xmalloc(sizeof(*f));
+	if (rank0 && aios_trainlog_find_final(aios_tj_termination_message(rank0), f)) {
+		double loss = isfinite(f->val_loss) ? f->val_loss : f->loss;
+		double acc = isfinite(f->val_accuracy) ? f->val_accuracy : f->accuracy;
+		if (isfinite(loss))
+			json_object_object_add(tr, "validationLoss", json_object_new_double(loss));
+		if (isfinite(acc))
+			json_object_object_add(tr, "accuracy", json_object_new_double(acc));
+		if (f->epochs > 0 && !aios_json_lookup(tr, "epochs"))
+			json_object_object_add(tr, "epochs", json_object_new_int64(f->epochs));
+	}
+	free(f);
 	double v;
-	if (num_at(fl, "val_loss", &v) || num_at(fl, "validationLoss", &v) ||
-	    num_at(fl, "loss", &v))
-		json_object_object_add(tr, "validationLoss", json_object_new_double(v));
-	if (num_at(fl, "val_accuracy", &v) || num_at(fl, "accuracy", &v))
-		json_object_object_add(tr, "accuracy", json_object_new_double(v));
-	if (num_at(fl, "epochs", &v) && !aios_json_lookup(tr, "epochs"))
-		json_object_object_add(tr, "epochs", json_object_new_int64((int64_t)v));
 	if (num_at(tr, c->s->accuracy ? "accuracy" : "validationLoss", &v))
 		json_object_object_add(tr, "objective", json_object_new_double(v));
 	else
 		json_object_object_add(tr, "message",
 		                       str(c->s->accuracy ? "the trainer reported no accuracy"
 		                                          : "the trainer reported no loss"));
-	json_object_put(fl);
 }
 
 /* Re-parents a child the trial's plan rendered: the real job owns it. */
@@ -301,9 +215,11 @@ static struct json_object *trial_job(struct sp *c, struct json_object *tr, size_
 	/* the waiting reason already reported, so that it is not reported again */
 	const char *reason = aios_json_str(tr, "reason");
 	if (reason) {
-		struct json_object *run = condition(ts, "Running", 1);
-		json_object_object_add(run, "status", str("False"));
-		json_object_object_add(run, "reason", str(reason));
+		struct aios_conditions tc = {0};
+		aios_conditions_set(&tc, "Running", AIOS_CONDITION_FALSE, reason, "", c->gen,
+		                    c->now_s);
+		json_object_object_add(ts, "conditions", aios_conditions_encode(&tc));
+		aios_conditions_cleanup(&tc);
 	}
 	json_object_object_add(j, "status", ts);
 	return j;
@@ -376,7 +292,9 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 	const char *ph = aios_json_str(ts, "phase");
 	ph = ph ? ph : "Pending";
 	/* why it waits or failed: the trial's Failed, Restarting or (False) Running condition */
-	struct json_object *why = NULL;
+	struct aios_conditions tc;
+	aios_conditions_decode(aios_json_lookup(ts, "conditions"), &tc);
+	const struct aios_condition *why = NULL;
 	json_object_object_del(tr, "reason");
 	json_object_object_del(tr, "message");
 	if (strcmp(ph, "Succeeded") == 0) {
@@ -396,19 +314,22 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 		}
 	} else if (strcmp(ph, "Failed") == 0) {
 		phase = AIOS_TRIAL_FAILED;
-		why = condition(ts, "Failed", 0);
+		why = aios_conditions_find(&tc, "Failed");
 	} else {
 		phase = strcmp(ph, "Running") == 0 ? AIOS_TRIAL_RUNNING : AIOS_TRIAL_PENDING;
-		why = is_true(ts, "Restarting") ? condition(ts, "Restarting", 0) : NULL;
-		struct json_object *run = condition(ts, "Running", 0);
-		const char *rs = aios_json_str(run, "status"), *rr = aios_json_str(run, "reason");
-		if (!why && rs && strcmp(rs, "False") == 0 && rr && strcmp(rr, "RanksPending") != 0)
+		why = aios_conditions_is_true(&tc, "Restarting")
+		          ? aios_conditions_find(&tc, "Restarting")
+		          : NULL;
+		const struct aios_condition *run = aios_conditions_find(&tc, "Running");
+		if (!why && run && run->status == AIOS_CONDITION_FALSE &&
+		    strcmp(run->reason, "RanksPending") != 0)
 			why = run;
 	}
-	if (why && aios_json_str(why, "reason")) {
-		json_object_object_add(tr, "reason", str(aios_json_str(why, "reason")));
-		json_object_object_add(tr, "message", str(aios_json_str(why, "message")));
+	if (why) {
+		json_object_object_add(tr, "reason", str(why->reason));
+		json_object_object_add(tr, "message", str(why->message));
 	}
+	aios_conditions_cleanup(&tc);
 	json_object_object_add(tr, "phase", str(aios_search_phase_name(phase)));
 	if (phase == AIOS_TRIAL_SUCCEEDED || phase == AIOS_TRIAL_FAILED)
 		json_object_object_add(tr, "completionTime", str(c->now_s));
@@ -435,8 +356,8 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 			aios_tj_plan_event(out, "Normal", "NewRun",
 			                   "spec generation %lld: starting a new search",
 			                   (long long)c->gen);
-		drop_cond(st, "Succeeded");
-		drop_cond(st, "Failed");
+		aios_conditions_remove(&c->conds, "Succeeded");
+		aios_conditions_remove(&c->conds, "Failed");
 		static const char *const reset[] = {"completionTime", "startTime", "progress",
 		                                    "trials",         "best",      "artifact",
 		                                    "attempts"};
@@ -454,7 +375,8 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 	size_t n = json_object_array_length(trials);
 
 	/* finished: cleanPodPolicy and TTL */
-	if (is_true(st, "Succeeded") || is_true(st, "Failed")) {
+	if (aios_conditions_is_true(&c->conds, "Succeeded") ||
+	    aios_conditions_is_true(&c->conds, "Failed")) {
 		clean(c, pods, n_pods);
 		const char *ct = aios_json_str(st, "completionTime");
 		time_t t = ct ? aios_rfc3339_parse(ct) : -1;
@@ -490,19 +412,22 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 			    AIOS_TRIAL_RUNNING)
 				json_object_object_add(tr, "phase", str("Pending"));
 		}
-		if (!is_true(st, "Suspended"))
+		if (!aios_conditions_is_true(&c->conds, "Suspended"))
 			aios_tj_plan_event(
 			    out, "Normal", "Suspended",
 			    "runPolicy.suspend is true: pods deleted, clock stopped");
-		set_cond(c, "Suspended", 1, "JobSuspended", "runPolicy.suspend is true", 0);
-		set_cond(c, "Running", 0, "JobSuspended", "the job is suspended", 1);
+		aios_conditions_set(&c->conds, "Suspended", AIOS_CONDITION_TRUE, "JobSuspended",
+		                    "runPolicy.suspend is true", c->gen, c->now_s);
+		aios_conditions_set_false_if_present(&c->conds, "Running", "JobSuspended",
+		                                     "the job is suspended", c->gen, c->now_s);
 		json_object_object_del(st, "startTime");
 		json_object_object_del(st, "progress");
 		json_object_object_add(st, "phase", str("Suspended"));
 		return AIOS_OK;
 	}
-	if (is_true(st, "Suspended")) {
-		set_cond(c, "Suspended", 0, "JobResumed", "runPolicy.suspend is false", 0);
+	if (aios_conditions_is_true(&c->conds, "Suspended")) {
+		aios_conditions_set(&c->conds, "Suspended", AIOS_CONDITION_FALSE, "JobResumed",
+		                    "runPolicy.suspend is false", c->gen, c->now_s);
 		aios_tj_plan_event(out, "Normal", "Resumed",
 		                   "runPolicy.suspend is false: resuming the search");
 	}
@@ -650,9 +575,11 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 		snprintf(msg, sizeof(msg), "%zu trial%s running, %zu ended, %zu started", running,
 		         running == 1 ? "" : "s", ended, n);
 		if (running > 0)
-			set_cond(c, "Running", 1, "TrialsRunning", msg, 0);
+			aios_conditions_set(&c->conds, "Running", AIOS_CONDITION_TRUE,
+			                    "TrialsRunning", msg, c->gen, c->now_s);
 		else
-			set_cond(c, "Running", 0, "TrialsPending", msg, 1);
+			aios_conditions_set_false_if_present(&c->conds, "Running", "TrialsPending",
+			                                     msg, c->gen, c->now_s);
 		if (prog) {
 			json_object_object_add(st, "progress",
 			                       prog); /* rank 0 of a running trial */
@@ -676,6 +603,7 @@ enum aios_err aios_search_plan(struct json_object *job, const struct aios_tj_spe
 	c.name = aios_json_str(job, "metadata.name");
 	if (aios_json_opt_int(job, "metadata.generation", 1, &c.gen))
 		c.gen = 1;
+	aios_conditions_decode(aios_json_lookup(c.st, "conditions"), &c.conds);
 	enum aios_err pe = aios_search_parse(aios_json_lookup(job, "spec.search"), &s);
 	if (pe == AIOS_OK && (pe = aios_search_check_spec(&s, aios_json_lookup(job, "spec"))))
 		aios_search_cleanup(&s);
@@ -683,16 +611,19 @@ enum aios_err aios_search_plan(struct json_object *job, const struct aios_tj_spe
 		char msg[AIOS_TJ_MESSAGE_MAX];
 		snprintf(msg, sizeof(msg), "invalid spec: %s", aios_errmsg());
 		json_object_object_add(c.st, "observedGeneration", json_object_new_int64(c.gen));
-		const char *fr = aios_json_str(condition(c.st, "Failed", 0), "reason");
-		if (!is_true(c.st, "Failed") || !fr || strcmp(fr, "InvalidSpec") != 0)
+		const char *fr = aios_conditions_reason(&c.conds, "Failed");
+		if (!aios_conditions_is_true(&c.conds, "Failed") || !fr ||
+		    strcmp(fr, "InvalidSpec") != 0)
 			finish(&c, 0, "InvalidSpec", msg);
 		for (size_t i = 0; i < n_pods; i++)
 			if (!aios_tj_pod_finished(pods[i]) &&
 			    aios_json_str(pods[i], "metadata.name"))
 				aios_tj_plan_remove(out, aios_json_str(pods[i], "metadata.name"));
+		write_conditions(&c);
 		return AIOS_OK;
 	}
 	enum aios_err e = search_plan(&c, pods, n_pods, progress);
 	aios_search_cleanup(&s);
+	write_conditions(&c);
 	return e;
 }

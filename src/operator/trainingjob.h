@@ -170,6 +170,9 @@ void aios_tj_plan_remove(struct aios_tj_plan *p, const char *name);
 void aios_tj_plan_requeue(struct aios_tj_plan *p, int64_t ms);
 /* The integer value of a pod's label, or dflt when it is missing or not an integer. */
 int64_t aios_tj_label_int(struct json_object *pod, const char *label, int64_t dflt);
+/* The termination message of a pod's trainer container (the trainer's final line ends
+ * it: model/trainlog.h), or NULL. */
+const char *aios_tj_termination_message(struct json_object *pod);
 /* The pod's phase is Succeeded or Failed. */
 int aios_tj_pod_finished(struct json_object *pod);
 

@@ -17,9 +17,11 @@
  * controller's "expectations" avoid needing, and holds for every etcd-backed API
  * server). If the generation moved meanwhile, the job is read from the API server.
  *
- * Progress: while rank 0 runs, its /metrics is scraped at most every
- * AIOS_TJ_PROGRESS_PERIOD_MS, with a 2 s timeout (connect included), so a slow pod
- * holds a worker for 2 s at most.
+ * Progress: reconcile does no I/O for it. A plan names rank 0's metrics address while
+ * every rank runs; the controller's scrape loop (one thread) fetches each such page
+ * every AIOS_TJ_PROGRESS_PERIOD_MS, with a 2 s timeout (connect included), keeps the
+ * progress in the job's memo and wakes the job's key when it changed; the next plan
+ * reads it from there. A slow pod delays the loop, never a worker.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -48,13 +50,20 @@
 struct memo {
 	char *key;
 	char *last_written; /* what memo_of kept of our last status write, as JSON text */
-	int64_t last_scrape_ms;
+	char *scrape_addr;  /* rank 0's "ip:port" the last plan named, or NULL */
+	struct aios_tj_progress progress; /* scraped from scrape_addr, when seq > 0 */
+	uint64_t seq;                     /* scrapes that changed progress; 0: none yet */
+	uint64_t seq_planned;             /* the seq the last plan read */
 	struct memo *next;
 };
 
 struct tj_state {
 	pthread_mutex_t mu;
 	struct memo *buckets[MEMO_BUCKETS];
+	struct aios_manager *m;
+	pthread_t scraper;
+	pthread_cond_t wake; /* a new address to scrape, or stop */
+	int woken, stop;
 };
 
 static unsigned hash_key(const char *s)
@@ -89,6 +98,7 @@ static void memo_drop(struct tj_state *st, const char *key)
 		if (strcmp((*pp)->key, key) == 0) {
 			struct memo *m = *pp;
 			*pp = m->next;
+			free(m->scrape_addr);
 			free(m->last_written);
 			free(m->key);
 			free(m);
@@ -130,6 +140,82 @@ static int scrape(const char *addr, struct aios_tj_progress *out)
 	return ok;
 }
 
+struct target {
+	char *key, *addr;
+};
+
+/* The (key, address) of every job whose rank 0 is to be scraped; call with mu held. */
+static struct target *targets(struct tj_state *st, size_t *n)
+{
+	struct target *t = NULL;
+	*n = 0;
+	for (int i = 0; i < MEMO_BUCKETS; i++)
+		for (struct memo *x = st->buckets[i]; x; x = x->next)
+			if (x->scrape_addr) {
+				t = aios_xrealloc(t, (*n + 1) * sizeof(*t));
+				t[*n].key = aios_xstrdup(x->key);
+				t[*n].addr = aios_xstrdup(x->scrape_addr);
+				(*n)++;
+			}
+	return t;
+}
+
+/* Stores what one scrape found, if the job still names that address; 1 when the
+ * progress changed (the key is worth a reconcile). */
+static int store_progress(struct tj_state *st, const struct target *t,
+                          const struct aios_tj_progress *pr)
+{
+	int changed = 0;
+	pthread_mutex_lock(&st->mu);
+	struct memo *mm = memo_find(st, t->key, 0);
+	if (mm && mm->scrape_addr && strcmp(mm->scrape_addr, t->addr) == 0 &&
+	    (mm->seq == 0 || memcmp(&mm->progress, pr, sizeof(*pr)) != 0)) {
+		mm->progress = *pr;
+		mm->seq++;
+		changed = 1;
+	}
+	pthread_mutex_unlock(&st->mu);
+	return changed;
+}
+
+/* The scrape loop: every AIOS_TJ_PROGRESS_PERIOD_MS (or at once when a plan names a new
+ * address), every target's page; a job whose progress changed is enqueued. */
+static void *scrape_loop(void *arg)
+{
+	struct tj_state *st = arg;
+	pthread_mutex_lock(&st->mu);
+	while (!st->stop) {
+		st->woken = 0;
+		size_t n;
+		struct target *t = targets(st, &n);
+		pthread_mutex_unlock(&st->mu);
+		for (size_t i = 0; i < n; i++) {
+			struct aios_tj_progress pr;
+			memset(&pr, 0, sizeof(pr));
+			if (scrape(t[i].addr, &pr) && store_progress(st, &t[i], &pr)) {
+				char *slash = strchr(t[i].key, '/');
+				if (slash) {
+					*slash = '\0';
+					aios_manager_enqueue(st->m, &aios_trainingjob_controller,
+					                     t[i].key, slash + 1, 0);
+				}
+			}
+			free(t[i].key);
+			free(t[i].addr);
+		}
+		free(t);
+		pthread_mutex_lock(&st->mu);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += AIOS_TJ_PROGRESS_PERIOD_MS / 1000;
+		while (!st->stop && !st->woken &&
+		       pthread_cond_timedwait(&st->wake, &st->mu, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&st->mu);
+	return NULL;
+}
+
 /* ============================== cache transforms ============================== */
 
 /*
@@ -161,9 +247,17 @@ static void trim_job(struct json_object *job)
 
 static enum aios_err tj_init(struct aios_manager *m, void **state)
 {
-	(void)m;
 	struct tj_state *st = aios_xcalloc(1, sizeof(*st));
 	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->wake, NULL);
+	st->m = m;
+	if (pthread_create(&st->scraper, NULL, scrape_loop, st) != 0) {
+		pthread_cond_destroy(&st->wake);
+		pthread_mutex_destroy(&st->mu);
+		free(st);
+		return aios_fail(AIOS_ERR_IO, "trainingjob: starting the scrape loop: %s",
+		                 strerror(errno));
+	}
 	*state = st;
 	return AIOS_OK;
 }
@@ -174,16 +268,23 @@ static void tj_cleanup(struct aios_manager *m, void *state)
 	struct tj_state *st = state;
 	if (!st)
 		return;
+	pthread_mutex_lock(&st->mu);
+	st->stop = 1;
+	pthread_cond_signal(&st->wake);
+	pthread_mutex_unlock(&st->mu);
+	pthread_join(st->scraper, NULL);
 	for (int i = 0; i < MEMO_BUCKETS; i++) {
 		struct memo *x = st->buckets[i];
 		while (x) {
 			struct memo *next = x->next;
+			free(x->scrape_addr);
 			free(x->last_written);
 			free(x->key);
 			free(x);
 			x = next;
 		}
 	}
+	pthread_cond_destroy(&st->wake);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
 }
@@ -197,7 +298,9 @@ static struct json_object *current_job(struct aios_manager *m, struct tj_state *
 		memo_drop(st, key);
 		return NULL;
 	}
-	struct json_object *job = cached; /* a cache read is a private tree (informer.h) */
+	/* cache reads are read-only (manager.h): this copy is ours to change */
+	struct json_object *job = aios_json_copy(cached);
+	aios_kube_obj_put(cached);
 	int refetch = 0;
 	pthread_mutex_lock(&st->mu);
 	struct memo *mm = memo_find(st, key, 0);
@@ -276,6 +379,17 @@ static void remember(struct tj_state *st, const char *key, char *written)
 	pthread_mutex_unlock(&st->mu);
 }
 
+static int same_addr(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Plans the job with the progress the scrape loop found since the last plan (none: the
+ * status keeps its progress). When the plan names another metrics address than the one
+ * scraped (a new attempt, rank 0 moved), the loop is pointed at it at once, and a plan
+ * that used the old address' progress is made again without it. Pure but for the memo.
+ */
 static enum aios_err plan_job(struct aios_manager *m, struct tj_state *st, const char *key,
                               struct json_object *job, struct aios_tj_plan *plan)
 {
@@ -283,21 +397,37 @@ static enum aios_err plan_job(struct aios_manager *m, struct tj_state *st, const
 	struct json_object **pods = NULL;
 	size_t n = uid ? aios_manager_owned(m, &aios_kube_pods, uid, &pods) : 0;
 	time_t now = time(NULL);
-	enum aios_err e = aios_tj_plan(job, pods, n, now, NULL, plan);
-	if (!e && plan->scrape_addr) {
-		int64_t t = aios_now_ms();
+	struct aios_tj_progress pr;
+	memset(&pr, 0, sizeof(pr));
+	int fresh = 0;
+	char *addr = NULL;
+	pthread_mutex_lock(&st->mu);
+	struct memo *mm = memo_find(st, key, 0);
+	if (mm) {
+		fresh = mm->seq != mm->seq_planned;
+		pr = mm->progress;
+		mm->seq_planned = mm->seq;
+		addr = mm->scrape_addr ? aios_xstrdup(mm->scrape_addr) : NULL;
+	}
+	pthread_mutex_unlock(&st->mu);
+	enum aios_err e = aios_tj_plan(job, pods, n, now, fresh ? &pr : NULL, plan);
+	if (!e && !same_addr(addr, plan->scrape_addr)) {
 		pthread_mutex_lock(&st->mu);
-		struct memo *mm = memo_find(st, key, 1);
-		int due = t - mm->last_scrape_ms >= AIOS_TJ_PROGRESS_PERIOD_MS - 250;
-		if (due)
-			mm->last_scrape_ms = t;
+		mm = memo_find(st, key, 1);
+		free(mm->scrape_addr);
+		mm->scrape_addr = plan->scrape_addr ? aios_xstrdup(plan->scrape_addr) : NULL;
+		mm->seq = mm->seq_planned = 0;
+		if (mm->scrape_addr) {
+			st->woken = 1;
+			pthread_cond_signal(&st->wake);
+		}
 		pthread_mutex_unlock(&st->mu);
-		struct aios_tj_progress pr;
-		if (due && scrape(plan->scrape_addr, &pr)) {
+		if (fresh) {
 			aios_tj_plan_cleanup(plan);
-			e = aios_tj_plan(job, pods, n, now, &pr, plan);
+			e = aios_tj_plan(job, pods, n, now, NULL, plan);
 		}
 	}
+	free(addr);
 	aios_kube_objs_free(pods, n);
 	return e;
 }

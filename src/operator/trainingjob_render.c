@@ -12,6 +12,7 @@
 #include "common/hash.h"
 #include "common/json.h"
 #include "common/mem.h"
+#include "http/promtext.h"
 #include "operator/render_security.h"
 
 /* ============================== the spec ============================== */
@@ -501,63 +502,39 @@ enum aios_err aios_tj_render_spec_configmap(struct json_object *job, struct json
 
 /* ============================== progress ============================== */
 
+/* The trainer's gauges (src/trainer/metrics.c), in the order of the have/value pairs of
+ * struct aios_tj_progress below. */
+static const char *const progress_gauges[] = {"aios_trainer_epoch",
+                                              "aios_trainer_epochs",
+                                              "aios_trainer_loss",
+                                              "aios_trainer_validation_loss",
+                                              "aios_trainer_samples_per_second",
+                                              "aios_trainer_validation_accuracy",
+                                              NULL};
+
+static enum aios_err on_gauge(const struct aios_promtext_sample *s, void *arg)
+{
+	struct aios_tj_progress *p = arg;
+	int *have[] = {&p->have_epoch,    &p->have_epochs, &p->have_loss,
+	               &p->have_val_loss, &p->have_sps,    &p->have_val_acc};
+	double *val[] = {&p->epoch, &p->epochs, &p->loss, &p->val_loss, &p->sps, &p->val_acc};
+	for (size_t i = 0; progress_gauges[i]; i++) {
+		if (s->name == progress_gauges[i]) {
+			*have[i] = 1;
+			*val[i] = s->value;
+		}
+	}
+	return AIOS_OK;
+}
+
 enum aios_err aios_tj_parse_metrics(const char *text, size_t len, struct aios_tj_progress *out)
 {
-	static const struct {
-		const char *name;
-		size_t have, val;
-	} gauges[] = {
-	    {"aios_trainer_epoch", offsetof(struct aios_tj_progress, have_epoch),
-	     offsetof(struct aios_tj_progress, epoch)},
-	    {"aios_trainer_epochs", offsetof(struct aios_tj_progress, have_epochs),
-	     offsetof(struct aios_tj_progress, epochs)},
-	    {"aios_trainer_loss", offsetof(struct aios_tj_progress, have_loss),
-	     offsetof(struct aios_tj_progress, loss)},
-	    {"aios_trainer_validation_loss", offsetof(struct aios_tj_progress, have_val_loss),
-	     offsetof(struct aios_tj_progress, val_loss)},
-	    {"aios_trainer_samples_per_second", offsetof(struct aios_tj_progress, have_sps),
-	     offsetof(struct aios_tj_progress, sps)},
-	    {"aios_trainer_validation_accuracy", offsetof(struct aios_tj_progress, have_val_acc),
-	     offsetof(struct aios_tj_progress, val_acc)},
-	};
 	memset(out, 0, sizeof(*out));
-	int found = 0;
-	const char *p = text, *end = text + len;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end;
-		if (*p != '#') {
-			const char *ne = p;
-			while (ne < le && *ne != ' ' && *ne != '{')
-				ne++;
-			const char *v = ne;
-			if (v < le && *v == '{') {
-				const char *cb = memchr(v, '}', (size_t)(le - v));
-				v = cb ? cb + 1 : le;
-			}
-			for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {
-				size_t gl = strlen(gauges[i].name);
-				if ((size_t)(ne - p) != gl || memcmp(p, gauges[i].name, gl) != 0)
-					continue;
-				char tmp[64];
-				size_t vl = (size_t)(le - v);
-				if (vl >= sizeof(tmp))
-					vl = sizeof(tmp) - 1;
-				memcpy(tmp, v, vl);
-				tmp[vl] = '\0';
-				char *ep;
-				double d = strtod(tmp, &ep);
-				if (ep == tmp)
-					break;
-				*(int *)((char *)out + gauges[i].have) = 1;
-				*(double *)((char *)out + gauges[i].val) = d;
-				found = 1;
-				break;
-			}
-		}
-		p = nl ? nl + 1 : end;
-	}
-	if (!found)
+	enum aios_err e = aios_promtext_parse(text, len, progress_gauges, on_gauge, out);
+	if (e)
+		return e;
+	if (!(out->have_epoch || out->have_epochs || out->have_loss || out->have_val_loss ||
+	      out->have_sps || out->have_val_acc))
 		return aios_fail(AIOS_ERR_INVALID,
 		                 "metrics page: no aios_trainer_* progress gauge");
 	return AIOS_OK;

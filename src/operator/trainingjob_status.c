@@ -16,6 +16,7 @@
  * metav1.Condition; Succeeded and Failed are terminal and at most one is present.
  * Everything here is pure (docs/operator.md has the full table).
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,8 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/mem.h"
+#include "kube/conditions.h"
+#include "model/trainlog.h"
 #include "operator/search.h"
 #include "operator/trainingjob.h"
 
@@ -198,75 +201,6 @@ static int pending_reason(struct json_object *pod, const char **reason, char *ms
 
 /* ============================== conditions ============================== */
 
-static struct json_object *find_condition(struct json_object *st, const char *type)
-{
-	struct json_object *conds = aios_json_lookup(st, "conditions");
-	if (!conds || !json_object_is_type(conds, json_type_array))
-		return NULL;
-	for (size_t i = 0; i < json_object_array_length(conds); i++) {
-		struct json_object *c = json_object_array_get_idx(conds, i);
-		const char *t = aios_json_str(c, "type");
-		if (t && strcmp(t, type) == 0)
-			return c;
-	}
-	return NULL;
-}
-
-static int condition_true(struct json_object *st, const char *type)
-{
-	const char *s = aios_json_str(find_condition(st, type), "status");
-	return s && strcmp(s, "True") == 0;
-}
-
-/* Sets a condition; lastTransitionTime changes only when status flips. */
-static void set_condition(struct json_object *st, const char *type, int status, const char *reason,
-                          const char *message, int64_t gen, const char *now)
-{
-	struct json_object *conds = aios_json_lookup(st, "conditions");
-	if (!conds || !json_object_is_type(conds, json_type_array)) {
-		conds = json_object_new_array();
-		json_object_object_add(st, "conditions", conds);
-	}
-	const char *sv = status ? "True" : "False";
-	struct json_object *c = find_condition(st, type);
-	if (!c) {
-		c = json_object_new_object();
-		json_object_object_add(c, "type", jstr(type));
-		json_object_array_add(conds, c);
-	}
-	const char *old = aios_json_str(c, "status");
-	if (!old || strcmp(old, sv) != 0 || !aios_json_str(c, "lastTransitionTime"))
-		json_object_object_add(c, "lastTransitionTime", jstr(now));
-	json_object_object_add(c, "status", jstr(sv));
-	json_object_object_add(c, "observedGeneration", json_object_new_int64(gen));
-	json_object_object_add(c, "reason", jstr(reason));
-	char m[AIOS_TJ_MESSAGE_MAX];
-	snprintf(m, sizeof(m), "%s", message ? message : "");
-	json_object_object_add(c, "message", jstr(m));
-}
-
-/* Sets condition type to False only when it exists (no clutter of never-true types). */
-static void clear_condition(struct json_object *st, const char *type, const char *reason,
-                            const char *message, int64_t gen, const char *now)
-{
-	if (find_condition(st, type))
-		set_condition(st, type, 0, reason, message, gen, now);
-}
-
-static void remove_condition(struct json_object *st, const char *type)
-{
-	struct json_object *conds = aios_json_lookup(st, "conditions");
-	if (!conds || !json_object_is_type(conds, json_type_array))
-		return;
-	for (size_t i = 0; i < json_object_array_length(conds); i++) {
-		const char *t = aios_json_str(json_object_array_get_idx(conds, i), "type");
-		if (t && strcmp(t, type) == 0) {
-			json_object_array_del_idx(conds, i, 1);
-			return;
-		}
-	}
-}
-
 /* ============================== the plan ============================== */
 
 struct ctx {
@@ -277,7 +211,8 @@ struct ctx {
 	time_t now;
 	char now_s[32];
 	const char *name;
-	const char *phase0; /* the phase before this reconcile ("" if none) */
+	const char *phase0;           /* the phase before this reconcile ("" if none) */
+	struct aios_conditions conds; /* status.conditions, written back at the end */
 };
 
 static void set_phase(struct ctx *c, const char *phase)
@@ -289,10 +224,11 @@ static void set_phase(struct ctx *c, const char *phase)
 static void finish(struct ctx *c, const char *type, const char *reason, const char *msg)
 {
 	const char *other = strcmp(type, "Succeeded") == 0 ? "Failed" : "Succeeded";
-	remove_condition(c->st, other);
-	set_condition(c->st, type, 1, reason, msg, c->gen, c->now_s);
-	clear_condition(c->st, "Running", reason, msg, c->gen, c->now_s);
-	clear_condition(c->st, "Restarting", reason, msg, c->gen, c->now_s);
+	aios_conditions_remove(&c->conds, other);
+	aios_conditions_set(&c->conds, type, AIOS_CONDITION_TRUE, reason, msg, c->gen, c->now_s);
+	aios_conditions_set_false_if_present(&c->conds, "Running", reason, msg, c->gen, c->now_s);
+	aios_conditions_set_false_if_present(&c->conds, "Restarting", reason, msg, c->gen,
+	                                     c->now_s);
 	set_phase(c, type);
 	json_object_object_add(c->st, "completionTime", jstr(c->now_s));
 	aios_tj_plan_event(c->plan, strcmp(type, "Succeeded") == 0 ? "Normal" : "Warning", reason,
@@ -316,90 +252,59 @@ static void clean_pods(struct ctx *c, struct json_object *const *pods, size_t n)
 }
 
 /*
- * Final progress from the trainer's last line ({"artifact":..,"epochs":N,"loss":..,
- * "val_loss":.., "val_accuracy":..}): a job faster than the progress scrape period still shows its epochs
- * and final loss. Keeps what the scrape saw (samplesPerSecond) and marks 100%.
+ * Final progress from the trainer's final line (model/trainlog.h): a job faster than the
+ * progress scrape period still shows its epochs and final loss. Keeps what the scrape
+ * saw (samplesPerSecond) and marks 100%.
  */
-static void set_final_progress(struct ctx *c, struct json_object *line)
+static void set_final_progress(struct ctx *c, const struct aios_trainlog_final *f)
 {
-	int64_t epochs = 0;
-	if (aios_json_get_int(line, "epochs", &epochs) != AIOS_OK || epochs <= 0) {
-		aios_errclear();
+	if (f->epochs <= 0)
 		return;
-	}
 	struct json_object *old = aios_json_lookup(c->st, "progress");
 	struct json_object *o = old ? aios_json_copy(old) : json_object_new_object();
-	json_object_object_add(o, "epoch", json_object_new_int64(epochs));
-	json_object_object_add(o, "epochs", json_object_new_int64(epochs));
-	double v;
-	if (aios_json_get_double(line, "loss", &v) == AIOS_OK)
-		json_object_object_add(o, "loss", json_object_new_double(v));
-	if (aios_json_get_double(line, "val_loss", &v) == AIOS_OK)
-		json_object_object_add(o, "validationLoss", json_object_new_double(v));
-	if (aios_json_get_double(line, "val_accuracy", &v) == AIOS_OK)
-		json_object_object_add(o, "accuracy", json_object_new_double(v));
-	aios_errclear();
+	json_object_object_add(o, "epoch", json_object_new_int64(f->epochs));
+	json_object_object_add(o, "epochs", json_object_new_int64(f->epochs));
+	if (isfinite(f->loss))
+		json_object_object_add(o, "loss", json_object_new_double(f->loss));
+	if (isfinite(f->val_loss))
+		json_object_object_add(o, "validationLoss", json_object_new_double(f->val_loss));
+	if (isfinite(f->val_accuracy))
+		json_object_object_add(o, "accuracy", json_object_new_double(f->val_accuracy));
 	json_object_object_add(o, "percent", json_object_new_int64(100));
 	json_object_object_add(o, "etaSeconds", json_object_new_int64(0));
 	json_object_object_add(c->st, "progress", o);
 }
 
-/* {uri, sha256, bytes} of a file the trainer's final line names (src has a uri); sha256
- * and bytes only when src has them. New object. */
-static struct json_object *file_ref(struct json_object *src)
+/* {uri, sha256, bytes} of a file the final line names; sha256 and bytes when given. */
+static struct json_object *file_ref(const struct aios_trainlog_file *f)
 {
 	struct json_object *r = json_object_new_object();
-	json_object_object_add(r, "uri", jstr(aios_json_str(src, "uri")));
-	const char *sha = aios_json_str(src, "sha256");
-	if (sha)
-		json_object_object_add(r, "sha256", jstr(sha));
-	struct json_object *b = aios_json_lookup(src, "bytes");
-	if (b &&
-	    (json_object_is_type(b, json_type_int) || json_object_is_type(b, json_type_double)))
-		json_object_object_add(r, "bytes", json_object_new_int64(json_object_get_int64(b)));
+	json_object_object_add(r, "uri", jstr(f->uri));
+	if (f->sha256[0])
+		json_object_object_add(r, "sha256", jstr(f->sha256));
+	if (f->bytes >= 0)
+		json_object_object_add(r, "bytes", json_object_new_int64(f->bytes));
 	return r;
 }
 
-/* Artifact from rank 0's termination message: the last line that is a JSON object with
- * a uri, and the ONNX file beside it when the line's artifact names one ("onnx": {uri,
- * sha256, bytes}, spec.output.formats); else spec.output.uri alone. */
+const char *aios_tj_termination_message(struct json_object *pod)
+{
+	return aios_json_str(trainer_status(pod), "state.terminated.message");
+}
+
+/* Artifact from rank 0's final line, with the ONNX file beside it when the line names
+ * one (spec.output.formats); else spec.output.uri alone. */
 static void set_artifact(struct ctx *c, struct json_object *rank0)
 {
+	struct aios_trainlog_final *f = aios_xmalloc(sizeof(*f));
 	struct json_object *art = NULL;
-	const char *msg = aios_json_str(trainer_status(rank0), "state.terminated.message");
-	if (msg) {
-		const char *p = msg + strlen(msg);
-		while (p > msg && !art) {
-			const char *ls = p;
-			while (ls > msg && ls[-1] != '\n')
-				ls--;
-			const char *s = ls;
-			while (s < p && (*s == ' ' || *s == '\t'))
-				s++;
-			size_t len = (size_t)(p - s);
-			while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
-				len--;
-			struct json_object *o = NULL;
-			if (len > 0 && *s == '{' &&
-			    aios_json_parse(s, len, "termination message", &o) == AIOS_OK) {
-				const char *uri = aios_json_str(o, "uri");
-				if (!uri)
-					uri = aios_json_str(o, "artifact.uri");
-				if (uri) {
-					struct json_object *src = aios_json_lookup(o, "artifact");
-					if (!src || !aios_json_str(src, "uri"))
-						src = o;
-					set_final_progress(c, o);
-					art = file_ref(src);
-					struct json_object *onnx = aios_json_lookup(src, "onnx");
-					if (onnx && aios_json_str(onnx, "uri"))
-						json_object_object_add(art, "onnx", file_ref(onnx));
-				}
-			}
-			json_object_put(o);
-			p = ls > msg ? ls - 1 : msg;
-		}
+	if (aios_trainlog_find_final(aios_tj_termination_message(rank0), f)) {
+		set_final_progress(c, f);
+		art = file_ref(&f->artifact);
+		if (f->onnx.uri[0])
+			json_object_object_add(art, "onnx", file_ref(&f->onnx));
 	}
+	free(f);
 	if (!art) {
 		const char *uri = aios_json_str(c->job, "spec.output.uri");
 		if (!uri)
@@ -524,6 +429,7 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 	char phase0[16];
 	snprintf(phase0, sizeof(phase0), "%s", c.phase0);
 	c.phase0 = phase0;
+	aios_conditions_decode(aios_json_lookup(st, "conditions"), &c.conds);
 
 	/* a job being deleted: the garbage collector takes its pods */
 	if (aios_json_lookup(job, "metadata.deletionTimestamp"))
@@ -535,7 +441,7 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		char msg[AIOS_TJ_MESSAGE_MAX];
 		snprintf(msg, sizeof(msg), "invalid spec: %s", aios_errmsg());
 		json_object_object_add(st, "observedGeneration", json_object_new_int64(c.gen));
-		const char *fr = aios_json_str(find_condition(st, "Failed"), "reason");
+		const char *fr = aios_conditions_reason(&c.conds, "Failed");
 		if (!fr || strcmp(fr, "InvalidSpec") != 0)
 			finish(&c, "Failed", "InvalidSpec", msg);
 		for (size_t i = 0; i < n_pods; i++)
@@ -547,24 +453,26 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 
 	/* ---- hyperparameter search: each trial planned through this function (search.h) ---- */
 	if (aios_json_lookup(job, "spec.search")) {
+		aios_conditions_cleanup(&c.conds); /* the search keeps its own */
 		enum aios_err se = aios_search_plan(job, &spec, pods, n_pods, now, progress, out);
 		if (se)
 			return se;
-		goto done;
+		goto changed;
 	}
 
 	/* ---- a new spec generation starts a new run ---- */
 	int64_t observed = status_int(st, "observedGeneration");
 	int64_t attempts = status_int(st, "attempts");
 	if (observed != c.gen) {
-		int was_terminal = condition_true(st, "Succeeded") || condition_true(st, "Failed");
+		int was_terminal = aios_conditions_is_true(&c.conds, "Succeeded") ||
+		                   aios_conditions_is_true(&c.conds, "Failed");
 		if (observed > 0 && (was_terminal || attempts > 0) && !spec.suspend &&
-		    !condition_true(st, "Suspended"))
+		    !aios_conditions_is_true(&c.conds, "Suspended"))
 			aios_tj_plan_event(out, "Normal", "NewRun",
 			                   "spec generation %lld: starting a new run",
 			                   (long long)c.gen);
-		remove_condition(st, "Succeeded");
-		remove_condition(st, "Failed");
+		aios_conditions_remove(&c.conds, "Succeeded");
+		aios_conditions_remove(&c.conds, "Failed");
 		json_object_object_del(st, "completionTime");
 		json_object_object_del(st, "startTime");
 		json_object_object_del(st, "progress");
@@ -574,7 +482,8 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		if (was_terminal)
 			set_phase(&c, "Pending");
 	}
-	int terminal = condition_true(st, "Succeeded") || condition_true(st, "Failed");
+	int terminal = aios_conditions_is_true(&c.conds, "Succeeded") ||
+	               aios_conditions_is_true(&c.conds, "Failed");
 
 	/* ---- sort pods: the current attempt's, by rank; everything else is stale ---- */
 	struct json_object **cur = aios_xcalloc((size_t)spec.world, sizeof(*cur));
@@ -626,24 +535,24 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 			if (pn && !aios_json_lookup(pods[i], "metadata.deletionTimestamp"))
 				aios_tj_plan_remove(out, pn);
 		}
-		if (!condition_true(st, "Suspended"))
+		if (!aios_conditions_is_true(&c.conds, "Suspended"))
 			aios_tj_plan_event(
 			    out, "Normal", "Suspended",
 			    "runPolicy.suspend is true: pods deleted, clock stopped");
-		set_condition(st, "Suspended", 1, "JobSuspended", "runPolicy.suspend is true",
-		              c.gen, c.now_s);
-		clear_condition(st, "Running", "JobSuspended", "the job is suspended", c.gen,
-		                c.now_s);
-		clear_condition(st, "Restarting", "JobSuspended", "the job is suspended", c.gen,
-		                c.now_s);
+		aios_conditions_set(&c.conds, "Suspended", AIOS_CONDITION_TRUE, "JobSuspended",
+		                    "runPolicy.suspend is true", c.gen, c.now_s);
+		aios_conditions_set_false_if_present(&c.conds, "Running", "JobSuspended",
+		                                     "the job is suspended", c.gen, c.now_s);
+		aios_conditions_set_false_if_present(&c.conds, "Restarting", "JobSuspended",
+		                                     "the job is suspended", c.gen, c.now_s);
 		json_object_object_del(st, "startTime");
 		set_phase(&c, "Suspended");
 		memset(cur, 0, (size_t)spec.world * sizeof(*cur));
 		goto done_cur;
 	}
-	if (condition_true(st, "Suspended")) {
-		set_condition(st, "Suspended", 0, "JobResumed", "runPolicy.suspend is false", c.gen,
-		              c.now_s);
+	if (aios_conditions_is_true(&c.conds, "Suspended")) {
+		aios_conditions_set(&c.conds, "Suspended", AIOS_CONDITION_FALSE, "JobResumed",
+		                    "runPolicy.suspend is false", c.gen, c.now_s);
 		aios_tj_plan_event(out, "Normal", "Resumed",
 		                   "runPolicy.suspend is false: starting pods");
 	}
@@ -653,8 +562,8 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		attempts = 1;
 		attempt = 0;
 		json_object_object_add(st, "attempts", json_object_new_int64(1));
-		set_condition(st, "Created", 1, "PodsCreated",
-		              "the operator creates one pod per rank", c.gen, c.now_s);
+		aios_conditions_set(&c.conds, "Created", AIOS_CONDITION_TRUE, "PodsCreated",
+		                    "the operator creates one pod per rank", c.gen, c.now_s);
 	}
 	if (!aios_json_str(st, "startTime"))
 		json_object_object_add(st, "startTime", jstr(c.now_s));
@@ -683,7 +592,8 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		aios_tj_plan_event(out, "Warning", "Restarting",
 		                   "attempt %lld failed, starting attempt %lld: %s",
 		                   (long long)attempts, (long long)attempts + 1, why);
-		set_condition(st, "Restarting", 1, "RankFailed", why, c.gen, c.now_s);
+		aios_conditions_set(&c.conds, "Restarting", AIOS_CONDITION_TRUE, "RankFailed", why,
+		                    c.gen, c.now_s);
 		attempts++;
 		attempt++;
 		json_object_object_add(st, "attempts", json_object_new_int64(attempts));
@@ -778,8 +688,10 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		char msg[96];
 		snprintf(msg, sizeof(msg), "all %d rank%s running", spec.world,
 		         spec.world == 1 ? "" : "s");
-		set_condition(st, "Running", 1, "AllRanksRunning", msg, c.gen, c.now_s);
-		clear_condition(st, "Restarting", "AllRanksRunning", msg, c.gen, c.now_s);
+		aios_conditions_set(&c.conds, "Running", AIOS_CONDITION_TRUE, "AllRanksRunning",
+		                    msg, c.gen, c.now_s);
+		aios_conditions_set_false_if_present(&c.conds, "Restarting", "AllRanksRunning", msg,
+		                                     c.gen, c.now_s);
 		const char *ip = aios_json_str(cur[0], "status.podIP");
 		if (ip && *ip)
 			out->scrape_addr = aios_xasprintf("%s:%d", ip, AIOS_TJ_METRICS_PORT);
@@ -795,7 +707,7 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 				done_early++;
 		if (done_early > 0 && running + done_early == spec.world)
 			phase = "Running";
-		const char *reason0 = aios_json_str(find_condition(st, "Running"), "reason");
+		const char *reason0 = aios_conditions_reason(&c.conds, "Running");
 		if (why_reason && (!reason0 || strcmp(reason0, why_reason) != 0))
 			aios_tj_plan_event(out, "Warning", why_reason, "%s", why);
 		else if (!why_reason && c.phase0[0] && strcmp(phase, c.phase0) != 0 &&
@@ -807,10 +719,10 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 			snprintf(msg, sizeof(msg), "%d of %d rank%s running%s%s", running,
 			         spec.world, spec.world == 1 ? "" : "s", why_reason ? "; " : "",
 			         why_reason ? why : "");
-			if (why_reason || find_condition(st, "Running"))
-				set_condition(st, "Running", 0,
-				              why_reason ? why_reason : "RanksPending", msg, c.gen,
-				              c.now_s);
+			if (why_reason || aios_conditions_find(&c.conds, "Running"))
+				aios_conditions_set(&c.conds, "Running", AIOS_CONDITION_FALSE,
+				                    why_reason ? why_reason : "RanksPending", msg,
+				                    c.gen, c.now_s);
 		}
 	}
 
@@ -818,6 +730,10 @@ done_cur:
 	set_workers(&c, cur);
 	free(cur);
 done:
+	if (c.conds.n > 0 || aios_json_lookup(st, "conditions"))
+		json_object_object_add(st, "conditions", aios_conditions_encode(&c.conds));
+	aios_conditions_cleanup(&c.conds);
+changed:
 	out->status_changed = !old || !aios_json_equal(old, st);
 	return AIOS_OK;
 }

@@ -744,16 +744,18 @@ enum aios_err aios_dist_trainer_pipeline(struct trainer *t, const struct trainer
 		json_object_object_add(m->meta, "final_loss", json_object_new_double(loss));
 		e = trainer_save(t, output, &saved);
 		if (!e) {
-			char *artifact = trainer_saved_json(&saved, output);
-			char *line = aios_xasprintf(
-			    "{\"artifact\":%s,\"epochs\":%lld,\"loss\":%.9g,\"val_loss\":null}",
-			    artifact, (long long)cfg->epochs, (double)loss);
+			struct aios_trainlog_final *fin = aios_xcalloc(1, sizeof(*fin));
+			trainer_saved_final(&saved, output, fin);
+			fin->epochs = cfg->epochs;
+			fin->loss = loss;
+			fin->val_loss = NAN;
+			char *line = aios_trainlog_format_final(fin);
+			free(fin);
 			fprintf(out, "%s\n", line);
 			fflush(out);
 			*final_line = line;
 			aios_info("artifact", "wrote %s (%zu bytes, sha256 %s)", output,
 			          saved.bytes, saved.sha256);
-			free(artifact);
 		}
 	}
 	aios_dist_stage_free(stage);

@@ -346,24 +346,26 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 			goto done;
 		}
 		struct aios_model *m = trainer_model(t);
-		struct json_object *meta = m->meta, *fl = NULL, *vl = NULL;
-		json_object_object_get_ex(meta, "final_loss", &fl);
-		json_object_object_get_ex(meta, "validation_loss", &vl);
+		struct json_object *fl = NULL, *vl = NULL;
+		json_object_object_get_ex(m->meta, "final_loss", &fl);
+		json_object_object_get_ex(m->meta, "validation_loss", &vl);
+		struct aios_trainlog_final *fin = aios_xcalloc(1, sizeof(*fin));
+		trainer_saved_final(&saved, output, fin);
+		fin->epochs = trainer_epochs_done(t);
+		fin->loss = fl ? json_object_get_double(fl) : NAN;
+		fin->val_loss = vl ? json_object_get_double(vl) : NAN;
 		/* classification: accuracy of the final parameters on both sets (the operator's
 		 * search objective `accuracy` reads val_accuracy, else accuracy) */
-		char acc_fields[96] = "", ab[32], vb[32];
+		char ab[32], vb[32];
 		double acc = NAN, val_acc = NAN;
 		if (trainer_loss_classifies(cfg.loss)) {
 			trainer_accuracy(t, &acc, &val_acc);
-			snprintf(acc_fields, sizeof(acc_fields),
-			         ",\"accuracy\":%s,\"val_accuracy\":%s", aios_trainlog_num(acc, ab),
-			         aios_trainlog_num(val_acc, vb));
+			fin->classifies = 1;
+			fin->accuracy = acc;
+			fin->val_accuracy = val_acc;
 		}
-		char *artifact = trainer_saved_json(&saved, output);
-		char *line = aios_xasprintf(
-		    "{\"artifact\":%s,\"epochs\":%lld,\"loss\":%s,\"val_loss\":%s%s}", artifact,
-		    (long long)trainer_epochs_done(t), fl ? json_object_to_json_string(fl) : "null",
-		    vl ? json_object_to_json_string(vl) : "null", acc_fields);
+		char *line = aios_trainlog_format_final(fin);
+		free(fin);
 		fprintf(out, "%s\n", line);
 		fflush(out);
 		termination_message(line);
@@ -379,7 +381,6 @@ int trainer_run_main(const struct trainer_opts *o, FILE *out)
 			          aios_trainlog_num(acc, ab), (long long)trainer_train_rows(t),
 			          aios_trainlog_num(val_acc, vb));
 		free(line);
-		free(artifact);
 	}
 done:
 	if (world > 1 && aios_dist_trainer_close(&comm, code == TRAINER_EXIT_OK) && !code)

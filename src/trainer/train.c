@@ -603,25 +603,22 @@ enum aios_err trainer_save(struct trainer *t, const char *uri, struct trainer_sa
 }
 
 /* {"uri":..,"sha256":..,"bytes":..} as the final line writes a file's entry. */
-static struct json_object *file_entry(const char *uri, const char *sha256, size_t bytes)
+static void file_entry(struct aios_trainlog_file *f, const char *uri, const char *sha256,
+                       size_t bytes)
 {
-	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "uri", json_object_new_string(uri));
-	json_object_object_add(o, "sha256", json_object_new_string(sha256));
-	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
-	return o;
+	snprintf(f->uri, sizeof(f->uri), "%s", uri);
+	snprintf(f->sha256, sizeof(f->sha256), "%s", sha256);
+	f->bytes = (int64_t)bytes;
 }
 
-char *trainer_saved_json(const struct trainer_saved *s, const char *uri)
+void trainer_saved_final(const struct trainer_saved *s, const char *uri,
+                         struct aios_trainlog_final *f)
 {
-	struct json_object *o = file_entry(uri, s->sha256, s->bytes);
+	file_entry(&f->artifact, uri, s->sha256, s->bytes);
+	memset(&f->onnx, 0, sizeof(f->onnx));
+	f->onnx.bytes = -1;
 	if (s->onnx)
-		json_object_object_add(o, "onnx",
-		                       file_entry(s->onnx_uri, s->onnx_sha256, s->onnx_bytes));
-	char *text = aios_xstrdup(json_object_to_json_string_ext(
-	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	return text;
+		file_entry(&f->onnx, s->onnx_uri, s->onnx_sha256, s->onnx_bytes);
 }
 
 struct aios_model *trainer_model(struct trainer *t)

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "model/trainlog.h"
 #include "spec.h"
 
 struct trainer_comm {
@@ -93,11 +94,12 @@ struct trainer_saved {
 enum aios_err trainer_save(struct trainer *t, const char *uri,
                            struct trainer_saved *out) AIOS_MUST_CHECK;
 /*
- * The final line's "artifact" object for what trainer_save wrote to uri, as JSON text:
- * {"uri","sha256","bytes"} plus "onnx": {"uri","sha256","bytes"} when it wrote ONNX
- * (the operator copies both into status.artifact). Caller frees.
+ * The files of the final line (model/trainlog.h) for what trainer_save wrote to uri:
+ * the artifact, and the ONNX file when it wrote one (the operator copies both into
+ * status.artifact). The figures of f are left as they are.
  */
-char *trainer_saved_json(const struct trainer_saved *s, const char *uri);
+void trainer_saved_final(const struct trainer_saved *s, const char *uri,
+                         struct aios_trainlog_final *f);
 /* The model being trained (borrowed; its params change with every step). */
 struct aios_model *trainer_model(struct trainer *t);
 /* Training rows and the fingerprint of config + data (what checkpoints are matched on). */

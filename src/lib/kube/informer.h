@@ -82,8 +82,9 @@ int aios_kube_informer_has_synced(struct aios_kube_informer *inf);
 enum aios_err aios_kube_informer_wait_synced(struct aios_kube_informer *inf,
                                              int64_t timeout_ms) AIOS_MUST_CHECK;
 
-/* The object under key ("ns/name"), a new tree the caller owns (modifiable) and drops
- * with aios_kube_obj_put, or NULL if absent. */
+/* The object under key ("ns/name"), a new tree the caller owns and drops with
+ * aios_kube_obj_put, or NULL if absent. The operator's controllers read it as read-only
+ * and copy before changing (operator/manager.h). */
 struct json_object *aios_kube_informer_get(struct aios_kube_informer *inf, const char *key);
 
 /* Every object (new trees the caller owns, in key order); *n gets the count. Free the
