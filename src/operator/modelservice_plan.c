@@ -80,9 +80,9 @@ static void set_condition(struct aios_conditions *conds, struct json_object *ms,
 	int64_t gen = 0;
 	if (aios_json_opt_int(ms, "metadata.generation", 0, &gen))
 		gen = 0;
-	aios_conditions_set(conds, type,
-	                    strcmp(status, "True") == 0 ? AIOS_CONDITION_TRUE : AIOS_CONDITION_FALSE,
-	                    reason, message && *message ? message : reason, gen, ts);
+	aios_conditions_set(
+	    conds, type, strcmp(status, "True") == 0 ? AIOS_CONDITION_TRUE : AIOS_CONDITION_FALSE,
+	    reason, message && *message ? message : reason, gen, ts);
 }
 
 /* The old status' condition type has this reason. */
