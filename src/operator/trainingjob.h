@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "common/err.h"
+#include "kube/conditions.h"
 
 #define AIOS_TJ_DEFAULT_IMAGE   "aios/trainer:0.1.0"
 #define AIOS_TJ_CONTAINER       "trainer"
@@ -125,6 +126,110 @@ struct aios_tj_progress {
  */
 enum aios_err aios_tj_parse_metrics(const char *text, size_t len,
                                     struct aios_tj_progress *out) AIOS_MUST_CHECK;
+
+/* ---- the job as C structs (trainingjob_view.c) ---- */
+
+/* status.phase; NONE: absent (or a value this operator never writes). */
+enum aios_tj_phase {
+	AIOS_TJ_PHASE_NONE,
+	AIOS_TJ_PHASE_PENDING,
+	AIOS_TJ_PHASE_RUNNING,
+	AIOS_TJ_PHASE_RESTARTING,
+	AIOS_TJ_PHASE_SUCCEEDED,
+	AIOS_TJ_PHASE_FAILED,
+	AIOS_TJ_PHASE_SUSPENDED,
+};
+/* "Pending", ... ("" for NONE) and back (unknown text: NONE). */
+const char *aios_tj_phase_name(enum aios_tj_phase p);
+enum aios_tj_phase aios_tj_phase_parse(const char *s);
+
+/* {uri, sha256, bytes} of a file the job wrote. */
+struct aios_tj_file {
+	char *uri;     /* owned; NULL: absent */
+	char *sha256;  /* owned; NULL: absent */
+	int64_t bytes; /* -1: absent */
+};
+
+/* status.artifact: the model file, the ONNX file beside it, the generation it is of. */
+struct aios_tj_artifact {
+	int present;
+	struct aios_tj_file file;
+	int has_onnx;
+	struct aios_tj_file onnx;
+	int has_generation;
+	int64_t generation;
+};
+
+/* Fields of status.progress present (aios_tj_status_progress.have). */
+#define AIOS_TJ_PR_EPOCH    (1u << 0)
+#define AIOS_TJ_PR_EPOCHS   (1u << 1)
+#define AIOS_TJ_PR_LOSS     (1u << 2)
+#define AIOS_TJ_PR_VAL_LOSS (1u << 3)
+#define AIOS_TJ_PR_ACCURACY (1u << 4)
+#define AIOS_TJ_PR_SPS      (1u << 5)
+#define AIOS_TJ_PR_PERCENT  (1u << 6)
+#define AIOS_TJ_PR_ETA      (1u << 7)
+
+/* status.progress as shown to the user. */
+struct aios_tj_status_progress {
+	int present; /* the object exists (it may be empty) */
+	unsigned have;
+	int64_t epoch, epochs, percent, eta_s; /* eta_s: seconds */
+	double loss, val_loss, accuracy, sps;  /* sps: samples per second */
+};
+
+/*
+ * A TrainingJob's status, read once from JSON and written once back. Every has_/present
+ * flag keeps a field's absence, so that encode(decode(x)) equals x for any status this
+ * operator wrote. Fields it does not plan on (a search's trials and best) stay as JSON in
+ * rest and are written back unchanged. A known field of the wrong type reads as absent.
+ */
+struct aios_tj_status {
+	enum aios_tj_phase phase;
+	int has_observed;
+	int64_t observed_generation;
+	int has_attempts;
+	int64_t attempts;                   /* attempts of the current run */
+	time_t start_time, completion_time; /* Unix seconds; -1: absent */
+	int has_workers;
+	int active, succeeded, failed; /* status.workers */
+	struct aios_tj_status_progress progress;
+	struct aios_tj_artifact artifact;
+	int had_conditions; /* status.conditions was present (written back even if empty) */
+	struct aios_conditions conditions;
+	struct json_object *rest; /* every other field (an object, owned) */
+};
+
+/* Reads status (NULL or not an object: an empty status). Never fails. */
+void aios_tj_status_decode(struct json_object *status, struct aios_tj_status *out);
+/* The status as JSON. New object (caller puts). */
+struct json_object *aios_tj_status_encode(const struct aios_tj_status *s);
+void aios_tj_status_cleanup(struct aios_tj_status *s);
+/* Frees what a holds and makes it absent. */
+void aios_tj_artifact_clear(struct aios_tj_artifact *a);
+
+/*
+ * The job as the planner sees it: metadata and spec read once (spec parsed into
+ * aios_tj_spec, or the reason it is invalid), status decoded once. job stays borrowed:
+ * pods are rendered from its spec.
+ */
+struct aios_tj_view {
+	struct json_object *job; /* borrowed, read only */
+	const char *name;        /* metadata.name, borrowed from job */
+	int64_t generation;      /* metadata.generation, 1 when unset */
+	int deleting;            /* metadata.deletionTimestamp is set */
+	int spec_ok;             /* spec parsed (spec valid), else spec_error says why */
+	struct aios_tj_spec spec;
+	char spec_error[AIOS_TJ_MESSAGE_MAX];
+	int search;             /* spec.search is present */
+	const char *output_uri; /* spec.output.uri or NULL, borrowed */
+	size_t spec_json_len;   /* bytes of spec as plain JSON */
+	struct aios_tj_status status;
+};
+
+/* Reads job. AIOS_ERR_INVALID when metadata.name is missing (v is then cleaned up). */
+enum aios_err aios_tj_view_init(struct aios_tj_view *v, struct json_object *job) AIOS_MUST_CHECK;
+void aios_tj_view_cleanup(struct aios_tj_view *v);
 
 /* ---- the state machine ---- */
 

@@ -32,11 +32,6 @@
 
 /* ============================== small helpers ============================== */
 
-static struct json_object *jstr(const char *s)
-{
-	return json_object_new_string(s ? s : "");
-}
-
 void aios_tj_plan_event(struct aios_tj_plan *p, const char *type, const char *reason,
                         const char *fmt, ...)
 {
@@ -199,54 +194,68 @@ static int pending_reason(struct json_object *pod, const char **reason, char *ms
 	return 0;
 }
 
-/* ============================== conditions ============================== */
-
 /* ============================== the plan ============================== */
 
+/* One plan in the making: the view (status edited in place), the pods, the plan. */
 struct ctx {
-	struct json_object *job, *st;
+	struct aios_tj_view *v;
+	struct aios_tj_status *st;     /* &v->status: what gets written */
+	struct aios_conditions *conds; /* &st->conditions */
 	const struct aios_tj_spec *spec;
 	struct aios_tj_plan *plan;
-	int64_t gen;
+	struct json_object *const *pods;
+	size_t n_pods;
+	struct json_object **cur; /* the current attempt's pod of each rank, or NULL */
+	int attempt;              /* 0-based attempt the current pods belong to */
 	time_t now;
 	char now_s[32];
-	const char *name;
-	const char *phase0;           /* the phase before this reconcile ("" if none) */
-	struct aios_conditions conds; /* status.conditions, written back at the end */
+	enum aios_tj_phase phase0; /* the phase before this plan */
 };
 
-static void set_phase(struct ctx *c, const char *phase)
+static int is_terminal(const struct ctx *c)
 {
-	json_object_object_add(c->st, "phase", jstr(phase));
+	return aios_conditions_is_true(c->conds, "Succeeded") ||
+	       aios_conditions_is_true(c->conds, "Failed");
 }
 
 /* The job reached Succeeded or Failed: record it once. */
 static void finish(struct ctx *c, const char *type, const char *reason, const char *msg)
 {
-	const char *other = strcmp(type, "Succeeded") == 0 ? "Failed" : "Succeeded";
-	aios_conditions_remove(&c->conds, other);
-	aios_conditions_set(&c->conds, type, AIOS_CONDITION_TRUE, reason, msg, c->gen, c->now_s);
-	aios_conditions_set_false_if_present(&c->conds, "Running", reason, msg, c->gen, c->now_s);
-	aios_conditions_set_false_if_present(&c->conds, "Restarting", reason, msg, c->gen,
-	                                     c->now_s);
-	set_phase(c, type);
-	json_object_object_add(c->st, "completionTime", jstr(c->now_s));
-	aios_tj_plan_event(c->plan, strcmp(type, "Succeeded") == 0 ? "Normal" : "Warning", reason,
-	                   "%s", msg);
+	int ok = strcmp(type, "Succeeded") == 0;
+	int64_t gen = c->v->generation;
+	aios_conditions_remove(c->conds, ok ? "Failed" : "Succeeded");
+	aios_conditions_set(c->conds, type, AIOS_CONDITION_TRUE, reason, msg, gen, c->now_s);
+	aios_conditions_set_false_if_present(c->conds, "Running", reason, msg, gen, c->now_s);
+	aios_conditions_set_false_if_present(c->conds, "Restarting", reason, msg, gen, c->now_s);
+	c->st->phase = ok ? AIOS_TJ_PHASE_SUCCEEDED : AIOS_TJ_PHASE_FAILED;
+	c->st->completion_time = c->now;
+	aios_tj_plan_event(c->plan, ok ? "Normal" : "Warning", reason, "%s", msg);
 }
 
 /* Deletes the pods cleanPodPolicy names once the job is finished. */
-static void clean_pods(struct ctx *c, struct json_object *const *pods, size_t n)
+static void clean_pods(struct ctx *c)
 {
-	for (size_t i = 0; i < n; i++) {
-		const char *pn = aios_json_str(pods[i], "metadata.name");
-		if (!pn || aios_json_lookup(pods[i], "metadata.deletionTimestamp"))
+	for (size_t i = 0; i < c->n_pods; i++) {
+		struct json_object *pod = c->pods[i];
+		const char *pn = aios_json_str(pod, "metadata.name");
+		if (!pn || aios_json_lookup(pod, "metadata.deletionTimestamp"))
 			continue;
-		int running = !aios_tj_pod_finished(pods[i]);
+		int running = !aios_tj_pod_finished(pod);
 		/* parameter servers never finish on their own: they go with their job */
-		int is_ps = aios_tj_label_int(pods[i], AIOS_TJ_LABEL_RANK, 0) >= c->spec->workers;
+		int is_ps = aios_tj_label_int(pod, AIOS_TJ_LABEL_RANK, 0) >= c->spec->workers;
 		if (c->spec->clean == AIOS_TJ_CLEAN_ALL ||
 		    (running && (c->spec->clean == AIOS_TJ_CLEAN_RUNNING || is_ps)))
+			aios_tj_plan_remove(c->plan, pn);
+	}
+}
+
+/* Deletes every pod not finished (with skip_deleting, not those already going). */
+static void remove_unfinished(struct ctx *c, int skip_deleting)
+{
+	for (size_t i = 0; i < c->n_pods; i++) {
+		const char *pn = aios_json_str(c->pods[i], "metadata.name");
+		if (pn && !aios_tj_pod_finished(c->pods[i]) &&
+		    !(skip_deleting && aios_json_lookup(c->pods[i], "metadata.deletionTimestamp")))
 			aios_tj_plan_remove(c->plan, pn);
 	}
 }
@@ -260,31 +269,26 @@ static void set_final_progress(struct ctx *c, const struct aios_trainlog_final *
 {
 	if (f->epochs <= 0)
 		return;
-	struct json_object *old = aios_json_lookup(c->st, "progress");
-	struct json_object *o = old ? aios_json_copy(old) : json_object_new_object();
-	json_object_object_add(o, "epoch", json_object_new_int64(f->epochs));
-	json_object_object_add(o, "epochs", json_object_new_int64(f->epochs));
+	struct aios_tj_status_progress *p = &c->st->progress;
+	p->present = 1;
+	p->epoch = p->epochs = f->epochs;
+	p->have |= AIOS_TJ_PR_EPOCH | AIOS_TJ_PR_EPOCHS | AIOS_TJ_PR_PERCENT | AIOS_TJ_PR_ETA;
 	if (isfinite(f->loss))
-		json_object_object_add(o, "loss", json_object_new_double(f->loss));
+		p->loss = f->loss, p->have |= AIOS_TJ_PR_LOSS;
 	if (isfinite(f->val_loss))
-		json_object_object_add(o, "validationLoss", json_object_new_double(f->val_loss));
+		p->val_loss = f->val_loss, p->have |= AIOS_TJ_PR_VAL_LOSS;
 	if (isfinite(f->val_accuracy))
-		json_object_object_add(o, "accuracy", json_object_new_double(f->val_accuracy));
-	json_object_object_add(o, "percent", json_object_new_int64(100));
-	json_object_object_add(o, "etaSeconds", json_object_new_int64(0));
-	json_object_object_add(c->st, "progress", o);
+		p->accuracy = f->val_accuracy, p->have |= AIOS_TJ_PR_ACCURACY;
+	p->percent = 100;
+	p->eta_s = 0;
 }
 
-/* {uri, sha256, bytes} of a file the final line names; sha256 and bytes when given. */
-static struct json_object *file_ref(const struct aios_trainlog_file *f)
+/* A file the final line names: uri always, sha256 and bytes when given. */
+static void file_ref(struct aios_tj_file *dst, const struct aios_trainlog_file *f)
 {
-	struct json_object *r = json_object_new_object();
-	json_object_object_add(r, "uri", jstr(f->uri));
-	if (f->sha256[0])
-		json_object_object_add(r, "sha256", jstr(f->sha256));
-	if (f->bytes >= 0)
-		json_object_object_add(r, "bytes", json_object_new_int64(f->bytes));
-	return r;
+	dst->uri = aios_xstrdup(f->uri);
+	dst->sha256 = f->sha256[0] ? aios_xstrdup(f->sha256) : NULL;
+	dst->bytes = f->bytes >= 0 ? f->bytes : -1;
 }
 
 const char *aios_tj_termination_message(struct json_object *pod)
@@ -297,82 +301,85 @@ const char *aios_tj_termination_message(struct json_object *pod)
 static void set_artifact(struct ctx *c, struct json_object *rank0)
 {
 	struct aios_trainlog_final *f = aios_xmalloc(sizeof(*f));
-	struct json_object *art = NULL;
+	struct aios_tj_artifact art = {0};
 	if (aios_trainlog_find_final(aios_tj_termination_message(rank0), f)) {
 		set_final_progress(c, f);
-		art = file_ref(&f->artifact);
-		if (f->onnx.uri[0])
-			json_object_object_add(art, "onnx", file_ref(&f->onnx));
+		art.present = 1;
+		file_ref(&art.file, &f->artifact);
+		if (f->onnx.uri[0]) {
+			art.has_onnx = 1;
+			file_ref(&art.onnx, &f->onnx);
+		}
 	}
 	free(f);
-	if (!art) {
-		const char *uri = aios_json_str(c->job, "spec.output.uri");
-		if (!uri)
+	if (!art.present) {
+		if (!c->v->output_uri)
 			return;
-		art = json_object_new_object();
-		json_object_object_add(art, "uri", jstr(uri));
+		art.present = 1;
+		art.file.uri = aios_xstrdup(c->v->output_uri);
+		art.file.bytes = -1;
 	}
-	json_object_object_add(art, "generation", json_object_new_int64(c->gen));
-	json_object_object_add(c->st, "artifact", art);
+	art.has_generation = 1;
+	art.generation = c->v->generation;
+	aios_tj_artifact_clear(&c->st->artifact);
+	c->st->artifact = art;
 }
 
+/* Progress just scraped from rank 0 replaces what status shows; ETA from startTime. */
 static void set_progress(struct ctx *c, const struct aios_tj_progress *pr)
 {
-	struct json_object *o = json_object_new_object();
+	struct aios_tj_status_progress p = {.present = 1};
 	if (pr->have_epoch)
-		json_object_object_add(o, "epoch", json_object_new_int64((int64_t)pr->epoch));
+		p.epoch = (int64_t)pr->epoch, p.have |= AIOS_TJ_PR_EPOCH;
 	if (pr->have_epochs)
-		json_object_object_add(o, "epochs", json_object_new_int64((int64_t)pr->epochs));
+		p.epochs = (int64_t)pr->epochs, p.have |= AIOS_TJ_PR_EPOCHS;
 	if (pr->have_loss)
-		json_object_object_add(o, "loss", json_object_new_double(pr->loss));
+		p.loss = pr->loss, p.have |= AIOS_TJ_PR_LOSS;
 	if (pr->have_val_loss)
-		json_object_object_add(o, "validationLoss", json_object_new_double(pr->val_loss));
+		p.val_loss = pr->val_loss, p.have |= AIOS_TJ_PR_VAL_LOSS;
 	if (pr->have_val_acc)
-		json_object_object_add(o, "accuracy", json_object_new_double(pr->val_acc));
+		p.accuracy = pr->val_acc, p.have |= AIOS_TJ_PR_ACCURACY;
 	if (pr->have_sps)
-		json_object_object_add(o, "samplesPerSecond", json_object_new_double(pr->sps));
+		p.sps = pr->sps, p.have |= AIOS_TJ_PR_SPS;
 	if (pr->have_epoch && pr->have_epochs && pr->epochs > 0) {
 		double frac = pr->epoch / pr->epochs;
 		if (frac > 1)
 			frac = 1;
-		json_object_object_add(o, "percent", json_object_new_int64((int64_t)(frac * 100)));
-		const char *st = aios_json_str(c->st, "startTime");
-		time_t t0 = st ? aios_rfc3339_parse(st) : -1;
+		p.percent = (int64_t)(frac * 100);
+		p.have |= AIOS_TJ_PR_PERCENT;
+		time_t t0 = c->st->start_time;
 		if (t0 >= 0 && pr->epoch > 0 && c->now >= t0) {
 			double per_epoch = (double)(c->now - t0) / pr->epoch;
 			double eta = per_epoch * (pr->epochs - pr->epoch);
-			json_object_object_add(o, "etaSeconds",
-			                       json_object_new_int64(eta > 0 ? (int64_t)eta : 0));
+			p.eta_s = eta > 0 ? (int64_t)eta : 0;
+			p.have |= AIOS_TJ_PR_ETA;
 		}
 	}
-	json_object_object_add(c->st, "progress", o);
+	c->st->progress = p;
 }
 
-static void set_workers(struct ctx *c, struct json_object **cur)
+static void set_workers(struct ctx *c)
 {
-	int active = 0, succeeded = 0, failed = 0;
+	struct aios_tj_status *st = c->st;
+	st->has_workers = 1;
+	st->active = st->succeeded = st->failed = 0;
 	for (int r = 0; r < c->spec->world; r++) {
-		if (!cur[r])
+		if (!c->cur[r])
 			continue;
-		if (pod_is(cur[r], "Succeeded"))
-			succeeded++;
-		else if (pod_is(cur[r], "Failed"))
-			failed++;
+		if (pod_is(c->cur[r], "Succeeded"))
+			st->succeeded++;
+		else if (pod_is(c->cur[r], "Failed"))
+			st->failed++;
 		else
-			active++;
+			st->active++;
 	}
-	struct json_object *w = json_object_new_object();
-	json_object_object_add(w, "active", json_object_new_int(active));
-	json_object_object_add(w, "succeeded", json_object_new_int(succeeded));
-	json_object_object_add(w, "failed", json_object_new_int(failed));
-	json_object_object_add(c->st, "workers", w);
 }
 
 /* Renders the missing ranks of the current attempt: rank 0 first, the rest once rank 0
  * has an IP to point them at. */
-static enum aios_err create_missing(struct ctx *c, struct json_object **cur, int attempt,
-                                    int spec_in_cm)
+static enum aios_err create_missing(struct ctx *c, int spec_in_cm)
 {
+	struct json_object **cur = c->cur;
 	char coord[80];
 	coord[0] = '\0';
 	if (cur[0]) {
@@ -387,7 +394,7 @@ static enum aios_err create_missing(struct ctx *c, struct json_object **cur, int
 		if (r > 0 && !coord[0])
 			break;
 		struct json_object *pod;
-		enum aios_err e = aios_tj_render_pod(c->job, c->spec, r, attempt,
+		enum aios_err e = aios_tj_render_pod(c->v->job, c->spec, r, c->attempt,
 		                                     coord[0] ? coord : NULL, spec_in_cm, &pod);
 		if (e)
 			return e;
@@ -399,97 +406,54 @@ static enum aios_err create_missing(struct ctx *c, struct json_object **cur, int
 	return AIOS_OK;
 }
 
-static int64_t status_int(struct json_object *st, const char *key)
+/* ---- the steps of a plan, in order ---- */
+
+/* The spec does not parse: the job fails (once) and its running pods go. */
+static void plan_invalid_spec(struct ctx *c)
 {
-	int64_t v = 0;
-	if (aios_json_opt_int(st, key, 0, &v))
-		v = 0;
-	return v;
+	char msg[AIOS_TJ_MESSAGE_MAX];
+	snprintf(msg, sizeof(msg), "invalid spec: %s", c->v->spec_error);
+	c->st->has_observed = 1;
+	c->st->observed_generation = c->v->generation;
+	const char *fr = aios_conditions_reason(c->conds, "Failed");
+	if (!fr || strcmp(fr, "InvalidSpec") != 0)
+		finish(c, "Failed", "InvalidSpec", msg);
+	remove_unfinished(c, 0);
 }
 
-enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *pods, size_t n_pods,
-                           time_t now, const struct aios_tj_progress *progress,
-                           struct aios_tj_plan *out)
+/* A new spec generation starts a new run: attempts, times and progress start over. */
+static void plan_new_run(struct ctx *c)
 {
-	memset(out, 0, sizeof(*out));
-	struct json_object *old = aios_json_lookup(job, "status");
-	struct json_object *st = old && json_object_is_type(old, json_type_object)
-	                             ? aios_json_copy(old)
-	                             : json_object_new_object();
-	out->status = st;
-	struct ctx c = {.job = job, .st = st, .plan = out, .now = now};
-	aios_rfc3339(now, c.now_s, sizeof(c.now_s));
-	c.name = aios_json_str(job, "metadata.name");
-	if (!c.name)
-		return aios_fail(AIOS_ERR_INVALID, "trainingjob: metadata.name missing");
-	if (aios_json_opt_int(job, "metadata.generation", 1, &c.gen))
-		c.gen = 1;
-	const char *ph0 = aios_json_str(st, "phase");
-	c.phase0 = ph0 ? ph0 : "";
-	char phase0[16];
-	snprintf(phase0, sizeof(phase0), "%s", c.phase0);
-	c.phase0 = phase0;
-	aios_conditions_decode(aios_json_lookup(st, "conditions"), &c.conds);
+	struct aios_tj_status *st = c->st;
+	int64_t gen = c->v->generation;
+	int64_t observed = st->has_observed ? st->observed_generation : 0;
+	if (observed == gen)
+		return;
+	int was_terminal = is_terminal(c);
+	if (observed > 0 && (was_terminal || st->attempts > 0) && !c->spec->suspend &&
+	    !aios_conditions_is_true(c->conds, "Suspended"))
+		aios_tj_plan_event(c->plan, "Normal", "NewRun",
+		                   "spec generation %lld: starting a new run", (long long)gen);
+	aios_conditions_remove(c->conds, "Succeeded");
+	aios_conditions_remove(c->conds, "Failed");
+	st->completion_time = st->start_time = -1;
+	memset(&st->progress, 0, sizeof(st->progress));
+	st->has_attempts = 1;
+	st->attempts = 0;
+	st->has_observed = 1;
+	st->observed_generation = gen;
+	if (was_terminal)
+		st->phase = AIOS_TJ_PHASE_PENDING;
+}
 
-	/* a job being deleted: the garbage collector takes its pods */
-	if (aios_json_lookup(job, "metadata.deletionTimestamp"))
-		goto done;
-
-	struct aios_tj_spec spec;
-	c.spec = &spec;
-	if (aios_tj_spec_parse(job, &spec) != AIOS_OK) {
-		char msg[AIOS_TJ_MESSAGE_MAX];
-		snprintf(msg, sizeof(msg), "invalid spec: %s", aios_errmsg());
-		json_object_object_add(st, "observedGeneration", json_object_new_int64(c.gen));
-		const char *fr = aios_conditions_reason(&c.conds, "Failed");
-		if (!fr || strcmp(fr, "InvalidSpec") != 0)
-			finish(&c, "Failed", "InvalidSpec", msg);
-		for (size_t i = 0; i < n_pods; i++)
-			if (!aios_tj_pod_finished(pods[i]) &&
-			    aios_json_str(pods[i], "metadata.name"))
-				aios_tj_plan_remove(out, aios_json_str(pods[i], "metadata.name"));
-		goto done;
-	}
-
-	/* ---- hyperparameter search: each trial planned through this function (search.h) ---- */
-	if (aios_json_lookup(job, "spec.search")) {
-		aios_conditions_cleanup(&c.conds); /* the search keeps its own */
-		enum aios_err se = aios_search_plan(job, &spec, pods, n_pods, now, progress, out);
-		if (se)
-			return se;
-		goto changed;
-	}
-
-	/* ---- a new spec generation starts a new run ---- */
-	int64_t observed = status_int(st, "observedGeneration");
-	int64_t attempts = status_int(st, "attempts");
-	if (observed != c.gen) {
-		int was_terminal = aios_conditions_is_true(&c.conds, "Succeeded") ||
-		                   aios_conditions_is_true(&c.conds, "Failed");
-		if (observed > 0 && (was_terminal || attempts > 0) && !spec.suspend &&
-		    !aios_conditions_is_true(&c.conds, "Suspended"))
-			aios_tj_plan_event(out, "Normal", "NewRun",
-			                   "spec generation %lld: starting a new run",
-			                   (long long)c.gen);
-		aios_conditions_remove(&c.conds, "Succeeded");
-		aios_conditions_remove(&c.conds, "Failed");
-		json_object_object_del(st, "completionTime");
-		json_object_object_del(st, "startTime");
-		json_object_object_del(st, "progress");
-		attempts = 0;
-		json_object_object_add(st, "attempts", json_object_new_int64(0));
-		json_object_object_add(st, "observedGeneration", json_object_new_int64(c.gen));
-		if (was_terminal)
-			set_phase(&c, "Pending");
-	}
-	int terminal = aios_conditions_is_true(&c.conds, "Succeeded") ||
-	               aios_conditions_is_true(&c.conds, "Failed");
-
-	/* ---- sort pods: the current attempt's, by rank; everything else is stale ---- */
-	struct json_object **cur = aios_xcalloc((size_t)spec.world, sizeof(*cur));
-	int attempt = attempts > 0 ? (int)(attempts - 1) : 0;
-	for (size_t i = 0; i < n_pods; i++) {
-		struct json_object *p = pods[i];
+/* Sorts the pods: the current attempt's by rank into c->cur; the others are stale and
+ * go (unless the job is finished: then cleanPodPolicy decides). */
+static void sort_pods(struct ctx *c, int terminal)
+{
+	const struct aios_tj_spec *spec = c->spec;
+	int64_t gen = c->v->generation, attempts = c->st->attempts;
+	for (size_t i = 0; i < c->n_pods; i++) {
+		struct json_object *p = c->pods[i];
 		const char *pn = aios_json_str(p, "metadata.name");
 		if (!pn)
 			continue;
@@ -498,244 +462,319 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		int64_t r = aios_tj_label_int(p, AIOS_TJ_LABEL_RANK, -1);
 		int deleting = aios_json_lookup(p, "metadata.deletionTimestamp") != NULL;
 		int current =
-		    attempts > 0 && g == c.gen && a == attempt && r >= 0 && r < spec.world;
-		if (current && !deleting && !cur[r]) {
-			char *want = aios_tj_pod_name(c.name, aios_tj_rank_role(&spec, (int)r),
-			                              (int)r, c.gen, attempt);
+		    attempts > 0 && g == gen && a == c->attempt && r >= 0 && r < spec->world;
+		if (current && !deleting && !c->cur[r]) {
+			char *want = aios_tj_pod_name(c->v->name, aios_tj_rank_role(spec, (int)r),
+			                              (int)r, gen, c->attempt);
 			if (strcmp(want, pn) == 0)
-				cur[r] = p;
+				c->cur[r] = p;
 			free(want);
-			if (cur[r])
+			if (c->cur[r])
 				continue;
 		}
 		if (terminal || deleting)
-			continue; /* cleanPodPolicy decides for a finished job */
-		aios_tj_plan_remove(out, pn);
+			continue;
+		aios_tj_plan_remove(c->plan, pn);
 	}
+}
 
-	/* ---- finished: cleanPodPolicy and TTL ---- */
-	if (terminal) {
-		clean_pods(&c, pods, n_pods);
-		const char *ct = aios_json_str(st, "completionTime");
-		time_t t = ct ? aios_rfc3339_parse(ct) : -1;
-		if (spec.ttl_s >= 0 && t >= 0) {
-			if (now >= t + spec.ttl_s)
-				out->delete_job = 1;
-			else
-				aios_tj_plan_requeue(out, ((int64_t)(t + spec.ttl_s - now)) * 1000);
-		}
-		free(cur);
-		goto done;
-	}
+/* Finished: cleanPodPolicy, and the job's own deletion once its TTL has passed. */
+static void plan_finished(struct ctx *c)
+{
+	clean_pods(c);
+	time_t t = c->st->completion_time;
+	int64_t ttl = c->spec->ttl_s;
+	if (ttl < 0 || t < 0)
+		return;
+	if (c->now >= t + ttl)
+		c->plan->delete_job = 1;
+	else
+		aios_tj_plan_requeue(c->plan, ((int64_t)(t + ttl - c->now)) * 1000);
+}
 
-	/* ---- suspended: no pods, no clock ---- */
-	if (spec.suspend) {
-		for (size_t i = 0; i < n_pods; i++) {
-			const char *pn = aios_json_str(pods[i], "metadata.name");
-			if (pn && !aios_json_lookup(pods[i], "metadata.deletionTimestamp"))
-				aios_tj_plan_remove(out, pn);
-		}
-		if (!aios_conditions_is_true(&c.conds, "Suspended"))
-			aios_tj_plan_event(
-			    out, "Normal", "Suspended",
-			    "runPolicy.suspend is true: pods deleted, clock stopped");
-		aios_conditions_set(&c.conds, "Suspended", AIOS_CONDITION_TRUE, "JobSuspended",
-		                    "runPolicy.suspend is true", c.gen, c.now_s);
-		aios_conditions_set_false_if_present(&c.conds, "Running", "JobSuspended",
-		                                     "the job is suspended", c.gen, c.now_s);
-		aios_conditions_set_false_if_present(&c.conds, "Restarting", "JobSuspended",
-		                                     "the job is suspended", c.gen, c.now_s);
-		json_object_object_del(st, "startTime");
-		set_phase(&c, "Suspended");
-		memset(cur, 0, (size_t)spec.world * sizeof(*cur));
-		goto done_cur;
+/* Suspended: no pods, no clock. */
+static void plan_suspend(struct ctx *c)
+{
+	int64_t gen = c->v->generation;
+	for (size_t i = 0; i < c->n_pods; i++) {
+		const char *pn = aios_json_str(c->pods[i], "metadata.name");
+		if (pn && !aios_json_lookup(c->pods[i], "metadata.deletionTimestamp"))
+			aios_tj_plan_remove(c->plan, pn);
 	}
-	if (aios_conditions_is_true(&c.conds, "Suspended")) {
-		aios_conditions_set(&c.conds, "Suspended", AIOS_CONDITION_FALSE, "JobResumed",
-		                    "runPolicy.suspend is false", c.gen, c.now_s);
-		aios_tj_plan_event(out, "Normal", "Resumed",
+	if (!aios_conditions_is_true(c->conds, "Suspended"))
+		aios_tj_plan_event(c->plan, "Normal", "Suspended",
+		                   "runPolicy.suspend is true: pods deleted, clock stopped");
+	aios_conditions_set(c->conds, "Suspended", AIOS_CONDITION_TRUE, "JobSuspended",
+	                    "runPolicy.suspend is true", gen, c->now_s);
+	aios_conditions_set_false_if_present(c->conds, "Running", "JobSuspended",
+	                                     "the job is suspended", gen, c->now_s);
+	aios_conditions_set_false_if_present(c->conds, "Restarting", "JobSuspended",
+	                                     "the job is suspended", gen, c->now_s);
+	c->st->start_time = -1;
+	c->st->phase = AIOS_TJ_PHASE_SUSPENDED;
+	memset(c->cur, 0, (size_t)c->spec->world * sizeof(*c->cur));
+}
+
+/* Active: resumed if it was suspended, the first attempt started, the clock started. */
+static void plan_start(struct ctx *c)
+{
+	struct aios_tj_status *st = c->st;
+	int64_t gen = c->v->generation;
+	if (aios_conditions_is_true(c->conds, "Suspended")) {
+		aios_conditions_set(c->conds, "Suspended", AIOS_CONDITION_FALSE, "JobResumed",
+		                    "runPolicy.suspend is false", gen, c->now_s);
+		aios_tj_plan_event(c->plan, "Normal", "Resumed",
 		                   "runPolicy.suspend is false: starting pods");
 	}
-
-	/* ---- active ---- */
-	if (attempts == 0) {
-		attempts = 1;
-		attempt = 0;
-		json_object_object_add(st, "attempts", json_object_new_int64(1));
-		aios_conditions_set(&c.conds, "Created", AIOS_CONDITION_TRUE, "PodsCreated",
-		                    "the operator creates one pod per rank", c.gen, c.now_s);
+	if (st->attempts == 0) {
+		st->has_attempts = 1;
+		st->attempts = 1;
+		c->attempt = 0;
+		aios_conditions_set(c->conds, "Created", AIOS_CONDITION_TRUE, "PodsCreated",
+		                    "the operator creates one pod per rank", gen, c->now_s);
 	}
-	if (!aios_json_str(st, "startTime"))
-		json_object_object_add(st, "startTime", jstr(c.now_s));
+	if (st->start_time < 0)
+		st->start_time = c->now;
+}
 
-	/* a failed rank restarts the gang, or fails the job when no attempt is left */
+/* A failed rank restarts the gang, or fails the job when no attempt is left (1). */
+static int plan_failed_rank(struct ctx *c)
+{
+	struct aios_tj_status *st = c->st;
 	int failed_rank = -1;
-	for (int r = 0; r < spec.world && failed_rank < 0; r++)
-		if (cur[r] && pod_is(cur[r], "Failed"))
+	for (int r = 0; r < c->spec->world && failed_rank < 0; r++)
+		if (c->cur[r] && pod_is(c->cur[r], "Failed"))
 			failed_rank = r;
-	if (failed_rank >= 0) {
-		char why[AIOS_TJ_MESSAGE_MAX - 128];
-		describe_failure(cur[failed_rank], failed_rank, why, sizeof(why));
-		if (attempts > spec.backoff_limit) {
-			char msg[AIOS_TJ_MESSAGE_MAX];
-			snprintf(msg, sizeof(msg),
-			         "attempt %lld of %lld failed, backoffLimit %lld reached: %s",
-			         (long long)attempts, (long long)spec.backoff_limit + 1,
-			         (long long)spec.backoff_limit, why);
-			finish(&c, "Failed", "BackoffLimitExceeded", msg);
-			clean_pods(&c, pods, n_pods);
-			goto done_cur;
-		}
-		for (int r = 0; r < spec.world; r++)
-			if (cur[r])
-				aios_tj_plan_remove(out, aios_json_str(cur[r], "metadata.name"));
-		aios_tj_plan_event(out, "Warning", "Restarting",
-		                   "attempt %lld failed, starting attempt %lld: %s",
-		                   (long long)attempts, (long long)attempts + 1, why);
-		aios_conditions_set(&c.conds, "Restarting", AIOS_CONDITION_TRUE, "RankFailed", why,
-		                    c.gen, c.now_s);
-		attempts++;
-		attempt++;
-		json_object_object_add(st, "attempts", json_object_new_int64(attempts));
-		json_object_object_del(st, "progress");
-		memset(cur, 0, (size_t)spec.world * sizeof(*cur));
+	if (failed_rank < 0)
+		return 0;
+	char why[AIOS_TJ_MESSAGE_MAX - 128];
+	describe_failure(c->cur[failed_rank], failed_rank, why, sizeof(why));
+	if (st->attempts > c->spec->backoff_limit) {
+		char msg[AIOS_TJ_MESSAGE_MAX];
+		snprintf(msg, sizeof(msg),
+		         "attempt %lld of %lld failed, backoffLimit %lld reached: %s",
+		         (long long)st->attempts, (long long)c->spec->backoff_limit + 1,
+		         (long long)c->spec->backoff_limit, why);
+		finish(c, "Failed", "BackoffLimitExceeded", msg);
+		clean_pods(c);
+		return 1;
 	}
+	for (int r = 0; r < c->spec->world; r++)
+		if (c->cur[r])
+			aios_tj_plan_remove(c->plan, aios_json_str(c->cur[r], "metadata.name"));
+	aios_tj_plan_event(c->plan, "Warning", "Restarting",
+	                   "attempt %lld failed, starting attempt %lld: %s",
+	                   (long long)st->attempts, (long long)st->attempts + 1, why);
+	aios_conditions_set(c->conds, "Restarting", AIOS_CONDITION_TRUE, "RankFailed", why,
+	                    c->v->generation, c->now_s);
+	st->attempts++;
+	c->attempt++;
+	memset(&st->progress, 0, sizeof(st->progress));
+	memset(c->cur, 0, (size_t)c->spec->world * sizeof(*c->cur));
+	return 0;
+}
 
-	/* the deadline counts from startTime (reset by suspend) */
-	if (spec.deadline_s > 0) {
-		const char *sts = aios_json_str(st, "startTime");
-		time_t t0 = sts ? aios_rfc3339_parse(sts) : now;
-		if (t0 < 0)
-			t0 = now;
-		if (now >= t0 + spec.deadline_s) {
-			char msg[256];
-			snprintf(msg, sizeof(msg),
-			         "the job ran longer than runPolicy.activeDeadlineSeconds (%lld s)",
-			         (long long)spec.deadline_s);
-			finish(&c, "Failed", "DeadlineExceeded", msg);
-			for (size_t i = 0; i < n_pods; i++)
-				if (!aios_tj_pod_finished(pods[i]) &&
-				    aios_json_str(pods[i], "metadata.name") &&
-				    !aios_json_lookup(pods[i], "metadata.deletionTimestamp"))
-					aios_tj_plan_remove(
-					    out, aios_json_str(pods[i], "metadata.name"));
-			clean_pods(&c, pods, n_pods);
-			goto done_cur;
-		}
-		aios_tj_plan_requeue(out, ((int64_t)(t0 + spec.deadline_s - now)) * 1000);
+/* The deadline counts from startTime (reset by suspend): fails the job when passed (1). */
+static int plan_deadline(struct ctx *c)
+{
+	int64_t deadline = c->spec->deadline_s;
+	if (deadline <= 0)
+		return 0;
+	time_t t0 = c->st->start_time >= 0 ? c->st->start_time : c->now;
+	if (c->now < t0 + deadline) {
+		aios_tj_plan_requeue(c->plan, ((int64_t)(t0 + deadline - c->now)) * 1000);
+		return 0;
 	}
+	char msg[256];
+	snprintf(msg, sizeof(msg),
+	         "the job ran longer than runPolicy.activeDeadlineSeconds (%lld s)",
+	         (long long)deadline);
+	finish(c, "Failed", "DeadlineExceeded", msg);
+	remove_unfinished(c, 1);
+	clean_pods(c);
+	return 1;
+}
 
-	/* every worker (or stage) succeeded: done */
-	int all_ok = 1;
-	for (int r = 0; r < spec.workers; r++)
-		if (!cur[r] || !pod_is(cur[r], "Succeeded"))
-			all_ok = 0;
-	if (all_ok) {
-		set_artifact(&c, cur[0]);
-		char msg[128];
-		snprintf(msg, sizeof(msg), "all %d worker%s succeeded (attempt %lld)", spec.workers,
-		         spec.workers == 1 ? "" : "s", (long long)attempts);
-		finish(&c, "Succeeded", "AllWorkersSucceeded", msg);
-		clean_pods(&c, pods, n_pods);
-		goto done_cur;
-	}
+/* Every worker (or stage) succeeded: the job succeeds (1). */
+static int plan_success(struct ctx *c)
+{
+	for (int r = 0; r < c->spec->workers; r++)
+		if (!c->cur[r] || !pod_is(c->cur[r], "Succeeded"))
+			return 0;
+	set_artifact(c, c->cur[0]);
+	char msg[128];
+	snprintf(msg, sizeof(msg), "all %d worker%s succeeded (attempt %lld)", c->spec->workers,
+	         c->spec->workers == 1 ? "" : "s", (long long)c->st->attempts);
+	finish(c, "Succeeded", "AllWorkersSucceeded", msg);
+	clean_pods(c);
+	return 1;
+}
 
-	/* create what is missing */
-	size_t spec_len = strlen(
-	    json_object_to_json_string_ext(aios_json_lookup(job, "spec"), JSON_C_TO_STRING_PLAIN));
+/* Creates what is missing (the spec ConfigMap first when the spec is large); fails the
+ * job when the spec cannot be carried or rendered (1). */
+static int plan_create_pods(struct ctx *c)
+{
+	size_t spec_len = c->v->spec_json_len;
 	if (spec_len > AIOS_TJ_SPEC_FILE_MAX) {
 		char msg[160];
 		snprintf(msg, sizeof(msg),
 		         "the spec is %zu bytes as JSON; at most %u fit in a ConfigMap", spec_len,
 		         AIOS_TJ_SPEC_FILE_MAX);
-		finish(&c, "Failed", "SpecTooLarge", msg);
-		goto done_cur;
+		finish(c, "Failed", "SpecTooLarge", msg);
+		return 1;
 	}
 	int spec_in_cm = spec_len > AIOS_TJ_SPEC_ENV_MAX;
-	size_t before = out->n_create;
-	enum aios_err e = create_missing(&c, cur, attempt, spec_in_cm);
-	if (e) {
+	size_t before = c->plan->n_create;
+	if (create_missing(c, spec_in_cm) != AIOS_OK) {
 		char msg[AIOS_TJ_MESSAGE_MAX];
 		snprintf(msg, sizeof(msg), "cannot render pods: %s", aios_errmsg());
-		finish(&c, "Failed", "InvalidSpec", msg);
-		goto done_cur;
+		finish(c, "Failed", "InvalidSpec", msg);
+		return 1;
 	}
-	if (spec_in_cm && out->n_create > before) {
-		if (aios_tj_render_spec_configmap(job, &out->configmap) != AIOS_OK)
-			out->configmap = NULL;
-	}
+	if (spec_in_cm && c->plan->n_create > before &&
+	    aios_tj_render_spec_configmap(c->v->job, &c->plan->configmap) != AIOS_OK)
+		c->plan->configmap = NULL;
+	return 0;
+}
 
-	/* the phase */
-	int running = 0, pending = 0;
+/* Every rank runs: phase Running, rank 0's metrics address, the scraped progress. */
+static void plan_running(struct ctx *c, const struct aios_tj_progress *progress)
+{
+	int world = c->spec->world;
+	int64_t gen = c->v->generation;
+	if (c->phase0 != AIOS_TJ_PHASE_RUNNING)
+		aios_tj_plan_event(c->plan, "Normal", "Running",
+		                   "all %d rank%s running (attempt %lld)", world,
+		                   world == 1 ? "" : "s", (long long)c->st->attempts);
+	c->st->phase = AIOS_TJ_PHASE_RUNNING;
+	char msg[96];
+	snprintf(msg, sizeof(msg), "all %d rank%s running", world, world == 1 ? "" : "s");
+	aios_conditions_set(c->conds, "Running", AIOS_CONDITION_TRUE, "AllRanksRunning", msg, gen,
+	                    c->now_s);
+	aios_conditions_set_false_if_present(c->conds, "Restarting", "AllRanksRunning", msg, gen,
+	                                     c->now_s);
+	const char *ip = aios_json_str(c->cur[0], "status.podIP");
+	if (ip && *ip)
+		c->plan->scrape_addr = aios_xasprintf("%s:%d", ip, AIOS_TJ_METRICS_PORT);
+	if (progress)
+		set_progress(c, progress);
+	aios_tj_plan_requeue(c->plan, AIOS_TJ_PROGRESS_PERIOD_MS);
+}
+
+/* Some rank does not run yet: Pending or Restarting, with the reason a user can act on. */
+static void plan_waiting(struct ctx *c, int running, const char *why_reason, const char *why)
+{
+	int world = c->spec->world;
+	enum aios_tj_phase phase =
+	    c->st->attempts > 1 ? AIOS_TJ_PHASE_RESTARTING : AIOS_TJ_PHASE_PENDING;
+	/* ranks that finished early (a worker done before the others) count as running */
+	int done_early = 0;
+	for (int r = 0; r < world; r++)
+		if (c->cur[r] && pod_is(c->cur[r], "Succeeded"))
+			done_early++;
+	if (done_early > 0 && running + done_early == world)
+		phase = AIOS_TJ_PHASE_RUNNING;
+	const char *reason0 = aios_conditions_reason(c->conds, "Running");
+	if (why_reason && (!reason0 || strcmp(reason0, why_reason) != 0))
+		aios_tj_plan_event(c->plan, "Warning", why_reason, "%s", why);
+	else if (!why_reason && c->phase0 != AIOS_TJ_PHASE_NONE && phase != c->phase0 &&
+	         phase != AIOS_TJ_PHASE_RESTARTING)
+		aios_tj_plan_event(c->plan, "Normal", aios_tj_phase_name(phase),
+		                   "waiting for every rank to run");
+	c->st->phase = phase;
+	if (phase == AIOS_TJ_PHASE_RUNNING)
+		return;
+	char msg[AIOS_TJ_MESSAGE_MAX];
+	snprintf(msg, sizeof(msg), "%d of %d rank%s running%s%s", running, world,
+	         world == 1 ? "" : "s", why_reason ? "; " : "", why_reason ? why : "");
+	if (why_reason || aios_conditions_find(c->conds, "Running"))
+		aios_conditions_set(c->conds, "Running", AIOS_CONDITION_FALSE,
+		                    why_reason ? why_reason : "RanksPending", msg, c->v->generation,
+		                    c->now_s);
+}
+
+/* The phase from the current attempt's pods. */
+static void plan_phase(struct ctx *c, const struct aios_tj_progress *progress)
+{
+	int running = 0;
 	const char *why_reason = NULL;
 	char why[AIOS_TJ_MESSAGE_MAX];
 	why[0] = '\0';
-	for (int r = 0; r < spec.world; r++) {
-		if (cur[r] && pod_is(cur[r], "Running")) {
+	for (int r = 0; r < c->spec->world; r++) {
+		if (c->cur[r] && pod_is(c->cur[r], "Running"))
 			running++;
-		} else {
-			pending++;
-			if (cur[r] && !why_reason)
-				pending_reason(cur[r], &why_reason, why, sizeof(why));
-		}
+		else if (c->cur[r] && !why_reason)
+			pending_reason(c->cur[r], &why_reason, why, sizeof(why));
 	}
-	if (running == spec.world) {
-		if (strcmp(c.phase0, "Running") != 0)
-			aios_tj_plan_event(out, "Normal", "Running",
-			                   "all %d rank%s running (attempt %lld)", spec.world,
-			                   spec.world == 1 ? "" : "s", (long long)attempts);
-		set_phase(&c, "Running");
-		char msg[96];
-		snprintf(msg, sizeof(msg), "all %d rank%s running", spec.world,
-		         spec.world == 1 ? "" : "s");
-		aios_conditions_set(&c.conds, "Running", AIOS_CONDITION_TRUE, "AllRanksRunning",
-		                    msg, c.gen, c.now_s);
-		aios_conditions_set_false_if_present(&c.conds, "Restarting", "AllRanksRunning", msg,
-		                                     c.gen, c.now_s);
-		const char *ip = aios_json_str(cur[0], "status.podIP");
-		if (ip && *ip)
-			out->scrape_addr = aios_xasprintf("%s:%d", ip, AIOS_TJ_METRICS_PORT);
-		if (progress)
-			set_progress(&c, progress);
-		aios_tj_plan_requeue(out, AIOS_TJ_PROGRESS_PERIOD_MS);
-	} else {
-		const char *phase = attempts > 1 ? "Restarting" : "Pending";
-		/* ranks that finished early (a worker done before the others) count as running */
-		int done_early = 0;
-		for (int r = 0; r < spec.world; r++)
-			if (cur[r] && pod_is(cur[r], "Succeeded"))
-				done_early++;
-		if (done_early > 0 && running + done_early == spec.world)
-			phase = "Running";
-		const char *reason0 = aios_conditions_reason(&c.conds, "Running");
-		if (why_reason && (!reason0 || strcmp(reason0, why_reason) != 0))
-			aios_tj_plan_event(out, "Warning", why_reason, "%s", why);
-		else if (!why_reason && c.phase0[0] && strcmp(phase, c.phase0) != 0 &&
-		         strcmp(phase, "Restarting") != 0)
-			aios_tj_plan_event(out, "Normal", phase, "waiting for every rank to run");
-		set_phase(&c, phase);
-		if (strcmp(phase, "Running") != 0) {
-			char msg[AIOS_TJ_MESSAGE_MAX];
-			snprintf(msg, sizeof(msg), "%d of %d rank%s running%s%s", running,
-			         spec.world, spec.world == 1 ? "" : "s", why_reason ? "; " : "",
-			         why_reason ? why : "");
-			if (why_reason || aios_conditions_find(&c.conds, "Running"))
-				aios_conditions_set(&c.conds, "Running", AIOS_CONDITION_FALSE,
-				                    why_reason ? why_reason : "RanksPending", msg,
-				                    c.gen, c.now_s);
-		}
-	}
+	if (running == c->spec->world)
+		plan_running(c, progress);
+	else
+		plan_waiting(c, running, why_reason, why);
+}
 
-done_cur:
-	set_workers(&c, cur);
-	free(cur);
-done:
-	if (c.conds.n > 0 || aios_json_lookup(st, "conditions"))
-		json_object_object_add(st, "conditions", aios_conditions_encode(&c.conds));
-	aios_conditions_cleanup(&c.conds);
-changed:
-	out->status_changed = !old || !aios_json_equal(old, st);
-	return AIOS_OK;
+/* A job whose spec parsed and is not a search: one gang of ranks per attempt. */
+static void plan_gang(struct ctx *c, const struct aios_tj_progress *progress)
+{
+	plan_new_run(c);
+	int terminal = is_terminal(c);
+	c->cur = aios_xcalloc((size_t)c->spec->world, sizeof(*c->cur));
+	c->attempt = c->st->attempts > 0 ? (int)(c->st->attempts - 1) : 0;
+	sort_pods(c, terminal);
+	if (terminal) {
+		plan_finished(c);
+		free(c->cur);
+		return;
+	}
+	if (c->spec->suspend) {
+		plan_suspend(c);
+	} else {
+		plan_start(c);
+		if (!plan_failed_rank(c) && !plan_deadline(c) && !plan_success(c) &&
+		    !plan_create_pods(c))
+			plan_phase(c, progress);
+	}
+	set_workers(c);
+	free(c->cur);
+}
+
+enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *pods, size_t n_pods,
+                           time_t now, const struct aios_tj_progress *progress,
+                           struct aios_tj_plan *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct aios_tj_view v;
+	if (aios_tj_view_init(&v, job) != AIOS_OK) {
+		out->status = aios_tj_status_encode(&(struct aios_tj_status){0});
+		return AIOS_ERR_INVALID;
+	}
+	struct ctx c = {.v = &v,
+	                .st = &v.status,
+	                .conds = &v.status.conditions,
+	                .spec = &v.spec,
+	                .plan = out,
+	                .pods = pods,
+	                .n_pods = n_pods,
+	                .now = now,
+	                .phase0 = v.status.phase};
+	aios_rfc3339(now, c.now_s, sizeof(c.now_s));
+	enum aios_err e = AIOS_OK;
+	if (v.deleting) {
+		/* the garbage collector takes its pods */
+	} else if (!v.spec_ok) {
+		plan_invalid_spec(&c);
+	} else if (v.search) {
+		/* a hyperparameter search plans on the status as JSON (search.h) */
+		out->status = aios_tj_status_encode(&v.status);
+		e = aios_search_plan(job, &v.spec, pods, n_pods, now, progress, out);
+	} else {
+		plan_gang(&c, progress);
+	}
+	if (!out->status)
+		out->status = aios_tj_status_encode(&v.status);
+	struct json_object *old = aios_json_lookup(job, "status");
+	out->status_changed = !old || !aios_json_equal(old, out->status);
+	aios_tj_view_cleanup(&v);
+	return e;
 }
 
 void aios_tj_plan_cleanup(struct aios_tj_plan *p)
