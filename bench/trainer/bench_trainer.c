@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/matmul.h"
 #include "trainer/data.h"
-#include "trainer/kernels.h"
 #include "trainer/rng.h"
 
 static float gauss(struct trainer_rng *r)
@@ -95,7 +95,7 @@ static int bandwidth(size_t mib)
 }
 
 /* Best of 5 timed passes of enough products (rows x k x n) to take ~50 ms each. */
-static double gflops(trainer_matmul_fn f, int rows, int k, int n)
+static double gflops(aios_matmul_fn f, int rows, int k, int n)
 {
 	float *a = malloc((size_t)rows * k * sizeof(float)),
 	      *b = malloc((size_t)k * n * sizeof(float)),
@@ -158,9 +158,9 @@ static double fma_peak(int wide)
 static void print_peak(void)
 {
 	printf("{\"peak\":1");
-	if (trainer_isa_supported(TRAINER_ISA_AVX512))
+	if (aios_matmul_isa_supported(AIOS_MATMUL_ISA_AVX512))
 		printf(",\"avx512_gflops\":%.1f", fma_peak(1));
-	if (trainer_isa_supported(TRAINER_ISA_AVX2))
+	if (aios_matmul_isa_supported(AIOS_MATMUL_ISA_AVX2))
 		printf(",\"avx2+fma_gflops\":%.1f", fma_peak(0));
 	printf("}\n");
 }
@@ -191,8 +191,8 @@ static int gemm(void)
 				p[np++] = (struct product){mlps[m].name, "dx", B, O, I};
 		}
 	const char *names[4];
-	trainer_matmul_fn fns[4];
-	int nv = trainer_matmul_variants(names, fns, 4);
+	aios_matmul_fn fns[4];
+	int nv = aios_matmul_variants(names, fns, 4);
 	print_peak();
 	for (int s = 0; s < np; s++) {
 		printf("{\"model\":\"%s\",\"product\":\"%s\",\"rows\":%d,\"k\":%d,\"n\":%d",

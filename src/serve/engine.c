@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/matmul.h"
 #include "common/mem.h"
 
 enum form { FORM_DENSE, FORM_CSR, FORM_INT8 };
@@ -106,9 +107,7 @@ enum aios_err aios_engine_new(const struct aios_model *m, const struct aios_engi
 		} else {
 			l->form = FORM_DENSE;
 			l->w = aios_xmalloc(sizeof(float) * nw); /* transposed to (in, out) */
-			for (int u = 0; u < src->out; u++)
-				for (int j = 0; j < src->in; j++)
-					l->w[(size_t)j * src->out + u] = w[(size_t)u * src->in + j];
+			aios_matmul_transpose(l->w, w, src->out, src->in);
 			free(w);
 		}
 	}

@@ -64,8 +64,8 @@ void aios_engine_forward(const struct aios_engine *e, const float *x, int n, flo
 /* y (n, out) = x (n, in) . w^T (w is (out, in)) + b */
 void aios_kernel_dense_f32(const float *x, int n, int in, const float *w, const float *b, int out,
                            float *y);
-/* Same with the weights transposed: wt is (in, out). The serving form of FP32 layers:
- * the inner loop runs over contiguous outputs, so it vectorizes for any input width. */
+/* Same with the weights transposed: wt is (in, out). The serving form of FP32 layers: the
+ * product C(n, out) = x . wt of common/matmul.h, so the trainer's kernels serve it too. */
 void aios_kernel_dense_f32t(const float *x, int n, int in, const float *wt, const float *b, int out,
                             float *y);
 /* Same with int8 weights q (out, in) and per-output scales; x quantized per row into

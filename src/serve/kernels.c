@@ -2,16 +2,19 @@
  * kernels.c - the serving kernels: dense FP32, dense INT8, CSR FP32, and the load-time
  * transform (magnitude pruning; quantization is aios_model_quantize_rows). See engine.h.
  *
- * Compiled with -O3 and reassociation allowed (src/serve/CMakeLists.txt) so that the
- * dot products vectorize; results therefore differ from the reference loops of
- * model.c in the last bits, which the tests allow for. Layout: the weight row of an
- * output unit is contiguous, so each kernel streams w once per batch and keeps the
- * batch's rows of x in cache.
+ * The FP32 layers aios-serve runs (aios_kernel_dense_f32t) are the project's shared matrix
+ * product (common/matmul.h: an AVX-512 or AVX2+FMA micro-kernel picked at run time) plus
+ * the bias. The loops here are compiled with -O3 and reassociation allowed
+ * (src/serve/CMakeLists.txt) so that their dot products vectorize; results therefore
+ * differ from the reference loops of model.c in the last bits, which the tests allow for.
+ * Layout of the INT8 and CSR kernels: the weight row of an output unit is contiguous, so
+ * each streams w once per batch and keeps the batch's rows of x in cache.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/matmul.h"
 #include "common/mem.h"
 #include "serve/engine.h"
 
@@ -30,89 +33,15 @@ void aios_kernel_dense_f32(const float *restrict x, int n, int in, const float *
 	}
 }
 
-/*
- * A register-blocked micro-kernel: a block of MR rows x NR outputs is accumulated in
- * registers over the whole input dimension, so each weight vector loaded is used for MR
- * rows and no partial sum goes back to memory until the end. That is what makes a batch
- * cheaper per row than single requests (the weights stream once per MR rows). Rows and
- * outputs that do not fill a block take the plain loop below it.
- */
-#define MR 4
-#define NR 8
-
-/* 4 floats in one register (GCC vector extension: SSE on x86-64, NEON on arm64). */
-typedef float v4 __attribute__((vector_size(16)));
-
-static inline v4 load4(const float *p)
-{
-	v4 v;
-	memcpy(&v, p, sizeof v); /* unaligned load */
-	return v;
-}
-
-static inline void store4(float *p, v4 v)
-{
-	memcpy(p, &v, sizeof v);
-}
-
-static void block_4x8(const float *restrict x, int in, const float *restrict wt, int out,
-                      const float *restrict b, float *restrict y)
-{
-	const v4 b0 = load4(b), b1 = load4(b + 4);
-	v4 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-	const float *x0 = x, *x1 = x + in, *x2 = x + 2 * (size_t)in, *x3 = x + 3 * (size_t)in;
-	for (int j = 0; j < in; j++) {
-		const float *restrict w = wt + (size_t)j * out;
-		const v4 w0 = load4(w), w1 = load4(w + 4);
-		const float s0 = x0[j], s1 = x1[j], s2 = x2[j], s3 = x3[j];
-		a00 += s0 * w0;
-		a01 += s0 * w1;
-		a10 += s1 * w0;
-		a11 += s1 * w1;
-		a20 += s2 * w0;
-		a21 += s2 * w1;
-		a30 += s3 * w0;
-		a31 += s3 * w1;
-	}
-	store4(y, a00);
-	store4(y + 4, a01);
-	store4(y + out, a10);
-	store4(y + out + 4, a11);
-	store4(y + 2 * (size_t)out, a20);
-	store4(y + 2 * (size_t)out + 4, a21);
-	store4(y + 3 * (size_t)out, a30);
-	store4(y + 3 * (size_t)out + 4, a31);
-}
-
-/* y[rows, u0..u1) for rows [i0, i1), one row at a time. */
-static void plain(const float *restrict x, int i0, int i1, int in, const float *restrict wt,
-                  const float *restrict b, int out, int u0, int u1, float *restrict y)
-{
-	for (int i = i0; i < i1; i++) {
-		float *restrict yi = y + (size_t)i * out;
-		for (int u = u0; u < u1; u++)
-			yi[u] = b[u];
-		for (int j = 0; j < in; j++) {
-			const float xv = x[(size_t)i * in + j];
-			const float *restrict wj = wt + (size_t)j * out;
-			for (int u = u0; u < u1; u++)
-				yi[u] += xv * wj[u];
-		}
-	}
-}
-
+/* Each row of y starts as b and the shared product (common/matmul.h) accumulates x . wt
+ * onto it (acc = 1): an output is b plus the sum over the inputs, rounded as the product
+ * rounds it. */
 void aios_kernel_dense_f32t(const float *restrict x, int n, int in, const float *restrict wt,
                             const float *restrict b, int out, float *restrict y)
 {
-	int nb = n - n % MR, ob = out - out % NR;
-	for (int i = 0; i < nb; i += MR)
-		for (int u = 0; u < ob; u += NR)
-			block_4x8(x + (size_t)i * in, in, wt + u, out, b + u,
-			          y + (size_t)i * out + u);
-	if (ob < out)
-		plain(x, 0, nb, in, wt, b, out, ob, out, y);
-	if (nb < n)
-		plain(x, nb, n, in, wt, b, out, 0, out, y);
+	for (int i = 0; i < n; i++)
+		memcpy(y + (size_t)i * out, b, sizeof(float) * (size_t)out);
+	aios_matmul(y, x, wt, n, in, out, 1);
 }
 
 /* Per-row symmetric quantization of activations: returns the row's scale. */

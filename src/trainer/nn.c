@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/matmul.h"
 #include "common/mem.h"
-#include "kernels.h"
 #include "rng.h"
 
 /* ---------------------------------------------------------------- names */
@@ -46,14 +46,14 @@ void trainer_dense_forward(float *out, const float *in, const float *wt, const f
 {
 	for (int r = 0; r < B; r++)
 		memcpy(out + (size_t)r * O, b, (size_t)O * sizeof(float));
-	trainer_matmul(out, in, wt, B, I, O, 1);
+	aios_matmul(out, in, wt, B, I, O, 1);
 }
 
 void trainer_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                             const float *w, int B, int I, int O, float *scratch)
 {
-	trainer_transpose(scratch, dout, B, O); /* (O, B) */
-	trainer_matmul(dw, scratch, in, O, B, I, 1);
+	aios_matmul_transpose(scratch, dout, B, O); /* (O, B) */
+	aios_matmul(dw, scratch, in, O, B, I, 1);
 	for (int o = 0; o < O; o++) {
 		const float *row = scratch + (size_t)o * B;
 		float s = 0;
@@ -62,7 +62,7 @@ void trainer_dense_backward(float *din, float *dw, float *db, const float *dout,
 		db[o] += s;
 	}
 	if (din)
-		trainer_matmul(din, dout, w, B, O, I, 0);
+		aios_matmul(din, dout, w, B, O, I, 0);
 }
 
 void trainer_dense_forward_ref(float *out, const float *in, const float *w, const float *b, int B,
@@ -295,7 +295,8 @@ void trainer_net_refresh_part(struct trainer_net *net, int part, int parts)
 		const struct aios_model_layer *l = &m->layers[k];
 		int r0, r1;
 		trainer_net_layer_share(net, k, part, parts, &r0, &r1);
-		trainer_transpose_rows(net->wt + (l->w - net->params), l->w, l->out, l->in, r0, r1);
+		aios_matmul_transpose_rows(net->wt + (l->w - net->params), l->w, l->out, l->in, r0,
+		                           r1);
 	}
 }
 

@@ -3,7 +3,7 @@
  *
  * Adam, the costliest update (a division and a square root per parameter), has an
  * AVX-512 loop beside the scalar reference, chosen with the matrix kernels
- * (trainer_kernel_isa); the two give the same bits. The others are a multiply-add or two
+ * (aios_matmul_kernel_isa); the two give the same bits. The others are a multiply-add or two
  * per parameter, which the compiler vectorises well enough.
  */
 #include "optim.h"
@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "common/matmul.h"
 
 static const char *const names[] = {"gd", "sgd", "momentum", "adam"};
 
@@ -111,7 +111,7 @@ adam_avx512(const struct adam_k *k, float *p, const float *g, float *m1, float *
 	}
 }
 
-void trainer_optim_step_isa(enum trainer_isa isa, const struct trainer_optim *o, int64_t step,
+void trainer_optim_step_isa(enum aios_matmul_isa isa, const struct trainer_optim *o, int64_t step,
                             float *p, const float *g, float *m1, float *m2, size_t n)
 {
 	const float lr = o->lr, wd = o->weight_decay;
@@ -131,7 +131,7 @@ void trainer_optim_step_isa(enum trainer_isa isa, const struct trainer_optim *o,
 	}
 	case TRAINER_OPT_ADAM: {
 		const struct adam_k k = adam_constants(o, step);
-		if (isa == TRAINER_ISA_AVX512 && trainer_isa_supported(isa))
+		if (isa == AIOS_MATMUL_ISA_AVX512 && aios_matmul_isa_supported(isa))
 			adam_avx512(&k, p, g, m1, m2, n);
 		else
 			adam_scalar(&k, p, g, m1, m2, n);
@@ -143,5 +143,5 @@ void trainer_optim_step_isa(enum trainer_isa isa, const struct trainer_optim *o,
 void trainer_optim_step(const struct trainer_optim *o, int64_t step, float *p, const float *g,
                         float *m1, float *m2, size_t n)
 {
-	trainer_optim_step_isa(trainer_kernel_isa(), o, step, p, g, m1, m2, n);
+	trainer_optim_step_isa(aios_matmul_kernel_isa(), o, step, p, g, m1, m2, n);
 }

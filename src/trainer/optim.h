@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels.h"
+#include "common/matmul.h"
 
 enum trainer_optim_type { TRAINER_OPT_GD, TRAINER_OPT_SGD, TRAINER_OPT_MOMENTUM, TRAINER_OPT_ADAM };
 
@@ -40,7 +40,7 @@ void trainer_optim_step(const struct trainer_optim *o, int64_t step, float *p, c
                         float *m1, float *m2, size_t n);
 /* The same with the given variant's loops (the scalar reference where the CPU lacks
  * them); every variant gives the same bits. For tests and benchmarks. */
-void trainer_optim_step_isa(enum trainer_isa isa, const struct trainer_optim *o, int64_t step,
+void trainer_optim_step_isa(enum aios_matmul_isa isa, const struct trainer_optim *o, int64_t step,
                             float *p, const float *g, float *m1, float *m2, size_t n);
 
 #endif

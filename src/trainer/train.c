@@ -12,9 +12,9 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/matmul.h"
 #include "common/mem.h"
 #include "common/shutdown.h"
-#include "kernels.h"
 #include "model/onnx_export.h"
 #include "pool.h"
 #include "rng.h"
@@ -186,7 +186,7 @@ enum aios_err trainer_new(const struct trainer_config *c, int threads, struct tr
 	          "%s model, %d layers, %zu parameters, %lld training rows, %lld validation rows, "
 	          "%d features, %d threads, kernel %s",
 	          aios_model_type_name(c->type), nl, t->net.n_params, (long long)t->train.rows,
-	          (long long)t->val.rows, t->train.cols, t->threads, trainer_kernel_name());
+	          (long long)t->val.rows, t->train.cols, t->threads, aios_matmul_kernel_name());
 	*out = t;
 	return AIOS_OK;
 }
@@ -323,7 +323,7 @@ static void update_share(void *ud, int i, int n)
 		reduce_step(t, w + (size_t)r0 * l->in, w + (size_t)r1 * l->in);
 		reduce_step(t, b + (size_t)r0, b + (size_t)r1);
 		if (t->step_in_team)
-			trainer_transpose_rows(net->wt + w, l->w, l->out, l->in, r0, r1);
+			aios_matmul_transpose_rows(net->wt + w, l->w, l->out, l->in, r0, r1);
 	}
 }
 

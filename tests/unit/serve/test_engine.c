@@ -56,6 +56,21 @@ START_TEST(fp32_matches_reference)
 }
 END_TEST
 
+/* Layers wide enough that the FP32 product packs its weights into panels and sums k in
+ * blocks (common/matmul.c), and widths off its 16-float vectors and 64-column panels: the
+ * bias must still be added once, before every block. */
+START_TEST(fp32_wide_layers_match_reference)
+{
+	int sizes[] = {200, 300, 130, 1};
+	struct aios_model *m = sf_model(3, sizes, AIOS_ACT_TANH, AIOS_ACT_IDENTITY, 11);
+	struct aios_engine_opts o = {0};
+	static const int rows[] = {1, 17, 40};
+	for (int i = 0; i < 3; i++)
+		ck_assert_float_lt(compare(m, &o, rows[i], NULL), 1e-5f);
+	aios_model_free(m);
+}
+END_TEST
+
 START_TEST(every_activation_matches)
 {
 	enum aios_act hs[] = {AIOS_ACT_RELU, AIOS_ACT_TANH, AIOS_ACT_SIGMOID, AIOS_ACT_IDENTITY};
@@ -162,6 +177,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("serve_engine");
 	TCase *t = tcase_create("kernels");
 	tcase_add_test(t, fp32_matches_reference);
+	tcase_add_test(t, fp32_wide_layers_match_reference);
 	tcase_add_test(t, every_activation_matches);
 	tcase_add_test(t, int8_close_to_fp32);
 	tcase_add_test(t, int8_kernel_exact_on_representable_values);

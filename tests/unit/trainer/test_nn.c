@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "trainer/kernels.h"
+#include "common/matmul.h"
 #include "trainer/nn.h"
 #include "trainer/optim.h"
 #include "trainer/pool.h"
@@ -44,7 +44,7 @@ START_TEST(transpose_matches_definition)
 		int rows = shapes[s][0], cols = shapes[s][1];
 		float *src = alloc_filled((size_t)rows * cols, 300 + s);
 		float *dst = malloc((size_t)rows * cols * sizeof(float));
-		trainer_transpose(dst, src, rows, cols);
+		aios_matmul_transpose(dst, src, rows, cols);
 		for (int r = 0; r < rows; r++)
 			for (int j = 0; j < cols; j++)
 				ck_assert_float_eq(dst[(size_t)j * rows + r],
@@ -61,7 +61,7 @@ START_TEST(dense_fast_matches_reference)
 	float *x = alloc_filled(B * I, 1), *w = alloc_filled(O * I, 2), *b = alloc_filled(O, 3);
 	float *dy = alloc_filled(B * O, 4), wt[O * I], y0[B * O], y1[B * O];
 	float dw0[O * I], dw1[O * I], db0[O], db1[O], dx0[B * I], dx1[B * I], scratch[O * B];
-	trainer_transpose(wt, w, O, I);
+	aios_matmul_transpose(wt, w, O, I);
 	trainer_dense_forward_ref(y0, x, w, b, B, I, O);
 	trainer_dense_forward(y1, x, wt, b, B, I, O);
 	for (int i = 0; i < B * O; i++)
@@ -367,7 +367,8 @@ START_TEST(adam_matches_hand_computed_steps)
 END_TEST
 
 /* Adam's steps 1..40 over n elements of p, g, m1, m2 (back to back in buf). */
-static void adam_steps(enum trainer_isa isa, const struct trainer_optim *o, float *buf, size_t n)
+static void adam_steps(enum aios_matmul_isa isa, const struct trainer_optim *o, float *buf,
+                       size_t n)
 {
 	for (int step = 1; step <= 40; step++)
 		trainer_optim_step_isa(isa, o, step, buf, buf + n, buf + 2 * n, buf + 3 * n, n);
@@ -379,10 +380,10 @@ static void adam_steps(enum trainer_isa isa, const struct trainer_optim *o, floa
 START_TEST(adam_variants_match_the_reference_bit_for_bit)
 {
 	static const size_t lens[] = {1, 7, 15, 16, 17, 33, 1000, 6337};
-	static const enum trainer_isa isas[] = {TRAINER_ISA_AVX2, TRAINER_ISA_AVX512};
+	static const enum aios_matmul_isa isas[] = {AIOS_MATMUL_ISA_AVX2, AIOS_MATMUL_ISA_AVX512};
 	static const char *const isa_names[] = {"avx2+fma", "avx512"};
 	for (size_t v = 0; v < 2; v++)
-		if (!trainer_isa_supported(isas[v]))
+		if (!aios_matmul_isa_supported(isas[v]))
 			printf(
 			    "test_nn: NOTE this CPU lacks %s: its Adam loop is NOT checked here\n",
 			    isa_names[v]);
@@ -408,9 +409,9 @@ START_TEST(adam_variants_match_the_reference_bit_for_bit)
 				ref[n + 4] = NAN;
 			float *init = malloc(4 * n * sizeof(float));
 			memcpy(init, ref, 4 * n * sizeof(float));
-			adam_steps(TRAINER_ISA_GENERIC, &o, ref, n);
+			adam_steps(AIOS_MATMUL_ISA_GENERIC, &o, ref, n);
 			for (size_t v = 0; v < 2; v++) {
-				if (!trainer_isa_supported(isas[v]))
+				if (!aios_matmul_isa_supported(isas[v]))
 					continue;
 				memcpy(got, init, 4 * n * sizeof(float));
 				adam_steps(isas[v], &o, got, n);

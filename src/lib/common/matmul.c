@@ -1,5 +1,5 @@
 /*
- * kernels.c - matrix product, transpose (see kernels.h).
+ * matmul.c - matrix product, transpose (see matmul.h).
  *
  * The fast product walks C two rows and 32 columns at a time, keeping the 2 x 32
  * block in eight 8-float accumulators while it streams over k: each step loads 32
@@ -17,7 +17,7 @@
  * from the reference only by rounding (fused multiply-adds, that reordering), which the
  * unit tests bound.
  */
-#include "kernels.h"
+#include "common/matmul.h"
 
 #include <immintrin.h>
 #include <pthread.h>
@@ -33,7 +33,7 @@ typedef float v8 __attribute__((vector_size(32)));
 
 /* ---------------------------------------------------------------- reference */
 
-void trainer_matmul_ref(float *c, const float *a, const float *b, int rows, int k, int n, int acc)
+void aios_matmul_ref(float *c, const float *a, const float *b, int rows, int k, int n, int acc)
 {
 	for (int r = 0; r < rows; r++)
 		for (int j = 0; j < n; j++) {
@@ -46,8 +46,8 @@ void trainer_matmul_ref(float *c, const float *a, const float *b, int rows, int 
 
 /* Rows r0..r1 of src (rows, cols) into columns r0..r1 of dst (cols, rows), in blocks of 8
  * rows: each destination row gets 8 contiguous floats per pass, not 1. */
-void trainer_transpose_rows(float *restrict dst, const float *restrict src, int rows, int cols,
-                            int r0, int r1)
+void aios_matmul_transpose_rows(float *restrict dst, const float *restrict src, int rows, int cols,
+                                int r0, int r1)
 {
 	int r = r0;
 	for (; r + 8 <= r1; r += 8)
@@ -62,9 +62,9 @@ void trainer_transpose_rows(float *restrict dst, const float *restrict src, int 
 			dst[(size_t)j * rows + r] = src[(size_t)r * cols + j];
 }
 
-void trainer_transpose(float *restrict dst, const float *restrict src, int rows, int cols)
+void aios_matmul_transpose(float *restrict dst, const float *restrict src, int rows, int cols)
 {
-	trainer_transpose_rows(dst, src, rows, cols, 0, rows);
+	aios_matmul_transpose_rows(dst, src, rows, cols, 0, rows);
 }
 
 /* ---------------------------------------------------------------- fast kernel body */
@@ -338,8 +338,7 @@ AVX512_TARGET static void matmul_avx512(float *c, const float *a, const float *b
 
 /* ---------------------------------------------------------------- variants, dispatch */
 
-void trainer_matmul_generic(float *c, const float *a, const float *b, int rows, int k, int n,
-                            int acc)
+void aios_matmul_generic(float *c, const float *a, const float *b, int rows, int k, int n, int acc)
 {
 	matmul_body(c, a, b, rows, k, n, acc);
 }
@@ -352,37 +351,37 @@ matmul_avx2(float *c, const float *a, const float *b, int rows, int k, int n, in
 
 static const struct variant {
 	const char *name;
-	enum trainer_isa isa;
-	trainer_matmul_fn fn;
+	enum aios_matmul_isa isa;
+	aios_matmul_fn fn;
 } variants[] = {
     /* the preferred first */
-    {"avx512", TRAINER_ISA_AVX512, matmul_avx512},
-    {"avx2+fma", TRAINER_ISA_AVX2, matmul_avx2},
-    {"generic", TRAINER_ISA_GENERIC, trainer_matmul_generic},
+    {"avx512", AIOS_MATMUL_ISA_AVX512, matmul_avx512},
+    {"avx2+fma", AIOS_MATMUL_ISA_AVX2, matmul_avx2},
+    {"generic", AIOS_MATMUL_ISA_GENERIC, aios_matmul_generic},
 };
 #define N_VARIANTS ((int)(sizeof(variants) / sizeof(variants[0])))
 
 static const struct variant *chosen;
 static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
 
-int trainer_isa_supported(enum trainer_isa isa)
+int aios_matmul_isa_supported(enum aios_matmul_isa isa)
 {
 	__builtin_cpu_init();
 	switch (isa) {
-	case TRAINER_ISA_AVX512: return !!__builtin_cpu_supports("avx512f");
-	case TRAINER_ISA_AVX2:
+	case AIOS_MATMUL_ISA_AVX512: return !!__builtin_cpu_supports("avx512f");
+	case AIOS_MATMUL_ISA_AVX2:
 		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	case TRAINER_ISA_GENERIC: return 1;
+	case AIOS_MATMUL_ISA_GENERIC: return 1;
 	}
 	return 0;
 }
 
 /* Every variant this CPU runs, the preferred first. */
-int trainer_matmul_variants(const char **names, trainer_matmul_fn *fns, int max)
+int aios_matmul_variants(const char **names, aios_matmul_fn *fns, int max)
 {
 	int n = 0;
 	for (int i = 0; i < N_VARIANTS && n < max; i++)
-		if (trainer_isa_supported(variants[i].isa)) {
+		if (aios_matmul_isa_supported(variants[i].isa)) {
 			names[n] = variants[i].name;
 			fns[n++] = variants[i].fn;
 		}
@@ -393,7 +392,7 @@ static const struct variant *pick(const char *want)
 {
 	const struct variant *best = NULL;
 	for (int i = 0; i < N_VARIANTS; i++) {
-		if (!trainer_isa_supported(variants[i].isa))
+		if (!aios_matmul_isa_supported(variants[i].isa))
 			continue;
 		if (want && !strcmp(want, variants[i].name))
 			return &variants[i];
@@ -403,7 +402,7 @@ static const struct variant *pick(const char *want)
 	return best;
 }
 
-const char *trainer_kernel_pick(const char *want)
+const char *aios_matmul_kernel_pick(const char *want)
 {
 	return pick(want)->name;
 }
@@ -415,19 +414,19 @@ static void choose(void)
 	chosen = pick(getenv("AIOS_KERNEL"));
 }
 
-void trainer_matmul(float *c, const float *a, const float *b, int rows, int k, int n, int acc)
+void aios_matmul(float *c, const float *a, const float *b, int rows, int k, int n, int acc)
 {
 	pthread_once(&choose_once, choose);
 	chosen->fn(c, a, b, rows, k, n, acc);
 }
 
-const char *trainer_kernel_name(void)
+const char *aios_matmul_kernel_name(void)
 {
 	pthread_once(&choose_once, choose);
 	return chosen->name;
 }
 
-enum trainer_isa trainer_kernel_isa(void)
+enum aios_matmul_isa aios_matmul_kernel_isa(void)
 {
 	pthread_once(&choose_once, choose);
 	return chosen->isa;

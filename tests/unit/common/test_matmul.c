@@ -1,5 +1,5 @@
 /*
- * test_kernels.c - every matmul variant this CPU runs against the naive reference, over
+ * test_matmul.c - every matmul variant this CPU runs against the naive reference, over
  * many shapes (1, odd sizes, sizes just off multiples of 16, the benchmark's MLPs, and
  * products large enough for the AVX-512 kernel's packed panels and k blocks); the
  * choice of variant (AIOS_KERNEL); row slices of the transpose.
@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "trainer/kernels.h"
+#include "common/matmul.h"
 #include "trainer/rng.h"
 
 #define GUARD     32 /* floats past the end of C that no variant may write */
@@ -40,8 +40,8 @@ static void fill(float *p, size_t n, uint64_t seed)
 static double check_shape(int rows, int k, int n, uint64_t seed)
 {
 	const char *names[4];
-	trainer_matmul_fn fns[4];
-	int nv = trainer_matmul_variants(names, fns, 4);
+	aios_matmul_fn fns[4];
+	int nv = aios_matmul_variants(names, fns, 4);
 	size_t na = (size_t)rows * k, nb = (size_t)k * n, nc = (size_t)rows * n;
 	float *a = malloc((na + 1) * sizeof(float)), *b = malloc((nb + 1) * sizeof(float));
 	float *c0 = malloc((nc + 1) * sizeof(float)), *ref = malloc((nc + 1) * sizeof(float));
@@ -63,7 +63,7 @@ static double check_shape(int rows, int k, int n, uint64_t seed)
 	for (int acc = 0; acc < 2; acc++) {
 		const double m = k + acc, gamma = m * u / (1 - m * u);
 		memcpy(ref, c0, nc * sizeof(float));
-		trainer_matmul_ref(ref, a, b, rows, k, n, acc);
+		aios_matmul_ref(ref, a, b, rows, k, n, acc);
 		for (int v = 0; v < nv; v++) {
 			memcpy(c, c0, nc * sizeof(float));
 			for (int g = 0; g < GUARD; g++)
@@ -95,39 +95,39 @@ static double check_shape(int rows, int k, int n, uint64_t seed)
 START_TEST(variants_on_this_cpu_are_named)
 {
 	const char *names[4];
-	trainer_matmul_fn fns[4];
-	int nv = trainer_matmul_variants(names, fns, 4);
-	printf("test_kernels: matmul variants this CPU runs:");
+	aios_matmul_fn fns[4];
+	int nv = aios_matmul_variants(names, fns, 4);
+	printf("test_matmul: matmul variants this CPU runs:");
 	for (int v = 0; v < nv; v++)
 		printf(" %s", names[v]);
-	printf(" (in use: %s)\n", trainer_kernel_name());
-	if (!trainer_isa_supported(TRAINER_ISA_AVX512))
-		printf("test_kernels: NOTE this CPU has no AVX-512F: the avx512 kernel is NOT "
+	printf(" (in use: %s)\n", aios_matmul_kernel_name());
+	if (!aios_matmul_isa_supported(AIOS_MATMUL_ISA_AVX512))
+		printf("test_matmul: NOTE this CPU has no AVX-512F: the avx512 kernel is NOT "
 		       "checked here; the variants above are\n");
-	if (!trainer_isa_supported(TRAINER_ISA_AVX2))
-		printf("test_kernels: NOTE this CPU has no AVX2+FMA: the avx2+fma kernel is NOT "
+	if (!aios_matmul_isa_supported(AIOS_MATMUL_ISA_AVX2))
+		printf("test_matmul: NOTE this CPU has no AVX2+FMA: the avx2+fma kernel is NOT "
 		       "checked here\n");
 	fflush(stdout);
 	ck_assert_int_ge(nv, 1);
 	ck_assert_str_eq(names[nv - 1], "generic");
-	ck_assert_int_eq(nv, 1 + trainer_isa_supported(TRAINER_ISA_AVX2) +
-	                         trainer_isa_supported(TRAINER_ISA_AVX512));
+	ck_assert_int_eq(nv, 1 + aios_matmul_isa_supported(AIOS_MATMUL_ISA_AVX2) +
+	                         aios_matmul_isa_supported(AIOS_MATMUL_ISA_AVX512));
 }
 END_TEST
 
 START_TEST(aios_kernel_picks_a_variant_the_cpu_runs)
 {
 	const char *names[4];
-	trainer_matmul_fn fns[4];
-	int nv = trainer_matmul_variants(names, fns, 4);
-	ck_assert_str_eq(trainer_kernel_pick(NULL), names[0]);
-	ck_assert_str_eq(trainer_kernel_pick("no-such-kernel"), names[0]);
+	aios_matmul_fn fns[4];
+	int nv = aios_matmul_variants(names, fns, 4);
+	ck_assert_str_eq(aios_matmul_kernel_pick(NULL), names[0]);
+	ck_assert_str_eq(aios_matmul_kernel_pick("no-such-kernel"), names[0]);
 	for (int v = 0; v < nv; v++)
-		ck_assert_str_eq(trainer_kernel_pick(names[v]), names[v]);
-	if (!trainer_isa_supported(TRAINER_ISA_AVX512))
-		ck_assert_str_eq(trainer_kernel_pick("avx512"), names[0]);
+		ck_assert_str_eq(aios_matmul_kernel_pick(names[v]), names[v]);
+	if (!aios_matmul_isa_supported(AIOS_MATMUL_ISA_AVX512))
+		ck_assert_str_eq(aios_matmul_kernel_pick("avx512"), names[0]);
 	const char *env = getenv("AIOS_KERNEL");
-	ck_assert_str_eq(trainer_kernel_name(), trainer_kernel_pick(env));
+	ck_assert_str_eq(aios_matmul_kernel_name(), aios_matmul_kernel_pick(env));
 }
 END_TEST
 
@@ -148,7 +148,7 @@ START_TEST(matmul_matches_reference_on_edge_shapes)
 			worst = w > worst ? w : worst;
 			shapes++;
 		}
-	printf("test_kernels: %d edge shapes, largest difference %.3f of the bound\n", shapes,
+	printf("test_matmul: %d edge shapes, largest difference %.3f of the bound\n", shapes,
 	       worst);
 }
 END_TEST
@@ -165,7 +165,7 @@ START_TEST(matmul_matches_reference_on_random_shapes)
 		double w = check_shape(rows, k, n, 5000 + (uint64_t)s);
 		worst = w > worst ? w : worst;
 	}
-	printf("test_kernels: 150 random shapes, largest difference %.3f of the bound\n", worst);
+	printf("test_matmul: 150 random shapes, largest difference %.3f of the bound\n", worst);
 }
 END_TEST
 
@@ -184,7 +184,7 @@ START_TEST(matmul_matches_reference_on_large_shapes)
 		double w = check_shape(shapes[s][0], shapes[s][1], shapes[s][2], 9000 + s);
 		worst = w > worst ? w : worst;
 	}
-	printf("test_kernels: %zu large shapes, largest difference %.3f of the bound\n",
+	printf("test_matmul: %zu large shapes, largest difference %.3f of the bound\n",
 	       sizeof(shapes) / sizeof(shapes[0]), worst);
 }
 END_TEST
@@ -194,11 +194,11 @@ START_TEST(transpose_rows_make_the_whole)
 	enum { R = 37, C = 21 };
 	float src[R * C], whole[R * C], parts[R * C];
 	fill(src, R * C, 3);
-	trainer_transpose(whole, src, R, C);
+	aios_matmul_transpose(whole, src, R, C);
 	memset(parts, 0, sizeof(parts));
 	static const int cuts[] = {0, 5, 16, 17, 32, R};
 	for (int i = 0; i + 1 < (int)(sizeof(cuts) / sizeof(cuts[0])); i++)
-		trainer_transpose_rows(parts, src, R, C, cuts[i], cuts[i + 1]);
+		aios_matmul_transpose_rows(parts, src, R, C, cuts[i], cuts[i + 1]);
 	ck_assert_int_eq(memcmp(parts, whole, sizeof(whole)), 0);
 	for (int r = 0; r < R; r++)
 		for (int j = 0; j < C; j++)
@@ -206,9 +206,9 @@ START_TEST(transpose_rows_make_the_whole)
 }
 END_TEST
 
-static Suite *kernels_suite(void)
+static Suite *matmul_suite(void)
 {
-	Suite *s = suite_create("trainer_kernels");
+	Suite *s = suite_create("matmul");
 	TCase *tc = tcase_create("kernels");
 	tcase_set_timeout(tc, 300); /* the naive reference under the sanitizers */
 	tcase_add_test(tc, variants_on_this_cpu_are_named);
@@ -221,4 +221,4 @@ static Suite *kernels_suite(void)
 	return s;
 }
 
-AIOS_CHECK_MAIN(kernels_suite)
+AIOS_CHECK_MAIN(matmul_suite)
