@@ -11,6 +11,7 @@
 #include "common/shutdown.h"
 #include "gateway/config.h"
 #include "gateway/gateway.h"
+#include "gateway/stats.h"
 #include "gateway/watch.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -68,7 +69,19 @@ int main(int argc, char **argv)
 		aios_kube_client_free(kube);
 		return 1;
 	}
+	struct aios_gw_stats_client *stats = NULL;
+	if (s.operator_url && *s.operator_url &&
+	    aios_gw_stats_start(g, s.operator_url, s.id, &stats) != AIOS_OK) {
+		aios_error("demand_stream", "%s", aios_errmsg());
+		aios_gw_free(g);
+		aios_kube_client_free(kube);
+		return 2;
+	}
+	if (!stats)
+		aios_warn("demand_stream", "no --operator-url: the operator gets no demand from "
+		                           "this gateway and never scales a service to zero");
 	if (aios_gw_start(g) != AIOS_OK) {
+		aios_gw_stats_stop(stats);
 		aios_error("listen_failed", "%s", aios_errmsg());
 		aios_gw_free(g);
 		aios_kube_client_free(kube);
@@ -92,6 +105,7 @@ int main(int argc, char **argv)
 		          s.grace_seconds);
 	}
 	aios_gw_stop(g, s.grace_seconds * 1000);
+	aios_gw_stats_stop(stats);
 	aios_gw_watch_free(w);
 	aios_gw_free(g);
 	aios_kube_client_free(kube);
