@@ -400,7 +400,8 @@ static void *proxy_main(void *arg)
 			int failed = s ? ep_index(s, j->addr, j->port) : -1;
 			release(s, j);
 			int again = 0;
-			if (e == AIOS_ERR_UNAVAILABLE && j->attempts == 1 && s && !g->stopping) {
+			if ((e == AIOS_ERR_UNAVAILABLE || e == AIOS_ERR_PROTOCOL) &&
+			    j->attempts == 1 && s && !g->stopping) {
 				int i = aios_gw_pick(s->eps, s->n_eps, failed, &s->rr);
 				if (i >= 0) { /* any ready pod but the one that failed */
 					aios_info("retry",

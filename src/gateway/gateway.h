@@ -22,9 +22,9 @@
  * service's Endpoints list a ready address. The time from the first held request to
  * that moment is one cold start (aios_gateway_cold_start_seconds).
  *
- * A failed upstream call (refused, reset, closed before a whole answer) is retried once
- * on another ready pod: every path the gateway routes is a prediction or a read, with
- * no side effect on the pod. A timeout is never retried (the pod may still be
+ * A failed upstream call (refused, reset, closed before a whole answer, a malformed
+ * answer) is retried once on another ready pod: every path the gateway routes is a
+ * prediction or a read, with no side effect on the pod. A timeout is never retried (the pod may still be
  * computing, and the deadline is spent).
  *
  * The table is fed by aios_gw_set_service/_set_endpoints (watch.h calls them from the

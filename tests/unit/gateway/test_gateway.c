@@ -2,8 +2,11 @@
  * pods are HTTP servers of src/lib/http; the table is fed directly, as the informers
  * would. Routing, untouched bodies, 404/413, a dead pod retried on another or 502, and
  * the cold-start queue: held until a pod is ready, full, timed out. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,6 +311,113 @@ START_TEST(dead_pod_retried_or_502)
 }
 END_TEST
 
+/* A pod that dies mid-request: it accepts, reads the request, sends half an answer
+ * (or nothing, when hang is set: it then holds the connection until the test ends) and
+ * closes. Serves `n` connections on its own thread. */
+struct broken {
+	int lfd, port, n, hang;
+	pthread_t t;
+};
+
+static void *broken_main(void *arg)
+{
+	struct broken *b = arg;
+	for (int i = 0; i < b->n; i++) {
+		int fd = accept(b->lfd, NULL, NULL);
+		if (fd < 0)
+			break;
+		char buf[4096];
+		if (read(fd, buf, sizeof(buf)) < 0) {
+			close(fd);
+			continue;
+		}
+		if (b->hang) {
+			aios_sleep_ms(3000);
+		} else {
+			const char *half =
+			    "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"predic";
+			if (write(fd, half, strlen(half)) < 0) { /* the test sees the failure */
+			}
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static struct broken *broken_start(int n, int hang)
+{
+	struct broken *b = calloc(1, sizeof(*b));
+	b->n = n;
+	b->hang = hang;
+	b->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_int_eq(bind(b->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(b->lfd, 16), 0);
+	socklen_t l = sizeof(a);
+	getsockname(b->lfd, (struct sockaddr *)&a, &l);
+	b->port = ntohs(a.sin_port);
+	pthread_create(&b->t, NULL, broken_main, b);
+	return b;
+}
+
+static void broken_free(struct broken *b)
+{
+	shutdown(b->lfd, SHUT_RDWR);
+	close(b->lfd);
+	pthread_join(b->t, NULL);
+	free(b);
+}
+
+START_TEST(pod_dies_mid_answer_retried)
+{
+	struct broken *bad = broken_start(1, 0);
+	struct pod *live = pod_start(1);
+	struct aios_gw *g = gw_start();
+	int port = aios_gw_port(g);
+	add_service(g, "default", "mid", 10, 5000, 1 << 20);
+	struct aios_gw_endpoint e[2] = {at(bad->port), at(aios_http_server_port(live->http))};
+	aios_gw_set_endpoints(g, "default", "mid", e, 2);
+	/* the first pick is the broken pod (ties start at index 0): half an answer, then
+	 * closed; the request goes to the live pod and its client never sees the half */
+	struct tc_resp r;
+	tc_request(port, "POST", "/v1/models/mid:predict", "{\"instances\":[[4]]}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"instances\":[[4]]}");
+	tc_resp_free(&r);
+	ck_assert_int_eq(live->hits, 1);
+	aios_gw_free(g);
+	pod_free(live);
+	broken_free(bad);
+}
+END_TEST
+
+START_TEST(silent_pod_504_not_a_hang)
+{
+	struct broken *mute = broken_start(1, 1);
+	struct aios_gw_config c;
+	aios_gw_config_defaults(&c);
+	c.bind = "127.0.0.1";
+	c.port = 0;
+	c.proxy_threads = 2;
+	c.upstream_timeout_ms = 500;
+	struct aios_gw *g;
+	ck_assert_int_eq(aios_gw_new(&c, &g), AIOS_OK);
+	ck_assert_int_eq(aios_gw_start(g), AIOS_OK);
+	add_service(g, "default", "mute", 10, 5000, 1 << 20);
+	struct aios_gw_endpoint e = at(mute->port);
+	aios_gw_set_endpoints(g, "default", "mute", &e, 1);
+	struct tc_resp r;
+	int64_t t0 = aios_now_ms();
+	tc_request(aios_gw_port(g), "POST", "/v1/models/mute:predict", "{}", &r);
+	ck_assert_int_eq(r.status, 504);
+	ck_assert_ptr_nonnull(strstr(r.body, "did not answer within 500 ms"));
+	ck_assert_int_lt(aios_now_ms() - t0, 2500);
+	tc_resp_free(&r);
+	aios_gw_free(g);
+	broken_free(mute);
+}
+END_TEST
+
 struct call {
 	int port;
 	const char *path;
@@ -451,6 +561,8 @@ static Suite *gateway_suite(void)
 	tcase_add_test(t, over_the_cap_413);
 	tcase_add_test(t, balances_over_pods);
 	tcase_add_test(t, dead_pod_retried_or_502);
+	tcase_add_test(t, pod_dies_mid_answer_retried);
+	tcase_add_test(t, silent_pod_504_not_a_hang);
 	tcase_add_test(t, cold_start_held_then_forwarded);
 	tcase_add_test(t, cold_queue_full_and_timeout_503);
 	tcase_add_test(t, stop_answers_held_requests);
