@@ -26,6 +26,7 @@ struct aios_gw_stats_client {
 	struct lws_context *ctx;
 	struct lws *wsi;
 	atomic_int connected, send_now, stop;
+	int failures; /* connection attempts failed in a row: the first is a warning */
 	int64_t next_connect_ms, next_send_ms;
 	pthread_t thread;
 };
@@ -76,6 +77,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		atomic_store(&s->connected, 1);
+		s->failures = 0;
 		aios_info("demand_stream", "connected to the operator at %s:%d%s", s->host, s->port,
 		          s->path);
 		lws_callback_on_writable(wsi);
@@ -87,9 +89,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return -1;
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		aios_warn("demand_stream", "operator at %s:%d: %s (again in %d ms)", s->host,
-		          s->port, in ? (const char *)in : "connection failed",
-		          AIOS_GW_STATS_RETRY_MS);
+		/* the operator's leader listens only once it reconciles a ModelService, and
+		 * moves on a failover: one warning per outage, then quiet retries */
+		aios_log(s->failures++ ? AIOS_LOG_DEBUG : AIOS_LOG_WARN, "demand_stream",
+		         "operator at %s:%d: %s (trying again every %d ms)", s->host, s->port,
+		         in ? (const char *)in : "connection failed", AIOS_GW_STATS_RETRY_MS);
 		/* fall through */
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		if (atomic_exchange(&s->connected, 0))
