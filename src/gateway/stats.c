@@ -2,7 +2,10 @@
  * stats.c - the demand stream to the operator (stats.h), on libwebsockets' client.
  *
  * One thread owns the lws context and the connection; others only set flags and call
- * lws_cancel_service() so that its lws_service() returns at once and it sends.
+ * lws_cancel_service() so that its lws_service() returns at once and it sends. Since
+ * lws_service() waits for the next event whatever its timeout says (libwebsockets 3.2
+ * and later), the periodic send and the reconnection run from a timer of lws's own
+ * (TICK_MS), on that thread.
  */
 #include "gateway/stats.h"
 
@@ -18,6 +21,9 @@
 #include "common/log.h"
 #include "common/mem.h"
 
+#define TICK_MS           100 /* how often the thread looks at its clocks */
+#define CONNECT_TIMEOUT_S 2   /* a connection attempt gives up after this (lws: 20 s) */
+
 struct aios_gw_stats_client {
 	struct aios_gw *g;
 	char id[128];
@@ -28,6 +34,7 @@ struct aios_gw_stats_client {
 	atomic_int connected, send_now, stop;
 	int failures; /* connection attempts failed in a row: the first is a warning */
 	int64_t next_connect_ms, next_send_ms;
+	lws_sorted_usec_list_t tick; /* lws's timer: housekeeping every TICK_MS */
 	pthread_t thread;
 };
 
@@ -129,18 +136,34 @@ static void connect_now(struct aios_gw_stats_client *s)
 		s->wsi = NULL;
 }
 
+/* Connects when it is time to try again; asks to send when a message is due. */
+static void housekeeping(struct aios_gw_stats_client *s)
+{
+	int64_t now = aios_now_ms();
+	if (!s->wsi && now >= s->next_connect_ms)
+		connect_now(s);
+	if (s->wsi && atomic_load(&s->connected) &&
+	    (atomic_load(&s->send_now) || now >= s->next_send_ms))
+		lws_callback_on_writable(s->wsi);
+}
+
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+	struct aios_gw_stats_client *s = lws_container_of(sul, struct aios_gw_stats_client, tick);
+	housekeeping(s);
+	lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, TICK_MS * LWS_US_PER_MS);
+}
+
 static void *stats_main(void *arg)
 {
 	struct aios_gw_stats_client *s = arg;
+	lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, TICK_MS * LWS_US_PER_MS);
 	while (!atomic_load(&s->stop)) {
-		int64_t now = aios_now_ms();
-		if (!s->wsi && now >= s->next_connect_ms)
-			connect_now(s);
-		if (s->wsi && atomic_load(&s->connected) &&
-		    (atomic_load(&s->send_now) || now >= s->next_send_ms))
-			lws_callback_on_writable(s->wsi);
-		lws_service(s->ctx, 100);
+		housekeeping(s); /* after a cancel: a held request wants its message now */
+		if (lws_service(s->ctx, 0) < 0)
+			break;
 	}
+	lws_sul_cancel(&s->tick);
 	return NULL;
 }
 
@@ -202,6 +225,7 @@ enum aios_err aios_gw_stats_start(struct aios_gw *g, const char *url, const char
 	info.uid = -1;
 	info.user = s;
 	info.options = s->tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
+	info.connect_timeout_secs = CONNECT_TIMEOUT_S;
 	s->ctx = lws_create_context(&info);
 	if (!s->ctx) {
 		free(s);

@@ -126,6 +126,10 @@ START_TEST(gateway_streams_to_operator)
 	ck_assert_int_eq(d.have, 1);
 	ck_assert_double_eq(d.queued, 0);
 	ck_assert_int_eq(aios_gw_stats_connected(st), 1);
+	/* and keeps arriving once a second: past the stale limit the data is still current */
+	aios_sleep_ms(AIOS_MS_DEMAND_STALE_MS + 500);
+	aios_ms_demand_table_get(t, "ns", "zero", aios_now_ms(), &d);
+	ck_assert_msg(d.have, "no message from the gateway for %d ms", AIOS_MS_DEMAND_STALE_MS);
 	/* a request held: the operator knows well before the next periodic message */
 	int gport = aios_gw_port(g);
 	pthread_t th;
