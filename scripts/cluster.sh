@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one-machine cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# aios-node, the CRDs, and aios-operator under its real RBAC.
+# aios-node, the CRDs, aios-operator under its real RBAC, and aios-gateway (the entry of
+# every ModelService on http://127.0.0.1:18090, docs/gateway.md).
 #
 #   scripts/cluster.sh up [--node aios-node|kubelet]   start (or find running) and print
 #                      the admin kubeconfig path. --node kubelet: a real kubelet 1.20.2
@@ -205,6 +206,38 @@ make_node_pki() {
   done
 }
 
+# aios-gateway's rights, for the local one (system:serviceaccount:aios-system:aios-gateway,
+# a static token of tests/cluster/apiserver.sh): read ModelServices and Endpoints.
+gateway_manifests() {
+  cat <<YAML
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: aios-gateway
+rules:
+- apiGroups: [aios.dev]
+  resources: [modelservices]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [endpoints]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: aios-gateway
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: aios-gateway
+subjects:
+- kind: ServiceAccount
+  name: aios-gateway
+  namespace: aios-system
+YAML
+}
+
 node_pids() { if [[ $NODE_KIND == kubelet ]]; then echo containerd kubelet api-forwarder; else echo aios-node; fi; }
 NODE_NAME=aios-node
 [[ $NODE_KIND == kubelet ]] && NODE_NAME=aios-kubelet
@@ -291,9 +324,9 @@ EOF
     done
   fi
   if [[ $NODE_KIND == kubelet ]]; then
-    kubectl_ apply "${files[@]}" >/dev/null <<<"$(kubelet_storage_manifests)"
+    kubectl_ apply "${files[@]}" >/dev/null <<<"$(kubelet_storage_manifests; gateway_manifests)"
   else
-    kubectl_ apply "${files[@]}" >/dev/null <<<"$(cluster_manifests)"
+    kubectl_ apply "${files[@]}" >/dev/null <<<"$(cluster_manifests; gateway_manifests)"
   fi
   [[ -d "$ROOT/crds" ]] && wait_for "the CRDs" "" kubectl_ wait --for condition=established --timeout=5s crd --all
   if [[ $NODE_KIND == kubelet ]]; then
@@ -305,6 +338,11 @@ EOF
     start_operator
   else
     log warn "aios-operator is not built in $BUILD: TrainingJobs and ModelServices will not be reconciled"
+  fi
+  if [[ -x "$BUILD/src/gateway/aios-gateway" ]]; then
+    start_gateway
+  else
+    log warn "aios-gateway is not built in $BUILD: no entry on 127.0.0.1:$GATEWAY_PORT, no scale to zero"
   fi
   UP_OK=1
   log info "cluster ($NODE_KIND) up in $((SECONDS - t0))s; use: export KUBECONFIG=$API/admin.kubeconfig; $KBIN/kubectl get nodes"
@@ -319,9 +357,22 @@ start_operator() {
   log info "starting aios-operator as system:serviceaccount:aios-system:aios-operator"
   start aios-operator "$BUILD/src/operator/aios-operator" --kubeconfig "$API/operator.kubeconfig" \
     --metrics-bind-address 127.0.0.1:18080 --health-probe-bind-address 127.0.0.1:18081 \
+    --demand-bind-address "127.0.0.1:$DEMAND_PORT" \
     --leader-elect --leader-election-namespace aios-system \
     --leader-election-identity "$LOCAL_OPERATOR_ID"
   wait_for "aios-operator" "$DIR/aios-operator.pid" curl -sf --max-time 1 http://127.0.0.1:18081/healthz
+}
+
+# The local aios-gateway: every ModelService on 127.0.0.1:$GATEWAY_PORT (pods are reached on
+# their bridge addresses), its demand streamed to the local operator.
+GATEWAY_PORT=18090
+DEMAND_PORT=18082
+start_gateway() {
+  log info "starting aios-gateway on 127.0.0.1:$GATEWAY_PORT as system:serviceaccount:aios-system:aios-gateway"
+  start aios-gateway "$BUILD/src/gateway/aios-gateway" --kubeconfig "$API/gateway.kubeconfig" \
+    --bind 127.0.0.1 --port "$GATEWAY_PORT" --operator-url "ws://127.0.0.1:$DEMAND_PORT/" \
+    --id aios-gateway-local
+  wait_for "aios-gateway" "$DIR/aios-gateway.pid" curl -sf --max-time 1 "http://127.0.0.1:$GATEWAY_PORT/readyz"
 }
 
 # operator stop|start: the local aios-operator only (an in-cluster one is the
@@ -581,6 +632,7 @@ stop_kubelet_node() {
 
 cmd_down() {
   [[ -d "$DIR" ]] || { log info "no cluster in $DIR"; return 0; }
+  stop_pid "$DIR/aios-gateway.pid" 30
   stop_pid "$DIR/aios-operator.pid" 10
   if [[ $NODE_KIND == kubelet ]]; then
     KBIN="${AIOS_KUBE_BIN:-$("$ROOT/scripts/build-kube.sh" 2>/dev/null || true)}"
@@ -605,7 +657,7 @@ cmd_status() {
   else
     echo "kube-apiserver: down"; ok=1
   fi
-  for c in kube-controller-manager kube-scheduler $(node_pids) aios-operator; do
+  for c in kube-controller-manager kube-scheduler $(node_pids) aios-operator aios-gateway; do
     if alive "$DIR/$c.pid"; then echo "$c: up (pid $(cat "$DIR/$c.pid"))"; else echo "$c: down"; ok=1; fi
   done
   [[ $ok == 0 ]] && echo "kubeconfig: $API/admin.kubeconfig"

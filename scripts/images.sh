@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Builds the three images aios ships, from the repository's own Dockerfiles, on a machine
-# with no registry: aios/operator, aios/trainer and aios/serve (tag = the version the
+# Builds the four images aios ships, from the repository's own Dockerfiles, on a machine
+# with no registry: aios/operator, aios/trainer, aios/serve and aios/gateway (tag = the version the
 # chart's values and the operator's defaults use), then loads them into the node's
-# container runtime. Prints nothing but errors; exit 0 when all three images are there.
+# container runtime. Prints nothing but errors; exit 0 when all four images are there.
 #
 #   scripts/images.sh [--containerd SOCK] [--save DIR]
 #     --containerd SOCK  import into this containerd (namespace k8s.io, as the kubelet's
 #                        CRI sees it); default: the kubelet cluster's containerd
 #                        ($AIOS_CLUSTER_DIR/containerd/containerd.sock) when it runs
-#     --save DIR         also write DIR/{operator,trainer,serve}.tar (docker save)
+#     --save DIR         also write DIR/{operator,trainer,serve,gateway}.tar (docker save)
 #
 # Environment:
 #   AIOS_CACHE     cache root (default /var/cache/aios): images/debian-bookworm-minbase.tar
@@ -16,7 +16,7 @@
 #                  root: its build cache makes a rebuild after a source change take only
 #                  the compile)
 #   AIOS_CLUSTER_DIR  (default /var/lib/aios-cluster-kubelet) see --containerd
-#   AIOS_IMAGE_TAG    tag of the three images (default 0.1.0)
+#   AIOS_IMAGE_TAG    tag of the four images (default 0.1.0)
 #
 # No registry is reachable here, so the two base images the Dockerfiles take as build
 # arguments are made locally (docs/images.md):
@@ -146,18 +146,19 @@ export DOCKER_BUILDKIT=0
 build operator Dockerfile
 build trainer trainer-image/Dockerfile
 build serve inference-image/Dockerfile
+build gateway gateway-image/Dockerfile
 dk image prune -f >/dev/null 2>&1 || true
 
 # Smoke test: each program runs --help in its image, as 65532, read-only.
-for n in operator trainer serve; do
+for n in operator trainer serve gateway; do
   dk run --rm --read-only --network none "aios/$n:$TAG" --help >/dev/null 2>"$TMP/run.err" \
     || { echo "images.sh: aios/$n:$TAG --help failed in the image:" >&2; cat "$TMP/run.err" >&2; exit 1; }
 done
 
-IMAGES=("aios/operator:$TAG" "aios/trainer:$TAG" "aios/serve:$TAG" aios-local/pause:3.2)
+IMAGES=("aios/operator:$TAG" "aios/trainer:$TAG" "aios/serve:$TAG" "aios/gateway:$TAG" aios-local/pause:3.2)
 if [[ -n "$SAVE" ]]; then
   mkdir -p "$SAVE"
-  for n in operator trainer serve; do dk save -o "$SAVE/$n.tar" "aios/$n:$TAG"; done
+  for n in operator trainer serve gateway; do dk save -o "$SAVE/$n.tar" "aios/$n:$TAG"; done
   dk save -o "$SAVE/pause.tar" aios-local/pause:3.2
 fi
 if [[ -n "$CTRD_SOCK" ]]; then

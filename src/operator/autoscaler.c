@@ -32,6 +32,7 @@ void aios_autoscaler_params_default(struct aios_autoscaler_params *p)
 	p->scale_down_tolerance = 0.1;
 	p->min_replicas = 1;
 	p->max_replicas = 10;
+	p->scale_to_zero_grace_s = 30;
 }
 
 static enum aios_err opt_int_range(struct json_object *o, const char *path, int dflt, int lo,
@@ -96,15 +97,16 @@ enum aios_err aios_autoscaler_params_from_spec(struct json_object *ms,
 	    (e = opt_int_range(ms, "spec.replicas.min", p.min_replicas, 0, POD_COUNT_CAP,
 	                       &p.min_replicas)) ||
 	    (e = opt_int_range(ms, "spec.replicas.max", p.max_replicas, 1, POD_COUNT_CAP,
-	                       &p.max_replicas)))
+	                       &p.max_replicas)) ||
+	    (e = opt_int_range(ms, "spec.autoscaling.scaleToZeroGraceSeconds",
+	                       p.scale_to_zero_grace_s, 0, AIOS_AUTOSCALER_MAX_WINDOW_S,
+	                       &p.scale_to_zero_grace_s)))
 		return e;
 	if (p.panic_window_s > p.stable_window_s)
 		return aios_fail(AIOS_ERR_INVALID,
 		                 "spec.autoscaling.panicWindowSeconds: %d is longer than "
 		                 "stableWindowSeconds %d",
 		                 p.panic_window_s, p.stable_window_s);
-	if (p.min_replicas == 0)
-		p.min_replicas = 1; /* no activator, so no scale to zero (docs/autoscaling.md) */
 	if (p.max_replicas < p.min_replicas)
 		return aios_fail(AIOS_ERR_INVALID,
 		                 "spec.replicas.max: %d is below spec.replicas.min %d",
@@ -269,6 +271,52 @@ static int delay_window(struct aios_autoscaler_state *st, int64_t now, int delay
 	return m;
 }
 
+/* 1 when sample x shows a request anywhere: on the pods or at the gateway. */
+static int busy(const struct aios_autoscaler_sample *x)
+{
+	return x->concurrency > 0 || x->rps > 0 || x->gw_queued > 0 || x->gw_in_flight > 0 ||
+	       x->gw_rps > 0;
+}
+
+/*
+ * The scale-to-zero rules (autoscaler.h) applied to want: activation at zero, and the
+ * grace before zero. Fills d->activated and d->idle_seconds.
+ */
+static int zero_rules(const struct aios_autoscaler_params *p,
+                      const struct aios_autoscaler_series *s, int ready, int64_t now,
+                      struct aios_autoscaler_decision *d, int want)
+{
+	struct aios_autoscaler_sample x;
+	int have_now = aios_autoscaler_series_get(s, now, &x);
+	if (ready <= 0 && have_now && (x.gw_queued > 0 || x.gw_in_flight > 0)) {
+		d->activated = 1;
+		if (want < 1) {
+			say(d, "; gateway holds %.0f requests for a pod: activating", x.gw_queued);
+			want = 1;
+		}
+	}
+	/* complete, idle seconds counted back from now (at most the grace, +1 to see past) */
+	for (int64_t t = now; t > now - p->scale_to_zero_grace_s - 1 && t > 0; t--) {
+		if (!aios_autoscaler_series_get(s, t, &x) || !x.gw_have ||
+		    x.pods_scraped < x.pods_ready || busy(&x))
+			break;
+		d->idle_seconds++;
+	}
+	if (want > 0 || p->min_replicas > 0)
+		return want;
+	if (ready <= 0 && d->previous <= 0)
+		return 0; /* at zero already and nothing asks for a pod */
+	if (d->idle_seconds < p->scale_to_zero_grace_s) {
+		say(d,
+		    "; scale to zero waits for %d s without requests and with complete metrics "
+		    "from pods and gateway (%d s so far)",
+		    p->scale_to_zero_grace_s, d->idle_seconds);
+		return 1;
+	}
+	say(d, "; idle for %d s: scaling to zero", d->idle_seconds);
+	return 0;
+}
+
 void aios_autoscaler_decide(const struct aios_autoscaler_params *p,
                             const struct aios_autoscaler_series *s, int ready, int64_t now,
                             struct aios_autoscaler_state *st, struct aios_autoscaler_decision *d)
@@ -378,6 +426,8 @@ void aios_autoscaler_decide(const struct aios_autoscaler_params *p,
 			    d->complete_seconds, p->stable_window_s);
 		}
 	}
+
+	want = zero_rules(p, s, ready, now, d, want);
 
 	const int delayed = delay_window(st, now, p->scale_down_delay_s, want);
 	if (delayed > want)

@@ -28,6 +28,14 @@
  *   - The panic test uses demand before rounding up, so 1.1 pods of load on one
  *     ready pod is not a panic.
  *
+ * Scale to zero (replicas.min 0, docs/gateway.md): the gateway's demand (requests held
+ * for a pod, in flight, its request rate) rides in each sample beside the pods' own.
+ *   - Any gateway demand in the newest sample with no ready pod asks for one pod at
+ *     once (the activation), whatever the windows say.
+ *   - Going to zero needs every second of the last scaleToZeroGraceSeconds to hold
+ *     complete data from both sides (every ready pod scraped, the gateway's stream
+ *     present) and no request anywhere; a gap or a request keeps one pod.
+ *
  * Time is in whole seconds (any monotonic origin > 0; the operator uses Unix time).
  * Nothing here allocates except the series; nothing here fails except parsing.
  */
@@ -57,7 +65,8 @@ struct aios_autoscaler_params {
 	double max_scale_up_rate;    /* > 1, default 1000 (x ready pods per decision) */
 	double max_scale_down_rate;  /* > 1, default 2 (ready / rate is the floor) */
 	double scale_down_tolerance; /* 0..<1, default 0.1; not in the CRD */
-	int min_replicas;            /* >= 1 (no scale to zero: there is no activator) */
+	int min_replicas;            /* >= 0; 0: scale to zero behind aios-gateway */
+	int scale_to_zero_grace_s;   /* 0..3600, default 30: idle seconds before zero */
 	int max_replicas;            /* >= min_replicas */
 };
 
@@ -85,6 +94,11 @@ struct aios_autoscaler_sample {
 	double rps;         /* request rate summed over scraped pods (counter deltas) */
 	int pods_scraped;   /* ready pods whose /metrics answered and parsed */
 	int pods_ready;     /* ready pods when the scrape began */
+	/* the gateways' view of the same second (modelservice_demand.c) */
+	int gw_have;         /* 1: every gateway's stream is current */
+	double gw_queued;    /* requests held for a pod */
+	double gw_in_flight; /* requests sent to pods */
+	double gw_rps;       /* requests accepted per second */
 };
 
 /* A ring of per-second samples (one slot per second; later puts for a second win). */
@@ -141,6 +155,8 @@ struct aios_autoscaler_decision {
 	int panic_pods;       /* ceil(panic_value / target), before clamps */
 	int stable_seconds;   /* seconds with data in the stable window */
 	int complete_seconds; /* seconds where every ready pod answered */
+	int activated;        /* 1: gateway demand with no ready pod asked for one */
+	int idle_seconds;     /* seconds of complete, requestless data back from now */
 	char reason[AIOS_AUTOSCALER_REASON_MAX]; /* one line with the numbers */
 };
 

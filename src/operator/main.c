@@ -14,6 +14,7 @@
 #include "common/shutdown.h"
 #include "operator/controller.h"
 #include "operator/manager.h"
+#include "operator/modelservice_demand.h"
 #include "operator/render_security.h"
 
 static const char usage[] =
@@ -36,6 +37,9 @@ static const char usage[] =
     "                                     process take back its Lease at once)\n"
     "  --metrics-bind-address ADDR        /metrics on [host]:port, 0 disables (default :8080)\n"
     "  --health-probe-bind-address ADDR   /healthz and /readyz (default :8081)\n"
+    "  --demand-bind-address ADDR         the gateways' demand stream (WebSocket), served\n"
+    "                                     by the leader on [host]:port; 0 disables\n"
+    "                                     (default :8082; docs/gateway.md)\n"
     "  --workers N                        workers per controller, 1..64 (default 2)\n"
     "  --pod-security restricted|privileged  restricted (default): refuse templates asking\n"
     "                                     for hostPath volumes, host namespaces, privileged\n"
@@ -67,7 +71,7 @@ int main(int argc, char **argv)
 {
 	const char *kubeconfig = NULL, *context = NULL, *ns = NULL, *leader = NULL, *le_ns = NULL,
 	           *le_id = NULL, *le_identity = NULL, *metrics = NULL, *health = NULL,
-	           *workers = NULL, *level = NULL, *pod_security = NULL;
+	           *workers = NULL, *level = NULL, *pod_security = NULL, *demand = ":8082";
 	struct flag flags[] = {
 	    {"kubeconfig", &kubeconfig, 0},
 	    {"context", &context, 0},
@@ -81,6 +85,7 @@ int main(int argc, char **argv)
 	    {"workers", &workers, 0},
 	    {"log-level", &level, 0},
 	    {"pod-security", &pod_security, 0},
+	    {"demand-bind-address", &demand, 0},
 	};
 	const int n_flags = (int)(sizeof(flags) / sizeof(flags[0]));
 
@@ -152,6 +157,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	aios_render_security_set_policy((enum aios_pod_security)psec);
+	aios_ms_demand_set_bind_address(demand);
 	struct aios_manager_config cfg;
 	aios_manager_config_defaults(&cfg);
 	cfg.kubeconfig = kubeconfig && *kubeconfig ? kubeconfig : NULL;

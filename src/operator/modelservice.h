@@ -103,8 +103,9 @@ struct aios_ms_input {
 	const struct aios_autoscaler_decision *decision; /* latest, or NULL before any */
 	int have_metrics;                                /* the three below are set */
 	double concurrency, rps, latency_p99_ms;
-	time_t last_scale; /* when desired last changed (Unix s), 0 = keep */
-	time_t now;        /* wall clock, Unix s */
+	time_t last_scale;   /* when desired last changed (Unix s), 0 = keep */
+	int64_t cold_starts; /* starts from zero so far (status.coldStarts) */
+	time_t now;          /* wall clock, Unix s */
 };
 
 struct aios_ms_event {

@@ -27,6 +27,7 @@
 #include "operator/controller.h"
 #include "operator/manager.h"
 #include "operator/modelservice.h"
+#include "operator/modelservice_demand.h"
 #include "operator/scrape.h"
 
 /* The decision period: one scrape round and one decision per service per second. */
@@ -71,8 +72,9 @@ struct svc {
 	int have_metrics;
 	double concurrency, rps, p99_ms;
 	int64_t metrics_at;
-	char tj_seen[160]; /* phase and artifact digest of the TrainingJob */
-	int round;         /* last round the service was seen in the cache */
+	char tj_seen[160];   /* phase and artifact digest of the TrainingJob */
+	int64_t cold_starts; /* starts from zero (status.coldStarts) */
+	int round;           /* last round the service was seen in the cache */
 };
 
 struct ms_ctl {
@@ -86,6 +88,9 @@ struct ms_ctl {
 	struct aios_scraper *scraper;
 	struct aios_series *m_ok, *m_failed; /* aios_operator_scrapes_total{result} */
 	struct aios_series *m_round;         /* aios_operator_scrape_round_seconds */
+	struct aios_ms_demand_table *demand; /* what the gateways say */
+	struct aios_ms_demand_server *demand_srv;
+	int poke; /* a gateway holds requests: run the next round now */
 };
 
 /* The service with key ns/name; when absent and ms is given, created with the decider
@@ -105,9 +110,14 @@ static struct svc *svc_find(struct ms_ctl *c, const char *ns, const char *name,
 	snprintf(s->uid, sizeof(s->uid), "%s", uid ? uid : "");
 	if (aios_autoscaler_params_from_spec(ms, &s->params))
 		aios_autoscaler_params_default(&s->params);
-	int64_t desired = 0;
-	if (aios_json_opt_int(ms, "status.desiredReplicas", 0, &desired) || desired <= 0)
-		desired = s->params.min_replicas;
+	/* a new service starts with one pod even at replicas.min 0 (its model is loaded and
+	 * checked once); one at zero stays there after an operator restart */
+	int64_t desired = -1;
+	if (aios_json_opt_int(ms, "status.desiredReplicas", -1, &desired) || desired < 0 ||
+	    (desired == 0 && s->params.min_replicas > 0))
+		desired = s->params.min_replicas > 0 ? s->params.min_replicas : 1;
+	if (aios_json_opt_int(ms, "status.coldStarts", 0, &s->cold_starts) || s->cold_starts < 0)
+		s->cold_starts = 0;
 	aios_autoscaler_state_init(&s->st, (int)desired);
 	s->series = aios_autoscaler_series_new(AIOS_AUTOSCALER_MAX_WINDOW_S);
 	const char *lst = aios_json_str(ms, "status.lastScaleTime");
@@ -269,6 +279,7 @@ static enum aios_err ms_reconcile(struct aios_manager *m, void *state, const cha
 	in.rps = s->rps;
 	in.latency_p99_ms = s->p99_ms;
 	in.last_scale = s->last_scale;
+	in.cold_starts = s->cold_starts;
 	pthread_mutex_unlock(&c->mu);
 
 	struct json_object **pods;
@@ -420,6 +431,12 @@ static void digest(struct ms_ctl *c, struct svc *s, const struct target *t,
 	if (x.pods_scraped > 0 && x.pods_scraped < scraped &&
 	    s->params.metric == AIOS_AUTOSCALER_RPS)
 		x.concurrency = x.concurrency * with_rate / scraped; /* keep both on one basis */
+	struct aios_ms_demand dm;
+	aios_ms_demand_table_get(c->demand, s->ns, s->name, now_ms, &dm);
+	x.gw_have = dm.have;
+	x.gw_queued = dm.queued;
+	x.gw_in_flight = dm.in_flight;
+	x.gw_rps = dm.rps;
 	aios_autoscaler_series_put(s->series, &x);
 	if (lat_ok) {
 		memcpy(s->lat[now_s % LATENCY_WINDOW_S], lat, sizeof(lat));
@@ -431,6 +448,8 @@ static void digest(struct ms_ctl *c, struct svc *s, const struct target *t,
 	s->have_decision = 1;
 	int wake = 0;
 	if (s->d.desired != before) {
+		if (before == 0 && s->d.activated)
+			s->cold_starts++; /* status.coldStarts */
 		s->last_scale = time(NULL);
 		out->scaled = aios_xasprintf("desired replicas %d -> %d: %s", before, s->d.desired,
 		                             s->d.reason);
@@ -585,9 +604,11 @@ static void *loop_main(void *arg)
 		while (aios_now_ms() < next) {
 			pthread_mutex_lock(&c->mu);
 			stop = c->stop;
+			int poke = c->poke;
+			c->poke = 0;
 			pthread_mutex_unlock(&c->mu);
-			if (stop)
-				break;
+			if (stop || poke)
+				break; /* a poke: requests wait at a gateway, decide now */
 			int64_t left = next - aios_now_ms();
 			aios_sleep_ms(left < 50 ? (left > 0 ? left : 1) : 50);
 		}
@@ -595,16 +616,30 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
+/* From the demand server's thread: a gateway holds requests for a pod. */
+static void poke(void *ud)
+{
+	struct ms_ctl *c = ud;
+	pthread_mutex_lock(&c->mu);
+	c->poke = 1;
+	pthread_mutex_unlock(&c->mu);
+}
+
 static void loop_start(struct ms_ctl *c)
 {
 	pthread_mutex_lock(&c->mu);
-	if (!c->loop_started && !c->stop) {
+	int start = !c->loop_started && !c->stop;
+	if (start) {
 		if (pthread_create(&c->loop, NULL, loop_main, c) == 0)
 			c->loop_started = 1;
 		else
 			aios_error("autoscaler", "cannot start the autoscaler thread");
 	}
 	pthread_mutex_unlock(&c->mu);
+	/* the demand stream runs where the autoscaler does: on the leader */
+	const char *bind = aios_ms_demand_bind_address();
+	if (start && bind && *bind && strcmp(bind, "0") != 0)
+		c->demand_srv = aios_ms_demand_server_start(bind, c->demand, poke, c);
 }
 
 /* ============================== registration ============================== */
@@ -615,6 +650,7 @@ static enum aios_err ms_init(struct aios_manager *m, void **state)
 	c->m = m;
 	pthread_mutex_init(&c->mu, NULL);
 	c->scraper = aios_scraper_new(AIOS_SCRAPE_PARALLEL, AIOS_SCRAPE_TIMEOUT_MS);
+	c->demand = aios_ms_demand_table_new();
 	struct aios_metrics *reg = aios_manager_metrics(m);
 	struct aios_metric *scrapes = aios_metrics_counter(
 	    reg, "aios_operator_scrapes_total",
@@ -639,6 +675,8 @@ static void ms_cleanup(struct aios_manager *m, void *state)
 	pthread_mutex_unlock(&c->mu);
 	if (started)
 		pthread_join(c->loop, NULL);
+	aios_ms_demand_server_stop(c->demand_srv);
+	aios_ms_demand_table_free(c->demand);
 	for (size_t i = 0; i < c->n_svcs; i++)
 		svc_free(c->svcs[i]);
 	free(c->svcs);

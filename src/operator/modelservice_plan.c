@@ -405,9 +405,13 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 		}
 	}
 	p->ready = ready;
+	/* replicas.min 0 and nothing asked for: no pod runs, aios-gateway holds requests */
+	const int at_zero = desired == 0 && params.min_replicas == 0 && live == 0;
 	put_int(st, "replicas", live);
 	put_int(st, "readyReplicas", ready);
 	put_int(st, "desiredReplicas", desired);
+	if (params.min_replicas == 0 || in->cold_starts > 0)
+		put_int(st, "coldStarts", in->cold_starts);
 	if (in->last_scale > 0) {
 		char ts[32];
 		aios_rfc3339(in->last_scale, ts, sizeof(ts));
@@ -425,6 +429,10 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 		set_condition(conds, ms, "ModelLoaded", "False", model.reason, model.message,
 		              in->now);
 		failed = strcmp(model.reason, "TrainingJobFailed") == 0;
+	} else if (at_zero) {
+		loaded_reason = "ScaledToZero";
+		snprintf(msg, sizeof(msg), "no pod runs revision %s: scaled to zero", rev);
+		set_condition(conds, ms, "ModelLoaded", "False", loaded_reason, msg, in->now);
 	} else if (c.cur_ready > 0) {
 		loaded_reason = "Loaded";
 		snprintf(msg, sizeof(msg), "revision %s serves %s%s%s (%d of %d pods ready)%s%s",
@@ -459,6 +467,12 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 		snprintf(msg, sizeof(msg), "%d of %d pods ready", ready, desired);
 		set_condition(conds, ms, "Ready", "True", "Serving", msg, in->now);
 		put_str(st, "phase", "Ready");
+	} else if (at_zero) {
+		set_condition(conds, ms, "Ready", "True", "ScaledToZero",
+		              "scaled to zero: aios-gateway holds the next request until a pod is "
+		              "ready",
+		              in->now);
+		put_str(st, "phase", "ScaledToZero");
 	} else {
 		snprintf(msg, sizeof(msg), "no pod is ready: %s", loaded_reason);
 		set_condition(conds, ms, "Ready", "False", failed ? loaded_reason : "NoReadyPods",

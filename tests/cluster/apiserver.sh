@@ -195,9 +195,10 @@ cmd_up() {
     [kube-scheduler]='system:kube-scheduler,scheduler-uid'
     [kube-controller-manager]='system:kube-controller-manager,kcm-uid'
     [node]='system:node:aios-node,node-uid,"system:nodes"'
+    [gateway]='system:serviceaccount:aios-system:aios-gateway,gateway-uid,"system:serviceaccounts,system:serviceaccounts:aios-system"'
   )
   echo "https://127.0.0.1:$aport" > "$dir/url"
-  for id in admin operator nobody kube-scheduler kube-controller-manager node; do
+  for id in admin operator nobody kube-scheduler kube-controller-manager node gateway; do
     t="$(rand_token)"
     echo "$t,${ids[$id]}" >> "$dir/tokens.csv"
     write_kubeconfig "$dir" "$id" "https://127.0.0.1:$aport" token "$t"

@@ -12,7 +12,10 @@
  *
  * Cases: pods + Service + status, then a surge-first rollout; a scrape outage that
  * must not scale down (and a recovery that does); a load step that must scale up
- * within two decision periods; the TrainingJob gate and a new artifact rolling out.
+ * within two decision periods; the TrainingJob gate and a new artifact rolling out;
+ * scale to zero and a cold start, with an aios-gateway core in this process streaming
+ * its demand to the manager's WebSocket (its table fed by hand: no kubelet, no
+ * Endpoints controller here).
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -34,6 +37,11 @@
 #include "operator/manager.h"
 #include "operator/modelservice.h"
 #include "support/kubectl.h"
+#include "gateway/gateway.h"
+#include "gateway/stats.h"
+#include "operator/modelservice_demand.h"
+#include "support/http_client.h"
+#include "support/ports.h"
 
 /* ============================== fake pods ============================== */
 
@@ -704,6 +712,135 @@ START_TEST(rps_metric_and_latency_in_status)
 }
 END_TEST
 
+/* A pod's inference answer for the gateway: the request body back. */
+static void echo_page(struct aios_http_req *req, struct aios_http_resp *resp, void *ud)
+{
+	if (aios_buf_append(&resp->body, req->body, req->body_len) != AIOS_OK)
+		resp->status = 500;
+}
+
+struct cold_call {
+	int port;
+	char path[256];
+	struct tc_resp r;
+};
+
+static void *cold_call_main(void *arg)
+{
+	struct cold_call *c = arg;
+	tc_request(c->port, "POST", c->path, "{\"instances\":[[7]]}", &c->r);
+	return NULL;
+}
+
+/* status.phase of ms into out ("" if none). */
+static void status_phase(const char *ms, char *out, size_t n)
+{
+	struct json_object *o = get(&aios_kube_modelservices, ms);
+	const char *p = o ? aios_json_str(o, "status.phase") : NULL;
+	snprintf(out, n, "%s", p ? p : "");
+	json_object_put(o);
+}
+
+/* Live pods of `name` (not being deleted). */
+static size_t live_pods(const char *name, char *first, size_t n)
+{
+	struct json_object *l = pods_of(name);
+	size_t k = 0;
+	for (size_t i = 0; i < n_items(l); i++) {
+		struct json_object *p = item(l, i);
+		if (aios_json_lookup(p, "metadata.deletionTimestamp"))
+			continue;
+		if (k++ == 0 && first)
+			snprintf(first, n, "%s", aios_json_str(p, "metadata.name"));
+	}
+	json_object_put(l);
+	return k;
+}
+
+START_TEST(scale_to_zero_and_cold_start_through_the_gateway)
+{
+	static char bind[32], url[48];
+	int dport = aios_test_free_port();
+	snprintf(bind, sizeof(bind), "127.0.0.1:%d", dport);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", dport);
+	aios_ms_demand_set_bind_address(bind);
+	env_up();
+	atomic_store(&total_load, 0);
+	struct aios_gw_config gc;
+	aios_gw_config_defaults(&gc);
+	gc.bind = "127.0.0.1";
+	gc.port = 0;
+	gc.proxy_threads = 2;
+	struct aios_gw *g;
+	ck_assert_int_eq(aios_gw_new(&gc, &g), AIOS_OK);
+	struct aios_gw_stats_client *st;
+	ck_assert_int_eq(aios_gw_stats_start(g, url, "gw-integration", &st), AIOS_OK);
+	ck_assert_int_eq(aios_gw_start(g), AIOS_OK);
+	struct aios_gw_service_params sp = {.min_replicas = 0,
+	                                    .queue_size = 10,
+	                                    .queue_timeout_ms = 20000,
+	                                    .max_request_bytes = 1 << 20,
+	                                    .desired = -1};
+	aios_gw_set_service(g, ns, "zero", &sp);
+
+	create_ms("zero", "{\"uri\":\"file:///m.aios\"}",
+	          ",\"replicas\":{\"min\":0,\"max\":2},\"autoscaling\":{\"stableWindowSeconds\":6,"
+	          "\"panicWindowSeconds\":2,\"scaleToZeroGraceSeconds\":3}");
+	ready_all("zero", 1); /* a new service starts with one pod, even at min 0 */
+	WAIT_UNTIL(status_int("zero", "status.readyReplicas") == 1, 15000, "pod not ready");
+	int64_t t_idle = aios_now_ms();
+	WAIT_UNTIL(status_int("zero", "status.desiredReplicas") == 0, 40000,
+	           "an idle service did not go to zero");
+	fprintf(stderr, "idle -> desiredReplicas 0 after %lld ms (grace 3 s, stable window 6 s)\n",
+	        (long long)(aios_now_ms() - t_idle));
+	WAIT_UNTIL(live_pods("zero", NULL, 0) == 0, 10000, "the last pod was not deleted");
+	char phase[64] = "";
+	WAIT_UNTIL((status_phase("zero", phase, sizeof(phase)), strcmp(phase, "ScaledToZero") == 0),
+	           10000, "phase is %s, not ScaledToZero", phase);
+	ck_assert_int_eq(status_int("zero", "status.coldStarts"), 0);
+
+	/* the first request at zero: held at the gateway, the operator told at once */
+	struct aios_http_config pc;
+	aios_http_config_defaults(&pc);
+	pc.bind_addr = "127.0.0.1";
+	pc.port = 0;
+	pc.name = "echo-pod";
+	struct aios_http_server *pod = aios_http_server_new(&pc);
+	ck_assert_int_eq(aios_http_route(pod, "*", "/*", echo_page, NULL), AIOS_OK);
+	ck_assert_int_eq(aios_http_server_start(pod), AIOS_OK);
+	struct cold_call c = {.port = aios_gw_port(g)};
+	snprintf(c.path, sizeof(c.path), "/namespaces/%s/v1/models/zero:predict", ns);
+	pthread_t th;
+	int64_t t0 = aios_now_ms();
+	ck_assert_int_eq(pthread_create(&th, NULL, cold_call_main, &c), 0);
+	char pname[128] = "";
+	WAIT_UNTIL(live_pods("zero", pname, sizeof(pname)) == 1, 5000,
+	           "no pod created for the held request");
+	int64_t created = aios_now_ms() - t0;
+	fprintf(stderr, "held request -> pod created: %lld ms\n", (long long)created);
+	ck_assert_msg(created < 2500, "a pod took %lld ms to be created", (long long)created);
+	int f = 0;
+	while (atomic_load(&fakes[f].up))
+		f++;
+	make_ready(pname, &fakes[f]); /* the kubelet says Ready; the Endpoints say: */
+	struct aios_gw_endpoint e = {.addr = "127.0.0.1", .port = aios_http_server_port(pod)};
+	aios_gw_set_endpoints(g, ns, "zero", &e, 1);
+	pthread_join(th, NULL);
+	fprintf(stderr, "cold start (this test plays the kubelet): %lld ms\n",
+	        (long long)(aios_now_ms() - t0));
+	ck_assert_int_eq(c.r.status, 200);
+	ck_assert_str_eq(c.r.body, "{\"instances\":[[7]]}");
+	tc_resp_free(&c.r);
+	WAIT_UNTIL(status_int("zero", "status.coldStarts") == 1, 10000, "status.coldStarts is %lld",
+	           (long long)status_int("zero", "status.coldStarts"));
+	aios_gw_stop(g, 1000);
+	aios_gw_stats_stop(st);
+	aios_gw_free(g);
+	aios_http_server_free(pod);
+	env_down();
+}
+END_TEST
+
 static Suite *ms_integration_suite(void)
 {
 	Suite *s = suite_create("modelservice_controller");
@@ -715,6 +852,7 @@ static Suite *ms_integration_suite(void)
 	tcase_add_test(tc, training_job_gate_and_new_artifact);
 	tcase_add_test(tc, damaged_new_model_keeps_the_old_revision_serving);
 	tcase_add_test(tc, rps_metric_and_latency_in_status);
+	tcase_add_test(tc, scale_to_zero_and_cold_start_through_the_gateway);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -196,6 +196,49 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* The value of header line p[0..n) when its name is `name` (no colon), trimmed into
+ * out (cut to fit); 0 when the name differs. */
+static int header_value(const char *p, size_t n, const char *name, char *out, size_t cap)
+{
+	size_t nl = strlen(name);
+	if (n <= nl || p[nl] != ':' || strncasecmp(p, name, nl) != 0)
+		return 0;
+	const char *v = p + nl + 1, *end = p + n;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	size_t vl = (size_t)(end - v) < cap - 1 ? (size_t)(end - v) : cap - 1;
+	memcpy(out, v, vl);
+	out[vl] = 0;
+	return 1;
+}
+
+/* Content-Type and the req->keep_headers lines of the final answer: a status line (of a
+ * 1xx or a redirect before it) starts the set over. */
+static void keep_header(struct xfer *x, const char *p, size_t n)
+{
+	struct aios_httpc_resp *r = x->resp;
+	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		r->content_type[0] = 0;
+		aios_buf_reset(&r->headers);
+		return;
+	}
+	char v[1024];
+	if (header_value(p, n, "content-type", v, sizeof(v))) {
+		if (strlen(v) < sizeof(r->content_type))
+			snprintf(r->content_type, sizeof(r->content_type), "%s", v);
+		return;
+	}
+	for (const char *const *k = x->req->keep_headers; k && *k; k++) {
+		if (!header_value(p, n, *k, v, sizeof(v)))
+			continue;
+		if (aios_buf_printf(&r->headers, "%s: %s\r\n", *k, v) != AIOS_OK)
+			aios_errclear(); /* past the cap: dropped, as documented */
+		return;
+	}
+}
+
 /* Retry-After in seconds (delta-seconds form; an HTTP date counts as 1 s), kept in
  * the response; 1xx and header lines of other names are skipped. */
 static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
@@ -203,6 +246,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 	struct xfer *x = arg;
 	size_t n = size * nmemb;
 	static const char name[] = "retry-after:";
+	keep_header(x, p, n);
 	if (n > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
 		char tmp[32];
 		size_t vl = n - (sizeof(name) - 1);
@@ -472,6 +516,7 @@ void aios_httpc_handle_free(struct aios_httpc_handle *h)
 void aios_httpc_resp_cleanup(struct aios_httpc_resp *resp)
 {
 	aios_buf_cleanup(&resp->body);
+	aios_buf_cleanup(&resp->headers);
 }
 
 enum aios_err aios_httpc_perform(struct aios_httpc_handle *h, const struct aios_httpc_req *req,
@@ -479,6 +524,7 @@ enum aios_err aios_httpc_perform(struct aios_httpc_handle *h, const struct aios_
 {
 	memset(resp, 0, sizeof(*resp));
 	aios_buf_init(&resp->body, o && o->body_cap ? o->body_cap : AIOS_CAP_API_BODY);
+	aios_buf_init(&resp->headers, AIOS_HTTPC_KEPT_HEADERS_CAP);
 	struct xfer x = {.easy = h->easy, .req = req, .resp = resp};
 	curl_easy_reset(h->easy);
 	enum aios_err e = setup(&x, req, o);
@@ -889,6 +935,7 @@ enum aios_err aios_httpc_mux_perform(struct aios_httpc_mux *m, const struct aios
 {
 	memset(resp, 0, sizeof(*resp));
 	aios_buf_init(&resp->body, o && o->body_cap ? o->body_cap : AIOS_CAP_API_BODY);
+	aios_buf_init(&resp->headers, AIOS_HTTPC_KEPT_HEADERS_CAP);
 	if (stopped(o))
 		return aios_fail(AIOS_ERR_CANCELLED, "%s %s: cancelled before it started",
 		                 req->method ? req->method : "GET", req->url);

@@ -93,15 +93,24 @@ struct aios_httpc_req {
 	int follow_redirects;  /* 1: follow up to 5 redirects (http and https only) */
 	int connect_only;      /* 1: connect (and shake hands), send nothing: a TCP check */
 	const char *what;      /* names the request in messages; NULL = method + URL */
+	/* names of answer headers to keep (case-insensitive, NULL-terminated), copied as
+	 * "Name: value\r\n" lines into resp->headers; NULL keeps none. A proxy passes an
+	 * upstream's headers on with it (aios-gateway). */
+	const char *const *keep_headers;
 };
 
 struct aios_httpc_resp {
-	long code;            /* HTTP status, 0 if none came */
-	struct aios_buf body; /* the body (non-2xx always; 2xx without a sink) */
-	int retry_after_s;    /* Retry-After seconds (0..3600), 0 if absent */
-	int http_version;     /* 1 or 2: the protocol the answer came in */
-	int sink_stopped;     /* 1: the request's sink stopped the transfer */
+	long code;               /* HTTP status, 0 if none came */
+	struct aios_buf body;    /* the body (non-2xx always; 2xx without a sink) */
+	int retry_after_s;       /* Retry-After seconds (0..3600), 0 if absent */
+	int http_version;        /* 1 or 2: the protocol the answer came in */
+	int sink_stopped;        /* 1: the request's sink stopped the transfer */
+	char content_type[128];  /* the final answer's Content-Type, "" if none (or longer) */
+	struct aios_buf headers; /* the req->keep_headers lines of the final answer, at most
+	                          * AIOS_HTTPC_KEPT_HEADERS_CAP bytes (more are dropped) */
 };
+
+#define AIOS_HTTPC_KEPT_HEADERS_CAP 8192
 
 /* Frees the body (the struct is the caller's). */
 void aios_httpc_resp_cleanup(struct aios_httpc_resp *resp);

@@ -1551,6 +1551,15 @@ fail:
 	return e;
 }
 
+void aios_http_server_wake(struct aios_http_server *s, int index)
+{
+	if (!s->running || index < 0 || index >= s->n_loops)
+		return;
+	uint64_t one = 1;
+	if (write(s->loops[index].wakefd, &one, sizeof one) < 0)
+		aios_warn("http_wake", "%s: eventfd write: %s", s->cfg.name, strerror(errno));
+}
+
 void aios_http_server_stop(struct aios_http_server *s, int grace_ms)
 {
 	if (!s->running)

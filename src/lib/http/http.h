@@ -214,6 +214,13 @@ struct aios_http_defer *aios_http_defer(struct aios_http_req *req);
 struct aios_http_resp *aios_http_defer_resp(struct aios_http_defer *d);
 /* Sends the response (and lets the connection go on), then frees d. */
 void aios_http_defer_done(struct aios_http_defer *d);
+/*
+ * Wakes loop thread `index` (the index thread_init got) so that it runs round_end soon
+ * even without network events: how a response finished by another thread (a proxy's
+ * upstream call) reaches its loop. Safe from any thread while the server runs; an index
+ * out of range is ignored.
+ */
+void aios_http_server_wake(struct aios_http_server *s, int index);
 
 /* ---- the parser, exposed for unit tests and the fuzz driver ---- */
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks what can be checked of the three Dockerfiles without a Docker engine:
+# Checks what can be checked of the four Dockerfiles without a Docker engine:
 #  - every COPY source exists in the repository;
 #  - every --target they build is a CMake executable, and the binary they pick is built;
 #  - scripts/image-libs.sh, run on that binary, yields a tree whose program runs --help
@@ -10,7 +10,7 @@
 set -uo pipefail
 src="$1"; build="$2"; fail=0
 bad() { echo "check_images: $*" >&2; fail=1; }
-declare -A want=([Dockerfile]="aios-operator kubectl-aios" [trainer-image/Dockerfile]="aios-trainer" [inference-image/Dockerfile]="aios-serve")
+declare -A want=([Dockerfile]="aios-operator kubectl-aios" [trainer-image/Dockerfile]="aios-trainer" [inference-image/Dockerfile]="aios-serve" [gateway-image/Dockerfile]="aios-gateway")
 for df in "${!want[@]}"; do
   f="$src/$df"
   [[ -f "$f" ]] || { bad "$df: missing"; continue; }
@@ -43,5 +43,5 @@ for df in "${!want[@]}"; do
 done
 grep -qE 'runAsUser(\\)?":65532|runAsUser", json_object_new_int\(65532\)' "$src"/src/operator/*render*.c || bad "operator renders no runAsUser 65532"
 grep -q 'runAsUser: 65532' "$src/operator/deployment.yaml" || bad "operator/deployment.yaml runAsUser is not 65532"
-[[ $fail == 0 ]] && echo "check_images: 3 Dockerfiles agree with the build and the pod security context"
+[[ $fail == 0 ]] && echo "check_images: 4 Dockerfiles agree with the build and the pod security context"
 exit $fail

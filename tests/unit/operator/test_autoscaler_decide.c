@@ -377,6 +377,114 @@ static enum aios_err parse(const char *doc, struct aios_autoscaler_params *p)
 	return e;
 }
 
+/* ---------------------------------------------------------------- scale to zero */
+
+/* One second with the gateway's view: `load` in flight on the pods (every ready pod
+ * scraped) and `queued` held at the gateway (gw: its stream is current). */
+static void step_gw(struct sim *m, double load, double queued, int gw)
+{
+	m->now++;
+	struct aios_autoscaler_sample x = {.t = m->now,
+	                                   .pods_ready = m->ready,
+	                                   .pods_scraped = m->ready,
+	                                   .concurrency = load,
+	                                   .rps = load * 3,
+	                                   .gw_have = gw,
+	                                   .gw_queued = queued,
+	                                   .gw_in_flight = load,
+	                                   .gw_rps = load * 3};
+	aios_autoscaler_series_put(m->s, &x);
+	int before = m->st.desired;
+	aios_autoscaler_decide(&m->p, m->s, m->ready, m->now, &m->st, &m->d);
+	if (m->d.desired != before)
+		m->changes++;
+	m->ready = m->d.desired;
+}
+
+START_TEST(idle_goes_to_zero_after_the_grace)
+{
+	struct sim m;
+	sim_init(&m, 10, 0, 5, 1);
+	m.p.stable_window_s = 6;
+	m.p.panic_window_s = 2;
+	m.p.scale_to_zero_grace_s = 20;
+	for (int i = 0; i < 10; i++)
+		step_gw(&m, 3, 0, 1); /* busy */
+	ck_assert_int_eq(m.d.desired, 1);
+	int t_zero = -1;
+	for (int i = 1; i <= 40 && t_zero < 0; i++) {
+		step_gw(&m, 0, 0, 1);
+		if (m.d.desired == 0)
+			t_zero = i;
+		else if (i > 10) /* the stable window is idle too: only the grace keeps it */
+			ck_assert_ptr_nonnull(strstr(m.d.reason, "scale to zero waits"));
+	}
+	ck_assert_int_eq(t_zero, 20); /* exactly the grace of idle seconds */
+	ck_assert_ptr_nonnull(strstr(m.d.reason, "scaling to zero"));
+	/* at zero and idle: stays there */
+	for (int i = 0; i < 30; i++) {
+		step_gw(&m, 0, 0, 1);
+		ck_assert_int_eq(m.d.desired, 0);
+	}
+	sim_free(&m);
+}
+END_TEST
+
+START_TEST(no_zero_without_the_gateway_or_with_gaps)
+{
+	struct sim m;
+	sim_init(&m, 10, 0, 5, 1);
+	m.p.stable_window_s = 6;
+	m.p.panic_window_s = 2;
+	m.p.scale_to_zero_grace_s = 10;
+	for (int i = 0; i < 60; i++) { /* no gateway stream: never zero */
+		step_gw(&m, 0, 0, 0);
+		ck_assert_int_eq(m.d.desired, 1);
+	}
+	for (int i = 0; i < 8; i++)
+		step_gw(&m, 0, 0, 1);
+	step_missing(&m); /* a lost second restarts the grace */
+	for (int i = 0; i < 9; i++) {
+		step_gw(&m, 0, 0, 1);
+		ck_assert_int_eq(m.d.desired, 1);
+	}
+	step_gw(&m, 0, 0, 1);
+	ck_assert_int_eq(m.d.desired, 0);
+	/* replicas.min 1: idle never means zero */
+	struct sim one;
+	sim_init(&one, 10, 1, 5, 1);
+	one.p.scale_to_zero_grace_s = 1;
+	for (int i = 0; i < 100; i++)
+		step_gw(&one, 0, 0, 1);
+	ck_assert_int_eq(one.d.desired, 1);
+	sim_free(&one);
+	sim_free(&m);
+}
+END_TEST
+
+START_TEST(held_request_activates_at_once)
+{
+	struct sim m;
+	sim_init(&m, 10, 0, 5, 0);
+	aios_autoscaler_state_init(&m.st, 0);
+	for (int i = 0; i < 5; i++)
+		step_gw(&m, 0, 0, 1);
+	ck_assert_int_eq(m.d.desired, 0);
+	step_gw(&m, 0, 1, 1); /* one request held */
+	ck_assert_int_eq(m.d.desired, 1);
+	ck_assert(m.d.activated);
+	ck_assert_ptr_nonnull(strstr(m.d.reason, "activating"));
+	/* even with the stream incomplete: demand is demand */
+	struct sim n;
+	sim_init(&n, 10, 0, 5, 0);
+	aios_autoscaler_state_init(&n.st, 0);
+	step_gw(&n, 0, 3, 0);
+	ck_assert_int_eq(n.d.desired, 1);
+	sim_free(&n);
+	sim_free(&m);
+}
+END_TEST
+
 START_TEST(params_from_spec)
 {
 	struct aios_autoscaler_params p;
@@ -399,7 +507,8 @@ START_TEST(params_from_spec)
 	                 AIOS_OK);
 	ck_assert_int_eq(p.metric, AIOS_AUTOSCALER_RPS);
 	ck_assert_double_eq(p.target, 5);
-	ck_assert_int_eq(p.min_replicas, 1);
+	ck_assert_int_eq(p.min_replicas, 0); /* scale to zero behind aios-gateway */
+	ck_assert_int_eq(p.scale_to_zero_grace_s, 30);
 	ck_assert_int_eq(p.max_replicas, 3);
 	ck_assert_int_eq(p.stable_window_s, 120);
 	ck_assert_int_eq(p.scale_down_delay_s, 300);
@@ -442,6 +551,9 @@ static Suite *autoscaler_suite(void)
 	tcase_add_test(tc, rps_metric);
 	tcase_add_test(tc, series_ring);
 	tcase_add_test(tc, params_from_spec);
+	tcase_add_test(tc, idle_goes_to_zero_after_the_grace);
+	tcase_add_test(tc, no_zero_without_the_gateway_or_with_gaps);
+	tcase_add_test(tc, held_request_activates_at_once);
 	suite_add_tcase(s, tc);
 	return s;
 }

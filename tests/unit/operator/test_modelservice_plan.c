@@ -431,6 +431,52 @@ START_TEST(metrics_and_held_scrapes_in_status)
 }
 END_TEST
 
+START_TEST(scale_to_zero_and_back)
+{
+	struct json_object *ms = parse(
+	    "{\"metadata\":{\"name\":\"iris\",\"namespace\":\"ml\",\"uid\":\"u\",\"generation\":1},"
+	    "\"spec\":{\"model\":{\"uri\":\"file:///m\"},\"replicas\":{\"min\":0,\"max\":4}}}");
+	char rev[AIOS_MS_REVISION_LEN + 1];
+	rev_of(ms, NULL, rev);
+	/* idle: the autoscaler says 0, the last pod goes */
+	struct pods ps = {.n = 0};
+	ps.p[ps.n++] = pod(rev, 0, READY, 0, NULL);
+	struct aios_ms_input in = {.ms = ms,
+	                           .pods = ps.p,
+	                           .n_pods = ps.n,
+	                           .desired = 0,
+	                           .have_service = 1,
+	                           .now = NOW,
+	                           .cold_starts = 2};
+	struct aios_ms_plan p;
+	ck_assert_int_eq(aios_ms_plan(&in, &p), AIOS_OK);
+	ck_assert_uint_eq(p.n_remove, 1);
+	ck_assert(removes(&p, rev, 0));
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(p.status, "desiredReplicas")), 0);
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(p.status, "coldStarts")), 2);
+	aios_ms_plan_cleanup(&p);
+	/* no pod left: ScaledToZero, Ready (the gateway answers) */
+	struct aios_ms_input none = {.ms = ms, .desired = 0, .have_service = 1, .now = NOW};
+	ck_assert_int_eq(aios_ms_plan(&none, &p), AIOS_OK);
+	ck_assert_uint_eq(p.n_create, 0);
+	ck_assert_str_eq(aios_json_str(p.status, "phase"), "ScaledToZero");
+	const char *r;
+	ck_assert_str_eq(cond(p.status, "Ready", &r), "True");
+	ck_assert_str_eq(r, "ScaledToZero");
+	ck_assert_str_eq(cond(p.status, "ModelLoaded", &r), "False");
+	ck_assert_str_eq(r, "ScaledToZero");
+	aios_ms_plan_cleanup(&p);
+	/* a held request: the autoscaler says 1, a pod is created */
+	none.desired = 1;
+	ck_assert_int_eq(aios_ms_plan(&none, &p), AIOS_OK);
+	ck_assert_uint_eq(p.n_create, 1);
+	ck_assert_str_eq(aios_json_str(p.status, "phase"), "Pending");
+	aios_ms_plan_cleanup(&p);
+	pods_free(&ps);
+	json_object_put(ms);
+}
+END_TEST
+
 static Suite *ms_plan_suite(void)
 {
 	Suite *s = suite_create("modelservice_plan");
@@ -444,6 +490,7 @@ static Suite *ms_plan_suite(void)
 	tcase_add_test(tc, scale_down_takes_unready_and_highest_first);
 	tcase_add_test(tc, invalid_spec_touches_nothing);
 	tcase_add_test(tc, metrics_and_held_scrapes_in_status);
+	tcase_add_test(tc, scale_to_zero_and_back);
 	suite_add_tcase(s, tc);
 	return s;
 }
