@@ -37,7 +37,7 @@
 #define AIOS_SEARCH_MAX_TRIALS     1000             /* the CRD's maximum of trials */
 #define AIOS_SEARCH_DEFAULT_TRIALS 10               /* random / successive-halving, trials unset */
 #define AIOS_SEARCH_MAX_RUNGS      32               /* rungs of successive halving (eta >= 2) */
-#define AIOS_SEARCH_LABEL_TRIAL    "aios.dev/trial" /* a trial pod's trial index */
+#define AIOS_SEARCH_LABEL_TRIAL    "aios.dev/trial" /* AIOS_TJ_LABEL_TRIAL */
 
 enum aios_search_algo { AIOS_SEARCH_GRID, AIOS_SEARCH_RANDOM, AIOS_SEARCH_HALVING };
 

@@ -45,6 +45,7 @@
 #define AIOS_TJ_LABEL_RANK       "aios.dev/rank"
 #define AIOS_TJ_LABEL_ATTEMPT    "aios.dev/attempt"
 #define AIOS_TJ_LABEL_GENERATION "aios.dev/generation"
+#define AIOS_TJ_LABEL_TRIAL      "aios.dev/trial" /* a search trial's pods: its index */
 
 enum aios_tj_strategy { AIOS_TJ_ALLREDUCE, AIOS_TJ_PARAMETER_SERVER, AIOS_TJ_PIPELINE };
 enum aios_tj_role { AIOS_TJ_WORKER, AIOS_TJ_PS, AIOS_TJ_STAGE };
@@ -80,6 +81,36 @@ char *aios_tj_pod_name(const char *job, enum aios_tj_role role, int rank, int64_
 
 /* Name of the ConfigMap holding a large spec of this generation. Caller frees. */
 char *aios_tj_spec_configmap_name(const char *job, int64_t generation);
+
+/*
+ * A unit: one gang of ranks the job policy runs. A plain job is one unit named after the
+ * job; a search runs one unit per trial, named "<job>-t<i>", training the trial's spec.
+ * Every child of a unit belongs to the job itself (label aios.dev/job and the owner
+ * reference name the job; a trial's also carry aios.dev/trial).
+ */
+struct aios_tj_unit {
+	struct json_object *job;       /* the TrainingJob: owner, namespace, uid (borrowed) */
+	const char *name;              /* base of the unit's pod names (borrowed) */
+	struct json_object *spec;      /* the spec its ranks train (borrowed) */
+	const struct aios_tj_spec *rs; /* spec's run policy and gang (borrowed) */
+	int64_t generation;            /* the job's metadata.generation */
+	long trial;                    /* index of the trial, -1 for a plain job */
+	const char *output_uri;        /* spec.output.uri or NULL (borrowed) */
+	size_t spec_json_len;          /* bytes of spec as plain JSON */
+	const char *event_prefix;      /* put before its events' messages: "" or "trial t3: " */
+};
+
+/* The unit of a plain job (spec_json_len and output_uri left 0/NULL); AIOS_ERR_INVALID
+ * when metadata.name is missing. */
+enum aios_err aios_tj_unit_of_job(struct json_object *job, const struct aios_tj_spec *s,
+                                  struct aios_tj_unit *out) AIOS_MUST_CHECK;
+
+/* aios_tj_render_pod and aios_tj_render_spec_configmap for any unit. */
+enum aios_err aios_tj_unit_render_pod(const struct aios_tj_unit *u, int rank, int attempt,
+                                      const char *coordinator, int spec_in_configmap,
+                                      struct json_object **out) AIOS_MUST_CHECK;
+enum aios_err aios_tj_unit_render_configmap(const struct aios_tj_unit *u,
+                                            struct json_object **out) AIOS_MUST_CHECK;
 
 /*
  * Renders the pod of one rank for attempt `attempt` (0-based) of the run of the job's
@@ -204,6 +235,8 @@ struct aios_tj_status {
 void aios_tj_status_decode(struct json_object *status, struct aios_tj_status *out);
 /* The status as JSON. New object (caller puts). */
 struct json_object *aios_tj_status_encode(const struct aios_tj_status *s);
+/* status.progress alone as JSON. New object. */
+struct json_object *aios_tj_progress_encode(const struct aios_tj_status_progress *p);
 void aios_tj_status_cleanup(struct aios_tj_status *s);
 /* Frees what a holds and makes it absent. */
 void aios_tj_artifact_clear(struct aios_tj_artifact *a);
@@ -263,6 +296,20 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
                            time_t now, const struct aios_tj_progress *progress,
                            struct aios_tj_plan *out) AIOS_MUST_CHECK;
 void aios_tj_plan_cleanup(struct aios_tj_plan *p);
+
+/*
+ * Plans one unit's gang: from its state (phase, attempts, startTime, conditions,
+ * progress, artifact: the fields of a status a gang owns), the unit's pods (any order),
+ * now and optionally progress scraped from rank 0, to pods to create and delete, events
+ * and requeues appended to plan, and the new state in st. Attempts, restarts after a
+ * failed rank, runPolicy.backoffLimit, the unit's own activeDeadlineSeconds, success and
+ * the artifact. A unit that needs a spec ConfigMap while plan holds another's waits for
+ * the next reconcile. Pure and deterministic. The job policy around it (a new run,
+ * suspend, the end, cleanPodPolicy, TTL) is the caller's.
+ */
+void aios_tj_gang_plan(const struct aios_tj_unit *u, struct aios_tj_status *st,
+                       struct json_object *const *pods, size_t n_pods, time_t now,
+                       const struct aios_tj_progress *progress, struct aios_tj_plan *plan);
 
 /* ---- building a plan (trainingjob_status.c; search_plan.c plans trials with them) ---- */
 

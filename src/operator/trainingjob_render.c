@@ -215,10 +215,10 @@ struct claims {
 	int n;
 };
 
-static enum aios_err claim_of(struct json_object *job, const char *path, int writable,
+static enum aios_err claim_of(struct json_object *spec, const char *path, int writable,
                               struct claims *c)
 {
-	const char *uri = aios_json_str(job, path);
+	const char *uri = aios_json_str(spec, path + strlen("spec."));
 	if (!uri || strncmp(uri, "pvc://", 6) != 0)
 		return AIOS_OK;
 	const char *p = uri + 6, *slash = strchr(p, '/');
@@ -280,27 +280,63 @@ static int is_reserved_env(const char *name)
 	return 0;
 }
 
+enum aios_err aios_tj_unit_of_job(struct json_object *job, const struct aios_tj_spec *s,
+                                  struct aios_tj_unit *out)
+{
+	*out = (struct aios_tj_unit){
+	    .job = job, .rs = s, .spec = aios_json_lookup(job, "spec"), .trial = -1};
+	out->name = aios_json_str(job, "metadata.name");
+	if (!out->name || !*out->name)
+		return aios_fail(AIOS_ERR_INVALID, "trainingjob: metadata.name missing");
+	if (aios_json_opt_int(job, "metadata.generation", 1, &out->generation))
+		return AIOS_ERR_INVALID;
+	return AIOS_OK;
+}
+
+/* The labels every child of a unit carries: its job, and its trial in a search. */
+static struct json_object *unit_labels(const struct aios_tj_unit *u)
+{
+	struct json_object *labels = json_object_new_object();
+	json_object_object_add(labels, AIOS_TJ_LABEL_JOB,
+	                       jstr(aios_json_str(u->job, "metadata.name")));
+	if (u->trial >= 0) {
+		char num[24];
+		snprintf(num, sizeof(num), "%ld", u->trial);
+		json_object_object_add(labels, AIOS_TJ_LABEL_TRIAL, jstr(num));
+	}
+	return labels;
+}
+
 enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_spec *s, int rank,
                                  int attempt, const char *coordinator, int spec_in_configmap,
                                  struct json_object **out)
 {
 	*out = NULL;
-	const char *jname = aios_json_str(job, "metadata.name");
+	struct aios_tj_unit u;
+	enum aios_err e = aios_tj_unit_of_job(job, s, &u);
+	return e ? e
+	         : aios_tj_unit_render_pod(&u, rank, attempt, coordinator, spec_in_configmap, out);
+}
+
+enum aios_err aios_tj_unit_render_pod(const struct aios_tj_unit *u, int rank, int attempt,
+                                      const char *coordinator, int spec_in_configmap,
+                                      struct json_object **out)
+{
+	*out = NULL;
+	struct json_object *job = u->job;
+	const struct aios_tj_spec *s = u->rs;
+	const char *jname = u->name;
 	const char *ns = aios_json_str(job, "metadata.namespace");
-	if (!jname || !*jname)
-		return aios_fail(AIOS_ERR_INVALID, "trainingjob: metadata.name missing");
 	if (rank < 0 || rank >= s->world)
 		return aios_fail(AIOS_ERR_INVALID, "trainingjob %s: rank %d outside world %d",
 		                 jname, rank, s->world);
-	int64_t gen = 1;
-	if (aios_json_opt_int(job, "metadata.generation", 1, &gen))
-		return AIOS_ERR_INVALID;
+	int64_t gen = u->generation;
 	struct claims claims = {.n = 0};
 	enum aios_err e;
-	if ((e = claim_of(job, "spec.data.uri", 0, &claims)) ||
-	    (e = claim_of(job, "spec.output.uri", 1, &claims)))
+	if ((e = claim_of(u->spec, "spec.data.uri", 0, &claims)) ||
+	    (e = claim_of(u->spec, "spec.output.uri", 1, &claims)))
 		return e;
-	struct json_object *tmpl = aios_json_lookup(job, "spec.template");
+	struct json_object *tmpl = aios_json_lookup(u->spec, "template");
 	enum aios_tj_role role = aios_tj_rank_role(s, rank);
 	char num[32];
 
@@ -315,8 +351,7 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
 	free(pname);
 	if (ns)
 		json_object_object_add(md, "namespace", jstr(ns));
-	struct json_object *labels = json_object_new_object();
-	json_object_object_add(labels, AIOS_TJ_LABEL_JOB, jstr(jname));
+	struct json_object *labels = unit_labels(u);
 	json_object_object_add(labels, AIOS_TJ_LABEL_ROLE, jstr(aios_tj_role_name(role)));
 	snprintf(num, sizeof(num), "%d", rank);
 	json_object_object_add(labels, AIOS_TJ_LABEL_RANK, jstr(num));
@@ -411,9 +446,8 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
 	if (spec_in_configmap) {
 		add_env(env, "AIOS_SPEC_FILE", AIOS_TJ_SPEC_DIR "/spec.json");
 	} else {
-		struct json_object *spec = aios_json_lookup(job, "spec");
 		add_env(env, "AIOS_SPEC",
-		        json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN));
+		        json_object_to_json_string_ext(u->spec, JSON_C_TO_STRING_PLAIN));
 	}
 	json_object_object_add(c, "env", env);
 
@@ -460,8 +494,9 @@ enum aios_err aios_tj_render_pod(struct json_object *job, const struct aios_tj_s
 }
 
 /* A core/v1 object of kind named name (taken, freed here) in the job's namespace,
- * labelled with the job and owned by it. */
-static struct json_object *owned_object(struct json_object *job, const char *kind, char *name)
+ * labelled with labels (taken) and owned by the job. */
+static struct json_object *owned_object(struct json_object *job, const char *kind, char *name,
+                                        struct json_object *labels)
 {
 	struct json_object *o = json_object_new_object(), *md = json_object_new_object();
 	json_object_object_add(o, "apiVersion", jstr("v1"));
@@ -471,9 +506,6 @@ static struct json_object *owned_object(struct json_object *job, const char *kin
 	const char *ns = aios_json_str(job, "metadata.namespace");
 	if (ns)
 		json_object_object_add(md, "namespace", jstr(ns));
-	struct json_object *labels = json_object_new_object();
-	json_object_object_add(labels, AIOS_TJ_LABEL_JOB,
-	                       jstr(aios_json_str(job, "metadata.name")));
 	json_object_object_add(md, "labels", labels);
 	json_object_object_add(md, "ownerReferences", owner_ref(job));
 	json_object_object_add(o, "metadata", md);
@@ -483,18 +515,21 @@ static struct json_object *owned_object(struct json_object *job, const char *kin
 enum aios_err aios_tj_render_spec_configmap(struct json_object *job, struct json_object **out)
 {
 	*out = NULL;
-	const char *jname = aios_json_str(job, "metadata.name");
-	if (!jname)
-		return aios_fail(AIOS_ERR_INVALID, "trainingjob: metadata.name missing");
-	int64_t gen = 1;
-	if (aios_json_opt_int(job, "metadata.generation", 1, &gen))
-		return AIOS_ERR_INVALID;
+	struct aios_tj_spec none = {0};
+	struct aios_tj_unit u;
+	enum aios_err e = aios_tj_unit_of_job(job, &none, &u);
+	return e ? e : aios_tj_unit_render_configmap(&u, out);
+}
+
+enum aios_err aios_tj_unit_render_configmap(const struct aios_tj_unit *u, struct json_object **out)
+{
 	struct json_object *cm =
-	    owned_object(job, "ConfigMap", aios_tj_spec_configmap_name(jname, gen));
+	    owned_object(u->job, "ConfigMap", aios_tj_spec_configmap_name(u->name, u->generation),
+	                 unit_labels(u));
 	struct json_object *data = json_object_new_object();
-	json_object_object_add(data, "spec.json",
-	                       jstr(json_object_to_json_string_ext(aios_json_lookup(job, "spec"),
-	                                                           JSON_C_TO_STRING_PLAIN)));
+	json_object_object_add(
+	    data, "spec.json",
+	    jstr(json_object_to_json_string_ext(u->spec, JSON_C_TO_STRING_PLAIN)));
 	json_object_object_add(cm, "data", data);
 	*out = cm;
 	return AIOS_OK;
@@ -547,8 +582,10 @@ enum aios_err aios_tj_render_secret(struct json_object *job, int64_t generation,
 	const char *jname = aios_json_str(job, "metadata.name");
 	if (!jname)
 		return aios_fail(AIOS_ERR_INVALID, "trainingjob: metadata.name missing");
+	struct json_object *labels = json_object_new_object();
+	json_object_object_add(labels, AIOS_TJ_LABEL_JOB, jstr(jname));
 	struct json_object *o =
-	    owned_object(job, "Secret", aios_tj_secret_name(jname, generation, attempt));
+	    owned_object(job, "Secret", aios_tj_secret_name(jname, generation, attempt), labels);
 	json_object_object_add(o, "type", jstr("Opaque"));
 	struct json_object *data = json_object_new_object();
 	json_object_object_add(data, AIOS_TJ_SECRET_KEY, jstr(secret));

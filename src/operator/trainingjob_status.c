@@ -196,10 +196,10 @@ static int pending_reason(struct json_object *pod, const char **reason, char *ms
 
 /* ============================== the plan ============================== */
 
-/* One plan in the making: the view (status edited in place), the pods, the plan. */
+/* One plan in the making: the unit, its state (edited in place), its pods, the plan. */
 struct ctx {
-	struct aios_tj_view *v;
-	struct aios_tj_status *st;     /* &v->status: what gets written */
+	const struct aios_tj_unit *u;
+	struct aios_tj_status *st;     /* the unit's state: what gets written */
 	struct aios_conditions *conds; /* &st->conditions */
 	const struct aios_tj_spec *spec;
 	struct aios_tj_plan *plan;
@@ -212,6 +212,19 @@ struct ctx {
 	enum aios_tj_phase phase0; /* the phase before this plan */
 };
 
+/* Appends an event, its message after the unit's prefix. */
+static void AIOS_PRINTF(4, 5)
+    event(struct ctx *c, const char *type, const char *reason, const char *fmt, ...)
+{
+	char msg[AIOS_TJ_MESSAGE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	const char *pre = c->u->event_prefix;
+	aios_tj_plan_event(c->plan, type, reason, "%s%s", pre ? pre : "", msg);
+}
+
 static int is_terminal(const struct ctx *c)
 {
 	return aios_conditions_is_true(c->conds, "Succeeded") ||
@@ -222,14 +235,14 @@ static int is_terminal(const struct ctx *c)
 static void finish(struct ctx *c, const char *type, const char *reason, const char *msg)
 {
 	int ok = strcmp(type, "Succeeded") == 0;
-	int64_t gen = c->v->generation;
+	int64_t gen = c->u->generation;
 	aios_conditions_remove(c->conds, ok ? "Failed" : "Succeeded");
 	aios_conditions_set(c->conds, type, AIOS_CONDITION_TRUE, reason, msg, gen, c->now_s);
 	aios_conditions_set_false_if_present(c->conds, "Running", reason, msg, gen, c->now_s);
 	aios_conditions_set_false_if_present(c->conds, "Restarting", reason, msg, gen, c->now_s);
 	c->st->phase = ok ? AIOS_TJ_PHASE_SUCCEEDED : AIOS_TJ_PHASE_FAILED;
 	c->st->completion_time = c->now;
-	aios_tj_plan_event(c->plan, ok ? "Normal" : "Warning", reason, "%s", msg);
+	event(c, ok ? "Normal" : "Warning", reason, "%s", msg);
 }
 
 /* Deletes the pods cleanPodPolicy names once the job is finished. */
@@ -313,14 +326,14 @@ static void set_artifact(struct ctx *c, struct json_object *rank0)
 	}
 	free(f);
 	if (!art.present) {
-		if (!c->v->output_uri)
+		if (!c->u->output_uri)
 			return;
 		art.present = 1;
-		art.file.uri = aios_xstrdup(c->v->output_uri);
+		art.file.uri = aios_xstrdup(c->u->output_uri);
 		art.file.bytes = -1;
 	}
 	art.has_generation = 1;
-	art.generation = c->v->generation;
+	art.generation = c->u->generation;
 	aios_tj_artifact_clear(&c->st->artifact);
 	c->st->artifact = art;
 }
@@ -394,8 +407,8 @@ static enum aios_err create_missing(struct ctx *c, int spec_in_cm)
 		if (r > 0 && !coord[0])
 			break;
 		struct json_object *pod;
-		enum aios_err e = aios_tj_render_pod(c->v->job, c->spec, r, c->attempt,
-		                                     coord[0] ? coord : NULL, spec_in_cm, &pod);
+		enum aios_err e = aios_tj_unit_render_pod(
+		    c->u, r, c->attempt, coord[0] ? coord : NULL, spec_in_cm, &pod);
 		if (e)
 			return e;
 		plan_create(c->plan, pod);
@@ -409,12 +422,12 @@ static enum aios_err create_missing(struct ctx *c, int spec_in_cm)
 /* ---- the steps of a plan, in order ---- */
 
 /* The spec does not parse: the job fails (once) and its running pods go. */
-static void plan_invalid_spec(struct ctx *c)
+static void plan_invalid_spec(struct ctx *c, const char *why)
 {
 	char msg[AIOS_TJ_MESSAGE_MAX];
-	snprintf(msg, sizeof(msg), "invalid spec: %s", c->v->spec_error);
+	snprintf(msg, sizeof(msg), "invalid spec: %s", why);
 	c->st->has_observed = 1;
-	c->st->observed_generation = c->v->generation;
+	c->st->observed_generation = c->u->generation;
 	const char *fr = aios_conditions_reason(c->conds, "Failed");
 	if (!fr || strcmp(fr, "InvalidSpec") != 0)
 		finish(c, "Failed", "InvalidSpec", msg);
@@ -425,15 +438,15 @@ static void plan_invalid_spec(struct ctx *c)
 static void plan_new_run(struct ctx *c)
 {
 	struct aios_tj_status *st = c->st;
-	int64_t gen = c->v->generation;
+	int64_t gen = c->u->generation;
 	int64_t observed = st->has_observed ? st->observed_generation : 0;
 	if (observed == gen)
 		return;
 	int was_terminal = is_terminal(c);
 	if (observed > 0 && (was_terminal || st->attempts > 0) && !c->spec->suspend &&
 	    !aios_conditions_is_true(c->conds, "Suspended"))
-		aios_tj_plan_event(c->plan, "Normal", "NewRun",
-		                   "spec generation %lld: starting a new run", (long long)gen);
+		event(c, "Normal", "NewRun", "spec generation %lld: starting a new run",
+		      (long long)gen);
 	aios_conditions_remove(c->conds, "Succeeded");
 	aios_conditions_remove(c->conds, "Failed");
 	st->completion_time = st->start_time = -1;
@@ -446,12 +459,14 @@ static void plan_new_run(struct ctx *c)
 		st->phase = AIOS_TJ_PHASE_PENDING;
 }
 
-/* Sorts the pods: the current attempt's by rank into c->cur; the others are stale and
- * go (unless the job is finished: then cleanPodPolicy decides). */
-static void sort_pods(struct ctx *c, int terminal)
+/* Sorts the pods: the current attempt's by rank into c->cur (allocated); the others are
+ * stale and go. */
+static void sort_pods(struct ctx *c)
 {
 	const struct aios_tj_spec *spec = c->spec;
-	int64_t gen = c->v->generation, attempts = c->st->attempts;
+	int64_t gen = c->u->generation, attempts = c->st->attempts;
+	c->cur = aios_xcalloc((size_t)spec->world, sizeof(*c->cur));
+	c->attempt = attempts > 0 ? (int)(attempts - 1) : 0;
 	for (size_t i = 0; i < c->n_pods; i++) {
 		struct json_object *p = c->pods[i];
 		const char *pn = aios_json_str(p, "metadata.name");
@@ -464,7 +479,7 @@ static void sort_pods(struct ctx *c, int terminal)
 		int current =
 		    attempts > 0 && g == gen && a == c->attempt && r >= 0 && r < spec->world;
 		if (current && !deleting && !c->cur[r]) {
-			char *want = aios_tj_pod_name(c->v->name, aios_tj_rank_role(spec, (int)r),
+			char *want = aios_tj_pod_name(c->u->name, aios_tj_rank_role(spec, (int)r),
 			                              (int)r, gen, c->attempt);
 			if (strcmp(want, pn) == 0)
 				c->cur[r] = p;
@@ -472,7 +487,7 @@ static void sort_pods(struct ctx *c, int terminal)
 			if (c->cur[r])
 				continue;
 		}
-		if (terminal || deleting)
+		if (deleting)
 			continue;
 		aios_tj_plan_remove(c->plan, pn);
 	}
@@ -495,15 +510,15 @@ static void plan_finished(struct ctx *c)
 /* Suspended: no pods, no clock. */
 static void plan_suspend(struct ctx *c)
 {
-	int64_t gen = c->v->generation;
+	int64_t gen = c->u->generation;
 	for (size_t i = 0; i < c->n_pods; i++) {
 		const char *pn = aios_json_str(c->pods[i], "metadata.name");
 		if (pn && !aios_json_lookup(c->pods[i], "metadata.deletionTimestamp"))
 			aios_tj_plan_remove(c->plan, pn);
 	}
 	if (!aios_conditions_is_true(c->conds, "Suspended"))
-		aios_tj_plan_event(c->plan, "Normal", "Suspended",
-		                   "runPolicy.suspend is true: pods deleted, clock stopped");
+		event(c, "Normal", "Suspended",
+		      "runPolicy.suspend is true: pods deleted, clock stopped");
 	aios_conditions_set(c->conds, "Suspended", AIOS_CONDITION_TRUE, "JobSuspended",
 	                    "runPolicy.suspend is true", gen, c->now_s);
 	aios_conditions_set_false_if_present(c->conds, "Running", "JobSuspended",
@@ -519,13 +534,7 @@ static void plan_suspend(struct ctx *c)
 static void plan_start(struct ctx *c)
 {
 	struct aios_tj_status *st = c->st;
-	int64_t gen = c->v->generation;
-	if (aios_conditions_is_true(c->conds, "Suspended")) {
-		aios_conditions_set(c->conds, "Suspended", AIOS_CONDITION_FALSE, "JobResumed",
-		                    "runPolicy.suspend is false", gen, c->now_s);
-		aios_tj_plan_event(c->plan, "Normal", "Resumed",
-		                   "runPolicy.suspend is false: starting pods");
-	}
+	int64_t gen = c->u->generation;
 	if (st->attempts == 0) {
 		st->has_attempts = 1;
 		st->attempts = 1;
@@ -562,11 +571,10 @@ static int plan_failed_rank(struct ctx *c)
 	for (int r = 0; r < c->spec->world; r++)
 		if (c->cur[r])
 			aios_tj_plan_remove(c->plan, aios_json_str(c->cur[r], "metadata.name"));
-	aios_tj_plan_event(c->plan, "Warning", "Restarting",
-	                   "attempt %lld failed, starting attempt %lld: %s",
-	                   (long long)st->attempts, (long long)st->attempts + 1, why);
+	event(c, "Warning", "Restarting", "attempt %lld failed, starting attempt %lld: %s",
+	      (long long)st->attempts, (long long)st->attempts + 1, why);
 	aios_conditions_set(c->conds, "Restarting", AIOS_CONDITION_TRUE, "RankFailed", why,
-	                    c->v->generation, c->now_s);
+	                    c->u->generation, c->now_s);
 	st->attempts++;
 	c->attempt++;
 	memset(&st->progress, 0, sizeof(st->progress));
@@ -610,11 +618,23 @@ static int plan_success(struct ctx *c)
 	return 1;
 }
 
+/* create_missing would render a pod now. */
+static int wants_pods(const struct ctx *c)
+{
+	if (!c->cur[0])
+		return 1;
+	const char *ip = aios_json_str(c->cur[0], "status.podIP");
+	for (int r = 1; ip && *ip && r < c->spec->world; r++)
+		if (!c->cur[r])
+			return 1;
+	return 0;
+}
+
 /* Creates what is missing (the spec ConfigMap first when the spec is large); fails the
  * job when the spec cannot be carried or rendered (1). */
 static int plan_create_pods(struct ctx *c)
 {
-	size_t spec_len = c->v->spec_json_len;
+	size_t spec_len = c->u->spec_json_len;
 	if (spec_len > AIOS_TJ_SPEC_FILE_MAX) {
 		char msg[160];
 		snprintf(msg, sizeof(msg),
@@ -624,6 +644,11 @@ static int plan_create_pods(struct ctx *c)
 		return 1;
 	}
 	int spec_in_cm = spec_len > AIOS_TJ_SPEC_ENV_MAX;
+	if (spec_in_cm && c->plan->configmap && wants_pods(c)) {
+		/* the plan carries one spec ConfigMap: this unit's pods wait a pass */
+		aios_tj_plan_requeue(c->plan, 1000);
+		return 0;
+	}
 	size_t before = c->plan->n_create;
 	if (create_missing(c, spec_in_cm) != AIOS_OK) {
 		char msg[AIOS_TJ_MESSAGE_MAX];
@@ -632,7 +657,7 @@ static int plan_create_pods(struct ctx *c)
 		return 1;
 	}
 	if (spec_in_cm && c->plan->n_create > before &&
-	    aios_tj_render_spec_configmap(c->v->job, &c->plan->configmap) != AIOS_OK)
+	    aios_tj_unit_render_configmap(c->u, &c->plan->configmap) != AIOS_OK)
 		c->plan->configmap = NULL;
 	return 0;
 }
@@ -641,11 +666,10 @@ static int plan_create_pods(struct ctx *c)
 static void plan_running(struct ctx *c, const struct aios_tj_progress *progress)
 {
 	int world = c->spec->world;
-	int64_t gen = c->v->generation;
+	int64_t gen = c->u->generation;
 	if (c->phase0 != AIOS_TJ_PHASE_RUNNING)
-		aios_tj_plan_event(c->plan, "Normal", "Running",
-		                   "all %d rank%s running (attempt %lld)", world,
-		                   world == 1 ? "" : "s", (long long)c->st->attempts);
+		event(c, "Normal", "Running", "all %d rank%s running (attempt %lld)", world,
+		      world == 1 ? "" : "s", (long long)c->st->attempts);
 	c->st->phase = AIOS_TJ_PHASE_RUNNING;
 	char msg[96];
 	snprintf(msg, sizeof(msg), "all %d rank%s running", world, world == 1 ? "" : "s");
@@ -654,7 +678,7 @@ static void plan_running(struct ctx *c, const struct aios_tj_progress *progress)
 	aios_conditions_set_false_if_present(c->conds, "Restarting", "AllRanksRunning", msg, gen,
 	                                     c->now_s);
 	const char *ip = aios_json_str(c->cur[0], "status.podIP");
-	if (ip && *ip)
+	if (ip && *ip && !c->plan->scrape_addr)
 		c->plan->scrape_addr = aios_xasprintf("%s:%d", ip, AIOS_TJ_METRICS_PORT);
 	if (progress)
 		set_progress(c, progress);
@@ -676,11 +700,10 @@ static void plan_waiting(struct ctx *c, int running, const char *why_reason, con
 		phase = AIOS_TJ_PHASE_RUNNING;
 	const char *reason0 = aios_conditions_reason(c->conds, "Running");
 	if (why_reason && (!reason0 || strcmp(reason0, why_reason) != 0))
-		aios_tj_plan_event(c->plan, "Warning", why_reason, "%s", why);
+		event(c, "Warning", why_reason, "%s", why);
 	else if (!why_reason && c->phase0 != AIOS_TJ_PHASE_NONE && phase != c->phase0 &&
 	         phase != AIOS_TJ_PHASE_RESTARTING)
-		aios_tj_plan_event(c->plan, "Normal", aios_tj_phase_name(phase),
-		                   "waiting for every rank to run");
+		event(c, "Normal", aios_tj_phase_name(phase), "waiting for every rank to run");
 	c->st->phase = phase;
 	if (phase == AIOS_TJ_PHASE_RUNNING)
 		return;
@@ -689,7 +712,7 @@ static void plan_waiting(struct ctx *c, int running, const char *why_reason, con
 	         world == 1 ? "" : "s", why_reason ? "; " : "", why_reason ? why : "");
 	if (why_reason || aios_conditions_find(c->conds, "Running"))
 		aios_conditions_set(c->conds, "Running", AIOS_CONDITION_FALSE,
-		                    why_reason ? why_reason : "RanksPending", msg, c->v->generation,
+		                    why_reason ? why_reason : "RanksPending", msg, c->u->generation,
 		                    c->now_s);
 }
 
@@ -712,29 +735,56 @@ static void plan_phase(struct ctx *c, const struct aios_tj_progress *progress)
 		plan_waiting(c, running, why_reason, why);
 }
 
-/* A job whose spec parsed and is not a search: one gang of ranks per attempt. */
-static void plan_gang(struct ctx *c, const struct aios_tj_progress *progress)
+void aios_tj_gang_plan(const struct aios_tj_unit *u, struct aios_tj_status *st,
+                       struct json_object *const *pods, size_t n_pods, time_t now,
+                       const struct aios_tj_progress *progress, struct aios_tj_plan *plan)
+{
+	struct ctx c = {.u = u,
+	                .st = st,
+	                .conds = &st->conditions,
+	                .spec = u->rs,
+	                .plan = plan,
+	                .pods = pods,
+	                .n_pods = n_pods,
+	                .now = now,
+	                .phase0 = st->phase};
+	aios_rfc3339(now, c.now_s, sizeof(c.now_s));
+	sort_pods(&c);
+	plan_start(&c);
+	if (!plan_failed_rank(&c) && !plan_deadline(&c) && !plan_success(&c) &&
+	    !plan_create_pods(&c))
+		plan_phase(&c, progress);
+	set_workers(&c);
+	free(c.cur);
+}
+
+/* Leaving suspend: the condition turns False and the pods start again. */
+static void plan_resume(struct ctx *c, const char *what)
+{
+	if (!aios_conditions_is_true(c->conds, "Suspended"))
+		return;
+	aios_conditions_set(c->conds, "Suspended", AIOS_CONDITION_FALSE, "JobResumed",
+	                    "runPolicy.suspend is false", c->u->generation, c->now_s);
+	event(c, "Normal", "Resumed", "runPolicy.suspend is false: %s", what);
+}
+
+/* A job whose spec parsed and is not a search: the job policy over its one unit. */
+static void plan_job(struct ctx *c, const struct aios_tj_progress *progress)
 {
 	plan_new_run(c);
-	int terminal = is_terminal(c);
-	c->cur = aios_xcalloc((size_t)c->spec->world, sizeof(*c->cur));
-	c->attempt = c->st->attempts > 0 ? (int)(c->st->attempts - 1) : 0;
-	sort_pods(c, terminal);
-	if (terminal) {
+	if (is_terminal(c)) {
 		plan_finished(c);
-		free(c->cur);
 		return;
 	}
 	if (c->spec->suspend) {
+		sort_pods(c);
 		plan_suspend(c);
-	} else {
-		plan_start(c);
-		if (!plan_failed_rank(c) && !plan_deadline(c) && !plan_success(c) &&
-		    !plan_create_pods(c))
-			plan_phase(c, progress);
+		set_workers(c);
+		free(c->cur);
+		return;
 	}
-	set_workers(c);
-	free(c->cur);
+	plan_resume(c, "starting pods");
+	aios_tj_gang_plan(c->u, c->st, c->pods, c->n_pods, c->now, progress, c->plan);
 }
 
 enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *pods, size_t n_pods,
@@ -747,7 +797,16 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 		out->status = aios_tj_status_encode(&(struct aios_tj_status){0});
 		return AIOS_ERR_INVALID;
 	}
-	struct ctx c = {.v = &v,
+	struct aios_tj_unit u = {.job = job,
+	                         .name = v.name,
+	                         .spec = aios_json_lookup(job, "spec"),
+	                         .rs = &v.spec,
+	                         .generation = v.generation,
+	                         .trial = -1,
+	                         .output_uri = v.output_uri,
+	                         .spec_json_len = v.spec_json_len,
+	                         .event_prefix = ""};
+	struct ctx c = {.u = &u,
 	                .st = &v.status,
 	                .conds = &v.status.conditions,
 	                .spec = &v.spec,
@@ -761,13 +820,13 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 	if (v.deleting) {
 		/* the garbage collector takes its pods */
 	} else if (!v.spec_ok) {
-		plan_invalid_spec(&c);
+		plan_invalid_spec(&c, v.spec_error);
 	} else if (v.search) {
 		/* a hyperparameter search plans on the status as JSON (search.h) */
 		out->status = aios_tj_status_encode(&v.status);
 		e = aios_search_plan(job, &v.spec, pods, n_pods, now, progress, out);
 	} else {
-		plan_gang(&c, progress);
+		plan_job(&c, progress);
 	}
 	if (!out->status)
 		out->status = aios_tj_status_encode(&v.status);

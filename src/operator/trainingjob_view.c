@@ -203,7 +203,7 @@ static struct json_object *encode_artifact(const struct aios_tj_artifact *a)
 	return r;
 }
 
-static struct json_object *encode_progress(const struct aios_tj_status_progress *p)
+struct json_object *aios_tj_progress_encode(const struct aios_tj_status_progress *p)
 {
 	struct json_object *o = json_object_new_object();
 	if (p->have & AIOS_TJ_PR_EPOCH)
@@ -247,7 +247,7 @@ struct json_object *aios_tj_status_encode(const struct aios_tj_status *s)
 		json_object_object_add(o, "workers", w);
 	}
 	if (s->progress.present)
-		json_object_object_add(o, "progress", encode_progress(&s->progress));
+		json_object_object_add(o, "progress", aios_tj_progress_encode(&s->progress));
 	if (s->artifact.present)
 		json_object_object_add(o, "artifact", encode_artifact(&s->artifact));
 	if (s->conditions.n > 0 || s->had_conditions)
