@@ -1,10 +1,10 @@
 /*
  * search.h - hyperparameter search in a TrainingJob (spec.search): the pure parts.
  *
- * A search runs trials. Each trial is a plain TrainingJob spec (the job's spec with the
- * trial's values put in place of spec.optimizer / spec.model fields, spec.search removed
- * and its own output URI), run by the ordinary TrainingJob state machine as a gang of
- * trainer pods (search_plan.c). This module knows nothing of pods:
+ * A search runs trials. Each trial trains a plain TrainingJob spec (the job's spec with
+ * the trial's values put in place of spec.optimizer / spec.model fields, spec.search
+ * removed and its own output URI) as one unit of the job: a gang of trainer pods planned
+ * like a plain job's (search_plan.c, aios_tj_gang_plan). This module knows nothing of pods:
  *
  *   - aios_search_parse() reads spec.search (defaults as in the CRD);
  *   - aios_search_sample() gives configuration i: grid point i, or the i-th random draw
@@ -156,8 +156,7 @@ struct aios_tj_spec;
 /*
  * Called by aios_tj_plan() for a job with spec.search once it has parsed spec (which it
  * passes) and put a copy of the job's status in out->status: fills the rest of the plan
- * and edits out->status in place. Every trial is planned by aios_tj_plan() on a
- * synthetic job holding the trial's spec; the results are merged into out.
+ * and edits out->status in place. Every trial is a unit planned by aios_tj_gang_plan().
  */
 enum aios_err aios_search_plan(struct json_object *job, const struct aios_tj_spec *spec,
                                struct json_object *const *pods, size_t n_pods, time_t now,

@@ -1,13 +1,13 @@
 /*
  * search_plan.c - the TrainingJob state machine for a job with spec.search.
  *
- * Each trial runs as a plain TrainingJob would: aios_tj_plan() plans it on a synthetic
- * job "<job>-t<i>" whose spec is the trial's (aios_search_apply) and whose status is
- * rebuilt from status.trials[i] (attempts, startTime, phase). The pods and ConfigMap it
- * renders are then re-parented to the real job (label aios.dev/job and the
- * ownerReference name the real job; label aios.dev/trial = i), so the operator's watch,
- * the garbage collector and `kubectl get pods -l aios.dev/job=<job>` see them as the
- * job's. Pod names stay "<job>-t<i>-g<gen>a<attempt>-w<rank>": unique per trial.
+ * Each trial is a unit of the job (trainingjob.h): a gang named "<job>-t<i>" training
+ * the trial's spec (aios_search_apply), planned by aios_tj_gang_plan() on the state its
+ * entry status.trials[i] records (attempts, startTime, phase, the reason reported).
+ * Its pods are the job's (label aios.dev/job, the owner reference) with label
+ * aios.dev/trial = i, so the operator's watch, the garbage collector and
+ * `kubectl get pods -l aios.dev/job=<job>` see them as the job's. Pod names are
+ * "<job>-t<i>-g<gen>a<attempt>-w<rank>": unique per trial.
  *
  * Around the trials, this file owns what belongs to the whole search: the new run of a
  * new spec generation (trials forgotten), suspend (every pod deleted, running trials
@@ -125,28 +125,6 @@ static void record_result(struct sp *c, struct json_object *tr, struct json_obje
 		                                          : "the trainer reported no loss"));
 }
 
-/* Re-parents a child the trial's plan rendered: the real job owns it. */
-static void adopt(struct sp *c, struct json_object *child, size_t trial)
-{
-	struct json_object *md = aios_json_lookup(child, "metadata");
-	if (!md)
-		return;
-	struct json_object *labels = aios_json_lookup(md, "labels");
-	if (!labels) {
-		labels = json_object_new_object();
-		json_object_object_add(md, "labels", labels);
-	}
-	char num[24];
-	snprintf(num, sizeof(num), "%zu", trial);
-	json_object_object_add(labels, AIOS_TJ_LABEL_JOB, str(c->name));
-	json_object_object_add(labels, AIOS_SEARCH_LABEL_TRIAL, str(num));
-	struct json_object *refs = aios_json_lookup(md, "ownerReferences");
-	for (size_t i = 0; refs && json_object_is_type(refs, json_type_array) &&
-	                   i < json_object_array_length(refs);
-	     i++)
-		json_object_object_add(json_object_array_get_idx(refs, i), "name", str(c->name));
-}
-
 /*
  * Successive halving: the checkpoint directory a promoted trial i (epochs > 0) continues
  * from: that of the latest earlier trial with the same parameters and fewer epochs that
@@ -177,57 +155,111 @@ static char *resume_from(struct sp *c, struct json_object *tr, size_t i, int64_t
 	return NULL;
 }
 
-/* The synthetic job a trial is planned as. New object. */
-static struct json_object *trial_job(struct sp *c, struct json_object *tr, size_t i)
+/* The spec trial i trains (aios_search_apply; a promoted trial resumes from its shorter
+ * run's checkpoints). New object. */
+static struct json_object *trial_spec(struct sp *c, struct json_object *tr, size_t i)
 {
-	struct json_object *j = json_object_new_object();
-	json_object_object_add(j, "apiVersion", str("aios.dev/v1alpha1"));
-	json_object_object_add(j, "kind", str("TrainingJob"));
-	char *tn = aios_xasprintf("%s-t%zu", c->name, i);
-	struct json_object *md = json_object_new_object();
-	json_object_object_add(md, "name", str(tn));
-	free(tn);
-	json_object_object_add(md, "namespace", str(aios_json_str(c->job, "metadata.namespace")));
-	json_object_object_add(md, "uid", str(aios_json_str(c->job, "metadata.uid")));
-	json_object_object_add(md, "generation", json_object_new_int64(c->gen));
-	json_object_object_add(j, "metadata", md);
 	int64_t epochs = 0;
 	if (c->s->algo != AIOS_SEARCH_HALVING || aios_json_opt_int(tr, "epochs", 0, &epochs))
 		epochs = 0;
 	struct json_object *spec = aios_search_apply(aios_json_lookup(c->job, "spec"),
 	                                             aios_json_lookup(tr, "parameters"), epochs, i);
 	char *from = epochs > 0 ? resume_from(c, tr, i, epochs) : NULL;
-	if (from) /* a promoted trial continues its shorter run's training */
+	if (from)
 		aios_json_set(spec, "checkpoint.resumeFrom", str(from));
 	free(from);
-	json_object_object_add(j, "spec", spec);
-	struct json_object *ts = json_object_new_object();
-	json_object_object_add(ts, "observedGeneration", json_object_new_int64(c->gen));
-	int64_t attempts = 0;
-	if (aios_json_opt_int(tr, "attempts", 0, &attempts))
-		attempts = 0;
-	json_object_object_add(ts, "attempts", json_object_new_int64(attempts));
+	return spec;
+}
+
+/* A trial's entry as the state of its gang: attempts, startTime, phase, and the waiting
+ * reason already reported (so that it is not reported again). */
+static void trial_state_decode(struct sp *c, struct json_object *tr, struct aios_tj_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->start_time = st->completion_time = -1;
+	st->has_attempts = 1;
+	if (aios_json_opt_int(tr, "attempts", 0, &st->attempts))
+		st->attempts = 0;
 	const char *t0 = aios_json_str(tr, "startTime");
 	if (t0)
-		json_object_object_add(ts, "startTime", str(t0));
+		st->start_time = aios_rfc3339_parse(t0);
 	const char *ph = aios_json_str(tr, "phase");
-	json_object_object_add(ts, "phase", str(ph ? ph : "Pending"));
-	/* the waiting reason already reported, so that it is not reported again */
+	st->phase = aios_tj_phase_parse(ph ? ph : "Pending");
 	const char *reason = aios_json_str(tr, "reason");
-	if (reason) {
-		struct aios_conditions tc = {0};
-		aios_conditions_set(&tc, "Running", AIOS_CONDITION_FALSE, reason, "", c->gen,
-		                    c->now_s);
-		json_object_object_add(ts, "conditions", aios_conditions_encode(&tc));
-		aios_conditions_cleanup(&tc);
+	if (reason)
+		aios_conditions_set(&st->conditions, "Running", AIOS_CONDITION_FALSE, reason, "",
+		                    c->gen, c->now_s);
+}
+
+/* Why a gang waits or failed: its Failed, Restarting or (False) Running condition. */
+static const struct aios_condition *gang_why(const struct aios_tj_status *st)
+{
+	const struct aios_conditions *tc = &st->conditions;
+	if (st->phase == AIOS_TJ_PHASE_FAILED)
+		return aios_conditions_find(tc, "Failed");
+	if (aios_conditions_is_true(tc, "Restarting"))
+		return aios_conditions_find(tc, "Restarting");
+	const struct aios_condition *run = aios_conditions_find(tc, "Running");
+	if (run && run->status == AIOS_CONDITION_FALSE && strcmp(run->reason, "RanksPending") != 0)
+		return run;
+	return NULL;
+}
+
+/* The current attempt's rank 0 among a trial's pods, or NULL. */
+static struct json_object *trial_rank0(struct sp *c, struct json_object *const *mine, size_t n,
+                                       int64_t attempts)
+{
+	for (size_t k = n; k-- > 0;)
+		if (aios_tj_label_int(mine[k], AIOS_TJ_LABEL_RANK, -1) == 0 &&
+		    aios_tj_label_int(mine[k], AIOS_TJ_LABEL_ATTEMPT, -1) == attempts - 1 &&
+		    aios_tj_label_int(mine[k], AIOS_TJ_LABEL_GENERATION, -1) == c->gen)
+			return mine[k];
+	return NULL;
+}
+
+/* Writes the gang's new state into the trial's entry; returns the trial's phase. */
+static enum aios_search_phase trial_state_encode(struct sp *c, struct json_object *tr,
+                                                 struct aios_tj_status *st,
+                                                 struct json_object *rank0)
+{
+	enum aios_search_phase phase = AIOS_TRIAL_PENDING;
+	json_object_object_add(tr, "attempts", json_object_new_int64(st->attempts));
+	if (st->start_time >= 0 && !aios_json_str(tr, "startTime")) {
+		char t0[32];
+		aios_rfc3339(st->start_time, t0, sizeof(t0));
+		json_object_object_add(tr, "startTime", str(t0));
 	}
-	json_object_object_add(j, "status", ts);
-	return j;
+	json_object_object_del(tr, "reason");
+	json_object_object_del(tr, "message");
+	if (st->phase == AIOS_TJ_PHASE_SUCCEEDED) {
+		phase = AIOS_TRIAL_SUCCEEDED;
+		record_result(c, tr, rank0);
+		if (st->artifact.present) {
+			st->artifact.has_generation = 0;
+			json_object_object_add(tr, "artifact",
+			                       aios_tj_artifact_encode(&st->artifact));
+		}
+	} else if (st->phase == AIOS_TJ_PHASE_FAILED) {
+		phase = AIOS_TRIAL_FAILED;
+	} else if (st->phase == AIOS_TJ_PHASE_RUNNING) {
+		phase = AIOS_TRIAL_RUNNING;
+	}
+	const struct aios_condition *why = gang_why(st);
+	if (why) {
+		json_object_object_add(tr, "reason", str(why->reason));
+		json_object_object_add(tr, "message", str(why->message));
+	}
+	json_object_object_add(tr, "phase", str(aios_search_phase_name(phase)));
+	if (phase == AIOS_TRIAL_SUCCEEDED || phase == AIOS_TRIAL_FAILED)
+		json_object_object_add(tr, "completionTime", str(c->now_s));
+	return phase;
 }
 
 /*
- * Plans trial i (not ended) with its pods; merges pods to create and delete, events and
- * requeues into c->out, and updates the trial's entry. Returns its new phase.
+ * Plans trial i (not ended) as a unit of the job: its gang runs the trial's spec, its
+ * pods are those labelled with its index. Pods, events and requeues go straight into
+ * c->out; the trial's entry gets its new state. *progress_out: the trial's progress
+ * when its rank 0 is the one the job scrapes. Returns the trial's new phase.
  */
 static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_object *const *pods,
                                         size_t n_pods, const struct aios_tj_progress *progress,
@@ -237,104 +269,37 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 	struct json_object **mine = aios_xcalloc(n_pods + 1, sizeof(*mine));
 	size_t n = 0;
 	for (size_t k = 0; k < n_pods; k++)
-		if (aios_tj_label_int(pods[k], AIOS_SEARCH_LABEL_TRIAL, -1) == (int64_t)i)
+		if (aios_tj_label_int(pods[k], AIOS_TJ_LABEL_TRIAL, -1) == (int64_t)i)
 			mine[n++] = pods[k];
-	struct json_object *tj = trial_job(c, tr, i);
-	struct aios_tj_plan tp;
+	/* a trial carries none of the job's own deadline, TTL or suspend */
+	struct aios_tj_spec rs = *c->spec;
+	rs.deadline_s = 0, rs.ttl_s = -1, rs.suspend = 0;
+	struct json_object *spec = trial_spec(c, tr, i);
 	const char *tname = aios_json_str(tr, "name");
-	enum aios_search_phase phase = aios_search_phase_parse(aios_json_str(tr, "phase"));
-	if (aios_tj_plan(tj, mine, n, c->now, progress, &tp) != AIOS_OK) {
-		json_object_object_add(tr, "phase", str("Failed"));
-		json_object_object_add(tr, "message", str(aios_errmsg()));
-		json_object_put(tj);
-		free(mine);
-		return AIOS_TRIAL_FAILED;
-	}
-	struct aios_tj_plan *o = c->out;
-	/* The plan holds one spec ConfigMap: a trial that needs another creates its pods on
-	 * the next reconcile (pods must not wait for a ConfigMap nobody creates). */
-	int cm_busy = tp.configmap && o->configmap;
-	if (cm_busy) {
-		aios_tj_plan_requeue(o, 1000);
-	} else if (tp.configmap) {
-		adopt(c, tp.configmap, i);
-		o->configmap = tp.configmap;
-		tp.configmap = NULL;
-	}
-	for (size_t k = 0; k < tp.n_create && !cm_busy; k++) {
-		adopt(c, tp.create[k], i);
-		o->create = aios_xrealloc(o->create, (o->n_create + 1) * sizeof(*o->create));
-		o->create[o->n_create++] = tp.create[k];
-		tp.create[k] = NULL;
-	}
-	for (size_t k = 0; k < tp.n_remove; k++)
-		aios_tj_plan_remove(o, tp.remove[k]);
-	for (size_t k = 0; k < tp.n_events; k++)
-		aios_tj_plan_event(o, tp.events[k].type, tp.events[k].reason, "trial %s: %s",
-		                   tname ? tname : "?", tp.events[k].message);
-	if (tp.requeue_after_ms > 0)
-		aios_tj_plan_requeue(o, tp.requeue_after_ms);
-	if (tp.scrape_addr && !o->scrape_addr) {
-		o->scrape_addr = tp.scrape_addr;
-		tp.scrape_addr = NULL;
-		struct json_object *pr = aios_json_lookup(tp.status, "progress");
-		if (pr && progress_out)
-			*progress_out = aios_json_copy(pr);
-	}
-
-	struct json_object *ts = tp.status;
-	int64_t attempts = 0;
-	if (!aios_json_opt_int(ts, "attempts", 0, &attempts))
-		json_object_object_add(tr, "attempts", json_object_new_int64(attempts));
-	const char *t0 = aios_json_str(ts, "startTime");
-	if (t0 && !aios_json_str(tr, "startTime"))
-		json_object_object_add(tr, "startTime", str(t0));
-	const char *ph = aios_json_str(ts, "phase");
-	ph = ph ? ph : "Pending";
-	/* why it waits or failed: the trial's Failed, Restarting or (False) Running condition */
-	struct aios_conditions tc;
-	aios_conditions_decode(aios_json_lookup(ts, "conditions"), &tc);
-	const struct aios_condition *why = NULL;
-	json_object_object_del(tr, "reason");
-	json_object_object_del(tr, "message");
-	if (strcmp(ph, "Succeeded") == 0) {
-		phase = AIOS_TRIAL_SUCCEEDED;
-		struct json_object *rank0 = NULL;
-		for (size_t k = 0; k < n; k++)
-			if (aios_tj_label_int(mine[k], AIOS_TJ_LABEL_RANK, -1) == 0 &&
-			    aios_tj_label_int(mine[k], AIOS_TJ_LABEL_ATTEMPT, -1) == attempts - 1 &&
-			    aios_tj_label_int(mine[k], AIOS_TJ_LABEL_GENERATION, -1) == c->gen)
-				rank0 = mine[k];
-		record_result(c, tr, rank0);
-		struct json_object *art = aios_json_lookup(ts, "artifact");
-		if (art) {
-			art = aios_json_copy(art);
-			json_object_object_del(art, "generation");
-			json_object_object_add(tr, "artifact", art);
-		}
-	} else if (strcmp(ph, "Failed") == 0) {
-		phase = AIOS_TRIAL_FAILED;
-		why = aios_conditions_find(&tc, "Failed");
-	} else {
-		phase = strcmp(ph, "Running") == 0 ? AIOS_TRIAL_RUNNING : AIOS_TRIAL_PENDING;
-		why = aios_conditions_is_true(&tc, "Restarting")
-		          ? aios_conditions_find(&tc, "Restarting")
-		          : NULL;
-		const struct aios_condition *run = aios_conditions_find(&tc, "Running");
-		if (!why && run && run->status == AIOS_CONDITION_FALSE &&
-		    strcmp(run->reason, "RanksPending") != 0)
-			why = run;
-	}
-	if (why) {
-		json_object_object_add(tr, "reason", str(why->reason));
-		json_object_object_add(tr, "message", str(why->message));
-	}
-	aios_conditions_cleanup(&tc);
-	json_object_object_add(tr, "phase", str(aios_search_phase_name(phase)));
-	if (phase == AIOS_TRIAL_SUCCEEDED || phase == AIOS_TRIAL_FAILED)
-		json_object_object_add(tr, "completionTime", str(c->now_s));
-	aios_tj_plan_cleanup(&tp);
-	json_object_put(tj);
+	char *uname = aios_xasprintf("%s-t%zu", c->name, i);
+	char *prefix = aios_xasprintf("trial %s: ", tname ? tname : "?");
+	struct aios_tj_unit u = {
+	    .job = c->job,
+	    .name = uname,
+	    .spec = spec,
+	    .rs = &rs,
+	    .generation = c->gen,
+	    .trial = (long)i,
+	    .output_uri = aios_json_str(spec, "output.uri"),
+	    .spec_json_len = strlen(json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN)),
+	    .event_prefix = prefix};
+	struct aios_tj_status st;
+	trial_state_decode(c, tr, &st);
+	int scraped = c->out->scrape_addr != NULL;
+	aios_tj_gang_plan(&u, &st, mine, n, c->now, scraped ? NULL : progress, c->out);
+	if (!scraped && c->out->scrape_addr && st.progress.present && progress_out)
+		*progress_out = aios_tj_progress_encode(&st.progress);
+	enum aios_search_phase phase =
+	    trial_state_encode(c, tr, &st, trial_rank0(c, mine, n, st.attempts));
+	aios_tj_status_cleanup(&st);
+	json_object_put(spec);
+	free(prefix);
+	free(uname);
 	free(mine);
 	return phase;
 }
@@ -392,7 +357,7 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 
 	/* pods that belong to no recorded trial go */
 	for (size_t k = 0; k < n_pods; k++) {
-		int64_t t = aios_tj_label_int(pods[k], AIOS_SEARCH_LABEL_TRIAL, -1);
+		int64_t t = aios_tj_label_int(pods[k], AIOS_TJ_LABEL_TRIAL, -1);
 		const char *pn = aios_json_str(pods[k], "metadata.name");
 		if (pn && (t < 0 || (size_t)t >= n) &&
 		    !aios_json_lookup(pods[k], "metadata.deletionTimestamp"))

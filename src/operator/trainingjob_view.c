@@ -193,7 +193,7 @@ static struct json_object *encode_file(const struct aios_tj_file *f)
 	return r;
 }
 
-static struct json_object *encode_artifact(const struct aios_tj_artifact *a)
+struct json_object *aios_tj_artifact_encode(const struct aios_tj_artifact *a)
 {
 	struct json_object *r = encode_file(&a->file);
 	if (a->has_onnx)
@@ -249,7 +249,7 @@ struct json_object *aios_tj_status_encode(const struct aios_tj_status *s)
 	if (s->progress.present)
 		json_object_object_add(o, "progress", aios_tj_progress_encode(&s->progress));
 	if (s->artifact.present)
-		json_object_object_add(o, "artifact", encode_artifact(&s->artifact));
+		json_object_object_add(o, "artifact", aios_tj_artifact_encode(&s->artifact));
 	if (s->conditions.n > 0 || s->had_conditions)
 		json_object_object_add(o, "conditions", aios_conditions_encode(&s->conditions));
 	return o;
