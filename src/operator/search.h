@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "common/err.h"
+#include "operator/trainingjob.h"
 
 #define AIOS_SEARCH_MAX_DIMS       8                /* fields of spec.search.space */
 #define AIOS_SEARCH_MAX_TRIALS     1000             /* the CRD's maximum of trials */
@@ -149,18 +150,41 @@ enum aios_search_phase aios_search_phase_parse(const char *s);
 
 /* ---- the controller side (search_plan.c) ---- */
 
-struct aios_tj_plan;
-struct aios_tj_progress;
-struct aios_tj_spec;
+/*
+ * The trials of a search are its units: the job policy of aios_tj_plan() (a new run,
+ * suspend, the deadline, the end, cleanPodPolicy, TTL) runs around them as around a plain
+ * job's gang. status.trials and status.best live in the status's other fields (rest).
+ */
+
+/* status.trials is present: a search has run. */
+int aios_search_has_trials(struct json_object *rest);
+/* A new run: trials and best forgotten. */
+void aios_search_forget(struct json_object *rest);
+/* Suspended: running trials wait as Pending (their attempts kept). */
+void aios_search_pause(struct json_object *rest);
+/* The job ended before them: Pending and Running trials are Stopped with reason. */
+void aios_search_stop(struct json_object *rest, const char *reason, const char *msg,
+                      const char *now_s);
+
+/* How a search ended, for the job policy to record. */
+struct aios_search_outcome {
+	int done;           /* every trial has ended */
+	int ok;             /* a best trial exists: the job succeeds */
+	const char *reason; /* static: SearchSucceeded, AllTrialsFailed, NoObjective */
+	char message[AIOS_TJ_MESSAGE_MAX];
+};
 
 /*
- * Called by aios_tj_plan() for a job with spec.search once it has parsed spec (which it
- * passes) and put a copy of the job's status in out->status: fills the rest of the plan
- * and edits out->status in place. Every trial is a unit planned by aios_tj_gang_plan().
+ * Plans the trials of a running search: each not ended is planned by aios_tj_gang_plan()
+ * (search_plan.c), the algorithm stops and starts trials (new ones recorded in
+ * status.trials with their parameters), and st gets the phase, the Running condition and
+ * the scraped trial's progress; once done, status.best and the best trial's artifact,
+ * and *o says how it ended. Pure.
  */
-enum aios_err aios_search_plan(struct json_object *job, const struct aios_tj_spec *spec,
-                               struct json_object *const *pods, size_t n_pods, time_t now,
-                               const struct aios_tj_progress *progress,
-                               struct aios_tj_plan *out) AIOS_MUST_CHECK;
+void aios_search_run(struct json_object *job, const struct aios_search *s,
+                     const struct aios_tj_spec *spec, struct aios_tj_status *st,
+                     struct json_object *const *pods, size_t n_pods, time_t now,
+                     const struct aios_tj_progress *progress, struct aios_tj_plan *out,
+                     struct aios_search_outcome *o);
 
 #endif

@@ -37,54 +37,20 @@
 /* ============================== helpers ============================== */
 
 struct sp {
-	struct json_object *job, *st, *trials;
+	struct json_object *job, *trials;
+	struct aios_tj_status *st; /* the job's status */
 	struct aios_tj_plan *out;
 	const struct aios_tj_spec *spec;
-	struct aios_search *s;
+	const struct aios_search *s;
 	const char *name;
 	int64_t gen;
 	time_t now;
 	char now_s[32];
-	struct aios_conditions conds; /* the search's status.conditions */
 };
 
 static struct json_object *str(const char *s)
 {
 	return json_object_new_string(s ? s : "");
-}
-
-/* Puts c->conds into the status (when it has any, or had a list) and frees them. */
-static void write_conditions(struct sp *c)
-{
-	if (c->conds.n > 0 || aios_json_lookup(c->st, "conditions"))
-		json_object_object_add(c->st, "conditions", aios_conditions_encode(&c->conds));
-	aios_conditions_cleanup(&c->conds);
-}
-
-/* The search ends: condition, phase, completion time, event. */
-static void finish(struct sp *c, int ok, const char *reason, const char *msg)
-{
-	aios_conditions_remove(&c->conds, ok ? "Failed" : "Succeeded");
-	aios_conditions_set(&c->conds, ok ? "Succeeded" : "Failed", AIOS_CONDITION_TRUE, reason,
-	                    msg, c->gen, c->now_s);
-	aios_conditions_set_false_if_present(&c->conds, "Running", reason, msg, c->gen, c->now_s);
-	json_object_object_add(c->st, "phase", str(ok ? "Succeeded" : "Failed"));
-	json_object_object_add(c->st, "completionTime", str(c->now_s));
-	json_object_object_del(c->st, "progress");
-	aios_tj_plan_event(c->out, ok ? "Normal" : "Warning", reason, "%s", msg);
-}
-
-/* cleanPodPolicy over every pod of the job (the search is over). */
-static void clean(struct sp *c, struct json_object *const *pods, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		const char *pn = aios_json_str(pods[i], "metadata.name");
-		if (!pn || aios_json_lookup(pods[i], "metadata.deletionTimestamp"))
-			continue;
-		if (c->spec->clean == AIOS_TJ_CLEAN_ALL ||
-		    (c->spec->clean == AIOS_TJ_CLEAN_RUNNING && !aios_tj_pod_finished(pods[i])))
-			aios_tj_plan_remove(c->out, pn);
-	}
 }
 
 /* ============================== one trial ============================== */
@@ -263,7 +229,7 @@ static enum aios_search_phase trial_state_encode(struct sp *c, struct json_objec
  */
 static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_object *const *pods,
                                         size_t n_pods, const struct aios_tj_progress *progress,
-                                        struct json_object **progress_out)
+                                        struct aios_tj_status_progress *progress_out)
 {
 	struct json_object *tr = json_object_array_get_idx(c->trials, i);
 	struct json_object **mine = aios_xcalloc(n_pods + 1, sizeof(*mine));
@@ -293,7 +259,7 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 	int scraped = c->out->scrape_addr != NULL;
 	aios_tj_gang_plan(&u, &st, mine, n, c->now, scraped ? NULL : progress, c->out);
 	if (!scraped && c->out->scrape_addr && st.progress.present && progress_out)
-		*progress_out = aios_tj_progress_encode(&st.progress);
+		*progress_out = st.progress;
 	enum aios_search_phase phase =
 	    trial_state_encode(c, tr, &st, trial_rank0(c, mine, n, st.attempts));
 	aios_tj_status_cleanup(&st);
@@ -304,57 +270,167 @@ static enum aios_search_phase run_trial(struct sp *c, size_t i, struct json_obje
 	return phase;
 }
 
-/* ============================== the plan ============================== */
+/* ============================== the job policy's hooks ============================== */
 
-static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, size_t n_pods,
-                                 const struct aios_tj_progress *progress)
+static struct json_object *trials_of(struct json_object *rest)
 {
-	struct aios_tj_plan *out = c->out;
-	struct json_object *st = c->st;
+	struct json_object *t = aios_json_lookup(rest, "trials");
+	return t && json_object_is_type(t, json_type_array) ? t : NULL;
+}
 
-	/* a new spec generation: a new search */
-	int64_t observed = 0;
-	if (aios_json_opt_int(st, "observedGeneration", 0, &observed))
-		observed = 0;
-	if (observed != c->gen) {
-		if (observed > 0 && aios_json_lookup(st, "trials"))
-			aios_tj_plan_event(out, "Normal", "NewRun",
-			                   "spec generation %lld: starting a new search",
-			                   (long long)c->gen);
-		aios_conditions_remove(&c->conds, "Succeeded");
-		aios_conditions_remove(&c->conds, "Failed");
-		static const char *const reset[] = {"completionTime", "startTime", "progress",
-		                                    "trials",         "best",      "artifact",
-		                                    "attempts"};
-		for (size_t i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
-			json_object_object_del(st, reset[i]);
-		json_object_object_add(st, "observedGeneration", json_object_new_int64(c->gen));
-		json_object_object_add(st, "phase", str("Pending"));
-	}
-	struct json_object *trials = aios_json_lookup(st, "trials");
-	if (!trials || !json_object_is_type(trials, json_type_array)) {
-		trials = json_object_new_array();
-		json_object_object_add(st, "trials", trials);
-	}
-	c->trials = trials;
-	size_t n = json_object_array_length(trials);
+int aios_search_has_trials(struct json_object *rest)
+{
+	return aios_json_lookup(rest, "trials") != NULL;
+}
 
-	/* finished: cleanPodPolicy and TTL */
-	if (aios_conditions_is_true(&c->conds, "Succeeded") ||
-	    aios_conditions_is_true(&c->conds, "Failed")) {
-		clean(c, pods, n_pods);
-		const char *ct = aios_json_str(st, "completionTime");
-		time_t t = ct ? aios_rfc3339_parse(ct) : -1;
-		if (c->spec->ttl_s >= 0 && t >= 0) {
-			if (c->now >= t + c->spec->ttl_s)
-				out->delete_job = 1;
-			else
-				aios_tj_plan_requeue(out, ((int64_t)(t + c->spec->ttl_s - c->now)) *
-				                              1000);
-		}
-		return AIOS_OK;
-	}
+void aios_search_forget(struct json_object *rest)
+{
+	json_object_object_del(rest, "trials");
+	json_object_object_del(rest, "best");
+}
 
+void aios_search_pause(struct json_object *rest)
+{
+	struct json_object *trials = trials_of(rest);
+	for (size_t i = 0; trials && i < json_object_array_length(trials); i++) {
+		struct json_object *tr = json_object_array_get_idx(trials, i);
+		if (aios_search_phase_parse(aios_json_str(tr, "phase")) == AIOS_TRIAL_RUNNING)
+			json_object_object_add(tr, "phase", str("Pending"));
+	}
+}
+
+void aios_search_stop(struct json_object *rest, const char *reason, const char *msg,
+                      const char *now_s)
+{
+	struct json_object *trials = trials_of(rest);
+	for (size_t i = 0; trials && i < json_object_array_length(trials); i++) {
+		struct json_object *tr = json_object_array_get_idx(trials, i);
+		enum aios_search_phase p = aios_search_phase_parse(aios_json_str(tr, "phase"));
+		if (p != AIOS_TRIAL_PENDING && p != AIOS_TRIAL_RUNNING)
+			continue;
+		json_object_object_add(tr, "phase", str("Stopped"));
+		json_object_object_add(tr, "reason", str(reason));
+		json_object_object_add(tr, "message", str(msg));
+		json_object_object_add(tr, "completionTime", str(now_s));
+	}
+}
+
+/* ============================== the trials ============================== */
+
+/* Records a new trial the algorithm starts, and plans it; returns its phase. */
+static enum aios_search_phase start_trial(struct sp *c, const struct aios_search_start *a,
+                                          struct json_object *const *pods, size_t n_pods)
+{
+	struct json_object *tr = json_object_new_object();
+	char tn[32];
+	snprintf(tn, sizeof(tn), "t%zu", a->trial);
+	json_object_object_add(tr, "index", json_object_new_int64((int64_t)a->trial));
+	json_object_object_add(tr, "name", str(tn));
+	json_object_object_add(tr, "phase", str("Pending"));
+	struct json_object *params =
+	    a->parent >= 0
+	        ? aios_json_copy(aios_json_lookup(
+	              json_object_array_get_idx(c->trials, (size_t)a->parent), "parameters"))
+	        : aios_search_sample(c->s, a->config);
+	json_object_object_add(tr, "parameters", params ? params : json_object_new_object());
+	if (a->epochs > 0)
+		json_object_object_add(tr, "epochs", json_object_new_int64(a->epochs));
+	json_object_array_add(c->trials, tr);
+	aios_tj_plan_event(c->out, "Normal", "TrialCreated", "trial %s: %s", tn,
+	                   json_object_to_json_string_ext(params, JSON_C_TO_STRING_PLAIN));
+	return run_trial(c, a->trial, pods, n_pods, NULL, NULL);
+}
+
+/* The search is over: the best trial's parameters, objective and artifact, or why none. */
+static void search_outcome(struct sp *c, const struct aios_search_decision *d,
+                           const struct aios_search_trial *t, struct aios_search_outcome *o)
+{
+	size_t n = json_object_array_length(c->trials), failed = 0;
+	for (size_t i = 0; i < n; i++)
+		failed += t[i].phase == AIOS_TRIAL_FAILED;
+	o->done = 1;
+	const char *metric = c->s->accuracy ? "accuracy" : "validationLoss";
+	if (d->all_failed) {
+		o->reason = "AllTrialsFailed";
+		snprintf(o->message, sizeof(o->message), "all %zu trials failed", n);
+		return;
+	}
+	if (d->best < 0) {
+		o->reason = "NoObjective";
+		snprintf(o->message, sizeof(o->message), "no trial reported its objective (%s)",
+		         metric);
+		return;
+	}
+	struct json_object *bt = json_object_array_get_idx(c->trials, (size_t)d->best);
+	struct json_object *best = json_object_new_object();
+	json_object_object_add(best, "trial", str(aios_json_str(bt, "name")));
+	json_object_object_add(best, "parameters",
+	                       aios_json_copy(aios_json_lookup(bt, "parameters")));
+	json_object_object_add(best, "objective", json_object_new_double(t[d->best].objective));
+	json_object_object_add(c->st->rest, "best", best);
+	struct json_object *art = aios_json_lookup(bt, "artifact");
+	if (art) {
+		aios_tj_artifact_clear(&c->st->artifact);
+		aios_tj_artifact_decode(art, &c->st->artifact);
+		c->st->artifact.has_generation = 1;
+		c->st->artifact.generation = c->gen;
+	}
+	o->ok = 1;
+	o->reason = "SearchSucceeded";
+	snprintf(o->message, sizeof(o->message), "trial %s is the best of %zu (%s %g; %zu failed)",
+	         aios_json_str(bt, "name"), n, metric, t[d->best].objective, failed);
+}
+
+/* Not over yet: Running from the first trial that runs to the end (a search between two
+ * trials is still running), the Running condition, the scraped trial's progress. */
+static void search_running(struct sp *c, const struct aios_search_trial *t,
+                           const struct aios_tj_status_progress *prog)
+{
+	size_t n = json_object_array_length(c->trials), running = 0, ended = 0;
+	for (size_t i = 0; i < n; i++) {
+		running += t[i].phase == AIOS_TRIAL_RUNNING;
+		ended += t[i].phase == AIOS_TRIAL_SUCCEEDED || t[i].phase == AIOS_TRIAL_FAILED ||
+		         t[i].phase == AIOS_TRIAL_STOPPED;
+	}
+	enum aios_tj_phase phase =
+	    running > 0 || ended > 0 ? AIOS_TJ_PHASE_RUNNING : AIOS_TJ_PHASE_PENDING;
+	if (c->st->phase != AIOS_TJ_PHASE_NONE && c->st->phase != phase &&
+	    phase == AIOS_TJ_PHASE_RUNNING)
+		aios_tj_plan_event(c->out, "Normal", "Running",
+		                   "search running: %zu trial%s running", running,
+		                   running == 1 ? "" : "s");
+	c->st->phase = phase;
+	char msg[128];
+	snprintf(msg, sizeof(msg), "%zu trial%s running, %zu ended, %zu started", running,
+	         running == 1 ? "" : "s", ended, n);
+	if (running > 0)
+		aios_conditions_set(&c->st->conditions, "Running", AIOS_CONDITION_TRUE,
+		                    "TrialsRunning", msg, c->gen, c->now_s);
+	else
+		aios_conditions_set_false_if_present(&c->st->conditions, "Running", "TrialsPending",
+		                                     msg, c->gen, c->now_s);
+	if (prog->present)
+		c->st->progress = *prog; /* rank 0 of a running trial */
+}
+
+void aios_search_run(struct json_object *job, const struct aios_search *s,
+                     const struct aios_tj_spec *spec, struct aios_tj_status *st,
+                     struct json_object *const *pods, size_t n_pods, time_t now,
+                     const struct aios_tj_progress *progress, struct aios_tj_plan *out,
+                     struct aios_search_outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	struct sp c = {.job = job, .st = st, .out = out, .spec = spec, .s = s, .now = now};
+	aios_rfc3339(now, c.now_s, sizeof(c.now_s));
+	c.name = aios_json_str(job, "metadata.name");
+	if (aios_json_opt_int(job, "metadata.generation", 1, &c.gen))
+		c.gen = 1;
+	c.trials = trials_of(st->rest);
+	if (!c.trials) {
+		c.trials = json_object_new_array();
+		json_object_object_add(st->rest, "trials", c.trials);
+	}
+	size_t n = json_object_array_length(c.trials);
 	/* pods that belong to no recorded trial go */
 	for (size_t k = 0; k < n_pods; k++) {
 		int64_t t = aios_tj_label_int(pods[k], AIOS_TJ_LABEL_TRIAL, -1);
@@ -363,232 +439,37 @@ static enum aios_err search_plan(struct sp *c, struct json_object *const *pods, 
 		    !aios_json_lookup(pods[k], "metadata.deletionTimestamp"))
 			aios_tj_plan_remove(out, pn);
 	}
-
-	/* suspended: no pods, no clock; running trials wait as Pending */
-	if (c->spec->suspend) {
-		for (size_t k = 0; k < n_pods; k++) {
-			const char *pn = aios_json_str(pods[k], "metadata.name");
-			if (pn && !aios_json_lookup(pods[k], "metadata.deletionTimestamp"))
-				aios_tj_plan_remove(out, pn);
-		}
-		for (size_t i = 0; i < n; i++) {
-			struct json_object *tr = json_object_array_get_idx(trials, i);
-			if (aios_search_phase_parse(aios_json_str(tr, "phase")) ==
-			    AIOS_TRIAL_RUNNING)
-				json_object_object_add(tr, "phase", str("Pending"));
-		}
-		if (!aios_conditions_is_true(&c->conds, "Suspended"))
-			aios_tj_plan_event(
-			    out, "Normal", "Suspended",
-			    "runPolicy.suspend is true: pods deleted, clock stopped");
-		aios_conditions_set(&c->conds, "Suspended", AIOS_CONDITION_TRUE, "JobSuspended",
-		                    "runPolicy.suspend is true", c->gen, c->now_s);
-		aios_conditions_set_false_if_present(&c->conds, "Running", "JobSuspended",
-		                                     "the job is suspended", c->gen, c->now_s);
-		json_object_object_del(st, "startTime");
-		json_object_object_del(st, "progress");
-		json_object_object_add(st, "phase", str("Suspended"));
-		return AIOS_OK;
-	}
-	if (aios_conditions_is_true(&c->conds, "Suspended")) {
-		aios_conditions_set(&c->conds, "Suspended", AIOS_CONDITION_FALSE, "JobResumed",
-		                    "runPolicy.suspend is false", c->gen, c->now_s);
-		aios_tj_plan_event(out, "Normal", "Resumed",
-		                   "runPolicy.suspend is false: resuming the search");
-	}
-	if (!aios_json_str(st, "startTime"))
-		json_object_object_add(st, "startTime", str(c->now_s));
-
-	/* activeDeadlineSeconds: over the whole search */
-	if (c->spec->deadline_s > 0) {
-		time_t t0 = aios_rfc3339_parse(aios_json_str(st, "startTime"));
-		if (t0 < 0)
-			t0 = c->now;
-		if (c->now >= t0 + c->spec->deadline_s) {
-			char msg[160];
-			snprintf(
-			    msg, sizeof(msg),
-			    "the search ran longer than runPolicy.activeDeadlineSeconds (%lld s)",
-			    (long long)c->spec->deadline_s);
-			for (size_t i = 0; i < n; i++) {
-				struct json_object *tr = json_object_array_get_idx(trials, i);
-				enum aios_search_phase p =
-				    aios_search_phase_parse(aios_json_str(tr, "phase"));
-				if (p == AIOS_TRIAL_PENDING || p == AIOS_TRIAL_RUNNING) {
-					json_object_object_add(tr, "phase", str("Stopped"));
-					json_object_object_add(tr, "reason",
-					                       str("DeadlineExceeded"));
-					json_object_object_add(tr, "message", str(msg));
-					json_object_object_add(tr, "completionTime", str(c->now_s));
-				}
-			}
-			finish(c, 0, "DeadlineExceeded", msg);
-			for (size_t k = 0; k < n_pods; k++)
-				if (!aios_tj_pod_finished(pods[k]) &&
-				    aios_json_str(pods[k], "metadata.name"))
-					aios_tj_plan_remove(
-					    out, aios_json_str(pods[k], "metadata.name"));
-			clean(c, pods, n_pods);
-			return AIOS_OK;
-		}
-		aios_tj_plan_requeue(out, ((int64_t)(t0 + c->spec->deadline_s - c->now)) * 1000);
-	}
-
 	/* every trial not ended: plan it */
 	struct aios_search_trial *t = aios_xcalloc(n + 1, sizeof(*t));
-	struct json_object *prog = NULL;
+	struct aios_tj_status_progress prog = {0};
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *tr = json_object_array_get_idx(trials, i);
+		struct json_object *tr = json_object_array_get_idx(c.trials, i);
 		t[i].phase = aios_search_phase_parse(aios_json_str(tr, "phase"));
 		if (t[i].phase == AIOS_TRIAL_PENDING || t[i].phase == AIOS_TRIAL_RUNNING)
-			t[i].phase = run_trial(c, i, pods, n_pods, prog ? NULL : progress, &prog);
+			t[i].phase = run_trial(&c, i, pods, n_pods, progress, &prog);
 		t[i].has_objective = num_at(tr, "objective", &t[i].objective);
 	}
-
 	/* the algorithm: stop, start, end */
 	struct aios_search_decision d;
-	aios_search_decide(c->s, t, n, &d);
+	aios_search_decide(s, t, n, &d);
 	for (size_t k = 0; k < d.n_stop; k++) {
-		struct json_object *tr = json_object_array_get_idx(trials, d.stop[k]);
+		struct json_object *tr = json_object_array_get_idx(c.trials, d.stop[k]);
 		json_object_object_add(tr, "phase", str("Stopped"));
 		json_object_object_add(tr, "reason", str("NotPromoted"));
 		json_object_object_add(tr, "message",
 		                       str("not promoted to the next rung of successive halving"));
 		t[d.stop[k]].phase = AIOS_TRIAL_STOPPED;
 	}
+	t = aios_xrealloc(t, (n + d.n_start + 1) * sizeof(*t));
 	for (size_t k = 0; k < d.n_start; k++) {
-		const struct aios_search_start *a = &d.start[k];
-		struct json_object *tr = json_object_new_object();
-		char tn[32];
-		snprintf(tn, sizeof(tn), "t%zu", a->trial);
-		json_object_object_add(tr, "index", json_object_new_int64((int64_t)a->trial));
-		json_object_object_add(tr, "name", str(tn));
-		json_object_object_add(tr, "phase", str("Pending"));
-		struct json_object *params =
-		    a->parent >= 0
-		        ? aios_json_copy(aios_json_lookup(
-		              json_object_array_get_idx(trials, (size_t)a->parent), "parameters"))
-		        : aios_search_sample(c->s, a->config);
-		json_object_object_add(tr, "parameters",
-		                       params ? params : json_object_new_object());
-		if (a->epochs > 0)
-			json_object_object_add(tr, "epochs", json_object_new_int64(a->epochs));
-		json_object_array_add(trials, tr);
-		aios_tj_plan_event(out, "Normal", "TrialCreated", "trial %s: %s", tn,
-		                   json_object_to_json_string_ext(params, JSON_C_TO_STRING_PLAIN));
-		run_trial(c, a->trial, pods, n_pods, NULL, NULL);
+		size_t i = json_object_array_length(c.trials);
+		t[i] =
+		    (struct aios_search_trial){.phase = start_trial(&c, &d.start[k], pods, n_pods)};
 	}
-	n = json_object_array_length(trials);
-
-	if (d.done) {
-		size_t failed = 0;
-		for (size_t i = 0; i < n; i++)
-			failed += aios_search_phase_parse(aios_json_str(
-			              json_object_array_get_idx(trials, i), "phase")) ==
-			          AIOS_TRIAL_FAILED;
-		char msg[AIOS_TJ_MESSAGE_MAX];
-		if (d.all_failed) {
-			snprintf(msg, sizeof(msg), "all %zu trials failed", n);
-			finish(c, 0, "AllTrialsFailed", msg);
-		} else if (d.best < 0) {
-			snprintf(msg, sizeof(msg), "no trial reported its objective (%s)",
-			         c->s->accuracy ? "accuracy" : "validationLoss");
-			finish(c, 0, "NoObjective", msg);
-		} else {
-			struct json_object *bt = json_object_array_get_idx(trials, (size_t)d.best);
-			struct json_object *best = json_object_new_object();
-			json_object_object_add(best, "trial", str(aios_json_str(bt, "name")));
-			json_object_object_add(best, "parameters",
-			                       aios_json_copy(aios_json_lookup(bt, "parameters")));
-			json_object_object_add(best, "objective",
-			                       json_object_new_double(t[d.best].objective));
-			json_object_object_add(st, "best", best);
-			struct json_object *art = aios_json_lookup(bt, "artifact");
-			if (art) {
-				art = aios_json_copy(art);
-				json_object_object_add(art, "generation",
-				                       json_object_new_int64(c->gen));
-				json_object_object_add(st, "artifact", art);
-			}
-			snprintf(msg, sizeof(msg),
-			         "trial %s is the best of %zu (%s %g; %zu failed)",
-			         aios_json_str(bt, "name"), n,
-			         c->s->accuracy ? "accuracy" : "validationLoss",
-			         t[d.best].objective, failed);
-			finish(c, 1, "SearchSucceeded", msg);
-		}
-		clean(c, pods, n_pods);
-	} else {
-		size_t running = 0, ended = 0;
-		for (size_t i = 0; i < n; i++) {
-			enum aios_search_phase p = aios_search_phase_parse(
-			    aios_json_str(json_object_array_get_idx(trials, i), "phase"));
-			running += p == AIOS_TRIAL_RUNNING;
-			ended += p == AIOS_TRIAL_SUCCEEDED || p == AIOS_TRIAL_FAILED ||
-			         p == AIOS_TRIAL_STOPPED;
-		}
-		/* Running from the first trial that runs to the end: a search between two
-		 * trials is still running */
-		const char *phase = running > 0 || ended > 0 ? "Running" : "Pending";
-		const char *ph0 = aios_json_str(st, "phase");
-		if (ph0 && strcmp(ph0, phase) != 0 && strcmp(phase, "Running") == 0)
-			aios_tj_plan_event(out, "Normal", "Running",
-			                   "search running: %zu trial%s running", running,
-			                   running == 1 ? "" : "s");
-		json_object_object_add(st, "phase", str(phase));
-		char msg[128];
-		snprintf(msg, sizeof(msg), "%zu trial%s running, %zu ended, %zu started", running,
-		         running == 1 ? "" : "s", ended, n);
-		if (running > 0)
-			aios_conditions_set(&c->conds, "Running", AIOS_CONDITION_TRUE,
-			                    "TrialsRunning", msg, c->gen, c->now_s);
-		else
-			aios_conditions_set_false_if_present(&c->conds, "Running", "TrialsPending",
-			                                     msg, c->gen, c->now_s);
-		if (prog) {
-			json_object_object_add(st, "progress",
-			                       prog); /* rank 0 of a running trial */
-			prog = NULL;
-		}
-	}
-	json_object_put(prog);
+	if (d.done)
+		search_outcome(&c, &d, t, o);
+	else
+		search_running(&c, t, &prog);
 	aios_search_decision_cleanup(&d);
 	free(t);
-	return AIOS_OK;
-}
-
-enum aios_err aios_search_plan(struct json_object *job, const struct aios_tj_spec *spec,
-                               struct json_object *const *pods, size_t n_pods, time_t now,
-                               const struct aios_tj_progress *progress, struct aios_tj_plan *out)
-{
-	struct aios_search s;
-	struct sp c = {
-	    .job = job, .st = out->status, .out = out, .spec = spec, .s = &s, .now = now};
-	aios_rfc3339(now, c.now_s, sizeof(c.now_s));
-	c.name = aios_json_str(job, "metadata.name");
-	if (aios_json_opt_int(job, "metadata.generation", 1, &c.gen))
-		c.gen = 1;
-	aios_conditions_decode(aios_json_lookup(c.st, "conditions"), &c.conds);
-	enum aios_err pe = aios_search_parse(aios_json_lookup(job, "spec.search"), &s);
-	if (pe == AIOS_OK && (pe = aios_search_check_spec(&s, aios_json_lookup(job, "spec"))))
-		aios_search_cleanup(&s);
-	if (pe != AIOS_OK) {
-		char msg[AIOS_TJ_MESSAGE_MAX];
-		snprintf(msg, sizeof(msg), "invalid spec: %s", aios_errmsg());
-		json_object_object_add(c.st, "observedGeneration", json_object_new_int64(c.gen));
-		const char *fr = aios_conditions_reason(&c.conds, "Failed");
-		if (!aios_conditions_is_true(&c.conds, "Failed") || !fr ||
-		    strcmp(fr, "InvalidSpec") != 0)
-			finish(&c, 0, "InvalidSpec", msg);
-		for (size_t i = 0; i < n_pods; i++)
-			if (!aios_tj_pod_finished(pods[i]) &&
-			    aios_json_str(pods[i], "metadata.name"))
-				aios_tj_plan_remove(out, aios_json_str(pods[i], "metadata.name"));
-		write_conditions(&c);
-		return AIOS_OK;
-	}
-	enum aios_err e = search_plan(&c, pods, n_pods, progress);
-	aios_search_cleanup(&s);
-	write_conditions(&c);
-	return e;
 }

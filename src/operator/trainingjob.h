@@ -235,7 +235,8 @@ struct aios_tj_status {
 void aios_tj_status_decode(struct json_object *status, struct aios_tj_status *out);
 /* The status as JSON. New object (caller puts). */
 struct json_object *aios_tj_status_encode(const struct aios_tj_status *s);
-/* status.artifact alone as JSON. New object. */
+/* status.artifact from JSON (not an object: absent), and alone as JSON (new object). */
+void aios_tj_artifact_decode(struct json_object *o, struct aios_tj_artifact *a);
 struct json_object *aios_tj_artifact_encode(const struct aios_tj_artifact *a);
 /* status.progress alone as JSON. New object. */
 struct json_object *aios_tj_progress_encode(const struct aios_tj_status_progress *p);

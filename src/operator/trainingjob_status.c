@@ -209,7 +209,8 @@ struct ctx {
 	int attempt;              /* 0-based attempt the current pods belong to */
 	time_t now;
 	char now_s[32];
-	enum aios_tj_phase phase0; /* the phase before this plan */
+	enum aios_tj_phase phase0;        /* the phase before this plan */
+	const struct aios_search *search; /* the job's units are a search's trials, or NULL */
 };
 
 /* Appends an event, its message after the unit's prefix. */
@@ -242,6 +243,8 @@ static void finish(struct ctx *c, const char *type, const char *reason, const ch
 	aios_conditions_set_false_if_present(c->conds, "Restarting", reason, msg, gen, c->now_s);
 	c->st->phase = ok ? AIOS_TJ_PHASE_SUCCEEDED : AIOS_TJ_PHASE_FAILED;
 	c->st->completion_time = c->now;
+	if (c->search) /* a search shows a running trial's progress: none once it ends */
+		memset(&c->st->progress, 0, sizeof(c->st->progress));
 	event(c, ok ? "Normal" : "Warning", reason, "%s", msg);
 }
 
@@ -434,7 +437,8 @@ static void plan_invalid_spec(struct ctx *c, const char *why)
 	remove_unfinished(c, 0);
 }
 
-/* A new spec generation starts a new run: attempts, times and progress start over. */
+/* A new spec generation starts a new run: attempts, times and progress start over; a
+ * search forgets its trials, its best and their artifact. */
 static void plan_new_run(struct ctx *c)
 {
 	struct aios_tj_status *st = c->st;
@@ -443,18 +447,24 @@ static void plan_new_run(struct ctx *c)
 	if (observed == gen)
 		return;
 	int was_terminal = is_terminal(c);
-	if (observed > 0 && (was_terminal || st->attempts > 0) && !c->spec->suspend &&
+	int had_run =
+	    c->search ? aios_search_has_trials(st->rest) : was_terminal || st->attempts > 0;
+	if (observed > 0 && had_run && !c->spec->suspend &&
 	    !aios_conditions_is_true(c->conds, "Suspended"))
-		event(c, "Normal", "NewRun", "spec generation %lld: starting a new run",
-		      (long long)gen);
+		event(c, "Normal", "NewRun", "spec generation %lld: starting a new %s",
+		      (long long)gen, c->search ? "search" : "run");
 	aios_conditions_remove(c->conds, "Succeeded");
 	aios_conditions_remove(c->conds, "Failed");
 	st->completion_time = st->start_time = -1;
 	memset(&st->progress, 0, sizeof(st->progress));
-	st->has_attempts = 1;
+	st->has_attempts = !c->search; /* a search's attempts are its trials' */
 	st->attempts = 0;
 	st->has_observed = 1;
 	st->observed_generation = gen;
+	if (c->search) {
+		aios_search_forget(st->rest);
+		aios_tj_artifact_clear(&st->artifact);
+	}
 	if (was_terminal)
 		st->phase = AIOS_TJ_PHASE_PENDING;
 }
@@ -507,7 +517,7 @@ static void plan_finished(struct ctx *c)
 		aios_tj_plan_requeue(c->plan, ((int64_t)(t + ttl - c->now)) * 1000);
 }
 
-/* Suspended: no pods, no clock. */
+/* Suspended: no pods, no clock; a search's running trials wait as Pending. */
 static void plan_suspend(struct ctx *c)
 {
 	int64_t gen = c->u->generation;
@@ -527,7 +537,10 @@ static void plan_suspend(struct ctx *c)
 	                                     "the job is suspended", gen, c->now_s);
 	c->st->start_time = -1;
 	c->st->phase = AIOS_TJ_PHASE_SUSPENDED;
-	memset(c->cur, 0, (size_t)c->spec->world * sizeof(*c->cur));
+	if (c->search) {
+		aios_search_pause(c->st->rest);
+		memset(&c->st->progress, 0, sizeof(c->st->progress));
+	}
 }
 
 /* Active: resumed if it was suspended, the first attempt started, the clock started. */
@@ -582,7 +595,8 @@ static int plan_failed_rank(struct ctx *c)
 	return 0;
 }
 
-/* The deadline counts from startTime (reset by suspend): fails the job when passed (1). */
+/* The deadline counts from startTime (reset by suspend): fails the job when passed (1),
+ * stopping a search's unfinished trials. */
 static int plan_deadline(struct ctx *c)
 {
 	int64_t deadline = c->spec->deadline_s;
@@ -595,8 +609,10 @@ static int plan_deadline(struct ctx *c)
 	}
 	char msg[256];
 	snprintf(msg, sizeof(msg),
-	         "the job ran longer than runPolicy.activeDeadlineSeconds (%lld s)",
-	         (long long)deadline);
+	         "the %s ran longer than runPolicy.activeDeadlineSeconds (%lld s)",
+	         c->search ? "search" : "job", (long long)deadline);
+	if (c->search)
+		aios_search_stop(c->st->rest, "DeadlineExceeded", msg, c->now_s);
 	finish(c, "Failed", "DeadlineExceeded", msg);
 	remove_unfinished(c, 1);
 	clean_pods(c);
@@ -751,8 +767,7 @@ void aios_tj_gang_plan(const struct aios_tj_unit *u, struct aios_tj_status *st,
 	aios_rfc3339(now, c.now_s, sizeof(c.now_s));
 	sort_pods(&c);
 	plan_start(&c);
-	if (!plan_failed_rank(&c) && !plan_deadline(&c) && !plan_success(&c) &&
-	    !plan_create_pods(&c))
+	if (!plan_failed_rank(&c) && !plan_success(&c) && !plan_create_pods(&c))
 		plan_phase(&c, progress);
 	set_workers(&c);
 	free(c.cur);
@@ -768,7 +783,27 @@ static void plan_resume(struct ctx *c, const char *what)
 	event(c, "Normal", "Resumed", "runPolicy.suspend is false: %s", what);
 }
 
-/* A job whose spec parsed and is not a search: the job policy over its one unit. */
+/* The job's units: its one gang, or the trials of its search (which may end it). */
+static void plan_units(struct ctx *c, const struct aios_tj_progress *progress)
+{
+	if (!c->search) {
+		aios_tj_gang_plan(c->u, c->st, c->pods, c->n_pods, c->now, progress, c->plan);
+		return;
+	}
+	struct aios_search_outcome o;
+	aios_search_run(c->u->job, c->search, c->spec, c->st, c->pods, c->n_pods, c->now, progress,
+	                c->plan, &o);
+	if (o.done) {
+		finish(c, o.ok ? "Succeeded" : "Failed", o.reason, o.message);
+		clean_pods(c);
+	}
+}
+
+/*
+ * The job policy, the same over a plain job's one gang and a search's trials: a new run
+ * per spec generation, the end (cleanPodPolicy, TTL), suspend and resume, the deadline,
+ * then the units.
+ */
 static void plan_job(struct ctx *c, const struct aios_tj_progress *progress)
 {
 	plan_new_run(c);
@@ -777,14 +812,32 @@ static void plan_job(struct ctx *c, const struct aios_tj_progress *progress)
 		return;
 	}
 	if (c->spec->suspend) {
-		sort_pods(c);
+		sort_pods(c); /* stale pods first, then the rest */
 		plan_suspend(c);
-		set_workers(c);
+		memset(c->cur, 0, (size_t)c->spec->world * sizeof(*c->cur));
+		if (!c->search)
+			set_workers(c);
 		free(c->cur);
 		return;
 	}
-	plan_resume(c, "starting pods");
-	aios_tj_gang_plan(c->u, c->st, c->pods, c->n_pods, c->now, progress, c->plan);
+	plan_resume(c, c->search ? "resuming the search" : "starting pods");
+	if (c->st->start_time < 0)
+		c->st->start_time = c->now;
+	if (!plan_deadline(c))
+		plan_units(c, progress);
+}
+
+/* spec.search, parsed and checked against the spec, into s (1); or why not in v. */
+static int parse_search(struct aios_tj_view *v, struct aios_search *s)
+{
+	enum aios_err e = aios_search_parse(aios_json_lookup(v->job, "spec.search"), s);
+	if (e == AIOS_OK && (e = aios_search_check_spec(s, aios_json_lookup(v->job, "spec"))))
+		aios_search_cleanup(s);
+	if (e == AIOS_OK)
+		return 1;
+	v->spec_ok = 0;
+	snprintf(v->spec_error, sizeof(v->spec_error), "%s", aios_errmsg());
+	return 0;
 }
 
 enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *pods, size_t n_pods,
@@ -816,24 +869,23 @@ enum aios_err aios_tj_plan(struct json_object *job, struct json_object *const *p
 	                .now = now,
 	                .phase0 = v.status.phase};
 	aios_rfc3339(now, c.now_s, sizeof(c.now_s));
-	enum aios_err e = AIOS_OK;
+	struct aios_search search;
+	if (!v.deleting && v.spec_ok && v.search && parse_search(&v, &search))
+		c.search = &search;
 	if (v.deleting) {
 		/* the garbage collector takes its pods */
 	} else if (!v.spec_ok) {
 		plan_invalid_spec(&c, v.spec_error);
-	} else if (v.search) {
-		/* a hyperparameter search plans on the status as JSON (search.h) */
-		out->status = aios_tj_status_encode(&v.status);
-		e = aios_search_plan(job, &v.spec, pods, n_pods, now, progress, out);
 	} else {
 		plan_job(&c, progress);
 	}
-	if (!out->status)
-		out->status = aios_tj_status_encode(&v.status);
+	if (c.search)
+		aios_search_cleanup(&search);
+	out->status = aios_tj_status_encode(&v.status);
 	struct json_object *old = aios_json_lookup(job, "status");
 	out->status_changed = !old || !aios_json_equal(old, out->status);
 	aios_tj_view_cleanup(&v);
-	return e;
+	return AIOS_OK;
 }
 
 void aios_tj_plan_cleanup(struct aios_tj_plan *p)

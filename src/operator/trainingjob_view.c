@@ -92,7 +92,7 @@ static void decode_file(struct json_object *o, struct aios_tj_file *f)
 		f->bytes = -1;
 }
 
-static void decode_artifact(struct json_object *o, struct aios_tj_artifact *a)
+void aios_tj_artifact_decode(struct json_object *o, struct aios_tj_artifact *a)
 {
 	memset(a, 0, sizeof(*a));
 	if (!o || !json_object_is_type(o, json_type_object))
@@ -156,7 +156,7 @@ void aios_tj_status_decode(struct json_object *status, struct aios_tj_status *ou
 		out->active = (int)a, out->succeeded = (int)s, out->failed = (int)f;
 	}
 	decode_progress(aios_json_lookup(status, "progress"), &out->progress);
-	decode_artifact(aios_json_lookup(status, "artifact"), &out->artifact);
+	aios_tj_artifact_decode(aios_json_lookup(status, "artifact"), &out->artifact);
 	struct json_object *conds = aios_json_lookup(status, "conditions");
 	out->had_conditions = conds != NULL;
 	aios_conditions_decode(conds, &out->conditions);
