@@ -175,13 +175,11 @@ static enum aios_err opt_range(struct json_object *o, const char *key, int64_t d
 	return AIOS_OK;
 }
 
-static enum aios_err parse(struct json_object *search, struct aios_search *s)
+static enum aios_err parse_algorithm(struct json_object *search, struct aios_search *s)
 {
-	if (!search || !json_object_is_type(search, json_type_object))
-		return aios_fail(AIOS_ERR_INVALID, "spec.search: not an object");
-	enum aios_err e;
 	const char *algo;
-	if ((e = aios_json_opt_string(search, "algorithm", "random", &algo)))
+	enum aios_err e = aios_json_opt_string(search, "algorithm", "random", &algo);
+	if (e)
 		return aios_fail(e, "spec.search.algorithm: %s", aios_errmsg());
 	if (strcmp(algo, "grid") == 0)
 		s->algo = AIOS_SEARCH_GRID;
@@ -194,23 +192,14 @@ static enum aios_err parse(struct json_object *search, struct aios_search *s)
 		    AIOS_ERR_INVALID,
 		    "spec.search.algorithm: \"%s\" is not grid, random or successive-halving",
 		    algo);
-	int64_t seed, trials, par, gp, eta, me;
-	if ((e = opt_range(search, "seed", 0, 0, 4294967295LL, &seed)) ||
-	    (e = opt_range(search, "trials", 0, 0, AIOS_SEARCH_MAX_TRIALS, &trials)) ||
-	    (e = opt_range(search, "parallelism", 1, 1, 100, &par)) ||
-	    (e = opt_range(search, "gridPoints", 3, 2, 100, &gp)) ||
-	    (e = opt_range(search, "reductionFactor", 3, 2, 10, &eta)) ||
-	    (e = opt_range(search, "minEpochs", 1, 1, 1000000, &me)))
-		return e;
-	if (aios_json_lookup(search, "trials") && trials < 1)
-		return aios_fail(AIOS_ERR_INVALID, "spec.search.trials: at least 1");
-	s->seed = (uint64_t)seed;
-	s->parallelism = (size_t)par;
-	s->grid_points = (int)gp;
-	s->eta = (int)eta;
-	s->min_epochs = me;
+	return AIOS_OK;
+}
 
+/* spec.search.objective: the metric and its goal (accuracy is maximized by default). */
+static enum aios_err parse_objective(struct json_object *search, struct aios_search *s)
+{
 	const char *metric, *goal;
+	enum aios_err e;
 	if ((e = aios_json_opt_string(search, "objective.metric", "validationLoss", &metric)) ||
 	    (e = aios_json_opt_string(search, "objective.goal", NULL, &goal)))
 		return aios_fail(e, "spec.search.objective: %s", aios_errmsg());
@@ -230,7 +219,12 @@ static enum aios_err parse(struct json_object *search, struct aios_search *s)
 		return aios_fail(AIOS_ERR_INVALID,
 		                 "spec.search.objective.goal: \"%s\" is not minimize or maximize",
 		                 goal);
+	return AIOS_OK;
+}
 
+/* spec.search.space: only searchable fields, at least one. */
+static enum aios_err parse_space(struct json_object *search, struct aios_search *s)
+{
 	struct json_object *space = aios_json_lookup(search, "space");
 	if (!space || !json_object_is_type(space, json_type_object))
 		return aios_fail(AIOS_ERR_INVALID, "spec.search.space: required (an object)");
@@ -251,53 +245,84 @@ static enum aios_err parse(struct json_object *search, struct aios_search *s)
 		struct json_object *o = aios_json_lookup(space, fields[k].name);
 		if (!o)
 			continue;
-		if ((e = parse_dim(&fields[k], o, &s->dims[s->n_dims])))
+		enum aios_err e = parse_dim(&fields[k], o, &s->dims[s->n_dims]);
+		if (e)
 			return e;
 		s->n_dims++;
 	}
 	if (s->n_dims == 0)
 		return aios_fail(AIOS_ERR_INVALID, "spec.search.space: names no field");
-
-	switch (s->algo) {
-	case AIOS_SEARCH_GRID: {
-		size_t total = 1;
-		for (size_t i = 0; i < s->n_dims; i++) {
-			total *= dim_points(s, &s->dims[i]);
-			if (total > AIOS_SEARCH_MAX_TRIALS)
-				total = AIOS_SEARCH_MAX_TRIALS + 1;
-		}
-		if (trials > 0 && (size_t)trials < total)
-			total = (size_t)trials;
-		if (total > AIOS_SEARCH_MAX_TRIALS)
-			return aios_fail(
-			    AIOS_ERR_INVALID,
-			    "spec.search: the grid has more than %d points; set trials to cut it",
-			    AIOS_SEARCH_MAX_TRIALS);
-		s->trials = total;
-		break;
-	}
-	case AIOS_SEARCH_RANDOM:
-		s->trials = trials > 0 ? (size_t)trials : AIOS_SEARCH_DEFAULT_TRIALS;
-		break;
-	case AIOS_SEARCH_HALVING: {
-		s->trials = trials > 0 ? (size_t)trials : AIOS_SEARCH_DEFAULT_TRIALS;
-		/* the largest rung 0 whose rungs (n, n/eta, n/eta^2, ... > 0) fit in trials */
-		size_t best_n = 1;
-		for (size_t n = 1; n <= s->trials; n++) {
-			size_t sum = 0;
-			for (size_t r = n; r > 0; r /= (size_t)s->eta)
-				sum += r;
-			if (sum <= s->trials)
-				best_n = n;
-		}
-		s->n_rungs = 0;
-		for (size_t r = best_n; r > 0 && s->n_rungs < AIOS_SEARCH_MAX_RUNGS;
-		     r /= (size_t)s->eta)
-			s->rung_size[s->n_rungs++] = r;
-		break;
-	}
-	}
 	return AIOS_OK;
+}
+
+/* Successive halving: the largest rung 0 whose rungs (n, n/eta, n/eta^2, ... > 0) fit
+ * in the trial budget. */
+static void plan_rungs(struct aios_search *s)
+{
+	size_t best_n = 1;
+	for (size_t n = 1; n <= s->trials; n++) {
+		size_t sum = 0;
+		for (size_t r = n; r > 0; r /= (size_t)s->eta)
+			sum += r;
+		if (sum <= s->trials)
+			best_n = n;
+	}
+	s->n_rungs = 0;
+	for (size_t r = best_n; r > 0 && s->n_rungs < AIOS_SEARCH_MAX_RUNGS; r /= (size_t)s->eta)
+		s->rung_size[s->n_rungs++] = r;
+}
+
+/* The trial budget: the grid (cut to trials), or trials (default 10). */
+static enum aios_err set_budget(struct aios_search *s, int64_t trials)
+{
+	if (s->algo != AIOS_SEARCH_GRID) {
+		s->trials = trials > 0 ? (size_t)trials : AIOS_SEARCH_DEFAULT_TRIALS;
+		if (s->algo == AIOS_SEARCH_HALVING)
+			plan_rungs(s);
+		return AIOS_OK;
+	}
+	size_t total = 1;
+	for (size_t i = 0; i < s->n_dims; i++) {
+		total *= dim_points(s, &s->dims[i]);
+		if (total > AIOS_SEARCH_MAX_TRIALS)
+			total = AIOS_SEARCH_MAX_TRIALS + 1;
+	}
+	if (trials > 0 && (size_t)trials < total)
+		total = (size_t)trials;
+	if (total > AIOS_SEARCH_MAX_TRIALS)
+		return aios_fail(
+		    AIOS_ERR_INVALID,
+		    "spec.search: the grid has more than %d points; set trials to cut it",
+		    AIOS_SEARCH_MAX_TRIALS);
+	s->trials = total;
+	return AIOS_OK;
+}
+
+static enum aios_err parse(struct json_object *search, struct aios_search *s)
+{
+	if (!search || !json_object_is_type(search, json_type_object))
+		return aios_fail(AIOS_ERR_INVALID, "spec.search: not an object");
+	enum aios_err e;
+	if ((e = parse_algorithm(search, s)))
+		return e;
+	int64_t seed, trials, par, gp, eta, me;
+	if ((e = opt_range(search, "seed", 0, 0, 4294967295LL, &seed)) ||
+	    (e = opt_range(search, "trials", 0, 0, AIOS_SEARCH_MAX_TRIALS, &trials)) ||
+	    (e = opt_range(search, "parallelism", 1, 1, 100, &par)) ||
+	    (e = opt_range(search, "gridPoints", 3, 2, 100, &gp)) ||
+	    (e = opt_range(search, "reductionFactor", 3, 2, 10, &eta)) ||
+	    (e = opt_range(search, "minEpochs", 1, 1, 1000000, &me)))
+		return e;
+	if (aios_json_lookup(search, "trials") && trials < 1)
+		return aios_fail(AIOS_ERR_INVALID, "spec.search.trials: at least 1");
+	s->seed = (uint64_t)seed;
+	s->parallelism = (size_t)par;
+	s->grid_points = (int)gp;
+	s->eta = (int)eta;
+	s->min_epochs = me;
+	if ((e = parse_objective(search, s)) || (e = parse_space(search, s)))
+		return e;
+	return set_budget(s, trials);
 }
 
 enum aios_err aios_search_parse(struct json_object *search, struct aios_search *out)

@@ -500,6 +500,113 @@ static enum aios_err ensure_secrets(struct aios_manager *m, struct json_object *
 	return AIOS_OK;
 }
 
+/*
+ * The planned status, compare-and-swap; on 409 the job is read again and re-planned
+ * (*job and *plan replaced). *gone: the job was deleted meanwhile.
+ */
+static enum aios_err write_status(struct aios_manager *m, struct tj_state *st, const char *key,
+                                  const char *ns, const char *name, struct json_object **job,
+                                  struct aios_tj_plan *plan, int *gone)
+{
+	enum aios_err e = AIOS_OK;
+	*gone = 0;
+	for (int tries = 0; plan->status_changed; tries++) {
+		struct json_object *upd = aios_json_copy(*job);
+		json_object_object_add(upd, "status", aios_json_copy(plan->status));
+		struct json_object *written = NULL;
+		e = aios_manager_update_status(m, &aios_kube_trainingjobs, upd, &written);
+		json_object_put(upd);
+		if (e == AIOS_OK) {
+			remember(st, key, memo_of(written));
+			return AIOS_OK;
+		}
+		if (e == AIOS_ERR_NOT_FOUND) {
+			*gone = 1;
+			return AIOS_OK;
+		}
+		if (e != AIOS_ERR_CONFLICT || tries + 1 >= STATUS_RETRIES)
+			return e;
+		struct json_object *fresh = NULL;
+		if ((e = aios_manager_fetch(m, &aios_kube_trainingjobs, ns, name, &fresh))) {
+			*gone = e == AIOS_ERR_NOT_FOUND;
+			return *gone ? AIOS_OK : e;
+		}
+		json_object_object_add(fresh, "apiVersion",
+		                       json_object_new_string("aios.dev/v1alpha1"));
+		json_object_object_add(fresh, "kind", json_object_new_string("TrainingJob"));
+		json_object_put(*job);
+		*job = fresh;
+		aios_tj_plan_cleanup(plan);
+		if ((e = plan_job(m, st, key, *job, plan)))
+			return e;
+	}
+	return e;
+}
+
+/* The plan's children: the spec ConfigMap, pods deleted, Secrets, pods created. */
+static enum aios_err carry_children(struct aios_manager *m, struct json_object *job, const char *ns,
+                                    const struct aios_tj_plan *plan)
+{
+	enum aios_err e;
+	if (plan->configmap) {
+		e = aios_manager_create(m, &aios_kube_configmaps, ns, plan->configmap, NULL);
+		if (e && e != AIOS_ERR_EXISTS)
+			return e;
+	}
+	for (size_t i = 0; i < plan->n_remove; i++) {
+		e = aios_manager_delete(m, &aios_kube_pods, ns, plan->remove[i], NULL);
+		if (e == AIOS_ERR_NOT_FOUND)
+			continue;
+		if (e)
+			return e;
+		aios_manager_event(m, &aios_kube_trainingjobs, job, "Normal", "SuccessfulDeletePod",
+		                   "deleted pod %s", plan->remove[i]);
+	}
+	if ((e = ensure_secrets(m, job, ns, plan)))
+		return e;
+	for (size_t i = 0; i < plan->n_create; i++) {
+		const char *pn = aios_json_str(plan->create[i], "metadata.name");
+		e = aios_manager_create(m, &aios_kube_pods, ns, plan->create[i], NULL);
+		if (e == AIOS_ERR_EXISTS)
+			continue;
+		if (e) {
+			aios_manager_event(m, &aios_kube_trainingjobs, job, "Warning",
+			                   "FailedCreatePod", "creating pod %s: %s", pn,
+			                   aios_errmsg());
+			return e;
+		}
+		aios_manager_event(m, &aios_kube_trainingjobs, job, "Normal", "SuccessfulCreatePod",
+		                   "created pod %s", pn);
+		aios_debug("create", "created pod %s/%s", ns, pn);
+	}
+	return AIOS_OK;
+}
+
+/* The plan's events (recorded and logged), and the job's deletion once its TTL passed. */
+static enum aios_err record_and_expire(struct aios_manager *m, struct json_object *job,
+                                       const char *key, const char *ns, const char *name,
+                                       const struct aios_tj_plan *plan)
+{
+	for (size_t i = 0; i < plan->n_events; i++) {
+		aios_manager_event(m, &aios_kube_trainingjobs, job, plan->events[i].type,
+		                   plan->events[i].reason, "%s", plan->events[i].message);
+		struct json_object *f = json_object_new_object();
+		json_object_object_add(f, "job", json_object_new_string(key));
+		json_object_object_add(f, "reason", json_object_new_string(plan->events[i].reason));
+		aios_log_fields(AIOS_LOG_INFO, "transition", f, "%s: %s", key,
+		                plan->events[i].message);
+	}
+	if (!plan->delete_job)
+		return AIOS_OK;
+	enum aios_err e = aios_manager_delete(m, &aios_kube_trainingjobs, ns, name,
+	                                      aios_json_str(job, "metadata.uid"));
+	if (e == AIOS_ERR_NOT_FOUND || e == AIOS_ERR_CONFLICT)
+		e = AIOS_OK; /* gone already, or another incarnation now */
+	if (!e)
+		aios_info("ttl", "deleted %s: ttlSecondsAfterFinished passed", key);
+	return e;
+}
+
 static enum aios_err tj_reconcile(struct aios_manager *m, void *state, const char *ns,
                                   const char *name, int64_t *requeue_after_ms)
 {
@@ -509,104 +616,18 @@ static enum aios_err tj_reconcile(struct aios_manager *m, void *state, const cha
 	struct json_object *job = current_job(m, st, key, ns, name);
 	if (!job)
 		return AIOS_OK; /* deleted: the garbage collector removes its pods */
-
 	struct aios_tj_plan plan;
 	enum aios_err e = plan_job(m, st, key, job, &plan);
 	if (e) {
 		json_object_put(job);
 		return e;
 	}
-
-	/* 1. status first, compare-and-swap; on 409 read the job again and re-plan */
-	for (int tries = 0; plan.status_changed; tries++) {
-		struct json_object *upd = aios_json_copy(job);
-		json_object_object_add(upd, "status", aios_json_copy(plan.status));
-		struct json_object *written = NULL;
-		e = aios_manager_update_status(m, &aios_kube_trainingjobs, upd, &written);
-		json_object_put(upd);
-		if (e == AIOS_OK) {
-			remember(st, key, memo_of(written));
-			break;
-		}
-		if (e == AIOS_ERR_NOT_FOUND) {
-			e = AIOS_OK; /* deleted meanwhile */
-			goto out;
-		}
-		if (e != AIOS_ERR_CONFLICT || tries + 1 >= STATUS_RETRIES)
-			goto out;
-		struct json_object *fresh = NULL;
-		if ((e = aios_manager_fetch(m, &aios_kube_trainingjobs, ns, name, &fresh))) {
-			if (e == AIOS_ERR_NOT_FOUND)
-				e = AIOS_OK;
-			goto out;
-		}
-		json_object_object_add(fresh, "apiVersion",
-		                       json_object_new_string("aios.dev/v1alpha1"));
-		json_object_object_add(fresh, "kind", json_object_new_string("TrainingJob"));
-		json_object_put(job);
-		job = fresh;
-		aios_tj_plan_cleanup(&plan);
-		if ((e = plan_job(m, st, key, job, &plan)))
-			goto out;
-	}
-
-	/* 2. children */
-	if (plan.configmap) {
-		e = aios_manager_create(m, &aios_kube_configmaps, ns, plan.configmap, NULL);
-		if (e && e != AIOS_ERR_EXISTS)
-			goto out;
-	}
-	for (size_t i = 0; i < plan.n_remove; i++) {
-		e = aios_manager_delete(m, &aios_kube_pods, ns, plan.remove[i], NULL);
-		if (e == AIOS_ERR_NOT_FOUND) {
-			e = AIOS_OK;
-			continue;
-		}
-		if (e)
-			goto out;
-		aios_manager_event(m, &aios_kube_trainingjobs, job, "Normal", "SuccessfulDeletePod",
-		                   "deleted pod %s", plan.remove[i]);
-	}
-	if ((e = ensure_secrets(m, job, ns, &plan)))
-		goto out;
-	for (size_t i = 0; i < plan.n_create; i++) {
-		const char *pn = aios_json_str(plan.create[i], "metadata.name");
-		e = aios_manager_create(m, &aios_kube_pods, ns, plan.create[i], NULL);
-		if (e == AIOS_ERR_EXISTS) {
-			e = AIOS_OK;
-			continue;
-		}
-		if (e) {
-			aios_manager_event(m, &aios_kube_trainingjobs, job, "Warning",
-			                   "FailedCreatePod", "creating pod %s: %s", pn,
-			                   aios_errmsg());
-			goto out;
-		}
-		aios_manager_event(m, &aios_kube_trainingjobs, job, "Normal", "SuccessfulCreatePod",
-		                   "created pod %s", pn);
-		aios_debug("create", "created pod %s/%s", ns, pn);
-	}
-
-	/* 3. events, TTL */
-	for (size_t i = 0; i < plan.n_events; i++) {
-		aios_manager_event(m, &aios_kube_trainingjobs, job, plan.events[i].type,
-		                   plan.events[i].reason, "%s", plan.events[i].message);
-		struct json_object *f = json_object_new_object();
-		json_object_object_add(f, "job", json_object_new_string(key));
-		json_object_object_add(f, "reason", json_object_new_string(plan.events[i].reason));
-		aios_log_fields(AIOS_LOG_INFO, "transition", f, "%s: %s", key,
-		                plan.events[i].message);
-	}
-	if (plan.delete_job) {
-		e = aios_manager_delete(m, &aios_kube_trainingjobs, ns, name,
-		                        aios_json_str(job, "metadata.uid"));
-		if (e == AIOS_ERR_NOT_FOUND || e == AIOS_ERR_CONFLICT)
-			e = AIOS_OK; /* gone already, or another incarnation now */
-		if (!e)
-			aios_info("ttl", "deleted %s: ttlSecondsAfterFinished passed", key);
-	}
-	*requeue_after_ms = plan.requeue_after_ms;
-out:
+	int gone = 0;
+	/* status first, then children, then events and TTL */
+	if (!(e = write_status(m, st, key, ns, name, &job, &plan, &gone)) && !gone &&
+	    !(e = carry_children(m, job, ns, &plan)) &&
+	    !(e = record_and_expire(m, job, key, ns, name, &plan)))
+		*requeue_after_ms = plan.requeue_after_ms;
 	aios_tj_plan_cleanup(&plan);
 	json_object_put(job);
 	return e;

@@ -32,19 +32,27 @@
 
 /* ============================== small helpers ============================== */
 
-void aios_tj_plan_event(struct aios_tj_plan *p, const char *type, const char *reason,
-                        const char *fmt, ...)
+/* Appends an event: prefix, then fmt formatted, cut at AIOS_TJ_MESSAGE_MAX. */
+static void plan_eventv(struct aios_tj_plan *p, const char *type, const char *reason,
+                        const char *prefix, const char *fmt, va_list ap)
 {
 	char msg[AIOS_TJ_MESSAGE_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
+	size_t n = (size_t)snprintf(msg, sizeof(msg), "%s", prefix);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
 	p->events = aios_xrealloc(p->events, (p->n_events + 1) * sizeof(*p->events));
 	p->events[p->n_events].type = type;
 	p->events[p->n_events].reason = reason;
 	p->events[p->n_events].message = aios_xstrdup(msg);
 	p->n_events++;
+}
+
+void aios_tj_plan_event(struct aios_tj_plan *p, const char *type, const char *reason,
+                        const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	plan_eventv(p, type, reason, "", fmt, ap);
+	va_end(ap);
 }
 
 void aios_tj_plan_remove(struct aios_tj_plan *p, const char *name)
@@ -217,13 +225,11 @@ struct ctx {
 static void AIOS_PRINTF(4, 5)
     event(struct ctx *c, const char *type, const char *reason, const char *fmt, ...)
 {
-	char msg[AIOS_TJ_MESSAGE_MAX];
+	const char *pre = c->u->event_prefix;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	plan_eventv(c->plan, type, reason, pre ? pre : "", fmt, ap);
 	va_end(ap);
-	const char *pre = c->u->event_prefix;
-	aios_tj_plan_event(c->plan, type, reason, "%s%s", pre ? pre : "", msg);
 }
 
 static int is_terminal(const struct ctx *c)
