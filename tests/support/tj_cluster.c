@@ -67,3 +67,16 @@ void aios_tjc_step(struct aios_tjc *c, time_t now, const struct aios_tj_progress
 	if (c->plan.status_changed)
 		json_object_object_add(c->job, "status", aios_json_copy(c->plan.status));
 }
+
+struct json_object *aios_tjc_pod_spec(struct json_object *pod)
+{
+	struct json_object *env = aios_json_lookup(
+	    json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0), "env");
+	for (size_t i = 0; env && i < json_object_array_length(env); i++) {
+		struct json_object *e = json_object_array_get_idx(env, i);
+		if (strcmp(aios_json_str(e, "name"), "AIOS_SPEC") == 0)
+			return aios_tjc_parse(aios_json_str(e, "value"));
+	}
+	ck_abort_msg("pod %s has no AIOS_SPEC", aios_json_str(pod, "metadata.name"));
+	return NULL;
+}

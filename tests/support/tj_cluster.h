@@ -28,6 +28,9 @@ struct json_object *aios_tjc_parse(const char *s);
 /* A TrainingJob "tj" in namespace "ns" (uid "uid-1", generation 1) with spec_json. */
 void aios_tjc_init(struct aios_tjc *c, const char *spec_json);
 void aios_tjc_free(struct aios_tjc *c);
+/* The spec a pod's trainer runs (its AIOS_SPEC); fails the test when it has none. New
+ * object. */
+struct json_object *aios_tjc_pod_spec(struct json_object *pod);
 /* The pod of that name, or NULL. */
 struct json_object *aios_tjc_pod(struct aios_tjc *c, const char *name);
 /* Plans at now with scraped progress pr (NULL: none) and applies the plan; a pod created

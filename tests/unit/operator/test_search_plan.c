@@ -59,20 +59,6 @@ static void step(struct cluster *c, time_t now)
 		c->max_active_trials = n_active;
 }
 
-/* The trial spec a pod runs (its AIOS_SPEC). New object. */
-static struct json_object *pod_spec(struct json_object *pod)
-{
-	struct json_object *env = aios_json_lookup(
-	    json_object_array_get_idx(aios_json_lookup(pod, "spec.containers"), 0), "env");
-	for (size_t i = 0; env && i < json_object_array_length(env); i++) {
-		struct json_object *e = json_object_array_get_idx(env, i);
-		if (strcmp(aios_json_str(e, "name"), "AIOS_SPEC") == 0)
-			return aios_tjc_parse(aios_json_str(e, "value"));
-	}
-	ck_abort_msg("pod %s has no AIOS_SPEC", aios_json_str(pod, "metadata.name"));
-	return NULL;
-}
-
 /* The validation loss a trial reaches: best at learning rate 0.01 and small hidden layers. */
 static double loss_of(struct json_object *spec)
 {
@@ -105,7 +91,7 @@ static void kubelet(struct cluster *c)
 			         "{\"phase\":\"Running\",\"podIP\":\"10.244.0.%d\"}", ++c->ips);
 			json_object_object_add(p, "status", aios_tjc_parse(buf));
 		} else if (strcmp(ph, "Running") == 0) {
-			struct json_object *spec = pod_spec(p);
+			struct json_object *spec = aios_tjc_pod_spec(p);
 			int t = label(p, AIOS_SEARCH_LABEL_TRIAL),
 			    fail = t < 16 && c->fail_trial[t];
 			const char *uri = aios_json_str(spec, "output.uri");
@@ -448,7 +434,7 @@ START_TEST(halving_through_the_plan)
 	snprintf(from, sizeof(from), "pvc://m/x.trial-%zu.aios.ckpt", best0);
 	int seen = 0;
 	for (size_t i = 0; i < c.k.n; i++) {
-		struct json_object *spec = pod_spec(c.k.pods[i]);
+		struct json_object *spec = aios_tjc_pod_spec(c.k.pods[i]);
 		const char *rf = aios_json_str(spec, "checkpoint.resumeFrom");
 		if (label(c.k.pods[i], AIOS_SEARCH_LABEL_TRIAL) == 3) {
 			ck_assert_msg(rf && strcmp(rf, from) == 0,
@@ -567,7 +553,7 @@ START_TEST(deadline_over_the_whole_search)
 	aios_json_set(c.k.job, "spec.runPolicy.activeDeadlineSeconds", json_object_new_int(60));
 	step(&c, T0);
 	ck_assert_uint_eq(c.k.n, 2);
-	struct json_object *spec = pod_spec(c.k.pods[0]);
+	struct json_object *spec = aios_tjc_pod_spec(c.k.pods[0]);
 	ck_assert_ptr_null(aios_json_lookup(spec, "runPolicy.activeDeadlineSeconds"));
 	json_object_put(spec);
 	ck_assert_int_eq(c.k.plan.requeue_after_ms, 60000);
