@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# An inference pod killed under load (issue 10): a ModelService held at 2 replicas
+# An inference pod killed under load: a ModelService held at 2 replicas
 # (min = max = 2) serves a bounded closed-loop load (tests/e2e/serve_load.py: 8 client
 # connections for 20 s, or until 10 s after the kill if that is later; at most 60 s and
 # 60000 requests; spread over the Endpoints' ready addresses as a client behind the

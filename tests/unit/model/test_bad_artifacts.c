@@ -1,6 +1,6 @@
 /*
- * test_bad_artifacts.c - the table of damaged model artifacts (issue 10, "tables of bad
- * input, each with the exact error expected"). One good artifact (an MLP 3-4-2 with
+ * test_bad_artifacts.c - the table of damaged model artifacts (each row with
+ * the exact error expected). One good artifact (an MLP 3-4-2 with
  * input normalization) is damaged in one way per row, and aios_model_read_mem must
  * refuse it with the error code and the message given, naming the file.
  *

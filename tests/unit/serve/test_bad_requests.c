@@ -1,6 +1,6 @@
 /*
- * test_bad_requests.c - the table of bad inference request bodies (issue 10, "tables of
- * bad input, each with the exact error expected"), for both protocols, against a model
+ * test_bad_requests.c - the table of bad inference request bodies (each row with
+ * the exact error expected), for both protocols, against a model
  * that takes 2 inputs. Each body is refused with AIOS_ERR_INVALID (the server answers
  * 400 with the message as the error) and a message naming the field. HTTP-level faults
  * (sizes, methods, paths, headers, slow clients) are in test_http_serve.c.

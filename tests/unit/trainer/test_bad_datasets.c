@@ -1,6 +1,6 @@
 /*
- * test_bad_datasets.c - the table of bad datasets (issue 10, "tables of bad input, each
- * with the exact error expected"): CSV text, f32 files and inline spec data, each row
+ * test_bad_datasets.c - the table of bad datasets (each row with
+ * the exact error expected): CSV text, f32 files and inline spec data, each row
  * refused with the error code and the message given (naming the source, the line or
  * row, and the column). Bad content is AIOS_ERR_INVALID, a cap AIOS_ERR_TOO_BIG.
  */
