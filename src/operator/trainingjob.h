@@ -137,6 +137,10 @@ char *aios_tj_secret_name(const char *job, int64_t generation, int attempt);
 /* Renders it with secret (text) under AIOS_TJ_SECRET_KEY, for generation and attempt. */
 enum aios_err aios_tj_render_secret(struct json_object *job, int64_t generation, int attempt,
                                     const char *secret, struct json_object **out) AIOS_MUST_CHECK;
+/* The same under the name a unit's pod mounts (a search trial's: "<job>-t<i>-dist-..."). */
+enum aios_err aios_tj_render_secret_named(struct json_object *job, const char *name,
+                                          const char *secret,
+                                          struct json_object **out) AIOS_MUST_CHECK;
 
 /* Renders the ConfigMap with the job's spec as spec.json. *out is new. */
 enum aios_err aios_tj_render_spec_configmap(struct json_object *job,

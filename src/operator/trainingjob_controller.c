@@ -482,7 +482,7 @@ static enum aios_err ensure_secrets(struct aios_manager *m, struct json_object *
 			snprintf(hex + 2 * k, 3, "%02x", raw[k]);
 		explicit_bzero(raw, sizeof(raw));
 		struct json_object *sec;
-		enum aios_err e = aios_tj_render_secret(job, gen, attempt, hex, &sec);
+		enum aios_err e = aios_tj_render_secret_named(job, sn, hex, &sec);
 		explicit_bzero(hex, sizeof(hex));
 		if (e)
 			return e;

@@ -582,10 +582,22 @@ enum aios_err aios_tj_render_secret(struct json_object *job, int64_t generation,
 	const char *jname = aios_json_str(job, "metadata.name");
 	if (!jname)
 		return aios_fail(AIOS_ERR_INVALID, "trainingjob: metadata.name missing");
+	char *name = aios_tj_secret_name(jname, generation, attempt);
+	enum aios_err e = aios_tj_render_secret_named(job, name, secret, out);
+	free(name);
+	return e;
+}
+
+enum aios_err aios_tj_render_secret_named(struct json_object *job, const char *name,
+                                          const char *secret, struct json_object **out)
+{
+	*out = NULL;
+	const char *jname = aios_json_str(job, "metadata.name");
+	if (!jname)
+		return aios_fail(AIOS_ERR_INVALID, "trainingjob: metadata.name missing");
 	struct json_object *labels = json_object_new_object();
 	json_object_object_add(labels, AIOS_TJ_LABEL_JOB, jstr(jname));
-	struct json_object *o =
-	    owned_object(job, "Secret", aios_tj_secret_name(jname, generation, attempt), labels);
+	struct json_object *o = owned_object(job, "Secret", aios_xstrdup(name), labels);
 	json_object_object_add(o, "type", jstr("Opaque"));
 	struct json_object *data = json_object_new_object();
 	json_object_object_add(data, AIOS_TJ_SECRET_KEY, jstr(secret));

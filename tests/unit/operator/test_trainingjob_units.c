@@ -175,6 +175,44 @@ START_TEST(trial_unit_children_are_the_jobs)
 }
 END_TEST
 
+/* A distributed trial's pods mount the trial's own Secret, and that is the one rendered
+ * for the name they mount (owned by the job). */
+START_TEST(distributed_trial_secret)
+{
+	struct json_object *job =
+	    aios_tjc_parse("{\"metadata\":{\"name\":\"tj\",\"namespace\":\"ns\",\"uid\":\"u1\"},"
+	                   "\"spec\":{\"distributed\":{\"workers\":2}}}");
+	struct aios_tj_spec rs;
+	ck_assert_int_eq(aios_tj_spec_parse(job, &rs), AIOS_OK);
+	struct aios_tj_unit u = {.job = job,
+	                         .name = "tj-t3",
+	                         .spec = aios_json_lookup(job, "spec"),
+	                         .rs = &rs,
+	                         .generation = 1,
+	                         .trial = 3};
+	struct json_object *pod, *sec;
+	ck_assert_int_eq(aios_tj_unit_render_pod(&u, 0, 0, NULL, 0, &pod), AIOS_OK);
+	const char *mounted = NULL;
+	struct json_object *vols = aios_json_lookup(pod, "spec.volumes");
+	for (size_t i = 0; i < json_object_array_length(vols); i++) {
+		struct json_object *v = json_object_array_get_idx(vols, i);
+		if (strcmp(aios_json_str(v, "name"), AIOS_TJ_SECRET_VOLUME) == 0)
+			mounted = aios_json_str(v, "secret.secretName");
+	}
+	ck_assert_str_eq(mounted, "tj-t3-dist-g1-a0");
+	ck_assert_int_eq(aios_tj_render_secret_named(job, mounted, "s3cret", &sec), AIOS_OK);
+	ck_assert_str_eq(aios_json_str(sec, "metadata.name"), mounted);
+	ck_assert_str_eq(label(sec, AIOS_TJ_LABEL_JOB), "tj");
+	ck_assert_str_eq(aios_json_str(json_object_array_get_idx(
+	                                   aios_json_lookup(sec, "metadata.ownerReferences"), 0),
+	                               "name"),
+	                 "tj");
+	json_object_put(sec);
+	json_object_put(pod);
+	json_object_put(job);
+}
+END_TEST
+
 /* Passes of the cluster: every new pod runs, every running pod ends with the validation
  * loss loss_of(trial) (trial t's learning rate decides it). */
 static double loss_of(struct json_object *spec)
@@ -303,6 +341,7 @@ static Suite *units_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, plain_job_one_gang);
 	tcase_add_test(tc, trial_unit_children_are_the_jobs);
+	tcase_add_test(tc, distributed_trial_secret);
 	tcase_add_test(tc, grid_search_units);
 	tcase_add_test(tc, halving_promotes_the_better_trial);
 	suite_add_tcase(s, tc);
