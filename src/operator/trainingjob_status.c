@@ -15,6 +15,12 @@
  * once more than runPolicy.backoffLimit attempts have failed. Conditions follow
  * metav1.Condition; Succeeded and Failed are terminal and at most one is present.
  * Everything here is pure (docs/operator.md has the full table).
+ *
+ * Two layers: the job policy (a new run, the end, suspend, the deadline) runs once per
+ * job over its units, and aios_tj_gang_plan() plans one unit's gang (attempts, a failed
+ * rank, success, creations, the phase). A plain job is one unit whose state is the job's
+ * status; a search's trials are units whose state is their status.trials entry
+ * (search_plan.c). docs/internals/operator.md draws both.
  */
 #include <math.h>
 #include <stdarg.h>
