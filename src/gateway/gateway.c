@@ -28,9 +28,13 @@
 #include "http/http.h"
 #include "http/metrics.h"
 
-#define TABLE_BUCKETS   1024 /* services hash into these; chains stay short up to ~10k */
-#define TIMER_SLICE_MS  100  /* the timer wakes at least this often (stop, late timeouts) */
-#define MAX_FWD_HEADERS 8    /* request headers passed to the pod (below) */
+#define TABLE_BUCKETS    1024 /* services hash into these; chains stay short up to ~10k */
+#define TIMER_SLICE_MS   100  /* the timer wakes at least this often (stop, late timeouts) */
+#define MAX_FWD_HEADERS  8    /* request headers passed to the pod (below) */
+#define PROBE_EVERY_MS   50   /* a held service's not-ready pods are probed this often */
+#define PROBE_TIMEOUT_MS 250  /* one probe of a not-ready pod, connect included */
+#define PROBE_BATCH      16   /* not-ready pods probed per round, over all services */
+#define PROBE_PATH       "/v2/health/ready" /* aios-serve's readiness, as its pods' probe */
 
 /* Request headers a pod may need; everything else (hop-by-hop, Host) stays here. */
 static const char *const fwd_headers[] = {
@@ -73,6 +77,8 @@ struct svc {
 	struct aios_gw_service_params p;
 	struct aios_gw_endpoint *eps; /* AIOS_GW_MAX_ENDPOINTS slots */
 	size_t n_eps;
+	struct aios_gw_endpoint *unready; /* AIOS_GW_MAX_UNREADY slots once there were any */
+	size_t n_unready;
 	unsigned rr;
 	struct aios_gw_held *slots;
 	struct aios_gw_queue q;
@@ -96,13 +102,13 @@ struct aios_gw {
 	struct aios_http_server *http;
 	struct aios_metrics *reg;
 	pthread_mutex_t mu; /* the table, the work list, stopping */
-	pthread_cond_t work_cv, timer_cv;
+	pthread_cond_t work_cv, timer_cv, probe_cv;
 	struct svc *buckets[TABLE_BUCKETS];
 	struct job *work, *work_tail;
 	int stopping;
 	atomic_int cancel; /* upstream calls stop (shutdown past the grace) */
-	pthread_t *proxies, timer;
-	int n_proxies, timer_started, running;
+	pthread_t *proxies, timer, prober;
+	int n_proxies, timer_started, prober_started, running;
 	void (*on_demand)(void *ud, const char *ns, const char *name);
 	void *on_demand_ud;
 	struct aios_metric *f_requests, *f_in_flight, *f_queued, *f_cold, *f_retries, *f_rejected,
@@ -170,6 +176,7 @@ static struct svc *svc_get(struct aios_gw *g, const char *ns, const char *name, 
 static void svc_free(struct svc *s)
 {
 	free(s->eps);
+	free(s->unready);
 	free(s->slots);
 	free(s);
 }
@@ -502,6 +509,108 @@ static void *timer_main(void *arg)
 	return NULL;
 }
 
+/* ================================================================ the prober */
+
+/*
+ * A cold start ends when a pod can answer, not when the Endpoints say so: the kubelet
+ * marks a pod ready only at its next readiness probe, up to a period (1 s) after the
+ * server is up. While a service holds requests and has no ready pod, its not-ready pods
+ * (Endpoints' notReadyAddresses) are probed here every PROBE_EVERY_MS on aios-serve's
+ * own readiness path; the first to answer 200 takes the held requests and stays
+ * routable for AIOS_GW_PROBED_TRUST_MS or until the Endpoints list it ready.
+ */
+struct probe_target {
+	char ns[AIOS_GW_NS_MAX + 1], name[AIOS_GW_NAME_MAX + 1];
+	struct aios_gw_endpoint ep;
+	int ok;
+};
+
+/* Not-ready pods of services holding requests with no ready pod, up to cap. Caller
+ * holds g->mu. */
+static size_t probe_targets(struct aios_gw *g, struct probe_target *t, size_t cap)
+{
+	size_t n = 0;
+	for (int b = 0; b < TABLE_BUCKETS && n < cap; b++)
+		for (struct svc *s = g->buckets[b]; s && n < cap; s = s->next) {
+			if (s->n_eps > 0 || s->q.len == 0)
+				continue;
+			for (size_t i = 0; i < s->n_unready && n < cap; i++, n++) {
+				snprintf(t[n].ns, sizeof(t[n].ns), "%s", s->ns);
+				snprintf(t[n].name, sizeof(t[n].name), "%s", s->name);
+				t[n].ep = s->unready[i];
+				t[n].ok = 0;
+			}
+		}
+	return n;
+}
+
+static int probe_ready(struct aios_gw *g, struct aios_httpc_handle *h, const struct probe_target *t)
+{
+	char url[AIOS_GW_ADDR_MAX + 64];
+	snprintf(url, sizeof(url), "http://%s:%d%s", t->ep.addr, t->ep.port, PROBE_PATH);
+	struct aios_httpc_req rq = {.method = "GET", .url = url};
+	struct aios_httpc_opts o = {
+	    .timeout_ms = PROBE_TIMEOUT_MS, .cancel = (const int *)&g->cancel, .body_cap = 4096};
+	struct aios_httpc_resp resp;
+	int ok = aios_httpc_perform(h, &rq, &o, &resp) == AIOS_OK && resp.code == 200;
+	aios_httpc_resp_cleanup(&resp);
+	return ok;
+}
+
+/* t answered its probe: its pod takes s's held requests. Caller holds g->mu. */
+static void probed_ready(struct aios_gw *g, const struct probe_target *t, int64_t now)
+{
+	struct svc *s = svc_get(g, t->ns, t->name, 0);
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_unready; i++) {
+		struct aios_gw_endpoint *u = &s->unready[i];
+		if (u->port != t->ep.port || strcmp(u->addr, t->ep.addr) != 0)
+			continue;
+		u->probed_ms = now;
+		if (aios_gw_keep_probed(s->eps, &s->n_eps, AIOS_GW_MAX_ENDPOINTS, s->unready,
+		                        s->n_unready, now, AIOS_GW_PROBED_TRUST_MS))
+			aios_info("probed_ready",
+			          "%s/%s: pod %s:%d answers %s before its Endpoints say ready: "
+			          "sending it the held requests",
+			          s->ns, s->name, u->addr, u->port, PROBE_PATH);
+		if (s->known)
+			drain_queue(g, s, now);
+		return;
+	}
+}
+
+static void *prober_main(void *arg)
+{
+	struct aios_gw *g = arg;
+	struct aios_httpc_handle *h = aios_httpc_handle_new();
+	struct probe_target t[PROBE_BATCH];
+	pthread_mutex_lock(&g->mu);
+	while (!g->stopping) {
+		size_t n = probe_targets(g, t, PROBE_BATCH);
+		if (n == 0) { /* woken when a request is held or not-ready pods appear */
+			pthread_cond_wait(&g->probe_cv, &g->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&g->mu);
+		int64_t start = aios_now_ms();
+		for (size_t i = 0; i < n; i++)
+			t[i].ok = probe_ready(g, h, &t[i]);
+		pthread_mutex_lock(&g->mu);
+		for (size_t i = 0; i < n; i++)
+			if (t[i].ok)
+				probed_ready(g, &t[i], aios_now_ms());
+		int64_t left = PROBE_EVERY_MS - (aios_now_ms() - start);
+		if (left > 0 && !g->stopping) {
+			struct timespec ts = deadline_in(left);
+			pthread_cond_timedwait(&g->probe_cv, &g->mu, &ts);
+		}
+	}
+	pthread_mutex_unlock(&g->mu);
+	aios_httpc_handle_free(h);
+	return NULL;
+}
+
 /* ================================================================ handlers */
 
 /* Copies what the pod needs of req into a new job (no lock needed). */
@@ -603,6 +712,7 @@ static void h_model(struct aios_http_req *req, struct aios_http_resp *resp, void
 			hold_s = s->p.queue_timeout_ms / 1000;
 		}
 		pthread_cond_signal(&g->timer_cv);
+		pthread_cond_signal(&g->probe_cv);
 	}
 	pthread_mutex_unlock(&g->mu);
 	if (notify) {
@@ -692,6 +802,7 @@ enum aios_err aios_gw_new(const struct aios_gw_config *c, struct aios_gw **out)
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_cond_init(&g->work_cv, NULL);
 	pthread_cond_init(&g->timer_cv, NULL);
+	pthread_cond_init(&g->probe_cv, NULL);
 	g->reg = aios_metrics_new();
 	g->f_requests = aios_metrics_counter(g->reg, "aios_gateway_requests_total",
 	                                     "Requests accepted for a known model (forwarded or "
@@ -783,7 +894,9 @@ enum aios_err aios_gw_start(struct aios_gw *g)
 	}
 	if (pthread_create(&g->timer, NULL, timer_main, g) == 0)
 		g->timer_started = 1;
-	if (g->n_proxies == 0 || !g->timer_started) {
+	if (pthread_create(&g->prober, NULL, prober_main, g) == 0)
+		g->prober_started = 1;
+	if (g->n_proxies == 0 || !g->timer_started || !g->prober_started) {
 		aios_gw_stop(g, 0);
 		return aios_fail(AIOS_ERR_IO, "gateway: cannot start its threads");
 	}
@@ -827,7 +940,11 @@ void aios_gw_stop(struct aios_gw *g, int grace_ms)
 	pthread_mutex_lock(&g->mu);
 	g->stopping = 1;
 	pthread_cond_broadcast(&g->timer_cv);
+	pthread_cond_broadcast(&g->probe_cv);
 	pthread_mutex_unlock(&g->mu);
+	if (g->prober_started)
+		pthread_join(g->prober, NULL);
+	g->prober_started = 0;
 	if (g->timer_started)
 		pthread_join(g->timer, NULL); /* held requests: answered 503 */
 	g->timer_started = 0;
@@ -876,6 +993,7 @@ void aios_gw_free(struct aios_gw *g)
 	pthread_mutex_destroy(&g->mu);
 	pthread_cond_destroy(&g->work_cv);
 	pthread_cond_destroy(&g->timer_cv);
+	pthread_cond_destroy(&g->probe_cv);
 	free(g);
 }
 
@@ -947,11 +1065,34 @@ void aios_gw_set_endpoints(struct aios_gw *g, const char *ns, const char *name,
 	if (dropped)
 		aios_warn("endpoints_cut", "%s/%s: %zu ready addresses past %d are not used", ns,
 		          name, dropped, AIOS_GW_MAX_ENDPOINTS);
+	aios_gw_keep_probed(s->eps, &s->n_eps, AIOS_GW_MAX_ENDPOINTS, s->unready, s->n_unready,
+	                    aios_now_ms(), AIOS_GW_PROBED_TRUST_MS);
 	if (before != s->n_eps)
 		aios_info("endpoints", "%s/%s: %zu ready pods (was %zu)", ns, name, s->n_eps,
 		          before);
 	if (s->known)
 		drain_queue(g, s, aios_now_ms());
+	pthread_mutex_unlock(&g->mu);
+}
+
+void aios_gw_set_unready(struct aios_gw *g, const char *ns, const char *name,
+                         const struct aios_gw_endpoint *eps, size_t n)
+{
+	if (n > AIOS_GW_MAX_UNREADY)
+		n = AIOS_GW_MAX_UNREADY;
+	pthread_mutex_lock(&g->mu);
+	struct svc *s = svc_get(g, ns, name, 1);
+	if (n > 0 && !s->unready)
+		s->unready = aios_xcalloc(AIOS_GW_MAX_UNREADY, sizeof(*s->unready));
+	struct aios_gw_endpoint fresh[AIOS_GW_MAX_UNREADY];
+	if (n > 0)
+		memcpy(fresh, eps, n * sizeof(*fresh));
+	aios_gw_unready_carry(fresh, n, s->unready, s->n_unready);
+	if (n > 0)
+		memcpy(s->unready, fresh, n * sizeof(*fresh));
+	s->n_unready = n;
+	if (n > 0 && s->q.len > 0)
+		pthread_cond_signal(&g->probe_cv);
 	pthread_mutex_unlock(&g->mu);
 }
 

@@ -88,6 +88,12 @@ void aios_gw_remove_service(struct aios_gw *g, const char *ns, const char *name)
  * n > 0. Endpoints may arrive before their ModelService; they are kept for it. */
 void aios_gw_set_endpoints(struct aios_gw *g, const char *ns, const char *name,
                            const struct aios_gw_endpoint *eps, size_t n);
+/* The not-ready addresses of ns/name now (n may be 0; past AIOS_GW_MAX_UNREADY are cut).
+ * While the service holds requests and has no ready pod, the gateway probes them itself
+ * and sends the held requests to the first that answers; set them before the ready
+ * addresses of the same Endpoints update. */
+void aios_gw_set_unready(struct aios_gw *g, const char *ns, const char *name,
+                         const struct aios_gw_endpoint *eps, size_t n);
 
 /* ---- demand, for the operator (stats.h) ---- */
 

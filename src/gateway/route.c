@@ -130,6 +130,11 @@ int aios_gw_pick(const struct aios_gw_endpoint *eps, size_t n, int exclude, unsi
 	return best;
 }
 
+static int same_ep(const struct aios_gw_endpoint *a, const struct aios_gw_endpoint *b)
+{
+	return a->port == b->port && strcmp(a->addr, b->addr) == 0;
+}
+
 size_t aios_gw_endpoints_merge(struct aios_gw_endpoint *cur, size_t *n, size_t cap,
                                const struct aios_gw_endpoint *fresh, size_t n_fresh)
 {
@@ -145,13 +150,45 @@ size_t aios_gw_endpoints_merge(struct aios_gw_endpoint *cur, size_t *n, size_t c
 		next[k] = fresh[i];
 		next[k].outstanding = 0;
 		for (size_t j = 0; j < *n; j++)
-			if (cur[j].port == fresh[i].port && strcmp(cur[j].addr, fresh[i].addr) == 0)
+			if (same_ep(&cur[j], &fresh[i]))
 				next[k].outstanding = cur[j].outstanding;
 		k++;
 	}
 	memcpy(cur, next, k * sizeof(*cur));
 	*n = k;
 	return dropped;
+}
+
+void aios_gw_unready_carry(struct aios_gw_endpoint *fresh, size_t n_fresh,
+                           const struct aios_gw_endpoint *old, size_t n_old)
+{
+	for (size_t i = 0; i < n_fresh; i++) {
+		fresh[i].probed_ms = 0;
+		for (size_t j = 0; j < n_old; j++)
+			if (same_ep(&fresh[i], &old[j]))
+				fresh[i].probed_ms = old[j].probed_ms;
+	}
+}
+
+size_t aios_gw_keep_probed(struct aios_gw_endpoint *cur, size_t *n, size_t cap,
+                           const struct aios_gw_endpoint *unready, size_t n_unready, int64_t now_ms,
+                           int64_t trust_ms)
+{
+	size_t added = 0;
+	for (size_t i = 0; i < n_unready && *n < cap; i++) {
+		const struct aios_gw_endpoint *u = &unready[i];
+		if (!u->probed_ms || now_ms - u->probed_ms > trust_ms)
+			continue;
+		size_t j = 0;
+		while (j < *n && !same_ep(&cur[j], u))
+			j++;
+		if (j < *n)
+			continue;
+		cur[(*n)++] = *u;
+		cur[*n - 1].outstanding = 0;
+		added++;
+	}
+	return added;
 }
 
 /* The port of one subset: the one named "http", else the first TCP one; 0 if none. */
@@ -179,8 +216,9 @@ static int subset_port(struct json_object *subset)
 	return first;
 }
 
-size_t aios_gw_endpoints_from_json(struct json_object *endpoints, struct aios_gw_endpoint *out,
-                                   size_t cap)
+/* The addresses under key ("addresses" or "notReadyAddresses") of every subset. */
+static size_t addresses_from_json(struct json_object *endpoints, const char *key,
+                                  struct aios_gw_endpoint *out, size_t cap)
 {
 	struct json_object *subsets = aios_json_lookup(endpoints, "subsets");
 	size_t k = 0;
@@ -190,7 +228,7 @@ size_t aios_gw_endpoints_from_json(struct json_object *endpoints, struct aios_gw
 	for (size_t i = 0; i < ns; i++) {
 		struct json_object *s = json_object_array_get_idx(subsets, i);
 		int port = subset_port(s);
-		struct json_object *addrs = aios_json_lookup(s, "addresses");
+		struct json_object *addrs = aios_json_lookup(s, key);
 		if (!port || !addrs || !json_object_is_type(addrs, json_type_array))
 			continue;
 		for (size_t j = 0; j < json_object_array_length(addrs) && k < cap; j++) {
@@ -200,10 +238,23 @@ size_t aios_gw_endpoints_from_json(struct json_object *endpoints, struct aios_gw
 			snprintf(out[k].addr, sizeof(out[k].addr), "%s", ip);
 			out[k].port = port;
 			out[k].outstanding = 0;
+			out[k].probed_ms = 0;
 			k++;
 		}
 	}
 	return k;
+}
+
+size_t aios_gw_endpoints_from_json(struct json_object *endpoints, struct aios_gw_endpoint *out,
+                                   size_t cap)
+{
+	return addresses_from_json(endpoints, "addresses", out, cap);
+}
+
+size_t aios_gw_unready_from_json(struct json_object *endpoints, struct aios_gw_endpoint *out,
+                                 size_t cap)
+{
+	return addresses_from_json(endpoints, "notReadyAddresses", out, cap);
 }
 
 /* ================================================================ settings */

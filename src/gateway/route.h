@@ -25,6 +25,7 @@
 #define AIOS_GW_PATH_MAX      2048 /* an upstream path we forward */
 #define AIOS_GW_ADDR_MAX      46   /* a pod IP as text (IPv6 fits) */
 #define AIOS_GW_MAX_ENDPOINTS 1024 /* ready addresses kept per service */
+#define AIOS_GW_MAX_UNREADY   64   /* not-ready addresses kept per service, for probing */
 
 /* Defaults of the per-service settings read from the ModelService spec. */
 #define AIOS_GW_DEFAULT_QUEUE_SIZE      100        /* spec.autoscaling.coldStartQueueSize */
@@ -58,7 +59,8 @@ int aios_gw_is_label(const char *s, size_t len, size_t max);
 struct aios_gw_endpoint {
 	char addr[AIOS_GW_ADDR_MAX + 1]; /* pod IP */
 	int port;
-	int outstanding; /* requests sent to it and not answered yet */
+	int outstanding;   /* requests sent to it and not answered yet */
+	int64_t probed_ms; /* a not-ready pod the gateway's own probe found ready: when; else 0 */
 };
 
 /*
@@ -78,12 +80,36 @@ size_t aios_gw_endpoints_merge(struct aios_gw_endpoint *cur, size_t *n, size_t c
                                const struct aios_gw_endpoint *fresh, size_t n_fresh);
 
 /*
+ * Not-ready pods the gateway probed itself (docs/gateway.md "Cold starts"): the Endpoints
+ * say ready only after the kubelet's next readiness probe, up to its period (1 s) after
+ * the server is up; the gateway probes such pods every 50 ms while it holds requests.
+ *
+ * aios_gw_unready_carry: fresh[0..n_fresh) replaces a service's not-ready list old;
+ * every address:port in both keeps old's probed_ms.
+ * aios_gw_keep_probed: appends to cur[0..*n) (up to cap) every unready entry probed at
+ * most trust_ms before now_ms and not in cur already, so that a pod found ready stays
+ * routable until the Endpoints catch up; past trust_ms the Endpoints' word wins again.
+ * Returns how many were appended.
+ */
+#define AIOS_GW_PROBED_TRUST_MS 10000
+void aios_gw_unready_carry(struct aios_gw_endpoint *fresh, size_t n_fresh,
+                           const struct aios_gw_endpoint *old, size_t n_old);
+size_t aios_gw_keep_probed(struct aios_gw_endpoint *cur, size_t *n, size_t cap,
+                           const struct aios_gw_endpoint *unready, size_t n_unready, int64_t now_ms,
+                           int64_t trust_ms);
+
+/*
  * The ready addresses of an Endpoints object (subsets[].addresses, never
  * notReadyAddresses) with the port named "http", else the subset's first TCP port.
  * Writes at most cap entries to out; returns the count.
  */
 size_t aios_gw_endpoints_from_json(struct json_object *endpoints, struct aios_gw_endpoint *out,
                                    size_t cap);
+
+/* The same for subsets[].notReadyAddresses: pods that have an address and are not ready
+ * yet, which the gateway probes itself while it holds requests for their service. */
+size_t aios_gw_unready_from_json(struct json_object *endpoints, struct aios_gw_endpoint *out,
+                                 size_t cap);
 
 /* ---- what the ModelService says ---- */
 

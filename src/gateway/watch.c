@@ -63,7 +63,9 @@ static void eps_put(void *arg, struct json_object *obj)
 	if (!ns_name(obj, ns, name))
 		return;
 	struct aios_gw_endpoint *eps = aios_xcalloc(AIOS_GW_MAX_ENDPOINTS, sizeof(*eps));
-	size_t n = aios_gw_endpoints_from_json(obj, eps, AIOS_GW_MAX_ENDPOINTS);
+	size_t n = aios_gw_unready_from_json(obj, eps, AIOS_GW_MAX_UNREADY);
+	aios_gw_set_unready(w->g, ns, name, eps, n);
+	n = aios_gw_endpoints_from_json(obj, eps, AIOS_GW_MAX_ENDPOINTS);
 	aios_gw_set_endpoints(w->g, ns, name, eps, n);
 	free(eps);
 }
@@ -77,8 +79,10 @@ static void eps_delete(void *arg, struct json_object *obj)
 {
 	struct aios_gw_watch *w = arg;
 	char ns[AIOS_GW_NS_MAX + 1], name[AIOS_GW_NAME_MAX + 1];
-	if (ns_name(obj, ns, name))
+	if (ns_name(obj, ns, name)) {
+		aios_gw_set_unready(w->g, ns, name, NULL, 0);
 		aios_gw_set_endpoints(w->g, ns, name, NULL, 0);
+	}
 }
 
 enum aios_err aios_gw_watch_start(struct aios_kube_client *c, const char *ns, struct aios_gw *g,

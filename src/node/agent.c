@@ -63,14 +63,23 @@ static void term_clear(struct node_term *t)
 
 /* ------------------------------------------------------------------ sandbox */
 
+/*
+ * The next free address after the last one given, wrapping (as CNI's host-local does):
+ * an address is reused only after the whole range went round. A pod that took the
+ * address of one just deleted would otherwise be unreachable until the host's and the
+ * other pods' neighbour caches forget the old pod's MAC, up to a minute.
+ */
 static long ip_alloc(struct aios_node *n)
 {
 	uint32_t slots = aios_cidr_pod_slots(&n->cidr);
-	for (uint32_t i = 2; i < slots + 2; i++)
+	for (uint32_t k = 0; k < slots; k++) {
+		uint32_t i = 2 + (n->ip_next + k) % slots;
 		if (!n->ip_used[i]) {
 			n->ip_used[i] = 1;
+			n->ip_next = i - 1; /* the search after this one starts at i + 1 */
 			return (long)i;
 		}
+	}
 	return -1;
 }
 

@@ -101,6 +101,7 @@ struct aios_node {
 	pthread_mutex_t lock;             /* guards the pod list for the kubelet port */
 	struct node_pod *pods;
 	uint8_t *ip_used; /* one byte per address of the range */
+	uint32_t ip_next; /* where the next address search starts (agent.c ip_alloc) */
 	int64_t lease_next_ms, status_next_ms, provision_next_ms;
 };
 

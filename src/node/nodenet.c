@@ -223,6 +223,8 @@ enum aios_err aios_nodenet_pod_up(const char *bridge, const struct aios_cidr *ra
 	RUN("ip", "-n", ns, "addr", "add", addr, "dev", "eth0");
 	RUN("ip", "-n", ns, "link", "set", "eth0", "up");
 	RUN("ip", "-n", ns, "route", "add", "default", "via", gw);
+	/* the host may still map this address to an earlier pod's MAC: forget it */
+	RUN("ip", "neigh", "flush", "to", (char *)ip, "dev", (char *)bridge);
 	return AIOS_OK;
 }
 

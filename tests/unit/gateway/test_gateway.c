@@ -551,6 +551,55 @@ START_TEST(stop_answers_held_requests)
 }
 END_TEST
 
+/* A pod whose server is up before its Endpoints say ready gets the held requests at once:
+ * the gateway probes not-ready pods itself; one that refuses is skipped; a pod found
+ * ready stays routable through an Endpoints update that still lists it not ready; with
+ * no not-ready pod left, requests are held until their timeout (503). */
+START_TEST(cold_start_probes_not_ready_pods)
+{
+	struct pod *p = pod_start(0);
+	int dead = dead_port();
+	struct aios_gw *g = gw_start();
+	int port = aios_gw_port(g);
+	add_service(g, "default", "warm", 10, 1500, 1 << 20);
+	struct aios_gw_endpoint u[2] = {at(dead), at(aios_http_server_port(p->http))};
+	aios_gw_set_unready(g, "default", "warm", u, 2);
+	aios_gw_set_endpoints(g, "default", "warm", NULL, 0);
+
+	struct call c = {.port = port, .path = "/v1/models/warm:predict"};
+	call_main(&c); /* the Endpoints never say ready: only the probe can answer this */
+	ck_assert_int_eq(c.r.status, 200);
+	ck_assert_str_eq(c.r.body, "{\"instances\":[[2]]}");
+	ck_assert_int_lt(c.ms, 1000);
+	tc_resp_free(&c.r);
+	ck_assert_int_eq(
+	    (int)metric(
+	        port,
+	        "aios_gateway_cold_start_seconds_count{namespace=\"default\",service=\"warm\"} "),
+	    1);
+
+	/* an Endpoints update that still lists the pod not ready: it stays routable */
+	aios_gw_set_unready(g, "default", "warm", u, 2);
+	aios_gw_set_endpoints(g, "default", "warm", NULL, 0);
+	int hits = __atomic_load_n(&p->hits, __ATOMIC_SEQ_CST);
+	call_main(&c);
+	ck_assert_int_eq(c.r.status, 200);
+	ck_assert_int_lt(c.ms, 500);
+	tc_resp_free(&c.r);
+	ck_assert_int_eq(__atomic_load_n(&p->hits, __ATOMIC_SEQ_CST), hits + 1); /* no probe */
+
+	/* the pod is gone and the one left refuses: held until the timeout */
+	aios_gw_set_unready(g, "default", "warm", u, 1);
+	aios_gw_set_endpoints(g, "default", "warm", NULL, 0);
+	call_main(&c);
+	ck_assert_int_eq(c.r.status, 503);
+	ck_assert_int_ge(c.ms, 1400);
+	tc_resp_free(&c.r);
+	aios_gw_free(g);
+	pod_free(p);
+}
+END_TEST
+
 static Suite *gateway_suite(void)
 {
 	Suite *s = suite_create("gateway");
@@ -565,6 +614,7 @@ static Suite *gateway_suite(void)
 	tcase_add_test(t, silent_pod_504_not_a_hang);
 	tcase_add_test(t, cold_start_held_then_forwarded);
 	tcase_add_test(t, cold_queue_full_and_timeout_503);
+	tcase_add_test(t, cold_start_probes_not_ready_pods);
 	tcase_add_test(t, stop_answers_held_requests);
 	suite_add_tcase(s, t);
 	return s;

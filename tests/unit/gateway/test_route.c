@@ -280,6 +280,52 @@ START_TEST(queue_expiry_in_order)
 }
 END_TEST
 
+START_TEST(not_ready_addresses_and_probed_pods)
+{
+	struct json_object *o;
+	const char *txt =
+	    "{\"subsets\":[{\"addresses\":[{\"ip\":\"10.244.0.5\"}],"
+	    " \"notReadyAddresses\":[{\"ip\":\"10.244.0.7\"},{\"ip\":\"10.244.0.8\"}],"
+	    " \"ports\":[{\"name\":\"http\",\"port\":8080}]}]}";
+	ck_assert_int_eq(aios_json_parse(txt, strlen(txt), "endpoints", &o), AIOS_OK);
+	struct aios_gw_endpoint u[4], cur[4];
+	size_t nu = aios_gw_unready_from_json(o, u, 4);
+	ck_assert_uint_eq(nu, 2);
+	ck_assert_str_eq(u[0].addr, "10.244.0.7");
+	ck_assert_int_eq(u[1].port, 8080);
+	ck_assert_int_eq(u[0].probed_ms, 0);
+	size_t n = aios_gw_endpoints_from_json(o, cur, 4);
+	ck_assert_uint_eq(n, 1);
+	json_object_put(o);
+
+	/* nothing probed: nothing added */
+	ck_assert_uint_eq(aios_gw_keep_probed(cur, &n, 4, u, nu, 1000, 10000), 0);
+	ck_assert_uint_eq(n, 1);
+	/* .8 probed ready at 1000: routable from then, once, until the trust runs out */
+	u[1].probed_ms = 1000;
+	ck_assert_uint_eq(aios_gw_keep_probed(cur, &n, 4, u, nu, 1500, 10000), 1);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(cur[1].addr, "10.244.0.8");
+	ck_assert_int_eq(cur[1].outstanding, 0);
+	ck_assert_uint_eq(aios_gw_keep_probed(cur, &n, 4, u, nu, 1600, 10000), 0);
+	ck_assert_uint_eq(n, 2);
+	n = 1;
+	ck_assert_uint_eq(aios_gw_keep_probed(cur, &n, 4, u, nu, 11001, 10000), 0);
+	ck_assert_uint_eq(n, 1);
+	/* the cap holds */
+	ck_assert_uint_eq(aios_gw_keep_probed(cur, &n, 1, u, nu, 1500, 10000), 0);
+
+	/* a fresh not-ready list keeps the probe time of an address in both, only */
+	struct aios_gw_endpoint fresh[2] = {{.addr = "10.244.0.8", .port = 8080, .probed_ms = 7},
+	                                    {.addr = "10.244.0.9", .port = 8080, .probed_ms = 7}};
+	aios_gw_unready_carry(fresh, 2, u, nu);
+	ck_assert_int_eq(fresh[0].probed_ms, 1000);
+	ck_assert_int_eq(fresh[1].probed_ms, 0);
+	aios_gw_unready_carry(fresh, 2, NULL, 0);
+	ck_assert_int_eq(fresh[0].probed_ms, 0);
+}
+END_TEST
+
 static Suite *route_suite(void)
 {
 	Suite *s = suite_create("gateway_route");
@@ -291,6 +337,7 @@ static Suite *route_suite(void)
 	tcase_add_test(t, pick_ties_take_turns);
 	tcase_add_test(t, merge_keeps_counts);
 	tcase_add_test(t, endpoints_ready_addresses_only);
+	tcase_add_test(t, not_ready_addresses_and_probed_pods);
 	tcase_add_test(t, service_params_and_defaults);
 	tcase_add_test(t, queue_fifo_bounded);
 	tcase_add_test(t, queue_expiry_in_order);
