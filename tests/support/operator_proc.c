@@ -221,3 +221,29 @@ void aios_test_create_small_job(struct aios_kube_client *c, const char *ns, cons
 	ck_assert_msg(e == AIOS_OK, "create TrainingJob %s: %s", name, aios_errmsg());
 	json_object_put(o);
 }
+
+const char *aios_test_log_refusal(const char *log, const char *verb, const char *resource)
+{
+	static char line[8192];
+	char want[256], res[128];
+	size_t k = 0;
+	for (const char *p = resource; *p && k + 2 < sizeof(res); p++) {
+		if (*p == '/')
+			res[k++] = '\\'; /* the JSON log writes "/" as "\/" */
+		res[k++] = *p;
+	}
+	res[k] = '\0';
+	snprintf(want, sizeof(want), "cannot %s resource \\\"%s\\\"", verb, res);
+	FILE *f = fopen(log, "r");
+	if (!f)
+		return NULL;
+	const char *hit = NULL;
+	while (!hit && fgets(line, sizeof(line), f))
+		/* "*": any RBAC refusal. Other 403s (a namespace left terminating by an earlier
+		 * test on this API server, which has no namespace controller) are not RBAC's. */
+		if (strstr(line, want) ||
+		    (verb[0] == '*' && strstr(line, "forbidden") && strstr(line, " cannot ")))
+			hit = line;
+	fclose(f);
+	return hit;
+}

@@ -48,6 +48,13 @@ double aios_test_operator_metric(struct aios_test_operator *o, const char *serie
 /* The first log line of the operator containing needle, or NULL (static buffer). */
 const char *aios_test_operator_log_find(const struct aios_test_operator *o, const char *needle);
 
+/*
+ * The first line of log (an operator's or a gateway's JSON log) where the API server refused
+ * verb on resource ("cannot VERB resource \"RES\""), or NULL (static buffer). verb "*":
+ * any RBAC refusal.
+ */
+const char *aios_test_log_refusal(const char *log, const char *verb, const char *resource);
+
 struct aios_kube_client;
 
 /* The ServiceAccounts a test namespace needs when kube-controller-manager is absent:

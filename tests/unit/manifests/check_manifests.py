@@ -279,27 +279,31 @@ CONTRACT = {
             "spec.model.trainingJob", "spec.model.uri", "spec.model.sha256",
             "spec.runtime.quantize", "spec.runtime.pruneSparsity", "spec.runtime.maxBatchSize",
             "spec.runtime.maxBatchDelayMicros", "spec.runtime.threads", "spec.runtime.maxRequestBytes",
-            "spec.replicas.min", "spec.replicas.max",
+            "spec.replicas.min", "spec.replicas.max", "spec.replicas.count",
             "spec.autoscaling.metric", "spec.autoscaling.target", "spec.autoscaling.stableWindowSeconds",
             "spec.autoscaling.panicWindowSeconds", "spec.autoscaling.panicThreshold",
             "spec.autoscaling.scaleDownDelaySeconds", "spec.autoscaling.maxScaleUpRate",
             "spec.autoscaling.maxScaleDownRate",
             "status.phase", "status.conditions", "status.observedGeneration", "status.replicas",
             "status.readyReplicas", "status.desiredReplicas", "status.lastScaleTime", "status.url",
-            "status.model.uri", "status.model.sha256", "status.metrics.concurrency", "status.metrics.rps",
+            "status.selector", "status.model.uri", "status.model.sha256", "status.metrics.concurrency", "status.metrics.rps",
             "status.metrics.latencyP99Ms",
         ] + ["spec.template." + t for t in TEMPLATE_FIELDS],
         "defaults": {
-            "spec.replicas.min": 1, "spec.replicas.max": 10, "spec.autoscaling.metric": "concurrency",
+            "spec.replicas.min": 1, "spec.replicas.max": 10, "spec.replicas.count": 1,
+            "spec.autoscaling.metric": "concurrency",
             "spec.autoscaling.stableWindowSeconds": 60, "spec.autoscaling.panicWindowSeconds": 6,
             "spec.autoscaling.panicThreshold": 2.0, "spec.autoscaling.maxScaleUpRate": 1000,
             "spec.autoscaling.maxScaleDownRate": 2, "spec.runtime.quantize": "none",
         },
         "enums": {
             "spec.runtime.quantize": ["none", "int8"],
-            "spec.autoscaling.metric": ["concurrency", "rps"],
+            "spec.autoscaling.metric": ["concurrency", "rps", "external"],
         },
         "one_of": {"spec.model": [["trainingJob"], ["uri"]]},
+        # kubectl scale, an HPA and KEDA drive spec.replicas.count (docs/autoscaling.md)
+        "scale": {"specReplicasPath": ".spec.replicas.count", "statusReplicasPath": ".status.replicas",
+                  "labelSelectorPath": ".status.selector"},
     },
 }
 
@@ -329,6 +333,15 @@ def check_crd_contract(f):
             node = node_at(root, path) or {}
             got = [b.get("required") for b in node.get("oneOf", [])]
             f.expect(got == alts, "%s: %s oneOf %s, want %s" % (kind, path, got, alts))
+        sub = v.get("subresources", {})
+        f.expect(sub.get("status") == {}, "%s: the status subresource is missing" % kind)
+        f.expect(sub.get("scale") == want.get("scale"), "%s: scale subresource %s, want %s" % (kind, sub.get("scale"), want.get("scale")))
+        for key in ("specReplicasPath", "statusReplicasPath", "labelSelectorPath"):
+            path = (sub.get("scale") or {}).get(key)
+            if path:
+                node = node_at(root, path.lstrip(".")) or {}
+                f.expect(node.get("type") == ("string" if key == "labelSelectorPath" else "integer"),
+                         "%s: scale %s %s is not a field of the right type" % (kind, key, path))
         name = node_at(root, "metadata.name") or {}
         f.expect(name.get("maxLength") == 63 and name.get("pattern"), "%s: metadata.name must be a DNS label (its children carry it)" % kind)
         cond = node_at(root, "status.conditions") or {}
@@ -662,8 +675,8 @@ LEAST = {  # resource -> verbs the operator may hold (issue 3: the fewest that w
 
 # What aios-gateway may hold: it reads ModelServices and Endpoints (src/gateway/watch.c),
 # as docs/gateway.md says; tests/integration/test_rbac_gateway.c proves each verb.
-GATEWAY_RULES = {("aios.dev/modelservices", v) for v in ("get", "list", "watch")} | \
-                {("/endpoints", v) for v in ("get", "list", "watch")}
+GATEWAY_RULES = {("aios.dev/modelservices", v) for v in ("list", "watch")} | \
+                {("/endpoints", v) for v in ("list", "watch")}
 
 
 def rule_set(rules):
