@@ -207,7 +207,8 @@ make_node_pki() {
 }
 
 # aios-gateway's rights, for the local one (system:serviceaccount:aios-system:aios-gateway,
-# a static token of tests/cluster/apiserver.sh): read ModelServices and Endpoints.
+# a static token of tests/cluster/apiserver.sh): list and watch ModelServices and Endpoints,
+# as operator/gateway-cluster-role.yaml grants.
 gateway_manifests() {
   cat <<YAML
 ---
@@ -218,10 +219,10 @@ metadata:
 rules:
 - apiGroups: [aios.dev]
   resources: [modelservices]
-  verbs: [get, list, watch]
+  verbs: [list, watch]
 - apiGroups: [""]
   resources: [endpoints]
-  verbs: [get, list, watch]
+  verbs: [list, watch]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding

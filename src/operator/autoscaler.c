@@ -33,6 +33,7 @@ void aios_autoscaler_params_default(struct aios_autoscaler_params *p)
 	p->min_replicas = 1;
 	p->max_replicas = 10;
 	p->scale_to_zero_grace_s = 30;
+	p->count = -1;
 }
 
 static enum aios_err opt_int_range(struct json_object *o, const char *path, int dflt, int lo,
@@ -47,6 +48,16 @@ static enum aios_err opt_int_range(struct json_object *o, const char *path, int 
 		                 hi, (long long)v);
 	*out = (int)v;
 	return AIOS_OK;
+}
+
+/* spec.replicas.count: unset is -1, else 0..POD_COUNT_CAP. */
+static enum aios_err opt_count(struct json_object *o, int *out)
+{
+	if (!aios_json_lookup(o, "spec.replicas.count")) {
+		*out = -1;
+		return AIOS_OK;
+	}
+	return opt_int_range(o, "spec.replicas.count", 0, 0, POD_COUNT_CAP, out);
 }
 
 static enum aios_err opt_double_above(struct json_object *o, const char *path, double dflt,
@@ -76,10 +87,14 @@ enum aios_err aios_autoscaler_params_from_spec(struct json_object *ms,
 	} else if (strcmp(metric, "rps") == 0) {
 		p.metric = AIOS_AUTOSCALER_RPS;
 		p.target = AIOS_AUTOSCALER_DEFAULT_RPS;
+	} else if (strcmp(metric, "external") == 0) {
+		p.metric = AIOS_AUTOSCALER_EXTERNAL; /* target and windows are read, not used */
 	} else {
-		return aios_fail(AIOS_ERR_INVALID,
-		                 "spec.autoscaling.metric: must be concurrency or rps, got \"%s\"",
-		                 metric);
+		return aios_fail(
+		    AIOS_ERR_INVALID,
+		    "spec.autoscaling.metric: must be concurrency, rps or external, got "
+		    "\"%s\"",
+		    metric);
 	}
 	if ((e = opt_double_above(ms, "spec.autoscaling.target", p.target, 0.0, &p.target)) ||
 	    (e = opt_int_range(ms, "spec.autoscaling.stableWindowSeconds", p.stable_window_s, 6,
@@ -98,6 +113,7 @@ enum aios_err aios_autoscaler_params_from_spec(struct json_object *ms,
 	                       &p.min_replicas)) ||
 	    (e = opt_int_range(ms, "spec.replicas.max", p.max_replicas, 1, POD_COUNT_CAP,
 	                       &p.max_replicas)) ||
+	    (e = opt_count(ms, &p.count)) ||
 	    (e = opt_int_range(ms, "spec.autoscaling.scaleToZeroGraceSeconds",
 	                       p.scale_to_zero_grace_s, 0, AIOS_AUTOSCALER_MAX_WINDOW_S,
 	                       &p.scale_to_zero_grace_s)))
@@ -113,6 +129,12 @@ enum aios_err aios_autoscaler_params_from_spec(struct json_object *ms,
 		                 p.max_replicas, p.min_replicas);
 	*out = p;
 	return AIOS_OK;
+}
+
+int aios_autoscaler_external_count(const struct aios_autoscaler_params *p)
+{
+	int n = p->count < 0 ? p->min_replicas : p->count;
+	return n < p->min_replicas ? p->min_replicas : n > p->max_replicas ? p->max_replicas : n;
 }
 
 /* ================================================================ series */

@@ -53,7 +53,13 @@
 #define AIOS_AUTOSCALER_MIN_COVERAGE 0.9
 #define AIOS_AUTOSCALER_REASON_MAX   320
 
-enum aios_autoscaler_metric { AIOS_AUTOSCALER_CONCURRENCY, AIOS_AUTOSCALER_RPS };
+/* EXTERNAL: the decider does not run; spec.replicas.count, written through the /scale
+ * subresource by kubectl scale, an HPA or KEDA, is the count (docs/autoscaling.md). */
+enum aios_autoscaler_metric {
+	AIOS_AUTOSCALER_CONCURRENCY,
+	AIOS_AUTOSCALER_RPS,
+	AIOS_AUTOSCALER_EXTERNAL
+};
 
 struct aios_autoscaler_params {
 	enum aios_autoscaler_metric metric;
@@ -68,13 +74,14 @@ struct aios_autoscaler_params {
 	int min_replicas;            /* >= 0; 0: scale to zero behind aios-gateway */
 	int scale_to_zero_grace_s;   /* 0..3600, default 30: idle seconds before zero */
 	int max_replicas;            /* >= min_replicas */
+	int count;                   /* spec.replicas.count (the /scale field), -1 unset */
 };
 
 /* Knative's defaults (container-concurrency-target-default, requests-per-second-target-default). */
 #define AIOS_AUTOSCALER_DEFAULT_CONCURRENCY 100.0
 #define AIOS_AUTOSCALER_DEFAULT_RPS         200.0
 
-/* Fills p with the defaults above (metric concurrency, replicas 1..10). */
+/* Fills p with the defaults above (metric concurrency, replicas 1..10, no count). */
 void aios_autoscaler_params_default(struct aios_autoscaler_params *p);
 
 /*
@@ -85,6 +92,13 @@ void aios_autoscaler_params_default(struct aios_autoscaler_params *p);
  */
 enum aios_err aios_autoscaler_params_from_spec(struct json_object *ms,
                                                struct aios_autoscaler_params *out) AIOS_MUST_CHECK;
+
+/*
+ * The count an external scaler asks for, within the bounds: spec.replicas.count
+ * clamped to [replicas.min, replicas.max], or replicas.min while the count is unset.
+ * Only meaningful with metric EXTERNAL; with a built-in metric the count is ignored.
+ */
+int aios_autoscaler_external_count(const struct aios_autoscaler_params *p);
 
 /* ---- samples ------------------------------------------------------------- */
 

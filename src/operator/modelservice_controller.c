@@ -512,6 +512,16 @@ static void round_once(struct ms_ctl *c, int round)
 			continue;
 		}
 		check_training_job(c, s, mss[i]);
+		if (s->params.metric == AIOS_AUTOSCALER_EXTERNAL) {
+			/* an HPA or KEDA scales it through /scale: no scrape, no decision. The
+			 * decider waits at the external count, so a switch back to a built-in
+			 * metric starts from the pods that run. */
+			aios_autoscaler_state_init(&s->st,
+			                           aios_autoscaler_external_count(&s->params));
+			s->have_decision = 0;
+			svcs[i] = NULL;
+			continue;
+		}
 		struct json_object **pods;
 		size_t np = owned_pods(c->m, mss[i], &pods);
 		int port = metrics_port(mss[i]);

@@ -344,6 +344,10 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 	char *url = aios_ms_url(ms);
 	put_str(st, "url", url);
 	free(url);
+	/* the /scale subresource's labelSelectorPath: what an HPA counts as this service's pods */
+	char selector[sizeof(AIOS_MS_LABEL_SERVICE) + AIOS_MS_NAME_MAX + 2];
+	snprintf(selector, sizeof(selector), "%s=%s", AIOS_MS_LABEL_SERVICE, name);
+	put_str(st, "selector", selector);
 	if (!in->have_service)
 		p->service = aios_ms_render_service(ms);
 
@@ -376,7 +380,10 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 		return AIOS_OK;
 	}
 
-	int desired = in->desired < params.min_replicas   ? params.min_replicas
+	/* metric external: the /scale field is the count and the decider's is not read */
+	const int external = params.metric == AIOS_AUTOSCALER_EXTERNAL;
+	int desired = external                            ? aios_autoscaler_external_count(&params)
+	              : in->desired < params.min_replicas ? params.min_replicas
 	              : in->desired > params.max_replicas ? params.max_replicas
 	                                                  : in->desired;
 	struct census c;
@@ -412,7 +419,19 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 	put_int(st, "desiredReplicas", desired);
 	if (params.min_replicas == 0 || in->cold_starts > 0)
 		put_int(st, "coldStarts", in->cold_starts);
-	if (in->last_scale > 0) {
+	int64_t old_desired = -1;
+	if (aios_json_opt_int(ms, "status.desiredReplicas", -1, &old_desired))
+		old_desired = -1;
+	if (external && old_desired >= 0 && old_desired != desired) {
+		/* the external scaler moved the count: this reconcile is the scale */
+		char ts[32];
+		aios_rfc3339(in->now, ts, sizeof(ts));
+		put_str(st, "lastScaleTime", ts);
+		add_event(p, "Normal", "Scaled",
+		          "desired replicas %lld -> %d: spec.replicas.count %d (metric external)%s",
+		          (long long)old_desired, desired, params.count,
+		          params.count != desired ? ", bounded to replicas.min..max" : "");
+	} else if (!external && in->last_scale > 0) {
 		char ts[32];
 		aios_rfc3339(in->last_scale, ts, sizeof(ts));
 		put_str(st, "lastScaleTime", ts);

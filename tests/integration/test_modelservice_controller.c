@@ -15,7 +15,8 @@
  * within two decision periods; the TrainingJob gate and a new artifact rolling out;
  * scale to zero and a cold start, with an aios-gateway core in this process streaming
  * its demand to the manager's WebSocket (its table fed by hand: no kubelet, no
- * Endpoints controller here).
+ * Endpoints controller here); kubectl scale through the /scale subresource driving the
+ * pods of a service with metric external, the built-in autoscaler standing aside.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -841,6 +842,67 @@ START_TEST(scale_to_zero_and_cold_start_through_the_gateway)
 }
 END_TEST
 
+/* The /scale subresource of ms, as an HPA reads it: {spec.replicas, status.replicas,
+ * status.selector}. Caller puts. */
+static struct json_object *scale_of(const char *ms)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "/apis/aios.dev/v1alpha1/namespaces/%s/modelservices/%s/scale",
+	         ns, ms);
+	static char out[AIOS_TEST_KUBECTL_OUT_CAP];
+	int rc = aios_test_kubectl(aios_test_kubeconfig(), NULL, out, sizeof(out), "get", "--raw",
+	                           path, NULL);
+	ck_assert_msg(rc == 0, "GET %s: %s", path, out);
+	return parse(out);
+}
+
+START_TEST(scale_subresource_drives_pods_with_metric_external)
+{
+	env_up();
+	/* load the built-in autoscaler would answer with 5 pods: it must not act */
+	atomic_store(&total_load, 50);
+	create_ms("ext", "{\"uri\":\"file:///m.aios\"}",
+	          ",\"replicas\":{\"min\":1,\"max\":4},\"autoscaling\":{\"metric\":\"external\","
+	          "\"target\":10,\"stableWindowSeconds\":6,\"panicWindowSeconds\":6}");
+	ready_all("ext", 1);
+	WAIT_UNTIL(status_int("ext", "status.readyReplicas") == 1, 15000, "1 not ready");
+	struct json_object *sc = scale_of("ext");
+	ck_assert_str_eq(aios_json_str(sc, "status.selector"), "aios.dev/service=ext");
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(sc, "status.replicas")), 1);
+	json_object_put(sc);
+
+	const char *kc = aios_test_kubeconfig();
+	kubectl_ok(kc, "scale", "modelservice/ext", "--replicas=3", "-n", ns, NULL);
+	WAIT_UNTIL(live_pods("ext", NULL, 0) == 3, 15000, "kubectl scale to 3: %zu pods",
+	           live_pods("ext", NULL, 0));
+	ready_all("ext", 3);
+	WAIT_UNTIL(status_int("ext", "status.readyReplicas") == 3, 15000, "3 not ready");
+	/* the operator holds the written count over several decision periods */
+	int64_t until = aios_now_ms() + 4000;
+	while (aios_now_ms() < until) {
+		ck_assert_int_eq(status_int("ext", "status.desiredReplicas"), 3);
+		ck_assert_uint_eq(live_pods("ext", NULL, 0), 3);
+		aios_sleep_ms(250);
+	}
+	sc = scale_of("ext");
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(sc, "spec.replicas")), 3);
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(sc, "status.replicas")), 3);
+	json_object_put(sc);
+	ck_assert(has_event("Scaled"));
+	struct json_object *o = get(&aios_kube_modelservices, "ext");
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(o, "spec.replicas.count")), 3);
+	json_object_put(o);
+
+	/* down to 0 is bounded to replicas.min (1); the spec keeps what was written */
+	kubectl_ok(kc, "scale", "modelservice/ext", "--replicas=0", "-n", ns, NULL);
+	WAIT_UNTIL(live_pods("ext", NULL, 0) == 1, 15000, "scale to 0 (min 1): %zu pods",
+	           live_pods("ext", NULL, 0));
+	ck_assert_int_eq(status_int("ext", "status.desiredReplicas"), 1);
+	ck_assert_int_eq(status_int("ext", "spec.replicas.count"), 0);
+	env_down();
+}
+END_TEST
+
 static Suite *ms_integration_suite(void)
 {
 	Suite *s = suite_create("modelservice_controller");
@@ -853,6 +915,7 @@ static Suite *ms_integration_suite(void)
 	tcase_add_test(tc, damaged_new_model_keeps_the_old_revision_serving);
 	tcase_add_test(tc, rps_metric_and_latency_in_status);
 	tcase_add_test(tc, scale_to_zero_and_cold_start_through_the_gateway);
+	tcase_add_test(tc, scale_subresource_drives_pods_with_metric_external);
 	suite_add_tcase(s, tc);
 	return s;
 }

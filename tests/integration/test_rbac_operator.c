@@ -21,7 +21,6 @@
  */
 #include <check.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +35,7 @@
 #include "kube/config.h"
 #include "support/kubectl.h"
 #include "support/operator_proc.h"
+#include "support/rbac.h"
 
 #define SCENARIO_MS 15000 /* how long the scenario may take under the full role */
 #define OPERATOR_SA "system:serviceaccount:aios-system:aios-operator"
@@ -64,22 +64,6 @@ static char g_out[AIOS_TEST_KUBECTL_OUT_CAP];
 
 /* ============================== setup ============================== */
 
-static void kubectl_ok(const char *input, ...) __attribute__((sentinel));
-
-/* kubectl with the admin kubeconfig; fails the test when it fails. Arguments end in NULL. */
-static void kubectl_ok(const char *input, ...)
-{
-	const char *args[32];
-	size_t n = 0;
-	va_list ap;
-	va_start(ap, input);
-	for (const char *a; (a = va_arg(ap, const char *)) != NULL && n < 32;)
-		args[n++] = a;
-	va_end(ap);
-	int rc = aios_test_kubectlv(aios_test_kubeconfig(), input, g_out, sizeof(g_out), args, n);
-	ck_assert_msg(rc == 0, "kubectl %s %s: %s", args[0], n > 1 ? args[1] : "", g_out);
-}
-
 static void setup(void)
 {
 	aios_test_operator_install();
@@ -100,151 +84,7 @@ static void teardown(void)
 
 /* ============================== roles ============================== */
 
-/* The object kubectl prints for `get KIND NAME -o json` (admin). Caller puts. */
-static struct json_object *kubectl_get_json(const char *kind, const char *name, const char *ns)
-{
-	int rc = aios_test_kubectl(aios_test_kubeconfig(), NULL, g_out, sizeof(g_out), "get", kind,
-	                           name, "-n", ns, "-o", "json", NULL);
-	ck_assert_msg(rc == 0, "kubectl get %s %s: %s", kind, name, g_out);
-	struct json_object *o;
-	ck_assert_msg(aios_json_parse(g_out, strlen(g_out), kind, &o) == AIOS_OK, "%s",
-	              aios_errmsg());
-	/* Only what `kubectl replace` needs: no resourceVersion, no managed fields. */
-	struct json_object *md = aios_json_lookup(o, "metadata");
-	json_object_object_del(md, "resourceVersion");
-	json_object_object_del(md, "managedFields");
-	json_object_object_del(md, "annotations");
-	return o;
-}
-
-/* One case: the verb removed from rule `rule` of role `role` (0 ClusterRole, 1 Role). */
-struct rbac_case {
-	int role, rule;
-	char verb[32], resource[96], group[64];
-};
-
-static int list_cases(struct json_object *const roles[2], struct rbac_case *out, int max)
-{
-	int n = 0;
-	for (int r = 0; r < 2; r++) {
-		struct json_object *rules = aios_json_lookup(roles[r], "rules");
-		for (size_t i = 0; i < json_object_array_length(rules); i++) {
-			struct json_object *rule = json_object_array_get_idx(rules, i);
-			struct json_object *verbs = aios_json_lookup(rule, "verbs");
-			struct json_object *res = aios_json_lookup(rule, "resources");
-			struct json_object *grp = aios_json_lookup(rule, "apiGroups");
-			ck_assert_msg(json_object_array_length(res) == 1 &&
-			                  json_object_array_length(grp) == 1,
-			              "rule %zu: one resource and one group per rule expected", i);
-			for (size_t v = 0; v < json_object_array_length(verbs); v++) {
-				ck_assert_int_lt(n, max);
-				struct rbac_case *c = &out[n++];
-				c->role = r;
-				c->rule = (int)i;
-				snprintf(
-				    c->verb, sizeof(c->verb), "%s",
-				    json_object_get_string(json_object_array_get_idx(verbs, v)));
-				snprintf(c->resource, sizeof(c->resource), "%s",
-				         json_object_get_string(json_object_array_get_idx(res, 0)));
-				snprintf(c->group, sizeof(c->group), "%s",
-				         json_object_get_string(json_object_array_get_idx(grp, 0)));
-			}
-		}
-	}
-	return n;
-}
-
-/* Replaces the role with a copy that lacks case c's verb (c NULL: the full role). */
-static void apply_role(struct json_object *role, const struct rbac_case *c, int which)
-{
-	struct json_object *copy = NULL;
-	ck_assert_int_eq(json_object_deep_copy(role, &copy, NULL), 0);
-	if (c && c->role == which) {
-		struct json_object *rules = aios_json_lookup(copy, "rules");
-		struct json_object *rule = json_object_array_get_idx(rules, (size_t)c->rule);
-		struct json_object *verbs = aios_json_lookup(rule, "verbs");
-		struct json_object *kept = json_object_new_array();
-		for (size_t v = 0; v < json_object_array_length(verbs); v++) {
-			const char *s = json_object_get_string(json_object_array_get_idx(verbs, v));
-			if (strcmp(s, c->verb) != 0)
-				json_object_array_add(kept, json_object_new_string(s));
-		}
-		if (json_object_array_length(kept) == 0) {
-			json_object_put(kept);
-			json_object_array_del_idx(rules, (size_t)c->rule, 1);
-		} else {
-			json_object_object_add(rule, "verbs", kept);
-		}
-	}
-	kubectl_ok(json_object_to_json_string(copy), "replace", "-f", "-", NULL);
-	json_object_put(copy);
-}
-
-/* `kubectl auth can-i VERB RESOURCE --as USER -n NS`: 1 yes, 0 no. */
-static int can_i(const char *user, const char *verb, const char *resource, const char *group,
-                 const char *ns)
-{
-	char res[160];
-	if (group[0])
-		snprintf(res, sizeof(res), "%s.%s", resource, group);
-	else
-		snprintf(res, sizeof(res), "%s", resource);
-	/* "trainingjobs/status.aios.dev" is not a resource name kubectl accepts. */
-	char sub[96] = "";
-	char *slash = strchr(res, '/');
-	if (slash) {
-		char *dot = strchr(slash, '.');
-		size_t sublen = (size_t)((dot ? dot : res + strlen(res)) - slash - 1);
-		snprintf(sub, sizeof(sub), "%.*s", (int)sublen, slash + 1);
-		memmove(slash, slash + 1 + sublen, strlen(slash + 1 + sublen) + 1);
-	}
-	const char *args[16] = {"auth", "can-i", verb, res, "--as", user, "-n", ns};
-	size_t n = 8;
-	char subarg[128];
-	if (sub[0]) {
-		snprintf(subarg, sizeof(subarg), "--subresource=%s", sub);
-		args[n++] = subarg;
-	}
-	int rc = aios_test_kubectlv(aios_test_kubeconfig(), NULL, g_out, sizeof(g_out), args, n);
-	/* The answer is the last line (a warning may come first, e.g. "not namespace scoped"). */
-	size_t len = strlen(g_out);
-	while (len > 0 && g_out[len - 1] == '\n')
-		g_out[--len] = '\0';
-	const char *last = strrchr(g_out, '\n');
-	last = last ? last + 1 : g_out;
-	ck_assert_msg(strcmp(last, "yes") == 0 || strcmp(last, "no") == 0, "can-i %s %s: %s", verb,
-	              res, g_out);
-	return rc == 0 && strcmp(last, "yes") == 0;
-}
-
 /* ============================== the operator ============================== */
-
-/* The refusal of verb on resource, as the operator logs the server's message; NULL: none. */
-static const char *log_refusal(const char *log, const char *verb, const char *resource)
-{
-	static char line[8192];
-	char want[256], res[128];
-	size_t k = 0;
-	for (const char *p = resource; *p && k + 2 < sizeof(res); p++) {
-		if (*p == '/')
-			res[k++] = '\\'; /* the JSON log writes "/" as "\/" */
-		res[k++] = *p;
-	}
-	res[k] = '\0';
-	snprintf(want, sizeof(want), "cannot %s resource \\\"%s\\\"", verb, res);
-	FILE *f = fopen(log, "r");
-	if (!f)
-		return NULL;
-	const char *hit = NULL;
-	while (!hit && fgets(line, sizeof(line), f))
-		/* "*": any RBAC refusal. Other 403s (a namespace left terminating by an earlier
-		 * test on this API server, which has no namespace controller) are not RBAC's. */
-		if (strstr(line, want) ||
-		    (verb[0] == '*' && strstr(line, "forbidden") && strstr(line, " cannot ")))
-			hit = line;
-	fclose(f);
-	return hit;
-}
 
 static int log_contains(const char *log, const char *needle)
 {
@@ -385,7 +225,8 @@ static int any_event_repeated(const char *ns, int *any)
  * Runs the scenario in a fresh namespace with an operator already started; stops early
  * when `stop_on` (a case) shows in the log. Returns what was reached.
  */
-static struct seen scenario(const char *ns, const char *log, const struct rbac_case *stop_on)
+static struct seen scenario(const char *ns, const char *log,
+                            const struct aios_test_rbac_case *stop_on)
 {
 	char doc[1024];
 	snprintf(doc, sizeof(doc),
@@ -437,7 +278,7 @@ static struct seen scenario(const char *ns, const char *log, const struct rbac_c
 	int stage = 0, sus = 0;
 	int64_t t0 = aios_now_ms(), end = t0 + SCENARIO_MS;
 	while (aios_now_ms() < end) {
-		if (stop_on && log_refusal(log, stop_on->verb, stop_on->resource))
+		if (stop_on && aios_test_log_refusal(log, stop_on->verb, stop_on->resource))
 			break;
 		if (sus == 0 && aios_now_ms() - t0 > 2000 && suspend(ns, "sus", 0))
 			sus = 1;
@@ -515,10 +356,10 @@ static void seen_str(const struct seen *s, char *out, size_t n)
 START_TEST(full_role_works_and_every_verb_is_needed)
 {
 	struct json_object *roles[2] = {
-	    kubectl_get_json("clusterrole", "aios-operator", "default"),
-	    kubectl_get_json("role", "aios-operator-leader-election", "aios-system")};
-	struct rbac_case cases[MAX_CASES];
-	int n = list_cases(roles, cases, MAX_CASES);
+	    aios_test_rbac_get("clusterrole", "aios-operator", "default"),
+	    aios_test_rbac_get("role", "aios-operator-leader-election", "aios-system")};
+	struct aios_test_rbac_case cases[MAX_CASES];
+	int n = aios_test_rbac_cases(roles, 2, cases, MAX_CASES);
 	ck_assert_int_ge(n, 10);
 	char log[256], ns[64], what[512];
 	static char failures[16384];
@@ -535,7 +376,7 @@ START_TEST(full_role_works_and_every_verb_is_needed)
 	struct seen s = scenario(ns, log, NULL);
 	aios_test_operator_stop(&op, SIGTERM);
 	seen_str(&s, what, sizeof(what));
-	const char *refused = log_refusal(log, "*", "");
+	const char *refused = aios_test_log_refusal(log, "*", "");
 	ck_assert_msg(seen_all(&s), "full role: the scenario did not complete: %s (log %s)", what,
 	              log);
 	ck_assert_msg(refused == NULL, "full role: a request was refused: %s", refused);
@@ -550,16 +391,16 @@ START_TEST(full_role_works_and_every_verb_is_needed)
 	fprintf(stderr, "rbac: full role: %s\n", what);
 
 	for (int i = 0; i < n; i++) {
-		const struct rbac_case *c = &cases[i];
+		const struct aios_test_rbac_case *c = &cases[i];
 		/* Only what changes: the role that loses the verb, and the other one put back
 		 * when the previous case had reduced it. */
 		for (int w = 0; w < 2; w++)
 			if (c->role == w || reduced == w)
-				apply_role(roles[w], c, w);
+				aios_test_rbac_apply(roles[w], c->role == w ? c : NULL);
 		reduced = c->role;
 		const char *cns = c->role ? "aios-system" : "default";
 		int64_t end = aios_now_ms() + 5000;
-		while (can_i(OPERATOR_SA, c->verb, c->resource, c->group, cns)) {
+		while (aios_test_can_i(OPERATOR_SA, c->verb, c->resource, c->group, cns)) {
 			ck_assert_msg(aios_now_ms() < end, "%s %s still allowed 5 s after removal",
 			              c->verb, c->resource);
 			aios_sleep_ms(100);
@@ -570,7 +411,7 @@ START_TEST(full_role_works_and_every_verb_is_needed)
 		op_run(&op, log, i);
 		s = scenario(ns, log, c);
 		aios_test_operator_stop(&op, SIGTERM);
-		const char *hit = log_refusal(log, c->verb, c->resource);
+		const char *hit = aios_test_log_refusal(log, c->verb, c->resource);
 		seen_str(&s, what, sizeof(what));
 		fprintf(stderr, "rbac: without %s %s%s%s: %s after %lld ms; %s\n", c->verb,
 		        c->resource, c->group[0] ? "." : "", c->group,
@@ -592,8 +433,8 @@ START_TEST(full_role_works_and_every_verb_is_needed)
 		else if (hit)
 			unlink(log); /* a scenario that failed keeps its log for the record */
 	}
-	apply_role(roles[0], NULL, 0);
-	apply_role(roles[1], NULL, 1);
+	aios_test_rbac_apply(roles[0], NULL);
+	aios_test_rbac_apply(roles[1], NULL);
 	json_object_put(roles[0]);
 	json_object_put(roles[1]);
 	ck_assert_msg(fl == 0, "verbs not shown needed: %s", failures);
@@ -602,7 +443,7 @@ END_TEST
 
 START_TEST(workload_account_can_do_nothing)
 {
-	struct json_object *sa = kubectl_get_json("serviceaccount", "aios-workload", "default");
+	struct json_object *sa = aios_test_rbac_get("serviceaccount", "aios-workload", "default");
 	struct json_object *am = aios_json_lookup(sa, "automountServiceAccountToken");
 	ck_assert_msg(am && !json_object_get_boolean(am),
 	              "aios-workload must set automountServiceAccountToken: false");
@@ -619,14 +460,15 @@ START_TEST(workload_account_can_do_nothing)
 	    {"create", "rolebindings", "rbac.authorization.k8s.io"}};
 	int tried = 0;
 	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++, tried++)
-		ck_assert_msg(!can_i(WORKLOAD_SA, tries[i][0], tries[i][1], tries[i][2], "default"),
-		              "aios-workload may %s %s", tries[i][0], tries[i][1]);
+		ck_assert_msg(
+		    !aios_test_can_i(WORKLOAD_SA, tries[i][0], tries[i][1], tries[i][2], "default"),
+		    "aios-workload may %s %s", tries[i][0], tries[i][1]);
 	/* And the positive control: the operator identity is allowed what its role says. */
-	ck_assert(can_i(OPERATOR_SA, "create", "pods", "", "default"));
-	ck_assert(!can_i(OPERATOR_SA, "get", "secrets", "", "default"));
+	ck_assert(aios_test_can_i(OPERATOR_SA, "create", "pods", "", "default"));
+	ck_assert(!aios_test_can_i(OPERATOR_SA, "get", "secrets", "", "default"));
 	/* the per-attempt secret of a distributed job: made, never read */
-	ck_assert(can_i(OPERATOR_SA, "create", "secrets", "", "default"));
-	ck_assert(!can_i(OPERATOR_SA, "list", "secrets", "", "default"));
+	ck_assert(aios_test_can_i(OPERATOR_SA, "create", "secrets", "", "default"));
+	ck_assert(!aios_test_can_i(OPERATOR_SA, "list", "secrets", "", "default"));
 	/* `can-i --list` (a SelfSubjectRulesReview): every rule the account has, in each
 	 * namespace the platform uses; only what every authenticated user has may show (self
 	 * reviews, non-resource discovery URLs). */

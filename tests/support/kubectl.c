@@ -164,3 +164,40 @@ void aios_test_wait_crds_established(const char *kubeconfig)
 		aios_sleep_ms(200);
 	ck_assert_msg(rc == 0, "CRDs not established within 60 s: %s", out);
 }
+
+int aios_test_can_i(const char *user, const char *verb, const char *resource, const char *group,
+                    const char *ns)
+{
+	static char g_out[AIOS_TEST_KUBECTL_OUT_CAP];
+	char res[160];
+	if (group[0])
+		snprintf(res, sizeof(res), "%s.%s", resource, group);
+	else
+		snprintf(res, sizeof(res), "%s", resource);
+	/* "trainingjobs/status.aios.dev" is not a resource name kubectl accepts. */
+	char sub[96] = "";
+	char *slash = strchr(res, '/');
+	if (slash) {
+		char *dot = strchr(slash, '.');
+		size_t sublen = (size_t)((dot ? dot : res + strlen(res)) - slash - 1);
+		snprintf(sub, sizeof(sub), "%.*s", (int)sublen, slash + 1);
+		memmove(slash, slash + 1 + sublen, strlen(slash + 1 + sublen) + 1);
+	}
+	const char *args[16] = {"auth", "can-i", verb, res, "--as", user, "-n", ns};
+	size_t n = 8;
+	char subarg[128];
+	if (sub[0]) {
+		snprintf(subarg, sizeof(subarg), "--subresource=%s", sub);
+		args[n++] = subarg;
+	}
+	int rc = aios_test_kubectlv(aios_test_kubeconfig(), NULL, g_out, sizeof(g_out), args, n);
+	/* The answer is the last line (a warning may come first, e.g. "not namespace scoped"). */
+	size_t len = strlen(g_out);
+	while (len > 0 && g_out[len - 1] == '\n')
+		g_out[--len] = '\0';
+	const char *last = strrchr(g_out, '\n');
+	last = last ? last + 1 : g_out;
+	ck_assert_msg(strcmp(last, "yes") == 0 || strcmp(last, "no") == 0, "can-i %s %s: %s", verb,
+	              res, g_out);
+	return rc == 0 && strcmp(last, "yes") == 0;
+}

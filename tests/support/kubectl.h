@@ -37,4 +37,12 @@ int aios_test_kubectlv(const char *kubeconfig, const char *input, char *out, siz
 /* Waits (up to 60 s) until both aios CRDs are Established; fails the test if not. */
 void aios_test_wait_crds_established(const char *kubeconfig);
 
+/*
+ * `kubectl auth can-i VERB RESOURCE[.GROUP] [--subresource=SUB] --as USER -n NS` with the
+ * admin kubeconfig: 1 yes, 0 no. resource may name a subresource ("modelservices/status");
+ * group is "" for the core group. Fails the test on any other answer.
+ */
+int aios_test_can_i(const char *user, const char *verb, const char *resource, const char *group,
+                    const char *ns);
+
 #endif

@@ -50,6 +50,22 @@ void aios_test_operator_install(void)
 	aios_test_wait_crds_established(kc);
 }
 
+/* Forks argv[0] with stdout and stderr into log (truncated); o->pid is the child. */
+static void spawn(struct aios_test_operator *o, const char *log, const char *const *argv)
+{
+	snprintf(o->log, sizeof(o->log), "%s", log);
+	o->pid = fork();
+	ck_assert_int_ge(o->pid, 0);
+	if (o->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed test */
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+}
+
 void aios_test_operator_start(struct aios_test_operator *o, const char *log, int serve_ports,
                               const char *const *extra)
 {
@@ -60,7 +76,6 @@ void aios_test_operator_start(struct aios_test_operator *o, const char *log, int
 	char bin[4096], kc[4096], mb[64] = "0", hb[64] = "0";
 	snprintf(bin, sizeof(bin), "%s/src/operator/aios-operator", build);
 	snprintf(kc, sizeof(kc), "%s/operator.kubeconfig", dir);
-	snprintf(o->log, sizeof(o->log), "%s", log);
 	o->metrics_port = o->health_port = 0;
 	if (serve_ports) {
 		o->metrics_port = aios_test_free_port();
@@ -75,16 +90,27 @@ void aios_test_operator_start(struct aios_test_operator *o, const char *log, int
 	for (size_t i = 0; extra && extra[i] && n < 63; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
-	o->pid = fork();
-	ck_assert_int_ge(o->pid, 0);
-	if (o->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed test */
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
+	spawn(o, log, argv);
+}
+
+void aios_test_gateway_start(struct aios_test_operator *o, const char *log,
+                             const char *const *extra)
+{
+	const char *build = getenv("AIOS_BUILD_DIR");
+	const char *dir = getenv("AIOS_TEST_CLUSTER_DIR");
+	ck_assert_msg(build && dir, "AIOS_BUILD_DIR and AIOS_TEST_CLUSTER_DIR must be set "
+	                            "(tests/cluster/run-integration.sh)");
+	char bin[4096], kc[4096], port[16];
+	snprintf(bin, sizeof(bin), "%s/src/gateway/aios-gateway", build);
+	snprintf(kc, sizeof(kc), "%s/gateway.kubeconfig", dir);
+	o->metrics_port = o->health_port = aios_test_free_port();
+	snprintf(port, sizeof(port), "%d", o->health_port);
+	const char *argv[64] = {bin, "--kubeconfig", kc, "--bind", "127.0.0.1", "--port", port};
+	size_t n = 7;
+	for (size_t i = 0; extra && extra[i] && n < 63; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	spawn(o, log, argv);
 }
 
 int aios_test_operator_stop(struct aios_test_operator *o, int sig)
@@ -194,4 +220,30 @@ void aios_test_create_small_job(struct aios_kube_client *c, const char *ns, cons
 		aios_sleep_ms(100);
 	ck_assert_msg(e == AIOS_OK, "create TrainingJob %s: %s", name, aios_errmsg());
 	json_object_put(o);
+}
+
+const char *aios_test_log_refusal(const char *log, const char *verb, const char *resource)
+{
+	static char line[8192];
+	char want[256], res[128];
+	size_t k = 0;
+	for (const char *p = resource; *p && k + 2 < sizeof(res); p++) {
+		if (*p == '/')
+			res[k++] = '\\'; /* the JSON log writes "/" as "\/" */
+		res[k++] = *p;
+	}
+	res[k] = '\0';
+	snprintf(want, sizeof(want), "cannot %s resource \\\"%s\\\"", verb, res);
+	FILE *f = fopen(log, "r");
+	if (!f)
+		return NULL;
+	const char *hit = NULL;
+	while (!hit && fgets(line, sizeof(line), f))
+		/* "*": any RBAC refusal. Other 403s (a namespace left terminating by an earlier
+		 * test on this API server, which has no namespace controller) are not RBAC's. */
+		if (strstr(line, want) ||
+		    (verb[0] == '*' && strstr(line, "forbidden") && strstr(line, " cannot ")))
+			hit = line;
+	fclose(f);
+	return hit;
 }

@@ -27,6 +27,12 @@ struct aios_test_operator {
 void aios_test_operator_start(struct aios_test_operator *o, const char *log, int serve_ports,
                               const char *const *extra);
 
+/* Starts aios-gateway under the gateway identity ($AIOS_TEST_CLUSTER_DIR/gateway.kubeconfig,
+ * system:serviceaccount:aios-system:aios-gateway) on 127.0.0.1 at a free port (o->health_port,
+ * its /readyz), with logs into `log` and the extra flags. Stop it as an operator. */
+void aios_test_gateway_start(struct aios_test_operator *o, const char *log,
+                             const char *const *extra);
+
 /* Sends sig (SIGTERM, SIGKILL...) and reaps the process (SIGKILL after 10 s); returns the
  * exit code, 128 + signal when killed. */
 int aios_test_operator_stop(struct aios_test_operator *o, int sig);
@@ -41,6 +47,13 @@ double aios_test_operator_metric(struct aios_test_operator *o, const char *serie
 
 /* The first log line of the operator containing needle, or NULL (static buffer). */
 const char *aios_test_operator_log_find(const struct aios_test_operator *o, const char *needle);
+
+/*
+ * The first line of log (an operator's or a gateway's JSON log) where the API server refused
+ * verb on resource ("cannot VERB resource \"RES\""), or NULL (static buffer). verb "*":
+ * any RBAC refusal.
+ */
+const char *aios_test_log_refusal(const char *log, const char *verb, const char *resource);
 
 struct aios_kube_client;
 

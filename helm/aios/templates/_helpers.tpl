@@ -14,6 +14,24 @@ release named "aios" they are named exactly as operator/ names them (aios-operat
 {{- printf "%s-operator" (include "aios.fullname" .) -}}
 {{- end -}}
 
+{{- define "aios.gatewayName" -}}
+{{- printf "%s-gateway" (include "aios.fullname" .) -}}
+{{- end -}}
+
+{{- define "aios.gatewaySelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end -}}
+
+{{- define "aios.gatewayLabels" -}}
+{{ include "aios.gatewaySelectorLabels" . }}
+app.kubernetes.io/part-of: aios
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
 {{- define "aios.selectorLabels" -}}
 app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}

@@ -19,8 +19,10 @@ Checks:
                   values refused by it
   helm-lint       real Helm 3.8.1 (scripts/helm.sh) lints the chart, strict
   chart-render    the templates render (`helm template`) to valid objects for several values
-  chart-agrees    the chart's RBAC, Deployment and Service agree with operator/
+  chart-agrees    the chart's RBAC, Deployments and Services agree with operator/
   kustomize       operator/ lists every file, least-privilege RBAC, safe Deployment
+  gateway         aios-gateway in the chart and operator/: >= 2 replicas, its Service, its
+                  read-only ClusterRole, --operator-url naming the operator's demand Service
   rbac-sync       operator/'s ClusterRole and Role grant exactly src/operator/RBAC.md's table
   dashboard       the chart ships dashboards/aios-overview.json in a ConfigMap, only when
                   asked (its queries are checked by tests/unit/dashboard)
@@ -277,27 +279,31 @@ CONTRACT = {
             "spec.model.trainingJob", "spec.model.uri", "spec.model.sha256",
             "spec.runtime.quantize", "spec.runtime.pruneSparsity", "spec.runtime.maxBatchSize",
             "spec.runtime.maxBatchDelayMicros", "spec.runtime.threads", "spec.runtime.maxRequestBytes",
-            "spec.replicas.min", "spec.replicas.max",
+            "spec.replicas.min", "spec.replicas.max", "spec.replicas.count",
             "spec.autoscaling.metric", "spec.autoscaling.target", "spec.autoscaling.stableWindowSeconds",
             "spec.autoscaling.panicWindowSeconds", "spec.autoscaling.panicThreshold",
             "spec.autoscaling.scaleDownDelaySeconds", "spec.autoscaling.maxScaleUpRate",
             "spec.autoscaling.maxScaleDownRate",
             "status.phase", "status.conditions", "status.observedGeneration", "status.replicas",
             "status.readyReplicas", "status.desiredReplicas", "status.lastScaleTime", "status.url",
-            "status.model.uri", "status.model.sha256", "status.metrics.concurrency", "status.metrics.rps",
+            "status.selector", "status.model.uri", "status.model.sha256", "status.metrics.concurrency", "status.metrics.rps",
             "status.metrics.latencyP99Ms",
         ] + ["spec.template." + t for t in TEMPLATE_FIELDS],
         "defaults": {
-            "spec.replicas.min": 1, "spec.replicas.max": 10, "spec.autoscaling.metric": "concurrency",
+            "spec.replicas.min": 1, "spec.replicas.max": 10, "spec.replicas.count": 1,
+            "spec.autoscaling.metric": "concurrency",
             "spec.autoscaling.stableWindowSeconds": 60, "spec.autoscaling.panicWindowSeconds": 6,
             "spec.autoscaling.panicThreshold": 2.0, "spec.autoscaling.maxScaleUpRate": 1000,
             "spec.autoscaling.maxScaleDownRate": 2, "spec.runtime.quantize": "none",
         },
         "enums": {
             "spec.runtime.quantize": ["none", "int8"],
-            "spec.autoscaling.metric": ["concurrency", "rps"],
+            "spec.autoscaling.metric": ["concurrency", "rps", "external"],
         },
         "one_of": {"spec.model": [["trainingJob"], ["uri"]]},
+        # kubectl scale, an HPA and KEDA drive spec.replicas.count (docs/autoscaling.md)
+        "scale": {"specReplicasPath": ".spec.replicas.count", "statusReplicasPath": ".status.replicas",
+                  "labelSelectorPath": ".status.selector"},
     },
 }
 
@@ -327,6 +333,15 @@ def check_crd_contract(f):
             node = node_at(root, path) or {}
             got = [b.get("required") for b in node.get("oneOf", [])]
             f.expect(got == alts, "%s: %s oneOf %s, want %s" % (kind, path, got, alts))
+        sub = v.get("subresources", {})
+        f.expect(sub.get("status") == {}, "%s: the status subresource is missing" % kind)
+        f.expect(sub.get("scale") == want.get("scale"), "%s: scale subresource %s, want %s" % (kind, sub.get("scale"), want.get("scale")))
+        for key in ("specReplicasPath", "statusReplicasPath", "labelSelectorPath"):
+            path = (sub.get("scale") or {}).get(key)
+            if path:
+                node = node_at(root, path.lstrip(".")) or {}
+                f.expect(node.get("type") == ("string" if key == "labelSelectorPath" else "integer"),
+                         "%s: scale %s %s is not a field of the right type" % (kind, key, path))
         name = node_at(root, "metadata.name") or {}
         f.expect(name.get("maxLength") == 63 and name.get("pattern"), "%s: metadata.name must be a DNS label (its children carry it)" % kind)
         cond = node_at(root, "status.conditions") or {}
@@ -371,6 +386,17 @@ BAD_VALUES = [
     ("networkPolicy.enabled", 1),
     ("replicas", 2),  # unknown key (a typo of replicaCount)
     ("rbac.ownerReferencesPermissionEnforcement", "true"),
+    ("demandPort", 0),
+    ("gateway.replicas", 0),
+    ("gateway.image.repository", ""),
+    ("gateway.port", 70000),
+    ("gateway.logLevel", "chatty"),
+    ("gateway.defaultNamespace", "Not_A_Namespace"),
+    ("gateway.service.type", "ExternalName"),
+    ("gateway.ingress.enabled", "on"),
+    ("gateway.ingress.hosts", [""]),
+    ("gateway.resources.requests.memory", "plenty"),
+    ("gateway.replica", 2),  # unknown key
 ]
 
 
@@ -483,21 +509,29 @@ def check_helm_lint(f):
         f.expect(p.returncode == 0 and "[ERROR]" not in p.stdout, "helm lint %s failed:\n%s" % (" ".join(extra), p.stdout))
 
 
-def by_kind(objs, kind):
-    return [o for o in objs if o.get("kind") == kind]
+def by_kind(objs, kind, component=None):
+    """Objects of kind; with component, only those labelled app.kubernetes.io/component so
+    (the operator's and the gateway's ClusterRoles, Deployments and Services sit side by side)."""
+    return [o for o in objs if o.get("kind") == kind and (component is None or
+            (o.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") == component)]
 
 
-def container(objs):
-    dep = by_kind(objs, "Deployment")[0]
+def container(objs, component="operator"):
+    dep = by_kind(objs, "Deployment", component)[0]
     return dep, dep["spec"]["template"]["spec"]["containers"][0]
+
+
+def metrics_service(objs):
+    return [o for o in by_kind(objs, "Service", "operator") if o["metadata"]["name"].endswith("-metrics")][0]
 
 
 def check_chart_render(f):
     r, objs = render(f=f)
     kinds = sorted(o["kind"] for o in objs)
-    want = sorted(["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "CustomResourceDefinition",
-                   "Deployment", "Pod", "PodDisruptionBudget", "Role", "RoleBinding", "Service",
-                   "ServiceAccount", "ServiceAccount"])
+    want = sorted(["ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding",
+                   "CustomResourceDefinition", "CustomResourceDefinition", "Deployment", "Deployment", "Pod",
+                   "PodDisruptionBudget", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "Service",
+                   "Service", "ServiceAccount", "ServiceAccount", "ServiceAccount"])
     f.expect(kinds == want, "default render gives %s, want %s" % (kinds, want))
     for o in objs:
         f.expect(o.get("apiVersion") and o.get("metadata", {}).get("name"), "object without apiVersion or name: %s" % o)
@@ -507,13 +541,13 @@ def check_chart_render(f):
     sel = dep["spec"]["selector"]["matchLabels"]
     pod_labels = dep["spec"]["template"]["metadata"]["labels"]
     f.expect(all(pod_labels.get(k) == v for k, v in sel.items()), "Deployment selector does not match its pod labels")
-    svc = by_kind(objs, "Service")[0]
+    svc = metrics_service(objs)
     f.expect(all(pod_labels.get(k) == v for k, v in svc["spec"]["selector"].items()), "metrics Service selects no operator pod")
     port_names = {p["name"] for p in c["ports"]}
     f.expect(all(p["targetPort"] in port_names for p in svc["spec"]["ports"]), "metrics Service targets a port the container lacks")
     f.expect(c["image"] == "aios/operator:0.1.0", "image %s, want aios/operator:<appVersion>" % c["image"])
-    crb = by_kind(objs, "ClusterRoleBinding")[0]
-    f.expect(crb["roleRef"]["name"] == by_kind(objs, "ClusterRole")[0]["metadata"]["name"], "ClusterRoleBinding names another ClusterRole")
+    crb = by_kind(objs, "ClusterRoleBinding", "operator")[0]
+    f.expect(crb["roleRef"]["name"] == by_kind(objs, "ClusterRole", "operator")[0]["metadata"]["name"], "ClusterRoleBinding names another ClusterRole")
     f.expect(crb["subjects"][0]["namespace"] == "aios-system", "ClusterRoleBinding subject not in the release namespace")
     notes = r.render("NOTES.txt")
     f.expect("aios-system" in notes and "kubectl" in notes, "NOTES.txt does not tell the user what to do next")
@@ -526,7 +560,8 @@ def check_chart_render(f):
         f.expect(sm[0]["metadata"]["labels"].get("release") == "prom", "ServiceMonitor labels not applied")
     # No metrics Service: no ServiceMonitor either.
     _, objs3 = render({"metrics.service.enabled": False, "metrics.serviceMonitor.enabled": True}, f=f)
-    f.expect(not by_kind(objs3, "Service") and not by_kind(objs3, "ServiceMonitor"), "metrics.service.enabled=false still renders a Service or ServiceMonitor")
+    f.expect(not [o for o in by_kind(objs3, "Service") if o["metadata"]["name"].endswith("-metrics")] and not by_kind(objs3, "ServiceMonitor"),
+             "metrics.service.enabled=false still renders a metrics Service or ServiceMonitor")
     # Leader election off: no Role, no flag.
     _, objs4 = render({"leaderElection.enabled": False}, f=f)
     _, c4 = container(objs4)
@@ -543,14 +578,14 @@ def check_chart_render(f):
     _, objs6 = render(release="prod", namespace="ml-platform", f=f)
     d6, _ = container(objs6)
     f.expect(d6["metadata"]["name"] == "prod-aios-operator", "release prod names the Deployment %s" % d6["metadata"]["name"])
-    crb6 = by_kind(objs6, "ClusterRoleBinding")[0]
+    crb6 = by_kind(objs6, "ClusterRoleBinding", "operator")[0]
     f.expect(crb6["subjects"][0] == {"kind": "ServiceAccount", "name": "prod-aios-operator", "namespace": "ml-platform"},
              "release prod binds %s" % crb6["subjects"][0])
     # OpenShift-style clusters: the finalizers rule, and only then.
     _, objs9 = render({"rbac.ownerReferencesPermissionEnforcement": True}, f=f)
-    rules9 = rule_set(by_kind(objs9, "ClusterRole")[0]["rules"])
+    rules9 = rule_set(by_kind(objs9, "ClusterRole", "operator")[0]["rules"])
     f.expect(("aios.dev/trainingjobs/finalizers", "update") in rules9, "rbac.ownerReferencesPermissionEnforcement adds no finalizers rule")
-    f.expect(not [r for r, _ in rule_set(by_kind(objs, "ClusterRole")[0]["rules"]) if r.endswith("/finalizers")],
+    f.expect(not [r for r, _ in rule_set(by_kind(objs, "ClusterRole", "operator")[0]["rules"]) if r.endswith("/finalizers")],
              "the default ClusterRole grants finalizers")
     # CRDs: rendered (so they upgrade), kept on uninstall, skipped on request.
     crds = by_kind(objs, "CustomResourceDefinition")
@@ -567,7 +602,8 @@ def check_chart_render(f):
         _, objs11 = render(vals, f=f)
         imgs = sorted({c2["image"] for o in objs11 if o["kind"] in ("Deployment", "Pod")
                        for c2 in (o["spec"]["template"]["spec"] if o["kind"] == "Deployment" else o["spec"])["containers"]})
-        f.expect(imgs == ["registry.example.com:5000/ml/aios/operator:0.1.0"], "%s gives images %s" % (vals, imgs))
+        f.expect(imgs == ["registry.example.com:5000/ml/aios/gateway:0.1.0", "registry.example.com:5000/ml/aios/operator:0.1.0"],
+                 "%s gives images %s" % (vals, imgs))
     # Security contexts: the defaults, and overridable.
     pod_sc = dep["spec"]["template"]["spec"]["securityContext"]
     f.expect(pod_sc.get("runAsUser") == 65532 and pod_sc.get("runAsNonRoot") is True, "pod securityContext %s" % pod_sc)
@@ -581,14 +617,19 @@ def check_chart_render(f):
     f.expect(psc12.get("fsGroup") == 2000 and "runAsUser" not in psc12 and "runAsGroup" not in psc12, "podSecurityContext not applied: %s" % psc12)
     f.expect(c12["securityContext"].get("privileged") is False, "securityContext not applied: %s" % c12["securityContext"])
     # PodDisruptionBudget on by default, selecting the operator's pods; NetworkPolicy on request.
-    pdb = by_kind(objs, "PodDisruptionBudget")
-    if f.expect(len(pdb) == 1, "%d PodDisruptionBudgets by default" % len(pdb)):
+    pdb = by_kind(objs, "PodDisruptionBudget", "operator")
+    if f.expect(len(pdb) == 1, "%d operator PodDisruptionBudgets by default" % len(pdb)):
         f.expect(all(pod_labels.get(k) == v for k, v in pdb[0]["spec"]["selector"]["matchLabels"].items()), "PodDisruptionBudget selects no operator pod")
     _, objs13 = render({"podDisruptionBudget.enabled": False, "networkPolicy.enabled": True}, f=f)
     f.expect(not by_kind(objs13, "PodDisruptionBudget"), "podDisruptionBudget.enabled=false still renders one")
     np_ = by_kind(objs13, "NetworkPolicy")
     if f.expect(len(np_) == 1 and not by_kind(objs, "NetworkPolicy"), "networkPolicy: %d rendered when enabled, %d by default" % (len(np_), len(by_kind(objs, "NetworkPolicy")))):
-        f.expect(sorted(p["port"] for p in np_[0]["spec"]["ingress"][0]["ports"]) == ["health", "metrics"], "NetworkPolicy admits %s" % np_[0]["spec"]["ingress"])
+        ing = np_[0]["spec"]["ingress"]
+        f.expect(len(ing) == 2 and sorted(p["port"] for p in ing[0]["ports"]) == ["health", "metrics"], "NetworkPolicy admits %s" % ing)
+        gw_labels = by_kind(objs13, "Deployment", "gateway")[0]["spec"]["template"]["metadata"]["labels"]
+        f.expect(len(ing) == 2 and [p["port"] for p in ing[1]["ports"]] == ["demand"] and
+                 all(gw_labels.get(k) == v for k, v in ing[1]["from"][0]["podSelector"]["matchLabels"].items()),
+                 "NetworkPolicy must admit the demand port from the gateway pods: %s" % ing)
     # The helm test pod: the operator image as the operator's ServiceAccount.
     tp = [o for o in by_kind(objs, "Pod") if o["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"]
     if f.expect(len(tp) == 1, "%d helm test pods" % len(tp)):
@@ -632,6 +673,12 @@ LEAST = {  # resource -> verbs the operator may hold (issue 3: the fewest that w
 }
 
 
+# What aios-gateway may hold: it reads ModelServices and Endpoints (src/gateway/watch.c),
+# as docs/gateway.md says; tests/integration/test_rbac_gateway.c proves each verb.
+GATEWAY_RULES = {("aios.dev/modelservices", v) for v in ("list", "watch")} | \
+                {("/endpoints", v) for v in ("list", "watch")}
+
+
 def rule_set(rules):
     """{(group/resource, verb)} of a rules list, for order-free comparison."""
     out = set()
@@ -658,12 +705,12 @@ def check_kustomize(f):
         f.expect(want in kinds, "operator/ has no %s" % want)
     ns = by_kind(objs, "Namespace")
     f.expect(ns and ns[0]["metadata"]["name"] == "aios-system", "operator/ must create namespace aios-system")
-    # RBAC: no wildcard, nothing beyond the least-privilege table.
-    for o in by_kind(objs, "ClusterRole") + by_kind(objs, "Role"):
+    # RBAC: no wildcard, nothing beyond the least-privilege table (the gateway's: below).
+    for o in by_kind(objs, "ClusterRole", "operator") + by_kind(objs, "Role", "operator"):
         for res, verb in rule_set(o["rules"]):
             f.expect("*" not in res and verb != "*", "%s %s grants a wildcard" % (o["kind"], o["metadata"]["name"]))
             f.expect(verb in LEAST.get(res, set()), "%s %s grants %s on %s, beyond least privilege" % (o["kind"], o["metadata"]["name"], verb, res))
-    cr = rule_set(by_kind(objs, "ClusterRole")[0]["rules"])
+    cr = rule_set(by_kind(objs, "ClusterRole", "operator")[0]["rules"])
     for must in [("aios.dev/trainingjobs", "watch"), ("aios.dev/modelservices", "watch"), ("aios.dev/trainingjobs/status", "update"),
                  ("aios.dev/modelservices/status", "update"), ("/pods", "create"), ("/pods", "delete"), ("/services", "create"),
                  ("/events", "create")]:
@@ -672,7 +719,7 @@ def check_kustomize(f):
     role = by_kind(objs, "Role")
     f.expect(role and role[0]["metadata"]["namespace"] == "aios-system" and ("coordination.k8s.io/leases", "update") in rule_set(role[0]["rules"]),
              "leader election Role must grant leases update in aios-system")
-    for b in by_kind(objs, "ClusterRoleBinding") + by_kind(objs, "RoleBinding"):
+    for b in by_kind(objs, "ClusterRoleBinding", "operator") + by_kind(objs, "RoleBinding", "operator"):
         f.expect(b["subjects"] == [{"kind": "ServiceAccount", "name": "aios-operator", "namespace": "aios-system"}],
                  "%s %s binds %s" % (b["kind"], b["metadata"]["name"], b["subjects"]))
     # The Deployment: image, flags, probes, ports, resources, security.
@@ -681,9 +728,10 @@ def check_kustomize(f):
     f.expect(c["image"] == "aios/operator:0.1.0", "operator image %s" % c["image"])
     f.expect(pod["serviceAccountName"] == "aios-operator", "Deployment runs as %s" % pod.get("serviceAccountName"))
     f.expect("--leader-elect" in c["args"], "operator runs without --leader-elect")
-    f.expect("--metrics-bind-address=:8080" in c["args"] and "--health-probe-bind-address=:8081" in c["args"], "metrics/health ports not 8080/8081")
+    f.expect("--metrics-bind-address=:8080" in c["args"] and "--health-probe-bind-address=:8081" in c["args"]
+             and "--demand-bind-address=:8082" in c["args"], "metrics/health/demand ports not 8080/8081/8082")
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    f.expect(ports == {"metrics": 8080, "health": 8081}, "container ports %s" % ports)
+    f.expect(ports == {"metrics": 8080, "health": 8081, "demand": 8082}, "container ports %s" % ports)
     f.expect(c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}, "liveness probe must GET /healthz on the health port")
     f.expect(c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}, "readiness probe must GET /readyz on the health port")
     f.expect(c.get("resources", {}).get("requests") and c["resources"].get("limits"), "operator needs resource requests and limits")
@@ -693,7 +741,7 @@ def check_kustomize(f):
     f.expect(sc.get("runAsNonRoot") is True or pod.get("securityContext", {}).get("runAsNonRoot") is True, "must run as non-root")
     f.expect(sc.get("capabilities", {}).get("drop") == ["ALL"], "capabilities must drop ALL")
     f.expect((sc.get("seccompProfile") or pod.get("securityContext", {}).get("seccompProfile", {})).get("type") == "RuntimeDefault", "seccomp must be RuntimeDefault")
-    svc = by_kind(objs, "Service")[0]
+    svc = metrics_service(objs)
     f.expect(svc["spec"]["ports"][0]["port"] == 8080 and svc["spec"]["ports"][0]["targetPort"] == "metrics", "metrics Service must expose 8080 -> metrics")
     f.expect(all(pod_l == dep["spec"]["template"]["metadata"]["labels"].get(k) for k, pod_l in svc["spec"]["selector"].items()), "metrics Service selects no operator pod")
     wl = [o for o in by_kind(objs, "ServiceAccount") if o["metadata"]["name"] == "aios-workload"]
@@ -723,7 +771,7 @@ def check_rbac_sync(f):
         return
     _, objs = kustomize_objects()
     got = set()
-    for o in by_kind(objs, "ClusterRole") + by_kind(objs, "Role"):
+    for o in by_kind(objs, "ClusterRole", "operator") + by_kind(objs, "Role", "operator"):
         got |= rule_set(o["rules"])
     f.expect(got == want, "operator/ RBAC differs from src/operator/RBAC.md: granted but not listed %s; listed but not granted %s"
              % (sorted(got - want), sorted(want - got)))
@@ -737,23 +785,112 @@ def check_chart_agrees(f):
     chart_only = ("Namespace", "CustomResourceDefinition", "PodDisruptionBudget", "Pod")
     ident = lambda objs: sorted((o["kind"], o["metadata"]["name"], o["metadata"].get("namespace", "")) for o in objs if o["kind"] not in chart_only)
     f.expect(ident(kobjs) == ident(hobjs), "objects differ:\n  operator/: %s\n  chart:     %s" % (ident(kobjs), ident(hobjs)))
+    # Each role, binding, Deployment and Service is matched by name: there are several.
+    named = lambda objs, kind: {o["metadata"]["name"]: o for o in by_kind(objs, kind)}
     for kind in ("ClusterRole", "Role"):
-        k, h = by_kind(kobjs, kind), by_kind(hobjs, kind)
-        if f.expect(len(k) == 1 and len(h) == 1, "one %s in each" % kind):
-            f.expect(rule_set(k[0]["rules"]) == rule_set(h[0]["rules"]),
-                     "%s rules differ: only in operator/ %s, only in chart %s" % (
-                         kind, sorted(rule_set(k[0]["rules"]) - rule_set(h[0]["rules"])),
-                         sorted(rule_set(h[0]["rules"]) - rule_set(k[0]["rules"]))))
+        k, h = named(kobjs, kind), named(hobjs, kind)
+        f.expect(len(k) >= 1 and sorted(k) == sorted(h), "%ss: operator/ %s, chart %s" % (kind, sorted(k), sorted(h)))
+        for name in sorted(set(k) & set(h)):
+            kr, hr = rule_set(k[name]["rules"]), rule_set(h[name]["rules"])
+            f.expect(kr == hr, "%s %s rules differ: only in operator/ %s, only in chart %s" % (kind, name, sorted(kr - hr), sorted(hr - kr)))
     for kind in ("ClusterRoleBinding", "RoleBinding"):
-        for k, h in zip(by_kind(kobjs, kind), by_kind(hobjs, kind)):
-            f.expect(k["roleRef"] == h["roleRef"] and k["subjects"] == h["subjects"], "%s differs" % kind)
-    kd, kc = container(kobjs)
-    hd, hc = container(hobjs)
-    for key in ("image", "args", "env", "ports", "livenessProbe", "readinessProbe", "resources", "securityContext"):
-        f.expect(kc.get(key) == hc.get(key), "container %s differs:\n  operator/: %s\n  chart:     %s" % (key, kc.get(key), hc.get(key)))
-    for key in ("securityContext", "serviceAccountName", "terminationGracePeriodSeconds"):
-        f.expect(kd["spec"]["template"]["spec"].get(key) == hd["spec"]["template"]["spec"].get(key), "pod %s differs" % key)
-    f.expect(by_kind(kobjs, "Service")[0]["spec"]["ports"] == by_kind(hobjs, "Service")[0]["spec"]["ports"], "metrics Service ports differ")
+        k, h = named(kobjs, kind), named(hobjs, kind)
+        for name in sorted(set(k) & set(h)):
+            f.expect(k[name]["roleRef"] == h[name]["roleRef"] and k[name]["subjects"] == h[name]["subjects"], "%s %s differs" % (kind, name))
+    for component in ("operator", "gateway"):
+        kd, kc = container(kobjs, component)
+        hd, hc = container(hobjs, component)
+        for key in ("image", "args", "env", "ports", "livenessProbe", "readinessProbe", "resources", "securityContext"):
+            f.expect(kc.get(key) == hc.get(key), "%s container %s differs:\n  operator/: %s\n  chart:     %s" % (component, key, kc.get(key), hc.get(key)))
+        for key in ("securityContext", "serviceAccountName", "terminationGracePeriodSeconds"):
+            f.expect(kd["spec"]["template"]["spec"].get(key) == hd["spec"]["template"]["spec"].get(key), "%s pod %s differs" % (component, key))
+        f.expect(kd["spec"]["replicas"] == hd["spec"]["replicas"], "%s replicas differ" % component)
+    k, h = named(kobjs, "Service"), named(hobjs, "Service")
+    for name in sorted(set(k) & set(h)):
+        f.expect(k[name]["spec"]["ports"] == h[name]["spec"]["ports"], "Service %s ports differ" % name)
+
+
+def check_gateway_objects(f, objs, where, ns, prefix):
+    """The gateway's Deployment, Service, ServiceAccount, ClusterRole and binding in objs,
+    and the operator's demand Service its --operator-url names."""
+    gw = prefix + "gateway"
+    deps = by_kind(objs, "Deployment", "gateway")
+    if not f.expect(len(deps) == 1, "%s: %d gateway Deployments" % (where, len(deps))):
+        return
+    dep, c = container(objs, "gateway")
+    pod = dep["spec"]["template"]["spec"]
+    f.expect(dep["metadata"]["name"] == gw and dep["metadata"]["namespace"] == ns, "%s: gateway Deployment %s/%s" % (where, dep["metadata"].get("namespace"), dep["metadata"]["name"]))
+    f.expect(dep["spec"]["replicas"] >= 2, "%s: gateway runs %d replicas, want at least 2" % (where, dep["spec"]["replicas"]))
+    f.expect(c["image"].endswith("aios/gateway:0.1.0"), "%s: gateway image %s" % (where, c["image"]))
+    f.expect(pod["serviceAccountName"] == gw and [o for o in by_kind(objs, "ServiceAccount") if o["metadata"]["name"] == gw and o["metadata"]["namespace"] == ns],
+             "%s: the gateway runs as %s, which must exist in %s" % (where, pod.get("serviceAccountName"), ns))
+    # --operator-url names the operator's demand Service, its namespace and port
+    urls = [a.split("=", 1)[1] for a in c["args"] if a.startswith("--operator-url=")]
+    demand = [o for o in by_kind(objs, "Service", "operator") if any(p.get("name") == "demand" for p in o["spec"]["ports"])]
+    if f.expect(len(urls) == 1 and len(demand) == 1, "%s: gateway --operator-url %s, demand Services %d" % (where, urls, len(demand))):
+        d = demand[0]
+        want = "ws://%s.%s.svc:%d/" % (d["metadata"]["name"], d["metadata"]["namespace"], d["spec"]["ports"][0]["port"])
+        f.expect(urls[0] == want, "%s: --operator-url %s, the demand Service is %s" % (where, urls[0], want))
+        _, oc = container(objs, "operator")
+        oports = {p["name"]: p["containerPort"] for p in oc["ports"]}
+        f.expect(d["spec"]["ports"][0]["targetPort"] == "demand" and "--demand-bind-address=:%d" % oports.get("demand", 0) in oc["args"],
+                 "%s: the demand Service targets no port the operator listens on (%s, %s)" % (where, oports, oc["args"]))
+        olabels = container(objs, "operator")[0]["spec"]["template"]["metadata"]["labels"]
+        f.expect(all(olabels.get(k) == v for k, v in d["spec"]["selector"].items()), "%s: the demand Service selects no operator pod" % where)
+    gport = {p["name"]: p["containerPort"] for p in c["ports"]}
+    f.expect("--port=%d" % gport.get("http", 0) in c["args"], "%s: gateway --port does not match its http port %s" % (where, gport))
+    f.expect(c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"} and c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"},
+             "%s: gateway probes %s %s" % (where, c["readinessProbe"], c["livenessProbe"]))
+    f.expect(c.get("resources", {}).get("requests") and c["resources"].get("limits"), "%s: the gateway needs resource requests and limits" % where)
+    _, oc = container(objs, "operator")
+    f.expect(c.get("securityContext") == oc.get("securityContext") and pod.get("securityContext") == container(objs, "operator")[0]["spec"]["template"]["spec"].get("securityContext"),
+             "%s: the gateway's security contexts differ from the operator's" % where)
+    svc = [o for o in by_kind(objs, "Service", "gateway")]
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    if f.expect(len(svc) == 1, "%s: %d gateway Services" % (where, len(svc))):
+        f.expect(svc[0]["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}], "%s: gateway Service ports %s" % (where, svc[0]["spec"]["ports"]))
+        f.expect(all(labels.get(k) == v for k, v in svc[0]["spec"]["selector"].items()), "%s: the gateway Service selects no gateway pod" % where)
+    # its role: exactly the reads it makes, bound to its ServiceAccount only
+    roles = by_kind(objs, "ClusterRole", "gateway")
+    if f.expect(len(roles) == 1 and not by_kind(objs, "Role", "gateway"), "%s: %d gateway ClusterRoles" % (where, len(roles))):
+        got = rule_set(roles[0]["rules"])
+        f.expect(got == GATEWAY_RULES, "%s: gateway ClusterRole grants %s beyond, lacks %s" % (where, sorted(got - GATEWAY_RULES), sorted(GATEWAY_RULES - got)))
+    crb = by_kind(objs, "ClusterRoleBinding", "gateway")
+    if f.expect(len(crb) == 1, "%s: %d gateway ClusterRoleBindings" % (where, len(crb))):
+        f.expect(crb[0]["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": gw} and
+                 crb[0]["subjects"] == [{"kind": "ServiceAccount", "name": gw, "namespace": ns}], "%s: gateway binding %s" % (where, crb[0]))
+    # and the gateway's ServiceAccount holds nothing else
+    f.expect(not [b for b in by_kind(objs, "ClusterRoleBinding") + by_kind(objs, "RoleBinding") if b not in crb
+                  and any(s_["name"] == gw for s_ in b["subjects"])], "%s: %s is bound to more than its ClusterRole" % (where, gw))
+
+
+def check_gateway(f):
+    _, kobjs = kustomize_objects()
+    check_gateway_objects(f, kobjs, "operator/", "aios-system", "aios-")
+    _, hobjs = render(f=f)
+    check_gateway_objects(f, hobjs, "chart", "aios-system", "aios-")
+    _, pobjs = render(release="prod", namespace="ml-platform", f=f)
+    check_gateway_objects(f, pobjs, "chart (release prod)", "ml-platform", "prod-aios-")
+    # values: replicas, image, resources, a watched namespace; off; an Ingress on request
+    _, o1 = render({"gateway.replicas": 3, "gateway.image.tag": "0.2.0", "gateway.logLevel": "debug",
+                    "operator.watchNamespace": "ml", "gateway.resources.limits.memory": "1Gi"}, f=f)
+    d1, c1 = container(o1, "gateway")
+    f.expect(d1["spec"]["replicas"] == 3 and c1["image"] == "aios/gateway:0.2.0" and c1["resources"]["limits"]["memory"] == "1Gi",
+             "gateway values not applied: %s %s %s" % (d1["spec"]["replicas"], c1["image"], c1["resources"]))
+    for arg in ("--namespace=ml", "--log-level=debug"):
+        f.expect(arg in c1["args"], "gateway args %s lack %s" % (c1["args"], arg))
+    f.expect(not by_kind(hobjs, "Ingress"), "an Ingress renders by default")
+    _, o2 = render({"gateway.ingress.enabled": True, "gateway.ingress.className": "nginx",
+                    "gateway.ingress.hosts": ["*.team-a.models.example.com"]}, f=f)
+    ing = by_kind(o2, "Ingress")
+    if f.expect(len(ing) == 1, "gateway.ingress.enabled renders %d Ingresses" % len(ing)):
+        rule = ing[0]["spec"]["rules"][0]
+        f.expect(ing[0]["spec"].get("ingressClassName") == "nginx" and rule["host"] == "*.team-a.models.example.com" and
+                 rule["http"]["paths"][0]["backend"]["service"] == {"name": "aios-gateway", "port": {"name": "http"}},
+                 "Ingress %s" % ing[0]["spec"])
+    _, o3 = render({"gateway.enabled": False}, f=f)
+    f.expect(not [o for o in o3 if (o["metadata"].get("labels") or {}).get("app.kubernetes.io/component") == "gateway"],
+             "gateway.enabled=false still renders gateway objects")
 
 
 # ---- Grafana dashboard --------------------------------------------------------------------
@@ -811,6 +948,7 @@ CHECKS = {
     "chart-render": check_chart_render,
     "chart-agrees": check_chart_agrees,
     "kustomize": check_kustomize,
+    "gateway": check_gateway,
     "rbac-sync": check_rbac_sync,
     "dashboard": check_dashboard,
     "examples": check_examples,

@@ -477,6 +477,104 @@ START_TEST(scale_to_zero_and_back)
 }
 END_TEST
 
+static struct json_object *ms_external(const char *metric, const char *count)
+{
+	char doc[1024];
+	snprintf(doc, sizeof(doc),
+	         "{\"metadata\":{\"name\":\"iris\",\"namespace\":\"ml\",\"uid\":\"u\","
+	         "\"generation\":2},\"spec\":{\"model\":{\"uri\":\"file:///m\"},"
+	         "\"autoscaling\":{\"metric\":\"%s\"},\"replicas\":{\"min\":1,\"max\":4%s%s}},"
+	         "\"status\":{\"desiredReplicas\":2}}",
+	         metric, count ? ",\"count\":" : "", count ? count : "");
+	return parse(doc);
+}
+
+static int desired_of(const struct aios_ms_plan *p)
+{
+	return json_object_get_int(aios_json_lookup(p->status, "desiredReplicas"));
+}
+
+START_TEST(external_metric_follows_the_scale_field)
+{
+	char rev[AIOS_MS_REVISION_LEN + 1];
+	struct json_object *ms = ms_external("external", "3");
+	rev_of(ms, NULL, rev);
+	struct pods ps = {.n = 0};
+	ps.p[ps.n++] = pod(rev, 0, READY, 0, NULL);
+	ps.p[ps.n++] = pod(rev, 1, READY, 0, NULL);
+	struct aios_ms_plan p;
+	/* the decider's count (7) is not read: spec.replicas.count (3) is */
+	run(ms, NULL, &ps, 7, &p);
+	ck_assert_int_eq(desired_of(&p), 3);
+	ck_assert_uint_eq(p.n_create, 1);
+	ck_assert_str_eq(aios_json_str(p.status, "selector"), "aios.dev/service=iris");
+	/* the change from status.desiredReplicas 2 is the scale: an event and lastScaleTime */
+	ck_assert(has_event(&p, "Scaled"));
+	ck_assert_str_eq(p.events[0].message,
+	                 "desired replicas 2 -> 3: spec.replicas.count 3 (metric external)");
+	ck_assert_str_eq(aios_json_str(p.status, "lastScaleTime"), "2027-01-15T08:00:00Z");
+	/* written back, the next reconcile holds the count and says nothing */
+	json_object_object_add(ms, "status", json_object_get(p.status));
+	aios_ms_plan_cleanup(&p);
+	run(ms, NULL, &ps, 0, &p);
+	ck_assert_int_eq(desired_of(&p), 3);
+	ck_assert_uint_eq(p.n_events, 0);
+	aios_ms_plan_cleanup(&p);
+	json_object_put(ms);
+
+	/* bounded to replicas.min..max (1..4), the event says so */
+	ms = ms_external("external", "9");
+	run(ms, NULL, &ps, 2, &p);
+	ck_assert_int_eq(desired_of(&p), 4);
+	ck_assert_uint_eq(p.n_create, 2);
+	ck_assert_str_eq(p.events[0].message, "desired replicas 2 -> 4: spec.replicas.count 9 "
+	                                      "(metric external), bounded to replicas.min..max");
+	aios_ms_plan_cleanup(&p);
+	json_object_put(ms);
+	ms = ms_external("external", "0");
+	run(ms, NULL, &ps, 2, &p);
+	ck_assert_int_eq(desired_of(&p), 1);
+	ck_assert_uint_eq(p.n_remove, 1);
+	aios_ms_plan_cleanup(&p);
+	json_object_put(ms);
+
+	/* no count written yet: replicas.min */
+	ms = ms_external("external", NULL);
+	run(ms, NULL, &ps, 2, &p);
+	ck_assert_int_eq(desired_of(&p), 1);
+	aios_ms_plan_cleanup(&p);
+	json_object_put(ms);
+
+	/* a built-in metric: the decider owns the count and the scale field is ignored */
+	ms = ms_external("concurrency", "4");
+	run(ms, NULL, &ps, 2, &p);
+	ck_assert_int_eq(desired_of(&p), 2);
+	ck_assert_uint_eq(p.n_create + p.n_remove, 0);
+	ck_assert(!has_event(&p, "Scaled"));
+	ck_assert_str_eq(aios_json_str(p.status, "selector"), "aios.dev/service=iris");
+	aios_ms_plan_cleanup(&p);
+	json_object_put(ms);
+	pods_free(&ps);
+}
+END_TEST
+
+START_TEST(scale_field_out_of_range_is_invalid)
+{
+	struct json_object *ms = ms_external("external", "-1");
+	struct pods ps = {.n = 0};
+	struct aios_ms_plan p;
+	run(ms, NULL, &ps, 1, &p);
+	ck_assert_uint_eq(p.n_create, 0);
+	const char *r;
+	ck_assert_str_eq(cond(p.status, "Ready", &r), "False");
+	ck_assert_str_eq(r, "InvalidSpec");
+	ck_assert_str_eq(p.events[0].message,
+	                 "spec.replicas.count: must be within 0..1000000, got -1");
+	aios_ms_plan_cleanup(&p);
+	json_object_put(ms);
+}
+END_TEST
+
 static Suite *ms_plan_suite(void)
 {
 	Suite *s = suite_create("modelservice_plan");
@@ -491,6 +589,8 @@ static Suite *ms_plan_suite(void)
 	tcase_add_test(tc, invalid_spec_touches_nothing);
 	tcase_add_test(tc, metrics_and_held_scrapes_in_status);
 	tcase_add_test(tc, scale_to_zero_and_back);
+	tcase_add_test(tc, external_metric_follows_the_scale_field);
+	tcase_add_test(tc, scale_field_out_of_range_is_invalid);
 	suite_add_tcase(s, tc);
 	return s;
 }
