@@ -28,7 +28,7 @@
 
 #include "common/err.h"
 
-#define AIOS_CANARY_MAX_STEPS 16 /* the CRD's maxItems of spec.canary.analysis.steps */
+#define AIOS_CANARY_MAX_STEPS 16 /* trafficPercent + the CRD's maxItems (15) of steps */
 
 /* The defaults the CRD documents (crds/modelservices.aios.dev.yaml). */
 #define AIOS_CANARY_DEFAULT_PERCENT      10   /* spec.canary.trafficPercent */
