@@ -97,6 +97,8 @@ struct json_object *aios_ms_render_service(struct json_object *ms);
 int aios_ms_pod_ready(struct json_object *pod);
 /* metadata.deletionTimestamp is set. */
 int aios_ms_pod_terminating(struct json_object *pod);
+/* The value of label key of obj (keys hold dots, so not a json.h path), or NULL. */
+const char *aios_ms_label(struct json_object *obj, const char *key);
 
 /* ---- the plan ---- */
 

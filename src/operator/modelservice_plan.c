@@ -169,7 +169,7 @@ static int pod_index(const char *name)
 }
 
 /* Value of label key (which holds dots, so not a json.h path), or NULL. */
-static const char *label_of(struct json_object *obj, const char *key)
+const char *aios_ms_label(struct json_object *obj, const char *key)
 {
 	struct json_object *labels = aios_json_lookup(obj, "metadata.labels"), *v;
 	if (!labels || !json_object_object_get_ex(labels, key, &v) ||
@@ -223,7 +223,7 @@ static void take_census(const struct aios_ms_input *in, const char *rev, const c
 	for (size_t i = 0; i < in->n_pods && i < AIOS_MS_MAX_PODS; i++) {
 		struct json_object *pod = in->pods[i];
 		const char *name = aios_json_str(pod, "metadata.name");
-		const char *r = label_of(pod, AIOS_MS_LABEL_REVISION);
+		const char *r = aios_ms_label(pod, AIOS_MS_LABEL_REVISION);
 		int is_cur = r && strcmp(r, rev) == 0;
 		int is_can = !is_cur && r && *crev && strcmp(r, crev) == 0;
 		int idx = pod_index(name);
