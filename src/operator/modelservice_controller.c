@@ -463,13 +463,13 @@ static void digest(struct ms_ctl *c, struct svc *s, const struct target *t,
 	struct aios_autoscaler_sample x = {.t = now_s, .pods_ready = ready};
 	int scraped = 0, with_rate = 0;
 	double lat[AIOS_SCRAPE_MAX_BUCKETS] = {0};
-	int lat_ok = 0;
+	int lat_ok = 0, failed[2] = {0, 0};
 	for (size_t i = 0; i < n; i++) {
 		if (t[i].svc != s)
 			continue;
 		struct pod_seen *ps = pod_seen(s, t[i].uid);
 		ps->round = round;
-		s->win_failed[t[i].canary] = !r[i].ok;
+		failed[t[i].canary] |= !r[i].ok;
 		if (!r[i].ok) {
 			aios_counter_inc(c->m_failed);
 			aios_debug("scrape_failed", "%s/%s: %s: %s", s->ns, s->name, t[i].url,
@@ -506,6 +506,7 @@ static void digest(struct ms_ctl *c, struct svc *s, const struct target *t,
 		memcpy(ps->le, pg->le, sizeof(ps->le));
 		memcpy(ps->count, pg->count, sizeof(ps->count));
 	}
+	memcpy(s->win_failed, failed, sizeof(failed)); /* this round's scrapes, per side */
 	/* Forget pods that are gone (or no longer ready). */
 	size_t k = 0;
 	for (size_t i = 0; i < s->n_pods; i++)
