@@ -79,7 +79,8 @@ struct svc {
 	size_t n_eps;
 	struct aios_gw_endpoint *unready; /* AIOS_GW_MAX_UNREADY slots once there were any */
 	size_t n_unready;
-	unsigned rr;
+	unsigned rr[2];     /* ring positions of the stable and the canary side */
+	unsigned split_acc; /* aios_gw_split's accumulator */
 	struct aios_gw_held *slots;
 	struct aios_gw_queue q;
 	int64_t cold_since_ms; /* first request held while no pod was ready; 0 = none */
@@ -161,6 +162,7 @@ static struct svc *svc_get(struct aios_gw *g, const char *ns, const char *name, 
 	s->p.queue_timeout_ms = AIOS_GW_DEFAULT_QUEUE_TIMEOUT_S * 1000;
 	s->p.max_request_bytes = AIOS_GW_DEFAULT_MAX_REQUEST;
 	s->p.desired = -1;
+	s->p.canary_weight = -1;
 	s->slots = aios_xcalloc((size_t)s->p.queue_size, sizeof(*s->slots));
 	aios_gw_queue_init(&s->q, s->slots, (size_t)s->p.queue_size);
 	s->m_in_flight = aios_metric_with(g->f_in_flight, ns, name);
@@ -281,7 +283,8 @@ static void job_unavailable(struct aios_gw *g, struct job *j, int retry_after_s,
  * 1 when it went to the work list; 0 when no pod is left. Caller holds g->mu. */
 static int dispatch(struct aios_gw *g, struct svc *s, struct job *j, int exclude)
 {
-	int i = aios_gw_pick(s->eps, s->n_eps, exclude, &s->rr);
+	int i = aios_gw_pick_weighted(s->eps, s->n_eps, exclude, s->p.canary_weight, &s->split_acc,
+	                              s->rr);
 	if (i < 0)
 		return 0;
 	s->eps[i].outstanding++;
@@ -409,7 +412,9 @@ static void *proxy_main(void *arg)
 			int again = 0;
 			if ((e == AIOS_ERR_UNAVAILABLE || e == AIOS_ERR_PROTOCOL) &&
 			    j->attempts == 1 && s && !g->stopping) {
-				int i = aios_gw_pick(s->eps, s->n_eps, failed, &s->rr);
+				int i =
+				    aios_gw_pick_weighted(s->eps, s->n_eps, failed,
+				                          s->p.canary_weight, &s->split_acc, s->rr);
 				if (i >= 0) { /* any ready pod but the one that failed */
 					aios_info("retry",
 					          "%s/%s: pod %s:%d failed (%s): retrying on %s:%d",
@@ -574,6 +579,7 @@ static void probed_ready(struct aios_gw *g, const struct probe_target *t, int64_
 			          "%s/%s: pod %s:%d answers %s before its Endpoints say ready: "
 			          "sending it the held requests",
 			          s->ns, s->name, u->addr, u->port, PROBE_PATH);
+		aios_gw_mark_canary(s->eps, s->n_eps, s->p.canary_revision);
 		if (s->known)
 			drain_queue(g, s, now);
 		return;
@@ -1021,7 +1027,13 @@ void aios_gw_set_service(struct aios_gw *g, const char *ns, const char *name,
 		aios_info("service_added", "%s/%s: routed (min %d replicas, queue %d, %d s)", ns,
 		          name, p->min_replicas, p->queue_size, p->queue_timeout_ms / 1000);
 	s->known = 1;
+	if (p->canary_weight != s->p.canary_weight ||
+	    strcmp(p->canary_revision, s->p.canary_revision) != 0)
+		aios_info("canary", "%s/%s: %d%% of requests to canary revision %s", ns, name,
+		          p->canary_weight < 0 ? 0 : p->canary_weight,
+		          p->canary_revision[0] ? p->canary_revision : "(none)");
 	s->p = *p;
+	aios_gw_mark_canary(s->eps, s->n_eps, s->p.canary_revision);
 	svc_resize_queue(s, p->queue_size, &spill);
 	int ra = aios_gw_retry_after_s(p->queue_timeout_ms);
 	while (spill) {
@@ -1067,6 +1079,7 @@ void aios_gw_set_endpoints(struct aios_gw *g, const char *ns, const char *name,
 		          name, dropped, AIOS_GW_MAX_ENDPOINTS);
 	aios_gw_keep_probed(s->eps, &s->n_eps, AIOS_GW_MAX_ENDPOINTS, s->unready, s->n_unready,
 	                    aios_now_ms(), AIOS_GW_PROBED_TRUST_MS);
+	aios_gw_mark_canary(s->eps, s->n_eps, s->p.canary_revision);
 	if (before != s->n_eps)
 		aios_info("endpoints", "%s/%s: %zu ready pods (was %zu)", ns, name, s->n_eps,
 		          before);

@@ -4,6 +4,7 @@
  */
 #include "gateway/route.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -112,7 +113,9 @@ enum aios_err aios_gw_parse_target(const char *path, const char *host, const cha
 
 /* ================================================================ picks */
 
-int aios_gw_pick(const struct aios_gw_endpoint *eps, size_t n, int exclude, unsigned *rr)
+/* aios_gw_pick among the endpoints of one side: canary 0 or 1, or -1 for both. */
+static int pick_side(const struct aios_gw_endpoint *eps, size_t n, int exclude, int canary,
+                     unsigned *rr)
 {
 	if (n == 0)
 		return -1;
@@ -120,7 +123,7 @@ int aios_gw_pick(const struct aios_gw_endpoint *eps, size_t n, int exclude, unsi
 	size_t start = *rr % n;
 	for (size_t k = 0; k < n; k++) {
 		size_t i = (start + k) % n;
-		if ((int)i == exclude)
+		if ((int)i == exclude || (canary >= 0 && eps[i].canary != canary))
 			continue;
 		if (best < 0 || eps[i].outstanding < eps[best].outstanding)
 			best = (int)i;
@@ -133,6 +136,50 @@ int aios_gw_pick(const struct aios_gw_endpoint *eps, size_t n, int exclude, unsi
 static int same_ep(const struct aios_gw_endpoint *a, const struct aios_gw_endpoint *b)
 {
 	return a->port == b->port && strcmp(a->addr, b->addr) == 0;
+}
+
+int aios_gw_pick(const struct aios_gw_endpoint *eps, size_t n, int exclude, unsigned *rr)
+{
+	return pick_side(eps, n, exclude, -1, rr);
+}
+
+/* ================================================================ the canary split */
+
+void aios_gw_mark_canary(struct aios_gw_endpoint *eps, size_t n, const char *rev)
+{
+	size_t rl = rev ? strlen(rev) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *last = strrchr(eps[i].pod, '-');
+		/* "...-<rev>-<index>": rev sits between the last two dashes */
+		eps[i].canary = rl > 0 && last && (size_t)(last - eps[i].pod) > rl &&
+		                last[-(ptrdiff_t)rl - 1] == '-' && memcmp(last - rl, rev, rl) == 0;
+	}
+}
+
+int aios_gw_split(int weight, unsigned *acc)
+{
+	if (weight <= 0)
+		return 0;
+	if (weight >= 100)
+		return 1;
+	*acc += (unsigned)weight;
+	if (*acc >= 100) {
+		*acc -= 100;
+		return 1;
+	}
+	return 0;
+}
+
+int aios_gw_pick_weighted(const struct aios_gw_endpoint *eps, size_t n, int exclude, int weight,
+                          unsigned *acc, unsigned rr[2])
+{
+	if (weight < 0)
+		return pick_side(eps, n, exclude, -1, &rr[0]);
+	if (weight == 0)
+		return pick_side(eps, n, exclude, 0, &rr[0]);
+	int side = aios_gw_split(weight, acc);
+	int i = pick_side(eps, n, exclude, side, &rr[side]);
+	return i >= 0 ? i : pick_side(eps, n, exclude, !side, &rr[!side]);
 }
 
 size_t aios_gw_endpoints_merge(struct aios_gw_endpoint *cur, size_t *n, size_t cap,
@@ -232,13 +279,16 @@ static size_t addresses_from_json(struct json_object *endpoints, const char *key
 		if (!port || !addrs || !json_object_is_type(addrs, json_type_array))
 			continue;
 		for (size_t j = 0; j < json_object_array_length(addrs) && k < cap; j++) {
-			const char *ip = aios_json_str(json_object_array_get_idx(addrs, j), "ip");
+			struct json_object *a = json_object_array_get_idx(addrs, j);
+			const char *ip = aios_json_str(a, "ip");
 			if (!ip || !*ip || strlen(ip) > AIOS_GW_ADDR_MAX)
 				continue;
+			const char *pod = aios_json_str(a, "targetRef.name");
+			memset(&out[k], 0, sizeof(out[k]));
 			snprintf(out[k].addr, sizeof(out[k].addr), "%s", ip);
+			if (pod && strlen(pod) <= AIOS_GW_NAME_MAX)
+				snprintf(out[k].pod, sizeof(out[k].pod), "%s", pod);
 			out[k].port = port;
-			out[k].outstanding = 0;
-			out[k].probed_ms = 0;
 			k++;
 		}
 	}
@@ -281,6 +331,18 @@ void aios_gw_service_params(struct json_object *ms, struct aios_gw_service_param
 	out->max_request_bytes = (long)int_or(ms, "spec.runtime.maxRequestBytes",
 	                                      AIOS_GW_DEFAULT_MAX_REQUEST, 64, 16L << 20);
 	out->desired = (int)int_or(ms, "status.desiredReplicas", -1, 0, 1000000);
+	/* the split: only while a canary is analysed, or shut out once rolled back */
+	const char *phase = aios_json_str(ms, "status.canary.phase");
+	const char *rev = aios_json_str(ms, "status.canary.revision");
+	out->canary_weight = -1;
+	out->canary_revision[0] = 0;
+	if (phase && rev && strlen(rev) <= AIOS_GW_NAME_MAX &&
+	    (strcmp(phase, "Progressing") == 0 || strcmp(phase, "RolledBack") == 0)) {
+		out->canary_weight = strcmp(phase, "RolledBack") == 0
+		                         ? 0
+		                         : (int)int_or(ms, "status.canary.weight", 0, 0, 100);
+		snprintf(out->canary_revision, sizeof(out->canary_revision), "%s", rev);
+	}
 }
 
 /* ================================================================ the queue */

@@ -61,6 +61,8 @@ struct aios_gw_endpoint {
 	int port;
 	int outstanding;   /* requests sent to it and not answered yet */
 	int64_t probed_ms; /* a not-ready pod the gateway's own probe found ready: when; else 0 */
+	char pod[AIOS_GW_NAME_MAX + 1]; /* the pod's name (targetRef), "" when not given */
+	int canary;                     /* the pod runs the canary revision */
 };
 
 /*
@@ -69,6 +71,32 @@ struct aios_gw_endpoint {
  * moves past the pick so that equal pods take turns. -1 when none is left.
  */
 int aios_gw_pick(const struct aios_gw_endpoint *eps, size_t n, int exclude, unsigned *rr);
+
+/* ---- the canary split (docs/gateway.md "Canary") ---- */
+
+/*
+ * Marks each endpoint whose pod runs revision rev (pod names are
+ * "<service>-<revision>-<index>", modelservice.h) as canary, every other as stable.
+ * rev NULL or "": none is canary.
+ */
+void aios_gw_mark_canary(struct aios_gw_endpoint *eps, size_t n, const char *rev);
+
+/*
+ * Whether the next request goes to the canary, at weight percent (0..100): an error
+ * accumulator in *acc (start at 0) makes exactly `weight` of every 100 consecutive
+ * calls answer 1, spread evenly, so a split is exact and deterministic.
+ */
+int aios_gw_split(int weight, unsigned *acc);
+
+/*
+ * aios_gw_pick within the canary split: weight < 0 is no split (any endpoint); weight 0
+ * never picks a canary pod; otherwise aios_gw_split chooses the side, and when that
+ * side has no endpoint left the other serves (a canary still starting costs no
+ * request). Each side takes turns on its own ring position, rr[0] stable and rr[1]
+ * canary. -1 when none is left.
+ */
+int aios_gw_pick_weighted(const struct aios_gw_endpoint *eps, size_t n, int exclude, int weight,
+                          unsigned *acc, unsigned rr[2]);
 
 /*
  * Replaces the endpoint set cur[0..*n) by fresh[0..n_fresh) (addresses as the
@@ -101,7 +129,8 @@ size_t aios_gw_keep_probed(struct aios_gw_endpoint *cur, size_t *n, size_t cap,
 /*
  * The ready addresses of an Endpoints object (subsets[].addresses, never
  * notReadyAddresses) with the port named "http", else the subset's first TCP port.
- * Writes at most cap entries to out; returns the count.
+ * Each keeps its pod's name from targetRef. Writes at most cap entries to out; returns
+ * the count.
  */
 size_t aios_gw_endpoints_from_json(struct json_object *endpoints, struct aios_gw_endpoint *out,
                                    size_t cap);
@@ -119,6 +148,9 @@ struct aios_gw_service_params {
 	int queue_timeout_ms;   /* spec.autoscaling.coldStartTimeoutSeconds, in ms */
 	long max_request_bytes; /* spec.runtime.maxRequestBytes, else aios-serve's default */
 	int desired;            /* status.desiredReplicas (-1 when not written yet) */
+	int canary_weight;      /* percent of requests to the canary: status.canary.weight
+	                         * while Progressing, 0 once RolledBack, -1 for no split */
+	char canary_revision[AIOS_GW_NAME_MAX + 1]; /* status.canary.revision, or "" */
 };
 
 /* Reads the settings above from a ModelService, each falling back to its default when

@@ -13,6 +13,12 @@
  * Rollouts are surge-first: the new revision gets its full count at once; a pod of
  * the old revision goes only when a new one is ready in its place, so capacity never
  * drops and a broken new model never takes the service down.
+ *
+ * A canary (spec.canary) runs as a revision of its own beside the stable one, with
+ * ceil(desired * weight / 100) pods (at least one), judged by canary.h's analysis;
+ * status.canary says its weight and revision to aios-gateway. Once promoted, the stable
+ * model is the canary's: its revision becomes the current one, and the canary's pods
+ * are the stable revision's pods from then on. Once rolled back, its pods go.
  */
 #ifndef AIOS_OPERATOR_MODELSERVICE_H
 #define AIOS_OPERATOR_MODELSERVICE_H
@@ -25,6 +31,7 @@
 #include "common/err.h"
 #include "common/hash.h"
 #include "operator/autoscaler.h"
+#include "operator/canary.h"
 
 #define AIOS_MS_DEFAULT_IMAGE  "aios/serve:0.1.0"
 #define AIOS_MS_CONTAINER      "serve"
@@ -90,6 +97,8 @@ struct json_object *aios_ms_render_service(struct json_object *ms);
 int aios_ms_pod_ready(struct json_object *pod);
 /* metadata.deletionTimestamp is set. */
 int aios_ms_pod_terminating(struct json_object *pod);
+/* The value of label key of obj (keys hold dots, so not a json.h path), or NULL. */
+const char *aios_ms_label(struct json_object *obj, const char *key);
 
 /* ---- the plan ---- */
 
@@ -106,6 +115,10 @@ struct aios_ms_input {
 	time_t last_scale;   /* when desired last changed (Unix s), 0 = keep */
 	int64_t cold_starts; /* starts from zero so far (status.coldStarts) */
 	time_t now;          /* wall clock, Unix s */
+	/* spec.canary: its TrainingJob (or NULL), and what the canary's and the stable
+	 * revision's pods did since status.canary.windowStart (NULL: nothing measured) */
+	struct json_object *canary_tj;
+	const struct aios_canary_metrics *canary_metrics;
 };
 
 struct aios_ms_event {

@@ -48,6 +48,7 @@ struct pod_seen {
 	char uid[64];
 	int64_t t_ms;    /* monotonic time of the last good scrape */
 	double requests; /* aios_serve_requests_total then */
+	double errors;   /* of those, 5xx */
 	int nb;          /* latency buckets then */
 	double le[AIOS_SCRAPE_MAX_BUCKETS], count[AIOS_SCRAPE_MAX_BUCKETS];
 	int round; /* last round the pod was a target */
@@ -72,10 +73,22 @@ struct svc {
 	int have_metrics;
 	double concurrency, rps, p99_ms;
 	int64_t metrics_at;
+	/* the canary's analysis window (canary.h): sums of both sides' counter deltas since
+	 * status.canary.windowStart, [0] stable and [1] canary; win_key names the window */
+	char win_key[96];
+	double win_req[2], win_err[2];
+	double win_lat[2][AIOS_SCRAPE_MAX_BUCKETS];
+	double win_le[AIOS_SCRAPE_MAX_BUCKETS];
+	int win_nb;
+	int win_ok[2];       /* good scrapes of a side in the window */
+	int win_failed[2];   /* a ready pod of a side failed its last scrape */
 	char tj_seen[160];   /* phase and artifact digest of the TrainingJob */
 	int64_t cold_starts; /* starts from zero (status.coldStarts) */
 	int round;           /* last round the service was seen in the cache */
 };
+
+static void window_sync(struct svc *s, struct json_object *ms);
+static void window_metrics(const struct svc *s, struct aios_canary_metrics *m);
 
 struct ms_ctl {
 	struct aios_manager *m;
@@ -184,9 +197,10 @@ static size_t owned_pods(struct aios_manager *m, struct json_object *ms, struct 
 
 static void loop_start(struct ms_ctl *c);
 
-static struct json_object *training_job(struct aios_manager *m, struct json_object *ms)
+static struct json_object *training_job(struct aios_manager *m, struct json_object *ms,
+                                        const char *field)
 {
-	const char *job = aios_json_str(ms, "spec.model.trainingJob");
+	const char *job = aios_json_str(ms, field);
 	if (!job || !*job)
 		return NULL;
 	const char *ns = aios_json_str(ms, "metadata.namespace");
@@ -280,11 +294,16 @@ static enum aios_err ms_reconcile(struct aios_manager *m, void *state, const cha
 	in.latency_p99_ms = s->p99_ms;
 	in.last_scale = s->last_scale;
 	in.cold_starts = s->cold_starts;
+	struct aios_canary_metrics cm;
+	window_sync(s, ms);
+	window_metrics(s, &cm);
+	in.canary_metrics = &cm;
 	pthread_mutex_unlock(&c->mu);
 
 	struct json_object **pods;
 	in.ms = ms;
-	in.tj = training_job(m, ms);
+	in.tj = training_job(m, ms, "spec.model.trainingJob");
+	in.canary_tj = training_job(m, ms, "spec.canary.model.trainingJob");
 	in.n_pods = owned_pods(m, ms, &pods);
 	in.pods = pods;
 	struct json_object *svc = aios_manager_get(m, &aios_kube_services, ns, name);
@@ -305,6 +324,7 @@ static enum aios_err ms_reconcile(struct aios_manager *m, void *state, const cha
 	}
 	aios_kube_objs_free(pods, in.n_pods);
 	json_object_put(in.tj);
+	json_object_put(in.canary_tj);
 	json_object_put(ms);
 	return e;
 }
@@ -314,6 +334,7 @@ static enum aios_err ms_reconcile(struct aios_manager *m, void *state, const cha
 /* One scrape target: pod `uid` of service `svc`. */
 struct target {
 	struct svc *svc;
+	int canary; /* the pod runs the canary's revision */
 	char uid[64];
 	char *url;
 };
@@ -364,6 +385,68 @@ static void check_training_job(struct ms_ctl *c, struct svc *s, struct json_obje
 	}
 }
 
+/* ---- the canary's analysis window ---- */
+
+/* Starts a new window when status.canary names another one (a new canary, a step, a
+ * restart of the operator): only deltas scraped after it opened count. Caller holds mu. */
+static void window_sync(struct svc *s, struct json_object *ms)
+{
+	const char *phase = aios_json_str(ms, "status.canary.phase");
+	const char *ws = aios_json_str(ms, "status.canary.windowStart");
+	const char *rev = aios_json_str(ms, "status.canary.revision");
+	char key[sizeof(s->win_key)] = "";
+	if (phase && strcmp(phase, "Progressing") == 0 && ws && rev)
+		snprintf(key, sizeof(key), "%s/%s", rev, ws);
+	if (strcmp(key, s->win_key) == 0)
+		return;
+	memcpy(s->win_key, key, sizeof(key));
+	memset(s->win_req, 0, sizeof(s->win_req));
+	memset(s->win_err, 0, sizeof(s->win_err));
+	memset(s->win_lat, 0, sizeof(s->win_lat));
+	memset(s->win_ok, 0, sizeof(s->win_ok));
+	memset(s->win_failed, 0, sizeof(s->win_failed));
+	s->win_nb = 0;
+}
+
+/* A positive counter delta; a counter that went down restarted with its pod. */
+static double delta(double now, double then)
+{
+	return now >= then ? now - then : now;
+}
+
+/* Adds one good scrape of a pod (canary side or not) to the window. */
+static void window_add(struct svc *s, int canary, const struct pod_seen *ps,
+                       const struct aios_scrape_page *pg)
+{
+	s->win_ok[canary]++;
+	if (ps->t_ms == 0)
+		return; /* the first scrape of a pod: no delta yet */
+	s->win_req[canary] += delta(pg->requests, ps->requests);
+	s->win_err[canary] += delta(pg->errors, ps->errors);
+	if (!pg->have_latency || ps->nb != pg->n_buckets)
+		return;
+	if (s->win_nb != pg->n_buckets) {
+		s->win_nb = pg->n_buckets;
+		memcpy(s->win_le, pg->le, sizeof(s->win_le));
+		memset(s->win_lat, 0, sizeof(s->win_lat));
+	}
+	for (int b = 0; b < pg->n_buckets; b++)
+		s->win_lat[canary][b] += delta(pg->count[b], ps->count[b]);
+}
+
+/* The window as canary.h reads it. Caller holds mu. */
+static void window_metrics(const struct svc *s, struct aios_canary_metrics *m)
+{
+	struct aios_canary_window *w[2] = {&m->stable, &m->canary};
+	for (int k = 0; k < 2; k++) {
+		w[k]->have = s->win_key[0] && s->win_ok[k] > 0 && !s->win_failed[k];
+		w[k]->requests = s->win_req[k];
+		w[k]->errors = s->win_err[k];
+		double q = aios_scrape_quantile(s->win_le, s->win_lat[k], s->win_nb, 0.99);
+		w[k]->p99_ms = q >= 0 ? q * 1000 : -1;
+	}
+}
+
 /* What a round does about one service once the lock is released (an event is an API
  * call: it must not hold up reconciles waiting for mu). */
 struct after {
@@ -380,12 +463,13 @@ static void digest(struct ms_ctl *c, struct svc *s, const struct target *t,
 	struct aios_autoscaler_sample x = {.t = now_s, .pods_ready = ready};
 	int scraped = 0, with_rate = 0;
 	double lat[AIOS_SCRAPE_MAX_BUCKETS] = {0};
-	int lat_ok = 0;
+	int lat_ok = 0, failed[2] = {0, 0};
 	for (size_t i = 0; i < n; i++) {
 		if (t[i].svc != s)
 			continue;
 		struct pod_seen *ps = pod_seen(s, t[i].uid);
 		ps->round = round;
+		failed[t[i].canary] |= !r[i].ok;
 		if (!r[i].ok) {
 			aios_counter_inc(c->m_failed);
 			aios_debug("scrape_failed", "%s/%s: %s: %s", s->ns, s->name, t[i].url,
@@ -413,12 +497,16 @@ static void digest(struct ms_ctl *c, struct svc *s, const struct target *t,
 				              : 0;
 			lat_ok = 1;
 		}
+		if (s->win_key[0])
+			window_add(s, t[i].canary, ps, pg);
 		ps->t_ms = now_ms;
 		ps->requests = pg->requests;
+		ps->errors = pg->errors;
 		ps->nb = pg->n_buckets;
 		memcpy(ps->le, pg->le, sizeof(ps->le));
 		memcpy(ps->count, pg->count, sizeof(ps->count));
 	}
+	memcpy(s->win_failed, failed, sizeof(failed)); /* this round's scrapes, per side */
 	/* Forget pods that are gone (or no longer ready). */
 	size_t k = 0;
 	for (size_t i = 0; i < s->n_pods; i++)
@@ -522,6 +610,8 @@ static void round_once(struct ms_ctl *c, int round)
 			svcs[i] = NULL;
 			continue;
 		}
+		window_sync(s, mss[i]);
+		const char *crev = aios_json_str(mss[i], "status.canary.revision");
 		struct json_object **pods;
 		size_t np = owned_pods(c->m, mss[i], &pods);
 		int port = metrics_port(mss[i]);
@@ -535,6 +625,8 @@ static void round_once(struct ms_ctl *c, int round)
 				continue; /* ready but unreachable: a silent pod */
 			t = aios_xrealloc(t, (n_t + 1) * sizeof(*t));
 			t[n_t].svc = s;
+			const char *prev = aios_ms_label(pods[j], AIOS_MS_LABEL_REVISION);
+			t[n_t].canary = s->win_key[0] && crev && prev && strcmp(prev, crev) == 0;
 			snprintf(t[n_t].uid, sizeof(t[n_t].uid), "%s", puid);
 			t[n_t].url = aios_xasprintf("http://%s:%d/metrics", ip, port);
 			n_t++;

@@ -169,7 +169,7 @@ static int pod_index(const char *name)
 }
 
 /* Value of label key (which holds dots, so not a json.h path), or NULL. */
-static const char *label_of(struct json_object *obj, const char *key)
+const char *aios_ms_label(struct json_object *obj, const char *key)
 {
 	struct json_object *labels = aios_json_lookup(obj, "metadata.labels"), *v;
 	if (!labels || !json_object_object_get_ex(labels, key, &v) ||
@@ -201,28 +201,36 @@ static int removal_order(const void *a, const void *b)
 /* ============================== the plan ============================== */
 
 struct census {
-	struct json_object **cur, **old; /* live pods of this revision, of others */
-	size_t n_cur, n_old;
-	int cur_ready, old_ready;
+	struct json_object **cur, **old, **can; /* live pods of this revision, of others,
+	                                         * of the canary's */
+	size_t n_cur, n_old, n_can;
+	int cur_ready, old_ready, can_ready;
 	int failing; /* a current pod has failed (reason below) */
 	const char *fail_reason;
 	char fail_msg[AIOS_MS_MESSAGE_MAX];
-	unsigned char used[AIOS_MS_MAX_PODS]; /* indices taken in this revision */
+	unsigned char used[AIOS_MS_MAX_PODS];     /* indices taken in this revision */
+	unsigned char can_used[AIOS_MS_MAX_PODS]; /* and in the canary's */
 };
 
-static void take_census(const struct aios_ms_input *in, const char *rev, struct census *c,
-                        struct aios_ms_plan *p)
+/* Sorts the pods of service in->ms by revision: rev (current), crev (the canary's, ""
+ * for none), and older ones. */
+static void take_census(const struct aios_ms_input *in, const char *rev, const char *crev,
+                        struct census *c, struct aios_ms_plan *p)
 {
 	c->cur = aios_xcalloc(in->n_pods + 1, sizeof(*c->cur));
 	c->old = aios_xcalloc(in->n_pods + 1, sizeof(*c->old));
+	c->can = aios_xcalloc(in->n_pods + 1, sizeof(*c->can));
 	for (size_t i = 0; i < in->n_pods && i < AIOS_MS_MAX_PODS; i++) {
 		struct json_object *pod = in->pods[i];
 		const char *name = aios_json_str(pod, "metadata.name");
-		const char *r = label_of(pod, AIOS_MS_LABEL_REVISION);
+		const char *r = aios_ms_label(pod, AIOS_MS_LABEL_REVISION);
 		int is_cur = r && strcmp(r, rev) == 0;
+		int is_can = !is_cur && r && *crev && strcmp(r, crev) == 0;
 		int idx = pod_index(name);
 		if (is_cur && idx >= 0)
 			c->used[idx] = 1; /* a terminating pod still holds its name */
+		if (is_can && idx >= 0)
+			c->can_used[idx] = 1;
 		if (!name || aios_ms_pod_terminating(pod))
 			continue;
 		if (is_cur && !c->failing && !aios_ms_pod_ready(pod))
@@ -235,6 +243,9 @@ static void take_census(const struct aios_ms_input *in, const char *rev, struct 
 		if (is_cur) {
 			c->cur[c->n_cur++] = pod;
 			c->cur_ready += aios_ms_pod_ready(pod);
+		} else if (is_can) {
+			c->can[c->n_can++] = pod;
+			c->can_ready += aios_ms_pod_ready(pod);
 		} else {
 			c->old[c->n_old++] = pod;
 			c->old_ready += aios_ms_pod_ready(pod);
@@ -246,6 +257,37 @@ static void census_cleanup(struct census *c)
 {
 	free(c->cur);
 	free(c->old);
+	free(c->can);
+}
+
+/* Brings the n pods of revision rev to want: creates the lowest indices not in used,
+ * or removes the surplus, not-ready and highest index first. *ready (the ready pods
+ * among them) loses the ready pods removed. */
+static enum aios_err scale_revision(const struct aios_ms_input *in,
+                                    const struct aios_ms_model *model, const char *rev, int want,
+                                    struct json_object **pods, size_t n, unsigned char *used,
+                                    int *ready, struct aios_ms_plan *p)
+{
+	int missing = want - (int)n;
+	for (int idx = 0; missing > 0 && idx < AIOS_MS_MAX_PODS; idx++) {
+		if (used[idx])
+			continue;
+		struct json_object *pod;
+		enum aios_err e = aios_ms_render_pod(in->ms, model, rev, idx, &pod);
+		if (e)
+			return e;
+		add_create(p, pod);
+		used[idx] = 1;
+		missing--;
+	}
+	if ((int)n > want) {
+		qsort(pods, n, sizeof(*pods), removal_order);
+		for (int i = 0; i < (int)n - want; i++) {
+			*ready -= aios_ms_pod_ready(pods[i]);
+			add_remove(p, aios_json_str(pods[i], "metadata.name"));
+		}
+	}
+	return AIOS_OK;
 }
 
 /* Creates, scales and retires pods (surge-first across revisions). */
@@ -253,29 +295,11 @@ static enum aios_err plan_pods(const struct aios_ms_input *in, const struct aios
                                const char *rev, int desired, struct census *c,
                                struct aios_ms_plan *p)
 {
-	/* Scale the current revision to `desired`: create the lowest free indices... */
-	int missing = desired - (int)c->n_cur;
-	for (int idx = 0; missing > 0 && idx < AIOS_MS_MAX_PODS; idx++) {
-		if (c->used[idx])
-			continue;
-		struct json_object *pod;
-		enum aios_err e = aios_ms_render_pod(in->ms, model, rev, idx, &pod);
-		if (e)
-			return e;
-		add_create(p, pod);
-		c->used[idx] = 1;
-		missing--;
-	}
-	/* ...or remove the surplus, not-ready and highest index first. */
 	int cur_ready = c->cur_ready;
-	if ((int)c->n_cur > desired) {
-		qsort(c->cur, c->n_cur, sizeof(*c->cur), removal_order);
-		int surplus = (int)c->n_cur - desired;
-		for (int i = 0; i < surplus; i++) {
-			cur_ready -= aios_ms_pod_ready(c->cur[i]);
-			add_remove(p, aios_json_str(c->cur[i], "metadata.name"));
-		}
-	}
+	enum aios_err e =
+	    scale_revision(in, model, rev, desired, c->cur, c->n_cur, c->used, &cur_ready, p);
+	if (e)
+		return e;
 	/* Surge-first: keep old pods standing in for current ones not ready yet. */
 	int keep = desired - cur_ready;
 	if (keep < 0)
@@ -320,6 +344,74 @@ static void keep_old(struct json_object *st, struct json_object *ms, const char 
 		json_object_object_add(st, key, aios_json_copy(v));
 }
 
+/* ============================== the canary ============================== */
+
+/* The canary's model: spec.canary.model read as spec.model is, never falling back to
+ * a model served before. */
+static void resolve_canary(struct json_object *ms, struct json_object *tj,
+                           struct aios_ms_model *out)
+{
+	struct json_object *view = json_object_new_object();
+	struct json_object *m = aios_json_lookup(ms, "spec.canary.model");
+	aios_json_set(view, "spec.model", m ? aios_json_copy(m) : json_object_new_object());
+	aios_ms_resolve_model(view, tj, out);
+	json_object_put(view);
+}
+
+/* The old status.canary says this canary model was promoted. */
+static int canary_promoted(struct json_object *ms, const struct aios_ms_model *cm)
+{
+	struct json_object *old = aios_json_lookup(ms, "status.canary");
+	const char *phase = aios_json_str(old, "phase");
+	return cm->have && phase && strcmp(phase, "Promoted") == 0 &&
+	       aios_canary_status_is_for(old, cm->uri, cm->sha256);
+}
+
+/* Runs the analysis, writes status.canary and the Canary condition, and brings the
+ * canary's pods to their share of desired. */
+static enum aios_err plan_canary(const struct aios_ms_input *in, const struct aios_canary_spec *cs,
+                                 const struct aios_ms_model *cm, const char *crev, int desired,
+                                 struct census *c, struct aios_conditions *conds,
+                                 struct aios_ms_plan *p)
+{
+	static const struct aios_canary_metrics none = {.canary = {.p99_ms = -1},
+	                                                .stable = {.p99_ms = -1}};
+	struct aios_canary_decision d;
+	aios_canary_decide(cs, aios_json_lookup(in->ms, "status.canary"), cm->uri, cm->sha256, crev,
+	                   in->canary_metrics ? in->canary_metrics : &none, c->can_ready > 0,
+	                   in->now, &d);
+	json_object_object_add(p->status, "canary", d.status);
+	const char *phase = aios_json_str(d.status, "phase");
+	int64_t weight = 0;
+	if (aios_json_opt_int(d.status, "weight", 0, &weight))
+		weight = 0;
+	int progressing = phase && strcmp(phase, "Progressing") == 0;
+	const char *reason = aios_json_str(d.status, "reason");
+	const char *message = aios_json_str(d.status, "message");
+	int promoted = phase && strcmp(phase, "Promoted") == 0;
+	set_condition(conds, in->ms, "Canary", progressing || promoted ? "True" : "False",
+	              reason ? reason : "Progressing", message, in->now);
+	switch (d.action) {
+	case AIOS_CANARY_START: add_event(p, "Normal", "CanaryStarted", "%s", d.message); break;
+	case AIOS_CANARY_STEP: add_event(p, "Normal", "CanaryStep", "%s", d.message); break;
+	case AIOS_CANARY_PROMOTE: add_event(p, "Normal", "CanaryPromoted", "%s", d.message); break;
+	case AIOS_CANARY_ROLLBACK:
+		add_event(p, "Warning", "CanaryRolledBack", "%s", d.message);
+		break;
+	case AIOS_CANARY_NONE: break;
+	}
+	/* its share of the pods, at least one while it is analysed (none at zero) */
+	int want = 0;
+	if (progressing && desired > 0) {
+		want = (int)((desired * weight + 99) / 100);
+		want = want < 1 ? 1 : want;
+	}
+	if (progressing && (p->requeue_after_ms == 0 || p->requeue_after_ms > 1000))
+		p->requeue_after_ms = 1000; /* windows close on the clock, not on events */
+	int ready = c->can_ready; /* the removed ones are taken off later, with the others */
+	return scale_revision(in, cm, crev, want, c->can, c->n_can, c->can_used, &ready, p);
+}
+
 static void finish_status(const struct aios_ms_input *in, struct aios_ms_plan *p)
 {
 	struct json_object *old = aios_json_lookup(in->ms, "status");
@@ -360,12 +452,30 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 	    aios_render_policy_check(aios_json_lookup(ms, "spec.template"), "spec.template");
 	if (!perr)
 		perr = aios_autoscaler_params_from_spec(ms, &params);
-	char rev[AIOS_MS_REVISION_LEN + 1] = "";
+	/* A canary: once promoted, its model is the stable one; else its own revision. */
+	struct aios_canary_spec cspec = {0};
+	struct aios_ms_model cmodel;
+	memset(&cmodel, 0, sizeof(cmodel));
+	if (!perr)
+		perr = aios_canary_spec_from_ms(ms, &cspec);
+	int promoted = 0;
+	if (!perr && cspec.enabled) {
+		resolve_canary(ms, in->canary_tj, &cmodel);
+		promoted = canary_promoted(ms, &cmodel);
+		if (promoted)
+			model = cmodel;
+	}
+	char rev[AIOS_MS_REVISION_LEN + 1] = "", crev[AIOS_MS_REVISION_LEN + 1] = "";
 	struct json_object *probe = NULL;
 	if (!perr && model.have) {
 		aios_ms_revision(ms, &model, rev);
 		perr = aios_ms_render_pod(ms, &model, rev, 0, &probe);
 		json_object_put(probe);
+	}
+	if (!perr && model.have && cmodel.have && !promoted) {
+		aios_ms_revision(ms, &cmodel, crev);
+		if (strcmp(crev, rev) == 0)
+			crev[0] = '\0'; /* the canary is what the stable pods already serve */
 	}
 	if (perr || (model.reason && strcmp(model.reason, "InvalidSpec") == 0)) {
 		const char *msg = perr ? aios_errmsg() : model.message;
@@ -388,9 +498,16 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 	                                                  : in->desired;
 	struct census c;
 	memset(&c, 0, sizeof(c));
-	take_census(in, model.have ? rev : "", &c, p);
+	take_census(in, model.have ? rev : "", crev, &c, p);
 	if (model.have) {
 		enum aios_err e = plan_pods(in, &model, rev, desired, &c, p);
+		if (!e && crev[0])
+			e = plan_canary(in, &cspec, &cmodel, crev, desired, &c, conds, p);
+		else if (!e && promoted)
+			set_condition(conds, ms, "Canary", "True", "Promoted",
+			              aios_json_str(ms, "status.canary.message"), in->now);
+		if (cspec.enabled && !crev[0])
+			keep_old(st, ms, "canary");
 		if (e) {
 			census_cleanup(&c);
 			aios_ms_plan_cleanup(p);
@@ -399,7 +516,8 @@ enum aios_err aios_ms_plan(const struct aios_ms_input *in, struct aios_ms_plan *
 	} else {
 		p->requeue_after_ms = WAIT_REQUEUE_MS;
 	}
-	int ready = c.cur_ready + c.old_ready, live = (int)(c.n_cur + c.n_old);
+	int ready = c.cur_ready + c.old_ready + c.can_ready,
+	    live = (int)(c.n_cur + c.n_old + c.n_can);
 	/* Pods this plan removes no longer count. */
 	for (size_t i = 0; i < p->n_remove; i++) {
 		for (size_t j = 0; j < in->n_pods; j++) {

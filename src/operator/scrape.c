@@ -66,6 +66,9 @@ static enum aios_err on_sample(const struct aios_promtext_sample *s, void *arg)
 	} else if (strcmp(s->name, REQUESTS) == 0) {
 		pg->requests += s->value;
 		pg->have_requests = 1;
+		const char *code = aios_promtext_label(s, "code");
+		if (code && code[0] == '5')
+			pg->errors += s->value;
 	} else {
 		const char *les = aios_promtext_label(s, "le");
 		char *e;

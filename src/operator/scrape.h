@@ -32,6 +32,7 @@ struct aios_scrape_page {
 	int have_in_flight, have_requests, have_latency;
 	double in_flight; /* aios_serve_requests_in_flight */
 	double requests;  /* aios_serve_requests_total (a counter) */
+	double errors;    /* of those, with a 5xx code label (the canary's error rate) */
 	int n_buckets;    /* aios_serve_request_duration_seconds buckets, by le ascending */
 	double le[AIOS_SCRAPE_MAX_BUCKETS];    /* upper bounds, seconds (+Inf last) */
 	double count[AIOS_SCRAPE_MAX_BUCKETS]; /* cumulative counts */

@@ -1,6 +1,7 @@
 /* test_route.c - aios-gateway's pure parts: targets, least-outstanding picks, endpoint
  * sets, the ModelService settings and the cold-start queue (src/gateway/route.h). */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -176,7 +177,8 @@ START_TEST(endpoints_ready_addresses_only)
 	struct json_object *o;
 	const char *txt =
 	    "{\"metadata\":{\"name\":\"iris\"},\"subsets\":["
-	    "{\"addresses\":[{\"ip\":\"10.244.0.5\"},{\"ip\":\"10.244.0.6\"}],"
+	    "{\"addresses\":[{\"ip\":\"10.244.0.5\",\"targetRef\":{\"kind\":\"Pod\","
+	    "\"name\":\"iris-0123abcd45-0\"}},{\"ip\":\"10.244.0.6\"}],"
 	    " \"notReadyAddresses\":[{\"ip\":\"10.244.0.7\"}],"
 	    " \"ports\":[{\"name\":\"metrics\",\"port\":9090,\"protocol\":\"TCP\"},"
 	    "            {\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]},"
@@ -190,6 +192,8 @@ START_TEST(endpoints_ready_addresses_only)
 	ck_assert_int_eq(e[0].port, 8080);
 	ck_assert_str_eq(e[2].addr, "10.244.0.8");
 	ck_assert_int_eq(e[2].port, 8081);
+	ck_assert_str_eq(e[0].pod, "iris-0123abcd45-0");
+	ck_assert_str_eq(e[1].pod, "");
 	ck_assert_uint_eq(aios_gw_endpoints_from_json(o, e, 1), 1);
 	json_object_put(o);
 	ck_assert_int_eq(aios_json_parse("{}", 2, "empty", &o), AIOS_OK);
@@ -222,6 +226,139 @@ START_TEST(service_params_and_defaults)
 	ck_assert_int_eq(p.max_request_bytes, AIOS_GW_DEFAULT_MAX_REQUEST);
 	ck_assert_int_eq(p.desired, -1);
 	json_object_put(o);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- the canary split */
+
+START_TEST(split_is_exact_per_hundred)
+{
+	unsigned acc = 0;
+	int run = 0, max_run = 0, canary = 0;
+	for (int i = 0; i < 2000; i++) {
+		int c = aios_gw_split(20, &acc);
+		canary += c;
+		run = c ? 0 : run + 1;
+		max_run = run > max_run ? run : max_run;
+	}
+	ck_assert_int_eq(canary, 400);
+	ck_assert_int_le(max_run, 4); /* spread evenly: a canary request every 5th */
+	for (int w = 0; w <= 100; w += 7) {
+		acc = 0;
+		canary = 0;
+		for (int i = 0; i < 100; i++)
+			canary += aios_gw_split(w, &acc);
+		ck_assert_int_eq(canary, w);
+	}
+	ck_assert_int_eq(aios_gw_split(100, &acc), 1);
+	ck_assert_int_eq(aios_gw_split(0, &acc), 0);
+}
+END_TEST
+
+/* Three stable pods and one canary pod of revision 0123abcd45 of service "iris". */
+static void split_set(struct aios_gw_endpoint e[4])
+{
+	for (int i = 0; i < 4; i++) {
+		char ip[16];
+		snprintf(ip, sizeof(ip), "10.0.0.%d", i + 1);
+		ep(&e[i], ip, 8080, 0);
+		snprintf(e[i].pod, sizeof(e[i].pod), "iris-%s-%d",
+		         i < 3 ? "ffffeeee00" : "0123abcd45", i);
+	}
+	aios_gw_mark_canary(e, 4, "0123abcd45");
+}
+
+START_TEST(mark_canary_by_revision)
+{
+	struct aios_gw_endpoint e[4];
+	split_set(e);
+	ck_assert_int_eq(e[0].canary + e[1].canary + e[2].canary, 0);
+	ck_assert_int_eq(e[3].canary, 1);
+	/* a revision that only ends the same, or no revision at all, marks nothing */
+	aios_gw_mark_canary(e, 4, "23abcd45");
+	ck_assert_int_eq(e[3].canary, 0);
+	aios_gw_mark_canary(e, 4, "");
+	ck_assert_int_eq(e[3].canary, 0);
+	e[0].pod[0] = 0; /* no targetRef */
+	aios_gw_mark_canary(e, 4, "0123abcd45");
+	ck_assert_int_eq(e[0].canary, 0);
+}
+END_TEST
+
+START_TEST(weighted_pick_splits_2000_requests)
+{
+	struct aios_gw_endpoint e[4];
+	split_set(e);
+	int weights[] = {20, 5, 50, 100};
+	for (size_t w = 0; w < sizeof(weights) / sizeof(weights[0]); w++) {
+		unsigned acc = 0, rr[2] = {0, 0};
+		int hits[4] = {0};
+		for (int i = 0; i < 2000; i++) {
+			int k = aios_gw_pick_weighted(e, 4, -1, weights[w], &acc, rr);
+			ck_assert_int_ge(k, 0);
+			hits[k]++;
+		}
+		/* within 5 % of 2000 of the weight (the split is exact here) */
+		int want = 2000 * weights[w] / 100;
+		ck_assert_int_ge(hits[3], want - 100);
+		ck_assert_int_le(hits[3], want + 100);
+		ck_assert_int_eq(hits[3], want);
+		/* the stable side still takes turns among its pods */
+		if (weights[w] < 100)
+			for (int k = 0; k < 3; k++)
+				ck_assert_int_ge(hits[k], (2000 - want) / 3);
+	}
+}
+END_TEST
+
+START_TEST(weighted_pick_edges)
+{
+	struct aios_gw_endpoint e[4];
+	split_set(e);
+	unsigned acc = 0, rr[2] = {0, 0};
+	/* weight 0 (rolled back): never the canary, even when it alone is left */
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_ne(aios_gw_pick_weighted(e, 4, -1, 0, &acc, rr), 3);
+	ck_assert_int_eq(aios_gw_pick_weighted(&e[3], 1, -1, 0, &acc, rr), -1);
+	/* no split: the canary pod is one pod among the others (least outstanding) */
+	e[0].outstanding = e[1].outstanding = e[2].outstanding = 5;
+	ck_assert_int_eq(aios_gw_pick_weighted(e, 4, -1, -1, &acc, rr), 3);
+	e[0].outstanding = e[1].outstanding = e[2].outstanding = 0;
+	/* a side with no pod left: the other one serves */
+	ck_assert_int_eq(aios_gw_pick_weighted(e, 4, 3, 100, &acc, rr) < 3, 1);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(aios_gw_pick_weighted(&e[3], 1, -1, 20, &acc, rr), 0);
+	ck_assert_int_eq(aios_gw_pick_weighted(e, 0, -1, 20, &acc, rr), -1);
+}
+END_TEST
+
+START_TEST(service_params_canary)
+{
+	static const struct {
+		const char *status;
+		int weight;
+		const char *rev;
+	} cases[] = {
+	    {"{\"canary\":{\"phase\":\"Progressing\",\"weight\":20,\"revision\":\"0123abcd45\"}}",
+	     20, "0123abcd45"},
+	    {"{\"canary\":{\"phase\":\"RolledBack\",\"weight\":0,\"revision\":\"0123abcd45\"}}", 0,
+	     "0123abcd45"},
+	    {"{\"canary\":{\"phase\":\"Promoted\",\"weight\":100,\"revision\":\"0123abcd45\"}}", -1,
+	     ""},
+	    {"{\"canary\":{\"phase\":\"Progressing\",\"weight\":20}}", -1, ""},
+	    {"{}", -1, ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char txt[512];
+		snprintf(txt, sizeof(txt), "{\"spec\":{},\"status\":%s}", cases[i].status);
+		struct json_object *o;
+		ck_assert_int_eq(aios_json_parse(txt, strlen(txt), "ms", &o), AIOS_OK);
+		struct aios_gw_service_params p;
+		aios_gw_service_params(o, &p);
+		ck_assert_int_eq(p.canary_weight, cases[i].weight);
+		ck_assert_str_eq(p.canary_revision, cases[i].rev);
+		json_object_put(o);
+	}
 }
 END_TEST
 
@@ -339,6 +476,11 @@ static Suite *route_suite(void)
 	tcase_add_test(t, endpoints_ready_addresses_only);
 	tcase_add_test(t, not_ready_addresses_and_probed_pods);
 	tcase_add_test(t, service_params_and_defaults);
+	tcase_add_test(t, split_is_exact_per_hundred);
+	tcase_add_test(t, mark_canary_by_revision);
+	tcase_add_test(t, weighted_pick_splits_2000_requests);
+	tcase_add_test(t, weighted_pick_edges);
+	tcase_add_test(t, service_params_canary);
 	tcase_add_test(t, queue_fifo_bounded);
 	tcase_add_test(t, queue_expiry_in_order);
 	suite_add_tcase(s, t);

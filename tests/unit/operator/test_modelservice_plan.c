@@ -575,11 +575,150 @@ START_TEST(scale_field_out_of_range_is_invalid)
 }
 END_TEST
 
+/* ---- the canary ---- */
+
+#define V1 "file:///models/v1.aios"
+#define V2 "file:///models/v2.aios"
+
+static struct json_object *ms_with_canary(void)
+{
+	return parse("{\"metadata\":{\"name\":\"iris\",\"namespace\":\"ml\",\"uid\":\"u\","
+	             "\"generation\":1},\"spec\":{\"model\":{\"uri\":\"" V1 "\"},"
+	             "\"replicas\":{\"min\":1,\"max\":8},\"canary\":{\"model\":{\"uri\":"
+	             "\"" V2 "\"},\"trafficPercent\":20,\"analysis\":{\"interval\":10,"
+	             "\"steps\":[50],\"minRequests\":10}}}}");
+}
+
+/* One plan at now with metrics m; the plan's status becomes ms's status. */
+static void run_canary(struct json_object *ms, struct pods *ps, time_t now,
+                       const struct aios_canary_metrics *m, struct aios_ms_plan *plan)
+{
+	struct aios_ms_input in = {.ms = ms,
+	                           .pods = ps->p,
+	                           .n_pods = ps->n,
+	                           .have_service = 1,
+	                           .desired = 4,
+	                           .now = now,
+	                           .canary_metrics = m};
+	ck_assert_int_eq(aios_ms_plan(&in, plan), AIOS_OK);
+	json_object_object_add(ms, "status", aios_json_copy(plan->status));
+}
+
+static const char *created_rev(const struct aios_ms_plan *p, size_t i)
+{
+	struct json_object *labels = aios_json_lookup(p->create[i], "metadata.labels"), *v;
+	ck_assert(json_object_object_get_ex(labels, "aios.dev/revision", &v));
+	return json_object_get_string(v);
+}
+
+START_TEST(canary_runs_beside_stable_and_steps_up)
+{
+	struct json_object *ms = ms_with_canary();
+	char rev[AIOS_MS_REVISION_LEN + 1], crev[AIOS_MS_REVISION_LEN + 1];
+	rev_of(ms, NULL, rev);
+	struct json_object *v2 = ms_with_uri(V2);
+	rev_of(v2, NULL, crev);
+	json_object_put(v2);
+	ck_assert_str_ne(rev, crev);
+	struct pods ps = {.n = 0};
+	for (int i = 0; i < 4; i++)
+		ps.p[ps.n++] = pod(rev, i, READY, 0, NULL);
+
+	struct aios_ms_plan p;
+	run_canary(ms, &ps, NOW, NULL, &p);
+	/* one canary pod (20 % of 4, rounded up), no stable pod touched */
+	ck_assert_uint_eq(p.n_create, 1);
+	ck_assert_str_eq(created_rev(&p, 0), crev);
+	ck_assert_uint_eq(p.n_remove, 0);
+	ck_assert_str_eq(aios_json_str(p.status, "canary.phase"), "Progressing");
+	ck_assert_str_eq(aios_json_str(p.status, "canary.revision"), crev);
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(p.status, "canary.weight")), 20);
+	ck_assert(has_event(&p, "CanaryStarted"));
+	ck_assert_str_eq(cond(p.status, "Canary", NULL), "True");
+	aios_ms_plan_cleanup(&p);
+
+	/* the canary pod is ready; the window closes with good numbers: 50 %, two pods */
+	ps.p[ps.n++] = pod(crev, 0, READY, 0, NULL);
+	struct aios_canary_metrics good = {
+	    .canary = {.have = 1, .requests = 100, .errors = 0, .p99_ms = 5},
+	    .stable = {.have = 1, .requests = 400, .errors = 0, .p99_ms = 5}};
+	run_canary(ms, &ps, NOW + 5, &good, &p); /* window still open: quiet */
+	ck_assert_uint_eq(p.n_create, 0);
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(p.status, "readyReplicas")), 5);
+	aios_ms_plan_cleanup(&p);
+	run_canary(ms, &ps, NOW + 6, &good, &p); /* nothing new: status unchanged */
+	ck_assert_int_eq(p.status_changed, 0);
+	ck_assert_uint_eq(p.n_events, 0);
+	aios_ms_plan_cleanup(&p);
+	run_canary(ms, &ps, NOW + 10, &good, &p);
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(p.status, "canary.weight")), 50);
+	ck_assert(has_event(&p, "CanaryStep"));
+	ck_assert_uint_eq(p.n_create, 1);
+	ck_assert_str_eq(created_rev(&p, 0), crev);
+	aios_ms_plan_cleanup(&p);
+
+	/* then errors: rolled back, the canary's pods go, the stable ones stay */
+	ps.p[ps.n++] = pod(crev, 1, READY, 0, NULL);
+	struct aios_canary_metrics bad = good;
+	bad.canary.errors = 30;
+	run_canary(ms, &ps, NOW + 20, &bad, &p);
+	ck_assert_str_eq(aios_json_str(p.status, "canary.phase"), "RolledBack");
+	ck_assert_int_eq(json_object_get_int(aios_json_lookup(p.status, "canary.weight")), 0);
+	ck_assert_uint_eq(p.n_remove, 2);
+	ck_assert(removes(&p, crev, 0) && removes(&p, crev, 1));
+	ck_assert(has_event(&p, "CanaryRolledBack"));
+	const char *reason = NULL;
+	ck_assert_str_eq(cond(p.status, "Canary", &reason), "False");
+	ck_assert_str_eq(reason, "ErrorRateTooHigh");
+	aios_ms_plan_cleanup(&p);
+	pods_free(&ps);
+	json_object_put(ms);
+}
+END_TEST
+
+START_TEST(promoted_canary_becomes_the_stable_revision)
+{
+	struct json_object *ms = ms_with_canary();
+	char rev[AIOS_MS_REVISION_LEN + 1], crev[AIOS_MS_REVISION_LEN + 1];
+	rev_of(ms, NULL, rev);
+	struct json_object *v2 = ms_with_uri(V2);
+	rev_of(v2, NULL, crev);
+	json_object_put(v2);
+	struct pods ps = {.n = 0};
+	for (int i = 0; i < 4; i++)
+		ps.p[ps.n++] = pod(rev, i, READY, 0, NULL);
+	ps.p[ps.n++] = pod(crev, 0, READY, 0, NULL);
+	ps.p[ps.n++] = pod(crev, 1, READY, 0, NULL);
+	char st[512];
+	snprintf(st, sizeof(st),
+	         "{\"canary\":{\"phase\":\"Promoted\",\"revision\":\"%s\",\"weight\":100,"
+	         "\"model\":{\"uri\":\"" V2 "\"},\"reason\":\"Promoted\",\"message\":\"m\"}}",
+	         crev);
+	json_object_object_add(ms, "status", parse(st));
+	struct aios_ms_plan p;
+	run_canary(ms, &ps, NOW, NULL, &p);
+	/* the canary's two pods are the new stable revision's; two more join them, and
+	 * the old revision's pods go only as far as ready new ones stand in */
+	ck_assert_uint_eq(p.n_create, 2);
+	ck_assert_str_eq(created_rev(&p, 0), crev);
+	ck_assert_str_eq(created_rev(&p, 1), crev);
+	ck_assert_uint_eq(p.n_remove, 2);
+	ck_assert_str_eq(aios_json_str(p.status, "model.uri"), V2);
+	ck_assert_str_eq(aios_json_str(p.status, "canary.phase"), "Promoted");
+	ck_assert_str_eq(cond(p.status, "Canary", NULL), "True");
+	aios_ms_plan_cleanup(&p);
+	pods_free(&ps);
+	json_object_put(ms);
+}
+END_TEST
+
 static Suite *ms_plan_suite(void)
 {
 	Suite *s = suite_create("modelservice_plan");
 	TCase *tc = tcase_create("plan");
 	tcase_add_test(tc, first_reconcile_creates_service_and_pods);
+	tcase_add_test(tc, canary_runs_beside_stable_and_steps_up);
+	tcase_add_test(tc, promoted_canary_becomes_the_stable_revision);
 	tcase_add_test(tc, steady_state_is_quiet);
 	tcase_add_test(tc, rollout_is_surge_first);
 	tcase_add_test(tc, broken_new_model_keeps_old_pods);

@@ -29,6 +29,8 @@ static struct aios_metrics *serve_registry(double in_flight, int predicts)
 		                       i < predicts / 2 ? 0.002 : 0.02);
 	}
 	aios_counter_add(aios_metric_with(req, "v2_infer", "400"), 5);
+	aios_counter_add(aios_metric_with(req, "v2_infer", "503"), 3);
+	aios_counter_add(aios_metric_with(req, "metrics", "500"), 50);   /* overhead: ignored */
 	aios_counter_add(aios_metric_with(req, "metrics", "200"), 1000); /* overhead: ignored */
 	aios_counter_add(aios_metric_with(req, "v2_ready", "200"), 1000);
 	aios_histogram_observe(aios_metric_with(dur, "metrics"), 5.0);
@@ -48,7 +50,8 @@ START_TEST(parses_a_serve_page)
 	ck_assert_int_eq(aios_scrape_parse(b.data, b.len, &pg), AIOS_OK);
 	ck_assert(pg.have_in_flight && pg.have_requests && pg.have_latency);
 	ck_assert_double_eq(pg.in_flight, 7);
-	ck_assert_double_eq(pg.requests, 105); /* predict + infer, not metrics or probes */
+	ck_assert_double_eq(pg.requests, 108); /* predict + infer, not metrics or probes */
+	ck_assert_double_eq(pg.errors, 3);     /* 5xx only: a 400 is the client's */
 	ck_assert_int_eq(pg.n_buckets, aios_metrics_latency_buckets_n + 1);
 	ck_assert(pg.le[pg.n_buckets - 1] > 1e300); /* +Inf */
 	ck_assert_double_eq(pg.count[pg.n_buckets - 1], 100);
