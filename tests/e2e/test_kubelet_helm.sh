@@ -28,8 +28,15 @@ models_claim
 out="$(h install "$REL" "$E2E_ROOT/../../helm/aios" --create-namespace \
   --set crds.install=false --set workload.serviceAccount.create=false --set leaderElection.enabled=true \
   --wait --timeout 120s 2>&1)" || fail "helm install failed: $out"
-dep="$(k -n "$HNS" get deploy -o 'jsonpath={.items[0].metadata.name}')"
-[[ "$dep" == aios-h-operator ]] || fail "helm install made Deployment '$dep'"
+dep="$(k -n "$HNS" get deploy -l app.kubernetes.io/component=operator -o 'jsonpath={.items[0].metadata.name}')"
+[[ "$dep" == aios-h-operator ]] || fail "helm install made operator Deployment '$dep'"
+# the gateway: its Deployment of 2 replicas from aios/gateway, both available (--wait)
+gdep="$(k -n "$HNS" get deploy -l app.kubernetes.io/component=gateway -o 'jsonpath={.items[0].metadata.name}')"
+[[ "$gdep" == aios-h-gateway ]] || fail "helm install made gateway Deployment '$gdep'"
+wait_until "Deployment $gdep has 2 available replicas" 90 bash -c "[[ \$('$KBIN/kubectl' -n $HNS get deploy $gdep -o 'jsonpath={.status.availableReplicas}') == 2 ]]"
+gimg="$(k -n "$HNS" get pods -l app.kubernetes.io/instance=$REL,app.kubernetes.io/component=gateway -o 'jsonpath={.items[0].status.containerStatuses[0].image}')"
+[[ "$gimg" == *aios/gateway:0.1.0 ]] || fail "gateway pod runs image '$gimg'"
+note "gateway: Deployment $gdep, 2 replicas available, image $gimg"
 wait_until "Deployment $dep available" 90 bash -c "[[ \$('$KBIN/kubectl' -n $HNS get deploy $dep -o 'jsonpath={.status.availableReplicas}') == 1 ]]"
 pod="$(k -n "$HNS" get pods -l app.kubernetes.io/instance=$REL,app.kubernetes.io/component=operator -o 'jsonpath={.items[0].metadata.name}')"
 img="$(k -n "$HNS" get pod "$pod" -o 'jsonpath={.status.containerStatuses[0].image}')"
